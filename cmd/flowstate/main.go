@@ -1,0 +1,98 @@
+// Command flowstate is the FlowState document-sync server and its tools.
+//
+// Usage:
+//
+//	flowstate <command> [arguments]
+//
+// The commands are:
+//
+//	bench trace   replay editing traces through the CRDT and report timings
+//	help          print this help
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+const usageText = `FlowState: a self-hosted CRDT document-sync server.
+
+Usage:
+
+	flowstate <command> [arguments]
+
+Commands:
+
+	bench trace   replay editing traces through the CRDT and report timings
+	help          print this help
+
+Run "flowstate help <command>" for the flags of a command.
+`
+
+const benchUsageText = `Usage:
+
+	flowstate bench trace [--json] [--runs N] FILE...
+
+Subcommands:
+
+	trace   replay editing traces through the CRDT and report timings
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches args (without the program name) to a command and returns
+// the process exit status: 0 on success, 1 on failure, 2 on misuse.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return 2
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		return runHelp(args[1:], stdout, stderr)
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "flowstate: unknown command %q\n\n%s", args[0], usageText)
+		return 2
+	}
+}
+
+// runHelp prints the usage of the command named by args, or the general
+// usage when args is empty.
+func runHelp(args []string, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) == 0:
+		fmt.Fprint(stdout, usageText)
+	case args[0] == "bench" && len(args) == 1:
+		fmt.Fprint(stdout, benchUsageText)
+	case args[0] == "bench" && args[1] == "trace":
+		printBenchTraceUsage(stdout)
+	default:
+		fmt.Fprintf(stderr, "flowstate help: unknown command %q\n", strings.Join(args, " "))
+		return 2
+	}
+	return 0
+}
+
+// runBench dispatches the bench subcommands.
+func runBench(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, benchUsageText)
+		return 2
+	}
+	switch args[0] {
+	case "trace":
+		return runBenchTrace(args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, benchUsageText)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "flowstate bench: unknown subcommand %q\n\n%s", args[0], benchUsageText)
+		return 2
+	}
+}

@@ -1,0 +1,572 @@
+package crdt
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"sort"
+)
+
+// ErrApplyInTransaction is returned by Apply when called from inside
+// Transact: remote changes cannot join a local transaction.
+var ErrApplyInTransaction = errors.New("crdt: Apply called inside Transact")
+
+// A Doc is one replica of a collaborative document: a set of named Texts
+// and Maps that converge with every other replica that has seen the same
+// updates, in whatever order they arrived.
+//
+// A Doc is not safe for concurrent use; one goroutine owns it.
+type Doc struct {
+	me      *clientState
+	clients map[ClientID]*clientState
+	texts   map[string]*Text
+	maps    map[string]*Map
+	txn     *txn
+
+	// pendingClients lists the clients whose pending records wait for
+	// dependencies; pendingDeletes holds deletions of clocks not yet seen.
+	pendingClients []*clientState
+	pendingDeletes []deleteRange
+
+	dec  decoded // reused by Apply
+	enc  encoder // reused by commit and Diff
+	tx   txn     // the storage behind txn
+	slab []item  // items are allocated from here in blocks
+}
+
+// newItem returns a zeroed item. Allocating items in blocks keeps loading
+// and replaying large documents from spending its time in the allocator.
+func (d *Doc) newItem() *item {
+	if len(d.slab) == cap(d.slab) {
+		d.slab = make([]item, 0, 256)
+	}
+	d.slab = d.slab[:len(d.slab)+1]
+	return &d.slab[len(d.slab)-1]
+}
+
+// NewDoc returns an empty document with a random client ID.
+func NewDoc() *Doc { return NewDocWithClient(randomClientID()) }
+
+// NewDocWithClient returns an empty document whose local edits carry the
+// given client ID. Two replicas must never share a client ID. It panics if
+// id exceeds MaxClientID.
+func NewDocWithClient(id ClientID) *Doc {
+	if id > MaxClientID {
+		panic("crdt: client ID exceeds 2^53-1")
+	}
+	d := &Doc{
+		clients: make(map[ClientID]*clientState),
+		texts:   make(map[string]*Text),
+		maps:    make(map[string]*Map),
+	}
+	d.me = d.client(id)
+	return d
+}
+
+// ClientID returns the ID this replica's local edits carry.
+func (d *Doc) ClientID() ClientID { return d.me.id }
+
+// client returns the state of client id, creating it if needed.
+func (d *Doc) client(id ClientID) *clientState {
+	c := d.clients[id]
+	if c == nil {
+		c = &clientState{id: id}
+		d.clients[id] = c
+	}
+	return c
+}
+
+// Text returns the text with the given name, creating it if needed.
+func (d *Doc) Text(name string) *Text {
+	t := d.texts[name]
+	if t == nil {
+		t = newText(d, name)
+		d.texts[name] = t
+	}
+	return t
+}
+
+// Map returns the map with the given name, creating it if needed.
+func (d *Doc) Map(name string) *Map {
+	m := d.maps[name]
+	if m == nil {
+		m = newMap(d, name)
+		d.maps[name] = m
+	}
+	return m
+}
+
+// TextNames returns the names of the texts the document holds, sorted.
+func (d *Doc) TextNames() []string {
+	names := make([]string, 0, len(d.texts))
+	for n := range d.texts {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// MapNames returns the names of the maps the document holds, sorted.
+func (d *Doc) MapNames() []string {
+	names := make([]string, 0, len(d.maps))
+	for n := range d.maps {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// StateVector returns, for every client whose changes the document holds,
+// the next clock it expects from that client.
+func (d *Doc) StateVector() StateVector {
+	sv := make(StateVector, len(d.clients))
+	for id, c := range d.clients {
+		if c.next > 0 {
+			sv[id] = c.next
+		}
+	}
+	return sv
+}
+
+// Diff returns an update holding exactly what a replica at state vector sv
+// lacks: every change past sv, plus the document's whole delete set. A nil
+// or empty sv gives a snapshot of the whole document.
+func (d *Doc) Diff(sv StateVector) []byte {
+	e := &d.enc
+	clients := d.sortedClients()
+	for _, c := range clients {
+		if from := sv[c.id]; c.next > from {
+			e.addBlock(c, from)
+		}
+	}
+	for _, c := range clients {
+		e.addDeletes(c, d.deletedRanges(c))
+	}
+	return e.finish()
+}
+
+// Snapshot returns an update holding the whole document. Loading a snapshot
+// is applying it to an empty Doc.
+func (d *Doc) Snapshot() []byte { return d.Diff(nil) }
+
+// HasPending reports whether the document holds changes it received but
+// cannot apply yet because changes they depend on have not arrived.
+func (d *Doc) HasPending() bool {
+	return len(d.pendingClients) > 0 || len(d.pendingDeletes) > 0
+}
+
+func (d *Doc) sortedClients() []*clientState {
+	cs := make([]*clientState, 0, len(d.clients))
+	for _, c := range d.clients {
+		cs = append(cs, c)
+	}
+	slices.SortFunc(cs, func(a, b *clientState) int {
+		switch {
+		case a.id < b.id:
+			return -1
+		case a.id > b.id:
+			return 1
+		}
+		return 0
+	})
+	return cs
+}
+
+// deletedRanges returns the deleted clock ranges of client c, merged and in
+// ascending order.
+func (d *Doc) deletedRanges(c *clientState) []clockRange {
+	var out []clockRange
+	for _, h := range c.heads {
+		for it := h; it != nil; it = it.next {
+			if !it.deleted {
+				continue
+			}
+			if n := len(out); n > 0 && out[n-1].end == it.clock {
+				out[n-1].end += it.length
+			} else {
+				out = append(out, clockRange{it.clock, it.clock + it.length})
+			}
+		}
+	}
+	return out
+}
+
+// A clockRange is the clocks [start, end) of one client.
+type clockRange struct{ start, end uint64 }
+
+// A deleteRange is a clockRange of a given client.
+type deleteRange struct {
+	c *clientState
+	clockRange
+}
+
+// txn collects what one transaction (a local edit or one Apply) changed.
+type txn struct {
+	local   bool
+	start   uint64        // d.me.next when a local transaction began
+	deletes []deleteRange // local deletions, for the update
+	texts   []*Text       // observed texts with recorded changes
+	maps    []*Map        // observed maps with changed keys
+}
+
+func (tx *txn) addDelete(c *clientState, clock, n uint64) {
+	if k := len(tx.deletes); k > 0 {
+		last := &tx.deletes[k-1]
+		if last.c == c && last.end == clock {
+			last.end += n
+			return
+		}
+	}
+	tx.deletes = append(tx.deletes, deleteRange{c, clockRange{clock, clock + n}})
+}
+
+// Transact runs fn and returns one update holding every local edit fn made.
+// Inside fn, the edit methods of Text and Map return nil updates. If fn
+// returns an error, the edits it made stay applied and are in the returned
+// update, so that replicas stay in step. Transact calls do not nest: an
+// inner call just runs its fn inside the outer transaction and returns a
+// nil update.
+func (d *Doc) Transact(fn func() error) ([]byte, error) {
+	if d.txn != nil {
+		return nil, fn()
+	}
+	d.begin(true)
+	err := fn()
+	return d.commit(), err
+}
+
+// local runs one local edit in its own transaction, or in the open one.
+func (d *Doc) local(fn func()) ([]byte, error) {
+	if d.txn != nil {
+		fn()
+		return nil, nil
+	}
+	d.begin(true)
+	fn()
+	return d.commit(), nil
+}
+
+func (d *Doc) begin(local bool) {
+	tx := &d.tx
+	clear(tx.deletes)
+	clear(tx.texts)
+	clear(tx.maps)
+	*tx = txn{local: local, start: d.me.next, deletes: tx.deletes[:0], texts: tx.texts[:0], maps: tx.maps[:0]}
+	d.txn = tx
+}
+
+// commit closes the transaction, notifies observers and, for a local
+// transaction, returns its update (nil when nothing changed).
+func (d *Doc) commit() []byte {
+	tx := d.txn
+	d.txn = nil
+	var update []byte
+	if tx.local && (d.me.next > tx.start || len(tx.deletes) > 0) {
+		e := &d.enc
+		if d.me.next > tx.start {
+			e.addBlock(d.me, tx.start)
+		}
+		slices.SortFunc(tx.deletes, func(a, b deleteRange) int {
+			if a.c.id != b.c.id {
+				if a.c.id < b.c.id {
+					return -1
+				}
+				return 1
+			}
+			if a.start < b.start {
+				return -1
+			}
+			if a.start > b.start {
+				return 1
+			}
+			return 0
+		})
+		for i := 0; i < len(tx.deletes); {
+			j := i
+			rs := make([]clockRange, 0, 4)
+			for ; j < len(tx.deletes) && tx.deletes[j].c == tx.deletes[i].c; j++ {
+				rs = append(rs, tx.deletes[j].clockRange)
+			}
+			e.addDeletes(tx.deletes[i].c, mergeRanges(rs))
+			i = j
+		}
+		update = e.finish()
+	}
+	if len(tx.texts) > 0 || len(tx.maps) > 0 {
+		// Observers may start transactions of their own, which reuse tx.
+		texts, maps, local := slices.Clone(tx.texts), slices.Clone(tx.maps), tx.local
+		for _, t := range texts {
+			t.flush(local)
+		}
+		for _, m := range maps {
+			m.flush(local)
+		}
+	}
+	return update
+}
+
+// mergeRanges merges sorted ranges that touch or overlap.
+func mergeRanges(rs []clockRange) []clockRange {
+	out := rs[:0]
+	for _, r := range rs {
+		if n := len(out); n > 0 && r.start <= out[n-1].end {
+			out[n-1].end = max(out[n-1].end, r.end)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Apply merges an update (or a snapshot) from another replica. Applying
+// the same update twice, or updates in any order, gives the same document.
+// Changes whose dependencies have not arrived are held and applied as soon
+// as they do. Bytes that are not a valid update return an error (a
+// *DecodeError, or one wrapping ErrInvalidUpdate) and leave the document
+// unchanged.
+func (d *Doc) Apply(update []byte) error {
+	if d.txn != nil {
+		return ErrApplyInTransaction
+	}
+	u := &d.dec
+	if err := u.decode(update); err != nil {
+		return err
+	}
+	if err := d.validate(u); err != nil {
+		return err
+	}
+	d.begin(false)
+	d.integrateUpdate(u)
+	d.commit()
+	return nil
+}
+
+// integrateUpdate integrates a validated update: records whose
+// dependencies are present go in now, the others wait in pending.
+func (d *Doc) integrateUpdate(u *decoded) {
+	for bi := range u.blocks {
+		b := &u.blocks[bi]
+		c := d.client(b.client)
+		recs := u.recs[b.from:b.to]
+		for i := range recs {
+			r := &recs[i]
+			d.resolve(u, r)
+			if len(c.pending) == 0 {
+				if st := d.tryIntegrate(c, r); st != blocked {
+					continue
+				}
+			}
+			d.addPending(c, r)
+		}
+	}
+	for _, dc := range u.deletes {
+		c := d.client(dc.client)
+		for _, r := range u.ranges[dc.from:dc.to] {
+			d.applyDelete(deleteRange{c, r})
+		}
+	}
+	if d.HasPending() {
+		d.retryPending()
+	}
+}
+
+// resolve points a decoded record at the Text or Map it belongs to.
+func (d *Doc) resolve(u *decoded, r *record) {
+	switch r.kind {
+	case kindText:
+		r.text = d.Text(string(u.types[r.typ].name))
+	case kindMap:
+		r.m = d.Map(string(u.types[r.typ].name))
+	}
+}
+
+// applyDelete deletes the part of r already integrated and keeps the rest
+// pending.
+func (d *Doc) applyDelete(r deleteRange) {
+	c := r.c
+	if known := min(r.end, c.next); known > r.start {
+		d.deleteRange(c, r.start, known-r.start)
+		r.start = known
+	}
+	if r.start < r.end {
+		d.pendingDeletes = append(d.pendingDeletes, r)
+	}
+}
+
+// addPending stores a copy of r, which must outlive the input bytes.
+func (d *Doc) addPending(c *clientState, r *record) {
+	cp := *r
+	cp.content = bytes.Clone(r.content)
+	if r.content != nil && cp.content == nil {
+		cp.content = []byte{}
+	}
+	cp.value = bytes.Clone(r.value)
+	if len(c.pending) == 0 {
+		d.pendingClients = append(d.pendingClients, c)
+	}
+	i := sort.Search(len(c.pending), func(i int) bool { return c.pending[i].clock > cp.clock })
+	c.pending = slices.Insert(c.pending, i, &cp)
+}
+
+// retryPending integrates pending records and deletions until no more can go in.
+func (d *Doc) retryPending() {
+	for progress := true; progress; {
+		progress = false
+		for _, c := range d.pendingClients {
+			for len(c.pending) > 0 {
+				st := d.tryIntegrate(c, c.pending[0])
+				if st == blocked {
+					break
+				}
+				c.pending[0] = nil
+				c.pending = c.pending[1:]
+				progress = true
+			}
+		}
+		live := d.pendingClients[:0]
+		for _, c := range d.pendingClients {
+			if len(c.pending) > 0 {
+				live = append(live, c)
+			} else {
+				c.pending = nil
+			}
+		}
+		clear(d.pendingClients[len(live):])
+		d.pendingClients = live
+	}
+	if len(d.pendingDeletes) > 0 {
+		old := d.pendingDeletes
+		d.pendingDeletes = nil
+		for _, r := range old {
+			d.applyDelete(r)
+		}
+	}
+}
+
+// integration outcomes.
+type status int
+
+const (
+	integrated status = iota // in the document (or already was)
+	blocked                  // waits for a missing dependency
+	dropped                  // refers to something it may not; discarded
+)
+
+// tryIntegrate integrates record r of client c if its dependencies are
+// present.
+func (d *Doc) tryIntegrate(c *clientState, r *record) status {
+	if r.clock+r.length <= c.next {
+		return integrated // a duplicate
+	}
+	if r.clock > c.next {
+		return blocked
+	}
+	if r.clock < c.next {
+		// Part of the record is known: keep only the new tail.
+		off := c.next - r.clock
+		if r.kind == kindText {
+			if r.content != nil {
+				r.content = r.content[byteOffset(r.content, r.length, off):]
+			}
+			r.left = ID{c.id, c.next - 1}
+			r.hasLeft = true
+		}
+		r.clock += off
+		r.length -= off
+	}
+	switch r.kind {
+	case kindText:
+		left, ok := d.knownRef(r.hasLeft, r.left)
+		if !ok {
+			return blocked
+		}
+		right, ok := d.knownRef(r.hasRight, r.right)
+		if !ok {
+			return blocked
+		}
+		if !validOrigin(left, r.text) || !validOrigin(right, r.text) {
+			return dropped
+		}
+		r.text.integrate(c, r.clock, r.length, left, right, r.content)
+	case kindMap:
+		r.m.integrate(c, r.clock, string(r.key), r.seq, r.value, r.del)
+	case kindSkip:
+		d.integrateSkip(c, r.clock, r.length)
+	}
+	return integrated
+}
+
+// knownRef resolves an origin ID; ok is false when it is not integrated yet.
+func (d *Doc) knownRef(has bool, id ID) (ref, bool) {
+	if !has {
+		return ref{}, true
+	}
+	c := d.clients[id.Client]
+	if c == nil || id.Clock >= c.next {
+		return ref{}, false
+	}
+	return ref{c, id.Clock}, true
+}
+
+// validOrigin reports whether an integrated origin may serve a run of t: it
+// must be a code point of t itself.
+func validOrigin(r ref, t *Text) bool {
+	if r.none() {
+		return true
+	}
+	it := r.c.find(r.clock)
+	return it.kind == kindText && it.leaf.t == t
+}
+
+// integrateSkip records clocks [clock, clock+n) of c as carrying nothing.
+func (d *Doc) integrateSkip(c *clientState, clock, n uint64) {
+	if k := len(c.heads); k > 0 {
+		last := c.heads[k-1]
+		if last.kind == kindSkip && last.next == nil && last.clock+last.length == clock {
+			last.length += n
+			c.next += n
+			return
+		}
+	}
+	it := d.newItem()
+	*it = item{clock: clock, length: n, c: c, kind: kindSkip}
+	c.heads = append(c.heads, it)
+	c.next += n
+}
+
+// validate checks that every record's origins, where the document or the
+// update itself holds them, are code points of the record's own text, so
+// that integration cannot fail half-way.
+func (d *Doc) validate(u *decoded) error {
+	for bi := range u.blocks {
+		b := &u.blocks[bi]
+		known := uint64(0)
+		if c := d.clients[b.client]; c != nil {
+			known = c.next
+		}
+		for i := b.from; i < b.to; i++ {
+			r := &u.recs[i]
+			if r.kind != kindText || r.clock+r.length <= known {
+				continue
+			}
+			name := u.types[r.typ].name
+			if r.hasLeft && !d.originOK(u, r.left, name) || r.hasRight && !d.originOK(u, r.right, name) {
+				return &DecodeError{Offset: 0, Msg: "an origin is not a code point of the same text"}
+			}
+		}
+	}
+	return nil
+}
+
+// originOK reports whether id, if the document or u holds it, is a code
+// point of the text with the given name.
+func (d *Doc) originOK(u *decoded, id ID, name []byte) bool {
+	if c := d.clients[id.Client]; c != nil && id.Clock < c.next {
+		it := c.find(id.Clock)
+		return it.kind == kindText && it.leaf.t.name == string(name)
+	}
+	if r := u.find(id); r != nil {
+		return r.kind == kindText && bytes.Equal(u.types[r.typ].name, name)
+	}
+	return true // unknown yet: checked again when it arrives
+}

@@ -1,0 +1,107 @@
+package crdt
+
+import (
+	"sort"
+	"unicode/utf8"
+)
+
+// itemKind says what an item holds.
+type itemKind uint8
+
+const (
+	kindText itemKind = iota // a run of code points in a Text
+	kindMap                  // one Map entry (always length 1)
+	kindSkip                 // clocks that carry nothing any more (superseded map entries)
+)
+
+// ref points at one clock of one client; c == nil means "no origin".
+type ref struct {
+	c     *clientState
+	clock uint64
+}
+
+func (r ref) none() bool { return r.c == nil }
+
+// An item is a piece of one client's clock range: [clock, clock+length).
+//
+// Text items are also pieces of their Text's sequence: they sit in a leaf of
+// the Text's two-level list, in document order. A run typed in one go is one
+// item until an insertion or deletion inside it splits it; the pieces of a
+// split stay chained in clock order through next.
+type item struct {
+	clock  uint64
+	length uint64
+	c      *clientState
+	next   *item // next piece in clock order within the same head's chain
+	leaf   *leaf // text items only
+	// left is the origin of the first code point: the code point that stood
+	// immediately left of it when it was inserted. Later code points of the
+	// item have the previous code point as their left origin. right is the
+	// right origin shared by all code points of the item.
+	left, right ref
+	// start and end are byte offsets of the content in the Text's arena.
+	start, end uint32
+	kind       itemKind
+	deleted    bool
+	entry      *mapEntry // map items only
+}
+
+// lastRef is a ref to the item's last clock.
+func (it *item) lastRef() ref { return ref{it.c, it.clock + it.length - 1} }
+
+// firstRef is a ref to the item's first clock.
+func (it *item) firstRef() ref { return ref{it.c, it.clock} }
+
+// visible is the number of code points the item contributes to its text.
+func (it *item) visible() int {
+	if it.deleted {
+		return 0
+	}
+	return int(it.length)
+}
+
+// clientState is everything a Doc knows of one client.
+type clientState struct {
+	id ClientID
+	// next is the next clock expected from the client: clocks [0, next) are
+	// integrated.
+	next uint64
+	// heads are items in ascending clock order; each head starts a chain of
+	// pieces (through item.next) that covers the clocks up to the next head.
+	heads []*item
+	// pending holds decoded records of this client that wait for missing
+	// dependencies, in ascending clock order.
+	pending []*record
+}
+
+// find returns the item holding clock, which must be below c.next.
+func (c *clientState) find(clock uint64) *item {
+	h := c.heads
+	i := len(h) - 1
+	if h[i].clock > clock {
+		i = sort.Search(len(h), func(i int) bool { return h[i].clock > clock }) - 1
+	}
+	it := h[i]
+	for it.clock+it.length <= clock {
+		it = it.next
+	}
+	return it
+}
+
+// byteOffset returns the byte offset of code point n in b, which holds
+// runes code points.
+func byteOffset(b []byte, runes, n uint64) int {
+	if uint64(len(b)) == runes {
+		return int(n) // all ASCII
+	}
+	off := 0
+	for ; n > 0; n-- {
+		if b[off] < utf8.RuneSelf {
+			off++
+			continue
+		}
+		_, size := utf8.DecodeRune(b[off:])
+		off += size
+	}
+	return off
+}

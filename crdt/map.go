@@ -1,0 +1,145 @@
+package crdt
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// A Map is a named last-writer-wins map from strings to msgpack values,
+// shared by all replicas of a Doc: a Set that saw an earlier value of its
+// key wins over it; of two concurrent Sets, the one with the greater
+// sequence number wins, then the one from the greater client ID.
+//
+// A Map belongs to its Doc and, like the Doc, is not safe for concurrent use.
+type Map struct {
+	doc     *Doc
+	name    string
+	entries map[string]*mapEntry
+
+	observers []*mapObserver
+	changed   []string // keys changed in the current transaction, when observed
+}
+
+// A mapEntry is the winning value of one key.
+type mapEntry struct {
+	key     string
+	seq     uint64 // one more than the seq of the entry its writer saw
+	value   []byte // msgpack encoding; nil for a deletion
+	deleted bool
+	it      *item
+	m       *Map
+}
+
+func newMap(d *Doc, name string) *Map {
+	return &Map{doc: d, name: name, entries: make(map[string]*mapEntry)}
+}
+
+// Name returns the map's name in its Doc.
+func (m *Map) Name() string { return m.name }
+
+// Set sets key to v, which must be encodable as msgpack, and returns the
+// update describing the change. Inside Doc.Transact it returns a nil update.
+func (m *Map) Set(key string, v any) ([]byte, error) {
+	b, err := msgpack.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("crdt: map value for %q: %w", key, err)
+	}
+	return m.doc.local(func() { m.write(key, b, false) })
+}
+
+// Delete removes key and returns the update describing the change; it
+// returns a nil update when the key is absent.
+func (m *Map) Delete(key string) ([]byte, error) {
+	if _, ok := m.entries[key]; !ok || m.entries[key].deleted {
+		return nil, nil
+	}
+	return m.doc.local(func() { m.write(key, nil, true) })
+}
+
+func (m *Map) write(key string, value []byte, del bool) {
+	seq := uint64(1)
+	if cur := m.entries[key]; cur != nil {
+		seq = cur.seq + 1
+	}
+	me := m.doc.me
+	m.integrate(me, me.next, key, seq, value, del)
+}
+
+// Get returns the value of key decoded from msgpack (integers come back as
+// the smallest Go integer type that holds them), and whether it is set.
+func (m *Map) Get(key string) (any, bool) {
+	e := m.entries[key]
+	if e == nil || e.deleted {
+		return nil, false
+	}
+	var v any
+	if err := msgpack.Unmarshal(e.value, &v); err != nil {
+		return nil, false
+	}
+	return v, true
+}
+
+// GetRaw returns the msgpack encoding of key's value.
+func (m *Map) GetRaw(key string) ([]byte, bool) {
+	e := m.entries[key]
+	if e == nil || e.deleted {
+		return nil, false
+	}
+	return e.value, true
+}
+
+// Keys returns the keys that have a value, sorted.
+func (m *Map) Keys() []string {
+	keys := make([]string, 0, len(m.entries))
+	for k, e := range m.entries {
+		if !e.deleted {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Len returns the number of keys that have a value.
+func (m *Map) Len() int {
+	n := 0
+	for _, e := range m.entries {
+		if !e.deleted {
+			n++
+		}
+	}
+	return n
+}
+
+// wins reports whether entry a beats entry b.
+func (a *mapEntry) wins(b *mapEntry) bool {
+	if a.seq != b.seq {
+		return a.seq > b.seq
+	}
+	return a.it.c.id > b.it.c.id
+}
+
+// integrate adds an entry at clock of client c (c.next == clock). A losing
+// entry, and the entry a winner replaces, become skip items: their clocks
+// stay accounted for, their values are dropped.
+func (m *Map) integrate(c *clientState, clock uint64, key string, seq uint64, value []byte, del bool) {
+	it := m.doc.newItem()
+	*it = item{clock: clock, length: 1, c: c, kind: kindMap}
+	e := &mapEntry{key: key, seq: seq, value: value, deleted: del, it: it, m: m}
+	c.heads = append(c.heads, it)
+	c.next++
+	cur := m.entries[key]
+	if cur != nil && !e.wins(cur) {
+		it.kind = kindSkip
+		return
+	}
+	it.entry = e
+	if cur != nil {
+		cur.it.kind = kindSkip
+		cur.it.entry = nil
+	}
+	m.entries[key] = e
+	m.recordChange(key)
+}

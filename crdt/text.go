@@ -1,0 +1,534 @@
+package crdt
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxLeaf is the most items a leaf holds before it splits in two. Small
+// enough that scanning a leaf is cheap, large enough that the list of leaves
+// stays short.
+const maxLeaf = 64
+
+// A leaf is a block of consecutive items of a Text.
+type leaf struct {
+	items   []*item
+	visible int   // visible code points in items
+	idx     int   // position in Text.leaves
+	t       *Text // the text the leaf belongs to
+}
+
+// A Text is a named sequence of Unicode code points shared by all replicas
+// of a Doc. Positions and lengths count code points, so an emoji is one
+// position and is never split.
+//
+// A Text belongs to its Doc and, like the Doc, is not safe for concurrent use.
+type Text struct {
+	doc    *Doc
+	name   string
+	leaves []*leaf
+	length int // visible code points
+	// arena holds the UTF-8 content of every item, addressed by
+	// item.start/end; content is appended, never moved.
+	arena []byte
+	// cursor caches where the last lookup landed: leaves[curLeaf] starts
+	// at visible position curPos. Typing is mostly sequential, so most
+	// lookups start next to their answer.
+	curLeaf, curPos int
+
+	observers []*textObserver
+	changes   []change // recorded during a transaction when observed
+}
+
+func newText(d *Doc, name string) *Text {
+	t := &Text{doc: d, name: name}
+	t.leaves = []*leaf{{t: t}}
+	return t
+}
+
+// Name returns the text's name in its Doc.
+func (t *Text) Name() string { return t.name }
+
+// Len returns the number of code points in the text.
+func (t *Text) Len() int { return t.length }
+
+// String returns the text's content.
+func (t *Text) String() string {
+	var b strings.Builder
+	b.Grow(t.length)
+	for _, lf := range t.leaves {
+		for _, it := range lf.items {
+			if !it.deleted {
+				b.Write(t.arena[it.start:it.end])
+			}
+		}
+	}
+	return b.String()
+}
+
+// Insert inserts s at code-point position pos and returns the update that
+// describes the edit, to be sent to other replicas. Inside Doc.Transact it
+// returns a nil update; Transact returns the combined one.
+func (t *Text) Insert(pos int, s string) ([]byte, error) {
+	if pos < 0 || pos > t.length {
+		return nil, fmt.Errorf("%w: insert at %d in a text of length %d", ErrOutOfRange, pos, t.length)
+	}
+	if !utf8.ValidString(s) {
+		return nil, fmt.Errorf("crdt: insert of invalid UTF-8")
+	}
+	if s == "" {
+		return nil, nil
+	}
+	return t.doc.local(func() { t.insert(pos, s) })
+}
+
+// Delete deletes n code points starting at position pos and returns the
+// update that describes the edit. Inside Doc.Transact it returns a nil
+// update; Transact returns the combined one.
+func (t *Text) Delete(pos, n int) ([]byte, error) {
+	if pos < 0 || n < 0 || pos > t.length || n > t.length-pos {
+		return nil, fmt.Errorf("%w: delete of %d at %d in a text of length %d", ErrOutOfRange, n, pos, t.length)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	return t.doc.local(func() { t.delete(pos, n) })
+}
+
+// seekLeaf returns the index of the leaf holding visible position pos
+// (pos < t.length) and the position where that leaf starts.
+func (t *Text) seekLeaf(pos int) (int, int) {
+	li, start := t.curLeaf, t.curPos
+	for pos < start {
+		li--
+		start -= t.leaves[li].visible
+	}
+	for pos >= start+t.leaves[li].visible {
+		start += t.leaves[li].visible
+		li++
+	}
+	t.curLeaf, t.curPos = li, start
+	return li, start
+}
+
+// leafStart returns the visible position where leaves[li] starts.
+func (t *Text) leafStart(li int) int {
+	cl, start := t.curLeaf, t.curPos
+	for cl > li {
+		cl--
+		start -= t.leaves[cl].visible
+	}
+	for cl < li {
+		start += t.leaves[cl].visible
+		cl++
+	}
+	t.curLeaf, t.curPos = cl, start
+	return start
+}
+
+// indexIn returns the index of it in its leaf.
+func indexIn(it *item) int {
+	for i, x := range it.leaf.items {
+		if x == it {
+			return i
+		}
+	}
+	panic("crdt: item missing from its leaf")
+}
+
+// posOf returns the visible position of the first code point of it.
+func (t *Text) posOf(it *item) int {
+	p := t.leafStart(it.leaf.idx)
+	for _, x := range it.leaf.items {
+		if x == it {
+			return p
+		}
+		p += x.visible()
+	}
+	panic("crdt: item missing from its leaf")
+}
+
+// addVisible records that leaves[li] gained delta visible code points.
+func (t *Text) addVisible(lf *leaf, delta int) {
+	lf.visible += delta
+	t.length += delta
+	if lf.idx < t.curLeaf {
+		t.curPos += delta
+	}
+}
+
+// insertItem puts it at index i of lf and splits lf when it is full.
+func (t *Text) insertItem(lf *leaf, i int, it *item) {
+	it.leaf = lf
+	lf.items = append(lf.items, nil)
+	copy(lf.items[i+1:], lf.items[i:])
+	lf.items[i] = it
+	if v := it.visible(); v > 0 {
+		t.addVisible(lf, v)
+	}
+	if len(lf.items) > maxLeaf {
+		t.splitLeaf(lf)
+	}
+}
+
+func (t *Text) splitLeaf(lf *leaf) {
+	half := len(lf.items) / 2
+	nl := &leaf{items: make([]*item, len(lf.items)-half, maxLeaf+1), t: t}
+	copy(nl.items, lf.items[half:])
+	clear(lf.items[half:])
+	lf.items = lf.items[:half]
+	for _, it := range nl.items {
+		it.leaf = nl
+		nl.visible += it.visible()
+	}
+	lf.visible -= nl.visible
+	li := lf.idx
+	t.leaves = append(t.leaves, nil)
+	copy(t.leaves[li+2:], t.leaves[li+1:])
+	t.leaves[li+1] = nl
+	for j := li + 1; j < len(t.leaves); j++ {
+		t.leaves[j].idx = j
+	}
+	if t.curLeaf > li {
+		t.curLeaf++
+	}
+}
+
+// split cuts it after n code points (0 < n < it.length) and returns the
+// second piece, which follows it both in the text and in clock order.
+func (t *Text) split(it *item, n uint64) *item {
+	b := it.start
+	if !it.deleted {
+		b += uint32(byteOffset(t.arena[it.start:it.end], it.length, n))
+	}
+	nx := t.doc.newItem()
+	*nx = item{
+		clock:   it.clock + n,
+		length:  it.length - n,
+		c:       it.c,
+		next:    it.next,
+		left:    ref{it.c, it.clock + n - 1},
+		right:   it.right,
+		start:   b,
+		end:     it.end,
+		kind:    kindText,
+		deleted: it.deleted,
+	}
+	it.next = nx
+	it.length = n
+	it.end = b
+	lf := it.leaf
+	// The visible count of the leaf does not change: the pieces together
+	// hold what it held.
+	i := indexIn(it)
+	if v := nx.visible(); v > 0 {
+		lf.visible -= v
+		t.length -= v
+		if lf.idx < t.curLeaf {
+			t.curPos -= v
+		}
+	}
+	t.insertItem(lf, i+1, nx)
+	return nx
+}
+
+// prev returns the item before index i of lf in document order, or nil.
+func (t *Text) prev(lf *leaf, i int) *item {
+	if i > 0 {
+		return lf.items[i-1]
+	}
+	for li := lf.idx - 1; li >= 0; li-- {
+		if n := len(t.leaves[li].items); n > 0 {
+			return t.leaves[li].items[n-1]
+		}
+	}
+	return nil
+}
+
+// after returns the leaf and index just after it (the index may equal the
+// leaf's length), and the item there, or nil at the end of the text.
+func (t *Text) after(it *item) (*leaf, int, *item) {
+	if it == nil {
+		for _, lf := range t.leaves {
+			if len(lf.items) > 0 {
+				return lf, 0, lf.items[0]
+			}
+		}
+		return t.leaves[0], 0, nil
+	}
+	lf := it.leaf
+	i := indexIn(it) + 1
+	return t.nextFrom(lf, i)
+}
+
+// nextFrom returns the first item at or after index i of lf.
+func (t *Text) nextFrom(lf *leaf, i int) (*leaf, int, *item) {
+	if i < len(lf.items) {
+		return lf, i, lf.items[i]
+	}
+	for li := lf.idx + 1; li < len(t.leaves); li++ {
+		if l := t.leaves[li]; len(l.items) > 0 {
+			return l, 0, l.items[0]
+		}
+	}
+	return lf, i, nil
+}
+
+// locate returns the leaf, index and offset of the visible code point at
+// pos (pos < t.length).
+func (t *Text) locate(pos int) (*leaf, int, uint64) {
+	li, p := t.seekLeaf(pos)
+	lf := t.leaves[li]
+	for i, it := range lf.items {
+		if it.deleted {
+			continue
+		}
+		if pos < p+int(it.length) {
+			return lf, i, uint64(pos - p)
+		}
+		p += int(it.length)
+	}
+	panic("crdt: leaf visible count is wrong")
+}
+
+// insert performs a local insertion of s (valid, non-empty UTF-8) at pos.
+//
+// The new text goes right before the visible code point at pos, after any
+// deleted code points in front of it: its left origin is whatever stands
+// immediately left (deleted or not), its right origin the code point at
+// pos. Going after the deleted ones lets typing after a backspace continue
+// the run it deleted from.
+func (t *Text) insert(pos int, s string) {
+	d := t.doc
+	var lf *leaf
+	var i int
+	var left, right *item
+	if pos == t.length {
+		lf = t.leaves[len(t.leaves)-1]
+		i = len(lf.items)
+		left = t.prev(lf, i)
+	} else {
+		var off uint64
+		lf, i, off = t.locate(pos)
+		right = lf.items[i]
+		if off > 0 {
+			right = t.split(right, off)
+			lf, i = right.leaf, indexIn(right)
+		}
+		left = t.prev(lf, i)
+	}
+	n := uint64(utf8.RuneCountInString(s))
+	me := d.me
+	rightRef := ref{}
+	if right != nil {
+		rightRef = right.firstRef()
+	}
+	t.recordInsert(pos, s)
+	if left != nil && left.c == me && !left.deleted && left.clock+left.length == me.next &&
+		left.right == rightRef && int(left.end) == len(t.arena) {
+		// Typing continues the run: grow the item in place.
+		t.arena = append(t.arena, s...)
+		left.end = uint32(len(t.arena))
+		left.length += n
+		me.next += n
+		t.addVisible(left.leaf, int(n))
+		return
+	}
+	it := d.newItem()
+	*it = item{clock: me.next, length: n, c: me, right: rightRef, kind: kindText}
+	if left != nil {
+		it.left = left.lastRef()
+	}
+	it.start = uint32(len(t.arena))
+	t.arena = append(t.arena, s...)
+	it.end = uint32(len(t.arena))
+	me.next += n
+	me.heads = append(me.heads, it)
+	t.insertItem(lf, i, it)
+}
+
+// delete performs a local deletion of n code points at pos.
+func (t *Text) delete(pos, n int) {
+	for n > 0 {
+		lf, i, off := t.locate(pos)
+		it := lf.items[i]
+		if off > 0 {
+			it = t.split(it, off)
+		}
+		if it.length > uint64(n) {
+			t.split(it, uint64(n))
+		}
+		t.recordDelete(pos, int(it.length))
+		t.markDeleted(it)
+		t.doc.txn.addDelete(it.c, it.clock, it.length)
+		n -= int(it.length)
+	}
+}
+
+func (t *Text) markDeleted(it *item) {
+	it.deleted = true
+	t.addVisible(it.leaf, -int(it.length))
+}
+
+// integrate places a remote run of code points in the text following the
+// FugueMax rule (the list form of Weidner & Kleppmann's FugueMax, as in
+// Gentle's YjsMod): between its left and right origins, concurrent
+// insertions are ordered so that no two interleave.
+//
+// content is the run's UTF-8 text, or nil when the run arrives deleted.
+func (t *Text) integrate(c *clientState, clock, n uint64, left, right ref, content []byte) {
+	var leftItem, rightItem *item
+	if !left.none() {
+		leftItem = left.c.find(left.clock)
+		if end := leftItem.clock + leftItem.length - 1; left.clock < end {
+			t.split(leftItem, left.clock-leftItem.clock+1)
+		}
+	}
+	if !right.none() {
+		rightItem = right.c.find(right.clock)
+		if right.clock > rightItem.clock {
+			rightItem = t.split(rightItem, right.clock-rightItem.clock)
+		}
+	}
+	lf, i, o := t.after(leftItem)
+	if o != rightItem {
+		lf, i = t.resolveConflict(c, leftItem, rightItem, left, right, lf, i, o)
+	}
+	deleted := content == nil
+	if !deleted && leftItem != nil && leftItem.c == c && leftItem.clock+leftItem.length == clock &&
+		!leftItem.deleted && leftItem.right == right && int(leftItem.end) == len(t.arena) &&
+		t.prev(lf, i) == leftItem {
+		// The run continues an item that ends right where it goes.
+		if t.observed() {
+			t.recordInsert(t.posOf(leftItem)+int(leftItem.length), string(content))
+		}
+		t.arena = append(t.arena, content...)
+		leftItem.end = uint32(len(t.arena))
+		leftItem.length += n
+		c.next += n
+		t.addVisible(leftItem.leaf, int(n))
+		return
+	}
+	it := t.doc.newItem()
+	*it = item{clock: clock, length: n, c: c, left: left, right: right, kind: kindText, deleted: deleted}
+	if !deleted {
+		it.start = uint32(len(t.arena))
+		t.arena = append(t.arena, content...)
+		it.end = uint32(len(t.arena))
+	}
+	c.next += n
+	c.heads = append(c.heads, it)
+	t.insertItem(lf, i, it)
+	if !deleted && t.observed() {
+		t.recordInsert(t.posOf(it), string(content))
+	}
+}
+
+// position orders code points by their place in the text: leaf index, index
+// in the leaf, offset in the item.
+type position struct {
+	leaf, index int
+	off         uint64
+}
+
+func (p position) less(q position) bool {
+	if p.leaf != q.leaf {
+		return p.leaf < q.leaf
+	}
+	if p.index != q.index {
+		return p.index < q.index
+	}
+	return p.off < q.off
+}
+
+var (
+	posBeforeAll = position{leaf: -1}
+	posAfterAll  = position{leaf: 1 << 62}
+)
+
+// positionOf returns the position of a left origin (none = before all) or,
+// with isRight, of a right origin (none = after all).
+func positionOf(r ref, isRight bool) position {
+	if r.none() {
+		if isRight {
+			return posAfterAll
+		}
+		return posBeforeAll
+	}
+	it := r.c.find(r.clock)
+	return position{it.leaf.idx, indexIn(it), r.clock - it.clock}
+}
+
+// resolveConflict scans the items between the new run's origins, which were
+// inserted concurrently with it, and returns where the run goes. It is the
+// YjsMod loop over items instead of code points: a code point after the
+// first in an item has its predecessor as left origin, which lies inside the
+// scanned range, so only an item's first code point can stop the scan.
+func (t *Text) resolveConflict(c *clientState, leftItem, rightItem *item, left, right ref, lf *leaf, i int, o *item) (*leaf, int) {
+	leftPos := positionOf(left, false)
+	rightPos := positionOf(right, true)
+	destLeaf, destIdx := lf, i
+	scanning := false
+	for {
+		if !scanning {
+			destLeaf, destIdx = lf, i
+		}
+		if o == nil || o == rightItem {
+			break
+		}
+		oleft := positionOf(o.left, false)
+		if oleft.less(leftPos) {
+			break
+		}
+		if oleft == leftPos {
+			oright := positionOf(o.right, true)
+			switch {
+			case oright.less(rightPos):
+				scanning = true
+			case oright == rightPos:
+				if c.id < o.c.id {
+					goto done
+				}
+				scanning = false
+			default:
+				scanning = false
+			}
+		}
+		lf, i, o = t.nextFrom(lf, i+1)
+	}
+done:
+	return destLeaf, destIdx
+}
+
+// deleteRange marks the code points [clock, clock+n) of client c deleted;
+// all of them must be integrated.
+func (d *Doc) deleteRange(c *clientState, clock, n uint64) {
+	end := clock + n
+	it := c.find(clock)
+	for clock < end {
+		if it.clock+it.length <= clock {
+			it = it.next
+			if it == nil {
+				it = c.find(clock)
+			}
+			continue
+		}
+		if it.kind != kindText || it.deleted {
+			clock = it.clock + it.length
+			continue
+		}
+		t := it.leaf.t
+		if clock > it.clock {
+			it = t.split(it, clock-it.clock)
+		}
+		if it.clock+it.length > end {
+			t.split(it, end-it.clock)
+		}
+		if t.observed() {
+			t.recordDelete(t.posOf(it), int(it.length))
+		}
+		t.markDeleted(it)
+		clock = it.clock + it.length
+	}
+}

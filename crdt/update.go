@@ -1,0 +1,821 @@
+package crdt
+
+import (
+	"bytes"
+	"slices"
+	"sort"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// formatVersion is the first element of every update (FORMAT.md).
+const formatVersion = 1
+
+// Record kinds, the low two bits of a record header (FORMAT.md).
+const (
+	recText   = 0
+	recMap    = 1
+	recSkip   = 2
+	recParent = 3
+)
+
+// Origin modes of a text record header.
+const (
+	leftNone     = 0 // no left origin: the start of the text
+	leftDelta    = 1 // same client, clock - delta
+	leftExplicit = 2 // client index and clock
+	leftPrev     = 3 // same client, clock - 1
+
+	rightNone     = 0 // no right origin: the end of the text
+	rightAfterL   = 1 // the code point after the left origin: left.client, left.clock + 1
+	rightDelta    = 2 // same client, clock - delta
+	rightExplicit = 3 // client index and clock
+)
+
+// Type kinds in the types table.
+const (
+	typeText = 0
+	typeMap  = 1
+)
+
+// ---------------------------------------------------------------------------
+// Encoding
+
+// typeKey names a shared type.
+type typeKey struct {
+	kind int
+	name string
+}
+
+// encRec is one record gathered for an encoded block.
+type encRec struct {
+	kind        int
+	clock, n    uint64
+	typ         typeKey
+	left, right ref
+	entry       *mapEntry
+}
+
+// encBlock is one client's records, encoder.recs[from:to], and their
+// text, encoder.text[textFrom:textTo].
+type encBlock struct {
+	c                *clientState
+	clock            uint64
+	from, to         int
+	textFrom, textTo int
+}
+
+type encDeletes struct {
+	c      *clientState
+	ranges []clockRange
+}
+
+// encoder gathers blocks and delete ranges, then writes the update. Client
+// and type tables are sorted, so equal documents encode to equal bytes. An
+// encoder may be reused after finish.
+type encoder struct {
+	blocks  []encBlock
+	recs    []encRec
+	text    []byte
+	deletes []encDeletes
+	clients []ClientID
+	types   []typeKey
+	col     []byte
+	buf     bytes.Buffer
+	enc     *msgpack.Encoder
+}
+
+func (e *encoder) reset() {
+	e.blocks = e.blocks[:0]
+	clear(e.recs)
+	e.recs = e.recs[:0]
+	e.text = e.text[:0]
+	clear(e.deletes)
+	e.deletes = e.deletes[:0]
+	e.clients = e.clients[:0]
+	e.types = e.types[:0]
+	e.buf.Reset()
+}
+
+// addBlock adds the changes of client c from clock on.
+func (e *encoder) addBlock(c *clientState, clock uint64) {
+	e.blocks = append(e.blocks, encBlock{c: c, clock: clock, from: len(e.recs), textFrom: len(e.text)})
+	it := c.find(clock)
+	off := clock - it.clock
+	for it != nil {
+		e.add(it, off)
+		off = 0
+		end := it.clock + it.length
+		it = it.next
+		if it == nil && end < c.next {
+			it = c.find(end)
+		}
+	}
+	b := &e.blocks[len(e.blocks)-1]
+	b.to, b.textTo = len(e.recs), len(e.text)
+}
+
+// add appends the clocks of it from offset off to the current block.
+func (e *encoder) add(it *item, off uint64) {
+	clock, n := it.clock+off, it.length-off
+	var last *encRec
+	if k := len(e.recs); k > e.blocks[len(e.blocks)-1].from {
+		last = &e.recs[k-1]
+	}
+	switch it.kind {
+	case kindText:
+		t := it.leaf.t
+		left := it.left
+		if off > 0 {
+			left = ref{it.c, clock - 1}
+		}
+		if !it.deleted {
+			s := t.arena[it.start:it.end]
+			e.text = append(e.text, s[byteOffset(s, it.length, off):]...)
+		}
+		if last != nil && last.kind == recText && last.typ.name == t.name && last.clock+last.n == clock &&
+			left == (ref{it.c, clock - 1}) && last.right == it.right {
+			last.n += n
+			return
+		}
+		e.recs = append(e.recs, encRec{kind: recText, clock: clock, n: n, typ: typeKey{typeText, t.name}, left: left, right: it.right})
+	case kindMap:
+		e.recs = append(e.recs, encRec{kind: recMap, clock: clock, n: 1, typ: typeKey{typeMap, it.entry.m.name}, entry: it.entry})
+	case kindSkip:
+		if last != nil && last.kind == recSkip {
+			last.n += n
+			return
+		}
+		e.recs = append(e.recs, encRec{kind: recSkip, clock: clock, n: n})
+	}
+}
+
+// addDeletes adds client c's deleted ranges (sorted, merged).
+func (e *encoder) addDeletes(c *clientState, ranges []clockRange) {
+	if len(ranges) > 0 {
+		e.deletes = append(e.deletes, encDeletes{c, ranges})
+	}
+}
+
+func cmpType(a, b typeKey) int {
+	if a.kind != b.kind {
+		return a.kind - b.kind
+	}
+	return cmpString(a.name, b.name)
+}
+
+func (e *encoder) clientIdx(id ClientID) uint64 {
+	i, _ := slices.BinarySearch(e.clients, id)
+	return uint64(i)
+}
+
+// finish writes the update and returns a copy of it.
+func (e *encoder) finish() []byte {
+	// Tables: every client and type the update mentions, sorted.
+	for _, b := range e.blocks {
+		e.clients = append(e.clients, b.c.id)
+	}
+	for _, r := range e.recs {
+		if r.kind == recText || r.kind == recMap {
+			if k := len(e.types); k == 0 || e.types[k-1] != r.typ {
+				e.types = append(e.types, r.typ)
+			}
+		}
+		if r.left.c != nil {
+			e.clients = append(e.clients, r.left.c.id)
+		}
+		if r.right.c != nil {
+			e.clients = append(e.clients, r.right.c.id)
+		}
+	}
+	for _, d := range e.deletes {
+		e.clients = append(e.clients, d.c.id)
+	}
+	slices.Sort(e.clients)
+	e.clients = slices.Compact(e.clients)
+	if len(e.types) > 1 {
+		slices.SortFunc(e.types, cmpType)
+		e.types = slices.Compact(e.types)
+	}
+
+	if e.enc == nil {
+		e.enc = msgpack.NewEncoder(&e.buf)
+	}
+	enc := e.enc
+	_ = enc.EncodeArrayLen(5)
+	_ = enc.EncodeUint(formatVersion)
+	_ = enc.EncodeArrayLen(len(e.types))
+	for _, t := range e.types {
+		_ = enc.EncodeArrayLen(2)
+		_ = enc.EncodeUint(uint64(t.kind))
+		_ = enc.EncodeString(t.name)
+	}
+	_ = enc.EncodeArrayLen(len(e.clients))
+	for _, c := range e.clients {
+		_ = enc.EncodeUint(uint64(c))
+	}
+	_ = enc.EncodeArrayLen(len(e.deletes))
+	for _, d := range e.deletes {
+		col := e.col[:0]
+		prev := uint64(0)
+		for _, r := range d.ranges {
+			col = appendVar(col, r.start-prev)
+			col = appendVar(col, r.end-r.start)
+			prev = r.end
+		}
+		e.col = col
+		_ = enc.EncodeArrayLen(2)
+		_ = enc.EncodeUint(e.clientIdx(d.c.id))
+		_ = enc.EncodeBytes(col)
+	}
+	_ = enc.EncodeArrayLen(len(e.blocks))
+	for _, b := range e.blocks {
+		col := e.col[:0]
+		cur := -1
+		entries := 0
+		recs := e.recs[b.from:b.to]
+		for i := range recs {
+			r := &recs[i]
+			if r.kind == recText || r.kind == recMap {
+				ti := 0
+				if len(e.types) > 1 {
+					ti, _ = slices.BinarySearchFunc(e.types, r.typ, cmpType)
+				}
+				if ti != cur {
+					cur = ti
+					col = appendVar(col, recParent|uint64(ti)<<2)
+				}
+			}
+			switch r.kind {
+			case recText:
+				col = e.appendTextRec(col, b.c, r)
+			case recMap:
+				col = appendVar(col, recMap)
+				entries++
+			case recSkip:
+				col = appendVar(col, recSkip|(r.n-1)<<2)
+			}
+		}
+		e.col = col
+		_ = enc.EncodeArrayLen(5)
+		_ = enc.EncodeUint(e.clientIdx(b.c.id))
+		_ = enc.EncodeUint(b.clock)
+		_ = enc.EncodeBytes(col)
+		_ = enc.EncodeString(bytesAsString(e.text[b.textFrom:b.textTo]))
+		_ = enc.EncodeArrayLen(entries)
+		for i := range recs {
+			r := &recs[i]
+			if r.kind != recMap {
+				continue
+			}
+			en := r.entry
+			if en.deleted {
+				_ = enc.EncodeArrayLen(2)
+			} else {
+				_ = enc.EncodeArrayLen(3)
+			}
+			_ = enc.EncodeString(en.key)
+			_ = enc.EncodeUint(en.seq)
+			if !en.deleted {
+				e.buf.Write(en.value)
+			}
+		}
+	}
+	out := bytes.Clone(e.buf.Bytes())
+	e.reset()
+	return out
+}
+
+func (e *encoder) appendTextRec(col []byte, c *clientState, r *encRec) []byte {
+	lm, rm := uint64(leftNone), uint64(rightNone)
+	switch {
+	case r.left.none():
+	case r.left.c == c && r.left.clock+1 == r.clock:
+		lm = leftPrev
+	case r.left.c == c && r.left.clock < r.clock:
+		lm = leftDelta
+	default:
+		lm = leftExplicit
+	}
+	switch {
+	case r.right.none():
+	case !r.left.none() && r.right.c == r.left.c && r.right.clock == r.left.clock+1:
+		rm = rightAfterL
+	case r.right.c == c && r.right.clock < r.clock:
+		rm = rightDelta
+	default:
+		rm = rightExplicit
+	}
+	col = appendVar(col, recText|lm<<2|rm<<4|(r.n-1)<<6)
+	switch lm {
+	case leftDelta:
+		col = appendVar(col, r.clock-r.left.clock)
+	case leftExplicit:
+		col = appendVar(col, e.clientIdx(r.left.c.id))
+		col = appendVar(col, r.left.clock)
+	}
+	switch rm {
+	case rightDelta:
+		col = appendVar(col, r.clock-r.right.clock)
+	case rightExplicit:
+		col = appendVar(col, e.clientIdx(r.right.c.id))
+		col = appendVar(col, r.right.clock)
+	}
+	return col
+}
+
+// bytesAsString views b as a string without copying; the string must not
+// outlive the next change to b.
+func bytesAsString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// ---------------------------------------------------------------------------
+// Decoding
+
+// A record is one decoded change: a text run (split where the update's
+// delete set starts or stops deleting it), a map entry, or a skip.
+type record struct {
+	kind          itemKind
+	clock, length uint64
+	typ           int // index in decoded.types
+	left, right   ID
+	hasLeft       bool
+	hasRight      bool
+	content       []byte // text: UTF-8 of the run, nil when it arrives deleted
+	key           []byte // map
+	seq           uint64
+	value         []byte
+	del           bool
+	// Resolved when integrated.
+	text *Text
+	m    *Map
+}
+
+type decType struct {
+	kind int
+	name []byte
+}
+
+// decBlock is one client's records: decoded.recs[from:to].
+type decBlock struct {
+	client   ClientID
+	from, to int
+}
+
+// decDeletes is one client's delete ranges: decoded.ranges[from:to].
+type decDeletes struct {
+	client   ClientID
+	from, to int
+}
+
+// decoded is an update decoded into plain values; its slices are reused
+// between calls and point into the input bytes.
+type decoded struct {
+	r       reader
+	types   []decType
+	clients []ClientID
+	deletes []decDeletes
+	ranges  []clockRange
+	blocks  []decBlock
+	recs    []record
+	cur     ClientID // client of the block being decoded
+}
+
+// find returns the record holding id, or nil.
+func (u *decoded) find(id ID) *record {
+	for _, b := range u.blocks {
+		if b.client != id.Client {
+			continue
+		}
+		recs := u.recs[b.from:b.to]
+		i := sort.Search(len(recs), func(i int) bool { return recs[i].clock+recs[i].length > id.Clock })
+		if i < len(recs) && recs[i].clock <= id.Clock {
+			return &recs[i]
+		}
+		return nil
+	}
+	return nil
+}
+
+// Limits that keep hostile input from costing more than its size.
+const (
+	maxNameBytes = 1024 // bytes in a type name
+)
+
+func (u *decoded) decode(b []byte) error {
+	r := &u.r
+	r.reset(b)
+	u.types = u.types[:0]
+	u.clients = u.clients[:0]
+	u.deletes = u.deletes[:0]
+	u.ranges = u.ranges[:0]
+	u.blocks = u.blocks[:0]
+	clear(u.recs)
+	u.recs = u.recs[:0]
+
+	n, err := r.arrayLen()
+	if err != nil {
+		return err
+	}
+	if n != 5 {
+		return r.errorf("an update is an array of 5 elements, not %d", n)
+	}
+	v, err := r.uint(1 << 32)
+	if err != nil {
+		return err
+	}
+	if v != formatVersion {
+		return r.errorf("unsupported format version %d", v)
+	}
+	// Types.
+	if n, err = r.arrayLen(); err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		if k, err := r.arrayLen(); err != nil {
+			return err
+		} else if k != 2 {
+			return r.errorf("a type is [kind, name]")
+		}
+		kind, err := r.uint(typeMap)
+		if err != nil {
+			return err
+		}
+		name, err := r.str()
+		if err != nil {
+			return err
+		}
+		if len(name) > maxNameBytes {
+			return r.errorf("type name longer than %d bytes", maxNameBytes)
+		}
+		t := decType{int(kind), name}
+		if i > 0 {
+			p := u.types[i-1]
+			if p.kind > t.kind || p.kind == t.kind && bytes.Compare(p.name, t.name) >= 0 {
+				return r.errorf("types not sorted")
+			}
+		}
+		u.types = append(u.types, t)
+	}
+	// Clients.
+	if n, err = r.arrayLen(); err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		c, err := r.clientID()
+		if err != nil {
+			return err
+		}
+		if i > 0 && c <= u.clients[i-1] {
+			return r.errorf("clients not in ascending order")
+		}
+		u.clients = append(u.clients, c)
+	}
+	// Deletes.
+	if n, err = r.arrayLen(); err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		if k, err := r.arrayLen(); err != nil {
+			return err
+		} else if k != 2 {
+			return r.errorf("a delete entry is [client, ranges]")
+		}
+		ci, err := r.uint(uint64(len(u.clients)))
+		if err != nil || ci >= uint64(len(u.clients)) {
+			return orErr(err, r.errorf("client index out of range"))
+		}
+		client := u.clients[ci]
+		if i > 0 && client <= u.deletes[i-1].client {
+			return r.errorf("delete entries not in ascending client order")
+		}
+		col, err := r.raw(false)
+		if err != nil {
+			return err
+		}
+		vr := varReader{b: col, base: r.offset() - len(col)}
+		from := len(u.ranges)
+		prev := uint64(0)
+		for vr.more() {
+			gap, err := vr.next(maxClock)
+			if err != nil {
+				return err
+			}
+			ln, err := vr.next(maxClock)
+			if err != nil {
+				return err
+			}
+			if ln == 0 || len(u.ranges) > from && gap == 0 {
+				return vr.errorf("empty or unmerged delete range")
+			}
+			start := prev + gap
+			if start+ln > maxClock {
+				return vr.errorf("delete range past 2^53")
+			}
+			u.ranges = append(u.ranges, clockRange{start, start + ln})
+			prev = start + ln
+		}
+		if len(u.ranges) == from {
+			return r.errorf("delete entry with no ranges")
+		}
+		u.deletes = append(u.deletes, decDeletes{client, from, len(u.ranges)})
+	}
+	// Blocks.
+	if n, err = r.arrayLen(); err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		if err := u.decodeBlock(i); err != nil {
+			return err
+		}
+	}
+	return r.end()
+}
+
+func orErr(err, alt error) error {
+	if err != nil {
+		return err
+	}
+	return alt
+}
+
+// deletedIn returns the delete ranges of client in this update.
+func (u *decoded) deletedIn(client ClientID) []clockRange {
+	for _, d := range u.deletes {
+		if d.client == client {
+			return u.ranges[d.from:d.to]
+		}
+	}
+	return nil
+}
+
+func (u *decoded) decodeBlock(i int) error {
+	r := &u.r
+	if k, err := r.arrayLen(); err != nil {
+		return err
+	} else if k != 5 {
+		return r.errorf("a block is [client, clock, records, text, entries]")
+	}
+	ci, err := r.uint(uint64(len(u.clients)))
+	if err != nil || ci >= uint64(len(u.clients)) {
+		return orErr(err, r.errorf("client index out of range"))
+	}
+	client := u.clients[ci]
+	if i > 0 && client <= u.blocks[i-1].client {
+		return r.errorf("blocks not in ascending client order")
+	}
+	u.cur = client
+	clock, err := r.uint(maxClock)
+	if err != nil {
+		return err
+	}
+	col, err := r.raw(false)
+	if err != nil {
+		return err
+	}
+	colBase := r.offset() - len(col)
+	text, err := r.str()
+	if err != nil {
+		return err
+	}
+	textBase := r.offset() - len(text)
+	nEntries, err := r.arrayLen()
+	if err != nil {
+		return err
+	}
+	deleted := u.deletedIn(client)
+	vr := varReader{b: col, base: colBase}
+	from := len(u.recs)
+	typ := -1
+	for vr.more() {
+		h, err := vr.next(1<<62 - 1)
+		if err != nil {
+			return err
+		}
+		switch h & 3 {
+		case recParent:
+			ti := h >> 2
+			if ti >= uint64(len(u.types)) {
+				return vr.errorf("type index %d out of range", ti)
+			}
+			typ = int(ti)
+			continue
+		case recSkip:
+			n := h>>2 + 1
+			if clock+n > maxClock {
+				return vr.errorf("clock past 2^53")
+			}
+			u.recs = append(u.recs, record{kind: kindSkip, clock: clock, length: n})
+			clock += n
+			continue
+		case recMap:
+			if h != recMap {
+				return vr.errorf("bad map record header")
+			}
+			if typ < 0 || u.types[typ].kind != typeMap {
+				return vr.errorf("map record outside a map")
+			}
+			if nEntries == 0 {
+				return r.errorf("fewer entries than map records")
+			}
+			nEntries--
+			rec, err := u.decodeEntry(clock, typ)
+			if err != nil {
+				return err
+			}
+			if clock+1 > maxClock {
+				return vr.errorf("clock past 2^53")
+			}
+			u.recs = append(u.recs, rec)
+			clock++
+			continue
+		}
+		// A text record.
+		if typ < 0 || u.types[typ].kind != typeText {
+			return vr.errorf("text record outside a text")
+		}
+		n := h>>6 + 1
+		if clock+n > maxClock {
+			return vr.errorf("clock past 2^53")
+		}
+		rec := record{kind: kindText, clock: clock, length: n, typ: typ}
+		switch (h >> 2) & 3 {
+		case leftPrev, leftDelta:
+			delta := uint64(1)
+			if (h>>2)&3 == leftDelta {
+				if delta, err = vr.next(clock); err != nil {
+					return err
+				}
+				if delta == 0 {
+					return vr.errorf("zero origin delta")
+				}
+			}
+			if delta > clock {
+				return vr.errorf("origin before clock 0")
+			}
+			rec.left, rec.hasLeft = ID{client, clock - delta}, true
+		case leftExplicit:
+			if rec.left, err = u.explicitID(&vr); err != nil {
+				return err
+			}
+			rec.hasLeft = true
+		}
+		switch (h >> 4) & 3 {
+		case rightAfterL:
+			if !rec.hasLeft {
+				return vr.errorf("right origin relative to a missing left origin")
+			}
+			rec.right, rec.hasRight = ID{rec.left.Client, rec.left.Clock + 1}, true
+		case rightDelta:
+			delta, err := vr.next(clock)
+			if err != nil {
+				return err
+			}
+			if delta == 0 {
+				return vr.errorf("zero origin delta")
+			}
+			rec.right, rec.hasRight = ID{client, clock - delta}, true
+		case rightExplicit:
+			if rec.right, err = u.explicitID(&vr); err != nil {
+				return err
+			}
+			rec.hasRight = true
+		}
+		if rec.hasLeft && rec.left.Client == client && rec.left.Clock >= clock ||
+			rec.hasRight && rec.right.Client == client && rec.right.Clock >= clock {
+			return vr.errorf("origin not before the record")
+		}
+		// Split the run where this update's delete set starts or stops
+		// deleting it; only the live parts carry text.
+		var derr error
+		text, derr = u.splitText(rec, deleted, text, textBase+len(text))
+		if derr != nil {
+			return derr
+		}
+		clock += n
+	}
+	if nEntries != 0 {
+		return r.errorf("more entries than map records")
+	}
+	if len(text) != 0 {
+		return &DecodeError{Offset: textBase, Msg: "text longer than its records"}
+	}
+	if from == len(u.recs) {
+		return r.errorf("block with no records")
+	}
+	u.blocks = append(u.blocks, decBlock{client, from, len(u.recs)})
+	return nil
+}
+
+// splitText appends rec, cut into live and deleted parts by the delete
+// ranges, taking the live parts' content from text; it returns the text
+// left over.
+func (u *decoded) splitText(rec record, deleted []clockRange, text []byte, textEnd int) ([]byte, error) {
+	end := rec.clock + rec.length
+	i := sort.Search(len(deleted), func(i int) bool { return deleted[i].end > rec.clock })
+	first := true
+	for clock := rec.clock; clock < end; {
+		part := rec
+		part.clock = clock
+		if !first {
+			part.left, part.hasLeft = ID{u.cur, clock - 1}, true
+		}
+		first = false
+		var stop uint64
+		if i < len(deleted) && deleted[i].start <= clock {
+			stop = min(end, deleted[i].end)
+			part.content = nil
+			i++
+		} else {
+			stop = end
+			if i < len(deleted) {
+				stop = min(end, deleted[i].start)
+			}
+			k := takeRunes(text, stop-clock)
+			if k < 0 {
+				return nil, &DecodeError{Offset: textEnd - len(text), Msg: "text shorter than its records"}
+			}
+			part.content = text[:k:k]
+			text = text[k:]
+		}
+		part.length = stop - clock
+		u.recs = append(u.recs, part)
+		clock = stop
+	}
+	return text, nil
+}
+
+// takeRunes returns the byte length of the first n code points of b, or -1
+// if b holds fewer.
+func takeRunes(b []byte, n uint64) int {
+	off := 0
+	for ; n > 0; n-- {
+		if off >= len(b) {
+			return -1
+		}
+		if b[off] < utf8.RuneSelf {
+			off++
+			continue
+		}
+		_, size := utf8.DecodeRune(b[off:])
+		off += size
+	}
+	return off
+}
+
+func (u *decoded) explicitID(vr *varReader) (ID, error) {
+	ci, err := vr.next(uint64(len(u.clients)))
+	if err != nil {
+		return ID{}, err
+	}
+	if ci >= uint64(len(u.clients)) {
+		return ID{}, vr.errorf("client index out of range")
+	}
+	clock, err := vr.next(maxClock - 1)
+	if err != nil {
+		return ID{}, err
+	}
+	return ID{u.clients[ci], clock}, nil
+}
+
+func (u *decoded) decodeEntry(clock uint64, typ int) (record, error) {
+	r := &u.r
+	k, err := r.arrayLen()
+	if err != nil {
+		return record{}, err
+	}
+	if k != 2 && k != 3 {
+		return record{}, r.errorf("a map entry is [key, seq] or [key, seq, value]")
+	}
+	key, err := r.str()
+	if err != nil {
+		return record{}, err
+	}
+	seq, err := r.uint(maxClock)
+	if err != nil {
+		return record{}, err
+	}
+	rec := record{kind: kindMap, clock: clock, length: 1, typ: typ, key: key, seq: seq, del: k == 2}
+	if k == 3 {
+		if rec.value, err = r.value(); err != nil {
+			return record{}, err
+		}
+	}
+	return rec, nil
+}
