@@ -32,11 +32,17 @@ type Doc struct {
 	enc  encoder // reused by commit and Diff
 	tx   txn     // the storage behind txn
 	slab []item  // items are allocated from here in blocks
+	free *item   // items merged away, for reuse, linked through next
 }
 
 // newItem returns a zeroed item. Allocating items in blocks keeps loading
 // and replaying large documents from spending its time in the allocator.
 func (d *Doc) newItem() *item {
+	if it := d.free; it != nil {
+		d.free = it.next
+		it.next = nil
+		return it
+	}
 	if len(d.slab) == cap(d.slab) {
 		d.slab = make([]item, 0, 256)
 	}
@@ -74,6 +80,14 @@ func (d *Doc) client(id ClientID) *clientState {
 		d.clients[id] = c
 	}
 	return c
+}
+
+// freeItem takes an item no longer referenced for reuse. Items are never
+// freed one by one, since slabs go only when all their items do; reuse keeps
+// a document that merges many deleted items from growing.
+func (d *Doc) freeItem(it *item) {
+	*it = item{next: d.free}
+	d.free = it
 }
 
 // Text returns the text with the given name, creating it if needed.
@@ -203,6 +217,7 @@ type deleteRange struct {
 // txn collects what one transaction (a local edit or one Apply) changed.
 type txn struct {
 	local   bool
+	quiet   bool          // produce no update (Change)
 	start   uint64        // d.me.next when a local transaction began
 	deletes []deleteRange // local deletions, for the update
 	texts   []*Text       // observed texts with recorded changes
@@ -235,6 +250,21 @@ func (d *Doc) Transact(fn func() error) ([]byte, error) {
 	return d.commit(), err
 }
 
+// Change runs fn like Transact but produces no update: the edits are in the
+// document, and peers receive them through Diff of their state vector. It
+// suits replicas that sync by state vector rather than forwarding every
+// transaction, and skips the cost of encoding one update per transaction.
+func (d *Doc) Change(fn func() error) error {
+	if d.txn != nil {
+		return fn()
+	}
+	d.begin(true)
+	d.txn.quiet = true
+	err := fn()
+	d.commit()
+	return err
+}
+
 // local runs one local edit in its own transaction, or in the open one.
 func (d *Doc) local(fn func()) ([]byte, error) {
 	if d.txn != nil {
@@ -261,7 +291,7 @@ func (d *Doc) commit() []byte {
 	tx := d.txn
 	d.txn = nil
 	var update []byte
-	if tx.local && (d.me.next > tx.start || len(tx.deletes) > 0) {
+	if tx.local && !tx.quiet && (d.me.next > tx.start || len(tx.deletes) > 0) {
 		e := &d.enc
 		if d.me.next > tx.start {
 			e.addBlock(d.me, tx.start)

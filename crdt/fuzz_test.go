@@ -14,15 +14,15 @@ import (
 )
 
 // populatedEdits builds two replicas (clients 1 and 2) that edit, delete and
-// sync with a fixed seed until the text holds a few KB, and returns client 1's
-// doc plus every update made, in order.
+// sync with a fixed seed until the text holds 1200 code points (a few KB),
+// and returns client 1's doc plus every update made, in order.
 func populatedEdits() (*crdt.Doc, [][]byte) {
 	rng := rand.New(rand.NewPCG(1, 2)) // fixed: fuzz baselines must be stable
 	pieces := []string{"lorem ", "ipsum", "😀", "👍🏽", "𝄞", "e\u0301", "日本語", "\n", "ß"}
 	docs := []*crdt.Doc{crdt.NewDocWithClient(1), crdt.NewDocWithClient(2)}
 	var all [][]byte
 	var unsent [2][][]byte
-	for i := 0; docs[0].Text("t").Len() < 3000; i++ {
+	for i := 0; docs[0].Text("t").Len() < 1200; i++ {
 		w := rng.IntN(2)
 		txt := docs[w].Text("t")
 		var u []byte
@@ -104,15 +104,18 @@ func fuzzSeeds() map[string]map[string][]byte {
 
 	// Updates that build on the populated doc: a third client editing it,
 	// and client 1 continuing where it left off.
-	pop := populatedOn(3)
+	pop := populatedOn(4)
 	pt := pop.Text("t")
 	onPop := map[string][]byte{}
-	for name, e := range map[string]edit{"pop-delete-span": del(10, 500), "pop-insert-mid": ins(1000, "中😀x"), "pop-delete-start": del(0, 3)} {
+	for _, e := range []struct {
+		name string
+		edit
+	}{{"pop-insert-mid", ins(600, "中😀x")}, {"pop-delete-start", del(0, 3)}, {"pop-delete-span", del(10, 500)}} {
 		u, err := e.do(pt)
 		if err != nil {
 			panic(err)
 		}
-		onPop[name] = u
+		onPop[e.name] = u
 	}
 	own := populatedOn(1)
 	u, err = own.Transact(func() error {
@@ -200,34 +203,85 @@ func checkLoads(t *testing.T, d *crdt.Doc) {
 	sameState(t, "snapshot reload", want, stateOf(t, loadSnapshot(t, d.Snapshot())))
 }
 
+// checkApplyFresh applies data to a fresh doc: an error must leave it
+// unchanged, success must leave a doc whose snapshot reloads equal.
+func checkApplyFresh(t *testing.T, data []byte) {
+	t.Helper()
+	d := crdt.NewDocWithClient(5)
+	snap, sv := d.Snapshot(), d.StateVector()
+	if err := d.Apply(data); err != nil {
+		if !bytes.Equal(d.Snapshot(), snap) || !d.StateVector().Equal(sv) {
+			t.Fatalf("failed Apply (%v) changed the doc", err)
+		}
+		return
+	}
+	checkLoads(t, d)
+}
+
+// checkApplyPopulated is checkApplyFresh on the populated doc.
+func checkApplyPopulated(t *testing.T, data []byte) {
+	t.Helper()
+	d := populatedOn(3)
+	text, sv, snap := d.Text("t").String(), d.StateVector(), d.Snapshot()
+	if err := d.Apply(data); err != nil {
+		if d.Text("t").String() != text || !d.StateVector().Equal(sv) || !bytes.Equal(d.Snapshot(), snap) {
+			t.Fatalf("failed Apply (%v) changed the doc", err)
+		}
+		return
+	}
+	checkLoads(t, d)
+}
+
 func FuzzApplyUpdate(f *testing.F) {
 	addSeeds(f, "FuzzApplyUpdate")
-	f.Fuzz(func(t *testing.T, data []byte) {
-		d := crdt.NewDocWithClient(5)
-		snap, sv := d.Snapshot(), d.StateVector()
-		if err := d.Apply(data); err != nil {
-			if !bytes.Equal(d.Snapshot(), snap) || !d.StateVector().Equal(sv) {
-				t.Fatalf("failed Apply (%v) changed the doc", err)
-			}
-			return
-		}
-		checkLoads(t, d)
-	})
+	f.Fuzz(checkApplyFresh)
 }
 
 func FuzzApplyPopulated(f *testing.F) {
 	addSeeds(f, "FuzzApplyPopulated")
-	f.Fuzz(func(t *testing.T, data []byte) {
-		d := populatedOn(3)
-		text, sv, snap := d.Text("t").String(), d.StateVector(), d.Snapshot()
-		if err := d.Apply(data); err != nil {
-			if d.Text("t").String() != text || !d.StateVector().Equal(sv) || !bytes.Equal(d.Snapshot(), snap) {
-				t.Fatalf("failed Apply (%v) changed the doc", err)
-			}
-			return
+	f.Fuzz(checkApplyPopulated)
+}
+
+// TestCorruptedUpdates runs the fuzz checks on systematic corruptions of
+// the seed updates: single-byte changes and truncations.
+func TestCorruptedUpdates(t *testing.T) {
+	seeds := fuzzSeeds()
+	for _, target := range []string{"FuzzApplyUpdate", "FuzzApplyPopulated"} {
+		check := checkApplyFresh
+		if target == "FuzzApplyPopulated" {
+			check = checkApplyPopulated
 		}
-		checkLoads(t, d)
-	})
+		names := make([]string, 0, len(seeds[target]))
+		for n := range seeds[target] {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			seed := seeds[target][name]
+			if target == "FuzzApplyPopulated" && seeds["FuzzApplyUpdate"][name] != nil {
+				continue // already covered on a fresh doc; keep the run short
+			}
+			t.Run(target+"/"+name, func(t *testing.T) {
+				// About 10 checks per position; cap the positions per seed.
+				stride := 1 + len(seed)/opSize(5, 80)
+				if target == "FuzzApplyUpdate" && len(seed) < 256 {
+					stride = 1
+				}
+				for i := 0; i < len(seed); i += stride {
+					b := seed[i]
+					for _, v := range []byte{b ^ 0x01, b ^ 0x80, b + 1, b - 1, 0x00, 0xff, 0xc0, 0x7f, 0x93} {
+						if v == b {
+							continue
+						}
+						mut := bytes.Clone(seed)
+						mut[i] = v
+						check(t, mut)
+					}
+					check(t, seed[:i])
+				}
+			})
+		}
+	}
 }
 
 func FuzzDecodeStateVector(f *testing.F) {

@@ -360,15 +360,57 @@ func (t *Text) delete(pos, n int) {
 			t.split(it, uint64(n))
 		}
 		t.recordDelete(pos, int(it.length))
+		c, clock, length := it.c, it.clock, it.length
 		t.markDeleted(it)
-		t.doc.txn.addDelete(it.c, it.clock, it.length)
-		n -= int(it.length)
+		if !t.doc.txn.quiet {
+			t.doc.txn.addDelete(c, clock, length)
+		}
+		n -= int(length)
 	}
 }
 
-func (t *Text) markDeleted(it *item) {
+// markDeleted deletes it and merges it with deleted neighbours of the same
+// run, so that a document with many deletions does not keep one item per
+// deleted code point. It returns the item that now holds it.
+func (t *Text) markDeleted(it *item) *item {
 	it.deleted = true
 	t.addVisible(it.leaf, -int(it.length))
+	if p := t.prev(it.leaf, indexIn(it)); p != nil && p.absorbs(it) {
+		t.absorb(p, it)
+		it = p
+	}
+	if _, _, nx := t.nextFrom(it.leaf, indexIn(it)+1); nx != nil && it.absorbs(nx) {
+		t.absorb(it, nx)
+	}
+	return it
+}
+
+// absorbs reports whether deleted item b can join deleted item a: b
+// follows a in the text and in clock order, and continues a's run.
+func (a *item) absorbs(b *item) bool {
+	if !a.deleted || !b.deleted || a.c != b.c || a.clock+a.length != b.clock ||
+		b.left != a.lastRef() || b.right != a.right {
+		return false
+	}
+	// b must follow a in a's chain, or be the client's newest head.
+	return a.next == b || a.next == nil && b.c.heads[len(b.c.heads)-1] == b
+}
+
+// absorb merges b into a.
+func (t *Text) absorb(a, b *item) {
+	if a.next != b {
+		heads := b.c.heads
+		heads[len(heads)-1] = nil
+		b.c.heads = heads[:len(heads)-1]
+	}
+	a.length += b.length
+	a.next = b.next
+	lf := b.leaf
+	i := indexIn(b)
+	copy(lf.items[i:], lf.items[i+1:])
+	lf.items[len(lf.items)-1] = nil
+	lf.items = lf.items[:len(lf.items)-1]
+	t.doc.freeItem(b)
 }
 
 // integrate places a remote run of code points in the text following the
@@ -528,7 +570,10 @@ func (d *Doc) deleteRange(c *clientState, clock, n uint64) {
 		if t.observed() {
 			t.recordDelete(t.posOf(it), int(it.length))
 		}
-		t.markDeleted(it)
 		clock = it.clock + it.length
+		if next := it.next; t.markDeleted(it) != it || it.next != next {
+			// it was merged with a neighbour: look the next clock up again.
+			it = c.find(clock - 1)
+		}
 	}
 }

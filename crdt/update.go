@@ -13,13 +13,17 @@ import (
 // formatVersion is the first element of every update (FORMAT.md).
 const formatVersion = 1
 
-// Record kinds, the low two bits of a record header (FORMAT.md).
+// Record kinds (FORMAT.md). A header with bit 0 clear is a short text
+// record; with bit 0 set, bits 1-2 hold one of these kinds.
 const (
 	recText   = 0
 	recMap    = 1
 	recSkip   = 2
 	recParent = 3
 )
+
+// Header builders for the long forms: kind k with payload p.
+func longHeader(k, p uint64) uint64 { return 1 | k<<1 | p<<3 }
 
 // Origin modes of a text record header.
 const (
@@ -245,17 +249,17 @@ func (e *encoder) finish() []byte {
 				}
 				if ti != cur {
 					cur = ti
-					col = appendVar(col, recParent|uint64(ti)<<2)
+					col = appendVar(col, longHeader(recParent, uint64(ti)))
 				}
 			}
 			switch r.kind {
 			case recText:
 				col = e.appendTextRec(col, b.c, r)
 			case recMap:
-				col = appendVar(col, recMap)
+				col = appendVar(col, longHeader(recMap, 0))
 				entries++
 			case recSkip:
-				col = appendVar(col, recSkip|(r.n-1)<<2)
+				col = appendVar(col, longHeader(recSkip, r.n-1))
 			}
 		}
 		e.col = col
@@ -308,7 +312,16 @@ func (e *encoder) appendTextRec(col []byte, c *clientState, r *encRec) []byte {
 	default:
 		rm = rightExplicit
 	}
-	col = appendVar(col, recText|lm<<2|rm<<4|(r.n-1)<<6)
+	if lm == leftDelta && (rm == rightAfterL || rm == rightDelta) {
+		// The short form: by far the most common shape of a run.
+		bit := uint64(0)
+		if rm == rightDelta {
+			bit = 1
+		}
+		col = appendVar(col, bit<<1|(r.n-1)<<2)
+	} else {
+		col = appendVar(col, longHeader(recText, lm|rm<<2|(r.n-1)<<4))
+	}
 	switch lm {
 	case leftDelta:
 		col = appendVar(col, r.clock-r.left.clock)
@@ -608,57 +621,68 @@ func (u *decoded) decodeBlock(i int) error {
 		if err != nil {
 			return err
 		}
-		switch h & 3 {
-		case recParent:
-			ti := h >> 2
-			if ti >= uint64(len(u.types)) {
-				return vr.errorf("type index %d out of range", ti)
+		var lm, rm, n uint64
+		if h&1 == 0 {
+			lm, rm, n = leftDelta, rightAfterL, h>>2+1
+			if h&2 != 0 {
+				rm = rightDelta
 			}
-			typ = int(ti)
-			continue
-		case recSkip:
-			n := h>>2 + 1
-			if clock+n > maxClock {
-				return vr.errorf("clock past 2^53")
+		} else {
+			p := h >> 3
+			switch (h >> 1) & 3 {
+			case recParent:
+				if p >= uint64(len(u.types)) {
+					return vr.errorf("type index %d out of range", p)
+				}
+				typ = int(p)
+				continue
+			case recSkip:
+				n := p + 1
+				if clock+n > maxClock {
+					return vr.errorf("clock past 2^53")
+				}
+				u.recs = append(u.recs, record{kind: kindSkip, clock: clock, length: n})
+				clock += n
+				continue
+			case recMap:
+				if p != 0 {
+					return vr.errorf("bad map record header")
+				}
+				if typ < 0 || u.types[typ].kind != typeMap {
+					return vr.errorf("map record outside a map")
+				}
+				if nEntries == 0 {
+					return r.errorf("fewer entries than map records")
+				}
+				nEntries--
+				rec, err := u.decodeEntry(clock, typ)
+				if err != nil {
+					return err
+				}
+				if clock+1 > maxClock {
+					return vr.errorf("clock past 2^53")
+				}
+				u.recs = append(u.recs, rec)
+				clock++
+				continue
 			}
-			u.recs = append(u.recs, record{kind: kindSkip, clock: clock, length: n})
-			clock += n
-			continue
-		case recMap:
-			if h != recMap {
-				return vr.errorf("bad map record header")
+			lm, rm, n = p&3, (p>>2)&3, p>>4+1
+			if lm == leftDelta && (rm == rightAfterL || rm == rightDelta) {
+				return vr.errorf("long text header for a short-form record")
 			}
-			if typ < 0 || u.types[typ].kind != typeMap {
-				return vr.errorf("map record outside a map")
-			}
-			if nEntries == 0 {
-				return r.errorf("fewer entries than map records")
-			}
-			nEntries--
-			rec, err := u.decodeEntry(clock, typ)
-			if err != nil {
-				return err
-			}
-			if clock+1 > maxClock {
-				return vr.errorf("clock past 2^53")
-			}
-			u.recs = append(u.recs, rec)
-			clock++
-			continue
 		}
 		// A text record.
 		if typ < 0 || u.types[typ].kind != typeText {
 			return vr.errorf("text record outside a text")
 		}
-		n := h>>6 + 1
 		if clock+n > maxClock {
 			return vr.errorf("clock past 2^53")
 		}
 		rec := record{kind: kindText, clock: clock, length: n, typ: typ}
-		switch (h >> 2) & 3 {
+		switch lm {
 		case leftPrev, leftDelta:
 			delta := uint64(1)
-			if (h>>2)&3 == leftDelta {
+			if lm == leftDelta {
 				if delta, err = vr.next(clock); err != nil {
 					return err
 				}
@@ -676,7 +700,7 @@ func (u *decoded) decodeBlock(i int) error {
 			}
 			rec.hasLeft = true
 		}
-		switch (h >> 4) & 3 {
+		switch rm {
 		case rightAfterL:
 			if !rec.hasLeft {
 				return vr.errorf("right origin relative to a missing left origin")
