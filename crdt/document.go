@@ -278,9 +278,6 @@ func (d *Doc) local(fn func()) ([]byte, error) {
 
 func (d *Doc) begin(local bool) {
 	tx := &d.tx
-	clear(tx.deletes)
-	clear(tx.texts)
-	clear(tx.maps)
 	*tx = txn{local: local, start: d.me.next, deletes: tx.deletes[:0], texts: tx.texts[:0], maps: tx.maps[:0]}
 	d.txn = tx
 }
@@ -359,6 +356,7 @@ func (d *Doc) Apply(update []byte) error {
 		return ErrApplyInTransaction
 	}
 	u := &d.dec
+	defer u.release()
 	if err := u.decode(update); err != nil {
 		return err
 	}
@@ -378,6 +376,14 @@ func (d *Doc) integrateUpdate(u *decoded) {
 		b := &u.blocks[bi]
 		c := d.client(b.client)
 		recs := u.recs[b.from:b.to]
+		if len(recs) > 16 {
+			// A large update (a snapshot, a catch-up): make room at once.
+			c.heads = slices.Grow(c.heads, len(recs))
+			if t := &u.types; len(*t) == 1 && (*t)[0].kind == typeText {
+				text := d.Text(string((*t)[0].name))
+				text.arena = slices.Grow(text.arena, b.textLen)
+			}
+		}
 		for i := range recs {
 			r := &recs[i]
 			d.resolve(u, r)
@@ -402,11 +408,18 @@ func (d *Doc) integrateUpdate(u *decoded) {
 
 // resolve points a decoded record at the Text or Map it belongs to.
 func (d *Doc) resolve(u *decoded, r *record) {
+	t := &u.types[r.typ]
 	switch r.kind {
 	case kindText:
-		r.text = d.Text(string(u.types[r.typ].name))
+		if t.text == nil {
+			t.text = d.Text(string(t.name))
+		}
+		r.text = t.text
 	case kindMap:
-		r.m = d.Map(string(u.types[r.typ].name))
+		if t.m == nil {
+			t.m = d.Map(string(t.name))
+		}
+		r.m = t.m
 	}
 }
 
@@ -431,6 +444,7 @@ func (d *Doc) addPending(c *clientState, r *record) {
 		cp.content = []byte{}
 	}
 	cp.value = bytes.Clone(r.value)
+	cp.key = bytes.Clone(r.key)
 	if len(c.pending) == 0 {
 		d.pendingClients = append(d.pendingClients, c)
 	}
@@ -519,7 +533,7 @@ func (d *Doc) tryIntegrate(c *clientState, r *record) status {
 		}
 		r.text.integrate(c, r.clock, r.length, left, right, r.content)
 	case kindMap:
-		r.m.integrate(c, r.clock, string(r.key), r.seq, r.value, r.del)
+		r.m.integrate(c, r.clock, string(r.key), r.seq, bytes.Clone(r.value), r.del)
 	case kindSkip:
 		d.integrateSkip(c, r.clock, r.length)
 	}
@@ -579,8 +593,7 @@ func (d *Doc) validate(u *decoded) error {
 			if r.kind != kindText || r.clock+r.length <= known {
 				continue
 			}
-			name := u.types[r.typ].name
-			if r.hasLeft && !d.originOK(u, r.left, name) || r.hasRight && !d.originOK(u, r.right, name) {
+			if r.hasLeft && !d.originOK(u, r.left, r.typ) || r.hasRight && !d.originOK(u, r.right, r.typ) {
 				return &DecodeError{Offset: 0, Msg: "an origin is not a code point of the same text"}
 			}
 		}
@@ -590,13 +603,18 @@ func (d *Doc) validate(u *decoded) error {
 
 // originOK reports whether id, if the document or u holds it, is a code
 // point of the text with the given name.
-func (d *Doc) originOK(u *decoded, id ID, name []byte) bool {
+func (d *Doc) originOK(u *decoded, id ID, typ int) bool {
 	if c := d.clients[id.Client]; c != nil && id.Clock < c.next {
 		it := c.find(id.Clock)
-		return it.kind == kindText && it.leaf.t.name == string(name)
+		// Only an existing text can hold it; look it up without creating it.
+		t := &u.types[typ]
+		if t.text == nil {
+			t.text = d.texts[string(t.name)]
+		}
+		return it.kind == kindText && t.text != nil && it.leaf.t == t.text
 	}
 	if r := u.find(id); r != nil {
-		return r.kind == kindText && bytes.Equal(u.types[r.typ].name, name)
+		return r.kind == kindText && r.typ == typ
 	}
 	return true // unknown yet: checked again when it arrives
 }

@@ -304,3 +304,54 @@ func FuzzDecodeStateVector(f *testing.F) {
 		}
 	})
 }
+
+// TestForeignOrigin feeds updates whose origins name a code point of another
+// text or a map entry, as produced by two docs that (wrongly) share a client
+// ID. Apply must not panic; it may reject the update, leaving the doc
+// unchanged, or accept it and stay consistent.
+func TestForeignOrigin(t *testing.T) {
+	tests := map[string]struct {
+		victim, attacker func(d *crdt.Doc) error
+	}{
+		"origin in another text": {
+			func(d *crdt.Doc) error { _, err := d.Text("a").Insert(0, "xyz"); return err },
+			func(d *crdt.Doc) error { _, err := d.Text("b").Insert(0, "xyz"); return err },
+		},
+		"origin is a map entry": {
+			func(d *crdt.Doc) error { _, err := d.Map("m").Set("k", 1); return err },
+			func(d *crdt.Doc) error { _, err := d.Text("b").Insert(0, "xyz"); return err },
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			victim, attacker := crdt.NewDocWithClient(1), crdt.NewDocWithClient(1)
+			if err := tc.victim(victim); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.attacker(attacker); err != nil {
+				t.Fatal(err)
+			}
+			u, err := attacker.Text("b").Insert(1, "!")
+			if err != nil {
+				t.Fatal(err)
+			}
+			texts := func(d *crdt.Doc) [2]string { return [2]string{d.Text("a").String(), d.Text("b").String()} }
+			before, sv, snap := texts(victim), victim.StateVector(), victim.Snapshot()
+			if err := victim.Apply(u); err != nil {
+				if texts(victim) != before || !victim.StateVector().Equal(sv) || !bytes.Equal(victim.Snapshot(), snap) {
+					t.Fatalf("rejected update (%v) changed the doc", err)
+				}
+				return
+			}
+			for _, n := range []string{"a", "b"} {
+				txt := victim.Text(n)
+				if txt.Len() != len([]rune(txt.String())) {
+					t.Fatalf("text %s: Len()=%d for %q", n, txt.Len(), txt.String())
+				}
+			}
+			if got := texts(loadSnapshot(t, victim.Snapshot())); got != texts(victim) {
+				t.Fatalf("snapshot reloads as %q, doc has %q", got, texts(victim))
+			}
+		})
+	}
+}

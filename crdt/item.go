@@ -72,6 +72,8 @@ type clientState struct {
 	// pending holds decoded records of this client that wait for missing
 	// dependencies, in ascending clock order.
 	pending []*record
+	// hint is the index of the head find used last: lookups cluster.
+	hint int
 }
 
 // find returns the item holding clock, which must be below c.next.
@@ -79,7 +81,12 @@ func (c *clientState) find(clock uint64) *item {
 	h := c.heads
 	i := len(h) - 1
 	if h[i].clock > clock {
-		i = sort.Search(len(h), func(i int) bool { return h[i].clock > clock }) - 1
+		if j := c.hint; j < i && h[j].clock <= clock && h[j+1].clock > clock {
+			i = j
+		} else {
+			i = sort.Search(len(h), func(i int) bool { return h[i].clock > clock }) - 1
+			c.hint = i
+		}
 	}
 	it := h[i]
 	for it.clock+it.length <= clock {

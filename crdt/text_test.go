@@ -446,6 +446,17 @@ func TestObserve(t *testing.T) {
 		return nil
 	})
 	send("transact", u, err)
+	// Text inserted and removed in the same transaction leaves no trace in
+	// the delta, and later edits keep their positions.
+	u, err = a.Transact(func() error {
+		for _, e := range []edit{ins(2, "XY"), del(2, 2), ins(5, "Z"), ins(1, "W"), del(1, 1), del(4, 1)} {
+			if _, err := e.do(ta); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	send("transact insert-delete", u, err)
 
 	// Remote changes merged around concurrent local ones: the delta must
 	// account for b's own unsent text.
@@ -875,6 +886,40 @@ func TestMapCausallyLaterWins(t *testing.T) {
 					}
 				}
 			}
+		})
+	}
+}
+
+// TestApplyDoesNotRetainInput overwrites every update buffer right after
+// Apply (as a network read loop reusing its buffer would) and checks that the
+// document did not keep pointers into it, for integrated and pending changes.
+func TestApplyDoesNotRetainInput(t *testing.T) {
+	a := crdt.NewDocWithClient(1)
+	var us [][]byte
+	for _, f := range []func() ([]byte, error){
+		func() ([]byte, error) { return a.Map("m").Set("key1", "value1") },
+		func() ([]byte, error) { return a.Text("t").Insert(0, "text1😀") },
+		func() ([]byte, error) { return a.Map("m").Set("key2", "value2") },
+		func() ([]byte, error) { return a.Text("t").Insert(2, "text2中") },
+	} {
+		u, err := f()
+		if err != nil {
+			t.Fatal(err)
+		}
+		us = append(us, u)
+	}
+	want := stateOf(t, a)
+	for name, order := range map[string][]int{"in order": {0, 1, 2, 3}, "pending first": {3, 2, 1, 0}} {
+		t.Run(name, func(t *testing.T) {
+			b := crdt.NewDocWithClient(2)
+			for _, i := range order {
+				buf := slices.Clone(us[i])
+				mustApply(t, b, buf)
+				for j := range buf {
+					buf[j] = 'X'
+				}
+			}
+			sameState(t, "after reusing the buffers", stateOf(t, b), want)
 		})
 	}
 }

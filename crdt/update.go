@@ -92,11 +92,11 @@ type encoder struct {
 }
 
 func (e *encoder) reset() {
+	// The slices keep pointers into this document only, so they need no
+	// clearing to let anything be collected.
 	e.blocks = e.blocks[:0]
-	clear(e.recs)
 	e.recs = e.recs[:0]
 	e.text = e.text[:0]
-	clear(e.deletes)
 	e.deletes = e.deletes[:0]
 	e.clients = e.clients[:0]
 	e.types = e.types[:0]
@@ -383,12 +383,16 @@ type record struct {
 type decType struct {
 	kind int
 	name []byte
+	// The document's Text or Map of that name, once looked up.
+	text *Text
+	m    *Map
 }
 
 // decBlock is one client's records: decoded.recs[from:to].
 type decBlock struct {
 	client   ClientID
 	from, to int
+	textLen  int // bytes in the block's text column
 }
 
 // decDeletes is one client's delete ranges: decoded.ranges[from:to].
@@ -408,6 +412,19 @@ type decoded struct {
 	blocks  []decBlock
 	recs    []record
 	cur     ClientID // client of the block being decoded
+}
+
+// release drops references to the input bytes, so that a Doc does not
+// keep its last update alive, and gives up scratch space a large update
+// grew.
+func (u *decoded) release() {
+	u.r.reset(nil)
+	if cap(u.recs) > 1024 {
+		u.recs = nil
+	} else {
+		clear(u.recs)
+	}
+	clear(u.types)
 }
 
 // find returns the record holding id, or nil.
@@ -477,7 +494,7 @@ func (u *decoded) decode(b []byte) error {
 		if len(name) > maxNameBytes {
 			return r.errorf("type name longer than %d bytes", maxNameBytes)
 		}
-		t := decType{int(kind), name}
+		t := decType{kind: int(kind), name: name}
 		if i > 0 {
 			p := u.types[i-1]
 			if p.kind > t.kind || p.kind == t.kind && bytes.Compare(p.name, t.name) >= 0 {
@@ -608,11 +625,16 @@ func (u *decoded) decodeBlock(i int) error {
 		return err
 	}
 	textBase := r.offset() - len(text)
+	textLen := len(text)
 	nEntries, err := r.arrayLen()
 	if err != nil {
 		return err
 	}
 	deleted := u.deletedIn(client)
+	// Records take at least one byte each, and deletions may cut text
+	// records in pieces: room for all of them up front saves regrowing.
+	u.recs = slices.Grow(u.recs, min(len(col), 1<<20)+len(deleted))
+	di := 0 // the first delete range that may overlap the next record
 	vr := varReader{b: col, base: colBase}
 	from := len(u.recs)
 	typ := -1
@@ -728,7 +750,7 @@ func (u *decoded) decodeBlock(i int) error {
 		// Split the run where this update's delete set starts or stops
 		// deleting it; only the live parts carry text.
 		var derr error
-		text, derr = u.splitText(rec, deleted, text, textBase+len(text))
+		text, di, derr = u.splitText(rec, deleted, di, text, textBase+textLen)
 		if derr != nil {
 			return derr
 		}
@@ -743,16 +765,18 @@ func (u *decoded) decodeBlock(i int) error {
 	if from == len(u.recs) {
 		return r.errorf("block with no records")
 	}
-	u.blocks = append(u.blocks, decBlock{client, from, len(u.recs)})
+	u.blocks = append(u.blocks, decBlock{client, from, len(u.recs), textLen})
 	return nil
 }
 
 // splitText appends rec, cut into live and deleted parts by the delete
 // ranges, taking the live parts' content from text; it returns the text
 // left over.
-func (u *decoded) splitText(rec record, deleted []clockRange, text []byte, textEnd int) ([]byte, error) {
+func (u *decoded) splitText(rec record, deleted []clockRange, i int, text []byte, textEnd int) ([]byte, int, error) {
 	end := rec.clock + rec.length
-	i := sort.Search(len(deleted), func(i int) bool { return deleted[i].end > rec.clock })
+	for i < len(deleted) && deleted[i].end <= rec.clock {
+		i++
+	}
 	first := true
 	for clock := rec.clock; clock < end; {
 		part := rec
@@ -765,7 +789,9 @@ func (u *decoded) splitText(rec record, deleted []clockRange, text []byte, textE
 		if i < len(deleted) && deleted[i].start <= clock {
 			stop = min(end, deleted[i].end)
 			part.content = nil
-			i++
+			if deleted[i].end == stop {
+				i++ // used up; a range reaching past the record serves the next one too
+			}
 		} else {
 			stop = end
 			if i < len(deleted) {
@@ -773,7 +799,7 @@ func (u *decoded) splitText(rec record, deleted []clockRange, text []byte, textE
 			}
 			k := takeRunes(text, stop-clock)
 			if k < 0 {
-				return nil, &DecodeError{Offset: textEnd - len(text), Msg: "text shorter than its records"}
+				return nil, i, &DecodeError{Offset: textEnd - len(text), Msg: "text shorter than its records"}
 			}
 			part.content = text[:k:k]
 			text = text[k:]
@@ -782,7 +808,7 @@ func (u *decoded) splitText(rec record, deleted []clockRange, text []byte, textE
 		u.recs = append(u.recs, part)
 		clock = stop
 	}
-	return text, nil
+	return text, i, nil
 }
 
 // takeRunes returns the byte length of the first n code points of b, or -1
