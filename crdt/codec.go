@@ -165,13 +165,64 @@ func (r *reader) str() ([]byte, error) {
 }
 
 // value reads one complete msgpack value of any type and returns its bytes.
+// The library's Skip recurses into arrays and maps with no bound, so
+// values are walked here instead: containers by their headers, scalars
+// through Skip, which does not recurse for them.
 func (r *reader) value() ([]byte, error) {
 	off := r.offset()
-	if err := r.dec.Skip(); err != nil {
-		return nil, r.wrap(err)
+	// left[i] counts the values still to read at depth i.
+	left := make([]int, 1, 8)
+	left[0] = 1
+	for len(left) > 0 {
+		if left[len(left)-1] == 0 {
+			left = left[:len(left)-1]
+			continue
+		}
+		left[len(left)-1]--
+		c, err := r.peek()
+		if err != nil {
+			return nil, err
+		}
+		n := -1
+		switch {
+		case msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32:
+			n, err = r.dec.DecodeArrayLen()
+		case msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32:
+			n, err = r.dec.DecodeMapLen()
+			n *= 2
+		default:
+			err = r.dec.Skip()
+		}
+		if err != nil {
+			return nil, r.wrap(err)
+		}
+		if n < 0 {
+			continue
+		}
+		if n > r.br.Len() {
+			return nil, r.errorf("length %d exceeds the remaining %d bytes", n, r.br.Len())
+		}
+		if len(left) >= maxValueDepth {
+			return nil, r.errorf("value nested deeper than %d levels", maxValueDepth)
+		}
+		left = append(left, n)
 	}
 	end := r.offset()
 	return r.buf[off:end:end], nil
+}
+
+// maxValueDepth bounds the nesting of map values.
+const maxValueDepth = 64
+
+// checkValue reports whether b is exactly one msgpack value that a decoder
+// of updates accepts.
+func checkValue(b []byte) error {
+	var r reader
+	r.reset(b)
+	if _, err := r.value(); err != nil {
+		return err
+	}
+	return r.end()
 }
 
 func (r *reader) end() error {
@@ -205,7 +256,7 @@ func (v *varReader) next(limit uint64) (uint64, error) {
 		}
 		c := v.b[v.pos]
 		v.pos++
-		if i == 8 && c > 1 || i > 8 {
+		if i == 9 && c > 1 || i > 9 {
 			return 0, v.errorf("varint overflows 64 bits")
 		}
 		x |= uint64(c&0x7f) << shift

@@ -3,8 +3,10 @@ package crdt
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
+	"unicode/utf8"
 )
 
 // ErrApplyInTransaction is returned by Apply when called from inside
@@ -90,20 +92,32 @@ func (d *Doc) freeItem(it *item) {
 	d.free = it
 }
 
-// Text returns the text with the given name, creating it if needed.
+// checkName panics if name cannot travel in an update (FORMAT.md): names
+// are chosen by the program, not by users, so a bad one is a bug.
+func checkName(name string) {
+	if len(name) > maxNameBytes || !utf8.ValidString(name) {
+		panic(fmt.Sprintf("crdt: type name %.40q is not valid UTF-8 of at most %d bytes", name, maxNameBytes))
+	}
+}
+
+// Text returns the text with the given name, creating it if needed. The
+// name must be valid UTF-8 of at most 1024 bytes; Text panics otherwise.
 func (d *Doc) Text(name string) *Text {
 	t := d.texts[name]
 	if t == nil {
+		checkName(name)
 		t = newText(d, name)
 		d.texts[name] = t
 	}
 	return t
 }
 
-// Map returns the map with the given name, creating it if needed.
+// Map returns the map with the given name, creating it if needed. The
+// name must be valid UTF-8 of at most 1024 bytes; Map panics otherwise.
 func (d *Doc) Map(name string) *Map {
 	m := d.maps[name]
 	if m == nil {
+		checkName(name)
 		m = newMap(d, name)
 		d.maps[name] = m
 	}
@@ -594,7 +608,7 @@ func (d *Doc) validate(u *decoded) error {
 				continue
 			}
 			if r.hasLeft && !d.originOK(u, r.left, r.typ) || r.hasRight && !d.originOK(u, r.right, r.typ) {
-				return &DecodeError{Offset: 0, Msg: "an origin is not a code point of the same text"}
+				return fmt.Errorf("%w: an origin of client %d at clock %d is not a code point of the same text", ErrInvalidUpdate, b.client, r.clock)
 			}
 		}
 	}

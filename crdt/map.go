@@ -3,6 +3,7 @@ package crdt
 import (
 	"fmt"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -42,8 +43,14 @@ func (m *Map) Name() string { return m.name }
 // Set sets key to v, which must be encodable as msgpack, and returns the
 // update describing the change. Inside Doc.Transact it returns a nil update.
 func (m *Map) Set(key string, v any) ([]byte, error) {
+	if !utf8.ValidString(key) {
+		return nil, fmt.Errorf("crdt: map key %q is not valid UTF-8", key)
+	}
 	b, err := msgpack.Marshal(v)
 	if err != nil {
+		return nil, fmt.Errorf("crdt: map value for %q: %w", key, err)
+	}
+	if err := checkValue(b); err != nil {
 		return nil, fmt.Errorf("crdt: map value for %q: %w", key, err)
 	}
 	return m.doc.local(func() { m.write(key, b, false) })

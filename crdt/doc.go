@@ -1,0 +1,82 @@
+/*
+Package crdt is FlowState's document model: a text CRDT and a
+last-writer-wins map that replicas edit independently and that converge
+once they have seen the same changes, in whatever order those arrived.
+
+It is pure: no I/O, no goroutines, no locks. The server, the Go client and
+the tests wrap it; the JavaScript client implements the same rules and the
+same bytes from FORMAT.md.
+
+# Overview
+
+A Doc holds named Texts and Maps. Every replica has a random ClientID below
+2^53, and every code point it inserts, and every map entry it writes, takes
+the next value of its clock, so (client, clock) names each of them for good.
+Local edits return an update, a msgpack value to send to the other replicas:
+
+	alice := crdt.NewDoc()
+	update, _ := alice.Text("body").Insert(0, "hello")
+	bob := crdt.NewDoc()
+	_ = bob.Apply(update) // bob's "body" now reads "hello"
+
+Doc.Transact groups several edits into one update (a paste, an editor
+transaction); Doc.Change makes edits without encoding an update, for
+replicas that sync by state vector instead. Apply is idempotent, commutative
+and associative. A change whose dependencies have not arrived is held and
+applied as soon as they do (Doc.HasPending reports that). A StateVector says
+how much of each client a replica has seen; Doc.Diff returns exactly what a
+replica at a given state vector lacks, and Doc.Snapshot, the Diff against
+nothing, holds the whole document: loading a snapshot is applying it.
+
+Text positions and lengths count Unicode code points, so an emoji is one
+position and is never split. Text.Observe reports what each transaction
+changed as a Quill-style delta, so an editor can patch its view.
+
+# Algorithm
+
+Texts use FugueMax (Weidner and Kleppmann, "The Art of the Fugue") in its
+list form, the YjsMod integration of Gentle's reference CRDTs: each inserted
+run records the code points left and right of it when it was inserted, and
+concurrent insertions between the same neighbours are ordered so that two
+users typing at the same place never interleave, forwards or backwards.
+Deleted code points stay as tombstones.
+
+Text is stored as run-length items: a run typed in one go is one item until
+an edit inside it splits it, and adjacent deleted pieces of a run merge
+again. Items sit in a two-level list (leaves of up to 64 items with visible
+lengths) with a cursor at the last edit, so sequential typing costs O(1)
+and a jump costs one pass over the leaf lengths. Each client's items are
+also indexed in clock order (heads plus chains of split pieces), which
+serves the ID lookups of remote updates by binary search.
+
+Map entries are last-writer-wins registers: a write carries a sequence
+number one above the value its writer saw, and concurrent writes are ordered
+by sequence number, then client ID.
+
+# Encoding
+
+Updates, snapshots and state vectors are msgpack values; FORMAT.md specifies
+them byte for byte. Each client's changes form a block of records in clock
+order (varint columns inside msgpack bin values), the text of live code
+points is one string per block, and deletions are a set of clock ranges per
+client. Decoding never panics on hostile bytes: it returns a *DecodeError or
+an error wrapping ErrInvalidUpdate and leaves the Doc as it was, and no
+length field makes it allocate more than the input's size allows.
+
+# Concurrency
+
+A Doc and everything in it belong to one goroutine. FlowState's server gives
+each room's Doc to the room's goroutine and talks to it over channels.
+
+# Caveats
+
+Changes held as pending are not part of Diff or Snapshot until their
+dependencies arrive. A pending change that turns out to name origins in
+another text is dropped, and the client's later changes then stay pending:
+only a faulty or hostile peer produces that. Deleted code points stay as
+tombstones for as long as the document lives; their IDs and lengths are in
+every snapshot, their text is not, and a Doc loaded from a snapshot holds
+none of it in memory either (a long-lived Doc keeps the bytes of text it
+saw deleted until it is reloaded).
+*/
+package crdt
