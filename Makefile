@@ -29,8 +29,8 @@ bench:
 
 fuzz:
 	@set -e; for target in $(CRDT_FUZZ_TARGETS); do \
-		echo "$(GO) test -run '^\$$' -fuzz '^$$target\$$' -fuzztime $(FUZZTIME) ./crdt"; \
-		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./crdt; \
+		echo "$(GO) test -run '^\$$' -fuzz '^$$target\$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./crdt"; \
+		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./crdt; \
 	done
 
 fmt:

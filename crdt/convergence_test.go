@@ -88,9 +88,20 @@ type replica struct {
 func TestConvergence(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		n := rapid.IntRange(2, 5).Draw(t, "replicas")
+		// Half the runs start from a shared, fragmented doc of 1200 code
+		// points so that edits split and merge many items and leaves.
+		var base []byte
+		if rapid.Bool().Draw(t, "populated base") {
+			base, _ = populated()
+		}
+		fresh := func(id crdt.ClientID) *crdt.Doc {
+			d := crdt.NewDocWithClient(id)
+			mustApply(t, d, base)
+			return d
+		}
 		reps := make([]*replica, n)
 		for i := range reps {
-			reps[i] = &replica{doc: crdt.NewDocWithClient(replicaIDs[i])}
+			reps[i] = &replica{doc: fresh(replicaIDs[i])}
 		}
 		var all [][]byte // every local update, in creation order
 		broadcast := func(from int, u []byte) {
@@ -113,7 +124,7 @@ func TestConvergence(t *testing.T) {
 			mustApply(t, r.doc, u)
 		}
 
-		steps := rapid.IntRange(1, opSize(25, 60)).Draw(t, "steps")
+		steps := rapid.IntRange(1, opSize(80, 200)).Draw(t, "steps")
 		for range steps {
 			i := rapid.IntRange(0, n-1).Draw(t, "replica")
 			r := reps[i]
@@ -164,7 +175,7 @@ func TestConvergence(t *testing.T) {
 		}
 
 		// A fresh doc fed every update, shuffled, ends up the same.
-		f := crdt.NewDocWithClient(1000)
+		f := fresh(1000)
 		for _, k := range rng.Perm(len(all)) {
 			mustApply(t, f, all[k])
 		}
@@ -195,7 +206,7 @@ func TestSingleReplicaModel(t *testing.T) {
 				t.Fatalf("after %s: Len()=%d, model %d", what, txt.Len(), len(model))
 			}
 		}
-		steps := rapid.IntRange(1, opSize(40, 100)).Draw(t, "steps")
+		steps := rapid.IntRange(1, opSize(100, 300)).Draw(t, "steps")
 		for range steps {
 			var e edit
 			switch k := rapid.IntRange(0, 9).Draw(t, "op"); {
@@ -233,7 +244,12 @@ func TestSingleReplicaModel(t *testing.T) {
 func TestDiffSync(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		docs := []*crdt.Doc{crdt.NewDocWithClient(replicaIDs[0]), crdt.NewDocWithClient(replicaIDs[1])}
-		steps := rapid.IntRange(1, opSize(20, 40)).Draw(t, "steps")
+		if rapid.Bool().Draw(t, "populated base") {
+			snap, _ := populated()
+			mustApply(t, docs[0], snap)
+			mustApply(t, docs[1], snap)
+		}
+		steps := rapid.IntRange(1, opSize(60, 150)).Draw(t, "steps")
 		for range steps {
 			i := rapid.IntRange(0, 1).Draw(t, "replica")
 			u := randomEdit(t, docs[i])
@@ -280,9 +296,14 @@ func TestObserveDeltas(t *testing.T) {
 			text        string
 			local, seen int
 		}
+		if rapid.Bool().Draw(t, "populated base") {
+			snap, _ := populated()
+			mustApply(t, docs[0], snap)
+			mustApply(t, docs[1], snap)
+		}
 		ws := make([]*watch, 2)
 		for i, d := range docs {
-			w := &watch{}
+			w := &watch{text: d.Text("t").String()}
 			ws[i] = w
 			cancel := d.Text("t").Observe(func(e crdt.TextEvent) {
 				s, err := applyDelta(w.text, e.Delta)
@@ -298,7 +319,7 @@ func TestObserveDeltas(t *testing.T) {
 			defer cancel()
 		}
 		var inbox [2][][]byte
-		steps := rapid.IntRange(1, opSize(20, 50)).Draw(t, "steps")
+		steps := rapid.IntRange(1, opSize(60, 150)).Draw(t, "steps")
 		for range steps {
 			i := rapid.IntRange(0, 1).Draw(t, "replica")
 			d, w := docs[i], ws[i]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -30,11 +31,11 @@ type Doc struct {
 	pendingClients []*clientState
 	pendingDeletes []deleteRange
 
-	dec  decoded // reused by Apply
-	enc  encoder // reused by commit and Diff
-	tx   txn     // the storage behind txn
-	slab []item  // items are allocated from here in blocks
-	free *item   // items merged away, for reuse, linked through next
+	enc     encoder       // reused by commit and Diff
+	tx      txn           // the storage behind txn
+	cursors []blockCursor // reused by integrateUpdate
+	slab    []item        // items are allocated from here in blocks
+	free    *item         // items merged away, for reuse, linked through next
 }
 
 // newItem returns a zeroed item. Allocating items in blocks keeps loading
@@ -369,8 +370,11 @@ func (d *Doc) Apply(update []byte) error {
 	if d.txn != nil {
 		return ErrApplyInTransaction
 	}
-	u := &d.dec
-	defer u.release()
+	u := decodedPool.Get().(*decoded)
+	defer func() {
+		u.release()
+		decodedPool.Put(u)
+	}()
 	if err := u.decode(update); err != nil {
 		return err
 	}
@@ -384,12 +388,19 @@ func (d *Doc) Apply(update []byte) error {
 }
 
 // integrateUpdate integrates a validated update: records whose
-// dependencies are present go in now, the others wait in pending.
+// dependencies are present go in now, the others wait in pending. Records
+// that depend on other records of the same update (a snapshot's blocks
+// refer to each other) are retried in place until no block can advance,
+// so only what truly waits for another update is copied into pending.
 func (d *Doc) integrateUpdate(u *decoded) {
+	cursors := d.cursors[:0]
 	for bi := range u.blocks {
 		b := &u.blocks[bi]
 		c := d.client(b.client)
 		recs := u.recs[b.from:b.to]
+		for i := range recs {
+			d.resolve(u, &recs[i])
+		}
 		if len(recs) > 16 {
 			// A large update (a snapshot, a catch-up): make room at once.
 			c.heads = slices.Grow(c.heads, len(recs))
@@ -398,17 +409,28 @@ func (d *Doc) integrateUpdate(u *decoded) {
 				text.arena = slices.Grow(text.arena, b.textLen)
 			}
 		}
-		for i := range recs {
-			r := &recs[i]
-			d.resolve(u, r)
-			if len(c.pending) == 0 {
-				if st := d.tryIntegrate(c, r); st != blocked {
-					continue
-				}
+		cursors = append(cursors, blockCursor{c, recs})
+	}
+	for progress := true; progress; {
+		progress = false
+		for k := range cursors {
+			cur := &cursors[k]
+			if len(cur.c.pending) > 0 {
+				continue // behind older pending records: retryPending orders them
 			}
-			d.addPending(c, r)
+			for len(cur.recs) > 0 && d.tryIntegrate(cur.c, &cur.recs[0]) != blocked {
+				cur.recs = cur.recs[1:]
+				progress = true
+			}
 		}
 	}
+	for _, cur := range cursors {
+		for i := range cur.recs {
+			d.addPending(cur.c, &cur.recs[i])
+		}
+	}
+	clear(cursors)
+	d.cursors = cursors[:0]
 	for _, dc := range u.deletes {
 		c := d.client(dc.client)
 		for _, r := range u.ranges[dc.from:dc.to] {
@@ -418,6 +440,12 @@ func (d *Doc) integrateUpdate(u *decoded) {
 	if d.HasPending() {
 		d.retryPending()
 	}
+}
+
+// blockCursor is the records of one block not integrated yet.
+type blockCursor struct {
+	c    *clientState
+	recs []record
 }
 
 // resolve points a decoded record at the Text or Map it belongs to.
@@ -500,6 +528,11 @@ func (d *Doc) retryPending() {
 		}
 	}
 }
+
+// decodedPool recycles decoding scratch space between Apply calls of all
+// documents: loading many small documents (a server opening rooms) would
+// otherwise allocate it afresh for each.
+var decodedPool = sync.Pool{New: func() any { return new(decoded) }}
 
 // integration outcomes.
 type status int

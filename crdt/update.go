@@ -414,16 +414,11 @@ type decoded struct {
 	cur     ClientID // client of the block being decoded
 }
 
-// release drops references to the input bytes, so that a Doc does not
-// keep its last update alive, and gives up scratch space a large update
-// grew.
+// release drops references to the input bytes, so that pooled scratch
+// space keeps no update alive.
 func (u *decoded) release() {
 	u.r.reset(nil)
-	if cap(u.recs) > 1024 {
-		u.recs = nil
-	} else {
-		clear(u.recs)
-	}
+	clear(u.recs)
 	clear(u.types)
 }
 
@@ -631,9 +626,9 @@ func (u *decoded) decodeBlock(i int) error {
 		return err
 	}
 	deleted := u.deletedIn(client)
-	// Records take at least one byte each, and deletions may cut text
-	// records in pieces: room for all of them up front saves regrowing.
-	u.recs = slices.Grow(u.recs, min(len(col), 1<<20)+len(deleted))
+	// Records take two or three bytes on average, and deletions may cut
+	// text records in pieces: room for them up front saves regrowing.
+	u.recs = slices.Grow(u.recs, len(col)/3+len(deleted))
 	di := 0 // the first delete range that may overlap the next record
 	vr := varReader{b: col, base: colBase}
 	from := len(u.recs)
