@@ -9,109 +9,137 @@ import (
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
-// reader decodes msgpack values from a byte slice with the msgpack
-// Decoder's primitives. Byte and string payloads are returned as sub-slices
-// of the input, so decoding an update copies nothing.
+// reader decodes the msgpack values of updates and state vectors from a
+// byte slice. Their headers (arrays, maps, unsigned integers, str and bin)
+// are read here, straight from the slice: an update holds a dozen of them,
+// and reading them through the Decoder's interface calls cost as much as
+// integrating the update. Anything else, the scalars inside map values, is
+// skipped by the msgpack Decoder. Byte and string payloads are returned as
+// sub-slices of the input, so decoding copies nothing.
 type reader struct {
 	buf []byte
-	br  bytes.Reader
+	pos int
+	br  bytes.Reader // feeds dec the input from pos
 	dec *msgpack.Decoder
 }
 
 func (r *reader) reset(b []byte) {
-	r.buf = b
-	r.br.Reset(b)
-	if r.dec == nil {
-		// bytes.Reader is an io.ByteScanner, so the decoder reads from it
-		// directly and never buffers ahead of the offset we track.
-		r.dec = msgpack.NewDecoder(&r.br)
-	} else {
-		r.dec.ResetReader(&r.br)
-	}
+	r.buf, r.pos = b, 0
 }
 
-func (r *reader) offset() int { return len(r.buf) - r.br.Len() }
+func (r *reader) offset() int { return r.pos }
 
 func (r *reader) errorf(format string, args ...any) error {
-	return &DecodeError{Offset: r.offset(), Msg: fmt.Sprintf(format, args...)}
+	return &DecodeError{Offset: r.pos, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (r *reader) wrap(err error) error {
-	return &DecodeError{Offset: r.offset(), Msg: err.Error()}
-}
-
-// arrayOrMapLen reads an array header (or a map header when isMap is set)
-// and rejects lengths that could not fit in the remaining input.
-func (r *reader) arrayOrMapLen(isMap bool) (int, error) {
-	var n int
-	var err error
-	if c, ok := r.fast(); ok && !isMap && c >= 0x90 && c <= 0x9f {
-		// fixarray: the common case, read without a call into the decoder.
-		r.skip(1)
-		n = int(c & 0x0f)
-	} else if isMap {
-		n, err = r.dec.DecodeMapLen()
-	} else {
-		n, err = r.dec.DecodeArrayLen()
-	}
-	if err != nil {
-		return 0, r.wrap(err)
-	}
-	if n < 0 {
-		return 0, r.errorf("unexpected nil")
-	}
-	if n > r.br.Len() {
-		return 0, r.errorf("length %d exceeds the remaining %d bytes", n, r.br.Len())
-	}
-	return n, nil
-}
-
-func (r *reader) arrayLen() (int, error) { return r.arrayOrMapLen(false) }
-
-// fast returns the next byte when there is one. The single-byte forms of
-// msgpack (fixint, fixarray, fixstr) make up most of an update; reading
-// them here instead of through the Decoder's interface calls halves the
-// cost of decoding a small update. Every other form goes through the
-// Decoder.
-func (r *reader) fast() (byte, bool) {
-	off := r.offset()
-	if off >= len(r.buf) {
-		return 0, false
-	}
-	return r.buf[off], true
-}
-
-// skip consumes n bytes that fast has looked at.
-func (r *reader) skip(n int) { _, _ = r.br.Seek(int64(n), 1) }
-
-// peek returns the type code of the next value without consuming it.
-func (r *reader) peek() (byte, error) {
-	off := r.offset()
-	if off >= len(r.buf) {
+// next returns the next byte.
+func (r *reader) next() (byte, error) {
+	if r.pos >= len(r.buf) {
 		return 0, r.errorf("unexpected end of input")
 	}
-	return r.buf[off], nil
+	c := r.buf[r.pos]
+	r.pos++
+	return c, nil
 }
 
-// uint reads an unsigned integer no larger than limit.
-func (r *reader) uint(limit uint64) (uint64, error) {
-	c, err := r.peek()
+// bigEndian reads an n-byte big-endian unsigned integer.
+func (r *reader) bigEndian(n int) (uint64, error) {
+	if len(r.buf)-r.pos < n {
+		return 0, r.errorf("unexpected end of input")
+	}
+	var v uint64
+	for _, b := range r.buf[r.pos : r.pos+n] {
+		v = v<<8 | uint64(b)
+	}
+	r.pos += n
+	return v, nil
+}
+
+// count checks a length read from a header: it cannot exceed the bytes
+// left, each element taking at least one.
+func (r *reader) count(n uint64) (int, error) {
+	if n > uint64(len(r.buf)-r.pos) {
+		return 0, r.errorf("length %d exceeds the remaining %d bytes", n, len(r.buf)-r.pos)
+	}
+	return int(n), nil
+}
+
+// arrayOrMapLen reads an array header (or a map header when isMap is set).
+func (r *reader) arrayOrMapLen(isMap bool) (int, error) {
+	c, err := r.next()
 	if err != nil {
 		return 0, err
 	}
-	if c <= msgpcode.PosFixedNumHigh {
-		r.skip(1)
-		if uint64(c) > limit {
-			return 0, r.errorf("integer %d exceeds %d", c, limit)
-		}
-		return uint64(c), nil
+	fix, w16, w32, what := byte(0x90), msgpcode.Array16, msgpcode.Array32, "an array"
+	if isMap {
+		fix, w16, w32, what = 0x80, msgpcode.Map16, msgpcode.Map32, "a map"
 	}
-	if c != msgpcode.Uint8 && c != msgpcode.Uint16 && c != msgpcode.Uint32 && c != msgpcode.Uint64 {
+	var n uint64
+	switch {
+	case c&0xf0 == fix:
+		n = uint64(c & 0x0f)
+	case c == w16:
+		n, err = r.bigEndian(2)
+	case c == w32:
+		n, err = r.bigEndian(4)
+	default:
+		r.pos--
+		return 0, r.errorf("expected %s, found code 0x%02x", what, c)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return r.count(n)
+}
+
+// arrayLen reads an array header. The fixarray test is kept small enough
+// to be inlined: it is most of the headers of an update.
+func (r *reader) arrayLen() (int, error) {
+	if r.pos < len(r.buf) {
+		if c := r.buf[r.pos]; c&0xf0 == 0x90 && int(c&0x0f) < len(r.buf)-r.pos {
+			r.pos++
+			return int(c & 0x0f), nil
+		}
+	}
+	return r.arrayOrMapLen(false)
+}
+
+// uint reads an unsigned integer no larger than limit, with an inlined
+// test for the one-byte form.
+func (r *reader) uint(limit uint64) (uint64, error) {
+	if r.pos < len(r.buf) {
+		if c := r.buf[r.pos]; c <= msgpcode.PosFixedNumHigh && uint64(c) <= limit {
+			r.pos++
+			return uint64(c), nil
+		}
+	}
+	return r.uintSlow(limit)
+}
+
+func (r *reader) uintSlow(limit uint64) (uint64, error) {
+	c, err := r.next()
+	if err != nil {
+		return 0, err
+	}
+	var v uint64
+	switch {
+	case c <= msgpcode.PosFixedNumHigh:
+		v = uint64(c)
+	case c == msgpcode.Uint8:
+		v, err = r.bigEndian(1)
+	case c == msgpcode.Uint16:
+		v, err = r.bigEndian(2)
+	case c == msgpcode.Uint32:
+		v, err = r.bigEndian(4)
+	case c == msgpcode.Uint64:
+		v, err = r.bigEndian(8)
+	default:
+		r.pos--
 		return 0, r.errorf("expected an unsigned integer, found code 0x%02x", c)
 	}
-	v, err := r.dec.DecodeUint64()
 	if err != nil {
-		return 0, r.wrap(err)
+		return 0, err
 	}
 	if v > limit {
 		return 0, r.errorf("integer %d exceeds %d", v, limit)
@@ -124,32 +152,40 @@ func (r *reader) clientID() (ClientID, error) {
 	return ClientID(v), err
 }
 
-// raw reads a str or bin header and returns its payload as a sub-slice.
+// raw reads a str (wantStr) or bin header and returns its payload.
 func (r *reader) raw(wantStr bool) ([]byte, error) {
-	c, err := r.peek()
+	c, err := r.next()
 	if err != nil {
 		return nil, err
 	}
-	isStr := msgpcode.IsFixedString(c) || c == msgpcode.Str8 || c == msgpcode.Str16 || c == msgpcode.Str32
-	isBin := c == msgpcode.Bin8 || c == msgpcode.Bin16 || c == msgpcode.Bin32
-	if wantStr && !isStr || !wantStr && !isBin {
-		return nil, r.errorf("expected %s, found code 0x%02x", map[bool]string{true: "a string", false: "binary"}[wantStr], c)
+	var n uint64
+	switch {
+	case wantStr && c&0xe0 == 0xa0: // fixstr
+		n = uint64(c & 0x1f)
+	case wantStr && c == msgpcode.Str8, !wantStr && c == msgpcode.Bin8:
+		n, err = r.bigEndian(1)
+	case wantStr && c == msgpcode.Str16, !wantStr && c == msgpcode.Bin16:
+		n, err = r.bigEndian(2)
+	case wantStr && c == msgpcode.Str32, !wantStr && c == msgpcode.Bin32:
+		n, err = r.bigEndian(4)
+	default:
+		r.pos--
+		what := "binary"
+		if wantStr {
+			what = "a string"
+		}
+		return nil, r.errorf("expected %s, found code 0x%02x", what, c)
 	}
-	var n int
-	if c >= 0xa0 && c <= 0xbf { // fixstr
-		r.skip(1)
-		n = int(c & 0x1f)
-	} else if n, err = r.dec.DecodeBytesLen(); err != nil {
-		return nil, r.wrap(err)
+	if err != nil {
+		return nil, err
 	}
-	if n > r.br.Len() {
-		return nil, r.errorf("length %d exceeds the remaining %d bytes", n, r.br.Len())
+	k, err := r.count(n)
+	if err != nil {
+		return nil, err
 	}
-	off := r.offset()
-	if _, err := r.br.Seek(int64(n), 1); err != nil {
-		return nil, r.wrap(err)
-	}
-	return r.buf[off : off+n : off+n], nil
+	b := r.buf[r.pos : r.pos+k : r.pos+k]
+	r.pos += k
+	return b, nil
 }
 
 // str reads a msgpack str that must be valid UTF-8.
@@ -159,17 +195,16 @@ func (r *reader) str() ([]byte, error) {
 		return nil, err
 	}
 	if !utf8.Valid(b) {
-		return nil, r.errorf("string is not valid UTF-8")
+		return nil, &DecodeError{Offset: r.pos - len(b), Msg: "string is not valid UTF-8"}
 	}
 	return b, nil
 }
 
-// value reads one complete msgpack value of any type and returns its bytes.
-// The library's Skip recurses into arrays and maps with no bound, so
-// values are walked here instead: containers by their headers, scalars
-// through Skip, which does not recurse for them.
+// value reads one complete msgpack value of any type and returns its
+// bytes. The library's Skip recurses into arrays and maps with no bound, so
+// containers are walked here, by their headers, and only scalars go to Skip.
 func (r *reader) value() ([]byte, error) {
-	off := r.offset()
+	off := r.pos
 	// left[i] counts the values still to read at depth i.
 	left := make([]int, 1, 8)
 	left[0] = 1
@@ -179,36 +214,52 @@ func (r *reader) value() ([]byte, error) {
 			continue
 		}
 		left[len(left)-1]--
-		c, err := r.peek()
-		if err != nil {
-			return nil, err
+		if r.pos >= len(r.buf) {
+			return nil, r.errorf("unexpected end of input")
 		}
 		n := -1
-		switch {
+		var err error
+		switch c := r.buf[r.pos]; {
 		case msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32:
-			n, err = r.dec.DecodeArrayLen()
+			n, err = r.arrayOrMapLen(false)
 		case msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32:
-			n, err = r.dec.DecodeMapLen()
+			n, err = r.arrayOrMapLen(true)
 			n *= 2
 		default:
-			err = r.dec.Skip()
+			err = r.skipScalar()
 		}
 		if err != nil {
-			return nil, r.wrap(err)
+			return nil, err
 		}
 		if n < 0 {
 			continue
 		}
-		if n > r.br.Len() {
-			return nil, r.errorf("length %d exceeds the remaining %d bytes", n, r.br.Len())
+		if n > len(r.buf)-r.pos {
+			return nil, r.errorf("length %d exceeds the remaining %d bytes", n, len(r.buf)-r.pos)
 		}
 		if len(left) >= maxValueDepth {
 			return nil, r.errorf("value nested deeper than %d levels", maxValueDepth)
 		}
 		left = append(left, n)
 	}
-	end := r.offset()
-	return r.buf[off:end:end], nil
+	return r.buf[off:r.pos:r.pos], nil
+}
+
+// skipScalar skips one value that is not an array or a map, with the
+// msgpack Decoder.
+func (r *reader) skipScalar() error {
+	r.br.Reset(r.buf[r.pos:])
+	if r.dec == nil {
+		// bytes.Reader is an io.ByteScanner, so the decoder reads from it
+		// directly and never buffers ahead.
+		r.dec = msgpack.NewDecoder(&r.br)
+	}
+	err := r.dec.Skip()
+	r.pos = len(r.buf) - r.br.Len()
+	if err != nil {
+		return r.errorf("%v", err)
+	}
+	return nil
 }
 
 // maxValueDepth bounds the nesting of map values.
@@ -226,8 +277,8 @@ func checkValue(b []byte) error {
 }
 
 func (r *reader) end() error {
-	if r.br.Len() != 0 {
-		return r.errorf("%d trailing bytes", r.br.Len())
+	if r.pos != len(r.buf) {
+		return r.errorf("%d trailing bytes", len(r.buf)-r.pos)
 	}
 	return nil
 }
