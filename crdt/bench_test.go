@@ -60,6 +60,40 @@ func BenchmarkLocalApply(b *testing.B) {
 	b.ReportMetric(float64(updateBytes), "update-bytes/op")
 }
 
+// BenchmarkLocalChange is BenchmarkLocalApply without encoding an update
+// per edit: each trace transaction runs in one Doc.Change.
+func BenchmarkLocalChange(b *testing.B) {
+	tr := loadTrace(b, benchTrace)
+	for b.Loop() {
+		d := crdt.NewDocWithClient(1)
+		txt := d.Text("t")
+		for _, txn := range tr.Txns {
+			err := d.Change(func() error {
+				for _, p := range txn.Patches {
+					if p.Del > 0 {
+						if _, err := txt.Delete(p.Pos, p.Del); err != nil {
+							return err
+						}
+					}
+					if p.Ins != "" {
+						if _, err := txt.Insert(p.Pos, p.Ins); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		if txt.Len() != len([]rune(tr.EndContent)) {
+			b.Fatalf("Len()=%d after replay", txt.Len())
+		}
+	}
+	b.ReportMetric(float64(len(tr.Txns)), "txns/op")
+}
+
 func BenchmarkMerge(b *testing.B) {
 	tr := loadTrace(b, benchTrace)
 	_, updates := buildTraceDoc(b, tr)

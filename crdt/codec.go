@@ -105,6 +105,19 @@ func (r *reader) arrayLen() (int, error) {
 	return r.arrayOrMapLen(false)
 }
 
+// tuple reads an array header that must have n elements; what describes
+// the expected value for the error.
+func (r *reader) tuple(n int, what string) error {
+	k, err := r.arrayLen()
+	if err != nil {
+		return err
+	}
+	if k != n {
+		return r.errorf("expected %s, found an array of %d", what, k)
+	}
+	return nil
+}
+
 // uint reads an unsigned integer no larger than limit, with an inlined
 // test for the one-byte form.
 func (r *reader) uint(limit uint64) (uint64, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -126,24 +127,10 @@ func (d *Doc) Map(name string) *Map {
 }
 
 // TextNames returns the names of the texts the document holds, sorted.
-func (d *Doc) TextNames() []string {
-	names := make([]string, 0, len(d.texts))
-	for n := range d.texts {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
+func (d *Doc) TextNames() []string { return slices.Sorted(maps.Keys(d.texts)) }
 
 // MapNames returns the names of the maps the document holds, sorted.
-func (d *Doc) MapNames() []string {
-	names := make([]string, 0, len(d.maps))
-	for n := range d.maps {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
+func (d *Doc) MapNames() []string { return slices.Sorted(maps.Keys(d.maps)) }
 
 // StateVector returns, for every client whose changes the document holds,
 // the next clock it expects from that client.
@@ -578,7 +565,7 @@ func (d *Doc) tryIntegrate(c *clientState, r *record) status {
 		if !validOrigin(left, r.text) || !validOrigin(right, r.text) {
 			return dropped
 		}
-		r.text.integrate(c, r.clock, r.length, left, right, r.content)
+		r.text.integrate(c, r.length, left, right, r.content)
 	case kindMap:
 		r.m.integrate(c, r.clock, string(r.key), r.seq, bytes.Clone(r.value), r.del)
 	case kindSkip:

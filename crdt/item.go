@@ -2,7 +2,6 @@ package crdt
 
 import (
 	"sort"
-	"unicode/utf8"
 )
 
 // itemKind says what an item holds.
@@ -101,14 +100,5 @@ func byteOffset(b []byte, runes, n uint64) int {
 	if uint64(len(b)) == runes {
 		return int(n) // all ASCII
 	}
-	off := 0
-	for ; n > 0; n-- {
-		if b[off] < utf8.RuneSelf {
-			off++
-			continue
-		}
-		_, size := utf8.DecodeRune(b[off:])
-		off += size
-	}
-	return off
+	return takeRunes(b, n)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // maxLeaf is the most items a leaf holds before it splits in two. Small
@@ -303,49 +304,66 @@ func (t *Text) insert(pos int, s string) {
 	d := t.doc
 	var lf *leaf
 	var i int
-	var left, right *item
+	var leftItem, rightItem *item
 	if pos == t.length {
 		lf = t.leaves[len(t.leaves)-1]
 		i = len(lf.items)
-		left = t.prev(lf, i)
+		leftItem = t.prev(lf, i)
 	} else {
 		var off uint64
 		lf, i, off = t.locate(pos)
-		right = lf.items[i]
+		rightItem = lf.items[i]
 		if off > 0 {
-			right = t.split(right, off)
-			lf, i = right.leaf, indexIn(right)
+			rightItem = t.split(rightItem, off)
+			lf, i = rightItem.leaf, indexIn(rightItem)
 		}
-		left = t.prev(lf, i)
+		leftItem = t.prev(lf, i)
 	}
-	n := uint64(utf8.RuneCountInString(s))
-	me := d.me
-	rightRef := ref{}
-	if right != nil {
-		rightRef = right.firstRef()
+	var left ref
+	if leftItem != nil {
+		left = leftItem.lastRef()
 	}
-	t.recordInsert(pos, s)
-	if left != nil && left.c == me && !left.deleted && left.clock+left.length == me.next &&
-		left.right == rightRef && int(left.end) == len(t.arena) {
-		// Typing continues the run: grow the item in place.
-		t.arena = append(t.arena, s...)
-		left.end = uint32(len(t.arena))
-		left.length += n
-		me.next += n
-		t.addVisible(left.leaf, int(n))
+	var right ref
+	if rightItem != nil {
+		right = rightItem.firstRef()
+	}
+	content := unsafe.Slice(unsafe.StringData(s), len(s)) // only read
+	t.place(d.me, uint64(utf8.RuneCountInString(s)), leftItem, left, right, lf, i, content)
+}
+
+// place puts a run of n code points of client c, at clock c.next, at index
+// i of lf, right after leftItem (nil at the start of the text). The run
+// grows leftItem when it continues it, which is what typing does;
+// otherwise it becomes a new item. content is nil for a run that arrives
+// deleted.
+func (t *Text) place(c *clientState, n uint64, leftItem *item, left, right ref, lf *leaf, i int, content []byte) {
+	deleted := content == nil
+	if !deleted && leftItem != nil && leftItem.c == c && leftItem.clock+leftItem.length == c.next &&
+		!leftItem.deleted && leftItem.right == right && int(leftItem.end) == len(t.arena) &&
+		t.prev(lf, i) == leftItem {
+		if t.observed() {
+			t.recordInsert(t.posOf(leftItem)+int(leftItem.length), string(content))
+		}
+		t.arena = append(t.arena, content...)
+		leftItem.end = uint32(len(t.arena))
+		leftItem.length += n
+		c.next += n
+		t.addVisible(leftItem.leaf, int(n))
 		return
 	}
-	it := d.newItem()
-	*it = item{clock: me.next, length: n, c: me, right: rightRef, kind: kindText}
-	if left != nil {
-		it.left = left.lastRef()
+	it := t.doc.newItem()
+	*it = item{clock: c.next, length: n, c: c, left: left, right: right, kind: kindText, deleted: deleted}
+	if !deleted {
+		it.start = uint32(len(t.arena))
+		t.arena = append(t.arena, content...)
+		it.end = uint32(len(t.arena))
 	}
-	it.start = uint32(len(t.arena))
-	t.arena = append(t.arena, s...)
-	it.end = uint32(len(t.arena))
-	me.next += n
-	me.heads = append(me.heads, it)
+	c.next += n
+	c.heads = append(c.heads, it)
 	t.insertItem(lf, i, it)
+	if !deleted && t.observed() {
+		t.recordInsert(t.posOf(it), string(content))
+	}
 }
 
 // delete performs a local deletion of n code points at pos.
@@ -418,8 +436,9 @@ func (t *Text) absorb(a, b *item) {
 // Gentle's YjsMod): between its left and right origins, concurrent
 // insertions are ordered so that no two interleave.
 //
-// content is the run's UTF-8 text, or nil when the run arrives deleted.
-func (t *Text) integrate(c *clientState, clock, n uint64, left, right ref, content []byte) {
+// The run starts at clock c.next; content is its UTF-8 text, or nil when
+// it arrives deleted.
+func (t *Text) integrate(c *clientState, n uint64, left, right ref, content []byte) {
 	var leftItem, rightItem *item
 	if !left.none() {
 		leftItem = left.c.find(left.clock)
@@ -437,34 +456,7 @@ func (t *Text) integrate(c *clientState, clock, n uint64, left, right ref, conte
 	if o != rightItem {
 		lf, i = t.resolveConflict(c, leftItem, rightItem, left, right, lf, i, o)
 	}
-	deleted := content == nil
-	if !deleted && leftItem != nil && leftItem.c == c && leftItem.clock+leftItem.length == clock &&
-		!leftItem.deleted && leftItem.right == right && int(leftItem.end) == len(t.arena) &&
-		t.prev(lf, i) == leftItem {
-		// The run continues an item that ends right where it goes.
-		if t.observed() {
-			t.recordInsert(t.posOf(leftItem)+int(leftItem.length), string(content))
-		}
-		t.arena = append(t.arena, content...)
-		leftItem.end = uint32(len(t.arena))
-		leftItem.length += n
-		c.next += n
-		t.addVisible(leftItem.leaf, int(n))
-		return
-	}
-	it := t.doc.newItem()
-	*it = item{clock: clock, length: n, c: c, left: left, right: right, kind: kindText, deleted: deleted}
-	if !deleted {
-		it.start = uint32(len(t.arena))
-		t.arena = append(t.arena, content...)
-		it.end = uint32(len(t.arena))
-	}
-	c.next += n
-	c.heads = append(c.heads, it)
-	t.insertItem(lf, i, it)
-	if !deleted && t.observed() {
-		t.recordInsert(t.posOf(it), string(content))
-	}
+	t.place(c, n, leftItem, left, right, lf, i, content)
 }
 
 // position orders code points by their place in the text: leaf index, index

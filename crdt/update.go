@@ -473,10 +473,8 @@ func (u *decoded) decode(b []byte) error {
 		return err
 	}
 	for i := 0; i < n; i++ {
-		if k, err := r.arrayLen(); err != nil {
+		if err := r.tuple(2, "a type [kind, name]"); err != nil {
 			return err
-		} else if k != 2 {
-			return r.errorf("a type is [kind, name]")
 		}
 		kind, err := r.uint(typeMap)
 		if err != nil {
@@ -517,16 +515,13 @@ func (u *decoded) decode(b []byte) error {
 		return err
 	}
 	for i := 0; i < n; i++ {
-		if k, err := r.arrayLen(); err != nil {
+		if err := r.tuple(2, "a delete entry [client, ranges]"); err != nil {
 			return err
-		} else if k != 2 {
-			return r.errorf("a delete entry is [client, ranges]")
 		}
-		ci, err := r.uint(uint64(len(u.clients)))
-		if err != nil || ci >= uint64(len(u.clients)) {
-			return orErr(err, r.errorf("client index out of range"))
+		client, err := u.clientAt()
+		if err != nil {
+			return err
 		}
-		client := u.clients[ci]
 		if i > 0 && client <= u.deletes[i-1].client {
 			return r.errorf("delete entries not in ascending client order")
 		}
@@ -573,11 +568,16 @@ func (u *decoded) decode(b []byte) error {
 	return r.end()
 }
 
-func orErr(err, alt error) error {
+// clientAt reads an index into the clients table and returns that client.
+func (u *decoded) clientAt() (ClientID, error) {
+	ci, err := u.r.uint(uint64(len(u.clients)))
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return alt
+	if ci >= uint64(len(u.clients)) {
+		return 0, u.r.errorf("client index %d out of range", ci)
+	}
+	return u.clients[ci], nil
 }
 
 // deletedIn returns the delete ranges of client in this update.
@@ -592,16 +592,13 @@ func (u *decoded) deletedIn(client ClientID) []clockRange {
 
 func (u *decoded) decodeBlock(i int) error {
 	r := &u.r
-	if k, err := r.arrayLen(); err != nil {
+	if err := r.tuple(5, "a block [client, clock, records, text, entries]"); err != nil {
 		return err
-	} else if k != 5 {
-		return r.errorf("a block is [client, clock, records, text, entries]")
 	}
-	ci, err := r.uint(uint64(len(u.clients)))
-	if err != nil || ci >= uint64(len(u.clients)) {
-		return orErr(err, r.errorf("client index out of range"))
+	client, err := u.clientAt()
+	if err != nil {
+		return err
 	}
-	client := u.clients[ci]
 	if i > 0 && client <= u.blocks[i-1].client {
 		return r.errorf("blocks not in ascending client order")
 	}
