@@ -562,7 +562,7 @@ func (d *Doc) tryIntegrate(c *clientState, r *record) status {
 		if !ok {
 			return blocked
 		}
-		if !validOrigin(left, r.text) || !validOrigin(right, r.text) {
+		if !r.checked && (!validOrigin(left, r.text) || !validOrigin(right, r.text)) {
 			return dropped
 		}
 		r.text.integrate(c, r.length, left, right, r.content)
@@ -627,17 +627,25 @@ func (d *Doc) validate(u *decoded) error {
 			if r.kind != kindText || r.clock+r.length <= known {
 				continue
 			}
-			if r.hasLeft && !d.originOK(u, r.left, r.typ) || r.hasRight && !d.originOK(u, r.right, r.typ) {
+			okL, foundL := d.originOK(u, r.hasLeft, r.left, r.typ)
+			okR, foundR := d.originOK(u, r.hasRight, r.right, r.typ)
+			if !okL || !okR {
 				return fmt.Errorf("%w: an origin of client %d at clock %d is not a code point of the same text", ErrInvalidUpdate, b.client, r.clock)
 			}
+			r.checked = foundL && foundR
 		}
 	}
 	return nil
 }
 
-// originOK reports whether id, if the document or u holds it, is a code
-// point of the text with the given name.
-func (d *Doc) originOK(u *decoded, id ID, typ int) bool {
+// originOK reports whether origin id (if has is set) can serve a text
+// record of type typ: whether it is a code point of that text where the
+// document or u holds it. found reports that it was found (or is none), so
+// that integration need not check it again.
+func (d *Doc) originOK(u *decoded, has bool, id ID, typ int) (ok, found bool) {
+	if !has {
+		return true, true
+	}
 	if c := d.clients[id.Client]; c != nil && id.Clock < c.next {
 		it := c.find(id.Clock)
 		// Only an existing text can hold it; look it up without creating it.
@@ -645,10 +653,10 @@ func (d *Doc) originOK(u *decoded, id ID, typ int) bool {
 		if t.text == nil {
 			t.text = d.texts[string(t.name)]
 		}
-		return it.kind == kindText && t.text != nil && it.leaf.t == t.text
+		return it.kind == kindText && t.text != nil && it.leaf.t == t.text, true
 	}
-	if r := u.find(id); r != nil {
-		return r.kind == kindText && r.typ == typ
+	if rt, found := u.textTypeOf(id); found {
+		return rt == typ, true
 	}
-	return true // unknown yet: checked again when it arrives
+	return true, false // unknown yet: checked when it arrives
 }

@@ -375,6 +375,8 @@ type record struct {
 	seq           uint64
 	value         []byte
 	del           bool
+	// checked is set when validation found both origins and they passed.
+	checked bool
 	// Resolved when integrated.
 	text *Text
 	m    *Map
@@ -390,9 +392,13 @@ type decType struct {
 
 // decBlock is one client's records: decoded.recs[from:to].
 type decBlock struct {
-	client   ClientID
-	from, to int
-	textLen  int // bytes in the block's text column
+	client     ClientID
+	from, to   int
+	textLen    int    // bytes in the block's text column
+	start, end uint64 // the clocks the block covers
+	// textType is the type of all the block's records when they are all
+	// text records of one type (the usual case), else -1.
+	textType int
 }
 
 // decDeletes is one client's delete ranges: decoded.ranges[from:to].
@@ -422,20 +428,28 @@ func (u *decoded) release() {
 	clear(u.types)
 }
 
-// find returns the record holding id, or nil.
-func (u *decoded) find(id ID) *record {
+// textTypeOf returns the type of the text record holding id, -1 if the
+// record is not a text record, and found false if the update does not
+// hold id.
+func (u *decoded) textTypeOf(id ID) (typ int, found bool) {
 	for _, b := range u.blocks {
 		if b.client != id.Client {
 			continue
 		}
+		if id.Clock < b.start || id.Clock >= b.end {
+			return 0, false
+		}
+		if b.textType >= 0 {
+			return b.textType, true
+		}
 		recs := u.recs[b.from:b.to]
 		i := sort.Search(len(recs), func(i int) bool { return recs[i].clock+recs[i].length > id.Clock })
-		if i < len(recs) && recs[i].clock <= id.Clock {
-			return &recs[i]
+		if r := &recs[i]; r.kind == kindText {
+			return r.typ, true
 		}
-		return nil
+		return -1, true
 	}
-	return nil
+	return 0, false
 }
 
 // Limits that keep hostile input from costing more than its size.
@@ -757,7 +771,14 @@ func (u *decoded) decodeBlock(i int) error {
 	if from == len(u.recs) {
 		return r.errorf("block with no records")
 	}
-	u.blocks = append(u.blocks, decBlock{client, from, len(u.recs), textLen})
+	b := decBlock{client: client, from: from, to: len(u.recs), textLen: textLen, start: u.recs[from].clock, end: clock, textType: u.recs[from].typ}
+	for _, r := range u.recs[from:] {
+		if r.kind != kindText || r.typ != b.textType {
+			b.textType = -1
+			break
+		}
+	}
+	u.blocks = append(u.blocks, b)
 	return nil
 }
 
