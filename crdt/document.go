@@ -32,11 +32,12 @@ type Doc struct {
 	pendingClients []*clientState
 	pendingDeletes []deleteRange
 
-	enc     encoder       // reused by commit and Diff
-	tx      txn           // the storage behind txn
-	cursors []blockCursor // reused by integrateUpdate
-	slab    []item        // items are allocated from here in blocks
-	free    *item         // items merged away, for reuse, linked through next
+	enc      encoder       // reused by commit and Diff
+	tx       txn           // the storage behind txn
+	cursors  []blockCursor // reused by integrateUpdate
+	lastText *Text         // the text the last update named
+	slab     []item        // items are allocated from here in blocks
+	free     *item         // items merged away, for reuse, linked through next
 }
 
 // newItem returns a zeroed item. Allocating items in blocks keeps loading
@@ -110,6 +111,23 @@ func (d *Doc) Text(name string) *Text {
 		checkName(name)
 		t = newText(d, name)
 		d.texts[name] = t
+	}
+	return t
+}
+
+// textNamed returns the text with the given name, creating it if create
+// is set (else nil if there is none). Updates nearly always name the text
+// the previous one named, so that one is compared before the map lookup.
+func (d *Doc) textNamed(name []byte, create bool) *Text {
+	if t := d.lastText; t != nil && t.name == string(name) {
+		return t
+	}
+	t := d.texts[string(name)]
+	if t == nil && create {
+		t = d.Text(string(name))
+	}
+	if t != nil {
+		d.lastText = t
 	}
 	return t
 }
@@ -441,7 +459,7 @@ func (d *Doc) resolve(u *decoded, r *record) {
 	switch r.kind {
 	case kindText:
 		if t.text == nil {
-			t.text = d.Text(string(t.name))
+			t.text = d.textNamed(t.name, true)
 		}
 		r.text = t.text
 	case kindMap:
@@ -651,7 +669,7 @@ func (d *Doc) originOK(u *decoded, has bool, id ID, typ int) (ok, found bool) {
 		// Only an existing text can hold it; look it up without creating it.
 		t := &u.types[typ]
 		if t.text == nil {
-			t.text = d.texts[string(t.name)]
+			t.text = d.textNamed(t.name, false)
 		}
 		return it.kind == kindText && t.text != nil && it.leaf.t == t.text, true
 	}
