@@ -383,13 +383,19 @@ func (d *Doc) Apply(update []byte) error {
 	if err := u.decode(update); err != nil {
 		return err
 	}
-	if err := d.validate(u); err != nil {
-		return err
+	// An update of one record (most of them: a keystroke) is checked by
+	// integration itself before it changes anything; larger ones are
+	// checked whole first, so that a bad record cannot leave half an
+	// update applied.
+	if len(u.recs) > 1 {
+		if err := d.validate(u); err != nil {
+			return err
+		}
 	}
 	d.begin(false)
-	d.integrateUpdate(u)
+	err := d.integrateUpdate(u)
 	d.commit()
-	return nil
+	return err
 }
 
 // integrateUpdate integrates a validated update: records whose
@@ -397,7 +403,7 @@ func (d *Doc) Apply(update []byte) error {
 // that depend on other records of the same update (a snapshot's blocks
 // refer to each other) are retried in place until no block can advance,
 // so only what truly waits for another update is copied into pending.
-func (d *Doc) integrateUpdate(u *decoded) {
+func (d *Doc) integrateUpdate(u *decoded) error {
 	cursors := d.cursors[:0]
 	for bi := range u.blocks {
 		b := &u.blocks[bi]
@@ -423,7 +429,19 @@ func (d *Doc) integrateUpdate(u *decoded) {
 			if len(cur.c.pending) > 0 {
 				continue // behind older pending records: retryPending orders them
 			}
-			for len(cur.recs) > 0 && d.tryIntegrate(cur.c, &cur.recs[0]) != blocked {
+			for len(cur.recs) > 0 {
+				st := d.tryIntegrate(cur.c, &cur.recs[0])
+				if st == blocked {
+					break
+				}
+				if st == dropped && !cur.recs[0].checked {
+					// Only the unvalidated single record gets here, and
+					// nothing has changed yet.
+					err := fmt.Errorf("%w: an origin of client %d at clock %d is not a code point of the same text", ErrInvalidUpdate, cur.c.id, cur.recs[0].clock)
+					clear(cursors)
+					d.cursors = cursors[:0]
+					return err
+				}
 				cur.recs = cur.recs[1:]
 				progress = true
 			}
@@ -445,6 +463,7 @@ func (d *Doc) integrateUpdate(u *decoded) {
 	if d.HasPending() {
 		d.retryPending()
 	}
+	return nil
 }
 
 // blockCursor is the records of one block not integrated yet.
@@ -580,10 +599,17 @@ func (d *Doc) tryIntegrate(c *clientState, r *record) status {
 		if !ok {
 			return blocked
 		}
-		if !r.checked && (!validOrigin(left, r.text) || !validOrigin(right, r.text)) {
+		var leftItem, rightItem *item
+		if !left.none() {
+			leftItem = left.c.find(left.clock)
+		}
+		if !right.none() {
+			rightItem = right.c.find(right.clock)
+		}
+		if !r.checked && (!r.text.holds(leftItem) || !r.text.holds(rightItem)) {
 			return dropped
 		}
-		r.text.integrate(c, r.length, left, right, r.content)
+		r.text.integrate(c, r.length, left, right, leftItem, rightItem, r.content)
 	case kindMap:
 		r.m.integrate(c, r.clock, string(r.key), r.seq, bytes.Clone(r.value), r.del)
 	case kindSkip:
@@ -604,14 +630,10 @@ func (d *Doc) knownRef(has bool, id ID) (ref, bool) {
 	return ref{c, id.Clock}, true
 }
 
-// validOrigin reports whether an integrated origin may serve a run of t: it
-// must be a code point of t itself.
-func validOrigin(r ref, t *Text) bool {
-	if r.none() {
-		return true
-	}
-	it := r.c.find(r.clock)
-	return it.kind == kindText && it.leaf.t == t
+// holds reports whether it, the item of an origin (nil for none), may
+// serve a run of t: it must be a code point of t itself.
+func (t *Text) holds(it *item) bool {
+	return it == nil || it.kind == kindText && it.leaf.t == t
 }
 
 // integrateSkip records clocks [clock, clock+n) of c as carrying nothing.

@@ -436,18 +436,21 @@ func (t *Text) absorb(a, b *item) {
 // Gentle's YjsMod): between its left and right origins, concurrent
 // insertions are ordered so that no two interleave.
 //
-// The run starts at clock c.next; content is its UTF-8 text, or nil when
-// it arrives deleted.
-func (t *Text) integrate(c *clientState, n uint64, left, right ref, content []byte) {
-	var leftItem, rightItem *item
-	if !left.none() {
-		leftItem = left.c.find(left.clock)
+// The run starts at clock c.next; leftItem and rightItem hold its origins
+// (nil for none); content is its UTF-8 text, or nil when it arrives
+// deleted.
+func (t *Text) integrate(c *clientState, n uint64, left, right ref, leftItem, rightItem *item, content []byte) {
+	if leftItem != nil {
 		if end := leftItem.clock + leftItem.length - 1; left.clock < end {
 			t.split(leftItem, left.clock-leftItem.clock+1)
 		}
 	}
-	if !right.none() {
-		rightItem = right.c.find(right.clock)
+	if rightItem != nil {
+		// Splitting the left item may have moved the right origin into the
+		// piece after it.
+		for rightItem.clock+rightItem.length <= right.clock {
+			rightItem = rightItem.next
+		}
 		if right.clock > rightItem.clock {
 			rightItem = t.split(rightItem, right.clock-rightItem.clock)
 		}
