@@ -415,6 +415,7 @@ func (d *Doc) integrateUpdate(u *decoded) error {
 		if len(recs) > 16 {
 			// A large update (a snapshot, a catch-up): make room at once.
 			c.heads = slices.Grow(c.heads, len(recs))
+			c.headClocks = slices.Grow(c.headClocks, len(recs))
 			if t := &u.types; len(*t) == 1 && (*t)[0].kind == typeText {
 				text := d.Text(string((*t)[0].name))
 				text.arena = slices.Grow(text.arena, b.textLen)
@@ -648,7 +649,7 @@ func (d *Doc) integrateSkip(c *clientState, clock, n uint64) {
 	}
 	it := d.newItem()
 	*it = item{clock: clock, length: n, c: c, kind: kindSkip}
-	c.heads = append(c.heads, it)
+	c.addHead(it)
 	c.next += n
 }
 

@@ -68,6 +68,9 @@ type clientState struct {
 	// heads are items in ascending clock order; each head starts a chain of
 	// pieces (through item.next) that covers the clocks up to the next head.
 	heads []*item
+	// headClocks holds the first clock of each head: find searches it
+	// rather than the items, whose clocks are scattered over the heap.
+	headClocks []uint64
 	// pending holds decoded records of this client that wait for missing
 	// dependencies, in ascending clock order.
 	pending []*record
@@ -75,19 +78,33 @@ type clientState struct {
 	hint int
 }
 
+func (c *clientState) addHead(it *item) {
+	c.heads = append(c.heads, it)
+	c.headClocks = append(c.headClocks, it.clock)
+}
+
+// popHead removes the newest head, which has been merged into the item
+// before it.
+func (c *clientState) popHead() {
+	k := len(c.heads) - 1
+	c.heads[k] = nil
+	c.heads = c.heads[:k]
+	c.headClocks = c.headClocks[:k]
+}
+
 // find returns the item holding clock, which must be below c.next.
 func (c *clientState) find(clock uint64) *item {
-	h := c.heads
+	h := c.headClocks
 	i := len(h) - 1
-	if h[i].clock > clock {
-		if j := c.hint; j < i && h[j].clock <= clock && h[j+1].clock > clock {
+	if h[i] > clock {
+		if j := c.hint; j < i && h[j] <= clock && h[j+1] > clock {
 			i = j
 		} else {
-			i = sort.Search(len(h), func(i int) bool { return h[i].clock > clock }) - 1
+			i = sort.Search(len(h), func(i int) bool { return h[i] > clock }) - 1
 			c.hint = i
 		}
 	}
-	it := h[i]
+	it := c.heads[i]
 	for it.clock+it.length <= clock {
 		it = it.next
 	}

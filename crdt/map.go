@@ -135,7 +135,7 @@ func (m *Map) integrate(c *clientState, clock uint64, key string, seq uint64, va
 	it := m.doc.newItem()
 	*it = item{clock: clock, length: 1, c: c, kind: kindMap}
 	e := &mapEntry{key: key, seq: seq, value: value, deleted: del, it: it, m: m}
-	c.heads = append(c.heads, it)
+	c.addHead(it)
 	c.next++
 	cur := m.entries[key]
 	if cur != nil && !e.wins(cur) {

@@ -359,7 +359,7 @@ func (t *Text) place(c *clientState, n uint64, leftItem *item, left, right ref, 
 		it.end = uint32(len(t.arena))
 	}
 	c.next += n
-	c.heads = append(c.heads, it)
+	c.addHead(it)
 	t.insertItem(lf, i, it)
 	if !deleted && t.observed() {
 		t.recordInsert(t.posOf(it), string(content))
@@ -417,9 +417,7 @@ func (a *item) absorbs(b *item) bool {
 // absorb merges b into a.
 func (t *Text) absorb(a, b *item) {
 	if a.next != b {
-		heads := b.c.heads
-		heads[len(heads)-1] = nil
-		b.c.heads = heads[:len(heads)-1]
+		b.c.popHead()
 	}
 	a.length += b.length
 	a.next = b.next

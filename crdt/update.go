@@ -106,6 +106,11 @@ func (e *encoder) reset() {
 // addBlock adds the changes of client c from clock on.
 func (e *encoder) addBlock(c *clientState, clock uint64) {
 	e.blocks = append(e.blocks, encBlock{c: c, clock: clock, from: len(e.recs), textFrom: len(e.text)})
+	if clock == 0 && len(c.heads) > 64 {
+		// Most of a client's history (a snapshot): at most one record per
+		// head follows, room for them saves regrowing.
+		e.recs = slices.Grow(e.recs, len(c.heads))
+	}
 	it := c.find(clock)
 	off := clock - it.clock
 	for it != nil {
