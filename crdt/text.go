@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -11,6 +12,14 @@ import (
 // enough that scanning a leaf is cheap, large enough that the list of leaves
 // stays short.
 const maxLeaf = 64
+
+// Leaves are counted in groups of leafGroup, whose visible lengths let a
+// lookup far from the cursor skip a group at a time; nearBy is how far from
+// the cursor (in code points) a lookup still walks leaf by leaf.
+const (
+	leafGroup = 64
+	nearBy    = 4096
+)
 
 // A leaf is a block of consecutive items of a Text.
 type leaf struct {
@@ -37,13 +46,15 @@ type Text struct {
 	// at visible position curPos. Typing is mostly sequential, so most
 	// lookups start next to their answer.
 	curLeaf, curPos int
+	// groupVisible[k] is the visible length of leaves[k*leafGroup:][:leafGroup].
+	groupVisible []int
 
 	observers []*textObserver
 	changes   []change // recorded during a transaction when observed
 }
 
 func newText(d *Doc, name string) *Text {
-	t := &Text{doc: d, name: name}
+	t := &Text{doc: d, name: name, groupVisible: []int{0}}
 	t.leaves = []*leaf{{t: t}}
 	return t
 }
@@ -101,6 +112,9 @@ func (t *Text) Delete(pos, n int) ([]byte, error) {
 // (pos < t.length) and the position where that leaf starts.
 func (t *Text) seekLeaf(pos int) (int, int) {
 	li, start := t.curLeaf, t.curPos
+	if pos < start-nearBy || pos >= start+nearBy {
+		li, start = t.jumpTo(pos)
+	}
 	for pos < start {
 		li--
 		start -= t.leaves[li].visible
@@ -116,6 +130,14 @@ func (t *Text) seekLeaf(pos int) (int, int) {
 // leafStart returns the visible position where leaves[li] starts.
 func (t *Text) leafStart(li int) int {
 	cl, start := t.curLeaf, t.curPos
+	if li < cl-8 || li > cl+8 {
+		// Far from the cursor: add up whole groups of leaves instead.
+		g := li / leafGroup
+		cl, start = g*leafGroup, 0
+		for _, v := range t.groupVisible[:g] {
+			start += v
+		}
+	}
 	for cl > li {
 		cl--
 		start -= t.leaves[cl].visible
@@ -153,6 +175,7 @@ func (t *Text) posOf(it *item) int {
 // addVisible records that leaves[li] gained delta visible code points.
 func (t *Text) addVisible(lf *leaf, delta int) {
 	lf.visible += delta
+	t.groupVisible[lf.idx/leafGroup] += delta
 	t.length += delta
 	if lf.idx < t.curLeaf {
 		t.curPos += delta
@@ -194,6 +217,37 @@ func (t *Text) splitLeaf(lf *leaf) {
 	if t.curLeaf > li {
 		t.curLeaf++
 	}
+	t.regroup(li / leafGroup)
+}
+
+// regroup recomputes the visible lengths of the groups of leaves from
+// group g on, after leaves moved between groups.
+func (t *Text) regroup(g int) {
+	n := (len(t.leaves) + leafGroup - 1) / leafGroup
+	t.groupVisible = slices.Grow(t.groupVisible[:g], n-g)[:n]
+	for k := g; k < n; k++ {
+		v := 0
+		for _, lf := range t.leaves[k*leafGroup : min((k+1)*leafGroup, len(t.leaves))] {
+			v += lf.visible
+		}
+		t.groupVisible[k] = v
+	}
+}
+
+// jumpTo finds the leaf holding visible position pos (pos < t.length) by
+// whole groups of leaves first, and returns its index and start.
+func (t *Text) jumpTo(pos int) (int, int) {
+	start, g := 0, 0
+	for pos >= start+t.groupVisible[g] {
+		start += t.groupVisible[g]
+		g++
+	}
+	li := g * leafGroup
+	for pos >= start+t.leaves[li].visible {
+		start += t.leaves[li].visible
+		li++
+	}
+	return li, start
 }
 
 // split cuts it after n code points (0 < n < it.length) and returns the
@@ -224,11 +278,7 @@ func (t *Text) split(it *item, n uint64) *item {
 	// hold what it held.
 	i := indexIn(it)
 	if v := nx.visible(); v > 0 {
-		lf.visible -= v
-		t.length -= v
-		if lf.idx < t.curLeaf {
-			t.curPos -= v
-		}
+		t.addVisible(lf, -v)
 	}
 	t.insertItem(lf, i+1, nx)
 	return nx
