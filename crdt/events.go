@@ -99,6 +99,9 @@ func (t *Text) flush(local bool) {
 	}
 	ev := TextEvent{Delta: compose(t.changes), Local: local}
 	t.changes = nil
+	if len(ev.Delta) == 0 {
+		return // text inserted and deleted again: nothing to tell
+	}
 	for _, o := range append([]*textObserver(nil), t.observers...) {
 		o.fn(ev)
 	}

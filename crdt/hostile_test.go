@@ -100,3 +100,50 @@ func TestNamesMustTravel(t *testing.T) {
 		}()
 	}
 }
+
+// The same Map.Set encodes to the same bytes, whatever Go's map order.
+func TestMapSetBytesDeterministic(t *testing.T) {
+	var first []byte
+	for i := range 50 {
+		u, err := crdt.NewDocWithClient(1).Map("m").Set("k", map[string]any{"a": 1, "b": 2, "c": 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = u
+		} else if !bytes.Equal(u, first) {
+			t.Fatalf("run %d: same edit, different update bytes:\n%x\n%x", i, first, u)
+		}
+	}
+}
+
+// A transaction whose inserts were all deleted again tells observers nothing,
+// whether it was local, remote in one update, or remote across pending.
+func TestNoEmptyDeltaEvents(t *testing.T) {
+	a := crdt.NewDocWithClient(1)
+	ins, _ := a.Text("t").Insert(0, "x")
+	del, _ := a.Text("t").Delete(0, 1)
+	b := crdt.NewDocWithClient(2)
+	var evs []crdt.TextEvent
+	b.Text("t").Observe(func(e crdt.TextEvent) { evs = append(evs, e) })
+	if err := b.Apply(del); err != nil { // held: its insert has not arrived
+		t.Fatal(err)
+	}
+	if err := b.Apply(ins); err != nil {
+		t.Fatal(err)
+	}
+	c := crdt.NewDocWithClient(3)
+	c.Text("t").Observe(func(e crdt.TextEvent) { evs = append(evs, e) })
+	if _, err := c.Transact(func() error {
+		if _, err := c.Text("t").Insert(0, "yz"); err != nil {
+			return err
+		}
+		_, err := c.Text("t").Delete(0, 2)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 0 {
+		t.Fatalf("events with nothing changed: %+v", evs)
+	}
+}

@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"unicode/utf8"
@@ -46,10 +47,15 @@ func (m *Map) Set(key string, v any) ([]byte, error) {
 	if !utf8.ValidString(key) {
 		return nil, fmt.Errorf("crdt: map key %q is not valid UTF-8", key)
 	}
-	b, err := msgpack.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	// Sorted keys: the same value always gives the same bytes, here and in
+	// other implementations.
+	enc.SetSortMapKeys(true)
+	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("crdt: map value for %q: %w", key, err)
 	}
+	b := buf.Bytes()
 	if err := checkValue(b); err != nil {
 		return nil, fmt.Errorf("crdt: map value for %q: %w", key, err)
 	}
