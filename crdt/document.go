@@ -475,14 +475,15 @@ type blockCursor struct {
 
 // resolve points a decoded record at the Text or Map it belongs to.
 func (d *Doc) resolve(u *decoded, r *record) {
-	t := &u.types[r.typ]
 	switch r.kind {
 	case kindText:
+		t := &u.types[r.typ]
 		if t.text == nil {
 			t.text = d.textNamed(t.name, true)
 		}
 		r.text = t.text
 	case kindMap:
+		t := &u.types[r.typ]
 		if t.m == nil {
 			t.m = d.Map(string(t.name))
 		}

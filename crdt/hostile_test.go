@@ -147,3 +147,30 @@ func TestNoEmptyDeltaEvents(t *testing.T) {
 		t.Fatalf("events with nothing changed: %+v", evs)
 	}
 }
+
+// A diff can hold nothing but skip records (map entries that lost), and so
+// name no type at all.
+func TestApplySkipOnlyUpdate(t *testing.T) {
+	a, b := crdt.NewDocWithClient(1), crdt.NewDocWithClient(2)
+	if _, err := a.Map("m").Set("k", 1); err != nil {
+		t.Fatal(err)
+	}
+	u, err := b.Map("m").Set("k", 2) // b's entry wins: same seq, higher client
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Apply(u); err != nil {
+		t.Fatal(err)
+	}
+	// What b lacks of a is a's losing entry: a lone skip record.
+	diff := a.Diff(b.StateVector())
+	if err := b.Apply(diff); err != nil {
+		t.Fatal(err)
+	}
+	if !a.StateVector().Equal(b.StateVector()) {
+		t.Fatalf("state vectors differ: %v vs %v", a.StateVector(), b.StateVector())
+	}
+	if v, _ := b.Map("m").Get("k"); v != int8(2) {
+		t.Fatalf("k = %#v, want 2", v)
+	}
+}
