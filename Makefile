@@ -5,7 +5,7 @@ FUZZTIME ?= 20s
 TRACES   ?= ../shared/traces/*.json.gz
 
 # Fuzz targets of the crdt package, each run for FUZZTIME by "make fuzz".
-CRDT_FUZZ_TARGETS := FuzzApplyUpdate FuzzApplyPopulated FuzzDecodeStateVector
+CRDT_FUZZ_TARGETS := FuzzApplyUpdate FuzzApplyPopulated FuzzDecodeStateVector FuzzReplicas
 
 .PHONY: help test test-short bench fuzz fmt vet build
 
