@@ -405,6 +405,10 @@ func (d *Doc) Apply(update []byte) error {
 // so only what truly waits for another update is copied into pending.
 func (d *Doc) integrateUpdate(u *decoded) error {
 	cursors := d.cursors[:0]
+	defer func() {
+		clear(cursors)
+		d.cursors = cursors[:0]
+	}()
 	for bi := range u.blocks {
 		b := &u.blocks[bi]
 		c := d.client(b.client)
@@ -416,9 +420,9 @@ func (d *Doc) integrateUpdate(u *decoded) error {
 			// A large update (a snapshot, a catch-up): make room at once.
 			c.heads = slices.Grow(c.heads, len(recs))
 			c.headClocks = slices.Grow(c.headClocks, len(recs))
-			if t := &u.types; len(*t) == 1 && (*t)[0].kind == typeText {
-				text := d.Text(string((*t)[0].name))
-				text.arena = slices.Grow(text.arena, b.textLen)
+			if len(u.types) == 1 && u.types[0].text != nil {
+				t := u.types[0].text // resolved above
+				t.arena = slices.Grow(t.arena, b.textLen)
 			}
 		}
 		cursors = append(cursors, blockCursor{c, recs})
@@ -438,10 +442,7 @@ func (d *Doc) integrateUpdate(u *decoded) error {
 				if st == dropped && !cur.recs[0].checked {
 					// Only the unvalidated single record gets here, and
 					// nothing has changed yet.
-					err := fmt.Errorf("%w: an origin of client %d at clock %d is not a code point of the same text", ErrInvalidUpdate, cur.c.id, cur.recs[0].clock)
-					clear(cursors)
-					d.cursors = cursors[:0]
-					return err
+					return badOrigin(cur.c.id, cur.recs[0].clock)
 				}
 				cur.recs = cur.recs[1:]
 				progress = true
@@ -453,8 +454,6 @@ func (d *Doc) integrateUpdate(u *decoded) error {
 			d.addPending(cur.c, &cur.recs[i])
 		}
 	}
-	clear(cursors)
-	d.cursors = cursors[:0]
 	for _, dc := range u.deletes {
 		c := d.client(dc.client)
 		for _, r := range u.ranges[dc.from:dc.to] {
@@ -672,12 +671,18 @@ func (d *Doc) validate(u *decoded) error {
 			okL, foundL := d.originOK(u, r.hasLeft, r.left, r.typ)
 			okR, foundR := d.originOK(u, r.hasRight, r.right, r.typ)
 			if !okL || !okR {
-				return fmt.Errorf("%w: an origin of client %d at clock %d is not a code point of the same text", ErrInvalidUpdate, b.client, r.clock)
+				return badOrigin(b.client, r.clock)
 			}
 			r.checked = foundL && foundR
 		}
 	}
 	return nil
+}
+
+// badOrigin is the error for a text record of client at clock whose origin
+// is not a code point of the record's own text.
+func badOrigin(client ClientID, clock uint64) error {
+	return fmt.Errorf("%w: an origin of client %d at clock %d is not a code point of the same text", ErrInvalidUpdate, client, clock)
 }
 
 // originOK reports whether origin id (if has is set) can serve a text

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 	"sort"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 
@@ -172,7 +173,7 @@ func cmpType(a, b typeKey) int {
 	if a.kind != b.kind {
 		return a.kind - b.kind
 	}
-	return cmpString(a.name, b.name)
+	return strings.Compare(a.name, b.name)
 }
 
 func (e *encoder) clientIdx(id ClientID) uint64 {
@@ -353,15 +354,6 @@ func bytesAsString(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
 
 // ---------------------------------------------------------------------------
 // Decoding
