@@ -354,7 +354,6 @@ func bytesAsString(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-
 // ---------------------------------------------------------------------------
 // Decoding
 
