@@ -1,0 +1,115 @@
+package protocol
+
+import "strconv"
+
+// A Code says why a connection ended or a request failed. The same numbers
+// are WebSocket close codes (the 1000s are RFC 6455's, the 4000s FlowState's)
+// and the codes of Error messages, so a client that sees either knows what
+// happened. PROTOCOL.md lists them with what a client should do.
+type Code uint16
+
+// Codes the server sends.
+const (
+	// CodeNormal: the connection ended normally.
+	CodeNormal Code = 1000
+	// CodeGoingAway: the server is shutting down. Reconnect later.
+	CodeGoingAway Code = 1001
+	// CodeProtocolError: a message was not valid msgpack of a known shape,
+	// or came out of order (before the Hello, a second Hello, a message only
+	// a server sends).
+	CodeProtocolError Code = 1002
+	// CodeUnsupportedData: a text frame; every message is a binary frame.
+	CodeUnsupportedData Code = 1003
+	// CodeMessageTooBig: a message was over the server's size limit.
+	CodeMessageTooBig Code = 1009
+	// CodeInternalError: the server failed to serve the room.
+	CodeInternalError Code = 1011
+	// CodeTryAgainLater: the server cannot take the connection now.
+	CodeTryAgainLater Code = 1013
+	// CodeUnknownType: a message had a type tag this version does not know.
+	CodeUnknownType Code = 4000
+	// CodeUnsupportedVersion: the Hello named a protocol version the server
+	// does not speak.
+	CodeUnsupportedVersion Code = 4001
+	// CodeInvalidRoom: the room name is not 1 to 128 characters of
+	// [A-Za-z0-9._~-], or the Hello's room differs from the URL's.
+	CodeInvalidRoom Code = 4002
+	// CodeHelloTimeout: no Hello arrived in time after the connection opened.
+	CodeHelloTimeout Code = 4003
+	// CodeInvalidUpdate: an update failed to decode or to apply. The room's
+	// document is unchanged by it.
+	CodeInvalidUpdate Code = 4004
+	// CodeSlowConsumer: the client did not read its messages fast enough and
+	// its queue overflowed. Reconnect: the handshake resyncs losslessly.
+	CodeSlowConsumer Code = 4008
+	// CodeUnauthorized: the token is missing, malformed, forged or expired.
+	CodeUnauthorized Code = 4401
+	// CodeForbidden: the token does not grant this room or this operation.
+	CodeForbidden Code = 4403
+	// CodeTokenExpired: the token expired while connected. Get a new token,
+	// then reconnect.
+	CodeTokenExpired Code = 4408
+	// CodeRateLimited: the client sent more than its allowance.
+	CodeRateLimited Code = 4429
+)
+
+var codeNames = map[Code]string{
+	CodeNormal:             "normal",
+	CodeGoingAway:          "going away",
+	CodeProtocolError:      "protocol error",
+	CodeUnsupportedData:    "unsupported data",
+	CodeMessageTooBig:      "message too big",
+	CodeInternalError:      "internal error",
+	CodeTryAgainLater:      "try again later",
+	CodeUnknownType:        "unknown message type",
+	CodeUnsupportedVersion: "unsupported protocol version",
+	CodeInvalidRoom:        "invalid room",
+	CodeHelloTimeout:       "hello timeout",
+	CodeInvalidUpdate:      "invalid update",
+	CodeSlowConsumer:       "slow consumer",
+	CodeUnauthorized:       "unauthorized",
+	CodeForbidden:          "forbidden",
+	CodeTokenExpired:       "token expired",
+	CodeRateLimited:        "rate limited",
+}
+
+// String returns the code's name, such as "slow consumer".
+func (c Code) String() string {
+	if s, ok := codeNames[c]; ok {
+		return s
+	}
+	return "code " + strconv.Itoa(int(c))
+}
+
+// Permanent reports whether reconnecting with the same state and token
+// would fail the same way, so a client should stop and tell its user instead
+// of retrying. Codes not listed in PROTOCOL.md, including 1006 (the
+// connection dropped), are not permanent.
+func (c Code) Permanent() bool {
+	switch c {
+	case CodeProtocolError, CodeUnsupportedData, CodeMessageTooBig, CodeUnknownType,
+		CodeUnsupportedVersion, CodeInvalidRoom, CodeInvalidUpdate,
+		CodeUnauthorized, CodeForbidden:
+		return true
+	}
+	return false
+}
+
+// ValidRoom reports whether name is a valid room name: 1 to MaxRoomBytes
+// characters, each an ASCII letter, a digit, '.', '_', '~' or '-' (the
+// unreserved characters of RFC 3986, so a name needs no escaping in a URL).
+func ValidRoom(name string) bool {
+	if len(name) == 0 || len(name) > MaxRoomBytes {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '.', c == '_', c == '~', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,84 @@
+/*
+Package protocol defines the messages FlowState clients and servers exchange
+over a WebSocket, and their msgpack encoding.
+
+PROTOCOL.md in this directory is the specification (protocol Version 1),
+written for someone implementing a client in another language: transport,
+handshake, every message and field, every error and close code with what a
+client should do, limits, keep-alive and reconnection. testdata/vectors.json
+holds conformance vectors generated from this package.
+
+# Overview
+
+Every WebSocket message is one binary frame holding one msgpack array. Its
+first element is the message's type tag; the fields follow in a fixed order,
+and the array has exactly as many elements as the table below lists (tag
+included). CRDT updates and state vectors travel as opaque msgpack bin
+(their format is crdt/FORMAT.md); this package never looks inside them.
+
+	tag  name      direction         array layout
+	 0   Hello     client → server   [0, version, room, client, token, state_vector]
+	 1   Welcome   server → client   [1, state_vector, update]
+	 2   Update    both ways         [2, seq, [update, ...]]
+	 3   Ack       server → client   [3, seq]
+	 4   Presence  both ways         [4, [[client, state], ...]]
+	 5   Error     server → client   [5, code, message, seq]
+
+Field types: version, client, seq and code are msgpack unsigned integers;
+room, token and message are UTF-8 str; state_vector, update and state are
+bin. The Go types are Hello, Welcome, Update, Ack, Presence (of
+PresenceEntry) and Error, all of which implement Message.
+
+A connection starts with the client's Hello. The server answers with a
+Welcome carrying what the client lacks and the server's state vector, then
+a Presence of the other members if there are any; the client sends what the
+server lacks as an Update. After that, updates flow both ways (the server
+acknowledges a client's updates with Ack and relays them with Seq 0), as
+does presence. A fatal error is an Error followed by a WebSocket close with
+the same Code; Code.Permanent tells a client whether to reconnect.
+
+Encode and Decode convert between messages and bytes:
+
+	b, err := protocol.Encode(&protocol.Ack{Seq: 7}) // 92 03 07
+	m, err := protocol.Decode(b)                      // &protocol.Ack{Seq: 7}
+
+Decode accepts exactly the shapes above: anything else is a *DecodeError,
+wrapping ErrUnknownType when only the tag is unknown (a server answers that
+with CodeUnknownType, and other decode errors with CodeProtocolError).
+Encode checks the same limits Decode does and returns an error wrapping
+ErrInvalidMessage for a message a peer would reject.
+
+# Concurrency
+
+Encode and Decode are safe for concurrent use by multiple goroutines; they
+keep no state between calls apart from pooled scratch buffers. A message
+value is not synchronised: do not modify one while another goroutine
+encodes it. Decode copies what it needs, so the returned message shares no
+memory with its input and the input may be reused at once; Encode returns a
+fresh slice that the caller owns (a server can encode a broadcast once and
+hand the same bytes to every recipient, as long as nobody modifies them).
+
+# Caveats
+
+Encode always writes the smallest msgpack form of every integer, length and
+header; Decode also accepts wider forms (cc 05 for 5, a dc array header),
+so re-encoding a decoded message may give different, shorter bytes. Relay
+the received bytes when they must be forwarded unchanged.
+
+A Hello whose version is not Version decodes as Hello{Version: v} with
+every other field empty and no error, whatever follows the version: the
+server must still be able to answer it with CodeUnsupportedVersion.
+
+The codec checks the shape and the limits of one message (room name, client
+ID below 2^53, token, presence state and error message sizes, UTF-8) but not
+the rules of a conversation: that a client's Update seq starts at 1 and
+increases, that a client's Presence has exactly one entry naming its own
+client ID, that the Hello comes first, or that a client does not send a
+server-only message. Those are the session's job (package sync), which
+closes such a client with CodeProtocolError.
+
+Nothing here bounds the size of Welcome and Update payloads or the number
+of entries other than the input's length: a server sets a read limit on
+the WebSocket (4 MiB by default) before calling Decode.
+*/
+package protocol

@@ -1,0 +1,118 @@
+package store
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Memory is a Store that keeps everything in memory: rooms survive being
+// closed and reopened, but not the process. It is for tests and for
+// explicitly ephemeral servers.
+type Memory struct {
+	mu sync.Mutex
+	// mu guards rooms and closed.
+	rooms  map[string]*memoryRoom
+	closed bool
+}
+
+type memoryRoom struct {
+	snapshot []byte
+	log      [][]byte
+	logBytes int
+	changed  time.Time
+}
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory returns an empty in-memory store.
+func NewMemory() *Memory {
+	return &Memory{rooms: make(map[string]*memoryRoom)}
+}
+
+// Load implements Store.
+func (m *Memory) Load(room string) ([]byte, [][]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, nil, ErrClosed
+	}
+	r := m.rooms[room]
+	if r == nil {
+		return nil, nil, nil
+	}
+	return r.snapshot, slices.Clone(r.log), nil
+}
+
+// Append implements Store. It keeps update, which the caller must not
+// modify afterwards.
+func (m *Memory) Append(room string, update []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	r := m.room(room)
+	r.log = append(r.log, update)
+	r.logBytes += len(update)
+	r.changed = time.Now()
+	return nil
+}
+
+// Compact implements Store.
+func (m *Memory) Compact(room string, snapshot []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	r := m.room(room)
+	r.snapshot, r.log, r.logBytes, r.changed = snapshot, nil, 0, time.Now()
+	return nil
+}
+
+// Rooms implements Store.
+func (m *Memory) Rooms() ([]RoomInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	out := make([]RoomInfo, 0, len(m.rooms))
+	for name, r := range m.rooms {
+		out = append(out, RoomInfo{Name: name, SnapshotBytes: len(r.snapshot), LogEntries: len(r.log), LogBytes: r.logBytes, LastChange: r.changed})
+	}
+	slices.SortFunc(out, func(a, b RoomInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// Delete implements Store.
+func (m *Memory) Delete(room string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	delete(m.rooms, room)
+	return nil
+}
+
+// Close implements Store.
+func (m *Memory) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	m.rooms = nil
+	return nil
+}
+
+// room returns the named room, creating it. m.mu must be held.
+func (m *Memory) room(name string) *memoryRoom {
+	r := m.rooms[name]
+	if r == nil {
+		r = &memoryRoom{}
+		m.rooms[name] = r
+	}
+	return r
+}
