@@ -162,6 +162,15 @@ func (d *Doc) StateVector() StateVector {
 	return sv
 }
 
+// Clock returns the next clock the document expects from client: the
+// client's entry of StateVector, without building the whole vector.
+func (d *Doc) Clock(client ClientID) uint64 {
+	if c := d.clients[client]; c != nil {
+		return c.next
+	}
+	return 0
+}
+
 // Diff returns an update holding exactly what a replica at state vector sv
 // lacks: every change past sv, plus the document's whole delete set. A nil
 // or empty sv gives a snapshot of the whole document.

@@ -180,8 +180,8 @@ func TestBenchTrace_Errors(t *testing.T) {
 
 func TestRun_Usage(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run(nil, &stdout, &stderr); code != 2 {
-		t.Errorf("no arguments: exit status %d, want 2", code)
+	if code := run([]string{"frobnicate"}, &stdout, &stderr); code != 2 {
+		t.Errorf("unknown command: exit status %d, want 2", code)
 	}
 	if !strings.Contains(stderr.String(), "bench trace") {
 		t.Errorf("usage does not list bench trace:\n%s", stderr.String())

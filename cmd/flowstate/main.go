@@ -6,7 +6,9 @@
 //
 // The commands are:
 //
+//	serve         run the server (the default)
 //	bench trace   replay editing traces through the CRDT and report timings
+//	bench load    drive a running server with WebSocket clients
 //	help          print this help
 package main
 
@@ -21,11 +23,13 @@ const usageText = `FlowState: a self-hosted CRDT document-sync server.
 
 Usage:
 
-	flowstate <command> [arguments]
+	flowstate [command] [arguments]
 
 Commands:
 
+	serve         run the server (the default when no command is given)
 	bench trace   replay editing traces through the CRDT and report timings
+	bench load    drive a running server with WebSocket clients and report latency
 	help          print this help
 
 Run "flowstate help <command>" for the flags of a command.
@@ -34,10 +38,12 @@ Run "flowstate help <command>" for the flags of a command.
 const benchUsageText = `Usage:
 
 	flowstate bench trace [--json] [--runs N] FILE...
+	flowstate bench load --url ws://HOST:PORT [flags]
 
 Subcommands:
 
 	trace   replay editing traces through the CRDT and report timings
+	load    drive a running server with WebSocket clients and report latency
 `
 
 func main() {
@@ -47,11 +53,12 @@ func main() {
 // run dispatches args (without the program name) to a command and returns
 // the process exit status: 0 on success, 1 on failure, 2 on misuse.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usageText)
-		return 2
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !isHelpFlag(args[0]) {
+		return runServe(args, stdout, stderr)
 	}
 	switch args[0] {
+	case "serve":
+		return runServe(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		return runHelp(args[1:], stdout, stderr)
 	case "bench":
@@ -70,8 +77,14 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usageText)
 	case args[0] == "bench" && len(args) == 1:
 		fmt.Fprint(stdout, benchUsageText)
+	case args[0] == "serve":
+		var f serveFlags
+		newServeFlagSet(&f, stdout).Usage()
 	case args[0] == "bench" && args[1] == "trace":
 		printBenchTraceUsage(stdout)
+	case args[0] == "bench" && args[1] == "load":
+		var f loadFlags
+		newLoadFlagSet(&f, stdout).Usage()
 	default:
 		fmt.Fprintf(stderr, "flowstate help: unknown command %q\n", strings.Join(args, " "))
 		return 2
@@ -88,6 +101,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "trace":
 		return runBenchTrace(args[1:], stdout, stderr)
+	case "load":
+		return runBenchLoad(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, benchUsageText)
 		return 0
@@ -95,4 +110,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flowstate bench: unknown subcommand %q\n\n%s", args[0], benchUsageText)
 		return 2
 	}
+}
+
+func isHelpFlag(s string) bool {
+	return s == "-h" || s == "-help" || s == "--help"
 }

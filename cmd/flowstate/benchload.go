@@ -1,0 +1,462 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/flowstate/flowstate/crdt"
+	docsync "github.com/flowstate/flowstate/sync"
+)
+
+const loadUsageText = `Usage:
+
+	flowstate bench load --url ws://HOST:PORT [flags]
+
+Opens ROOMS x CLIENTS WebSocket clients against a running server; each
+client inserts RATE characters per second at random places in its room's
+text for DURATION. Reports the delivery latency (from an edit to its arrival
+at every other member of the room), deliveries per second, errors, the
+server's memory from /healthz, and whether every room converged.
+
+Flags:
+`
+
+// loadFlags are the flags of "flowstate bench load".
+type loadFlags struct {
+	url         string
+	rooms       int
+	clients     int
+	rate        float64
+	duration    time.Duration
+	json        bool
+	dialWorkers int
+	settle      time.Duration
+	cpuProf     string
+}
+
+func newLoadFlagSet(f *loadFlags, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("bench load", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&f.url, "url", "ws://127.0.0.1:8080", "server `URL` (ws:// or wss://, without a path)")
+	fs.IntVar(&f.rooms, "rooms", 10, "number of rooms")
+	fs.IntVar(&f.clients, "clients", 10, "clients per room")
+	fs.Float64Var(&f.rate, "rate", 2, "edits per second per client (0: connect and stay idle)")
+	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long clients edit (or stay idle)")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of text")
+	fs.IntVar(&f.dialWorkers, "dial-workers", 32, "connections opened concurrently while ramping up")
+	fs.DurationVar(&f.settle, "settle", 15*time.Second, "how long to wait at the end for acknowledgements and convergence")
+	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile of the load generator to `file`")
+	fs.Usage = func() {
+		fmt.Fprint(out, loadUsageText)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// loadResult is what "bench load --json" prints.
+type loadResult struct {
+	P50Ms          float64 `json:"p50_ms"`
+	P99Ms          float64 `json:"p99_ms"`
+	MaxMs          float64 `json:"max_ms"`
+	DeliveriesPerS float64 `json:"deliveries_per_s"`
+	Errors         int64   `json:"errors"`
+	Converged      bool    `json:"converged"`
+	Connections    int     `json:"connections"`
+	Edits          int64   `json:"edits"`
+	Deliveries     int64   `json:"deliveries"`
+	ServerRSSIdle  int64   `json:"server_rss_before_bytes,omitempty"`
+	ServerRSSConn  int64   `json:"server_rss_connected_bytes,omitempty"`
+	ServerRSSEnd   int64   `json:"server_rss_end_bytes,omitempty"`
+	RSSPerConn     float64 `json:"server_rss_per_connection_bytes,omitempty"`
+	ConnectS       float64 `json:"connect_s"`
+}
+
+// loadClient is one simulated editor.
+type loadClient struct {
+	c    *docsync.Client
+	id   crdt.ClientID
+	room *loadRoom
+
+	// sends has room for every edit the client will make; its editor
+	// fills it in order and then publishes the count in nsends, which the
+	// other members' receive callbacks read.
+	sends  []sentEdit
+	nsends atomic.Int64
+
+	// Owned by the client's receive callback (under the Client's lock).
+	seen      []int     // per room member: how many of its sends arrived
+	latencies []float32 // milliseconds
+}
+
+// A sentEdit records when an edit was made and the clock its client
+// reached with it: a member has received the edit once its document's
+// clock for that client has reached end.
+type sentEdit struct {
+	end uint64
+	at  time.Time
+}
+
+type loadRoom struct {
+	name    string
+	members []*loadClient
+	active  atomic.Bool // set once every member is connected
+}
+
+func runBenchLoad(args []string, stdout, stderr io.Writer) int {
+	var f loadFlags
+	fs := newLoadFlagSet(&f, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if f.rooms < 1 || f.clients < 1 || f.rate < 0 || f.duration <= 0 || f.dialWorkers < 1 {
+		fmt.Fprintln(stderr, "flowstate bench load: --rooms and --clients must be positive, --rate not negative, --duration positive")
+		return 2
+	}
+	base, err := url.Parse(f.url)
+	if err != nil || (base.Scheme != "ws" && base.Scheme != "wss") {
+		fmt.Fprintf(stderr, "flowstate bench load: --url %q: want ws://HOST:PORT\n", f.url)
+		return 2
+	}
+	raiseFileLimit(stderr)
+	if f.cpuProf != "" {
+		pf, err := os.Create(f.cpuProf)
+		if err != nil {
+			fmt.Fprintf(stderr, "flowstate bench load: %v\n", err)
+			return 1
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			fmt.Fprintf(stderr, "flowstate bench load: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	res, err := benchLoad(f, base, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "flowstate bench load: %v\n", err)
+		return 1
+	}
+	if f.json {
+		enc := json.NewEncoder(stdout)
+		_ = enc.Encode(res)
+	} else {
+		printLoadResult(stdout, res)
+	}
+	if !res.Converged || res.Errors > 0 {
+		return 1
+	}
+	return 0
+}
+
+func benchLoad(f loadFlags, base *url.URL, progress io.Writer) (*loadResult, error) {
+	res := &loadResult{}
+	var errs atomic.Int64
+	health := healthURL(base)
+	res.ServerRSSIdle = serverRSS(health)
+
+	// Connect every client, a few at a time.
+	prefix := fmt.Sprintf("bench-%d-", time.Now().UnixNano()%1e9)
+	rooms := make([]*loadRoom, f.rooms)
+	for i := range rooms {
+		rooms[i] = &loadRoom{name: fmt.Sprintf("%s%d", prefix, i)}
+		for range f.clients {
+			rooms[i].members = append(rooms[i].members, &loadClient{room: rooms[i], seen: make([]int, f.clients)})
+		}
+	}
+	all := make([]*loadClient, 0, f.rooms*f.clients)
+	for _, r := range rooms {
+		all = append(all, r.members...)
+	}
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var dialErr atomic.Value
+	for range f.dialWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(all) {
+					return
+				}
+				if err := all[i].dial(base, &errs); err != nil {
+					dialErr.CompareAndSwap(nil, err)
+					errs.Add(1)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	defer func() {
+		for _, lc := range all {
+			if lc.c != nil {
+				lc.c.Close()
+			}
+		}
+	}()
+	if err, _ := dialErr.Load().(error); err != nil {
+		return nil, fmt.Errorf("connecting: %w", err)
+	}
+	res.Connections = len(all)
+	res.ConnectS = time.Since(start).Seconds()
+	fmt.Fprintf(progress, "connected %d clients in %.1fs\n", len(all), res.ConnectS)
+	time.Sleep(time.Second) // let the server settle before reading its memory
+	res.ServerRSSConn = serverRSS(health)
+	if res.ServerRSSIdle > 0 && res.ServerRSSConn > 0 {
+		res.RSSPerConn = float64(res.ServerRSSConn-res.ServerRSSIdle) / float64(len(all))
+	}
+
+	// Edit for the duration.
+	var edits atomic.Int64
+	for _, r := range rooms {
+		r.active.Store(true)
+	}
+	stop := make(chan struct{})
+	if f.rate > 0 {
+		period := time.Duration(float64(time.Second) / f.rate)
+		capacity := int(f.duration/period) + 2
+		for _, lc := range all {
+			lc.sends = make([]sentEdit, capacity)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				lc.edit(period, stop, &edits, &errs)
+			}()
+		}
+	}
+	editStart := time.Now()
+	ticker := time.NewTicker(time.Second)
+	deadline := time.After(f.duration)
+loop:
+	for {
+		select {
+		case <-ticker.C:
+			var n int64
+			for _, lc := range all {
+				lc.c.Read(func(*crdt.Doc) { n += int64(len(lc.latencies)) })
+			}
+			fmt.Fprintf(progress, "%5.0fs  edits %d  deliveries %d  errors %d\n",
+				time.Since(editStart).Seconds(), edits.Load(), n, errs.Load())
+		case <-deadline:
+			break loop
+		}
+	}
+	ticker.Stop()
+	close(stop)
+	wg.Wait()
+	elapsed := time.Since(editStart)
+
+	// Wait for every edit to be acknowledged and every room to converge.
+	ctx, cancel := context.WithTimeout(context.Background(), f.settle)
+	defer cancel()
+	for _, lc := range all {
+		if err := lc.c.WaitSynced(ctx); err != nil {
+			errs.Add(1)
+		}
+	}
+	res.Converged = waitConverged(ctx, rooms)
+	res.ServerRSSEnd = serverRSS(health)
+
+	var lat []float32
+	for _, lc := range all {
+		lc.c.Read(func(*crdt.Doc) { lat = append(lat, lc.latencies...) })
+	}
+	slices.Sort(lat)
+	res.Edits = edits.Load()
+	res.Deliveries = int64(len(lat))
+	res.DeliveriesPerS = float64(len(lat)) / elapsed.Seconds()
+	if len(lat) > 0 {
+		res.P50Ms = float64(lat[len(lat)/2])
+		res.P99Ms = float64(lat[len(lat)*99/100])
+		res.MaxMs = float64(lat[len(lat)-1])
+	}
+	// Every edit must reach every other member of its room.
+	if want := res.Edits * int64(f.clients-1); res.Deliveries < want {
+		errs.Add(1)
+		fmt.Fprintf(progress, "missing deliveries: %d of %d\n", want-res.Deliveries, want)
+	}
+	res.Errors = errs.Load()
+	return res, nil
+}
+
+// dial connects the client; any later disconnection counts as an error.
+func (lc *loadClient) dial(base *url.URL, errs *atomic.Int64) error {
+	u := *base
+	u.Path = "/ws/" + lc.room.name
+	connected := false
+	c, err := docsync.Dial(context.Background(), u.String(), &docsync.ClientOptions{
+		OnRemoteUpdate: lc.received,
+		OnStatus: func(s docsync.Status) {
+			if s == docsync.StatusOffline || s == docsync.StatusClosed && connected {
+				errs.Add(1)
+			}
+			if s == docsync.StatusConnected || s == docsync.StatusSynced {
+				connected = true
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	lc.c = c
+	lc.id = crdt.ClientID(c.ClientID())
+	return nil
+}
+
+// edit inserts one character every period, at a random place, until stop.
+func (lc *loadClient) edit(period time.Duration, stop <-chan struct{}, edits, errs *atomic.Int64) {
+	select { // spread the clients' ticks over the period
+	case <-time.After(rand.N(period)):
+	case <-stop:
+		return
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		// Publish the edit before making it: a member may receive it
+		// before Edit returns. One inserted code point takes one clock.
+		n := lc.nsends.Load()
+		if int(n) == len(lc.sends) {
+			return // out of room: a stalled ticker caught up late
+		}
+		var clock uint64
+		lc.c.Read(func(d *crdt.Doc) { clock = d.Clock(d.ClientID()) })
+		lc.sends[n] = sentEdit{end: clock + 1, at: time.Now()}
+		lc.nsends.Store(n + 1)
+		err := lc.c.Edit(func(d *crdt.Doc) error {
+			text := d.Text("body")
+			_, err := text.Insert(rand.IntN(text.Len()+1), string(rune('a'+rand.IntN(26))))
+			return err
+		})
+		if err != nil {
+			errs.Add(1)
+		} else {
+			edits.Add(1)
+		}
+		select {
+		case <-t.C:
+		case <-stop:
+			return
+		}
+	}
+}
+
+// received runs after each remote message is applied: every edit of another
+// member that the document now holds, and did not before, has arrived.
+func (lc *loadClient) received(d *crdt.Doc) {
+	if !lc.room.active.Load() {
+		return // still connecting
+	}
+	now := time.Now()
+	for i, m := range lc.room.members {
+		if m == lc {
+			continue
+		}
+		n := int(m.nsends.Load())
+		if lc.seen[i] == n {
+			continue // nothing in flight from m
+		}
+		clock := d.Clock(m.id)
+		sends := m.sends[:n]
+		for lc.seen[i] < n && sends[lc.seen[i]].end <= clock {
+			lc.latencies = append(lc.latencies, float32(now.Sub(sends[lc.seen[i]].at).Seconds()*1000))
+			lc.seen[i]++
+		}
+	}
+}
+
+// waitConverged polls until every room's clients hold the same text.
+func waitConverged(ctx context.Context, rooms []*loadRoom) bool {
+	for {
+		ok := true
+		for _, r := range rooms {
+			want := r.members[0].c.Text("body")
+			for _, m := range r.members[1:] {
+				if m.c.Text("body") != want {
+					ok = false
+					break
+				}
+			}
+			if !ok {
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func healthURL(base *url.URL) string {
+	u := *base
+	u.Scheme = strings.Replace(u.Scheme, "ws", "http", 1)
+	u.Path = "/healthz"
+	return u.String()
+}
+
+// serverRSS reads the server's resident memory from /healthz, or 0.
+func serverRSS(healthURL string) int64 {
+	resp, err := http.Get(healthURL)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	var h docsync.Health
+	if json.NewDecoder(resp.Body).Decode(&h) != nil {
+		return 0
+	}
+	return h.RSSBytes
+}
+
+// raiseFileLimit lifts the soft limit on open files to the hard limit:
+// every client is a socket.
+func raiseFileLimit(stderr io.Writer) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			fmt.Fprintf(stderr, "flowstate bench load: raising the open-file limit: %v\n", err)
+		}
+	}
+}
+
+func printLoadResult(w io.Writer, r *loadResult) {
+	fmt.Fprintf(w, "connections       %d (connected in %.1fs)\n", r.Connections, r.ConnectS)
+	fmt.Fprintf(w, "edits             %d\n", r.Edits)
+	fmt.Fprintf(w, "deliveries        %d (%.0f/s)\n", r.Deliveries, r.DeliveriesPerS)
+	fmt.Fprintf(w, "latency           p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", r.P50Ms, r.P99Ms, r.MaxMs)
+	fmt.Fprintf(w, "errors            %d\n", r.Errors)
+	fmt.Fprintf(w, "converged         %t\n", r.Converged)
+	if r.ServerRSSConn > 0 {
+		fmt.Fprintf(w, "server RSS        %.1f MiB idle, %.1f MiB connected (%.0f B per connection), %.1f MiB at the end\n",
+			float64(r.ServerRSSIdle)/(1<<20), float64(r.ServerRSSConn)/(1<<20), r.RSSPerConn, float64(r.ServerRSSEnd)/(1<<20))
+	}
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/flowstate/flowstate/store"
+	docsync "github.com/flowstate/flowstate/sync"
+)
+
+// shutdownTimeout bounds the graceful shutdown after SIGTERM or SIGINT.
+const shutdownTimeout = 10 * time.Second
+
+const serveUsageText = `Usage:
+
+	flowstate [serve] [flags]
+
+Runs the server: WebSocket sessions at /ws/{room}, health at /healthz.
+Every flag can also be set by the environment variable named after it.
+
+Flags:
+`
+
+// serveFlags are the flags of "flowstate serve".
+type serveFlags struct {
+	addr      string
+	data      string
+	logFormat string
+	logLevel  string
+	cpuProf   string
+}
+
+func newServeFlagSet(f *serveFlags, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.addr, "addr", envOr("FLOWSTATE_ADDR", "127.0.0.1:8080"), "`host:port` to listen on (FLOWSTATE_ADDR)")
+	fs.StringVar(&f.data, "data", envOr("FLOWSTATE_DATA", "./flowstate.db"), "data `file` (FLOWSTATE_DATA)")
+	fs.StringVar(&f.logFormat, "log-format", envOr("FLOWSTATE_LOG_FORMAT", "text"), "log format: text or json (FLOWSTATE_LOG_FORMAT)")
+	fs.StringVar(&f.logLevel, "log-level", envOr("FLOWSTATE_LOG_LEVEL", "info"), "log level: debug, info, warn or error (FLOWSTATE_LOG_LEVEL)")
+	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile to `file` until the server stops")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, serveUsageText)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// envOr returns the environment variable key, or def when it is unset.
+func envOr(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok {
+		return v
+	}
+	return def
+}
+
+// runServe runs the server until SIGINT or SIGTERM.
+func runServe(args []string, stdout, stderr io.Writer) int {
+	var f serveFlags
+	fs := newServeFlagSet(&f, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "flowstate serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	logger, err := newLogger(f.logFormat, f.logLevel, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "flowstate serve: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if f.cpuProf != "" {
+		pf, err := os.Create(f.cpuProf)
+		if err != nil {
+			fmt.Fprintf(stderr, "flowstate serve: %v\n", err)
+			return 1
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			fmt.Fprintf(stderr, "flowstate serve: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := serve(ctx, f, logger); err != nil {
+		logger.Error("server failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve listens on f.addr and serves until ctx ends, then shuts down.
+func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
+	st := store.NewMemory()
+	defer st.Close()
+	srv := docsync.NewServer(docsync.Config{Logger: logger}, st)
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String()+"/",
+		"data", f.data, "storage", "in memory: documents last until the process exits")
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// newLogger returns a slog logger writing to w in the given format.
+func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: use text or json", format)
+}

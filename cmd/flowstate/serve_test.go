@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/flowstate/flowstate/crdt"
+	"github.com/flowstate/flowstate/protocol"
+	"github.com/flowstate/flowstate/store"
+	docsync "github.com/flowstate/flowstate/sync"
+)
+
+// buildBinary builds the flowstate command into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "flowstate")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startBinary runs the server binary on a free port and returns the
+// address it listens on, read from its JSON "listening" log line.
+func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"--addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	logs := &bytes.Buffer{}
+	lines := bufio.NewScanner(stderr)
+	addr := make(chan string, 1)
+	go func() {
+		for lines.Scan() {
+			logs.Write(lines.Bytes())
+			logs.WriteByte('\n')
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal(lines.Bytes(), &rec) == nil && rec.Msg == "listening" {
+				addr <- rec.Addr
+			}
+		}
+		close(addr)
+	}()
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			t.Fatalf("server exited before listening:\n%s", logs)
+		}
+		return cmd, a, logs
+	case <-time.After(20 * time.Second):
+		t.Fatalf("server did not log its address:\n%s", logs)
+	}
+	return nil, "", nil
+}
+
+// TestServe_HealthSyncAndGracefulShutdown runs the real binary: /healthz
+// answers, two clients converge through it, and SIGTERM closes their
+// sessions with "going away" and exits 0.
+func TestServe_HealthSyncAndGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	cmd, addr, logs := startBinary(t, buildBinary(t))
+
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h docsync.Health
+	err = json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	if err != nil || h.Status != "ok" || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("healthz: %+v, %v", h, err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	url := "ws://" + addr + "/ws/notes"
+	a, err := docsync.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.Edit(func(d *crdt.Doc) error { _, err := d.Text("body").Insert(0, "hello"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, err := docsync.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got := b.Text("body"); got != "hello" {
+		t.Fatalf("late joiner reads %q, want %q", got, "hello")
+	}
+
+	// A raw connection sees the close code of the shutdown.
+	raw, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	hello, _ := protocol.Encode(&protocol.Hello{Version: protocol.Version, Room: "notes", Client: 7, StateVector: crdt.StateVector{}.Encode()})
+	if err := raw.WriteMessage(websocket.BinaryMessage, hello); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := raw.ReadMessage(); err != nil { // the Welcome
+		t.Fatal(err)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var closeErr *websocket.CloseError
+	for {
+		_, _, err := raw.ReadMessage()
+		if err != nil {
+			if !errors.As(err, &closeErr) {
+				t.Fatalf("read after SIGTERM: %v, want a close frame", err)
+			}
+			break
+		}
+	}
+	if closeErr.Code != int(protocol.CodeGoingAway) {
+		t.Errorf("close code %d, want %d", closeErr.Code, protocol.CodeGoingAway)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, logs)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("server still running 15 s after SIGTERM\n%s", logs)
+	}
+}
+
+func TestServe_FlagsAndEnvironment(t *testing.T) {
+	var out bytes.Buffer
+	t.Setenv("FLOWSTATE_ADDR", "127.0.0.1:9999")
+	var f serveFlags
+	fs := newServeFlagSet(&f, &out)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if f.addr != "127.0.0.1:9999" || f.data != "./flowstate.db" || f.logFormat != "text" {
+		t.Errorf("defaults with FLOWSTATE_ADDR set: %+v", f)
+	}
+	if err := fs.Parse([]string{"--addr", "127.0.0.1:1"}); err != nil || f.addr != "127.0.0.1:1" {
+		t.Errorf("--addr does not override the environment: %+v, %v", f, err)
+	}
+	for _, bad := range [][]string{{"--log-format", "xml"}, {"--log-level", "loud"}, {"stray"}} {
+		var stderr bytes.Buffer
+		if code := runServe(bad, io.Discard, &stderr); code != 2 {
+			t.Errorf("serve %v: exit status %d, want 2", bad, code)
+		}
+		if stderr.Len() == 0 {
+			t.Errorf("serve %v: no message", bad)
+		}
+	}
+}
+
+// TestBenchLoad runs the load generator against an in-process server and
+// checks its report.
+func TestBenchLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a load")
+	}
+	srv := docsync.NewServer(docsync.Config{}, store.NewMemory())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+
+	var stdout, stderr bytes.Buffer
+	args := []string{"--url", "ws://" + ln.Addr().String(), "--rooms", "3", "--clients", "4", "--rate", "20", "--duration", "1s", "--json"}
+	if code := runBenchLoad(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit status %d\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
+	}
+	var res map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, stdout.String())
+	}
+	for _, k := range []string{"p50_ms", "p99_ms", "max_ms", "deliveries_per_s", "errors", "converged", "connections"} {
+		if _, ok := res[k]; !ok {
+			t.Errorf("output lacks %q: %s", k, stdout.String())
+		}
+	}
+	if res["converged"] != true || res["errors"] != float64(0) || res["connections"] != float64(12) {
+		t.Errorf("unexpected result: %s", stdout.String())
+	}
+	// 12 clients, about 20 edits each, each delivered to 3 others.
+	if d, _ := res["deliveries"].(float64); d < 12*3*5 {
+		t.Errorf("only %v deliveries: %s", d, stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "connected 12 clients") {
+		t.Errorf("no progress output: %s", stderr.String())
+	}
+}

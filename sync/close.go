@@ -1,0 +1,46 @@
+package sync
+
+import "github.com/flowstate/flowstate/protocol"
+
+// A closeReason records why the server ended a session, for logs and
+// counters; each maps to the protocol code the client sees.
+type closeReason int
+
+const (
+	closedByClient        closeReason = iota + 1 // the client closed or dropped the connection
+	closedGoingAway                              // the server is shutting down
+	closedProtocolError                          // malformed or out-of-order message
+	closedUnsupportedData                        // a text frame
+	closedMessageTooBig                          // a message over MaxMessageSize
+	closedUnknownType                            // a message type this version does not know
+	closedBadVersion                             // a Hello of another protocol version
+	closedInvalidRoom                            // a bad room name
+	closedHelloTimeout                           // no Hello in time
+	closedInvalidUpdate                          // an update that failed to decode or apply
+	closedSlowConsumer                           // the send queue overflowed
+	closedInternalError                          // the room failed
+)
+
+var closeReasons = [...]struct {
+	name string
+	code protocol.Code
+}{
+	closedByClient:        {"client closed", protocol.CodeNormal},
+	closedGoingAway:       {"going away", protocol.CodeGoingAway},
+	closedProtocolError:   {"protocol error", protocol.CodeProtocolError},
+	closedUnsupportedData: {"unsupported data", protocol.CodeUnsupportedData},
+	closedMessageTooBig:   {"message too big", protocol.CodeMessageTooBig},
+	closedUnknownType:     {"unknown message type", protocol.CodeUnknownType},
+	closedBadVersion:      {"unsupported version", protocol.CodeUnsupportedVersion},
+	closedInvalidRoom:     {"invalid room", protocol.CodeInvalidRoom},
+	closedHelloTimeout:    {"hello timeout", protocol.CodeHelloTimeout},
+	closedInvalidUpdate:   {"invalid update", protocol.CodeInvalidUpdate},
+	closedSlowConsumer:    {"slow consumer", protocol.CodeSlowConsumer},
+	closedInternalError:   {"internal error", protocol.CodeInternalError},
+}
+
+// String returns the reason's name, such as "slow consumer".
+func (r closeReason) String() string { return closeReasons[r].name }
+
+// code returns the WebSocket close code the client sees.
+func (r closeReason) code() protocol.Code { return closeReasons[r].code }

@@ -1,0 +1,207 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/flowstate/flowstate/store"
+)
+
+// Errors returned when joining a room.
+var (
+	// ErrShuttingDown is returned for joins that arrive while the hub shuts
+	// down.
+	ErrShuttingDown = errors.New("sync: server shutting down")
+)
+
+// Buffer sizes of a connection. Reads go through a small buffer of their
+// own; writes borrow one from a pool shared by all connections, so an idle
+// connection holds none.
+const (
+	readBufferSize  = 1024
+	writeBufferSize = 4096
+)
+
+// A Hub maps room names to open rooms and owns every session. It opens a
+// room when its first client joins and closes it once it has been empty for
+// Config.RoomIdleTimeout, saving its document to the store first.
+type Hub struct {
+	cfg      Config
+	logger   *slog.Logger
+	store    store.Store
+	upgrader websocket.Upgrader
+	wg       sync.WaitGroup // rooms and sessions
+
+	mu sync.Mutex
+	// mu guards rooms, sessions and closing. It is never held while
+	// sending to a room or a session.
+	rooms    map[string]*room
+	sessions map[*session]struct{}
+	closing  bool
+}
+
+// NewHub returns a hub that keeps documents in st.
+func NewHub(cfg Config, st store.Store) *Hub {
+	cfg = cfg.withDefaults()
+	return &Hub{
+		cfg:    cfg,
+		logger: cfg.Logger,
+		store:  st,
+		upgrader: websocket.Upgrader{
+			ReadBufferSize:  readBufferSize,
+			WriteBufferSize: writeBufferSize,
+			WriteBufferPool: &sync.Pool{},
+			// CheckOrigin stays nil: gorilla then accepts only requests
+			// whose Origin, if any, matches the Host.
+		},
+		rooms:    make(map[string]*room),
+		sessions: make(map[*session]struct{}),
+	}
+}
+
+// ServeWS upgrades the request to a WebSocket session in the room named by
+// the path value "room" (the route is GET /ws/{room}). An invalid room name
+// is reported over the upgraded connection, with close code 4002, so that
+// browsers can see it.
+func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
+	conn, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered with an HTTP error
+	}
+	s := &session{
+		hub:    h,
+		conn:   conn,
+		queue:  newSendQueue(h.cfg.QueueLength, h.cfg.QueueBytes),
+		remote: r.RemoteAddr,
+	}
+	if !h.addSession(s) {
+		s.queue.close(closedGoingAway, "server shutting down", 0)
+		s.writePump()
+		return
+	}
+	defer h.wg.Done()
+	s.serve(r.PathValue("room"))
+}
+
+// Stats is a moment's count of a hub's rooms and connections.
+type Stats struct {
+	Rooms       int // rooms open in memory
+	Connections int // WebSocket sessions, joined or not
+}
+
+// Stats returns the hub's current counts.
+func (h *Hub) Stats() Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return Stats{Rooms: len(h.rooms), Connections: len(h.sessions)}
+}
+
+// Shutdown closes every session with "going away" (1001), stops every
+// room after saving its document, and waits for all of their goroutines,
+// or for ctx to end. New connections are refused from the first call on.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	first := !h.closing
+	h.closing = true
+	var rooms []*room
+	if first {
+		for _, r := range h.rooms {
+			rooms = append(rooms, r)
+		}
+	}
+	sessions := make([]*session, 0, len(h.sessions))
+	for s := range h.sessions {
+		sessions = append(sessions, s)
+	}
+	h.mu.Unlock()
+	for _, r := range rooms {
+		close(r.stop)
+	}
+	for _, s := range sessions {
+		s.queue.close(closedGoingAway, "server shutting down", 0)
+	}
+	done := make(chan struct{})
+	go func() {
+		h.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Hub) addSession(s *session) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return false
+	}
+	h.sessions[s] = struct{}{}
+	h.wg.Add(1)
+	return true
+}
+
+func (h *Hub) removeSession(s *session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.sessions, s)
+}
+
+// acquire returns the open room with the given name, opening it if
+// needed, and counts the caller as one of its holders until release.
+func (h *Hub) acquire(name string) (*room, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return nil, ErrShuttingDown
+	}
+	r := h.rooms[name]
+	if r == nil {
+		r = newRoom(h, name)
+		h.rooms[name] = r
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			r.run()
+		}()
+	}
+	r.refs++
+	return r, nil
+}
+
+// release ends a hold taken by acquire.
+func (h *Hub) release(r *room) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r.refs--
+}
+
+// closeIfIdle removes r from the hub if no session holds it, and reports
+// whether it did: after that no session can reach r, so r may stop.
+func (h *Hub) closeIfIdle(r *room) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r.refs > 0 || h.closing {
+		return false
+	}
+	delete(h.rooms, r.name)
+	return true
+}
+
+// forget removes a room that failed to load, so that the next join tries
+// again.
+func (h *Hub) forget(r *room) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.rooms[r.name] == r {
+		delete(h.rooms, r.name)
+	}
+}

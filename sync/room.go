@@ -1,0 +1,455 @@
+package sync
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/flowstate/flowstate/crdt"
+	"github.com/flowstate/flowstate/protocol"
+)
+
+const (
+	// inboxSize is the capacity of a room's event channel. A session whose
+	// event does not fit waits, which slows that client's reads only.
+	inboxSize = 1024
+	// maxBatch bounds how many events a room handles before it sends the
+	// acknowledgements and the coalesced broadcast of their updates.
+	maxBatch = 256
+	// compactEvery is the log length at which a room folds its log into a
+	// new snapshot.
+	compactEvery = 1024
+)
+
+type eventKind uint8
+
+const (
+	eventJoin eventKind = iota + 1
+	eventLeave
+	eventUpdate
+	eventPresence
+)
+
+// An event is what a session tells its room.
+type event struct {
+	kind   eventKind
+	s      *session
+	hello  *protocol.Hello  // eventJoin
+	update *protocol.Update // eventUpdate
+	state  []byte           // eventPresence
+}
+
+// A room owns one document and its members. All of its state belongs to
+// the goroutine running run; sessions reach it through inbox only.
+type room struct {
+	name  string
+	hub   *Hub
+	inbox chan event
+	stop  chan struct{} // closed by the hub to shut the room down
+	done  chan struct{} // closed when run returns
+	err   error         // why the room failed to load; set before done closes
+
+	refs int // sessions holding the room; guarded by hub.mu
+
+	// Owned by run.
+	doc      *crdt.Doc
+	members  map[*session]*member
+	presence map[uint64]*presenceState
+	logLen   int             // updates appended since the last compaction
+	batch    []batchedUpdate // applied, not yet broadcast
+	acks     []*session      // members owed an Ack
+	idle     *time.Timer     // runs while the room has no members
+	flush    *time.Timer     // runs while presence changes wait
+	flushOn  bool
+	relay    *time.Timer // runs while a batch waits for its turn
+	relayOn  bool
+	relayed  time.Time // when the last batch went out
+}
+
+type member struct {
+	client  uint64
+	ack     uint64 // the highest seq applied
+	ackOwed bool
+}
+
+type batchedUpdate struct {
+	from   *session
+	update []byte
+}
+
+// A presenceState is the latest presence of one client.
+type presenceState struct {
+	owner     *session
+	state     []byte // empty once the client is gone
+	refreshed time.Time
+	sent      time.Time // last fan-out
+	dirty     bool      // changed since sent
+}
+
+func newRoom(h *Hub, name string) *room {
+	return &room{
+		name:     name,
+		hub:      h,
+		inbox:    make(chan event, inboxSize),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		members:  make(map[*session]*member),
+		presence: make(map[uint64]*presenceState),
+	}
+}
+
+// send hands ev to the room, waiting while its inbox is full. It reports
+// false if the room has stopped.
+func (r *room) send(ev event) bool {
+	select {
+	case r.inbox <- ev:
+		return true
+	case <-r.done:
+		return false
+	}
+}
+
+// load rebuilds the document from the store.
+func (r *room) load() error {
+	snapshot, updates, err := r.hub.store.Load(r.name)
+	if err != nil {
+		return fmt.Errorf("sync: load room %q: %w", r.name, err)
+	}
+	doc := crdt.NewDoc()
+	if len(snapshot) > 0 {
+		if err := doc.Apply(snapshot); err != nil {
+			return fmt.Errorf("sync: load room %q: snapshot: %w", r.name, err)
+		}
+	}
+	for i, u := range updates {
+		if err := doc.Apply(u); err != nil {
+			return fmt.Errorf("sync: load room %q: update %d: %w", r.name, i, err)
+		}
+	}
+	r.doc, r.logLen = doc, len(updates)
+	return nil
+}
+
+// run is the room's goroutine.
+func (r *room) run() {
+	defer close(r.done)
+	if err := r.load(); err != nil {
+		r.err = err
+		r.hub.logger.Error("room failed to load", "room", r.name, "err", err)
+		r.hub.forget(r)
+		return
+	}
+	cfg := &r.hub.cfg
+	r.idle = time.NewTimer(cfg.RoomIdleTimeout)
+	defer r.idle.Stop()
+	r.flush = time.NewTimer(time.Hour)
+	r.flush.Stop()
+	defer r.flush.Stop()
+	r.relay = time.NewTimer(time.Hour)
+	r.relay.Stop()
+	defer r.relay.Stop()
+	sweep := time.NewTicker(cfg.PresenceTimeout / 2)
+	defer sweep.Stop()
+	for {
+		select {
+		case ev := <-r.inbox:
+			r.handle(ev)
+			for n := 1; n < maxBatch && len(r.inbox) > 0; n++ {
+				r.handle(<-r.inbox)
+			}
+			r.scheduleRelay()
+		case <-r.relay.C:
+			r.relayOn = false
+			r.flushUpdates()
+		case <-r.flush.C:
+			r.flushOn = false
+			r.flushPresence(time.Now())
+		case now := <-sweep.C:
+			r.expirePresence(now)
+		case <-r.idle.C:
+			if len(r.members) == 0 && r.hub.closeIfIdle(r) {
+				r.save()
+				return
+			}
+			r.idle.Reset(cfg.RoomIdleTimeout)
+		case <-r.stop:
+			r.flushUpdates()
+			for s := range r.members {
+				r.drop(s, closedGoingAway, "server shutting down", 0)
+			}
+			r.save()
+			return
+		}
+	}
+}
+
+func (r *room) handle(ev event) {
+	switch ev.kind {
+	case eventJoin:
+		r.flushUpdates() // so the new member gets no update twice
+		r.join(ev.s, ev.hello)
+	case eventLeave:
+		if _, ok := r.members[ev.s]; ok {
+			r.remove(ev.s)
+		}
+	case eventUpdate:
+		r.apply(ev.s, ev.update)
+	case eventPresence:
+		r.setPresence(ev.s, ev.state, time.Now())
+	}
+}
+
+// join answers a Hello with what the client lacks and makes it a member.
+func (r *room) join(s *session, h *protocol.Hello) {
+	sv, err := crdt.DecodeStateVector(h.StateVector)
+	if err != nil {
+		s.queue.close(closedProtocolError, "hello state vector: "+err.Error(), 0)
+		return
+	}
+	welcome, err := protocol.Encode(&protocol.Welcome{StateVector: r.doc.StateVector().Encode(), Update: r.doc.Diff(sv)})
+	if err != nil {
+		s.queue.close(closedInternalError, err.Error(), 0)
+		return
+	}
+	r.members[s] = &member{client: h.Client}
+	r.idle.Stop()
+	if !r.deliver(s, welcome) {
+		return
+	}
+	var entries []protocol.PresenceEntry
+	for client, p := range r.presence {
+		if len(p.state) > 0 && p.owner != s {
+			entries = append(entries, protocol.PresenceEntry{Client: client, State: p.state})
+		}
+	}
+	if len(entries) > 0 {
+		if b, err := protocol.Encode(&protocol.Presence{Entries: entries}); err == nil {
+			r.deliver(s, b)
+		}
+	}
+}
+
+// apply applies the updates of one message from s and owes s an Ack.
+func (r *room) apply(s *session, m *protocol.Update) {
+	mem := r.members[s]
+	if mem == nil {
+		return // dropped while its messages were on their way
+	}
+	for i, u := range m.Updates {
+		if err := r.doc.Apply(u); err != nil {
+			r.drop(s, closedInvalidUpdate, fmt.Sprintf("update %d of message %d: %v", i, m.Seq, err), m.Seq)
+			return
+		}
+		if err := r.hub.store.Append(r.name, u); err != nil {
+			r.hub.logger.Error("store append failed", "room", r.name, "err", err)
+			r.drop(s, closedInternalError, "the update could not be stored", m.Seq)
+			return
+		}
+		r.logLen++
+		r.batch = append(r.batch, batchedUpdate{from: s, update: u})
+	}
+	mem.ack = m.Seq
+	if !mem.ackOwed {
+		mem.ackOwed = true
+		r.acks = append(r.acks, s)
+	}
+}
+
+// scheduleRelay sends the batch now if the last one went out at least
+// Config.RelayInterval ago, and otherwise when that interval has passed:
+// a quiet room relays each update at once, a busy one gathers the updates
+// of an interval into one message per member.
+func (r *room) scheduleRelay() {
+	if len(r.batch) == 0 && len(r.acks) == 0 || r.relayOn {
+		return
+	}
+	wait := time.Until(r.relayed.Add(r.hub.cfg.RelayInterval))
+	if wait <= 0 {
+		r.flushUpdates()
+		return
+	}
+	r.relayOn = true
+	r.relay.Reset(wait)
+}
+
+// flushUpdates sends the Acks owed and relays the batch's updates to the
+// members who did not send them: one message for everyone who sent none
+// of them, encoded once, and one without its own updates for each sender.
+func (r *room) flushUpdates() {
+	if r.logLen >= compactEvery {
+		r.save()
+	}
+	for _, s := range r.acks {
+		if mem := r.members[s]; mem != nil {
+			mem.ackOwed = false
+			if b, err := protocol.Encode(&protocol.Ack{Seq: mem.ack}); err == nil {
+				r.deliver(s, b)
+			}
+		}
+	}
+	clear(r.acks)
+	r.acks = r.acks[:0]
+	if len(r.batch) == 0 {
+		return
+	}
+	r.relayed = time.Now()
+	defer func() {
+		clear(r.batch)
+		r.batch = r.batch[:0]
+	}()
+	senders := make(map[*session]bool, 4)
+	all := make([][]byte, len(r.batch))
+	for i, b := range r.batch {
+		senders[b.from] = true
+		all[i] = b.update
+	}
+	msg, err := protocol.Encode(&protocol.Update{Updates: all})
+	if err != nil {
+		return
+	}
+	for s := range r.members {
+		if !senders[s] {
+			r.deliver(s, msg)
+		}
+	}
+	if len(senders) == 1 {
+		return
+	}
+	for s := range senders {
+		if r.members[s] == nil {
+			continue
+		}
+		var others [][]byte
+		for _, b := range r.batch {
+			if b.from != s {
+				others = append(others, b.update)
+			}
+		}
+		if msg, err := protocol.Encode(&protocol.Update{Updates: others}); err == nil {
+			r.deliver(s, msg)
+		}
+	}
+}
+
+// deliver queues b for s, dropping s if its queue is full. It reports
+// whether s is still a member.
+func (r *room) deliver(s *session, b []byte) bool {
+	if s.queue.push(b) {
+		return true
+	}
+	r.hub.logger.Warn("slow consumer disconnected", "room", r.name, "remote", s.remote)
+	r.drop(s, closedSlowConsumer, "send queue overflowed: the client did not read fast enough", 0)
+	s.abort()
+	return false
+}
+
+// drop removes s from the room and closes it for reason.
+func (r *room) drop(s *session, reason closeReason, text string, seq uint64) {
+	r.remove(s)
+	s.queue.close(reason, text, seq)
+}
+
+// remove takes s out of the member set and clears its presence.
+func (r *room) remove(s *session) {
+	mem := r.members[s]
+	if mem == nil {
+		return
+	}
+	delete(r.members, s)
+	if p := r.presence[mem.client]; p != nil && p.owner == s {
+		r.setPresence(s, nil, time.Now())
+	}
+	if len(r.members) == 0 {
+		r.idle.Reset(r.hub.cfg.RoomIdleTimeout)
+	}
+}
+
+// setPresence records the latest presence of the client of s and
+// schedules its fan-out, at most one per PresenceInterval per client.
+func (r *room) setPresence(s *session, state []byte, now time.Time) {
+	client := s.client
+	p := r.presence[client]
+	if p == nil {
+		if len(state) == 0 {
+			return
+		}
+		p = &presenceState{}
+		r.presence[client] = p
+	}
+	p.owner, p.state, p.refreshed, p.dirty = s, state, now, true
+	r.armFlush(p.sent.Add(r.hub.cfg.PresenceInterval).Sub(now))
+}
+
+func (r *room) armFlush(d time.Duration) {
+	if r.flushOn {
+		return
+	}
+	r.flushOn = true
+	r.flush.Reset(max(d, 0))
+}
+
+// flushPresence fans out every changed presence whose interval has
+// passed, in one message, and schedules the rest.
+func (r *room) flushPresence(now time.Time) {
+	interval := r.hub.cfg.PresenceInterval
+	var entries []protocol.PresenceEntry
+	var owner *session // the only owner of the entries, if one
+	wait := time.Duration(-1)
+	for client, p := range r.presence {
+		if !p.dirty {
+			continue
+		}
+		if d := p.sent.Add(interval).Sub(now); d > 0 {
+			if wait < 0 || d < wait {
+				wait = d
+			}
+			continue
+		}
+		if len(entries) == 0 {
+			owner = p.owner
+		} else if owner != p.owner {
+			owner = nil
+		}
+		entries = append(entries, protocol.PresenceEntry{Client: client, State: p.state})
+		p.dirty, p.sent = false, now
+		if len(p.state) == 0 {
+			delete(r.presence, client)
+		}
+	}
+	if wait >= 0 {
+		r.armFlush(wait)
+	}
+	if len(entries) == 0 {
+		return
+	}
+	msg, err := protocol.Encode(&protocol.Presence{Entries: entries})
+	if err != nil {
+		return
+	}
+	for s := range r.members {
+		if s != owner {
+			r.deliver(s, msg)
+		}
+	}
+}
+
+// expirePresence clears the presence of clients silent for longer than
+// PresenceTimeout.
+func (r *room) expirePresence(now time.Time) {
+	for _, p := range r.presence {
+		if len(p.state) > 0 && now.Sub(p.refreshed) > r.hub.cfg.PresenceTimeout {
+			r.setPresence(p.owner, nil, now)
+		}
+	}
+}
+
+// save folds the room's log into a new snapshot.
+func (r *room) save() {
+	if r.logLen == 0 {
+		return
+	}
+	if err := r.hub.store.Compact(r.name, r.doc.Snapshot()); err != nil {
+		r.hub.logger.Error("store compaction failed", "room", r.name, "err", err)
+		return
+	}
+	r.logLen = 0
+}
