@@ -1,0 +1,598 @@
+// Doc: one replica of a collaborative document (Go: document.go).
+//
+// Everything here follows FORMAT.md §5–§9 and the Go implementation step by
+// step, so that both produce the same bytes and the same documents: local
+// transactions and their updates, Apply (decode, validate, integrate,
+// pending records and deletions), state vectors, Diff and Snapshot.
+
+import { ClientState, KIND_MAP, KIND_SKIP, KIND_TEXT, Item } from './item.js';
+import { MAX_CLIENT_ID, isClientID, randomClientID } from './id.js';
+import { InvalidUpdateError } from './errors.js';
+import { Encoder, MAX_NAME_BYTES, decodeUpdate } from './update.js';
+import { Text, deleteRange } from './text.js';
+import { SharedMap } from './map.js';
+import { compareCodePoints, unitsOf, utf8Length, wellFormed } from './codec.js';
+import { decodeStateVector } from './statevector.js';
+import { rethrowAsync } from './events.js';
+
+// Integration outcomes.
+const INTEGRATED = 0; // in the document (or already was)
+const BLOCKED = 1; // waits for a missing dependency
+const DROPPED = 2; // refers to something it may not; discarded
+
+/** Txn collects what one transaction (local edits or one apply) changed. */
+class Txn {
+  constructor(local, start) {
+    this.local = local;
+    this.quiet = false; // produce no update (change)
+    this.start = start; // me.next when a local transaction began
+    /** @type {Array<{c: ClientState, start: number, end: number}>} local deletions, for the update */
+    this.deletes = [];
+    /** @type {Text[]} observed texts with recorded changes */
+    this.texts = [];
+    /** @type {SharedMap[]} observed maps with changed keys */
+    this.maps = [];
+  }
+
+  addDelete(c, clock, n) {
+    const last = this.deletes[this.deletes.length - 1];
+    if (last !== undefined && last.c === c && last.end === clock) {
+      last.end += n;
+      return;
+    }
+    this.deletes.push({ c, start: clock, end: clock + n });
+  }
+}
+
+/**
+ * A Doc is one replica of a collaborative document: named Texts and Maps
+ * that converge with every other replica that has seen the same updates,
+ * in whatever order they arrived. It speaks the byte format of the Go
+ * package crdt (FORMAT.md), bit for bit.
+ */
+export class Doc {
+  /**
+   * @param {{clientID?: number, onObserverError?: (err: unknown) => void}} [options] clientID: this replica's client
+   *   ID, an integer in [0, 2^53 − 1]; random by default. Two replicas must
+   *   never share one. onObserverError: receives what an observer throws;
+   *   by default it is rethrown asynchronously (an uncaught exception), so
+   *   that a failing observer neither stops the others nor loses the
+   *   update of the edit that called it.
+   */
+  constructor(options = {}) {
+    const id = options.clientID ?? randomClientID();
+    if (!isClientID(id)) throw new RangeError(`crdt: client ID must be an integer in [0, ${MAX_CLIENT_ID}]`);
+    /** @type {Map<number, ClientState>} */
+    this.clients = new Map();
+    /** @type {Map<string, Text>} */
+    this.texts = new Map();
+    /** @type {Map<string, SharedMap>} */
+    this.maps = new Map();
+    /** @type {Txn | null} */
+    this.txn = null;
+    /** @type {Txn | undefined} the storage behind txn */
+    this.tx = undefined;
+    this.me = this.client(id);
+    /** Clients whose pending records wait for dependencies. @type {ClientState[]} */
+    this.pendingClients = [];
+    /** Deletions of clocks not yet seen. @type {Array<{c: ClientState, start: number, end: number}>} */
+    this.pendingDeletes = [];
+    this.enc = new Encoder();
+    /** The text the last update named: updates nearly always name it again. */
+    this.lastText = null;
+    /** @type {(err: unknown) => void} */
+    this.onObserverError = options.onObserverError ?? rethrowAsync;
+    if (typeof this.onObserverError !== 'function') throw new TypeError('crdt: onObserverError must be a function');
+  }
+
+  /** The client ID this replica's local edits carry. @type {number} */
+  get clientID() {
+    return this.me.id;
+  }
+
+  /** client returns the state of client id, creating it if needed. */
+  client(id) {
+    let c = this.clients.get(id);
+    if (c === undefined) {
+      c = new ClientState(id);
+      this.clients.set(id, c);
+    }
+    return c;
+  }
+
+  /**
+   * getText returns the Text with the given name, creating it if needed.
+   * @param {string} name valid Unicode of at most 1024 UTF-8 bytes
+   * @returns {Text}
+   */
+  getText(name) {
+    let t = this.texts.get(name);
+    if (t === undefined) {
+      checkName(name);
+      t = new Text(this, name);
+      this.texts.set(name, t);
+    }
+    return t;
+  }
+
+  /**
+   * getMap returns the Map with the given name, creating it if needed. A
+   * Text and a Map may share a name and are unrelated.
+   * @param {string} name valid Unicode of at most 1024 UTF-8 bytes
+   * @returns {SharedMap}
+   */
+  getMap(name) {
+    let m = this.maps.get(name);
+    if (m === undefined) {
+      checkName(name);
+      m = new SharedMap(this, name);
+      this.maps.set(name, m);
+    }
+    return m;
+  }
+
+  /** textNames returns the names of the document's texts, sorted by code point. @returns {string[]} */
+  textNames() {
+    return [...this.texts.keys()].sort(compareCodePoints);
+  }
+
+  /** mapNames returns the names of the document's maps, sorted by code point. @returns {string[]} */
+  mapNames() {
+    return [...this.maps.keys()].sort(compareCodePoints);
+  }
+
+  /**
+   * stateVector returns, for every client whose changes the document holds,
+   * the next clock it expects from that client.
+   * @returns {Map<number, number>}
+   */
+  stateVector() {
+    const sv = new Map();
+    for (const [id, c] of this.clients) if (c.next > 0) sv.set(id, c.next);
+    return sv;
+  }
+
+  /**
+   * hasPending reports whether the document holds changes it received but
+   * cannot apply yet, because changes they depend on have not arrived.
+   * @returns {boolean}
+   */
+  hasPending() {
+    return this.pendingClients.length > 0 || this.pendingDeletes.length > 0;
+  }
+
+  /**
+   * diff returns an update holding exactly what a replica at state vector
+   * sv lacks: every change past sv, plus the document's whole delete set.
+   * No sv gives a snapshot.
+   * @param {Map<number, number> | Uint8Array | null} [sv] a state vector, or its encoding
+   * @returns {Uint8Array}
+   */
+  diff(sv) {
+    if (sv instanceof Uint8Array) sv = decodeStateVector(sv);
+    if (this.txn !== null) throw new Error('crdt: diff called inside transact');
+    const e = this.enc;
+    const clients = this.sortedClients();
+    for (const c of clients) {
+      const from = (sv && sv.get(c.id)) || 0;
+      if (c.next > from) e.addBlock(c, from);
+    }
+    for (const c of clients) e.addDeletes(c, deletedRanges(c));
+    return e.finish();
+  }
+
+  /**
+   * snapshot returns an update holding the whole document. Loading a
+   * snapshot is applying it to an empty Doc.
+   * @returns {Uint8Array}
+   */
+  snapshot() {
+    return this.diff(null);
+  }
+
+  sortedClients() {
+    return [...this.clients.values()].sort((a, b) => a.id - b.id);
+  }
+
+  // -------------------------------------------------------------------------
+  // Transactions
+
+  /**
+   * transact runs fn and returns one update holding every local edit fn
+   * made, or null if it changed nothing. Inside fn, the edit methods of
+   * Text and Map return null. Transactions do not nest: an inner call just
+   * runs its fn inside the outer one and returns null. If fn throws, the
+   * edits it made stay in the document (as in Go), the error propagates,
+   * and the update of those edits is attached to it as `error.update` when
+   * the error is an object, so that the caller can still send it.
+   * @param {() => void} fn
+   * @returns {Uint8Array | null}
+   */
+  transact(fn) {
+    if (this.txn !== null) {
+      fn();
+      return null;
+    }
+    this.begin(true);
+    try {
+      fn();
+    } catch (e) {
+      const update = this.commit();
+      if (e !== null && typeof e === 'object' && update !== null) {
+        try {
+          e.update = update;
+        } catch {
+          // a frozen error: the edits still reach peers through diff
+        }
+      }
+      throw e;
+    }
+    return this.commit();
+  }
+
+  /**
+   * change runs fn like transact but produces no update: the edits are in
+   * the document, and peers receive them through diff of their state
+   * vector. It suits replicas that sync by state vector, and skips the
+   * cost of encoding an update per transaction.
+   * @param {() => void} fn
+   */
+  change(fn) {
+    if (this.txn !== null) {
+      fn();
+      return;
+    }
+    this.begin(true);
+    this.txn.quiet = true;
+    try {
+      fn();
+    } finally {
+      this.commit();
+    }
+  }
+
+  /** local runs one local edit in its own transaction, or in the open one. */
+  local(fn) {
+    if (this.txn !== null) {
+      fn();
+      return null;
+    }
+    this.begin(true);
+    try {
+      fn();
+    } catch (e) {
+      this.commit();
+      throw e;
+    }
+    return this.commit();
+  }
+
+  begin(local) {
+    // One Txn per Doc, reset for each transaction: a keystroke is a
+    // transaction, and allocating its bookkeeping showed in profiles.
+    let tx = this.tx;
+    if (tx === undefined) tx = this.tx = new Txn(local, 0);
+    tx.local = local;
+    tx.quiet = false;
+    tx.start = this.me.next;
+    if (tx.deletes.length > 0) tx.deletes = [];
+    this.txn = tx;
+  }
+
+  /**
+   * commit closes the transaction, notifies observers and, for a local
+   * transaction, returns its update (null when nothing changed).
+   */
+  commit() {
+    const tx = this.txn;
+    this.txn = null;
+    let update = null;
+    if (tx.local && !tx.quiet && (this.me.next > tx.start || tx.deletes.length > 0)) {
+      const e = this.enc;
+      if (this.me.next > tx.start) e.addBlock(this.me, tx.start);
+      const ds = tx.deletes;
+      if (ds.length > 0) {
+        ds.sort((a, b) => a.c.id - b.c.id || a.start - b.start);
+        for (let i = 0; i < ds.length; ) {
+          const c = ds[i].c;
+          const ranges = [];
+          for (; i < ds.length && ds[i].c === c; i++) {
+            const n = ranges.length;
+            if (n > 0 && ds[i].start <= ranges[n - 1]) ranges[n - 1] = Math.max(ranges[n - 1], ds[i].end);
+            else ranges.push(ds[i].start, ds[i].end);
+          }
+          e.addDeletes(c, ranges);
+        }
+      }
+      update = e.finish();
+    }
+    if (tx.texts.length > 0 || tx.maps.length > 0) {
+      // Observers may start transactions of their own, which reuse tx.
+      const texts = tx.texts;
+      const maps = tx.maps;
+      const local = tx.local;
+      tx.texts = [];
+      tx.maps = [];
+      for (const t of texts) t.flush(local);
+      for (const m of maps) m.flush(local);
+    }
+    return update;
+  }
+
+  // -------------------------------------------------------------------------
+  // Applying updates
+
+  /**
+   * apply merges an update (or a snapshot) from another replica. Applying
+   * the same update twice, or updates in any order, gives the same
+   * document. Changes whose dependencies have not arrived are held and
+   * applied as soon as they do. Bytes that are not a valid update throw (a
+   * DecodeError, or an InvalidUpdateError) and leave the document
+   * unchanged.
+   * @param {Uint8Array} update
+   */
+  apply(update) {
+    if (this.txn !== null) throw new Error('crdt: apply called inside transact');
+    if (!(update instanceof Uint8Array)) throw new TypeError('crdt: an update is a Uint8Array');
+    const u = decodeUpdate(update);
+    // An update of one record (most of them: a keystroke) is checked by
+    // integration itself before it changes anything; larger ones are
+    // checked whole first, so that a bad record cannot leave half an
+    // update applied.
+    if (u.recs.length > 1) this.validate(u);
+    this.begin(false);
+    try {
+      this.integrateUpdate(u);
+    } finally {
+      this.commit();
+    }
+  }
+
+  /**
+   * integrateUpdate integrates a validated update: records whose
+   * dependencies are present go in now, the others wait in pending.
+   * Records that depend on other records of the same update (a snapshot's
+   * blocks refer to each other) are retried in place until no block can
+   * advance, so only what truly waits for another update becomes pending.
+   */
+  integrateUpdate(u) {
+    const cursors = [];
+    for (const b of u.blocks) {
+      const c = this.client(b.client);
+      for (let i = b.from; i < b.to; i++) this.resolve(u, u.recs[i]);
+      cursors.push({ c, i: b.from, to: b.to });
+    }
+    const recs = u.recs;
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (const cur of cursors) {
+        if (cur.c.pending.length > 0) continue; // behind older pending records: retryPending orders them
+        while (cur.i < cur.to) {
+          const r = recs[cur.i];
+          const st = this.tryIntegrate(cur.c, r);
+          if (st === BLOCKED) break;
+          if (st === DROPPED && !r.checked) {
+            // Only the unvalidated single record gets here, and nothing
+            // has changed yet.
+            throw badOrigin(cur.c.id, r.clock);
+          }
+          cur.i++;
+          progress = true;
+        }
+      }
+    }
+    for (const cur of cursors) for (let i = cur.i; i < cur.to; i++) this.addPending(cur.c, recs[i]);
+    for (const dc of u.deletes) {
+      const c = this.client(dc.client);
+      for (let k = dc.from; k < dc.to; k += 2) this.applyDelete(c, u.ranges[k], u.ranges[k + 1]);
+    }
+    if (this.hasPending()) this.retryPending();
+  }
+
+  /** resolve points a decoded record at the Text or Map it belongs to. */
+  resolve(u, r) {
+    if (r.kind === KIND_TEXT) {
+      const t = u.types[r.typ];
+      if (t.text === null) t.text = this.textNamed(t.name, true);
+      r.text = t.text;
+    } else if (r.kind === KIND_MAP) {
+      const t = u.types[r.typ];
+      if (t.map === null) t.map = this.getMap(t.name);
+      r.map = t.map;
+    }
+  }
+
+  /**
+   * textNamed returns the text with the given name, creating it if create
+   * is set (else null if there is none).
+   */
+  textNamed(name, create) {
+    const lt = this.lastText;
+    if (lt !== null && lt.name === name) return lt;
+    let t = this.texts.get(name) ?? null;
+    if (t === null && create) t = this.getText(name);
+    if (t !== null) this.lastText = t;
+    return t;
+  }
+
+  /** applyDelete deletes the part of [start, end) of c already integrated and keeps the rest pending. */
+  applyDelete(c, start, end) {
+    const known = Math.min(end, c.next);
+    if (known > start) {
+      deleteRange(c, start, known - start);
+      start = known;
+    }
+    if (start < end) this.pendingDeletes.push({ c, start, end });
+  }
+
+  /** addPending stores r among c's pending records, in clock order. */
+  addPending(c, r) {
+    const p = c.pending;
+    if (p.length === 0) this.pendingClients.push(c);
+    let i = p.length;
+    while (i > 0 && p[i - 1].clock > r.clock) i--;
+    p.splice(i, 0, r);
+  }
+
+  /** retryPending integrates pending records and deletions until no more can go in. */
+  retryPending() {
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (const c of this.pendingClients) {
+        const p = c.pending;
+        let k = 0;
+        while (k < p.length && this.tryIntegrate(c, p[k]) !== BLOCKED) k++;
+        if (k > 0) {
+          p.splice(0, k);
+          progress = true;
+        }
+      }
+      this.pendingClients = this.pendingClients.filter((c) => c.pending.length > 0);
+    }
+    if (this.pendingDeletes.length > 0) {
+      const old = this.pendingDeletes;
+      this.pendingDeletes = [];
+      for (const r of old) this.applyDelete(r.c, r.start, r.end);
+    }
+  }
+
+  /**
+   * tryIntegrate integrates record r of client c if its dependencies are
+   * present (FORMAT.md §5.3).
+   */
+  tryIntegrate(c, r) {
+    if (r.clock + r.length <= c.next) return INTEGRATED; // a duplicate
+    if (r.clock > c.next) return BLOCKED;
+    if (r.clock < c.next) {
+      // Part of the record is known: keep only the new tail.
+      const off = c.next - r.clock;
+      if (r.kind === KIND_TEXT) {
+        const s = r.content;
+        if (s !== null) r.content = s.slice(s.length === r.length ? off : unitsOf(s, 0, off));
+        r.hasLeft = true;
+        r.leftClient = c.id;
+        r.leftClock = c.next - 1;
+      }
+      r.clock += off;
+      r.length -= off;
+    }
+    switch (r.kind) {
+      case KIND_TEXT: {
+        let lc = null;
+        let lk = 0;
+        let rc = null;
+        let rk = 0;
+        if (r.hasLeft) {
+          lc = this.clients.get(r.leftClient);
+          if (lc === undefined || r.leftClock >= lc.next) return BLOCKED;
+          lk = r.leftClock;
+        }
+        if (r.hasRight) {
+          rc = this.clients.get(r.rightClient);
+          if (rc === undefined || r.rightClock >= rc.next) return BLOCKED;
+          rk = r.rightClock;
+        }
+        const leftItem = lc !== null ? lc.find(lk) : null;
+        const rightItem = rc !== null ? rc.find(rk) : null;
+        if (!r.checked && (!holds(r.text, leftItem) || !holds(r.text, rightItem))) return DROPPED;
+        r.text.integrate(c, r.length, lc, lk, rc, rk, leftItem, rightItem, r.content);
+        break;
+      }
+      case KIND_MAP:
+        r.map.integrate(c, r.clock, r.key, r.seq, r.value, r.del);
+        break;
+      case KIND_SKIP:
+        this.integrateSkip(c, r.clock, r.length);
+        break;
+    }
+    return INTEGRATED;
+  }
+
+  /** integrateSkip records clocks [clock, clock+n) of c as carrying nothing. */
+  integrateSkip(c, clock, n) {
+    const last = c.heads[c.heads.length - 1];
+    if (last !== undefined && last.kind === KIND_SKIP && last.next === null && last.clock + last.length === clock) {
+      last.length += n;
+      c.next += n;
+      return;
+    }
+    c.addHead(new Item(clock, n, c, KIND_SKIP));
+    c.next += n;
+  }
+
+  /**
+   * validate checks that every record's origins, where the document or the
+   * update itself holds them, are code points of the record's own text,
+   * so that integration cannot fail half-way (FORMAT.md §5.2).
+   */
+  validate(u) {
+    for (const b of u.blocks) {
+      const c = this.clients.get(b.client);
+      const known = c === undefined ? 0 : c.next;
+      for (let i = b.from; i < b.to; i++) {
+        const r = u.recs[i];
+        if (r.kind !== KIND_TEXT || r.clock + r.length <= known) continue;
+        const l = this.originOK(u, r.hasLeft, r.leftClient, r.leftClock, r.typ);
+        const rr = this.originOK(u, r.hasRight, r.rightClient, r.rightClock, r.typ);
+        if (l === BAD || rr === BAD) throw badOrigin(b.client, r.clock);
+        r.checked = l === FOUND && rr === FOUND;
+      }
+    }
+  }
+
+  /**
+   * originOK tells whether an origin can serve a text record of type typ:
+   * BAD if it is not a code point of that text where the document or u
+   * holds it, FOUND if it is (or is none), UNKNOWN if neither holds it yet.
+   */
+  originOK(u, has, client, clock, typ) {
+    if (!has) return FOUND;
+    const c = this.clients.get(client);
+    if (c !== undefined && clock < c.next) {
+      const it = c.find(clock);
+      // Only an existing text can hold it; look it up without creating it.
+      const t = u.types[typ];
+      if (t.text === null) t.text = this.textNamed(t.name, false);
+      return it.kind === KIND_TEXT && t.text !== null && it.leaf.t === t.text ? FOUND : BAD;
+    }
+    const rt = u.textTypeOf(client, clock);
+    if (rt !== -2) return rt === typ ? FOUND : BAD;
+    return UNKNOWN; // checked when it arrives
+  }
+}
+
+const BAD = 0;
+const FOUND = 1;
+const UNKNOWN = 2;
+
+/** holds reports whether it, the item of an origin (null for none), is a code point of t. */
+function holds(t, it) {
+  return it === null || (it.kind === KIND_TEXT && it.leaf.t === t);
+}
+
+/** badOrigin is the error for a text record whose origin is not a code point of its own text. */
+function badOrigin(client, clock) {
+  return new InvalidUpdateError(`an origin of client ${client} at clock ${clock} is not a code point of the same text`);
+}
+
+/** deletedRanges returns the deleted clock ranges of client c, merged, flat [start, end, …]. */
+function deletedRanges(c) {
+  const out = [];
+  for (const h of c.heads) {
+    for (let it = h; it !== null; it = it.next) {
+      if (!it.deleted) continue;
+      const n = out.length;
+      if (n > 0 && out[n - 1] === it.clock) out[n - 1] += it.length;
+      else out.push(it.clock, it.clock + it.length);
+    }
+  }
+  return out;
+}
+
+/** checkName throws unless name can travel in an update (FORMAT.md §2.4). */
+function checkName(name) {
+  if (typeof name !== 'string') throw new TypeError('crdt: a type name is a string');
+  if (!wellFormed(name) || utf8Length(name) > MAX_NAME_BYTES) {
+    throw new TypeError(`crdt: type name ${JSON.stringify(name.slice(0, 40))} is not valid Unicode of at most ${MAX_NAME_BYTES} UTF-8 bytes`);
+  }
+}

@@ -1,0 +1,123 @@
+// Items and per-client state: the storage of a Doc (Go: item.go).
+
+/** Item kinds: what an item holds. */
+export const KIND_TEXT = 0; // a run of code points in a Text
+export const KIND_MAP = 1; // one Map entry (always length 1)
+export const KIND_SKIP = 2; // clocks that carry nothing any more (superseded map entries)
+
+/**
+ * An Item is a piece of one client's clock range [clock, clock+length).
+ *
+ * Text items are also pieces of their Text's sequence: they sit in a leaf
+ * of the Text's two-level list, in document order. A run typed in one go is
+ * one item until an insertion or deletion inside it splits it; the pieces
+ * of a split stay chained in clock order through `next`.
+ *
+ * Origins are stored as (client state, clock) pairs, with a null client for
+ * "none", rather than as objects: items are the bulk of a document's
+ * memory, and comparing two origins is then two comparisons.
+ */
+export class Item {
+  /**
+   * @param {number} clock
+   * @param {number} length clocks (code points for text)
+   * @param {ClientState} client
+   * @param {number} kind
+   */
+  constructor(clock, length, client, kind) {
+    this.clock = clock;
+    this.length = length;
+    /** @type {ClientState} */
+    this.client = client;
+    /** @type {Item | null} next piece in clock order within the same head's chain */
+    this.next = null;
+    /** @type {any} the Leaf holding a text item */
+    this.leaf = null;
+    // The left origin is that of the first code point; later code points
+    // have their predecessor as left origin. The right origin is shared.
+    /** @type {ClientState | null} */
+    this.leftClient = null;
+    this.leftClock = 0;
+    /** @type {ClientState | null} */
+    this.rightClient = null;
+    this.rightClock = 0;
+    /**
+     * The item's text while it is live (UTF-16, `length` code points);
+     * null once deleted: tombstones keep their IDs, not their text.
+     * @type {string | null}
+     */
+    this.content = null;
+    this.kind = kind;
+    this.deleted = false;
+    /** @type {any} the winning MapEntry of a map item */
+    this.entry = null;
+  }
+
+  /** visible is the number of UTF-16 units the item contributes to its text. */
+  visible() {
+    return this.deleted ? 0 : this.content.length;
+  }
+}
+
+/** ClientState is everything a Doc knows of one client. */
+export class ClientState {
+  /** @param {number} id */
+  constructor(id) {
+    this.id = id;
+    /** next is the next clock expected: clocks [0, next) are integrated. */
+    this.next = 0;
+    /**
+     * heads are items in ascending clock order; each starts a chain of
+     * pieces (through item.next) covering the clocks up to the next head.
+     * @type {Item[]}
+     */
+    this.heads = [];
+    /** headClocks holds the first clock of each head, for binary search. @type {number[]} */
+    this.headClocks = [];
+    /** pending holds decoded records waiting for dependencies, by clock. @type {any[]} */
+    this.pending = [];
+    /** hint is the index of the head find used last: lookups cluster. */
+    this.hint = 0;
+  }
+
+  /** addHead appends a new newest head. @param {Item} it */
+  addHead(it) {
+    this.heads.push(it);
+    this.headClocks.push(it.clock);
+  }
+
+  /** popHead removes the newest head, which was merged into the item before it. */
+  popHead() {
+    this.heads.pop();
+    this.headClocks.pop();
+  }
+
+  /**
+   * find returns the item holding clock, which must be below next.
+   * @param {number} clock
+   * @returns {Item}
+   */
+  find(clock) {
+    const h = this.headClocks;
+    let i = h.length - 1;
+    if (h[i] > clock) {
+      const j = this.hint;
+      if (j < i && h[j] <= clock && h[j + 1] > clock) i = j;
+      else {
+        // The last head with a first clock ≤ clock.
+        let lo = 0;
+        let hi = i;
+        while (lo < hi) {
+          const mid = (lo + hi + 1) >>> 1;
+          if (h[mid] <= clock) lo = mid;
+          else hi = mid - 1;
+        }
+        i = lo;
+        this.hint = i;
+      }
+    }
+    let it = this.heads[i];
+    while (it.clock + it.length <= clock) it = it.next;
+    return it;
+  }
+}

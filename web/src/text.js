@@ -1,0 +1,793 @@
+// Text: a named sequence of Unicode code points shared by all replicas of a
+// Doc (Go: text.go). The CRDT counts code points (clocks, origins, the
+// wire); this API counts UTF-16 units, as JavaScript strings do, and
+// converts at its edge.
+//
+// Storage mirrors the Go design: run-length items in a two-level list
+// (leaves of up to 64 items, each leaf knowing its visible length), a
+// cursor at the last edit so that sequential typing costs O(1), and groups
+// of 64 leaves with their visible lengths so that a jump far from the
+// cursor skips a group at a time. Visible lengths here are in UTF-16 units:
+// positions given by the API need no conversion, and only the item holding
+// a position converts its offset to code points, when it holds a surrogate
+// pair at all.
+
+import { Item, KIND_TEXT } from './item.js';
+import { unitsOf } from './codec.js';
+import { compose, notify } from './events.js';
+
+/** The most items a leaf holds before it splits in two. */
+const MAX_LEAF = 64;
+/** Leaves are counted in groups of this many (Text.groupVisible). */
+const LEAF_GROUP = 64;
+/** How far from the cursor (in UTF-16 units) a lookup still walks leaf by leaf. */
+const NEAR_BY = 4096;
+
+/** A Leaf is a block of consecutive items of a Text. */
+class Leaf {
+  /** @param {Text} t */
+  constructor(t) {
+    /** @type {Item[]} */
+    this.items = [];
+    this.visible = 0; // UTF-16 units of the live items
+    this.idx = 0; // position in Text.leaves
+    this.t = t;
+  }
+}
+
+/** isLow reports whether UTF-16 unit c is a low (trailing) surrogate. */
+function isLow(c) {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
+
+/**
+ * cpCount returns the number of code points of s, or -1 if s holds a lone
+ * surrogate and so is not valid Unicode.
+ * @param {string} s
+ */
+function cpCount(s) {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c > 0xdbff || !isLow(s.charCodeAt(i + 1))) return -1;
+    n--;
+    i++;
+  }
+  return n;
+}
+
+/**
+ * cpsIn returns the number of code points in the first u UTF-16 units of
+ * the item's content.
+ * @param {Item} it
+ * @param {number} u
+ */
+function cpsIn(it, u) {
+  const s = it.content;
+  if (s.length === it.length) return u;
+  let n = 0;
+  for (let i = 0; i < u; i++, n++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) i++;
+  }
+  return n;
+}
+
+/** indexIn returns the index of it in its leaf. @param {Item} it */
+function indexIn(it) {
+  const i = it.leaf.items.indexOf(it);
+  if (i < 0) throw new Error('crdt: item missing from its leaf');
+  return i;
+}
+
+/**
+ * absorbs reports whether deleted item b can join deleted item a: b
+ * follows a in the text and in clock order, and continues a's run.
+ * @param {Item} a
+ * @param {Item} b
+ */
+function absorbs(a, b) {
+  if (
+    !a.deleted ||
+    !b.deleted ||
+    a.client !== b.client ||
+    a.clock + a.length !== b.clock ||
+    b.leftClient !== a.client ||
+    b.leftClock !== b.clock - 1 ||
+    b.rightClient !== a.rightClient ||
+    b.rightClock !== a.rightClock
+  ) {
+    return false;
+  }
+  // b must follow a in a's chain, or be the client's newest head.
+  const heads = b.client.heads;
+  return a.next === b || (a.next === null && heads[heads.length - 1] === b);
+}
+
+/**
+ * A Text is a named sequence of Unicode code points shared by all replicas
+ * of a Doc. Get one with `doc.getText(name)`.
+ *
+ * Positions and lengths in this API count UTF-16 code units, like
+ * JavaScript strings; the CRDT and the wire count code points and the Text
+ * converts at its edge, so a surrogate pair (an emoji, say) is one code
+ * point for the CRDT and is never split:
+ *
+ * - `insert` at an index that falls between the two units of a surrogate
+ *   pair inserts before the pair (the index is rounded down);
+ * - `delete` of a range that starts or ends inside a surrogate pair deletes
+ *   the whole pair (the range is widened to whole code points).
+ *
+ * Grapheme clusters (ZWJ sequences, combining marks) are several code
+ * points and may be split like any other text: that is the editor's call.
+ */
+export class Text {
+  /**
+   * @param {import('./doc.js').Doc} doc
+   * @param {string} name
+   */
+  constructor(doc, name) {
+    this.doc = doc;
+    /** The text's name in its Doc. @type {string} */
+    this.name = name;
+    /** The kind of the type in the types table of an update (FORMAT.md §4.1). */
+    this.typeKind = 0;
+    /** @type {Leaf[]} */
+    this.leaves = [new Leaf(this)];
+    this.len = 0; // visible UTF-16 units
+    // The cursor: leaves[curLeaf] starts at visible position curPos.
+    this.curLeaf = 0;
+    this.curPos = 0;
+    /** groupVisible[k] is the visible length of leaves[k*64, (k+1)*64). @type {number[]} */
+    this.groupVisible = [0];
+    /** astral is set once the text has held a surrogate pair: until then no index can fall inside one. */
+    this.astral = false;
+    /** @type {Array<(ev: import('./events.js').TextEvent) => void>} */
+    this.observers = [];
+    /** Positional changes recorded in the current transaction, when observed. */
+    this.changes = [];
+    // Scratch results of lookups (leaf, index, offset), to avoid allocating.
+    /** @type {Leaf} */
+    this._lf = this.leaves[0];
+    this._i = 0;
+    this._off = 0;
+    this._pl = 0;
+    this._pi = 0;
+    this._po = 0;
+  }
+
+  /** The length of the text in UTF-16 code units, like `toString().length`. */
+  get length() {
+    return this.len;
+  }
+
+  /**
+   * toString returns the text's content.
+   * @returns {string}
+   */
+  toString() {
+    const parts = [];
+    for (const lf of this.leaves) {
+      for (const it of lf.items) if (!it.deleted) parts.push(it.content);
+    }
+    return parts.join('');
+  }
+
+  /**
+   * insert inserts s at UTF-16 position index and returns the update that
+   * describes the edit, to send to other replicas, or null inside
+   * `doc.transact` (which returns the combined update) and for an empty s.
+   * An index inside a surrogate pair is rounded down to the pair's start.
+   * @param {number} index 0 ≤ index ≤ length
+   * @param {string} s valid Unicode: a lone surrogate is refused
+   * @returns {Uint8Array | null}
+   * @throws {RangeError} if index is out of range
+   * @throws {TypeError} if s is not a string or holds a lone surrogate
+   */
+  insert(index, s) {
+    if (typeof s !== 'string') throw new TypeError('crdt: insert of a non-string');
+    if (!Number.isInteger(index) || index < 0 || index > this.len) {
+      throw new RangeError(`crdt: position out of range: insert at ${index} in a text of length ${this.len}`);
+    }
+    const n = cpCount(s);
+    if (n < 0) throw new TypeError('crdt: insert of a string with a lone surrogate (not valid Unicode)');
+    if (n === 0) return null;
+    const d = this.doc;
+    if (d.txn !== null) {
+      this._insert(index, s, n);
+      return null;
+    }
+    d.begin(true);
+    try {
+      this._insert(index, s, n);
+    } catch (e) {
+      d.commit();
+      throw e;
+    }
+    return d.commit();
+  }
+
+  /**
+   * delete deletes length UTF-16 units from index and returns the update
+   * that describes the edit, or null inside `doc.transact` and for a zero
+   * length. A range that starts or ends inside a surrogate pair is widened
+   * to delete the whole pair.
+   * @param {number} index
+   * @param {number} length index + length ≤ this.length
+   * @returns {Uint8Array | null}
+   * @throws {RangeError} if the range is out of range
+   */
+  delete(index, length) {
+    if (
+      !Number.isInteger(index) ||
+      !Number.isInteger(length) ||
+      index < 0 ||
+      length < 0 ||
+      index > this.len ||
+      length > this.len - index
+    ) {
+      throw new RangeError(`crdt: position out of range: delete of ${length} at ${index} in a text of length ${this.len}`);
+    }
+    if (length === 0) return null;
+    const d = this.doc;
+    if (d.txn !== null) {
+      this._delete(index, length);
+      return null;
+    }
+    d.begin(true);
+    try {
+      this._delete(index, length);
+    } catch (e) {
+      d.commit();
+      throw e;
+    }
+    return d.commit();
+  }
+
+  /**
+   * observe calls fn after every transaction that changed the text, local
+   * or remote, with a Quill-style delta in UTF-16 units; it returns a
+   * function that stops the calls.
+   * @param {(ev: import('./events.js').TextEvent) => void} fn
+   * @returns {() => void}
+   */
+  observe(fn) {
+    if (typeof fn !== 'function') throw new TypeError('crdt: observe needs a function');
+    const o = (ev) => fn(ev); // a fresh identity, so the same fn may observe twice
+    this.observers.push(o);
+    return () => {
+      const i = this.observers.indexOf(o);
+      if (i >= 0) this.observers.splice(i, 1);
+    };
+  }
+
+  // -------------------------------------------------------------------------
+  // Finding positions
+
+  /**
+   * seekLeaf returns the index of the leaf holding visible position pos
+   * (pos < len) and leaves the cursor there (curPos is where it starts).
+   */
+  seekLeaf(pos) {
+    let li = this.curLeaf;
+    let start = this.curPos;
+    const leaves = this.leaves;
+    if (pos < start - NEAR_BY || pos >= start + NEAR_BY) {
+      // Far from the cursor: skip whole groups of leaves.
+      start = 0;
+      let g = 0;
+      const gv = this.groupVisible;
+      while (pos >= start + gv[g]) start += gv[g++];
+      li = g * LEAF_GROUP;
+    }
+    while (pos < start) start -= leaves[--li].visible;
+    while (pos >= start + leaves[li].visible) start += leaves[li++].visible;
+    this.curLeaf = li;
+    this.curPos = start;
+    return li;
+  }
+
+  /** leafStart returns the visible position where leaves[li] starts. */
+  leafStart(li) {
+    let cl = this.curLeaf;
+    let start = this.curPos;
+    const leaves = this.leaves;
+    if (li < cl - 8 || li > cl + 8) {
+      const g = (li / LEAF_GROUP) | 0;
+      cl = g * LEAF_GROUP;
+      start = 0;
+      for (let k = 0; k < g; k++) start += this.groupVisible[k];
+    }
+    while (cl > li) start -= leaves[--cl].visible;
+    while (cl < li) start += leaves[cl++].visible;
+    this.curLeaf = cl;
+    this.curPos = start;
+    return start;
+  }
+
+  /** posOf returns the visible position of the first code point of it. */
+  posOf(it) {
+    let p = this.leafStart(it.leaf.idx);
+    for (const x of it.leaf.items) {
+      if (x === it) return p;
+      if (!x.deleted) p += x.content.length;
+    }
+    throw new Error('crdt: item missing from its leaf');
+  }
+
+  /**
+   * locate finds the live item holding visible position pos (pos < len):
+   * it leaves the leaf, the index and the UTF-16 offset in _lf, _i, _off.
+   */
+  locate(pos) {
+    const lf = this.leaves[this.seekLeaf(pos)];
+    let p = this.curPos;
+    const items = lf.items;
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
+      if (it.deleted) continue;
+      const v = it.content.length;
+      if (pos < p + v) {
+        this._lf = lf;
+        this._i = i;
+        this._off = pos - p;
+        return;
+      }
+      p += v;
+    }
+    throw new Error('crdt: leaf visible count is wrong');
+  }
+
+  /**
+   * insideAt reports whether visible position pos (< len) falls between
+   * the two units of a surrogate pair.
+   */
+  insideAt(pos) {
+    this.locate(pos);
+    const it = this._lf.items[this._i];
+    return this._off > 0 && it.content.length !== it.length && isLow(it.content.charCodeAt(this._off));
+  }
+
+  // -------------------------------------------------------------------------
+  // The two-level list
+
+  /** addVisible records that leaf lf gained delta visible units. */
+  addVisible(lf, delta) {
+    lf.visible += delta;
+    this.groupVisible[(lf.idx / LEAF_GROUP) | 0] += delta;
+    this.len += delta;
+    if (lf.idx < this.curLeaf) this.curPos += delta;
+  }
+
+  /** insertItem puts it at index i of lf and splits lf when it is full. */
+  insertItem(lf, i, it) {
+    it.leaf = lf;
+    if (i === lf.items.length) lf.items.push(it);
+    else lf.items.splice(i, 0, it);
+    if (!it.deleted && it.content.length > 0) this.addVisible(lf, it.content.length);
+    if (lf.items.length > MAX_LEAF) this.splitLeaf(lf);
+  }
+
+  splitLeaf(lf) {
+    const half = lf.items.length >> 1;
+    const nl = new Leaf(this);
+    nl.items = lf.items.splice(half);
+    for (const it of nl.items) {
+      it.leaf = nl;
+      if (!it.deleted) nl.visible += it.content.length;
+    }
+    lf.visible -= nl.visible;
+    const li = lf.idx;
+    this.leaves.splice(li + 1, 0, nl);
+    for (let j = li + 1; j < this.leaves.length; j++) this.leaves[j].idx = j;
+    if (this.curLeaf > li) this.curLeaf++;
+    this.regroup((li / LEAF_GROUP) | 0);
+  }
+
+  /** regroup recomputes the visible lengths of the groups of leaves from group g on. */
+  regroup(g) {
+    const leaves = this.leaves;
+    const n = Math.ceil(leaves.length / LEAF_GROUP);
+    const gv = this.groupVisible;
+    gv.length = n;
+    for (let k = g; k < n; k++) {
+      let v = 0;
+      const end = Math.min((k + 1) * LEAF_GROUP, leaves.length);
+      for (let j = k * LEAF_GROUP; j < end; j++) v += leaves[j].visible;
+      gv[k] = v;
+    }
+  }
+
+  /**
+   * split cuts it after n code points (0 < n < it.length) and returns the
+   * second piece, which follows it both in the text and in clock order.
+   * @param {Item} it
+   * @param {number} n
+   * @returns {Item}
+   */
+  split(it, n) {
+    const nx = new Item(it.clock + n, it.length - n, it.client, KIND_TEXT);
+    nx.next = it.next;
+    nx.leftClient = it.client;
+    nx.leftClock = it.clock + n - 1;
+    nx.rightClient = it.rightClient;
+    nx.rightClock = it.rightClock;
+    nx.deleted = it.deleted;
+    let v = 0;
+    if (!it.deleted) {
+      const s = it.content;
+      const u = s.length === it.length ? n : unitsOf(s, 0, n);
+      nx.content = s.slice(u);
+      it.content = s.slice(0, u);
+      v = s.length - u;
+    }
+    it.next = nx;
+    it.length = n;
+    const lf = it.leaf;
+    const i = indexIn(it);
+    // The leaf's visible count does not change: the pieces hold what it held.
+    if (v > 0) this.addVisible(lf, -v);
+    this.insertItem(lf, i + 1, nx);
+    return nx;
+  }
+
+  /** prev returns the item before index i of lf in document order, or null. */
+  prev(lf, i) {
+    if (i > 0) return lf.items[i - 1];
+    for (let li = lf.idx - 1; li >= 0; li--) {
+      const items = this.leaves[li].items;
+      if (items.length > 0) return items[items.length - 1];
+    }
+    return null;
+  }
+
+  /**
+   * after returns the item just after it (the first item for null), or
+   * null at the end; the place just after it is left in _lf, _i.
+   */
+  after(it) {
+    if (it === null) {
+      for (const lf of this.leaves) {
+        if (lf.items.length > 0) {
+          this._lf = lf;
+          this._i = 0;
+          return lf.items[0];
+        }
+      }
+      this._lf = this.leaves[0];
+      this._i = 0;
+      return null;
+    }
+    return this.nextFrom(it.leaf, indexIn(it) + 1);
+  }
+
+  /** nextFrom returns the first item at or after index i of lf (its place in _lf, _i), or null. */
+  nextFrom(lf, i) {
+    if (i < lf.items.length) {
+      this._lf = lf;
+      this._i = i;
+      return lf.items[i];
+    }
+    const leaves = this.leaves;
+    for (let li = lf.idx + 1; li < leaves.length; li++) {
+      const l = leaves[li];
+      if (l.items.length > 0) {
+        this._lf = l;
+        this._i = 0;
+        return l.items[0];
+      }
+    }
+    this._lf = lf;
+    this._i = i;
+    return null;
+  }
+
+  // -------------------------------------------------------------------------
+  // Local edits
+
+  /**
+   * _insert performs a local insertion of s (n code points, non-empty) at
+   * UTF-16 position pos.
+   *
+   * The new text goes right before the visible code point at pos, after any
+   * deleted code points in front of it: its left origin is whatever stands
+   * immediately left (deleted or not), its right origin the code point at
+   * pos. Going after the deleted ones lets typing after a backspace
+   * continue the run it deleted from.
+   */
+  _insert(pos, s, n) {
+    let lf;
+    let i;
+    let leftItem;
+    let rightItem = null;
+    if (pos === this.len) {
+      lf = this.leaves[this.leaves.length - 1];
+      i = lf.items.length;
+      leftItem = this.prev(lf, i);
+    } else {
+      this.locate(pos);
+      lf = this._lf;
+      i = this._i;
+      let off = this._off;
+      rightItem = lf.items[i];
+      if (off > 0) {
+        let cp = off;
+        if (rightItem.content.length !== rightItem.length) {
+          // Never split a surrogate pair: inside one means before it.
+          if (isLow(rightItem.content.charCodeAt(off))) off--;
+          cp = cpsIn(rightItem, off);
+        }
+        if (cp > 0) {
+          rightItem = this.split(rightItem, cp);
+          lf = rightItem.leaf;
+          i = indexIn(rightItem);
+        }
+      }
+      leftItem = this.prev(lf, i);
+    }
+    let lc = null;
+    let lk = 0;
+    if (leftItem !== null) {
+      lc = leftItem.client;
+      lk = leftItem.clock + leftItem.length - 1;
+    }
+    let rc = null;
+    let rk = 0;
+    if (rightItem !== null) {
+      rc = rightItem.client;
+      rk = rightItem.clock;
+    }
+    this.place(this.doc.me, n, leftItem, lc, lk, rc, rk, lf, i, s);
+  }
+
+  /** _delete performs a local deletion of n UTF-16 units at pos. */
+  _delete(pos, n) {
+    if (this.astral) {
+      // Widen the range to whole code points.
+      if (this.insideAt(pos)) {
+        pos--;
+        n++;
+      }
+      if (pos + n < this.len && this.insideAt(pos + n)) n++;
+    }
+    const tx = this.doc.txn;
+    while (n > 0) {
+      this.locate(pos);
+      let it = this._lf.items[this._i];
+      if (this._off > 0) it = this.split(it, cpsIn(it, this._off));
+      if (it.content.length > n) this.split(it, cpsIn(it, n));
+      const piece = it.content.length;
+      this.recordDelete(pos, piece);
+      const c = it.client;
+      const clock = it.clock;
+      const length = it.length;
+      this.markDeleted(it);
+      if (!tx.quiet) tx.addDelete(c, clock, length);
+      n -= piece;
+    }
+  }
+
+  /**
+   * place puts a run of n code points of client c, at clock c.next, at
+   * index i of lf, right after leftItem (null at the start). The run grows
+   * leftItem when it continues it, which is what typing does; otherwise it
+   * becomes a new item. content is null for a run that arrives deleted.
+   */
+  place(c, n, leftItem, lc, lk, rc, rk, lf, i, content) {
+    if (content !== null && content.length !== n) this.astral = true;
+    if (
+      content !== null &&
+      leftItem !== null &&
+      leftItem.client === c &&
+      leftItem.clock + leftItem.length === c.next &&
+      !leftItem.deleted &&
+      leftItem.rightClient === rc &&
+      leftItem.rightClock === rk &&
+      this.prev(lf, i) === leftItem
+    ) {
+      if (this.observers.length > 0) this.recordInsert(this.posOf(leftItem) + leftItem.content.length, content);
+      leftItem.content += content;
+      leftItem.length += n;
+      c.next += n;
+      this.addVisible(leftItem.leaf, content.length);
+      return;
+    }
+    const it = new Item(c.next, n, c, KIND_TEXT);
+    it.leftClient = lc;
+    it.leftClock = lk;
+    it.rightClient = rc;
+    it.rightClock = rk;
+    if (content === null) it.deleted = true;
+    else it.content = content;
+    c.next += n;
+    c.addHead(it);
+    this.insertItem(lf, i, it);
+    if (content !== null && this.observers.length > 0) this.recordInsert(this.posOf(it), content);
+  }
+
+  /**
+   * markDeleted deletes live item it and merges it with deleted neighbours
+   * of the same run, so that a document with many deletions does not keep
+   * one item per deleted code point. It returns the item that now holds it.
+   */
+  markDeleted(it) {
+    const v = it.content.length;
+    it.deleted = true;
+    it.content = null;
+    this.addVisible(it.leaf, -v);
+    const p = this.prev(it.leaf, indexIn(it));
+    if (p !== null && absorbs(p, it)) {
+      this.absorb(p, it);
+      it = p;
+    }
+    const nx = this.nextFrom(it.leaf, indexIn(it) + 1);
+    if (nx !== null && absorbs(it, nx)) this.absorb(it, nx);
+    return it;
+  }
+
+  /** absorb merges deleted item b into a. */
+  absorb(a, b) {
+    if (a.next !== b) b.client.popHead();
+    a.length += b.length;
+    a.next = b.next;
+    b.leaf.items.splice(indexIn(b), 1);
+  }
+
+  // -------------------------------------------------------------------------
+  // Remote runs
+
+  /**
+   * integrate places a remote run of n code points of client c (starting
+   * at c.next) following the FugueMax rule (FORMAT.md §7): between its
+   * origins, concurrent insertions are ordered so that none interleave.
+   * leftItem and rightItem hold the origins (null for none); content is
+   * the run's text, or null when it arrives deleted.
+   */
+  integrate(c, n, lc, lk, rc, rk, leftItem, rightItem, content) {
+    if (leftItem !== null && lk < leftItem.clock + leftItem.length - 1) {
+      this.split(leftItem, lk - leftItem.clock + 1);
+    }
+    if (rightItem !== null) {
+      // Splitting the left item may have moved the right origin into the
+      // piece after it.
+      while (rightItem.clock + rightItem.length <= rk) rightItem = rightItem.next;
+      if (rk > rightItem.clock) rightItem = this.split(rightItem, rk - rightItem.clock);
+    }
+    const o = this.after(leftItem);
+    if (o !== rightItem) this.resolveConflict(c, rightItem, lc, lk, rc, rk, this._lf, this._i, o);
+    this.place(c, n, leftItem, lc, lk, rc, rk, this._lf, this._i, content);
+  }
+
+  /**
+   * positionOf leaves in _pl, _pi, _po the position of an origin (leaf
+   * index, index in the leaf, offset in the item); none is before all for
+   * a left origin and after all for a right one.
+   */
+  positionOf(client, clock, isRight) {
+    if (client === null) {
+      this._pl = isRight ? Infinity : -1;
+      this._pi = 0;
+      this._po = 0;
+      return;
+    }
+    const it = client.find(clock);
+    this._pl = it.leaf.idx;
+    this._pi = indexIn(it);
+    this._po = clock - it.clock;
+  }
+
+  /**
+   * resolveConflict scans the items between the new run's origins, which
+   * were inserted concurrently with it, and leaves where the run goes in
+   * _lf, _i. It is the YjsMod loop over items instead of code points: a
+   * code point after the first of an item has its predecessor as left
+   * origin, inside the scanned range, so only an item's first code point
+   * can stop the scan (FORMAT.md §7, "Working on runs").
+   */
+  resolveConflict(c, rightItem, lc, lk, rc, rk, lf, i, o) {
+    this.positionOf(lc, lk, false);
+    const lpL = this._pl;
+    const lpI = this._pi;
+    const lpO = this._po;
+    this.positionOf(rc, rk, true);
+    const rpL = this._pl;
+    const rpI = this._pi;
+    const rpO = this._po;
+    let destLeaf = lf;
+    let destIdx = i;
+    let scanning = false;
+    for (;;) {
+      if (!scanning) {
+        destLeaf = lf;
+        destIdx = i;
+      }
+      if (o === null || o === rightItem) break;
+      this.positionOf(o.leftClient, o.leftClock, false);
+      const cl = cmpPos(this._pl, this._pi, this._po, lpL, lpI, lpO);
+      if (cl < 0) break;
+      if (cl === 0) {
+        this.positionOf(o.rightClient, o.rightClock, true);
+        const cr = cmpPos(this._pl, this._pi, this._po, rpL, rpI, rpO);
+        if (cr < 0) scanning = true;
+        else if (cr === 0) {
+          if (c.id < o.client.id) break;
+          scanning = false;
+        } else scanning = false;
+      }
+      o = this.nextFrom(lf, i + 1);
+      lf = this._lf;
+      i = this._i;
+    }
+    this._lf = destLeaf;
+    this._i = destIdx;
+  }
+
+  // -------------------------------------------------------------------------
+  // Events
+
+  recordInsert(pos, s) {
+    this.record({ pos, insert: s, delete: 0 });
+  }
+
+  recordDelete(pos, n) {
+    this.record({ pos, insert: '', delete: n });
+  }
+
+  record(ch) {
+    if (this.observers.length === 0) return;
+    if (this.changes.length === 0) this.doc.txn.texts.push(this);
+    this.changes.push(ch);
+  }
+
+  /** flush composes the recorded changes into one delta and calls the observers. */
+  flush(local) {
+    if (this.changes.length === 0) return;
+    const delta = compose(this.changes);
+    this.changes = [];
+    if (delta.length === 0) return; // text inserted and deleted again: nothing to tell
+    const ev = { delta, local };
+    notify(this.observers, ev, this.doc.onObserverError);
+  }
+}
+
+/** cmpPos compares two positions (leaf, index, offset). */
+function cmpPos(al, ai, ao, bl, bi, bo) {
+  if (al !== bl) return al < bl ? -1 : 1;
+  if (ai !== bi) return ai < bi ? -1 : 1;
+  return ao < bo ? -1 : ao > bo ? 1 : 0;
+}
+
+/**
+ * deleteRange marks the code points [clock, clock+n) of client c deleted;
+ * all of them must be integrated. Map and skip clocks and tombstones are
+ * left alone (FORMAT.md §5.4).
+ * @param {import('./item.js').ClientState} c
+ * @param {number} clock
+ * @param {number} n
+ */
+export function deleteRange(c, clock, n) {
+  const end = clock + n;
+  let it = c.find(clock);
+  while (clock < end) {
+    if (it.clock + it.length <= clock) {
+      it = it.next;
+      if (it === null) it = c.find(clock);
+      continue;
+    }
+    if (it.kind !== KIND_TEXT || it.deleted) {
+      clock = it.clock + it.length;
+      continue;
+    }
+    const t = it.leaf.t;
+    if (clock > it.clock) it = t.split(it, clock - it.clock);
+    if (it.clock + it.length > end) t.split(it, end - it.clock);
+    if (t.observers.length > 0) t.recordDelete(t.posOf(it), it.content.length);
+    clock = it.clock + it.length;
+    const next = it.next;
+    if (t.markDeleted(it) !== it || it.next !== next) {
+      // it was merged with a neighbour: look the next clock up again.
+      it = c.find(clock - 1);
+    }
+  }
+}

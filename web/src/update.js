@@ -1,0 +1,722 @@
+// The update format (FORMAT.md §4): encoding a document's clocks into an
+// update, and decoding an update into plain records (Go: update.go).
+
+import { KIND_MAP, KIND_SKIP, KIND_TEXT } from './item.js';
+import { MAX_CLOCK } from './id.js';
+import { DecodeError } from './errors.js';
+import { Reader, VarReader, Writer, compareCodePoints, decodeUtf8, unitsOf, utf8Length } from './codec.js';
+
+/** FORMAT_VERSION is the first element of every update. */
+export const FORMAT_VERSION = 1;
+
+/** The most UTF-8 bytes of a type name (FORMAT.md §2.4). */
+export const MAX_NAME_BYTES = 1024;
+
+// Record kinds (FORMAT.md §4.3): bits 1–2 of a long header.
+const REC_TEXT = 0;
+const REC_MAP = 1;
+const REC_SKIP = 2;
+const REC_PARENT = 3;
+
+// Origin modes of a text record (FORMAT.md §4.4).
+const LEFT_NONE = 0; // the start of the text
+const LEFT_DELTA = 1; // same client, clock − delta
+const LEFT_EXPLICIT = 2; // client index and clock
+const LEFT_PREV = 3; // same client, clock − 1
+const RIGHT_NONE = 0; // the end of the text
+const RIGHT_AFTER_L = 1; // left.client, left.clock + 1
+const RIGHT_DELTA = 2; // same client, clock − delta
+const RIGHT_EXPLICIT = 3; // client index and clock
+
+const TYPE_TEXT = 0;
+const TYPE_MAP = 1;
+
+/**
+ * header returns low + m·2^bits, as a number while that is exact and as a
+ * BigInt past 2^53 (only a record of a 2^46-long run gets there).
+ */
+function header(low, bits, m) {
+  const v = m * 2 ** bits + low;
+  if (v <= Number.MAX_SAFE_INTEGER) return v;
+  return (BigInt(m) << BigInt(bits)) | BigInt(low);
+}
+
+// ---------------------------------------------------------------------------
+// Encoding
+
+/** EncRec is one record gathered for an encoded block. */
+class EncRec {
+  constructor(kind, clock, n, typ, lc, lk, rc, rk, entry) {
+    this.kind = kind;
+    this.clock = clock;
+    this.n = n;
+    /** the Text or SharedMap of a text or map record */
+    this.typ = typ;
+    this.lc = lc;
+    this.lk = lk;
+    this.rc = rc;
+    this.rk = rk;
+    this.entry = entry;
+  }
+}
+
+/**
+ * An Encoder gathers blocks and delete ranges, then writes the update.
+ * Client and type tables are sorted, so equal documents encode to equal
+ * bytes. It may be reused after finish.
+ */
+export class Encoder {
+  constructor() {
+    this.blocks = [];
+    /**
+     * recs[0, nRecs) are the gathered records; the EncRec objects beyond
+     * are kept for reuse, since every local edit encodes an update.
+     * @type {EncRec[]}
+     */
+    this.recs = [];
+    this.nRecs = 0;
+    /** @type {number[]} the client table of the update being written */
+    this.clients = [];
+    /** @type {any[]} the type table of the update being written */
+    this.types = [];
+    /** @type {string[]} the live text of the blocks' records, in order */
+    this.texts = [];
+    /** @type {Array<{c: import('./item.js').ClientState, ranges: number[]}>} */
+    this.deletes = [];
+    this.w = new Writer(256);
+    this.col = new Writer(64);
+  }
+
+  /**
+   * addBlock adds the changes of client c from clock on.
+   * @param {import('./item.js').ClientState} c
+   * @param {number} clock
+   */
+  addBlock(c, clock) {
+    const b = { c, clock, from: this.nRecs, to: 0, textFrom: this.texts.length, textTo: 0 };
+    this.blocks.push(b);
+    let it = c.find(clock);
+    let off = clock - it.clock;
+    while (it !== null) {
+      this.add(b, it, off);
+      off = 0;
+      const end = it.clock + it.length;
+      it = it.next;
+      if (it === null && end < c.next) it = c.find(end);
+    }
+    b.to = this.nRecs;
+    b.textTo = this.texts.length;
+  }
+
+  /** add appends the clocks of it from offset off to block b, cut as FORMAT.md §4.5 says. */
+  add(b, it, off) {
+    const clock = it.clock + off;
+    const n = it.length - off;
+    const last = this.nRecs > b.from ? this.recs[this.nRecs - 1] : null;
+    switch (it.kind) {
+      case KIND_TEXT: {
+        const t = it.leaf.t;
+        let lc = it.leftClient;
+        let lk = it.leftClock;
+        if (off > 0) {
+          lc = it.client;
+          lk = clock - 1;
+        }
+        if (!it.deleted) {
+          const s = it.content;
+          this.texts.push(off === 0 ? s : s.slice(s.length === it.length ? off : unitsOf(s, 0, off)));
+        }
+        if (
+          last !== null &&
+          last.kind === REC_TEXT &&
+          last.typ === t &&
+          last.clock + last.n === clock &&
+          lc === it.client &&
+          lk === clock - 1 &&
+          last.rc === it.rightClient &&
+          last.rk === it.rightClock
+        ) {
+          last.n += n;
+          return;
+        }
+        this.push(REC_TEXT, clock, n, t, lc, lk, it.rightClient, it.rightClock, null);
+        return;
+      }
+      case KIND_MAP:
+        this.push(REC_MAP, clock, 1, it.entry.map, null, 0, null, 0, it.entry);
+        return;
+      case KIND_SKIP:
+        if (last !== null && last.kind === REC_SKIP) {
+          last.n += n;
+          return;
+        }
+        this.push(REC_SKIP, clock, n, null, null, 0, null, 0, null);
+    }
+  }
+
+  /** push appends a record, reusing an EncRec of an earlier update. */
+  push(kind, clock, n, typ, lc, lk, rc, rk, entry) {
+    if (this.nRecs === this.recs.length) {
+      this.recs.push(new EncRec(kind, clock, n, typ, lc, lk, rc, rk, entry));
+    } else {
+      const r = this.recs[this.nRecs];
+      r.kind = kind;
+      r.clock = clock;
+      r.n = n;
+      r.typ = typ;
+      r.lc = lc;
+      r.lk = lk;
+      r.rc = rc;
+      r.rk = rk;
+      r.entry = entry;
+    }
+    this.nRecs++;
+  }
+
+  /** clientIdx returns the index of client id in the sorted client table. */
+  clientIdx(id) {
+    const clients = this.clients;
+    if (clients[0] === id) return 0;
+    let lo = 0;
+    let hi = clients.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (clients[mid] < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** addClient adds id to the client table, kept sorted and unique. */
+  addClient(id) {
+    const a = this.clients;
+    let i = a.length;
+    // Insertion from the end: the table is tiny, and mostly arrives sorted.
+    while (i > 0 && a[i - 1] > id) i--;
+    if (i > 0 && a[i - 1] === id) return;
+    if (i === a.length) a.push(id);
+    else a.splice(i, 0, id);
+  }
+
+  /**
+   * addDeletes adds client c's deleted ranges, flat [start, end, …],
+   * sorted and merged.
+   */
+  addDeletes(c, ranges) {
+    if (ranges.length > 0) this.deletes.push({ c, ranges });
+  }
+
+  /**
+   * finish writes the update, returns it and resets the encoder.
+   * @returns {Uint8Array}
+   */
+  finish() {
+    // Tables: every client and type the update mentions, sorted.
+    const clients = (this.clients = []);
+    const types = (this.types = []);
+    for (const b of this.blocks) this.addClient(b.c.id);
+    for (let i = 0; i < this.nRecs; i++) {
+      const r = this.recs[i];
+      if (r.typ !== null && (types.length === 0 || types[types.length - 1] !== r.typ) && !types.includes(r.typ)) {
+        types.push(r.typ);
+      }
+      if (r.lc !== null) this.addClient(r.lc.id);
+      if (r.rc !== null) this.addClient(r.rc.id);
+    }
+    for (const d of this.deletes) this.addClient(d.c.id);
+    if (types.length > 1) {
+      types.sort((a, b) => a.typeKind - b.typeKind || compareCodePoints(a.name, b.name));
+    }
+
+    const w = this.w;
+    const col = this.col;
+    w.pos = 0;
+    w.byte(0x95);
+    w.byte(FORMAT_VERSION);
+    w.arrayLen(types.length);
+    for (const t of types) {
+      w.byte(0x92);
+      w.byte(t.typeKind);
+      w.str(t.name);
+    }
+    w.arrayLen(clients.length);
+    for (const c of clients) w.uint(c);
+    w.arrayLen(this.deletes.length);
+    for (const d of this.deletes) {
+      col.pos = 0;
+      let prev = 0;
+      const rs = d.ranges;
+      for (let k = 0; k < rs.length; k += 2) {
+        col.varint(rs[k] - prev);
+        col.varint(rs[k + 1] - rs[k]);
+        prev = rs[k + 1];
+      }
+      w.byte(0x92);
+      w.uint(this.clientIdx(d.c.id));
+      w.binHeader(col.pos);
+      w.copy(col);
+    }
+    w.arrayLen(this.blocks.length);
+    for (const b of this.blocks) {
+      col.pos = 0;
+      let cur = -1;
+      let entries = 0;
+      for (let i = b.from; i < b.to; i++) {
+        const r = this.recs[i];
+        if (r.kind !== REC_SKIP) {
+          const ti = types.length === 1 ? 0 : types.indexOf(r.typ);
+          if (ti !== cur) {
+            cur = ti;
+            col.varint(7 + ti * 8); // parent
+          }
+        }
+        if (r.kind === REC_TEXT) this.textRec(col, b.c, r);
+        else if (r.kind === REC_MAP) {
+          col.byte(3);
+          entries++;
+        } else col.varint(header(5, 3, r.n - 1));
+      }
+      w.byte(0x95);
+      w.uint(this.clientIdx(b.c.id));
+      w.uint(b.clock);
+      w.binHeader(col.pos);
+      w.copy(col);
+      const text = b.textTo - b.textFrom === 1 ? this.texts[b.textFrom] : this.texts.slice(b.textFrom, b.textTo).join('');
+      w.str(text);
+      w.arrayLen(entries);
+      for (let i = b.from; i < b.to; i++) {
+        const r = this.recs[i];
+        if (r.kind !== REC_MAP) continue;
+        const en = r.entry;
+        w.byte(en.deleted ? 0x92 : 0x93);
+        w.str(en.key);
+        w.uint(en.seq);
+        if (!en.deleted) w.bytes(en.value);
+      }
+    }
+    // Drop the references to the document; keep the EncRec objects.
+    for (let i = 0; i < this.nRecs; i++) {
+      const r = this.recs[i];
+      r.typ = r.lc = r.rc = r.entry = null;
+    }
+    this.nRecs = 0;
+    this.blocks = [];
+    this.texts = [];
+    if (this.deletes.length > 0) this.deletes = [];
+    if (w.buf.length > 1 << 16) {
+      // Do not keep a snapshot-sized buffer alive between small updates.
+      const out = w.buf.subarray(0, w.pos).slice();
+      this.w = new Writer(256);
+      return out;
+    }
+    return w.take();
+  }
+
+  /** textRec appends the header and operands of a text record (FORMAT.md §4.3–4.4). */
+  textRec(col, c, r) {
+    let lm;
+    let rm;
+    if (r.lc === null) lm = LEFT_NONE;
+    else if (r.lc === c && r.lk + 1 === r.clock) lm = LEFT_PREV;
+    else if (r.lc === c && r.lk < r.clock) lm = LEFT_DELTA;
+    else lm = LEFT_EXPLICIT;
+    if (r.rc === null) rm = RIGHT_NONE;
+    else if (r.lc !== null && r.rc === r.lc && r.rk === r.lk + 1) rm = RIGHT_AFTER_L;
+    else if (r.rc === c && r.rk < r.clock) rm = RIGHT_DELTA;
+    else rm = RIGHT_EXPLICIT;
+    if (lm === LEFT_DELTA && (rm === RIGHT_AFTER_L || rm === RIGHT_DELTA)) {
+      // The short form: by far the most common shape of a run.
+      col.varint(header(rm === RIGHT_DELTA ? 2 : 0, 2, r.n - 1));
+    } else {
+      col.varint(header(1 + lm * 8 + rm * 32, 7, r.n - 1));
+    }
+    if (lm === LEFT_DELTA) col.varint(r.clock - r.lk);
+    else if (lm === LEFT_EXPLICIT) {
+      col.varint(this.clientIdx(r.lc.id));
+      col.varint(r.lk);
+    }
+    if (rm === RIGHT_DELTA) col.varint(r.clock - r.rk);
+    else if (rm === RIGHT_EXPLICIT) {
+      col.varint(this.clientIdx(r.rc.id));
+      col.varint(r.rk);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Decoding
+
+/**
+ * A Record is one decoded change: a text run (split where the update's
+ * delete set starts or stops deleting it), a map entry, or a skip.
+ */
+export class Record {
+  constructor(kind, clock, length, typ) {
+    this.kind = kind;
+    this.clock = clock;
+    this.length = length;
+    this.typ = typ; // index in Decoded.types
+    this.hasLeft = false;
+    this.leftClient = 0; // origins are IDs: client ID numbers, not states
+    this.leftClock = 0;
+    this.hasRight = false;
+    this.rightClient = 0;
+    this.rightClock = 0;
+    /** @type {string | null} text of the run, null when it arrives deleted */
+    this.content = null;
+    /** @type {string | null} */
+    this.key = null;
+    this.seq = 0;
+    /** @type {Uint8Array | null} */
+    this.value = null;
+    this.del = false;
+    /** checked is set when validation found both origins and they passed. */
+    this.checked = false;
+    /** Resolved when integrated. */
+    this.text = null;
+    this.map = null;
+  }
+
+  /** piece returns a copy of a text record for the part starting at clock. */
+  piece(clock, length, content) {
+    const p = new Record(KIND_TEXT, clock, length, this.typ);
+    p.hasLeft = this.hasLeft;
+    p.leftClient = this.leftClient;
+    p.leftClock = this.leftClock;
+    p.hasRight = this.hasRight;
+    p.rightClient = this.rightClient;
+    p.rightClock = this.rightClock;
+    p.content = content;
+    return p;
+  }
+}
+
+/** Decoded is an update decoded into plain values. */
+export class Decoded {
+  constructor() {
+    /** @type {Array<{kind: number, name: string, text: any, map: any}>} */
+    this.types = [];
+    /** @type {number[]} */
+    this.clients = [];
+    /** @type {Array<{client: number, from: number, to: number}>} ranges[from, to) as flat pairs */
+    this.deletes = [];
+    /** @type {number[]} delete ranges, flat [start, end, …] */
+    this.ranges = [];
+    /** @type {Array<{client: number, from: number, to: number, start: number, end: number, textType: number}>} */
+    this.blocks = [];
+    /** @type {Record[]} */
+    this.recs = [];
+  }
+
+  /**
+   * textTypeOf returns the type of the text record of this update holding
+   * (client, clock), -1 if the record holding it is not a text record, and
+   * -2 if the update does not hold it.
+   */
+  textTypeOf(client, clock) {
+    for (const b of this.blocks) {
+      if (b.client !== client) continue;
+      if (clock < b.start || clock >= b.end) return -2;
+      if (b.textType >= 0) return b.textType;
+      let lo = b.from;
+      let hi = b.to - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        const r = this.recs[mid];
+        if (r.clock + r.length > clock) hi = mid;
+        else lo = mid + 1;
+      }
+      const r = this.recs[lo];
+      return r.kind === KIND_TEXT ? r.typ : -1;
+    }
+    return -2;
+  }
+}
+
+/**
+ * decodeUpdate decodes an update (FORMAT.md §4), checking every rule a
+ * decoder must enforce; it throws a DecodeError at the first violation.
+ * @param {Uint8Array} b
+ * @returns {Decoded}
+ */
+export function decodeUpdate(b) {
+  const u = new Decoded();
+  const r = new Reader(b);
+  const n = r.arrayLen();
+  if (n !== 5) throw r.error(`an update is an array of 5 elements, not ${n}`);
+  const v = r.uint(2 ** 32);
+  if (v !== FORMAT_VERSION) throw r.error(`unsupported format version ${v}`);
+  // Types.
+  const nt = r.arrayLen();
+  for (let i = 0; i < nt; i++) {
+    r.tuple(2, 'a type [kind, name]');
+    const kind = r.uint(TYPE_MAP);
+    const name = r.str();
+    if (name.length > MAX_NAME_BYTES / 3 && utf8Length(name) > MAX_NAME_BYTES) {
+      throw r.error(`type name longer than ${MAX_NAME_BYTES} bytes`);
+    }
+    if (i > 0) {
+      const p = u.types[i - 1];
+      if (p.kind > kind || (p.kind === kind && compareCodePoints(p.name, name) >= 0)) throw r.error('types not sorted');
+    }
+    u.types.push({ kind, name, text: null, map: null });
+  }
+  // Clients.
+  const nc = r.arrayLen();
+  for (let i = 0; i < nc; i++) {
+    const c = r.clientID();
+    if (i > 0 && c <= u.clients[i - 1]) throw r.error('clients not in ascending order');
+    u.clients.push(c);
+  }
+  // Deletes.
+  const nd = r.arrayLen();
+  for (let i = 0; i < nd; i++) {
+    r.tuple(2, 'a delete entry [client, ranges]');
+    const client = clientAt(u, r);
+    if (i > 0 && client <= u.deletes[i - 1].client) throw r.error('delete entries not in ascending client order');
+    const len = r.raw(false);
+    const vr = new VarReader(b, r.pos - len, r.pos);
+    const from = u.ranges.length;
+    let prev = 0;
+    while (vr.more()) {
+      const gap = vr.next(MAX_CLOCK);
+      const ln = vr.next(MAX_CLOCK);
+      if (ln === 0 || (u.ranges.length > from && gap === 0)) throw vr.error('empty or unmerged delete range');
+      const start = prev + gap;
+      if (start + ln > MAX_CLOCK) throw vr.error('delete range past 2^53');
+      u.ranges.push(start, start + ln);
+      prev = start + ln;
+    }
+    if (u.ranges.length === from) throw r.error('delete entry with no ranges');
+    u.deletes.push({ client, from, to: u.ranges.length });
+  }
+  // Blocks.
+  const nb = r.arrayLen();
+  for (let i = 0; i < nb; i++) decodeBlock(u, r, b, i);
+  r.end();
+  return u;
+}
+
+/** clientAt reads an index into the clients table and returns that client. */
+function clientAt(u, r) {
+  const ci = r.uint(u.clients.length);
+  if (ci >= u.clients.length) throw r.error(`client index ${ci} out of range`);
+  return u.clients[ci];
+}
+
+/** explicitID reads an explicit origin (client index, clock) into rec's left or right. */
+function explicitID(u, vr) {
+  const ci = vr.next(u.clients.length);
+  if (ci >= u.clients.length) throw vr.error('client index out of range');
+  const clock = vr.next(MAX_CLOCK - 1);
+  return [u.clients[ci], clock];
+}
+
+/** big turns a BigInt field of a header into a number, or Infinity past 2^53. */
+function big(x) {
+  return x <= 2n ** 53n ? Number(x) : Infinity;
+}
+
+/** decodeBlock decodes block i (FORMAT.md §4.2). */
+function decodeBlock(u, r, b, i) {
+  r.tuple(5, 'a block [client, clock, records, text, entries]');
+  const client = clientAt(u, r);
+  if (i > 0 && client <= u.blocks[i - 1].client) throw r.error('blocks not in ascending client order');
+  let clock = r.uint(MAX_CLOCK);
+  const colLen = r.raw(false);
+  const colStart = r.pos - colLen;
+  const textLen = r.raw(true);
+  const textBase = r.pos - textLen;
+  const text = decodeUtf8(b, textBase, r.pos);
+  if (text === null) throw new DecodeError(textBase, 'string is not valid UTF-8');
+  // Without surrogate pairs, code points and UTF-16 units agree.
+  const bmp = text.length === textLen || !/[\ud800-\udbff]/.test(text);
+  let nEntries = r.arrayLen();
+  // This update's deletions of the block's client cut its text records.
+  let dFrom = 0;
+  let dTo = 0;
+  for (const d of u.deletes) {
+    if (d.client === client) {
+      dFrom = d.from;
+      dTo = d.to;
+      break;
+    }
+  }
+  let di = dFrom; // the first delete range that may overlap the next record
+  let tpos = 0; // UTF-16 offset of the next content in text
+  const vr = new VarReader(b, colStart, colStart + colLen);
+  const recs = u.recs;
+  const from = recs.length;
+  let typ = -1;
+  const types = u.types;
+  while (vr.more()) {
+    const h = vr.raw();
+    let lm;
+    let rm;
+    let n;
+    if (typeof h === 'number' ? h % 2 === 0 : (h & 1n) === 0n) {
+      lm = LEFT_DELTA;
+      if (typeof h === 'number') {
+        rm = h % 4 === 2 ? RIGHT_DELTA : RIGHT_AFTER_L;
+        n = (h - (h % 4)) / 4 + 1;
+      } else {
+        rm = (h & 2n) !== 0n ? RIGHT_DELTA : RIGHT_AFTER_L;
+        n = big((h >> 2n) + 1n);
+      }
+    } else {
+      let kind;
+      let p;
+      if (typeof h === 'number') {
+        kind = ((h % 8) - 1) / 2;
+        p = (h - (h % 8)) / 8;
+      } else {
+        kind = Number((h >> 1n) & 3n);
+        p = big(h >> 3n);
+      }
+      if (kind === REC_PARENT) {
+        if (p >= types.length) throw vr.error(`type index ${p} out of range`);
+        typ = p;
+        continue;
+      }
+      if (kind === REC_SKIP) {
+        const sn = p + 1;
+        if (clock + sn > MAX_CLOCK) throw vr.error('clock past 2^53');
+        recs.push(new Record(KIND_SKIP, clock, sn, -1));
+        clock += sn;
+        continue;
+      }
+      if (kind === REC_MAP) {
+        if (p !== 0) throw vr.error('bad map record header');
+        if (typ < 0 || types[typ].kind !== TYPE_MAP) throw vr.error('map record outside a map');
+        if (nEntries === 0) throw r.error('fewer entries than map records');
+        nEntries--;
+        const rec = decodeEntry(r, b, clock, typ);
+        if (clock + 1 > MAX_CLOCK) throw vr.error('clock past 2^53');
+        recs.push(rec);
+        clock++;
+        continue;
+      }
+      // A long text header: p = lm | rm<<2 | (n−1)<<4.
+      if (typeof h === 'number') {
+        lm = p % 4;
+        rm = ((p - lm) / 4) % 4;
+        n = (p - (p % 16)) / 16 + 1;
+      } else {
+        const pb = h >> 3n;
+        lm = Number(pb & 3n);
+        rm = Number((pb >> 2n) & 3n);
+        n = big((pb >> 4n) + 1n);
+      }
+      if (lm === LEFT_DELTA && (rm === RIGHT_AFTER_L || rm === RIGHT_DELTA)) {
+        throw vr.error('long text header for a short-form record');
+      }
+    }
+    // A text record.
+    if (typ < 0 || types[typ].kind !== TYPE_TEXT) throw vr.error('text record outside a text');
+    if (clock + n > MAX_CLOCK) throw vr.error('clock past 2^53');
+    const rec = new Record(KIND_TEXT, clock, n, typ);
+    if (lm === LEFT_PREV || lm === LEFT_DELTA) {
+      let delta = 1;
+      if (lm === LEFT_DELTA) {
+        delta = vr.next(clock);
+        if (delta === 0) throw vr.error('zero origin delta');
+      }
+      if (delta > clock) throw vr.error('origin before clock 0');
+      rec.hasLeft = true;
+      rec.leftClient = client;
+      rec.leftClock = clock - delta;
+    } else if (lm === LEFT_EXPLICIT) {
+      const id = explicitID(u, vr);
+      rec.hasLeft = true;
+      rec.leftClient = id[0];
+      rec.leftClock = id[1];
+    }
+    if (rm === RIGHT_AFTER_L) {
+      if (!rec.hasLeft) throw vr.error('right origin relative to a missing left origin');
+      rec.hasRight = true;
+      rec.rightClient = rec.leftClient;
+      rec.rightClock = rec.leftClock + 1;
+    } else if (rm === RIGHT_DELTA) {
+      const delta = vr.next(clock);
+      if (delta === 0) throw vr.error('zero origin delta');
+      rec.hasRight = true;
+      rec.rightClient = client;
+      rec.rightClock = clock - delta;
+    } else if (rm === RIGHT_EXPLICIT) {
+      const id = explicitID(u, vr);
+      rec.hasRight = true;
+      rec.rightClient = id[0];
+      rec.rightClock = id[1];
+    }
+    if (
+      (rec.hasLeft && rec.leftClient === client && rec.leftClock >= clock) ||
+      (rec.hasRight && rec.rightClient === client && rec.rightClock >= clock)
+    ) {
+      throw vr.error('origin not before the record');
+    }
+    // Split the run where this update's delete set starts or stops
+    // deleting it; only the live parts carry text (FORMAT.md §4.6).
+    const end = clock + n;
+    while (di < dTo && u.ranges[di + 1] <= clock) di += 2;
+    if (di >= dTo || u.ranges[di] >= end) {
+      // The usual case: no deletion touches the record.
+      const k = bmp ? (tpos + n <= text.length ? n : -1) : unitsOf(text, tpos, n);
+      if (k < 0) throw new DecodeError(textBase, 'text shorter than its records');
+      rec.content = text.slice(tpos, tpos + k);
+      tpos += k;
+      recs.push(rec);
+    } else {
+      let first = true;
+      for (let k = clock; k < end; ) {
+        let stop;
+        let content = null;
+        if (di < dTo && u.ranges[di] <= k) {
+          stop = Math.min(end, u.ranges[di + 1]);
+          if (u.ranges[di + 1] === stop) di += 2; // used up; a range reaching past the record serves the next one too
+        } else {
+          stop = di < dTo ? Math.min(end, u.ranges[di]) : end;
+          const m = stop - k;
+          const units = bmp ? (tpos + m <= text.length ? m : -1) : unitsOf(text, tpos, m);
+          if (units < 0) throw new DecodeError(textBase, 'text shorter than its records');
+          content = text.slice(tpos, tpos + units);
+          tpos += units;
+        }
+        const part = rec.piece(k, stop - k, content);
+        if (!first) {
+          part.hasLeft = true;
+          part.leftClient = client;
+          part.leftClock = k - 1;
+        }
+        first = false;
+        recs.push(part);
+        k = stop;
+      }
+    }
+    clock = end;
+  }
+  if (nEntries !== 0) throw r.error('more entries than map records');
+  if (tpos !== text.length) throw new DecodeError(textBase, 'text longer than its records');
+  if (from === recs.length) throw r.error('block with no records');
+  let textType = recs[from].kind === KIND_TEXT ? recs[from].typ : -1;
+  for (let k = from + 1; k < recs.length && textType >= 0; k++) {
+    if (recs[k].kind !== KIND_TEXT || recs[k].typ !== textType) textType = -1;
+  }
+  u.blocks.push({ client, from, to: recs.length, start: recs[from].clock, end: clock, textType });
+}
+
+/** decodeEntry reads the entries element of map record at clock (FORMAT.md §4.8). */
+function decodeEntry(r, b, clock, typ) {
+  const k = r.arrayLen();
+  if (k !== 2 && k !== 3) throw r.error('a map entry is [key, seq] or [key, seq, value]');
+  const key = r.str();
+  const seq = r.uint(MAX_CLOCK);
+  const rec = new Record(KIND_MAP, clock, 1, typ);
+  rec.key = key;
+  rec.seq = seq;
+  rec.del = k === 2;
+  if (k === 3) {
+    const off = r.value();
+    rec.value = b.slice(off, r.pos); // a copy: the caller may reuse its buffer
+  }
+  return rec;
+}

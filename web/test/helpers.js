@@ -1,0 +1,117 @@
+// Helpers shared by the tests: code point ↔ UTF-16 conversions, a seeded
+// PRNG, document comparison and trace loading.
+
+import { readFileSync, existsSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { toHex } from '../src/index.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+/** The repository root (web/..). */
+export const REPO_ROOT = resolve(HERE, '..', '..');
+
+/** unitsAt returns the UTF-16 offset of code point cp of s. */
+export function unitsAt(s, cp) {
+  let i = 0;
+  for (; cp > 0; cp--) {
+    if (i >= s.length) throw new Error(`code point ${cp} past the end`);
+    const c = s.charCodeAt(i);
+    i += c >= 0xd800 && c <= 0xdbff ? 2 : 1;
+  }
+  return i;
+}
+
+/**
+ * deltaToCodePoints converts a UTF-16 delta on text `before` into the
+ * code point delta the Go implementation reports, and returns it with the
+ * text after the delta.
+ */
+export function deltaToCodePoints(delta, before) {
+  const out = [];
+  let pos = 0; // UTF-16 position in before
+  let after = '';
+  for (const op of delta) {
+    if ('retain' in op) {
+      const s = before.slice(pos, pos + op.retain);
+      out.push({ retain: [...s].length });
+      after += s;
+      pos += op.retain;
+    } else if ('delete' in op) {
+      out.push({ delete: [...before.slice(pos, pos + op.delete)].length });
+      pos += op.delete;
+    } else {
+      out.push({ insert: op.insert });
+      after += op.insert;
+    }
+  }
+  return { delta: out, after: after + before.slice(pos) };
+}
+
+/**
+ * splitmix64 is a small seeded PRNG (the one the Go tests use), so that a
+ * failing run can be replayed from its printed seed.
+ */
+export class Rand {
+  constructor(seed) {
+    this.s = BigInt.asUintN(64, BigInt(seed));
+  }
+
+  next() {
+    this.s = BigInt.asUintN(64, this.s + 0x9e3779b97f4a7c15n);
+    let z = this.s;
+    z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n);
+    z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn);
+    return z ^ (z >> 31n);
+  }
+
+  /** intn returns an integer in [0, n). */
+  intn(n) {
+    return Number(this.next() % BigInt(n));
+  }
+
+  shuffle(a) {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.intn(i + 1);
+      [a[i], a[j]] = [a[j], a[i]];
+    }
+    return a;
+  }
+}
+
+/** state summarises a doc for comparisons: texts, map values, state vector, pending, snapshot. */
+export function state(doc) {
+  const texts = {};
+  for (const n of doc.textNames()) {
+    const s = doc.getText(n).toString();
+    if (s !== '') texts[n] = s;
+  }
+  const maps = {};
+  for (const n of doc.mapNames()) {
+    const m = doc.getMap(n);
+    const o = {};
+    for (const k of m.keys()) o[k] = toHex(m.getRaw(k));
+    if (Object.keys(o).length > 0) maps[n] = o;
+  }
+  return {
+    texts,
+    maps,
+    sv: [...doc.stateVector()].sort((a, b) => a[0] - b[0]),
+    pending: doc.hasPending(),
+    snapshot: toHex(doc.snapshot()),
+  };
+}
+
+/** TRACES_DIR is where the editing traces live: ../shared/traces from the repo root. */
+export const TRACES_DIR = join(REPO_ROOT, '..', 'shared', 'traces');
+
+/** tracesAvailable reports whether the traces folder exists. */
+export function tracesAvailable() {
+  return existsSync(TRACES_DIR);
+}
+
+/** loadTrace reads one gzipped trace (josephg/editing-traces format). */
+export function loadTrace(name) {
+  return JSON.parse(gunzipSync(readFileSync(join(TRACES_DIR, `${name}.json.gz`))).toString('utf8'));
+}
