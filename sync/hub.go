@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -23,7 +24,7 @@ var (
 // own; writes borrow one from a pool shared by all connections, so an idle
 // connection holds none.
 const (
-	readBufferSize  = 1024
+	readBufferSize  = 256
 	writeBufferSize = 4096
 )
 
@@ -38,11 +39,14 @@ type Hub struct {
 	wg       sync.WaitGroup // rooms and sessions
 
 	mu sync.Mutex
-	// mu guards rooms, sessions and closing. It is never held while
+	// mu guards rooms, sessions, closing, pinging and each session's
+	// pingAt. It is never held while
 	// sending to a room or a session.
 	rooms    map[string]*room
 	sessions map[*session]struct{}
 	closing  bool
+	pinging  bool          // pingLoop runs; it starts with the first session
+	stop     chan struct{} // closed by Shutdown
 }
 
 // NewHub returns a hub that keeps documents in st.
@@ -61,6 +65,39 @@ func NewHub(cfg Config, st store.Store) *Hub {
 		},
 		rooms:    make(map[string]*room),
 		sessions: make(map[*session]struct{}),
+		stop:     make(chan struct{}),
+	}
+}
+
+// pingLoop asks the write pump of every session to ping its client once
+// per pingPeriod. One loop for all sessions costs less than a timer each,
+// and its one-second steps spread the pings out.
+func (h *Hub) pingLoop() {
+	defer h.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var due []*session
+	for {
+		select {
+		case <-h.stop:
+			return
+		case now := <-t.C:
+			h.mu.Lock()
+			for s := range h.sessions {
+				if s.pingAt.IsZero() {
+					s.pingAt = now.Add(pingPeriod)
+				} else if now.After(s.pingAt) {
+					s.pingAt = now.Add(pingPeriod)
+					due = append(due, s)
+				}
+			}
+			h.mu.Unlock()
+			for _, s := range due {
+				s.queue.pingDue()
+			}
+			clear(due)
+			due = due[:0]
+		}
 	}
 }
 
@@ -76,16 +113,19 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	s := &session{
 		hub:    h,
 		conn:   conn,
-		queue:  newSendQueue(h.cfg.QueueLength, h.cfg.QueueBytes),
 		remote: r.RemoteAddr,
 	}
+	s.queue.init(h.cfg.QueueLength, h.cfg.QueueBytes, s.writePump)
 	if !h.addSession(s) {
 		s.queue.close(closedGoingAway, "server shutting down", 0)
-		s.writePump()
+		<-s.queue.finished
 		return
 	}
-	defer h.wg.Done()
-	s.serve(r.PathValue("room"))
+	// The session runs in a goroutine of its own so that the handler
+	// returns, and the request, the response and the HTTP server's
+	// goroutine stack can be collected: an idle connection should cost
+	// little more than its socket.
+	go s.serve(r.PathValue("room"))
 }
 
 // Stats is a moment's count of a hub's rooms and connections.
@@ -108,6 +148,9 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	first := !h.closing
 	h.closing = true
+	if first {
+		close(h.stop)
+	}
 	var rooms []*room
 	if first {
 		for _, r := range h.rooms {
@@ -143,6 +186,11 @@ func (h *Hub) addSession(s *session) bool {
 	defer h.mu.Unlock()
 	if h.closing {
 		return false
+	}
+	if len(h.sessions) == 0 && !h.pinging {
+		h.pinging = true
+		h.wg.Add(1)
+		go h.pingLoop()
 	}
 	h.sessions[s] = struct{}{}
 	h.wg.Add(1)

@@ -8,17 +8,23 @@ import (
 
 // A sendQueue holds the encoded messages waiting for one session's write
 // pump. The room pushes without ever blocking: a push that would pass the
-// length or byte bound fails, and the room drops the session. The slice
-// grows only while messages wait, so an idle session holds no buffer.
+// length or byte bound fails, and the room drops the session.
+//
+// The write pump is a goroutine started by the first push to an idle queue;
+// it exits once it has emptied the queue. An idle session therefore holds
+// neither a goroutine nor a buffer for writing, only its read pump.
 type sendQueue struct {
 	maxLen, maxBytes int
-	wake             chan struct{} // capacity 1: "something changed"
+	pump             func()        // the write pump, run in a new goroutine
+	finished         chan struct{} // closed once the farewell is written
 
 	mu sync.Mutex
 	// mu guards the fields below.
-	msgs  [][]byte
-	bytes int
-	bye   *farewell // set once the session is to be closed
+	msgs    [][]byte
+	bytes   int
+	ping    bool      // a ping is due
+	bye     *farewell // set once the session is to be closed
+	pumping bool      // a write pump is running
 }
 
 // A farewell is the last thing written to a session: an Error message and
@@ -29,14 +35,16 @@ type farewell struct {
 	msg    []byte // encoded protocol.Error, or nil
 }
 
-func newSendQueue(maxLen, maxBytes int) *sendQueue {
-	return &sendQueue{maxLen: maxLen, maxBytes: maxBytes, wake: make(chan struct{}, 1)}
+// init prepares a queue held by value in its session.
+func (q *sendQueue) init(maxLen, maxBytes int, pump func()) {
+	q.maxLen, q.maxBytes, q.pump, q.finished = maxLen, maxBytes, pump, make(chan struct{})
 }
 
-func (q *sendQueue) signal() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
+// wakeLocked starts the write pump unless it is running. q.mu must be held.
+func (q *sendQueue) wakeLocked() {
+	if !q.pumping {
+		q.pumping = true
+		go q.pump()
 	}
 }
 
@@ -54,8 +62,18 @@ func (q *sendQueue) push(b []byte) bool {
 	}
 	q.msgs = append(q.msgs, b)
 	q.bytes += len(b)
-	q.signal()
+	q.wakeLocked()
 	return true
+}
+
+// pingDue asks the write pump to ping the client.
+func (q *sendQueue) pingDue() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.bye == nil {
+		q.ping = true
+		q.wakeLocked()
+	}
 }
 
 // close asks the write pump to write the farewell for reason and close the
@@ -75,23 +93,30 @@ func (q *sendQueue) close(reason closeReason, text string, seq uint64) bool {
 		bye.msg, _ = protocol.Encode(&protocol.Error{Code: reason.code(), Message: truncate(text, protocol.MaxErrorMessageBytes), Seq: seq})
 	}
 	q.bye = bye
+	clear(q.msgs)
 	q.msgs, q.bytes = nil, 0
-	q.signal()
+	q.wakeLocked()
 	return true
 }
 
-// take moves the waiting messages into buf and returns them, with the
-// farewell if the session is closing.
-func (q *sendQueue) take(buf [][]byte) ([][]byte, *farewell) {
+// take moves the waiting messages into buf and returns them, whether a
+// ping is due, and the farewell if the session is closing. When there is
+// nothing to do it marks the pump stopped: the caller must exit, and the
+// next push starts a new one.
+func (q *sendQueue) take(buf [][]byte) (msgs [][]byte, ping bool, bye *farewell) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	buf = append(buf[:0], q.msgs...)
 	clear(q.msgs)
 	q.msgs, q.bytes = q.msgs[:0], 0
-	if cap(q.msgs) > 64 {
+	if cap(q.msgs) > 16 {
 		q.msgs = nil // let a burst's backing array go
 	}
-	return buf, q.bye
+	ping, q.ping = q.ping, false
+	if len(buf) == 0 && !ping && q.bye == nil {
+		q.pumping = false
+	}
+	return buf, ping, q.bye
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.

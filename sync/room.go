@@ -10,8 +10,9 @@ import (
 
 const (
 	// inboxSize is the capacity of a room's event channel. A session whose
-	// event does not fit waits, which slows that client's reads only.
-	inboxSize = 1024
+	// event does not fit waits, which slows that client's reads only. The
+	// channel's buffer is allocated with the room, so it stays small.
+	inboxSize = 32
 	// maxBatch bounds how many events a room handles before it sends the
 	// acknowledgements and the coalesced broadcast of their updates.
 	maxBatch = 256
@@ -29,13 +30,13 @@ const (
 	eventPresence
 )
 
-// An event is what a session tells its room.
+// An event is what a session tells its room. msg is the *protocol.Hello
+// of a join, the *protocol.Update of an update and the *protocol.Presence
+// of a presence change (whose one entry the session has checked).
 type event struct {
-	kind   eventKind
-	s      *session
-	hello  *protocol.Hello  // eventJoin
-	update *protocol.Update // eventUpdate
-	state  []byte           // eventPresence
+	kind eventKind
+	s    *session
+	msg  protocol.Message
 }
 
 // A room owns one document and its members. All of its state belongs to
@@ -62,7 +63,8 @@ type room struct {
 	flushOn  bool
 	relay    *time.Timer // runs while a batch waits for its turn
 	relayOn  bool
-	relayed  time.Time // when the last batch went out
+	relayed  time.Time    // when the last batch went out
+	sweep    *time.Ticker // runs while the room holds presence states
 }
 
 type member struct {
@@ -147,8 +149,11 @@ func (r *room) run() {
 	r.relay = time.NewTimer(time.Hour)
 	r.relay.Stop()
 	defer r.relay.Stop()
-	sweep := time.NewTicker(cfg.PresenceTimeout / 2)
-	defer sweep.Stop()
+	defer func() {
+		if r.sweep != nil {
+			r.sweep.Stop()
+		}
+	}()
 	for {
 		select {
 		case ev := <-r.inbox:
@@ -163,7 +168,7 @@ func (r *room) run() {
 		case <-r.flush.C:
 			r.flushOn = false
 			r.flushPresence(time.Now())
-		case now := <-sweep.C:
+		case now := <-r.sweepC():
 			r.expirePresence(now)
 		case <-r.idle.C:
 			if len(r.members) == 0 && r.hub.closeIfIdle(r) {
@@ -186,15 +191,15 @@ func (r *room) handle(ev event) {
 	switch ev.kind {
 	case eventJoin:
 		r.flushUpdates() // so the new member gets no update twice
-		r.join(ev.s, ev.hello)
+		r.join(ev.s, ev.msg.(*protocol.Hello))
 	case eventLeave:
 		if _, ok := r.members[ev.s]; ok {
 			r.remove(ev.s)
 		}
 	case eventUpdate:
-		r.apply(ev.s, ev.update)
+		r.apply(ev.s, ev.msg.(*protocol.Update))
 	case eventPresence:
-		r.setPresence(ev.s, ev.state, time.Now())
+		r.setPresence(ev.s, ev.msg.(*protocol.Presence).Entries[0].State, time.Now())
 	}
 }
 
@@ -374,6 +379,9 @@ func (r *room) setPresence(s *session, state []byte, now time.Time) {
 		}
 		p = &presenceState{}
 		r.presence[client] = p
+		if r.sweep == nil {
+			r.sweep = time.NewTicker(r.hub.cfg.PresenceTimeout / 2)
+		}
 	}
 	p.owner, p.state, p.refreshed, p.dirty = s, state, now, true
 	r.armFlush(p.sent.Add(r.hub.cfg.PresenceInterval).Sub(now))
@@ -418,6 +426,10 @@ func (r *room) flushPresence(now time.Time) {
 	if wait >= 0 {
 		r.armFlush(wait)
 	}
+	if len(r.presence) == 0 && r.sweep != nil {
+		r.sweep.Stop()
+		r.sweep = nil
+	}
 	if len(entries) == 0 {
 		return
 	}
@@ -430,6 +442,15 @@ func (r *room) flushPresence(now time.Time) {
 			r.deliver(s, msg)
 		}
 	}
+}
+
+// sweepC returns the channel of the presence sweep, or nil (which blocks
+// forever) while the room holds no presence.
+func (r *room) sweepC() <-chan time.Time {
+	if r.sweep == nil {
+		return nil
+	}
+	return r.sweep.C
 }
 
 // expirePresence clears the presence of clients silent for longer than

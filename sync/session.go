@@ -19,8 +19,9 @@ import (
 type session struct {
 	hub    *Hub
 	conn   *websocket.Conn
-	queue  *sendQueue
+	queue  sendQueue
 	remote string
+	pingAt time.Time // when the next ping is due; the hub's ping loop only
 
 	// Set by the read pump once the Hello is accepted; read by the room
 	// only after the join event, which the channel send orders.
@@ -30,51 +31,73 @@ type session struct {
 	lastSeq uint64 // the last Update seq read; read pump only
 }
 
-// serve runs the read pump until the connection ends, then waits for the
-// write pump. It is the session's lifetime.
+// serve reads the Hello and joins the room, then hands the connection to
+// the read pump. It runs in a goroutine of its own; the session's end
+// releases the hub's count of it.
 func (s *session) serve(roomName string) {
-	writeDone := make(chan struct{})
-	go func() {
-		defer close(writeDone)
-		s.writePump()
-	}()
-	reason, text, seq := s.readPump(roomName)
+	s.conn.SetPongHandler(func(string) error {
+		return s.conn.SetReadDeadline(time.Now().Add(pongWait))
+	})
+	if reason, text := s.handshake(roomName); reason != 0 {
+		s.end(reason, text, 0)
+		return
+	}
+	// Handling the Hello grew this goroutine's stack, which would stay
+	// grown; the read pump of an idle session needs much less, so it runs
+	// in a fresh goroutine.
+	go s.readPump()
+}
+
+// handshake reads the Hello and joins its room.
+func (s *session) handshake(roomName string) (closeReason, string) {
+	if !protocol.ValidRoom(roomName) {
+		return closedInvalidRoom, fmt.Sprintf("invalid room name %q: use 1 to %d characters of [A-Za-z0-9._~-]", truncate(roomName, 200), protocol.MaxRoomBytes)
+	}
+	_ = s.conn.SetReadDeadline(time.Now().Add(s.hub.cfg.HelloTimeout))
+	m, reason, text := s.read()
+	if reason != 0 {
+		return reason, text
+	}
+	hello, ok := m.(*protocol.Hello)
+	if !ok {
+		return closedProtocolError, fmt.Sprintf("expected hello, got %s", m.Type())
+	}
+	if reason, text := s.join(roomName, hello); reason != 0 {
+		return reason, text
+	}
+	_ = s.conn.SetReadDeadline(time.Now().Add(pongWait))
+	return 0, ""
+}
+
+// readPump reads messages until the connection fails or the client breaks
+// the protocol, then ends the session.
+func (s *session) readPump() {
+	reason, text, seq := s.readMessages()
+	s.end(reason, text, seq)
+}
+
+// end leaves the room, has the write pump say farewell for reason, waits
+// for it, and forgets the session.
+func (s *session) end(reason closeReason, text string, seq uint64) {
 	if s.room != nil {
 		s.room.send(event{kind: eventLeave, s: s})
 		s.hub.release(s.room)
 	}
 	if s.queue.close(reason, text, seq) && reason != closedByClient {
-		s.hub.logger.Debug("session closed", "room", roomName, "remote", s.remote, "reason", reason.String(), "detail", text)
+		s.hub.logger.Debug("session closed", "remote", s.remote, "reason", reason.String(), "detail", text)
 	}
-	<-writeDone
+	<-s.queue.finished
 	s.hub.removeSession(s)
+	s.hub.wg.Done()
 }
 
-// readPump reads until the connection fails or the client breaks the
-// protocol, and returns why it stopped.
-func (s *session) readPump(roomName string) (reason closeReason, text string, seq uint64) {
-	s.conn.SetPongHandler(func(string) error {
-		return s.conn.SetReadDeadline(time.Now().Add(pongWait))
-	})
-	if !protocol.ValidRoom(roomName) {
-		return closedInvalidRoom, fmt.Sprintf("invalid room name %q: use 1 to %d characters of [A-Za-z0-9._~-]", truncate(roomName, 200), protocol.MaxRoomBytes), 0
-	}
-	_ = s.conn.SetReadDeadline(time.Now().Add(s.hub.cfg.HelloTimeout))
+// readMessages handles the messages after the Hello and returns why it
+// stopped.
+func (s *session) readMessages() (reason closeReason, text string, seq uint64) {
 	for {
 		m, reason, text := s.read()
 		if reason != 0 {
 			return reason, text, 0
-		}
-		if s.room == nil {
-			hello, ok := m.(*protocol.Hello)
-			if !ok {
-				return closedProtocolError, fmt.Sprintf("expected hello, got %s", m.Type()), 0
-			}
-			if reason, text := s.join(roomName, hello); reason != 0 {
-				return reason, text, 0
-			}
-			_ = s.conn.SetReadDeadline(time.Now().Add(pongWait))
-			continue
 		}
 		_ = s.conn.SetReadDeadline(time.Now().Add(pongWait))
 		switch m := m.(type) {
@@ -83,14 +106,14 @@ func (s *session) readPump(roomName string) (reason closeReason, text string, se
 				return closedProtocolError, fmt.Sprintf("update seq %d after %d: seq must increase", m.Seq, s.lastSeq), m.Seq
 			}
 			s.lastSeq = m.Seq
-			if !s.room.send(event{kind: eventUpdate, s: s, update: m}) {
+			if !s.room.send(event{kind: eventUpdate, s: s, msg: m}) {
 				return closedGoingAway, "", 0
 			}
 		case *protocol.Presence:
 			if len(m.Entries) != 1 || m.Entries[0].Client != s.client {
 				return closedProtocolError, "presence must hold exactly one entry, the sender's own client ID", 0
 			}
-			if !s.room.send(event{kind: eventPresence, s: s, state: m.Entries[0].State}) {
+			if !s.room.send(event{kind: eventPresence, s: s, msg: m}) {
 				return closedGoingAway, "", 0
 			}
 		case *protocol.Hello:
@@ -114,7 +137,7 @@ func (s *session) join(roomName string, h *protocol.Hello) (closeReason, string)
 		return closedGoingAway, err.Error()
 	}
 	s.room, s.client = r, h.Client
-	if !r.send(event{kind: eventJoin, s: s, hello: h}) {
+	if !r.send(event{kind: eventJoin, s: s, msg: h}) {
 		if r.err != nil {
 			return closedInternalError, fmt.Sprintf("room %q could not be loaded", roomName)
 		}
@@ -155,34 +178,40 @@ func (s *session) read() (protocol.Message, closeReason, string) {
 	return m, 0, ""
 }
 
-// writePump writes queued messages and pings until the session closes.
+// writePump writes what the queue holds until it is empty, then
+// returns; the queue starts a new pump for the next message. The pump that
+// finds a farewell writes it, closes the connection and closes
+// queue.finished.
 func (s *session) writePump() {
-	ticker := time.NewTicker(pingPeriod)
-	defer ticker.Stop()
-	defer s.conn.Close()
 	var batch [][]byte
 	for {
-		select {
-		case <-s.queue.wake:
-			var bye *farewell
-			batch, bye = s.queue.take(batch)
-			for i, b := range batch {
-				batch[i] = nil
-				_ = s.conn.SetWriteDeadline(time.Now().Add(writeWait))
-				if err := s.conn.WriteMessage(websocket.BinaryMessage, b); err != nil {
-					s.queue.close(closedByClient, "", 0)
-					return
-				}
-			}
+		msgs, ping, bye := s.queue.take(batch)
+		if len(msgs) == 0 && !ping && bye == nil {
+			return
+		}
+		batch = msgs
+		for i, b := range batch {
+			batch[i] = nil
 			if bye != nil {
-				s.writeFarewell(bye)
-				return
+				continue // dropped: the farewell comes next
 			}
-		case <-ticker.C:
+			_ = s.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := s.conn.WriteMessage(websocket.BinaryMessage, b); err != nil {
+				s.queue.close(closedByClient, "", 0)
+				bye = &farewell{reason: closedByClient}
+			}
+		}
+		if bye == nil && ping {
 			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
 				s.queue.close(closedByClient, "", 0)
-				return
+				continue
 			}
+		}
+		if bye != nil {
+			s.writeFarewell(bye)
+			s.conn.Close()
+			close(s.queue.finished)
+			return
 		}
 	}
 }

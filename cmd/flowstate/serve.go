@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -40,6 +41,7 @@ type serveFlags struct {
 	logFormat string
 	logLevel  string
 	cpuProf   string
+	pprof     bool
 }
 
 func newServeFlagSet(f *serveFlags, stderr io.Writer) *flag.FlagSet {
@@ -49,6 +51,7 @@ func newServeFlagSet(f *serveFlags, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.data, "data", envOr("FLOWSTATE_DATA", "./flowstate.db"), "data `file` (FLOWSTATE_DATA)")
 	fs.StringVar(&f.logFormat, "log-format", envOr("FLOWSTATE_LOG_FORMAT", "text"), "log format: text or json (FLOWSTATE_LOG_FORMAT)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("FLOWSTATE_LOG_LEVEL", "info"), "log level: debug, info, warn or error (FLOWSTATE_LOG_LEVEL)")
+	fs.BoolVar(&f.pprof, "pprof", envOr("FLOWSTATE_PPROF", "") == "true", "serve net/http/pprof profiles at /debug/pprof/ (FLOWSTATE_PPROF=true)")
 	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile to `file` until the server stops")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsageText)
@@ -111,6 +114,12 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	st := store.NewMemory()
 	defer st.Close()
 	srv := docsync.NewServer(docsync.Config{Logger: logger}, st)
+	if f.pprof {
+		srv.Mux.HandleFunc("GET /debug/pprof/", httppprof.Index)
+		srv.Mux.HandleFunc("GET /debug/pprof/profile", httppprof.Profile)
+		srv.Mux.HandleFunc("GET /debug/pprof/symbol", httppprof.Symbol)
+		srv.Mux.HandleFunc("GET /debug/pprof/trace", httppprof.Trace)
+	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return err
