@@ -4,22 +4,32 @@ GO       ?= go
 FUZZTIME ?= 20s
 TRACES   ?= ../shared/traces/*.json.gz
 
-# Fuzz targets of the crdt package, each run for FUZZTIME by "make fuzz".
-CRDT_FUZZ_TARGETS := FuzzApplyUpdate FuzzApplyPopulated FuzzDecodeStateVector FuzzReplicas
+# Fuzz targets, as package:target, each run for FUZZTIME by "make fuzz".
+FUZZ_TARGETS := crdt:FuzzApplyUpdate crdt:FuzzApplyPopulated crdt:FuzzDecodeStateVector \
+	crdt:FuzzReplicas protocol:FuzzDecode
 
-.PHONY: help test test-short bench fuzz fmt vet build
+.PHONY: help test test-go test-web test-short bench fuzz fmt vet build
 
 help:
-	@echo "make test        vet, then run all tests with the race detector"
+	@echo "make test        vet, run the Go tests with the race detector, then the JS tests"
+	@echo "make test-go     vet and the Go tests only"
+	@echo "make test-web    the JS tests only (installs web/node_modules with npm ci)"
 	@echo "make test-short  run the tests with -short (skips long simulations)"
 	@echo "make bench       replay the editing traces in TRACES through the CRDT"
-	@echo "make fuzz        run each crdt fuzz target for FUZZTIME (default 20s)"
+	@echo "make fuzz        run each fuzz target for FUZZTIME (default 20s)"
 	@echo "make fmt         gofmt every Go file"
 	@echo "make vet         go vet"
 	@echo "make build       build ./flowstate"
 
-test:
+test: test-go test-web
+
+test-go:
 	$(GO) vet ./... && $(GO) test -race ./...
+
+# npm ci runs only when package-lock.json changed since the last install.
+test-web:
+	@command -v node >/dev/null || { echo "make test-web: Node.js is required (https://nodejs.org or apt-get install nodejs npm)"; exit 1; }
+	cd web && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm test
 
 test-short:
 	$(GO) test -short ./...
@@ -28,9 +38,10 @@ bench:
 	$(GO) run ./cmd/flowstate bench trace $(TRACES)
 
 fuzz:
-	@set -e; for target in $(CRDT_FUZZ_TARGETS); do \
-		echo "$(GO) test -run '^\$$' -fuzz '^$$target\$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./crdt"; \
-		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./crdt; \
+	@set -e; for spec in $(FUZZ_TARGETS); do \
+		pkg=$${spec%%:*}; target=$${spec#*:}; \
+		echo "$(GO) test -run '^\$$' -fuzz '^$$target\$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./$$pkg"; \
+		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./$$pkg; \
 	done
 
 fmt:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -327,7 +328,29 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 
 	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
-	dialer := websocket.Dialer{HandshakeTimeout: handshakeTimeout, ReadBufferSize: 1024, WriteBufferSize: 1024}
+	// gorilla bounds the handshake by ctx's deadline only: close the
+	// socket when ctx ends, so that Close interrupts a hanging handshake
+	// or Welcome.
+	var netMu sync.Mutex
+	var netConn net.Conn
+	stop := context.AfterFunc(ctx, func() {
+		netMu.Lock()
+		defer netMu.Unlock()
+		if netConn != nil {
+			netConn.Close()
+		}
+	})
+	defer stop()
+	dialer := websocket.Dialer{
+		HandshakeTimeout: handshakeTimeout, ReadBufferSize: 1024, WriteBufferSize: 1024,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			netMu.Lock()
+			netConn = nc
+			netMu.Unlock()
+			return nc, err
+		},
+	}
 	conn, _, err := dialer.DialContext(ctx, c.url, c.opts.Header)
 	if err != nil {
 		return nil, fmt.Errorf("sync: dial %s: %w", c.url, err)
@@ -515,7 +538,7 @@ func (c *Client) readLoop(conn *websocket.Conn) error {
 // server sends just before closing, comes back as an error: a *ServerError
 // when its code is permanent.
 func (c *Client) readMessage(conn *websocket.Conn) (protocol.Message, error) {
-	kind, b, err := conn.ReadMessage()
+	kind, r, err := conn.NextReader()
 	if err != nil {
 		var ce *websocket.CloseError
 		if errors.As(err, &ce) && protocol.Code(ce.Code).Permanent() {
@@ -526,7 +549,12 @@ func (c *Client) readMessage(conn *websocket.Conn) (protocol.Message, error) {
 	if kind != websocket.BinaryMessage {
 		return nil, errors.New("sync: server sent a text frame")
 	}
-	m, err := protocol.Decode(b)
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	m, err := protocol.Decode(buf.Bytes()) // copies what it keeps
 	if err != nil {
 		return nil, err
 	}
@@ -585,7 +613,9 @@ func (c *Client) refreshPresence() {
 }
 
 func (c *Client) setStatusLocked(s Status) {
-	if c.status != s {
+	// Closed is final: a connection attempt that Close interrupted must
+	// not bring the client back.
+	if c.status != s && c.status != StatusClosed {
 		c.status = s
 		c.notifyLocked()
 		if c.opts.OnStatus != nil {

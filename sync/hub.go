@@ -117,6 +117,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	}
 	s.queue.init(h.cfg.QueueLength, h.cfg.QueueBytes, s.writePump)
 	if !h.addSession(s) {
+		s.readEnded.Store(true) // nothing reads this connection
 		s.queue.close(closedGoingAway, "server shutting down", 0)
 		<-s.queue.finished
 		return

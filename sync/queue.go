@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"sync"
 
 	"github.com/flowstate/flowstate/protocol"
@@ -117,6 +118,26 @@ func (q *sendQueue) take(buf [][]byte) (msgs [][]byte, ping bool, bye *farewell)
 		q.pumping = false
 	}
 	return buf, ping, q.bye
+}
+
+// readBuffers holds the buffers messages are read into: a message is
+// decoded into values of its own, so its buffer can serve the next one.
+var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuffer is the largest buffer kept for reuse; a rare large
+// message should not pin its buffer.
+const maxPooledBuffer = 64 << 10
+
+func getBuffer() *bytes.Buffer {
+	b := readBuffers.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuffer {
+		readBuffers.Put(b)
+	}
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.

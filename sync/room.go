@@ -42,12 +42,13 @@ type event struct {
 // A room owns one document and its members. All of its state belongs to
 // the goroutine running run; sessions reach it through inbox only.
 type room struct {
-	name  string
-	hub   *Hub
-	inbox chan event
-	stop  chan struct{} // closed by the hub to shut the room down
-	done  chan struct{} // closed when run returns
-	err   error         // why the room failed to load; set before done closes
+	name   string
+	hub    *Hub
+	inbox  chan event
+	stop   chan struct{} // closed by the hub to shut the room down
+	done   chan struct{} // closed when run returns
+	loaded chan struct{} // closed once load has returned
+	err    error         // why the room failed to load; set before loaded closes
 
 	refs int // sessions holding the room; guarded by hub.mu
 
@@ -94,6 +95,7 @@ func newRoom(h *Hub, name string) *room {
 		inbox:    make(chan event, inboxSize),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
+		loaded:   make(chan struct{}),
 		members:  make(map[*session]*member),
 		presence: make(map[uint64]*presenceState),
 	}
@@ -138,8 +140,10 @@ func (r *room) run() {
 		r.err = err
 		r.hub.logger.Error("room failed to load", "room", r.name, "err", err)
 		r.hub.forget(r)
+		close(r.loaded)
 		return
 	}
+	close(r.loaded)
 	cfg := &r.hub.cfg
 	r.idle = time.NewTimer(cfg.RoomIdleTimeout)
 	defer r.idle.Stop()
@@ -182,6 +186,7 @@ func (r *room) run() {
 				r.drop(s, closedGoingAway, "server shutting down", 0)
 			}
 			r.save()
+			r.hub.forget(r)
 			return
 		}
 	}
@@ -246,6 +251,11 @@ func (r *room) apply(s *session, m *protocol.Update) {
 		}
 		if err := r.hub.store.Append(r.name, u); err != nil {
 			r.hub.logger.Error("store append failed", "room", r.name, "err", err)
+			// The document holds u now: relay it so that the members
+			// agree with the room, and count it so that the next save
+			// writes it. Only the Ack is withheld.
+			r.logLen++
+			r.batch = append(r.batch, batchedUpdate{from: s, update: u})
 			r.drop(s, closedInternalError, "the update could not be stored", m.Seq)
 			return
 		}
@@ -380,7 +390,7 @@ func (r *room) setPresence(s *session, state []byte, now time.Time) {
 		p = &presenceState{}
 		r.presence[client] = p
 		if r.sweep == nil {
-			r.sweep = time.NewTicker(r.hub.cfg.PresenceTimeout / 2)
+			r.sweep = time.NewTicker(max(r.hub.cfg.PresenceTimeout/2, time.Millisecond))
 		}
 	}
 	p.owner, p.state, p.refreshed, p.dirty = s, state, now, true

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -28,7 +29,8 @@ type session struct {
 	room   *room
 	client uint64
 
-	lastSeq uint64 // the last Update seq read; read pump only
+	lastSeq   uint64      // the last Update seq read; read pump only
+	readEnded atomic.Bool // the read pump (or handshake) stopped reading
 }
 
 // serve reads the Hello and joins the room, then hands the connection to
@@ -79,6 +81,7 @@ func (s *session) readPump() {
 // end leaves the room, has the write pump say farewell for reason, waits
 // for it, and forgets the session.
 func (s *session) end(reason closeReason, text string, seq uint64) {
+	s.readEnded.Store(true)
 	if s.room != nil {
 		s.room.send(event{kind: eventLeave, s: s})
 		s.hub.release(s.room)
@@ -136,11 +139,13 @@ func (s *session) join(roomName string, h *protocol.Hello) (closeReason, string)
 	if err != nil {
 		return closedGoingAway, err.Error()
 	}
+	<-r.loaded
+	if r.err != nil {
+		s.hub.release(r)
+		return closedInternalError, fmt.Sprintf("room %q could not be loaded", roomName)
+	}
 	s.room, s.client = r, h.Client
 	if !r.send(event{kind: eventJoin, s: s, msg: h}) {
-		if r.err != nil {
-			return closedInternalError, fmt.Sprintf("room %q could not be loaded", roomName)
-		}
 		return closedGoingAway, "room closed"
 	}
 	return 0, ""
@@ -161,14 +166,15 @@ func (s *session) read() (protocol.Message, closeReason, string) {
 		return nil, closedUnsupportedData, "text frames are not supported: send msgpack in binary frames"
 	}
 	max := s.hub.cfg.MaxMessageSize
-	b, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
-	if err != nil {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if _, err := buf.ReadFrom(io.LimitReader(r, int64(max)+1)); err != nil {
 		return nil, closedByClient, err.Error()
 	}
-	if len(b) > max {
+	if buf.Len() > max {
 		return nil, closedMessageTooBig, fmt.Sprintf("message over the %d-byte limit", max)
 	}
-	m, err := protocol.Decode(b)
+	m, err := protocol.Decode(buf.Bytes()) // copies what it keeps
 	switch {
 	case errors.Is(err, protocol.ErrUnknownType):
 		return nil, closedUnknownType, err.Error()
@@ -228,7 +234,28 @@ func (s *session) writeFarewell(bye *farewell) {
 		return
 	}
 	code := bye.reason.code()
-	_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(code), code.String()), deadline)
+	if s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(code), code.String()), deadline) != nil {
+		return
+	}
+	s.awaitClose(deadline)
+}
+
+// awaitClose gives the client until deadline to answer the close frame,
+// so that it sees a clean close rather than a reset. While the read pump
+// runs, it will read the answer; once it has stopped, reading falls to us.
+func (s *session) awaitClose(deadline time.Time) {
+	for !s.readEnded.Load() {
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_ = s.conn.SetReadDeadline(deadline)
+	for {
+		if _, _, err := s.conn.NextReader(); err != nil {
+			return
+		}
+	}
 }
 
 // abort interrupts a write in progress, for a session dropped as a slow

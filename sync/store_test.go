@@ -1,0 +1,108 @@
+package sync_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/flowstate/flowstate/protocol"
+	"github.com/flowstate/flowstate/store"
+)
+
+// A flakyStore is a Memory whose Load and Append fail while told to, as a
+// disk might.
+type flakyStore struct {
+	*store.Memory
+	failLoad, failAppend atomic.Bool
+}
+
+var errDisk = errors.New("test: disk on fire")
+
+func (s *flakyStore) Load(room string) ([]byte, [][]byte, error) {
+	if s.failLoad.Load() {
+		return nil, nil, errDisk
+	}
+	return s.Memory.Load(room)
+}
+
+func (s *flakyStore) Append(room string, update []byte) error {
+	if s.failAppend.Load() {
+		return errDisk
+	}
+	return s.Memory.Append(room, update)
+}
+
+// A room whose document cannot be loaded answers the joiner with 1011,
+// and a later join, once the store recovers, opens it.
+func TestRoomLoadFailure(t *testing.T) {
+	st := &flakyStore{Memory: store.NewMemory()}
+	ts := startServerWithStore(t, testConfig(), st)
+	st.failLoad.Store(true)
+	c := dialRaw(t, ts.url("broken"))
+	c.send(&protocol.Hello{Version: protocol.Version, Room: "broken", Client: c.id, StateVector: c.doc.StateVector().Encode()})
+	c.expectClosed(protocol.CodeInternalError)
+
+	st.failLoad.Store(false)
+	d := joinRaw(t, ts, "broken")
+	d.waitAck(d.edit("body", "fine"))
+}
+
+// An update the store refuses is not acknowledged: its sender is closed
+// with 1011, naming the update's seq, and the room's other members carry
+// on.
+func TestStoreAppendFailure(t *testing.T) {
+	st := &flakyStore{Memory: store.NewMemory()}
+	ts := startServerWithStore(t, testConfig(), st)
+	witness := dial(t, ts, "append", nil)
+	c := joinRaw(t, ts, "append")
+	c.waitAck(c.edit("body", "stored "))
+	waitText(t, "stored ", witness)
+
+	st.failAppend.Store(true)
+	seq := c.edit("body", "lost")
+	e := c.expectClosed(protocol.CodeInternalError)
+	if e.Seq != seq {
+		t.Errorf("Error.Seq = %d, want %d", e.Seq, seq)
+	}
+	st.failAppend.Store(false)
+	insert(t, witness, -1, "more")
+	waitSynced(t, witness)
+
+	// The room's members agree on the document, with or without the
+	// update that could not be stored: the room did not keep it to itself.
+	late := dial(t, ts, "append", nil)
+	waitConverged(t, witness, late)
+	if got := storedDoc(t, ts.st, "append").Text("body").String(); !strings.HasPrefix(got, "stored ") || !strings.HasSuffix(got, "more") {
+		t.Errorf("stored body = %q", got)
+	}
+}
+
+// A room whose log grows long folds it into a snapshot, and nothing is
+// lost on the way.
+func TestLogCompaction(t *testing.T) {
+	const n = 1500 // more than the room's compaction threshold (1024)
+	ts := startServer(t, testConfig(), nil)
+	c := joinRaw(t, ts, "compact")
+	var want strings.Builder
+	for i := range n {
+		s := fmt.Sprintf("%d ", i)
+		want.WriteString(s)
+		c.edit("body", s)
+	}
+	c.waitAck(n)
+	rooms, err := ts.st.Rooms()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rooms) != 1 || rooms[0].SnapshotBytes == 0 || rooms[0].LogEntries >= n {
+		t.Errorf("stored rooms %+v: want a snapshot and a short log", rooms)
+	}
+	if got := storedDoc(t, ts.st, "compact").Text("body").String(); got != want.String() {
+		t.Errorf("stored body differs: %d bytes, want %d", len(got), want.Len())
+	}
+	if got := dial(t, ts, "compact", nil).Text("body"); got != want.String() {
+		t.Errorf("late joiner's body differs: %d bytes, want %d", len(got), want.Len())
+	}
+}
