@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/flowstate/flowstate/store"
@@ -65,6 +66,7 @@ type Health struct {
 	Connections int     `json:"connections"` // WebSocket sessions
 	UptimeS     float64 `json:"uptime_s"`    // seconds since the server started
 	RSSBytes    int64   `json:"rss_bytes"`   // resident memory, 0 where unknown
+	CPUSeconds  float64 `json:"cpu_s"`       // user and system CPU time used so far
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
@@ -75,6 +77,7 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 		Connections: st.Connections,
 		UptimeS:     time.Since(s.started).Seconds(),
 		RSSBytes:    residentBytes(),
+		CPUSeconds:  cpuSeconds(),
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -98,4 +101,13 @@ func residentBytes() int64 {
 		}
 	}
 	return 0
+}
+
+// cpuSeconds returns the user and system CPU time the process has used.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

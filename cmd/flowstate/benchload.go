@@ -85,6 +85,7 @@ type loadResult struct {
 	ServerRSSEnd   int64   `json:"server_rss_end_bytes,omitempty"`
 	RSSPerConn     float64 `json:"server_rss_per_connection_bytes,omitempty"`
 	ConnectS       float64 `json:"connect_s"`
+	ServerCPUUs    float64 `json:"server_cpu_us_per_delivery,omitempty"`
 }
 
 // loadClient is one simulated editor.
@@ -174,7 +175,7 @@ func benchLoad(f loadFlags, base *url.URL, progress io.Writer) (*loadResult, err
 	res := &loadResult{}
 	var errs atomic.Int64
 	health := healthURL(base)
-	res.ServerRSSIdle = serverRSS(health)
+	res.ServerRSSIdle = serverHealth(health).RSSBytes
 
 	// Connect every client, a few at a time.
 	prefix := fmt.Sprintf("bench-%d-", time.Now().UnixNano()%1e9)
@@ -225,7 +226,7 @@ func benchLoad(f loadFlags, base *url.URL, progress io.Writer) (*loadResult, err
 	res.ConnectS = time.Since(start).Seconds()
 	fmt.Fprintf(progress, "connected %d clients in %.1fs\n", len(all), res.ConnectS)
 	time.Sleep(time.Second) // let the server settle before reading its memory
-	res.ServerRSSConn = serverRSS(health)
+	res.ServerRSSConn = serverHealth(health).RSSBytes
 	if res.ServerRSSIdle > 0 && res.ServerRSSConn > 0 {
 		res.RSSPerConn = float64(res.ServerRSSConn-res.ServerRSSIdle) / float64(len(all))
 	}
@@ -249,6 +250,7 @@ func benchLoad(f loadFlags, base *url.URL, progress io.Writer) (*loadResult, err
 		}
 	}
 	editStart := time.Now()
+	cpuStart := serverHealth(health).CPUSeconds
 	ticker := time.NewTicker(time.Second)
 	deadline := time.After(f.duration)
 loop:
@@ -269,6 +271,7 @@ loop:
 	close(stop)
 	wg.Wait()
 	elapsed := time.Since(editStart)
+	cpuEnd := serverHealth(health).CPUSeconds
 
 	// Wait for every edit to be acknowledged and every room to converge.
 	ctx, cancel := context.WithTimeout(context.Background(), f.settle)
@@ -279,7 +282,7 @@ loop:
 		}
 	}
 	res.Converged = waitConverged(ctx, rooms)
-	res.ServerRSSEnd = serverRSS(health)
+	res.ServerRSSEnd = serverHealth(health).RSSBytes
 
 	var lat []float32
 	for _, lc := range all {
@@ -293,6 +296,9 @@ loop:
 		res.P50Ms = float64(lat[len(lat)/2])
 		res.P99Ms = float64(lat[len(lat)*99/100])
 		res.MaxMs = float64(lat[len(lat)-1])
+	}
+	if cpuEnd > cpuStart && len(lat) > 0 {
+		res.ServerCPUUs = (cpuEnd - cpuStart) * 1e6 / float64(len(lat))
 	}
 	// Every edit must reach every other member of its room.
 	if want := res.Edits * int64(f.clients-1); res.Deliveries < want {
@@ -423,18 +429,16 @@ func healthURL(base *url.URL) string {
 	return u.String()
 }
 
-// serverRSS reads the server's resident memory from /healthz, or 0.
-func serverRSS(healthURL string) int64 {
+// serverHealth reads the server's /healthz, or returns zeros.
+func serverHealth(healthURL string) docsync.Health {
+	var h docsync.Health
 	resp, err := http.Get(healthURL)
 	if err != nil {
-		return 0
+		return h
 	}
 	defer resp.Body.Close()
-	var h docsync.Health
-	if json.NewDecoder(resp.Body).Decode(&h) != nil {
-		return 0
-	}
-	return h.RSSBytes
+	_ = json.NewDecoder(resp.Body).Decode(&h)
+	return h
 }
 
 // raiseFileLimit lifts the soft limit on open files to the hard limit:
@@ -457,6 +461,9 @@ func printLoadResult(w io.Writer, r *loadResult) {
 	fmt.Fprintf(w, "edits             %d\n", r.Edits)
 	fmt.Fprintf(w, "deliveries        %d (%.0f/s)\n", r.Deliveries, r.DeliveriesPerS)
 	fmt.Fprintf(w, "latency           p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", r.P50Ms, r.P99Ms, r.MaxMs)
+	if r.ServerCPUUs > 0 {
+		fmt.Fprintf(w, "server CPU        %.2f µs per delivery\n", r.ServerCPUUs)
+	}
 	fmt.Fprintf(w, "errors            %d\n", r.Errors)
 	fmt.Fprintf(w, "converged         %t\n", r.Converged)
 	if r.ServerRSSConn > 0 {
