@@ -279,20 +279,7 @@ func TestSlowClientResyncs(t *testing.T) {
 		if sent > 512<<20 {
 			t.Fatal("the stalled client was never dropped")
 		}
-		// Insert, then delete in a second update, so that the document
-		// stays small but every insert travels.
-		if err := writer.Edit(func(d *crdt.Doc) error {
-			_, err := d.Text("flood").Insert(0, chunk)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if err := writer.Edit(func(d *crdt.Doc) error {
-			_, err := d.Text("flood").Delete(0, len(chunk))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		flood(t, writer, chunk)
 	}
 	insert(t, writer, -1, "writer;")
 	stalled.Store(false)

@@ -438,3 +438,21 @@ func (c *rawClient) expectClosed(code protocol.Code) *protocol.Error {
 		}
 	}
 }
+
+// flood inserts chunk into the text "flood" and deletes it again, in two
+// updates: every insert travels, but the document stays small.
+func flood(t *testing.T, writer *docsync.Client, chunk string) {
+	t.Helper()
+	if err := writer.Edit(func(d *crdt.Doc) error {
+		_, err := d.Text("flood").Insert(0, chunk)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.Edit(func(d *crdt.Doc) error {
+		_, err := d.Text("flood").Delete(0, len(chunk))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -195,19 +195,7 @@ func TestSlowConsumerIsDropped(t *testing.T) {
 		if sent > maxBytes {
 			t.Fatalf("the stalled client is still connected after %d MiB", sent>>20)
 		}
-		// Insert and delete, so that the document stays small.
-		if err := writer.Edit(func(d *crdt.Doc) error {
-			_, err := d.Text("flood").Insert(0, chunk)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if err := writer.Edit(func(d *crdt.Doc) error {
-			_, err := d.Text("flood").Delete(0, len(chunk))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		flood(t, writer, chunk)
 		sent += len(chunk)
 	}
 	t.Logf("stalled client dropped after %d KiB, %v", sent>>10, time.Since(start))

@@ -10,9 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
 	"runtime/debug"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -141,19 +139,12 @@ func runBenchLoad(args []string, stdout, stderr io.Writer) int {
 	// The generator shares the machine with the server it measures; a
 	// larger heap target spends less of that machine on its collector.
 	debug.SetGCPercent(400)
-	if f.cpuProf != "" {
-		pf, err := os.Create(f.cpuProf)
-		if err != nil {
-			fmt.Fprintf(stderr, "flowstate bench load: %v\n", err)
-			return 1
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			fmt.Fprintf(stderr, "flowstate bench load: %v\n", err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(f.cpuProf)
+	if err != nil {
+		fmt.Fprintf(stderr, "flowstate bench load: %v\n", err)
+		return 1
 	}
+	defer stopProfile()
 	res, err := benchLoad(f, base, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "flowstate bench load: %v\n", err)

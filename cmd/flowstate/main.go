@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 )
 
@@ -114,4 +115,24 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 
 func isHelpFlag(s string) bool {
 	return s == "-h" || s == "-help" || s == "--help"
+}
+
+// startCPUProfile writes a CPU profile to path until the returned function
+// is called. An empty path profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -12,7 +12,6 @@ import (
 	httppprof "net/http/pprof"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -89,19 +88,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if f.cpuProf != "" {
-		pf, err := os.Create(f.cpuProf)
-		if err != nil {
-			fmt.Fprintf(stderr, "flowstate serve: %v\n", err)
-			return 1
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			fmt.Fprintf(stderr, "flowstate serve: %v\n", err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(f.cpuProf)
+	if err != nil {
+		fmt.Fprintf(stderr, "flowstate serve: %v\n", err)
+		return 1
 	}
+	defer stopProfile()
 	if err := serve(ctx, f, logger); err != nil {
 		logger.Error("server failed", "err", err)
 		return 1
