@@ -40,6 +40,9 @@ type Doc struct {
 	free     *item         // items merged away, for reuse, linked through next
 }
 
+// maxSlab is the number of items in a full slab.
+const maxSlab = 256
+
 // newItem returns a zeroed item. Allocating items in blocks keeps loading
 // and replaying large documents from spending its time in the allocator.
 func (d *Doc) newItem() *item {
@@ -49,7 +52,9 @@ func (d *Doc) newItem() *item {
 		return it
 	}
 	if len(d.slab) == cap(d.slab) {
-		d.slab = make([]item, 0, 256)
+		// Slabs double from a few items up to maxSlab, so that a small
+		// document (a server holds thousands) stays small.
+		d.slab = make([]item, 0, min(max(2*cap(d.slab), 4), maxSlab))
 	}
 	d.slab = d.slab[:len(d.slab)+1]
 	return &d.slab[len(d.slab)-1]

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -46,6 +47,7 @@ type loadFlags struct {
 	dialWorkers int
 	settle      time.Duration
 	cpuProf     string
+	memProf     string
 }
 
 func newLoadFlagSet(f *loadFlags, out io.Writer) *flag.FlagSet {
@@ -60,6 +62,7 @@ func newLoadFlagSet(f *loadFlags, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&f.dialWorkers, "dial-workers", 32, "connections opened concurrently while ramping up")
 	fs.DurationVar(&f.settle, "settle", 15*time.Second, "how long to wait at the end for acknowledgements and convergence")
 	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile of the load generator to `file`")
+	fs.StringVar(&f.memProf, "memprofile", "", "write a heap profile of the load generator, taken before it disconnects, to `file`")
 	fs.Usage = func() {
 		fmt.Fprint(out, loadUsageText)
 		fs.PrintDefaults()
@@ -138,7 +141,9 @@ func runBenchLoad(args []string, stdout, stderr io.Writer) int {
 	raiseFileLimit(stderr)
 	// The generator shares the machine with the server it measures; a
 	// larger heap target spends less of that machine on its collector.
-	debug.SetGCPercent(400)
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(400)
+	}
 	stopProfile, err := startCPUProfile(f.cpuProf)
 	if err != nil {
 		fmt.Fprintf(stderr, "flowstate bench load: %v\n", err)
@@ -273,6 +278,11 @@ loop:
 		}
 	}
 	res.Converged = waitConverged(ctx, rooms)
+	if f.memProf != "" {
+		if err := writeHeapProfile(f.memProf); err != nil {
+			fmt.Fprintf(progress, "heap profile: %v\n", err)
+		}
+	}
 	res.ServerRSSEnd = serverHealth(health).RSSBytes
 
 	var lat []float32

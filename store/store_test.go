@@ -1,0 +1,94 @@
+package store_test
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/flowstate/flowstate/store"
+)
+
+// stores lists every Store implementation; each must pass the contract.
+var stores = []struct {
+	name string
+	open func(t *testing.T) store.Store
+}{
+	{"memory", func(*testing.T) store.Store { return store.NewMemory() }},
+}
+
+func TestStoreContract(t *testing.T) {
+	for _, tt := range stores {
+		t.Run(tt.name, func(t *testing.T) {
+			st := tt.open(t)
+
+			snap, log, err := st.Load("empty")
+			if err != nil || snap != nil || log != nil {
+				t.Fatalf("Load of an unknown room = %v, %v, %v; want nil, nil, nil", snap, log, err)
+			}
+
+			for _, u := range []string{"u1", "u2", "u3"} {
+				if err := st.Append("notes", []byte(u)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			snap, log, err = st.Load("notes")
+			if err != nil || snap != nil || !reflect.DeepEqual(log, [][]byte{[]byte("u1"), []byte("u2"), []byte("u3")}) {
+				t.Fatalf("Load after appends = %q, %q, %v", snap, log, err)
+			}
+
+			if err := st.Compact("notes", []byte("snapshot")); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Append("notes", []byte("u4")); err != nil {
+				t.Fatal(err)
+			}
+			snap, log, err = st.Load("notes")
+			if err != nil || string(snap) != "snapshot" || !reflect.DeepEqual(log, [][]byte{[]byte("u4")}) {
+				t.Fatalf("Load after compaction = %q, %q, %v", snap, log, err)
+			}
+
+			if err := st.Append("attic", []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			rooms, err := st.Rooms()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rooms) != 2 || rooms[0].Name != "attic" || rooms[1].Name != "notes" {
+				t.Fatalf("Rooms = %+v, want attic and notes in order", rooms)
+			}
+			if r := rooms[1]; r.SnapshotBytes != len("snapshot") || r.LogEntries != 1 || r.LogBytes != 2 || r.LastChange.IsZero() {
+				t.Errorf("RoomInfo of notes = %+v", r)
+			}
+
+			if err := st.Delete("attic"); err != nil {
+				t.Fatal(err)
+			}
+			if snap, log, _ := st.Load("attic"); snap != nil || log != nil {
+				t.Errorf("a deleted room still loads: %q, %q", snap, log)
+			}
+
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := st.Load("notes"); !errors.Is(err, store.ErrClosed) {
+				t.Errorf("Load after Close: %v, want ErrClosed", err)
+			}
+			if err := st.Append("notes", []byte("late")); !errors.Is(err, store.ErrClosed) {
+				t.Errorf("Append after Close: %v, want ErrClosed", err)
+			}
+		})
+	}
+}
+
+// TestMemory_LoadReturnsACopyOfTheLog checks that appending after a Load
+// does not change the log the caller holds.
+func TestMemory_LoadReturnsACopyOfTheLog(t *testing.T) {
+	st := store.NewMemory()
+	_ = st.Append("r", []byte("a"))
+	_, log, _ := st.Load("r")
+	_ = st.Append("r", []byte("b"))
+	if len(log) != 1 {
+		t.Fatalf("the loaded log changed under the caller: %q", log)
+	}
+}
