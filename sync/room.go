@@ -175,9 +175,14 @@ func (r *room) run() {
 		case now := <-r.sweepC():
 			r.expirePresence(now)
 		case <-r.idle.C:
-			if len(r.members) == 0 && r.hub.closeIfIdle(r) {
+			if len(r.members) == 0 {
+				// Save first: once the hub forgets the room, a new room of
+				// the same name may load and append to the store, and a
+				// later compaction from here would drop its appends.
 				r.save()
-				return
+				if r.hub.closeIfIdle(r) {
+					return
+				}
 			}
 			r.idle.Reset(cfg.RoomIdleTimeout)
 		case <-r.stop:
