@@ -331,11 +331,15 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 	// gorilla bounds the handshake by ctx's deadline only: close the
 	// socket when ctx ends, so that Close interrupts a hanging handshake
 	// or Welcome.
-	var netMu sync.Mutex
-	var netConn net.Conn
+	var (
+		netMu     sync.Mutex
+		netConn   net.Conn // the socket being handshaken
+		cancelled bool     // ctx ended: close any socket at once
+	)
 	stop := context.AfterFunc(ctx, func() {
 		netMu.Lock()
 		defer netMu.Unlock()
+		cancelled = true
 		if netConn != nil {
 			netConn.Close()
 		}
@@ -345,10 +349,17 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 		HandshakeTimeout: handshakeTimeout, ReadBufferSize: 1024, WriteBufferSize: 1024,
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
 			netMu.Lock()
+			defer netMu.Unlock()
+			if cancelled { // ctx ended while the dial returned
+				nc.Close()
+				return nil, context.Canceled
+			}
 			netConn = nc
-			netMu.Unlock()
-			return nc, err
+			return nc, nil
 		},
 	}
 	conn, _, err := dialer.DialContext(ctx, c.url, c.opts.Header)

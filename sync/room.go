@@ -262,6 +262,9 @@ func (r *room) apply(s *session, m *protocol.Update) {
 			r.logLen++
 			r.batch = append(r.batch, batchedUpdate{from: s, update: u})
 			r.drop(s, closedInternalError, "the update could not be stored", m.Seq)
+			// A snapshot puts it in the store after all, if the store
+			// takes that; otherwise the next save retries.
+			r.save()
 			return
 		}
 		r.logLen++
