@@ -8,7 +8,7 @@ TRACES   ?= ../shared/traces/*.json.gz
 FUZZ_TARGETS := crdt:FuzzApplyUpdate crdt:FuzzApplyPopulated crdt:FuzzDecodeStateVector \
 	crdt:FuzzReplicas protocol:FuzzDecode
 
-.PHONY: help test test-go test-web test-short bench fuzz fmt vet build
+.PHONY: help test test-go test-web web-deps test-short bench fuzz fmt vet build
 
 help:
 	@echo "make test        vet, run the Go tests with the race detector, then the JS tests"
@@ -21,15 +21,20 @@ help:
 	@echo "make vet         go vet"
 	@echo "make build       build ./flowstate"
 
-test: test-go test-web
+# The JS packages come first: the Go tests replay sessions that the JS
+# client generates.
+test: web-deps test-go test-web
 
 test-go:
 	$(GO) vet ./... && $(GO) test -race ./...
 
+test-web: web-deps
+	cd web && npm test
+
 # npm ci runs only when package-lock.json changed since the last install.
-test-web:
-	@command -v node >/dev/null || { echo "make test-web: Node.js is required (https://nodejs.org or apt-get install nodejs npm)"; exit 1; }
-	cd web && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm test
+web-deps:
+	@command -v node >/dev/null || { echo "make: Node.js is required (https://nodejs.org or apt-get install nodejs npm)"; exit 1; }
+	@cd web && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; }
 
 test-short:
 	$(GO) test -short ./...
