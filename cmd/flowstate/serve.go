@@ -116,7 +116,7 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String()+"/",
+	logger.Info("listening", "addr", ln.Addr().String(), "websocket", "ws://"+ln.Addr().String()+"/ws/{room}",
 		"data", f.data, "storage", "in memory: documents last until the process exits")
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
