@@ -128,7 +128,7 @@ type Client struct {
 	unacked  bool   // local edits the server has not acknowledged
 	presence []byte // local presence state, encoded
 	peers    map[uint64][]byte
-	changed  chan struct{} // closed and replaced on every change
+	changed  chan struct{} // closed on the next change; nil until someone waits
 }
 
 // Dial connects to a room at rawURL (ws://host:port/ws/ROOM or wss://…),
@@ -141,12 +141,11 @@ func Dial(ctx context.Context, rawURL string, opts *ClientOptions) (*Client, err
 		return nil, fmt.Errorf("sync: dial: %w", err)
 	}
 	c := &Client{
-		url:     rawURL,
-		room:    path.Base(u.Path),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		peers:   make(map[uint64][]byte),
-		changed: make(chan struct{}),
+		url:   rawURL,
+		room:  path.Base(u.Path),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+		peers: make(map[uint64][]byte),
 	}
 	if opts != nil {
 		c.opts = *opts
@@ -230,6 +229,15 @@ func (c *Client) Err() error {
 func (c *Client) Changed() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.changedLocked()
+}
+
+// changedLocked returns the channel the next change closes, making it if
+// nobody waits yet: most changes have no waiter, and then cost nothing.
+func (c *Client) changedLocked() chan struct{} {
+	if c.changed == nil {
+		c.changed = make(chan struct{})
+	}
 	return c.changed
 }
 
@@ -238,7 +246,7 @@ func (c *Client) Changed() <-chan struct{} {
 func (c *Client) WaitSynced(ctx context.Context) error {
 	for {
 		c.mu.Lock()
-		status, err, ch := c.status, c.err, c.changed
+		status, err, ch := c.status, c.err, c.changedLocked()
 		c.mu.Unlock()
 		switch {
 		case status == StatusSynced:
@@ -636,6 +644,8 @@ func (c *Client) setStatusLocked(s Status) {
 }
 
 func (c *Client) notifyLocked() {
-	close(c.changed)
-	c.changed = make(chan struct{})
+	if c.changed != nil {
+		close(c.changed)
+		c.changed = nil
+	}
 }
