@@ -196,12 +196,14 @@ func (s *session) writePump() {
 			return
 		}
 		batch = msgs
+		if len(batch) > 0 && bye == nil {
+			_ = s.conn.SetWriteDeadline(time.Now().Add(writeWait))
+		}
 		for i, b := range batch {
 			batch[i] = nil
 			if bye != nil {
 				continue // dropped: the farewell comes next
 			}
-			_ = s.conn.SetWriteDeadline(time.Now().Add(writeWait))
 			if err := s.conn.WriteMessage(websocket.BinaryMessage, b); err != nil {
 				s.queue.close(closedByClient, "", 0)
 				bye = &farewell{reason: closedByClient}
