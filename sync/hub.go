@@ -115,7 +115,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		conn:   conn,
 		remote: r.RemoteAddr,
 	}
-	s.queue.init(h.cfg.QueueLength, h.cfg.QueueBytes, s.writePump)
+	s.queue.init(h.cfg.QueueLength, h.cfg.QueueBytes, conn.NetConn(), s.writePump)
 	if !h.addSession(s) {
 		s.readEnded.Store(true) // nothing reads this connection
 		s.queue.close(closedGoingAway, "server shutting down", 0)

@@ -2,20 +2,26 @@ package sync
 
 import (
 	"bytes"
+	"net"
 	"sync"
 
 	"github.com/flowstate/flowstate/protocol"
 )
 
-// A sendQueue holds the encoded messages waiting for one session's write
+// A sendQueue holds the WebSocket frames waiting for one session's write
 // pump. The room pushes without ever blocking: a push that would pass the
 // length or byte bound fails, and the room drops the session.
 //
-// The write pump is a goroutine started by the first push to an idle queue;
-// it exits once it has emptied the queue. An idle session therefore holds
-// neither a goroutine nor a buffer for writing, only its read pump.
+// A push to an empty queue with no pump running first writes to the socket
+// directly, without waiting: usually the socket takes the whole frame, and
+// the delivery costs one system call and no goroutine. What the socket does
+// not take is queued for the write pump, a goroutine started by a push to
+// an idle queue that exits once it has emptied the queue. An idle session
+// therefore holds neither a goroutine nor a buffer for writing, only its
+// read pump.
 type sendQueue struct {
 	maxLen, maxBytes int
+	conn             net.Conn      // the socket, for direct writes
 	pump             func()        // the write pump, run in a new goroutine
 	finished         chan struct{} // closed once the farewell is written
 
@@ -30,15 +36,15 @@ type sendQueue struct {
 
 // A farewell is the last thing written to a session: an Error message and
 // a close frame with the reason's code. A session the client closed gets
-// neither (msg is nil).
+// only the close frame echoed (msg is nil).
 type farewell struct {
 	reason closeReason
-	msg    []byte // encoded protocol.Error, or nil
+	msg    []byte // the framed protocol.Error, or nil
 }
 
 // init prepares a queue held by value in its session.
-func (q *sendQueue) init(maxLen, maxBytes int, pump func()) {
-	q.maxLen, q.maxBytes, q.pump, q.finished = maxLen, maxBytes, pump, make(chan struct{})
+func (q *sendQueue) init(maxLen, maxBytes int, conn net.Conn, pump func()) {
+	q.maxLen, q.maxBytes, q.conn, q.pump, q.finished = maxLen, maxBytes, conn, pump, make(chan struct{})
 }
 
 // wakeLocked starts the write pump unless it is running. q.mu must be held.
@@ -57,6 +63,13 @@ func (q *sendQueue) push(b []byte) bool {
 	defer q.mu.Unlock()
 	if q.bye != nil {
 		return true
+	}
+	if !q.pumping && len(q.msgs) == 0 && q.conn != nil {
+		n := tryWrite(q.conn, b)
+		if n == len(b) {
+			return true
+		}
+		b = b[n:] // the rest of the frame must go out before anything else
 	}
 	if len(q.msgs) > 0 && (len(q.msgs) >= q.maxLen || q.bytes+len(b) > q.maxBytes) {
 		return false
@@ -91,7 +104,7 @@ func (q *sendQueue) close(reason closeReason, text string, seq uint64) bool {
 		if text == "" {
 			text = reason.String()
 		}
-		bye.msg, _ = protocol.Encode(&protocol.Error{Code: reason.code(), Message: truncate(text, protocol.MaxErrorMessageBytes), Seq: seq})
+		bye.msg, _ = encodeFrame(&protocol.Error{Code: reason.code(), Message: truncate(text, protocol.MaxErrorMessageBytes), Seq: seq})
 	}
 	q.bye = bye
 	clear(q.msgs)

@@ -220,7 +220,7 @@ func (r *room) join(s *session, h *protocol.Hello) {
 		s.queue.close(closedProtocolError, "hello state vector: "+err.Error(), 0)
 		return
 	}
-	welcome, err := protocol.Encode(&protocol.Welcome{StateVector: r.doc.StateVector().Encode(), Update: r.doc.Diff(sv)})
+	welcome, err := encodeFrame(&protocol.Welcome{StateVector: r.doc.StateVector().Encode(), Update: r.doc.Diff(sv)})
 	if err != nil {
 		s.queue.close(closedInternalError, err.Error(), 0)
 		return
@@ -237,7 +237,7 @@ func (r *room) join(s *session, h *protocol.Hello) {
 		}
 	}
 	if len(entries) > 0 {
-		if b, err := protocol.Encode(&protocol.Presence{Entries: entries}); err == nil {
+		if b, err := encodeFrame(&protocol.Presence{Entries: entries}); err == nil {
 			r.deliver(s, b)
 		}
 	}
@@ -304,7 +304,7 @@ func (r *room) flushUpdates() {
 	for _, s := range r.acks {
 		if mem := r.members[s]; mem != nil {
 			mem.ackOwed = false
-			if b, err := protocol.Encode(&protocol.Ack{Seq: mem.ack}); err == nil {
+			if b, err := encodeFrame(&protocol.Ack{Seq: mem.ack}); err == nil {
 				r.deliver(s, b)
 			}
 		}
@@ -325,7 +325,7 @@ func (r *room) flushUpdates() {
 		senders[b.from] = true
 		all[i] = b.update
 	}
-	msg, err := protocol.Encode(&protocol.Update{Updates: all})
+	msg, err := encodeFrame(&protocol.Update{Updates: all})
 	if err != nil {
 		return
 	}
@@ -347,7 +347,7 @@ func (r *room) flushUpdates() {
 				others = append(others, b.update)
 			}
 		}
-		if msg, err := protocol.Encode(&protocol.Update{Updates: others}); err == nil {
+		if msg, err := encodeFrame(&protocol.Update{Updates: others}); err == nil {
 			r.deliver(s, msg)
 		}
 	}
@@ -451,7 +451,7 @@ func (r *room) flushPresence(now time.Time) {
 	if len(entries) == 0 {
 		return
 	}
-	msg, err := protocol.Encode(&protocol.Presence{Entries: entries})
+	msg, err := encodeFrame(&protocol.Presence{Entries: entries})
 	if err != nil {
 		return
 	}

@@ -40,6 +40,13 @@ func (s *session) serve(roomName string) {
 	s.conn.SetPongHandler(func(string) error {
 		return s.conn.SetReadDeadline(time.Now().Add(pongWait))
 	})
+	// Every frame to the client goes through the queue, which frames and
+	// orders it; gorilla must not write pongs or close frames of its own.
+	s.conn.SetPingHandler(func(data string) error {
+		s.queue.push(frame(opPong, []byte(data)))
+		return nil
+	})
+	s.conn.SetCloseHandler(func(int, string) error { return nil })
 	if reason, text := s.handshake(roomName); reason != 0 {
 		s.end(reason, text, 0)
 		return
@@ -185,10 +192,12 @@ func (s *session) read() (protocol.Message, closeReason, string) {
 }
 
 // writePump writes what the queue holds until it is empty, then
-// returns; the queue starts a new pump for the next message. The pump that
-// finds a farewell writes it, closes the connection and closes
-// queue.finished.
+// returns; the queue starts a new pump for the next message. The frames
+// waiting are written together, in one system call where the socket takes
+// them. The pump that finds a farewell writes it, closes the connection
+// and closes queue.finished.
 func (s *session) writePump() {
+	raw := s.conn.NetConn()
 	var batch [][]byte
 	for {
 		msgs, ping, bye := s.queue.take(batch)
@@ -196,25 +205,18 @@ func (s *session) writePump() {
 			return
 		}
 		batch = msgs
-		if len(batch) > 0 && bye == nil {
-			_ = s.conn.SetWriteDeadline(time.Now().Add(writeWait))
-		}
-		for i, b := range batch {
-			batch[i] = nil
-			if bye != nil {
-				continue // dropped: the farewell comes next
+		if bye == nil {
+			if ping {
+				msgs = append(msgs, pingFrame)
 			}
-			if err := s.conn.WriteMessage(websocket.BinaryMessage, b); err != nil {
+			_ = raw.SetWriteDeadline(time.Now().Add(writeWait))
+			bufs := net.Buffers(msgs)
+			if _, err := bufs.WriteTo(raw); err != nil {
 				s.queue.close(closedByClient, "", 0)
 				bye = &farewell{reason: closedByClient}
 			}
 		}
-		if bye == nil && ping {
-			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				s.queue.close(closedByClient, "", 0)
-				continue
-			}
-		}
+		clear(batch)
 		if bye != nil {
 			s.writeFarewell(bye)
 			s.conn.Close()
@@ -224,19 +226,24 @@ func (s *session) writePump() {
 	}
 }
 
-// writeFarewell writes the Error message and close frame of bye, then
-// closes the connection so that the read pump ends too.
+// pingFrame is the ping the server sends every pingPeriod.
+var pingFrame = frame(opPing, nil)
+
+// writeFarewell writes the Error message and close frame of bye (or, for
+// a client that closed, the echo of its close), and waits briefly for the
+// client's answer.
 func (s *session) writeFarewell(bye *farewell) {
-	if bye.msg == nil {
-		return
-	}
+	raw := s.conn.NetConn()
 	deadline := time.Now().Add(closeWait)
-	_ = s.conn.SetWriteDeadline(deadline)
-	if err := s.conn.WriteMessage(websocket.BinaryMessage, bye.msg); err != nil {
-		return
+	_ = raw.SetWriteDeadline(deadline)
+	var frames net.Buffers
+	if bye.msg != nil {
+		code := bye.reason.code()
+		frames = net.Buffers{bye.msg, closeFrame(code, code.String())}
+	} else {
+		frames = net.Buffers{closeFrame(protocol.CodeNormal, "")}
 	}
-	code := bye.reason.code()
-	if s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(code), code.String()), deadline) != nil {
+	if _, err := frames.WriteTo(raw); err != nil {
 		return
 	}
 	s.awaitClose(deadline)

@@ -1,0 +1,93 @@
+package sync
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"syscall"
+
+	"github.com/flowstate/flowstate/protocol"
+)
+
+// WebSocket opcodes (RFC 6455 §5.2) of the frames the server writes.
+const (
+	opBinary = 0x2
+	opClose  = 0x8
+	opPing   = 0x9
+	opPong   = 0xa
+)
+
+// frame returns payload as one unmasked WebSocket frame (the server never
+// masks, RFC 6455 §5.1). The server writes frames itself rather than
+// through gorilla's writer so that a relayed message is framed once, for
+// every recipient, and so that a session with nothing queued can be written
+// to directly from the room (see sendQueue.push).
+func frame(opcode byte, payload []byte) []byte {
+	var head [10]byte
+	head[0] = 0x80 | opcode // FIN: every message is a single frame
+	n := 2
+	switch l := len(payload); {
+	case l < 126:
+		head[1] = byte(l)
+	case l <= 0xffff:
+		head[1] = 126
+		binary.BigEndian.PutUint16(head[2:], uint16(l))
+		n = 4
+	default:
+		head[1] = 127
+		binary.BigEndian.PutUint64(head[2:], uint64(l))
+		n = 10
+	}
+	b := make([]byte, n+len(payload))
+	copy(b, head[:n])
+	copy(b[n:], payload)
+	return b
+}
+
+// encodeFrame encodes m as one binary frame.
+func encodeFrame(m protocol.Message) ([]byte, error) {
+	b, err := protocol.Encode(m)
+	if err != nil {
+		return nil, err
+	}
+	return frame(opBinary, b), nil
+}
+
+// closeFrame returns a close frame with code and a reason cut to fit the
+// 125-byte limit of a control frame's payload.
+func closeFrame(code protocol.Code, reason string) []byte {
+	p := binary.BigEndian.AppendUint16(nil, uint16(code))
+	return frame(opClose, append(p, truncate(reason, 123)...))
+}
+
+// tryWrite writes b to c without waiting: it returns how many bytes the
+// socket took at once, which may be all, some or none of them. Where c
+// offers no raw access it takes nothing, and the caller queues everything.
+func tryWrite(c net.Conn, b []byte) int {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return 0
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	written := 0
+	// The socket is non-blocking; returning true tells the runtime not to
+	// wait for it to become writable. The runtime's write lock on the
+	// socket is held meanwhile.
+	_ = rc.Write(func(fd uintptr) bool {
+		for written < len(b) {
+			n, err := syscall.Write(int(fd), b[written:])
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			if err != nil || n <= 0 {
+				break
+			}
+			written += n
+		}
+		return true
+	})
+	return written
+}
