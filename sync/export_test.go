@@ -12,3 +12,22 @@ func SessionRemotes(h *Hub) []string {
 	}
 	return out
 }
+
+// DropConnections abruptly closes the sockets of up to n of h's joined
+// sessions, as a network failure would: no close frame, no farewell. It
+// returns how many it closed.
+func DropConnections(h *Hub, n int) int {
+	h.mu.Lock()
+	var victims []*session
+	for s := range h.sessions {
+		if len(victims) == n {
+			break
+		}
+		victims = append(victims, s)
+	}
+	h.mu.Unlock()
+	for _, s := range victims {
+		_ = s.conn.NetConn().Close()
+	}
+	return len(victims)
+}

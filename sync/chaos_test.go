@@ -1,0 +1,105 @@
+package sync_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	stdsync "sync"
+	"testing"
+	"time"
+
+	"github.com/flowstate/flowstate/crdt"
+	docsync "github.com/flowstate/flowstate/sync"
+)
+
+// TestChaosDroppedConnections has clients insert unique tokens while the
+// server's sockets are cut at random, so that clients reconnect mid-edit,
+// with updates sent and not acknowledged, or not sent at all. In the end
+// every client, and the store, must hold every token exactly once.
+func TestChaosDroppedConnections(t *testing.T) {
+	clients, edits := 5, 150
+	if testing.Short() {
+		clients, edits = 3, 40
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s, err := strconv.ParseUint(os.Getenv("FLOWSTATE_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	t.Logf("seed %d (rerun with FLOWSTATE_SEED=%d)", seed, seed)
+	ts := startServer(t, testConfig(), nil)
+	cs := make([]*docsync.Client, clients)
+	for i := range cs {
+		cs[i] = dial(t, ts, "chaos", nil)
+	}
+
+	stop := make(chan struct{})
+	var chaos stdsync.WaitGroup
+	chaos.Add(1)
+	drops := 0
+	go func() {
+		defer chaos.Done()
+		rng := rand.New(rand.NewPCG(seed, 1))
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Duration(5+rng.IntN(20)) * time.Millisecond):
+				drops += docsync.DropConnections(ts.srv.Hub(), 1+rng.IntN(2))
+			}
+		}
+	}()
+
+	var editors stdsync.WaitGroup
+	for i, c := range cs {
+		editors.Add(1)
+		go func() {
+			defer editors.Done()
+			rng := rand.New(rand.NewPCG(seed, uint64(i)+2))
+			for j := range edits {
+				token := fmt.Sprintf("[%d:%d]", i, j)
+				err := c.Edit(func(d *crdt.Doc) error {
+					text := d.Text("body")
+					// Insert at a token boundary, so tokens stay whole.
+					cuts := []int{0}
+					for k, r := range []rune(text.String()) {
+						if r == ']' {
+							cuts = append(cuts, k+1)
+						}
+					}
+					_, err := text.Insert(cuts[rng.IntN(len(cuts))], token)
+					return err
+				})
+				if err != nil {
+					t.Errorf("client %d: Edit: %v", i, err)
+					return
+				}
+				time.Sleep(time.Duration(1+rng.IntN(6)) * time.Millisecond)
+			}
+		}()
+	}
+	editors.Wait()
+	close(stop)
+	chaos.Wait()
+	t.Logf("%d connections dropped", drops)
+
+	for _, c := range cs {
+		waitSynced(t, c)
+	}
+	text := waitConverged(t, cs...)
+	stored := storedDoc(t, ts.st, "chaos").Text("body").String()
+	if stored != text {
+		t.Errorf("the store holds %d bytes, the clients %d", len(stored), len(text))
+	}
+	for i := range clients {
+		for j := range edits {
+			if n := strings.Count(text, fmt.Sprintf("[%d:%d]", i, j)); n != 1 {
+				t.Errorf("token [%d:%d] appears %d times", i, j, n)
+			}
+		}
+	}
+	if want := clients * edits; strings.Count(text, "[") != want {
+		t.Errorf("%d tokens in the text, want %d", strings.Count(text, "["), want)
+	}
+}
