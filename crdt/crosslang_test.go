@@ -754,27 +754,9 @@ func clipLong(s string) string {
 // TestSessions checks testdata/sessions.json against the generator and
 // replays it.
 func TestSessions(t *testing.T) {
-	gen := generateSessions(t)
-	if again := generateSessions(t); !bytes.Equal(gen, again) {
-		t.Fatalf("generating the sessions twice gave different files (non-deterministic encoding):\n%s", describeJSONDiff(t, again, gen, "first run", "second run"))
-	}
-	if *updateSessions {
-		if err := os.WriteFile(sessionsPath, gen, 0o644); err != nil {
-			t.Fatalf("writing %s: %v", sessionsPath, err)
-		}
-		t.Logf("wrote %s (%d bytes)", sessionsPath, len(gen))
-	}
-	committed, err := os.ReadFile(sessionsPath)
-	if err != nil {
-		t.Fatalf("reading %s: %v (generate it with `%s`)", sessionsPath, err, sessionsHint)
-	}
-	if !bytes.Equal(gen, committed) {
-		t.Errorf("%s does not match what the Go implementation generates now.\n"+
-			"If the change is intended (a format change, or a change of the generator), regenerate with `%s`, review the diff, "+
-			"and check the JavaScript Doc still replays it (cd web && npm test); otherwise the Go encoder's output changed by accident.\n"+
-			"Differences (committed → regenerated):\n%s",
-			sessionsPath, sessionsHint, describeJSONDiff(t, gen, committed, "regenerated", "committed"))
-	}
+	committed := checkGoldenFile(t, sessionsPath, generateSessions, *updateSessions, sessionsHint,
+		"If the change is intended (a format change, or a change of the generator), regenerate with `%s`, review the diff, "+
+			"and check the JavaScript Doc still replays it (cd web && npm test)")
 	sf := decodeSessions(t, sessionsPath, committed)
 	if sf.Generator != "go" {
 		t.Fatalf("%s: generator %q, want go", sessionsPath, sf.Generator)

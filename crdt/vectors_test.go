@@ -636,26 +636,8 @@ func generateVectors(t *testing.T) []byte {
 // The test.
 
 func TestVectors(t *testing.T) {
-	gen := generateVectors(t)
-	if again := generateVectors(t); !bytes.Equal(gen, again) {
-		t.Fatalf("running the scenarios twice gave different vectors (non-deterministic encoding):\n%s", describeJSONDiff(t, again, gen, "first run", "second run"))
-	}
-	if *updateVectors {
-		if err := os.WriteFile(vectorsPath, gen, 0o644); err != nil {
-			t.Fatalf("writing %s: %v", vectorsPath, err)
-		}
-		t.Logf("wrote %s (%d bytes)", vectorsPath, len(gen))
-	}
-	committed, err := os.ReadFile(vectorsPath)
-	if err != nil {
-		t.Fatalf("reading %s: %v (generate it with `%s`)", vectorsPath, err, regenerateHint)
-	}
-	if !bytes.Equal(gen, committed) {
-		t.Errorf("%s does not match what the Go implementation generates now.\n"+
-			"If the format change is intended, regenerate with `%s`, review the diff, and update FORMAT.md and the other implementations; "+
-			"otherwise the Go encoder's output changed by accident.\nDifferences (committed → regenerated):\n%s",
-			vectorsPath, regenerateHint, describeJSONDiff(t, gen, committed, "regenerated", "committed"))
-	}
+	committed := checkGoldenFile(t, vectorsPath, generateVectors, *updateVectors, regenerateHint,
+		"If the format change is intended, regenerate with `%s`, review the diff, and update FORMAT.md and the other implementations")
 
 	var vf vectorFile
 	dec := json.NewDecoder(bytes.NewReader(committed))
@@ -674,6 +656,35 @@ func TestVectors(t *testing.T) {
 		sc := &vf.Scenarios[i]
 		t.Run(sc.Name, func(t *testing.T) { replayScenario(t, sc) })
 	}
+}
+
+// checkGoldenFile runs generate twice (its output must not vary), rewrites
+// path with it when update is set, and reports a difference from the
+// committed file, saying what to do when it is intended (intended, a
+// format string taking the regenerate command hint). It returns the
+// committed bytes, for the caller to replay.
+func checkGoldenFile(t *testing.T, path string, generate func(*testing.T) []byte, update bool, hint, intended string) []byte {
+	t.Helper()
+	gen := generate(t)
+	if again := generate(t); !bytes.Equal(gen, again) {
+		t.Fatalf("generating %s twice gave different bytes (non-deterministic encoding):\n%s", path, describeJSONDiff(t, again, gen, "first run", "second run"))
+	}
+	if update {
+		if err := os.WriteFile(path, gen, 0o644); err != nil {
+			t.Fatalf("writing %s: %v", path, err)
+		}
+		t.Logf("wrote %s (%d bytes)", path, len(gen))
+	}
+	committed, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading %s: %v (generate it with `%s`)", path, err, hint)
+	}
+	if !bytes.Equal(gen, committed) {
+		t.Errorf("%s does not match what the Go implementation generates now.\n"+intended+
+			"; otherwise the Go encoder's output changed by accident.\nDifferences (committed → regenerated):\n%s",
+			path, hint, describeJSONDiff(t, gen, committed, "regenerated", "committed"))
+	}
+	return committed
 }
 
 // splitmix is a small PRNG whose output is fixed forever, unlike math/rand's

@@ -5,7 +5,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
-import { toHex } from '../src/index.js';
+import { toHex, fromHex } from '../src/index.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -114,4 +114,26 @@ export function tracesAvailable() {
 /** loadTrace reads one gzipped trace (josephg/editing-traces format). */
 export function loadTrace(name) {
   return JSON.parse(gunzipSync(readFileSync(join(TRACES_DIR, `${name}.json.gz`))).toString('utf8'));
+}
+
+/** localOp runs one recorded local edit of a vector or session step (positions in code points) and returns its update. */
+export function localOp(doc, op) {
+  switch (op.op) {
+    case 'insert': {
+      const t = doc.getText(op.text);
+      return t.insert(unitsAt(t.toString(), op.pos), op.insert);
+    }
+    case 'delete': {
+      const t = doc.getText(op.text);
+      const s = t.toString();
+      const from = unitsAt(s, op.pos);
+      return t.delete(from, unitsAt(s, op.pos + op.len) - from);
+    }
+    case 'map_set':
+      return doc.getMap(op.map).setRaw(op.key, fromHex(op.value_msgpack));
+    case 'map_delete':
+      return doc.getMap(op.map).delete(op.key);
+    default:
+      throw new Error(`unknown local op ${op.op}`);
+  }
 }

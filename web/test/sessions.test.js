@@ -16,32 +16,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Doc, toHex, fromHex, encodeStateVector, decodeStateVector } from '../src/index.js';
-import { REPO_ROOT, Rand, unitsAt } from './helpers.js';
+import { REPO_ROOT, Rand, localOp } from './helpers.js';
 import { finalState, generateSessions } from './gen-sessions.mjs';
 
 const file = JSON.parse(readFileSync(join(REPO_ROOT, 'crdt', 'testdata', 'sessions.json'), 'utf8'));
-
-/** localOp runs one recorded local edit (positions in code points). */
-function localOp(doc, op) {
-  switch (op.op) {
-    case 'insert': {
-      const t = doc.getText(op.text);
-      return t.insert(unitsAt(t.toString(), op.pos), op.insert);
-    }
-    case 'delete': {
-      const t = doc.getText(op.text);
-      const s = t.toString();
-      const from = unitsAt(s, op.pos);
-      return t.delete(from, unitsAt(s, op.pos + op.len) - from);
-    }
-    case 'map_set':
-      return doc.getMap(op.map).setRaw(op.key, fromHex(op.value_msgpack));
-    case 'map_delete':
-      return doc.getMap(op.map).delete(op.key);
-    default:
-      throw new Error(`unknown local op ${op.op}`);
-  }
-}
 
 /** checkFinal compares doc with a recorded final state. */
 function checkFinal(what, doc, rec, f) {

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode } from '@msgpack/msgpack';
 import { Doc, toHex, fromHex, encodeStateVector, decodeStateVector } from '../src/index.js';
-import { REPO_ROOT, Rand, deltaToCodePoints, unitsAt } from './helpers.js';
+import { REPO_ROOT, Rand, deltaToCodePoints, localOp } from './helpers.js';
 
 const vectors = JSON.parse(readFileSync(join(REPO_ROOT, 'crdt', 'testdata', 'vectors.json'), 'utf8'));
 
@@ -36,28 +36,6 @@ function observeInGoUnits(doc, name, events) {
     before = after;
     events.push({ text: name, local: ev.local, delta });
   });
-}
-
-/** localOp runs one local edit of a vector step (positions in code points). */
-function localOp(doc, op) {
-  switch (op.op) {
-    case 'insert': {
-      const t = doc.getText(op.text);
-      return t.insert(unitsAt(t.toString(), op.pos), op.insert);
-    }
-    case 'delete': {
-      const t = doc.getText(op.text);
-      const s = t.toString();
-      const from = unitsAt(s, op.pos);
-      return t.delete(from, unitsAt(s, op.pos + op.len) - from);
-    }
-    case 'map_set':
-      return doc.getMap(op.map).setRaw(op.key, fromHex(op.value_msgpack));
-    case 'map_delete':
-      return doc.getMap(op.map).delete(op.key);
-    default:
-      throw new Error(`unknown local op ${op.op}`);
-  }
 }
 
 /** checkFinal compares doc with a recorded final state. */
