@@ -45,17 +45,22 @@ func (m *Memory) Load(room string) ([]byte, [][]byte, error) {
 	return r.snapshot, slices.Clone(r.log), nil
 }
 
-// Append implements Store. It keeps update, which the caller must not
-// modify afterwards.
-func (m *Memory) Append(room string, update []byte) error {
+// Append implements Store. It copies updates, so the caller may reuse
+// them.
+func (m *Memory) Append(room string, updates ...[]byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return ErrClosed
 	}
+	if len(updates) == 0 {
+		return nil
+	}
 	r := m.room(room)
-	r.log = append(r.log, update)
-	r.logBytes += len(update)
+	for _, u := range updates {
+		r.log = append(r.log, slices.Clone(u))
+		r.logBytes += len(u)
+	}
 	r.changed = time.Now()
 	return nil
 }

@@ -20,9 +20,11 @@ type Store interface {
 	// and no error.
 	Load(room string) (snapshot []byte, updates [][]byte, err error)
 
-	// Append adds update to the room's log. When it returns nil, the
-	// update is as durable as the store promises.
-	Append(room string, update []byte) error
+	// Append adds updates to the room's log in order, atomically (all or
+	// none). When it returns nil they are as durable as the store promises.
+	// The store does not keep the caller's slices: the caller may reuse
+	// them once Append returns.
+	Append(room string, updates ...[]byte) error
 
 	// Compact replaces the room's snapshot with snapshot, which must hold
 	// everything in the old snapshot and log, and empties the log, in one

@@ -16,9 +16,10 @@ const (
 	// maxBatch bounds how many events a room handles before it sends the
 	// acknowledgements and the coalesced broadcast of their updates.
 	maxBatch = 256
-	// compactEvery is the log length at which a room folds its log into a
-	// new snapshot.
+	// compactEvery and compactBytes are the log length and size at which a
+	// room folds its log into a new snapshot, whichever comes first.
 	compactEvery = 1024
+	compactBytes = 1 << 20
 )
 
 type eventKind uint8
@@ -57,6 +58,8 @@ type room struct {
 	members  map[*session]*member
 	presence map[uint64]*presenceState
 	logLen   int             // updates appended since the last compaction
+	logBytes int             // their total size
+	pending  [][]byte        // applied, not yet appended to the store
 	batch    []batchedUpdate // applied, not yet broadcast
 	acks     []*session      // members owed an Ack
 	idle     *time.Timer     // runs while the room has no members
@@ -129,7 +132,10 @@ func (r *room) load() error {
 			return fmt.Errorf("sync: load room %q: update %d: %w", r.name, i, err)
 		}
 	}
-	r.doc, r.logLen = doc, len(updates)
+	r.doc, r.logLen, r.logBytes = doc, len(updates), 0
+	for _, u := range updates {
+		r.logBytes += len(u)
+	}
 	return nil
 }
 
@@ -165,6 +171,7 @@ func (r *room) run() {
 			for n := 1; n < maxBatch && len(r.inbox) > 0; n++ {
 				r.handle(<-r.inbox)
 			}
+			r.persist()
 			r.scheduleRelay()
 		case <-r.relay.C:
 			r.relayOn = false
@@ -254,20 +261,7 @@ func (r *room) apply(s *session, m *protocol.Update) {
 			r.drop(s, closedInvalidUpdate, fmt.Sprintf("update %d of message %d: %v", i, m.Seq, err), m.Seq)
 			return
 		}
-		if err := r.hub.store.Append(r.name, u); err != nil {
-			r.hub.logger.Error("store append failed", "room", r.name, "err", err)
-			// The document holds u now: relay it so that the members
-			// agree with the room, and count it so that the next save
-			// writes it. Only the Ack is withheld.
-			r.logLen++
-			r.batch = append(r.batch, batchedUpdate{from: s, update: u})
-			r.drop(s, closedInternalError, "the update could not be stored", m.Seq)
-			// A snapshot puts it in the store after all, if the store
-			// takes that; otherwise the next save retries.
-			r.save()
-			return
-		}
-		r.logLen++
+		r.pending = append(r.pending, u)
 		r.batch = append(r.batch, batchedUpdate{from: s, update: u})
 	}
 	mem.ack = m.Seq
@@ -275,6 +269,37 @@ func (r *room) apply(s *session, m *protocol.Update) {
 		mem.ackOwed = true
 		r.acks = append(r.acks, s)
 	}
+}
+
+// persist appends the updates applied since the last call to the store,
+// in one call, so that a store that group-commits makes them all durable
+// with one write. Acks go out only after it returned, from flushUpdates.
+func (r *room) persist() {
+	if len(r.pending) == 0 {
+		return
+	}
+	err := r.hub.store.Append(r.name, r.pending...)
+	r.logLen += len(r.pending)
+	for _, u := range r.pending {
+		r.logBytes += len(u)
+	}
+	clear(r.pending)
+	r.pending = r.pending[:0]
+	if err == nil {
+		return
+	}
+	r.hub.logger.Error("store append failed", "room", r.name, "err", err)
+	// The document holds the updates, and the batch relays them so that
+	// the members agree with the room; only the Acks are withheld. Their
+	// senders are closed and resend after reconnecting (a duplicate update
+	// changes nothing), and a snapshot puts the updates in the store after
+	// all, if the store takes that; otherwise the next save retries.
+	for _, s := range r.acks {
+		if mem := r.members[s]; mem != nil && mem.ackOwed {
+			r.drop(s, closedInternalError, "the update could not be stored", mem.ack)
+		}
+	}
+	r.save()
 }
 
 // scheduleRelay sends the batch now if the last one went out at least
@@ -298,7 +323,8 @@ func (r *room) scheduleRelay() {
 // members who did not send them: one message for everyone who sent none
 // of them, encoded once, and one without its own updates for each sender.
 func (r *room) flushUpdates() {
-	if r.logLen >= compactEvery {
+	r.persist()
+	if r.logLen >= compactEvery || r.logBytes >= compactBytes {
 		r.save()
 	}
 	for _, s := range r.acks {
@@ -490,5 +516,5 @@ func (r *room) save() {
 		r.hub.logger.Error("store compaction failed", "room", r.name, "err", err)
 		return
 	}
-	r.logLen = 0
+	r.logLen, r.logBytes = 0, 0
 }

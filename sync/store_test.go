@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/flowstate/flowstate/protocol"
 	"github.com/flowstate/flowstate/store"
@@ -27,11 +28,11 @@ func (s *flakyStore) Load(room string) ([]byte, [][]byte, error) {
 	return s.Memory.Load(room)
 }
 
-func (s *flakyStore) Append(room string, update []byte) error {
+func (s *flakyStore) Append(room string, updates ...[]byte) error {
 	if s.failAppend.Load() {
 		return errDisk
 	}
-	return s.Memory.Append(room, update)
+	return s.Memory.Append(room, updates...)
 }
 
 // A room whose document cannot be loaded answers the joiner with 1011,
@@ -108,5 +109,50 @@ func TestLogCompaction(t *testing.T) {
 	}
 	if got := dial(t, ts, "compact", nil).Text("body"); got != want.String() {
 		t.Errorf("late joiner's body differs: %d bytes, want %d", len(got), want.Len())
+	}
+}
+
+// A slowStore is a Memory whose appends take a while to become durable,
+// as they do on a disk, and become visible only once they are.
+type slowStore struct {
+	*store.Memory
+}
+
+func (s slowStore) Append(room string, updates ...[]byte) error {
+	time.Sleep(2 * time.Millisecond)
+	return s.Memory.Append(room, updates...)
+}
+
+// An Ack never runs ahead of the store: when a client learns that its
+// update with seq n was acknowledged, the store already holds updates 1
+// to n, however many the client sent without waiting.
+func TestAckAfterAppend(t *testing.T) {
+	const n = 60
+	st := slowStore{store.NewMemory()}
+	ts := startServerWithStore(t, testConfig(), st)
+	c := joinRaw(t, ts, "durable")
+	for i := range n {
+		c.edit("body", fmt.Sprintf("%d ", i))
+	}
+	prefix := func(seq uint64) string {
+		var b strings.Builder
+		for i := range seq {
+			fmt.Fprintf(&b, "%d ", i)
+		}
+		return b.String()
+	}
+	for acked := uint64(0); acked < n; {
+		switch m := c.read().(type) {
+		case *protocol.Ack:
+			if m.Seq <= acked {
+				t.Fatalf("ack %d after ack %d", m.Seq, acked)
+			}
+			acked = m.Seq
+			if got := storedDoc(t, st, "durable").Text("body").String(); !strings.HasPrefix(got, prefix(acked)) {
+				t.Fatalf("ack %d arrived while the store held %q", acked, got)
+			}
+		case *protocol.Error:
+			t.Fatalf("error %d: %s", m.Code, m.Message)
+		}
 	}
 }
