@@ -9,6 +9,29 @@ import (
 var (
 	// ErrClosed is returned by every method of a closed store.
 	ErrClosed = errors.New("store: closed")
+
+	// ErrCorrupt is wrapped by the errors of a store whose data is
+	// structurally wrong: a data file that cannot be opened safely, or one
+	// room whose records do not have the documented shape. Other rooms of
+	// the same store still load.
+	ErrCorrupt = errors.New("store: corrupt data")
+
+	// ErrLocked is wrapped by OpenBolt's error when another process holds
+	// the data file.
+	ErrLocked = errors.New("store: the file is locked by another process")
+
+	// ErrFormat is wrapped by OpenBolt's error when the data file was
+	// written in a format this version does not understand, or is not a
+	// FlowState data file at all.
+	ErrFormat = errors.New("store: unsupported data format")
+
+	// ErrReadOnly is returned by the write methods of a store opened
+	// read-only.
+	ErrReadOnly = errors.New("store: opened read-only")
+
+	// ErrRoomName is returned by the write methods of a Bolt store for a
+	// room name it cannot store as a key: empty or longer than 32 KiB.
+	ErrRoomName = errors.New("store: invalid room name")
 )
 
 // A Store keeps each room's document as a snapshot plus a log of the

@@ -3,7 +3,9 @@ package sync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -19,6 +21,20 @@ var (
 	// down.
 	ErrShuttingDown = errors.New("sync: server shutting down")
 )
+
+// A QuarantinedError refuses a join to a room whose stored records do not
+// decode. The server leaves such a room's data as it found it, for an
+// operator to export or repair, and refuses it until restarted.
+type QuarantinedError struct {
+	Room string
+	Err  error // what loading the room found
+}
+
+func (e *QuarantinedError) Error() string {
+	return fmt.Sprintf("room %q is quarantined: its stored data does not decode", e.Room)
+}
+
+func (e *QuarantinedError) Unwrap() error { return e.Err }
 
 // Buffer sizes of a connection. Reads go through a small buffer of their
 // own; writes borrow one from a pool shared by all connections, so an idle
@@ -42,11 +58,12 @@ type Hub struct {
 	// mu guards rooms, sessions, closing, pinging and each session's
 	// pingAt. It is never held while
 	// sending to a room or a session.
-	rooms    map[string]*room
-	sessions map[*session]struct{}
-	closing  bool
-	pinging  bool          // pingLoop runs; it starts with the first session
-	stop     chan struct{} // closed by Shutdown
+	rooms       map[string]*room
+	quarantined map[string]error // rooms whose stored records do not decode
+	sessions    map[*session]struct{}
+	closing     bool
+	pinging     bool          // pingLoop runs; it starts with the first session
+	stop        chan struct{} // closed by Shutdown
 }
 
 // NewHub returns a hub that keeps documents in st.
@@ -63,9 +80,10 @@ func NewHub(cfg Config, st store.Store) *Hub {
 			// CheckOrigin stays nil: gorilla then accepts only requests
 			// whose Origin, if any, matches the Host.
 		},
-		rooms:    make(map[string]*room),
-		sessions: make(map[*session]struct{}),
-		stop:     make(chan struct{}),
+		rooms:       make(map[string]*room),
+		quarantined: make(map[string]error),
+		sessions:    make(map[*session]struct{}),
+		stop:        make(chan struct{}),
 	}
 }
 
@@ -212,6 +230,9 @@ func (h *Hub) acquire(name string) (*room, error) {
 	if h.closing {
 		return nil, ErrShuttingDown
 	}
+	if err := h.quarantined[name]; err != nil {
+		return nil, &QuarantinedError{Room: name, Err: err}
+	}
 	r := h.rooms[name]
 	if r == nil {
 		r = newRoom(h, name)
@@ -243,6 +264,25 @@ func (h *Hub) closeIfIdle(r *room) bool {
 	}
 	delete(h.rooms, r.name)
 	return true
+}
+
+// quarantine removes a room whose stored records do not decode and keeps
+// its name, so that later joins are refused without touching the store.
+func (h *Hub) quarantine(r *room) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.rooms[r.name] == r {
+		delete(h.rooms, r.name)
+	}
+	h.quarantined[r.name] = r.err
+}
+
+// Quarantined lists the rooms refused since start-up because their stored
+// records do not decode, with the error found in each.
+func (h *Hub) Quarantined() map[string]error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maps.Clone(h.quarantined)
 }
 
 // forget removes a room that failed to load, so that the next join tries

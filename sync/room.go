@@ -1,12 +1,17 @@
 package sync
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/flowstate/flowstate/crdt"
 	"github.com/flowstate/flowstate/protocol"
+	"github.com/flowstate/flowstate/store"
 )
+
+// errCorruptRoom marks a room whose stored records do not decode.
+var errCorruptRoom = errors.New("stored records do not decode")
 
 const (
 	// inboxSize is the capacity of a room's event channel. A session whose
@@ -115,21 +120,25 @@ func (r *room) send(ev event) bool {
 	}
 }
 
-// load rebuilds the document from the store.
+// load rebuilds the document from the store. An error wrapping
+// errCorruptRoom means the stored records are there but do not decode.
 func (r *room) load() error {
 	snapshot, updates, err := r.hub.store.Load(r.name)
+	if errors.Is(err, store.ErrCorrupt) {
+		return fmt.Errorf("sync: load room %q: %w: %w", r.name, errCorruptRoom, err)
+	}
 	if err != nil {
 		return fmt.Errorf("sync: load room %q: %w", r.name, err)
 	}
 	doc := crdt.NewDoc()
 	if len(snapshot) > 0 {
 		if err := doc.Apply(snapshot); err != nil {
-			return fmt.Errorf("sync: load room %q: snapshot: %w", r.name, err)
+			return fmt.Errorf("sync: load room %q: %w: snapshot: %w", r.name, errCorruptRoom, err)
 		}
 	}
 	for i, u := range updates {
 		if err := doc.Apply(u); err != nil {
-			return fmt.Errorf("sync: load room %q: update %d: %w", r.name, i, err)
+			return fmt.Errorf("sync: load room %q: %w: update %d: %w", r.name, errCorruptRoom, i, err)
 		}
 	}
 	r.doc, r.logLen, r.logBytes = doc, len(updates), 0
@@ -144,8 +153,16 @@ func (r *room) run() {
 	defer close(r.done)
 	if err := r.load(); err != nil {
 		r.err = err
-		r.hub.logger.Error("room failed to load", "room", r.name, "err", err)
-		r.hub.forget(r)
+		if errors.Is(err, errCorruptRoom) {
+			// Retrying cannot help, and saving over the records would
+			// destroy what an operator may still recover: the room stays
+			// closed, its data untouched, until the server restarts.
+			r.hub.logger.Error("room quarantined: its stored records do not decode; they are left untouched", "room", r.name, "err", err)
+			r.hub.quarantine(r)
+		} else {
+			r.hub.logger.Error("room failed to load", "room", r.name, "err", err)
+			r.hub.forget(r)
+		}
 		close(r.loaded)
 		return
 	}

@@ -67,6 +67,9 @@ type Health struct {
 	UptimeS     float64 `json:"uptime_s"`    // seconds since the server started
 	RSSBytes    int64   `json:"rss_bytes"`   // resident memory, 0 where unknown
 	CPUSeconds  float64 `json:"cpu_s"`       // user and system CPU time used so far
+	// Quarantined names the rooms refused because their stored records do
+	// not decode, with what was found; omitted when there are none.
+	Quarantined map[string]string `json:"quarantined,omitempty"`
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
@@ -78,6 +81,12 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 		UptimeS:     time.Since(s.started).Seconds(),
 		RSSBytes:    residentBytes(),
 		CPUSeconds:  cpuSeconds(),
+	}
+	for room, err := range s.hub.Quarantined() {
+		if h.Quarantined == nil {
+			h.Quarantined = make(map[string]string)
+		}
+		h.Quarantined[room] = err.Error()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -143,12 +143,19 @@ func (s *session) join(roomName string, h *protocol.Hello) (closeReason, string)
 		return closedInvalidRoom, fmt.Sprintf("hello names room %q but the URL names %q", h.Room, roomName)
 	}
 	r, err := s.hub.acquire(roomName)
+	var qe *QuarantinedError
+	if errors.As(err, &qe) {
+		return closedInternalError, qe.Error()
+	}
 	if err != nil {
 		return closedGoingAway, err.Error()
 	}
 	<-r.loaded
 	if r.err != nil {
 		s.hub.release(r)
+		if errors.Is(r.err, errCorruptRoom) {
+			return closedInternalError, (&QuarantinedError{Room: roomName}).Error()
+		}
 		return closedInternalError, fmt.Sprintf("room %q could not be loaded", roomName)
 	}
 	s.room, s.client = r, h.Client

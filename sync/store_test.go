@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -154,5 +155,55 @@ func TestAckAfterAppend(t *testing.T) {
 		case *protocol.Error:
 			t.Fatalf("error %d: %s", m.Code, m.Message)
 		}
+	}
+}
+
+// A room whose stored records do not decode is quarantined: joins are
+// refused with 1011 naming the problem, its records stay as they were, the
+// health check reports it, and the other rooms serve as usual.
+func TestCorruptRoomQuarantined(t *testing.T) {
+	tests := []struct {
+		name     string
+		snapshot []byte
+		log      [][]byte
+	}{
+		{"bad snapshot", []byte{0xc1, 0x00, 0x01}, nil},
+		{"bad update", nil, [][]byte{{0x93, 0xff, 0xff, 0xff}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := store.NewMemory()
+			if tt.snapshot != nil {
+				if err := st.Compact("broken", tt.snapshot); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := st.Append("broken", tt.log...); err != nil {
+				t.Fatal(err)
+			}
+			ts := startServer(t, testConfig(), st)
+			healthy := dial(t, ts, "healthy", nil)
+			insert(t, healthy, 0, "fine")
+			waitSynced(t, healthy)
+
+			for range 2 { // the second join is refused without a new load
+				c := dialRaw(t, ts.url("broken"))
+				c.send(&protocol.Hello{Version: protocol.Version, Room: "broken", Client: c.id, StateVector: c.doc.StateVector().Encode()})
+				e := c.expectClosed(protocol.CodeInternalError)
+				if !strings.Contains(e.Message, "quarantined") {
+					t.Errorf("error message %q does not say the room is quarantined", e.Message)
+				}
+			}
+			if _, ok := ts.srv.Hub().Quarantined()["broken"]; !ok {
+				t.Errorf("Quarantined() = %v, want broken", ts.srv.Hub().Quarantined())
+			}
+			snapshot, log, err := st.Load("broken")
+			if err != nil || !bytes.Equal(snapshot, tt.snapshot) || len(log) != len(tt.log) {
+				t.Errorf("stored records changed: snapshot %x, %d updates, err %v", snapshot, len(log), err)
+			}
+			insert(t, healthy, -1, " still")
+			waitSynced(t, healthy)
+			waitText(t, "fine still", dial(t, ts, "healthy", nil))
+		})
 	}
 }
