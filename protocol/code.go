@@ -20,11 +20,14 @@ const (
 	CodeProtocolError Code = 1002
 	// CodeUnsupportedData: a text frame; every message is a binary frame.
 	CodeUnsupportedData Code = 1003
-	// CodeMessageTooBig: a message was over the server's size limit.
+	// CodeMessageTooBig: a message was over the server's size limit, or
+	// an update would have grown the room's document past its size limit
+	// (then the document is unchanged by it).
 	CodeMessageTooBig Code = 1009
 	// CodeInternalError: the server failed to serve the room.
 	CodeInternalError Code = 1011
-	// CodeTryAgainLater: the server cannot take the connection now.
+	// CodeTryAgainLater: the server cannot take the connection now, for
+	// instance because it holds as many busy rooms as it may.
 	CodeTryAgainLater Code = 1013
 	// CodeUnknownType: a message had a type tag this version does not know.
 	CodeUnknownType Code = 4000
@@ -42,14 +45,19 @@ const (
 	// CodeSlowConsumer: the client did not read its messages fast enough and
 	// its queue overflowed. Reconnect: the handshake resyncs losslessly.
 	CodeSlowConsumer Code = 4008
-	// CodeUnauthorized: the token is missing, malformed, forged or expired.
+	// CodeUnauthorized: the server requires a token and the Hello (or the
+	// URL) brought none, or one that is malformed or not signed by the
+	// server's secret.
 	CodeUnauthorized Code = 4401
-	// CodeForbidden: the token does not grant this room or this operation.
+	// CodeForbidden: the token does not grant this room, or grants it read
+	// only and the client sent an Update (which was not applied).
 	CodeForbidden Code = 4403
-	// CodeTokenExpired: the token expired while connected. Get a new token,
-	// then reconnect.
+	// CodeTokenExpired: the token had expired at the Hello, or expired
+	// while connected. Get a new token, then reconnect; a client that
+	// cannot get one must stop, as the same token would fail again.
 	CodeTokenExpired Code = 4408
-	// CodeRateLimited: the client sent more than its allowance.
+	// CodeRateLimited: the client sent more messages or bytes than its
+	// allowance. Reconnect with backoff.
 	CodeRateLimited Code = 4429
 )
 
@@ -84,7 +92,9 @@ func (c Code) String() string {
 // Permanent reports whether reconnecting with the same state and token
 // would fail the same way, so a client should stop and tell its user instead
 // of retrying. Codes not listed in PROTOCOL.md, including 1006 (the
-// connection dropped), are not permanent.
+// connection dropped), are not permanent. 4408 (token expired) is not
+// permanent for a client that can get a fresh token, which is the point
+// of the code; a client with no way to get one must treat it as permanent.
 func (c Code) Permanent() bool {
 	switch c {
 	case CodeProtocolError, CodeUnsupportedData, CodeMessageTooBig, CodeUnknownType,

@@ -29,6 +29,7 @@ func benchmarkBroadcast(b *testing.B, members int) {
 	cfg := testConfig()
 	cfg.QueueLength = 1 << 16 // the readers are fast but many; never drop them
 	cfg.QueueBytes = 256 << 20
+	cfg.MaxConnsPerIP = -1 // every member dials from 127.0.0.1
 	ts := startServer(b, cfg, nil)
 	room := "bench"
 

@@ -63,6 +63,15 @@ type ClientOptions struct {
 	// Token is sent in the Hello, for servers that require one.
 	Token string
 
+	// TokenFunc, if set, is called before every connection, the first and
+	// each reconnection, for the token to send instead of Token. With it,
+	// a token that expires (close code 4408) makes the client reconnect
+	// with a fresh one; without it, 4408 ends the client like a permanent
+	// code, as the same token would be refused again. An error from it
+	// counts as a failed connection attempt: Dial returns it, and later
+	// attempts back off and retry.
+	TokenFunc func(ctx context.Context) (string, error)
+
 	// Header holds extra HTTP headers for the WebSocket handshake.
 	Header http.Header
 
@@ -323,13 +332,20 @@ func (c *Client) Close() error {
 // connect dials, says hello, applies the Welcome and sends the server what
 // it lacks. On success the client is joined and conn is current.
 func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
+	token := c.opts.Token
+	if c.opts.TokenFunc != nil {
+		var err error
+		if token, err = c.opts.TokenFunc(ctx); err != nil {
+			return nil, fmt.Errorf("sync: token: %w", err)
+		}
+	}
 	c.mu.Lock()
 	c.setStatusLocked(StatusConnecting)
 	hello := &protocol.Hello{
 		Version:     protocol.Version,
 		Room:        c.room,
 		Client:      uint64(c.doc.ClientID()),
-		Token:       c.opts.Token,
+		Token:       token,
 		StateVector: c.doc.StateVector().Encode(),
 	}
 	c.mu.Unlock()
@@ -560,7 +576,7 @@ func (c *Client) readMessage(conn *websocket.Conn) (protocol.Message, error) {
 	kind, r, err := conn.NextReader()
 	if err != nil {
 		var ce *websocket.CloseError
-		if errors.As(err, &ce) && protocol.Code(ce.Code).Permanent() {
+		if errors.As(err, &ce) && c.permanent(protocol.Code(ce.Code)) {
 			return nil, &ServerError{Code: protocol.Code(ce.Code), Message: ce.Text}
 		}
 		return nil, err
@@ -578,12 +594,18 @@ func (c *Client) readMessage(conn *websocket.Conn) (protocol.Message, error) {
 		return nil, err
 	}
 	if e, ok := m.(*protocol.Error); ok {
-		if e.Code.Permanent() {
+		if c.permanent(e.Code) {
 			return nil, &ServerError{Code: e.Code, Message: e.Message}
 		}
 		return nil, fmt.Errorf("sync: server error %d %s: %s", e.Code, e.Code, e.Message)
 	}
 	return m, nil
+}
+
+// permanent reports whether code ends the client: a permanent code, or
+// 4408 when the client has no way to get a fresh token.
+func (c *Client) permanent(code protocol.Code) bool {
+	return code.Permanent() || code == protocol.CodeTokenExpired && c.opts.TokenFunc == nil
 }
 
 // sendLocked sends one update as the next Update message. A failed write

@@ -19,6 +19,12 @@ const (
 	closedInvalidUpdate                          // an update that failed to decode or apply
 	closedSlowConsumer                           // the send queue overflowed
 	closedInternalError                          // the room failed
+	closedUnauthorized                           // a missing, malformed or forged token
+	closedForbidden                              // a token of another room, or a read-only one that wrote
+	closedTokenExpired                           // the token expired, before the Hello or since
+	closedRateLimited                            // the client sent more than its allowance
+	closedTryAgainLater                          // the hub holds Config.MaxRooms busy rooms
+	closedDocTooBig                              // an update would grow the document past Config.MaxDocBytes
 )
 
 var closeReasons = [...]struct {
@@ -37,6 +43,12 @@ var closeReasons = [...]struct {
 	closedInvalidUpdate:   {"invalid update", protocol.CodeInvalidUpdate},
 	closedSlowConsumer:    {"slow consumer", protocol.CodeSlowConsumer},
 	closedInternalError:   {"internal error", protocol.CodeInternalError},
+	closedUnauthorized:    {"unauthorized", protocol.CodeUnauthorized},
+	closedForbidden:       {"forbidden", protocol.CodeForbidden},
+	closedTokenExpired:    {"token expired", protocol.CodeTokenExpired},
+	closedRateLimited:     {"rate limited", protocol.CodeRateLimited},
+	closedTryAgainLater:   {"too many rooms", protocol.CodeTryAgainLater},
+	closedDocTooBig:       {"document too big", protocol.CodeMessageTooBig},
 }
 
 // String returns the reason's name, such as "slow consumer".

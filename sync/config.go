@@ -74,6 +74,54 @@ type Config struct {
 
 	// Logger receives the hub's logs. Nil means slog.Default().
 	Logger *slog.Logger
+
+	// Auth checks the token of every Hello. Nil means the server is open:
+	// anyone may read and write every room.
+	Auth *Authenticator
+
+	// AllowedOrigins lists the browser origins ("https://example.com")
+	// allowed to open sessions besides the server's own; "*" allows every
+	// origin. Nil allows only requests whose Origin header, if any, names
+	// the server's own host. A refused origin gets HTTP 403.
+	AllowedOrigins []string
+
+	// The limits below take zero for their default and a negative value
+	// for no limit.
+
+	// RateMessages is how many messages (updates and presence) per second
+	// one connection may send on average, and RateBurst how many it may
+	// send at once; RateBytes and RateBytesBurst bound their bytes the
+	// same way. A client past either is closed with 4429. Defaults:
+	// DefaultRateMessages (200/s), DefaultRateBurst (400),
+	// DefaultRateBytes (1 MiB/s), DefaultRateBytesBurst (4 MiB, and never
+	// less than MaxMessageSize, so that any message that fits can pass).
+	RateMessages   float64
+	RateBurst      int
+	RateBytes      int
+	RateBytesBurst int
+
+	// MaxConnsPerIP is how many WebSocket connections one client address
+	// may hold; more are refused with HTTP 429 before the upgrade. Zero
+	// means DefaultMaxConnsPerIP (64).
+	MaxConnsPerIP int
+
+	// TrustProxy takes the client address from the last entry of the
+	// X-Forwarded-For header (the one the proxy in front added) instead of
+	// the connection's peer address. Set it only behind such a proxy:
+	// otherwise clients choose their address.
+	TrustProxy bool
+
+	// MaxRooms is how many rooms may be open in memory. At the limit,
+	// opening another closes the room idle the longest (saved first); when
+	// every room has members the join is refused with 1013. Zero means
+	// DefaultMaxRooms (10,000).
+	MaxRooms int
+
+	// MaxDocBytes bounds each room's document, measured as its snapshot's
+	// size at the last compaction plus the size of every update applied
+	// since. An update that would pass it is refused with 1009 and not
+	// applied. Zero means DefaultMaxDocBytes (64 MiB).
+	MaxDocBytes int
 }
 
 // withDefaults returns c with every zero field set to its default.
@@ -89,6 +137,7 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.limitDefaults()
 	return c
 }
 

@@ -49,6 +49,10 @@ func testConfig() docsync.Config {
 		RoomIdleTimeout:  200 * time.Millisecond,
 		PresenceInterval: 10 * time.Millisecond,
 		Logger:           quietLogger(),
+		// Tests that send as fast as they can are not about rate limits;
+		// limits_test.go sets them where it tests them.
+		RateMessages: -1,
+		RateBytes:    -1,
 	}
 }
 

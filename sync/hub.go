@@ -53,23 +53,26 @@ type Hub struct {
 	store    store.Store
 	upgrader websocket.Upgrader
 	wg       sync.WaitGroup // rooms and sessions
+	metrics  *hubMetrics
 
 	mu sync.Mutex
-	// mu guards rooms, sessions, closing, pinging and each session's
-	// pingAt. It is never held while
-	// sending to a room or a session.
+	// mu guards the fields below, each session's pingAt, and each room's
+	// refs, idleSince and evicting. It is never held while sending to a
+	// room or a session.
 	rooms       map[string]*room
 	quarantined map[string]error // rooms whose stored records do not decode
 	sessions    map[*session]struct{}
 	closing     bool
-	pinging     bool          // pingLoop runs; it starts with the first session
-	stop        chan struct{} // closed by Shutdown
+	pinging     bool           // pingLoop runs; it starts with the first session
+	stop        chan struct{}  // closed by Shutdown
+	conns       map[string]int // connections per client address
+	evicting    int            // rooms closing to make space (Config.MaxRooms)
 }
 
 // NewHub returns a hub that keeps documents in st.
 func NewHub(cfg Config, st store.Store) *Hub {
 	cfg = cfg.withDefaults()
-	return &Hub{
+	h := &Hub{
 		cfg:    cfg,
 		logger: cfg.Logger,
 		store:  st,
@@ -77,14 +80,19 @@ func NewHub(cfg Config, st store.Store) *Hub {
 			ReadBufferSize:  readBufferSize,
 			WriteBufferSize: writeBufferSize,
 			WriteBufferPool: &sync.Pool{},
-			// CheckOrigin stays nil: gorilla then accepts only requests
-			// whose Origin, if any, matches the Host.
+			// A nil CheckOrigin (no AllowedOrigins) is gorilla's
+			// default: only requests whose Origin, if any, matches the
+			// Host.
+			CheckOrigin: originChecker(cfg.AllowedOrigins),
 		},
 		rooms:       make(map[string]*room),
 		quarantined: make(map[string]error),
 		sessions:    make(map[*session]struct{}),
 		stop:        make(chan struct{}),
+		conns:       make(map[string]int),
 	}
+	h.metrics = newHubMetrics(h.Stats)
+	return h
 }
 
 // pingLoop asks the write pump of every session to ping its client once
@@ -120,21 +128,36 @@ func (h *Hub) pingLoop() {
 }
 
 // ServeWS upgrades the request to a WebSocket session in the room named by
-// the path value "room" (the route is GET /ws/{room}). An invalid room name
-// is reported over the upgraded connection, with close code 4002, so that
-// browsers can see it.
+// the last segment of the path (the route is GET /ws/{room}), with the
+// token, if any, of the query parameter "token". An invalid room name is
+// reported over the upgraded connection, with close code 4002, so that
+// browsers can see it. A refused Origin gets HTTP 403 and an address over
+// Config.MaxConnsPerIP HTTP 429, both before the upgrade.
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
+	ip := clientIP(r, h.cfg.TrustProxy)
+	if !h.holdConn(ip) {
+		// Refused before the upgrade, where it costs least: the client
+		// retries with backoff as after any failed connection.
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "too many connections from your address", http.StatusTooManyRequests)
+		return
+	}
 	conn, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		h.releaseConn(ip)
 		return // the upgrader has answered with an HTTP error
 	}
+	target := parseTarget(r.URL.EscapedPath(), r.URL.RawQuery)
 	s := &session{
 		hub:    h,
 		conn:   conn,
 		remote: r.RemoteAddr,
+		ip:     ip,
+		query:  target.token,
 	}
 	s.queue.init(h.cfg.QueueLength, h.cfg.QueueBytes, conn.NetConn(), s.writePump)
 	if !h.addSession(s) {
+		h.releaseConn(ip)
 		s.readEnded.Store(true) // nothing reads this connection
 		s.queue.close(closedGoingAway, "server shutting down", 0)
 		<-s.queue.finished
@@ -144,7 +167,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	// returns, and the request, the response and the HTTP server's
 	// goroutine stack can be collected: an idle connection should cost
 	// little more than its socket.
-	go s.serve(r.PathValue("room"))
+	go s.serve(target.room)
 }
 
 // Stats is a moment's count of a hub's rooms and connections.
@@ -220,6 +243,7 @@ func (h *Hub) removeSession(s *session) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.sessions, s)
+	h.releaseConnLocked(s.ip)
 }
 
 // acquire returns the open room with the given name, opening it if
@@ -227,6 +251,7 @@ func (h *Hub) removeSession(s *session) {
 func (h *Hub) acquire(name string) (*room, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.awaitEvictionLocked(name)
 	if h.closing {
 		return nil, ErrShuttingDown
 	}
@@ -235,6 +260,9 @@ func (h *Hub) acquire(name string) (*room, error) {
 	}
 	r := h.rooms[name]
 	if r == nil {
+		if err := h.makeRoomLocked(); err != nil {
+			return nil, err
+		}
 		r = newRoom(h, name)
 		h.rooms[name] = r
 		h.wg.Add(1)
@@ -252,6 +280,9 @@ func (h *Hub) release(r *room) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r.refs--
+	if r.refs == 0 {
+		r.idleSince = time.Now()
+	}
 }
 
 // closeIfIdle removes r from the hub if no session holds it, and reports
@@ -262,7 +293,7 @@ func (h *Hub) closeIfIdle(r *room) bool {
 	if r.refs > 0 || h.closing {
 		return false
 	}
-	delete(h.rooms, r.name)
+	h.removeRoomLocked(r)
 	return true
 }
 
@@ -290,7 +321,5 @@ func (h *Hub) Quarantined() map[string]error {
 func (h *Hub) forget(r *room) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.rooms[r.name] == r {
-		delete(h.rooms, r.name)
-	}
+	h.removeRoomLocked(r)
 }

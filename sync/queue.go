@@ -113,6 +113,16 @@ func (q *sendQueue) close(reason closeReason, text string, seq uint64) bool {
 	return true
 }
 
+// reason returns why the queue was closed, or 0 while it is open.
+func (q *sendQueue) reason() closeReason {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.bye == nil {
+		return 0
+	}
+	return q.bye.reason
+}
+
 // take moves the waiting messages into buf and returns them, whether a
 // ping is due, and the farewell if the session is closing. When there is
 // nothing to do it marks the pump stopped: the caller must exit, and the

@@ -34,15 +34,19 @@ const (
 	eventLeave
 	eventUpdate
 	eventPresence
+	eventRead
 )
 
 // An event is what a session tells its room. msg is the *protocol.Hello
 // of a join, the *protocol.Update of an update and the *protocol.Presence
-// of a presence change (whose one entry the session has checked).
+// of a presence change (whose one entry the session has checked). A read
+// (from the HTTP API, with no session) gets the room's content on view,
+// which has room for one value so that the room never waits on it.
 type event struct {
 	kind eventKind
 	s    *session
 	msg  protocol.Message
+	view chan<- *RoomContent
 }
 
 // A room owns one document and its members. All of its state belongs to
@@ -57,6 +61,11 @@ type room struct {
 	err    error         // why the room failed to load; set before loaded closes
 
 	refs int // sessions holding the room; guarded by hub.mu
+	// Guarded by hub.mu: when refs last fell to zero, and whether the hub
+	// asked the room to close to make space (by closing evict).
+	idleSince time.Time
+	evicting  bool
+	evict     chan struct{}
 
 	// Owned by run.
 	doc      *crdt.Doc
@@ -74,6 +83,9 @@ type room struct {
 	relayOn  bool
 	relayed  time.Time    // when the last batch went out
 	sweep    *time.Ticker // runs while the room holds presence states
+	counters roomCounters // not yet added to the hub's metrics
+	docBytes int          // the document's size, for Config.MaxDocBytes
+	docExact bool         // docBytes is measured, not estimated
 }
 
 type member struct {
@@ -104,6 +116,7 @@ func newRoom(h *Hub, name string) *room {
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		loaded:   make(chan struct{}),
+		evict:    make(chan struct{}),
 		members:  make(map[*session]*member),
 		presence: make(map[uint64]*presenceState),
 	}
@@ -124,6 +137,9 @@ func (r *room) send(ev event) bool {
 // errCorruptRoom means the stored records are there but do not decode.
 func (r *room) load() error {
 	snapshot, updates, err := r.hub.store.Load(r.name)
+	if err != nil {
+		r.hub.metrics.storeErrors.WithLabelValues("load").Inc()
+	}
 	if errors.Is(err, store.ErrCorrupt) {
 		return fmt.Errorf("sync: load room %q: %w: %w", r.name, errCorruptRoom, err)
 	}
@@ -145,6 +161,7 @@ func (r *room) load() error {
 	for _, u := range updates {
 		r.logBytes += len(u)
 	}
+	r.docBytes, r.docExact = len(snapshot)+r.logBytes, len(updates) == 0
 	return nil
 }
 
@@ -167,6 +184,7 @@ func (r *room) run() {
 		return
 	}
 	close(r.loaded)
+	defer r.flushCounters()
 	cfg := &r.hub.cfg
 	r.idle = time.NewTimer(cfg.RoomIdleTimeout)
 	defer r.idle.Stop()
@@ -182,6 +200,7 @@ func (r *room) run() {
 		}
 	}()
 	for {
+		r.flushCounters()
 		select {
 		case ev := <-r.inbox:
 			r.handle(ev)
@@ -209,6 +228,18 @@ func (r *room) run() {
 				}
 			}
 			r.idle.Reset(cfg.RoomIdleTimeout)
+		case <-r.evict:
+			// The hub chose the room, idle, to make space for another.
+			// No session holds it, so the inbox can only hold the last
+			// events of sessions that left; handle them so that their
+			// updates are saved too.
+			for len(r.inbox) > 0 {
+				r.handle(<-r.inbox)
+			}
+			r.flushUpdates()
+			r.save()
+			r.hub.forget(r)
+			return
 		case <-r.stop:
 			r.flushUpdates()
 			for s := range r.members {
@@ -232,7 +263,10 @@ func (r *room) handle(ev event) {
 		}
 	case eventUpdate:
 		r.apply(ev.s, ev.msg.(*protocol.Update))
+	case eventRead:
+		ev.view <- contentOf(r.name, r.doc, true)
 	case eventPresence:
+		r.counters.presence++
 		r.setPresence(ev.s, ev.msg.(*protocol.Presence).Entries[0].State, time.Now())
 	}
 }
@@ -273,13 +307,28 @@ func (r *room) apply(s *session, m *protocol.Update) {
 	if mem == nil {
 		return // dropped while its messages were on their way
 	}
+	size := 0
+	for _, u := range m.Updates {
+		size += len(u)
+	}
+	if !r.docFits(size) {
+		r.drop(s, closedDocTooBig, fmt.Sprintf("the document would grow past its %d-byte limit", r.hub.cfg.MaxDocBytes), m.Seq)
+		return
+	}
 	for i, u := range m.Updates {
-		if err := r.doc.Apply(u); err != nil {
+		r.counters.updates++
+		r.counters.updateBytes += len(u)
+		start := time.Now()
+		err := r.doc.Apply(u)
+		r.hub.metrics.applySeconds.Observe(time.Since(start).Seconds())
+		if err != nil {
 			r.drop(s, closedInvalidUpdate, fmt.Sprintf("update %d of message %d: %v", i, m.Seq, err), m.Seq)
 			return
 		}
 		r.pending = append(r.pending, u)
 		r.batch = append(r.batch, batchedUpdate{from: s, update: u})
+		r.docBytes += len(u)
+		r.docExact = false
 	}
 	mem.ack = m.Seq
 	if !mem.ackOwed {
@@ -295,7 +344,9 @@ func (r *room) persist() {
 	if len(r.pending) == 0 {
 		return
 	}
+	start := time.Now()
 	err := r.hub.store.Append(r.name, r.pending...)
+	r.hub.metrics.storeCommitSeconds.Observe(time.Since(start).Seconds())
 	r.logLen += len(r.pending)
 	for _, u := range r.pending {
 		r.logBytes += len(u)
@@ -306,6 +357,7 @@ func (r *room) persist() {
 		return
 	}
 	r.hub.logger.Error("store append failed", "room", r.name, "err", err)
+	r.hub.metrics.storeErrors.WithLabelValues("append").Inc()
 	// The document holds the updates, and the batch relays them so that
 	// the members agree with the room; only the Acks are withheld. Their
 	// senders are closed and resend after reconnecting (a duplicate update
@@ -374,6 +426,7 @@ func (r *room) flushUpdates() {
 	}
 	for s := range r.members {
 		if !senders[s] {
+			r.counters.relayed += len(all)
 			r.deliver(s, msg)
 		}
 	}
@@ -391,6 +444,7 @@ func (r *room) flushUpdates() {
 			}
 		}
 		if msg, err := encodeFrame(&protocol.Update{Updates: others}); err == nil {
+			r.counters.relayed += len(others)
 			r.deliver(s, msg)
 		}
 	}
@@ -399,9 +453,12 @@ func (r *room) flushUpdates() {
 // deliver queues b for s, dropping s if its queue is full. It reports
 // whether s is still a member.
 func (r *room) deliver(s *session, b []byte) bool {
+	r.counters.deliveries++
+	r.counters.bytes += len(b)
 	if s.queue.push(b) {
 		return true
 	}
+	r.hub.metrics.slowConsumers.Inc()
 	r.hub.logger.Warn("slow consumer disconnected", "room", r.name, "remote", s.remote)
 	r.drop(s, closedSlowConsumer, "send queue overflowed: the client did not read fast enough", 0)
 	s.abort()
@@ -529,9 +586,16 @@ func (r *room) save() {
 	if r.logLen == 0 {
 		return
 	}
-	if err := r.hub.store.Compact(r.name, r.doc.Snapshot()); err != nil {
+	start := time.Now()
+	snapshot := r.doc.Snapshot()
+	r.docBytes, r.docExact = len(snapshot), true
+	err := r.hub.store.Compact(r.name, snapshot)
+	r.hub.metrics.storeCompactSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
 		r.hub.logger.Error("store compaction failed", "room", r.name, "err", err)
+		r.hub.metrics.storeErrors.WithLabelValues("compact").Inc()
 		return
 	}
+	r.hub.metrics.documentBytes.Observe(float64(len(snapshot)))
 	r.logLen, r.logBytes = 0, 0
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -12,15 +13,22 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/flowstate/flowstate/store"
 )
 
-// A Server serves a Hub over HTTP: WebSocket sessions at GET /ws/{room}
-// and health at GET /healthz, plus any routes added to Mux.
+// A Server serves a Hub over HTTP: WebSocket sessions at GET /ws/{room},
+// liveness at GET /healthz, readiness at GET /readyz, Prometheus metrics at
+// GET /metrics and the read API at GET /api/rooms and GET /api/rooms/{room},
+// plus any routes added to Mux.
 type Server struct {
 	// Mux routes the server's requests. Callers may add routes (a static
 	// site, an API) before calling Serve.
 	Mux *http.ServeMux
+
+	// Version is reported by GET /healthz. Set it before calling Serve.
+	Version string
 
 	hub     *Hub
 	http    *http.Server
@@ -36,6 +44,10 @@ func NewServer(cfg Config, st store.Store) *Server {
 	}
 	s.Mux.HandleFunc("GET /ws/{room}", s.hub.ServeWS)
 	s.Mux.HandleFunc("GET /healthz", s.serveHealth)
+	s.Mux.HandleFunc("GET /readyz", s.serveReady)
+	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(s.hub.metrics.reg, promhttp.HandlerOpts{}))
+	s.Mux.HandleFunc("GET /api/rooms", s.serveRooms)
+	s.Mux.HandleFunc("GET /api/rooms/{room}", s.serveRoom)
 	s.http = &http.Server{
 		Handler:           s.Mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -61,12 +73,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Health is the JSON body of GET /healthz.
 type Health struct {
-	Status      string  `json:"status"`      // "ok"
-	Rooms       int     `json:"rooms"`       // rooms open in memory
-	Connections int     `json:"connections"` // WebSocket sessions
-	UptimeS     float64 `json:"uptime_s"`    // seconds since the server started
-	RSSBytes    int64   `json:"rss_bytes"`   // resident memory, 0 where unknown
-	CPUSeconds  float64 `json:"cpu_s"`       // user and system CPU time used so far
+	Status      string  `json:"status"`            // "ok"
+	Version     string  `json:"version,omitempty"` // Server.Version
+	Rooms       int     `json:"rooms"`             // rooms open in memory
+	Connections int     `json:"connections"`       // WebSocket sessions
+	UptimeS     float64 `json:"uptime_s"`          // seconds since the server started
+	RSSBytes    int64   `json:"rss_bytes"`         // resident memory, 0 where unknown
+	CPUSeconds  float64 `json:"cpu_s"`             // user and system CPU time used so far
 	// Quarantined names the rooms refused because their stored records do
 	// not decode, with what was found; omitted when there are none.
 	Quarantined map[string]string `json:"quarantined,omitempty"`
@@ -76,6 +89,7 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	st := s.hub.Stats()
 	h := Health{
 		Status:      "ok",
+		Version:     s.Version,
 		Rooms:       st.Rooms,
 		Connections: st.Connections,
 		UptimeS:     time.Since(s.started).Seconds(),
@@ -119,4 +133,49 @@ func cpuSeconds() float64 {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// A ReadyChecker is a store that can tell whether it is able to serve:
+// its file open and usable. The hub's readiness asks stores that
+// implement it; others count as ready while the hub runs.
+type ReadyChecker interface {
+	// Ready returns nil if the store can serve reads and writes now, and
+	// otherwise why not.
+	Ready() error
+}
+
+// Ready returns nil while the hub serves: ErrShuttingDown once Shutdown
+// has begun, and the store's error if the store implements ReadyChecker
+// and is not ready.
+func (h *Hub) Ready() error {
+	h.mu.Lock()
+	closing := h.closing
+	h.mu.Unlock()
+	if closing {
+		return ErrShuttingDown
+	}
+	if rc, ok := h.store.(ReadyChecker); ok {
+		if err := rc.Ready(); err != nil {
+			return fmt.Errorf("sync: store not ready: %w", err)
+		}
+	}
+	return nil
+}
+
+// Readiness is the JSON body of GET /readyz.
+type Readiness struct {
+	Status string `json:"status"`          // "ready" or "not ready"
+	Error  string `json:"error,omitempty"` // why not
+}
+
+// serveReady answers 200 while the hub serves and 503 while it shuts down
+// or its store is not ready, so that a load balancer stops sending new
+// clients before the server goes away. /healthz, by contrast, answers as
+// long as the process runs.
+func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	if err := s.hub.Ready(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, Readiness{Status: "not ready", Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, Readiness{Status: "ready"})
 }

@@ -31,12 +31,19 @@ type session struct {
 
 	lastSeq   uint64      // the last Update seq read; read pump only
 	readEnded atomic.Bool // the read pump (or handshake) stopped reading
+
+	ip     string      // the address counted against Config.MaxConnsPerIP
+	query  string      // the token of the URL's query, if any
+	claims *Claims     // what the token grants; nil on an open server
+	expiry *time.Timer // closes the session when the token expires
+	limit  connLimiter // the read pump's rate limits
 }
 
 // serve reads the Hello and joins the room, then hands the connection to
 // the read pump. It runs in a goroutine of its own; the session's end
 // releases the hub's count of it.
 func (s *session) serve(roomName string) {
+	s.limit = newConnLimiter(&s.hub.cfg)
 	s.conn.SetPongHandler(func(string) error {
 		return s.conn.SetReadDeadline(time.Now().Add(pongWait))
 	})
@@ -89,6 +96,9 @@ func (s *session) readPump() {
 // for it, and forgets the session.
 func (s *session) end(reason closeReason, text string, seq uint64) {
 	s.readEnded.Store(true)
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
 	if s.room != nil {
 		s.room.send(event{kind: eventLeave, s: s})
 		s.hub.release(s.room)
@@ -116,6 +126,9 @@ func (s *session) readMessages() (reason closeReason, text string, seq uint64) {
 				return closedProtocolError, fmt.Sprintf("update seq %d after %d: seq must increase", m.Seq, s.lastSeq), m.Seq
 			}
 			s.lastSeq = m.Seq
+			if reason, text := s.mayUpdate(); reason != 0 {
+				return reason, text, m.Seq
+			}
 			if !s.room.send(event{kind: eventUpdate, s: s, msg: m}) {
 				return closedGoingAway, "", 0
 			}
@@ -142,10 +155,16 @@ func (s *session) join(roomName string, h *protocol.Hello) (closeReason, string)
 	case h.Room != roomName:
 		return closedInvalidRoom, fmt.Sprintf("hello names room %q but the URL names %q", h.Room, roomName)
 	}
+	if reason, text := s.authenticate(roomName, h.Token); reason != 0 {
+		return reason, text
+	}
 	r, err := s.hub.acquire(roomName)
 	var qe *QuarantinedError
 	if errors.As(err, &qe) {
 		return closedInternalError, qe.Error()
+	}
+	if errors.Is(err, ErrTooManyRooms) {
+		return closedTryAgainLater, "the server holds as many rooms as it may; try again later"
 	}
 	if err != nil {
 		return closedGoingAway, err.Error()
@@ -162,6 +181,7 @@ func (s *session) join(roomName string, h *protocol.Hello) (closeReason, string)
 	if !r.send(event{kind: eventJoin, s: s, msg: h}) {
 		return closedGoingAway, "room closed"
 	}
+	s.watchExpiry()
 	return 0, ""
 }
 
@@ -187,6 +207,9 @@ func (s *session) read() (protocol.Message, closeReason, string) {
 	}
 	if buf.Len() > max {
 		return nil, closedMessageTooBig, fmt.Sprintf("message over the %d-byte limit", max)
+	}
+	if s.room != nil && !s.limit.allow(buf.Len()) {
+		return nil, closedRateLimited, "rate limit exceeded: the client sent more messages or bytes than its allowance"
 	}
 	m, err := protocol.Decode(buf.Bytes()) // copies what it keeps
 	switch {
@@ -225,6 +248,10 @@ func (s *session) writePump() {
 		}
 		clear(batch)
 		if bye != nil {
+			// The queue's reason, not bye's: a write that failed because
+			// the room dropped a slow consumer finds the queue closed
+			// already, for that reason.
+			s.hub.metrics.sessionClosed(s.queue.reason())
 			s.writeFarewell(bye)
 			s.conn.Close()
 			close(s.queue.finished)
