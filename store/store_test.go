@@ -14,6 +14,10 @@ var stores = []struct {
 	open func(t *testing.T) store.Store
 }{
 	{"memory", func(*testing.T) store.Store { return store.NewMemory() }},
+	{"bolt", func(t *testing.T) store.Store { return openBolt(t, store.BoltOptions{}) }},
+	{"bolt/sync-each-append", func(t *testing.T) store.Store {
+		return openBolt(t, store.BoltOptions{SyncEachAppend: true})
+	}},
 }
 
 func TestStoreContract(t *testing.T) {
@@ -76,6 +80,36 @@ func TestStoreContract(t *testing.T) {
 			}
 			if err := st.Append("notes", []byte("late")); !errors.Is(err, store.ErrClosed) {
 				t.Errorf("Append after Close: %v, want ErrClosed", err)
+			}
+		})
+	}
+}
+
+// TestStoreAppendBatch checks that one Append of several updates logs
+// them in order, and that the store does not keep the caller's slices.
+func TestStoreAppendBatch(t *testing.T) {
+	for _, tt := range stores {
+		t.Run(tt.name, func(t *testing.T) {
+			st := tt.open(t)
+			defer st.Close()
+			buf := []byte("a")
+			if err := st.Append("r", buf, []byte("b"), []byte("c")); err != nil {
+				t.Fatal(err)
+			}
+			buf[0] = 'X'
+			if err := st.Append("r"); err != nil {
+				t.Fatalf("an empty Append: %v", err)
+			}
+			if err := st.Append("r", []byte("d")); err != nil {
+				t.Fatal(err)
+			}
+			_, log, err := st.Load("r")
+			if err != nil || !reflect.DeepEqual(log, [][]byte{[]byte("a"), []byte("b"), []byte("c"), []byte("d")}) {
+				t.Fatalf("Load = %q, %v; want a b c d", log, err)
+			}
+			rooms, _ := st.Rooms()
+			if len(rooms) != 1 || rooms[0].LogEntries != 4 || rooms[0].LogBytes != 4 {
+				t.Errorf("Rooms = %+v, want one room of 4 entries, 4 bytes", rooms)
 			}
 		})
 	}

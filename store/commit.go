@@ -1,0 +1,254 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// opKind says what a write request does.
+type opKind uint8
+
+const (
+	opAppend opKind = iota
+	opCompact
+	opDelete
+)
+
+// A request is one write waiting for the committer.
+type request struct {
+	kind     opKind
+	room     string
+	updates  [][]byte // opAppend
+	snapshot []byte   // opCompact
+	done     chan error
+}
+
+func (r *request) size() int {
+	n := len(r.snapshot)
+	for _, u := range r.updates {
+		n += len(u)
+	}
+	return n
+}
+
+// Append implements Store. With group commit, concurrent Appends from
+// many rooms share one transaction and one fsync.
+func (b *Bolt) Append(room string, updates ...[]byte) error {
+	if len(updates) == 0 {
+		return b.closedErr()
+	}
+	size := 0
+	for _, u := range updates {
+		size += len(u) + binary.MaxVarintLen64
+	}
+	// The journal keeps one Append as one value.
+	if size+len(room)+64 > bolt.MaxValueSize {
+		return fmt.Errorf("store: append to room %q: %d bytes of updates, more than one Append can hold (%d)", room, size, bolt.MaxValueSize)
+	}
+	return b.submit(&request{kind: opAppend, room: room, updates: updates})
+}
+
+// Compact implements Store, in one transaction.
+func (b *Bolt) Compact(room string, snapshot []byte) error {
+	if len(snapshot) > bolt.MaxValueSize {
+		return fmt.Errorf("store: compact room %q: a snapshot of %d bytes is larger than %d", room, len(snapshot), bolt.MaxValueSize)
+	}
+	return b.submit(&request{kind: opCompact, room: room, snapshot: snapshot})
+}
+
+// Delete implements Store. It also removes a room whose entry is damaged.
+func (b *Bolt) Delete(room string) error {
+	return b.submit(&request{kind: opDelete, room: room})
+}
+
+// closedErr returns ErrClosed if the store is closed.
+func (b *Bolt) closedErr() error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// submit hands r to the committer, or commits it at once with
+// SyncEachAppend, and waits for the result.
+func (b *Bolt) submit(r *request) error {
+	if r.room == "" || len(r.room) > bolt.MaxKeySize {
+		return fmt.Errorf("%w: %q", ErrRoomName, r.room)
+	}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return ErrClosed
+	}
+	if b.opts.ReadOnly {
+		b.mu.RUnlock()
+		return ErrReadOnly
+	}
+	r.done = make(chan error, 1)
+	if b.reqs == nil {
+		defer b.mu.RUnlock()
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		b.commit([]*request{r})
+		return <-r.done
+	}
+	// Sending under the read lock keeps Close from closing reqs under us;
+	// the committer drains reqs, so the send cannot block Close forever.
+	b.reqs <- r
+	b.mu.RUnlock()
+	return <-r.done
+}
+
+// commitLoop is the committer: it takes the first waiting request, every
+// other one already queued (within the batch limits), and commits them
+// together. It never waits for more to arrive: an idle store commits at
+// once, and requests that arrive during a commit make up the next batch.
+// It exits when Close closes reqs, after committing what is left.
+func (b *Bolt) commitLoop() {
+	defer close(b.done)
+	debug.SetPanicOnFault(true)
+	batch := make([]*request, 0, 64)
+	for first := range b.reqs {
+		batch = append(batch[:0], first)
+		size := first.size()
+	drain:
+		for len(batch) < maxBatchRequests && size < maxBatchBytes {
+			select {
+			case r, ok := <-b.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+				size += r.size()
+			default:
+				break drain
+			}
+		}
+		b.commit(batch)
+		clear(batch)
+	}
+}
+
+// commit writes batch in one transaction and answers every request. A
+// request that fails on its own (a damaged room, say) gets its error and
+// the others are committed without it, in a new transaction; a failure
+// of the transaction itself (the disk, the commit) fails all of them.
+func (b *Bolt) commit(batch []*request) {
+	for len(batch) > 0 {
+		failed, err := b.tryCommit(batch)
+		if failed < 0 {
+			for _, r := range batch {
+				r.done <- err
+			}
+			return
+		}
+		batch[failed].done <- err
+		batch = slices.Delete(slices.Clone(batch), failed, failed+1)
+	}
+}
+
+// tryCommit writes batch in one transaction, folding the journal into
+// the rooms' logs when it has grown past its limits. If request i fails
+// it rolls back and returns i and the error; otherwise it returns -1 and
+// the result of the commit.
+func (b *Bolt) tryCommit(batch []*request) (failed int, err error) {
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
+	current := -1
+	defer func() {
+		if p := recover(); p != nil {
+			failed, err = current, errorOf(ErrCorrupt, "store: damaged data: bbolt: %v", p)
+			if current >= 0 {
+				err = fmt.Errorf("store: room %q: %w", batch[current].room, err)
+			}
+		}
+	}()
+	tx, err := b.db.Begin(true)
+	if err != nil {
+		return -1, fmt.Errorf("store: begin: %w", err)
+	}
+	defer tx.Rollback()  // an error after Commit, ignored
+	t, _ := tablesOf(tx) // checked at open
+	w := writeTx{tables: t, now: time.Now().UnixNano(), journalLen: b.journalLen, journalBytes: b.journalBytes}
+	for i, r := range batch {
+		current = i
+		if err := w.apply(r); err != nil {
+			return i, err
+		}
+	}
+	current = -1
+	if w.journalLen >= b.foldEntries || w.journalBytes >= b.foldBytes {
+		if w.journalLen, w.journalBytes, err = fold(tx); err != nil {
+			return -1, fmt.Errorf("store: fold the journal: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return -1, fmt.Errorf("store: commit: %w", err)
+	}
+	b.journalLen, b.journalBytes = w.journalLen, w.journalBytes
+	return -1, nil
+}
+
+// foldNow folds the whole journal in a transaction of its own.
+func (b *Bolt) foldNow() (err error) {
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
+	defer recoverInto(&err)
+	var left, leftBytes int
+	err = b.db.Update(func(tx *bolt.Tx) error {
+		left, leftBytes, err = fold(tx)
+		return err
+	})
+	if err == nil {
+		b.journalLen, b.journalBytes = left, leftBytes
+	}
+	return err
+}
+
+// writeTx is the state of one write transaction.
+type writeTx struct {
+	tables
+	now          int64 // Unix nanoseconds, the time of every change
+	journalLen   int   // journal entries, counting this transaction's
+	journalBytes int
+}
+
+// apply performs r. An Append goes to the journal, after checking that
+// the room is not damaged; a Compact or a Delete supersedes the room's
+// journal entries and writes the room itself.
+func (w *writeTx) apply(r *request) error {
+	if r.kind != opDelete {
+		if err := w.checkRoom(r.room); err != nil {
+			return err
+		}
+	}
+	if r.kind == opAppend {
+		seq, err := w.journal.NextSequence()
+		if err != nil {
+			return err
+		}
+		v := encodeJournalEntry(r.room, w.now, r.updates)
+		if err := w.journal.Put(seqKey(seq), v); err != nil {
+			return fmt.Errorf("store: room %q: %w", r.room, err)
+		}
+		w.journalLen++
+		w.journalBytes += len(v)
+		return nil
+	}
+	n, size, err := dropJournal(w.journal, r.room)
+	if err != nil {
+		return err
+	}
+	w.journalLen -= n
+	w.journalBytes -= size
+	if r.kind == opDelete {
+		return w.deleteRoom(r.room)
+	}
+	return w.compactRoom(r.room, r.snapshot, w.now)
+}
