@@ -252,3 +252,16 @@ func (w *writeTx) apply(r *request) error {
 	}
 	return w.compactRoom(r.room, r.snapshot, w.now)
 }
+
+// Ready reports whether the store can take writes: nil while it is open
+// for writing, ErrClosed once closed, ErrReadOnly when opened read-only.
+// The server's readiness check asks it.
+func (b *Bolt) Ready() error {
+	if err := b.closedErr(); err != nil {
+		return err
+	}
+	if b.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	return nil
+}

@@ -121,3 +121,14 @@ func (m *Memory) room(name string) *memoryRoom {
 	}
 	return r
 }
+
+// Ready reports whether the store can take writes: nil until it is closed,
+// then ErrClosed.
+func (m *Memory) Ready() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	return nil
+}

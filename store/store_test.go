@@ -72,8 +72,18 @@ func TestStoreContract(t *testing.T) {
 				t.Errorf("a deleted room still loads: %q, %q", snap, log)
 			}
 
+			ready, ok := st.(interface{ Ready() error })
+			if !ok {
+				t.Fatalf("%T has no Ready method", st)
+			}
+			if err := ready.Ready(); err != nil {
+				t.Errorf("Ready of an open store: %v", err)
+			}
 			if err := st.Close(); err != nil {
 				t.Fatal(err)
+			}
+			if err := ready.Ready(); !errors.Is(err, store.ErrClosed) {
+				t.Errorf("Ready after Close: %v, want ErrClosed", err)
 			}
 			if _, _, err := st.Load("notes"); !errors.Is(err, store.ErrClosed) {
 				t.Errorf("Load after Close: %v, want ErrClosed", err)
