@@ -13,7 +13,7 @@ import { Text, deleteRange } from './text.js';
 import { SharedMap } from './map.js';
 import { compareCodePoints, unitsOf, utf8Length, wellFormed } from './codec.js';
 import { decodeStateVector } from './statevector.js';
-import { rethrowAsync } from './events.js';
+import { notify, rethrowAsync } from './events.js';
 
 // Integration outcomes.
 const INTEGRATED = 0; // in the document (or already was)
@@ -25,6 +25,7 @@ class Txn {
   constructor(local, start) {
     this.local = local;
     this.quiet = false; // produce no update (change)
+    this.quietDeletes = false; // a quiet transaction deleted something
     this.start = start; // me.next when a local transaction began
     /** @type {Array<{c: ClientState, start: number, end: number}>} local deletions, for the update */
     this.deletes = [];
@@ -83,6 +84,28 @@ export class Doc {
     /** @type {(err: unknown) => void} */
     this.onObserverError = options.onObserverError ?? rethrowAsync;
     if (typeof this.onObserverError !== 'function') throw new TypeError('crdt: onObserverError must be a function');
+    /** Listeners of local updates (onLocalUpdate). @type {Array<(update: Uint8Array | null) => void>} */
+    this.updateListeners = [];
+  }
+
+  /**
+   * onLocalUpdate calls fn after every local transaction that changed the
+   * document, with its update, before the Text and Map observers run; it
+   * returns a function that stops the calls. The update is null for
+   * `change`, which makes none: the listener then sends `diff` of what its
+   * peer has. Applied updates do not call it, so a provider that sends what
+   * it hears here never echoes what it received.
+   * @param {(update: Uint8Array | null) => void} fn
+   * @returns {() => void}
+   */
+  onLocalUpdate(fn) {
+    if (typeof fn !== 'function') throw new TypeError('crdt: onLocalUpdate needs a function');
+    const o = (u) => fn(u);
+    this.updateListeners.push(o);
+    return () => {
+      const i = this.updateListeners.indexOf(o);
+      if (i >= 0) this.updateListeners.splice(i, 1);
+    };
   }
 
   /** The client ID this replica's local edits carry. @type {number} */
@@ -274,6 +297,7 @@ export class Doc {
     if (tx === undefined) tx = this.tx = new Txn(local, 0);
     tx.local = local;
     tx.quiet = false;
+    tx.quietDeletes = false;
     tx.start = this.me.next;
     if (tx.deletes.length > 0) tx.deletes = [];
     this.txn = tx;
@@ -287,7 +311,8 @@ export class Doc {
     const tx = this.txn;
     this.txn = null;
     let update = null;
-    if (tx.local && !tx.quiet && (this.me.next > tx.start || tx.deletes.length > 0)) {
+    const changed = tx.local && (this.me.next > tx.start || tx.deletes.length > 0 || tx.quietDeletes);
+    if (changed && !tx.quiet) {
       const e = this.enc;
       if (this.me.next > tx.start) e.addBlock(this.me, tx.start);
       const ds = tx.deletes;
@@ -306,6 +331,7 @@ export class Doc {
       }
       update = e.finish();
     }
+    if (changed && this.updateListeners.length > 0) notify(this.updateListeners, update, this.onObserverError);
     if (tx.texts.length > 0 || tx.maps.length > 0) {
       // Observers may start transactions of their own, which reuse tx.
       const texts = tx.texts;

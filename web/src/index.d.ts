@@ -1,6 +1,8 @@
-// Hand-written declarations for FlowState's JavaScript CRDT (src/*.js).
-// The implementation is plain ES modules; these types describe its public
-// API. Byte format: crdt/FORMAT.md in the repository.
+// Hand-written declarations for FlowState's JavaScript client (src/*.js):
+// the CRDT, the wire protocol, the Provider, presence and the textarea
+// binding. The implementation is plain ES modules; these types describe its
+// public API. Byte formats: crdt/FORMAT.md and protocol/PROTOCOL.md in the
+// repository.
 
 /**
  * A state vector: for each client ID, the next clock the holder expects
@@ -100,6 +102,14 @@ export class Doc {
   snapshot(): Uint8Array;
   /** Whether received changes wait for changes they depend on. */
   hasPending(): boolean;
+  /**
+   * Calls fn after every local transaction that changed the document, with
+   * its update, before the Text and Map observers run; returns a function
+   * that stops the calls. update is null for `change`, which makes none:
+   * a listener then sends `diff` of what its peer has. A Provider uses it
+   * to send local edits; applied (remote) updates do not call it.
+   */
+  onLocalUpdate(fn: (update: Uint8Array | null) => void): () => void;
 }
 
 /**
@@ -132,6 +142,31 @@ export class Text {
   delete(index: number, length: number): Uint8Array | null;
   /** Calls fn after every transaction that changed the text; returns a function that stops the calls. */
   observe(fn: (ev: TextEvent) => void): () => void;
+  /**
+   * A position that follows concurrent edits: anchored to the ID of the
+   * character at index (assoc ≥ 0, the default: the position stays before
+   * that character) or of the character before index (assoc < 0: it stays
+   * after it). index counts UTF-16 units; one inside a surrogate pair is
+   * rounded down. Plain JSON and msgpack data, for presence.
+   */
+  relativePosition(index: number, assoc?: number): RelativePosition;
+  /**
+   * The UTF-16 index of a relative position now, or null if this replica
+   * does not hold its anchor (yet) or the anchor is not in this text. A
+   * deleted anchor resolves to where it was.
+   */
+  absolutePosition(pos: RelativePosition): number | null;
+}
+
+/**
+ * A position in a Text anchored to a character's ID (client, clock), so
+ * that it moves with concurrent edits. client and clock are null for the
+ * start (assoc < 0) or the end (assoc ≥ 0) of the text.
+ */
+export interface RelativePosition {
+  client: number | null;
+  clock: number | null;
+  assoc: number;
 }
 
 /**
@@ -195,3 +230,218 @@ export function randomClientID(): number;
 export function toHex(bytes: Uint8Array): string;
 /** Parses hex into bytes; throws on invalid hex. */
 export function fromHex(hex: string): Uint8Array;
+
+// ---------------------------------------------------------------------------
+// The wire protocol (protocol/PROTOCOL.md)
+
+/** The protocol version this client speaks. */
+export const PROTOCOL_VERSION: 1;
+
+/** Close and error codes of PROTOCOL.md §8 by name (1006: the connection dropped). */
+export const Code: Readonly<{
+  NORMAL: 1000; GOING_AWAY: 1001; PROTOCOL_ERROR: 1002; UNSUPPORTED_DATA: 1003; ABNORMAL: 1006;
+  MESSAGE_TOO_BIG: 1009; INTERNAL_ERROR: 1011; TRY_AGAIN_LATER: 1013; UNKNOWN_TYPE: 4000;
+  UNSUPPORTED_VERSION: 4001; INVALID_ROOM: 4002; HELLO_TIMEOUT: 4003; INVALID_UPDATE: 4004;
+  SLOW_CONSUMER: 4008; UNAUTHORIZED: 4401; FORBIDDEN: 4403; TOKEN_EXPIRED: 4408; RATE_LIMITED: 4429;
+}>;
+
+/** Whether a client must not reconnect automatically after this close or error code. */
+export function isPermanent(code: number): boolean;
+/** Whether name is a room name: 1 to 128 characters of [A-Za-z0-9._~-]. */
+export function validRoom(name: string): boolean;
+
+/** `[0, version, room, client, token, state_vector]`. A Hello of another version decodes to its version alone. */
+export interface HelloMessage { type: 'hello'; version: number; room: string; client: number; token: string; stateVector: Uint8Array }
+/** `[1, state_vector, update]`. */
+export interface WelcomeMessage { type: 'welcome'; stateVector: Uint8Array; update: Uint8Array }
+/** `[2, seq, [update, …]]`; seq is 0 from the server. */
+export interface UpdateMessage { type: 'update'; seq: number | bigint; updates: Uint8Array[] }
+/** `[3, seq]`. */
+export interface AckMessage { type: 'ack'; seq: number | bigint }
+/** `[4, [[client, state], …]]`; an empty state means the client left. */
+export interface PresenceMessage { type: 'presence'; entries: Array<{ client: number; state: Uint8Array }> }
+/** `[5, code, message, seq]`. */
+export interface ErrorMessage { type: 'error'; code: number; message: string; seq: number | bigint }
+/** One protocol message. Integers above 2^53 − 1 decode as BigInt. */
+export type Message = HelloMessage | WelcomeMessage | UpdateMessage | AckMessage | PresenceMessage | ErrorMessage;
+
+/**
+ * The canonical wire form of m. Throws a RangeError or TypeError for a
+ * message a peer would reject (invalid room, oversized presence state, …).
+ */
+export function encodeMessage(m: Message): Uint8Array;
+/**
+ * Decodes one message strictly, as the Go codec does; throws a
+ * ProtocolError for anything else.
+ */
+export function decodeMessage(bytes: Uint8Array): Message;
+
+/** Bytes that are not a valid message; unknownType marks an undefined tag (close code 4000, else 1002). */
+export class ProtocolError extends Error {
+  constructor(offset: number, msg: string, unknownType?: boolean);
+  readonly offset: number;
+  readonly unknownType: boolean;
+  /** 4000 for an unknown type, else 1002. */
+  readonly code: number;
+}
+
+// ---------------------------------------------------------------------------
+// Provider and presence
+
+/** The connection state of a Provider. */
+export type ProviderStatus = 'connecting' | 'connected' | 'synced' | 'offline' | 'closed';
+
+/**
+ * Why a connection ended, or failed to start. code is the protocol close
+ * or error code (1006 for a dropped connection); permanent errors stop the
+ * Provider from reconnecting.
+ */
+export class FlowStateError extends Error {
+  constructor(code: number, message: string, permanent?: boolean);
+  readonly code: number;
+  readonly permanent: boolean;
+}
+
+/** Options of `new Provider`. */
+export interface ProviderOptions {
+  /** The room's WebSocket URL, `ws://host:port/ws/ROOM` (see Provider.roomURL). Required. */
+  url: string;
+  /** A bearer token sent in the Hello; none by default. */
+  token?: string;
+  /**
+   * Called before every connection for the token to send instead of
+   * token; with it, an expired token (4408) is replaced without the app's
+   * help. A rejection counts as a failed attempt (backoff, then retry).
+   */
+  getToken?: () => string | Promise<string>;
+  /** The WebSocket constructor; globalThis.WebSocket by default. */
+  WebSocket?: typeof WebSocket;
+  /** First reconnection delay in ms (default 250); doubles per failed attempt, ±50 % jitter. */
+  minBackoff?: number;
+  /** Cap of the reconnection delay in ms (default 30000). */
+  maxBackoff?: number;
+  /** Connect at once (default true); otherwise call connect(). */
+  connect?: boolean;
+  /** How long to wait for the Welcome after opening, in ms (default 10000), before retrying. */
+  handshakeTimeout?: number;
+  /**
+   * Where 'online' and 'offline' events come from: globalThis in a browser
+   * (default when it has addEventListener), null to ignore them.
+   */
+  network?: EventTarget | null;
+  /** How often presence is resent so that the server keeps it, in ms (default 15000). */
+  presenceRefresh?: number;
+  /** The least time between two presence messages, in ms (default 50); the latest state wins. */
+  presenceThrottle?: number;
+}
+
+/** Events of a Provider. */
+export interface ProviderEvents {
+  status: (status: ProviderStatus) => void;
+  error: (err: FlowStateError) => void;
+  synced: () => void;
+}
+
+/**
+ * A Provider keeps a Doc in sync with one room of a FlowState server over
+ * a WebSocket: it says hello with the document's state vector, applies the
+ * Welcome, sends what the server lacks (edits made offline or never
+ * acknowledged), then sends local edits as they happen and applies remote
+ * ones. It reconnects with exponential backoff and ±50 % jitter after any
+ * close that is not permanent, and stops (status 'closed', an 'error' with
+ * permanent = true) after a permanent one. After 4408 (token expired) it
+ * reconnects with a token from getToken if given, else waits for setToken.
+ * Every connection that ends other than by disconnect or destroy emits an
+ * 'error'; only permanent ones stop it.
+ *
+ * Status: 'connecting' until the Welcome; 'connected' while edits the
+ * server has not acknowledged are outstanding; 'synced' when every local
+ * edit is acknowledged (a new local edit goes back to 'connected' until
+ * its Ack); 'offline' while waiting to reconnect or while the browser is
+ * offline; 'closed' after disconnect, destroy or a permanent error.
+ */
+export class Provider {
+  constructor(doc: Doc, options: ProviderOptions);
+  /** The room's WebSocket URL: base (http(s) or ws(s)) with path /ws/ROOM. */
+  static roomURL(base: string | URL, room: string): string;
+  readonly doc: Doc;
+  /** The room's WebSocket URL. */
+  readonly url: string;
+  /** The room name, from the URL's last path segment. */
+  readonly room: string;
+  readonly status: ProviderStatus;
+  /** The Doc's client ID. */
+  readonly clientID: number;
+  readonly presence: Presence;
+  /** The permanent error that closed the provider, if any. */
+  readonly lastError: FlowStateError | null;
+  /** Adds a listener; returns a function that removes it. */
+  on<K extends keyof ProviderEvents>(event: K, fn: ProviderEvents[K]): () => void;
+  /** Removes a listener added with on. */
+  off<K extends keyof ProviderEvents>(event: K, fn: ProviderEvents[K]): void;
+  /** Resolves when the status is (or next becomes) 'synced'; rejects on a permanent error or destroy. */
+  whenSynced(): Promise<void>;
+  /** Starts connecting (after disconnect, a permanent error, or with connect: false). */
+  connect(): void;
+  /** Closes the connection and stops reconnecting; local edits stay in the Doc and go out on connect. */
+  disconnect(): void;
+  /** Sets the token for the next Hello, and reconnects at once if waiting for one (after 4408). */
+  setToken(token: string): void;
+  /** Leaves the room (sending an empty presence), stops listening to the Doc; final. */
+  destroy(): void;
+}
+
+/** What changed in Presence.states: client IDs. */
+export interface PresenceChange {
+  added: number[];
+  updated: number[];
+  removed: number[];
+}
+
+/**
+ * Presence is the ephemeral state (name, colour, cursor) of each client in
+ * the room, relayed by the server and never stored. The local state is
+ * msgpack-encoded (at most 4096 bytes), sent at most every 50 ms (the
+ * latest wins), resent on every connection and every 15 s; remote states
+ * are dropped when the connection closes.
+ */
+export class Presence {
+  private constructor();
+  /** The local state, or null. */
+  readonly local: unknown;
+  /** The states of the other clients in the room, by client ID. */
+  readonly states: Map<number, any>;
+  /**
+   * Sets the local state (any msgpack-encodable value; null clears it).
+   * Throws a RangeError if it encodes to more than 4096 bytes.
+   */
+  setLocal(state: unknown): void;
+  /** Calls fn when remote states change; returns a function that stops the calls. */
+  on(event: 'change', fn: (change: PresenceChange) => void): () => void;
+  /** Removes a listener added with on. */
+  off(event: 'change', fn: (change: PresenceChange) => void): void;
+}
+
+// ---------------------------------------------------------------------------
+// Bindings
+
+/** Options of `new TextareaBinding`. */
+export interface TextareaBindingOptions {
+  /** If given, the local selection is published as `cursor: {text, anchor, head}` in the local presence state. */
+  presence?: Presence;
+}
+
+/**
+ * A TextareaBinding keeps a <textarea> (or text <input>) and a Text equal:
+ * typing becomes one local transaction per input event (nothing during an
+ * IME composition; its result when it ends), remote edits are applied to
+ * the value with the local selection kept in place, and the selection is
+ * published to presence as relative positions.
+ */
+export class TextareaBinding {
+  constructor(text: Text, element: HTMLTextAreaElement | HTMLInputElement, options?: TextareaBindingOptions);
+  readonly text: Text;
+  readonly element: HTMLTextAreaElement | HTMLInputElement;
+  /** Removes every listener and observer; the element keeps its value. */
+  destroy(): void;
+}

@@ -1,11 +1,16 @@
-// FlowState's JavaScript CRDT: the same text CRDT, last-writer-wins map and
-// update format as the Go package crdt (crdt/FORMAT.md), bit for bit.
+// FlowState's JavaScript client: the same text CRDT, last-writer-wins map and
+// update format as the Go package crdt (crdt/FORMAT.md), bit for bit; the
+// wire protocol (protocol/PROTOCOL.md); a Provider that keeps a Doc in sync
+// with a room of a FlowState server; presence; a textarea binding.
 //
 //   import { Doc } from '@flowstate/web';
 //   const alice = new Doc();
 //   const update = alice.getText('body').insert(0, 'hello');
 //   const bob = new Doc();
 //   bob.apply(update); // bob's "body" now reads "hello"
+//
+//   const provider = new Provider(alice, { url: Provider.roomURL(location.href, 'notes') });
+//   new TextareaBinding(alice.getText('body'), textarea, { presence: provider.presence });
 
 export { Doc } from './doc.js';
 export { Text } from './text.js';
@@ -14,3 +19,15 @@ export { DecodeError, InvalidUpdateError } from './errors.js';
 export { encodeStateVector, decodeStateVector, stateVectorsEqual } from './statevector.js';
 export { MAX_CLIENT_ID, randomClientID } from './id.js';
 export { toHex, fromHex } from './codec.js';
+export {
+  PROTOCOL_VERSION,
+  Code,
+  ProtocolError,
+  isPermanent,
+  validRoom,
+  encodeMessage,
+  decodeMessage,
+} from './protocol.js';
+export { Provider, FlowStateError } from './provider.js';
+export { Presence } from './presence.js';
+export { TextareaBinding } from './textarea.js';

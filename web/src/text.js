@@ -262,6 +262,66 @@ export class Text {
     };
   }
 
+  /**
+   * relativePosition returns a position that follows concurrent edits:
+   * anchored to the ID (client, clock) of the character at index when
+   * assoc ≥ 0 (the position stays just before that character), or of the
+   * character before index when assoc < 0 (it stays just after it). At the
+   * end (assoc ≥ 0) or the start (assoc < 0) of the text there is no such
+   * character, and the anchor is the end or the start itself. An index
+   * inside a surrogate pair is rounded down. The result is plain data
+   * (JSON and msgpack), meant for presence.
+   * @param {number} index UTF-16 position, 0 ≤ index ≤ length
+   * @param {number} [assoc] ≥ 0 (default): before the next character; < 0: after the previous one
+   * @returns {{client: number | null, clock: number | null, assoc: number}}
+   * @throws {RangeError} if index is out of range
+   */
+  relativePosition(index, assoc = 0) {
+    if (!Number.isInteger(index) || index < 0 || index > this.len) {
+      throw new RangeError(`crdt: position out of range: ${index} in a text of length ${this.len}`);
+    }
+    if (typeof assoc !== 'number' || Number.isNaN(assoc)) throw new TypeError('crdt: assoc must be a number');
+    assoc = assoc < 0 ? -1 : 0;
+    if (index < this.len && this.astral && this.insideAt(index)) index--;
+    let at = index; // the anchor character's position
+    if (assoc < 0) {
+      if (index === 0) return { client: null, clock: null, assoc };
+      at = index - 1;
+      if (this.astral && this.insideAt(at)) at--;
+    } else if (index === this.len) {
+      return { client: null, clock: null, assoc };
+    }
+    this.locate(at);
+    const it = this._lf.items[this._i];
+    return { client: it.client.id, clock: it.clock + cpsIn(it, this._off), assoc };
+  }
+
+  /**
+   * absolutePosition returns the UTF-16 index a relative position stands
+   * for now, or null when this replica does not hold its anchor (yet) or
+   * the anchor is not a character of this text. A deleted anchor resolves
+   * to where it was.
+   * @param {{client: number | null, clock: number | null, assoc?: number}} pos
+   * @returns {number | null}
+   */
+  absolutePosition(pos) {
+    if (pos === null || typeof pos !== 'object') return null;
+    const after = typeof pos.assoc === 'number' && pos.assoc < 0;
+    if (pos.client === null || pos.client === undefined) return after ? 0 : this.len;
+    const c = this.doc.clients.get(pos.client);
+    const clock = pos.clock;
+    if (c === undefined || !Number.isInteger(clock) || clock < 0 || clock >= c.next) return null;
+    const it = c.find(clock);
+    if (it.kind !== KIND_TEXT || it.leaf === null || it.leaf.t !== this) return null;
+    const start = this.posOf(it);
+    if (it.deleted) return start;
+    const s = it.content;
+    const k = clock - it.clock; // code points before the anchor in the item
+    let off = s.length === it.length ? k : unitsOf(s, 0, k);
+    if (after) off += s.charCodeAt(off) >= 0xd800 && s.charCodeAt(off) <= 0xdbff ? 2 : 1;
+    return start + off;
+  }
+
   // -------------------------------------------------------------------------
   // Finding positions
 
@@ -563,7 +623,8 @@ export class Text {
       const clock = it.clock;
       const length = it.length;
       this.markDeleted(it);
-      if (!tx.quiet) tx.addDelete(c, clock, length);
+      if (tx.quiet) tx.quietDeletes = true;
+      else tx.addDelete(c, clock, length);
       n -= piece;
     }
   }

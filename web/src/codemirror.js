@@ -1,0 +1,477 @@
+// CodeMirror 6 binding: keeps an EditorView and a FlowState Text in sync,
+// shares the local selection through presence and draws the selections of
+// the other clients.
+//
+//   const text = doc.getText('content');
+//   const view = new EditorView({
+//     state: EditorState.create({ doc: text.toString(), extensions: [flowstateCollab(text, { presence })] }),
+//     parent,
+//   });
+//
+// Both sides count UTF-16 units, so positions pass through unchanged.
+// Remote changes become one CodeMirror transaction each, built from the
+// Text's delta: the editor keeps its selection, scroll position and undo
+// history (remote changes are left out of it, so undo takes back only
+// local edits).
+
+import { Annotation, Compartment, StateEffect, Transaction } from '@codemirror/state';
+import { Decoration, EditorView, ViewPlugin, WidgetType } from '@codemirror/view';
+
+/**
+ * remoteOrigin marks the transactions the binding dispatches for changes
+ * that reached the Text from elsewhere, so that it does not send them back.
+ */
+const remoteOrigin = Annotation.define();
+
+/** refreshCursors asks the cursor plugin to resolve the remote cursors again. */
+const refreshCursors = StateEffect.define();
+
+/** The longest remote name drawn, in UTF-16 units: a label must not cover the text. */
+const MAX_NAME = 40;
+
+/** Colours for clients that publish none (or an invalid one), picked by client ID. */
+const PALETTE = ['#e11d48', '#2563eb', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d'];
+
+/**
+ * isRemote reports whether a transaction is one of the binding's remote
+ * transactions.
+ * @param {Transaction} tr
+ */
+export function isRemote(tr) {
+  return tr.annotation(remoteOrigin) === true;
+}
+
+/**
+ * syncPlugin returns the plugin that carries changes both ways between the
+ * editor and text.
+ * @param {import('./text.js').Text} text
+ */
+function syncPlugin(text) {
+  return ViewPlugin.fromClass(
+    class {
+      /** @param {EditorView} view */
+      constructor(view) {
+        this.view = view;
+        // applying is set while the plugin edits the Text, so that the Text
+        // observer ignores the plugin's own edits.
+        this.applying = false;
+        // resyncing is set while the editor disagrees with the Text and a
+        // replacement of the whole editor content is scheduled: local
+        // changes made meanwhile would land at wrong positions, and the
+        // replacement discards them anyway.
+        this.resyncing = false;
+        this.destroyed = false;
+        this.unobserve = text.observe((ev) => this.onText(ev));
+        if (view.state.doc.length !== text.length || view.state.doc.toString() !== text.toString()) this.resync();
+      }
+
+      /**
+       * onText turns a change of the Text into one editor transaction.
+       * @param {{delta: Array<{retain?: number, insert?: string, delete?: number}>}} ev
+       */
+      onText(ev) {
+        if (this.applying || this.resyncing) return;
+        const changes = [];
+        let pos = 0;
+        for (const op of ev.delta) {
+          if (op.retain !== undefined) {
+            pos += op.retain;
+          } else if (op.insert !== undefined) {
+            changes.push({ from: pos, insert: op.insert });
+          } else if (op.delete !== undefined) {
+            changes.push({ from: pos, to: pos + op.delete });
+            pos += op.delete;
+          }
+        }
+        if (pos > this.view.state.doc.length) {
+          // The editor and the Text disagree: never apply a delta to the
+          // wrong content.
+          this.resync();
+          return;
+        }
+        try {
+          this.view.dispatch({
+            changes,
+            annotations: [remoteOrigin.of(true), Transaction.addToHistory.of(false)],
+          });
+        } catch (err) {
+          // The Text changed while the editor was in the middle of an
+          // update (another binding's edit made from an update listener,
+          // say), where CodeMirror refuses a dispatch: catch up afterwards.
+          this.resync();
+          if (!(err instanceof Error && /update is in progress/.test(err.message))) throw err;
+        }
+      }
+
+      /** @param {import('@codemirror/view').ViewUpdate} update */
+      update(update) {
+        if (this.resyncing) return;
+        for (const tr of update.transactions) {
+          if (!tr.docChanged || isRemote(tr)) continue;
+          this.applyLocal(tr);
+        }
+        if (update.docChanged && update.state.doc.length !== text.length) this.resync();
+      }
+
+      /**
+       * applyLocal makes the changes of a local editor transaction in the
+       * Text, as one Doc transaction: one update for the whole keystroke,
+       * paste or command.
+       * @param {Transaction} tr
+       */
+      applyLocal(tr) {
+        this.applying = true;
+        try {
+          text.doc.transact(() => {
+            // iterChanges gives positions in the old document, in order;
+            // shift tracks how far the changes made so far moved the rest.
+            let shift = 0;
+            tr.changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => {
+              const at = fromA + shift;
+              const removed = toA - fromA;
+              if (removed > 0) text.delete(at, removed);
+              const s = inserted.toString();
+              if (s.length > 0) text.insert(at, s);
+              shift += s.length - removed;
+            });
+          });
+        } catch (err) {
+          // A change the Text refuses (a lone surrogate): the Text is the
+          // truth, so the editor goes back to it.
+          this.resync();
+          throw err;
+        } finally {
+          this.applying = false;
+        }
+      }
+
+      /**
+       * resync replaces the editor's content with the Text's once the
+       * current editor update is over (dispatching inside one is not
+       * allowed). It is the way back from any disagreement.
+       */
+      resync() {
+        if (this.resyncing) return;
+        this.resyncing = true;
+        queueMicrotask(() => {
+          this.resyncing = false;
+          if (this.destroyed) return;
+          const doc = this.view.state.doc;
+          const want = text.toString();
+          if (doc.length === want.length && doc.toString() === want) return;
+          this.view.dispatch({
+            changes: { from: 0, to: doc.length, insert: want },
+            annotations: [remoteOrigin.of(true), Transaction.addToHistory.of(false)],
+          });
+        });
+      }
+
+      destroy() {
+        this.destroyed = true;
+        this.unobserve();
+      }
+    },
+  );
+}
+
+/**
+ * safeColor returns color when it is a CSS hex colour, else a palette
+ * colour for the client: the colour comes from another client and ends up
+ * in a style, so nothing else is let through.
+ * @param {unknown} color
+ * @param {number} clientID
+ */
+function safeColor(color, clientID) {
+  if (typeof color === 'string' && /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/.test(color)) {
+    if (color.length === 4) return '#' + color[1] + color[1] + color[2] + color[2] + color[3] + color[3];
+    return color;
+  }
+  return PALETTE[Math.abs(Math.floor(Number(clientID) || 0)) % PALETTE.length];
+}
+
+/**
+ * safeName returns the name a remote client published, trimmed to
+ * MAX_NAME units, or a stand-in built from its client ID.
+ * @param {unknown} name
+ * @param {number} clientID
+ */
+function safeName(name, clientID) {
+  if (typeof name === 'string' && name.trim() !== '') {
+    const s = name.trim();
+    return s.length > MAX_NAME ? s.slice(0, MAX_NAME - 1) + '…' : s;
+  }
+  return 'Guest ' + String(clientID).slice(-4);
+}
+
+/** A CaretWidget draws a remote client's caret with its name above it. */
+class CaretWidget extends WidgetType {
+  /**
+   * @param {string} color a #rrggbb colour
+   * @param {string} name
+   * @param {number} clientID
+   */
+  constructor(color, name, clientID) {
+    super();
+    this.color = color;
+    this.name = name;
+    this.clientID = clientID;
+  }
+
+  /** @param {CaretWidget} other */
+  eq(other) {
+    return other.color === this.color && other.name === this.name && other.clientID === this.clientID;
+  }
+
+  toDOM() {
+    const caret = document.createElement('span');
+    caret.className = 'cm-fs-caret';
+    caret.setAttribute('aria-hidden', 'true');
+    caret.dataset.client = String(this.clientID);
+    caret.style.borderLeftColor = this.color;
+    const label = document.createElement('span');
+    label.className = 'cm-fs-caret-label';
+    label.style.backgroundColor = this.color;
+    label.textContent = this.name; // text, never markup: the name is remote input
+    caret.appendChild(label);
+    return caret;
+  }
+
+  ignoreEvent() {
+    return true;
+  }
+}
+
+/**
+ * cursorDecorations resolves the cursors the remote clients publish for
+ * text into decorations of a document of docLength units.
+ * @param {import('./text.js').Text} text
+ * @param {{states: Map<number, any>}} presence
+ * @param {number} docLength
+ */
+function cursorDecorations(text, presence, docLength) {
+  const ranges = [];
+  for (const [clientID, state] of presence.states) {
+    const cursor = state?.cursor;
+    if (cursor == null || typeof cursor !== 'object' || cursor.text !== text.name) continue;
+    let anchor, head;
+    try {
+      anchor = text.absolutePosition(cursor.anchor);
+      head = text.absolutePosition(cursor.head);
+    } catch {
+      continue; // a malformed position from a remote client draws nothing
+    }
+    if (anchor == null || head == null) continue;
+    anchor = Math.max(0, Math.min(anchor, docLength));
+    head = Math.max(0, Math.min(head, docLength));
+    const color = safeColor(state.color, clientID);
+    const from = Math.min(anchor, head);
+    const to = Math.max(anchor, head);
+    if (from < to) {
+      ranges.push(
+        Decoration.mark({
+          class: 'cm-fs-selection',
+          attributes: { style: `background-color: ${color}33` },
+        }).range(from, to),
+      );
+    }
+    ranges.push(
+      Decoration.widget({ widget: new CaretWidget(color, safeName(state.name, clientID), clientID), side: head === to ? 1 : -1 }).range(head),
+    );
+  }
+  return Decoration.set(ranges, true);
+}
+
+/**
+ * localCursor returns the cursor field the local client publishes for the
+ * editor's main selection.
+ * @param {import('./text.js').Text} text
+ * @param {import('@codemirror/state').EditorState} state
+ */
+function localCursor(text, state) {
+  const sel = state.selection.main;
+  // A caret sticks to the character before it, so that text others type
+  // at the same place goes after it, as it would on their screen; a
+  // selection's ends stick to the selected characters, so that it does not
+  // grow over text inserted at its edges.
+  const assoc = (pos) => (pos === sel.from && !sel.empty ? 0 : -1);
+  return {
+    text: text.name,
+    anchor: text.relativePosition(sel.anchor, assoc(sel.anchor)),
+    head: text.relativePosition(sel.head, assoc(sel.head)),
+  };
+}
+
+/**
+ * subscribe registers fn for presence changes and returns the function
+ * that unregisters it.
+ * @param {any} presence
+ * @param {(ev: any) => void} fn
+ */
+function subscribe(presence, fn) {
+  const off = presence.on('change', fn);
+  if (typeof off === 'function') return off;
+  return () => presence.off?.('change', fn);
+}
+
+/**
+ * remoteCursors returns a CodeMirror extension that publishes the editor's
+ * main selection as the `cursor` field of the local presence state
+ * (`{ text: text.name, anchor, head }`, CRDT-anchored relative positions)
+ * and draws the cursors and selections the other clients publish for the
+ * same Text, with their `name` and `color` (a `#rgb` or `#rrggbb` string;
+ * anything else gets a colour picked by client ID). flowstateCollab
+ * includes it when given a presence.
+ * @param {import('./text.js').Text} text
+ * @param {any} presence
+ */
+export function remoteCursors(text, presence) {
+  const plugin = ViewPlugin.fromClass(
+    class {
+      /** @param {EditorView} view */
+      constructor(view) {
+        this.view = view;
+        this.decorations = cursorDecorations(text, presence, view.state.doc.length);
+        this.destroyed = false;
+        this.publishing = false; // a publish is scheduled
+        this.unsubscribe = subscribe(presence, () => this.refresh());
+      }
+
+      /** refresh asks for the remote cursors to be resolved again. */
+      refresh() {
+        if (!this.destroyed) this.view.dispatch({ effects: refreshCursors.of(null) });
+      }
+
+      /** @param {import('@codemirror/view').ViewUpdate} update */
+      update(update) {
+        // The remote cursors' positions are CRDT-anchored: resolving them
+        // again after a remote change, rather than mapping the old
+        // decorations, keeps them exact. Local changes have not reached the
+        // Text yet when this runs, so those are mapped.
+        const refresh =
+          update.transactions.some((tr) => isRemote(tr) || tr.effects.some((e) => e.is(refreshCursors)));
+        if (refresh) this.decorations = cursorDecorations(text, presence, update.state.doc.length);
+        else if (update.docChanged) this.decorations = this.decorations.map(update.changes);
+        const local = update.transactions.some((tr) => !isRemote(tr) && (tr.selection !== undefined || tr.docChanged));
+        if (local && !this.publishing) {
+          // Published after the update: by then every plugin, the sync one
+          // included, has seen the change, so the Text matches the editor,
+          // and a presence that reports changes synchronously does not
+          // make this plugin dispatch inside an editor update. Several
+          // updates in one task publish once.
+          this.publishing = true;
+          queueMicrotask(() => {
+            this.publishing = false;
+            if (!this.destroyed) this.publish();
+          });
+        }
+      }
+
+      /** publish makes the editor's main selection the local cursor. */
+      publish() {
+        const state = this.view.state;
+        if (state.doc.length !== text.length) return; // a resync is on its way; the next local change publishes
+        const cursor = localCursor(text, state);
+        const prev = presence.local?.cursor;
+        if (prev && samePosition(prev.anchor, cursor.anchor) && samePosition(prev.head, cursor.head) && prev.text === cursor.text) return;
+        presence.setLocal({ ...(presence.local ?? {}), cursor });
+      }
+
+      destroy() {
+        this.destroyed = true;
+        this.unsubscribe();
+        if (presence.local?.cursor != null) {
+          const { cursor: _, ...rest } = presence.local;
+          presence.setLocal(rest);
+        }
+      }
+    },
+    { decorations: (p) => p.decorations },
+  );
+  return [plugin, cursorTheme];
+}
+
+/**
+ * samePosition reports whether two relative positions are the same plain
+ * object by value.
+ */
+function samePosition(a, b) {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** cursorTheme styles the remote carets, labels and selections. */
+const cursorTheme = EditorView.baseTheme({
+  '.cm-fs-caret': {
+    position: 'relative',
+    borderLeft: '2px solid',
+    marginLeft: '-1px',
+    marginRight: '-1px',
+    pointerEvents: 'none',
+  },
+  '.cm-fs-caret-label': {
+    position: 'absolute',
+    left: '-2px',
+    bottom: '100%',
+    padding: '0 4px',
+    borderRadius: '3px 3px 3px 0',
+    color: '#fff',
+    fontSize: '11px',
+    fontFamily: 'system-ui, sans-serif',
+    fontWeight: '600',
+    lineHeight: '16px',
+    whiteSpace: 'nowrap',
+    userSelect: 'none',
+    zIndex: '10',
+  },
+});
+
+/**
+ * flowstateCollab returns a CodeMirror extension that binds the editor to
+ * text: local edits become Text edits (one Doc transaction per editor
+ * transaction) and changes of the Text made elsewhere become minimal
+ * editor transactions, left out of the undo history. With a presence, it
+ * also shares the local selection and draws remote cursors (see
+ * remoteCursors).
+ *
+ * Create the state with the Text's content (`doc: text.toString()`); if
+ * the two differ, the editor is replaced with the Text's content right
+ * after the view starts.
+ * @param {import('./text.js').Text} text
+ * @param {{presence?: any}} [options]
+ */
+export function flowstateCollab(text, options = {}) {
+  const ext = [syncPlugin(text)];
+  if (options.presence != null) ext.push(remoteCursors(text, options.presence));
+  return ext;
+}
+
+/**
+ * A CodeMirrorBinding binds an existing EditorView to a Text: it replaces
+ * the editor's content with the Text's, then adds flowstateCollab(text,
+ * options) to the view's configuration; destroy removes it again.
+ */
+export class CodeMirrorBinding {
+  /**
+   * @param {import('./text.js').Text} text
+   * @param {EditorView} view
+   * @param {{presence?: any}} [options]
+   */
+  constructor(text, view, options = {}) {
+    this.text = text;
+    this.view = view;
+    this.compartment = new Compartment();
+    const doc = view.state.doc;
+    const want = text.toString();
+    const same = doc.length === want.length && doc.toString() === want;
+    // One transaction: the plugins start with the content already equal.
+    view.dispatch({
+      changes: same ? undefined : { from: 0, to: doc.length, insert: want },
+      effects: StateEffect.appendConfig.of(this.compartment.of(flowstateCollab(text, options))),
+      annotations: [remoteOrigin.of(true), Transaction.addToHistory.of(false)],
+    });
+  }
+
+  /** destroy unbinds the editor; its content stays as it is. */
+  destroy() {
+    this.view.dispatch({ effects: this.compartment.reconfigure([]) });
+  }
+}

@@ -1,0 +1,406 @@
+// The FlowState wire protocol, version 1 (protocol/PROTOCOL.md): the six
+// messages, their strict decoding and their canonical encoding.
+//
+// Encoding goes through @msgpack/msgpack, which already writes every
+// integer, length and header in its smallest form. Decoding does not: the
+// library accepts signed codes for unsigned values and replaces invalid
+// UTF-8, where the protocol demands a rejection, so decode reads the few
+// msgpack families the protocol uses itself, exactly as the Go codec does.
+
+import { encode as msgpackEncode } from '@msgpack/msgpack';
+import { wellFormed } from './codec.js';
+
+/** The protocol version this client speaks, sent in every Hello. */
+export const PROTOCOL_VERSION = 1;
+
+/** Message type tags (PROTOCOL.md §4). */
+export const TYPE_HELLO = 0;
+export const TYPE_WELCOME = 1;
+export const TYPE_UPDATE = 2;
+export const TYPE_ACK = 3;
+export const TYPE_PRESENCE = 4;
+export const TYPE_ERROR = 5;
+
+/** Limits of PROTOCOL.md §9. */
+export const MAX_ROOM_BYTES = 128;
+export const MAX_TOKEN_BYTES = 8192;
+export const MAX_PRESENCE_BYTES = 4096;
+export const MAX_ERROR_MESSAGE_BYTES = 1024;
+export const MAX_CODE = 65535;
+const MAX_CLIENT = 2 ** 53 - 1;
+
+/** The element count of each message's array, tag included. */
+const FIELD_COUNT = [6, 3, 3, 2, 2, 4];
+const TYPE_NAMES = ['hello', 'welcome', 'update', 'ack', 'presence', 'error'];
+
+/** Close and error codes of PROTOCOL.md §8, by name. */
+export const Code = Object.freeze({
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
+  UNSUPPORTED_DATA: 1003,
+  ABNORMAL: 1006,
+  MESSAGE_TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+  TRY_AGAIN_LATER: 1013,
+  UNKNOWN_TYPE: 4000,
+  UNSUPPORTED_VERSION: 4001,
+  INVALID_ROOM: 4002,
+  HELLO_TIMEOUT: 4003,
+  INVALID_UPDATE: 4004,
+  SLOW_CONSUMER: 4008,
+  UNAUTHORIZED: 4401,
+  FORBIDDEN: 4403,
+  TOKEN_EXPIRED: 4408,
+  RATE_LIMITED: 4429,
+});
+
+// The same set as protocol.Code.Permanent in Go: reconnecting with the same
+// state and token would fail the same way.
+const PERMANENT = new Set([
+  Code.PROTOCOL_ERROR,
+  Code.UNSUPPORTED_DATA,
+  Code.MESSAGE_TOO_BIG,
+  Code.UNKNOWN_TYPE,
+  Code.UNSUPPORTED_VERSION,
+  Code.INVALID_ROOM,
+  Code.INVALID_UPDATE,
+  Code.UNAUTHORIZED,
+  Code.FORBIDDEN,
+]);
+
+/**
+ * isPermanent reports whether a close or error code means the client must
+ * not reconnect automatically. Codes PROTOCOL.md does not list, 1006
+ * included, are not permanent.
+ * @param {number} code
+ * @returns {boolean}
+ */
+export function isPermanent(code) {
+  return PERMANENT.has(code);
+}
+
+/**
+ * ProtocolError reports bytes that are not a valid message (a peer closes
+ * with 1002), or, when `unknownType` is set, a message whose tag this
+ * version does not define (close code 4000). `offset` is where decoding
+ * failed.
+ */
+export class ProtocolError extends Error {
+  /**
+   * @param {number} offset
+   * @param {string} msg
+   * @param {boolean} [unknownType]
+   */
+  constructor(offset, msg, unknownType = false) {
+    super(`protocol: decode error at byte ${offset}: ${msg}`);
+    this.name = 'ProtocolError';
+    /** @type {number} */
+    this.offset = offset;
+    /** @type {boolean} */
+    this.unknownType = unknownType;
+    /** The close code a peer answers this error with. @type {number} */
+    this.code = unknownType ? Code.UNKNOWN_TYPE : Code.PROTOCOL_ERROR;
+  }
+}
+
+/**
+ * validRoom reports whether name is a room name: 1 to 128 characters of
+ * [A-Za-z0-9._~-].
+ * @param {string} name
+ * @returns {boolean}
+ */
+export function validRoom(name) {
+  return typeof name === 'string' && /^[A-Za-z0-9._~-]{1,128}$/.test(name);
+}
+
+// ---------------------------------------------------------------------------
+// Encoding
+
+const utf8 = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+/**
+ * encodeMessage returns the canonical wire form of m, one msgpack array
+ * (PROTOCOL.md §3–§4). It throws a RangeError or TypeError for a message a
+ * peer would reject, such as an invalid room or an oversized presence
+ * state, so that a bad message never leaves this client.
+ * @param {import('./index.js').Message} m
+ * @returns {Uint8Array}
+ */
+export function encodeMessage(m) {
+  switch (m.type) {
+    case 'hello':
+      checkUint(m.version, 'version');
+      if (m.version === PROTOCOL_VERSION && !validRoom(m.room)) {
+        throw new RangeError(`protocol: invalid room name ${JSON.stringify(m.room)}`);
+      }
+      checkClient(m.client);
+      checkStr(m.token, MAX_TOKEN_BYTES, 'token');
+      return msgpackEncode([TYPE_HELLO, m.version, m.room, m.client, m.token, bin(m.stateVector)]);
+    case 'welcome':
+      return msgpackEncode([TYPE_WELCOME, bin(m.stateVector), bin(m.update)]);
+    case 'update':
+      checkUint(m.seq, 'seq');
+      return msgpackEncode([TYPE_UPDATE, m.seq, m.updates.map(bin)]);
+    case 'ack':
+      checkUint(m.seq, 'seq');
+      return msgpackEncode([TYPE_ACK, m.seq]);
+    case 'presence':
+      return msgpackEncode([
+        TYPE_PRESENCE,
+        m.entries.map((e) => {
+          checkClient(e.client);
+          const s = bin(e.state);
+          if (s.length > MAX_PRESENCE_BYTES) {
+            throw new RangeError(`protocol: presence state of ${s.length} bytes exceeds ${MAX_PRESENCE_BYTES}`);
+          }
+          return [e.client, s];
+        }),
+      ]);
+    case 'error':
+      checkUint(m.code, 'code');
+      if (m.code > MAX_CODE) throw new RangeError(`protocol: code ${m.code} exceeds ${MAX_CODE}`);
+      checkStr(m.message, MAX_ERROR_MESSAGE_BYTES, 'error message');
+      checkUint(m.seq, 'seq');
+      return msgpackEncode([TYPE_ERROR, m.code, m.message, m.seq]);
+    default:
+      throw new TypeError(`protocol: unknown message type ${JSON.stringify(m && m.type)}`);
+  }
+}
+
+function bin(b) {
+  if (b === undefined || b === null) return EMPTY;
+  if (!(b instanceof Uint8Array)) throw new TypeError('protocol: a byte string must be a Uint8Array');
+  return b;
+}
+
+// checkUint accepts safe integers only: a client never sends a number
+// above 2^53 − 1 (its seqs count its own messages), and a BigInt, which
+// decoding returns for larger ones, has no canonical form in @msgpack/msgpack.
+function checkUint(v, what) {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`protocol: ${what} must be a non-negative integer`);
+}
+
+function checkClient(v) {
+  if (!Number.isSafeInteger(v) || v < 0 || v > MAX_CLIENT) {
+    throw new RangeError(`protocol: client ID must be an integer in [0, ${MAX_CLIENT}]`);
+  }
+}
+
+function checkStr(s, max, what) {
+  if (typeof s !== 'string') throw new TypeError(`protocol: ${what} must be a string`);
+  if (!wellFormed(s)) throw new TypeError(`protocol: ${what} is not valid Unicode`);
+  const n = utf8.encode(s).length;
+  if (n > max) throw new RangeError(`protocol: ${what} of ${n} bytes exceeds ${max}`);
+}
+
+// ---------------------------------------------------------------------------
+// Decoding
+
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Reader reads the msgpack families of PROTOCOL.md §3, strictly. */
+class Reader {
+  /** @param {Uint8Array} buf */
+  constructor(buf) {
+    this.buf = buf;
+    this.pos = 0;
+  }
+
+  fail(msg, at = this.pos) {
+    return new ProtocolError(at, msg);
+  }
+
+  byte() {
+    if (this.pos >= this.buf.length) throw this.fail('unexpected end of input');
+    return this.buf[this.pos++];
+  }
+
+  /** be reads an n-byte big-endian unsigned integer, a BigInt above 2^53 − 1. */
+  be(n) {
+    if (this.buf.length - this.pos < n) throw this.fail(`a ${n}-byte integer cut short`);
+    const b = this.buf;
+    const p = this.pos;
+    this.pos += n;
+    if (n === 8) {
+      const hi = ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+      const lo = ((b[p + 4] << 24) | (b[p + 5] << 16) | (b[p + 6] << 8) | b[p + 7]) >>> 0;
+      if (hi < 0x200000) return hi * 2 ** 32 + lo;
+      return (BigInt(hi) << 32n) | BigInt(lo);
+    }
+    let v = 0;
+    for (let i = p; i < p + n; i++) v = v * 256 + b[i];
+    return v;
+  }
+
+  /** left checks that n more bytes are there. */
+  need(n, what) {
+    const left = this.buf.length - this.pos;
+    if (n > left) throw this.fail(`${what} of ${n} with ${left} bytes left`);
+    return n;
+  }
+
+  /**
+   * uint reads an unsigned integer: a number, or a BigInt when it is above
+   * 2^53 − 1.
+   * @returns {number | bigint}
+   */
+  uint(what) {
+    const at = this.pos;
+    const c = this.byte();
+    if (c <= 0x7f) return c;
+    if (c === 0xcc) return this.be(1);
+    if (c === 0xcd) return this.be(2);
+    if (c === 0xce) return this.be(4);
+    if (c === 0xcf) return this.be(8);
+    throw this.fail(`${what}: expected an unsigned integer, found code 0x${hex2(c)}`, at);
+  }
+
+  /** limited reads a uint no larger than max, as a number. */
+  limited(what, max) {
+    const at = this.pos;
+    const v = this.uint(what);
+    if (typeof v === 'bigint' || v > max) throw this.fail(`${what} ${v} exceeds ${max}`, at);
+    return v;
+  }
+
+  arrayLen(what) {
+    const at = this.pos;
+    const c = this.byte();
+    let n;
+    if ((c & 0xf0) === 0x90) n = c & 0x0f;
+    else if (c === 0xdc) n = this.be(2);
+    else if (c === 0xdd) n = this.be(4);
+    else throw this.fail(`${what}: expected an array, found code 0x${hex2(c)}`, at);
+    // Every element takes at least one byte.
+    return this.need(n, `${what}: an array`);
+  }
+
+  tuple(n, what) {
+    const at = this.pos;
+    const k = this.arrayLen(what);
+    if (k !== n) throw this.fail(`${what} has exactly ${n} elements, found ${k}`, at);
+  }
+
+  str(what, max) {
+    const at = this.pos;
+    const c = this.byte();
+    let n;
+    if ((c & 0xe0) === 0xa0) n = c & 0x1f;
+    else if (c === 0xd9) n = this.be(1);
+    else if (c === 0xda) n = this.be(2);
+    else if (c === 0xdb) n = this.be(4);
+    else throw this.fail(`${what}: expected a str, found code 0x${hex2(c)}`, at);
+    this.need(n, `${what}: a str`);
+    if (n > max) throw this.fail(`${what} of ${n} bytes exceeds ${max}`, at);
+    const start = this.pos;
+    this.pos += n;
+    try {
+      return fatalUtf8.decode(this.buf.subarray(start, this.pos));
+    } catch {
+      throw this.fail(`${what} is not valid UTF-8`, at);
+    }
+  }
+
+  bin(what, max = Infinity) {
+    const at = this.pos;
+    const c = this.byte();
+    let n;
+    if (c === 0xc4) n = this.be(1);
+    else if (c === 0xc5) n = this.be(2);
+    else if (c === 0xc6) n = this.be(4);
+    else throw this.fail(`${what}: expected a bin, found code 0x${hex2(c)}`, at);
+    this.need(n, `${what}: a bin`);
+    if (n > max) throw this.fail(`${what} of ${n} bytes exceeds ${max}`, at);
+    const start = this.pos;
+    this.pos += n;
+    // A copy: the message outlives the frame's buffer.
+    return this.buf.slice(start, this.pos);
+  }
+}
+
+function hex2(c) {
+  return c.toString(16).padStart(2, '0');
+}
+
+/**
+ * decodeMessage decodes one message (PROTOCOL.md §3): a msgpack array of
+ * exactly its type's element count, with every field of its family and
+ * within its limits, and nothing after it. It throws a ProtocolError
+ * otherwise; one whose `unknownType` is set for a tag this version does
+ * not define, which takes precedence over anything wrong after the tag. A
+ * Hello of another version decodes to just its version.
+ * @param {Uint8Array} bytes
+ * @returns {import('./index.js').Message}
+ */
+export function decodeMessage(bytes) {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('protocol: a message is a Uint8Array');
+  const r = new Reader(bytes);
+  if (bytes.length === 0) throw r.fail('no bytes');
+  const n = r.arrayLen('message');
+  if (n === 0) throw r.fail('an empty array has no type tag');
+  const tagAt = r.pos;
+  const tag = r.uint('type tag');
+  if (typeof tag === 'bigint' || tag >= FIELD_COUNT.length) {
+    throw new ProtocolError(tagAt, `unknown message type ${tag}`, true);
+  }
+  const type = TYPE_NAMES[tag];
+  /** @type {any} */
+  let m;
+  if (tag === TYPE_HELLO && n >= 2) {
+    const version = r.uint('version');
+    if (version !== PROTOCOL_VERSION) {
+      // A later version may lay the rest out differently: stop here.
+      return { type, version, room: '', client: 0, token: '', stateVector: EMPTY };
+    }
+  }
+  if (n !== FIELD_COUNT[tag]) throw r.fail(`a ${type} message has exactly ${FIELD_COUNT[tag]} elements, found ${n}`, 0);
+  switch (tag) {
+    case TYPE_HELLO: {
+      const roomAt = r.pos;
+      const room = r.str('room', MAX_ROOM_BYTES);
+      if (!validRoom(room)) throw r.fail(`invalid room name ${JSON.stringify(room)}`, roomAt);
+      const client = r.limited('client ID', MAX_CLIENT);
+      const token = r.str('token', MAX_TOKEN_BYTES);
+      const stateVector = r.bin('state vector');
+      m = { type, version: PROTOCOL_VERSION, room, client, token, stateVector };
+      break;
+    }
+    case TYPE_WELCOME:
+      m = { type, stateVector: r.bin('state vector'), update: r.bin('update') };
+      break;
+    case TYPE_UPDATE: {
+      const seq = r.uint('seq');
+      const k = r.arrayLen('updates');
+      const updates = [];
+      for (let i = 0; i < k; i++) updates.push(r.bin('update'));
+      m = { type, seq, updates };
+      break;
+    }
+    case TYPE_ACK:
+      m = { type, seq: r.uint('seq') };
+      break;
+    case TYPE_PRESENCE: {
+      const k = r.arrayLen('presence entries');
+      const entries = [];
+      for (let i = 0; i < k; i++) {
+        r.tuple(2, 'a presence entry');
+        const client = r.limited('client ID', MAX_CLIENT);
+        const state = r.bin('presence state', MAX_PRESENCE_BYTES);
+        entries.push({ client, state });
+      }
+      m = { type, entries };
+      break;
+    }
+    case TYPE_ERROR: {
+      const code = r.limited('code', MAX_CODE);
+      const message = r.str('error message', MAX_ERROR_MESSAGE_BYTES);
+      const seq = r.uint('seq');
+      m = { type, code, message, seq };
+      break;
+    }
+  }
+  if (r.pos !== bytes.length) throw r.fail(`${bytes.length - r.pos} bytes after the message`);
+  return m;
+}

@@ -1,0 +1,559 @@
+// Provider: keeps a Doc in sync with one room of a FlowState server over a
+// WebSocket (PROTOCOL.md §5–§10). It behaves like the Go client
+// (sync/client.go): hello with the state vector, apply the Welcome, send
+// Diff(server state vector) when the server lacks anything, numbered
+// Updates acknowledged by the server, reconnection with jittered
+// exponential backoff, and no reconnection after a permanent code.
+
+import { Backoff } from './backoff.js';
+import { Emitter } from './emitter.js';
+import { Presence } from './presence.js';
+import { Code, PROTOCOL_VERSION, decodeMessage, encodeMessage, isPermanent, validRoom } from './protocol.js';
+import { decodeStateVector, encodeStateVector } from './statevector.js';
+
+/** Defaults of ProviderOptions, in ms. */
+export const DEFAULT_MIN_BACKOFF = 250;
+export const DEFAULT_MAX_BACKOFF = 30000;
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10000;
+
+const OPEN = 1;
+
+/**
+ * A FlowStateError says why a connection ended or could not start. code
+ * is the protocol's close or error code (PROTOCOL.md §8; 1006 when the
+ * connection dropped without one); permanent is set for the codes after
+ * which the Provider stops reconnecting.
+ */
+export class FlowStateError extends Error {
+  /**
+   * @param {number} code
+   * @param {string} message
+   * @param {boolean} [permanent] isPermanent(code) by default
+   */
+  constructor(code, message, permanent = isPermanent(code)) {
+    super(message);
+    this.name = 'FlowStateError';
+    /** @type {number} */
+    this.code = code;
+    /** @type {boolean} */
+    this.permanent = permanent;
+  }
+}
+
+/**
+ * A Provider keeps a Doc in sync with one room of a FlowState server.
+ *
+ * On every connection it sends a Hello with the document's state vector,
+ * applies the Welcome (what it lacks), and then sends, as its first Update,
+ * the diff of the server's state vector whenever the server lacks
+ * anything: edits made offline and edits sent on an earlier connection but
+ * never acknowledged alike. After that, every local transaction goes out
+ * as one Update, and remote updates are applied as they arrive (they are
+ * not sent back: only local transactions are).
+ *
+ * Status: 'connecting' until the Welcome; 'connected' while local edits
+ * wait for the server's Ack; 'synced' once every local edit is
+ * acknowledged, that is durable on the server (a new edit goes back to
+ * 'connected' until its Ack); 'offline' while waiting to reconnect, while
+ * the browser is offline, or after 4408 until setToken; 'closed' after
+ * disconnect, destroy or a permanent error.
+ *
+ * Reconnection: after any close that is not permanent, with a delay that
+ * starts at minBackoff and doubles per failed attempt up to maxBackoff,
+ * each multiplied by a random factor in [0.5, 1.5), and reset by a
+ * Welcome. After a permanent code (isPermanent) it emits an 'error' with
+ * permanent = true and stops. After 4408 (token expired) it emits the
+ * error and then, with a getToken option, reconnects with the token it
+ * returns (getToken is asked before every connection); without one, it
+ * waits for setToken(newToken), which reconnects at once.
+ *
+ * Events: 'status' (the new status), 'synced', 'error' (a FlowStateError,
+ * for every connection that ended other than by disconnect or destroy).
+ */
+export class Provider extends Emitter {
+  /**
+   * @param {import('./doc.js').Doc} doc
+   * @param {{url: string, token?: string, getToken?: () => string | Promise<string>, WebSocket?: any,
+   *   minBackoff?: number, maxBackoff?: number,
+   *   connect?: boolean, handshakeTimeout?: number, network?: EventTarget | null,
+   *   presenceRefresh?: number, presenceThrottle?: number}} options
+   */
+  constructor(doc, options) {
+    super();
+    if (options === null || typeof options !== 'object' || typeof options.url !== 'string') {
+      throw new TypeError('flowstate: new Provider(doc, {url}) needs the room URL');
+    }
+    const u = new URL(options.url);
+    if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new TypeError(`flowstate: ${options.url} is not a ws: or wss: URL`);
+    /** The Doc this provider keeps in sync. */
+    this.doc = doc;
+    this.url = u.href;
+    /** The room name: the URL's last path segment. */
+    this.room = decodeURIComponent(u.pathname.slice(u.pathname.lastIndexOf('/') + 1));
+    this.token = options.token ?? '';
+    this.getToken = options.getToken ?? null;
+    if (this.getToken !== null && typeof this.getToken !== 'function') throw new TypeError('flowstate: getToken must be a function');
+    this.WebSocket = options.WebSocket ?? globalThis.WebSocket;
+    if (typeof this.WebSocket !== 'function') throw new TypeError('flowstate: no WebSocket constructor: pass options.WebSocket');
+    this.backoff = new Backoff(options.minBackoff ?? DEFAULT_MIN_BACKOFF, options.maxBackoff ?? DEFAULT_MAX_BACKOFF);
+    this.handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+
+    /** @type {import('./index.js').ProviderStatus} */
+    this.state = 'closed';
+    /** The permanent error that closed the provider, if any. @type {FlowStateError | null} */
+    this.lastError = null;
+    /** @type {WebSocket | null} the current connection */
+    this.ws = null;
+    this.joined = false; // the current connection has its Welcome
+    this.seq = 0; // the last Update seq sent on the current connection
+    this.unacked = false; // local edits the server has not acknowledged
+    /** The server's state vector from the last Welcome. @type {Map<number, number>} */
+    this.serverSV = new Map();
+    /** The Error message received on the current connection, if any. */
+    this.serverError = null;
+    this.wanted = false; // connect() was called and neither disconnect nor a permanent error followed
+    this.destroyed = false;
+    this.networkOffline = false;
+    this.awaitingToken = false;
+    this.retryTimer = null;
+    this.handshakeTimer = null;
+    this.attempt = 0; // counts connection attempts, so that a late getToken answer is ignored
+    /** @type {Array<{resolve: () => void, reject: (e: Error) => void}>} */
+    this.waiters = [];
+
+    /** The presence of this client and the others in the room. */
+    this.presence = new Presence(doc.clientID, (state) => this.sendPresence(state), options);
+    this.stopLocal = doc.onLocalUpdate((update) => this.onLocalUpdate(update));
+
+    this.network = options.network === undefined ? defaultNetwork() : options.network;
+    this.onOnline = () => this.setNetwork(true);
+    this.onOffline = () => this.setNetwork(false);
+    if (this.network) {
+      this.network.addEventListener('online', this.onOnline);
+      this.network.addEventListener('offline', this.onOffline);
+      if (this.network === globalThis && globalThis.navigator && globalThis.navigator.onLine === false) {
+        this.networkOffline = true;
+      }
+    }
+    if (options.connect ?? true) this.connect();
+  }
+
+  /**
+   * roomURL returns the WebSocket URL of a room: base (an http(s) page or
+   * server URL, or ws(s)) with the path /ws/ROOM.
+   * @param {string | URL} base
+   * @param {string} room
+   * @returns {string}
+   */
+  static roomURL(base, room) {
+    const u = new URL('/ws/' + encodeURIComponent(room), base);
+    if (u.protocol === 'http:') u.protocol = 'ws:';
+    else if (u.protocol === 'https:') u.protocol = 'wss:';
+    return u.href;
+  }
+
+  /** The connection status. @type {import('./index.js').ProviderStatus} */
+  get status() {
+    return this.state;
+  }
+
+  /** The Doc's client ID. @type {number} */
+  get clientID() {
+    return this.doc.clientID;
+  }
+
+  /**
+   * whenSynced resolves when the status is, or next becomes, 'synced'. It
+   * rejects with the error on a permanent error, and on destroy.
+   * @returns {Promise<void>}
+   */
+  whenSynced() {
+    if (this.state === 'synced') return Promise.resolve();
+    if (this.destroyed) return Promise.reject(new Error('flowstate: provider destroyed'));
+    if (this.lastError !== null) return Promise.reject(this.lastError);
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** connect starts connecting, unless already connected or connecting. */
+  connect() {
+    if (this.destroyed) throw new Error('flowstate: provider destroyed');
+    if (this.wanted) return;
+    this.wanted = true;
+    this.lastError = null;
+    this.awaitingToken = false;
+    this.backoff.reset();
+    if (this.networkOffline) this.setStatus('offline');
+    else this.open();
+  }
+
+  /**
+   * disconnect closes the connection and stops reconnecting until
+   * connect. Local edits stay in the Doc and go out on the next
+   * connection.
+   */
+  disconnect() {
+    this.wanted = false;
+    this.attempt++;
+    this.awaitingToken = false;
+    this.clearRetry();
+    this.drop(1000, 'disconnected');
+    this.setStatus('closed');
+  }
+
+  /**
+   * setToken sets the token of the next Hello. After 4408 (token expired),
+   * the provider waits for it and reconnects at once.
+   * @param {string} token
+   */
+  setToken(token) {
+    if (typeof token !== 'string') throw new TypeError('flowstate: a token is a string');
+    this.token = token;
+    if (this.awaitingToken) {
+      this.awaitingToken = false;
+      if (this.wanted && !this.networkOffline) this.open();
+    }
+  }
+
+  /**
+   * destroy leaves the room (telling the others with an empty presence),
+   * stops listening to the Doc and the network and removes every listener.
+   * The provider cannot be used again.
+   */
+  destroy() {
+    if (this.destroyed) return;
+    this.presence.leave();
+    this.disconnect();
+    this.destroyed = true;
+    this.stopLocal();
+    if (this.network) {
+      this.network.removeEventListener('online', this.onOnline);
+      this.network.removeEventListener('offline', this.onOffline);
+    }
+    this.presence.destroy();
+    this.rejectWaiters(new Error('flowstate: provider destroyed'));
+    this.clear();
+  }
+
+  // -------------------------------------------------------------------------
+  // Connection
+
+  /**
+   * open starts a connection attempt: it asks getToken for a token, if
+   * set, then opens the WebSocket.
+   */
+  open() {
+    this.clearRetry();
+    this.drop(1000, 'reconnecting');
+    this.setStatus('connecting');
+    const attempt = ++this.attempt;
+    if (this.getToken === null) {
+      this.dial();
+      return;
+    }
+    let p;
+    try {
+      p = Promise.resolve(this.getToken());
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(
+      (token) => {
+        if (attempt !== this.attempt || !this.wanted || this.destroyed || this.ws !== null) return;
+        if (typeof token !== 'string') throw new TypeError('getToken must return a string');
+        this.token = token;
+        this.dial();
+      },
+    ).catch((e) => {
+      if (attempt !== this.attempt || !this.wanted || this.destroyed || this.ws !== null) return;
+      this.ended(Code.ABNORMAL, `getToken failed: ${e && e.message}`, false);
+    });
+  }
+
+  /** dial opens the WebSocket and says hello once it is open. */
+  dial() {
+    let ws;
+    try {
+      ws = new this.WebSocket(this.url);
+    } catch (e) {
+      this.ended(Code.ABNORMAL, `cannot open ${this.url}: ${e && e.message}`);
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    this.joined = false;
+    this.seq = 0;
+    this.serverError = null;
+    ws.onopen = () => {
+      if (ws === this.ws) this.hello();
+    };
+    ws.onmessage = (ev) => {
+      if (ws === this.ws) this.receive(ev.data);
+    };
+    ws.onclose = (ev) => {
+      if (ws === this.ws) this.closed(ev.code, ev.reason);
+    };
+    ws.onerror = () => {}; // a close event follows, with the code
+    this.handshakeTimer = setTimeout(() => {
+      this.handshakeTimer = null;
+      if (ws === this.ws && !this.joined) this.fail(Code.ABNORMAL, `no welcome within ${this.handshakeTimeout} ms`);
+    }, this.handshakeTimeout);
+  }
+
+  /** hello sends the Hello with the document's current state vector. */
+  hello() {
+    let b;
+    try {
+      b = encodeMessage({
+        type: 'hello',
+        version: PROTOCOL_VERSION,
+        room: this.room,
+        client: this.doc.clientID,
+        token: this.token,
+        stateVector: encodeStateVector(this.doc.stateVector()),
+      });
+    } catch (e) {
+      // An invalid room name: the server refuses the URL too, and its
+      // 4002 ends the provider with the server's own explanation.
+      if (!validRoom(this.room)) return;
+      // A token the server could not even decode: retrying cannot help.
+      this.drop(1000, 'invalid hello');
+      this.ended(Code.PROTOCOL_ERROR, `flowstate: cannot send the hello: ${e.message}`, true);
+      return;
+    }
+    this.ws.send(b);
+  }
+
+  /** receive handles one message of the current connection. */
+  receive(data) {
+    if (typeof data === 'string') {
+      this.fail(Code.UNSUPPORTED_DATA, 'the server sent a text frame');
+      return;
+    }
+    let m;
+    try {
+      m = decodeMessage(new Uint8Array(data));
+    } catch (e) {
+      this.fail(e.code ?? Code.PROTOCOL_ERROR, `bad message from the server: ${e.message}`);
+      return;
+    }
+    try {
+      switch (m.type) {
+        case 'welcome':
+          this.welcome(m);
+          break;
+        case 'update':
+          if (!this.joined) throw new Error('an update before the welcome');
+          for (const u of m.updates) this.doc.apply(u);
+          break;
+        case 'ack':
+          if (this.joined && this.unacked && (typeof m.seq === 'bigint' || m.seq >= this.seq)) {
+            this.unacked = false;
+            this.setStatus('synced');
+          }
+          break;
+        case 'presence':
+          this.presence.receive(m.entries);
+          break;
+        case 'error':
+          // A close with the same code follows; keep the explanation.
+          this.serverError = { code: m.code, message: m.message };
+          break;
+        default:
+          throw new Error(`a ${m.type} message from the server`);
+      }
+    } catch (e) {
+      this.fail(Code.PROTOCOL_ERROR, `bad ${m.type} from the server: ${e && e.message}`);
+    }
+  }
+
+  /** welcome applies the Welcome and sends the server what it lacks. */
+  welcome(m) {
+    if (this.joined) throw new Error('a second welcome');
+    const sv = decodeStateVector(m.stateVector);
+    this.doc.apply(m.update);
+    if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+    this.serverSV = sv;
+    this.joined = true;
+    this.backoff.reset();
+    this.setStatus('connected');
+    if (this.unacked || ahead(this.doc.stateVector(), sv)) {
+      // The diff holds every local edit the server has not seen,
+      // acknowledged or not, and the whole delete set.
+      this.unacked = true;
+      this.sendUpdate(this.doc.diff(sv));
+    } else {
+      this.setStatus('synced');
+    }
+    this.presence.onJoin();
+  }
+
+  /** onLocalUpdate sends a local transaction's update, or keeps it for the next connection. */
+  onLocalUpdate(update) {
+    this.unacked = true;
+    if (!this.joined) return; // the catch-up diff after the next Welcome holds it
+    if (this.state === 'synced') this.setStatus('connected');
+    // change() makes no update: send everything past the server's state.
+    this.sendUpdate(update ?? this.doc.diff(this.serverSV));
+  }
+
+  sendUpdate(update) {
+    this.seq++;
+    this.send(encodeMessage({ type: 'update', seq: this.seq, updates: [update] }));
+  }
+
+  sendPresence(state) {
+    if (!this.joined) return false;
+    return this.send(encodeMessage({ type: 'presence', entries: [{ client: this.doc.clientID, state }] }));
+  }
+
+  /** send writes one message on the current connection if it is open. */
+  send(b) {
+    const ws = this.ws;
+    if (ws === null || ws.readyState !== OPEN) return false;
+    try {
+      ws.send(b);
+      return true;
+    } catch {
+      // The close event follows and the next connection resyncs.
+      return false;
+    }
+  }
+
+  /**
+   * fail ends the current connection because of something this side saw
+   * (a bad message, no Welcome). Never permanent: as in the Go client, a
+   * fresh connection may well go better.
+   */
+  fail(code, message) {
+    this.drop(1000, 'client error');
+    this.ended(code, message, false);
+  }
+
+  /** closed handles the close event of the current connection. */
+  closed(code, reason) {
+    this.ws = null;
+    const e = this.serverError;
+    // The close code is authoritative; the Error message explains it.
+    if (e !== null && (code === e.code || code === Code.ABNORMAL || code === 1005)) {
+      this.ended(e.code, e.message || reason);
+      return;
+    }
+    this.ended(code, reason || `connection closed with code ${code}`);
+  }
+
+  /**
+   * ended handles the end of a connection: emits the error, and stops,
+   * waits for a token or schedules the next attempt.
+   */
+  ended(code, message, permanent = isPermanent(code)) {
+    this.ws = null;
+    this.leave();
+    if (!this.wanted || this.destroyed) return;
+    const err = new FlowStateError(code, message, permanent);
+    if (err.permanent) {
+      this.wanted = false;
+      this.lastError = err;
+      this.setStatus('closed');
+      this.emit('error', err);
+      this.rejectWaiters(err);
+      return;
+    }
+    this.setStatus('offline');
+    this.emit('error', err);
+    if (!this.wanted) return; // an error listener disconnected
+    if (code === Code.TOKEN_EXPIRED) {
+      if (this.getToken !== null) {
+        // A fresh token is one call away: no need to back off.
+        this.backoff.reset();
+      } else {
+        this.awaitingToken = true;
+        return;
+      }
+    }
+    this.scheduleRetry();
+  }
+
+  scheduleRetry() {
+    if (this.networkOffline || this.retryTimer !== null || this.ws !== null) return;
+    const delay = this.backoff.next();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.wanted && !this.networkOffline) this.open();
+    }, delay);
+  }
+
+  clearRetry() {
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
+  /** drop closes the current connection without waiting for its close event. */
+  drop(code, reason) {
+    const ws = this.ws;
+    if (ws === null) return;
+    this.ws = null;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    try {
+      ws.close(code, reason);
+    } catch {
+      // already closing
+    }
+    this.leave();
+  }
+
+  /** leave forgets the per-connection state. */
+  leave() {
+    if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+    this.joined = false;
+    this.presence.onLeave();
+  }
+
+  /** setNetwork follows the browser's online and offline events. */
+  setNetwork(online) {
+    this.networkOffline = !online;
+    if (!this.wanted || this.destroyed) return;
+    if (!online) {
+      this.attempt++;
+      this.clearRetry();
+      this.drop(1000, 'offline');
+      this.setStatus('offline');
+      return;
+    }
+    if (this.ws === null && !this.awaitingToken) {
+      this.backoff.reset();
+      this.open();
+    }
+  }
+
+  setStatus(s) {
+    if (this.state === s) return;
+    this.state = s;
+    this.emit('status', s);
+    if (s === 'synced') {
+      const w = this.waiters;
+      this.waiters = [];
+      for (const x of w) x.resolve();
+      this.emit('synced');
+    }
+  }
+
+  rejectWaiters(err) {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const x of w) x.reject(err);
+  }
+}
+
+/** ahead reports whether sv holds changes that server lacks. */
+function ahead(sv, server) {
+  for (const [id, clock] of sv) if (clock > (server.get(id) ?? 0)) return true;
+  return false;
+}
+
+/** defaultNetwork is the source of 'online' and 'offline' events: the window in a browser. */
+function defaultNetwork() {
+  const g = globalThis;
+  return typeof g.addEventListener === 'function' && typeof g.removeEventListener === 'function' ? g : null;
+}

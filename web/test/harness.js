@@ -1,0 +1,96 @@
+// Shared set-up of the tests that run Providers against the real server:
+// one server per test file, fresh rooms, providers destroyed at the end,
+// waiting on conditions instead of sleeping, and a WebSocket class that
+// records what a provider sends.
+
+import { before, after } from 'node:test';
+import { Provider, decodeMessage } from '../src/index.js';
+import { startServer } from './server.js';
+
+/** Fast reconnection: the tests restart the server and drop connections. */
+const FAST = { minBackoff: 20, maxBackoff: 400 };
+/** How long a condition may take before the test fails, in ms: generous, the machine is shared. */
+const WAIT_TIMEOUT = 30_000;
+
+/**
+ * harness starts a server before the file's tests and stops it, and every
+ * provider made with connect, after them.
+ */
+export function harness() {
+  const ctx = {
+    /** @type {Awaited<ReturnType<typeof startServer>>} */
+    server: null,
+    providers: new Set(),
+    rooms: 0,
+
+    /** room returns a fresh room name, so that tests do not see each other's documents. */
+    room(name) {
+      return `${name}-${process.pid}-${++ctx.rooms}`;
+    },
+
+    /** connect makes a Provider for doc in the room, with fast backoff and no network events. */
+    connect(doc, name, options = {}) {
+      const p = new Provider(doc, { url: Provider.roomURL(ctx.server.url, name), network: null, ...FAST, ...options });
+      ctx.providers.add(p);
+      return p;
+    },
+
+    waitFor,
+
+    /** converged waits until every provider is synced and every doc's text "t" equals want (or the first's). */
+    async converged(pairs, want) {
+      const text = (d) => d.getText('t').toString();
+      await waitFor(
+        () => pairs.every(([p, d]) => p.status === 'synced' && text(d) === (want ?? text(pairs[0][1]))),
+        `convergence: ${pairs.map(([p, d]) => `${p.status} ${JSON.stringify(text(d))}`).join(', ')}`,
+      );
+    },
+  };
+  before(async () => {
+    if (typeof globalThis.WebSocket !== 'function') {
+      throw new Error('no WebSocket global: run node with --experimental-websocket');
+    }
+    ctx.server = await startServer();
+  });
+  after(async () => {
+    for (const p of ctx.providers) p.destroy();
+    if (ctx.server) await ctx.server.stop();
+  });
+  return ctx;
+}
+
+/**
+ * waitFor polls cond until it holds, and fails after a generous timeout.
+ * @param {() => boolean} cond
+ * @param {string} what
+ */
+export async function waitFor(cond, what) {
+  const deadline = Date.now() + WAIT_TIMEOUT;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * recordingWebSocket returns a WebSocket class that records its sockets
+ * and the messages they send, and lets a test rewrite what goes out
+ * (patchSend): the server and the sockets stay real.
+ * @param {{patchSend?: (b: Uint8Array) => Uint8Array}} [options]
+ */
+export function recordingWebSocket({ patchSend } = {}) {
+  const sockets = [];
+  const sent = [];
+  class Recording extends globalThis.WebSocket {
+    constructor(url) {
+      super(url);
+      sockets.push(this);
+    }
+    send(b) {
+      const out = patchSend ? patchSend(b) : b;
+      sent.push(decodeMessage(out));
+      super.send(out);
+    }
+  }
+  return { WebSocket: Recording, sockets, sent };
+}

@@ -1,0 +1,264 @@
+// The Provider against the real Go server (test/server.js): convergence,
+// late joiners, server crashes and restarts, offline edits, permanent
+// errors and network events. Tokens are tested in auth.test.js.
+//
+// Run with a WebSocket global: node --experimental-websocket --test test/
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Doc, Provider } from '../src/index.js';
+import { harness, recordingWebSocket } from './harness.js';
+
+const ctx = harness();
+const { connect, room, waitFor, converged } = ctx;
+
+test('two providers converge on concurrent edits', async () => {
+  const name = room('converge');
+  const a = new Doc();
+  const b = new Doc();
+  const pa = connect(a, name);
+  const pb = connect(b, name);
+  await Promise.all([pa.whenSynced(), pb.whenSynced()]);
+  a.getText('t').insert(0, 'hello');
+  b.getText('t').insert(0, 'world');
+  await converged([
+    [pa, a],
+    [pb, b],
+  ]);
+  const s = a.getText('t').toString();
+  assert.equal(s.length, 10);
+  assert.ok(s.includes('hello') && s.includes('world'), s);
+  // Typing keeps converging, deletions included.
+  for (let i = 0; i < 50; i++) {
+    a.getText('t').insert(a.getText('t').length, 'a');
+    if (b.getText('t').length > 0) b.getText('t').delete(0, 1);
+  }
+  await converged([
+    [pa, a],
+    [pb, b],
+  ]);
+});
+
+test('updates carry increasing seqs and remote ones are never sent back', async () => {
+  const name = room('echo');
+  const recA = recordingWebSocket();
+  const recB = recordingWebSocket();
+  const a = new Doc();
+  const b = new Doc();
+  const pa = connect(a, name, { WebSocket: recA.WebSocket });
+  const pb = connect(b, name, { WebSocket: recB.WebSocket });
+  await Promise.all([pa.whenSynced(), pb.whenSynced()]);
+  for (let i = 0; i < 20; i++) a.getText('t').insert(i, 'x');
+  await converged([
+    [pa, a],
+    [pb, b],
+  ]);
+  const updates = (rec) => rec.sent.filter((m) => m.type === 'update');
+  assert.deepEqual(
+    updates(recA).map((m) => m.seq),
+    Array.from({ length: 20 }, (_, i) => i + 1),
+  );
+  assert.equal(updates(recB).length, 0, 'b edited nothing');
+});
+
+test('statuses: synced once every local edit is acknowledged', async () => {
+  const a = new Doc();
+  const pa = connect(a, room('status'), { connect: false });
+  const statuses = [];
+  let synced = 0;
+  pa.on('status', (st) => statuses.push(st));
+  pa.on('synced', () => synced++);
+  assert.equal(pa.status, 'closed');
+  pa.connect();
+  await pa.whenSynced();
+  a.getText('t').insert(0, 'x');
+  assert.equal(pa.status, 'connected', 'an edit waits for its Ack');
+  await pa.whenSynced();
+  assert.deepEqual(statuses, ['connecting', 'connected', 'synced', 'connected', 'synced']);
+  assert.equal(synced, 2);
+  pa.disconnect();
+  assert.equal(pa.status, 'closed');
+});
+
+test('a late joiner gets the whole text', async () => {
+  const name = room('late');
+  const a = new Doc();
+  const pa = connect(a, name);
+  a.getText('t').insert(0, 'written before anyone else came');
+  a.getMap('meta').set('title', 'Notes');
+  await pa.whenSynced();
+  const c = new Doc();
+  const pc = connect(c, name);
+  await pc.whenSynced();
+  assert.equal(c.getText('t').toString(), 'written before anyone else came');
+  assert.equal(c.getMap('meta').get('title'), 'Notes');
+});
+
+const restartTests = [
+  { name: 'crash (SIGKILL)', down: () => ctx.server.kill() },
+  { name: 'graceful stop (going away)', down: () => ctx.server.stop() },
+];
+
+test('a server restart mid-session loses nothing', async (t) => {
+  for (const tt of restartTests) {
+    await t.test(tt.name, async () => {
+      const name = room('restart');
+      const a = new Doc();
+      const b = new Doc();
+      const pa = connect(a, name);
+      const pb = connect(b, name);
+      a.getText('t').insert(0, 'A0 ');
+      b.getText('t').insert(0, 'B0 ');
+      await converged([
+        [pa, a],
+        [pb, b],
+      ]);
+      const errors = [];
+      pa.on('error', (e) => errors.push(e));
+      await tt.down();
+      await waitFor(() => pa.status !== 'synced' && pb.status !== 'synced', 'both providers to notice');
+      // Both keep editing while the server is down.
+      a.getText('t').insert(0, 'A1 ');
+      b.getText('t').insert(b.getText('t').length, 'B1 ');
+      await ctx.server.restart();
+      a.getText('t').insert(0, 'A2 ');
+      await converged([
+        [pa, a],
+        [pb, b],
+      ]);
+      const s = a.getText('t').toString();
+      for (const tok of ['A0', 'B0', 'A1', 'B1', 'A2']) assert.ok(s.includes(tok), `${tok} lost: ${s}`);
+      assert.ok(errors.length > 0 && errors.every((e) => !e.permanent), 'transient errors only');
+      // A late joiner after the restart sees everything too.
+      const c = new Doc();
+      const pc = connect(c, name);
+      await pc.whenSynced();
+      assert.equal(c.getText('t').toString(), s);
+    });
+  }
+});
+
+test('acknowledged edits survive a crash with nobody connected', async (t) => {
+  const storage = String(ctx.server.listening.storage ?? '');
+  if (storage.startsWith('in memory')) {
+    t.skip(`the server keeps documents in memory (${storage})`);
+    return;
+  }
+  const name = room('durable');
+  const a = new Doc();
+  const pa = connect(a, name);
+  a.getText('t').insert(0, 'acknowledged means durable');
+  await pa.whenSynced();
+  pa.destroy();
+  await ctx.server.kill();
+  await ctx.server.restart();
+  const c = new Doc();
+  const pc = connect(c, name);
+  await pc.whenSynced();
+  assert.equal(c.getText('t').toString(), 'acknowledged means durable');
+});
+
+test('edits made while disconnected converge after connect', async () => {
+  const name = room('offline');
+  const a = new Doc();
+  const b = new Doc();
+  const pa = connect(a, name);
+  const pb = connect(b, name);
+  a.getText('t').insert(0, 'shared text');
+  await converged([
+    [pa, a],
+    [pb, b],
+  ]);
+  pa.disconnect();
+  assert.equal(pa.status, 'closed');
+  a.getText('t').insert(0, 'offline: ');
+  a.getText('t').delete(a.getText('t').length - 4, 4); // a delete alone does not move the state vector
+  a.change(() => a.getText('t').insert(0, '!')); // a change() makes no update of its own
+  b.getText('t').insert(b.getText('t').length, ' (b)');
+  pa.connect();
+  await converged([
+    [pa, a],
+    [pb, b],
+  ]);
+  assert.equal(a.getText('t').toString(), '!offline: shared  (b)');
+});
+
+test('an edit made by change(), which makes no update, reaches the server', async () => {
+  const name = room('quiet');
+  const a = new Doc();
+  const pa = connect(a, name);
+  await pa.whenSynced();
+  a.change(() => a.getText('t').insert(0, 'quiet'));
+  await pa.whenSynced();
+  const c = new Doc();
+  const pc = connect(c, name);
+  await pc.whenSynced();
+  assert.equal(c.getText('t').toString(), 'quiet');
+});
+
+/** helloVersion rewrites the version of a Hello (its third byte) to 2. */
+function helloVersion2(b) {
+  if (b[0] !== 0x96 || b[1] !== 0x00) return b;
+  const out = b.slice();
+  out[2] = 0x02;
+  return out;
+}
+
+const permanentTests = [
+  { name: 'invalid room (4002)', room: 'bad room', code: 4002 },
+  { name: 'unsupported version (4001)', room: 'version', code: 4001, patchSend: helloVersion2 },
+  { name: 'a token too long to send (1002)', room: 'token', code: 1002, options: { token: 't'.repeat(8193) } },
+];
+
+test('a permanent error stops the provider', async (t) => {
+  for (const tt of permanentTests) {
+    await t.test(tt.name, async () => {
+      const rec = recordingWebSocket({ patchSend: tt.patchSend });
+      const d = new Doc();
+      const p = connect(d, tt.room === 'bad room' ? tt.room : room(tt.room), { WebSocket: rec.WebSocket, ...tt.options });
+      const statuses = [];
+      p.on('status', (s) => statuses.push(s));
+      const err = await new Promise((resolve) => p.on('error', resolve));
+      assert.equal(err.code, tt.code);
+      assert.equal(err.permanent, true);
+      assert.equal(p.status, 'closed');
+      assert.equal(p.lastError, err);
+      await assert.rejects(p.whenSynced(), (e) => e === err);
+      // Another client completes a whole handshake meanwhile: the
+      // stopped provider must not have opened a second socket.
+      const other = connect(new Doc(), room('bystander'));
+      await other.whenSynced();
+      assert.equal(rec.sockets.length, 1);
+      assert.deepEqual(statuses, ['closed']);
+    });
+  }
+});
+
+test('network offline pauses and online reconnects at once', async () => {
+  const network = new EventTarget();
+  const name = room('network');
+  const a = new Doc();
+  const b = new Doc();
+  const pa = connect(a, name, { network, minBackoff: 60_000, maxBackoff: 60_000 });
+  const pb = connect(b, name);
+  await Promise.all([pa.whenSynced(), pb.whenSynced()]);
+  network.dispatchEvent(new Event('offline'));
+  assert.equal(pa.status, 'offline');
+  a.getText('t').insert(0, 'typed offline');
+  network.dispatchEvent(new Event('online'));
+  // A backoff of a minute would time the test out: online skips it.
+  await converged(
+    [
+      [pa, a],
+      [pb, b],
+    ],
+    'typed offline',
+  );
+});
+
+test('roomURL builds the WebSocket URL of a room', () => {
+  assert.equal(Provider.roomURL('http://example.com:8080/app/', 'notes'), 'ws://example.com:8080/ws/notes');
+  assert.equal(Provider.roomURL('https://example.com', 'a.b~c-d_e'), 'wss://example.com/ws/a.b~c-d_e');
+  assert.equal(Provider.roomURL('ws://127.0.0.1:1', 'x'), 'ws://127.0.0.1:1/ws/x');
+  assert.throws(() => new Provider(new Doc(), { url: 'http://example.com/ws/x', connect: false }), TypeError);
+});
