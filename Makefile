@@ -6,14 +6,18 @@ TRACES   ?= ../shared/traces/*.json.gz
 
 # Fuzz targets, as package:target, each run for FUZZTIME by "make fuzz".
 FUZZ_TARGETS := crdt:FuzzApplyUpdate crdt:FuzzApplyPopulated crdt:FuzzDecodeStateVector \
-	crdt:FuzzReplicas protocol:FuzzDecode
+	crdt:FuzzReplicas protocol:FuzzDecode sync:FuzzRoomFromPath \
+	store:FuzzOpen store:FuzzJournalEntry
 
-.PHONY: help test test-go test-web web-deps test-short bench fuzz fmt vet build
+.PHONY: help test test-go test-web test-e2e web-deps web-build web-check test-short bench fuzz fmt vet build
 
 help:
-	@echo "make test        vet, run the Go tests with the race detector, then the JS tests"
+	@echo "make test        vet, run the Go tests with the race detector, then the JS and browser tests"
 	@echo "make test-go     vet and the Go tests only"
 	@echo "make test-web    the JS tests only (installs web/node_modules with npm ci)"
+	@echo "make test-e2e    the browser tests in web/e2e (Chromium at /usr/bin/chromium, else skipped)"
+	@echo "make web-build   rebuild the committed bundles in web/dist"
+	@echo "make web-check   fail if web/dist differs from a fresh build of web/src"
 	@echo "make test-short  run the tests with -short (skips long simulations)"
 	@echo "make bench       replay the editing traces in TRACES through the CRDT"
 	@echo "make fuzz        run each fuzz target for FUZZTIME (default 20s)"
@@ -23,13 +27,28 @@ help:
 
 # The JS packages come first: the Go tests replay sessions that the JS
 # client generates.
-test: web-deps test-go test-web
+test: web-deps test-go test-web test-e2e
 
 test-go:
 	$(GO) vet ./... && $(GO) test -race ./...
 
 test-web: web-deps
 	cd web && npm test
+
+# The browser tests build and run the real server and drive Chromium. They
+# skip with a message when Chromium is missing, unless
+# FLOWSTATE_REQUIRE_BROWSER=1 (as in CI) makes that a failure.
+test-e2e: web-deps
+	cd web && npm run test:e2e
+
+# The bundles in web/dist are committed (the binary embeds them): rebuild
+# them after changing web/src, and check in CI that they are current. The
+# check builds in memory, so it works on a tree with uncommitted changes.
+web-build: web-deps
+	cd web && node build.mjs
+
+web-check: web-deps
+	cd web && node build.mjs --check
 
 # npm ci runs only when package-lock.json changed since the last install.
 web-deps:

@@ -1,0 +1,216 @@
+// End-to-end tests of the CodeMirror binding in real Chromium, with the
+// bundles the real server serves: an editor bound to the Text of a local
+// Doc, whose updates a second Doc in the page (the "remote" replica)
+// receives, and whose own edits the test applies to the local Doc.
+
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { startServer } from '../test/server.js';
+import { Tab, launch, skipReason } from './harness.js';
+
+describe('CodeMirror binding', { skip: skipReason }, () => {
+  /** @type {import('playwright-core').Browser} */
+  let browser;
+  let server;
+  /** @type {Tab} */
+  let tab;
+
+  before(async () => {
+    browser = await launch();
+    server = await startServer();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  beforeEach(async () => {
+    if (tab) {
+      assert.deepEqual(tab.errors, [], 'the page logged errors');
+      await tab.close();
+    }
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    tab = new Tab(context, page);
+    // An empty page of the server's origin, so that the page imports the
+    // bundles exactly as the demo does.
+    const url = `${server.httpURL}/binding-test`;
+    await page.route(url, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><meta charset="utf-8"><body></body>' }));
+    await page.goto(url);
+    await page.evaluate(async () => {
+      const core = await import('/flowstate.js');
+      const cm = await import('/flowstate-codemirror.js');
+      /**
+       * setup binds a new editor to the Text "t" of a local Doc that
+       * starts with initial (made by the remote replica), and returns the
+       * pieces. remoteEdit(fn) runs fn on the remote Text and applies the
+       * update to the local Doc; every local update reaches the remote.
+       */
+      window.setup = (initial = '', { bindLater = false } = {}) => {
+        const local = new core.Doc();
+        const remote = new core.Doc();
+        const localUpdates = [];
+        local.onLocalUpdate((u) => {
+          localUpdates.push(u);
+          remote.apply(u ?? local.diff(remote.stateVector()));
+        });
+        const rtext = remote.getText('t');
+        if (initial !== '') local.apply(rtext.insert(0, initial));
+        const text = local.getText('t');
+        const remoteTxns = [];
+        const parent = document.createElement('div');
+        document.body.replaceChildren(parent);
+        const extensions = [
+          cm.history(),
+          cm.keymap.of([...cm.historyKeymap, ...cm.defaultKeymap]),
+          cm.EditorView.updateListener.of((u) => {
+            for (const tr of u.transactions) {
+              if (!cm.isRemote(tr)) continue;
+              const changes = [];
+              tr.changes.iterChanges((fromA, toA, _fromB, _toB, ins) => changes.push([fromA, toA, ins.toString()]));
+              remoteTxns.push(changes);
+            }
+          }),
+        ];
+        if (!bindLater) extensions.push(cm.flowstateCollab(text));
+        const view = new cm.EditorView({ parent, state: cm.EditorState.create({ doc: bindLater ? 'old content' : text.toString(), extensions }) });
+        const remoteEdit = (fn) => local.apply(remote.transact(() => fn(rtext)));
+        window.t = { cm, core, local, remote, text, rtext, view, remoteTxns, localUpdates, remoteEdit };
+        return true;
+      };
+    });
+  });
+
+  after(() => assert.deepEqual(tab?.errors ?? [], [], 'the page logged errors'));
+
+  test('typing reaches the Text, one update per keystroke', async () => {
+    await tab.page.evaluate(() => setup('hello'));
+    await tab.page.evaluate(() => t.view.focus());
+    await tab.page.keyboard.press('End');
+    await tab.page.keyboard.type(' world');
+    const r = await tab.page.evaluate(() => ({ text: t.text.toString(), remote: t.rtext.toString(), updates: t.localUpdates.length }));
+    assert.deepEqual(r, { text: 'hello world', remote: 'hello world', updates: 6 });
+  });
+
+  test('a remote change is one minimal transaction and keeps the selection', async () => {
+    await tab.page.evaluate(() => setup('hello world'));
+    const r = await tab.page.evaluate(() => {
+      t.view.dispatch({ selection: { anchor: 6, head: 11 } }); // "world"
+      t.remoteEdit((x) => {
+        x.insert(0, '>> ');
+        x.delete(8, 1); // the space before "world" ("hello world" shifted by 3)
+        x.insert(x.length, '!');
+      });
+      const sel = t.view.state.selection.main;
+      return { doc: t.view.state.doc.toString(), txns: t.remoteTxns, sel: [sel.anchor, sel.head] };
+    });
+    assert.equal(r.doc, '>> helloworld!');
+    assert.deepEqual(r.txns, [[[0, 0, '>> '], [5, 6, ''], [11, 11, '!']]]);
+    assert.deepEqual(r.sel, [8, 13], 'the selection still covers "world"');
+  });
+
+  test('undo takes back local edits only', async () => {
+    await tab.page.evaluate(() => setup());
+    await tab.page.evaluate(() => t.view.focus());
+    await tab.page.keyboard.type('mine');
+    const r = await tab.page.evaluate(() => {
+      t.remoteEdit((x) => x.insert(0, 'theirs '));
+      while (t.cm.undoDepth(t.view.state) > 0) t.cm.undo(t.view);
+      return { doc: t.view.state.doc.toString(), text: t.text.toString(), remote: t.rtext.toString() };
+    });
+    assert.deepEqual(r, { doc: 'theirs ', text: 'theirs ', remote: 'theirs ' });
+  });
+
+  test('several ranges edited at once become one Doc transaction', async () => {
+    await tab.page.evaluate(() => setup('one two three'));
+    const r = await tab.page.evaluate(() => {
+      const before = t.localUpdates.length;
+      t.view.dispatch({
+        changes: [
+          { from: 0, to: 3, insert: '1' },
+          { from: 4, to: 7, insert: '22' },
+          { from: 8, insert: '<' },
+          { from: 13, insert: '>' },
+        ],
+      });
+      return { doc: t.view.state.doc.toString(), text: t.text.toString(), remote: t.rtext.toString(), updates: t.localUpdates.length - before };
+    });
+    assert.deepEqual(r, { doc: '1 22 <three>', text: '1 22 <three>', remote: '1 22 <three>', updates: 1 });
+  });
+
+  test('surrogate pairs stay whole both ways', async () => {
+    await tab.page.evaluate(() => setup('a😀b'));
+    await tab.page.evaluate(() => {
+      t.view.focus();
+      t.view.dispatch({ selection: { anchor: 3 } }); // after the emoji
+    });
+    await tab.page.keyboard.press('Backspace'); // deletes the whole emoji
+    await tab.page.keyboard.type('🎉');
+    const r = await tab.page.evaluate(() => {
+      t.remoteEdit((x) => x.insert(0, '👋'));
+      return { doc: t.view.state.doc.toString(), text: t.text.toString(), remote: t.rtext.toString() };
+    });
+    assert.deepEqual(r, { doc: '👋a🎉b', text: '👋a🎉b', remote: '👋a🎉b' });
+  });
+
+  test('an editor created with other content takes the Text’s', async () => {
+    await tab.page.evaluate(() => setup('the truth'));
+    const r = await tab.page.evaluate(async () => {
+      const { cm, text, view } = t;
+      // A second editor, created with stale content, on the same Text.
+      const parent = document.createElement('div');
+      document.body.append(parent);
+      const stale = new cm.EditorView({ parent, state: cm.EditorState.create({ doc: 'stale', extensions: [cm.flowstateCollab(text)] }) });
+      await Promise.resolve(); // the replacement is scheduled right after the view starts
+      view.dispatch({ changes: { from: 0, insert: '» ' } });
+      return { stale: stale.state.doc.toString(), doc: view.state.doc.toString() };
+    });
+    assert.deepEqual(r, { stale: '» the truth', doc: '» the truth' });
+  });
+
+  test('a Text edit made inside an editor update is caught up right after', async () => {
+    await tab.page.evaluate(() => setup('abc'));
+    const r = await tab.page.evaluate(async () => {
+      const { cm, text, view } = t;
+      let once = true;
+      // A plugin that edits the Text while the editor updates, when
+      // CodeMirror refuses dispatches.
+      const meddler = cm.ViewPlugin.define(() => ({
+        update(u) {
+          if (once && u.docChanged && !u.transactions.some(cm.isRemote)) {
+            once = false;
+            text.insert(0, '#');
+          }
+        },
+      }));
+      view.dispatch({ effects: cm.StateEffect.appendConfig.of(meddler) });
+      view.dispatch({ changes: { from: 3, insert: 'd' } });
+      const during = view.state.doc.toString();
+      await Promise.resolve();
+      return { during, after: [view.state.doc.toString(), text.toString(), t.rtext.toString()] };
+    });
+    assert.deepEqual(r, { during: 'abcd', after: ['#abcd', '#abcd', '#abcd'] });
+  });
+
+  test('CodeMirrorBinding binds an existing editor and unbinds it', async () => {
+    await tab.page.evaluate(() => setup('shared', { bindLater: true }));
+    const r = await tab.page.evaluate(() => {
+      const { cm, text, view, remoteEdit } = t;
+      const binding = new cm.CodeMirrorBinding(text, view);
+      const bound = view.state.doc.toString();
+      remoteEdit((x) => x.insert(x.length, ' text'));
+      view.dispatch({ changes: { from: 0, insert: 'our ' } });
+      const synced = [view.state.doc.toString(), text.toString()];
+      binding.destroy();
+      remoteEdit((x) => x.insert(0, '*'));
+      view.dispatch({ changes: { from: view.state.doc.length, insert: '.' } });
+      return { bound, synced, after: [view.state.doc.toString(), text.toString()] };
+    });
+    assert.deepEqual(r, {
+      bound: 'shared',
+      synced: ['our shared text', 'our shared text'],
+      after: ['our shared text.', '*our shared text'],
+    });
+  });
+});
