@@ -9,6 +9,15 @@
 //	serve         run the server (the default)
 //	bench trace   replay editing traces through the CRDT and report timings
 //	bench load    drive a running server with WebSocket clients
+//	bench replay  replay a trace through a running server, one update per edit
+//	token         mint an access token for a room
+//	healthcheck   ask a running server whether it is ready
+//	version       print the version and build information
+//	rooms         list the rooms in the data file
+//	export        write a room's document (text, JSON or snapshot)
+//	import        merge a snapshot or update file into a room
+//	compact       fold every room's log and shrink the data file
+//	backup        write a consistent copy of the data file
 //	help          print this help
 package main
 
@@ -32,6 +41,15 @@ Commands:
 	serve         run the server (the default when no command is given)
 	bench trace   replay editing traces through the CRDT and report timings
 	bench load    drive a running server with WebSocket clients and report latency
+	bench replay  replay a trace through a running server, one acknowledged update per edit
+	token         mint an access token for a room (servers run with --auth-secret)
+	healthcheck   ask a running server whether it is ready (for container health checks)
+	version       print the version and build information (also --version)
+	rooms         list the rooms in the data file
+	export        write a room's document as text, JSON or a binary snapshot
+	import        merge a snapshot or update file into a room
+	compact       fold every room's log into its snapshot and shrink the data file
+	backup        write a consistent copy of the data file (or of a running server's)
 	help          print this help
 
 Run "flowstate help <command>" for the flags of a command.
@@ -41,11 +59,13 @@ const benchUsageText = `Usage:
 
 	flowstate bench trace [--json] [--runs N] FILE...
 	flowstate bench load --url ws://HOST:PORT [flags]
+	flowstate bench replay --url ws://HOST:PORT [--room ROOM] TRACE
 
 Subcommands:
 
 	trace   replay editing traces through the CRDT and report timings
 	load    drive a running server with WebSocket clients and report latency
+	replay  replay an editing trace through a running server, one update per edit
 `
 
 func main() {
@@ -55,6 +75,9 @@ func main() {
 // run dispatches args (without the program name) to a command and returns
 // the process exit status: 0 on success, 1 on failure, 2 on misuse.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isVersionFlag(args[0]) {
+		return runVersion(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !isHelpFlag(args[0]) {
 		return runServe(args, stdout, stderr)
 	}
@@ -65,6 +88,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runHelp(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
+	case "token":
+		return runToken(args[1:], stdout, stderr)
+	case "version":
+		return runVersion(args[1:], stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(args[1:], stdout, stderr)
+	case "rooms", "export", "import", "compact", "backup":
+		return adminCommands[args[0]](args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "flowstate: unknown command %q\n\n%s", args[0], usageText)
 		return 2
@@ -82,11 +113,25 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 	case args[0] == "serve":
 		var f serveFlags
 		newServeFlagSet(&f, stdout).Usage()
+	case args[0] == "token":
+		var f tokenFlags
+		newTokenFlagSet(&f, stdout).Usage()
+	case args[0] == "version":
+		var asJSON bool
+		newVersionFlagSet(&asJSON, stdout).Usage()
+	case args[0] == "healthcheck":
+		var f healthcheckFlags
+		newHealthcheckFlagSet(&f, stdout).Usage()
+	case adminCommands[args[0]] != nil:
+		return adminCommands[args[0]]([]string{"-h"}, stdout, stdout)
 	case args[0] == "bench" && args[1] == "trace":
 		printBenchTraceUsage(stdout)
 	case args[0] == "bench" && args[1] == "load":
 		var f loadFlags
 		newLoadFlagSet(&f, stdout).Usage()
+	case args[0] == "bench" && args[1] == "replay":
+		var f benchReplayFlags
+		newBenchReplayFlagSet(&f, stdout).Usage()
 	default:
 		fmt.Fprintf(stderr, "flowstate help: unknown command %q\n", strings.Join(args, " "))
 		return 2
@@ -105,6 +150,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return runBenchTrace(args[1:], stdout, stderr)
 	case "load":
 		return runBenchLoad(args[1:], stdout, stderr)
+	case "replay":
+		return runBenchReplay(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, benchUsageText)
 		return 0
@@ -116,6 +163,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 
 func isHelpFlag(s string) bool {
 	return s == "-h" || s == "-help" || s == "--help"
+}
+
+func isVersionFlag(s string) bool {
+	return s == "-version" || s == "--version"
 }
 
 // startCPUProfile writes a CPU profile to path until the returned function

@@ -16,9 +16,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/flowstate/flowstate/store"
 	docsync "github.com/flowstate/flowstate/sync"
+	"github.com/flowstate/flowstate/web"
 )
+
+// defaultAddr is where the server listens unless told otherwise.
+const defaultAddr = "127.0.0.1:8080"
 
 // shutdownTimeout bounds the graceful shutdown after SIGTERM or SIGINT.
 const shutdownTimeout = 10 * time.Second
@@ -27,7 +30,10 @@ const serveUsageText = `Usage:
 
 	flowstate [serve] [flags]
 
-Runs the server: WebSocket sessions at /ws/{room}, health at /healthz.
+Runs the server: WebSocket sessions at /ws/{room}, liveness at /healthz,
+readiness at /readyz, Prometheus metrics at /metrics, the read API at
+/api/rooms and /api/rooms/{room}, the demo page at / and the browser
+client at /flowstate.js and /flowstate-codemirror.js.
 Every flag can also be set by the environment variable named after it.
 
 Flags:
@@ -41,17 +47,24 @@ type serveFlags struct {
 	logLevel  string
 	cpuProf   string
 	pprof     bool
+	adminTok  string         // enables GET /admin/backup (admin.go)
+	syncEach  bool           // one fsync per update, for benchmarks
+	access    accessFlags    // auth, origins and limits (token.go)
+	config    docsync.Config // built by runServe from access
 }
 
 func newServeFlagSet(f *serveFlags, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.addr, "addr", envOr("FLOWSTATE_ADDR", "127.0.0.1:8080"), "`host:port` to listen on (FLOWSTATE_ADDR)")
-	fs.StringVar(&f.data, "data", envOr("FLOWSTATE_DATA", "./flowstate.db"), "data `file` (FLOWSTATE_DATA)")
+	fs.StringVar(&f.addr, "addr", envOr("FLOWSTATE_ADDR", defaultAddr), "`host:port` to listen on (FLOWSTATE_ADDR)")
+	fs.StringVar(&f.data, "data", envOr("FLOWSTATE_DATA", "./flowstate.db"), "data `file`, or :memory: to keep documents in memory only (FLOWSTATE_DATA)")
+	fs.StringVar(&f.adminTok, "admin-token", envOr("FLOWSTATE_ADMIN_TOKEN", ""), "serve a hot backup at GET /admin/backup to callers presenting this bearer `token`; empty disables it (FLOWSTATE_ADMIN_TOKEN)")
 	fs.StringVar(&f.logFormat, "log-format", envOr("FLOWSTATE_LOG_FORMAT", "text"), "log format: text or json (FLOWSTATE_LOG_FORMAT)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("FLOWSTATE_LOG_LEVEL", "info"), "log level: debug, info, warn or error (FLOWSTATE_LOG_LEVEL)")
 	fs.BoolVar(&f.pprof, "pprof", envOr("FLOWSTATE_PPROF", "") == "true", "serve net/http/pprof profiles at /debug/pprof/ (FLOWSTATE_PPROF=true)")
 	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile to `file` until the server stops")
+	fs.BoolVar(&f.syncEach, "fsync-each-update", false, "commit every update in a transaction (and fsync) of its own instead of group-committing; only to measure what group commit gains")
+	f.access.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsageText)
 		fs.PrintDefaults()
@@ -86,6 +99,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flowstate serve: %v\n", err)
 		return 2
 	}
+	if err := f.access.apply(&f.config, logger); err != nil {
+		fmt.Fprintf(stderr, "flowstate serve: %v\n", err)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	stopProfile, err := startCPUProfile(f.cpuProf)
@@ -103,9 +120,26 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 // serve listens on f.addr and serves until ctx ends, then shuts down.
 func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
-	st := store.NewMemory()
-	defer st.Close()
-	srv := docsync.NewServer(docsync.Config{Logger: logger}, st)
+	st, bolt, err := openServeStore(f.data, f.syncEach)
+	if err != nil {
+		return err
+	}
+	// Deferred, so it runs after the shutdown below has saved every room.
+	defer func() {
+		if err := st.Close(); err != nil {
+			logger.Error("closing the store failed", "err", err)
+		}
+	}()
+	cfg := f.config
+	cfg.Logger = logger
+	srv := docsync.NewServer(cfg, st)
+	srv.Version = readBuildInfo().String()
+	// The demo page and the client bundles; more specific routes
+	// (/ws/{room}, /healthz) take precedence over "GET /".
+	srv.Mux.Handle("GET /", web.Handler())
+	if f.adminTok != "" && bolt != nil {
+		srv.Mux.Handle("GET /admin/backup", backupHandler(bolt, f.adminTok, logger))
+	}
 	if f.pprof {
 		srv.Mux.HandleFunc("GET /debug/pprof/", httppprof.Index)
 		srv.Mux.HandleFunc("GET /debug/pprof/profile", httppprof.Profile)
@@ -117,7 +151,7 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 		return err
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "websocket", "ws://"+ln.Addr().String()+"/ws/{room}",
-		"data", f.data, "storage", "in memory: documents last until the process exits")
+		"data", f.data, "storage", storageKind(f.data))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

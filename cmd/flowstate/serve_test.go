@@ -39,7 +39,9 @@ func buildBinary(t *testing.T) string {
 // address it listens on, read from its JSON "listening" log line.
 func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *bytes.Buffer) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"--addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	// A data file of its own, unless args name one (the last flag wins).
+	defaults := []string{"--addr", "127.0.0.1:0", "--log-format", "json", "--data", filepath.Join(t.TempDir(), "flowstate.db")}
+	cmd := exec.Command(bin, append(defaults, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
