@@ -5,8 +5,10 @@ Callers import it as docsync, since it shadows the standard library's sync.
 
 # Overview
 
-A Server serves a Hub over HTTP: WebSocket sessions at GET /ws/{room} and
-GET /healthz. The Hub maps room names to rooms; it opens a room, loading its
+A Server serves a Hub over HTTP: WebSocket sessions at GET /ws/{room},
+GET /healthz (liveness), GET /readyz (readiness), Prometheus metrics at
+GET /metrics (Hub.Registry) and a JSON read API at GET /api/rooms and
+GET /api/rooms/{room}. The Hub maps room names to rooms; it opens a room, loading its
 document from a store.Store, when the first client joins, and closes it,
 saving a snapshot, once it has been empty for Config.RoomIdleTimeout.
 
@@ -14,8 +16,13 @@ Each room is one goroutine that owns a crdt.Doc and the set of members.
 Sessions send it joins, leaves, updates and presence over one channel; it
 answers a join with exactly what the joiner lacks (a Diff of the joiner's
 state vector) and the room's state vector, from which the joiner computes
-what the room lacks and sends it. Updates are applied, appended to the
-store, acknowledged to their sender and relayed to the other members. A
+what the room lacks and sends it. Updates are applied; the updates of
+every event a room handled in one turn are appended to the store in one
+call, and only after it returned are they acknowledged to their senders
+and relayed to the other members, so that an Ack means the update is as
+durable as the store makes it (on disk, for the bbolt store). A room whose
+stored records do not decode is quarantined: joins are refused and its
+records left untouched. A
 room drains the updates waiting in its channel before it relays them, so
 that under load many updates travel in one message: the message is encoded
 once and the same bytes go to every member who sent none of them.
@@ -36,6 +43,16 @@ crdt.Doc in sync with a room, reconnects with jittered exponential backoff,
 and on every reconnection sends the server whatever it lacks, so that edits
 made offline or never acknowledged are not lost.
 
+# Access and limits
+
+With Config.Auth, every session presents an HS256 token (in its Hello or
+the token query parameter) naming a room or a room prefix, a permission
+(read or write) and an expiry; it is checked before joining, and a session
+is closed with 4408 when its token expires. Config also bounds message
+size, each connection's message and byte rates, connections per client
+address, rooms held in memory and each document's size, and lists the
+origins whose pages may connect. Each rejection has its own close code.
+
 # Concurrency
 
 A room's document, members and presence belong to its goroutine; nothing
@@ -51,9 +68,8 @@ document and the connection's writes.
 
 # Caveats
 
-Until the document is persisted by a durable store, an Ack means the room
-applied the update and the store accepted it: with store.Memory a restart
-of the process loses everything. A client that reconnects resends the whole
+An Ack is as durable as the store: with store.Memory a restart of the
+process loses everything. A client that reconnects resends the whole
 delete set of its document with what the server lacks, as crdt.Doc.Diff
 does.
 */
