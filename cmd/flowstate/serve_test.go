@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -224,5 +226,67 @@ func TestBenchLoad(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "connected 12 clients") {
 		t.Errorf("no progress output: %s", stderr.String())
+	}
+}
+
+// The server refuses to start on a data file it cannot use, at once and
+// naming the file: one that another server holds, and one that is not a
+// data file at all. The file is left as it was.
+func TestServeRefusesUnusableDataFile(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	held := filepath.Join(dir, "held.db")
+	startBinary(t, bin, "--data", held)
+	garbage := filepath.Join(dir, "garbage.db")
+	junk := bytes.Repeat([]byte("not a bbolt file "), 4096)
+	if err := os.WriteFile(garbage, junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A real data file, cut short as a full disk or a bad copy would.
+	truncated := filepath.Join(dir, "truncated.db")
+	st, err := store.OpenBolt(truncated, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		if err := st.Compact(fmt.Sprintf("room-%d", i), bytes.Repeat([]byte{byte(i)}, 2000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(truncated); err != nil || os.Truncate(truncated, fi.Size()/2) != nil {
+		t.Fatalf("truncate: %v", err)
+	}
+
+	tests := []struct {
+		name, data string
+		want       []string
+	}{
+		{"held by another server", held, []string{"locked by another process", "another flowstate server"}},
+		{"not a data file", garbage, []string{"not a FlowState data file"}},
+		{"truncated", truncated, []string{"damaged"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			start := time.Now()
+			out, err := exec.CommandContext(ctx, bin, "--addr", "127.0.0.1:0", "--data", tt.data).CombinedOutput()
+			t.Logf("refused after %v", time.Since(start).Round(time.Millisecond))
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("exit: %v, want status 1\n%s", err, out)
+			}
+			for _, want := range append([]string{tt.data}, tt.want...) {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+	if got, err := os.ReadFile(garbage); err != nil || !bytes.Equal(got, junk) {
+		t.Errorf("the refused file changed (err %v)", err)
 	}
 }
