@@ -172,7 +172,16 @@ func TestMaxConnsPerIP(t *testing.T) {
 			if s := dialStatus(t, ts, from("198.51.100.2")).status; s != want {
 				t.Errorf("connection forwarded for another address: status %d, want %d", s, want)
 			}
+			// The connection counts from before its upgrade, but the
+			// server lists its session only after: wait for the listing,
+			// so that its disappearance below means the count dropped.
 			local := first.conn.LocalAddr()
+			waitFor(t, deadline, func() error {
+				if !ts.hasSession(local) {
+					return errors.New("the server does not list the first connection yet")
+				}
+				return nil
+			})
 			first.conn.Close()
 			waitFor(t, deadline, func() error {
 				if ts.hasSession(local) {
