@@ -16,11 +16,14 @@ Each room is one goroutine that owns a crdt.Doc and the set of members.
 Sessions send it joins, leaves, updates and presence over one channel; it
 answers a join with exactly what the joiner lacks (a Diff of the joiner's
 state vector) and the room's state vector, from which the joiner computes
-what the room lacks and sends it. Updates are applied; the updates of
-every event a room handled in one turn are appended to the store in one
-call, and only after it returned are they acknowledged to their senders
-and relayed to the other members, so that an Ack means the update is as
-durable as the store makes it (on disk, for the bbolt store). A room whose
+what the room lacks and sends it. Updates are applied and relayed to the
+other members at once; the updates applied since the last commit are
+appended to the store in one call, from a goroutine of the room's (one
+call at a time), and only after it returned are they acknowledged to
+their senders, so that an Ack means the update is as durable as the store
+makes it (on disk, for the bbolt store). A member may thus see an update
+before it is durable; if the server dies then, the sender, never
+acknowledged, sends it again after reconnecting. A room whose
 stored records do not decode is quarantined: joins are refused and its
 records left untouched. A
 room drains the updates waiting in its channel before it relays them, so

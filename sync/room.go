@@ -73,25 +73,45 @@ type room struct {
 	presence map[uint64]*presenceState
 	logLen   int             // updates appended since the last compaction
 	logBytes int             // their total size
-	pending  [][]byte        // applied, not yet appended to the store
+	pending  [][]byte        // applied, not yet handed to the store
 	batch    []batchedUpdate // applied, not yet broadcast
-	acks     []*session      // members owed an Ack
-	idle     *time.Timer     // runs while the room has no members
-	flush    *time.Timer     // runs while presence changes wait
-	flushOn  bool
-	relay    *time.Timer // runs while a batch waits for its turn
-	relayOn  bool
-	relayed  time.Time    // when the last batch went out
-	sweep    *time.Ticker // runs while the room holds presence states
-	counters roomCounters // not yet added to the hub's metrics
-	docBytes int          // the document's size, for Config.MaxDocBytes
-	docExact bool         // docBytes is measured, not estimated
+	acks     []*session      // members owed an Ack for updates in pending
+	// The store's Append of the previous pending runs in a goroutine of
+	// its own while committing; it reports on committed, and the Acks in
+	// inflight go out once it returned nil.
+	committing bool
+	committed  chan commitResult
+	inflight   []ackDue
+	idle       *time.Timer // runs while the room has no members
+	flush      *time.Timer // runs while presence changes wait
+	flushOn    bool
+	relay      *time.Timer // runs while a batch waits for its turn
+	relayOn    bool
+	relayed    time.Time    // when the last batch went out
+	sweep      *time.Ticker // runs while the room holds presence states
+	counters   roomCounters // not yet added to the hub's metrics
+	docBytes   int          // the document's size, for Config.MaxDocBytes
+	docExact   bool         // docBytes is measured, not estimated
 }
 
 type member struct {
 	client  uint64
 	ack     uint64 // the highest seq applied
 	ackOwed bool
+}
+
+// An ackDue is an Ack to send once the updates it covers are durable.
+type ackDue struct {
+	s   *session
+	seq uint64
+}
+
+// A commitResult is what an Append of n updates (of size bytes) returned,
+// and how long it took.
+type commitResult struct {
+	err      error
+	n, bytes int
+	took     time.Duration
 }
 
 type batchedUpdate struct {
@@ -110,15 +130,16 @@ type presenceState struct {
 
 func newRoom(h *Hub, name string) *room {
 	return &room{
-		name:     name,
-		hub:      h,
-		inbox:    make(chan event, inboxSize),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
-		loaded:   make(chan struct{}),
-		evict:    make(chan struct{}),
-		members:  make(map[*session]*member),
-		presence: make(map[uint64]*presenceState),
+		name:      name,
+		hub:       h,
+		inbox:     make(chan event, inboxSize),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		loaded:    make(chan struct{}),
+		committed: make(chan commitResult, 1),
+		evict:     make(chan struct{}),
+		members:   make(map[*session]*member),
+		presence:  make(map[uint64]*presenceState),
 	}
 }
 
@@ -207,11 +228,14 @@ func (r *room) run() {
 			for n := 1; n < maxBatch && len(r.inbox) > 0; n++ {
 				r.handle(<-r.inbox)
 			}
-			r.persist()
 			r.scheduleRelay()
+			r.commit()
+		case res := <-r.committed:
+			r.endCommit(res)
+			r.commit()
 		case <-r.relay.C:
 			r.relayOn = false
-			r.flushUpdates()
+			r.relayBatch()
 		case <-r.flush.C:
 			r.flushOn = false
 			r.flushPresence(time.Now())
@@ -236,16 +260,16 @@ func (r *room) run() {
 			for len(r.inbox) > 0 {
 				r.handle(<-r.inbox)
 			}
-			r.flushUpdates()
+			r.relayBatch()
 			r.save()
 			r.hub.forget(r)
 			return
 		case <-r.stop:
-			r.flushUpdates()
+			r.relayBatch()
+			r.save() // and the Acks it makes due, before the members go
 			for s := range r.members {
 				r.drop(s, closedGoingAway, "server shutting down", 0)
 			}
-			r.save()
 			r.hub.forget(r)
 			return
 		}
@@ -255,7 +279,7 @@ func (r *room) run() {
 func (r *room) handle(ev event) {
 	switch ev.kind {
 	case eventJoin:
-		r.flushUpdates() // so the new member gets no update twice
+		r.relayBatch() // so the new member gets no update twice
 		r.join(ev.s, ev.msg.(*protocol.Hello))
 	case eventLeave:
 		if _, ok := r.members[ev.s]; ok {
@@ -337,67 +361,91 @@ func (r *room) apply(s *session, m *protocol.Update) {
 	}
 }
 
-// persist appends the updates applied since the last call to the store,
-// in one call, so that a store that group-commits makes them all durable
-// with one write. Acks go out only after it returned, from flushUpdates.
-func (r *room) persist() {
-	if len(r.pending) == 0 {
+// commit hands the updates applied since the last commit to the store,
+// in one Append, so that a store that group-commits makes them durable
+// with one write together with other rooms'. The Append runs in a
+// goroutine of its own, one at a time per room, so that the room goes on
+// relaying while the disk works; endCommit sends the Acks once it
+// returned. When the log has grown long, save folds it into a snapshot
+// instead.
+func (r *room) commit() {
+	if r.committing || len(r.pending) == 0 {
 		return
 	}
-	start := time.Now()
-	err := r.hub.store.Append(r.name, r.pending...)
-	r.hub.metrics.storeCommitSeconds.Observe(time.Since(start).Seconds())
-	r.logLen += len(r.pending)
-	for _, u := range r.pending {
-		r.logBytes += len(u)
-	}
-	clear(r.pending)
-	r.pending = r.pending[:0]
-	if err == nil {
+	if r.logLen >= compactEvery || r.logBytes >= compactBytes {
+		r.save()
 		return
 	}
-	r.hub.logger.Error("store append failed", "room", r.name, "err", err)
+	updates, n := r.pending, 0
+	for _, u := range updates {
+		n += len(u)
+	}
+	r.pending = nil // the store reads updates while the room goes on
+	for _, s := range r.acks {
+		if mem := r.members[s]; mem != nil && mem.ackOwed {
+			mem.ackOwed = false
+			r.inflight = append(r.inflight, ackDue{s, mem.ack})
+		}
+	}
+	clear(r.acks)
+	r.acks = r.acks[:0]
+	r.committing = true
+	st, name, done := r.hub.store, r.name, r.committed
+	go func() {
+		start := time.Now()
+		err := st.Append(name, updates...)
+		done <- commitResult{err: err, n: len(updates), bytes: n, took: time.Since(start)}
+	}()
+}
+
+// endCommit takes the result of the Append in flight: the Acks it covers
+// go out, or, if it failed, their sessions are closed.
+func (r *room) endCommit(res commitResult) {
+	r.committing = false
+	r.hub.metrics.storeCommitSeconds.Observe(res.took.Seconds())
+	r.logLen += res.n
+	r.logBytes += res.bytes
+	due := r.inflight
+	r.inflight = r.inflight[:0]
+	defer clear(due)
+	if res.err == nil {
+		for _, a := range due {
+			if r.members[a.s] != nil {
+				if b, err := encodeFrame(&protocol.Ack{Seq: a.seq}); err == nil {
+					r.deliver(a.s, b)
+				}
+			}
+		}
+		return
+	}
+	r.hub.logger.Error("store append failed", "room", r.name, "err", res.err)
 	r.hub.metrics.storeErrors.WithLabelValues("append").Inc()
-	// The document holds the updates, and the batch relays them so that
-	// the members agree with the room; only the Acks are withheld. Their
+	// The document holds the updates, and they were relayed so that the
+	// members agree with the room; only the Acks are withheld. Their
 	// senders are closed and resend after reconnecting (a duplicate update
 	// changes nothing), and a snapshot puts the updates in the store after
 	// all, if the store takes that; otherwise the next save retries.
-	for _, s := range r.acks {
-		if mem := r.members[s]; mem != nil && mem.ackOwed {
-			r.drop(s, closedInternalError, "the update could not be stored", mem.ack)
+	for _, a := range due {
+		if r.members[a.s] != nil {
+			r.drop(a.s, closedInternalError, "the update could not be stored", a.seq)
 		}
 	}
 	r.save()
 }
 
-// scheduleRelay sends the batch now if the last one went out at least
-// Config.RelayInterval ago, and otherwise when that interval has passed:
-// a quiet room relays each update at once, a busy one gathers the updates
-// of an interval into one message per member.
-func (r *room) scheduleRelay() {
-	if len(r.batch) == 0 && len(r.acks) == 0 || r.relayOn {
-		return
+// awaitCommit waits for the Append in flight, if any, and takes its
+// result.
+func (r *room) awaitCommit() {
+	if r.committing {
+		r.endCommit(<-r.committed)
 	}
-	wait := time.Until(r.relayed.Add(r.hub.cfg.RelayInterval))
-	if wait <= 0 {
-		r.flushUpdates()
-		return
-	}
-	r.relayOn = true
-	r.relay.Reset(wait)
 }
 
-// flushUpdates sends the Acks owed and relays the batch's updates to the
-// members who did not send them: one message for everyone who sent none
-// of them, encoded once, and one without its own updates for each sender.
-func (r *room) flushUpdates() {
-	r.persist()
-	if r.logLen >= compactEvery || r.logBytes >= compactBytes {
-		r.save()
-	}
+// sendAcks sends each member owed one the Ack of its latest applied
+// message. Only save calls it, once everything applied is durable.
+func (r *room) sendAcks() {
 	for _, s := range r.acks {
-		if mem := r.members[s]; mem != nil {
+		if mem := r.members[s]; mem != nil && mem.ackOwed {
 			mem.ackOwed = false
 			if b, err := encodeFrame(&protocol.Ack{Seq: mem.ack}); err == nil {
 				r.deliver(s, b)
@@ -406,6 +454,34 @@ func (r *room) flushUpdates() {
 	}
 	clear(r.acks)
 	r.acks = r.acks[:0]
+}
+
+// scheduleRelay relays the batch now if the last one went out at least
+// Config.RelayInterval ago, and otherwise when that interval has passed:
+// a quiet room relays each update at once, a busy one gathers the updates
+// of an interval into one message per member.
+//
+// Relaying does not wait for the store: the other members may see an
+// update before it is durable. Nothing is lost if the server then dies:
+// its sender got no Ack and sends it again after reconnecting, and a
+// member that already holds it ignores the duplicate.
+func (r *room) scheduleRelay() {
+	if len(r.batch) == 0 || r.relayOn {
+		return
+	}
+	wait := time.Until(r.relayed.Add(r.hub.cfg.RelayInterval))
+	if wait <= 0 {
+		r.relayBatch()
+		return
+	}
+	r.relayOn = true
+	r.relay.Reset(wait)
+}
+
+// relayBatch relays the batch's updates to the members who did not send
+// them: one message for everyone who sent none of them, encoded once, and
+// one without its own updates for each sender.
+func (r *room) relayBatch() {
 	if len(r.batch) == 0 {
 		return
 	}
@@ -581,9 +657,12 @@ func (r *room) expirePresence(now time.Time) {
 	}
 }
 
-// save folds the room's log into a new snapshot.
+// save folds the room's log, and the updates not yet appended, into a
+// new snapshot, once the Append in flight returned, and sends the Acks
+// that makes due.
 func (r *room) save() {
-	if r.logLen == 0 {
+	r.awaitCommit()
+	if r.logLen == 0 && len(r.pending) == 0 {
 		return
 	}
 	start := time.Now()
@@ -598,4 +677,9 @@ func (r *room) save() {
 	}
 	r.hub.metrics.documentBytes.Observe(float64(len(snapshot)))
 	r.logLen, r.logBytes = 0, 0
+	// The snapshot holds the updates not yet appended, too: they are
+	// durable now, and their senders are owed their Acks.
+	clear(r.pending)
+	r.pending = r.pending[:0]
+	r.sendAcks()
 }
