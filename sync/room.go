@@ -173,15 +173,14 @@ func (r *room) load() error {
 			return fmt.Errorf("sync: load room %q: %w: snapshot: %w", r.name, errCorruptRoom, err)
 		}
 	}
+	logBytes := 0
 	for i, u := range updates {
 		if err := doc.Apply(u); err != nil {
 			return fmt.Errorf("sync: load room %q: %w: update %d: %w", r.name, errCorruptRoom, i, err)
 		}
+		logBytes += len(u)
 	}
-	r.doc, r.logLen, r.logBytes = doc, len(updates), 0
-	for _, u := range updates {
-		r.logBytes += len(u)
-	}
+	r.doc, r.logLen, r.logBytes = doc, len(updates), logBytes
 	r.docBytes, r.docExact = len(snapshot)+r.logBytes, len(updates) == 0
 	return nil
 }
@@ -411,9 +410,7 @@ func (r *room) endCommit(res commitResult) {
 	if res.err == nil {
 		for _, a := range due {
 			if r.members[a.s] != nil {
-				if b, err := encodeFrame(&protocol.Ack{Seq: a.seq}); err == nil {
-					r.deliver(a.s, b)
-				}
+				r.sendAck(a.s, a.seq)
 			}
 		}
 		return
@@ -447,9 +444,7 @@ func (r *room) sendAcks() {
 	for _, s := range r.acks {
 		if mem := r.members[s]; mem != nil && mem.ackOwed {
 			mem.ackOwed = false
-			if b, err := encodeFrame(&protocol.Ack{Seq: mem.ack}); err == nil {
-				r.deliver(s, b)
-			}
+			r.sendAck(s, mem.ack)
 		}
 	}
 	clear(r.acks)
@@ -476,6 +471,13 @@ func (r *room) scheduleRelay() {
 	}
 	r.relayOn = true
 	r.relay.Reset(wait)
+}
+
+// sendAck tells s that its messages up to seq are applied and durable.
+func (r *room) sendAck(s *session, seq uint64) {
+	if b, err := encodeFrame(&protocol.Ack{Seq: seq}); err == nil {
+		r.deliver(s, b)
+	}
 }
 
 // relayBatch relays the batch's updates to the members who did not send

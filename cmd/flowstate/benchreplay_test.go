@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowstate/flowstate/crdt"
 	"github.com/flowstate/flowstate/store"
 	docsync "github.com/flowstate/flowstate/sync"
 )
@@ -84,20 +83,11 @@ func TestBenchReplay(t *testing.T) {
 // storedText returns the bench text of room as st holds it.
 func storedText(t *testing.T, st store.Store, room string) string {
 	t.Helper()
-	snapshot, log, err := st.Load(room)
+	doc, _, err := loadDoc(st, room)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := crdt.NewDoc()
-	for _, u := range append([][]byte{snapshot}, log...) {
-		if len(u) == 0 {
-			continue
-		}
-		if err := d.Apply(u); err != nil {
-			t.Fatalf("room %s: %v", room, err)
-		}
-	}
-	return d.Text(benchTextName).String()
+	return doc.Text(benchTextName).String()
 }
 
 // The store behind --fsync-each-update keeps every update of an Append,
