@@ -38,6 +38,8 @@ type Doc struct {
 	lastText *Text         // the text the last update named
 	slab     []item        // items are allocated from here in blocks
 	free     *item         // items merged away, for reuse, linked through next
+
+	undoers []*UndoManager // told of every local transaction (undo.go)
 }
 
 // maxSlab is the number of items in a full slab.
@@ -256,6 +258,7 @@ type txn struct {
 	deletes []deleteRange // local deletions, for the update
 	texts   []*Text       // observed texts with recorded changes
 	maps    []*Map        // observed maps with changed keys
+	capture *undoCapture  // what an undo manager needs, when there is one
 }
 
 func (tx *txn) addDelete(c *clientState, clock, n uint64) {
@@ -313,6 +316,9 @@ func (d *Doc) local(fn func()) ([]byte, error) {
 func (d *Doc) begin(local bool) {
 	tx := &d.tx
 	*tx = txn{local: local, start: d.me.next, deletes: tx.deletes[:0], texts: tx.texts[:0], maps: tx.maps[:0]}
+	if local && len(d.undoers) > 0 {
+		tx.capture = &undoCapture{}
+	}
 	d.txn = tx
 }
 
@@ -321,6 +327,8 @@ func (d *Doc) begin(local bool) {
 func (d *Doc) commit() []byte {
 	tx := d.txn
 	d.txn = nil
+	// Observers may start transactions that reuse tx: keep what undo needs.
+	capture, me, start, end := tx.capture, d.me, tx.start, d.me.next
 	var update []byte
 	if tx.local && !tx.quiet && (d.me.next > tx.start || len(tx.deletes) > 0) {
 		e := &d.enc
@@ -362,6 +370,9 @@ func (d *Doc) commit() []byte {
 		for _, m := range maps {
 			m.flush(local)
 		}
+	}
+	if capture != nil {
+		d.captured(capture, me, start, end)
 	}
 	return update
 }

@@ -73,10 +73,14 @@ func (m *Map) Delete(key string) ([]byte, error) {
 
 func (m *Map) write(key string, value []byte, del bool) {
 	seq := uint64(1)
-	if cur := m.entries[key]; cur != nil {
+	cur := m.entries[key]
+	if cur != nil {
 		seq = cur.seq + 1
 	}
 	me := m.doc.me
+	if cp := m.doc.txn.capture; cp != nil {
+		cp.wrote(m, key, cur, ID{me.id, me.next})
+	}
 	m.integrate(me, me.next, key, seq, value, del)
 }
 

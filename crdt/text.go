@@ -428,6 +428,9 @@ func (t *Text) delete(pos, n int) {
 			t.split(it, uint64(n))
 		}
 		t.recordDelete(pos, int(it.length))
+		if cp := t.doc.txn.capture; cp != nil {
+			cp.deleted(t, it)
+		}
 		c, clock, length := it.c, it.clock, it.length
 		t.markDeleted(it)
 		if !t.doc.txn.quiet {

@@ -1,0 +1,601 @@
+package crdt
+
+import (
+	"slices"
+	"time"
+	"unicode/utf8"
+)
+
+// DefaultCaptureTimeout is how close in time local edits must follow each
+// other to be undone as one step, unless UndoOptions says otherwise.
+const DefaultCaptureTimeout = 500 * time.Millisecond
+
+// A Shared is a type of a Doc an UndoManager can watch: a *Text or a *Map.
+type Shared interface {
+	// Name returns the type's name in its Doc.
+	Name() string
+	owner() *Doc
+}
+
+func (t *Text) owner() *Doc { return t.doc }
+func (m *Map) owner() *Doc  { return m.doc }
+
+// UndoOptions configures an UndoManager.
+type UndoOptions struct {
+	// CaptureTimeout is the longest pause between two local edits that are
+	// still undone together. Zero means DefaultCaptureTimeout; a negative
+	// value puts every transaction in a step of its own.
+	CaptureTimeout time.Duration
+	// Now returns the current time; nil means time.Now. Tests set it to
+	// a clock of their own.
+	Now func() time.Time
+}
+
+// An UndoManager undoes and redoes the local edits of a Doc in a chosen
+// set of Texts and Maps, its scope, the way an editor's undo does, in a
+// document that others edit too: only this replica's own edits are taken
+// back, and edits that arrived from other replicas meanwhile stay.
+//
+// Every local transaction that changes the scope becomes a StackItem on the
+// undo stack, or joins the item on top when it follows the previous edit
+// within the capture timeout and StopCapturing was not called in between.
+// A new local edit clears the redo stack.
+//
+// Undo and Redo make ordinary local edits, whose updates go to other
+// replicas like any other: the update format knows nothing of undo. Undoing
+// an insertion deletes the inserted code points still there; undoing a
+// deletion inserts the deleted text again, as new code points, each piece
+// right where its tombstones stand (the place a RelativePosition anchored
+// to them resolves to); undoing a Map Set or Delete writes the key's
+// previous value back, unless another replica has written the key since.
+// Redo takes back an Undo the same way. Text that another replica deleted
+// is never brought back: Undo of a deletion restores only what this
+// replica deleted, and Redo of an insertion only what Undo deleted, so
+// nothing comes back twice.
+//
+// Items are tracked by the IDs of the code points and entries they touch,
+// so an UndoManager keeps working when the Doc takes a new client ID.
+//
+// An UndoManager belongs to its Doc's goroutine. Give a Doc at most one
+// per scope: a second manager would record the first one's undos as edits.
+type UndoManager struct {
+	doc       *Doc
+	texts     map[*Text]bool
+	maps      map[*Map]bool
+	timeout   time.Duration
+	now       func() time.Time
+	undoStack []*StackItem
+	redoStack []*StackItem
+	// lastChange is when the last edit joined the undo stack; zero makes
+	// the next edit start a new item.
+	lastChange time.Time
+	// reverting is the item Undo or Redo is taking back, or nil; stack is
+	// UndoStack or RedoStack, the stack it came from.
+	reverting *StackItem
+	stack     Stack
+	observers []*undoObserver
+	// moves are the deleted code points Undo and Redo brought back, so
+	// that later steps find the copies.
+	moves []move
+}
+
+// A Stack names one of an UndoManager's two stacks.
+type Stack int
+
+// The stacks of an UndoManager.
+const (
+	UndoStack Stack = iota // what Undo takes back
+	RedoStack              // what Redo takes back
+)
+
+// String returns "undo" or "redo".
+func (s Stack) String() string {
+	if s == RedoStack {
+		return "redo"
+	}
+	return "undo"
+}
+
+// A StackItem is one step of undo or redo: the changes of one or more local
+// transactions, and the selection around them.
+//
+// SelectionBefore and SelectionAfter are for the editor binding: it sets
+// them when an edit adds an item (UndoEvent.Edit) and restores
+// SelectionBefore when the item is popped, so the caret goes back to where
+// the step began. Undo and Redo fill them in on the items they add, swapped
+// from the item they took back. The manager never reads them.
+type StackItem struct {
+	SelectionBefore *Selection
+	SelectionAfter  *Selection
+	// Meta holds whatever else a binding wants to keep with the item.
+	Meta map[any]any
+
+	inserted []idRange    // text code points inserted
+	deleted  []deletedRun // text deleted, with its content
+	writes   []mapWrite   // map keys written
+}
+
+// An idRange is the clocks [start, end) of one client.
+type idRange struct {
+	client     ClientID
+	start, end uint64
+}
+
+// A deletedRun is one piece of text deleted locally: length code points
+// from id on, which were content.
+type deletedRun struct {
+	text    *Text
+	id      ID
+	length  uint64
+	content string
+}
+
+// A mapWrite is a local write of key of m: entry is the ID of the entry it
+// made, prev the value it replaced (had is false when there was none), and
+// prevEntry the entry it replaced (replaced is false when there was none).
+type mapWrite struct {
+	m         *Map
+	key       string
+	entry     ID
+	prev      []byte
+	had       bool
+	prevEntry ID
+	replaced  bool
+}
+
+// An UndoEventKind says what happened to a StackItem.
+type UndoEventKind int
+
+// The kinds of UndoEvent.
+const (
+	StackItemAdded   UndoEventKind = iota // pushed on a stack
+	StackItemUpdated                      // grew by an edit within the capture timeout
+	StackItemPopped                       // taken back by Undo or Redo
+)
+
+// An UndoEvent tells an observer of an UndoManager that an item was added
+// to a stack, updated or popped from it.
+type UndoEvent struct {
+	Kind  UndoEventKind
+	Stack Stack // the stack the item is on, or was popped from
+	Item  *StackItem
+	// Edit is true when a local edit added or updated the item, and false
+	// for the items Undo and Redo add.
+	Edit bool
+}
+
+type undoObserver struct{ fn func(UndoEvent) }
+
+// undoCapture is what a local transaction did, as an UndoManager needs it:
+// the text it deleted, with the content, and the map keys it wrote. The
+// code points it inserted are the clocks the transaction took.
+type undoCapture struct {
+	deletes []deletedRun
+	writes  []mapWrite
+}
+
+// deleted records that the live text item it is about to be deleted.
+func (cp *undoCapture) deleted(t *Text, it *item) {
+	cp.deletes = append(cp.deletes, deletedRun{
+		text:    t,
+		id:      ID{it.c.id, it.clock},
+		length:  it.length,
+		content: string(t.arena[it.start:it.end]),
+	})
+}
+
+// wrote records a local write of key of m, which replaces cur (nil if none)
+// with an entry of ID entry.
+func (cp *undoCapture) wrote(m *Map, key string, cur *mapEntry, entry ID) {
+	w := mapWrite{m: m, key: key, entry: entry}
+	if cur != nil {
+		w.prevEntry, w.replaced = ID{cur.it.c.id, cur.it.clock}, true
+		if !cur.deleted {
+			w.prev, w.had = cur.value, true
+		}
+	}
+	cp.writes = append(cp.writes, w)
+}
+
+// NewUndoManager returns an UndoManager for the local edits of the given
+// Texts and Maps, which must belong to one Doc. It panics if scope is empty
+// or spans several Docs: both are bugs of the caller.
+func NewUndoManager(opts UndoOptions, scope ...Shared) *UndoManager {
+	if len(scope) == 0 {
+		panic("crdt: NewUndoManager needs at least one Text or Map")
+	}
+	u := &UndoManager{
+		doc:     scope[0].owner(),
+		texts:   make(map[*Text]bool),
+		maps:    make(map[*Map]bool),
+		timeout: opts.CaptureTimeout,
+		now:     opts.Now,
+	}
+	if u.timeout == 0 {
+		u.timeout = DefaultCaptureTimeout
+	}
+	if u.now == nil {
+		u.now = time.Now
+	}
+	for _, s := range scope {
+		if s.owner() != u.doc {
+			panic("crdt: NewUndoManager scope spans several Docs")
+		}
+		switch x := s.(type) {
+		case *Text:
+			u.texts[x] = true
+		case *Map:
+			u.maps[x] = true
+		}
+	}
+	u.doc.undoers = append(u.doc.undoers, u)
+	return u
+}
+
+// Destroy stops the manager from recording edits and drops its stacks.
+func (u *UndoManager) Destroy() {
+	u.doc.undoers = slices.DeleteFunc(u.doc.undoers, func(x *UndoManager) bool { return x == u })
+	u.Clear()
+}
+
+// Clear empties both stacks.
+func (u *UndoManager) Clear() {
+	u.undoStack, u.redoStack, u.moves = nil, nil, nil
+	u.lastChange = time.Time{}
+}
+
+// StopCapturing makes the next local edit start a new item, however soon it
+// comes: an editor calls it at a boundary the user sees, such as a click
+// that moves the caret.
+func (u *UndoManager) StopCapturing() { u.lastChange = time.Time{} }
+
+// CanUndo reports whether the undo stack holds an item.
+func (u *UndoManager) CanUndo() bool { return len(u.undoStack) > 0 }
+
+// CanRedo reports whether the redo stack holds an item.
+func (u *UndoManager) CanRedo() bool { return len(u.redoStack) > 0 }
+
+// UndoStackLen returns the number of items on the undo stack.
+func (u *UndoManager) UndoStackLen() int { return len(u.undoStack) }
+
+// RedoStackLen returns the number of items on the redo stack.
+func (u *UndoManager) RedoStackLen() int { return len(u.redoStack) }
+
+// Observe calls fn whenever an item is added to a stack, updated or popped,
+// and returns a function that stops the calls.
+func (u *UndoManager) Observe(fn func(UndoEvent)) (cancel func()) {
+	o := &undoObserver{fn}
+	u.observers = append(u.observers, o)
+	return func() {
+		u.observers = slices.DeleteFunc(u.observers, func(x *undoObserver) bool { return x == o })
+	}
+}
+
+func (u *UndoManager) emit(ev UndoEvent) {
+	for _, o := range slices.Clone(u.observers) {
+		o.fn(ev)
+	}
+}
+
+// Undo takes back the item on top of the undo stack and moves it to the
+// redo stack. It returns the update of the edits it made, for the caller to
+// send, and whether it changed anything. An item whose changes are all gone
+// already (others deleted everything it inserted, say) changes nothing and
+// is dropped, and the next one is tried. Inside Doc.Transact, Undo does
+// nothing and returns false: its edits would join the caller's.
+func (u *UndoManager) Undo() (update []byte, changed bool) { return u.pop(UndoStack) }
+
+// Redo takes back the last Undo, like Undo does with edits, and returns
+// the same.
+func (u *UndoManager) Redo() (update []byte, changed bool) { return u.pop(RedoStack) }
+
+func (u *UndoManager) pop(from Stack) ([]byte, bool) {
+	if u.doc.txn != nil {
+		return nil, false
+	}
+	stack := &u.undoStack
+	if from == RedoStack {
+		stack = &u.redoStack
+	}
+	for len(*stack) > 0 {
+		n := len(*stack) - 1
+		item := (*stack)[n]
+		(*stack)[n] = nil
+		*stack = (*stack)[:n]
+		u.reverting, u.stack = item, from
+		changed := false
+		update, _ := u.doc.Transact(func() error {
+			changed = u.revert(item)
+			return nil
+		})
+		u.reverting = nil
+		if changed {
+			item.SelectionBefore = u.followSelection(item.SelectionBefore)
+			item.SelectionAfter = u.followSelection(item.SelectionAfter)
+			u.lastChange = time.Time{}
+			u.emit(UndoEvent{Kind: StackItemPopped, Stack: from, Item: item})
+			return update, true
+		}
+	}
+	return nil, false
+}
+
+// revert takes back the changes of item inside the open transaction and
+// reports whether it changed anything.
+func (u *UndoManager) revert(item *StackItem) bool {
+	d := u.doc
+	changed := false
+	// Delete what the item inserted and is still there, or came back
+	// since: find every piece first, then delete from the end, so that
+	// positions stay right.
+	var pieces []textPiece
+	for _, r := range item.inserted {
+		pieces = u.visible(r, pieces)
+	}
+	slices.SortFunc(pieces, func(a, b textPiece) int { return b.pos - a.pos })
+	for _, p := range pieces {
+		p.t.delete(p.pos, p.n)
+		changed = true
+	}
+	// Bring back what it deleted, but not what it had inserted itself.
+	for i := len(item.deleted) - 1; i >= 0; i-- {
+		for _, r := range item.notInserted(item.deleted[i]) {
+			to := ID{d.me.id, d.me.next}
+			r.text.insertBefore(r.id, r.content)
+			u.moves = append(u.moves, move{idRange{r.id.Client, r.id.Clock, r.id.Clock + r.length}, to})
+			changed = true
+		}
+	}
+	for i := len(item.writes) - 1; i >= 0; i-- {
+		w := item.writes[i]
+		e := w.m.entries[w.key]
+		if e == nil || (ID{e.it.c.id, e.it.clock}) != u.followID(w.entry) {
+			continue // written since by another replica
+		}
+		to := ID{d.me.id, d.me.next}
+		switch {
+		case w.had:
+			w.m.write(w.key, w.prev, false)
+		case !e.deleted:
+			w.m.write(w.key, nil, true)
+		default:
+			continue
+		}
+		if w.replaced {
+			// The value is back, as a new entry: a step that wrote the
+			// key before this one finds it there.
+			u.moves = append(u.moves, move{idRange{w.prevEntry.Client, w.prevEntry.Clock, w.prevEntry.Clock + 1}, to})
+		}
+		changed = true
+	}
+	return changed
+}
+
+// A textPiece is n visible code points at pos of t.
+type textPiece struct {
+	t      *Text
+	pos, n int
+}
+
+// A move records that Undo or Redo brought the deleted code points from
+// back as new ones, from to on.
+type move struct {
+	from idRange
+	to   ID
+}
+
+// visible appends to out the visible pieces of the code points r names:
+// those still there, and the copies Undo or Redo made of those deleted.
+func (u *UndoManager) visible(r idRange, out []textPiece) []textPiece {
+	c := u.doc.clients[r.client]
+	for clock := r.start; clock < r.end; {
+		it := c.find(clock)
+		stop := min(r.end, it.clock+it.length)
+		switch {
+		case it.kind != kindText:
+		case !it.deleted:
+			out = append(out, textPiece{it.leaf.t, it.leaf.t.posOf(it) + int(clock-it.clock), int(stop - clock)})
+		default:
+			for _, m := range u.moves {
+				f := m.from
+				if f.client != r.client || f.end <= clock || f.start >= stop {
+					continue
+				}
+				lo, hi := max(f.start, clock), min(f.end, stop)
+				to := m.to.Clock + lo - f.start
+				out = u.visible(idRange{m.to.Client, to, to + hi - lo}, out)
+			}
+		}
+		clock = stop
+	}
+	return out
+}
+
+// followID returns the ID of the copy Undo or Redo made of the code point
+// or map entry id, if they brought it back after it was deleted or
+// overwritten, and id itself otherwise.
+func (u *UndoManager) followID(id ID) ID {
+	for moved := true; moved; {
+		moved = false
+		for _, m := range u.moves {
+			if f := m.from; f.client == id.Client && f.start <= id.Clock && id.Clock < f.end {
+				id = ID{m.to.Client, m.to.Clock + id.Clock - f.start}
+				moved = true
+				break
+			}
+		}
+	}
+	return id
+}
+
+// follow returns p anchored to the copy Undo or Redo made of its code
+// point, if they brought it back after its deletion.
+func (u *UndoManager) follow(p RelativePosition) RelativePosition {
+	if p.Anchored {
+		p.ID = u.followID(p.ID)
+	}
+	return p
+}
+
+// followSelection returns s with both ends followed.
+func (u *UndoManager) followSelection(s *Selection) *Selection {
+	if s == nil {
+		return nil
+	}
+	return &Selection{Text: s.Text, Anchor: u.follow(s.Anchor), Head: u.follow(s.Head)}
+}
+
+// notInserted returns the parts of r that item did not insert itself: text
+// typed and deleted again within one step was never there before it.
+func (item *StackItem) notInserted(r deletedRun) []deletedRun {
+	out := []deletedRun{r}
+	for _, in := range item.inserted {
+		if in.client != r.id.Client {
+			continue
+		}
+		var next []deletedRun
+		for _, x := range out {
+			next = append(next, x.minus(in.start, in.end)...)
+		}
+		out = next
+	}
+	return out
+}
+
+// minus returns the parts of r outside clocks [start, end) of its client.
+func (r deletedRun) minus(start, end uint64) []deletedRun {
+	lo, hi := r.id.Clock, r.id.Clock+r.length
+	if end <= lo || start >= hi {
+		return []deletedRun{r}
+	}
+	var out []deletedRun
+	if start > lo {
+		out = append(out, r.slice(0, start-lo))
+	}
+	if end < hi {
+		out = append(out, r.slice(end-lo, r.length))
+	}
+	return out
+}
+
+// slice returns code points [from, to) of r.
+func (r deletedRun) slice(from, to uint64) deletedRun {
+	b := []byte(r.content)
+	i := byteOffset(b, r.length, from)
+	j := i + byteOffset(b[i:], r.length-from, to-from)
+	return deletedRun{text: r.text, id: ID{r.id.Client, r.id.Clock + from}, length: to - from, content: r.content[i:j]}
+}
+
+// insertBefore inserts s as a local edit right before the code point id,
+// which may be deleted: a deleted piece of text comes back where its
+// tombstones stand, ahead of any text inserted after them since.
+func (t *Text) insertBefore(id ID, s string) {
+	d := t.doc
+	it := d.clients[id.Client].find(id.Clock)
+	if id.Clock > it.clock {
+		it = t.split(it, id.Clock-it.clock)
+	}
+	lf := it.leaf
+	i := indexIn(it)
+	leftItem := t.prev(lf, i)
+	var left ref
+	if leftItem != nil {
+		left = leftItem.lastRef()
+	}
+	t.place(d.me, uint64(utf8.RuneCountInString(s)), leftItem, left, it.firstRef(), lf, i, []byte(s))
+}
+
+// captured hands what a local transaction did to every UndoManager of d:
+// cp from the transaction, which inserted clocks [start, end) of me.
+func (d *Doc) captured(cp *undoCapture, me *clientState, start, end uint64) {
+	for _, u := range slices.Clone(d.undoers) {
+		u.record(cp, me, start, end)
+	}
+}
+
+// record turns what a local transaction did in the scope into a stack item,
+// or into more of the item on top.
+func (u *UndoManager) record(cp *undoCapture, c *clientState, start, end uint64) {
+	item := &StackItem{}
+	for clock := start; clock < end; {
+		it := c.find(clock)
+		stop := min(end, it.clock+it.length)
+		if it.kind == kindText && u.texts[it.leaf.t] {
+			item.addInserted(idRange{c.id, clock, stop})
+		}
+		clock = stop
+	}
+	for _, r := range cp.deletes {
+		if u.texts[r.text] {
+			item.deleted = append(item.deleted, r)
+		}
+	}
+	for _, w := range cp.writes {
+		if u.maps[w.m] {
+			item.addWrite(w)
+		}
+	}
+	if len(item.inserted) == 0 && len(item.deleted) == 0 && len(item.writes) == 0 {
+		return
+	}
+	if r := u.reverting; r != nil {
+		// An Undo or Redo: its item goes on the other stack, and the
+		// selection goes back and forth between the two.
+		item.SelectionBefore, item.SelectionAfter = u.followSelection(r.SelectionAfter), u.followSelection(r.SelectionBefore)
+		to := RedoStack
+		if u.stack == RedoStack {
+			to = UndoStack
+			u.undoStack = append(u.undoStack, item)
+		} else {
+			u.redoStack = append(u.redoStack, item)
+		}
+		u.emit(UndoEvent{Kind: StackItemAdded, Stack: to, Item: item})
+		return
+	}
+	now := u.now()
+	u.redoStack = nil
+	merge := len(u.undoStack) > 0 && !u.lastChange.IsZero() && u.timeout > 0 && now.Sub(u.lastChange) < u.timeout
+	u.lastChange = now
+	if merge {
+		top := u.undoStack[len(u.undoStack)-1]
+		top.merge(item)
+		u.emit(UndoEvent{Kind: StackItemUpdated, Stack: UndoStack, Item: top, Edit: true})
+		return
+	}
+	u.undoStack = append(u.undoStack, item)
+	u.emit(UndoEvent{Kind: StackItemAdded, Stack: UndoStack, Item: item, Edit: true})
+}
+
+// addInserted adds clocks r, joining the last range when r continues it.
+func (item *StackItem) addInserted(r idRange) {
+	if n := len(item.inserted); n > 0 {
+		if last := &item.inserted[n-1]; last.client == r.client && last.end == r.start {
+			last.end = r.end
+			return
+		}
+	}
+	item.inserted = append(item.inserted, r)
+}
+
+// addWrite adds a map write. A key written again within the item keeps the
+// value it had before the item's first write, which is what Undo restores.
+func (item *StackItem) addWrite(w mapWrite) {
+	for i := range item.writes {
+		if x := &item.writes[i]; x.m == w.m && x.key == w.key {
+			x.entry = w.entry
+			return
+		}
+	}
+	item.writes = append(item.writes, w)
+}
+
+// merge adds the changes of a later item to item.
+func (item *StackItem) merge(later *StackItem) {
+	for _, r := range later.inserted {
+		item.addInserted(r)
+	}
+	item.deleted = append(item.deleted, later.deleted...)
+	for _, w := range later.writes {
+		item.addWrite(w)
+	}
+}
