@@ -1,8 +1,12 @@
 package crdt_test
 
 import (
+	"bytes"
+	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -207,7 +211,11 @@ func (w *undoBench) step(i int, s undoStep) {
 	case "delete":
 		edit(s.At, func() ([]byte, error) { return text.Delete(s.At, s.N) })
 	case "set":
-		edit(w.sel[1], func() ([]byte, error) { return doc.Map("m").Set(s.Key, s.Value) })
+		v := s.Value
+		if f, ok := v.(float64); ok && f == math.Trunc(f) {
+			v = int(f) // a JSON integer: the shortest form, as JavaScript sets it
+		}
+		edit(w.sel[1], func() ([]byte, error) { return doc.Map("m").Set(s.Key, v) })
 	case "del":
 		edit(w.sel[1], func() ([]byte, error) { return doc.Map("m").Delete(s.Key) })
 	case "sync":
@@ -276,7 +284,14 @@ func (w *undoBench) step(i int, s undoStep) {
 	}
 }
 
+var updateUndo = flag.Bool("update-undo", false, "rewrite testdata/undo-snapshots.json from the cases of testdata/undo.json")
+
+// undoSnapshotsPath holds the snapshot of replica a at the end of each undo
+// case, which the JavaScript tests must reproduce byte for byte.
+var undoSnapshotsPath = filepath.Join("testdata", "undo-snapshots.json")
+
 func TestUndoCases(t *testing.T) {
+	snapshots := make(map[string]string)
 	for _, tc := range loadUndoCases(t) {
 		t.Run(tc.Name, func(t *testing.T) {
 			w := newUndoBench(t, tc.Scope)
@@ -288,7 +303,26 @@ func TestUndoCases(t *testing.T) {
 			if a, b := w.a.Text("t").String(), w.b.Text("t").String(); a != b {
 				t.Fatalf("the replicas differ: a %q, b %q", a, b)
 			}
+			snapshots[tc.Name] = hex.EncodeToString(w.a.Snapshot())
 		})
+	}
+	got, err := json.MarshalIndent(snapshots, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	if *updateUndo {
+		if err := os.WriteFile(undoSnapshotsPath, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(undoSnapshotsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s is out of date: go test ./crdt -run TestUndoCases -update-undo", undoSnapshotsPath)
 	}
 }
 

@@ -33,6 +33,8 @@ class Txn {
     this.texts = [];
     /** @type {SharedMap[]} observed maps with changed keys */
     this.maps = [];
+    /** What an UndoManager needs of a local transaction, when there is one (undo.js). @type {any} */
+    this.capture = null;
   }
 
   addDelete(c, clock, n) {
@@ -86,6 +88,8 @@ export class Doc {
     if (typeof this.onObserverError !== 'function') throw new TypeError('crdt: onObserverError must be a function');
     /** Listeners of local updates (onLocalUpdate). @type {Array<(update: Uint8Array | null) => void>} */
     this.updateListeners = [];
+    /** The UndoManagers told of every local transaction (undo.js). @type {any[]} */
+    this.undoers = [];
   }
 
   /**
@@ -300,6 +304,7 @@ export class Doc {
     tx.quietDeletes = false;
     tx.start = this.me.next;
     if (tx.deletes.length > 0) tx.deletes = [];
+    tx.capture = local && this.undoers.length > 0 ? { deletes: [], writes: [] } : null;
     this.txn = tx;
   }
 
@@ -310,6 +315,11 @@ export class Doc {
   commit() {
     const tx = this.txn;
     this.txn = null;
+    // Observers may start transactions that reuse tx: keep what undo needs.
+    const capture = tx.capture;
+    const me = this.me;
+    const start = tx.start;
+    const end = me.next;
     let update = null;
     const changed = tx.local && (this.me.next > tx.start || tx.deletes.length > 0 || tx.quietDeletes);
     if (changed && !tx.quiet) {
@@ -342,6 +352,7 @@ export class Doc {
       for (const t of texts) t.flush(local);
       for (const m of maps) m.flush(local);
     }
+    if (capture !== null) for (const u of this.undoers.slice()) u.record(capture, me, start, end);
     return update;
   }
 

@@ -31,3 +31,4 @@ export {
 export { Provider, FlowStateError } from './provider.js';
 export { Presence } from './presence.js';
 export { TextareaBinding } from './textarea.js';
+export { UndoManager, StackItem, DEFAULT_CAPTURE_TIMEOUT } from './undo.js';

@@ -5,6 +5,7 @@
 import { encode, decode } from '@msgpack/msgpack';
 import { Item, KIND_MAP, KIND_SKIP } from './item.js';
 import { notify } from './events.js';
+import { mapWrite } from './undo.js';
 import { checkValue, compareCodePoints as compareKeys, wellFormed } from './codec.js';
 
 /** MapEntry is the winning entry of one key. */
@@ -186,6 +187,8 @@ export class SharedMap {
     const cur = this.entries.get(key);
     const seq = cur === undefined ? 1 : cur.seq + 1;
     const me = this.doc.me;
+    const capture = this.doc.txn.capture;
+    if (capture !== null) capture.writes.push(mapWrite(this, key, cur, me));
     this.integrate(me, me.next, key, seq, value, del);
   }
 

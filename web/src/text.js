@@ -622,6 +622,7 @@ export class Text {
       const c = it.client;
       const clock = it.clock;
       const length = it.length;
+      if (tx.capture !== null) tx.capture.deletes.push({ text: this, client: c.id, clock, length, content: it.content });
       this.markDeleted(it);
       if (tx.quiet) tx.quietDeletes = true;
       else tx.addDelete(c, clock, length);
