@@ -32,6 +32,28 @@ Text positions and lengths count Unicode code points, so an emoji is one
 position and is never split. Text.Observe reports what each transaction
 changed as a Quill-style delta, so an editor can patch its view.
 
+# Undo
+
+An UndoManager undoes and redoes this replica's own edits of a set of
+Texts and Maps, the way an editor's undo does, while others edit too:
+
+	um := crdt.NewUndoManager(crdt.UndoOptions{}, doc.Text("body"))
+	update, changed := um.Undo() // send update like any local edit
+
+Local transactions less than UndoOptions.CaptureTimeout apart (500 ms by
+default) form one step, until StopCapturing. Remote edits are never
+recorded and never undone: they stay where they are. Undo and Redo are
+ordinary local edits, so the update format knows nothing of them: undoing
+an insertion deletes the code points still there, undoing a deletion
+inserts its text again as new code points right before its tombstones,
+undoing a Map write puts the previous value back unless another replica
+wrote the key since. Text another replica deleted is never brought back,
+so nothing appears twice. Steps track code points and entries by ID, so
+a manager survives a change of the Doc's client ID. StackItem carries the
+selection before and after a step as RelativePositions, for an editor
+binding to restore. The JavaScript client has the same manager; both run
+the cases of testdata/undo.json and reach the same bytes.
+
 # Algorithm
 
 Texts use FugueMax (Weidner and Kleppmann, "The Art of the Fugue") in its

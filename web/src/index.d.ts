@@ -429,6 +429,12 @@ export class Presence {
 export interface TextareaBindingOptions {
   /** If given, the local selection is published as `cursor: {text, anchor, head}` in the local presence state. */
   presence?: Presence;
+  /**
+   * The UndoManager behind the undo keys, for a manager shared with other
+   * bindings or a toolbar; by default the binding makes one over its Text
+   * (and destroys it with itself).
+   */
+  undoManager?: UndoManager;
 }
 
 /**
@@ -437,11 +443,114 @@ export interface TextareaBindingOptions {
  * IME composition; its result when it ends), remote edits are applied to
  * the value with the local selection kept in place, and the selection is
  * published to presence as relative positions.
+ *
+ * Undo: Ctrl/Cmd+Z, Ctrl/Cmd+Shift+Z and Ctrl+Y, and the `historyUndo` and
+ * `historyRedo` input events, go to the binding's UndoManager instead of
+ * the browser's undo (which a remote edit would wipe): only local edits
+ * are undone, remote ones stay, and the selection comes back with each
+ * step. Local edits of the Text made elsewhere (an undo, a script) show in
+ * the element like remote ones.
  */
 export class TextareaBinding {
   constructor(text: Text, element: HTMLTextAreaElement | HTMLInputElement, options?: TextareaBindingOptions);
   readonly text: Text;
   readonly element: HTMLTextAreaElement | HTMLInputElement;
-  /** Removes every listener and observer; the element keeps its value. */
+  /** The UndoManager behind the undo keys. */
+  readonly undoManager: UndoManager;
+  /** Applies pending typing, then undoes the last local step; returns whether anything changed. */
+  undo(): boolean;
+  /** Applies pending typing, then redoes the last undone step; returns whether anything changed. */
+  redo(): boolean;
+  /** Removes every listener and observer (and its own UndoManager); the element keeps its value. */
   destroy(): void;
+}
+
+// Undo
+
+/** A selection in a Text as relative positions: anchor where it started, head the caret. */
+export interface UndoSelection {
+  /** The Text's name. */
+  text: string;
+  anchor: RelativePosition;
+  head: RelativePosition;
+}
+
+/**
+ * One step of undo or redo: the changes of one or more local transactions,
+ * and the selection around them. A binding sets the selections when an
+ * edit adds the item (`edit` in the event) and restores selectionBefore
+ * when it is popped; undo and redo set them, swapped, on the items they
+ * add. The changes themselves are internal.
+ */
+export class StackItem {
+  /** The selection before the step: restored when the step is taken back. */
+  selectionBefore: UndoSelection | null;
+  /** The selection after the step. */
+  selectionAfter: UndoSelection | null;
+}
+
+/** Options of `new UndoManager`. */
+export interface UndoManagerOptions {
+  /**
+   * The longest pause between two local edits that are still undone as
+   * one step, in ms: 500 by default; 0 or less makes each transaction a
+   * step of its own.
+   */
+  captureTimeout?: number;
+  /** The clock, in ms: Date.now by default. */
+  now?: () => number;
+}
+
+/** The events of an UndoManager. */
+export interface UndoManagerEvent {
+  item: StackItem;
+  /** The stack the item is on, or was popped from. */
+  type: 'undo' | 'redo';
+  /** True when a local edit added or grew the item; false for the items undo and redo add, and for pops. */
+  edit: boolean;
+}
+
+/** How long (ms) local edits may pause and still be undone together, by default: 500. */
+export const DEFAULT_CAPTURE_TIMEOUT: number;
+
+/**
+ * An UndoManager undoes and redoes this replica's own edits of a set of
+ * Texts and SharedMaps (its scope), in a document others edit too: remote
+ * edits are never undone and stay where they are. Local transactions that
+ * follow each other within captureTimeout are one step, unless
+ * stopCapturing() was called in between; a new local edit clears the redo
+ * stack.
+ *
+ * undo and redo make ordinary local edits (the update format knows
+ * nothing of undo; a Provider sends them like any edit): undoing an
+ * insertion deletes the inserted characters still there; undoing a
+ * deletion inserts the deleted text again, as new characters, where its
+ * tombstones stand; undoing a map set or delete writes the previous value
+ * back unless another replica wrote the key since. Text that another
+ * replica deleted is not brought back by redo, so nothing is duplicated.
+ * Steps are tracked by character and entry IDs, so a manager keeps working
+ * when the Doc takes a new client ID. The Go package crdt has the same
+ * manager (crdt.UndoManager), with the same rules and bytes.
+ */
+export class UndoManager {
+  /** Throws a TypeError for an empty scope, or one spanning several Docs. */
+  constructor(scope: Text | SharedMap | Array<Text | SharedMap>, options?: UndoManagerOptions);
+  readonly doc: Doc;
+  readonly undoStack: readonly StackItem[];
+  readonly redoStack: readonly StackItem[];
+  /** Takes back the top undo step; returns whether anything changed (steps that change nothing are dropped). Does nothing inside doc.transact. */
+  undo(): boolean;
+  /** Takes back the last undo; returns whether anything changed. */
+  redo(): boolean;
+  canUndo(): boolean;
+  canRedo(): boolean;
+  /** Makes the next local edit start a new step, however soon it comes. */
+  stopCapturing(): void;
+  /** Empties both stacks. */
+  clear(): void;
+  /** Stops recording, empties the stacks and removes every listener. */
+  destroy(): void;
+  /** Listens to 'stack-item-added', 'stack-item-updated' or 'stack-item-popped'; returns a function that stops it. */
+  on(event: 'stack-item-added' | 'stack-item-updated' | 'stack-item-popped', fn: (ev: UndoManagerEvent) => void): () => void;
+  off(event: 'stack-item-added' | 'stack-item-updated' | 'stack-item-popped', fn: (ev: UndoManagerEvent) => void): void;
 }

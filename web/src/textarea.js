@@ -1,6 +1,7 @@
 // TextareaBinding: keeps a <textarea> (or a text <input>) and a Text equal.
 
 import { applyDelta, diffText, rebaseChange, transformIndex } from './textdiff.js';
+import { UndoManager } from './undo.js';
 
 /**
  * A TextareaBinding keeps a textarea and a Text equal, in both directions.
@@ -20,6 +21,15 @@ import { applyDelta, diffText, rebaseChange, transformIndex } from './textdiff.j
  * `cursor: {text, anchor, head}`, where anchor and head are relative
  * positions (Text.relativePosition), merged into the local state.
  *
+ * Undo: the binding's UndoManager (`binding.undoManager`, one of its own
+ * over the Text unless the options give one) takes Ctrl/Cmd+Z, and
+ * Ctrl/Cmd+Shift+Z and Ctrl+Y for redo, and the `historyUndo` and
+ * `historyRedo` input events (the browser's Edit menu), instead of the
+ * browser's own undo, which knows nothing of remote edits and is lost
+ * whenever one rewrites the value. Only local edits are undone; the
+ * selection comes back with them. Local edits of the Text made elsewhere
+ * (an undo, a script) show in the element like remote ones.
+ *
  * The Text is authoritative: the element's value is replaced by the
  * Text's content when the binding starts.
  */
@@ -27,12 +37,24 @@ export class TextareaBinding {
   /**
    * @param {import('./text.js').Text} text
    * @param {HTMLTextAreaElement | HTMLInputElement} element
-   * @param {{presence?: import('./presence.js').Presence}} [options]
+   * @param {{presence?: import('./presence.js').Presence, undoManager?: UndoManager}} [options]
    */
   constructor(text, element, options = {}) {
     this.text = text;
     this.element = element;
     this.presence = options.presence ?? null;
+    /** The UndoManager behind Ctrl+Z, the options' or the binding's own. @type {UndoManager} */
+    this.undoManager = options.undoManager ?? new UndoManager(text);
+    this.ownsUndoManager = options.undoManager === undefined;
+    /** Set while the binding edits the Text, whose events it then needs not show. */
+    this.editing = false;
+    /** The selection before the input under way, as relative positions, from beforeinput. */
+    this.before = null;
+    /** The selection as last seen, as relative positions: before an input that had no beforeinput. */
+    this.lastSelection = null;
+    /** The undo item the binding's last edit added or grew, and whether it added it. */
+    this.touched = null;
+    this.touchedAdded = false;
     /** The Text's content as the element last showed it (outside compositions). */
     this.shadow = text.toString();
     this.composing = false;
@@ -52,10 +74,51 @@ export class TextareaBinding {
       this.composing = false;
       this.sync();
     };
-    this.onSelect = () => this.publish();
-    this.onDocumentSelection = () => {
-      if (element.ownerDocument && element.ownerDocument.activeElement === element) this.publish();
+    this.onSelect = () => {
+      this.publish();
+      this.lastSelection = this.selection();
     };
+    this.onDocumentSelection = () => {
+      if (element.ownerDocument && element.ownerDocument.activeElement === element) this.onSelect();
+    };
+    this.onKeyDown = (e) => {
+      if (e.isComposing || e.altKey || !(e.ctrlKey || e.metaKey)) return;
+      const key = e.key.toLowerCase();
+      if (key === 'z') {
+        e.preventDefault();
+        if (e.shiftKey) this.redo();
+        else this.undo();
+      } else if (key === 'y' && e.ctrlKey && !e.shiftKey) {
+        e.preventDefault();
+        this.redo();
+      }
+    };
+    this.onBeforeInput = (e) => {
+      if (e.inputType === 'historyUndo' || e.inputType === 'historyRedo') {
+        e.preventDefault();
+        if (e.inputType === 'historyUndo') this.undo();
+        else this.redo();
+      } else if (!this.composing) {
+        this.before = this.selection();
+      }
+    };
+    this.onCompositionStartUndo = () => {
+      this.before = this.selection();
+    };
+    const um = this.undoManager;
+    const touch = (added) => (ev) => {
+      if (!this.editing || !ev.edit) return;
+      this.touched = ev.item;
+      this.touchedAdded = added;
+    };
+    this.unlisten = [
+      um.on('stack-item-added', touch(true)),
+      um.on('stack-item-updated', touch(false)),
+      um.on('stack-item-popped', ({ item }) => this.restore(item.selectionBefore)),
+    ];
+    element.addEventListener('keydown', this.onKeyDown);
+    element.addEventListener('beforeinput', this.onBeforeInput);
+    element.addEventListener('compositionstart', this.onCompositionStartUndo);
     element.addEventListener('input', this.onInput);
     element.addEventListener('compositionstart', this.onCompositionStart);
     element.addEventListener('compositionend', this.onCompositionEnd);
@@ -63,8 +126,52 @@ export class TextareaBinding {
     const doc = element.ownerDocument;
     if (doc) doc.addEventListener('selectionchange', this.onDocumentSelection);
     this.unobserve = text.observe((ev) => {
-      if (!ev.local) this.remote(ev.delta);
+      if (!ev.local || !this.editing) this.remote(ev.delta);
     });
+    this.lastSelection = this.selection();
+  }
+
+  /**
+   * undo undoes the last local step, after the typing not yet applied,
+   * and returns whether it changed anything.
+   */
+  undo() {
+    if (this.composing) return false;
+    this.sync();
+    return this.undoManager.undo();
+  }
+
+  /** redo redoes the last undone step and returns whether it changed anything. */
+  redo() {
+    if (this.composing) return false;
+    this.sync();
+    return this.undoManager.redo();
+  }
+
+  /**
+   * selection returns the element's selection as relative positions of
+   * the Text, anchor first (a selection made backwards has its head first).
+   */
+  selection() {
+    const el = this.element;
+    let anchor = el.selectionStart ?? 0;
+    let head = el.selectionEnd ?? anchor;
+    if (el.selectionDirection === 'backward') [anchor, head] = [head, anchor];
+    const t = this.text;
+    const len = t.length;
+    return { text: t.name, anchor: t.relativePosition(Math.min(anchor, len)), head: t.relativePosition(Math.min(head, len)) };
+  }
+
+  /** restore selects what a selection of this Text, from an undo item, stands for now. */
+  restore(sel) {
+    if (sel === null || sel.text !== this.text.name || this.element.value !== this.shadow) return;
+    const t = this.text;
+    const anchor = t.absolutePosition(sel.anchor);
+    const head = t.absolutePosition(sel.head);
+    if (anchor === null || head === null) return;
+    setSelection(this.element, Math.min(anchor, head), Math.max(anchor, head), anchor > head ? 'backward' : 'forward');
+    this.publish();
+    this.lastSelection = this.selection();
   }
 
   /**
@@ -105,30 +212,45 @@ export class TextareaBinding {
     const caret = el.selectionEnd ?? -1;
     const local = diffText(this.shadow, value, caret);
     const t = this.text;
+    const before = this.before ?? this.lastSelection;
+    this.before = null;
     if (this.pending.length === 0) {
       this.applyChange(local);
       this.shadow = value;
-      this.publish();
-      return;
+    } else {
+      const change = rebaseChange(local, this.pending);
+      this.pending = [];
+      this.applyChange(change);
+      this.shadow = t.toString();
+      const dir = el.selectionDirection;
+      el.value = this.shadow;
+      const at = change.index + change.insert.length;
+      setSelection(el, at, at, dir);
     }
-    const change = rebaseChange(local, this.pending);
-    this.pending = [];
-    this.applyChange(change);
-    this.shadow = t.toString();
-    const dir = el.selectionDirection;
-    el.value = this.shadow;
-    const at = change.index + change.insert.length;
-    setSelection(el, at, at, dir);
+    this.lastSelection = this.selection();
+    const item = this.touched;
+    if (item !== null) {
+      // The undo item of this edit: the caret goes back to before it on
+      // undo, and to after it on redo.
+      this.touched = null;
+      if (this.touchedAdded && before !== null) item.selectionBefore = before;
+      item.selectionAfter = this.lastSelection;
+    }
     this.publish();
   }
 
   applyChange(c) {
     if (c.remove === 0 && c.insert === '') return;
     const t = this.text;
-    t.doc.transact(() => {
-      if (c.remove > 0) t.delete(c.index, c.remove);
-      if (c.insert !== '') t.insert(c.index, c.insert);
-    });
+    this.editing = true;
+    try {
+      t.doc.transact(() => {
+        if (c.remove > 0) t.delete(c.index, c.remove);
+        if (c.insert !== '') t.insert(c.index, c.insert);
+      });
+    } finally {
+      this.editing = false;
+    }
   }
 
   /** publish sets the cursor of the local presence state to the selection, if it changed. */
@@ -158,6 +280,11 @@ export class TextareaBinding {
     el.removeEventListener('compositionend', this.onCompositionEnd);
     for (const ev of SELECTION_EVENTS) el.removeEventListener(ev, this.onSelect);
     if (el.ownerDocument) el.ownerDocument.removeEventListener('selectionchange', this.onDocumentSelection);
+    el.removeEventListener('keydown', this.onKeyDown);
+    el.removeEventListener('beforeinput', this.onBeforeInput);
+    el.removeEventListener('compositionstart', this.onCompositionStartUndo);
+    for (const off of this.unlisten) off();
+    if (this.ownsUndoManager) this.undoManager.destroy();
     this.unobserve();
     const p = this.presence;
     if (p !== null && p.local !== null && typeof p.local === 'object' && 'cursor' in p.local) {
