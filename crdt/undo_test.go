@@ -36,6 +36,7 @@ type undoStep struct {
 	Undo      *int           `json:"undo"`
 	Redo      *int           `json:"redo"`
 	Selection []int          `json:"selection"`
+	Client    uint64         `json:"client"`
 }
 
 type undoCase struct {
@@ -224,6 +225,8 @@ func (w *undoBench) step(i int, s undoStep) {
 		w.now = w.now.Add(time.Duration(s.Ms) * time.Millisecond)
 	case "stop":
 		w.um.StopCapturing()
+	case "switch":
+		crdt.SetLocalClient(w.a, crdt.ClientID(s.Client))
 	case "select":
 		w.sel = [2]int{s.At, *s.Head}
 	case "undo", "redo":

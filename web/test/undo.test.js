@@ -102,6 +102,10 @@ class Bench {
       case 'stop':
         this.um.stopCapturing();
         break;
+      case 'switch':
+        // What a Doc does when it takes a fresh client ID.
+        this.a.me = this.a.client(s.client);
+        break;
       case 'select':
         this.sel = [s.at, s.head];
         break;
