@@ -74,9 +74,9 @@ type UndoManager struct {
 	reverting *StackItem
 	stack     Stack
 	observers []*undoObserver
-	// moves are the deleted code points Undo and Redo brought back, so
-	// that later steps find the copies.
-	moves []move
+	// moves are the deleted code points (and overwritten map entries)
+	// Undo and Redo brought back, so that later steps find the copies.
+	moves moveIndex
 }
 
 // A Stack names one of an UndoManager's two stacks.
@@ -240,7 +240,7 @@ func (u *UndoManager) Destroy() {
 
 // Clear empties both stacks.
 func (u *UndoManager) Clear() {
-	u.undoStack, u.redoStack, u.moves = nil, nil, nil
+	u.undoStack, u.redoStack, u.moves = nil, nil, moveIndex{}
 	u.lastChange = time.Time{}
 }
 
@@ -342,7 +342,7 @@ func (u *UndoManager) revert(item *StackItem) bool {
 		for _, r := range item.notInserted(item.deleted[i]) {
 			to := ID{d.me.id, d.me.next}
 			r.text.insertBefore(r.id, r.content)
-			u.moves = append(u.moves, move{idRange{r.id.Client, r.id.Clock, r.id.Clock + r.length}, to})
+			u.moves.add(move{idRange{r.id.Client, r.id.Clock, r.id.Clock + r.length}, to})
 			changed = true
 		}
 	}
@@ -364,7 +364,7 @@ func (u *UndoManager) revert(item *StackItem) bool {
 		if w.replaced {
 			// The value is back, as a new entry: a step that wrote the
 			// key before this one finds it there.
-			u.moves = append(u.moves, move{idRange{w.prevEntry.Client, w.prevEntry.Clock, w.prevEntry.Clock + 1}, to})
+			u.moves.add(move{idRange{w.prevEntry.Client, w.prevEntry.Clock, w.prevEntry.Clock + 1}, to})
 		}
 		changed = true
 	}
@@ -396,11 +396,8 @@ func (u *UndoManager) visible(r idRange, out []textPiece) []textPiece {
 		case !it.deleted:
 			out = append(out, textPiece{it.leaf.t, it.leaf.t.posOf(it) + int(clock-it.clock), int(stop - clock)})
 		default:
-			for _, m := range u.moves {
+			for _, m := range u.moves.overlapping(idRange{r.client, clock, stop}) {
 				f := m.from
-				if f.client != r.client || f.end <= clock || f.start >= stop {
-					continue
-				}
 				lo, hi := max(f.start, clock), min(f.end, stop)
 				to := m.to.Clock + lo - f.start
 				out = u.visible(idRange{m.to.Client, to, to + hi - lo}, out)
@@ -415,17 +412,92 @@ func (u *UndoManager) visible(r idRange, out []textPiece) []textPiece {
 // or map entry id, if they brought it back after it was deleted or
 // overwritten, and id itself otherwise.
 func (u *UndoManager) followID(id ID) ID {
-	for moved := true; moved; {
-		moved = false
-		for _, m := range u.moves {
-			if f := m.from; f.client == id.Client && f.start <= id.Clock && id.Clock < f.end {
-				id = ID{m.to.Client, m.to.Clock + id.Clock - f.start}
-				moved = true
-				break
-			}
+	for {
+		ms := u.moves.overlapping(idRange{id.Client, id.Clock, id.Clock + 1})
+		if len(ms) == 0 {
+			return id
+		}
+		m := ms[0]
+		id = ID{m.to.Client, m.to.Clock + id.Clock - m.from.start}
+	}
+}
+
+// A moveIndex finds moves by the clocks they moved, which never overlap
+// (a code point is deleted, and so brought back, at most once): sorted by
+// client and first clock, plus the newest few unsorted, merged in once
+// they outnumber the square root of the rest. Adding and finding then stay
+// cheap however many steps a session undoes.
+type moveIndex struct {
+	sorted []move
+	recent []move
+}
+
+func (x *moveIndex) add(m move) {
+	x.recent = append(x.recent, m)
+	if len(x.recent)*len(x.recent) <= max(len(x.sorted), 1024) {
+		return
+	}
+	slices.SortFunc(x.recent, compareMoves)
+	merged := make([]move, 0, len(x.sorted)+len(x.recent))
+	i, j := 0, 0
+	for i < len(x.sorted) && j < len(x.recent) {
+		if compareMoves(x.sorted[i], x.recent[j]) < 0 {
+			merged = append(merged, x.sorted[i])
+			i++
+		} else {
+			merged = append(merged, x.recent[j])
+			j++
 		}
 	}
-	return id
+	merged = append(append(merged, x.sorted[i:]...), x.recent[j:]...)
+	x.sorted, x.recent = merged, nil
+}
+
+func compareMoves(a, b move) int {
+	if a.from.client != b.from.client {
+		if a.from.client < b.from.client {
+			return -1
+		}
+		return 1
+	}
+	if a.from.start < b.from.start {
+		return -1
+	}
+	if a.from.start > b.from.start {
+		return 1
+	}
+	return 0
+}
+
+// overlapping returns the moves of clocks that overlap r.
+func (x *moveIndex) overlapping(r idRange) []move {
+	var out []move
+	overlaps := func(m move) bool {
+		return m.from.client == r.client && m.from.start < r.end && m.from.end > r.start
+	}
+	// The first move of the client starting after r.start; the one before
+	// it may reach into r too.
+	i, _ := slices.BinarySearchFunc(x.sorted, r, func(m move, r idRange) int {
+		return compareMoves(m, move{from: idRange{r.client, r.start + 1, 0}})
+	})
+	if i > 0 {
+		i--
+	}
+	for ; i < len(x.sorted); i++ {
+		m := x.sorted[i]
+		if m.from.client > r.client || m.from.client == r.client && m.from.start >= r.end {
+			break
+		}
+		if overlaps(m) {
+			out = append(out, m)
+		}
+	}
+	for _, m := range x.recent {
+		if overlaps(m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // follow returns p anchored to the copy Undo or Redo made of its code

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -528,5 +529,85 @@ func TestRelativePosition(t *testing.T) {
 	}
 	if _, ok := text.AbsolutePosition(crdt.RelativePosition{ID: crdt.ID{Client: 9, Clock: 0}, Anchored: true}); ok {
 		t.Error("a position of an unknown client resolved")
+	}
+}
+
+// BenchmarkLocalApplyWithUndo replays a trace, one transaction per trace
+// transaction, without an UndoManager (none), with one recording every
+// edit, each transaction a step of its own as the clock moves a second per
+// transaction (record: the cost undo adds to typing), and then undoing
+// every step (record+undo-all: the cost of undo itself).
+func BenchmarkLocalApplyWithUndo(b *testing.B) {
+	tr := loadTrace(b, benchTrace)
+	for _, mode := range []string{"none", "record", "record+undo-all"} {
+		b.Run(mode, func(b *testing.B) {
+			for b.Loop() {
+				d := crdt.NewDocWithClient(1)
+				txt := d.Text("t")
+				now := time.Unix(0, 0)
+				var um *crdt.UndoManager
+				if mode != "none" {
+					um = crdt.NewUndoManager(crdt.UndoOptions{Now: func() time.Time { return now }}, txt)
+				}
+				for _, txn := range tr.Txns {
+					now = now.Add(time.Second)
+					if _, err := applyTxnLocal(d, txt, txn.Patches); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if um == nil {
+					continue
+				}
+				if um.UndoStackLen() != len(tr.Txns) {
+					b.Fatalf("%d steps for %d transactions", um.UndoStackLen(), len(tr.Txns))
+				}
+				if mode == "record" {
+					continue
+				}
+				for {
+					if _, ok := um.Undo(); !ok {
+						break
+					}
+				}
+				if txt.String() != tr.StartContent {
+					b.Fatal("undoing everything does not give back the start")
+				}
+			}
+			b.ReportMetric(float64(len(tr.Txns)), "txns/op")
+		})
+	}
+}
+
+// TestUndoManySteps undoes and redoes hundreds of deletions, each a step
+// of its own, three times over, so that the copies undo makes are found
+// through many generations of moves.
+func TestUndoManySteps(t *testing.T) {
+	a := crdt.NewDocWithClient(1)
+	b := crdt.NewDocWithClient(2)
+	start := strings.Repeat("abcdefghij", 40)
+	u, _ := b.Text("t").Insert(0, start)
+	mustDo(t, func() error { return a.Apply(u) })
+	text := a.Text("t")
+	um := crdt.NewUndoManager(crdt.UndoOptions{CaptureTimeout: -1}, text)
+	for i := 1; i < text.Len(); i++ { // every other code point, from the front
+		mustDo(t, func() error { _, err := text.Delete(i, 1); return err })
+	}
+	edited := text.String()
+	if len(edited) != len(start)/2 {
+		t.Fatalf("edited %q", edited)
+	}
+	for round := range 3 {
+		n := 0
+		for _, ok := um.Undo(); ok; _, ok = um.Undo() {
+			n++
+		}
+		if got := text.String(); got != start || n != len(start)/2 {
+			t.Fatalf("round %d: %d undos give %q", round, n, got)
+		}
+		for _, ok := um.Redo(); ok; _, ok = um.Redo() {
+		}
+		if got := text.String(); got != edited {
+			t.Fatalf("round %d: redo gives %q", round, got)
+		}
 	}
 }

@@ -178,9 +178,8 @@ export class UndoManager extends Emitter {
     /**
      * The deleted code points (and overwritten map entries) undo and redo
      * brought back, so that later steps find the copies.
-     * @type {Array<{client: number, start: number, end: number, to: {client: number, clock: number}}>}
      */
-    this.moves = [];
+    this.moves = new MoveIndex();
     this.doc.undoers.push(this);
   }
 
@@ -196,7 +195,7 @@ export class UndoManager extends Emitter {
   clear() {
     this.undoStack = [];
     this.redoStack = [];
-    this.moves = [];
+    this.moves = new MoveIndex();
     this.lastChange = 0;
   }
 
@@ -280,7 +279,7 @@ export class UndoManager extends Emitter {
       for (const r of item.notInserted(item.deleted[i])) {
         const to = { client: d.me.id, clock: d.me.next };
         insertBefore(r.text, r.client, r.clock, r.content, r.length);
-        this.moves.push({ client: r.client, start: r.clock, end: r.clock + r.length, to });
+        this.moves.add({ client: r.client, start: r.clock, end: r.clock + r.length, to });
         changed = true;
       }
     }
@@ -297,7 +296,7 @@ export class UndoManager extends Emitter {
       if (w.prevEntry !== null) {
         // The value is back, as a new entry: a step that wrote the key
         // before this one finds it there.
-        this.moves.push({ client: w.prevEntry.client, start: w.prevEntry.clock, end: w.prevEntry.clock + 1, to });
+        this.moves.add({ client: w.prevEntry.client, start: w.prevEntry.clock, end: w.prevEntry.clock + 1, to });
       }
       changed = true;
     }
@@ -322,8 +321,7 @@ export class UndoManager extends Emitter {
           const n = plain ? stop - clock : unitsOf(s, off, stop - clock);
           out.push({ text: it.leaf.t, pos: it.leaf.t.posOf(it) + off, n });
         } else {
-          for (const m of this.moves) {
-            if (m.client !== client || m.end <= clock || m.start >= stop) continue;
+          for (const m of this.moves.overlapping(client, clock, stop)) {
             const lo = Math.max(m.start, clock);
             const hi = Math.min(m.end, stop);
             const to = m.to.clock + lo - m.start;
@@ -341,18 +339,12 @@ export class UndoManager extends Emitter {
    * was deleted or overwritten, and that ID itself otherwise.
    */
   followID(client, clock) {
-    for (let moved = true; moved; ) {
-      moved = false;
-      for (const m of this.moves) {
-        if (m.client === client && m.start <= clock && clock < m.end) {
-          clock = m.to.clock + clock - m.start;
-          client = m.to.client;
-          moved = true;
-          break;
-        }
-      }
+    for (;;) {
+      const m = this.moves.overlapping(client, clock, clock + 1)[0];
+      if (m === undefined) return { client, clock };
+      clock = m.to.clock + clock - m.start;
+      client = m.to.client;
     }
-    return { client, clock };
   }
 
   /** follow returns relative position p anchored to the copy undo or redo made of its character, if any. */
@@ -407,6 +399,63 @@ export class UndoManager extends Emitter {
     }
     this.undoStack.push(item);
     this.emit('stack-item-added', { item, type: 'undo', edit: true });
+  }
+}
+
+/** compareMoves orders moves by client, then first clock. */
+function compareMoves(a, b) {
+  return a.client - b.client || a.start - b.start;
+}
+
+/**
+ * A MoveIndex finds moves by the clocks they moved, which never overlap (a
+ * code point is deleted, and so brought back, at most once): sorted by
+ * client and first clock, plus the newest few unsorted, merged in once they
+ * outnumber the square root of the rest. Adding and finding then stay cheap
+ * however many steps a session undoes.
+ */
+class MoveIndex {
+  constructor() {
+    /** @type {Array<{client: number, start: number, end: number, to: {client: number, clock: number}}>} */
+    this.sorted = [];
+    this.recent = [];
+  }
+
+  add(m) {
+    this.recent.push(m);
+    if (this.recent.length * this.recent.length <= Math.max(this.sorted.length, 1024)) return;
+    const r = this.recent.sort(compareMoves);
+    const s = this.sorted;
+    const merged = [];
+    let i = 0;
+    let j = 0;
+    while (i < s.length && j < r.length) merged.push(compareMoves(s[i], r[j]) < 0 ? s[i++] : r[j++]);
+    while (i < s.length) merged.push(s[i++]);
+    while (j < r.length) merged.push(r[j++]);
+    this.sorted = merged;
+    this.recent = [];
+  }
+
+  /** overlapping returns the moves of clocks of client that overlap [start, end). */
+  overlapping(client, start, end) {
+    const out = [];
+    const s = this.sorted;
+    // The last move starting at or before (client, start): the one before
+    // the first that starts after it.
+    let lo = 0;
+    let hi = s.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (s[mid].client < client || (s[mid].client === client && s[mid].start <= start)) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = Math.max(0, lo - 1); i < s.length; i++) {
+      const m = s[i];
+      if (m.client > client || (m.client === client && m.start >= end)) break;
+      if (m.client === client && m.end > start) out.push(m);
+    }
+    for (const m of this.recent) if (m.client === client && m.start < end && m.end > start) out.push(m);
+    return out;
   }
 }
 

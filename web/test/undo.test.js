@@ -244,3 +244,24 @@ test('undo: every case ends with the bytes Go made (crdt/testdata/undo-snapshots
     assert.equal(toHex(w.a.snapshot()), want[tc.name], tc.name);
   }
 });
+
+test('undo: hundreds of steps undone and redone three times over find their copies', () => {
+  const a = new Doc({ clientID: 1 });
+  const b = new Doc({ clientID: 2 });
+  const start = 'abcdefghij'.repeat(40);
+  a.apply(b.getText('t').insert(0, start));
+  const t = a.getText('t');
+  const um = new UndoManager(t, { captureTimeout: 0 });
+  for (let i = 1; i < t.length; i++) t.delete(i, 1); // every other character, from the front
+  const edited = t.toString();
+  assert.equal(edited.length, start.length / 2);
+  for (let round = 0; round < 3; round++) {
+    let n = 0;
+    while (um.undo()) n++;
+    assert.equal(n, start.length / 2);
+    assert.equal(t.toString(), start, `round ${round}: undo`);
+    while (um.redo());
+    assert.equal(t.toString(), edited, `round ${round}: redo`);
+  }
+  assert.ok(um.moves.sorted.length > 0, 'the moves were merged into the sorted index');
+});
