@@ -92,6 +92,10 @@ each room's Doc to the room's goroutine and talks to it over channels.
 
 # Caveats
 
+An UndoManager keeps every step until Clear or Destroy, with the text of
+the deletions it may restore: a long session with one grows by what it
+deleted, as an editor's undo history does.
+
 Changes held as pending are not part of Diff or Snapshot until their
 dependencies arrive. A pending change that turns out to name origins in
 another text is dropped, and the client's later changes then stay pending:

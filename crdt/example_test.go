@@ -28,3 +28,30 @@ func ExampleDoc() {
 	// 👋 Hello, world
 	// true
 }
+
+func ExampleUndoManager() {
+	alice := crdt.NewDocWithClient(1)
+	bob := crdt.NewDocWithClient(2)
+	text := alice.Text("notes")
+	um := crdt.NewUndoManager(crdt.UndoOptions{}, text)
+
+	// Alice types; Bob, who has her text, types inside it.
+	u, _ := text.Insert(0, "Hello world")
+	_ = bob.Apply(u)
+	ub, _ := bob.Text("notes").Insert(5, " big")
+	_ = alice.Apply(ub)
+	fmt.Println(text.String())
+
+	// Alice's undo takes back her words only; its update goes to Bob.
+	undo, _ := um.Undo()
+	_ = bob.Apply(undo)
+	fmt.Printf("%q %q\n", text.String(), bob.Text("notes").String())
+
+	redo, _ := um.Redo()
+	_ = bob.Apply(redo)
+	fmt.Println(bob.Text("notes").String())
+	// Output:
+	// Hello big world
+	// " big" " big"
+	// Hello big world
+}

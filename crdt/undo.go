@@ -103,12 +103,12 @@ func (s Stack) String() string {
 // them when an edit adds an item (UndoEvent.Edit) and restores
 // SelectionBefore when the item is popped, so the caret goes back to where
 // the step began. Undo and Redo fill them in on the items they add, swapped
-// from the item they took back. The manager never reads them.
+// from the item they took back. The manager does not use them itself, but
+// before it reports a popped item it moves their anchors onto the text it
+// brought back, so they resolve to the restored text, not its tombstones.
 type StackItem struct {
 	SelectionBefore *Selection
 	SelectionAfter  *Selection
-	// Meta holds whatever else a binding wants to keep with the item.
-	Meta map[any]any
 
 	inserted []idRange    // text code points inserted
 	deleted  []deletedRun // text deleted, with its content
