@@ -611,3 +611,95 @@ func TestUndoManySteps(t *testing.T) {
 		}
 	}
 }
+
+// FuzzUndo runs undo and redo amid local and remote edits in any order,
+// with updates delivered late, and a client ID switch now and then: no
+// panic, and replicas that have exchanged everything are equal.
+func FuzzUndo(f *testing.F) {
+	f.Add([]byte{0, 0, 5, 4, 0, 0, 2, 3, 1, 5, 0, 0, 6, 0, 0, 4, 0, 0, 7, 0, 0})
+	f.Add([]byte{0, 0, 9, 8, 0, 0, 1, 2, 3, 10, 1, 1, 12, 0, 0, 6, 0, 0, 6, 0, 0, 5, 0, 0, 7, 0, 0, 4, 0, 0})
+	f.Fuzz(runUndoOps)
+}
+
+// runUndoOps is the body of FuzzUndo: three bytes an operation.
+func runUndoOps(t *testing.T, ops []byte) {
+	a := crdt.NewDocWithClient(1)
+	b := crdt.NewDocWithClient(2)
+	now := time.Unix(0, 0)
+	um := crdt.NewUndoManager(crdt.UndoOptions{Now: func() time.Time { return now }}, a.Text("t"), a.Map("m"))
+	var toA, toB [][]byte
+	keep := func(q *[][]byte, u []byte, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u != nil {
+			*q = append(*q, u)
+		}
+	}
+	deliver := func(d *crdt.Doc, q *[][]byte) {
+		for _, u := range *q {
+			if err := d.Apply(u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		*q = nil
+	}
+	next := crdt.ClientID(10)
+	for len(ops) >= 3 {
+		op, x, y := ops[0]%13, int(ops[1]), int(ops[2])
+		ops = ops[3:]
+		d, q := a, &toB
+		if op == 2 || op == 3 || op == 11 {
+			d, q = b, &toA
+		}
+		text := d.Text("t")
+		switch op {
+		case 0, 2:
+			u, err := text.Insert(x%(text.Len()+1), strings.Repeat(string(rune('a'+y%26)), 1+y%3))
+			keep(q, u, err)
+		case 1, 3:
+			if text.Len() > 0 {
+				pos := x % text.Len()
+				u, err := text.Delete(pos, 1+y%(text.Len()-pos))
+				keep(q, u, err)
+			}
+		case 4:
+			deliver(b, &toB)
+		case 5:
+			deliver(a, &toA)
+		case 6:
+			u, _ := um.Undo()
+			keep(&toB, u, nil)
+		case 7:
+			u, _ := um.Redo()
+			keep(&toB, u, nil)
+		case 8:
+			now = now.Add(time.Duration(x) * 10 * time.Millisecond)
+		case 9:
+			um.StopCapturing()
+		case 10, 11:
+			u, err := d.Map("m").Set(string(rune('k'+x%3)), y)
+			keep(q, u, err)
+		case 12:
+			crdt.SetLocalClient(a, next)
+			next++
+		}
+	}
+	deliver(a, &toA)
+	deliver(b, &toB)
+	if a.Text("t").String() != b.Text("t").String() || !reflect.DeepEqual(mapState(a.Map("m"), map[string]any{"k": 0, "l": 0, "m": 0}), mapState(b.Map("m"), map[string]any{"k": 0, "l": 0, "m": 0})) {
+		t.Fatalf("replicas differ: %q and %q", a.Text("t").String(), b.Text("t").String())
+	}
+	for {
+		u, ok := um.Undo()
+		if !ok {
+			break
+		}
+		if err := b.Apply(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.Text("t").String() != b.Text("t").String() {
+		t.Fatalf("after undoing everything, replicas differ: %q and %q", a.Text("t").String(), b.Text("t").String())
+	}
+}
