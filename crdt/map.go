@@ -73,13 +73,12 @@ func (m *Map) Delete(key string) ([]byte, error) {
 
 func (m *Map) write(key string, value []byte, del bool) {
 	seq := uint64(1)
-	cur := m.entries[key]
-	if cur != nil {
+	if cur := m.entries[key]; cur != nil {
 		seq = cur.seq + 1
 	}
 	me := m.doc.me
 	if cp := m.doc.txn.capture; cp != nil {
-		cp.wrote(m, key, cur, ID{me.id, me.next})
+		cp.wrote(m, key, m.entries[key], ID{me.id, me.next})
 	}
 	m.integrate(me, me.next, key, seq, value, del)
 }
