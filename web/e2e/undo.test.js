@@ -227,4 +227,17 @@ describe('undo in the browser', { skip: skipReason }, () => {
     });
     await converged([a, b], (s) => s === '>> one three', 'redo by a historyRedo event');
   });
+
+  test('textarea: moving the caret ends an undo step, however fast the typing', async (t) => {
+    const room = uniqueRoom('undo-steps');
+    const a = await kinds[0].open(t, room);
+    await a.type('ab');
+    await a.page.keyboard.press('ArrowLeft');
+    await a.page.keyboard.type('c');
+    assert.equal(await a.text(), 'acb');
+    await a.press('Control+z');
+    assert.equal(await a.text(), 'ab', 'the typing after the arrow key is a step of its own');
+    await a.press('Control+z');
+    assert.equal(await a.text(), '');
+  });
 });

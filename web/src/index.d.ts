@@ -448,7 +448,8 @@ export interface TextareaBindingOptions {
  * `historyRedo` input events, go to the binding's UndoManager instead of
  * the browser's undo (which a remote edit would wipe): only local edits
  * are undone, remote ones stay, and the selection comes back with each
- * step. Local edits of the Text made elsewhere (an undo, a script) show in
+ * step. Moving the caret (arrow keys, Home, End, Page Up/Down, a click)
+ * ends a step. Local edits of the Text made elsewhere (an undo, a script) show in
  * the element like remote ones.
  */
 export class TextareaBinding {

@@ -27,7 +27,8 @@ import { UndoManager } from './undo.js';
  * `historyRedo` input events (the browser's Edit menu), instead of the
  * browser's own undo, which knows nothing of remote edits and is lost
  * whenever one rewrites the value. Only local edits are undone; the
- * selection comes back with them. Local edits of the Text made elsewhere
+ * selection comes back with them. Moving the caret (arrow keys, Home,
+ * End, Page Up/Down, a click) ends a step, as in the browser's undo. Local edits of the Text made elsewhere
  * (an undo, a script) show in the element like remote ones.
  *
  * The Text is authoritative: the element's value is replaced by the
@@ -82,6 +83,8 @@ export class TextareaBinding {
       if (element.ownerDocument && element.ownerDocument.activeElement === element) this.onSelect();
     };
     this.onKeyDown = (e) => {
+      // Moving the caret ends the undo step, as in the browser's own undo.
+      if (NAVIGATION_KEYS.has(e.key)) this.undoManager.stopCapturing();
       if (e.isComposing || e.altKey || !(e.ctrlKey || e.metaKey)) return;
       const key = e.key.toLowerCase();
       if (key === 'z') {
@@ -105,6 +108,7 @@ export class TextareaBinding {
     this.onCompositionStartUndo = () => {
       this.before = this.selection();
     };
+    this.onMouseDown = () => this.undoManager.stopCapturing();
     const um = this.undoManager;
     const touch = (added) => (ev) => {
       if (!this.editing || !ev.edit) return;
@@ -117,6 +121,7 @@ export class TextareaBinding {
       um.on('stack-item-popped', ({ item }) => this.restore(item.selectionBefore)),
     ];
     element.addEventListener('keydown', this.onKeyDown);
+    element.addEventListener('mousedown', this.onMouseDown);
     element.addEventListener('beforeinput', this.onBeforeInput);
     element.addEventListener('compositionstart', this.onCompositionStartUndo);
     element.addEventListener('input', this.onInput);
@@ -281,6 +286,7 @@ export class TextareaBinding {
     for (const ev of SELECTION_EVENTS) el.removeEventListener(ev, this.onSelect);
     if (el.ownerDocument) el.ownerDocument.removeEventListener('selectionchange', this.onDocumentSelection);
     el.removeEventListener('keydown', this.onKeyDown);
+    el.removeEventListener('mousedown', this.onMouseDown);
     el.removeEventListener('beforeinput', this.onBeforeInput);
     el.removeEventListener('compositionstart', this.onCompositionStartUndo);
     for (const off of this.unlisten) off();
@@ -293,6 +299,9 @@ export class TextareaBinding {
     }
   }
 }
+
+/** Keys that move the caret: each ends the undo step under way. */
+const NAVIGATION_KEYS = new Set(['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'Home', 'End', 'PageUp', 'PageDown']);
 
 /** Element events after which the selection may have moved. */
 const SELECTION_EVENTS = ['select', 'keyup', 'mouseup', 'focus'];
