@@ -147,6 +147,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		h.releaseConn(ip)
 		return // the upgrader has answered with an HTTP error
 	}
+	setSendBuffer(conn.NetConn(), h.cfg.SendBuffer)
 	target := parseTarget(r.URL.EscapedPath(), r.URL.RawQuery)
 	s := &session{
 		hub:    h,

@@ -76,6 +76,32 @@ var floodTests = []floodTest{
 		code: protocol.CodeRateLimited,
 	},
 	{
+		// Control frames draw on the message allowance too: a flood of
+		// pings, each answered with a pong, is not free.
+		name: "ping frames over the rate",
+		cfg:  func(c *docsync.Config) { c.RateMessages, c.RateBurst = 5, 5 },
+		flood: func(t *testing.T, c *rawClient) {
+			for range 1000 {
+				if c.conn.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(deadline)) != nil {
+					return
+				}
+			}
+		},
+		code: protocol.CodeRateLimited,
+	},
+	{
+		name: "pong frames over the rate",
+		cfg:  func(c *docsync.Config) { c.RateMessages, c.RateBurst = 5, 5 },
+		flood: func(t *testing.T, c *rawClient) {
+			for range 1000 {
+				if c.conn.WriteControl(websocket.PongMessage, nil, time.Now().Add(deadline)) != nil {
+					return
+				}
+			}
+		},
+		code: protocol.CodeRateLimited,
+	},
+	{
 		name: "message over the size limit",
 		cfg:  func(c *docsync.Config) { c.MaxMessageSize = 1024 },
 		flood: func(t *testing.T, c *rawClient) {

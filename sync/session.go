@@ -44,15 +44,29 @@ type session struct {
 // releases the hub's count of it.
 func (s *session) serve(roomName string) {
 	s.limit = newConnLimiter(&s.hub.cfg)
-	s.conn.SetPongHandler(func(string) error {
+	// Control frames cost the server as much as messages do, so they
+	// draw on the same allowance, from the first frame on: otherwise a
+	// flood of pings would be free. A pong keeps a joined session alive,
+	// but never extends the Hello's deadline, which stays absolute.
+	s.conn.SetPongHandler(func(data string) error {
+		if !s.limit.allow(len(data)) {
+			return errRateLimited
+		}
+		if s.room == nil {
+			return nil
+		}
 		return s.conn.SetReadDeadline(time.Now().Add(pongWait))
 	})
 	// Every frame to the client goes through the queue, which frames and
 	// orders it; gorilla must not write pongs or close frames of its own.
 	s.conn.SetPingHandler(func(data string) error {
+		if !s.limit.allow(len(data)) {
+			return errRateLimited
+		}
 		s.queue.push(frame(opPong, []byte(data)))
 		return nil
 	})
+	// A close frame ends the read pump: there can be only one.
 	s.conn.SetCloseHandler(func(int, string) error { return nil })
 	if reason, text := s.handshake(roomName); reason != 0 {
 		s.end(reason, text, 0)
@@ -190,6 +204,9 @@ func (s *session) join(roomName string, h *protocol.Hello) (closeReason, string)
 func (s *session) read() (protocol.Message, closeReason, string) {
 	kind, r, err := s.conn.NextReader()
 	if err != nil {
+		if errors.Is(err, errRateLimited) {
+			return nil, closedRateLimited, "rate limit exceeded: the client sent more frames (control frames included) or bytes than its allowance"
+		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() && s.room == nil {
 			return nil, closedHelloTimeout, "no hello within " + s.hub.cfg.HelloTimeout.String()
@@ -230,20 +247,26 @@ func (s *session) writePump() {
 	raw := s.conn.NetConn()
 	var batch [][]byte
 	for {
-		msgs, ping, bye := s.queue.take(batch)
+		msgs, partial, ping, bye := s.queue.take(batch)
 		if len(msgs) == 0 && !ping && bye == nil {
 			return
 		}
 		batch = msgs
-		if bye == nil {
+		var rest []byte // the end of a frame begun, owed before the farewell
+		if bye != nil {
+			// A closed queue keeps only the end of a frame that a direct
+			// write began.
+			for _, b := range msgs {
+				rest = append(rest, b...)
+			}
+		} else {
 			if ping {
 				msgs = append(msgs, pingFrame)
 			}
-			_ = raw.SetWriteDeadline(time.Now().Add(writeWait))
-			bufs := net.Buffers(msgs)
-			if _, err := bufs.WriteTo(raw); err != nil {
-				s.queue.close(closedByClient, "", 0)
-				bye = &farewell{reason: closedByClient}
+			var err error
+			if rest, err = s.write(raw, msgs, partial); err != nil {
+				s.writeFailed(err)
+				bye = s.queue.farewell()
 			}
 		}
 		clear(batch)
@@ -252,7 +275,7 @@ func (s *session) writePump() {
 			// the room dropped a slow consumer finds the queue closed
 			// already, for that reason.
 			s.hub.metrics.sessionClosed(s.queue.reason())
-			s.writeFarewell(bye)
+			s.writeFarewell(rest, bye)
 			s.conn.Close()
 			close(s.queue.finished)
 			return
@@ -260,22 +283,91 @@ func (s *session) writePump() {
 	}
 }
 
+// write writes msgs to raw; partial says that msgs[0] is the end of a
+// frame begun. The deadline moves on while the socket takes bytes: a
+// client that reads slowly but steadily is held to the queue's bounds,
+// not to a time. Only a socket that takes nothing for
+// Config.SlowConsumerLag times out. On failure, write returns the part of
+// a frame it did not write, if it stopped inside one.
+func (s *session) write(raw net.Conn, msgs [][]byte, partial bool) (rest []byte, err error) {
+	bufs := make(net.Buffers, len(msgs)) // WriteTo consumes it; msgs stays whole
+	copy(bufs, msgs)
+	var total int64
+	for len(bufs) > 0 {
+		_ = raw.SetWriteDeadline(time.Now().Add(s.hub.cfg.SlowConsumerLag))
+		var n int64
+		n, err = bufs.WriteTo(raw)
+		total += n
+		if err == nil {
+			return nil, nil
+		}
+		var ne net.Error
+		if n == 0 || !errors.As(err, &ne) || !ne.Timeout() || s.queue.farewell() != nil {
+			break
+		}
+	}
+	return unwritten(msgs, partial, total), err
+}
+
+// unwritten returns the unwritten end of the frame of msgs that the n-th
+// byte falls in, or nil if n is at a frame boundary. With partial, msgs[0]
+// is itself the end of a frame: none of it is a boundary but its end.
+func unwritten(msgs [][]byte, partial bool, n int64) []byte {
+	for i, b := range msgs {
+		if n < int64(len(b)) {
+			if n == 0 && (i > 0 || !partial) {
+				return nil
+			}
+			return b[n:]
+		}
+		n -= int64(len(b))
+	}
+	return nil
+}
+
+// writeFailed closes the queue after a failed write: as a slow consumer
+// when the socket took nothing for Config.SlowConsumerLag, and otherwise
+// as a connection the client dropped.
+func (s *session) writeFailed(err error) {
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		s.queue.close(closedByClient, "", 0)
+		return
+	}
+	lag := s.hub.cfg.SlowConsumerLag
+	if s.queue.close(closedSlowConsumer, fmt.Sprintf("the client read nothing for %v: dropped as a slow consumer", lag), 0) {
+		s.hub.metrics.slowConsumers.Inc()
+		room := ""
+		if s.room != nil {
+			room = s.room.name
+		}
+		s.hub.logger.Warn("slow consumer disconnected", "room", room, "remote", s.remote, "lag", lag)
+	}
+}
+
 // pingFrame is the ping the server sends every pingPeriod.
 var pingFrame = frame(opPing, nil)
 
-// writeFarewell writes the Error message and close frame of bye (or, for
-// a client that closed, the echo of its close), and waits briefly for the
-// client's answer.
-func (s *session) writeFarewell(bye *farewell) {
+// writeFarewell writes the end of a frame begun, if any, then the Error
+// message and close frame of bye (or, for a client that closed, the echo
+// of its close), and waits briefly for the client's answer. A slow
+// consumer gets writeWait rather than closeWait to read them: its client
+// may be slow rather than gone, and should learn why it was dropped.
+func (s *session) writeFarewell(rest []byte, bye *farewell) {
+	s.queue.leave()
 	raw := s.conn.NetConn()
-	deadline := time.Now().Add(closeWait)
+	wait := closeWait
+	if bye.reason == closedSlowConsumer || len(rest) > 0 {
+		wait = writeWait
+	}
+	deadline := time.Now().Add(wait)
 	_ = raw.SetWriteDeadline(deadline)
-	var frames net.Buffers
+	frames := net.Buffers{rest}
 	if bye.msg != nil {
 		code := bye.reason.code()
-		frames = net.Buffers{bye.msg, closeFrame(code, code.String())}
+		frames = append(frames, bye.msg, closeFrame(code, code.String()))
 	} else {
-		frames = net.Buffers{closeFrame(protocol.CodeNormal, "")}
+		frames = append(frames, closeFrame(protocol.CodeNormal, ""))
 	}
 	if _, err := frames.WriteTo(raw); err != nil {
 		return
@@ -302,9 +394,6 @@ func (s *session) awaitClose(deadline time.Time) {
 }
 
 // abort interrupts a write in progress, for a session dropped as a slow
-// consumer whose write pump may be stuck on a full socket buffer.
-func (s *session) abort() {
-	if c := s.conn.NetConn(); c != nil {
-		_ = c.SetWriteDeadline(time.Now())
-	}
-}
+// consumer whose write pump may be stuck on a full socket buffer. The
+// pump then writes the end of the frame it was in, and the farewell.
+func (s *session) abort() { s.queue.abort() }

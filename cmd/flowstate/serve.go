@@ -58,7 +58,7 @@ func newServeFlagSet(f *serveFlags, stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.addr, "addr", envOr("FLOWSTATE_ADDR", defaultAddr), "`host:port` to listen on (FLOWSTATE_ADDR)")
 	fs.StringVar(&f.data, "data", envOr("FLOWSTATE_DATA", "./flowstate.db"), "data `file`, or :memory: to keep documents in memory only (FLOWSTATE_DATA)")
-	fs.StringVar(&f.adminTok, "admin-token", envOr("FLOWSTATE_ADMIN_TOKEN", ""), "serve a hot backup at GET /admin/backup to callers presenting this bearer `token`; empty disables it (FLOWSTATE_ADMIN_TOKEN)")
+	fs.StringVar(&f.adminTok, "admin-token", envOr("FLOWSTATE_ADMIN_TOKEN", ""), fmt.Sprintf("serve a hot backup at GET /admin/backup to callers presenting this bearer `token`, at least %d bytes; empty disables it (FLOWSTATE_ADMIN_TOKEN)", docsync.MinSecretBytes))
 	fs.StringVar(&f.logFormat, "log-format", envOr("FLOWSTATE_LOG_FORMAT", "text"), "log format: text or json (FLOWSTATE_LOG_FORMAT)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("FLOWSTATE_LOG_LEVEL", "info"), "log level: debug, info, warn or error (FLOWSTATE_LOG_LEVEL)")
 	fs.BoolVar(&f.pprof, "pprof", envOr("FLOWSTATE_PPROF", "") == "true", "serve net/http/pprof profiles at /debug/pprof/ (FLOWSTATE_PPROF=true)")
@@ -101,6 +101,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := f.access.apply(&f.config, logger); err != nil {
 		fmt.Fprintf(stderr, "flowstate serve: %v\n", err)
+		return 2
+	}
+	if f.adminTok != "" && len(f.adminTok) < docsync.MinSecretBytes {
+		fmt.Fprintf(stderr, "flowstate serve: --admin-token is %d bytes: it grants a copy of every document and must be at least %d bytes; make one with: openssl rand -hex 32\n", len(f.adminTok), docsync.MinSecretBytes)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

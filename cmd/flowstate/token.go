@@ -142,6 +142,8 @@ type accessFlags struct {
 	trustProxy     bool
 	maxRooms       int
 	maxDocBytes    int
+	slowLag        time.Duration
+	sendBuffer     int
 	envErrs        []error // environment variables that did not parse
 }
 
@@ -167,6 +169,22 @@ func (a *accessFlags) register(fs *flag.FlagSet) {
 		"rooms open in memory; at the limit idle ones close, and joins get 1013 when none is idle (0: no limit)")
 	a.intFlag(fs, &a.maxDocBytes, "max-doc-bytes", "FLOWSTATE_MAX_DOC_BYTES", docsync.DefaultMaxDocBytes,
 		"largest document of a room; an update past it is refused with 1009 (0: no limit)")
+	a.durationFlag(fs, &a.slowLag, "slow-consumer-lag", "FLOWSTATE_SLOW_CONSUMER_LAG", docsync.DefaultSlowConsumerLag,
+		"how long a client may read nothing while data waits for it; then it is closed with 4008 (slow consumer)")
+	a.intFlag(fs, &a.sendBuffer, "send-buffer-bytes", "FLOWSTATE_SEND_BUFFER_BYTES", docsync.DefaultSendBuffer,
+		"kernel send buffer (SO_SNDBUF) of each WebSocket connection; small, so that a stalled client shows within seconds (0: the kernel's default and tuning)")
+}
+
+func (a *accessFlags) durationFlag(fs *flag.FlagSet, p *time.Duration, name, env string, def time.Duration, usage string) {
+	if v, ok := os.LookupEnv(env); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			a.envErrs = append(a.envErrs, fmt.Errorf("%s=%q: not a duration such as 10s", env, v))
+		} else {
+			def = d
+		}
+	}
+	fs.DurationVar(p, name, def, usage+" ("+env+")")
 }
 
 func (a *accessFlags) intFlag(fs *flag.FlagSet, p *int, name, env string, def int, usage string) {
@@ -225,7 +243,7 @@ func (a *accessFlags) apply(cfg *docsync.Config, logger *slog.Logger) error {
 	}{
 		{"max-message-bytes", a.maxMessage}, {"rate-burst", a.rateBurst}, {"rate-bytes", a.rateBytes},
 		{"rate-bytes-burst", a.rateBytesBurst}, {"max-conns-per-ip", a.maxConnsPerIP},
-		{"max-rooms", a.maxRooms}, {"max-doc-bytes", a.maxDocBytes},
+		{"max-rooms", a.maxRooms}, {"max-doc-bytes", a.maxDocBytes}, {"send-buffer-bytes", a.sendBuffer},
 	} {
 		if v.n < 0 {
 			return fmt.Errorf("--%s %d: must not be negative", v.name, v.n)
@@ -233,6 +251,9 @@ func (a *accessFlags) apply(cfg *docsync.Config, logger *slog.Logger) error {
 	}
 	if a.maxMessage == 0 {
 		return errors.New("--max-message-bytes must be positive")
+	}
+	if a.slowLag <= 0 {
+		return fmt.Errorf("--slow-consumer-lag %v: must be positive", a.slowLag)
 	}
 	if a.rateMessages < 0 {
 		return fmt.Errorf("--rate-messages %v: must not be negative", a.rateMessages)
@@ -248,6 +269,8 @@ func (a *accessFlags) apply(cfg *docsync.Config, logger *slog.Logger) error {
 	cfg.TrustProxy = a.trustProxy
 	cfg.MaxRooms = offIfZero(a.maxRooms)
 	cfg.MaxDocBytes = offIfZero(a.maxDocBytes)
+	cfg.SlowConsumerLag = a.slowLag
+	cfg.SendBuffer = offIfZero(a.sendBuffer)
 	if auth == nil {
 		logger.Warn("no auth secret: the server is open, and anyone who can reach it may read and write every room; set --auth-secret or FLOWSTATE_AUTH_SECRET")
 	}
