@@ -109,6 +109,17 @@ type Config struct {
 	// the server's own host. A refused origin gets HTTP 403.
 	AllowedOrigins []string
 
+	// AllowedHosts lists the host names ("sync.example.com",
+	// "sync.example.com:8443", "*.example.com") the server answers
+	// besides IP addresses and localhost, which it always answers; the
+	// hosts of AllowedOrigins count too, and "*" answers every host. A
+	// request naming another host in its Host header gets HTTP 421 on
+	// every route, WebSocket upgrades included: this stops DNS rebinding,
+	// in which a page of another site makes its own name resolve to the
+	// server's address, so that the browser lets it read the server's
+	// answers. Nil answers IP addresses and localhost only.
+	AllowedHosts []string
+
 	// The limits below take zero for their default and a negative value
 	// for no limit.
 

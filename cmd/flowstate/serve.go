@@ -12,6 +12,7 @@ import (
 	httppprof "net/http/pprof"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -136,6 +137,7 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	}()
 	cfg := f.config
 	cfg.Logger = logger
+	cfg.AllowedHosts = withListenHost(cfg.AllowedHosts, f.addr)
 	srv := docsync.NewServer(cfg, st)
 	srv.Version = readBuildInfo().String()
 	// The demo page and the client bundles; more specific routes
@@ -156,6 +158,11 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "websocket", "ws://"+ln.Addr().String()+"/ws/{room}",
 		"data", f.data, "storage", storageKind(f.data))
+	if len(f.config.AllowedHosts) == 0 && !isLoopback(ln.Addr()) {
+		logger.Warn("listening beyond loopback without --allowed-hosts: requests that name this server by a DNS name " +
+			"(a proxy passing Host: sync.example.com, a browser at http://sync.example.com) get 421; IP addresses and localhost are answered. " +
+			"List the names with --allowed-hosts or FLOWSTATE_ALLOWED_HOSTS")
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -190,4 +197,20 @@ func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log format %q: use text or json", format)
+}
+
+// withListenHost adds the host of addr to hosts when it is a name: a
+// server told to listen on "sync.internal:8080" answers for that name.
+func withListenHost(hosts []string, addr string) []string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || net.ParseIP(host) != nil || slices.Contains(hosts, "*") {
+		return hosts
+	}
+	return append(slices.Clip(hosts), strings.ToLower(host))
+}
+
+// isLoopback reports whether a listens on a loopback address only.
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }

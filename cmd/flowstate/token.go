@@ -133,6 +133,7 @@ func (s *secretFlags) authenticator() (*docsync.Authenticator, error) {
 type accessFlags struct {
 	secret         secretFlags
 	origins        string
+	hosts          string
 	maxMessage     int
 	rateMessages   float64
 	rateBurst      int
@@ -151,6 +152,9 @@ func (a *accessFlags) register(fs *flag.FlagSet) {
 	a.secret.register(fs, "auth-secret", "auth-secret-file")
 	fs.StringVar(&a.origins, "allowed-origins", os.Getenv("FLOWSTATE_ALLOWED_ORIGINS"),
 		"comma-separated `origins` (https://example.com) whose pages may connect besides the server's own; * allows all (FLOWSTATE_ALLOWED_ORIGINS)")
+	fs.StringVar(&a.hosts, "allowed-hosts", os.Getenv("FLOWSTATE_ALLOWED_HOSTS"),
+		"comma-separated host `names` (sync.example.com, *.example.com, name:port) the server answers besides IP addresses, localhost, the host of --addr and those of --allowed-origins; "+
+			"other Host headers get 421 on every route, against DNS rebinding; * answers all (FLOWSTATE_ALLOWED_HOSTS)")
 	a.intFlag(fs, &a.maxMessage, "max-message-bytes", "FLOWSTATE_MAX_MESSAGE_BYTES", docsync.DefaultMaxMessageSize,
 		"largest message a client may send; larger closes it with 1009")
 	a.floatFlag(fs, &a.rateMessages, "rate-messages", "FLOWSTATE_RATE_MESSAGES", docsync.DefaultRateMessages,
@@ -237,6 +241,10 @@ func (a *accessFlags) apply(cfg *docsync.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	hosts, err := docsync.ParseHosts(a.hosts)
+	if err != nil {
+		return fmt.Errorf("--allowed-hosts: %w", err)
+	}
 	for _, v := range []struct {
 		name string
 		n    int
@@ -260,6 +268,7 @@ func (a *accessFlags) apply(cfg *docsync.Config, logger *slog.Logger) error {
 	}
 	cfg.Auth = auth
 	cfg.AllowedOrigins = origins
+	cfg.AllowedHosts = hosts
 	cfg.MaxMessageSize = a.maxMessage
 	cfg.RateMessages = offIfZero(a.rateMessages)
 	cfg.RateBurst = a.rateBurst
@@ -276,6 +285,9 @@ func (a *accessFlags) apply(cfg *docsync.Config, logger *slog.Logger) error {
 	}
 	if len(origins) == 1 && origins[0] == "*" {
 		logger.Warn("--allowed-origins is *: pages of every site may open sessions from their visitors' browsers")
+	}
+	if len(hosts) == 1 && hosts[0] == "*" {
+		logger.Warn("--allowed-hosts is *: the server answers every Host, so pages of other sites can reach it by DNS rebinding")
 	}
 	return nil
 }
