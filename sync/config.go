@@ -60,12 +60,15 @@ type Config struct {
 	QueueLength int
 	QueueBytes  int
 
-	// SlowConsumerLag is how long data may wait for a client that reads
-	// nothing: a session whose socket takes no byte of what waits for it
-	// for this long is disconnected as a slow consumer (4008). A client
-	// that reads, but too slowly to keep up, fills its queue instead and
-	// is dropped by QueueLength and QueueBytes. Zero means
-	// DefaultSlowConsumerLag (10 s).
+	// SlowConsumerLag is how far behind in reading a client may fall: a
+	// session that leaves a probe ping unanswered for this long (the
+	// server pings a session it sends data to at most every 2 s, and the
+	// pong proves the client read everything before the ping), or whose
+	// socket takes no byte for this long, is disconnected as a slow
+	// consumer (4008). The hub checks once a second. A client that reads,
+	// but too slowly to keep up, may fill its queue first, and is dropped
+	// by QueueLength and QueueBytes. Zero means DefaultSlowConsumerLag
+	// (10 s).
 	SlowConsumerLag time.Duration
 
 	// SendBuffer is the kernel send buffer (SO_SNDBUF), in bytes, asked

@@ -93,3 +93,36 @@ func TestSlowConsumerLag(t *testing.T) {
 	insert(t, writer, -1, "after")
 	waitSynced(t, writer)
 }
+
+// TestSlowConsumerProbe checks that a client that stops reading in a
+// quiet room, whose trickle of updates would take minutes to fill the
+// kernel's buffers, is still dropped after Config.SlowConsumerLag: the
+// server's probe pings go unanswered. The healthy members, which answer
+// them, stay.
+func TestSlowConsumerProbe(t *testing.T) {
+	cfg := testConfig()
+	cfg.SlowConsumerLag = 500 * time.Millisecond
+	ts := startServer(t, cfg, nil)
+	writer := dial(t, ts, "probe", nil)
+	reader := dial(t, ts, "probe", nil)
+	stalled := joinRaw(t, ts, "probe")
+
+	start := time.Now()
+	for i := 0; metric(t, ts, "flowstate_slow_consumer_disconnects_total") == 0; i++ {
+		if time.Since(start) > deadline {
+			t.Fatalf("the stalled client is still a member after %v with a lag of %v", deadline, cfg.SlowConsumerLag)
+		}
+		insert(t, writer, -1, "x")
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("stalled client dropped after %v (lag %v, probes every %v)", time.Since(start).Round(time.Millisecond), cfg.SlowConsumerLag, 2*time.Second)
+	stalled.expectClosed(protocol.CodeSlowConsumer)
+
+	// The members that read were probed too, and answered.
+	insert(t, writer, -1, "!")
+	waitSynced(t, writer)
+	waitConverged(t, writer, reader)
+	if got := metric(t, ts, "flowstate_slow_consumer_disconnects_total"); got != 1 {
+		t.Errorf("%v slow consumers, want only the stalled one", got)
+	}
+}

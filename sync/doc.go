@@ -36,9 +36,11 @@ when its client leaves or stops refreshing it.
 
 A session has a read pump and a write pump, as in the gorilla/websocket
 examples. The room never blocks on a session: it pushes to a bounded queue,
-and a session whose queue overflows, or whose socket takes nothing for
-Config.SlowConsumerLag, is disconnected as a slow consumer (close code
-4008). Each connection asks for a small kernel send buffer
+and a session whose queue overflows, or that falls Config.SlowConsumerLag
+behind in reading, is disconnected as a slow consumer (close code 4008).
+How far behind a client reads is measured end to end with probe pings
+(probe.go): a pong proves the client read everything sent before its
+ping. Each connection asks for a small kernel send buffer
 (Config.SendBuffer), so that what the kernel holds, which neither bound
 sees, stays small. A drop never truncates a frame: the frame being
 written is finished before the farewell. Its client reconnects, and the handshake's state vectors

@@ -102,13 +102,15 @@ func NewHub(cfg Config, st store.Store) *Hub {
 }
 
 // pingLoop asks the write pump of every session to ping its client once
-// per pingPeriod. One loop for all sessions costs less than a timer each,
-// and its one-second steps spread the pings out.
+// per pingPeriod, and to probe how far behind it reads while it receives
+// data (probe.go), dropping those too far behind. One loop for all
+// sessions costs less than a timer each, and its one-second steps spread
+// the pings out.
 func (h *Hub) pingLoop() {
 	defer h.wg.Done()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	var due []*session
+	var due, slow []*session
 	for {
 		select {
 		case <-h.stop:
@@ -116,19 +118,23 @@ func (h *Hub) pingLoop() {
 		case now := <-t.C:
 			h.mu.Lock()
 			for s := range h.sessions {
-				if s.pingAt.IsZero() {
-					s.pingAt = now.Add(pingPeriod)
-				} else if now.After(s.pingAt) {
-					s.pingAt = now.Add(pingPeriod)
+				switch s.probe(now, h.cfg.SlowConsumerLag) {
+				case probePing:
 					due = append(due, s)
+				case probeSlow:
+					slow = append(slow, s)
 				}
 			}
 			h.mu.Unlock()
 			for _, s := range due {
 				s.queue.pingDue()
 			}
+			for _, s := range slow {
+				s.dropSlow(slowText(h.cfg.SlowConsumerLag))
+			}
 			clear(due)
-			due = due[:0]
+			clear(slow)
+			due, slow = due[:0], slow[:0]
 		}
 	}
 }

@@ -35,6 +35,7 @@ type sendQueue struct {
 	pumping bool      // a write pump is running
 	partial bool      // msgs[0] is the end of a frame begun by a direct write
 	leaving bool      // the write pump is writing the farewell
+	fed     bool      // data was pushed since the last takeFed
 }
 
 // A farewell is the last thing written to a session: an Error message and
@@ -67,6 +68,7 @@ func (q *sendQueue) push(b []byte) bool {
 	if q.bye != nil {
 		return true
 	}
+	q.fed = true
 	if !q.pumping && len(q.msgs) == 0 && q.conn != nil {
 		n := tryWrite(q.conn, b)
 		if n == len(b) {
@@ -84,6 +86,15 @@ func (q *sendQueue) push(b []byte) bool {
 	q.bytes += len(b)
 	q.wakeLocked()
 	return true
+}
+
+// takeFed reports whether data was pushed since the last call.
+func (q *sendQueue) takeFed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	fed := q.fed
+	q.fed = false
+	return fed
 }
 
 // pingDue asks the write pump to ping the client.

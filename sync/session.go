@@ -32,6 +32,13 @@ type session struct {
 	lastSeq   uint64      // the last Update seq read; read pump only
 	readEnded atomic.Bool // the read pump (or handshake) stopped reading
 
+	// Probe pings (probe.go): probeID numbers the latest ping, probeSent
+	// is when it reached the kernel (Unix ns; 0 once answered), probedAt
+	// when the hub last asked for a probe (guarded by hub.mu).
+	probeID   atomic.Uint64
+	probeSent atomic.Int64
+	probedAt  time.Time
+
 	ip     string      // the address counted against Config.MaxConnsPerIP
 	query  string      // the token of the URL's query, if any
 	claims *Claims     // what the token grants; nil on an open server
@@ -52,6 +59,7 @@ func (s *session) serve(roomName string) {
 		if !s.limit.allow(len(data)) {
 			return errRateLimited
 		}
+		s.ponged(data)
 		if s.room == nil {
 			return nil
 		}
@@ -261,12 +269,14 @@ func (s *session) writePump() {
 			}
 		} else {
 			if ping {
-				msgs = append(msgs, pingFrame)
+				msgs = append(msgs, s.pingFrame())
 			}
 			var err error
 			if rest, err = s.write(raw, msgs, partial); err != nil {
 				s.writeFailed(err)
 				bye = s.queue.farewell()
+			} else if ping {
+				s.pinged()
 			}
 		}
 		clear(batch)
@@ -334,19 +344,8 @@ func (s *session) writeFailed(err error) {
 		s.queue.close(closedByClient, "", 0)
 		return
 	}
-	lag := s.hub.cfg.SlowConsumerLag
-	if s.queue.close(closedSlowConsumer, fmt.Sprintf("the client read nothing for %v: dropped as a slow consumer", lag), 0) {
-		s.hub.metrics.slowConsumers.Inc()
-		room := ""
-		if s.room != nil {
-			room = s.room.name
-		}
-		s.hub.logger.Warn("slow consumer disconnected", "room", room, "remote", s.remote, "lag", lag)
-	}
+	s.dropSlow(fmt.Sprintf("the client read nothing for %v: dropped as a slow consumer", s.hub.cfg.SlowConsumerLag))
 }
-
-// pingFrame is the ping the server sends every pingPeriod.
-var pingFrame = frame(opPing, nil)
 
 // writeFarewell writes the end of a frame begun, if any, then the Error
 // message and close frame of bye (or, for a client that closed, the echo

@@ -174,7 +174,7 @@ func (a *accessFlags) register(fs *flag.FlagSet) {
 	a.intFlag(fs, &a.maxDocBytes, "max-doc-bytes", "FLOWSTATE_MAX_DOC_BYTES", docsync.DefaultMaxDocBytes,
 		"largest document of a room; an update past it is refused with 1009 (0: no limit)")
 	a.durationFlag(fs, &a.slowLag, "slow-consumer-lag", "FLOWSTATE_SLOW_CONSUMER_LAG", docsync.DefaultSlowConsumerLag,
-		"how long a client may read nothing while data waits for it; then it is closed with 4008 (slow consumer)")
+		"how far behind in reading a client may fall (a probe ping unanswered, or a socket that takes nothing, for this long); then it is closed with 4008 (slow consumer)")
 	a.intFlag(fs, &a.sendBuffer, "send-buffer-bytes", "FLOWSTATE_SEND_BUFFER_BYTES", docsync.DefaultSendBuffer,
 		"kernel send buffer (SO_SNDBUF) of each WebSocket connection; small, so that a stalled client shows within seconds (0: the kernel's default and tuning)")
 }
