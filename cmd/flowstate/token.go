@@ -154,7 +154,8 @@ func (a *accessFlags) register(fs *flag.FlagSet) {
 		"comma-separated `origins` (https://example.com) whose pages may connect besides the server's own; * allows all (FLOWSTATE_ALLOWED_ORIGINS)")
 	fs.StringVar(&a.hosts, "allowed-hosts", os.Getenv("FLOWSTATE_ALLOWED_HOSTS"),
 		"comma-separated host `names` (sync.example.com, *.example.com, name:port) the server answers besides IP addresses, localhost, the host of --addr and those of --allowed-origins; "+
-			"other Host headers get 421 on every route, against DNS rebinding; * answers all (FLOWSTATE_ALLOWED_HOSTS)")
+			"other Host headers get 421 on every route, against DNS rebinding. The rule is the same on every --addr: behind a proxy that passes the client's Host, list that name "+
+			"(serve warns at start-up when it listens beyond loopback without this flag); * answers all (FLOWSTATE_ALLOWED_HOSTS)")
 	a.intFlag(fs, &a.maxMessage, "max-message-bytes", "FLOWSTATE_MAX_MESSAGE_BYTES", docsync.DefaultMaxMessageSize,
 		"largest message a client may send; larger closes it with 1009")
 	a.floatFlag(fs, &a.rateMessages, "rate-messages", "FLOWSTATE_RATE_MESSAGES", docsync.DefaultRateMessages,
