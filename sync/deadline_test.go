@@ -63,7 +63,7 @@ func TestHelloDeadlineIsAbsolute(t *testing.T) {
 // farewell: a drop never truncates a frame.
 func TestSlowConsumerLag(t *testing.T) {
 	cfg := testConfig()
-	cfg.SlowConsumerLag = 300 * time.Millisecond
+	cfg.SlowConsumerLag = time.Second
 	cfg.SendBuffer = 4 << 10
 	cfg.QueueLength, cfg.QueueBytes = 1<<20, 1<<30 // only the lag can drop it
 	ts := startServer(t, cfg, nil)
@@ -101,7 +101,9 @@ func TestSlowConsumerLag(t *testing.T) {
 // them, stay.
 func TestSlowConsumerProbe(t *testing.T) {
 	cfg := testConfig()
-	cfg.SlowConsumerLag = 500 * time.Millisecond
+	// Short, but long enough for the healthy clients to answer under the
+	// race detector on a busy machine.
+	cfg.SlowConsumerLag = 2 * time.Second
 	ts := startServer(t, cfg, nil)
 	writer := dial(t, ts, "probe", nil)
 	reader := dial(t, ts, "probe", nil)

@@ -34,8 +34,8 @@ const (
 // probe unanswered for longer than lag. h.mu must be held: it guards
 // s.pingAt and s.probedAt.
 func (s *session) probe(now time.Time, lag time.Duration) probeVerdict {
-	if at := s.probeSent.Load(); at != 0 {
-		if now.Sub(time.Unix(0, at)) > lag {
+	if s.probeWritten.Load() > s.probeAnswered.Load() {
+		if now.Sub(time.Unix(0, s.probeSentAt.Load())) > lag {
 			return probeSlow
 		}
 		return probeWait // an unanswered ping also keeps the connection alive
@@ -53,21 +53,28 @@ func (s *session) probe(now time.Time, lag time.Duration) probeVerdict {
 	return probePing
 }
 
-// pingFrame returns the next probe ping, numbered, and makes it the one
-// whose pong the session waits for. Write pump only.
-func (s *session) pingFrame() []byte {
-	id := s.probeID.Add(1)
-	return frame(opPing, binary.BigEndian.AppendUint64(nil, id))
+// pingFrame returns the next probe ping and its number. Write pump only.
+func (s *session) pingFrame() ([]byte, uint64) {
+	s.probeID++
+	return frame(opPing, binary.BigEndian.AppendUint64(nil, s.probeID)), s.probeID
 }
 
-// pinged records that the last ping of pingFrame reached the kernel.
-func (s *session) pinged() { s.probeSent.Store(time.Now().UnixNano()) }
+// pinged records that ping number id reached the kernel: from now on
+// the session waits for its pong. The time is stored first, so that the
+// hub's loop never pairs the new number with an old time. Its pong may
+// well have come already, which probeAnswered then says.
+func (s *session) pinged(id uint64) {
+	s.probeSentAt.Store(time.Now().UnixNano())
+	s.probeWritten.Store(id)
+}
 
-// ponged handles a pong: the answer to the latest probe ends its wait.
-// Read pump only.
+// ponged handles a pong: the answer to a probe ends the wait for it and
+// every earlier one. Read pump only.
 func (s *session) ponged(data string) {
-	if len(data) == 8 && binary.BigEndian.Uint64([]byte(data)) == s.probeID.Load() {
-		s.probeSent.Store(0)
+	if len(data) == 8 {
+		if id := binary.BigEndian.Uint64([]byte(data)); id > s.probeAnswered.Load() {
+			s.probeAnswered.Store(id)
+		}
 	}
 }
 

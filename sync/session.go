@@ -32,12 +32,16 @@ type session struct {
 	lastSeq   uint64      // the last Update seq read; read pump only
 	readEnded atomic.Bool // the read pump (or handshake) stopped reading
 
-	// Probe pings (probe.go): probeID numbers the latest ping, probeSent
-	// is when it reached the kernel (Unix ns; 0 once answered), probedAt
-	// when the hub last asked for a probe (guarded by hub.mu).
-	probeID   atomic.Uint64
-	probeSent atomic.Int64
-	probedAt  time.Time
+	// Probe pings (probe.go): probeID numbers the pings (write pump
+	// only); probeWritten is the number of the last one that reached the
+	// kernel, at probeSentAt (Unix ns); probeAnswered the last one whose
+	// pong came back; probedAt when the hub last asked for one (guarded
+	// by hub.mu).
+	probeID       uint64
+	probeWritten  atomic.Uint64
+	probeSentAt   atomic.Int64
+	probeAnswered atomic.Uint64
+	probedAt      time.Time
 
 	ip     string      // the address counted against Config.MaxConnsPerIP
 	query  string      // the token of the URL's query, if any
@@ -253,7 +257,7 @@ func (s *session) read() (protocol.Message, closeReason, string) {
 // and closes queue.finished.
 func (s *session) writePump() {
 	raw := s.conn.NetConn()
-	var batch [][]byte
+	var batch, bufs [][]byte
 	for {
 		msgs, partial, ping, bye := s.queue.take(batch)
 		if len(msgs) == 0 && !ping && bye == nil {
@@ -268,18 +272,23 @@ func (s *session) writePump() {
 				rest = append(rest, b...)
 			}
 		} else {
+			var pingID uint64
 			if ping {
-				msgs = append(msgs, s.pingFrame())
+				var f []byte
+				f, pingID = s.pingFrame()
+				msgs = append(msgs, f)
 			}
 			var err error
-			if rest, err = s.write(raw, msgs, partial); err != nil {
+			bufs = append(bufs[:0], msgs...) // write consumes bufs; msgs stays whole
+			if rest, err = s.write(raw, msgs, bufs, partial); err != nil {
 				s.writeFailed(err)
 				bye = s.queue.farewell()
 			} else if ping {
-				s.pinged()
+				s.pinged(pingID)
 			}
 		}
 		clear(batch)
+		clear(bufs)
 		if bye != nil {
 			// The queue's reason, not bye's: a write that failed because
 			// the room dropped a slow consumer finds the queue closed
@@ -293,20 +302,19 @@ func (s *session) writePump() {
 	}
 }
 
-// write writes msgs to raw; partial says that msgs[0] is the end of a
-// frame begun. The deadline moves on while the socket takes bytes: a
+// write writes msgs to raw, consuming bufs, a copy of msgs; partial says
+// that msgs[0] is the end of a frame begun. The deadline moves on while the socket takes bytes: a
 // client that reads slowly but steadily is held to the queue's bounds,
 // not to a time. Only a socket that takes nothing for
 // Config.SlowConsumerLag times out. On failure, write returns the part of
 // a frame it did not write, if it stopped inside one.
-func (s *session) write(raw net.Conn, msgs [][]byte, partial bool) (rest []byte, err error) {
-	bufs := make(net.Buffers, len(msgs)) // WriteTo consumes it; msgs stays whole
-	copy(bufs, msgs)
+func (s *session) write(raw net.Conn, msgs, bufs [][]byte, partial bool) (rest []byte, err error) {
+	nb := net.Buffers(bufs)
 	var total int64
-	for len(bufs) > 0 {
+	for len(nb) > 0 {
 		_ = raw.SetWriteDeadline(time.Now().Add(s.hub.cfg.SlowConsumerLag))
 		var n int64
-		n, err = bufs.WriteTo(raw)
+		n, err = nb.WriteTo(raw)
 		total += n
 		if err == nil {
 			return nil, nil
