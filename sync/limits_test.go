@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -86,6 +87,19 @@ var floodTests = []floodTest{
 					return
 				}
 			}
+		},
+		code: protocol.CodeRateLimited,
+	},
+	{
+		// A thousand pings in one write: the server stops reading after
+		// the sixth, with the rest unread in its socket, which must not
+		// reset the connection before the client has the farewell.
+		name: "ping frames in one burst",
+		cfg:  func(c *docsync.Config) { c.RateMessages, c.RateBurst = 5, 5 },
+		flood: func(t *testing.T, c *rawClient) {
+			ping := []byte{0x89, 0x81, 0, 0, 0, 0, 'p'} // masked with a zero key
+			_ = c.conn.NetConn().SetWriteDeadline(time.Now().Add(deadline))
+			_, _ = c.conn.NetConn().Write(bytes.Repeat(ping, 1000))
 		},
 		code: protocol.CodeRateLimited,
 	},

@@ -29,8 +29,9 @@ type session struct {
 	room   *room
 	client uint64
 
-	lastSeq   uint64      // the last Update seq read; read pump only
-	readEnded atomic.Bool // the read pump (or handshake) stopped reading
+	lastSeq      uint64      // the last Update seq read; read pump only
+	readEnded    atomic.Bool // the read pump (or handshake) stopped reading
+	clientClosed atomic.Bool // the client's close frame was read
 
 	// Probe pings (probe.go): probeID numbers the pings (write pump
 	// only); probeWritten is the number of the last one that reached the
@@ -79,7 +80,10 @@ func (s *session) serve(roomName string) {
 		return nil
 	})
 	// A close frame ends the read pump: there can be only one.
-	s.conn.SetCloseHandler(func(int, string) error { return nil })
+	s.conn.SetCloseHandler(func(int, string) error {
+		s.clientClosed.Store(true)
+		return nil
+	})
 	if reason, text := s.handshake(roomName); reason != 0 {
 		s.end(reason, text, 0)
 		return
@@ -392,13 +396,33 @@ func (s *session) awaitClose(deadline time.Time) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	_ = s.conn.SetReadDeadline(deadline)
+	if s.clientClosed.Load() {
+		return // the client said goodbye: it sends nothing more
+	}
+	// The read pump stopped on something the client sent (a flood, a
+	// protocol error), or never ran: the client may still be sending.
+	// Closing a socket with unread data resets the connection, which
+	// discards a farewell still in the kernel's queue, so what comes is
+	// read and dropped until the client falls silent for drainIdle,
+	// closes, or the deadline passes. gorilla's reader keeps its first
+	// error, so the bytes are read below it.
+	raw := s.conn.NetConn()
+	var buf [512]byte
 	for {
-		if _, _, err := s.conn.NextReader(); err != nil {
+		idle := time.Now().Add(drainIdle)
+		if idle.After(deadline) {
+			idle = deadline
+		}
+		_ = raw.SetReadDeadline(idle)
+		if _, err := raw.Read(buf[:]); err != nil {
 			return
 		}
 	}
 }
+
+// drainIdle is how long a client that the server refused must be silent
+// before its connection is closed; see awaitClose.
+const drainIdle = 50 * time.Millisecond
 
 // abort interrupts a write in progress, for a session dropped as a slow
 // consumer whose write pump may be stuck on a full socket buffer. The
