@@ -36,8 +36,14 @@ when its client leaves or stops refreshing it.
 
 A session has a read pump and a write pump, as in the gorilla/websocket
 examples. The room never blocks on a session: it pushes to a bounded queue,
-and a session whose queue overflows is disconnected as a slow consumer
-(close code 4008). Its client reconnects, and the handshake's state vectors
+and a session whose queue overflows, or that falls Config.SlowConsumerLag
+behind in reading, is disconnected as a slow consumer (close code 4008).
+How far behind a client reads is measured end to end with probe pings
+(probe.go): a pong proves the client read everything sent before its
+ping. Each connection asks for a small kernel send buffer
+(Config.SendBuffer), so that what the kernel holds, which neither bound
+sees, stays small. A drop never truncates a frame: the frame being
+written is finished before the farewell. Its client reconnects, and the handshake's state vectors
 make the resync lossless. protocol/PROTOCOL.md lists every message and
 close code.
 
@@ -54,7 +60,17 @@ the token query parameter) naming a room or a room prefix, a permission
 is closed with 4408 when its token expires. Config also bounds message
 size, each connection's message and byte rates, connections per client
 address, rooms held in memory and each document's size, and lists the
-origins whose pages may connect. Each rejection has its own close code.
+origins whose pages may connect. Ping and pong frames draw on the message
+allowance like messages, and the Hello deadline is absolute. Each
+rejection has its own close code.
+
+Every route of a Server, and Hub.ServeWS, answers only the Host headers
+it is configured for (Config.AllowedHosts): IP addresses, localhost, the
+listed names and the hosts of Config.AllowedOrigins; others get HTTP 421.
+This stops DNS rebinding, in which a page of another site has its own
+name resolve to the server's address. Requests refused before a session
+(421, 403, 429, a bad handshake, an invalid room) are logged, at most 10
+lines a second, and counted in flowstate_refused_requests_total.
 
 # Concurrency
 

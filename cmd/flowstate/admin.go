@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/flowstate/flowstate/crdt"
 	"github.com/flowstate/flowstate/store"
+	docsync "github.com/flowstate/flowstate/sync"
 )
 
 // memoryData is the --data value that keeps documents in memory only.
@@ -444,11 +446,13 @@ func fetchBackup(w io.Writer, url, token string) error {
 // file, taken in one read transaction while the server keeps writing, to
 // callers that present token as a bearer token.
 func backupHandler(st *store.Bolt, token string, logger *slog.Logger) http.Handler {
-	want := []byte("Bearer " + token)
+	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Constant-time, so that the response time does not reveal how
-		// much of a guess was right.
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		// Constant-time, on hashes of equal length, so that the response
+		// time reveals neither how much of a guess was right nor the
+		// token's length.
+		got := sha256.Sum256([]byte(docsync.BearerToken(r)))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="flowstate admin"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return

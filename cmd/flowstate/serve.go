@@ -12,6 +12,7 @@ import (
 	httppprof "net/http/pprof"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -58,7 +59,7 @@ func newServeFlagSet(f *serveFlags, stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.addr, "addr", envOr("FLOWSTATE_ADDR", defaultAddr), "`host:port` to listen on (FLOWSTATE_ADDR)")
 	fs.StringVar(&f.data, "data", envOr("FLOWSTATE_DATA", "./flowstate.db"), "data `file`, or :memory: to keep documents in memory only (FLOWSTATE_DATA)")
-	fs.StringVar(&f.adminTok, "admin-token", envOr("FLOWSTATE_ADMIN_TOKEN", ""), "serve a hot backup at GET /admin/backup to callers presenting this bearer `token`; empty disables it (FLOWSTATE_ADMIN_TOKEN)")
+	fs.StringVar(&f.adminTok, "admin-token", envOr("FLOWSTATE_ADMIN_TOKEN", ""), fmt.Sprintf("serve a hot backup at GET /admin/backup to callers presenting this bearer `token`, at least %d bytes; empty disables it (FLOWSTATE_ADMIN_TOKEN)", docsync.MinSecretBytes))
 	fs.StringVar(&f.logFormat, "log-format", envOr("FLOWSTATE_LOG_FORMAT", "text"), "log format: text or json (FLOWSTATE_LOG_FORMAT)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("FLOWSTATE_LOG_LEVEL", "info"), "log level: debug, info, warn or error (FLOWSTATE_LOG_LEVEL)")
 	fs.BoolVar(&f.pprof, "pprof", envOr("FLOWSTATE_PPROF", "") == "true", "serve net/http/pprof profiles at /debug/pprof/ (FLOWSTATE_PPROF=true)")
@@ -103,6 +104,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flowstate serve: %v\n", err)
 		return 2
 	}
+	if f.adminTok != "" && len(f.adminTok) < docsync.MinSecretBytes {
+		fmt.Fprintf(stderr, "flowstate serve: --admin-token is %d bytes: it grants a copy of every document and must be at least %d bytes; make one with: openssl rand -hex 32\n", len(f.adminTok), docsync.MinSecretBytes)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	stopProfile, err := startCPUProfile(f.cpuProf)
@@ -132,6 +137,7 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	}()
 	cfg := f.config
 	cfg.Logger = logger
+	cfg.AllowedHosts = withListenHost(cfg.AllowedHosts, f.addr)
 	srv := docsync.NewServer(cfg, st)
 	srv.Version = readBuildInfo().String()
 	// The demo page and the client bundles; more specific routes
@@ -152,6 +158,11 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "websocket", "ws://"+ln.Addr().String()+"/ws/{room}",
 		"data", f.data, "storage", storageKind(f.data))
+	if len(f.config.AllowedHosts) == 0 && !isLoopback(ln.Addr()) {
+		logger.Warn("listening beyond loopback without --allowed-hosts: requests that name this server by a DNS name " +
+			"(a proxy passing Host: sync.example.com, a browser at http://sync.example.com) get 421; IP addresses and localhost are answered. " +
+			"List the names with --allowed-hosts or FLOWSTATE_ALLOWED_HOSTS")
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -186,4 +197,20 @@ func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log format %q: use text or json", format)
+}
+
+// withListenHost adds the host of addr to hosts when it is a name: a
+// server told to listen on "sync.internal:8080" answers for that name.
+func withListenHost(hosts []string, addr string) []string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || net.ParseIP(host) != nil || slices.Contains(hosts, "*") {
+		return hosts
+	}
+	return append(slices.Clip(hosts), strings.ToLower(host))
+}
+
+// isLoopback reports whether a listens on a loopback address only.
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }

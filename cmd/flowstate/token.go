@@ -133,6 +133,7 @@ func (s *secretFlags) authenticator() (*docsync.Authenticator, error) {
 type accessFlags struct {
 	secret         secretFlags
 	origins        string
+	hosts          string
 	maxMessage     int
 	rateMessages   float64
 	rateBurst      int
@@ -142,6 +143,8 @@ type accessFlags struct {
 	trustProxy     bool
 	maxRooms       int
 	maxDocBytes    int
+	slowLag        time.Duration
+	sendBuffer     int
 	envErrs        []error // environment variables that did not parse
 }
 
@@ -149,6 +152,10 @@ func (a *accessFlags) register(fs *flag.FlagSet) {
 	a.secret.register(fs, "auth-secret", "auth-secret-file")
 	fs.StringVar(&a.origins, "allowed-origins", os.Getenv("FLOWSTATE_ALLOWED_ORIGINS"),
 		"comma-separated `origins` (https://example.com) whose pages may connect besides the server's own; * allows all (FLOWSTATE_ALLOWED_ORIGINS)")
+	fs.StringVar(&a.hosts, "allowed-hosts", os.Getenv("FLOWSTATE_ALLOWED_HOSTS"),
+		"comma-separated host `names` (sync.example.com, *.example.com, name:port) the server answers besides IP addresses, localhost, the host of --addr and those of --allowed-origins; "+
+			"other Host headers get 421 on every route, against DNS rebinding. The rule is the same on every --addr: behind a proxy that passes the client's Host, list that name "+
+			"(serve warns at start-up when it listens beyond loopback without this flag); * answers all (FLOWSTATE_ALLOWED_HOSTS)")
 	a.intFlag(fs, &a.maxMessage, "max-message-bytes", "FLOWSTATE_MAX_MESSAGE_BYTES", docsync.DefaultMaxMessageSize,
 		"largest message a client may send; larger closes it with 1009")
 	a.floatFlag(fs, &a.rateMessages, "rate-messages", "FLOWSTATE_RATE_MESSAGES", docsync.DefaultRateMessages,
@@ -167,6 +174,22 @@ func (a *accessFlags) register(fs *flag.FlagSet) {
 		"rooms open in memory; at the limit idle ones close, and joins get 1013 when none is idle (0: no limit)")
 	a.intFlag(fs, &a.maxDocBytes, "max-doc-bytes", "FLOWSTATE_MAX_DOC_BYTES", docsync.DefaultMaxDocBytes,
 		"largest document of a room; an update past it is refused with 1009 (0: no limit)")
+	a.durationFlag(fs, &a.slowLag, "slow-consumer-lag", "FLOWSTATE_SLOW_CONSUMER_LAG", docsync.DefaultSlowConsumerLag,
+		"how far behind in reading a client may fall (a probe ping unanswered, or a socket that takes nothing, for this long); then it is closed with 4008 (slow consumer)")
+	a.intFlag(fs, &a.sendBuffer, "send-buffer-bytes", "FLOWSTATE_SEND_BUFFER_BYTES", docsync.DefaultSendBuffer,
+		"kernel send buffer (SO_SNDBUF) of each WebSocket connection; small, so that a stalled client shows within seconds (0: the kernel's default and tuning)")
+}
+
+func (a *accessFlags) durationFlag(fs *flag.FlagSet, p *time.Duration, name, env string, def time.Duration, usage string) {
+	if v, ok := os.LookupEnv(env); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			a.envErrs = append(a.envErrs, fmt.Errorf("%s=%q: not a duration such as 10s", env, v))
+		} else {
+			def = d
+		}
+	}
+	fs.DurationVar(p, name, def, usage+" ("+env+")")
 }
 
 func (a *accessFlags) intFlag(fs *flag.FlagSet, p *int, name, env string, def int, usage string) {
@@ -219,13 +242,17 @@ func (a *accessFlags) apply(cfg *docsync.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	hosts, err := docsync.ParseHosts(a.hosts)
+	if err != nil {
+		return fmt.Errorf("--allowed-hosts: %w", err)
+	}
 	for _, v := range []struct {
 		name string
 		n    int
 	}{
 		{"max-message-bytes", a.maxMessage}, {"rate-burst", a.rateBurst}, {"rate-bytes", a.rateBytes},
 		{"rate-bytes-burst", a.rateBytesBurst}, {"max-conns-per-ip", a.maxConnsPerIP},
-		{"max-rooms", a.maxRooms}, {"max-doc-bytes", a.maxDocBytes},
+		{"max-rooms", a.maxRooms}, {"max-doc-bytes", a.maxDocBytes}, {"send-buffer-bytes", a.sendBuffer},
 	} {
 		if v.n < 0 {
 			return fmt.Errorf("--%s %d: must not be negative", v.name, v.n)
@@ -234,11 +261,15 @@ func (a *accessFlags) apply(cfg *docsync.Config, logger *slog.Logger) error {
 	if a.maxMessage == 0 {
 		return errors.New("--max-message-bytes must be positive")
 	}
+	if a.slowLag <= 0 {
+		return fmt.Errorf("--slow-consumer-lag %v: must be positive", a.slowLag)
+	}
 	if a.rateMessages < 0 {
 		return fmt.Errorf("--rate-messages %v: must not be negative", a.rateMessages)
 	}
 	cfg.Auth = auth
 	cfg.AllowedOrigins = origins
+	cfg.AllowedHosts = hosts
 	cfg.MaxMessageSize = a.maxMessage
 	cfg.RateMessages = offIfZero(a.rateMessages)
 	cfg.RateBurst = a.rateBurst
@@ -248,11 +279,16 @@ func (a *accessFlags) apply(cfg *docsync.Config, logger *slog.Logger) error {
 	cfg.TrustProxy = a.trustProxy
 	cfg.MaxRooms = offIfZero(a.maxRooms)
 	cfg.MaxDocBytes = offIfZero(a.maxDocBytes)
+	cfg.SlowConsumerLag = a.slowLag
+	cfg.SendBuffer = offIfZero(a.sendBuffer)
 	if auth == nil {
 		logger.Warn("no auth secret: the server is open, and anyone who can reach it may read and write every room; set --auth-secret or FLOWSTATE_AUTH_SECRET")
 	}
 	if len(origins) == 1 && origins[0] == "*" {
 		logger.Warn("--allowed-origins is *: pages of every site may open sessions from their visitors' browsers")
+	}
+	if len(hosts) == 1 && hosts[0] == "*" {
+		logger.Warn("--allowed-hosts is *: the server answers every Host, so pages of other sites can reach it by DNS rebinding")
 	}
 	return nil
 }

@@ -132,6 +132,22 @@ func TestAccessFlags(t *testing.T) {
 		{name: "negative limit", args: []string{"--max-rooms", "-1"}, err: true},
 		{name: "zero message size", args: []string{"--max-message-bytes", "0"}, err: true},
 		{name: "bad environment", env: map[string]string{"FLOWSTATE_MAX_ROOMS": "many"}, err: true},
+		{name: "slow consumers", args: []string{"--auth-secret", cmdSecret, "--slow-consumer-lag", "3s", "--send-buffer-bytes", "0"},
+			check: func(t *testing.T, cfg docsync.Config) {
+				if cfg.SlowConsumerLag != 3*time.Second || cfg.SendBuffer != -1 {
+					t.Errorf("SlowConsumerLag %v, SendBuffer %d; want 3s and -1 (the kernel's)", cfg.SlowConsumerLag, cfg.SendBuffer)
+				}
+			}},
+		{name: "slow consumers from the environment", env: map[string]string{"FLOWSTATE_AUTH_SECRET": cmdSecret,
+			"FLOWSTATE_SLOW_CONSUMER_LAG": "1500ms", "FLOWSTATE_SEND_BUFFER_BYTES": "8192"},
+			check: func(t *testing.T, cfg docsync.Config) {
+				if cfg.SlowConsumerLag != 1500*time.Millisecond || cfg.SendBuffer != 8192 {
+					t.Errorf("SlowConsumerLag %v, SendBuffer %d", cfg.SlowConsumerLag, cfg.SendBuffer)
+				}
+			}},
+		{name: "zero lag", args: []string{"--slow-consumer-lag", "0s"}, err: true},
+		{name: "bad lag in the environment", env: map[string]string{"FLOWSTATE_SLOW_CONSUMER_LAG": "10"}, err: true},
+		{name: "negative send buffer", args: []string{"--send-buffer-bytes", "-1"}, err: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,6 +191,23 @@ func TestAccessFlags(t *testing.T) {
 	var stderr bytes.Buffer
 	if status := runServe([]string{"--max-rooms", "-3"}, io.Discard, &stderr); status != 2 || !strings.Contains(stderr.String(), "max-rooms") {
 		t.Errorf("serve --max-rooms -3: status %d, stderr %q", status, stderr.String())
+	}
+}
+
+// adminTokenTests are --admin-token values serve refuses: like the auth
+// secret, the token guards every document and must not be guessable.
+var adminTokenTests = []string{"zq", "s3cret", strings.Repeat("Q", docsync.MinSecretBytes-1)}
+
+func TestServeRefusesShortAdminToken(t *testing.T) {
+	for _, token := range adminTokenTests {
+		var stderr bytes.Buffer
+		status := runServe([]string{"--admin-token", token, "--data", ":memory:", "--addr", "127.0.0.1:0"}, io.Discard, &stderr)
+		if status != 2 || !strings.Contains(stderr.String(), "--admin-token is") || !strings.Contains(stderr.String(), "at least 32 bytes") {
+			t.Errorf("serve --admin-token %q: status %d, stderr %q", token, status, stderr.String())
+		}
+		if strings.Contains(stderr.String(), token) {
+			t.Errorf("the refusal repeats the token: %q", stderr.String())
+		}
 	}
 }
 

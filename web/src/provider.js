@@ -292,7 +292,19 @@ export class Provider extends Emitter {
     ws.onclose = (ev) => {
       if (ws === this.ws) this.closed(ev.code, ev.reason);
     };
-    ws.onerror = () => {}; // a close event follows, with the code
+    // Browsers follow an error with a close event (1006), but Node's
+    // built-in WebSocket reports a refused connection with the error
+    // alone. Either way the connection is over: end it at the error,
+    // keeping the Error message the server sent, if any, and retry after
+    // the backoff rather than the handshake timeout. The handler stays
+    // set after drop: the ws package throws an error nobody listens to.
+    ws.onerror = () => {
+      if (ws !== this.ws) return;
+      const serverError = this.serverError;
+      this.drop(1000, 'connection failed');
+      this.serverError = serverError;
+      this.closed(Code.ABNORMAL, `connection to ${this.url} failed`);
+    };
     this.handshakeTimer = setTimeout(() => {
       this.handshakeTimer = null;
       if (ws === this.ws && !this.joined) this.fail(Code.ABNORMAL, `no welcome within ${this.handshakeTimeout} ms`);

@@ -2,7 +2,8 @@
 // late joiners, server crashes and restarts, offline edits, permanent
 // errors and network events. Tokens are tested in auth.test.js.
 //
-// Run with a WebSocket global: node --experimental-websocket --test test/
+// Run with a WebSocket global: node --experimental-websocket --test test/;
+// FLOWSTATE_TEST_WEBSOCKET=ws runs them on the ws package instead.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -136,6 +137,32 @@ test('a server restart mid-session loses nothing', async (t) => {
       assert.equal(c.getText('t').toString(), s);
     });
   }
+});
+
+test('a refused connection is retried after the backoff, not the handshake timeout', async () => {
+  const name = room('refused');
+  await ctx.server.stop(); // nothing listens on the port now
+  const a = new Doc();
+  const errors = [];
+  const statuses = [];
+  // A provider that waited for its handshake timeout would report no
+  // failure within the test's time.
+  const pa = connect(a, name, { handshakeTimeout: 600_000 });
+  pa.on('error', (e) => errors.push(e));
+  pa.on('status', (s) => statuses.push(s));
+  a.getText('t').insert(0, 'typed while the server was down');
+  await waitFor(() => errors.length >= 3, `three refused attempts (${errors.length} so far)`);
+  for (const e of errors) {
+    assert.equal(e.code, 1006, e.message);
+    assert.equal(e.permanent, false);
+  }
+  assert.ok(!statuses.includes('synced') && !statuses.includes('connected'), statuses.join(' '));
+  await ctx.server.restart();
+  await pa.whenSynced();
+  const c = new Doc();
+  const pc = connect(c, name);
+  await pc.whenSynced();
+  assert.equal(c.getText('t').toString(), 'typed while the server was down');
 });
 
 test('acknowledged edits survive a crash with nobody connected', async (t) => {
