@@ -26,8 +26,11 @@ const (
 	CodeMessageTooBig Code = 1009
 	// CodeInternalError: the server failed to serve the room.
 	CodeInternalError Code = 1011
-	// CodeTryAgainLater: the server cannot take the connection now, for
-	// instance because it holds as many busy rooms as it may.
+	// CodeTryAgainLater: the server cannot take the connection, or the
+	// update, now: it holds as many busy rooms as it may, or it cannot
+	// store updates (a full disk) and refused this one, unapplied.
+	// Reconnect with backoff, waiting at least a second, and without
+	// resetting the backoff on the next Welcome.
 	CodeTryAgainLater Code = 1013
 	// CodeUnknownType: a message had a type tag this version does not know.
 	CodeUnknownType Code = 4000

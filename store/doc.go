@@ -68,6 +68,20 @@ touching each room once for many appends. Close folds what is left, so a
 file at rest has an empty journal unless the process died. Loading a room
 reads its journal entries too, so nothing waits for a fold to be seen.
 
+# What a failed write means
+
+An error from Append or Compact means that nothing of that call is
+stored, and says nothing of what the store holds beyond: the updates of
+earlier successful calls are there, and a call can be made again (an
+Append of the same updates after a failure stores them once). The
+server's rooms build their durability on this (package sync, "#
+Durability"): they acknowledge an update only once an Append or Compact
+holding it returned nil, keep it after a failure and append it again, in
+order, with backoff, and never fall back to a full snapshot per failed
+Append. An error wrapping ErrCorrupt says the room's records are
+damaged and retrying cannot help. Ready reports whether a store can take
+writes at all (closed, read-only).
+
 Within a group, a write that fails on its own, such as an Append to a room
 whose records are damaged, gets its error alone: the transaction is rolled
 back and the rest of the group committed without it. A failure of the

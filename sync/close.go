@@ -25,6 +25,7 @@ const (
 	closedRateLimited                            // the client sent more than its allowance
 	closedTryAgainLater                          // the hub holds Config.MaxRooms busy rooms
 	closedDocTooBig                              // an update would grow the document past Config.MaxDocBytes
+	closedStoreFailing                           // an update came while the room's writes fail
 )
 
 var closeReasons = [...]struct {
@@ -49,6 +50,7 @@ var closeReasons = [...]struct {
 	closedRateLimited:     {"rate limited", protocol.CodeRateLimited},
 	closedTryAgainLater:   {"too many rooms", protocol.CodeTryAgainLater},
 	closedDocTooBig:       {"document too big", protocol.CodeMessageTooBig},
+	closedStoreFailing:    {"store failing", protocol.CodeTryAgainLater},
 }
 
 // String returns the reason's name, such as "slow consumer".

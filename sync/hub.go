@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -54,6 +55,10 @@ type Hub struct {
 	upgrader websocket.Upgrader
 	wg       sync.WaitGroup // rooms and sessions
 	metrics  *hubMetrics
+
+	// failingRooms counts the rooms whose last write failed; Ready is
+	// false while it is not zero.
+	failingRooms atomic.Int32
 
 	mu sync.Mutex
 	// mu guards the fields below, each session's pingAt, and each room's
