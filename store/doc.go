@@ -28,6 +28,9 @@ big-endian; FormatVersion is 1. Room names are keys, as UTF-8 bytes.
 	                     snapshot: 8-byte sequence number → one update
 	journal              bucket: 8-byte sequence number → one Append call
 	                     not yet folded into logs (see below)
+	owners               bucket, made by the first SetOwners: <room> →
+	                     bucket of the room's client IDs bound to
+	                     identities: 8-byte client ID → identity (UTF-8)
 
 A journal entry is the call's time (8 bytes, Unix ns), the room name and
 the number of updates (each a uvarint length and its bytes, the count a
@@ -44,6 +47,13 @@ Compact deletes the room's log bucket, so sequence numbers restart with
 each snapshot; only their order matters. The info record lets Rooms
 answer without reading logs; a missing or malformed one is recounted from
 the log.
+
+The owners bucket came later than the others: a file without it reads
+as having no owners, and SetOwners creates it, so files written before
+it open unchanged (read-only too) and keep format version 1. The server
+binds a client ID to the identity (the token's subject) that first
+wrote under it in the room, and refuses others' writes under it (package
+sync); a binding is never changed, only deleted with its room.
 
 OpenBolt refuses a file whose format version is newer than FormatVersion
 (ErrFormat), so that an older server never misreads a newer file. A later
