@@ -81,6 +81,20 @@ size, each connection's message and byte rates, connections per client
 address, rooms held in memory and each document's size, and lists the
 origins whose pages may connect. Each rejection has its own close code.
 
+Client IDs are bound to those who use them, per room (owners.go,
+PROTOCOL.md section 6.1). At most one member holds a client ID: a Hello
+for an ID a member holds replaces that member (4410) when both are of the
+same user (on an open server, always), so that a client reconnecting
+before its old connection was noticed dead gets in at once, and is
+refused (4409) otherwise. With Config.Auth, the first identity (the
+token's sub, which write tokens must have) to write under a client ID
+owns it in that room, a binding stored with the room (store.Store's
+SetOwners) before the write that made it; a Hello for an ID another
+identity owns is refused (4403), and so is an Update holding new records
+under such an ID, or under an ID a member of another identity holds,
+before anything of it is applied. Presence is only ever for the
+session's own ID.
+
 # Concurrency
 
 A room's document, members and presence belong to its goroutine; nothing

@@ -3,6 +3,7 @@ package sync
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/flowstate/flowstate/crdt"
@@ -73,10 +74,17 @@ type room struct {
 	// Owned by run.
 	doc      *crdt.Doc
 	members  map[*session]*member
+	byClient map[uint64]*session // the member joined under each client ID
 	presence map[uint64]*presenceState
-	logLen   int             // updates appended since the last compaction
-	logBytes int             // their total size
-	batch    []batchedUpdate // applied, not yet broadcast
+	// owners binds client IDs to the identity that first wrote under
+	// them (with Config.Auth; owners.go); unbound holds the bindings not
+	// yet stored, and inflightOwners those in the write running now.
+	owners         map[uint64]string
+	unbound        map[uint64]string
+	inflightOwners map[uint64]string
+	logLen         int             // updates appended since the last compaction
+	logBytes       int             // their total size
+	batch          []batchedUpdate // applied, not yet broadcast
 
 	// What is on disk. unwritten holds the updates applied and not yet
 	// known to be written, in the order applied; the first inflight of
@@ -163,6 +171,7 @@ func newRoom(h *Hub, name string) *room {
 		committed: make(chan commitResult, 1),
 		evict:     make(chan struct{}),
 		members:   make(map[*session]*member),
+		byClient:  make(map[uint64]*session),
 		presence:  make(map[uint64]*presenceState),
 	}
 }
@@ -203,6 +212,17 @@ func (r *room) load() error {
 			return fmt.Errorf("sync: load room %q: %w: update %d: %w", r.name, errCorruptRoom, i, err)
 		}
 		logBytes += len(u)
+	}
+	if r.hub.cfg.Auth != nil {
+		owners, err := r.hub.store.Owners(r.name)
+		if errors.Is(err, store.ErrCorrupt) {
+			return fmt.Errorf("sync: load room %q: %w: owners: %w", r.name, errCorruptRoom, err)
+		}
+		if err != nil {
+			r.hub.metrics.storeErrors.WithLabelValues("load").Inc()
+			return fmt.Errorf("sync: load room %q: owners: %w", r.name, err)
+		}
+		r.owners = owners
 	}
 	r.doc, r.logLen, r.logBytes = doc, len(updates), logBytes
 	r.durable = doc.StateVector()
@@ -342,7 +362,12 @@ func (r *room) join(s *session, h *protocol.Hello) {
 		s.queue.close(closedInternalError, err.Error(), 0)
 		return
 	}
+	if reason, text := r.claim(s, h.Client); reason != 0 {
+		s.queue.close(reason, text, 0)
+		return
+	}
 	r.members[s] = &member{client: h.Client}
+	r.byClient[h.Client] = s
 	r.idle.Stop()
 	if !r.deliver(s, welcome) {
 		return
@@ -378,10 +403,16 @@ func (r *room) apply(s *session, m *protocol.Update) {
 	for _, u := range m.Updates {
 		size += len(u)
 	}
+	reason, text, ownWrite := r.checkWrites(s, m)
+	if reason != 0 {
+		r.drop(s, reason, text, m.Seq)
+		return
+	}
 	if !r.docFits(size) {
 		r.drop(s, closedDocTooBig, fmt.Sprintf("the document would grow past its %d-byte limit", r.hub.cfg.MaxDocBytes), m.Seq)
 		return
 	}
+
 	for i, u := range m.Updates {
 		r.counters.updates++
 		r.counters.updateBytes += len(u)
@@ -397,6 +428,9 @@ func (r *room) apply(s *session, m *protocol.Update) {
 		r.batch = append(r.batch, batchedUpdate{from: s, update: u})
 		r.docBytes += len(u)
 		r.docExact = false
+	}
+	if ownWrite {
+		r.bind(s)
 	}
 	if n := len(r.owed); n > 0 && r.owed[n-1].s == s {
 		r.owed[n-1].seq, r.owed[n-1].upto = m.Seq, r.applied
@@ -435,11 +469,17 @@ func (r *room) commit() {
 	n := len(r.unwritten)
 	updates := r.unwritten[:n:n]
 	r.inflight, r.inflightSV = n, r.doc.StateVector()
+	r.inflightOwners = maps.Clone(r.unbound)
 	r.committing = true
-	st, name, done := r.hub.store, r.name, r.committed
+	st, name, done, owners := r.hub.store, r.name, r.committed, r.inflightOwners
 	go func() {
 		start := time.Now()
-		err := st.Append(name, updates...)
+		// The bindings first: a stored update under a client ID never
+		// lacks its binding.
+		err := st.SetOwners(name, owners)
+		if err == nil {
+			err = st.Append(name, updates...)
+		}
 		bytes := 0
 		for _, u := range updates {
 			bytes += len(u)
@@ -462,8 +502,17 @@ func (r *room) endCommit(res commitResult) {
 	}
 	r.logLen += res.n
 	r.logBytes += res.bytes
+	r.bound(r.inflightOwners)
+	r.inflightOwners = nil
 	r.wrote(res.n, r.inflightSV)
 	r.inflightSV = nil
+}
+
+// bound records that the bindings of owners are stored.
+func (r *room) bound(owners map[uint64]string) {
+	for id := range owners {
+		delete(r.unbound, id)
+	}
 }
 
 // wrote records that the first n updates of unwritten are on disk, and
@@ -669,6 +718,9 @@ func (r *room) remove(s *session) {
 		return
 	}
 	delete(r.members, s)
+	if r.byClient[mem.client] == s {
+		delete(r.byClient, mem.client)
+	}
 	if p := r.presence[mem.client]; p != nil && p.owner == s {
 		r.setPresence(s, nil, time.Now())
 	}
@@ -788,7 +840,12 @@ func (r *room) save() bool {
 	snapshot := r.doc.Snapshot()
 	sv := r.doc.StateVector()
 	r.docBytes, r.docExact = len(snapshot), true
-	err := r.hub.store.Compact(r.name, snapshot)
+	owners := maps.Clone(r.unbound)
+	err := r.hub.store.SetOwners(r.name, owners)
+	if err == nil {
+		r.bound(owners)
+		err = r.hub.store.Compact(r.name, snapshot)
+	}
 	r.hub.metrics.storeCompactSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		r.hub.metrics.storeErrors.WithLabelValues("compact").Inc()
