@@ -29,10 +29,12 @@ const (
 	opCompact
 	opRooms
 	opDelete
+	opOwners
+	opSetOwners
 	numOps
 )
 
-var opNames = [numOps]string{"Load", "Append", "Compact", "Rooms", "Delete"}
+var opNames = [numOps]string{"Load", "Append", "Compact", "Rooms", "Delete", "Owners", "SetOwners"}
 
 // errInjected is the error a faultStore returns for a call it fails.
 var errInjected = errors.New("test: injected store fault")
@@ -116,6 +118,20 @@ func (f *faultStore) Delete(room string) error {
 	return f.Store.Delete(room)
 }
 
+func (f *faultStore) Owners(room string) (map[uint64]string, error) {
+	if err := f.fault(opOwners); err != nil {
+		return nil, err
+	}
+	return f.Store.Owners(room)
+}
+
+func (f *faultStore) SetOwners(room string, owners map[uint64]string) error {
+	if err := f.fault(opSetOwners); err != nil {
+		return err
+	}
+	return f.Store.SetOwners(room, owners)
+}
+
 // openBolt opens a new bbolt store in the test's temporary directory and
 // closes it in the test's cleanup (which runs after the server's).
 func openBolt(t testing.TB) *store.Bolt {
@@ -158,28 +174,44 @@ type faultPhase struct {
 	for_ time.Duration
 }
 
+// everyOp fails every method of the store with probability p.
+func everyOp(p float64) map[storeOp]float64 {
+	m := make(map[storeOp]float64, numOps)
+	for op := range numOps {
+		m[op] = p
+	}
+	return m
+}
+
 var storeFaultTests = []struct {
 	name   string
+	auth   bool // writers hold tokens, so that client IDs get owners
 	phases []faultPhase
 	// compactsWhileFailing bounds the Compact calls while the phases
 	// run, when not negative: a failed Append must not bring one.
 	compactsWhileFailing int64
 }{
-	{"append fails, then recovers", []faultPhase{
+	{"append fails, then recovers", false, []faultPhase{
 		{map[storeOp]float64{opAppend: 1}, 400 * time.Millisecond},
 	}, 0},
-	{"compact fails", []faultPhase{
+	{"compact fails", false, []faultPhase{
 		{map[storeOp]float64{opCompact: 1}, 600 * time.Millisecond},
 	}, -1},
-	{"append and compact fail", []faultPhase{
+	{"append and compact fail", false, []faultPhase{
 		{map[storeOp]float64{opAppend: 1, opCompact: 1}, 300 * time.Millisecond},
 		{nil, 100 * time.Millisecond},
 		{map[storeOp]float64{opAppend: 1, opCompact: 1}, 300 * time.Millisecond},
 	}, -1},
-	{"every method intermittently", []faultPhase{
-		{map[storeOp]float64{opLoad: 0.3, opAppend: 0.3, opCompact: 0.3, opRooms: 0.3, opDelete: 0.3}, 600 * time.Millisecond},
+	{"every method intermittently", false, []faultPhase{
+		{everyOp(0.3), 600 * time.Millisecond},
 	}, -1},
-	{"append intermittently", []faultPhase{
+	{"every method intermittently, with tokens", true, []faultPhase{
+		{everyOp(0.3), 600 * time.Millisecond},
+	}, -1},
+	{"owners fail to store, then recover", true, []faultPhase{
+		{map[storeOp]float64{opSetOwners: 1}, 300 * time.Millisecond},
+	}, -1},
+	{"append intermittently", false, []faultPhase{
 		{map[storeOp]float64{opAppend: 0.5}, 600 * time.Millisecond},
 	}, -1},
 }
@@ -196,15 +228,20 @@ func TestStoreFaults(t *testing.T) {
 			seed := testSeed(t)
 			docsync.SetCompactEvery(t, 10) // so that compactions happen
 			fs := newFaultStore(openBolt(t), seed)
-			ts := startServerWithStore(t, testConfig(), fs)
-			runFaults(t, ts, fs, "faults", tt.phases, tt.compactsWhileFailing, seed, soakDuration(t, 0))
+			cfg := testConfig()
+			if tt.auth {
+				cfg.Auth = newAuth(t, authSecret)
+			}
+			ts := startServerWithStore(t, cfg, fs)
+			runFaults(t, ts, fs, cfg.Auth, "faults", tt.phases, tt.compactsWhileFailing, seed, soakDuration(t, 0))
 		})
 	}
 }
 
 // runFaults runs the phases (repeated until soak has passed, if longer)
-// while writers edit room, then heals the store and checks the outcome.
-func runFaults(t *testing.T, ts *testServer, fs *faultStore, room string, phases []faultPhase, compactBound int64, seed uint64, soak time.Duration) {
+// while writers edit room (with tokens of auth, if not nil), then heals
+// the store and checks the outcome.
+func runFaults(t *testing.T, ts *testServer, fs *faultStore, auth *docsync.Authenticator, room string, phases []faultPhase, compactBound int64, seed uint64, soak time.Duration) {
 	const writers = 3
 	var (
 		mu      stdsync.Mutex
@@ -229,7 +266,11 @@ func runFaults(t *testing.T, ts *testServer, fs *faultStore, room string, phases
 	var wg stdsync.WaitGroup
 	clients := make([]*docsync.Client, writers)
 	for w := range writers {
-		clients[w] = dial(t, ts, room, nil)
+		opts := clientOptions()
+		if auth != nil {
+			opts.Token = mintAs(t, auth, fmt.Sprintf("writer%d", w), room, docsync.PermWrite, time.Hour)
+		}
+		clients[w] = dial(t, ts, room, opts)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -248,7 +289,12 @@ func runFaults(t *testing.T, ts *testServer, fs *faultStore, room string, phases
 				mu.Lock()
 				sent = append(sent, tok)
 				mu.Unlock()
-				wctx, wcancel := context.WithTimeout(ctx, 20*time.Millisecond)
+				// Mostly type on; now and then wait for the Acks.
+				wait := 20 * time.Millisecond
+				if i%5 == 4 {
+					wait = 200 * time.Millisecond
+				}
+				wctx, wcancel := context.WithTimeout(ctx, wait)
 				err := c.WaitSynced(wctx)
 				wcancel()
 				if err == nil {
@@ -294,7 +340,7 @@ func runFaults(t *testing.T, ts *testServer, fs *faultStore, room string, phases
 			if fs.fails[opAppend].Load() > appendsFailed && failedAt == 0 {
 				failedAt = fs.fails[opAppend].Load()
 			}
-			time.Sleep(200 * time.Millisecond) // healthy, for synced moments
+			time.Sleep(500 * time.Millisecond) // healthy, for synced moments
 
 		}
 	}

@@ -476,7 +476,10 @@ func (r *room) commit() {
 		start := time.Now()
 		// The bindings first: a stored update under a client ID never
 		// lacks its binding.
-		err := st.SetOwners(name, owners)
+		var err error
+		if len(owners) > 0 {
+			err = st.SetOwners(name, owners)
+		}
 		if err == nil {
 			err = st.Append(name, updates...)
 		}
@@ -840,10 +843,13 @@ func (r *room) save() bool {
 	snapshot := r.doc.Snapshot()
 	sv := r.doc.StateVector()
 	r.docBytes, r.docExact = len(snapshot), true
-	owners := maps.Clone(r.unbound)
-	err := r.hub.store.SetOwners(r.name, owners)
+	var err error
+	if owners := maps.Clone(r.unbound); len(owners) > 0 {
+		if err = r.hub.store.SetOwners(r.name, owners); err == nil {
+			r.bound(owners)
+		}
+	}
 	if err == nil {
-		r.bound(owners)
 		err = r.hub.store.Compact(r.name, snapshot)
 	}
 	r.hub.metrics.storeCompactSeconds.Observe(time.Since(start).Seconds())
