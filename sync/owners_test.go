@@ -255,3 +255,35 @@ func TestClientIDOwnersSurviveRestart(t *testing.T) {
 	d.helloWith("notes", mintAs(t, a, "victim", "notes", docsync.PermWrite, time.Hour))
 	d.waitAck(d.edit("body", " again"))
 }
+
+// With tokens, a member receives another user's update only once it is
+// written: otherwise, should the server lose it in a crash, the member
+// would send it back after reconnecting and be refused, as only its
+// author may write under its client ID.
+func TestAuthRelaysOnlyWrittenUpdates(t *testing.T) {
+	a := newAuth(t, authSecret)
+	cfg := testConfig()
+	cfg.Auth = a
+	fs := newFaultStore(openBolt(t), 1)
+	ts := startServerWithStore(t, cfg, fs)
+	writer := dial(t, ts, "notes", userOptions(t, a, "alice", "notes", docsync.PermWrite, nil))
+	reader := dial(t, ts, "notes", userOptions(t, a, "bob", "notes", docsync.PermRead, nil))
+	insert(t, writer, -1, "written ")
+	waitText(t, "written ", reader)
+
+	fs.set(opAppend, 1)
+	insert(t, writer, -1, "held")
+	waitFor(t, deadline, func() error {
+		if fs.fails[opAppend].Load() == 0 {
+			return errors.New("no Append failed yet")
+		}
+		return nil
+	})
+	time.Sleep(100 * time.Millisecond) // a relay would have arrived by now
+	if got := reader.Text("body"); got != "written " {
+		t.Errorf("a member received %q before it was written", got)
+	}
+	fs.heal()
+	waitSynced(t, writer)
+	waitText(t, "written held", reader)
+}

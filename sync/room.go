@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/flowstate/flowstate/crdt"
@@ -114,6 +115,13 @@ type room struct {
 	compactAfter time.Time
 	dead         bool // quarantined after a write: run returns
 
+	// With Config.Auth, a join waits until everything applied is written
+	// (or joinWait passed, on joinTimer), so that no member holds another
+	// user's update the server may still lose (relayable says why).
+	joins     []pendingJoin
+	joinTimer *time.Timer
+	joinOn    bool
+
 	idle     *time.Timer // runs while the room has no members
 	flush    *time.Timer // runs while presence changes wait
 	flushOn  bool
@@ -149,6 +157,14 @@ type commitResult struct {
 type batchedUpdate struct {
 	from   *session
 	update []byte
+	n      uint64 // the update is the room's nth applied
+}
+
+// A pendingJoin is a join waiting for the room's updates to be written
+// (with Config.Auth).
+type pendingJoin struct {
+	s     *session
+	hello *protocol.Hello
 }
 
 // A presenceState is the latest presence of one client.
@@ -262,6 +278,9 @@ func (r *room) run() {
 	r.retry = time.NewTimer(time.Hour)
 	r.retry.Stop()
 	defer r.retry.Stop()
+	r.joinTimer = time.NewTimer(time.Hour)
+	r.joinTimer.Stop()
+	defer r.joinTimer.Stop()
 	defer r.setFailing(false)
 	defer func() {
 		if r.sweep != nil {
@@ -284,6 +303,9 @@ func (r *room) run() {
 		case <-r.retry.C:
 			r.retryOn = false
 			r.commit()
+		case <-r.joinTimer.C:
+			r.joinOn = false
+			r.serveJoins()
 		case <-r.relay.C:
 			r.relayOn = false
 			r.relayBatch()
@@ -330,12 +352,22 @@ func (r *room) run() {
 func (r *room) handle(ev event) {
 	switch ev.kind {
 	case eventJoin:
+		h := ev.msg.(*protocol.Hello)
+		if r.hub.cfg.Auth != nil && r.written < r.applied {
+			r.joins = append(r.joins, pendingJoin{s: ev.s, hello: h})
+			if !r.joinOn {
+				r.joinOn = true
+				r.joinTimer.Reset(joinWait)
+			}
+			return
+		}
 		r.relayBatch() // so the new member gets no update twice
-		r.join(ev.s, ev.msg.(*protocol.Hello))
+		r.join(ev.s, h)
 	case eventLeave:
 		if _, ok := r.members[ev.s]; ok {
 			r.remove(ev.s)
 		}
+		r.joins = slices.DeleteFunc(r.joins, func(j pendingJoin) bool { return j.s == ev.s })
 	case eventUpdate:
 		r.apply(ev.s, ev.msg.(*protocol.Update))
 	case eventRead:
@@ -425,7 +457,7 @@ func (r *room) apply(s *session, m *protocol.Update) {
 		}
 		r.unwritten = append(r.unwritten, u)
 		r.applied++
-		r.batch = append(r.batch, batchedUpdate{from: s, update: u})
+		r.batch = append(r.batch, batchedUpdate{from: s, update: u, n: r.applied})
 		r.docBytes += len(u)
 		r.docExact = false
 	}
@@ -441,6 +473,10 @@ func (r *room) apply(s *session, m *protocol.Update) {
 		r.sendDue() // a message of no updates, or only of updates written
 	}
 }
+
+// joinWait bounds how long a join waits for the room's updates to be
+// written, with Config.Auth: past it, the joiner gets what the room holds.
+const joinWait = 250 * time.Millisecond
 
 // Bounds of the backoff between attempts to write after a failure.
 const (
@@ -534,6 +570,24 @@ func (r *room) wrote(n int, sv crdt.StateVector) {
 		r.setFailing(false)
 	}
 	r.sendDue()
+	r.scheduleRelay()
+	if r.written == r.applied {
+		r.serveJoins()
+	}
+}
+
+// serveJoins lets the joins waiting for the room's updates to be written
+// in, after relaying what may be relayed.
+func (r *room) serveJoins() {
+	if len(r.joins) == 0 {
+		return
+	}
+	r.relayBatch()
+	joins := r.joins
+	r.joins = nil
+	for _, j := range joins {
+		r.join(j.s, j.hello)
+	}
 }
 
 // writeFailed handles a failed Append or Compact: the room stops taking
@@ -626,7 +680,7 @@ func (r *room) sendDue() {
 // its sender got no Ack and sends it again after reconnecting, and a
 // member that already holds it ignores the duplicate.
 func (r *room) scheduleRelay() {
-	if len(r.batch) == 0 || r.relayOn {
+	if r.relayable() == 0 || r.relayOn {
 		return
 	}
 	wait := time.Until(r.relayed.Add(r.hub.cfg.RelayInterval))
@@ -636,6 +690,23 @@ func (r *room) scheduleRelay() {
 	}
 	r.relayOn = true
 	r.relay.Reset(wait)
+}
+
+// relayable returns how many updates of the batch may be relayed: all of
+// them, except with Config.Auth, where only those written. A member that
+// received another user's update the server then lost (it crashed before
+// writing it) would send it back after reconnecting, and be refused, as
+// only that user may write under their client ID (owners.go); on an open
+// server, sending it back just restores it.
+func (r *room) relayable() int {
+	if r.hub.cfg.Auth == nil {
+		return len(r.batch)
+	}
+	n := 0
+	for n < len(r.batch) && r.batch[n].n <= r.written {
+		n++
+	}
+	return n
 }
 
 // sendAck tells s that its messages up to seq are applied and durable.
@@ -649,17 +720,20 @@ func (r *room) sendAck(s *session, seq uint64) {
 // them: one message for everyone who sent none of them, encoded once, and
 // one without its own updates for each sender.
 func (r *room) relayBatch() {
-	if len(r.batch) == 0 {
+	n := r.relayable()
+	if n == 0 {
 		return
 	}
 	r.relayed = time.Now()
+	batch := r.batch[:n]
 	defer func() {
-		clear(r.batch)
-		r.batch = r.batch[:0]
+		left := copy(r.batch, r.batch[n:])
+		clear(r.batch[left:])
+		r.batch = r.batch[:left]
 	}()
 	senders := make(map[*session]bool, 4)
-	all := make([][]byte, len(r.batch))
-	for i, b := range r.batch {
+	all := make([][]byte, len(batch))
+	for i, b := range batch {
 		senders[b.from] = true
 		all[i] = b.update
 	}
@@ -681,7 +755,7 @@ func (r *room) relayBatch() {
 			continue
 		}
 		var others [][]byte
-		for _, b := range r.batch {
+		for _, b := range batch {
 			if b.from != s {
 				others = append(others, b.update)
 			}
