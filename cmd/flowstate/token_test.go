@@ -204,7 +204,7 @@ func TestServeWithAuthSecret(t *testing.T) {
 	}
 
 	var stdout bytes.Buffer
-	if status := run([]string{"token", "--room", "notes", "--secret-file", secretFile}, &stdout, io.Discard); status != 0 {
+	if status := run([]string{"token", "--room", "notes", "--sub", "alice", "--secret-file", secretFile}, &stdout, io.Discard); status != 0 {
 		t.Fatalf("token: exit status %d", status)
 	}
 	c, err := docsync.Dial(ctx, url, &docsync.ClientOptions{Token: strings.TrimSpace(stdout.String())})
