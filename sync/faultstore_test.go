@@ -233,7 +233,9 @@ func TestStoreFaults(t *testing.T) {
 				cfg.Auth = newAuth(t, authSecret)
 			}
 			ts := startServerWithStore(t, cfg, fs)
-			runFaults(t, ts, fs, cfg.Auth, "faults", tt.phases, tt.compactsWhileFailing, seed, soakDuration(t, 0))
+			// make soak shares FLOWSTATE_SOAK among the cases.
+			soak := soakDuration(t, 0) / time.Duration(len(storeFaultTests))
+			runFaults(t, ts, fs, cfg.Auth, "faults", tt.phases, tt.compactsWhileFailing, seed, soak)
 		})
 	}
 }

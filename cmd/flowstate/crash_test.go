@@ -43,7 +43,9 @@ func crashCycles(t *testing.T, bin string, auth bool, cycles int) {
 	if testing.Short() {
 		cycles = 3
 	}
-	soak := soakDuration(t)
+	// make soak gives half of FLOWSTATE_SOAK to the crash tests, half to
+	// the disk-full test (which runs alongside the sync package's).
+	soak := soakDuration(t) / 4
 	end := time.Now().Add(soak)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
