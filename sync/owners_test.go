@@ -169,6 +169,8 @@ func TestPresenceTakeoverRefused(t *testing.T) {
 			c := dialRaw(t, ts.url("notes"))
 			c.id = tt.client
 			c.sendHello("notes", tt.token)
+			// Presence right behind the Hello, before any answer.
+			c.send(&protocol.Presence{Entries: []protocol.PresenceEntry{{Client: tt.client, State: []byte{0xa6, 'm', 'a', 'l', 'l', 'o', 'r'}}}})
 			c.expectClosed(tt.code)
 		})
 	}

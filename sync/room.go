@@ -373,6 +373,11 @@ func (r *room) handle(ev event) {
 	case eventRead:
 		ev.view <- contentOf(r.name, r.doc, true)
 	case eventPresence:
+		if r.members[ev.s] == nil {
+			// Not (or no longer, or not yet) a member: a session refused
+			// its client ID must not show presence under it.
+			return
+		}
 		r.counters.presence++
 		r.setPresence(ev.s, ev.msg.(*protocol.Presence).Entries[0].State, time.Now())
 	}
@@ -568,6 +573,13 @@ func (r *room) wrote(n int, sv crdt.StateVector) {
 	if r.failing {
 		r.hub.logger.Info("store writes again", "room", r.name, "failed_attempts", r.failures)
 		r.setFailing(false)
+	}
+	if r.retryOn {
+		// A save wrote everything while a retry was due: no need to
+		// wait for it before the next commit. (Since Go 1.23, no stale
+		// tick arrives after Stop.)
+		r.retry.Stop()
+		r.retryOn = false
 	}
 	r.sendDue()
 	r.scheduleRelay()
