@@ -48,22 +48,25 @@ func (r *room) claim(s *session, client uint64) (closeReason, string) {
 // applied: with auth, none may write new records under a client ID bound
 // to another identity, or held by a live session of another identity.
 // Records the room holds already (a client resending what it received)
-// write nothing new and pass. ownWrite reports whether m writes under the
-// session's own client ID, which the room then binds to its identity.
-func (r *room) checkWrites(s *session, m *protocol.Update) (reason closeReason, text string, ownWrite bool) {
+// write nothing new and pass. It returns the client IDs m writes under
+// that the room then binds to the session's identity, if unbound: its own,
+// and any other it writes new records under. An honest client never
+// writes first under another's ID: it receives others' records only once
+// they are on disk (relayable), so it never holds one the room lacks.
+func (r *room) checkWrites(s *session, m *protocol.Update) (reason closeReason, text string, writes []uint64) {
 	if r.hub.cfg.Auth == nil {
-		return 0, "", false
+		return 0, "", nil
 	}
 	who := s.identity()
 	for i, u := range m.Updates {
 		runs, err := crdt.Writes(u)
 		if err != nil {
-			return closedInvalidUpdate, fmt.Sprintf("update %d of message %d: %v", i, m.Seq, err), false
+			return closedInvalidUpdate, fmt.Sprintf("update %d of message %d: %v", i, m.Seq, err), nil
 		}
 		for _, run := range runs {
 			client := uint64(run.Client)
 			if client == s.client {
-				ownWrite = true
+				writes = append(writes, client)
 				continue // the join made sure it is the session's to use
 			}
 			if run.End <= r.doc.Clock(run.Client) {
@@ -72,30 +75,32 @@ func (r *room) checkWrites(s *session, m *protocol.Update) (reason closeReason, 
 			owner, owned := r.owners[client]
 			holder := r.byClient[client]
 			if owned && owner != who || holder != nil && holder.identity() != who {
-				return closedForbidden, fmt.Sprintf("update %d of message %d writes under client ID %d, which belongs to another user; nothing of the message was applied", i, m.Seq, client), false
+				return closedForbidden, fmt.Sprintf("update %d of message %d writes under client ID %d, which belongs to another user; nothing of the message was applied", i, m.Seq, client), nil
 			}
+			writes = append(writes, client)
 		}
 	}
-	return 0, "", ownWrite
+	return 0, "", writes
 }
 
-// bind binds the session's client ID to its identity, the first time
-// that identity writes under it; the binding is stored with the next
-// write.
-func (r *room) bind(s *session) {
+// bind binds each client ID of ids that has no owner yet to the
+// session's identity; the bindings are stored with the next write.
+func (r *room) bind(s *session, ids []uint64) {
 	who := s.identity()
 	if who == "" {
 		return
 	}
-	if _, ok := r.owners[s.client]; ok {
-		return
+	for _, id := range ids {
+		if _, ok := r.owners[id]; ok {
+			continue
+		}
+		if r.owners == nil {
+			r.owners = make(map[uint64]string)
+		}
+		r.owners[id] = who
+		if r.unbound == nil {
+			r.unbound = make(map[uint64]string)
+		}
+		r.unbound[id] = who
 	}
-	if r.owners == nil {
-		r.owners = make(map[uint64]string)
-	}
-	r.owners[s.client] = who
-	if r.unbound == nil {
-		r.unbound = make(map[uint64]string)
-	}
-	r.unbound[s.client] = who
 }

@@ -289,3 +289,35 @@ func TestAuthRelaysOnlyWrittenUpdates(t *testing.T) {
 	waitSynced(t, writer)
 	waitText(t, "written held", reader)
 }
+
+// The first user to write under a client ID owns it, even an ID another
+// client chose: a victim whose ID was written under first (by someone
+// who guessed it before the victim ever wrote) is refused with 4403, and
+// so learns to pick a fresh ID, rather than being told its edits are in
+// when the room holds someone else's under the same clocks.
+func TestFirstWriterOwnsClientID(t *testing.T) {
+	ts, a := ownersServer(t)
+	victimDoc := crdt.NewDoc()
+	if _, err := victimDoc.Text("body").Insert(0, "offline"); err != nil {
+		t.Fatal(err)
+	}
+	attacker := dialRaw(t, ts.url("notes"))
+	attacker.helloWith("notes", mintAs(t, a, "mallory", "notes", docsync.PermWrite, time.Hour))
+	forged := crdt.NewDocWithClient(victimDoc.ClientID())
+	u, err := forged.Text("body").Insert(0, "MALLORY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker.waitAck(attacker.sendUpdates(u))
+
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	c, err := docsync.Dial(ctx, ts.url("notes"), userOptions(t, a, "victim", "notes", docsync.PermWrite, victimDoc))
+	var se *docsync.ServerError
+	if !errors.As(err, &se) || se.Code != protocol.CodeForbidden {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("Dial under a client ID mallory wrote under first: %v, want 4403", err)
+	}
+}

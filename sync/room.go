@@ -440,7 +440,7 @@ func (r *room) apply(s *session, m *protocol.Update) {
 	for _, u := range m.Updates {
 		size += len(u)
 	}
-	reason, text, ownWrite := r.checkWrites(s, m)
+	reason, text, writes := r.checkWrites(s, m)
 	if reason != 0 {
 		r.drop(s, reason, text, m.Seq)
 		return
@@ -466,9 +466,7 @@ func (r *room) apply(s *session, m *protocol.Update) {
 		r.docBytes += len(u)
 		r.docExact = false
 	}
-	if ownWrite {
-		r.bind(s)
-	}
+	r.bind(s, writes)
 	if n := len(r.owed); n > 0 && r.owed[n-1].s == s {
 		r.owed[n-1].seq, r.owed[n-1].upto = m.Seq, r.applied
 	} else {
