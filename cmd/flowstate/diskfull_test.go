@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flowstate/flowstate/crdt"
 	docsync "github.com/flowstate/flowstate/sync"
@@ -123,9 +124,11 @@ func TestDiskFullKeepsAcknowledgedEdits(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 		fill(t, filler)
-		// The server notices at its next write; /readyz reports it.
+		// The server notices once a write needs a page its file does not
+		// have (the writers' padding soon uses up the free ones); /readyz
+		// reports it.
 		sawNotReady := false
-		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 			if readyz(t, addr) == http.StatusServiceUnavailable {
 				sawNotReady = true
 				break
@@ -178,7 +181,10 @@ func TestDiskFullKeepsAcknowledgedEdits(t *testing.T) {
 // editWhileSynced appends unique tokens to the room's text until ctx ends
 // or the server goes away, waiting briefly for the Acks after each, and
 // returns the tokens acknowledged: all those typed before a moment the
-// client was synced. It calls synced at each such moment.
+// client was synced. It calls synced at each such moment. Each token
+// comes with a kilobyte of padding, deleted by the next edit: the log
+// grows fast, so that a full disk is felt soon, while the document (and
+// so its snapshots) stays small.
 func editWhileSynced(ctx context.Context, t *testing.T, url string, cycle, writer int, synced func()) []string {
 	c, err := docsync.Dial(ctx, url, &docsync.ClientOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 	if err != nil {
@@ -191,9 +197,20 @@ func editWhileSynced(ctx context.Context, t *testing.T, url string, cycle, write
 		tok := fmt.Sprintf("<%d.%d.%d>", cycle, writer, i)
 		err := c.Edit(func(d *crdt.Doc) error {
 			body := d.Text("body")
-			_, err := body.Insert(body.Len(), tok)
+			_, err := body.Insert(body.Len(), tok+padding)
 			return err
 		})
+		if err == nil {
+			err = c.Edit(func(d *crdt.Doc) error {
+				body := d.Text("body")
+				start := strings.Index(body.String(), tok+padding)
+				if start < 0 {
+					return fmt.Errorf("token %s lost locally", tok)
+				}
+				_, err := body.Delete(utf8.RuneCountInString(body.String()[:start])+len(tok), len(padding))
+				return err
+			})
+		}
 		if err != nil {
 			t.Errorf("edit: %v", err)
 			break
@@ -208,6 +225,9 @@ func editWhileSynced(ctx context.Context, t *testing.T, url string, cycle, write
 	}
 	return typed[:acked]
 }
+
+// padding is what each token of editWhileSynced brings along, briefly.
+var padding = strings.Repeat("~", 1024)
 
 // readyz returns the status of GET /readyz.
 func readyz(t *testing.T, addr string) int {
