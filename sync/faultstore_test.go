@@ -44,11 +44,13 @@ var errInjected = errors.New("test: injected store fault")
 // always). It counts every call and every failure per method.
 type faultStore struct {
 	store.Store
-	mu    stdsync.Mutex
-	rng   *rand.Rand
-	fail  [numOps]float64 // guarded by mu
-	calls [numOps]atomic.Int64
-	fails [numOps]atomic.Int64
+	mu   stdsync.Mutex
+	rng  *rand.Rand
+	fail [numOps]float64 // guarded by mu
+	// corrupt makes the failures report damaged records (store.ErrCorrupt).
+	corrupt atomic.Bool
+	calls   [numOps]atomic.Int64
+	fails   [numOps]atomic.Int64
 }
 
 func newFaultStore(inner store.Store, seed uint64) *faultStore {
@@ -80,6 +82,9 @@ func (f *faultStore) fault(op storeOp) error {
 		return nil
 	}
 	f.fails[op].Add(1)
+	if f.corrupt.Load() {
+		return fmt.Errorf("%s: %w: %w", opNames[op], errInjected, store.ErrCorrupt)
+	}
 	return fmt.Errorf("%s: %w", opNames[op], errInjected)
 }
 
@@ -481,4 +486,33 @@ func TestClientBacksOffAfterTryLater(t *testing.T) {
 	if got := storedDoc(t, fs.Store, "later").Text("body").String(); got != "held refused" {
 		t.Errorf("stored body %q", got)
 	}
+}
+
+// A write the store refuses because the room's records are damaged is not
+// retried: the room is quarantined, its members closed with 1011, later
+// joins refused, and the server is ready again (other rooms write).
+func TestWriteToDamagedRoomQuarantines(t *testing.T) {
+	fs := newFaultStore(openBolt(t), 1)
+	ts := startServerWithStore(t, testConfig(), fs)
+	c := joinRaw(t, ts, "damaged")
+	c.waitAck(c.edit("body", "stored"))
+	fs.corrupt.Store(true)
+	fs.set(opAppend, 1)
+	c.edit("body", " lost")
+	if e := c.expectClosed(protocol.CodeInternalError); !strings.Contains(e.Message, "quarantined") {
+		t.Errorf("error message %q does not say the room is quarantined", e.Message)
+	}
+	if n := fs.calls[opAppend].Load(); n != 2 {
+		t.Errorf("%d Appends, want 2: a damaged room is not retried", n)
+	}
+	if _, ok := ts.srv.Hub().Quarantined()["damaged"]; !ok {
+		t.Errorf("Quarantined() = %v, want damaged", ts.srv.Hub().Quarantined())
+	}
+	fs.heal()
+	d := dialRaw(t, ts.url("damaged"))
+	d.send(&protocol.Hello{Version: protocol.Version, Room: "damaged", Client: d.id, StateVector: d.doc.StateVector().Encode()})
+	d.expectClosed(protocol.CodeInternalError)
+	waitFor(t, deadline, func() error { return ts.srv.Hub().Ready() })
+	other := joinRaw(t, ts, "other")
+	other.waitAck(other.edit("body", "fine"))
 }

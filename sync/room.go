@@ -496,7 +496,7 @@ const (
 // failing: then only Appends are tried, at the pace of the backoff, so
 // that a full disk costs no snapshot per attempt.
 func (r *room) commit() {
-	if r.committing || r.retryOn || len(r.unwritten) == 0 {
+	if r.committing || r.retryOn || r.dead || len(r.unwritten) == 0 {
 		return
 	}
 	if !r.failing && (r.logLen >= compactEvery || r.logBytes >= compactBytes) && time.Now().After(r.compactAfter) {
