@@ -33,6 +33,9 @@ const (
 	presenceRefresh = 15 * time.Second
 	// handshakeTimeout bounds connecting and waiting for the Welcome.
 	handshakeTimeout = 10 * time.Second
+	// tryLaterBackoff is the least delay before reconnecting after 1013
+	// (try again later), unless MaxBackoff is smaller.
+	tryLaterBackoff = time.Second
 )
 
 // Errors reported by a Client.
@@ -125,6 +128,10 @@ type Client struct {
 	stop  chan struct{} // closed by Close
 	done  chan struct{} // closed when the connection loop ends
 	close sync.Once
+	// later is the delay before the next reconnection after 1013, which
+	// a Welcome does not reset, as the server may answer 1013 only after
+	// it; an Ack does. Owned by the connection loop.
+	later time.Duration
 
 	mu sync.Mutex
 	// mu guards the fields below, and all writes to conn: gorilla allows
@@ -480,16 +487,20 @@ func (c *Client) loop(conn *websocket.Conn) {
 		if closed {
 			return
 		}
-		if conn = c.reconnect(); conn == nil {
+		delay := c.opts.MinBackoff
+		if tryLater(err) {
+			c.later = min(max(2*c.later, tryLaterBackoff, c.opts.MinBackoff), c.opts.MaxBackoff)
+			delay = c.later
+		}
+		if conn = c.reconnect(delay); conn == nil {
 			return
 		}
 	}
 }
 
-// reconnect dials until it succeeds, backing off between attempts. It
-// returns nil after Close or a permanent error.
-func (c *Client) reconnect() *websocket.Conn {
-	delay := c.opts.MinBackoff
+// reconnect dials until it succeeds, backing off between attempts from
+// delay on. It returns nil after Close or a permanent error.
+func (c *Client) reconnect(delay time.Duration) *websocket.Conn {
 	for {
 		jittered := time.Duration(float64(delay) * (0.5 + rand.Float64()))
 		select {
@@ -548,6 +559,7 @@ func (c *Client) readLoop(conn *websocket.Conn) error {
 			}
 			c.notifyLocked()
 		case *protocol.Ack:
+			c.later = 0
 			if c.conn == conn && m.Seq >= c.seq && c.unacked {
 				c.unacked = false
 				c.setStatusLocked(StatusSynced)
@@ -597,9 +609,29 @@ func (c *Client) readMessage(conn *websocket.Conn) (protocol.Message, error) {
 		if c.permanent(e.Code) {
 			return nil, &ServerError{Code: e.Code, Message: e.Message}
 		}
-		return nil, fmt.Errorf("sync: server error %d %s: %s", e.Code, e.Code, e.Message)
+		return nil, &codeError{code: e.Code, msg: e.Message}
 	}
 	return m, nil
+}
+
+// A codeError is an Error message of a code that is not permanent.
+type codeError struct {
+	code protocol.Code
+	msg  string
+}
+
+func (e *codeError) Error() string {
+	return fmt.Sprintf("sync: server error %d %s: %s", e.code, e.code, e.msg)
+}
+
+// tryLater reports whether err ended a connection with 1013: the server
+// cannot take the client's updates now, and reconnecting at once would
+// only be refused again.
+func tryLater(err error) bool {
+	var ce *websocket.CloseError
+	var e *codeError
+	return errors.As(err, &ce) && protocol.Code(ce.Code) == protocol.CodeTryAgainLater ||
+		errors.As(err, &e) && e.code == protocol.CodeTryAgainLater
 }
 
 // permanent reports whether code ends the client: a permanent code, or

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -57,6 +58,10 @@ type Hub struct {
 	metrics  *hubMetrics
 	hosts    *hostChecker // the Host headers answered
 	refusals *refusalLog  // requests refused before a session began
+
+	// failingRooms counts the rooms whose last write failed; Ready is
+	// false while it is not zero.
+	failingRooms atomic.Int32
 
 	mu sync.Mutex
 	// mu guards the fields below, each session's pingAt, and each room's

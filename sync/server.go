@@ -156,6 +156,9 @@ func (h *Hub) Ready() error {
 	if closing {
 		return ErrShuttingDown
 	}
+	if n := h.failingRooms.Load(); n > 0 {
+		return fmt.Errorf("sync: the store cannot write: %d rooms hold updates they could not store", n)
+	}
 	if rc, ok := h.store.(ReadyChecker); ok {
 		if err := rc.Ready(); err != nil {
 			return fmt.Errorf("sync: store not ready: %w", err)

@@ -20,11 +20,14 @@ import (
 
 const tokenUsageText = `Usage:
 
-	flowstate token --room ROOM [--perm read|write] [--ttl 1h] [--secret S | --secret-file F]
+	flowstate token --room ROOM --sub WHO [--perm read|write] [--ttl 1h] [--secret S | --secret-file F]
 
-Prints a token that grants PERM in ROOM for TTL, signed with the server's
-secret (FLOWSTATE_AUTH_SECRET or FLOWSTATE_AUTH_SECRET_FILE when no flag
-gives it). ROOM is a room name, or a prefix ending in * that matches every
+Prints a token for the user WHO that grants PERM in ROOM for TTL, signed
+with the server's secret (FLOWSTATE_AUTH_SECRET or
+FLOWSTATE_AUTH_SECRET_FILE when no flag gives it). WHO (the token's sub)
+is required for write tokens: the server binds every client ID a writer
+writes under to it, and refuses other users' writes under those IDs. A
+read token without --sub is anonymous. ROOM is a room name, or a prefix ending in * that matches every
 room starting with it ("team-*"; "*" alone matches every room). Clients
 send the token in their Hello, or as ?token= on the WebSocket URL.
 
@@ -34,6 +37,7 @@ Flags:
 // tokenFlags are the flags of "flowstate token".
 type tokenFlags struct {
 	room   string
+	sub    string
 	perm   string
 	ttl    time.Duration
 	secret secretFlags
@@ -43,6 +47,7 @@ func newTokenFlagSet(f *tokenFlags, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.room, "room", "", "the `room` the token grants: a name, or a prefix ending in *")
+	fs.StringVar(&f.sub, "sub", "", "the `identity` of the holder (the token's sub), such as a user ID; required with --perm write")
 	fs.StringVar(&f.perm, "perm", "write", "what the holder may do: read or write")
 	fs.DurationVar(&f.ttl, "ttl", time.Hour, "how long the token is valid")
 	f.secret.register(fs, "secret", "secret-file")
@@ -77,6 +82,9 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageErr("--perm %q: use read or write", f.perm)
 	}
+	if perm == docsync.PermWrite && f.sub == "" {
+		return usageErr("--sub is required for a write token: the identity its client IDs belong to")
+	}
 	auth, err := f.secret.authenticator()
 	if err != nil {
 		return usageErr("%v", err)
@@ -84,7 +92,7 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 	if auth == nil {
 		return usageErr("no secret: set --secret, --secret-file, FLOWSTATE_AUTH_SECRET or FLOWSTATE_AUTH_SECRET_FILE")
 	}
-	token, err := auth.Mint(f.room, perm, f.ttl)
+	token, err := auth.Mint(f.sub, f.room, perm, f.ttl)
 	if err != nil {
 		return usageErr("%v", err)
 	}

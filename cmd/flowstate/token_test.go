@@ -26,11 +26,14 @@ var tokenCommandTests = []struct {
 	status int
 	room   string             // a room the token must grant
 	perm   docsync.Permission // and its permission
+	sub    string             // and its subject
 }{
-	{name: "write by default", args: []string{"--room", "notes", "--secret", cmdSecret}, room: "notes", perm: docsync.PermWrite},
+	{name: "write by default", args: []string{"--room", "notes", "--sub", "alice", "--secret", cmdSecret}, room: "notes", perm: docsync.PermWrite, sub: "alice"},
 	{name: "read prefix", args: []string{"--room", "team-*", "--perm", "read", "--ttl", "5m", "--secret", cmdSecret}, room: "team-a", perm: docsync.PermRead},
-	{name: "secret from the environment", args: []string{"--room", "notes"}, env: map[string]string{"FLOWSTATE_AUTH_SECRET": cmdSecret}, room: "notes", perm: docsync.PermWrite},
-	{name: "secret file", args: []string{"--room", "notes", "--secret-file", "SECRET_FILE"}, room: "notes", perm: docsync.PermWrite},
+	{name: "read with a subject", args: []string{"--room", "notes", "--perm", "read", "--sub", "bob", "--secret", cmdSecret}, room: "notes", perm: docsync.PermRead, sub: "bob"},
+	{name: "secret from the environment", args: []string{"--room", "notes", "--sub", "alice"}, env: map[string]string{"FLOWSTATE_AUTH_SECRET": cmdSecret}, room: "notes", perm: docsync.PermWrite, sub: "alice"},
+	{name: "secret file", args: []string{"--room", "notes", "--sub", "alice", "--secret-file", "SECRET_FILE"}, room: "notes", perm: docsync.PermWrite, sub: "alice"},
+	{name: "write without a subject", args: []string{"--room", "notes", "--secret", cmdSecret}, status: 2},
 	{name: "no room", args: []string{"--secret", cmdSecret}, status: 2},
 	{name: "no secret", args: []string{"--room", "notes"}, status: 2},
 	{name: "short secret", args: []string{"--room", "notes", "--secret", "short"}, status: 2},
@@ -77,8 +80,8 @@ func TestTokenCommand(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the printed token does not verify: %v", err)
 			}
-			if claims.Perm != tt.perm {
-				t.Errorf("perm %v, want %v", claims.Perm, tt.perm)
+			if claims.Perm != tt.perm || claims.Subject != tt.sub {
+				t.Errorf("perm %v, sub %q; want %v, %q", claims.Perm, claims.Subject, tt.perm, tt.sub)
 			}
 		})
 	}
@@ -234,7 +237,7 @@ func TestServeWithAuthSecret(t *testing.T) {
 	}
 
 	var stdout bytes.Buffer
-	if status := run([]string{"token", "--room", "notes", "--secret-file", secretFile}, &stdout, io.Discard); status != 0 {
+	if status := run([]string{"token", "--room", "notes", "--sub", "alice", "--secret-file", secretFile}, &stdout, io.Discard); status != 0 {
 		t.Fatalf("token: exit status %d", status)
 	}
 	c, err := docsync.Dial(ctx, url, &docsync.ClientOptions{Token: strings.TrimSpace(stdout.String())})

@@ -15,6 +15,8 @@ import { decodeStateVector, encodeStateVector } from './statevector.js';
 export const DEFAULT_MIN_BACKOFF = 250;
 export const DEFAULT_MAX_BACKOFF = 30000;
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10000;
+/** The least delay before reconnecting after 1013 (unless maxBackoff is smaller), in ms. */
+const TRY_LATER_BACKOFF = 1000;
 
 const OPEN = 1;
 
@@ -61,7 +63,9 @@ export class FlowStateError extends Error {
  * Reconnection: after any close that is not permanent, with a delay that
  * starts at minBackoff and doubles per failed attempt up to maxBackoff,
  * each multiplied by a random factor in [0.5, 1.5), and reset by a
- * Welcome. After a permanent code (isPermanent) it emits an 'error' with
+ * Welcome, except after 1013 (try again later): then the delay is at least
+ * a second and doubles until an Ack shows that the server takes updates
+ * again. After a permanent code (isPermanent) it emits an 'error' with
  * permanent = true and stops. After 4408 (token expired) it emits the
  * error and then, with a getToken option, reconnects with the token it
  * returns (getToken is asked before every connection); without one, it
@@ -96,6 +100,9 @@ export class Provider extends Emitter {
     this.WebSocket = options.WebSocket ?? globalThis.WebSocket;
     if (typeof this.WebSocket !== 'function') throw new TypeError('flowstate: no WebSocket constructor: pass options.WebSocket');
     this.backoff = new Backoff(options.minBackoff ?? DEFAULT_MIN_BACKOFF, options.maxBackoff ?? DEFAULT_MAX_BACKOFF);
+    // The server said 1013 (try again later): a Welcome does not reset the
+    // backoff until an Ack shows that the server takes updates again.
+    this.tryLater = false;
     this.handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
 
     /** @type {import('./index.js').ProviderStatus} */
@@ -358,6 +365,10 @@ export class Provider extends Emitter {
           for (const u of m.updates) this.doc.apply(u);
           break;
         case 'ack':
+          if (this.tryLater) {
+            this.tryLater = false;
+            this.backoff.reset();
+          }
           if (this.joined && this.unacked && (typeof m.seq === 'bigint' || m.seq >= this.seq)) {
             this.unacked = false;
             this.setStatus('synced');
@@ -387,7 +398,7 @@ export class Provider extends Emitter {
     this.handshakeTimer = null;
     this.serverSV = sv;
     this.joined = true;
-    this.backoff.reset();
+    if (!this.tryLater) this.backoff.reset();
     this.setStatus('connected');
     if (this.unacked || ahead(this.doc.stateVector(), sv)) {
       // The diff holds every local edit the server has not seen,
@@ -474,6 +485,12 @@ export class Provider extends Emitter {
     this.setStatus('offline');
     this.emit('error', err);
     if (!this.wanted) return; // an error listener disconnected
+    if (code === Code.TRY_AGAIN_LATER) {
+      // The server cannot take updates now (a full disk, too many rooms):
+      // wait at least a second, doubling while it keeps saying so.
+      this.tryLater = true;
+      this.backoff.atLeast(TRY_LATER_BACKOFF);
+    }
     if (code === Code.TOKEN_EXPIRED) {
       if (this.getToken !== null) {
         // A fresh token is one call away: no need to back off.
