@@ -1,6 +1,6 @@
 // Provider: keeps a Doc in sync with one room of a FlowState server over a
 // WebSocket (PROTOCOL.md §5–§10). It behaves like the Go client
-// (sync/client.go): hello with the state vector, apply the Welcome, send
+// (sync/client/client.go): hello with the state vector, apply the Welcome, send
 // Diff(server state vector) when the server lacks anything, numbered
 // Updates acknowledged by the server, reconnection with jittered
 // exponential backoff, and no reconnection after a permanent code.

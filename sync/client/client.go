@@ -1,0 +1,695 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/flowstate/flowstate/crdt"
+	"github.com/flowstate/flowstate/protocol"
+)
+
+// Client defaults.
+const (
+	// DefaultMinBackoff is the first delay before a reconnection attempt.
+	DefaultMinBackoff = 250 * time.Millisecond
+	// DefaultMaxBackoff caps the delay between reconnection attempts.
+	DefaultMaxBackoff = 30 * time.Second
+	// DefaultMaxMessageSize is the largest server message a client
+	// accepts; a Welcome carries a whole document.
+	DefaultMaxMessageSize = 64 << 20
+	// presenceRefresh is how often a client resends its presence, well
+	// inside the server's 30-second presence timeout.
+	presenceRefresh = 15 * time.Second
+	// handshakeTimeout bounds connecting and waiting for the Welcome.
+	handshakeTimeout = 10 * time.Second
+	// writeWait is the time allowed to write one message to the server.
+	writeWait = 10 * time.Second
+	// maxReason bounds how much of a refusal's body becomes its Reason.
+	maxReason = 200
+)
+
+// Errors reported by a Client.
+var (
+	// ErrClosed is returned by a Client's methods after Close.
+	ErrClosed = errors.New("sync: client closed")
+)
+
+// Options configures Dial. The zero value selects every default.
+type Options struct {
+	// Doc is the local replica to keep in sync. Nil means a new empty
+	// document with a random client ID. The Client owns it from Dial on:
+	// reach it only through Edit and Read.
+	Doc *crdt.Doc
+
+	// Token is sent in the Hello, for servers that require one.
+	Token string
+
+	// TokenFunc, if set, is called before every connection, the first and
+	// each reconnection, for the token to send instead of Token. With it,
+	// a token that expires (close code 4408) makes the client reconnect
+	// with a fresh one; without it, 4408 ends the client like a permanent
+	// code, as the same token would be refused again. An error from it
+	// counts as a failed connection attempt: Dial returns it, and later
+	// attempts back off and retry.
+	TokenFunc func(ctx context.Context) (string, error)
+
+	// Header holds extra HTTP headers for the WebSocket handshake.
+	Header http.Header
+
+	// MinBackoff and MaxBackoff bound the delay between reconnection
+	// attempts, which doubles from MinBackoff up to MaxBackoff, each delay
+	// randomised by ±50 %. Zero means DefaultMinBackoff and
+	// DefaultMaxBackoff.
+	MinBackoff, MaxBackoff time.Duration
+
+	// MaxMessageSize is the largest message accepted from the server. Zero
+	// means DefaultMaxMessageSize (64 MiB).
+	MaxMessageSize int
+
+	// OnRemoteUpdate, if set, is called after each message of remote
+	// updates has been applied, with the document. It runs with the
+	// client's lock held: it must not call the Client's methods.
+	OnRemoteUpdate func(doc *crdt.Doc)
+
+	// OnStatus, if set, is called on every change of Status, with the
+	// client's lock held: it must not call the Client's methods.
+	OnStatus func(Status)
+}
+
+// Status is the state of a Client's connection.
+type Status int
+
+// The statuses a Client goes through.
+const (
+	StatusConnecting Status = iota // dialing or handshaking
+	StatusConnected                // joined, sending the server what it lacks
+	StatusSynced                   // joined, and every local edit acknowledged
+	StatusOffline                  // waiting to reconnect
+	StatusClosed                   // closed by Close or by a permanent error
+)
+
+var statusNames = [...]string{"connecting", "connected", "synced", "offline", "closed"}
+
+// String returns the status's name, such as "synced".
+func (s Status) String() string { return statusNames[s] }
+
+// A Client keeps a local document in sync with one room of a FlowState
+// server. Local edits (Edit) apply at once and are sent when connected;
+// remote updates apply as they arrive. When the connection drops, the
+// client reconnects with jittered exponential backoff, and the handshake
+// resends everything the server lacks, including edits made offline and
+// updates sent but never acknowledged. A Client is safe for concurrent use.
+type Client struct {
+	url   string
+	room  string
+	opts  Options
+	stop  chan struct{} // closed by Close
+	done  chan struct{} // closed when the connection loop ends
+	close sync.Once
+
+	mu sync.Mutex
+	// mu guards the fields below, and all writes to conn: gorilla allows
+	// one writer at a time.
+	doc      *crdt.Doc
+	conn     *websocket.Conn // nil unless joined
+	status   Status
+	err      error  // the permanent error that ended the client
+	seq      uint64 // last Update seq sent on conn
+	unacked  bool   // local edits the server has not acknowledged
+	presence []byte // local presence state, encoded
+	peers    map[uint64][]byte
+	changed  chan struct{} // closed on the next change; nil until someone waits
+}
+
+// Dial connects to a room at rawURL (ws://host:port/ws/ROOM or wss://…),
+// performs the handshake and returns once the document has caught up with
+// the server. After that the client stays in sync in the background until
+// Close. Dial fails if the first connection fails.
+func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("sync: dial: %w", err)
+	}
+	c := &Client{
+		url:   rawURL,
+		room:  path.Base(u.Path),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+		peers: make(map[uint64][]byte),
+	}
+	if opts != nil {
+		c.opts = *opts
+	}
+	setDefault(&c.opts.MinBackoff, DefaultMinBackoff)
+	setDefault(&c.opts.MaxBackoff, DefaultMaxBackoff)
+	setDefault(&c.opts.MaxMessageSize, DefaultMaxMessageSize)
+	c.doc = c.opts.Doc
+	if c.doc == nil {
+		c.doc = crdt.NewDoc()
+	}
+	conn, err := c.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	go c.loop(conn)
+	go c.refreshPresence()
+	return c, nil
+}
+
+// ClientID returns the client ID of the local document.
+func (c *Client) ClientID() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return uint64(c.doc.ClientID())
+}
+
+// Edit runs fn on the local document as one transaction and sends the
+// resulting update, or keeps it for the next connection when offline.
+// fn must not keep doc.
+func (c *Client) Edit(fn func(doc *crdt.Doc) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.status == StatusClosed {
+		return ErrClosed
+	}
+	update, err := c.doc.Transact(func() error { return fn(c.doc) })
+	if len(update) == 0 {
+		return err
+	}
+	c.unacked = true
+	if c.status == StatusSynced {
+		c.setStatusLocked(StatusConnected)
+	}
+	if c.conn != nil {
+		c.sendLocked(update)
+	}
+	return err
+}
+
+// Read runs fn with the local document. fn must not modify or keep doc.
+func (c *Client) Read(fn func(doc *crdt.Doc)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fn(c.doc)
+}
+
+// Text returns the current content of the named text.
+func (c *Client) Text(name string) string {
+	var s string
+	c.Read(func(d *crdt.Doc) { s = d.Text(name).String() })
+	return s
+}
+
+// Status returns the state of the connection.
+func (c *Client) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status
+}
+
+// Err returns the permanent error that closed the client, if any.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Changed returns a channel that is closed at the next change of the
+// document, the status or the presence of others.
+func (c *Client) Changed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.changedLocked()
+}
+
+// changedLocked returns the channel the next change closes, making it if
+// nobody waits yet: most changes have no waiter, and then cost nothing.
+func (c *Client) changedLocked() chan struct{} {
+	if c.changed == nil {
+		c.changed = make(chan struct{})
+	}
+	return c.changed
+}
+
+// WaitSynced waits until the client is connected and the server has
+// acknowledged every local edit, or ctx ends, or the client closes.
+func (c *Client) WaitSynced(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		status, err, ch := c.status, c.err, c.changedLocked()
+		c.mu.Unlock()
+		switch {
+		case status == StatusSynced:
+			return nil
+		case err != nil:
+			return err
+		case status == StatusClosed:
+			return ErrClosed
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// SetPresence sets this client's presence state (a name, a colour, a
+// cursor: any value msgpack can encode; nil clears it) and sends it to the
+// room. The client resends it periodically so that it does not expire.
+func (c *Client) SetPresence(state any) error {
+	var b []byte
+	if state != nil {
+		var err error
+		if b, err = msgpack.Marshal(state); err != nil {
+			return fmt.Errorf("sync: presence: %w", err)
+		}
+		if len(b) > protocol.MaxPresenceBytes {
+			return fmt.Errorf("sync: presence state of %d bytes exceeds %d", len(b), protocol.MaxPresenceBytes)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.status == StatusClosed {
+		return ErrClosed
+	}
+	c.presence = b
+	if c.conn != nil {
+		c.sendPresenceLocked()
+	}
+	return nil
+}
+
+// Presence returns the presence states of the other clients in the room,
+// by client ID, each as the msgpack bytes its client set.
+func (c *Client) Presence() map[uint64][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[uint64][]byte, len(c.peers))
+	for id, b := range c.peers {
+		out[id] = b
+	}
+	return out
+}
+
+// Close ends the connection and stops reconnecting. Local edits the server
+// has not acknowledged stay in the document only.
+func (c *Client) Close() error {
+	c.close.Do(func() {
+		close(c.stop)
+		c.mu.Lock()
+		if c.conn != nil {
+			_ = c.conn.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+			_ = c.conn.Close()
+		}
+		c.setStatusLocked(StatusClosed)
+		c.mu.Unlock()
+	})
+	<-c.done
+	return nil
+}
+
+// connect dials, says hello, applies the Welcome and sends the server what
+// it lacks. On success the client is joined and conn is current.
+func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
+	token := c.opts.Token
+	if c.opts.TokenFunc != nil {
+		var err error
+		if token, err = c.opts.TokenFunc(ctx); err != nil {
+			return nil, fmt.Errorf("sync: token: %w", err)
+		}
+	}
+	c.mu.Lock()
+	c.setStatusLocked(StatusConnecting)
+	hello := &protocol.Hello{
+		Version:     protocol.Version,
+		Room:        c.room,
+		Client:      uint64(c.doc.ClientID()),
+		Token:       token,
+		StateVector: c.doc.StateVector().Encode(),
+	}
+	c.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
+	// gorilla bounds the handshake by ctx's deadline only: close the
+	// socket when ctx ends, so that Close interrupts a hanging handshake
+	// or Welcome.
+	var (
+		netMu     sync.Mutex
+		netConn   net.Conn // the socket being handshaken
+		cancelled bool     // ctx ended: close any socket at once
+	)
+	stop := context.AfterFunc(ctx, func() {
+		netMu.Lock()
+		defer netMu.Unlock()
+		cancelled = true
+		if netConn != nil {
+			netConn.Close()
+		}
+	})
+	defer stop()
+	dialer := websocket.Dialer{
+		HandshakeTimeout: handshakeTimeout, ReadBufferSize: 1024, WriteBufferSize: 1024,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			netMu.Lock()
+			defer netMu.Unlock()
+			if cancelled { // ctx ended while the dial returned
+				nc.Close()
+				return nil, context.Canceled
+			}
+			netConn = nc
+			return nc, nil
+		},
+	}
+	conn, resp, err := dialer.DialContext(ctx, c.url, c.opts.Header)
+	if err != nil {
+		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
+			err = refusal(resp)
+		}
+		return nil, fmt.Errorf("sync: dial %s: %w", c.url, err)
+	}
+	conn.SetReadLimit(int64(c.opts.MaxMessageSize))
+	fail := func(err error) (*websocket.Conn, error) {
+		conn.Close()
+		return nil, err
+	}
+	b, err := protocol.Encode(hello)
+	if err != nil {
+		return fail(err)
+	}
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetWriteDeadline(deadline)
+	if err := conn.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		return fail(fmt.Errorf("sync: send hello: %w", err))
+	}
+	_ = conn.SetReadDeadline(deadline)
+	m, err := c.readMessage(conn)
+	if err != nil {
+		return fail(err)
+	}
+	w, ok := m.(*protocol.Welcome)
+	if !ok {
+		return fail(fmt.Errorf("sync: expected welcome, got %s", m.Type()))
+	}
+	serverSV, err := crdt.DecodeStateVector(w.StateVector)
+	if err != nil {
+		return fail(fmt.Errorf("sync: welcome: %w", err))
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.status == StatusClosed {
+		return fail(ErrClosed)
+	}
+	if err := c.doc.Apply(w.Update); err != nil {
+		return fail(fmt.Errorf("sync: welcome: %w", err))
+	}
+	if c.opts.OnRemoteUpdate != nil {
+		c.opts.OnRemoteUpdate(c.doc)
+	}
+	c.conn, c.seq = conn, 0
+	c.setStatusLocked(StatusConnected)
+	if c.unacked || ahead(c.doc.StateVector(), serverSV) {
+		// The diff holds every local edit the server has not seen,
+		// acknowledged or not, and the whole delete set.
+		c.unacked = true
+		c.sendLocked(c.doc.Diff(serverSV))
+	} else {
+		c.setStatusLocked(StatusSynced)
+	}
+	if c.presence != nil {
+		c.sendPresenceLocked()
+	}
+	return conn, nil
+}
+
+// ahead reports whether sv holds changes that server lacks.
+func ahead(sv, server crdt.StateVector) bool {
+	for id, clock := range sv {
+		if clock > server[id] {
+			return true
+		}
+	}
+	return false
+}
+
+// loop reads from conn until it fails, then reconnects, until Close or a
+// permanent error.
+func (c *Client) loop(conn *websocket.Conn) {
+	defer close(c.done)
+	for {
+		err := c.readLoop(conn)
+		c.mu.Lock()
+		if c.conn == conn {
+			c.conn = nil
+		}
+		var se *ServerError
+		if errors.As(err, &se) {
+			c.err = se
+			c.setStatusLocked(StatusClosed)
+		}
+		closed := c.status == StatusClosed
+		if !closed {
+			c.setStatusLocked(StatusOffline)
+		}
+		c.mu.Unlock()
+		conn.Close()
+		if closed {
+			return
+		}
+		if conn = c.reconnect(); conn == nil {
+			return
+		}
+	}
+}
+
+// reconnect dials until it succeeds, backing off between attempts. It
+// returns nil after Close or a permanent error.
+func (c *Client) reconnect() *websocket.Conn {
+	delay := c.opts.MinBackoff
+	for {
+		jittered := time.Duration(float64(delay) * (0.5 + rand.Float64()))
+		select {
+		case <-c.stop:
+			return nil
+		case <-time.After(jittered):
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			select {
+			case <-c.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		conn, err := c.connect(ctx)
+		cancel()
+		if err == nil {
+			return conn
+		}
+		var se *ServerError
+		if errors.As(err, &se) || errors.Is(err, ErrClosed) {
+			c.mu.Lock()
+			if se != nil {
+				c.err = se
+			}
+			c.setStatusLocked(StatusClosed)
+			c.mu.Unlock()
+			return nil
+		}
+		c.mu.Lock()
+		c.setStatusLocked(StatusOffline)
+		c.mu.Unlock()
+		delay = min(delay*2, c.opts.MaxBackoff)
+	}
+}
+
+// readLoop handles the server's messages on a joined connection.
+func (c *Client) readLoop(conn *websocket.Conn) error {
+	for {
+		m, err := c.readMessage(conn)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		switch m := m.(type) {
+		case *protocol.Update:
+			for _, u := range m.Updates {
+				if err := c.doc.Apply(u); err != nil {
+					c.mu.Unlock()
+					return fmt.Errorf("sync: remote update: %w", err)
+				}
+			}
+			if c.opts.OnRemoteUpdate != nil {
+				c.opts.OnRemoteUpdate(c.doc)
+			}
+			c.notifyLocked()
+		case *protocol.Ack:
+			if c.conn == conn && m.Seq >= c.seq && c.unacked {
+				c.unacked = false
+				c.setStatusLocked(StatusSynced)
+			}
+		case *protocol.Presence:
+			self := uint64(c.doc.ClientID())
+			for _, e := range m.Entries {
+				switch {
+				case e.Client == self:
+				case len(e.State) == 0:
+					delete(c.peers, e.Client)
+				default:
+					c.peers[e.Client] = e.State
+				}
+			}
+			c.notifyLocked()
+		}
+		c.mu.Unlock()
+	}
+}
+
+// readMessage reads and decodes one message. An Error message, which the
+// server sends just before closing, comes back as an error: a *ServerError
+// when its code is permanent.
+func (c *Client) readMessage(conn *websocket.Conn) (protocol.Message, error) {
+	kind, r, err := conn.NextReader()
+	if err != nil {
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) && c.permanent(protocol.Code(ce.Code)) {
+			return nil, &ServerError{Code: protocol.Code(ce.Code), Message: ce.Text}
+		}
+		return nil, err
+	}
+	if kind != websocket.BinaryMessage {
+		return nil, errors.New("sync: server sent a text frame")
+	}
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	m, err := protocol.Decode(buf.Bytes()) // copies what it keeps
+	if err != nil {
+		return nil, err
+	}
+	if e, ok := m.(*protocol.Error); ok {
+		if c.permanent(e.Code) {
+			return nil, &ServerError{Code: e.Code, Message: e.Message}
+		}
+		return nil, fmt.Errorf("sync: server error %d %s: %s", e.Code, e.Code, e.Message)
+	}
+	return m, nil
+}
+
+// permanent reports whether code ends the client: a permanent code, or
+// 4408 when the client has no way to get a fresh token.
+func (c *Client) permanent(code protocol.Code) bool {
+	return code.Permanent() || code == protocol.CodeTokenExpired && c.opts.TokenFunc == nil
+}
+
+// sendLocked sends one update as the next Update message. A failed write
+// closes the connection; the read loop then reconnects and resyncs.
+func (c *Client) sendLocked(update []byte) {
+	c.seq++
+	b, err := protocol.Encode(&protocol.Update{Seq: c.seq, Updates: [][]byte{update}})
+	if err != nil {
+		return
+	}
+	c.writeLocked(b)
+}
+
+func (c *Client) sendPresenceLocked() {
+	b, err := protocol.Encode(&protocol.Presence{Entries: []protocol.PresenceEntry{{Client: uint64(c.doc.ClientID()), State: c.presence}}})
+	if err != nil {
+		return
+	}
+	c.writeLocked(b)
+}
+
+func (c *Client) writeLocked(b []byte) {
+	_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+	if err := c.conn.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		_ = c.conn.Close()
+		c.conn = nil
+	}
+}
+
+// refreshPresence resends the presence state so that it does not expire.
+func (c *Client) refreshPresence() {
+	t := time.NewTicker(presenceRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+			c.mu.Lock()
+			if c.conn != nil && c.presence != nil {
+				c.sendPresenceLocked()
+			}
+			c.mu.Unlock()
+		}
+	}
+}
+
+func (c *Client) setStatusLocked(s Status) {
+	// Closed is final: a connection attempt that Close interrupted must
+	// not bring the client back.
+	if c.status != s && c.status != StatusClosed {
+		c.status = s
+		c.notifyLocked()
+		if c.opts.OnStatus != nil {
+			c.opts.OnStatus(s)
+		}
+	}
+}
+
+func (c *Client) notifyLocked() {
+	if c.changed != nil {
+		close(c.changed)
+		c.changed = nil
+	}
+}
+
+// readBuffers holds the buffers messages are read into: a message is
+// decoded into values of its own, so its buffer can serve the next one.
+var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuffer is the largest buffer kept for reuse; a rare large
+// message, such as a Welcome, should not pin its buffer.
+const maxPooledBuffer = 64 << 10
+
+func getBuffer() *bytes.Buffer {
+	b := readBuffers.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuffer {
+		readBuffers.Put(b)
+	}
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
