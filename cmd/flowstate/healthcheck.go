@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -18,7 +19,8 @@ const healthcheckUsageText = `Usage:
 Asks a running server whether it is ready (GET /readyz) and exits 0 if it
 answers 200, 1 otherwise. It exists for container images without curl,
 such as distroless ones: HEALTHCHECK CMD ["/flowstate", "healthcheck"].
-The default URL is built from FLOWSTATE_ADDR, as the server reads it.
+The default URL is built from FLOWSTATE_ADDR, as the server reads it; a
+--url without a path, such as http://host:8080, asks that server's /readyz.
 
 Flags:
 `
@@ -32,7 +34,7 @@ type healthcheckFlags struct {
 func newHealthcheckFlagSet(f *healthcheckFlags, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	fs.SetOutput(w)
-	fs.StringVar(&f.url, "url", defaultReadyURL(envOr("FLOWSTATE_ADDR", defaultAddr)), "readiness `URL` to ask")
+	fs.StringVar(&f.url, "url", defaultReadyURL(envOr("FLOWSTATE_ADDR", defaultAddr)), "readiness `URL` to ask, or the server's http://host:port")
 	fs.DurationVar(&f.timeout, "timeout", 3*time.Second, "how long to wait for the answer")
 	fs.Usage = func() {
 		fmt.Fprint(w, healthcheckUsageText)
@@ -54,6 +56,18 @@ func defaultReadyURL(addr string) string {
 	return "http://" + net.JoinHostPort(host, port) + "/readyz"
 }
 
+// readyURL returns raw with the path /readyz when it has no path of its
+// own: "/" is the demo page, which answers 200 whether or not the server
+// is ready.
+func readyURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return raw // a bad URL fails in NewRequest, naming itself
+	}
+	u.Path = "/readyz"
+	return u.String()
+}
+
 // runHealthcheck asks the server at the flags' URL whether it is ready.
 func runHealthcheck(args []string, stdout, stderr io.Writer) int {
 	var f healthcheckFlags
@@ -68,6 +82,7 @@ func runHealthcheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flowstate healthcheck: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	f.url = readyURL(f.url)
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
