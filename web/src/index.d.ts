@@ -362,7 +362,13 @@ export interface ProviderEvents {
  */
 export class Provider {
   constructor(doc: Doc, options: ProviderOptions);
-  /** The room's WebSocket URL: base (http(s) or ws(s)) with path /ws/ROOM. */
+  /**
+   * The room's WebSocket URL: base (http(s) or ws(s)) with path /ws/ROOM.
+   * base names the FlowState server: `location.href` when the page comes
+   * from it, its own URL otherwise, as in
+   * `Provider.roomURL('https://sync.example.com', 'notes')` →
+   * `'wss://sync.example.com/ws/notes'`.
+   */
   static roomURL(base: string | URL, room: string): string;
   readonly doc: Doc;
   /** The room's WebSocket URL. */

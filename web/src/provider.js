@@ -140,7 +140,10 @@ export class Provider extends Emitter {
 
   /**
    * roomURL returns the WebSocket URL of a room: base (an http(s) page or
-   * server URL, or ws(s)) with the path /ws/ROOM.
+   * server URL, or ws(s)) with the path /ws/ROOM. base names the FlowState
+   * server: location.href for a page it serves, its own URL for a page on
+   * another origin (roomURL('https://sync.example.com', 'notes') is
+   * 'wss://sync.example.com/ws/notes').
    * @param {string | URL} base
    * @param {string} room
    * @returns {string}
