@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -128,7 +131,29 @@ func TestServeDataFileFirstRun(t *testing.T) {
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, addr, _ := startBinary(t, bin, "--data", empty)
+	srv := exec.Command(bin, "--addr", "127.0.0.1:0", "--log-format", "json", "--data", empty)
+	stderr, err := srv.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	var rec struct{ Msg, Addr, Demo string }
+	lines := bufio.NewScanner(stderr)
+	for rec.Msg != "listening" && lines.Scan() {
+		_ = json.Unmarshal(lines.Bytes(), &rec)
+	}
+	if rec.Msg != "listening" {
+		t.Fatalf("the server exited before listening on an empty data file")
+	}
+	go io.Copy(io.Discard, stderr) // the server must not block on its log
+	addr := rec.Addr
+	// The startup log says where the demo is, for a first run.
+	if want := "http://" + addr + "/"; rec.Demo != want {
+		t.Errorf("the startup log names the demo %q, want %q", rec.Demo, want)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := docsync.Dial(ctx, "ws://"+addr+"/ws/notes", nil)
@@ -151,5 +176,19 @@ func TestServeDataFileFirstRun(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "the directory "+missing+" does not exist") {
 		t.Errorf("output does not name the missing directory:\n%s", out)
+	}
+}
+
+func TestDemoURL(t *testing.T) {
+	for _, tt := range []struct{ addr, want string }{
+		{"127.0.0.1:8080", "http://127.0.0.1:8080/"},
+		{"0.0.0.0:8080", "http://localhost:8080/"},
+		{"[::]:9000", "http://localhost:9000/"},
+		{"[::1]:8080", "http://[::1]:8080/"},
+		{"docs.example.com:80", "http://docs.example.com:80/"},
+	} {
+		if got := demoURL(tt.addr); got != tt.want {
+			t.Errorf("demoURL(%q) = %q, want %q", tt.addr, got, tt.want)
+		}
 	}
 }

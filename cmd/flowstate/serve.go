@@ -150,8 +150,8 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "websocket", "ws://"+ln.Addr().String()+"/ws/{room}",
-		"data", f.data, "storage", storageKind(f.data))
+	logger.Info("listening", "addr", ln.Addr().String(), "demo", demoURL(ln.Addr().String()),
+		"websocket", "ws://"+ln.Addr().String()+"/ws/{room}", "data", f.data, "storage", storageKind(f.data))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -170,6 +170,20 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// demoURL returns the address of the demo page of a server listening on
+// addr, to open in a browser: one listening on every interface is opened
+// on loopback.
+func demoURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr + "/"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
 }
 
 // newLogger returns a slog logger writing to w in the given format.
