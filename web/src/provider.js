@@ -68,7 +68,9 @@ export class FlowStateError extends Error {
  * waits for setToken(newToken), which reconnects at once.
  *
  * Events: 'status' (the new status), 'synced', 'error' (a FlowStateError,
- * for every connection that ended other than by disconnect or destroy).
+ * for every connection that ended other than by disconnect or destroy),
+ * 'retry' (the delay in ms before the next attempt, each time one is
+ * scheduled; retryNow skips the wait).
  */
 export class Provider extends Emitter {
   /**
@@ -187,6 +189,17 @@ export class Provider extends Emitter {
     this.backoff.reset();
     if (this.networkOffline) this.setStatus('offline');
     else this.open();
+  }
+
+  /**
+   * retryNow starts the next connection attempt at once when the provider
+   * is waiting to reconnect (after a 'retry' event), for a "Retry now"
+   * button. It does nothing otherwise.
+   */
+  retryNow() {
+    if (this.destroyed || !this.wanted || this.retryTimer === null) return;
+    this.clearRetry();
+    this.open();
   }
 
   /**
@@ -480,6 +493,7 @@ export class Provider extends Emitter {
   scheduleRetry() {
     if (this.networkOffline || this.retryTimer !== null || this.ws !== null) return;
     const delay = this.backoff.next();
+    this.emit('retry', delay);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       if (this.wanted && !this.networkOffline) this.open();
