@@ -187,7 +187,7 @@ func TestDemoURL(t *testing.T) {
 		{"[::1]:8080", "http://[::1]:8080/"},
 		{"docs.example.com:80", "http://docs.example.com:80/"},
 	} {
-		if got := demoURL(tt.addr); got != tt.want {
+		if got := demoURL("http", tt.addr); got != tt.want {
 			t.Errorf("demoURL(%q) = %q, want %q", tt.addr, got, tt.want)
 		}
 	}

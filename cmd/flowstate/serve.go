@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -48,6 +49,8 @@ type serveFlags struct {
 	cpuProf   string
 	pprof     bool
 	adminTok  string         // enables GET /admin/backup (admin.go)
+	tlsCert   string         // PEM certificate chain; with tlsKey, serve HTTPS
+	tlsKey    string         // PEM private key of tlsCert
 	syncEach  bool           // one fsync per update, for benchmarks
 	access    accessFlags    // auth, origins and limits (token.go)
 	config    docsync.Config // built by runServe from access
@@ -58,6 +61,8 @@ func newServeFlagSet(f *serveFlags, stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.addr, "addr", envOr("FLOWSTATE_ADDR", defaultAddr), "`host:port` to listen on (FLOWSTATE_ADDR)")
 	fs.StringVar(&f.data, "data", envOr("FLOWSTATE_DATA", "./flowstate.db"), "data `file`, or :memory: to keep documents in memory only (FLOWSTATE_DATA)")
+	fs.StringVar(&f.tlsCert, "tls-cert", envOr("FLOWSTATE_TLS_CERT", ""), "serve HTTPS and wss:// with this PEM certificate `file` (the full chain), with --tls-key (FLOWSTATE_TLS_CERT)")
+	fs.StringVar(&f.tlsKey, "tls-key", envOr("FLOWSTATE_TLS_KEY", ""), "PEM private key `file` of --tls-cert (FLOWSTATE_TLS_KEY)")
 	fs.StringVar(&f.adminTok, "admin-token", envOr("FLOWSTATE_ADMIN_TOKEN", ""), "serve a hot backup at GET /admin/backup to callers presenting this bearer `token`; empty disables it (FLOWSTATE_ADMIN_TOKEN)")
 	fs.StringVar(&f.logFormat, "log-format", envOr("FLOWSTATE_LOG_FORMAT", "text"), "log format: text or json (FLOWSTATE_LOG_FORMAT)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("FLOWSTATE_LOG_LEVEL", "info"), "log level: debug, info, warn or error (FLOWSTATE_LOG_LEVEL)")
@@ -94,6 +99,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flowstate serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		fmt.Fprintln(stderr, "flowstate serve: --tls-cert and --tls-key go together: give both (or FLOWSTATE_TLS_CERT and FLOWSTATE_TLS_KEY), or neither for plain HTTP")
+		return 2
+	}
 	logger, err := newLogger(f.logFormat, f.logLevel, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "flowstate serve: %v\n", err)
@@ -120,6 +129,16 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 // serve listens on f.addr and serves until ctx ends, then shuts down.
 func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
+	// The certificate first: a bad one should stop the server before it
+	// opens, and locks, the data file.
+	var tlsConfig *tls.Config
+	if f.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return fmt.Errorf("TLS certificate %s and key %s: %w", f.tlsCert, f.tlsKey, err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	st, bolt, err := openServeStore(f.data, f.syncEach)
 	if err != nil {
 		return err
@@ -150,8 +169,13 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "demo", demoURL(ln.Addr().String()),
-		"websocket", "ws://"+ln.Addr().String()+"/ws/{room}", "data", f.data, "storage", storageKind(f.data))
+	web, ws := "http", "ws"
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+		web, ws = "https", "wss"
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "demo", demoURL(web, ln.Addr().String()),
+		"websocket", ws+"://"+ln.Addr().String()+"/ws/{room}", "data", f.data, "storage", storageKind(f.data))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -174,16 +198,16 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 
 // demoURL returns the address of the demo page of a server listening on
 // addr, to open in a browser: one listening on every interface is opened
-// on loopback.
-func demoURL(addr string) string {
+// on loopback. scheme is http or https.
+func demoURL(scheme, addr string) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "http://" + addr + "/"
+		return scheme + "://" + addr + "/"
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/"
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
 }
 
 // newLogger returns a slog logger writing to w in the given format.

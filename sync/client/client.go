@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -67,6 +68,11 @@ type Options struct {
 
 	// Header holds extra HTTP headers for the WebSocket handshake.
 	Header http.Header
+
+	// TLSConfig, if set, configures the TLS of wss:// connections, for
+	// a server whose certificate the system does not trust (a private
+	// CA, or a self-signed certificate). Nil means the defaults.
+	TLSConfig *tls.Config
 
 	// MinBackoff and MaxBackoff bound the delay between reconnection
 	// attempts, which doubles from MinBackoff up to MaxBackoff, each delay
@@ -364,6 +370,7 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 	defer stop()
 	dialer := websocket.Dialer{
 		HandshakeTimeout: handshakeTimeout, ReadBufferSize: 1024, WriteBufferSize: 1024,
+		TLSClientConfig: c.opts.TLSConfig,
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 			if err != nil {
