@@ -35,10 +35,6 @@ const (
 	presenceRefresh = 15 * time.Second
 	// handshakeTimeout bounds connecting and waiting for the Welcome.
 	handshakeTimeout = 10 * time.Second
-	// writeWait is the time allowed to write one message to the server.
-	writeWait = 10 * time.Second
-	// maxReason bounds how much of a refusal's body becomes its Reason.
-	maxReason = 200
 )
 
 // Errors reported by a Client.
@@ -629,6 +625,9 @@ func (c *Client) sendPresenceLocked() {
 	}
 	c.writeLocked(b)
 }
+
+// writeWait is the time allowed to write one message to the server.
+const writeWait = 10 * time.Second
 
 func (c *Client) writeLocked(b []byte) {
 	_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))

@@ -43,6 +43,9 @@ func (e *UpgradeError) Error() string {
 	return msg
 }
 
+// maxReason bounds how much of a refusal's body becomes its Reason.
+const maxReason = 200
+
 // upgradeHints say, by HTTP status, what usually causes a FlowState
 // server's refusal and what to change.
 var upgradeHints = map[int]string{
