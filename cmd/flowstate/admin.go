@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -312,8 +311,16 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 // whitespace. No update starts with '{' or whitespace: an update's first
 // byte is a msgpack array header.
 func looksLikeJSON(b []byte) bool {
-	b = bytes.TrimLeft(b, " \t\r\n")
-	return len(b) > 0 && b[0] == '{'
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+		case '{':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // runCompact folds every room's log into its snapshot, then rewrites the

@@ -61,14 +61,14 @@ func newServeFlagSet(f *serveFlags, stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.addr, "addr", envOr("FLOWSTATE_ADDR", defaultAddr), "`host:port` to listen on (FLOWSTATE_ADDR)")
 	fs.StringVar(&f.data, "data", envOr("FLOWSTATE_DATA", "./flowstate.db"), "data `file`, or :memory: to keep documents in memory only (FLOWSTATE_DATA)")
-	fs.StringVar(&f.tlsCert, "tls-cert", envOr("FLOWSTATE_TLS_CERT", ""), "serve HTTPS and wss:// with this PEM certificate `file` (the full chain), with --tls-key (FLOWSTATE_TLS_CERT)")
-	fs.StringVar(&f.tlsKey, "tls-key", envOr("FLOWSTATE_TLS_KEY", ""), "PEM private key `file` of --tls-cert (FLOWSTATE_TLS_KEY)")
 	fs.StringVar(&f.adminTok, "admin-token", envOr("FLOWSTATE_ADMIN_TOKEN", ""), "serve a hot backup at GET /admin/backup to callers presenting this bearer `token`; empty disables it (FLOWSTATE_ADMIN_TOKEN)")
 	fs.StringVar(&f.logFormat, "log-format", envOr("FLOWSTATE_LOG_FORMAT", "text"), "log format: text or json (FLOWSTATE_LOG_FORMAT)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("FLOWSTATE_LOG_LEVEL", "info"), "log level: debug, info, warn or error (FLOWSTATE_LOG_LEVEL)")
 	fs.BoolVar(&f.pprof, "pprof", envOr("FLOWSTATE_PPROF", "") == "true", "serve net/http/pprof profiles at /debug/pprof/ (FLOWSTATE_PPROF=true)")
 	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile to `file` until the server stops")
 	fs.BoolVar(&f.syncEach, "fsync-each-update", false, "commit every update in a transaction (and fsync) of its own instead of group-committing; only to measure what group commit gains")
+	fs.StringVar(&f.tlsCert, "tls-cert", envOr("FLOWSTATE_TLS_CERT", ""), "serve HTTPS and wss:// with this PEM certificate `file` (the full chain), with --tls-key (FLOWSTATE_TLS_CERT)")
+	fs.StringVar(&f.tlsKey, "tls-key", envOr("FLOWSTATE_TLS_KEY", ""), "PEM private key `file` of --tls-cert (FLOWSTATE_TLS_KEY)")
 	f.access.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsageText)
@@ -174,8 +174,8 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 		ln = tls.NewListener(ln, tlsConfig)
 		web, ws = "https", "wss"
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "demo", demoURL(web, ln.Addr().String()),
-		"websocket", ws+"://"+ln.Addr().String()+"/ws/{room}", "data", f.data, "storage", storageKind(f.data))
+	logger.Info("listening", "addr", ln.Addr().String(), "demo", demoURL(web, ln.Addr().String()), "websocket", ws+"://"+ln.Addr().String()+"/ws/{room}",
+		"data", f.data, "storage", storageKind(f.data))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
