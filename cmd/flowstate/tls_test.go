@@ -109,6 +109,7 @@ func TestServeTLS(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	otherCert, _, _ := selfSigned(t, t.TempDir())
 	tests := []struct {
 		name string
 		env  []string
@@ -160,6 +161,19 @@ func TestServeTLS(t *testing.T) {
 			defer b.Close()
 			if got := b.Text("body"); got != "over TLS" {
 				t.Errorf("the second client reads %q", got)
+			}
+			// The container health check finds the server as the server
+			// reads its settings, over TLS.
+			hc := exec.Command(bin, "healthcheck")
+			hc.Env = append(os.Environ(), "FLOWSTATE_ADDR="+addr, "FLOWSTATE_TLS_CERT="+certFile)
+			if out, err := hc.CombinedOutput(); err != nil || !strings.Contains(string(out), "https://"+addr+"/readyz") {
+				t.Errorf("healthcheck: %v\n%s", err, out)
+			}
+			// A certificate other than the server's is refused.
+			hc = exec.Command(bin, "healthcheck")
+			hc.Env = append(os.Environ(), "FLOWSTATE_ADDR="+addr, "FLOWSTATE_TLS_CERT="+otherCert)
+			if out, err := hc.CombinedOutput(); err == nil || !strings.Contains(string(out), "another certificate") {
+				t.Errorf("healthcheck with another certificate: %v\n%s", err, out)
 			}
 			// Without the certificate, the client refuses the server.
 			if c, err := client.Dial(ctx, "wss://"+addr+"/ws/notes", nil); err == nil {
