@@ -333,7 +333,11 @@ function main() {
   // Typing is invited only while the page can sync: from the first
   // Welcome on, and not after the server refused it for good. Offline
   // after that, edits stay in the page and go out on reconnection.
-  const setEditable = (why) => view.dispatch({ effects: editable.reconfigure(why === null ? writable : locked(why)) });
+  let isLocked = true;
+  const setEditable = (why) => {
+    isLocked = why !== null;
+    view.dispatch({ effects: editable.reconfigure(why === null ? writable : locked(why)) });
+  };
 
   // A permanent error closes the provider: the badge says "error" rather
   // than "closed", and the message says why and what to do.
@@ -341,11 +345,12 @@ function main() {
   let loaded = false;
   let wentAway = false; // the last close was the server's clean shutdown
   let headline = '';
+  let tokenWanted = false; // the last close asked for another token
   let retryAt = 0;
   let countdown = 0;
   const showProblem = () => {
     const left = Math.ceil((retryAt - Date.now()) / 1000);
-    const kept = loaded ? ' Your edits stay here and are sent when it is back.' : '';
+    const kept = !loaded || failed ? '' : tokenWanted ? ' Your edits stay here and are sent once it is in.' : ' Your edits stay here and are sent when it is back.';
     const when = retryAt === 0 ? '' : left > 0 ? ` Retrying in ${left} s.` : ' Retrying…';
     showError(headline + kept + when);
     $('retry').hidden = retryAt === 0;
@@ -361,7 +366,7 @@ function main() {
     if (status === 'connected' || status === 'synced') {
       stopCountdown();
       failed = wentAway = false;
-      if (!loaded) setEditable(null);
+      if (isLocked) setEditable(null);
       loaded = true;
       showError(null);
     } else if (status === 'connecting' && retryAt !== 0) {
@@ -373,6 +378,7 @@ function main() {
     failed = err.permanent;
     if (err.code === 1001) wentAway = true;
     headline = problem(err, { token, wentAway });
+    tokenWanted = needsToken(err.code);
     stopCountdown();
     showProblem();
     if (needsToken(err.code)) {
@@ -402,6 +408,7 @@ function main() {
     u.searchParams.set('token', token);
     window.history.replaceState(null, '', u); // history is CodeMirror's, imported above
     headline = 'Connecting with the new token…';
+    tokenWanted = false;
     showProblem();
     $('token-form').hidden = true;
     provider.setToken(token);

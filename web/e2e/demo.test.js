@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { mintToken, startServer } from '../test/server.js';
-import { Tab, launch, skipReason, uniqueRoom } from './harness.js';
+import { Tab, eventually, launch, skipReason, uniqueRoom } from './harness.js';
 
 const SECRET = 'a-demo-secret-of-at-least-32-bytes!!';
 
@@ -77,6 +77,27 @@ describe('the demo page', { skip: skipReason }, () => {
     assert.deepEqual([...tab.errors, ...other.errors], []);
   });
 
+  test('an expired token: the page asks for a new one, and takes edits again with it', async (t) => {
+    const server = await startServer({ args: ['--auth-secret', SECRET] });
+    t.after(() => server.stop());
+    const room = uniqueRoom('expiry');
+    // The token expires while the page is open (or, on a slow machine,
+    // already while it loads): either way the page must ask for another.
+    const short = await mintToken({ secret: SECRET, room, ttl: '4s' });
+    const tab = await openPage(browser, server.httpURL, `/?room=${room}&token=${encodeURIComponent(short)}`, t);
+    await tab.until(() => /expired/.test(document.querySelector('#error').textContent), undefined, 'the expiry message');
+    assert.equal(await tab.page.locator('#token-form').isVisible(), true);
+    assert.equal(await editable(tab), false, 'the editor invites typing that cannot sync');
+    await tab.screenshot('demo-token-expired');
+    await tab.page.fill('#token', await mintToken({ secret: SECRET, room }));
+    await tab.page.click('#token-form button');
+    await tab.waitStatus('synced');
+    assert.equal(await editable(tab), true, 'the editor stays locked with a fresh token');
+    await tab.type('after a new token.');
+    await tab.waitStatus('synced');
+    assert.equal(await tab.text(), 'after a new token.');
+  });
+
   test('a stopped server: a clean shutdown, then retries in words, and Retry now', async (t) => {
     const server = await startServer();
     t.after(() => server.stop());
@@ -95,9 +116,15 @@ describe('the demo page', { skip: skipReason }, () => {
     assert.equal(await editable(tab), true, 'offline edits are kept and sent later');
     await tab.type('written while it was down. ');
     await tab.screenshot('demo-server-stopped');
-
-    await server.restart();
+    // Retry now tries at once: one more WebSocket, and the same words.
+    const sockets = [];
+    tab.page.on('websocket', (ws) => sockets.push(ws.url()));
     await tab.page.click('#retry');
+    await tab.until(() => /shut down cleanly/.test(document.querySelector('#error').textContent), undefined, 'the message after Retry now');
+    await eventually(async () => sockets.length > 0, 'a connection attempt after Retry now');
+
+    // Back up: the page reconnects by itself (or by the button).
+    await server.restart();
     await tab.waitStatus('synced');
     assert.equal(await notice(tab), '');
 
@@ -106,7 +133,6 @@ describe('the demo page', { skip: skipReason }, () => {
     assert.doesNotMatch(await notice(tab), /1006|code/);
     await tab.screenshot('demo-server-unreachable');
     await server.restart();
-    await tab.page.click('#retry');
     await tab.waitStatus('synced');
     const fresh = await Tab.open(browser, server.httpURL, room);
     t.after(() => fresh.close());
