@@ -1,7 +1,9 @@
 /*
-Package sync is FlowState's server and Go client: it relays CRDT updates
-between the members of a room over WebSocket and keeps each room's document.
-Callers import it as docsync, since it shadows the standard library's sync.
+Package sync is FlowState's server: it relays CRDT updates between the
+members of a room over WebSocket and keeps each room's document. Callers
+import it as docsync, since it shadows the standard library's sync. The Go
+client is package sync/client; Dial, Client and ClientOptions here are
+aliases of it, kept for existing callers.
 
 # Overview
 

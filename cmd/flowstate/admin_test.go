@@ -77,7 +77,7 @@ func TestAdminRooms(t *testing.T) {
 	}
 	status, out, _ = runCmd("rooms", "--json", "--data", data)
 	var rooms []struct {
-		Name          string `json:"name"`
+		Room          string `json:"room"`
 		SnapshotBytes int    `json:"snapshot_bytes"`
 		LogEntries    int    `json:"log_entries"`
 		LastChange    string `json:"last_change"`
@@ -85,7 +85,7 @@ func TestAdminRooms(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rooms); status != 0 || err != nil {
 		t.Fatalf("rooms --json = %d, %q: %v", status, out, err)
 	}
-	if len(rooms) != 2 || rooms[0].Name != "empty-log" || rooms[0].LogEntries != 0 || rooms[1].Name != "notes" ||
+	if len(rooms) != 2 || rooms[0].Room != "empty-log" || rooms[0].LogEntries != 0 || rooms[1].Room != "notes" ||
 		rooms[1].LogEntries != 2 || rooms[1].SnapshotBytes == 0 || rooms[1].LastChange == "" {
 		t.Errorf("rooms --json = %+v", rooms)
 	}
@@ -174,7 +174,7 @@ func TestAdminImport(t *testing.T) {
 		t.Errorf("after import the room reads %q", out)
 	}
 	_, out, _ = runCmd("rooms", "--json", "--data", data)
-	if !strings.Contains(out, `"name": "notes"`) || strings.Count(out, `"log_entries": 0`) != 2 {
+	if !strings.Contains(out, `"room": "notes"`) || strings.Count(out, `"log_entries": 0`) != 2 {
 		t.Errorf("import did not store a snapshot in place of the log: %s", out)
 	}
 	// A new room can be created by import, too.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,6 +50,8 @@ type serveFlags struct {
 	cpuProf   string
 	pprof     bool
 	adminTok  string         // enables GET /admin/backup (admin.go)
+	tlsCert   string         // PEM certificate chain; with tlsKey, serve HTTPS
+	tlsKey    string         // PEM private key of tlsCert
 	syncEach  bool           // one fsync per update, for benchmarks
 	access    accessFlags    // auth, origins and limits (token.go)
 	config    docsync.Config // built by runServe from access
@@ -65,6 +68,8 @@ func newServeFlagSet(f *serveFlags, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&f.pprof, "pprof", envOr("FLOWSTATE_PPROF", "") == "true", "serve net/http/pprof profiles at /debug/pprof/ (FLOWSTATE_PPROF=true)")
 	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile to `file` until the server stops")
 	fs.BoolVar(&f.syncEach, "fsync-each-update", false, "commit every update in a transaction (and fsync) of its own instead of group-committing; only to measure what group commit gains")
+	fs.StringVar(&f.tlsCert, "tls-cert", envOr("FLOWSTATE_TLS_CERT", ""), "serve HTTPS and wss:// with this PEM certificate `file` (the full chain), with --tls-key (FLOWSTATE_TLS_CERT)")
+	fs.StringVar(&f.tlsKey, "tls-key", envOr("FLOWSTATE_TLS_KEY", ""), "PEM private key `file` of --tls-cert (FLOWSTATE_TLS_KEY)")
 	f.access.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsageText)
@@ -93,6 +98,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "flowstate serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		fmt.Fprintln(stderr, "flowstate serve: --tls-cert and --tls-key go together: give both (or FLOWSTATE_TLS_CERT and FLOWSTATE_TLS_KEY), or neither for plain HTTP")
 		return 2
 	}
 	logger, err := newLogger(f.logFormat, f.logLevel, stderr)
@@ -125,6 +134,16 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 // serve listens on f.addr and serves until ctx ends, then shuts down.
 func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
+	// The certificate first: a bad one should stop the server before it
+	// opens, and locks, the data file.
+	var tlsConfig *tls.Config
+	if f.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return fmt.Errorf("TLS certificate %s and key %s: %w", f.tlsCert, f.tlsKey, err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	st, bolt, err := openServeStore(f.data, f.syncEach)
 	if err != nil {
 		return err
@@ -156,7 +175,12 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "websocket", "ws://"+ln.Addr().String()+"/ws/{room}",
+	web, ws := "http", "ws"
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+		web, ws = "https", "wss"
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "demo", demoURL(web, ln.Addr().String()), "websocket", ws+"://"+ln.Addr().String()+"/ws/{room}",
 		"data", f.data, "storage", storageKind(f.data))
 	if len(f.config.AllowedHosts) == 0 && !isLoopback(ln.Addr()) {
 		logger.Warn("listening beyond loopback without --allowed-hosts: requests that name this server by a DNS name " +
@@ -181,6 +205,20 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// demoURL returns the address of the demo page of a server listening on
+// addr, to open in a browser: one listening on every interface is opened
+// on loopback. scheme is http or https.
+func demoURL(scheme, addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return scheme + "://" + addr + "/"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
 }
 
 // newLogger returns a slog logger writing to w in the given format.

@@ -49,7 +49,17 @@ func newTokenFlagSet(f *tokenFlags, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.room, "room", "", "the `room` the token grants: a name, or a prefix ending in *")
 	fs.StringVar(&f.sub, "sub", "", "the `identity` of the holder (the token's sub), such as a user ID; required with --perm write")
 	fs.StringVar(&f.perm, "perm", "write", "what the holder may do: read or write")
-	fs.DurationVar(&f.ttl, "ttl", time.Hour, "how long the token is valid")
+	f.ttl = time.Hour
+	fs.Func("ttl", "how long the token is valid: a `duration` such as 30m, 24h or 720h (default 1h)", func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			// Tokens always expire; say what is accepted instead of
+			// flag's bare "parse error".
+			return fmt.Errorf("want a duration such as 30m, 24h or 720h (units ns, us, ms, s, m, h); tokens always expire")
+		}
+		f.ttl = d
+		return nil
+	})
 	f.secret.register(fs, "secret", "secret-file")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, tokenUsageText)

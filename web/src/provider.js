@@ -1,6 +1,6 @@
 // Provider: keeps a Doc in sync with one room of a FlowState server over a
 // WebSocket (PROTOCOL.md §5–§10). It behaves like the Go client
-// (sync/client.go): hello with the state vector, apply the Welcome, send
+// (sync/client/client.go): hello with the state vector, apply the Welcome, send
 // Diff(server state vector) when the server lacks anything, numbered
 // Updates acknowledged by the server, reconnection with jittered
 // exponential backoff, and no reconnection after a permanent code.
@@ -72,7 +72,9 @@ export class FlowStateError extends Error {
  * waits for setToken(newToken), which reconnects at once.
  *
  * Events: 'status' (the new status), 'synced', 'error' (a FlowStateError,
- * for every connection that ended other than by disconnect or destroy).
+ * for every connection that ended other than by disconnect or destroy),
+ * 'retry' (the delay in ms before the next attempt, each time one is
+ * scheduled; retryNow skips the wait).
  */
 export class Provider extends Emitter {
   /**
@@ -147,7 +149,10 @@ export class Provider extends Emitter {
 
   /**
    * roomURL returns the WebSocket URL of a room: base (an http(s) page or
-   * server URL, or ws(s)) with the path /ws/ROOM.
+   * server URL, or ws(s)) with the path /ws/ROOM. base names the FlowState
+   * server: location.href for a page it serves, its own URL for a page on
+   * another origin (roomURL('https://sync.example.com', 'notes') is
+   * 'wss://sync.example.com/ws/notes').
    * @param {string | URL} base
    * @param {string} room
    * @returns {string}
@@ -191,6 +196,17 @@ export class Provider extends Emitter {
     this.backoff.reset();
     if (this.networkOffline) this.setStatus('offline');
     else this.open();
+  }
+
+  /**
+   * retryNow starts the next connection attempt at once when the provider
+   * is waiting to reconnect (after a 'retry' event), for a "Retry now"
+   * button. It does nothing otherwise.
+   */
+  retryNow() {
+    if (this.destroyed || !this.wanted || this.retryTimer === null) return;
+    this.clearRetry();
+    this.open();
   }
 
   /**
@@ -506,6 +522,7 @@ export class Provider extends Emitter {
   scheduleRetry() {
     if (this.networkOffline || this.retryTimer !== null || this.ws !== null) return;
     const delay = this.backoff.next();
+    this.emit('retry', delay);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       if (this.wanted && !this.networkOffline) this.open();

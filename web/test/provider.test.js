@@ -289,3 +289,23 @@ test('roomURL builds the WebSocket URL of a room', () => {
   assert.equal(Provider.roomURL('ws://127.0.0.1:1', 'x'), 'ws://127.0.0.1:1/ws/x');
   assert.throws(() => new Provider(new Doc(), { url: 'http://example.com/ws/x', connect: false }), TypeError);
 });
+
+test("'retry' tells the delay before the next attempt, and retryNow skips it", async () => {
+  const name = room('retry');
+  const doc = new Doc();
+  // A long backoff, so that only retryNow can reconnect within the test.
+  const p = connect(doc, name, { minBackoff: 60_000, maxBackoff: 60_000 });
+  await p.whenSynced();
+  const delays = [];
+  p.on('retry', (d) => delays.push(d));
+  p.retryNow(); // not waiting: nothing happens
+  assert.equal(p.status, 'synced');
+  await ctx.server.kill();
+  await waitFor(() => delays.length === 1, "a 'retry' event");
+  assert.ok(delays[0] >= 30_000 && delays[0] < 90_000, `delay ${delays[0]}`);
+  assert.equal(p.status, 'offline');
+  await ctx.server.restart();
+  p.retryNow();
+  assert.equal(p.status, 'connecting');
+  await p.whenSynced();
+});
