@@ -389,3 +389,32 @@ func TestForeignChangesUnderOwnID(t *testing.T) {
 		t.Fatal("ResumeClientID did not keep the ID")
 	}
 }
+
+// A map entry with the largest seq an update may carry does not make the
+// next local write of its key undecodable.
+func TestMapSeqAtLimit(t *testing.T) {
+	src := crdt.NewDocWithClient(7)
+	u := must(src.Map("m").Set("k", 1))
+	// The entry's seq is the fixint 1 before the value: make it 2^53.
+	i := bytes.LastIndex(u, []byte{0xa1, 'k', 0x01})
+	hostile := append(bytes.Clone(u[:i+2]), 0xcf, 0, 0x20, 0, 0, 0, 0, 0, 0)
+	hostile = append(hostile, u[i+3:]...)
+	for _, id := range []crdt.ClientID{3, 9} { // below and above the writer
+		d := crdt.NewDocWithClient(id)
+		if err := applyChecked(t, d, hostile); err != nil {
+			t.Fatal(err)
+		}
+		w := must(d.Map("m").Set("k", 2))
+		if err := applyChecked(t, crdt.NewDoc(), w); err != nil {
+			t.Fatalf("client %d: its write does not decode: %v", id, err)
+		}
+		checkSound(t, d)
+		want := any(int8(1)) // the same seq: the greater client wins
+		if id > 7 {
+			want = int8(2)
+		}
+		if v, _ := d.Map("m").Get("k"); v != want {
+			t.Errorf("client %d: k = %v, want %v", id, v, want)
+		}
+	}
+}

@@ -74,7 +74,9 @@ func (m *Map) Delete(key string) ([]byte, error) {
 func (m *Map) write(key string, value []byte, del bool) {
 	seq := uint64(1)
 	if cur := m.entries[key]; cur != nil {
-		seq = cur.seq + 1
+		// Capped at 2^53, the largest seq an update may carry: a peer
+		// that wrote 2^53 must not make this replica's writes undecodable.
+		seq = min(cur.seq+1, maxClock)
 	}
 	me := m.doc.me
 	m.integrate(me, me.next, key, seq, value, del)
