@@ -50,16 +50,19 @@ func applyChecked(t *testing.T, d *crdt.Doc, u []byte) error {
 	return err
 }
 
-// The three updates of the issue: the receiver is client 6; client 5 sends
-// a map history and, in the third update, text at clocks the map history
-// holds. In every order: no panic, nothing broken, the conflicting update
+// The three updates of the issue: text of client 6 ("Q"); a map history of
+// client 5 (clocks 0-4); text of client 5 from clock 3, next to "Q". The
+// receiver is client 6.
+var issueUpdates = []string{
+	"9501919200a16191069091950000c4020701a15190",
+	"9501919201a16d91059091950000c406070303030303a09593a26b30010093a26b31010193a26b32010293a26b33010393a26b340104",
+	"9501919200a1619205069091950003c4080791020100610100a44142434490",
+}
+
+// In every order: no panic, nothing broken, the second history of client 5
 // refused.
 func TestIssueThreeUpdates(t *testing.T) {
-	updates := []string{
-		"9501919200a16191069091950000c4020701a15190",
-		"9501919201a16d91059091950000c406070303030303a09593a26b30010093a26b31010193a26b32010293a26b33010393a26b340104",
-		"9501919200a1619205069091950003c4080791020100610100a44142434490",
-	}
+	updates := issueUpdates
 	orders := [][]int{{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}}
 	for _, order := range orders {
 		d := crdt.NewDocWithClient(6)
