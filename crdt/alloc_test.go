@@ -15,7 +15,7 @@ import (
 // input does not carry.
 const (
 	allocFixed   = 16 << 10
-	allocPerByte = 96
+	allocPerByte = 128
 )
 
 // hostileInputs returns the fuzz seeds, single-byte corruptions of them that
