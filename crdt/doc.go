@@ -108,8 +108,8 @@ and turns out to be in another type is dropped when it would integrate, and
 the client's later changes then stay pending: only a faulty or hostile peer
 produces that. Which of two conflicting histories a replica keeps depends
 on which it received first, so replicas fed conflicting histories by a
-hostile peer may differ on that peer's changes (never on anyone else's, and
-never in a broken state). Deleted code points stay as
+hostile peer may differ on that peer's changes and on what was inserted
+next to them (never in a broken state). Deleted code points stay as
 tombstones for as long as the document lives; their IDs and lengths are in
 every snapshot, their text is not, and a Doc loaded from a snapshot holds
 none of it in memory either (a long-lived Doc keeps the bytes of text it

@@ -124,23 +124,33 @@ func (ov *overlap) check(d *Doc, u *decoded, c *clientState, r *record) error {
 			clock = hi
 		}
 	}
-	if end > c.next && len(c.pending) > 0 {
+	if end > c.next {
 		lo := max(r.clock, c.next)
-		// Pending records are sorted by clock but may overlap each other
-		// (each was compatible with the others when it came).
-		n := sort.Search(len(c.pending), func(i int) bool { return c.pending[i].clock >= end })
-		for _, p := range c.pending[:n] {
-			pend := p.clock + p.length
-			if pend <= lo {
-				continue
-			}
+		var err error
+		c.pendingOverlapping(lo, end, func(p *record) bool {
 			from := max(lo, p.clock)
-			if what := ov.againstPending(c, r, p, from, min(end, pend)); what != "" {
-				return conflict(c.id, from, what)
+			if what := ov.againstPending(c, r, p, from, min(end, p.clock+p.length)); what != "" {
+				err = conflict(c.id, from, what)
+				return false
 			}
-		}
+			return true
+		})
+		return err
 	}
 	return nil
+}
+
+// pendingOverlapping calls fn for each pending record of c that covers a
+// clock of [lo, end), until fn returns false. Pending records are sorted by
+// clock but may overlap each other (each was compatible with the others
+// when it came), so every one starting before end is looked at.
+func (c *clientState) pendingOverlapping(lo, end uint64, fn func(*record) bool) {
+	n := sort.Search(len(c.pending), func(i int) bool { return c.pending[i].clock >= end })
+	for _, p := range c.pending[:n] {
+		if p.clock+p.length > lo && !fn(p) {
+			return
+		}
+	}
 }
 
 // leftAt is the left origin of clock k of a run of client c that starts at
