@@ -85,6 +85,24 @@ type overlap struct {
 	runes    uint64 // code points of r.content before off
 	off      int
 	typeName []byte
+	// The same for the document item or pending record compared last: a
+	// hostile update may cut one long run into many one-code-point
+	// records, which must not each count the run's bytes from its start.
+	other      any
+	otherClock uint64 // the clock at otherOff
+	otherOff   int
+}
+
+// otherContent returns the code points [lo, hi) of content s, which starts
+// at clock start and belongs to owner (an item or a pending record).
+func (ov *overlap) otherContent(owner any, s []byte, start, lo, hi uint64) []byte {
+	if ov.other != owner || lo < ov.otherClock {
+		ov.other, ov.otherClock, ov.otherOff = owner, start, 0
+	}
+	ov.otherOff += takeRunes(s[ov.otherOff:], lo-ov.otherClock)
+	ov.otherClock = lo
+	rest := s[ov.otherOff:]
+	return rest[:takeRunes(rest, hi-lo)]
 }
 
 // contentAt returns the content of r's code points [lo, hi), which must
@@ -189,10 +207,7 @@ func (ov *overlap) againstItem(c *clientState, r *record, it *item, lo, hi uint6
 			return "other origins"
 		}
 		if r.content != nil && !it.deleted {
-			s := t.arena[it.start:it.end]
-			from := byteOffset(s, it.length, lo-it.clock)
-			s = s[from:]
-			s = s[:takeRunes(s, hi-lo)]
+			s := ov.otherContent(it, t.arena[it.start:it.end], it.clock, lo, hi)
 			if !bytes.Equal(s, ov.contentAt(r, lo, hi)) {
 				return "other text"
 			}
@@ -231,8 +246,7 @@ func (ov *overlap) againstPending(c *clientState, r, p *record, lo, hi uint64) s
 			return "other origins"
 		}
 		if r.content != nil && p.content != nil {
-			s := p.content[takeRunes(p.content, lo-p.clock):]
-			s = s[:takeRunes(s, hi-lo)]
+			s := ov.otherContent(p, p.content, p.clock, lo, hi)
 			if !bytes.Equal(s, ov.contentAt(r, lo, hi)) {
 				return "other text"
 			}

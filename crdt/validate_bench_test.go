@@ -1,6 +1,7 @@
 package crdt_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/flowstate/flowstate/crdt"
@@ -67,4 +68,39 @@ func fmtInt(n int) string {
 		n /= 10
 	}
 	return string(append([]byte{byte('0' + n)}, b...))
+}
+
+// cutRun returns a document holding one run of n non-ASCII code points of
+// client 5, and an update re-sending that run as n one-code-point records:
+// valid and compatible, so it is accepted and changes nothing, but every
+// record is compared with the same long item.
+func cutRun(n int) (*crdt.Doc, []byte) {
+	d := crdt.NewDocWithClient(5)
+	run := strings.Repeat("日", n)
+	must(d.Text("t").Insert(0, run))
+	col := varints(hdrParent0, hdrTextNone(1))
+	for range n - 1 {
+		col = append(col, 0x19) // long text form, left origin "prev", no right origin, n = 1
+	}
+	b := mp{}.arr(5).uint(1).arr(1).arr(2).uint(0).str("t").arr(1).uint(5).arr(0).arr(1).arr(5).uint(0).uint(0)
+	b = append(b, 0xc6, byte(len(col)>>24), byte(len(col)>>16), byte(len(col)>>8), byte(len(col)))
+	b = append(b, col...)
+	b = append(b, 0xdb, byte(len(run)>>24), byte(len(run)>>16), byte(len(run)>>8), byte(len(run)))
+	b = append(b, run...)
+	b = b.arr(0)
+	return d, b
+}
+
+// BenchmarkApplyRunCutIntoRecords re-sends a 20k-code-point run as 20k
+// records: linear, each record's content is found from where the previous
+// one ended.
+func BenchmarkApplyRunCutIntoRecords(b *testing.B) {
+	d, u := cutRun(20000)
+	b.SetBytes(int64(len(u)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Apply(u); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
