@@ -655,7 +655,11 @@ func (u *decoded) decodeBlock(i int) error {
 	deleted := u.deletedIn(client)
 	// Records take two or three bytes on average, and deletions may cut
 	// text records in pieces: room for them up front saves regrowing.
-	u.recs = slices.Grow(u.recs, len(col)/3+len(deleted))
+	// Growing by at least the length so far keeps an update of many small
+	// blocks from copying its records over and over.
+	if need := len(col)/3 + len(deleted); cap(u.recs)-len(u.recs) < need {
+		u.recs = slices.Grow(u.recs, max(need, len(u.recs)))
+	}
 	di := 0 // the first delete range that may overlap the next record
 	vr := varReader{b: col, base: colBase}
 	from := len(u.recs)
