@@ -421,3 +421,34 @@ func TestMapSeqAtLimit(t *testing.T) {
 		}
 	}
 }
+
+// A refused update leaves no trace: no pending record, no pending delete,
+// no client-ID switch.
+func TestRefusedUpdateLeavesNoTrace(t *testing.T) {
+	d := crdt.NewDocWithClient(7)
+	must(d.Text("t").Insert(0, "hello"))
+	// Another history of client 7 reaching past d's clock (which would
+	// make d switch), with a record of client 8 that would wait in pending
+	// and a deletion of a clock of client 8 that d has not seen.
+	other := crdt.NewDocWithClient(7)
+	must(other.Text("t").Insert(0, "world, and more"))
+	third := crdt.NewDocWithClient(8)
+	must(third.Text("t").Insert(0, "ab"))
+	must(third.Text("t").Insert(2, "cd"))
+	must(third.Text("t").Delete(0, 1))
+	if err := other.Apply(third.Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	// A diff without client 8's first clock: its records wait in pending.
+	u := other.Diff(crdt.StateVector{8: 1})
+	if err := applyChecked(t, d, u); !errors.Is(err, crdt.ErrInvalidUpdate) {
+		t.Fatalf("got %v, want ErrInvalidUpdate", err)
+	}
+	if d.HasPending() {
+		t.Fatal("a refused update left pending changes")
+	}
+	must(d.Text("t").Insert(5, "!"))
+	if d.ClientID() != 7 {
+		t.Fatal("a refused update made the document switch its client ID")
+	}
+}
