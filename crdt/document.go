@@ -529,6 +529,7 @@ func (d *Doc) addPending(c *clientState, r *record) {
 	}
 	i := sort.Search(len(c.pending), func(i int) bool { return c.pending[i].clock > cp.clock })
 	c.pending = slices.Insert(c.pending, i, &cp)
+	c.pendingMaxLen = max(c.pendingMaxLen, cp.length)
 }
 
 // retryPending integrates pending records and deletions until no more can go in.
@@ -551,7 +552,7 @@ func (d *Doc) retryPending() {
 			if len(c.pending) > 0 {
 				live = append(live, c)
 			} else {
-				c.pending = nil
+				c.pending, c.pendingMaxLen = nil, 0
 			}
 		}
 		clear(d.pendingClients[len(live):])

@@ -161,10 +161,15 @@ func (ov *overlap) check(d *Doc, u *decoded, c *clientState, r *record) error {
 // pendingOverlapping calls fn for each pending record of c that covers a
 // clock of [lo, end), until fn returns false. Pending records are sorted by
 // clock but may overlap each other (each was compatible with the others
-// when it came), so every one starting before end is looked at.
+// when it came); none is longer than pendingMaxLen, which ends the scan
+// back from end.
 func (c *clientState) pendingOverlapping(lo, end uint64, fn func(*record) bool) {
 	n := sort.Search(len(c.pending), func(i int) bool { return c.pending[i].clock >= end })
-	for _, p := range c.pending[:n] {
+	for i := n - 1; i >= 0; i-- {
+		p := c.pending[i]
+		if p.clock+c.pendingMaxLen <= lo {
+			return
+		}
 		if p.clock+p.length > lo && !fn(p) {
 			return
 		}

@@ -104,3 +104,28 @@ func BenchmarkApplyRunCutIntoRecords(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkValidateShuffledKeystrokes delivers 20k one-character updates of
+// one client in random order: every one is compared with the pending
+// records near its clock, not with all of them.
+func BenchmarkValidateShuffledKeystrokes(b *testing.B) {
+	src := crdt.NewDocWithClient(1)
+	var ups [][]byte
+	for i := range 20000 {
+		ups = append(ups, must(src.Text("t").Insert(i, "x")))
+	}
+	rng := splitmix(9)
+	for i := len(ups) - 1; i > 0; i-- {
+		j := int(rng.next() % uint64(i+1))
+		ups[i], ups[j] = ups[j], ups[i]
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		d := crdt.NewDocWithClient(2)
+		for _, u := range ups {
+			if err := d.Apply(u); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
