@@ -160,13 +160,21 @@ func (ov *overlap) check(d *Doc, u *decoded, c *clientState, r *record) error {
 
 // pendingOverlapping calls fn for each pending record of c that covers a
 // clock of [lo, end), until fn returns false. Pending records are sorted by
-// clock but may overlap each other (each was compatible with the others
-// when it came); none is longer than pendingMaxLen, which ends the scan
-// back from end.
+// clock, except the first, whose head integration may have cut off while it
+// stayed blocked, and may overlap each other (each was compatible with the
+// others when it came); none is longer than pendingMaxLen, which ends the
+// scan back from end.
 func (c *clientState) pendingOverlapping(lo, end uint64, fn func(*record) bool) {
-	n := sort.Search(len(c.pending), func(i int) bool { return c.pending[i].clock >= end })
+	if len(c.pending) == 0 {
+		return
+	}
+	if p := c.pending[0]; p.clock < end && p.clock+p.length > lo && !fn(p) {
+		return
+	}
+	rest := c.pending[1:]
+	n := sort.Search(len(rest), func(i int) bool { return rest[i].clock >= end })
 	for i := n - 1; i >= 0; i-- {
-		p := c.pending[i]
+		p := rest[i]
 		if p.clock+c.pendingMaxLen <= lo {
 			return
 		}
