@@ -270,6 +270,21 @@ func historyCases() []struct {
 	y1 := must(y.Text("t").Insert(0, "a"))
 	y2 := must(y.Text("t").Insert(1, "b"))
 	out = append(out, hc{"text origin on a map entry", 100, [][]byte{x1, y2, y1}})
+	// A run re-sent as one record per code point: compatible. The same
+	// with one code point changed, or with the origin of one record moved
+	// to the start of the text: a second history.
+	runDoc, cut := cutRun(40)
+	run := runDoc.Snapshot()
+	wrongText := bytes.Clone(cut)
+	copy(wrongText[len(wrongText)-4:], "本") // the last code point, before the empty entries
+	wrongOrigin := bytes.Clone(cut)
+	wrongOrigin[bytes.Index(wrongOrigin, []byte{0x19, 0x19})] = 0x01 // no origins
+	out = append(out,
+		hc{"run re-sent as a record per code point", 100, [][]byte{run, cut}},
+		hc{"run re-sent with one code point changed", 100, [][]byte{run, wrongText, cut}},
+		hc{"run re-sent with one origin changed", 100, [][]byte{run, wrongOrigin}},
+		hc{"record per code point, then the run", 100, [][]byte{cut, run, wrongText}},
+	)
 	orders := [][]int{{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}}
 	for _, o := range orders {
 		var ups [][]byte
