@@ -68,7 +68,8 @@ func NewDoc() *Doc { return NewDocWithClient(randomClientID()) }
 
 // NewDocWithClient returns an empty document whose local edits carry the
 // given client ID. Two replicas must never share a client ID. It panics if
-// id exceeds MaxClientID.
+// id exceeds MaxClientID. The document still switches to a fresh ID when it
+// receives changes under id that it did not make (ResumeClientID).
 func NewDocWithClient(id ClientID) *Doc {
 	if id > MaxClientID {
 		panic("crdt: client ID exceeds 2^53-1")
@@ -82,7 +83,9 @@ func NewDocWithClient(id ClientID) *Doc {
 	return d
 }
 
-// ClientID returns the ID this replica's local edits carry.
+// ClientID returns the ID this replica's local edits carry. It changes when
+// the document takes a fresh ID before a local edit (see ResumeClientID),
+// so read it after the edit whose ID matters.
 func (d *Doc) ClientID() ClientID { return d.me.id }
 
 // client returns the state of client id, creating it if needed.
