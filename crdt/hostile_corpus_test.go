@@ -31,7 +31,8 @@ const (
 		"update has error 'decode_error' (bytes that are not a valid update) or 'invalid_update' (a valid update the " +
 		"document cannot take: a second history under one client ID, an origin in another type) and must leave the " +
 		"document exactly as it was. snapshot is the document's Snapshot after an accepted update (hex), pending its " +
-		"has-pending flag. All hex is lowercase."
+		"has-pending flag. switches_client: after the last update, a local edit (insert \"x\" at 0 of the text " +
+		"\"local edit\") is made under a fresh client ID (FORMAT.md §6.5). All hex is lowercase."
 )
 
 type hostileFile struct {
@@ -45,6 +46,19 @@ type hostileCase struct {
 	Client  uint64        `json:"client"`
 	Base    string        `json:"base"`
 	Updates []hostileStep `json:"updates"`
+	// SwitchesClient says whether a local edit after the last update is
+	// made under a fresh client ID (FORMAT.md §6.5).
+	SwitchesClient bool `json:"switches_client"`
+}
+
+// switchesClient makes a local edit on d and reports whether it was made
+// under another client ID than before.
+func switchesClient(t *testing.T, d *crdt.Doc) bool {
+	before := d.ClientID()
+	if _, err := d.Text("local edit").Insert(0, "x"); err != nil {
+		t.Fatal(err)
+	}
+	return d.ClientID() != before
 }
 
 type hostileStep struct {
@@ -96,6 +110,7 @@ func runHostile(t *testing.T, name string, client crdt.ClientID, base []byte, up
 		}
 		hc.Updates = append(hc.Updates, st)
 	}
+	hc.SwitchesClient = switchesClient(t, d)
 	return hc
 }
 
@@ -384,7 +399,13 @@ func generateHostile(t *testing.T) []byte {
 	}
 	base, cases := mutationCases(300)
 	for i, seq := range cases {
-		f.Cases = append(f.Cases, runHostile(t, fmt.Sprintf("mutation %d", i), 9, base, seq))
+		// Every fourth receiver is client 3, whose edits are in the pool:
+		// receiving them, intact or mutated, makes it switch.
+		client := crdt.ClientID(9)
+		if i%4 == 0 {
+			client = 3
+		}
+		f.Cases = append(f.Cases, runHostile(t, fmt.Sprintf("mutation %d", i), client, base, seq))
 	}
 	b, err := marshalJSON(f, " ")
 	if err != nil {
@@ -430,6 +451,12 @@ func TestHostileCorpus(t *testing.T) {
 			if d.HasPending() != st.Pending {
 				t.Fatalf("%s, update %d: pending %v, recorded %v", c.Name, i, d.HasPending(), st.Pending)
 			}
+		}
+		if got := switchesClient(t, d); got != c.SwitchesClient {
+			t.Fatalf("%s: a local edit switches the client ID: %v, recorded %v", c.Name, got, c.SwitchesClient)
+		}
+		if c.SwitchesClient {
+			verdicts["switches client"]++
 		}
 	}
 	t.Logf("%d cases: %v", len(f.Cases), verdicts)
