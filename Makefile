@@ -6,10 +6,10 @@ TRACES   ?= ../shared/traces/*.json.gz
 
 # Fuzz targets, as package:target, each run for FUZZTIME by "make fuzz".
 FUZZ_TARGETS := crdt:FuzzApplyUpdate crdt:FuzzApplyPopulated crdt:FuzzDecodeStateVector \
-	crdt:FuzzReplicas crdt:FuzzUndo protocol:FuzzDecode sync:FuzzRoomFromPath sync:FuzzHostCheck \
+	crdt:FuzzReplicas crdt:FuzzUndo crdt:FuzzApplySequence protocol:FuzzDecode sync:FuzzRoomFromPath sync:FuzzHostCheck \
 	store:FuzzOpen store:FuzzJournalEntry
 
-.PHONY: help test test-go test-web test-e2e web-deps web-build web-check test-short bench fuzz fmt vet build soak
+.PHONY: help test test-go test-web test-e2e web-deps web-build web-check test-short bench fuzz fuzz-long fmt vet build soak
 
 help:
 	@echo "make test        vet, run the Go tests with the race detector, then the JS and browser tests"
@@ -21,6 +21,7 @@ help:
 	@echo "make test-short  run the tests with -short (skips long simulations)"
 	@echo "make bench       replay the editing traces in TRACES through the CRDT"
 	@echo "make fuzz        run each fuzz target for FUZZTIME (default 20s)"
+	@echo "make fuzz-long   the same for hours: FUZZTIME defaults to 1h per target"
 	@echo "make soak        run the fault tests (failing store, full disk, kill -9) for SOAK (default 10m)"
 	@echo "make fmt         gofmt every Go file"
 	@echo "make vet         go vet"
@@ -79,6 +80,11 @@ soak:
 	FLOWSTATE_SOAK=$(SOAK) $(GO) test -count=1 -v -timeout 0 \
 		-run '^(TestStoreFaults|TestCrashKeepsAcknowledgedEdits|TestDiskFullKeepsAcknowledgedEdits)$$' \
 		./sync ./cmd/flowstate
+
+# fuzz-long is "make fuzz" with an hour per target unless FUZZTIME is given
+# on the command line: for a machine left running, not for CI.
+fuzz-long:
+	$(MAKE) fuzz FUZZTIME=$(if $(filter command line,$(origin FUZZTIME)),$(FUZZTIME),1h)
 
 fmt:
 	gofmt -w .

@@ -1,11 +1,9 @@
 package crdt
 
 import (
-	"bytes"
 	"fmt"
 	"unicode/utf8"
 
-	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
@@ -13,14 +11,12 @@ import (
 // byte slice. Their headers (arrays, maps, unsigned integers, str and bin)
 // are read here, straight from the slice: an update holds a dozen of them,
 // and reading them through the Decoder's interface calls cost as much as
-// integrating the update. Anything else, the scalars inside map values, is
-// skipped by the msgpack Decoder. Byte and string payloads are returned as
+// integrating the update. The scalars inside map values are skipped by
+// their headers too. Byte and string payloads are returned as
 // sub-slices of the input, so decoding copies nothing.
 type reader struct {
 	buf []byte
 	pos int
-	br  bytes.Reader // feeds dec the input from pos
-	dec *msgpack.Decoder
 }
 
 func (r *reader) reset(b []byte) {
@@ -258,20 +254,58 @@ func (r *reader) value() ([]byte, error) {
 	return r.buf[off:r.pos:r.pos], nil
 }
 
-// skipScalar skips one value that is not an array or a map, with the
-// msgpack Decoder.
+// skipScalar skips one value that is not an array or a map. Lengths are
+// checked against the bytes left before anything is skipped, so a header
+// claiming gigabytes costs nothing (the msgpack Decoder's Skip reads such
+// payloads into buffers as it goes).
 func (r *reader) skipScalar() error {
-	r.br.Reset(r.buf[r.pos:])
-	if r.dec == nil {
-		// bytes.Reader is an io.ByteScanner, so the decoder reads from it
-		// directly and never buffers ahead.
-		r.dec = msgpack.NewDecoder(&r.br)
-	}
-	err := r.dec.Skip()
-	r.pos = len(r.buf) - r.br.Len()
+	c, err := r.next()
 	if err != nil {
-		return r.errorf("%v", err)
+		return err
 	}
+	var n uint64 // payload bytes after the header
+	switch {
+	case c <= msgpcode.PosFixedNumHigh || c >= 0xe0, // fixints
+		c == msgpcode.Nil, c == msgpcode.False, c == msgpcode.True:
+	case c&0xe0 == 0xa0: // fixstr
+		n = uint64(c & 0x1f)
+	case c == msgpcode.Uint8, c == msgpcode.Int8:
+		n = 1
+	case c == msgpcode.Uint16, c == msgpcode.Int16:
+		n = 2
+	case c == msgpcode.Uint32, c == msgpcode.Int32, c == msgpcode.Float:
+		n = 4
+	case c == msgpcode.Uint64, c == msgpcode.Int64, c == msgpcode.Double:
+		n = 8
+	case c == msgpcode.FixExt1, c == msgpcode.FixExt2, c == msgpcode.FixExt4,
+		c == msgpcode.FixExt8, c == msgpcode.FixExt16:
+		n = 1 + 1<<(c-msgpcode.FixExt1) // type byte and 1, 2, 4, 8 or 16 bytes
+	case c == msgpcode.Str8, c == msgpcode.Bin8:
+		n, err = r.bigEndian(1)
+	case c == msgpcode.Str16, c == msgpcode.Bin16:
+		n, err = r.bigEndian(2)
+	case c == msgpcode.Str32, c == msgpcode.Bin32:
+		n, err = r.bigEndian(4)
+	case c == msgpcode.Ext8:
+		n, err = r.bigEndian(1)
+		n++ // the type byte
+	case c == msgpcode.Ext16:
+		n, err = r.bigEndian(2)
+		n++
+	case c == msgpcode.Ext32:
+		n, err = r.bigEndian(4)
+		n++
+	default:
+		r.pos--
+		return r.errorf("invalid msgpack code 0x%02x", c)
+	}
+	if err != nil {
+		return err
+	}
+	if n > uint64(len(r.buf)-r.pos) {
+		return r.errorf("length %d exceeds the remaining %d bytes", n, len(r.buf)-r.pos)
+	}
+	r.pos += int(n)
 	return nil
 }
 

@@ -19,7 +19,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/flowstate/flowstate/crdt"
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // Cross-language sessions: seeded random editing sessions of 3 or 4
@@ -203,7 +202,7 @@ func (g *sessGen) edit(i int) (vecStep, []byte) {
 			return vecStep{Op: "map_delete", Map: m.Name(), Key: ptr(key)}, u
 		}
 		b := msgpackValue(g.t, sessValues[g.rng.intn(len(sessValues))])
-		u, err := m.Set(key, msgpack.RawMessage(b))
+		u, err := m.SetRaw(key, b)
 		if err != nil {
 			g.fatalf("map set: %v", err)
 		}
@@ -546,7 +545,7 @@ func sessLocalOp(d *crdt.Doc, s *vecStep) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("value_msgpack: %w", err)
 		}
-		return d.Map(s.Map).Set(*s.Key, msgpack.RawMessage(b))
+		return d.Map(s.Map).SetRaw(*s.Key, b)
 	case "map_delete":
 		if s.Key == nil {
 			return nil, errors.New("map_delete without key")

@@ -85,6 +85,38 @@ client. Decoding never panics on hostile bytes: it returns a *DecodeError or
 an error wrapping ErrInvalidUpdate and leaves the Doc as it was, and no
 length field makes it allocate more than the input's size allows.
 
+# Guarantees
+
+Apply either applies an update whole or refuses it with a *DecodeError
+(bytes that break FORMAT.md) or an error wrapping ErrInvalidUpdate, and a
+refused update changes nothing: not the texts, maps, state vector or
+snapshot, not the pending changes, not the client ID. No input, and no
+sequence of inputs, makes it panic or leaves a document whose texts
+disagree with their lengths or whose snapshot does not load.
+
+A client ID carries one history. An update that says something else about
+clocks the document already holds, integrated or pending (another type,
+other origins, other text, another map entry), is refused whole: a peer
+that restarted from an old copy of itself, or a hostile one, cannot mix a
+second history in. Re-sent updates, diffs and snapshots, overlapping or
+not, are accepted and change nothing. A Doc that receives changes under its
+own client ID that it did not make, or whose clock reaches 2^52, takes a
+fresh random ID (ClientID reports it) before its next local edit, so no
+input can stop a replica from writing or saving. Load stored snapshots into
+NewDoc; ResumeClientID is for a caller that knows nothing written under
+an ID was lost. Map.Set stores values in a canonical msgpack form, the same
+bytes in every implementation. FORMAT.md §5.2, §6.5 and §8.1 give the
+rules.
+
+# Costs
+
+Decoding allocates O(input size): no length field makes it reserve more
+than the bytes that follow can hold (a test holds Apply of hostile inputs
+on a fresh document to 16 KiB plus 128 bytes per input byte). Validation
+costs one binary search per record and origin, O(records × log n) in the
+document size n, plus a comparison of the clocks an update re-sends with
+what the document holds, linear in that overlap.
+
 # Concurrency
 
 A Doc and everything in it belong to one goroutine. FlowState's server gives
@@ -97,9 +129,13 @@ the deletions it may restore: a long session with one grows by what it
 deleted, as an editor's undo history does.
 
 Changes held as pending are not part of Diff or Snapshot until their
-dependencies arrive. A pending change that turns out to name origins in
-another text is dropped, and the client's later changes then stay pending:
-only a faulty or hostile peer produces that. Deleted code points stay as
+dependencies arrive. A pending change whose origin was unknown when it came
+and turns out to be in another type is dropped when it would integrate, and
+the client's later changes then stay pending: only a faulty or hostile peer
+produces that. Which of two conflicting histories a replica keeps depends
+on which it received first, so replicas fed conflicting histories by a
+hostile peer may differ on that peer's changes and on what was inserted
+next to them (never in a broken state). Deleted code points stay as
 tombstones for as long as the document lives; their IDs and lengths are in
 every snapshot, their text is not, and a Doc loaded from a snapshot holds
 none of it in memory either (a long-lived Doc keeps the bytes of text it

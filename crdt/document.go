@@ -26,6 +26,9 @@ type Doc struct {
 	texts   map[string]*Text
 	maps    map[string]*Map
 	txn     *txn
+	// foreignOwn is set when an update held changes under me that this
+	// document did not make: it takes a fresh ID before its next edit.
+	foreignOwn bool
 
 	// pendingClients lists the clients whose pending records wait for
 	// dependencies; pendingDeletes holds deletions of clocks not yet seen.
@@ -67,7 +70,8 @@ func NewDoc() *Doc { return NewDocWithClient(randomClientID()) }
 
 // NewDocWithClient returns an empty document whose local edits carry the
 // given client ID. Two replicas must never share a client ID. It panics if
-// id exceeds MaxClientID.
+// id exceeds MaxClientID. The document still switches to a fresh ID when it
+// receives changes under id that it did not make (ResumeClientID).
 func NewDocWithClient(id ClientID) *Doc {
 	if id > MaxClientID {
 		panic("crdt: client ID exceeds 2^53-1")
@@ -81,7 +85,9 @@ func NewDocWithClient(id ClientID) *Doc {
 	return d
 }
 
-// ClientID returns the ID this replica's local edits carry.
+// ClientID returns the ID this replica's local edits carry. It changes when
+// the document takes a fresh ID before a local edit (see ResumeClientID),
+// so read it after the edit whose ID matters.
 func (d *Doc) ClientID() ClientID { return d.me.id }
 
 // client returns the state of client id, creating it if needed.
@@ -314,6 +320,9 @@ func (d *Doc) local(fn func()) ([]byte, error) {
 }
 
 func (d *Doc) begin(local bool) {
+	if local {
+		d.freshClientIfNeeded()
+	}
 	tx := &d.tx
 	*tx = txn{local: local, start: d.me.next, deletes: tx.deletes[:0], texts: tx.texts[:0], maps: tx.maps[:0]}
 	if local && len(d.undoers) > 0 {
@@ -408,15 +417,12 @@ func (d *Doc) Apply(update []byte) error {
 	if err := u.decode(update); err != nil {
 		return err
 	}
-	// An update of one record (most of them: a keystroke) is checked by
-	// integration itself before it changes anything; larger ones are
-	// checked whole first, so that a bad record cannot leave half an
-	// update applied.
-	if len(u.recs) > 1 {
-		if err := d.validate(u); err != nil {
-			return err
-		}
+	// Every update is checked whole before anything changes, so that a
+	// bad record cannot leave half an update applied (validate.go).
+	if err := d.validate(u); err != nil {
+		return err
 	}
+	d.noteOwnClient(u)
 	d.begin(false)
 	err := d.integrateUpdate(u)
 	d.commit()
@@ -463,11 +469,6 @@ func (d *Doc) integrateUpdate(u *decoded) error {
 				st := d.tryIntegrate(cur.c, &cur.recs[0])
 				if st == blocked {
 					break
-				}
-				if st == dropped && !cur.recs[0].checked {
-					// Only the unvalidated single record gets here, and
-					// nothing has changed yet.
-					return badOrigin(cur.c.id, cur.recs[0].clock)
 				}
 				cur.recs = cur.recs[1:]
 				progress = true
@@ -542,6 +543,7 @@ func (d *Doc) addPending(c *clientState, r *record) {
 	}
 	i := sort.Search(len(c.pending), func(i int) bool { return c.pending[i].clock > cp.clock })
 	c.pending = slices.Insert(c.pending, i, &cp)
+	c.pendingMaxLen = max(c.pendingMaxLen, cp.length)
 }
 
 // retryPending integrates pending records and deletions until no more can go in.
@@ -564,7 +566,7 @@ func (d *Doc) retryPending() {
 			if len(c.pending) > 0 {
 				live = append(live, c)
 			} else {
-				c.pending = nil
+				c.pending, c.pendingMaxLen = nil, 0
 			}
 		}
 		clear(d.pendingClients[len(live):])
@@ -632,7 +634,9 @@ func (d *Doc) tryIntegrate(c *clientState, r *record) status {
 		if !right.none() {
 			rightItem = right.c.find(right.clock)
 		}
-		if !r.checked && (!r.text.holds(leftItem) || !r.text.holds(rightItem)) {
+		// Validation checked the origins it could see; one that was
+		// unknown then (the record waited in pending) is checked here.
+		if !r.text.holds(leftItem) || !r.text.holds(rightItem) {
 			return dropped
 		}
 		r.text.integrate(c, r.length, left, right, leftItem, rightItem, r.content)
@@ -676,59 +680,4 @@ func (d *Doc) integrateSkip(c *clientState, clock, n uint64) {
 	*it = item{clock: clock, length: n, c: c, kind: kindSkip}
 	c.addHead(it)
 	c.next += n
-}
-
-// validate checks that every record's origins, where the document or the
-// update itself holds them, are code points of the record's own text, so
-// that integration cannot fail half-way.
-func (d *Doc) validate(u *decoded) error {
-	for bi := range u.blocks {
-		b := &u.blocks[bi]
-		known := uint64(0)
-		if c := d.clients[b.client]; c != nil {
-			known = c.next
-		}
-		for i := b.from; i < b.to; i++ {
-			r := &u.recs[i]
-			if r.kind != kindText || r.clock+r.length <= known {
-				continue
-			}
-			okL, foundL := d.originOK(u, r.hasLeft, r.left, r.typ)
-			okR, foundR := d.originOK(u, r.hasRight, r.right, r.typ)
-			if !okL || !okR {
-				return badOrigin(b.client, r.clock)
-			}
-			r.checked = foundL && foundR
-		}
-	}
-	return nil
-}
-
-// badOrigin is the error for a text record of client at clock whose origin
-// is not a code point of the record's own text.
-func badOrigin(client ClientID, clock uint64) error {
-	return fmt.Errorf("%w: an origin of client %d at clock %d is not a code point of the same text", ErrInvalidUpdate, client, clock)
-}
-
-// originOK reports whether origin id (if has is set) can serve a text
-// record of type typ: whether it is a code point of that text where the
-// document or u holds it. found reports that it was found (or is none), so
-// that integration need not check it again.
-func (d *Doc) originOK(u *decoded, has bool, id ID, typ int) (ok, found bool) {
-	if !has {
-		return true, true
-	}
-	if c := d.clients[id.Client]; c != nil && id.Clock < c.next {
-		it := c.find(id.Clock)
-		// Only an existing text can hold it; look it up without creating it.
-		t := &u.types[typ]
-		if t.text == nil {
-			t.text = d.textNamed(t.name, false)
-		}
-		return it.kind == kindText && t.text != nil && it.leaf.t == t.text, true
-	}
-	if rt, found := u.textTypeOf(id); found {
-		return rt == typ, true
-	}
-	return true, false // unknown yet: checked when it arrives
 }

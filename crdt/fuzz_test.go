@@ -150,10 +150,15 @@ func fuzzSeeds() map[string]map[string][]byte {
 }
 
 // populatedOn loads the populated snapshot into a doc with the given client.
+// For client 1 or 2 it continues that client's history (ResumeClientID), as
+// the replica itself would.
 func populatedOn(id crdt.ClientID) *crdt.Doc {
 	snap, _ := populated()
 	d := crdt.NewDocWithClient(id)
 	if err := d.Apply(snap); err != nil {
+		panic(err)
+	}
+	if err := d.ResumeClientID(id); err != nil {
 		panic(err)
 	}
 	return d

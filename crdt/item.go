@@ -74,6 +74,9 @@ type clientState struct {
 	// pending holds decoded records of this client that wait for missing
 	// dependencies, in ascending clock order.
 	pending []*record
+	// pendingMaxLen bounds the length of every pending record, so that
+	// validation finds those overlapping a clock range by a short scan.
+	pendingMaxLen uint64
 	// hint is the index of the head find used last: lookups cluster.
 	hint int
 }

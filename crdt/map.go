@@ -41,24 +41,39 @@ func newMap(d *Doc, name string) *Map {
 // Name returns the map's name in its Doc.
 func (m *Map) Name() string { return m.name }
 
-// Set sets key to v, which must be encodable as msgpack, and returns the
-// update describing the change. Inside Doc.Transact it returns a nil update.
+// Set sets key to v and returns the update describing the change. Inside
+// Doc.Transact it returns a nil update. v is stored in canonical msgpack
+// form (FORMAT.md §8.1), so the same value gives the same bytes whatever Go
+// type holds it, here and in other implementations: v may be nil, a
+// bool, any integer or float type, a string (valid UTF-8), []byte, a slice
+// or array, a map with string keys, or a struct or other type the msgpack
+// library marshals to those; extension types such as time.Time are an
+// error.
 func (m *Map) Set(key string, v any) ([]byte, error) {
 	if !utf8.ValidString(key) {
 		return nil, fmt.Errorf("crdt: map key %q is not valid UTF-8", key)
 	}
-	var buf bytes.Buffer
-	enc := msgpack.NewEncoder(&buf)
-	// Sorted keys: the same value always gives the same bytes, here and in
-	// other implementations.
-	enc.SetSortMapKeys(true)
-	if err := enc.Encode(v); err != nil {
+	b, err := canonicalValue(v)
+	if err == nil {
+		err = checkValue(b)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("crdt: map value for %q: %w", key, err)
 	}
-	b := buf.Bytes()
+	return m.doc.local(func() { m.write(key, b, false) })
+}
+
+// SetRaw sets key to the msgpack value b, stored and sent byte for byte as
+// given, and returns the update describing the change. b must be exactly
+// one msgpack value nested at most 64 deep.
+func (m *Map) SetRaw(key string, b []byte) ([]byte, error) {
+	if !utf8.ValidString(key) {
+		return nil, fmt.Errorf("crdt: map key %q is not valid UTF-8", key)
+	}
 	if err := checkValue(b); err != nil {
 		return nil, fmt.Errorf("crdt: map value for %q: %w", key, err)
 	}
+	b = bytes.Clone(b)
 	return m.doc.local(func() { m.write(key, b, false) })
 }
 
@@ -74,7 +89,9 @@ func (m *Map) Delete(key string) ([]byte, error) {
 func (m *Map) write(key string, value []byte, del bool) {
 	seq := uint64(1)
 	if cur := m.entries[key]; cur != nil {
-		seq = cur.seq + 1
+		// Capped at 2^53, the largest seq an update may carry: a peer
+		// that wrote 2^53 must not make this replica's writes undecodable.
+		seq = min(cur.seq+1, maxClock)
 	}
 	me := m.doc.me
 	if cp := m.doc.txn.capture; cp != nil {

@@ -371,8 +371,6 @@ type record struct {
 	seq           uint64
 	value         []byte
 	del           bool
-	// checked is set when validation found both origins and they passed.
-	checked bool
 	// Resolved when integrated.
 	text *Text
 	m    *Map
@@ -426,26 +424,45 @@ func (u *decoded) release() {
 
 // textTypeOf returns the type of the text record holding id, -1 if the
 // record is not a text record, and found false if the update does not
-// hold id.
+// hold id. Blocks are sorted by client and records by clock, so both are
+// found by binary search: validation asks once per record.
 func (u *decoded) textTypeOf(id ID) (typ int, found bool) {
-	for _, b := range u.blocks {
-		if b.client != id.Client {
-			continue
-		}
-		if id.Clock < b.start || id.Clock >= b.end {
-			return 0, false
-		}
-		if b.textType >= 0 {
-			return b.textType, true
-		}
-		recs := u.recs[b.from:b.to]
-		i := sort.Search(len(recs), func(i int) bool { return recs[i].clock+recs[i].length > id.Clock })
-		if r := &recs[i]; r.kind == kindText {
-			return r.typ, true
-		}
-		return -1, true
+	bi, ok := slices.BinarySearchFunc(u.blocks, id.Client, func(b decBlock, c ClientID) int {
+		return cmpClient(b.client, c)
+	})
+	if !ok {
+		return 0, false
 	}
-	return 0, false
+	b := &u.blocks[bi]
+	if id.Clock < b.start || id.Clock >= b.end {
+		return 0, false
+	}
+	if b.textType >= 0 {
+		return b.textType, true
+	}
+	r := u.recordAt(b, id.Clock)
+	if r.kind == kindText {
+		return r.typ, true
+	}
+	return -1, true
+}
+
+// recordAt returns the record of block b holding clock, which must lie in
+// [b.start, b.end).
+func (u *decoded) recordAt(b *decBlock, clock uint64) *record {
+	recs := u.recs[b.from:b.to]
+	i := sort.Search(len(recs), func(i int) bool { return recs[i].clock+recs[i].length > clock })
+	return &recs[i]
+}
+
+func cmpClient(a, b ClientID) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // Limits that keep hostile input from costing more than its size.
@@ -592,12 +609,15 @@ func (u *decoded) clientAt() (ClientID, error) {
 
 // deletedIn returns the delete ranges of client in this update.
 func (u *decoded) deletedIn(client ClientID) []clockRange {
-	for _, d := range u.deletes {
-		if d.client == client {
-			return u.ranges[d.from:d.to]
-		}
+	// Delete entries are sorted by client: a linear scan per block would
+	// cost blocks × entries.
+	i, ok := slices.BinarySearchFunc(u.deletes, client, func(d decDeletes, c ClientID) int {
+		return cmpClient(d.client, c)
+	})
+	if !ok {
+		return nil
 	}
-	return nil
+	return u.ranges[u.deletes[i].from:u.deletes[i].to]
 }
 
 func (u *decoded) decodeBlock(i int) error {
@@ -635,7 +655,11 @@ func (u *decoded) decodeBlock(i int) error {
 	deleted := u.deletedIn(client)
 	// Records take two or three bytes on average, and deletions may cut
 	// text records in pieces: room for them up front saves regrowing.
-	u.recs = slices.Grow(u.recs, len(col)/3+len(deleted))
+	// Growing by at least the length so far keeps an update of many small
+	// blocks from copying its records over and over.
+	if need := len(col)/3 + len(deleted); cap(u.recs)-len(u.recs) < need {
+		u.recs = slices.Grow(u.recs, max(need, len(u.recs)))
+	}
 	di := 0 // the first delete range that may overlap the next record
 	vr := varReader{b: col, base: colBase}
 	from := len(u.recs)

@@ -370,7 +370,7 @@ func (r *vRunner) set(doc, m, key string, v any) string {
 	b := msgpackValue(r.t, v)
 	s := vecStep{Op: "map_set", Map: m, Key: ptr(key), Value: jsonView(r.t, b), ValueMsgpack: hex.EncodeToString(b)}
 	return r.local(doc, s, func() ([]byte, error) {
-		return r.doc(doc).Map(m).Set(key, msgpack.RawMessage(b))
+		return r.doc(doc).Map(m).SetRaw(key, b)
 	})
 }
 
