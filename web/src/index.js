@@ -29,5 +29,7 @@ export {
   decodeMessage,
 } from './protocol.js';
 export { Provider, FlowStateError } from './provider.js';
+export { IndexedDBPersistence } from './persistence.js';
+export { CrossTab } from './crosstab.js';
 export { Presence } from './presence.js';
 export { TextareaBinding } from './textarea.js';
