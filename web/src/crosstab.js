@@ -38,7 +38,6 @@ export class CrossTab {
   constructor(provider, options = {}) {
     this.provider = provider;
     this.doc = provider.doc;
-    this.id = provider.doc.clientID;
     /** Open tabs by client ID: when last heard, and their presence. @type {Map<number, {seen: number, presence: Uint8Array | null}>} */
     this.peers = new Map();
     /** This client's clock when the server had acknowledged all of this tab's changes. */
@@ -73,6 +72,11 @@ export class CrossTab {
     };
     if (typeof globalThis.addEventListener === 'function') globalThis.addEventListener('pagehide', this.onPageHide);
     this.post({ type: 'hello', sv: this.doc.stateVector(), presence: provider.presence.bytes });
+  }
+
+  /** This tab's client ID: the Doc's, which may move to a fresh one (FORMAT.md §6.5). */
+  get id() {
+    return this.doc.clientID;
   }
 
   /** post sends msg to the other tabs, with this tab's client ID. */

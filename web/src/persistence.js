@@ -34,8 +34,9 @@ const UNSYNCED = 'unsynced:';
  * Restoring loads into the given Doc, which keeps its own client ID: a new
  * Doc has a fresh random one, so a restored document never writes under an
  * ID it may have used before. If the stored records hold changes under
- * the Doc's own ID (a Doc created with a fixed clientID), persistence
- * emits 'error' and the app must use a new Doc.
+ * the Doc's own ID (a Doc created with a fixed clientID), the Doc moves to
+ * a fresh ID before its next edit (FORMAT.md §6.5); a Doc without that
+ * rule gets an 'error' event instead, and the app must use a new Doc.
  *
  * Failures never break editing: if IndexedDB is missing, refuses to open
  * (private modes), does not open within openTimeout, runs out of quota or
@@ -205,7 +206,9 @@ export class IndexedDBPersistence extends Emitter {
       const me = this.doc.clientID;
       const before = this.doc.stateVector().get(me) ?? 0;
       for (const v of values.result) this.applyStored(v);
-      if ((this.doc.stateVector().get(me) ?? 0) > before) {
+      // A Doc that knows the rule (switchClientID) moves to a fresh ID
+      // before its next edit by itself.
+      if ((this.doc.stateVector().get(me) ?? 0) > before && typeof this.doc.switchClientID !== 'function') {
         this.emit('error', new Error(`flowstate: the stored document holds changes of client ${me}, this Doc's own ID: use a new Doc`));
       }
       const k = keys.result;

@@ -119,6 +119,17 @@ export class Provider extends Emitter {
     this.joined = false; // the current connection has its Welcome
     this.seq = 0; // the last Update seq sent on the current connection
     this.unacked = false; // local edits the server has not acknowledged
+    this.changes = 0; // local changes counted so far
+    this.ackedChanges = 0; // how many of them the server acknowledged
+    /** Updates sent on this connection and not yet acknowledged: [seq, changes when sent]. @type {Array<[number, number]>} */
+    this.inflight = [];
+    /**
+     * uploadBase returns the state vector the catch-up diff is taken
+     * against, given the server's: by default the server's itself; with
+     * cross-tab sync, it leaves out what other tabs upload.
+     * @type {(serverSV: Map<number, number>) => Map<number, number>}
+     */
+    this.uploadBase = (sv) => sv;
     /** The server's state vector from the last Welcome. @type {Map<number, number>} */
     this.serverSV = new Map();
     /** The Error message received on the current connection, if any. */
@@ -132,17 +143,6 @@ export class Provider extends Emitter {
     this.attempt = 0; // counts connection attempts, so that a late getToken answer is ignored
     /** @type {Array<{resolve: () => void, reject: (e: Error) => void}>} */
     this.waiters = [];
-    this.changes = 0; // local changes counted so far
-    this.ackedChanges = 0; // how many of them the server acknowledged
-    /** Updates sent on this connection and not yet acknowledged: [seq, changes when sent]. @type {Array<[number, number]>} */
-    this.inflight = [];
-    /**
-     * uploadBase returns the state vector the catch-up diff is taken
-     * against, given the server's: by default the server's itself; with
-     * cross-tab sync, it leaves out what other tabs upload.
-     * @type {(serverSV: Map<number, number>) => Map<number, number>}
-     */
-    this.uploadBase = (sv) => sv;
 
     /** The presence of this client and the others in the room. */
     this.presence = new Presence(doc.clientID, (state) => this.sendPresence(state), options);
