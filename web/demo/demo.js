@@ -3,7 +3,7 @@
 // who is here and everyone's cursors. It uses only the public client API,
 // from the two bundles the server serves.
 
-import { Doc, Provider } from '/flowstate.js';
+import { Doc, IndexedDBPersistence, Provider } from '/flowstate.js';
 import {
   EditorState,
   EditorView,
@@ -134,6 +134,23 @@ function showError(message) {
   el.textContent = message ?? '';
 }
 
+/**
+ * showSaved says whether the server has every edit: "saved", "saving…"
+ * while connected, or "offline, N changes pending". The edits are also
+ * in this browser's storage, so a reload loses none of them.
+ */
+function showSaved(provider, persistence) {
+  const n = provider.unsyncedCount;
+  const el = $('saved');
+  const online = provider.status === 'connected' || provider.status === 'synced';
+  el.dataset.state = n === 0 ? 'saved' : 'pending';
+  el.textContent = n === 0 ? 'saved' : online ? 'saving…' : `offline, ${n} ${n === 1 ? 'change' : 'changes'} pending`;
+  if (!persistence.enabled) {
+    el.textContent += ' · not stored in this browser';
+    el.title = String(persistence.error);
+  }
+}
+
 /** renderPeople redraws the "who is here" list from the presence states. */
 function renderPeople(presence, me) {
   const list = $('people');
@@ -195,9 +212,17 @@ function main() {
   const me = identity();
   const doc = new Doc();
   const text = doc.getText('content');
+  // The document is kept in this browser too: a page opened offline shows
+  // it at once, and edits made offline survive reloads. Other tabs of the
+  // room sync with this one directly, with or without the server.
+  const persistence = new IndexedDBPersistence(room, doc);
   // The provider reconnects with backoff, and follows the browser's
   // offline and online events on its own.
-  const provider = new Provider(doc, { url: Provider.roomURL(location.href, room) });
+  const provider = new Provider(doc, { url: Provider.roomURL(location.href, room), persistence, crossTab: true });
+  showSaved(provider, persistence);
+  provider.on('unsynced', () => showSaved(provider, persistence));
+  provider.on('status', () => showSaved(provider, persistence));
+  persistence.on('disabled', () => showSaved(provider, persistence));
   const presence = provider.presence;
   presence.setLocal({ name: me.name, color: me.color });
 
@@ -262,7 +287,7 @@ function main() {
   });
 
   // For the console, and for the end-to-end tests that read the state.
-  window.flowstate = { doc, text, provider, presence, view };
+  window.flowstate = { doc, text, provider, presence, view, persistence };
   view.focus();
 }
 
