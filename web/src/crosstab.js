@@ -5,8 +5,8 @@
 
 /** How often a tab tells the others it is still open, in ms. */
 export const HEARTBEAT = 5000;
-/** A tab not heard from for this long is taken for closed, in ms. */
-export const PEER_TIMEOUT = 3 * HEARTBEAT;
+/** A tab not heard from for this many heartbeats is taken for closed. */
+export const MISSED_HEARTBEATS = 3;
 
 /**
  * A CrossTab connects a Provider's Doc and presence with the other tabs of
@@ -33,7 +33,8 @@ export const PEER_TIMEOUT = 3 * HEARTBEAT;
 export class CrossTab {
   /**
    * @param {import('./provider.js').Provider} provider
-   * @param {{BroadcastChannel?: typeof BroadcastChannel, heartbeat?: number}} [options]
+   * @param {{BroadcastChannel?: typeof BroadcastChannel, heartbeat?: number}} [options] heartbeat: in ms
+   *   (HEARTBEAT); a tab silent for MISSED_HEARTBEATS of them is taken for closed
    */
   constructor(provider, options = {}) {
     this.provider = provider;
@@ -43,6 +44,8 @@ export class CrossTab {
     /** This client's clock when the server had acknowledged all of this tab's changes. */
     this.ackedClock = 0;
     this.destroyed = false;
+    const heartbeat = options.heartbeat ?? HEARTBEAT;
+    this.peerTimeout = MISSED_HEARTBEATS * heartbeat;
     const BC = options.BroadcastChannel ?? globalThis.BroadcastChannel;
     this.channel = typeof BC === 'function' ? new BC(`flowstate:${provider.url}`) : null;
     if (this.channel === null) return;
@@ -64,7 +67,7 @@ export class CrossTab {
     this.timer = setInterval(() => {
       this.post({ type: 'here' });
       this.expire();
-    }, options.heartbeat ?? HEARTBEAT);
+    }, heartbeat);
     // A page kept in the back/forward cache may come back: it stays a
     // peer, and the others expire it if it does not.
     this.onPageHide = (ev) => {
@@ -168,10 +171,14 @@ export class CrossTab {
     p.upload(this.doc.diff(base));
   }
 
-  /** expire forgets tabs not heard from for PEER_TIMEOUT: they closed without a word. */
+  /**
+   * expire forgets tabs not heard from for peerTimeout: they closed
+   * without a word (a crash), so whatever of their changes the server may
+   * lack is uploaded by the leader.
+   */
   expire() {
     const now = Date.now();
-    for (const [id, p] of this.peers) if (now - p.seen > PEER_TIMEOUT) this.bye(id, 0);
+    for (const [id, p] of this.peers) if (now - p.seen > this.peerTimeout) this.bye(id, 0);
   }
 
   /** leader reports whether this tab uploads the changes of clients whose tab is closed. */

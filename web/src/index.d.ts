@@ -341,9 +341,11 @@ export interface ProviderOptions {
   persistence?: IndexedDBPersistence | null;
   /**
    * Syncs with the other tabs of this origin and room URL over a
-   * BroadcastChannel (see CrossTab); off by default.
+   * BroadcastChannel (see CrossTab); off by default. heartbeat: how often a
+   * tab says it is still open, in ms (default 5000); one silent for three
+   * of them is taken for closed.
    */
-  crossTab?: boolean;
+  crossTab?: boolean | { heartbeat?: number };
 }
 
 /** Events of a Provider. */

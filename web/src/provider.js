@@ -88,7 +88,7 @@ export class Provider extends Emitter {
    *   minBackoff?: number, maxBackoff?: number,
    *   connect?: boolean, handshakeTimeout?: number, network?: EventTarget | null,
    *   presenceRefresh?: number, presenceThrottle?: number,
-   *   persistence?: {bindProvider: (p: Provider) => void} | null, crossTab?: boolean}} options
+   *   persistence?: {bindProvider: (p: Provider) => void} | null, crossTab?: boolean | {heartbeat?: number}}} options
    */
   constructor(doc, options) {
     super();
@@ -159,7 +159,7 @@ export class Provider extends Emitter {
       }
     }
     /** The cross-tab channel when options.crossTab is set. @type {CrossTab | null} */
-    this.crossTab = options.crossTab ? new CrossTab(this) : null;
+    this.crossTab = options.crossTab ? new CrossTab(this, typeof options.crossTab === 'object' ? options.crossTab : {}) : null;
     if (options.persistence) options.persistence.bindProvider(this);
     if (options.connect ?? true) this.connect();
   }

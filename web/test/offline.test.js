@@ -201,3 +201,21 @@ test('a tab that closes with unacknowledged edits hands them to the leader', asy
   assert.equal(await received(ctx.server), before + 1);
   assert.equal((await fresh(ctx.server, name)).toString(), 'from b');
 });
+
+test('a tab that falls silent is taken for closed, and the leader uploads its edits', async () => {
+  const name = room('silent');
+  const a = new Doc({ clientID: 11 });
+  const b = new Doc({ clientID: 12 });
+  const pa = connect(a, name, { crossTab: { heartbeat: 50 } });
+  await pa.whenSynced();
+  const pb = connect(b, name, { crossTab: { heartbeat: 50 }, connect: false });
+  await waitFor(() => pa.crossTab.peerIDs().includes(12), 'a to meet b');
+  type(b.getText('t'), 'crashed');
+  await waitFor(() => a.getText('t').toString() === 'crashed', 'b’s edits in a');
+  // b's page dies: no goodbye, no more heartbeats.
+  clearInterval(pb.crossTab.timer);
+  pb.crossTab.channel.close();
+  await waitFor(() => !pa.crossTab.peerIDs().includes(12), 'a to give b up');
+  await pa.whenSynced();
+  assert.equal((await fresh(ctx.server, name)).toString(), 'crashed');
+});
