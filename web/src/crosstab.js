@@ -74,7 +74,10 @@ export class CrossTab {
       if (!ev || !ev.persisted) this.destroy();
     };
     if (typeof globalThis.addEventListener === 'function') globalThis.addEventListener('pagehide', this.onPageHide);
-    this.post({ type: 'hello', sv: this.doc.stateVector(), presence: provider.presence.bytes });
+    // With persistence, say hello once the stored document is loaded:
+    // the others then send only what storage did not have.
+    const loaded = provider.persistence?.whenSynced ?? Promise.resolve();
+    loaded.then(() => this.post({ type: 'hello', sv: this.doc.stateVector(), presence: provider.presence.bytes }));
   }
 
   /** This tab's client ID: the Doc's, which may move to a fresh one (FORMAT.md §6.5). */

@@ -158,9 +158,11 @@ export class Provider extends Emitter {
         this.networkOffline = true;
       }
     }
+    /** The persistence of options.persistence, if any. */
+    this.persistence = options.persistence ?? null;
+    if (this.persistence) this.persistence.bindProvider(this);
     /** The cross-tab channel when options.crossTab is set. @type {CrossTab | null} */
     this.crossTab = options.crossTab ? new CrossTab(this, typeof options.crossTab === 'object' ? options.crossTab : {}) : null;
-    if (options.persistence) options.persistence.bindProvider(this);
     if (options.connect ?? true) this.connect();
   }
 
@@ -294,6 +296,13 @@ export class Provider extends Emitter {
     this.drop(1000, 'reconnecting');
     this.setStatus('connecting');
     const attempt = ++this.attempt;
+    if (this.persistence !== null && !this.persistence.synced) {
+      // The catch-up after the Welcome must hold what storage restores.
+      this.persistence.whenSynced.then(() => {
+        if (attempt === this.attempt && this.wanted && !this.destroyed && this.ws === null) this.open();
+      });
+      return;
+    }
     if (this.getToken === null) {
       this.dial();
       return;

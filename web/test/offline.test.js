@@ -219,3 +219,35 @@ test('a tab that falls silent is taken for closed, and the leader uploads its ed
   await pa.whenSynced();
   assert.equal((await fresh(ctx.server, name)).toString(), 'crashed');
 });
+
+test('a provider made before storage has loaded waits for it, so its catch-up holds the restored changes', async () => {
+  const factory = new IDBFactory();
+  const name = room('slowdisk');
+  const server = await downServer();
+  const old = await page(server, factory, name);
+  type(old.text, 'stored offline');
+  await old.close();
+  await server.restart();
+  // A slow disk: the database opens 300 ms late.
+  const slow = {
+    open: (...a) => {
+      const req = { result: null, error: null };
+      setTimeout(() => {
+        const real = factory.open(...a);
+        real.onupgradeneeded = () => ((req.result = real.result), req.onupgradeneeded?.());
+        real.onsuccess = () => ((req.result = real.result), req.onsuccess?.());
+        real.onerror = () => ((req.error = real.error), req.onerror?.());
+      }, 300);
+      return req;
+    },
+  };
+  const doc = new Doc();
+  const persistence = new IndexedDBPersistence(name, doc, { indexedDB: slow, IDBKeyRange });
+  const p = connect(doc, name, { url: Provider.roomURL(server.url, name), persistence });
+  await p.whenSynced();
+  assert.equal(doc.getText('t').toString(), 'stored offline');
+  assert.equal(p.unsyncedCount, 0);
+  assert.equal((await fresh(server, name)).toString(), 'stored offline');
+  persistence.destroy();
+  await server.stop();
+});
