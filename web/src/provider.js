@@ -442,7 +442,7 @@ export class Provider extends Emitter {
       this.unacked = true;
       this.sendUpdate(this.doc.diff(base));
     } else {
-      this.setUnsynced(this.changes);
+      this.setAcked(this.changes);
       this.setStatus('synced');
     }
     this.presence.onJoin();
@@ -502,11 +502,11 @@ export class Provider extends Emitter {
       k++;
     }
     this.inflight.splice(0, k);
-    this.setUnsynced(n);
+    this.setAcked(n);
   }
 
-  /** setUnsynced records that the first n changes are acknowledged. */
-  setUnsynced(n) {
+  /** setAcked records that the first n changes are acknowledged. */
+  setAcked(n) {
     if (n <= this.ackedChanges) return;
     this.ackedChanges = n;
     this.emit('unsynced', this.unsyncedCount);
