@@ -401,6 +401,14 @@ export class Provider {
   readonly unsyncedCount: number;
   /** The cross-tab channel, with the crossTab option; else null. */
   readonly crossTab: CrossTab | null;
+  /** The persistence of the persistence option; else null. */
+  readonly persistence: IndexedDBPersistence | null;
+  /**
+   * Counts n changes made before this provider existed (a restored
+   * document's unacknowledged edits) as unsynced; the next catch-up
+   * covers them. IndexedDBPersistence calls it.
+   */
+  addUnsynced(n: number): void;
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof ProviderEvents>(event: K, fn: ProviderEvents[K]): () => void;
   /** Removes a listener added with on. */
