@@ -6,7 +6,7 @@
 // server asks for one. The editor is read-only until the room has loaded,
 // and again once the page can no longer sync (a refused token).
 
-import { Doc, Provider } from '/flowstate.js';
+import { Doc, IndexedDBPersistence, Provider } from '/flowstate.js';
 import {
   Compartment,
   EditorState,
@@ -205,6 +205,23 @@ function validRoomFrom(room) {
   return s === '' ? 'demo' : s;
 }
 
+/**
+ * showSaved says whether the server has every edit: "saved", "saving…"
+ * while connected, or "offline, N changes pending". The edits are also
+ * in this browser's storage, so a reload loses none of them.
+ */
+function showSaved(provider, persistence) {
+  const n = provider.unsyncedCount;
+  const el = $('saved');
+  const online = provider.status === 'connected' || provider.status === 'synced';
+  el.dataset.state = n === 0 ? 'saved' : 'pending';
+  el.textContent = n === 0 ? 'saved' : online ? 'saving…' : `offline, ${n} ${n === 1 ? 'change' : 'changes'} pending`;
+  if (!persistence.enabled) {
+    el.textContent += ' · not stored in this browser';
+    el.title = String(persistence.error);
+  }
+}
+
 /** renderPeople redraws the "who is here" list from the presence states. */
 function renderPeople(presence, me) {
   const list = $('people');
@@ -304,9 +321,17 @@ function main() {
   const doc = new Doc();
   const text = doc.getText('content');
   let token = params.get('token') ?? '';
+  // The document is kept in this browser too: a page opened offline shows
+  // it at once, and edits made offline survive reloads. Other tabs of the
+  // room sync with this one directly, with or without the server.
+  const persistence = new IndexedDBPersistence(room, doc);
   // The provider reconnects with backoff, and follows the browser's
   // offline and online events on its own.
-  const provider = new Provider(doc, { url: Provider.roomURL(location.href, room), token });
+  const provider = new Provider(doc, { url: Provider.roomURL(location.href, room), token, persistence, crossTab: true });
+  showSaved(provider, persistence);
+  provider.on('unsynced', () => showSaved(provider, persistence));
+  provider.on('status', () => showSaved(provider, persistence));
+  persistence.on('disabled', () => showSaved(provider, persistence));
   const presence = provider.presence;
   presence.setLocal({ name: me.name, color: me.color });
 
@@ -398,6 +423,14 @@ function main() {
     clearInterval(countdown);
     countdown = setInterval(showProblem, 250);
   });
+  // A document kept in this browser can be edited at once, even while the
+  // server is out of reach: the edits are stored here and sent later.
+  persistence.whenSynced.then(() => {
+    if (isLocked && !failed && !tokenWanted && persistence.enabled && doc.stateVector().size > 0) {
+      loaded = true;
+      setEditable(null);
+    }
+  });
   $('retry').addEventListener('click', () => provider.retryNow());
   $('token-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -437,7 +470,7 @@ function main() {
   });
 
   // For the console, and for the end-to-end tests that read the state.
-  window.flowstate = { doc, text, provider, presence, view };
+  window.flowstate = { doc, text, provider, presence, view, persistence };
   view.focus();
 }
 

@@ -333,6 +333,19 @@ export interface ProviderOptions {
   presenceRefresh?: number;
   /** The least time between two presence messages, in ms (default 50); the latest state wins. */
   presenceThrottle?: number;
+  /**
+   * Keeps the document in the browser as well: the persistence stores the
+   * updates this provider applies and its unsyncedCount, and hands it the
+   * count of unacknowledged changes it restored.
+   */
+  persistence?: IndexedDBPersistence | null;
+  /**
+   * Syncs with the other tabs of this origin and room URL over a
+   * BroadcastChannel (see CrossTab); off by default. heartbeat: how often a
+   * tab says it is still open, in ms (default 5000); one silent for three
+   * of them is taken for closed.
+   */
+  crossTab?: boolean | { heartbeat?: number };
 }
 
 /** Events of a Provider. */
@@ -342,6 +355,10 @@ export interface ProviderEvents {
   synced: () => void;
   /** A reconnection attempt is scheduled in delay ms (see retryNow). */
   retry: (delay: number) => void;
+  /** unsyncedCount changed. */
+  unsynced: (count: number) => void;
+  /** An update from the server or another tab was applied to the Doc. */
+  update: (update: Uint8Array) => void;
 }
 
 /**
@@ -383,6 +400,23 @@ export class Provider {
   readonly presence: Presence;
   /** The permanent error that closed the provider, if any. */
   readonly lastError: FlowStateError | null;
+  /**
+   * Local changes (one per local transaction, plus those a persistence
+   * restored as unacknowledged) the server has not acknowledged, that is
+   * not yet on its disk. 0 means saved; the 'unsynced' event reports each
+   * change.
+   */
+  readonly unsyncedCount: number;
+  /** The cross-tab channel, with the crossTab option; else null. */
+  readonly crossTab: CrossTab | null;
+  /** The persistence of the persistence option; else null. */
+  readonly persistence: IndexedDBPersistence | null;
+  /**
+   * Counts n changes made before this provider existed (a restored
+   * document's unacknowledged edits) as unsynced; the next catch-up
+   * covers them. IndexedDBPersistence calls it.
+   */
+  addUnsynced(n: number): void;
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof ProviderEvents>(event: K, fn: ProviderEvents[K]): () => void;
   /** Removes a listener added with on. */
@@ -398,6 +432,90 @@ export class Provider {
   /** Starts the next connection attempt at once when waiting to reconnect (after a 'retry' event); otherwise does nothing. */
   retryNow(): void;
   /** Leaves the room (sending an empty presence), stops listening to the Doc; final. */
+  destroy(): void;
+}
+
+/** Options of `new IndexedDBPersistence`. */
+export interface IndexedDBPersistenceOptions {
+  /** The IndexedDB factory; globalThis.indexedDB by default. */
+  indexedDB?: IDBFactory | null;
+  /** The IDBKeyRange class; globalThis.IDBKeyRange by default. */
+  IDBKeyRange?: typeof IDBKeyRange;
+  /** How many stored records make a compaction into one snapshot (default 500). */
+  compactEvery?: number;
+  /** How long opening the database may take before persistence turns off, in ms (default 5000). */
+  openTimeout?: number;
+}
+
+/** Events of an IndexedDBPersistence. */
+export interface IndexedDBPersistenceEvents {
+  /** The stored document is in the Doc. */
+  synced: () => void;
+  /** Every update so far is written. */
+  saved: () => void;
+  /** Persistence turned itself off (no IndexedDB, refused, quota, cleared elsewhere); the Doc goes on in memory. */
+  disabled: (err: Error) => void;
+  /** A stored record did not apply and was skipped. */
+  error: (err: Error) => void;
+}
+
+/**
+ * IndexedDBPersistence keeps a Doc in the browser's IndexedDB (database
+ * "flowstate:" + name) and loads what is stored into it at once: local
+ * updates as they are made, updates a bound Provider applies, and each
+ * client's unacknowledged count; compacted into one snapshot every
+ * compactEvery records. A new Doc has a fresh client ID, so a restored
+ * document never writes under an ID used before. Failures never break
+ * editing: persistence turns itself off with a 'disabled' event.
+ *
+ *   const local = new IndexedDBPersistence('notes', doc);
+ *   const provider = new Provider(doc, { url, persistence: local, crossTab: true });
+ */
+export class IndexedDBPersistence {
+  constructor(name: string, doc: Doc, options?: IndexedDBPersistenceOptions);
+  readonly name: string;
+  readonly doc: Doc;
+  /** Resolves once the stored document is in the Doc, or persistence turned off. */
+  readonly whenSynced: Promise<void>;
+  /** True once the stored document is loaded (or loading failed). */
+  readonly synced: boolean;
+  /** False once persistence turned itself off. */
+  readonly enabled: boolean;
+  /** The error that turned it off, if any. */
+  readonly error: Error | null;
+  /** True while updates wait to be written. */
+  readonly saving: boolean;
+  /** Resolves once every update stored so far is written. */
+  whenSaved(): Promise<void>;
+  /** Stores an update applied to the Doc other than through the bound provider. */
+  storeUpdate(update: Uint8Array): void;
+  /** Binds a provider (the Provider option persistence calls it). */
+  bindProvider(provider: Provider): void;
+  /** Stops persisting and deletes the stored document; other tabs' persistence turns off. */
+  clearData(): Promise<void>;
+  /** Writes what is queued, stops listening and closes the database. */
+  destroy(): void;
+  on<K extends keyof IndexedDBPersistenceEvents>(event: K, fn: IndexedDBPersistenceEvents[K]): () => void;
+  off<K extends keyof IndexedDBPersistenceEvents>(event: K, fn: IndexedDBPersistenceEvents[K]): void;
+}
+
+/**
+ * CrossTab syncs a Provider's Doc and presence with the other tabs of the
+ * same origin and room URL over a BroadcastChannel: local transactions go
+ * to the other tabs as they are made, so tabs converge at once with or
+ * without the server. Each tab's catch-up after a Welcome holds only its
+ * own client's changes; changes of clients whose tab is closed are
+ * uploaded by the leader (the open tab with the smallest client ID), and
+ * a tab that closes with unacknowledged edits hands them to it. Made by
+ * the Provider option crossTab.
+ */
+export class CrossTab {
+  private constructor();
+  /** The client IDs of the other open tabs. */
+  peerIDs(): number[];
+  /** Whether this tab uploads the changes of closed tabs. */
+  leader(): boolean;
+  /** Says goodbye to the other tabs and closes the channel (the Provider's destroy calls it). */
   destroy(): void;
 }
 

@@ -29,6 +29,8 @@ export {
   decodeMessage,
 } from './protocol.js';
 export { Provider, FlowStateError } from './provider.js';
+export { IndexedDBPersistence } from './persistence.js';
+export { CrossTab } from './crosstab.js';
 export { Presence } from './presence.js';
 export { TextareaBinding } from './textarea.js';
 export { UndoManager, StackItem, DEFAULT_CAPTURE_TIMEOUT } from './undo.js';

@@ -24,7 +24,9 @@ const EMPTY = new Uint8Array(0);
  * left, and all of them are dropped when the connection closes, since the
  * server sends them again on the next Welcome.
  *
- * Events: 'change' with `{added, updated, removed}`, arrays of client IDs.
+ * Events: 'change' with `{added, updated, removed}`, arrays of client IDs;
+ * 'local' with the encoding of each new local state (cross-tab sync
+ * forwards it).
  */
 export class Presence extends Emitter {
   /**
@@ -75,6 +77,7 @@ export class Presence extends Emitter {
     }
     this.localState = state ?? null;
     this.bytes = b;
+    this.emit('local', b);
     this.schedule();
   }
 

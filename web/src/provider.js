@@ -9,6 +9,7 @@ import { Backoff } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { Presence } from './presence.js';
 import { Code, PROTOCOL_VERSION, decodeMessage, encodeMessage, isPermanent, validRoom } from './protocol.js';
+import { CrossTab } from './crosstab.js';
 import { decodeStateVector, encodeStateVector } from './statevector.js';
 
 /** Defaults of ProviderOptions, in ms. */
@@ -74,7 +75,17 @@ export class FlowStateError extends Error {
  * Events: 'status' (the new status), 'synced', 'error' (a FlowStateError,
  * for every connection that ended other than by disconnect or destroy),
  * 'retry' (the delay in ms before the next attempt, each time one is
- * scheduled; retryNow skips the wait).
+ * scheduled; retryNow skips the wait), 'unsynced' (the new unsyncedCount),
+ * 'update' (an update from the server or another tab, once applied to the
+ * Doc).
+ *
+ * unsyncedCount counts local changes (one per local transaction, plus
+ * those a persistence restored as unacknowledged) that the server has not
+ * acknowledged, that is not yet on its disk: 0 is "saved".
+ *
+ * Options persistence (an IndexedDBPersistence) and crossTab (true) turn
+ * on local storage and sync with the other tabs of the same origin and
+ * room (persistence.js, crosstab.js).
  */
 export class Provider extends Emitter {
   /**
@@ -82,7 +93,8 @@ export class Provider extends Emitter {
    * @param {{url: string, token?: string, getToken?: () => string | Promise<string>, WebSocket?: any,
    *   minBackoff?: number, maxBackoff?: number,
    *   connect?: boolean, handshakeTimeout?: number, network?: EventTarget | null,
-   *   presenceRefresh?: number, presenceThrottle?: number}} options
+   *   presenceRefresh?: number, presenceThrottle?: number,
+   *   persistence?: {bindProvider: (p: Provider) => void} | null, crossTab?: boolean | {heartbeat?: number}}} options
    */
   constructor(doc, options) {
     super();
@@ -116,6 +128,17 @@ export class Provider extends Emitter {
     this.joined = false; // the current connection has its Welcome
     this.seq = 0; // the last Update seq sent on the current connection
     this.unacked = false; // local edits the server has not acknowledged
+    this.changes = 0; // local changes counted so far
+    this.ackedChanges = 0; // how many of them the server acknowledged
+    /** Updates sent on this connection and not yet acknowledged: [seq, changes when sent]. @type {Array<[number, number]>} */
+    this.inflight = [];
+    /**
+     * uploadBase returns the state vector the catch-up diff is taken
+     * against, given the server's: by default the server's itself; with
+     * cross-tab sync, it leaves out what other tabs upload.
+     * @type {(serverSV: Map<number, number>) => Map<number, number>}
+     */
+    this.uploadBase = (sv) => sv;
     /** The server's state vector from the last Welcome. @type {Map<number, number>} */
     this.serverSV = new Map();
     /** The Error message received on the current connection, if any. */
@@ -144,6 +167,11 @@ export class Provider extends Emitter {
         this.networkOffline = true;
       }
     }
+    /** The persistence of options.persistence, if any. */
+    this.persistence = options.persistence ?? null;
+    if (this.persistence) this.persistence.bindProvider(this);
+    /** The cross-tab channel when options.crossTab is set. @type {CrossTab | null} */
+    this.crossTab = options.crossTab ? new CrossTab(this, typeof options.crossTab === 'object' ? options.crossTab : {}) : null;
     if (options.connect ?? true) this.connect();
   }
 
@@ -167,6 +195,27 @@ export class Provider extends Emitter {
   /** The connection status. @type {import('./index.js').ProviderStatus} */
   get status() {
     return this.state;
+  }
+
+  /**
+   * The number of local changes the server has not acknowledged yet. The
+   * 'unsynced' event reports every change of it.
+   * @type {number}
+   */
+  get unsyncedCount() {
+    return this.changes - this.ackedChanges;
+  }
+
+  /**
+   * addUnsynced counts n changes made before this provider existed (a
+   * restored document's unacknowledged edits) as unsynced. The next
+   * catch-up after a Welcome covers them.
+   * @param {number} n
+   */
+  addUnsynced(n) {
+    if (!Number.isSafeInteger(n) || n <= 0) return;
+    this.changes += n;
+    this.emit('unsynced', this.unsyncedCount);
   }
 
   /** The Doc's client ID. @type {number} */
@@ -248,6 +297,7 @@ export class Provider extends Emitter {
     this.disconnect();
     this.destroyed = true;
     this.stopLocal();
+    this.crossTab?.destroy();
     if (this.network) {
       this.network.removeEventListener('online', this.onOnline);
       this.network.removeEventListener('offline', this.onOffline);
@@ -269,6 +319,13 @@ export class Provider extends Emitter {
     this.drop(1000, 'reconnecting');
     this.setStatus('connecting');
     const attempt = ++this.attempt;
+    if (this.persistence !== null && !this.persistence.synced) {
+      // The catch-up after the Welcome must hold what storage restores.
+      this.persistence.whenSynced.then(() => {
+        if (attempt === this.attempt && this.wanted && !this.destroyed && this.ws === null) this.open();
+      });
+      return;
+    }
     if (this.getToken === null) {
       this.dial();
       return;
@@ -378,13 +435,14 @@ export class Provider extends Emitter {
           break;
         case 'update':
           if (!this.joined) throw new Error('an update before the welcome');
-          for (const u of m.updates) this.doc.apply(u);
+          for (const u of m.updates) this.applyRemote(u);
           break;
         case 'ack':
           if (this.tryLater) {
             this.tryLater = false;
             this.backoff.reset();
           }
+          if (this.joined) this.acked(m.seq);
           if (this.joined && this.unacked && (typeof m.seq === 'bigint' || m.seq >= this.seq)) {
             this.unacked = false;
             this.setStatus('synced');
@@ -409,36 +467,88 @@ export class Provider extends Emitter {
   welcome(m) {
     if (this.joined) throw new Error('a second welcome');
     const sv = decodeStateVector(m.stateVector);
-    this.doc.apply(m.update);
+    this.applyRemote(m.update);
     if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
     this.serverSV = sv;
     this.joined = true;
     if (!this.tryLater) this.backoff.reset();
     this.setStatus('connected');
-    if (this.unacked || ahead(this.doc.stateVector(), sv)) {
+    const base = this.uploadBase(sv);
+    if (this.unacked || ahead(this.doc.stateVector(), base)) {
       // The diff holds every local edit the server has not seen,
       // acknowledged or not, and the whole delete set.
       this.unacked = true;
-      this.sendUpdate(this.doc.diff(sv));
+      this.sendUpdate(this.doc.diff(base));
     } else {
+      this.setAcked(this.changes);
       this.setStatus('synced');
     }
     this.presence.onJoin();
   }
 
+  /**
+   * applyRemote applies an update from the server or another tab to the
+   * Doc and emits it as 'update', so that a persistence stores it.
+   * @param {Uint8Array} update
+   */
+  applyRemote(update) {
+    this.doc.apply(update);
+    this.emit('update', update);
+  }
+
   /** onLocalUpdate sends a local transaction's update, or keeps it for the next connection. */
   onLocalUpdate(update) {
     this.unacked = true;
+    this.changes++;
+    this.emit('unsynced', this.unsyncedCount);
     if (!this.joined) return; // the catch-up diff after the next Welcome holds it
     if (this.state === 'synced') this.setStatus('connected');
     // change() makes no update: send everything past the server's state.
-    this.sendUpdate(update ?? this.doc.diff(this.serverSV));
+    this.sendUpdate(update ?? this.doc.diff(this.uploadBase(this.serverSV)));
+  }
+
+  /**
+   * upload sends an update that is not a local transaction of this Doc
+   * (cross-tab sync hands over a closed tab's unacknowledged edits) and
+   * counts it as one unsynced change until acknowledged. It returns false
+   * when not connected: the next catch-up then decides.
+   * @param {Uint8Array} update
+   * @returns {boolean}
+   */
+  upload(update) {
+    if (!this.joined) return false;
+    this.unacked = true;
+    this.changes++;
+    this.emit('unsynced', this.unsyncedCount);
+    if (this.state === 'synced') this.setStatus('connected');
+    this.sendUpdate(update);
+    return true;
   }
 
   sendUpdate(update) {
     this.seq++;
+    this.inflight.push([this.seq, this.changes]);
     this.send(encodeMessage({ type: 'update', seq: this.seq, updates: [update] }));
+  }
+
+  /** acked counts the changes an Ack of seq covers as synced. */
+  acked(seq) {
+    let n = this.ackedChanges;
+    let k = 0;
+    while (k < this.inflight.length && (typeof seq === 'bigint' || this.inflight[k][0] <= seq)) {
+      n = Math.max(n, this.inflight[k][1]);
+      k++;
+    }
+    this.inflight.splice(0, k);
+    this.setAcked(n);
+  }
+
+  /** setAcked records that the first n changes are acknowledged. */
+  setAcked(n) {
+    if (n <= this.ackedChanges) return;
+    this.ackedChanges = n;
+    this.emit('unsynced', this.unsyncedCount);
   }
 
   sendPresence(state) {
@@ -553,6 +663,7 @@ export class Provider extends Emitter {
     if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
     this.joined = false;
+    this.inflight = []; // the next connection's catch-up covers them
     this.presence.onLeave();
   }
 

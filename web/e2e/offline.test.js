@@ -1,0 +1,257 @@
+// End-to-end: the demo page offline, on Chromium's real IndexedDB and
+// BroadcastChannel against the real server. A page edits offline, is
+// reloaded three times, the browser is closed and opened again offline,
+// and when the network returns the server and another person have every
+// edit exactly once; two tabs converge with the server stopped and upload
+// each change once; a browser that blocks site data, or runs out of
+// quota, keeps editing without persistence.
+//
+// The app shell: a page loaded while the network is off needs its HTML
+// and scripts from somewhere (a service worker, in an app). Here a route
+// serves the last response seen for each URL when the network fails.
+// Chromium then takes the page for one outside the loopback network and
+// its local network access checks would refuse the WebSocket to
+// 127.0.0.1, so these browsers run without those checks.
+
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { startServer } from '../test/server.js';
+import { CHROMIUM, Tab, converged, eventually, launch, skipReason, uniqueRoom } from './harness.js';
+
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-features=LocalNetworkAccessChecks',
+];
+
+/** metric returns the server's counter flowstate_NAME. */
+async function metric(server, name) {
+  const body = await (await fetch(`${server.httpURL}/metrics`)).text();
+  const m = new RegExp(`^flowstate_${name} (\\d+)$`, 'm').exec(body);
+  assert.ok(m, `no flowstate_${name} in /metrics`);
+  return Number(m[1]);
+}
+
+/**
+ * profile launches Chromium on the user data directory dir, as a person's
+ * browser that keeps its storage across restarts, with the app shell
+ * route.
+ * @param {string} dir
+ * @param {Map<string, object>} shell the responses seen, by URL, kept across launches
+ * @param {{offline?: boolean}} [options]
+ */
+async function profile(dir, shell, options = {}) {
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM,
+    args: ARGS,
+    offline: options.offline ?? false,
+    viewport: { width: 1100, height: 700 },
+  });
+  await context.route('**/*', async (route) => {
+    const url = route.request().url();
+    try {
+      const r = await route.fetch();
+      const saved = { status: r.status(), headers: r.headers(), body: await r.body() };
+      shell.set(url, saved);
+      await route.fulfill(saved);
+    } catch {
+      const saved = shell.get(url);
+      if (saved) await route.fulfill(saved);
+      else await route.abort('internetdisconnected');
+    }
+  });
+  return context;
+}
+
+/** page opens the demo of room in context and returns it as a Tab. */
+async function page(context, httpURL, room) {
+  const p = context.pages().find((x) => x.url() === 'about:blank') ?? (await context.newPage());
+  const tab = new Tab(context, p);
+  await p.goto(`${httpURL}/?room=${encodeURIComponent(room)}`);
+  await tab.until(() => window.flowstate !== undefined, undefined, 'the demo to start');
+  return tab;
+}
+
+/** saved waits for the demo's save line to read want. */
+function saved(tab, want) {
+  return tab.until((w) => document.querySelector('#saved')?.textContent === w, want, `"${want}"`);
+}
+
+/** shows waits until tab's editor holds want. */
+function shows(tab, want) {
+  return tab.until((w) => window.flowstate.view.state.doc.toString() === w, want, `the text ${JSON.stringify(want)}`);
+}
+
+describe('offline', { skip: skipReason }, () => {
+  /** @type {import('playwright-core').Browser} */
+  let browser;
+  const dirs = [];
+
+  /** tempDir returns a fresh directory, removed after the tests. */
+  const tempDir = () => {
+    const d = mkdtempSync(join(tmpdir(), 'flowstate-profile-'));
+    dirs.push(d);
+    return d;
+  };
+
+  before(async () => {
+    browser = await launch();
+  });
+
+  after(async () => {
+    await browser?.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  test('offline edits survive three reloads and a browser restart, and reach the server once', async (t) => {
+    const server = await startServer();
+    t.after(() => server.stop());
+    const room = uniqueRoom('offline');
+    const dir = tempDir();
+    const shell = new Map();
+    let context = await profile(dir, shell);
+    let tab = await page(context, server.httpURL, room);
+    await tab.waitStatus('synced');
+    await saved(tab, 'saved');
+
+    await context.setOffline(true);
+    await tab.waitStatus('offline');
+    let want = 'one ';
+    await tab.type('one ');
+    await saved(tab, 'offline, 4 changes pending');
+    for (let i = 0; i < 3; i++) {
+      await tab.page.evaluate(() => window.flowstate.persistence.whenSaved());
+      await tab.page.reload();
+      await shows(tab, want);
+      await saved(tab, `offline, ${want.length} changes pending`);
+      await tab.type(`r${i} `);
+      want += `r${i} `;
+    }
+    await saved(tab, `offline, ${want.length} changes pending`);
+    await tab.page.evaluate(() => window.flowstate.persistence.whenSaved());
+    assert.deepEqual(tab.errors, []);
+    await context.close();
+
+    // The browser starts again with the network still off.
+    context = await profile(dir, shell, { offline: true });
+    tab = await page(context, server.httpURL, room);
+    await shows(tab, want);
+    await tab.type('end');
+    want += 'end';
+    await saved(tab, `offline, ${want.length} changes pending`);
+    const before = await metric(server, 'updates_received_total');
+    await context.setOffline(false);
+    await tab.waitStatus('synced');
+    await saved(tab, 'saved');
+    assert.equal(await metric(server, 'updates_received_total'), before + 1, 'one catch-up update');
+    const other = await Tab.open(browser, server.httpURL, room);
+    assert.equal(await other.text(), want, 'every edit exactly once');
+    assert.deepEqual([...tab.errors, ...other.errors], []);
+    await other.close();
+    await context.close();
+  });
+
+  test('two tabs converge with the server stopped, and it receives each change once', async (t) => {
+    const server = await startServer();
+    t.after(() => server.stop());
+    const room = uniqueRoom('tabs');
+    const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+    t.after(() => context.close());
+    const a = await page(context, server.httpURL, room);
+    const b = await page(context, server.httpURL, room);
+    await Promise.all([a.waitStatus('synced'), b.waitStatus('synced')]);
+    // The server goes down and the network with it; it comes back first,
+    // so that the browser's online event reconnects both tabs at once and
+    // each sees a server lacking everything.
+    await server.kill();
+    await context.setOffline(true);
+    await Promise.all([a.waitStatus('offline'), b.waitStatus('offline')]);
+
+    await a.type('Ada types in the first tab. ');
+    await b.type('Bob types in the second. ');
+    const text = await converged([a, b], (s) => s.length === 53, 'both tabs’ text, without the server');
+    // Each tab shows the other's presence, carried by the channel.
+    const idOf = (tab) => tab.page.evaluate(() => window.flowstate.provider.clientID);
+    const [ida, idb] = [await idOf(a), await idOf(b)];
+    await a.until((id) => window.flowstate.presence.states.has(id), idb, 'b’s presence in a');
+    await b.until((id) => window.flowstate.presence.states.has(id), ida, 'a’s presence in b');
+
+    await server.restart();
+    await context.setOffline(false);
+    await Promise.all([a.waitStatus('synced'), b.waitStatus('synced')]);
+    await Promise.all([saved(a, 'saved'), saved(b, 'saved')]);
+    assert.equal(await metric(server, 'updates_received_total'), 2, 'one catch-up per tab, each with its own changes');
+    const size = await a.page.evaluate(() => window.flowstate.doc.snapshot().length);
+    const bytes = await metric(server, 'update_bytes_received_total');
+    assert.ok(bytes < size * 1.5, `the server received ${bytes} bytes for a document of ${size}`);
+    const other = await Tab.open(browser, server.httpURL, room);
+    assert.equal(await other.text(), text);
+    assert.deepEqual([...a.errors, ...b.errors, ...other.errors], []);
+    await other.close();
+  });
+
+  test('a browser that blocks site data keeps editing without persistence', async (t) => {
+    const server = await startServer();
+    t.after(() => server.stop());
+    const room = uniqueRoom('blocked');
+    const dir = tempDir();
+    // Chromium's "block sites from saving data" setting: IndexedDB refuses to open.
+    mkdirSync(join(dir, 'Default'), { recursive: true });
+    writeFileSync(join(dir, 'Default', 'Preferences'), JSON.stringify({ profile: { default_content_setting_values: { cookies: 2 } } }));
+    const context = await profile(dir, new Map());
+    t.after(() => context.close());
+    const tab = await page(context, server.httpURL, room);
+    await tab.waitStatus('synced');
+    await saved(tab, 'saved · not stored in this browser');
+    assert.equal(await tab.page.evaluate(() => window.flowstate.persistence.error.name), 'UnknownError');
+    await tab.type('still works');
+    await saved(tab, 'saved · not stored in this browser');
+    const other = await Tab.open(browser, server.httpURL, room);
+    assert.equal(await other.text(), 'still works');
+    assert.deepEqual([...tab.errors, ...other.errors], []);
+    await other.close();
+  });
+
+  test('running out of quota turns persistence off with an event; editing goes on', async (t) => {
+    const server = await startServer();
+    t.after(() => server.stop());
+    const room = uniqueRoom('quota');
+    const context = await browser.newContext();
+    t.after(() => context.close());
+    const p = await context.newPage();
+    const cdp = await context.newCDPSession(p);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: server.httpURL, quotaSize: 200_000 });
+    const tab = new Tab(context, p);
+    await p.goto(`${server.httpURL}/?room=${room}`);
+    await tab.waitStatus('synced');
+    await tab.type('small ');
+    await tab.page.evaluate(() => window.flowstate.persistence.whenSaved());
+    assert.equal(await tab.page.evaluate(() => window.flowstate.persistence.enabled), true);
+    const events = tab.page.evaluate(
+      () => new Promise((resolve) => window.flowstate.persistence.on('disabled', (e) => resolve(e.name))),
+    );
+    // A paste of a megabyte does not fit.
+    await tab.page.evaluate(() => {
+      const v = window.flowstate.view;
+      v.dispatch({ changes: { from: v.state.doc.length, insert: 'x'.repeat(1 << 20) } });
+    });
+    assert.equal(await events, 'QuotaExceededError');
+    await tab.type('more', { end: true });
+    await tab.waitStatus('synced');
+    await saved(tab, 'saved · not stored in this browser');
+    const other = await Tab.open(browser, server.httpURL, room);
+    await eventually(async () => (await other.text()).length === 6 + (1 << 20) + 4, 'the other page to have every edit');
+    assert.deepEqual([...tab.errors, ...other.errors], []);
+    await other.close();
+  });
+});

@@ -1,0 +1,217 @@
+// IndexedDBPersistence on fake-indexeddb (an IndexedDB in memory): one
+// IDBFactory is one browser profile, so a new Doc and persistence on the
+// same factory is a reloaded page. The browser tests (e2e/offline.test.js)
+// run the same paths on Chromium's real IndexedDB.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
+import { Doc, IndexedDBPersistence } from '../src/index.js';
+
+/** open makes a persistence for a new Doc on factory, and waits for the stored document. */
+async function open(factory, name = 'notes', options = {}) {
+  const doc = new Doc();
+  const p = new IndexedDBPersistence(name, doc, { indexedDB: factory, IDBKeyRange, ...options });
+  const events = { disabled: [], error: [] };
+  p.on('disabled', (e) => events.disabled.push(e));
+  p.on('error', (e) => events.error.push(e));
+  await p.whenSynced;
+  return { doc, p, events, text: doc.getText('t') };
+}
+
+/** count returns the number of records in the store of name. */
+function count(factory, name = 'notes') {
+  return new Promise((resolve, reject) => {
+    const req = factory.open('flowstate:' + name, 1);
+    req.onsuccess = () => {
+      const db = req.result;
+      const c = db.transaction('updates').objectStore('updates').count();
+      c.onsuccess = () => {
+        db.close();
+        resolve(c.result);
+      };
+      c.onerror = () => reject(c.error);
+    };
+    req.onerror = () => reject(req.error);
+  });
+}
+
+test('a reloaded page finds the document, under a fresh client ID', async () => {
+  const factory = new IDBFactory();
+  const first = await open(factory);
+  first.text.insert(0, 'hello');
+  first.text.insert(5, ' world');
+  first.text.delete(0, 1);
+  await first.p.whenSaved();
+  first.p.destroy();
+
+  const second = await open(factory);
+  assert.equal(second.text.toString(), 'ello world');
+  assert.notEqual(second.doc.clientID, first.doc.clientID);
+  assert.equal(second.doc.stateVector().get(second.doc.clientID) ?? 0, 0, 'the restored doc has nothing under its own ID');
+  assert.deepEqual(second.events, { disabled: [], error: [] });
+});
+
+test('reloading many times while editing loses nothing', async () => {
+  const factory = new IDBFactory();
+  let want = '';
+  for (let i = 0; i < 8; i++) {
+    const page = await open(factory);
+    assert.equal(page.text.toString(), want, `reload ${i}`);
+    for (const ch of `[${i}]`) page.text.insert(page.text.length, ch);
+    want += `[${i}]`;
+    await page.p.whenSaved();
+    page.p.destroy();
+  }
+  const last = await open(factory);
+  assert.equal(last.text.toString(), want);
+});
+
+test('edits made before the stored document is loaded are kept and stored', async () => {
+  const factory = new IDBFactory();
+  const a = await open(factory);
+  a.text.insert(0, 'stored');
+  await a.p.whenSaved();
+  a.p.destroy();
+
+  const doc = new Doc();
+  const p = new IndexedDBPersistence('notes', doc, { indexedDB: factory, IDBKeyRange });
+  doc.getText('t').insert(0, 'early ');
+  await p.whenSynced;
+  assert.match(doc.getText('t').toString(), /early /);
+  assert.match(doc.getText('t').toString(), /stored/);
+  await p.whenSaved();
+  p.destroy();
+  const c = await open(factory);
+  assert.equal(c.text.toString(), doc.getText('t').toString());
+});
+
+test('the store is compacted into a snapshot, and records of another tab written meanwhile survive', async () => {
+  const factory = new IDBFactory();
+  const a = await open(factory, 'notes', { compactEvery: 20 });
+  const b = await open(factory, 'notes', { compactEvery: 1000 });
+  for (let i = 0; i < 15; i++) b.text.insert(b.text.length, 'b');
+  await b.p.whenSaved();
+  for (let i = 0; i < 60; i++) {
+    a.text.insert(a.text.length, 'a');
+    if (i % 10 === 0) await a.p.whenSaved();
+  }
+  await a.p.whenSaved();
+  // Let a compaction in flight finish: whenSaved does not wait for it.
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok((await count(factory)) < 40, `records after compaction: ${await count(factory)}`);
+  a.p.destroy();
+  b.p.destroy();
+  const c = await open(factory);
+  const s = c.text.toString();
+  assert.equal(s.replace(/b/g, '').length, 60);
+  assert.equal(s.replace(/a/g, '').length, 15, 'the other tab’s records are in the snapshot');
+});
+
+test('clearData deletes the stored document; another tab persisting it turns off', async () => {
+  const factory = new IDBFactory();
+  const a = await open(factory);
+  const b = await open(factory);
+  a.text.insert(0, 'secret');
+  await a.p.whenSaved();
+  await a.p.clearData();
+  assert.equal(b.events.disabled.length, 1);
+  assert.equal(b.p.enabled, false);
+  b.text.insert(0, 'still editable ');
+  const c = await open(factory);
+  assert.equal(c.text.toString(), '');
+});
+
+test('without a working IndexedDB, persistence turns off with an event and the Doc works', async (t) => {
+  const denied = {
+    open() {
+      throw new DOMException('The user denied permission to access the database.', 'SecurityError');
+    },
+  };
+  const cases = [
+    { name: 'no IndexedDB at all', indexedDB: null, want: /not available/ },
+    { name: 'open throws (private mode)', indexedDB: denied, want: /denied/ },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      const doc = new Doc();
+      const p = new IndexedDBPersistence('notes', doc, { indexedDB: c.indexedDB });
+      const disabled = [];
+      p.on('disabled', (e) => disabled.push(e));
+      await p.whenSynced;
+      // The event may have come before the listener: enabled tells.
+      assert.equal(p.enabled, false);
+      assert.match(p.error.message, c.want);
+      doc.getText('t').insert(0, 'works');
+      assert.equal(doc.getText('t').toString(), 'works');
+      await p.whenSaved();
+    });
+  }
+});
+
+test('a quota error turns persistence off with an event; editing goes on', async () => {
+  const factory = new IDBFactory();
+  const page = await open(factory);
+  page.text.insert(0, 'before ');
+  await page.p.whenSaved();
+  // Every write from now on fails as a full disk makes it fail.
+  const proto = Object.getPrototypeOf(page.p.db.transaction('updates').objectStore('updates'));
+  const put = proto.put;
+  proto.put = function () {
+    throw new DOMException('quota exceeded', 'QuotaExceededError');
+  };
+  try {
+    page.text.insert(page.text.length, 'after');
+    await page.p.whenSaved();
+    assert.equal(page.p.enabled, false);
+    assert.equal(page.events.disabled.length, 1);
+    assert.equal(page.events.disabled[0].name, 'QuotaExceededError');
+    page.text.insert(page.text.length, '!');
+    assert.equal(page.text.toString(), 'before after!');
+  } finally {
+    proto.put = put;
+  }
+  const again = await open(factory);
+  assert.equal(again.text.toString(), 'before ');
+});
+
+test('a stored record that does not apply is skipped with an error event', async () => {
+  const factory = new IDBFactory();
+  const a = await open(factory);
+  a.text.insert(0, 'good');
+  await a.p.whenSaved();
+  await new Promise((resolve, reject) => {
+    const tx = a.p.db.transaction('updates', 'readwrite');
+    tx.objectStore('updates').put(new Uint8Array([0xc1, 0x02, 0x03]));
+    tx.objectStore('updates').put('not bytes');
+    tx.oncomplete = resolve;
+    tx.onerror = () => reject(tx.error);
+  });
+  a.p.destroy();
+  const b = await open(factory);
+  assert.equal(b.text.toString(), 'good');
+  assert.equal(b.events.error.length, 2);
+  assert.equal(b.p.enabled, true);
+});
+
+test('a Doc whose own client ID is in the store never writes a second history under it', async () => {
+  const factory = new IDBFactory();
+  const a = await open(factory);
+  a.text.insert(0, 'mine');
+  await a.p.whenSaved();
+  a.p.destroy();
+  const doc = new Doc({ clientID: a.doc.clientID });
+  const p = new IndexedDBPersistence('notes', doc, { indexedDB: factory, IDBKeyRange });
+  const errors = [];
+  p.on('error', (e) => errors.push(e));
+  await p.whenSynced;
+  if (typeof doc.switchClientID === 'function') {
+    // The Doc's own rule: the next edit goes under a fresh ID.
+    doc.getText('t').insert(0, '!');
+    assert.notEqual(doc.clientID, a.doc.clientID);
+    assert.deepEqual(errors, []);
+  } else {
+    assert.equal(errors.length, 1);
+    assert.match(errors[0].message, /own ID/);
+  }
+});
