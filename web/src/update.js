@@ -482,8 +482,10 @@ export function decodeUpdate(b) {
       const gap = vr.next(MAX_CLOCK);
       const ln = vr.next(MAX_CLOCK);
       if (ln === 0 || (u.ranges.length > from && gap === 0)) throw vr.error('empty or unmerged delete range');
+      // Compared before adding: past 2^53 a sum of numbers rounds, and
+      // could come out at 2^53 exactly.
+      if (gap > MAX_CLOCK - prev || ln > MAX_CLOCK - (prev + gap)) throw vr.error('delete range past 2^53');
       const start = prev + gap;
-      if (start + ln > MAX_CLOCK) throw vr.error('delete range past 2^53');
       u.ranges.push(start, start + ln);
       prev = start + ln;
     }
@@ -579,8 +581,8 @@ function decodeBlock(u, r, b, i) {
         continue;
       }
       if (kind === REC_SKIP) {
+        if (p >= MAX_CLOCK - clock) throw vr.error('clock past 2^53'); // clock + p + 1 > 2^53, without rounding
         const sn = p + 1;
-        if (clock + sn > MAX_CLOCK) throw vr.error('clock past 2^53');
         recs.push(new Record(KIND_SKIP, clock, sn, -1));
         clock += sn;
         continue;
@@ -591,7 +593,7 @@ function decodeBlock(u, r, b, i) {
         if (nEntries === 0) throw r.error('fewer entries than map records');
         nEntries--;
         const rec = decodeEntry(r, b, clock, typ);
-        if (clock + 1 > MAX_CLOCK) throw vr.error('clock past 2^53');
+        if (clock >= MAX_CLOCK) throw vr.error('clock past 2^53');
         recs.push(rec);
         clock++;
         continue;
@@ -613,7 +615,7 @@ function decodeBlock(u, r, b, i) {
     }
     // A text record.
     if (typ < 0 || types[typ].kind !== TYPE_TEXT) throw vr.error('text record outside a text');
-    if (clock + n > MAX_CLOCK) throw vr.error('clock past 2^53');
+    if (n > MAX_CLOCK - clock) throw vr.error('clock past 2^53');
     const rec = new Record(KIND_TEXT, clock, n, typ);
     if (lm === LEFT_PREV || lm === LEFT_DELTA) {
       let delta = 1;
