@@ -6,7 +6,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Doc, DecodeError, toHex } from '../src/index.js';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { Doc, DecodeError, decodeStateVector, fromHex, toHex } from '../src/index.js';
 import { Writer } from '../src/codec.js';
 
 const TWO53 = 2 ** 53;
@@ -109,3 +111,58 @@ for (const c of edgeCases) {
     assert.equal(toHex(d.snapshot()), before);
   });
 }
+
+// A length field names at most 2^32 − 1 bytes or elements. Each input
+// below is an otherwise valid update (or state vector) with one such field
+// claiming 4 GiB; a decoder that allocated by the claim would take
+// megabytes (or throw a RangeError) before failing.
+const entryPrefix = '950191920' + '1a16d91059091950000c4020703a09193a16b01'; // map "m", client 5, entry ["k", 1, value]
+const lyingLengths = [
+  ['map value: str32', entryPrefix + 'dbffffffff41'],
+  ['map value: bin32', entryPrefix + 'c6ffffffff41'],
+  ['map value: ext32', entryPrefix + 'c9ffffffff0141'],
+  ['map value: array32', entryPrefix + 'ddffffffff41'],
+  ['map value: map32', entryPrefix + 'dfffffffff41'],
+  ['map value: array16 in arrays', entryPrefix + '919191dcffff41'],
+  ['map value: str16', entryPrefix + 'daffff41'],
+  ['update: array32', 'ddffffffff01'],
+  ['types: array32', '9501ddffffffff'],
+  ['type name: str32', '95019192 00dbffffffff61'.replace(' ', '')],
+  ['clients: array32', '950190ddffffffff05'],
+  ['deletes: column bin32', '9501909105919200c6ffffffff01'],
+  ['blocks: array32', '9501909105 90ddffffffff'.replace(' ', '')],
+  ['block: column bin32', '95019091059091950000c6ffffffff07'],
+  ['block: text str32', '9501919200a16191059091950000c4020701dbffffffff41'],
+  ['block: entries array32', '950191920' + '1a16d91059091950000c4020703a0ddffffffff93'],
+  ['entry: key str32', '950191920' + '1a16d91059091950000c4020703a09193dbffffffff6b'],
+  ['state vector: map32', 'dfffffffff0101'],
+];
+
+/** heapBytes is what the heap and the array buffers hold. */
+function heapBytes() {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+test('a length field cannot make decoding allocate more than the input allows', () => {
+  v8.setFlagsFromString('--expose_gc');
+  const gc = vm.runInNewContext('gc');
+  for (const [name, hex] of lyingLengths) {
+    const b = fromHex(hex);
+    const d = new Doc({ clientID: 9 });
+    const decode = name.startsWith('state vector') ? () => decodeStateVector(b) : () => d.apply(b);
+    assert.throws(decode, DecodeError, name);
+    // Measured right after a collection, one apply's garbage is what grows
+    // the heap, along with what the engine allocates for itself (compiled
+    // code: up to a few hundred kilobytes), hence the least of three runs
+    // and a bound of 1 MiB: far below what a claim of 4 GiB would cost.
+    let grown = Infinity;
+    for (let i = 0; i < 3; i++) {
+      gc();
+      const before = heapBytes();
+      assert.throws(decode, DecodeError, name);
+      grown = Math.min(grown, heapBytes() - before);
+    }
+    assert.ok(grown < 1 << 20, `${name} (${b.length} bytes): the heap grew by ${grown} bytes`);
+  }
+});
