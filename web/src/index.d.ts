@@ -56,8 +56,20 @@ export interface DocOptions {
 export class Doc {
   /** Creates an empty document. Throws a RangeError for an invalid client ID. */
   constructor(options?: DocOptions);
-  /** The client ID this replica's local edits carry. */
+  /**
+   * The client ID this replica's local edits carry. It changes to a fresh
+   * random ID before the next local edit once the document has applied
+   * changes under its ID that it did not make (another copy of this
+   * replica wrote them, e.g. one restored from an older snapshot), or once
+   * its clock reaches 2^52.
+   */
   readonly clientID: number;
+  /**
+   * Makes id the client ID of the following local edits. The caller
+   * asserts that the document holds everything ever written under id.
+   * Throws a RangeError for an invalid ID.
+   */
+  resumeClientID(id: number): void;
   /**
    * The Text with the given name, created if needed. Throws a TypeError
    * unless name is valid Unicode of at most 1024 UTF-8 bytes.

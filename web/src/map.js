@@ -4,6 +4,7 @@
 
 import { encode, decode } from '@msgpack/msgpack';
 import { Item, KIND_MAP, KIND_SKIP } from './item.js';
+import { MAX_CLOCK } from './id.js';
 import { notify } from './events.js';
 import { checkValue, compareCodePoints as compareKeys, wellFormed } from './codec.js';
 
@@ -184,7 +185,9 @@ export class SharedMap {
   /** write makes a local write of key with seq one above the current entry's. */
   write(key, value, del) {
     const cur = this.entries.get(key);
-    const seq = cur === undefined ? 1 : cur.seq + 1;
+    // A seq stays within 2^53 (FORMAT.md §2.4): at the limit, a write wins
+    // by client ID only, like a concurrent one.
+    const seq = cur === undefined ? 1 : Math.min(cur.seq + 1, MAX_CLOCK);
     const me = this.doc.me;
     this.integrate(me, me.next, key, seq, value, del);
   }

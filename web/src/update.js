@@ -370,8 +370,6 @@ export class Record {
     /** @type {Uint8Array | null} */
     this.value = null;
     this.del = false;
-    /** checked is set when validation found both origins and they passed. */
-    this.checked = false;
     /** Resolved when integrated. */
     this.text = null;
     this.map = null;
@@ -414,23 +412,39 @@ export class Decoded {
    * -2 if the update does not hold it.
    */
   textTypeOf(client, clock) {
-    for (const b of this.blocks) {
-      if (b.client !== client) continue;
-      if (clock < b.start || clock >= b.end) return -2;
-      if (b.textType >= 0) return b.textType;
-      let lo = b.from;
-      let hi = b.to - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        const r = this.recs[mid];
-        if (r.clock + r.length > clock) hi = mid;
-        else lo = mid + 1;
-      }
-      const r = this.recs[lo];
-      return r.kind === KIND_TEXT ? r.typ : -1;
+    // Blocks are sorted by client and records by clock: validation asks
+    // once per record, so both are binary searches.
+    const b = this.blocks[searchClient(this.blocks, client)];
+    if (b === undefined || b.client !== client || clock < b.start || clock >= b.end) return -2;
+    if (b.textType >= 0) return b.textType;
+    let lo = b.from;
+    let hi = b.to - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const r = this.recs[mid];
+      if (r.clock + r.length > clock) hi = mid;
+      else lo = mid + 1;
     }
-    return -2;
+    const r = this.recs[lo];
+    return r.kind === KIND_TEXT ? r.typ : -1;
   }
+}
+
+/**
+ * searchClient returns the index of the first element of a, sorted by its
+ * client field, whose client is not below client.
+ * @param {Array<{client: number}>} a
+ * @param {number} client
+ */
+function searchClient(a, client) {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid].client < client) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**
@@ -535,14 +549,14 @@ function decodeBlock(u, r, b, i) {
   const bmp = text.length === textLen || !/[\ud800-\udbff]/.test(text);
   let nEntries = r.arrayLen();
   // This update's deletions of the block's client cut its text records.
+  // Delete entries are sorted by client: a scan per block would cost
+  // blocks × entries.
   let dFrom = 0;
   let dTo = 0;
-  for (const d of u.deletes) {
-    if (d.client === client) {
-      dFrom = d.from;
-      dTo = d.to;
-      break;
-    }
+  const d = u.deletes[searchClient(u.deletes, client)];
+  if (d !== undefined && d.client === client) {
+    dFrom = d.from;
+    dTo = d.to;
   }
   let di = dFrom; // the first delete range that may overlap the next record
   let tpos = 0; // UTF-16 offset of the next content in text
