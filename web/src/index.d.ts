@@ -194,10 +194,15 @@ export class SharedMap {
   /** The number of keys that have a value. */
   readonly size: number;
   /**
-   * Sets key to value (msgpack-encoded with sorted object keys) and returns
-   * the update (null inside transact). Throws a TypeError for a key with a
-   * lone surrogate or a value that cannot be encoded or nests deeper than
-   * the format allows.
+   * Sets key to value in its canonical msgpack encoding, the bytes Go's
+   * Map.Set writes for the same value (shortest integers, float64 for
+   * other numbers, object keys in UTF-8 order), and returns the update
+   * (null inside transact). Values: null, undefined, booleans, numbers,
+   * BigInts in the 64-bit range, strings, Uint8Arrays, arrays, Maps with
+   * string keys and plain objects. Throws a TypeError for a key with a
+   * lone surrogate, or a value with no canonical encoding (a Date or other
+   * extension type, a lone surrogate, nesting deeper than the format
+   * allows).
    */
   set(key: string, value: unknown): Uint8Array | null;
   /** Sets key to one msgpack value given as bytes, stored and sent byte for byte. */
