@@ -1,12 +1,58 @@
-// The canonical encoding of map values (crdt/FORMAT.md): the same value
-// gives the same bytes in JS and in Go. The table below is checked here by
-// hand; crdt/testdata/values.json, written by the Go side, is the shared one.
+// The canonical encoding of map values (crdt/FORMAT.md §8.1): the same
+// value gives the same bytes in JS and in Go. crdt/testdata/values.json,
+// written by the Go tests, is the shared table; the one below adds
+// JavaScript's own cases (undefined, Map, BigInt, refused values).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Doc, toHex } from '../src/index.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Doc, fromHex, toHex } from '../src/index.js';
 import { encodeValue, ValueError } from '../src/value.js';
 import { checkValue } from '../src/codec.js';
+import { REPO_ROOT } from './helpers.js';
+
+/**
+ * fromDescription builds the JavaScript value that values.json describes:
+ * an int is a number when |v| ≤ 2^53 and a BigInt beyond; a float is a
+ * number; a map is a plain object built in the order given.
+ */
+function fromDescription(d) {
+  switch (d.type) {
+    case 'nil':
+      return null;
+    case 'bool':
+      return d.v;
+    case 'int': {
+      const v = BigInt(d.v);
+      return v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v;
+    }
+    case 'float':
+      return { NaN: NaN, '+Inf': Infinity, '-Inf': -Infinity, '-0': -0 }[d.v] ?? Number(d.v);
+    case 'str':
+      return d.v;
+    case 'bin':
+      return fromHex(d.v);
+    case 'array':
+      return d.v.map(fromDescription);
+    case 'map':
+      return Object.fromEntries(d.v.map(([k, x]) => [k, fromDescription(x)]));
+    default:
+      throw new Error(`values.json: unknown type ${d.type}`);
+  }
+}
+
+test('canonical map value encoding: crdt/testdata/values.json, as Go writes it', () => {
+  const table = JSON.parse(readFileSync(join(REPO_ROOT, 'crdt', 'testdata', 'values.json'), 'utf8'));
+  assert.equal(table.format_version, 1);
+  assert.ok(table.values.length > 50, `only ${table.values.length} values`);
+  const d = new Doc({ clientID: 1 });
+  for (const { name, value, hex } of table.values) {
+    assert.equal(toHex(encodeValue(fromDescription(value))), hex, name);
+    d.getMap('m').set('k', fromDescription(value));
+    assert.equal(toHex(d.getMap('m').getRaw('k')), hex, `${name}: map.set`);
+  }
+});
 
 /** nest returns v inside n arrays. */
 function nest(n, v) {
