@@ -630,11 +630,10 @@ export class Doc {
       }
     }
     if (k >= end) return;
-    for (const p of c.pending) {
+    c.pendingOverlapping(k, end, (p) => {
       const a = Math.max(k, p.clock);
-      const z = Math.min(end, p.clock + p.length);
-      if (a < z && !agree(c.id, r, name, p, recordName(p), a, z)) throw conflict(c.id, a);
-    }
+      if (!agree(c.id, r, name, p, recordName(p), a, Math.min(end, p.clock + p.length))) throw conflict(c.id, a);
+    });
   }
 
   /**

@@ -93,6 +93,30 @@ export class ClientState {
   }
 
   /**
+   * pendingOverlapping calls fn with each pending record that covers a
+   * clock of [lo, end). Pending records are sorted by clock but may
+   * overlap each other (each agreed with the others when it came), so
+   * every one starting before end is looked at.
+   * @param {number} lo
+   * @param {number} end
+   * @param {(r: any) => void} fn
+   */
+  pendingOverlapping(lo, end, fn) {
+    const p = this.pending;
+    let n = p.length;
+    if (n > 0 && p[n - 1].clock >= end) {
+      // The first record starting at or after end.
+      let a = 0;
+      while (a < n) {
+        const mid = (a + n) >>> 1;
+        if (p[mid].clock < end) a = mid + 1;
+        else n = mid;
+      }
+    }
+    for (let i = 0; i < n; i++) if (p[i].clock + p[i].length > lo) fn(p[i]);
+  }
+
+  /**
    * find returns the item holding clock, which must be below next.
    * @param {number} clock
    * @returns {Item}
