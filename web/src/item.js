@@ -59,6 +59,15 @@ export class Item {
   }
 }
 
+/**
+ * MAX_CHAIN is the longest walk along a chain of pieces that find accepts
+ * before it cuts the chain into shorter ones. A run typed in one go and
+ * then split by many insertions is one head with a long chain; without the
+ * cut, every lookup of its clocks would walk the chain, which can be as
+ * long as the text.
+ */
+const MAX_CHAIN = 16;
+
 /** ClientState is everything a Doc knows of one client. */
 export class ClientState {
   /** @param {number} id */
@@ -141,7 +150,37 @@ export class ClientState {
       }
     }
     let it = this.heads[i];
-    while (it.clock + it.length <= clock) it = it.next;
+    let steps = 0;
+    while (it.clock + it.length <= clock) {
+      it = it.next;
+      steps++;
+    }
+    if (steps > MAX_CHAIN) this.promote(i, it);
     return it;
+  }
+
+  /**
+   * promote cuts the chain of heads[i], up to and including target, into
+   * chains of MAX_CHAIN / 2 pieces, each a head of its own, so that find
+   * walks at most that many pieces there from now on. Its cost, one
+   * insertion into heads, is paid for by the walk that found the chain
+   * long.
+   */
+  promote(i, target) {
+    const cut = [];
+    let prev = this.heads[i];
+    let n = 0;
+    for (let it = prev.next; prev !== target; prev = it, it = it.next) {
+      if (++n % (MAX_CHAIN / 2) === 0) {
+        prev.next = null;
+        cut.push(it);
+      }
+    }
+    this.heads = this.heads.slice(0, i + 1).concat(cut, this.heads.slice(i + 1));
+    this.headClocks = this.headClocks.slice(0, i + 1).concat(
+      cut.map((x) => x.clock),
+      this.headClocks.slice(i + 1),
+    );
+    this.hint = i + cut.length;
   }
 }
