@@ -5,7 +5,7 @@
 // transactions and their updates, Apply (decode, validate, integrate,
 // pending records and deletions), state vectors, Diff and Snapshot.
 
-import { ClientState, KIND_MAP, KIND_SKIP, KIND_TEXT, Item } from './item.js';
+import { ClientState, KIND_MAP, KIND_SKIP, KIND_TEXT, Item, PendingRanges } from './item.js';
 import { MAX_CLIENT_ID, SWITCH_CLOCK, isClientID, randomClientID } from './id.js';
 import { InvalidUpdateError } from './errors.js';
 import { Encoder, MAX_NAME_BYTES, decodeUpdate } from './update.js';
@@ -82,8 +82,8 @@ export class Doc {
     this.foreignOwn = false;
     /** Clients whose pending records wait for dependencies. @type {ClientState[]} */
     this.pendingClients = [];
-    /** Deletions of clocks not yet seen. @type {Array<{c: ClientState, start: number, end: number}>} */
-    this.pendingDeletes = [];
+    /** Clients with deletions of clocks not yet seen (ClientState.pendingDeletes). @type {ClientState[]} */
+    this.deleteClients = [];
     this.enc = new Encoder();
     /** The text the last update named: updates nearly always name it again. */
     this.lastText = null;
@@ -221,7 +221,7 @@ export class Doc {
    * @returns {boolean}
    */
   hasPending() {
-    return this.pendingClients.length > 0 || this.pendingDeletes.length > 0;
+    return this.pendingClients.length > 0 || this.deleteClients.length > 0;
   }
 
   /**
@@ -484,19 +484,39 @@ export class Doc {
       deleteRange(c, start, known - start);
       start = known;
     }
-    if (start < end) this.pendingDeletes.push({ c, start, end });
+    if (start < end) {
+      if (c.pendingDeletes === null) c.pendingDeletes = new PendingRanges();
+      if (c.pendingDeletes.size === 0) this.deleteClients.push(c);
+      c.pendingDeletes.add(start, end);
+    }
   }
 
-  /** addPending stores r among c's pending records, in clock order. */
+  /**
+   * addPending stores r among c's pending records, after those of lower or
+   * equal clock, unless an identical record waits already: an update
+   * delivered again while it waits costs nothing more.
+   */
   addPending(c, r) {
     const p = c.pending;
+    // The first record with a clock above r's.
+    let i = 0;
+    let hi = p.length;
+    while (i < hi) {
+      const mid = (i + hi) >>> 1;
+      if (p[mid].clock <= r.clock) i = mid + 1;
+      else hi = mid;
+    }
+    for (let k = i - 1; k >= 0 && p[k].clock === r.clock; k--) if (sameRecord(p[k], r)) return;
     if (p.length === 0) this.pendingClients.push(c);
-    let i = p.length;
-    while (i > 0 && p[i - 1].clock > r.clock) i--;
-    p.splice(i, 0, r);
+    if (i === p.length) p.push(r);
+    else p.splice(i, 0, r);
   }
 
-  /** retryPending integrates pending records and deletions until no more can go in. */
+  /**
+   * retryPending integrates pending records and deletions until no more can
+   * go in. Only the clients whose clocks passed the start of their pending
+   * deletions have deletions to apply.
+   */
   retryPending() {
     for (let progress = true; progress; ) {
       progress = false;
@@ -511,10 +531,14 @@ export class Doc {
       }
       this.pendingClients = this.pendingClients.filter((c) => c.pending.length > 0);
     }
-    if (this.pendingDeletes.length > 0) {
-      const old = this.pendingDeletes;
-      this.pendingDeletes = [];
-      for (const r of old) this.applyDelete(r.c, r.start, r.end);
+    if (this.deleteClients.length > 0) {
+      for (const c of this.deleteClients) {
+        const pd = c.pendingDeletes;
+        if (c.next <= pd.low) continue;
+        const rs = pd.takeBelow(c.next);
+        for (let k = 0; k < rs.length; k += 2) deleteRange(c, rs[k], rs[k + 1] - rs[k]);
+      }
+      this.deleteClients = this.deleteClients.filter((c) => c.pendingDeletes.size > 0);
     }
   }
 
@@ -671,6 +695,31 @@ export class Doc {
 /** holds reports whether it, the item of an origin (null for none), is a code point of t. */
 function holds(t, it) {
   return it === null || (it.kind === KIND_TEXT && it.leaf.t === t);
+}
+
+/**
+ * sameRecord reports whether pending records a and b of one client say the
+ * same thing, so that holding both would change nothing.
+ */
+function sameRecord(a, b) {
+  return (
+    a.kind === b.kind &&
+    a.clock === b.clock &&
+    a.length === b.length &&
+    a.hasLeft === b.hasLeft &&
+    a.leftClient === b.leftClient &&
+    a.leftClock === b.leftClock &&
+    a.hasRight === b.hasRight &&
+    a.rightClient === b.rightClient &&
+    a.rightClock === b.rightClock &&
+    a.text === b.text &&
+    a.map === b.map &&
+    a.content === b.content &&
+    a.key === b.key &&
+    a.seq === b.seq &&
+    a.del === b.del &&
+    (a.value === b.value || (a.value !== null && b.value !== null && sameBytes(a.value, b.value)))
+  );
 }
 
 /** itemName returns the name of the Text or Map of an integrated item (null for a skip). */
