@@ -7,13 +7,26 @@
 
 import { ClientState, KIND_MAP, KIND_SKIP, KIND_TEXT, Item, PendingRanges } from './item.js';
 import { MAX_CLIENT_ID, SWITCH_CLOCK, isClientID, randomClientID } from './id.js';
-import { InvalidUpdateError } from './errors.js';
+import { InvalidUpdateError, TooMuchPendingError } from './errors.js';
 import { Encoder, MAX_NAME_BYTES, decodeUpdate } from './update.js';
 import { Text, deleteRange } from './text.js';
 import { SharedMap } from './map.js';
 import { compareCodePoints, unitsOf, utf8Length, wellFormed } from './codec.js';
 import { decodeStateVector } from './statevector.js';
 import { notify, rethrowAsync } from './events.js';
+
+/**
+ * MAX_PENDING_BYTES bounds the changes a Doc holds as pending (received,
+ * but waiting for changes they depend on), as in Go (MaxPendingBytes):
+ * records count their content, key and value bytes plus 160, delete ranges
+ * 32 each. An update whose pending part would take a Doc past it is
+ * refused with a TooMuchPendingError; identical pending records and
+ * delete ranges already held count once.
+ */
+export const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
+const PENDING_RECORD_COST = 160;
+const PENDING_RANGE_COST = 32;
 
 // Integration outcomes.
 const INTEGRATED = 0; // in the document (or already was)
@@ -84,6 +97,8 @@ export class Doc {
     this.pendingClients = [];
     /** Clients with deletions of clocks not yet seen (ClientState.pendingDeletes). @type {ClientState[]} */
     this.deleteClients = [];
+    /** What the pending records and delete ranges count against MAX_PENDING_BYTES. */
+    this.pendingBytes = 0;
     this.enc = new Encoder();
     /** The text the last update named: updates nearly always name it again. */
     this.lastText = null;
@@ -405,6 +420,10 @@ export class Doc {
     // Checked whole before anything changes, so that a bad record cannot
     // leave half an update applied.
     this.validate(u);
+    const cost = this.pendingCost(u);
+    if (cost > 0 && this.pendingBytes + cost > MAX_PENDING_BYTES) {
+      throw new TooMuchPendingError(`too much pending: ${this.pendingBytes} bytes held, ${cost} more`);
+    }
     if (this.writesUnder(u, this.me)) this.foreignOwn = true;
     this.begin(false);
     try {
@@ -486,8 +505,11 @@ export class Doc {
     }
     if (start < end) {
       if (c.pendingDeletes === null) c.pendingDeletes = new PendingRanges();
-      if (c.pendingDeletes.size === 0) this.deleteClients.push(c);
-      c.pendingDeletes.add(start, end);
+      const pd = c.pendingDeletes;
+      const before = pd.size;
+      if (before === 0) this.deleteClients.push(c);
+      pd.add(start, end);
+      this.pendingBytes += (pd.size - before) * PENDING_RANGE_COST;
     }
   }
 
@@ -497,17 +519,12 @@ export class Doc {
    * delivered again while it waits costs nothing more.
    */
   addPending(c, r) {
+    if (holdsPending(c, r, true)) return;
     const p = c.pending;
-    // The first record with a clock above r's.
-    let i = 0;
-    let hi = p.length;
-    while (i < hi) {
-      const mid = (i + hi) >>> 1;
-      if (p[mid].clock <= r.clock) i = mid + 1;
-      else hi = mid;
-    }
-    for (let k = i - 1; k >= 0 && p[k].clock === r.clock; k--) if (sameRecord(p[k], r)) return;
+    const i = afterClock(p, r.clock);
     if (p.length === 0) this.pendingClients.push(c);
+    r.cost = recordCost(r);
+    this.pendingBytes += r.cost;
     if (i === p.length) p.push(r);
     else p.splice(i, 0, r);
   }
@@ -523,7 +540,7 @@ export class Doc {
       for (const c of this.pendingClients) {
         const p = c.pending;
         let k = 0;
-        while (k < p.length && this.tryIntegrate(c, p[k]) !== BLOCKED) k++;
+        while (k < p.length && this.tryIntegrate(c, p[k]) !== BLOCKED) this.pendingBytes -= p[k++].cost;
         if (k > 0) {
           p.splice(0, k);
           progress = true;
@@ -535,11 +552,73 @@ export class Doc {
       for (const c of this.deleteClients) {
         const pd = c.pendingDeletes;
         if (c.next <= pd.low) continue;
+        const before = pd.size;
         const rs = pd.takeBelow(c.next);
         for (let k = 0; k < rs.length; k += 2) deleteRange(c, rs[k], rs[k + 1] - rs[k]);
+        this.pendingBytes += (pd.size - before) * PENDING_RANGE_COST;
       }
       this.deleteClients = this.deleteClients.filter((c) => c.pendingDeletes.size > 0);
     }
+  }
+
+  /**
+   * pendingCost returns, at most, what applying u would add to the pending
+   * changes: it follows integrateUpdate's order without changing anything
+   * and counts the records that would wait and the delete ranges past the
+   * clocks their clients would reach, less what is held already (the Go
+   * Doc's pendingCost, step for step). A record that integration drops for
+   * a bad origin leaves its client's later records waiting, which this does
+   * not foresee; only hostile input does that, and the next update that
+   * adds pending changes is refused.
+   */
+  pendingCost(u) {
+    const blocks = u.blocks;
+    const next = blocks.map((b) => this.clients.get(b.client)?.next ?? 0);
+    const at = blocks.map((b) => b.from);
+    const clockOf = (id) => {
+      const i = searchBlocks(blocks, id);
+      if (i >= 0) return next[i];
+      return this.clients.get(id)?.next ?? 0;
+    };
+    for (let progress = true; progress; ) {
+      progress = false;
+      blocks.forEach((b, bi) => {
+        const c = this.clients.get(b.client);
+        if (c !== undefined && c.pending.length > 0) return; // waits behind older pending records
+        for (; at[bi] < b.to; at[bi]++) {
+          const r = u.recs[at[bi]];
+          if (r.clock > next[bi]) break;
+          if (r.clock + r.length <= next[bi]) continue; // a duplicate
+          if (r.kind === KIND_TEXT) {
+            const leftKnown = r.clock < next[bi] || !r.hasLeft || r.leftClock < clockOf(r.leftClient);
+            const rightKnown = !r.hasRight || r.rightClock < clockOf(r.rightClient);
+            if (!leftKnown || !rightKnown) break;
+          }
+          next[bi] = r.clock + r.length;
+          progress = true;
+        }
+      });
+    }
+    let cost = 0;
+    blocks.forEach((b, bi) => {
+      const c = this.clients.get(b.client);
+      for (let k = at[bi]; k < b.to; k++) {
+        // Types are not resolved yet: a record that differs from a held
+        // one only by its type is taken for a duplicate.
+        const r = u.recs[k];
+        if (c === undefined || !holdsPending(c, r, false)) cost += recordCost(r);
+      }
+    });
+    for (const dc of u.deletes) {
+      const pd = this.clients.get(dc.client)?.pendingDeletes ?? null;
+      const known = clockOf(dc.client);
+      for (let k = dc.from; k < dc.to; k += 2) {
+        const end = u.ranges[k + 1];
+        if (end <= known) continue;
+        if (pd === null || !pd.covers(Math.max(u.ranges[k], known), end)) cost += PENDING_RANGE_COST;
+      }
+    }
+    return cost;
   }
 
   /**
@@ -699,9 +778,10 @@ function holds(t, it) {
 
 /**
  * sameRecord reports whether pending records a and b of one client say the
- * same thing, so that holding both would change nothing.
+ * same thing, so that holding both would change nothing; with types false,
+ * their Text or Map is not compared (it is not resolved yet).
  */
-function sameRecord(a, b) {
+function sameRecord(a, b, types) {
   return (
     a.kind === b.kind &&
     a.clock === b.clock &&
@@ -712,14 +792,55 @@ function sameRecord(a, b) {
     a.hasRight === b.hasRight &&
     a.rightClient === b.rightClient &&
     a.rightClock === b.rightClock &&
-    a.text === b.text &&
-    a.map === b.map &&
+    (!types || (a.text === b.text && a.map === b.map)) &&
     a.content === b.content &&
     a.key === b.key &&
     a.seq === b.seq &&
     a.del === b.del &&
     (a.value === b.value || (a.value !== null && b.value !== null && sameBytes(a.value, b.value)))
   );
+}
+
+/** afterClock returns the index of the first pending record with a clock above clock. */
+function afterClock(p, clock) {
+  let lo = 0;
+  let hi = p.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (p[mid].clock <= clock) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** holdsPending reports whether a record identical to r (by sameRecord) waits among c's pending records. */
+function holdsPending(c, r, types) {
+  const p = c.pending;
+  for (let k = afterClock(p, r.clock) - 1; k >= 0 && p[k].clock === r.clock; k--) {
+    if (sameRecord(p[k], r, types)) return true;
+  }
+  return false;
+}
+
+/** recordCost is what a pending record counts against MAX_PENDING_BYTES (Go: recordCost, in UTF-8 bytes). */
+function recordCost(r) {
+  let n = PENDING_RECORD_COST;
+  if (r.content !== null) n += utf8Length(r.content);
+  if (r.key !== null) n += utf8Length(r.key);
+  if (r.value !== null) n += r.value.length;
+  return n;
+}
+
+/** searchBlocks returns the index of the block of client id in blocks (sorted by client), or −1. */
+function searchBlocks(blocks, id) {
+  let lo = 0;
+  let hi = blocks.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (blocks[mid].client < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < blocks.length && blocks[lo].client === id ? lo : -1;
 }
 
 /** itemName returns the name of the Text or Map of an integrated item (null for a skip). */

@@ -228,10 +228,28 @@ export class DecodeError extends Error {
   readonly msg: string;
 }
 
-/** An update that decodes but breaks a rule of the format (e.g. an origin naming a map entry). */
+/**
+ * An update that decodes but cannot be applied: it breaks a rule of the
+ * format (e.g. an origin naming a map entry) or gives clocks the document
+ * holds another history.
+ */
 export class InvalidUpdateError extends Error {
   constructor(msg: string);
 }
+
+/**
+ * An update whose changes that must wait (for changes they depend on)
+ * would take the document's pending changes past MAX_PENDING_BYTES.
+ */
+export class TooMuchPendingError extends InvalidUpdateError {
+  constructor(msg: string);
+}
+
+/**
+ * The most a Doc holds as pending changes: records count their content,
+ * key and value bytes plus 160, delete ranges 32 each (16 MiB, as in Go).
+ */
+export const MAX_PENDING_BYTES: number;
 
 /** The msgpack encoding of sv: keys ascending, zero clocks left out. */
 export function encodeStateVector(sv: StateVector): Uint8Array;

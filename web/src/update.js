@@ -370,6 +370,8 @@ export class Record {
     /** @type {Uint8Array | null} */
     this.value = null;
     this.del = false;
+    /** What the record counts against MAX_PENDING_BYTES while it waits. */
+    this.cost = 0;
     /** Resolved when integrated. */
     this.text = null;
     this.map = null;

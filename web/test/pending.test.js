@@ -4,7 +4,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Doc, toHex } from '../src/index.js';
+import { Doc, InvalidUpdateError, TooMuchPendingError, toHex } from '../src/index.js';
+import { Writer } from '../src/codec.js';
 import { Rand } from './helpers.js';
 
 /** keystrokes returns the updates of n keystrokes at the end of a text, a fifth of them backspaces. */
@@ -68,4 +69,56 @@ test('pending: a deletion reaching past the integrated clocks applies in parts a
   assert.equal(d.getText('t').toString(), 'ai');
   assert.equal(d.hasPending(), false);
   assert.equal(toHex(d.snapshot()), toHex(a.snapshot()));
+});
+
+/**
+ * waiting returns an update of client 77 holding one text record of n
+ * code points at clock, with no origins: it waits for clocks 0 … clock − 1.
+ */
+function waiting(clock, n) {
+  const w = new Writer();
+  w.arrayLen(5);
+  w.uint(1);
+  w.arrayLen(1);
+  w.arrayLen(2);
+  w.uint(0);
+  w.str('t');
+  w.arrayLen(1);
+  w.uint(77);
+  w.arrayLen(0);
+  w.arrayLen(1);
+  w.arrayLen(5);
+  w.uint(0);
+  w.uint(clock);
+  const col = new Writer();
+  col.varint(7);
+  col.varint(1 + (n - 1) * 128);
+  const c = col.take();
+  w.binHeader(c.length);
+  w.bytes(c);
+  w.str('a'.repeat(n));
+  w.arrayLen(0);
+  return w.take();
+}
+
+test('pending: an update that would hold more than MAX_PENDING_BYTES waiting is refused whole', () => {
+  const n = 1 << 20;
+  const d = new Doc({ clientID: 6 });
+  // Each costs n + 160 bytes: 15 fit under 16 MiB, the 16th does not.
+  for (let i = 1; i <= 15; i++) d.apply(waiting(i * 2 * n, n));
+  assert.equal(d.pendingBytes, 15 * (n + 160));
+  const before = toHex(d.snapshot());
+  const sixteenth = waiting(16 * 2 * n, n);
+  assert.throws(() => d.apply(sixteenth), TooMuchPendingError);
+  assert.throws(() => d.apply(sixteenth), InvalidUpdateError);
+  assert.equal(d.pendingBytes, 15 * (n + 160));
+  assert.equal(toHex(d.snapshot()), before);
+  // What is held already costs nothing: delivered again, it is accepted.
+  d.apply(waiting(2 * n, n));
+  assert.equal(d.pendingBytes, 15 * (n + 160));
+  // Changes that integrate at once cost nothing either.
+  d.getText('t').insert(0, 'still editable');
+  const e = new Doc({ clientID: 8 });
+  d.apply(e.getText('t').insert(0, 'and applicable'));
+  assert.equal(d.getText('t').toString().length, 28);
 });
