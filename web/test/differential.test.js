@@ -3,7 +3,8 @@
 // of every case, this implementation must give the same verdict (accepted,
 // or refused with the same class of error), leave a refused update without
 // effect, and after an accepted one hold a document whose snapshot is
-// byte-identical to Go's, with the same pending state.
+// byte-identical to Go's, with the same pending state; and a local edit
+// after the case must switch the client ID exactly when Go's does.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +27,7 @@ test('hostile.json: same verdicts, same snapshots as Go', () => {
   assert.ok(corpus.cases.length > 300, `only ${corpus.cases.length} cases`);
   let accepted = 0;
   let refused = 0;
+  let switched = 0;
   for (const c of corpus.cases) {
     const d = new Doc({ clientID: c.client });
     if (c.base !== '') d.apply(fromHex(c.base));
@@ -51,6 +53,13 @@ test('hostile.json: same verdicts, same snapshots as Go', () => {
       }
       assert.equal(d.hasPending(), u.pending, `${what}: pending`);
     });
+    // A local edit after the last update is made under a fresh client ID
+    // exactly when Go's is (FORMAT.md §6.5).
+    const id = d.clientID;
+    d.getText('local edit').insert(0, 'x');
+    assert.equal(d.clientID !== id, c.switches_client, `${c.name}: a local edit switches the client ID`);
+    if (c.switches_client) switched++;
   }
+  assert.ok(switched > 0, 'no case switches the client ID');
   assert.ok(accepted > 0 && refused > 0, `accepted ${accepted}, refused ${refused}`);
 });
