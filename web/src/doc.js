@@ -5,15 +5,28 @@
 // transactions and their updates, Apply (decode, validate, integrate,
 // pending records and deletions), state vectors, Diff and Snapshot.
 
-import { ClientState, KIND_MAP, KIND_SKIP, KIND_TEXT, Item } from './item.js';
-import { MAX_CLIENT_ID, isClientID, randomClientID } from './id.js';
-import { InvalidUpdateError } from './errors.js';
+import { ClientState, KIND_MAP, KIND_SKIP, KIND_TEXT, Item, PendingRanges } from './item.js';
+import { MAX_CLIENT_ID, SWITCH_CLOCK, isClientID, randomClientID } from './id.js';
+import { InvalidUpdateError, TooMuchPendingError } from './errors.js';
 import { Encoder, MAX_NAME_BYTES, decodeUpdate } from './update.js';
 import { Text, deleteRange } from './text.js';
 import { SharedMap } from './map.js';
 import { compareCodePoints, unitsOf, utf8Length, wellFormed } from './codec.js';
 import { decodeStateVector } from './statevector.js';
 import { notify, rethrowAsync } from './events.js';
+
+/**
+ * MAX_PENDING_BYTES bounds the changes a Doc holds as pending (received,
+ * but waiting for changes they depend on), as in Go (MaxPendingBytes):
+ * records count their content, key and value bytes plus 160, delete ranges
+ * 32 each. An update whose pending part would take a Doc past it is
+ * refused with a TooMuchPendingError; identical pending records and
+ * delete ranges already held count once.
+ */
+export const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
+const PENDING_RECORD_COST = 160;
+const PENDING_RANGE_COST = 32;
 
 // Integration outcomes.
 const INTEGRATED = 0; // in the document (or already was)
@@ -76,10 +89,18 @@ export class Doc {
     /** @type {Txn | undefined} the storage behind txn */
     this.tx = undefined;
     this.me = this.client(id);
+    /**
+     * foreignOwn is set when an applied update wrote clocks under this
+     * replica's client ID that it had not made: another history of that ID
+     * exists, so the next local edit moves to a fresh one (FORMAT.md §6.5).
+     */
+    this.foreignOwn = false;
     /** Clients whose pending records wait for dependencies. @type {ClientState[]} */
     this.pendingClients = [];
-    /** Deletions of clocks not yet seen. @type {Array<{c: ClientState, start: number, end: number}>} */
-    this.pendingDeletes = [];
+    /** Clients with deletions of clocks not yet seen (ClientState.pendingDeletes). @type {ClientState[]} */
+    this.deleteClients = [];
+    /** What the pending records and delete ranges count against MAX_PENDING_BYTES. */
+    this.pendingBytes = 0;
     this.enc = new Encoder();
     /** The text the last update named: updates nearly always name it again. */
     this.lastText = null;
@@ -112,9 +133,43 @@ export class Doc {
     };
   }
 
-  /** The client ID this replica's local edits carry. @type {number} */
+  /**
+   * The client ID this replica's local edits carry. It changes, before the
+   * next local edit, when the document has applied changes under its ID
+   * that it did not make (another copy of this replica, say one restored
+   * from an older snapshot, wrote them) or when its clock nears 2^53
+   * (FORMAT.md §6.5).
+   * @type {number}
+   */
   get clientID() {
     return this.me.id;
+  }
+
+  /**
+   * resumeClientID makes id the client ID of the following local edits,
+   * as for a replica restored from storage that goes on under its old ID.
+   * The caller asserts that the document holds everything ever written
+   * under id: if another copy wrote more, the two histories conflict and
+   * replicas refuse one of them. Without this call a restored document
+   * applying its own old changes moves to a fresh ID by itself.
+   * @param {number} id an integer in [0, 2^53 − 1]
+   */
+  resumeClientID(id) {
+    if (!isClientID(id)) throw new RangeError(`crdt: client ID must be an integer in [0, ${MAX_CLIENT_ID}]`);
+    if (this.txn !== null) throw new Error('crdt: resumeClientID called inside transact');
+    this.me = this.client(id);
+    this.foreignOwn = false;
+  }
+
+  /**
+   * switchClientID moves local edits to a fresh random client ID that the
+   * document knows nothing of.
+   */
+  switchClientID() {
+    let id = randomClientID();
+    while (this.clients.has(id)) id = randomClientID();
+    this.me = this.client(id);
+    this.foreignOwn = false;
   }
 
   /** client returns the state of client id, creating it if needed. */
@@ -185,7 +240,7 @@ export class Doc {
    * @returns {boolean}
    */
   hasPending() {
-    return this.pendingClients.length > 0 || this.pendingDeletes.length > 0;
+    return this.pendingClients.length > 0 || this.deleteClients.length > 0;
   }
 
   /**
@@ -295,6 +350,7 @@ export class Doc {
   }
 
   begin(local) {
+    if (local && (this.foreignOwn || this.me.next >= SWITCH_CLOCK)) this.switchClientID();
     // One Txn per Doc, reset for each transaction: a keystroke is a
     // transaction, and allocating its bookkeeping showed in profiles.
     let tx = this.tx;
@@ -372,11 +428,14 @@ export class Doc {
     if (this.txn !== null) throw new Error('crdt: apply called inside transact');
     if (!(update instanceof Uint8Array)) throw new TypeError('crdt: an update is a Uint8Array');
     const u = decodeUpdate(update);
-    // An update of one record (most of them: a keystroke) is checked by
-    // integration itself before it changes anything; larger ones are
-    // checked whole first, so that a bad record cannot leave half an
-    // update applied.
-    if (u.recs.length > 1) this.validate(u);
+    // Checked whole before anything changes, so that a bad record cannot
+    // leave half an update applied.
+    this.validate(u);
+    const cost = this.pendingCost(u);
+    if (cost > 0 && this.pendingBytes + cost > MAX_PENDING_BYTES) {
+      throw new TooMuchPendingError(`too much pending: ${this.pendingBytes} bytes held, ${cost} more`);
+    }
+    if (this.writesUnder(u, this.me)) this.foreignOwn = true;
     this.begin(false);
     try {
       this.integrateUpdate(u);
@@ -406,13 +465,9 @@ export class Doc {
         if (cur.c.pending.length > 0) continue; // behind older pending records: retryPending orders them
         while (cur.i < cur.to) {
           const r = recs[cur.i];
-          const st = this.tryIntegrate(cur.c, r);
-          if (st === BLOCKED) break;
-          if (st === DROPPED && !r.checked) {
-            // Only the unvalidated single record gets here, and nothing
-            // has changed yet.
-            throw badOrigin(cur.c.id, r.clock);
-          }
+          // A DROPPED record is discarded: validation left it nothing to
+          // refuse, so this cannot happen to a record of u (FORMAT.md §5.2).
+          if (this.tryIntegrate(cur.c, r) === BLOCKED) break;
           cur.i++;
           progress = true;
         }
@@ -459,26 +514,44 @@ export class Doc {
       deleteRange(c, start, known - start);
       start = known;
     }
-    if (start < end) this.pendingDeletes.push({ c, start, end });
+    if (start < end) {
+      if (c.pendingDeletes === null) c.pendingDeletes = new PendingRanges();
+      const pd = c.pendingDeletes;
+      const before = pd.size;
+      if (before === 0) this.deleteClients.push(c);
+      pd.add(start, end);
+      this.pendingBytes += (pd.size - before) * PENDING_RANGE_COST;
+    }
   }
 
-  /** addPending stores r among c's pending records, in clock order. */
+  /**
+   * addPending stores r among c's pending records, after those of lower or
+   * equal clock, unless an identical record waits already: an update
+   * delivered again while it waits costs nothing more.
+   */
   addPending(c, r) {
+    if (holdsPending(c, r, true)) return;
     const p = c.pending;
+    const i = afterClock(p, r.clock);
     if (p.length === 0) this.pendingClients.push(c);
-    let i = p.length;
-    while (i > 0 && p[i - 1].clock > r.clock) i--;
-    p.splice(i, 0, r);
+    r.cost = recordCost(r);
+    this.pendingBytes += r.cost;
+    if (i === p.length) p.push(r);
+    else p.splice(i, 0, r);
   }
 
-  /** retryPending integrates pending records and deletions until no more can go in. */
+  /**
+   * retryPending integrates pending records and deletions until no more can
+   * go in. Only the clients whose clocks passed the start of their pending
+   * deletions have deletions to apply.
+   */
   retryPending() {
     for (let progress = true; progress; ) {
       progress = false;
       for (const c of this.pendingClients) {
         const p = c.pending;
         let k = 0;
-        while (k < p.length && this.tryIntegrate(c, p[k]) !== BLOCKED) k++;
+        while (k < p.length && this.tryIntegrate(c, p[k]) !== BLOCKED) this.pendingBytes -= p[k++].cost;
         if (k > 0) {
           p.splice(0, k);
           progress = true;
@@ -486,11 +559,77 @@ export class Doc {
       }
       this.pendingClients = this.pendingClients.filter((c) => c.pending.length > 0);
     }
-    if (this.pendingDeletes.length > 0) {
-      const old = this.pendingDeletes;
-      this.pendingDeletes = [];
-      for (const r of old) this.applyDelete(r.c, r.start, r.end);
+    if (this.deleteClients.length > 0) {
+      for (const c of this.deleteClients) {
+        const pd = c.pendingDeletes;
+        if (c.next <= pd.low) continue;
+        const before = pd.size;
+        const rs = pd.takeBelow(c.next);
+        for (let k = 0; k < rs.length; k += 2) deleteRange(c, rs[k], rs[k + 1] - rs[k]);
+        this.pendingBytes += (pd.size - before) * PENDING_RANGE_COST;
+      }
+      this.deleteClients = this.deleteClients.filter((c) => c.pendingDeletes.size > 0);
     }
+  }
+
+  /**
+   * pendingCost returns, at most, what applying u would add to the pending
+   * changes: it follows integrateUpdate's order without changing anything
+   * and counts the records that would wait and the delete ranges past the
+   * clocks their clients would reach, less what is held already (the Go
+   * Doc's pendingCost, step for step). A record that integration drops for
+   * a bad origin leaves its client's later records waiting, which this does
+   * not foresee; only hostile input does that, and the next update that
+   * adds pending changes is refused.
+   */
+  pendingCost(u) {
+    const blocks = u.blocks;
+    const next = blocks.map((b) => this.clients.get(b.client)?.next ?? 0);
+    const at = blocks.map((b) => b.from);
+    const clockOf = (id) => {
+      const i = searchBlocks(blocks, id);
+      if (i >= 0) return next[i];
+      return this.clients.get(id)?.next ?? 0;
+    };
+    for (let progress = true; progress; ) {
+      progress = false;
+      blocks.forEach((b, bi) => {
+        const c = this.clients.get(b.client);
+        if (c !== undefined && c.pending.length > 0) return; // waits behind older pending records
+        for (; at[bi] < b.to; at[bi]++) {
+          const r = u.recs[at[bi]];
+          if (r.clock > next[bi]) break;
+          if (r.clock + r.length <= next[bi]) continue; // a duplicate
+          if (r.kind === KIND_TEXT) {
+            const leftKnown = r.clock < next[bi] || !r.hasLeft || r.leftClock < clockOf(r.leftClient);
+            const rightKnown = !r.hasRight || r.rightClock < clockOf(r.rightClient);
+            if (!leftKnown || !rightKnown) break;
+          }
+          next[bi] = r.clock + r.length;
+          progress = true;
+        }
+      });
+    }
+    let cost = 0;
+    blocks.forEach((b, bi) => {
+      const c = this.clients.get(b.client);
+      for (let k = at[bi]; k < b.to; k++) {
+        // Types are not resolved yet: a record that differs from a held
+        // one only by its type is taken for a duplicate.
+        const r = u.recs[k];
+        if (c === undefined || !holdsPending(c, r, false)) cost += recordCost(r);
+      }
+    });
+    for (const dc of u.deletes) {
+      const pd = this.clients.get(dc.client)?.pendingDeletes ?? null;
+      const known = clockOf(dc.client);
+      for (let k = dc.from; k < dc.to; k += 2) {
+        const end = u.ranges[k + 1];
+        if (end <= known) continue;
+        if (pd === null || !pd.covers(Math.max(u.ranges[k], known), end)) cost += PENDING_RANGE_COST;
+      }
+    }
+    return cost;
   }
 
   /**
@@ -531,7 +670,9 @@ export class Doc {
         }
         const leftItem = lc !== null ? lc.find(lk) : null;
         const rightItem = rc !== null ? rc.find(rk) : null;
-        if (!r.checked && (!holds(r.text, leftItem) || !holds(r.text, rightItem))) return DROPPED;
+        // Checked again here, whatever validation found: an origin that
+        // was unknown then may have turned out to be in another type.
+        if (!holds(r.text, leftItem) || !holds(r.text, rightItem)) return DROPPED;
         r.text.integrate(c, r.length, lc, lk, rc, rk, leftItem, rightItem, r.content);
         break;
       }
@@ -558,53 +699,257 @@ export class Doc {
   }
 
   /**
-   * validate checks that every record's origins, where the document or the
-   * update itself holds them, are code points of the record's own text,
-   * so that integration cannot fail half-way (FORMAT.md §5.2).
+   * validate refuses an update that cannot be applied whole (FORMAT.md
+   * §5.2): a record that describes clocks the document already holds, or
+   * holds pending, differently from how it holds them (two histories under
+   * one client ID), or a text record whose origin is not a code point of
+   * its own text where the document or the update holds it.
    */
   validate(u) {
+    for (const b of u.blocks) {
+      const c = this.clients.get(b.client);
+      if (c === undefined) continue;
+      for (let i = b.from; i < b.to; i++) this.checkHistory(u, c, u.recs[i]);
+    }
     for (const b of u.blocks) {
       const c = this.clients.get(b.client);
       const known = c === undefined ? 0 : c.next;
       for (let i = b.from; i < b.to; i++) {
         const r = u.recs[i];
         if (r.kind !== KIND_TEXT || r.clock + r.length <= known) continue;
-        const l = this.originOK(u, r.hasLeft, r.leftClient, r.leftClock, r.typ);
-        const rr = this.originOK(u, r.hasRight, r.rightClient, r.rightClock, r.typ);
-        if (l === BAD || rr === BAD) throw badOrigin(b.client, r.clock);
-        r.checked = l === FOUND && rr === FOUND;
+        if (!this.originOK(u, r.hasLeft, r.leftClient, r.leftClock, r.typ) || !this.originOK(u, r.hasRight, r.rightClient, r.rightClock, r.typ)) {
+          throw badOrigin(b.client, r.clock);
+        }
       }
     }
   }
 
   /**
-   * originOK tells whether an origin can serve a text record of type typ:
-   * BAD if it is not a code point of that text where the document or u
-   * holds it, FOUND if it is (or is none), UNKNOWN if neither holds it yet.
+   * checkHistory throws unless record r of u, of client c, agrees clock by
+   * clock with what the document holds of those clocks: the integrated
+   * items below c.next and every pending record of c above.
+   */
+  checkHistory(u, c, r) {
+    const name = r.kind === KIND_SKIP ? null : u.types[r.typ].name;
+    const end = r.clock + r.length;
+    let k = r.clock;
+    if (k < c.next) {
+      let it = c.find(k);
+      for (;;) {
+        const stop = Math.min(end, c.next, it.clock + it.length);
+        if (!agree(c.id, r, name, it, itemName(it), k, stop)) throw conflict(c.id, k);
+        k = stop;
+        if (k >= end || k >= c.next) break;
+        it = it.next !== null ? it.next : c.find(k);
+      }
+    }
+    if (k >= end) return;
+    c.pendingOverlapping(k, end, (p) => {
+      const a = Math.max(k, p.clock);
+      if (!agree(c.id, r, name, p, recordName(p), a, Math.min(end, p.clock + p.length))) throw conflict(c.id, a);
+    });
+  }
+
+  /**
+   * writesUnder reports whether update u writes clocks of client c that c
+   * has not integrated: records, or deletions, at or past c.next.
+   */
+  writesUnder(u, c) {
+    for (const b of u.blocks) if (b.client === c.id && b.end > c.next) return true;
+    for (const d of u.deletes) {
+      if (d.client === c.id && u.ranges[d.to - 1] > c.next) return true;
+    }
+    return false;
+  }
+
+  /**
+   * originOK reports whether an origin can serve a text record of type
+   * typ: none, a code point of that text where the document or u holds it,
+   * or a clock neither holds yet (checked when it integrates).
    */
   originOK(u, has, client, clock, typ) {
-    if (!has) return FOUND;
+    if (!has) return true;
     const c = this.clients.get(client);
     if (c !== undefined && clock < c.next) {
       const it = c.find(clock);
       // Only an existing text can hold it; look it up without creating it.
       const t = u.types[typ];
       if (t.text === null) t.text = this.textNamed(t.name, false);
-      return it.kind === KIND_TEXT && t.text !== null && it.leaf.t === t.text ? FOUND : BAD;
+      return it.kind === KIND_TEXT && t.text !== null && it.leaf.t === t.text;
     }
     const rt = u.textTypeOf(client, clock);
-    if (rt !== -2) return rt === typ ? FOUND : BAD;
-    return UNKNOWN; // checked when it arrives
+    return rt === -2 || rt === typ;
   }
 }
-
-const BAD = 0;
-const FOUND = 1;
-const UNKNOWN = 2;
 
 /** holds reports whether it, the item of an origin (null for none), is a code point of t. */
 function holds(t, it) {
   return it === null || (it.kind === KIND_TEXT && it.leaf.t === t);
+}
+
+/**
+ * sameRecord reports whether pending records a and b of one client say the
+ * same thing, so that holding both would change nothing; with types false,
+ * their Text or Map is not compared (it is not resolved yet).
+ */
+function sameRecord(a, b, types) {
+  return (
+    a.kind === b.kind &&
+    a.clock === b.clock &&
+    a.length === b.length &&
+    a.hasLeft === b.hasLeft &&
+    a.leftClient === b.leftClient &&
+    a.leftClock === b.leftClock &&
+    a.hasRight === b.hasRight &&
+    a.rightClient === b.rightClient &&
+    a.rightClock === b.rightClock &&
+    (!types || (a.text === b.text && a.map === b.map)) &&
+    a.content === b.content &&
+    a.key === b.key &&
+    a.seq === b.seq &&
+    a.del === b.del &&
+    (a.value === b.value || (a.value !== null && b.value !== null && sameBytes(a.value, b.value)))
+  );
+}
+
+/** afterClock returns the index of the first pending record with a clock above clock. */
+function afterClock(p, clock) {
+  let lo = 0;
+  let hi = p.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (p[mid].clock <= clock) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** holdsPending reports whether a record identical to r (by sameRecord) waits among c's pending records. */
+function holdsPending(c, r, types) {
+  const p = c.pending;
+  for (let k = afterClock(p, r.clock) - 1; k >= 0 && p[k].clock === r.clock; k--) {
+    if (sameRecord(p[k], r, types)) return true;
+  }
+  return false;
+}
+
+/** recordCost is what a pending record counts against MAX_PENDING_BYTES (Go: recordCost, in UTF-8 bytes). */
+function recordCost(r) {
+  let n = PENDING_RECORD_COST;
+  if (r.content !== null) n += utf8Length(r.content);
+  if (r.key !== null) n += utf8Length(r.key);
+  if (r.value !== null) n += r.value.length;
+  return n;
+}
+
+/** searchBlocks returns the index of the block of client id in blocks (sorted by client), or −1. */
+function searchBlocks(blocks, id) {
+  let lo = 0;
+  let hi = blocks.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (blocks[mid].client < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < blocks.length && blocks[lo].client === id ? lo : -1;
+}
+
+/** itemName returns the name of the Text or Map of an integrated item (null for a skip). */
+function itemName(it) {
+  if (it.kind === KIND_TEXT) return it.leaf.t.name;
+  if (it.kind === KIND_MAP) return it.entry.map.name;
+  return null;
+}
+
+/** recordName returns the name of the Text or Map of a pending (resolved) record. */
+function recordName(p) {
+  if (p.kind === KIND_TEXT) return p.text.name;
+  if (p.kind === KIND_MAP) return p.map.name;
+  return null;
+}
+
+/**
+ * agree reports whether a and b, each a decoded record or an integrated
+ * item of client c, with the names of their types, describe clocks
+ * [k, stop) of c alike: both text of the same Text, with the same origins
+ * and the same code points where both still hold them; or both map
+ * entries or skips, where a map entry equals another map entry entirely
+ * and a skip (an entry that lost, or was beaten since) agrees with any.
+ * Names are compared as names: a and b may come from different updates.
+ */
+function agree(c, a, an, b, bn, k, stop) {
+  const at = a.kind === KIND_TEXT;
+  if (at !== (b.kind === KIND_TEXT)) return false;
+  if (!at) {
+    if (a.kind !== KIND_MAP || b.kind !== KIND_MAP) return true;
+    const ea = mapInfo(a);
+    const eb = mapInfo(b);
+    return an === bn && ea.key === eb.key && ea.seq === eb.seq && ea.del === eb.del && sameBytes(ea.value, eb.value);
+  }
+  if (an !== bn) return false;
+  if (!sameOrigin(rightOf(a), a.rightClock, rightOf(b), b.rightClock)) return false;
+  // Past its first clock, every code point's left origin is its
+  // predecessor, on both sides.
+  if (k === a.clock || k === b.clock) {
+    const al = k === a.clock ? leftOf(a) : c;
+    const alk = k === a.clock ? a.leftClock : k - 1;
+    const bl = k === b.clock ? leftOf(b) : c;
+    const blk = k === b.clock ? b.leftClock : k - 1;
+    if (!sameOrigin(al, alk, bl, blk)) return false;
+  }
+  const sa = contentOf(a, k, stop);
+  const sb = contentOf(b, k, stop);
+  return sa === null || sb === null || sa === sb;
+}
+
+/** mapInfo returns the entry fields of a map record or a winning map item. */
+function mapInfo(x) {
+  if (x instanceof Item) {
+    const e = x.entry;
+    return { key: e.key, seq: e.seq, del: e.deleted, value: e.value };
+  }
+  return { key: x.key, seq: x.seq, del: x.del, value: x.value };
+}
+
+/** leftOf and rightOf return an origin's client ID, or null for none. */
+function leftOf(x) {
+  if (x instanceof Item) return x.leftClient === null ? null : x.leftClient.id;
+  return x.hasLeft ? x.leftClient : null;
+}
+
+function rightOf(x) {
+  if (x instanceof Item) return x.rightClient === null ? null : x.rightClient.id;
+  return x.hasRight ? x.rightClient : null;
+}
+
+function sameOrigin(ac, ak, bc, bk) {
+  if (ac === null || bc === null) return ac === bc;
+  return ac === bc && ak === bk;
+}
+
+function sameBytes(a, b) {
+  if (a === null || b === null) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * contentOf returns the code points at clocks [k, stop) of text record or
+ * item x, or null when x holds them as tombstones.
+ */
+function contentOf(x, k, stop) {
+  const s = x.content;
+  if (s === null || (x instanceof Item && x.deleted)) return null;
+  const from = k - x.clock;
+  if (s.length === x.length) return s.slice(from, stop - x.clock);
+  const i = unitsOf(s, 0, from);
+  return s.slice(i, i + unitsOf(s, i, stop - k));
+}
+
+/** conflict is the error for an update that holds another history of a client's clocks. */
+function conflict(client, clock) {
+  return new InvalidUpdateError(`client ${client} at clock ${clock} conflicts with what the document holds under that ID`);
 }
 
 /** badOrigin is the error for a text record whose origin is not a code point of its own text. */

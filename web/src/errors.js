@@ -35,3 +35,17 @@ export class InvalidUpdateError extends Error {
     this.name = 'InvalidUpdateError';
   }
 }
+
+/**
+ * TooMuchPendingError reports an update that would take the changes a Doc
+ * holds as pending (received, but waiting for changes they depend on) past
+ * MAX_PENDING_BYTES (Go: ErrTooMuchPending). It is an InvalidUpdateError;
+ * a Doc that throws it is unchanged.
+ */
+export class TooMuchPendingError extends InvalidUpdateError {
+  /** @param {string} msg what is wrong */
+  constructor(msg) {
+    super(msg);
+    this.name = 'TooMuchPendingError';
+  }
+}

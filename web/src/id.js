@@ -8,6 +8,13 @@ export const MAX_CLIENT_ID = 2 ** 53 - 1;
 export const MAX_CLOCK = 2 ** 53;
 
 /**
+ * A Doc whose clock reaches SWITCH_CLOCK (2^52) moves to a fresh client ID
+ * before its next local edit, far enough from 2^53 that no edit can pass
+ * it (FORMAT.md §6.5).
+ */
+export const SWITCH_CLOCK = 2 ** 52;
+
+/**
  * randomClientID draws a uniformly random non-zero client ID below 2^53,
  * as the Go implementation does, from the platform's CSPRNG.
  * @returns {number}

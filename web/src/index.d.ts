@@ -56,8 +56,20 @@ export interface DocOptions {
 export class Doc {
   /** Creates an empty document. Throws a RangeError for an invalid client ID. */
   constructor(options?: DocOptions);
-  /** The client ID this replica's local edits carry. */
+  /**
+   * The client ID this replica's local edits carry. It changes to a fresh
+   * random ID before the next local edit once the document has applied
+   * changes under its ID that it did not make (another copy of this
+   * replica wrote them, e.g. one restored from an older snapshot), or once
+   * its clock reaches 2^52.
+   */
   readonly clientID: number;
+  /**
+   * Makes id the client ID of the following local edits. The caller
+   * asserts that the document holds everything ever written under id.
+   * Throws a RangeError for an invalid ID.
+   */
+  resumeClientID(id: number): void;
   /**
    * The Text with the given name, created if needed. Throws a TypeError
    * unless name is valid Unicode of at most 1024 UTF-8 bytes.
@@ -182,10 +194,15 @@ export class SharedMap {
   /** The number of keys that have a value. */
   readonly size: number;
   /**
-   * Sets key to value (msgpack-encoded with sorted object keys) and returns
-   * the update (null inside transact). Throws a TypeError for a key with a
-   * lone surrogate or a value that cannot be encoded or nests deeper than
-   * the format allows.
+   * Sets key to value in its canonical msgpack encoding, the bytes Go's
+   * Map.Set writes for the same value (shortest integers, float64 for
+   * other numbers, object keys in UTF-8 order), and returns the update
+   * (null inside transact). Values: null, undefined, booleans, numbers,
+   * BigInts in the 64-bit range, strings, Uint8Arrays, arrays, Maps with
+   * string keys and plain objects. Throws a TypeError for a key with a
+   * lone surrogate, or a value with no canonical encoding (a Date or other
+   * extension type, a lone surrogate, nesting deeper than the format
+   * allows).
    */
   set(key: string, value: unknown): Uint8Array | null;
   /** Sets key to one msgpack value given as bytes, stored and sent byte for byte. */
@@ -211,10 +228,28 @@ export class DecodeError extends Error {
   readonly msg: string;
 }
 
-/** An update that decodes but breaks a rule of the format (e.g. an origin naming a map entry). */
+/**
+ * An update that decodes but cannot be applied: it breaks a rule of the
+ * format (e.g. an origin naming a map entry) or gives clocks the document
+ * holds another history.
+ */
 export class InvalidUpdateError extends Error {
   constructor(msg: string);
 }
+
+/**
+ * An update whose changes that must wait (for changes they depend on)
+ * would take the document's pending changes past MAX_PENDING_BYTES.
+ */
+export class TooMuchPendingError extends InvalidUpdateError {
+  constructor(msg: string);
+}
+
+/**
+ * The most a Doc holds as pending changes: records count their content,
+ * key and value bytes plus 160, delete ranges 32 each (16 MiB, as in Go).
+ */
+export const MAX_PENDING_BYTES: number;
 
 /** The msgpack encoding of sv: keys ascending, zero clocks left out. */
 export function encodeStateVector(sv: StateVector): Uint8Array;

@@ -12,10 +12,10 @@
 //   const provider = new Provider(alice, { url: Provider.roomURL(location.href, 'notes') });
 //   new TextareaBinding(alice.getText('body'), textarea, { presence: provider.presence });
 
-export { Doc } from './doc.js';
+export { Doc, MAX_PENDING_BYTES } from './doc.js';
 export { Text } from './text.js';
 export { SharedMap } from './map.js';
-export { DecodeError, InvalidUpdateError } from './errors.js';
+export { DecodeError, InvalidUpdateError, TooMuchPendingError } from './errors.js';
 export { encodeStateVector, decodeStateVector, stateVectorsEqual } from './statevector.js';
 export { MAX_CLIENT_ID, randomClientID } from './id.js';
 export { toHex, fromHex } from './codec.js';

@@ -59,6 +59,100 @@ export class Item {
   }
 }
 
+/**
+ * PendingRanges holds one client's delete ranges whose clocks have not all
+ * arrived: merged ranges in ascending order, plus ranges added since they
+ * were last merged in. Merging in batches keeps both repeated and
+ * reverse-ordered deletions at O(log n) amortized per range, where keeping
+ * a plain list and trying every range again on every update cost
+ * O(ranges) per update.
+ */
+export class PendingRanges {
+  constructor() {
+    /** @type {number[]} merged ranges, flat [start, end, …], ascending */
+    this.merged = [];
+    /** @type {number[]} ranges added since the last merge, flat */
+    this.recent = [];
+    /** The lowest start of all ranges. */
+    this.low = 0;
+  }
+
+  /** The number of ranges held. */
+  get size() {
+    return (this.merged.length + this.recent.length) / 2;
+  }
+
+  /** covers reports whether the merged ranges hold all of [start, end). */
+  covers(start, end) {
+    const m = this.merged;
+    // The first merged range that ends after start.
+    let lo = 0;
+    let hi = m.length / 2;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (m[2 * mid + 1] <= start) lo = mid + 1;
+      else hi = mid;
+    }
+    return 2 * lo < m.length && m[2 * lo] <= start && end <= m[2 * lo + 1];
+  }
+
+  /** add holds [start, end) unless the merged ranges cover it. */
+  add(start, end) {
+    if (this.covers(start, end)) return;
+    if (this.size === 0 || start < this.low) this.low = start;
+    this.recent.push(start, end);
+    if (this.recent.length / 2 > 64 + this.merged.length / 8) this.merge();
+  }
+
+  merge() {
+    if (this.recent.length === 0) return;
+    const all = [];
+    for (const f of [this.merged, this.recent]) for (let i = 0; i < f.length; i += 2) all.push([f[i], f[i + 1]]);
+    all.sort((a, b) => a[0] - b[0]);
+    const out = [];
+    for (const [s, e] of all) {
+      const n = out.length;
+      if (n > 0 && s <= out[n - 1]) out[n - 1] = Math.max(out[n - 1], e);
+      else out.push(s, e);
+    }
+    this.merged = out;
+    this.recent = [];
+  }
+
+  /**
+   * takeBelow removes and returns the parts of the ranges below clock,
+   * flat [start, end, …] in ascending order.
+   * @param {number} clock
+   * @returns {number[]}
+   */
+  takeBelow(clock) {
+    this.merge();
+    const m = this.merged;
+    const out = [];
+    let k = 0;
+    for (; k < m.length && m[k] < clock; k += 2) {
+      if (m[k + 1] > clock) {
+        out.push(m[k], clock);
+        m[k] = clock;
+        break;
+      }
+      out.push(m[k], m[k + 1]);
+    }
+    this.merged = m.slice(k);
+    if (this.merged.length > 0) this.low = this.merged[0];
+    return out;
+  }
+}
+
+/**
+ * MAX_CHAIN is the longest walk along a chain of pieces that find accepts
+ * before it cuts the chain into shorter ones. A run typed in one go and
+ * then split by many insertions is one head with a long chain; without the
+ * cut, every lookup of its clocks would walk the chain, which can be as
+ * long as the text.
+ */
+const MAX_CHAIN = 16;
+
 /** ClientState is everything a Doc knows of one client. */
 export class ClientState {
   /** @param {number} id */
@@ -74,8 +168,13 @@ export class ClientState {
     this.heads = [];
     /** headClocks holds the first clock of each head, for binary search. @type {number[]} */
     this.headClocks = [];
-    /** pending holds decoded records waiting for dependencies, by clock. @type {any[]} */
+    /**
+     * pending holds decoded records waiting for dependencies, by clock and
+     * then in order of arrival; no two are identical. @type {any[]}
+     */
     this.pending = [];
+    /** Deletions of clocks not all integrated yet. @type {PendingRanges | null} */
+    this.pendingDeletes = null;
     /** hint is the index of the head find used last: lookups cluster. */
     this.hint = 0;
   }
@@ -90,6 +189,30 @@ export class ClientState {
   popHead() {
     this.heads.pop();
     this.headClocks.pop();
+  }
+
+  /**
+   * pendingOverlapping calls fn with each pending record that covers a
+   * clock of [lo, end). Pending records are sorted by clock but may
+   * overlap each other (each agreed with the others when it came), so
+   * every one starting before end is looked at.
+   * @param {number} lo
+   * @param {number} end
+   * @param {(r: any) => void} fn
+   */
+  pendingOverlapping(lo, end, fn) {
+    const p = this.pending;
+    let n = p.length;
+    if (n > 0 && p[n - 1].clock >= end) {
+      // The first record starting at or after end.
+      let a = 0;
+      while (a < n) {
+        const mid = (a + n) >>> 1;
+        if (p[mid].clock < end) a = mid + 1;
+        else n = mid;
+      }
+    }
+    for (let i = 0; i < n; i++) if (p[i].clock + p[i].length > lo) fn(p[i]);
   }
 
   /**
@@ -117,7 +240,37 @@ export class ClientState {
       }
     }
     let it = this.heads[i];
-    while (it.clock + it.length <= clock) it = it.next;
+    let steps = 0;
+    while (it.clock + it.length <= clock) {
+      it = it.next;
+      steps++;
+    }
+    if (steps > MAX_CHAIN) this.promote(i, it);
     return it;
+  }
+
+  /**
+   * promote cuts the chain of heads[i], up to and including target, into
+   * chains of MAX_CHAIN / 2 pieces, each a head of its own, so that find
+   * walks at most that many pieces there from now on. Its cost, one
+   * insertion into heads, is paid for by the walk that found the chain
+   * long.
+   */
+  promote(i, target) {
+    const cut = [];
+    let prev = this.heads[i];
+    let n = 0;
+    for (let it = prev.next; prev !== target; prev = it, it = it.next) {
+      if (++n % (MAX_CHAIN / 2) === 0) {
+        prev.next = null;
+        cut.push(it);
+      }
+    }
+    this.heads = this.heads.slice(0, i + 1).concat(cut, this.heads.slice(i + 1));
+    this.headClocks = this.headClocks.slice(0, i + 1).concat(
+      cut.map((x) => x.clock),
+      this.headClocks.slice(i + 1),
+    );
+    this.hint = i + cut.length;
   }
 }

@@ -1,9 +1,13 @@
 // SharedMap: a named last-writer-wins map from strings to msgpack values
-// (Go: map.go, FORMAT.md §8). Values travel as msgpack bytes, encoded and
-// decoded by @msgpack/msgpack, and are stored and re-sent byte for byte.
+// (Go: map.go, FORMAT.md §8). Values travel as msgpack bytes, encoded
+// canonically by value.js (the bytes Go's Map.Set writes for the same
+// value), decoded by @msgpack/msgpack, and stored and re-sent byte for
+// byte.
 
-import { encode, decode } from '@msgpack/msgpack';
+import { decode } from '@msgpack/msgpack';
+import { encodeValue } from './value.js';
 import { Item, KIND_MAP, KIND_SKIP } from './item.js';
+import { MAX_CLOCK } from './id.js';
 import { notify } from './events.js';
 import { mapWrite } from './undo.js';
 import { checkValue, compareCodePoints as compareKeys, wellFormed } from './codec.js';
@@ -61,18 +65,23 @@ export class SharedMap {
   }
 
   /**
-   * set sets key to value, encoded with @msgpack/msgpack (object keys
-   * sorted, so that the same value gives the same bytes), and returns the
-   * update describing the change (null inside `doc.transact`).
+   * set sets key to value in its canonical msgpack encoding (the same
+   * value gives the same bytes here and in Go: shortest integers, float64
+   * for other numbers, keys in UTF-8 order) and returns the update
+   * describing the change (null inside `doc.transact`).
    * @param {string} key valid Unicode
-   * @param {unknown} value anything @msgpack/msgpack encodes
+   * @param {unknown} value null, undefined, a boolean, number, BigInt in
+   *   the 64-bit range, string, Uint8Array, array, Map with string keys or
+   *   plain object, nested at most 64 levels deep; no Date or other
+   *   extension type
    * @returns {Uint8Array | null}
+   * @throws {TypeError} for a value with no canonical encoding
    */
   set(key, value) {
     checkKey(key);
     let bytes;
     try {
-      bytes = encode(value, { sortKeys: true });
+      bytes = encodeValue(value);
     } catch (e) {
       throw new TypeError(`crdt: map value for ${JSON.stringify(key)}: ${e && e.message}`);
     }
@@ -185,7 +194,9 @@ export class SharedMap {
   /** write makes a local write of key with seq one above the current entry's. */
   write(key, value, del) {
     const cur = this.entries.get(key);
-    const seq = cur === undefined ? 1 : cur.seq + 1;
+    // A seq stays within 2^53 (FORMAT.md §2.4): at the limit, a write wins
+    // by client ID only, like a concurrent one.
+    const seq = cur === undefined ? 1 : Math.min(cur.seq + 1, MAX_CLOCK);
     const me = this.doc.me;
     const capture = this.doc.txn.capture;
     if (capture !== null) capture.writes.push(mapWrite(this, key, cur, me));

@@ -154,6 +154,8 @@ export class Provider extends Emitter {
     this.waiters = [];
 
     /** The presence of this client and the others in the room. */
+    /** The client ID of the current connection's Hello. */
+    this.sessionClient = doc.clientID;
     this.presence = new Presence(doc.clientID, (state) => this.sendPresence(state), options);
     this.stopLocal = doc.onLocalUpdate((update) => this.onLocalUpdate(update));
 
@@ -393,13 +395,19 @@ export class Provider extends Emitter {
 
   /** hello sends the Hello with the document's current state vector. */
   hello() {
+    // The session's client ID, which its presence entries must carry: the
+    // Doc may move to a fresh ID mid-session (when it applies changes
+    // another copy of it made under its ID), and the server holds each
+    // session to the ID of its Hello.
+    this.sessionClient = this.doc.clientID;
+    this.presence.clientID = this.sessionClient;
     let b;
     try {
       b = encodeMessage({
         type: 'hello',
         version: PROTOCOL_VERSION,
         room: this.room,
-        client: this.doc.clientID,
+        client: this.sessionClient,
         token: this.token,
         stateVector: encodeStateVector(this.doc.stateVector()),
       });
@@ -553,7 +561,7 @@ export class Provider extends Emitter {
 
   sendPresence(state) {
     if (!this.joined) return false;
-    return this.send(encodeMessage({ type: 'presence', entries: [{ client: this.doc.clientID, state }] }));
+    return this.send(encodeMessage({ type: 'presence', entries: [{ client: this.sessionClient, state }] }));
   }
 
   /** send writes one message on the current connection if it is open. */

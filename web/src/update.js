@@ -370,8 +370,8 @@ export class Record {
     /** @type {Uint8Array | null} */
     this.value = null;
     this.del = false;
-    /** checked is set when validation found both origins and they passed. */
-    this.checked = false;
+    /** What the record counts against MAX_PENDING_BYTES while it waits. */
+    this.cost = 0;
     /** Resolved when integrated. */
     this.text = null;
     this.map = null;
@@ -414,23 +414,39 @@ export class Decoded {
    * -2 if the update does not hold it.
    */
   textTypeOf(client, clock) {
-    for (const b of this.blocks) {
-      if (b.client !== client) continue;
-      if (clock < b.start || clock >= b.end) return -2;
-      if (b.textType >= 0) return b.textType;
-      let lo = b.from;
-      let hi = b.to - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        const r = this.recs[mid];
-        if (r.clock + r.length > clock) hi = mid;
-        else lo = mid + 1;
-      }
-      const r = this.recs[lo];
-      return r.kind === KIND_TEXT ? r.typ : -1;
+    // Blocks are sorted by client and records by clock: validation asks
+    // once per record, so both are binary searches.
+    const b = this.blocks[searchClient(this.blocks, client)];
+    if (b === undefined || b.client !== client || clock < b.start || clock >= b.end) return -2;
+    if (b.textType >= 0) return b.textType;
+    let lo = b.from;
+    let hi = b.to - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const r = this.recs[mid];
+      if (r.clock + r.length > clock) hi = mid;
+      else lo = mid + 1;
     }
-    return -2;
+    const r = this.recs[lo];
+    return r.kind === KIND_TEXT ? r.typ : -1;
   }
+}
+
+/**
+ * searchClient returns the index of the first element of a, sorted by its
+ * client field, whose client is not below client.
+ * @param {Array<{client: number}>} a
+ * @param {number} client
+ */
+function searchClient(a, client) {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid].client < client) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**
@@ -482,8 +498,10 @@ export function decodeUpdate(b) {
       const gap = vr.next(MAX_CLOCK);
       const ln = vr.next(MAX_CLOCK);
       if (ln === 0 || (u.ranges.length > from && gap === 0)) throw vr.error('empty or unmerged delete range');
+      // Compared before adding: past 2^53 a sum of numbers rounds, and
+      // could come out at 2^53 exactly.
+      if (gap > MAX_CLOCK - prev || ln > MAX_CLOCK - (prev + gap)) throw vr.error('delete range past 2^53');
       const start = prev + gap;
-      if (start + ln > MAX_CLOCK) throw vr.error('delete range past 2^53');
       u.ranges.push(start, start + ln);
       prev = start + ln;
     }
@@ -533,14 +551,14 @@ function decodeBlock(u, r, b, i) {
   const bmp = text.length === textLen || !/[\ud800-\udbff]/.test(text);
   let nEntries = r.arrayLen();
   // This update's deletions of the block's client cut its text records.
+  // Delete entries are sorted by client: a scan per block would cost
+  // blocks × entries.
   let dFrom = 0;
   let dTo = 0;
-  for (const d of u.deletes) {
-    if (d.client === client) {
-      dFrom = d.from;
-      dTo = d.to;
-      break;
-    }
+  const d = u.deletes[searchClient(u.deletes, client)];
+  if (d !== undefined && d.client === client) {
+    dFrom = d.from;
+    dTo = d.to;
   }
   let di = dFrom; // the first delete range that may overlap the next record
   let tpos = 0; // UTF-16 offset of the next content in text
@@ -579,8 +597,8 @@ function decodeBlock(u, r, b, i) {
         continue;
       }
       if (kind === REC_SKIP) {
+        if (p >= MAX_CLOCK - clock) throw vr.error('clock past 2^53'); // clock + p + 1 > 2^53, without rounding
         const sn = p + 1;
-        if (clock + sn > MAX_CLOCK) throw vr.error('clock past 2^53');
         recs.push(new Record(KIND_SKIP, clock, sn, -1));
         clock += sn;
         continue;
@@ -591,7 +609,7 @@ function decodeBlock(u, r, b, i) {
         if (nEntries === 0) throw r.error('fewer entries than map records');
         nEntries--;
         const rec = decodeEntry(r, b, clock, typ);
-        if (clock + 1 > MAX_CLOCK) throw vr.error('clock past 2^53');
+        if (clock >= MAX_CLOCK) throw vr.error('clock past 2^53');
         recs.push(rec);
         clock++;
         continue;
@@ -613,7 +631,7 @@ function decodeBlock(u, r, b, i) {
     }
     // A text record.
     if (typ < 0 || types[typ].kind !== TYPE_TEXT) throw vr.error('text record outside a text');
-    if (clock + n > MAX_CLOCK) throw vr.error('clock past 2^53');
+    if (n > MAX_CLOCK - clock) throw vr.error('clock past 2^53');
     const rec = new Record(KIND_TEXT, clock, n, typ);
     if (lm === LEFT_PREV || lm === LEFT_DELTA) {
       let delta = 1;

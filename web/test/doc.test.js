@@ -274,7 +274,7 @@ test('map: last writer wins, by seq then client ID', () => {
   assert.equal(a.getMap('m').delete('never'), null);
 });
 
-test('map: values go through @msgpack/msgpack, keys sorted', () => {
+test('map: values in their canonical encoding, raw values byte for byte', () => {
   const d = new Doc({ clientID: 1 });
   const m = d.getMap('m');
   const value = { z: 1, a: [1, 'two', null, true, 2.5], n: { y: -3, b: 'x' } };

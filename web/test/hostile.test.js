@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Doc, DecodeError, InvalidUpdateError, decodeStateVector, fromHex, toHex } from '../src/index.js';
-import { REPO_ROOT, state } from './helpers.js';
+import { REPO_ROOT, Rand, state } from './helpers.js';
 
 const FUZZ = join(REPO_ROOT, 'crdt', 'testdata', 'fuzz');
 
@@ -128,4 +128,63 @@ test('corrupted vector updates: byte changes and truncations', () => {
     }
   }
   assert.ok(rejected > 0 && accepted > 0, `accepted ${accepted}, rejected ${rejected}`);
+});
+
+/** consistent checks that doc's texts agree with their lengths and that its snapshot loads back to itself. */
+function consistent(doc, what) {
+  for (const n of doc.textNames()) {
+    const t = doc.getText(n);
+    assert.equal(t.toString().length, t.length, `${what}: text ${n}: toString and length disagree`);
+  }
+  const s = doc.snapshot();
+  const copy = new Doc({ clientID: 77 });
+  copy.apply(s);
+  assert.equal(toHex(copy.snapshot()), toHex(s), `${what}: the snapshot does not load back`);
+}
+
+test('sequences: two histories under each client ID, mutated and repeated, in random order', () => {
+  for (let seed = 1; seed <= 10; seed++) {
+    const rng = new Rand(seed);
+    // Two copies of each of three client IDs, each writing its own history;
+    // copies hear the other IDs' updates, never their twin's.
+    const writers = [];
+    for (const id of [5, 300, 2 ** 53 - 1]) for (let k = 0; k < 2; k++) writers.push(new Doc({ clientID: id }));
+    const made = [];
+    for (let step = 0; step < 60; step++) {
+      const w = writers[rng.intn(writers.length)];
+      const t = w.getText(rng.intn(4) === 0 ? 'b' : 'a');
+      let u;
+      const k = rng.intn(10);
+      if (k < 5 || t.length === 0) u = t.insert(rng.intn(t.length + 1), ['x', 'yz', 'é😀', 'hello'][rng.intn(4)]);
+      else if (k < 8) u = t.delete(rng.intn(t.length), 1);
+      else u = w.getMap('m').set(`k${rng.intn(3)}`, rng.intn(100));
+      if (u === null) continue;
+      made.push(u);
+      for (const o of writers) {
+        if (o.clientID === w.clientID) continue;
+        try {
+          o.apply(u);
+        } catch (e) {
+          assert.ok(e instanceof InvalidUpdateError, `seed ${seed}: a writer threw ${e && e.stack}`);
+        }
+      }
+    }
+    for (const w of writers) made.push(w.snapshot());
+    const d = new Doc({ clientID: 9 });
+    let accepted = 0;
+    for (let step = 0; step < 150; step++) {
+      let u = made[rng.intn(made.length)];
+      const m = rng.intn(6);
+      if (m === 0) {
+        u = u.slice();
+        u[rng.intn(u.length)] ^= 1 << rng.intn(8);
+      } else if (m === 1) {
+        u = u.slice();
+        u[rng.intn(u.length)] = rng.intn(256);
+      }
+      if (checkApply(d, u, `seed ${seed} step ${step}`)) accepted++;
+      consistent(d, `seed ${seed} step ${step}`);
+    }
+    assert.ok(accepted > 0, `seed ${seed}: nothing accepted`);
+  }
 });

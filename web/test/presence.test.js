@@ -113,3 +113,29 @@ test('presence is sent again after the server restarts', async () => {
   await ctx.server.restart();
   await waitFor(() => pb.presence.states.get(pa.clientID)?.name === 'Ada', "Ada's presence after the restart");
 });
+
+test("presence keeps the Hello's client ID when the Doc moves to a fresh one mid-session", async () => {
+  const name = room('presence-switch');
+  const a = new Doc({ clientID: 4242 });
+  const b = new Doc();
+  const pa = connect(a, name);
+  const pb = connect(b, name);
+  await Promise.all([pa.whenSynced(), pb.whenSynced()]);
+  // Another copy of a, under the same ID, writes something a did not
+  // make: a's next edit moves it to a fresh ID.
+  const copy = new Doc({ clientID: 4242 });
+  const pc = connect(copy, name);
+  copy.getText('t').insert(0, 'copy');
+  await waitFor(() => a.getText('t').toString() === 'copy', 'the copy to reach a');
+  pc.destroy();
+  a.getText('t').insert(0, 'a: ');
+  assert.notEqual(a.clientID, 4242);
+  pa.presence.setLocal({ name: 'Ada' });
+  await waitFor(() => pb.presence.states.get(4242)?.name === 'Ada', "Ada's presence under the session's ID");
+  await converged([
+    [pa, a],
+    [pb, b],
+  ]);
+  assert.equal(b.getText('t').toString(), 'a: copy');
+  assert.equal(pa.status, 'synced');
+});

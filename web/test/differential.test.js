@@ -1,0 +1,65 @@
+// The Go↔JS differential over crdt/testdata/hostile.json, the hostile
+// corpus the Go implementation writes with its verdicts: for every update
+// of every case, this implementation must give the same verdict (accepted,
+// or refused with the same class of error), leave a refused update without
+// effect, and after an accepted one hold a document whose snapshot is
+// byte-identical to Go's, with the same pending state; and a local edit
+// after the case must switch the client ID exactly when Go's does.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Doc, DecodeError, InvalidUpdateError, fromHex, toHex } from '../src/index.js';
+import { REPO_ROOT } from './helpers.js';
+
+const corpus = JSON.parse(readFileSync(join(REPO_ROOT, 'crdt', 'testdata', 'hostile.json'), 'utf8'));
+
+/** errorClass names the class of a refusal as the corpus does. */
+function errorClass(e) {
+  if (e instanceof DecodeError) return 'decode_error';
+  if (e instanceof InvalidUpdateError) return 'invalid_update';
+  throw e; // anything else is a bug, whatever the input
+}
+
+test('hostile.json: same verdicts, same snapshots as Go', () => {
+  assert.equal(corpus.format_version, 1);
+  assert.ok(corpus.cases.length > 300, `only ${corpus.cases.length} cases`);
+  let accepted = 0;
+  let refused = 0;
+  let switched = 0;
+  for (const c of corpus.cases) {
+    const d = new Doc({ clientID: c.client });
+    if (c.base !== '') d.apply(fromHex(c.base));
+    c.updates.forEach((u, i) => {
+      const what = `${c.name}, update ${i}`;
+      const before = toHex(d.snapshot());
+      let verdict = 'accepted';
+      let error;
+      try {
+        d.apply(fromHex(u.update));
+      } catch (e) {
+        verdict = 'refused';
+        error = errorClass(e);
+      }
+      assert.equal(verdict, u.verdict, `${what}: ${error ?? ''} ${u.error ?? ''} ${u.update}`);
+      if (verdict === 'refused') {
+        refused++;
+        assert.equal(error, u.error, what);
+        assert.equal(toHex(d.snapshot()), before, `${what}: a refused update changed the document`);
+      } else {
+        accepted++;
+        assert.equal(toHex(d.snapshot()), u.snapshot, `${what}: snapshot`);
+      }
+      assert.equal(d.hasPending(), u.pending, `${what}: pending`);
+    });
+    // A local edit after the last update is made under a fresh client ID
+    // exactly when Go's is (FORMAT.md §6.5).
+    const id = d.clientID;
+    d.getText('local edit').insert(0, 'x');
+    assert.equal(d.clientID !== id, c.switches_client, `${c.name}: a local edit switches the client ID`);
+    if (c.switches_client) switched++;
+  }
+  assert.ok(switched > 0, 'no case switches the client ID');
+  assert.ok(accepted > 0 && refused > 0, `accepted ${accepted}, refused ${refused}`);
+});
