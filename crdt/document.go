@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"sync"
 	"unicode/utf8"
 )
@@ -28,9 +27,11 @@ type Doc struct {
 	txn     *txn
 
 	// pendingClients lists the clients whose pending records wait for
-	// dependencies; pendingDeletes holds deletions of clocks not yet seen.
+	// dependencies, deleteClients those with pending deletes (of clocks
+	// not yet seen); pendingBytes counts both against MaxPendingBytes.
 	pendingClients []*clientState
-	pendingDeletes []deleteRange
+	deleteClients  []*clientState
+	pendingBytes   int
 
 	enc      encoder       // reused by commit and Diff
 	tx       txn           // the storage behind txn
@@ -200,7 +201,7 @@ func (d *Doc) Snapshot() []byte { return d.Diff(nil) }
 // HasPending reports whether the document holds changes it received but
 // cannot apply yet because changes they depend on have not arrived.
 func (d *Doc) HasPending() bool {
-	return len(d.pendingClients) > 0 || len(d.pendingDeletes) > 0
+	return len(d.pendingClients) > 0 || len(d.deleteClients) > 0
 }
 
 func (d *Doc) sortedClients() []*clientState {
@@ -406,6 +407,9 @@ func (d *Doc) Apply(update []byte) error {
 			return err
 		}
 	}
+	if cost := d.pendingCost(u); cost > 0 && d.pendingBytes+cost > MaxPendingBytes {
+		return fmt.Errorf("%w: %d bytes held, %d more", ErrTooMuchPending, d.pendingBytes, cost)
+	}
 	d.begin(false)
 	err := d.integrateUpdate(u)
 	d.commit()
@@ -445,7 +449,7 @@ func (d *Doc) integrateUpdate(u *decoded) error {
 		progress = false
 		for k := range cursors {
 			cur := &cursors[k]
-			if len(cur.c.pending) > 0 {
+			if cur.c.pending.Len() > 0 {
 				continue // behind older pending records: retryPending orders them
 			}
 			for len(cur.recs) > 0 {
@@ -501,70 +505,6 @@ func (d *Doc) resolve(u *decoded, r *record) {
 			t.m = d.Map(string(t.name))
 		}
 		r.m = t.m
-	}
-}
-
-// applyDelete deletes the part of r already integrated and keeps the rest
-// pending.
-func (d *Doc) applyDelete(r deleteRange) {
-	c := r.c
-	if known := min(r.end, c.next); known > r.start {
-		d.deleteRange(c, r.start, known-r.start)
-		r.start = known
-	}
-	if r.start < r.end {
-		d.pendingDeletes = append(d.pendingDeletes, r)
-	}
-}
-
-// addPending stores a copy of r, which must outlive the input bytes.
-func (d *Doc) addPending(c *clientState, r *record) {
-	cp := *r
-	cp.content = bytes.Clone(r.content)
-	if r.content != nil && cp.content == nil {
-		cp.content = []byte{}
-	}
-	cp.value = bytes.Clone(r.value)
-	cp.key = bytes.Clone(r.key)
-	if len(c.pending) == 0 {
-		d.pendingClients = append(d.pendingClients, c)
-	}
-	i := sort.Search(len(c.pending), func(i int) bool { return c.pending[i].clock > cp.clock })
-	c.pending = slices.Insert(c.pending, i, &cp)
-}
-
-// retryPending integrates pending records and deletions until no more can go in.
-func (d *Doc) retryPending() {
-	for progress := true; progress; {
-		progress = false
-		for _, c := range d.pendingClients {
-			for len(c.pending) > 0 {
-				st := d.tryIntegrate(c, c.pending[0])
-				if st == blocked {
-					break
-				}
-				c.pending[0] = nil
-				c.pending = c.pending[1:]
-				progress = true
-			}
-		}
-		live := d.pendingClients[:0]
-		for _, c := range d.pendingClients {
-			if len(c.pending) > 0 {
-				live = append(live, c)
-			} else {
-				c.pending = nil
-			}
-		}
-		clear(d.pendingClients[len(live):])
-		d.pendingClients = live
-	}
-	if len(d.pendingDeletes) > 0 {
-		old := d.pendingDeletes
-		d.pendingDeletes = nil
-		for _, r := range old {
-			d.applyDelete(r)
-		}
 	}
 }
 

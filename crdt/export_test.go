@@ -1,0 +1,8 @@
+package crdt
+
+// SetScanSkips turns the conflict scan's skipping of leaves on or off, so
+// that tests can check that it changes no result.
+func SetScanSkips(on bool) { scanSkips = on }
+
+// PendingBytes returns what d's pending data counts against MaxPendingBytes.
+func PendingBytes(d *Doc) int { return d.pendingBytes }

@@ -1,0 +1,389 @@
+package crdt
+
+import (
+	"bytes"
+	"container/heap"
+	"slices"
+)
+
+// MaxPendingBytes bounds the changes a Doc holds as pending (received, but
+// waiting for changes they depend on): records count their content, key
+// and value bytes plus pendingRecordCost, delete ranges pendingRangeCost
+// each. Apply refuses with ErrTooMuchPending an update whose pending part
+// would take a Doc past it; identical pending records and delete ranges
+// already held count once.
+const MaxPendingBytes = 16 << 20
+
+// Costs of one pending record and one pending delete range beyond their
+// bytes, about what they take in memory.
+const (
+	pendingRecordCost = 160
+	pendingRangeCost  = 32
+)
+
+// recordCost is what a pending copy of r counts against MaxPendingBytes.
+func recordCost(r *record) int {
+	return pendingRecordCost + len(r.content) + len(r.key) + len(r.value)
+}
+
+// pendingQueue holds one client's pending records, lowest clock first and,
+// for equal clocks, in the order they arrived (FORMAT.md §5.3): a heap, so
+// that records arriving in reverse order cost O(log n) each, and an index
+// by clock, so that a record that is already waiting is not held twice.
+type pendingQueue struct {
+	recs    []pendingRec
+	arrived uint64
+	byClock map[uint64][]*record
+}
+
+// A pendingRec is a record with the clock it arrived with (integration
+// may trim its head while it waits) and its place in arrival order.
+type pendingRec struct {
+	r            *record
+	clock, order uint64
+	cost         int // counted against MaxPendingBytes
+}
+
+func (q *pendingQueue) Len() int { return len(q.recs) }
+
+func (q *pendingQueue) Less(i, j int) bool {
+	a, b := q.recs[i], q.recs[j]
+	if a.clock != b.clock {
+		return a.clock < b.clock
+	}
+	return a.order < b.order
+}
+
+func (q *pendingQueue) Swap(i, j int) { q.recs[i], q.recs[j] = q.recs[j], q.recs[i] }
+
+func (q *pendingQueue) Push(x any) { q.recs = append(q.recs, x.(pendingRec)) }
+
+func (q *pendingQueue) Pop() any {
+	n := len(q.recs) - 1
+	x := q.recs[n]
+	q.recs[n] = pendingRec{}
+	q.recs = q.recs[:n]
+	return x
+}
+
+// first returns the lowest pending record.
+func (q *pendingQueue) first() *record { return q.recs[0].r }
+
+// holds reports whether a record identical to r waits already.
+func (q *pendingQueue) holds(r *record) bool {
+	for _, p := range q.byClock[r.clock] {
+		if sameRecord(p, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// holdsAnyType is holds for a record whose type is not resolved yet.
+func (q *pendingQueue) holdsAnyType(r *record) bool {
+	for _, p := range q.byClock[r.clock] {
+		x := *r
+		x.text, x.m = p.text, p.m
+		if sameRecord(p, &x) {
+			return true
+		}
+	}
+	return false
+}
+
+// add queues r, which must not be held already.
+func (q *pendingQueue) add(r *record, cost int) {
+	if q.byClock == nil {
+		q.byClock = make(map[uint64][]*record)
+	}
+	q.byClock[r.clock] = append(q.byClock[r.clock], r)
+	heap.Push(q, pendingRec{r: r, clock: r.clock, order: q.arrived, cost: cost})
+	q.arrived++
+}
+
+// pop removes the lowest pending record.
+func (q *pendingQueue) pop() pendingRec {
+	p := heap.Pop(q).(pendingRec)
+	same := q.byClock[p.clock]
+	if i := slices.Index(same, p.r); i >= 0 {
+		same = slices.Delete(same, i, i+1)
+	}
+	if len(same) == 0 {
+		delete(q.byClock, p.clock)
+	} else {
+		q.byClock[p.clock] = same
+	}
+	return p
+}
+
+// sameRecord reports whether two records of one client say the same thing,
+// so that holding both would change nothing.
+func sameRecord(a, b *record) bool {
+	return a.kind == b.kind && a.clock == b.clock && a.length == b.length &&
+		a.left == b.left && a.right == b.right && a.hasLeft == b.hasLeft && a.hasRight == b.hasRight &&
+		a.text == b.text && a.m == b.m && a.checked == b.checked &&
+		(a.content == nil) == (b.content == nil) && bytes.Equal(a.content, b.content) &&
+		bytes.Equal(a.key, b.key) && a.seq == b.seq && bytes.Equal(a.value, b.value) && a.del == b.del
+}
+
+// pendingRanges holds one client's pending delete ranges: merged ranges in
+// ascending order, plus ranges added since they were last merged in. Merging
+// in batches keeps both repeated and reverse-ordered deletes at O(log n)
+// amortized per range.
+type pendingRanges struct {
+	merged []clockRange
+	recent []clockRange
+	low    uint64 // the lowest start of all ranges
+}
+
+func (p *pendingRanges) len() int { return len(p.merged) + len(p.recent) }
+
+// covers reports whether the merged ranges hold all of r.
+func (p *pendingRanges) covers(r clockRange) bool {
+	i, _ := slices.BinarySearchFunc(p.merged, r.start, func(x clockRange, s uint64) int {
+		switch {
+		case x.end <= s:
+			return -1
+		case x.start > s:
+			return 1
+		}
+		return 0
+	})
+	return i < len(p.merged) && p.merged[i].start <= r.start && r.end <= p.merged[i].end
+}
+
+// add holds r unless the merged ranges cover it.
+func (p *pendingRanges) add(r clockRange) {
+	if p.covers(r) {
+		return
+	}
+	if p.len() == 0 || r.start < p.low {
+		p.low = r.start
+	}
+	p.recent = append(p.recent, r)
+	if len(p.recent) > 64+len(p.merged)/4 {
+		p.merge()
+	}
+}
+
+func (p *pendingRanges) merge() {
+	if len(p.recent) == 0 {
+		return
+	}
+	all := append(p.merged, p.recent...)
+	slices.SortFunc(all, func(a, b clockRange) int {
+		switch {
+		case a.start < b.start:
+			return -1
+		case a.start > b.start:
+			return 1
+		}
+		return 0
+	})
+	p.merged = mergeRanges(all)
+	clear(p.recent)
+	p.recent = p.recent[:0]
+}
+
+// takeBelow removes and returns the parts of the ranges below clock.
+func (p *pendingRanges) takeBelow(clock uint64) []clockRange {
+	p.merge()
+	var out []clockRange
+	k := 0
+	for ; k < len(p.merged) && p.merged[k].start < clock; k++ {
+		r := p.merged[k]
+		if r.end > clock {
+			out = append(out, clockRange{r.start, clock})
+			p.merged[k].start = clock
+			break
+		}
+		out = append(out, r)
+	}
+	p.merged = slices.Delete(p.merged, 0, k)
+	if len(p.merged) > 0 {
+		p.low = p.merged[0].start
+	}
+	return out
+}
+
+// addPending holds a copy of r, which must outlive the input bytes, unless
+// an identical record waits already.
+func (d *Doc) addPending(c *clientState, r *record) {
+	if c.pending.holds(r) {
+		return
+	}
+	cp := *r
+	cp.content = bytes.Clone(r.content)
+	if r.content != nil && cp.content == nil {
+		cp.content = []byte{}
+	}
+	cp.value = bytes.Clone(r.value)
+	cp.key = bytes.Clone(r.key)
+	if c.pending.Len() == 0 {
+		d.pendingClients = append(d.pendingClients, c)
+	}
+	cost := recordCost(&cp)
+	c.pending.add(&cp, cost)
+	d.pendingBytes += cost
+}
+
+// addPendingDelete holds the delete range r of client c, whose clocks
+// have not all arrived.
+func (d *Doc) addPendingDelete(c *clientState, r clockRange) {
+	p := &c.pendingDeletes
+	before := p.len()
+	if before == 0 {
+		d.deleteClients = append(d.deleteClients, c)
+	}
+	p.add(r)
+	d.pendingBytes += (p.len() - before) * pendingRangeCost
+}
+
+// applyDelete deletes the part of r already integrated and keeps the rest
+// pending.
+func (d *Doc) applyDelete(r deleteRange) {
+	c := r.c
+	if known := min(r.end, c.next); known > r.start {
+		d.deleteRange(c, r.start, known-r.start)
+		r.start = known
+	}
+	if r.start < r.end {
+		d.addPendingDelete(c, r.clockRange)
+	}
+}
+
+// retryPending integrates pending records and deletions until no more can
+// go in. Only the clients whose clocks passed the start of their pending
+// deletes have deletes to apply.
+func (d *Doc) retryPending() {
+	for progress := true; progress; {
+		progress = false
+		for _, c := range d.pendingClients {
+			for c.pending.Len() > 0 {
+				if d.tryIntegrate(c, c.pending.first()) == blocked {
+					break
+				}
+				d.pendingBytes -= c.pending.pop().cost
+				progress = true
+			}
+		}
+		live := d.pendingClients[:0]
+		for _, c := range d.pendingClients {
+			if c.pending.Len() > 0 {
+				live = append(live, c)
+			} else {
+				c.pending = pendingQueue{}
+			}
+		}
+		clear(d.pendingClients[len(live):])
+		d.pendingClients = live
+	}
+	live := d.deleteClients[:0]
+	for _, c := range d.deleteClients {
+		p := &c.pendingDeletes
+		if c.next > p.low {
+			before := p.len()
+			for _, r := range p.takeBelow(c.next) {
+				d.deleteRange(c, r.start, r.end-r.start)
+			}
+			d.pendingBytes += (p.len() - before) * pendingRangeCost
+		}
+		if p.len() > 0 {
+			live = append(live, c)
+		} else {
+			c.pendingDeletes = pendingRanges{}
+		}
+	}
+	clear(d.deleteClients[len(live):])
+	d.deleteClients = live
+}
+
+// pendingCost returns, at most, what applying u would add to the pending
+// data: it follows integrateUpdate's order without changing anything and
+// counts the records that would wait and the delete ranges past the clocks
+// their clients would reach, less what is held already. A record that
+// integration drops for a bad origin leaves its client's later records
+// waiting, which this does not foresee; only hostile input does that, and
+// the next update that adds pending data is refused, so a Doc passes
+// MaxPendingBytes by at most one update's worth.
+func (d *Doc) pendingCost(u *decoded) int {
+	next := make([]uint64, len(u.blocks))
+	at := make([]int, len(u.blocks))
+	for bi, b := range u.blocks {
+		if c := d.clients[b.client]; c != nil {
+			next[bi] = c.next
+		}
+		at[bi] = b.from
+	}
+	clockOf := func(id ClientID) uint64 {
+		if i, ok := slices.BinarySearchFunc(u.blocks, id, func(b decBlock, id ClientID) int {
+			return cmpClient(b.client, id)
+		}); ok {
+			return next[i]
+		}
+		if c := d.clients[id]; c != nil {
+			return c.next
+		}
+		return 0
+	}
+	for progress := true; progress; {
+		progress = false
+		for bi, b := range u.blocks {
+			if c := d.clients[b.client]; c != nil && c.pending.Len() > 0 {
+				continue // waits behind older pending records
+			}
+			for ; at[bi] < b.to; at[bi]++ {
+				r := &u.recs[at[bi]]
+				if r.clock > next[bi] {
+					break
+				}
+				if r.clock+r.length <= next[bi] {
+					continue // a duplicate
+				}
+				if r.kind == kindText {
+					leftKnown := r.clock < next[bi] || !r.hasLeft || r.left.Clock < clockOf(r.left.Client)
+					rightKnown := !r.hasRight || r.right.Clock < clockOf(r.right.Client)
+					if !leftKnown || !rightKnown {
+						break
+					}
+				}
+				next[bi] = r.clock + r.length
+				progress = true
+			}
+		}
+	}
+	cost := 0
+	for bi, b := range u.blocks {
+		c := d.clients[b.client]
+		for k := at[bi]; k < b.to; k++ {
+			// Types are not resolved yet: a record that differs from a
+			// held one only by its type is taken for a duplicate.
+			if r := &u.recs[k]; c == nil || !c.pending.holdsAnyType(r) {
+				cost += recordCost(r)
+			}
+		}
+	}
+	for _, dc := range u.deletes {
+		c := d.clients[dc.client]
+		known := clockOf(dc.client)
+		for _, r := range u.ranges[dc.from:dc.to] {
+			if r.end <= known {
+				continue
+			}
+			if rest := (clockRange{max(r.start, known), r.end}); c == nil || !c.pendingDeletes.covers(rest) {
+				cost += pendingRangeCost
+			}
+		}
+	}
+	return cost
+}
+
+func cmpClient(a, b ClientID) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
