@@ -213,13 +213,16 @@ func loadCostDoc(b *testing.B) *crdt.Doc {
 	return d
 }
 
-// farApartUpdate is 100 one-code-point records of client whose origins are
-// far apart in costDoc: left near the start of client 1's clocks, right near
-// the end, so the FORMAT.md §7 scan between them covers most of the text.
-func farApartUpdate(client crdt.ClientID) []byte {
+// farApartUpdate is the k-th update of 100 one-code-point records of client
+// whose origins are far apart in costDoc: left among the first of client
+// 1's clocks, right among the last, so that the FORMAT.md §7 scan between
+// them covers most of the text. Each update names other origins, so that
+// the records do not pile up as siblings of one origin.
+func farApartUpdate(client crdt.ClientID, k int) []byte {
 	recs := make([]craftedRec, 100)
 	for i := range recs {
-		recs[i] = craftedRec{text: "x", n: 1, left: id(1, uint64(i)), right: id(1, uint64(99_999-i))}
+		j := uint64(k*len(recs) + i)
+		recs[i] = craftedRec{text: "x", n: 1, left: id(1, j), right: id(1, 99_999-j)}
 	}
 	return craftUpdate(client, 0, recs, nil)
 }
@@ -232,7 +235,7 @@ func BenchmarkCostFarApartOrigins(b *testing.B) {
 		d := loadCostDoc(b)
 		updates := make([][]byte, 0, 256)
 		for i := range cap(updates) {
-			updates = append(updates, farApartUpdate(crdt.ClientID(1000+i)))
+			updates = append(updates, farApartUpdate(crdt.ClientID(1000+i), i))
 		}
 		if err := d.Apply(updates[0]); err != nil { // the first computes what later ones reuse
 			b.Fatal(err)

@@ -82,13 +82,19 @@ points) and k the number of records and delete ranges of the update:
     of the leaves that hold an item whose left origin is at or before the
     record's, and the result is the plain scan's, item for item. A
     100-record update with origins at the two ends of a 100,000-item text
-    costs tens of times a keystroke, not tens of thousands
-    (BenchmarkCostFarApartOrigins).
+    costs a few keystrokes per record, not a walk of the text
+    (BenchmarkCostFarApartOrigins). What stays is inherent to the rule:
+    the scan visits every sibling, an item whose left origin is the
+    record's own. Concurrent insertions at one place make them; a peer can
+    pile them up, one per record it sends, so that each further record
+    with that origin costs one step per earlier one.
   - Records that wait for their dependencies are held per client in a
     heap (O(log p) each, in any order of arrival), their delete ranges
-    merged in batches, and retried only when what they wait for may have
-    arrived: out-of-order delivery of N updates costs O(N log N) plus one
-    check per client with pending data per Apply (BenchmarkCostOutOfOrder).
+    merged in batches. A client's records are retried only when it receives
+    records or when the client its lowest record waits for advances, and
+    its delete ranges only when its own clock passes them, so an Apply
+    costs what it unblocks, not what is pending: out-of-order delivery of
+    N updates costs O(N log N) (BenchmarkCostOutOfOrder).
     A record or delete range identical to one held, or covered by the ones
     held, is not held again, so the same update delivered many times holds
     its pending part once (BenchmarkCostPendingDeletes).

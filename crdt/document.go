@@ -26,12 +26,20 @@ type Doc struct {
 	maps    map[string]*Map
 	txn     *txn
 
-	// pendingClients lists the clients whose pending records wait for
+	// pendingClients counts the clients whose pending records wait for
 	// dependencies, deleteClients those with pending deletes (of clocks
 	// not yet seen); pendingBytes counts both against MaxPendingBytes.
-	pendingClients []*clientState
-	deleteClients  []*clientState
+	pendingClients int
+	deleteClients  int
 	pendingBytes   int
+	// waiters lists, by client, the clients whose lowest pending record
+	// waits for that client's clocks; retry the clients retryPending is to
+	// try; advanced the clients whose clocks moved since it last ran.
+	waiters  map[ClientID][]*clientState
+	retry    []*clientState
+	advanced []*clientState
+	simNext  []uint64 // scratch of pendingCost
+	simAt    []int    // scratch of pendingCost
 
 	enc      encoder       // reused by commit and Diff
 	tx       txn           // the storage behind txn
@@ -201,7 +209,7 @@ func (d *Doc) Snapshot() []byte { return d.Diff(nil) }
 // HasPending reports whether the document holds changes it received but
 // cannot apply yet because changes they depend on have not arrived.
 func (d *Doc) HasPending() bool {
-	return len(d.pendingClients) > 0 || len(d.deleteClients) > 0
+	return d.pendingClients > 0 || d.deleteClients > 0
 }
 
 func (d *Doc) sortedClients() []*clientState {
@@ -322,6 +330,11 @@ func (d *Doc) begin(local bool) {
 func (d *Doc) commit() []byte {
 	tx := d.txn
 	d.txn = nil
+	if tx.local && d.me.next > tx.start {
+		// Pending records may wait for these clocks (only a hostile peer
+		// sends that): the next Apply retries them.
+		d.advance(d.me)
+	}
 	var update []byte
 	if tx.local && !tx.quiet && (d.me.next > tx.start || len(tx.deletes) > 0) {
 		e := &d.enc
@@ -481,6 +494,7 @@ func (d *Doc) integrateUpdate(u *decoded) error {
 	if d.HasPending() {
 		d.retryPending()
 	}
+	d.endRetry()
 	return nil
 }
 
@@ -570,6 +584,7 @@ func (d *Doc) tryIntegrate(c *clientState, r *record) status {
 	case kindSkip:
 		d.integrateSkip(c, r.clock, r.length)
 	}
+	d.advance(c)
 	return integrated
 }
 

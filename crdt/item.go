@@ -77,6 +77,10 @@ type clientState struct {
 	// have not arrived.
 	pending        pendingQueue
 	pendingDeletes pendingRanges
+	// Marks of the Doc's retry lists: in Doc.retry; in Doc.advanced;
+	// listed in Doc.waiters under waitsFor.
+	inRetry, advanced, waiting bool
+	waitsFor                   ClientID
 	// hint is the index of the head find used last: lookups cluster.
 	hint int
 }

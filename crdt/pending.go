@@ -220,11 +220,12 @@ func (d *Doc) addPending(c *clientState, r *record) {
 	cp.value = bytes.Clone(r.value)
 	cp.key = bytes.Clone(r.key)
 	if c.pending.Len() == 0 {
-		d.pendingClients = append(d.pendingClients, c)
+		d.pendingClients++
 	}
 	cost := recordCost(&cp)
 	c.pending.add(&cp, cost)
 	d.pendingBytes += cost
+	d.toRetry(c)
 }
 
 // addPendingDelete holds the delete range r of client c, whose clocks
@@ -233,7 +234,7 @@ func (d *Doc) addPendingDelete(c *clientState, r clockRange) {
 	p := &c.pendingDeletes
 	before := p.len()
 	if before == 0 {
-		d.deleteClients = append(d.deleteClients, c)
+		d.deleteClients++
 	}
 	p.add(r)
 	d.pendingBytes += (p.len() - before) * pendingRangeCost
@@ -253,49 +254,113 @@ func (d *Doc) applyDelete(r deleteRange) {
 }
 
 // retryPending integrates pending records and deletions until no more can
-// go in. Only the clients whose clocks passed the start of their pending
-// deletes have deletes to apply.
+// go in. It tries only the clients that may have been unblocked: those that
+// received records, and those waiting for a client that advanced (in this
+// Apply or by local edits since the last one); and it applies the pending
+// deletes of the clients that advanced. Each Apply thus costs what it
+// unblocks, not the number of clients with pending data.
 func (d *Doc) retryPending() {
-	for progress := true; progress; {
-		progress = false
-		for _, c := range d.pendingClients {
-			for c.pending.Len() > 0 {
-				if d.tryIntegrate(c, c.pending.first()) == blocked {
-					break
-				}
-				d.pendingBytes -= c.pending.pop().cost
-				progress = true
+	for len(d.retry) > 0 {
+		c := d.retry[len(d.retry)-1]
+		d.retry[len(d.retry)-1] = nil
+		d.retry = d.retry[:len(d.retry)-1]
+		c.inRetry = false
+		for c.pending.Len() > 0 {
+			r := c.pending.first()
+			if d.tryIntegrate(c, r) == blocked {
+				d.waitFor(c, d.blocker(c, r))
+				break
 			}
-		}
-		live := d.pendingClients[:0]
-		for _, c := range d.pendingClients {
-			if c.pending.Len() > 0 {
-				live = append(live, c)
-			} else {
+			d.pendingBytes -= c.pending.pop().cost
+			if c.pending.Len() == 0 {
 				c.pending = pendingQueue{}
+				d.pendingClients--
 			}
 		}
-		clear(d.pendingClients[len(live):])
-		d.pendingClients = live
 	}
-	live := d.deleteClients[:0]
-	for _, c := range d.deleteClients {
+	for _, c := range d.advanced {
 		p := &c.pendingDeletes
-		if c.next > p.low {
-			before := p.len()
-			for _, r := range p.takeBelow(c.next) {
-				d.deleteRange(c, r.start, r.end-r.start)
-			}
-			d.pendingBytes += (p.len() - before) * pendingRangeCost
+		if p.len() == 0 || c.next <= p.low {
+			continue
 		}
-		if p.len() > 0 {
-			live = append(live, c)
-		} else {
+		before := p.len()
+		for _, r := range p.takeBelow(c.next) {
+			d.deleteRange(c, r.start, r.end-r.start)
+		}
+		d.pendingBytes += (p.len() - before) * pendingRangeCost
+		if p.len() == 0 {
 			c.pendingDeletes = pendingRanges{}
+			d.deleteClients--
 		}
 	}
-	clear(d.deleteClients[len(live):])
-	d.deleteClients = live
+}
+
+// advance notes that client c's clock moved: the clients waiting for it
+// are to be retried, and its pending deletes may apply.
+func (d *Doc) advance(c *clientState) {
+	if len(d.waiters) > 0 {
+		d.wakeWaiters(c.id)
+	}
+	if !c.advanced && d.deleteClients > 0 {
+		c.advanced = true
+		d.advanced = append(d.advanced, c)
+	}
+}
+
+// endRetry forgets which clients advanced, once retryPending has seen them.
+func (d *Doc) endRetry() {
+	for _, c := range d.advanced {
+		c.advanced = false
+	}
+	clear(d.advanced)
+	d.advanced = d.advanced[:0]
+}
+
+// toRetry queues client c for retryPending.
+func (d *Doc) toRetry(c *clientState) {
+	if !c.inRetry {
+		c.inRetry = true
+		d.retry = append(d.retry, c)
+	}
+}
+
+// waitFor records that c's lowest pending record waits for client id.
+func (d *Doc) waitFor(c *clientState, id ClientID) {
+	if c.waiting && c.waitsFor == id {
+		return
+	}
+	c.waiting, c.waitsFor = true, id
+	if d.waiters == nil {
+		d.waiters = make(map[ClientID][]*clientState)
+	}
+	d.waiters[id] = append(d.waiters[id], c)
+}
+
+// wakeWaiters queues for retryPending the clients waiting for client id.
+func (d *Doc) wakeWaiters(id ClientID) {
+	ws, ok := d.waiters[id]
+	if !ok {
+		return
+	}
+	delete(d.waiters, id)
+	for _, c := range ws {
+		if c.waiting && c.waitsFor == id { // else it waits for another since
+			c.waiting = false
+			d.toRetry(c)
+		}
+	}
+}
+
+// blocker returns the client whose clocks record r of client c, which
+// tryIntegrate found blocked, waits for.
+func (d *Doc) blocker(c *clientState, r *record) ClientID {
+	if r.clock > c.next || r.kind != kindText {
+		return c.id
+	}
+	if _, ok := d.knownRef(r.hasLeft, r.left); !ok {
+		return r.left.Client
+	}
+	return r.right.Client
 }
 
 // pendingCost returns, at most, what applying u would add to the pending
@@ -307,9 +372,14 @@ func (d *Doc) retryPending() {
 // the next update that adds pending data is refused, so a Doc passes
 // MaxPendingBytes by at most one update's worth.
 func (d *Doc) pendingCost(u *decoded) int {
-	next := make([]uint64, len(u.blocks))
-	at := make([]int, len(u.blocks))
+	if len(u.blocks) == 0 && len(u.deletes) == 0 {
+		return 0
+	}
+	next := slices.Grow(d.simNext[:0], len(u.blocks))[:len(u.blocks)]
+	at := slices.Grow(d.simAt[:0], len(u.blocks))[:len(u.blocks)]
+	d.simNext, d.simAt = next, at
 	for bi, b := range u.blocks {
+		next[bi] = 0
 		if c := d.clients[b.client]; c != nil {
 			next[bi] = c.next
 		}

@@ -37,7 +37,8 @@ type leaf struct {
 // origin. Code points never change order, so a bound stays one while items
 // only leave.
 type bound struct {
-	r     ref // with state boundAt; none is before all
+	r     ref   // with state boundAt; none is before all
+	at    *item // the item that held r when last looked up
 	state uint8
 }
 
@@ -684,7 +685,7 @@ func (t *Text) nextCandidate(lf *leaf, i int, leftPos position, rightItem *item)
 }
 
 // leafBound returns lf's bound, computing it from the items if unknown.
-func (t *Text) leafBound(lf *leaf) bound {
+func (t *Text) leafBound(lf *leaf) *bound {
 	if lf.minLeft.state == boundUnknown {
 		lf.minLeft = minBound(len(lf.items), func(k int) bound {
 			it := lf.items[k]
@@ -694,17 +695,17 @@ func (t *Text) leafBound(lf *leaf) bound {
 			return bound{r: it.left, state: boundAt}
 		})
 	}
-	return lf.minLeft
+	return &lf.minLeft
 }
 
 // groupBound returns group g's bound, computing it from its leaves' if
 // unknown.
-func (t *Text) groupBound(g int) bound {
+func (t *Text) groupBound(g int) *bound {
 	if t.groupMinLeft[g].state == boundUnknown {
 		leaves := t.leaves[g*leafGroup : min((g+1)*leafGroup, len(t.leaves))]
-		t.groupMinLeft[g] = minBound(len(leaves), func(k int) bound { return t.leafBound(leaves[k]) })
+		t.groupMinLeft[g] = minBound(len(leaves), func(k int) bound { return *t.leafBound(leaves[k]) })
 	}
-	return t.groupMinLeft[g]
+	return &t.groupMinLeft[g]
 }
 
 // minBound returns the least of the known bounds at(0) ... at(n-1).
@@ -726,19 +727,41 @@ func minBound(n int, at func(int) bound) bound {
 }
 
 // pos returns the position of a known bound.
-func (b bound) pos() position {
+func (b *bound) pos() position {
 	switch {
 	case b.state == boundEmpty:
 		return posAfterAll
 	case b.r.none():
 		return posBeforeAll
 	}
-	return positionOf(b.r, false)
+	it := b.holder()
+	return position{it.leaf.idx, indexIn(it), b.r.clock - it.clock}
 }
 
 // rightOf reports whether a known bound lies right of p.
-func (b bound) rightOf(p position) bool {
-	return b.state == boundEmpty || cmpLeft(b.r, p) > 0
+func (b *bound) rightOf(p position) bool {
+	switch {
+	case b.state == boundEmpty:
+		return true
+	case b.r.none():
+		return false // before all
+	}
+	it := b.holder()
+	if li := it.leaf.idx; li != p.leaf {
+		return li > p.leaf
+	}
+	return p.less(position{it.leaf.idx, indexIn(it), b.r.clock - it.clock})
+}
+
+// holder returns the item holding the bound's code point: the one it held
+// when last looked up if it still does. Freed items are reused, but only
+// one item of a client holds a given clock, so one that matches holds it.
+func (b *bound) holder() *item {
+	if it := b.at; it != nil && it.c == b.r.c && it.kind == kindText && it.clock <= b.r.clock && b.r.clock < it.clock+it.length {
+		return it
+	}
+	b.at = b.r.c.find(b.r.clock)
+	return b.at
 }
 
 // cmpLeft compares the position of left origin r (none: before all) with
@@ -780,7 +803,7 @@ func lower(a, b bound) bound {
 	case b.r.none():
 		return b
 	}
-	if positionOf(b.r, false).less(positionOf(a.r, false)) {
+	if b.pos().less(a.pos()) {
 		return b
 	}
 	return a
