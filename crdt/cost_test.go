@@ -565,3 +565,27 @@ func TestOutOfOrderMatchesInOrder(t *testing.T) {
 		t.Fatal("reversed delivery differs from delivery in order")
 	}
 }
+
+// A record whose origins lie at the two ends of a 100,000-item text makes
+// the conflict scan examine a few hundred items, not the text: it passes
+// over groups of leaves and leaves by their bounds.
+func TestFarApartOriginsScanFew(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 100,000-item text")
+	}
+	_, snap := costDoc()
+	d := crdt.NewDocWithClient(2)
+	mustApply(t, d, snap)
+	for k := range 3 {
+		u := farApartUpdate(crdt.ClientID(1000+k), k)
+		before := crdt.ScanSteps(d)
+		mustApply(t, d, u)
+		// Per record: the rest of the left origin's leaf and the leaves of
+		// two groups, the right origin's leaf, and leaves with siblings.
+		if steps := crdt.ScanSteps(d) - before; steps > 100*600 {
+			t.Errorf("update %d: the scans examined %d items for 100 records", k, steps)
+		} else {
+			t.Logf("update %d: %d items examined for 100 records", k, steps)
+		}
+	}
+}

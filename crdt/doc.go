@@ -88,9 +88,9 @@ points) and k the number of records and delete ranges of the update:
     record's own. Concurrent insertions at one place make them; a peer can
     pile them up, one per record it sends, so that each further record
     with that origin costs one step per earlier one.
-  - Records that wait for their dependencies are held per client in a
-    heap (O(log p) each, in any order of arrival), their delete ranges
-    merged in batches. A client's records are retried only when it receives
+  - Records that wait for their dependencies are held per client sorted
+    in chunks of 128 (placing one costs O(log p + 128 + p/128) in any order
+    of arrival), their delete ranges merged in batches. A client's records are retried only when it receives
     records or when the client its lowest record waits for advances, and
     its delete ranges only when its own clock passes them, so an Apply
     costs what it unblocks, not what is pending: out-of-order delivery of

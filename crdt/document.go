@@ -35,11 +35,12 @@ type Doc struct {
 	// waiters lists, by client, the clients whose lowest pending record
 	// waits for that client's clocks; retry the clients retryPending is to
 	// try; advanced the clients whose clocks moved since it last ran.
-	waiters  map[ClientID][]*clientState
-	retry    []*clientState
-	advanced []*clientState
-	simNext  []uint64 // scratch of pendingCost
-	simAt    []int    // scratch of pendingCost
+	waiters   map[ClientID][]*clientState
+	retry     []*clientState
+	advanced  []*clientState
+	scanSteps int      // items conflict scans examined, for tests
+	simNext   []uint64 // scratch of pendingCost
+	simAt     []int    // scratch of pendingCost
 
 	enc      encoder       // reused by commit and Diff
 	tx       txn           // the storage behind txn

@@ -6,3 +6,6 @@ func SetScanSkips(on bool) { scanSkips = on }
 
 // PendingBytes returns what d's pending data counts against MaxPendingBytes.
 func PendingBytes(d *Doc) int { return d.pendingBytes }
+
+// ScanSteps returns how many items d's conflict scans have examined.
+func ScanSteps(d *Doc) int { return d.scanSteps }

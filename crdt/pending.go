@@ -2,8 +2,8 @@ package crdt
 
 import (
 	"bytes"
-	"container/heap"
 	"slices"
+	"sort"
 )
 
 // MaxPendingBytes bounds the changes a Doc holds as pending (received, but
@@ -27,14 +27,20 @@ func recordCost(r *record) int {
 }
 
 // pendingQueue holds one client's pending records, lowest clock first and,
-// for equal clocks, in the order they arrived (FORMAT.md §5.3): a heap, so
-// that records arriving in reverse order cost O(log n) each, and an index
-// by clock, so that a record that is already waiting is not held twice.
+// for equal clocks, in the order they arrived (FORMAT.md §5.3). They are
+// sorted in chunks of at most maxPendingChunk, so that a record arriving in
+// any order costs O(log n + maxPendingChunk + n/maxPendingChunk) to place,
+// and the records covering a clock range can be found without looking at
+// the others (duplicates here, conflicting histories in validation).
 type pendingQueue struct {
-	recs    []pendingRec
+	chunks  [][]pendingRec
+	n       int
 	arrived uint64
-	byClock map[uint64][]*record
+	maxLen  uint64 // the longest record queued since the queue was empty
 }
+
+// maxPendingChunk is the most records a chunk of a pendingQueue holds.
+const maxPendingChunk = 128
 
 // A pendingRec is a record with the clock it arrived with (integration
 // may trim its head while it waits) and its place in arrival order.
@@ -44,76 +50,117 @@ type pendingRec struct {
 	cost         int // counted against MaxPendingBytes
 }
 
-func (q *pendingQueue) Len() int { return len(q.recs) }
-
-func (q *pendingQueue) Less(i, j int) bool {
-	a, b := q.recs[i], q.recs[j]
-	if a.clock != b.clock {
-		return a.clock < b.clock
-	}
-	return a.order < b.order
-}
-
-func (q *pendingQueue) Swap(i, j int) { q.recs[i], q.recs[j] = q.recs[j], q.recs[i] }
-
-func (q *pendingQueue) Push(x any) { q.recs = append(q.recs, x.(pendingRec)) }
-
-func (q *pendingQueue) Pop() any {
-	n := len(q.recs) - 1
-	x := q.recs[n]
-	q.recs[n] = pendingRec{}
-	q.recs = q.recs[:n]
-	return x
-}
+// Len returns the number of records held.
+func (q *pendingQueue) Len() int { return q.n }
 
 // first returns the lowest pending record.
-func (q *pendingQueue) first() *record { return q.recs[0].r }
+func (q *pendingQueue) first() *record { return q.chunks[0][0].r }
 
 // holds reports whether a record identical to r waits already.
 func (q *pendingQueue) holds(r *record) bool {
-	for _, p := range q.byClock[r.clock] {
-		if sameRecord(p, r) {
-			return true
-		}
-	}
-	return false
+	return q.findAt(r.clock, func(p *record) bool { return sameRecord(p, r) })
 }
 
 // holdsAnyType is holds for a record whose type is not resolved yet.
 func (q *pendingQueue) holdsAnyType(r *record) bool {
-	for _, p := range q.byClock[r.clock] {
+	return q.findAt(r.clock, func(p *record) bool {
 		x := *r
 		x.text, x.m = p.text, p.m
-		if sameRecord(p, &x) {
-			return true
+		return sameRecord(p, &x)
+	})
+}
+
+// findAt reports whether a record that arrived with the given clock
+// satisfies ok.
+func (q *pendingQueue) findAt(clock uint64, ok func(*record) bool) bool {
+	found := false
+	q.before(clock+1, func(p pendingRec) bool {
+		if p.clock < clock {
+			return false
+		}
+		found = ok(p.r)
+		return !found
+	})
+	return found
+}
+
+// before calls fn for the records that arrived with a clock below end,
+// highest first, until fn returns false.
+func (q *pendingQueue) before(end uint64, fn func(pendingRec) bool) {
+	ci := sort.Search(len(q.chunks), func(i int) bool { return q.chunks[i][0].clock >= end })
+	for ci--; ci >= 0; ci-- {
+		ch := q.chunks[ci]
+		i := sort.Search(len(ch), func(i int) bool { return ch[i].clock >= end })
+		for i--; i >= 0; i-- {
+			if !fn(ch[i]) {
+				return
+			}
 		}
 	}
-	return false
+}
+
+// overlapping calls fn for each pending record that covers a clock of
+// [lo, end), until fn returns false.
+func (q *pendingQueue) overlapping(lo, end uint64, fn func(*record) bool) {
+	q.before(end, func(p pendingRec) bool {
+		if p.clock+q.maxLen <= lo {
+			return false // no record is longer: none further back reaches lo
+		}
+		if r := p.r; r.clock < end && r.clock+r.length > lo {
+			return fn(r)
+		}
+		return true
+	})
 }
 
 // add queues r, which must not be held already.
 func (q *pendingQueue) add(r *record, cost int) {
-	if q.byClock == nil {
-		q.byClock = make(map[uint64][]*record)
-	}
-	q.byClock[r.clock] = append(q.byClock[r.clock], r)
-	heap.Push(q, pendingRec{r: r, clock: r.clock, order: q.arrived, cost: cost})
+	p := pendingRec{r: r, clock: r.clock, order: q.arrived, cost: cost}
 	q.arrived++
+	q.n++
+	q.maxLen = max(q.maxLen, r.length)
+	// The last chunk whose first record is at or below p: p goes after
+	// the records of its clock, which arrived before it.
+	ci := sort.Search(len(q.chunks), func(i int) bool { return q.chunks[i][0].clock > p.clock }) - 1
+	if ci < 0 {
+		if len(q.chunks) == 0 {
+			q.chunks = append(q.chunks, nil)
+		}
+		ci = 0
+	}
+	ch := q.chunks[ci]
+	i := sort.Search(len(ch), func(i int) bool { return ch[i].clock > p.clock })
+	ch = slices.Insert(ch, i, p)
+	if len(ch) > maxPendingChunk {
+		half := len(ch) / 2
+		q.chunks = slices.Insert(q.chunks, ci+1, slices.Clone(ch[half:]))
+		clear(ch[half:])
+		ch = ch[:half]
+	}
+	q.chunks[ci] = ch
 }
 
 // pop removes the lowest pending record.
 func (q *pendingQueue) pop() pendingRec {
-	p := heap.Pop(q).(pendingRec)
-	same := q.byClock[p.clock]
-	if i := slices.Index(same, p.r); i >= 0 {
-		same = slices.Delete(same, i, i+1)
-	}
-	if len(same) == 0 {
-		delete(q.byClock, p.clock)
+	ch := q.chunks[0]
+	p := ch[0]
+	ch[0] = pendingRec{}
+	if len(ch) == 1 {
+		q.chunks[0] = nil
+		q.chunks = q.chunks[1:]
 	} else {
-		q.byClock[p.clock] = same
+		q.chunks[0] = ch[1:]
+	}
+	if q.n--; q.n == 0 {
+		*q = pendingQueue{}
 	}
 	return p
+}
+
+// pendingOverlapping calls fn for each pending record of c that covers a
+// clock of [lo, end), until fn returns false.
+func (c *clientState) pendingOverlapping(lo, end uint64, fn func(*record) bool) {
+	c.pending.overlapping(lo, end, fn)
 }
 
 // sameRecord reports whether two records of one client say the same thing,

@@ -607,6 +607,7 @@ func (t *Text) resolveConflict(c *clientState, leftItem, rightItem *item, left, 
 		if o == nil || o == rightItem {
 			break
 		}
+		t.doc.scanSteps++
 		ol := 0 // o.left compared with left
 		if o.left != left {
 			ol = cmpLeft(o.left, leftPos)
