@@ -82,19 +82,20 @@ points) and k the number of records and delete ranges of the update:
     of the leaves that hold an item whose left origin is at or before the
     record's, and the result is the plain scan's, item for item. A
     100-record update with origins at the two ends of a 100,000-item text
-    costs a few keystrokes per record, not a walk of the text
+    costs about ten keystrokes per record, not a walk of the text
     (BenchmarkCostFarApartOrigins). What stays is inherent to the rule:
     the scan visits every sibling, an item whose left origin is the
     record's own. Concurrent insertions at one place make them; a peer can
     pile them up, one per record it sends, so that each further record
     with that origin costs one step per earlier one.
   - Records that wait for their dependencies are held per client sorted
-    in chunks of 128 (placing one costs O(log p + 128 + p/128) in any order
-    of arrival), their delete ranges merged in batches. A client's records are retried only when it receives
-    records or when the client its lowest record waits for advances, and
-    its delete ranges only when its own clock passes them, so an Apply
-    costs what it unblocks, not what is pending: out-of-order delivery of
-    N updates costs O(N log N) (BenchmarkCostOutOfOrder).
+    in chunks of 128 (placing one costs O(log p + 128 + p/128) in any
+    order of arrival), their delete ranges merged in batches. A client's
+    records are retried only when it receives records or when the client
+    its lowest record waits for advances, and its delete ranges only when
+    its own clock passes them, so an Apply costs what it unblocks, not
+    what is pending: delivering N updates in reverse costs about what
+    delivering them in order does (BenchmarkCostOutOfOrder).
     A record or delete range identical to one held, or covered by the ones
     held, is not held again, so the same update delivered many times holds
     its pending part once (BenchmarkCostPendingDeletes).
