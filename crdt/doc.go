@@ -117,6 +117,50 @@ costs one binary search per record and origin, O(records × log n) in the
 document size n, plus a comparison of the clocks an update re-sends with
 what the document holds, linear in that overlap.
 
+What an update can make a Doc spend, with n the number of items of a Text
+(its runs and their split pieces, tombstones included; at most its code
+points) and k the number of records and delete ranges of the update:
+
+  - Looking up an ID (the origins of every remote record) is a binary
+    search in its client's heads plus a walk of at most 16 split pieces:
+    find cuts longer chains, such as a run typed in one go and then split
+    by many insertions, into heads of their own.
+  - Integrating a record scans the items between its origins (FORMAT.md
+    §7). Honest records have only concurrent insertions there. A hostile
+    record may name origins far apart: the scan then passes over whole
+    groups of 64 leaves and whole leaves whose items all have their left
+    origin right of the record's, so it costs the number of groups between
+    the origins (n/4096 at most) plus the leaves of two groups and the items
+    of the leaves that hold an item whose left origin is at or before the
+    record's, and the result is the plain scan's, item for item. A
+    100-record update with origins at the two ends of a 100,000-item text
+    costs about ten keystrokes per record, not a walk of the text
+    (BenchmarkCostFarApartOrigins). What stays is inherent to the rule:
+    the scan visits every sibling, an item whose left origin is the
+    record's own. Concurrent insertions at one place make them; a peer can
+    pile them up, one per record it sends, so that each further record
+    with that origin costs one step per earlier one.
+  - Records that wait for their dependencies are held per client sorted
+    in chunks of 128 (placing one costs O(log p + 128 + p/128) in any
+    order of arrival), their delete ranges merged in batches. A client's
+    records are retried only when it receives records or when the client
+    its lowest record waits for advances, and its delete ranges only when
+    its own clock passes them, so an Apply costs what it unblocks, not
+    what is pending: delivering N updates in reverse costs about what
+    delivering them in order does (BenchmarkCostOutOfOrder).
+    A record or delete range identical to one held, or covered by the ones
+    held, is not held again, so the same update delivered many times holds
+    its pending part once (BenchmarkCostPendingDeletes).
+  - Pending data is bounded: an update whose pending part would take the
+    Doc past MaxPendingBytes is refused with ErrTooMuchPending, which wraps
+    ErrInvalidUpdate, and changes nothing. The estimate ahead of applying
+    misses only records that integration drops for a bad origin, so a Doc
+    holds at most MaxPendingBytes plus one update's worth.
+  - Observers: the changes of a transaction compose into its delta in
+    O(c log c + 128c) for c changes, so an observed Text loads a snapshot
+    of many items at a few times the unobserved cost
+    (BenchmarkCostObservedLoad).
+
 # Concurrency
 
 A Doc and everything in it belong to one goroutine. FlowState's server gives

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"sync"
 	"unicode/utf8"
 )
@@ -30,10 +29,21 @@ type Doc struct {
 	// document did not make: it takes a fresh ID before its next edit.
 	foreignOwn bool
 
-	// pendingClients lists the clients whose pending records wait for
-	// dependencies; pendingDeletes holds deletions of clocks not yet seen.
-	pendingClients []*clientState
-	pendingDeletes []deleteRange
+	// pendingClients counts the clients whose pending records wait for
+	// dependencies, deleteClients those with pending deletes (of clocks
+	// not yet seen); pendingBytes counts both against MaxPendingBytes.
+	pendingClients int
+	deleteClients  int
+	pendingBytes   int
+	// waiters lists, by client, the clients whose lowest pending record
+	// waits for that client's clocks; retry the clients retryPending is to
+	// try; advanced the clients whose clocks moved since it last ran.
+	waiters   map[ClientID][]*clientState
+	retry     []*clientState
+	advanced  []*clientState
+	scanSteps int      // items conflict scans examined, for tests
+	simNext   []uint64 // scratch of pendingCost
+	simAt     []int    // scratch of pendingCost
 
 	enc      encoder       // reused by commit and Diff
 	tx       txn           // the storage behind txn
@@ -208,7 +218,7 @@ func (d *Doc) Snapshot() []byte { return d.Diff(nil) }
 // HasPending reports whether the document holds changes it received but
 // cannot apply yet because changes they depend on have not arrived.
 func (d *Doc) HasPending() bool {
-	return len(d.pendingClients) > 0 || len(d.pendingDeletes) > 0
+	return d.pendingClients > 0 || d.deleteClients > 0
 }
 
 func (d *Doc) sortedClients() []*clientState {
@@ -336,6 +346,11 @@ func (d *Doc) begin(local bool) {
 func (d *Doc) commit() []byte {
 	tx := d.txn
 	d.txn = nil
+	if tx.local && d.me.next > tx.start {
+		// Pending records may wait for these clocks (only a hostile peer
+		// sends that): the next Apply retries them.
+		d.advance(d.me)
+	}
 	// Observers may start transactions that reuse tx: keep what undo needs.
 	capture, me, start, end := tx.capture, d.me, tx.start, d.me.next
 	var update []byte
@@ -422,6 +437,9 @@ func (d *Doc) Apply(update []byte) error {
 	if err := d.validate(u); err != nil {
 		return err
 	}
+	if cost := d.pendingCost(u); cost > 0 && d.pendingBytes+cost > MaxPendingBytes {
+		return fmt.Errorf("%w: %d bytes held, %d more", ErrTooMuchPending, d.pendingBytes, cost)
+	}
 	d.noteOwnClient(u)
 	d.begin(false)
 	err := d.integrateUpdate(u)
@@ -462,7 +480,7 @@ func (d *Doc) integrateUpdate(u *decoded) error {
 		progress = false
 		for k := range cursors {
 			cur := &cursors[k]
-			if len(cur.c.pending) > 0 {
+			if cur.c.pending.Len() > 0 {
 				continue // behind older pending records: retryPending orders them
 			}
 			for len(cur.recs) > 0 {
@@ -489,6 +507,7 @@ func (d *Doc) integrateUpdate(u *decoded) error {
 	if d.HasPending() {
 		d.retryPending()
 	}
+	d.endRetry()
 	return nil
 }
 
@@ -513,71 +532,6 @@ func (d *Doc) resolve(u *decoded, r *record) {
 			t.m = d.Map(string(t.name))
 		}
 		r.m = t.m
-	}
-}
-
-// applyDelete deletes the part of r already integrated and keeps the rest
-// pending.
-func (d *Doc) applyDelete(r deleteRange) {
-	c := r.c
-	if known := min(r.end, c.next); known > r.start {
-		d.deleteRange(c, r.start, known-r.start)
-		r.start = known
-	}
-	if r.start < r.end {
-		d.pendingDeletes = append(d.pendingDeletes, r)
-	}
-}
-
-// addPending stores a copy of r, which must outlive the input bytes.
-func (d *Doc) addPending(c *clientState, r *record) {
-	cp := *r
-	cp.content = bytes.Clone(r.content)
-	if r.content != nil && cp.content == nil {
-		cp.content = []byte{}
-	}
-	cp.value = bytes.Clone(r.value)
-	cp.key = bytes.Clone(r.key)
-	if len(c.pending) == 0 {
-		d.pendingClients = append(d.pendingClients, c)
-	}
-	i := sort.Search(len(c.pending), func(i int) bool { return c.pending[i].clock > cp.clock })
-	c.pending = slices.Insert(c.pending, i, &cp)
-	c.pendingMaxLen = max(c.pendingMaxLen, cp.length)
-}
-
-// retryPending integrates pending records and deletions until no more can go in.
-func (d *Doc) retryPending() {
-	for progress := true; progress; {
-		progress = false
-		for _, c := range d.pendingClients {
-			for len(c.pending) > 0 {
-				st := d.tryIntegrate(c, c.pending[0])
-				if st == blocked {
-					break
-				}
-				c.pending[0] = nil
-				c.pending = c.pending[1:]
-				progress = true
-			}
-		}
-		live := d.pendingClients[:0]
-		for _, c := range d.pendingClients {
-			if len(c.pending) > 0 {
-				live = append(live, c)
-			} else {
-				c.pending, c.pendingMaxLen = nil, 0
-			}
-		}
-		clear(d.pendingClients[len(live):])
-		d.pendingClients = live
-	}
-	if len(d.pendingDeletes) > 0 {
-		old := d.pendingDeletes
-		d.pendingDeletes = nil
-		for _, r := range old {
-			d.applyDelete(r)
-		}
 	}
 }
 
@@ -645,6 +599,7 @@ func (d *Doc) tryIntegrate(c *clientState, r *record) status {
 	case kindSkip:
 		d.integrateSkip(c, r.clock, r.length)
 	}
+	d.advance(c)
 	return integrated
 }
 

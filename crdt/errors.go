@@ -17,6 +17,12 @@ var (
 	// but breaks a rule of the format (see FORMAT.md), such as an origin that
 	// names a map entry, or a clock that overflows.
 	ErrInvalidUpdate = errors.New("crdt: invalid update")
+
+	// ErrTooMuchPending is returned for an update that would take the
+	// changes a Doc holds as pending past MaxPendingBytes: a peer sending
+	// far more than it lets the document integrate. It wraps
+	// ErrInvalidUpdate; the document is unchanged.
+	ErrTooMuchPending = fmt.Errorf("%w: too much pending data", ErrInvalidUpdate)
 )
 
 // A DecodeError describes bytes that are not a valid update or state vector.

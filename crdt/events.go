@@ -1,5 +1,10 @@
 package crdt
 
+import (
+	"math/bits"
+	"slices"
+)
+
 // A DeltaOp is one step of a Delta: keep Retain code points, insert the
 // text Insert, or remove Delete code points. Exactly one field is set.
 type DeltaOp struct {
@@ -128,11 +133,22 @@ func (m *Map) flush(local bool) {
 
 // span is a piece of a delta being built: n code points that are either
 // kept from the old text (ins == nil, del false), removed from it (del), or
-// inserted (ins holds them).
+// inserted (ins holds them; emptied when deleted again).
 type span struct {
 	n   int
 	del bool
 	ins []rune
+}
+
+// width is the number of code points of the new text the span covers.
+func (s *span) width() int {
+	switch {
+	case s.del:
+		return 0
+	case s.ins != nil:
+		return len(s.ins)
+	}
+	return s.n
 }
 
 // compose turns a sequence of positional changes into one delta from the
@@ -140,16 +156,21 @@ type span struct {
 func compose(changes []change) []DeltaOp {
 	// A single retain of "the rest" is implicit at the end; spans cover
 	// only the prefix of the text the changes reached.
-	var spans []span
+	var l spanList
 	for _, ch := range changes {
 		if ch.insert != "" {
-			spans = insertSpan(spans, ch.pos, []rune(ch.insert))
+			l.insert(ch.pos, []rune(ch.insert))
 		} else if ch.delete > 0 {
-			spans = deleteSpan(spans, ch.pos, ch.delete)
+			l.delete(ch.pos, ch.delete)
 		}
 	}
 	var out []DeltaOp
+	var ins []rune // the insertion being gathered, pushed at the next other op
 	push := func(op DeltaOp) {
+		if len(ins) > 0 {
+			out = append(out, DeltaOp{Insert: string(ins)})
+			ins = ins[:0]
+		}
 		if n := len(out); n > 0 {
 			last := &out[n-1]
 			switch {
@@ -159,93 +180,207 @@ func compose(changes []change) []DeltaOp {
 			case op.Delete > 0 && last.Delete > 0:
 				last.Delete += op.Delete
 				return
-			case op.Insert != "" && last.Insert != "":
-				last.Insert += op.Insert
-				return
 			}
 		}
 		out = append(out, op)
 	}
-	for _, s := range spans {
-		switch {
-		case s.ins != nil:
-			if len(s.ins) > 0 {
-				push(DeltaOp{Insert: string(s.ins)})
+	for _, c := range l.chunks {
+		for _, s := range c.spans {
+			switch {
+			case s.ins != nil:
+				ins = append(ins, s.ins...)
+			case s.del:
+				push(DeltaOp{Delete: s.n})
+			default:
+				push(DeltaOp{Retain: s.n})
 			}
-		case s.del:
-			push(DeltaOp{Delete: s.n})
-		default:
-			push(DeltaOp{Retain: s.n})
 		}
 	}
+	push(DeltaOp{}) // flush the last insertion
+	out = out[:len(out)-1]
 	for len(out) > 0 && out[len(out)-1].Retain > 0 {
 		out = out[:len(out)-1]
 	}
 	return out
 }
 
-// seekSpan splits spans so that a span boundary falls at new-text position
-// pos and returns the index of the first span at or after it. Positions
-// past the covered prefix extend it with a kept span.
-func seekSpan(spans []span, pos int) ([]span, int) {
-	p := 0
-	for i := 0; i < len(spans); i++ {
-		s := spans[i]
-		if s.del {
+// spanChunk is a run of consecutive spans: their total width and how many
+// of them are not deleted.
+type spanChunk struct {
+	spans []span
+	width int
+	live  int
+}
+
+// maxChunk is the most spans a chunk holds before it splits in two.
+const maxChunk = 128
+
+// spanList is the sequence of spans of compose, cut into chunks whose
+// widths a Fenwick tree sums, so that finding a position costs O(log n)
+// plus a chunk or two of spans, and inserting one costs O(maxChunk): a
+// transaction of many changes (a snapshot loaded into an observed Text)
+// composes in O(n log n), not O(n²).
+type spanList struct {
+	chunks []*spanChunk
+	tree   []int // Fenwick tree over chunk widths, 1-based
+}
+
+// add records that chunk ci grew by d code points.
+func (l *spanList) add(ci, d int) {
+	l.chunks[ci].width += d
+	for k := ci + 1; k < len(l.tree); k += k & -k {
+		l.tree[k] += d
+	}
+}
+
+// rebuild recomputes the Fenwick tree after chunks moved.
+func (l *spanList) rebuild() {
+	l.tree = slices.Grow(l.tree[:0], len(l.chunks)+1)[:len(l.chunks)+1]
+	clear(l.tree)
+	for ci, c := range l.chunks {
+		k := ci + 1
+		l.tree[k] += c.width
+		if j := k + k&-k; j < len(l.tree) {
+			l.tree[j] += l.tree[k]
+		}
+	}
+}
+
+// before returns the index of the first chunk whose end is at or after pos,
+// and where it starts.
+func (l *spanList) before(pos int) (int, int) {
+	// Walk down the tree to the last chunk that ends before pos.
+	k, start := 0, 0
+	for step := 1 << bits.Len(uint(len(l.tree))); step > 0; step >>= 1 {
+		if j := k + step; j < len(l.tree) && start+l.tree[j] < pos {
+			k, start = j, start+l.tree[j]
+		}
+	}
+	return k, start
+}
+
+// seek splits spans so that a span boundary falls at new-text position pos
+// and returns the chunk and index of the first span at or after it: the
+// first span not deleted that starts at pos, or the second half of the one
+// split there. A position past the covered prefix extends it with a kept
+// span and returns the end.
+func (l *spanList) seek(pos int) (int, int) {
+	if len(l.chunks) == 0 {
+		l.chunks = []*spanChunk{{}}
+		l.rebuild()
+	}
+	ci, p := l.before(pos)
+	for ; ci < len(l.chunks); ci++ {
+		c := l.chunks[ci]
+		if c.live == 0 {
+			p += c.width // deleted spans only: width 0
 			continue
 		}
-		n := s.n
-		if s.ins != nil {
-			n = len(s.ins)
-		}
-		if pos == p {
-			return spans, i
-		}
-		if pos < p+n {
-			k := pos - p
-			var a, b span
-			if s.ins != nil {
-				a = span{ins: append([]rune(nil), s.ins[:k]...)}
-				b = span{ins: append([]rune(nil), s.ins[k:]...)}
-			} else {
-				a, b = span{n: k}, span{n: n - k}
+		for i := range c.spans {
+			s := &c.spans[i]
+			if s.del {
+				continue
 			}
-			spans[i] = a
-			spans = append(spans, span{})
-			copy(spans[i+2:], spans[i+1:])
-			spans[i+1] = b
-			return spans, i + 1
+			n := s.width()
+			if pos == p {
+				return ci, i
+			}
+			if pos < p+n {
+				k := pos - p
+				var a, b span
+				if s.ins != nil {
+					// Insertions are never appended to, so the halves may
+					// share the runes.
+					a, b = span{ins: s.ins[:k:k]}, span{ins: s.ins[k:]}
+				} else {
+					a, b = span{n: k}, span{n: n - k}
+				}
+				*s = a
+				l.add(ci, -b.width()) // insertAt adds it back
+				return l.insertAt(ci, i+1, b)
+			}
+			p += n
 		}
-		p += n
 	}
+	ci = len(l.chunks) - 1
+	end := len(l.chunks[ci].spans)
 	if pos > p {
-		spans = append(spans, span{n: pos - p})
+		ci, end = l.insertAt(ci, end, span{n: pos - p})
+		end++
 	}
-	return spans, len(spans)
+	return ci, end
 }
 
-func insertSpan(spans []span, pos int, ins []rune) []span {
-	spans, i := seekSpan(spans, pos)
-	spans = append(spans, span{})
-	copy(spans[i+1:], spans[i:])
-	spans[i] = span{ins: ins}
-	return spans
-}
-
-func deleteSpan(spans []span, pos, n int) []span {
-	spans, i := seekSpan(spans, pos)
-	spans, _ = seekSpan(spans, pos+n)
-	for ; n > 0 && i < len(spans); i++ {
-		s := &spans[i]
-		switch {
-		case s.del:
-		case s.ins != nil:
-			n -= len(s.ins)
-			s.ins = s.ins[:0]
-		default:
-			n -= s.n
-			s.del = true
+// insertAt puts s at index i of chunk ci and returns where it is, after
+// splitting the chunk if it is full.
+func (l *spanList) insertAt(ci, i int, s span) (int, int) {
+	c := l.chunks[ci]
+	c.spans = slices.Insert(c.spans, i, s)
+	if !s.del {
+		c.live++
+	}
+	l.add(ci, s.width())
+	if len(c.spans) <= maxChunk {
+		return ci, i
+	}
+	half := len(c.spans) / 2
+	nc := &spanChunk{spans: slices.Clone(c.spans[half:])}
+	c.spans = slices.Delete(c.spans, half, len(c.spans))
+	c.width, c.live = 0, 0
+	for k := range c.spans {
+		c.width += c.spans[k].width()
+		if !c.spans[k].del {
+			c.live++
 		}
 	}
-	return spans
+	for k := range nc.spans {
+		nc.width += nc.spans[k].width()
+		if !nc.spans[k].del {
+			nc.live++
+		}
+	}
+	l.chunks = slices.Insert(l.chunks, ci+1, nc)
+	l.rebuild()
+	if i >= half {
+		return ci + 1, i - half
+	}
+	return ci, i
+}
+
+// insert inserts ins at new-text position pos: after any deleted spans
+// there, before the span that starts there.
+func (l *spanList) insert(pos int, ins []rune) {
+	ci, i := l.seek(pos)
+	if i > len(l.chunks[ci].spans) {
+		i = len(l.chunks[ci].spans)
+	}
+	l.insertAt(ci, i, span{ins: ins})
+}
+
+// delete removes n code points of the new text from pos on.
+func (l *spanList) delete(pos, n int) {
+	l.seek(pos)
+	// Cutting at the end may split the chunk of the start: look the start
+	// up again, which finds the same span.
+	l.seek(pos + n)
+	ci, i := l.seek(pos)
+	for n > 0 && ci < len(l.chunks) {
+		c := l.chunks[ci]
+		for ; n > 0 && i < len(c.spans); i++ {
+			s := &c.spans[i]
+			switch {
+			case s.del:
+			case s.ins != nil:
+				n -= len(s.ins)
+				l.add(ci, -len(s.ins))
+				s.ins = s.ins[:0]
+			default:
+				n -= s.n
+				l.add(ci, -s.n)
+				s.del = true
+				c.live--
+			}
+		}
+		ci, i = ci+1, 0
+	}
 }

@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"slices"
 	"sort"
 )
 
@@ -72,11 +73,14 @@ type clientState struct {
 	// rather than the items, whose clocks are scattered over the heap.
 	headClocks []uint64
 	// pending holds decoded records of this client that wait for missing
-	// dependencies, in ascending clock order.
-	pending []*record
-	// pendingMaxLen bounds the length of every pending record, so that
-	// validation finds those overlapping a clock range by a short scan.
-	pendingMaxLen uint64
+	// dependencies; pendingDeletes the delete ranges of its clocks that
+	// have not arrived.
+	pending        pendingQueue
+	pendingDeletes pendingRanges
+	// Marks of the Doc's retry lists: in Doc.retry; in Doc.advanced;
+	// listed in Doc.waiters under waitsFor.
+	inRetry, advanced, waiting bool
+	waitsFor                   ClientID
 	// hint is the index of the head find used last: lookups cluster.
 	hint int
 }
@@ -108,10 +112,43 @@ func (c *clientState) find(clock uint64) *item {
 		}
 	}
 	it := c.heads[i]
+	steps := 0
 	for it.clock+it.length <= clock {
 		it = it.next
+		steps++
+	}
+	if steps > maxChain {
+		c.promote(i, it)
 	}
 	return it
+}
+
+// maxChain is the longest walk along a chain that find accepts before it
+// cuts the chain into shorter ones. A run typed in one go and then split
+// by many insertions is one head with a long chain; without the cut, every
+// lookup of its clocks would walk the chain, which is as long as the text.
+const maxChain = 16
+
+// promote cuts the chain of heads[i] up to and including target into
+// chains of maxChain/2 pieces, each new chain a head of its own, so that
+// find walks at most maxChain/2 pieces there from now on. Its cost, one
+// insertion into heads, is paid for by the walk that found the chain long.
+func (c *clientState) promote(i int, target *item) {
+	var cut []*item
+	prev, n := c.heads[i], 0
+	for it := prev.next; prev != target; prev, it = it, it.next {
+		if n++; n%(maxChain/2) == 0 {
+			prev.next = nil
+			cut = append(cut, it)
+		}
+	}
+	clocks := make([]uint64, len(cut))
+	for k, it := range cut {
+		clocks[k] = it.clock
+	}
+	c.heads = slices.Insert(c.heads, i+1, cut...)
+	c.headClocks = slices.Insert(c.headClocks, i+1, clocks...)
+	c.hint = i + len(cut)
 }
 
 // byteOffset returns the byte offset of code point n in b, which holds

@@ -27,7 +27,27 @@ type leaf struct {
 	visible int   // visible code points in items
 	idx     int   // position in Text.leaves
 	t       *Text // the text the leaf belongs to
+	// minLeft bounds the left origins of the items, for the conflict scan.
+	minLeft bound
 }
+
+// A bound is a code point at or before the left origin of every item of a
+// leaf or of a group of leaves: the conflict scan passes over them without
+// looking at their items when the bound lies right of the new run's left
+// origin. Code points never change order, so a bound stays one while items
+// only leave.
+type bound struct {
+	r     ref   // with state boundAt; none is before all
+	at    *item // the item that held r when last looked up
+	state uint8
+}
+
+// States of a bound.
+const (
+	boundUnknown = iota // to be computed from the items
+	boundAt             // r
+	boundEmpty          // no items
+)
 
 // A Text is a named sequence of Unicode code points shared by all replicas
 // of a Doc. Positions and lengths count code points, so an emoji is one
@@ -48,13 +68,15 @@ type Text struct {
 	curLeaf, curPos int
 	// groupVisible[k] is the visible length of leaves[k*leafGroup:][:leafGroup].
 	groupVisible []int
+	// groupMinLeft[k] bounds the left origins of the items in those leaves.
+	groupMinLeft []bound
 
 	observers []*textObserver
 	changes   []change // recorded during a transaction when observed
 }
 
 func newText(d *Doc, name string) *Text {
-	t := &Text{doc: d, name: name, groupVisible: []int{0}}
+	t := &Text{doc: d, name: name, groupVisible: []int{0}, groupMinLeft: []bound{{}}}
 	t.leaves = []*leaf{{t: t}}
 	return t
 }
@@ -183,7 +205,16 @@ func (t *Text) addVisible(lf *leaf, delta int) {
 }
 
 // insertItem puts it at index i of lf and splits lf when it is full.
-func (t *Text) insertItem(lf *leaf, i int, it *item) {
+// leftLeaf is the leaf holding it's left origin, if the caller knows it.
+func (t *Text) insertItem(lf *leaf, i int, it *item, leftLeaf *leaf) {
+	if leftLeaf != lf || it.left.none() {
+		// An origin inside lf lies right of the left origin of lf's first
+		// item, so only one from elsewhere can lower the bound.
+		b := bound{r: it.left, state: boundAt}
+		lf.minLeft = lower(lf.minLeft, b)
+		g := &t.groupMinLeft[lf.idx/leafGroup]
+		*g = lower(*g, b)
+	}
 	it.leaf = lf
 	lf.items = append(lf.items, nil)
 	copy(lf.items[i+1:], lf.items[i:])
@@ -199,6 +230,7 @@ func (t *Text) insertItem(lf *leaf, i int, it *item) {
 func (t *Text) splitLeaf(lf *leaf) {
 	half := len(lf.items) / 2
 	nl := &leaf{items: make([]*item, len(lf.items)-half, maxLeaf+1), t: t}
+	// lf keeps its bound: it only lost items; nl's is computed when needed.
 	copy(nl.items, lf.items[half:])
 	clear(lf.items[half:])
 	lf.items = lf.items[:half]
@@ -225,6 +257,15 @@ func (t *Text) splitLeaf(lf *leaf) {
 func (t *Text) regroup(g int) {
 	n := (len(t.leaves) + leafGroup - 1) / leafGroup
 	t.groupVisible = slices.Grow(t.groupVisible[:g], n-g)[:n]
+	// Every group after g gained the leaf that was the last of the group
+	// before it; group g gained the new leaf.
+	old := len(t.groupMinLeft)
+	t.groupMinLeft = slices.Grow(t.groupMinLeft, n-old)[:n]
+	clear(t.groupMinLeft[old:])
+	t.groupMinLeft[g] = bound{}
+	for k := g + 1; k < old; k++ {
+		t.groupMinLeft[k] = lower(t.groupMinLeft[k], t.leaves[k*leafGroup].minLeft)
+	}
 	for k := g; k < n; k++ {
 		v := 0
 		for _, lf := range t.leaves[k*leafGroup : min((k+1)*leafGroup, len(t.leaves))] {
@@ -280,7 +321,7 @@ func (t *Text) split(it *item, n uint64) *item {
 	if v := nx.visible(); v > 0 {
 		t.addVisible(lf, -v)
 	}
-	t.insertItem(lf, i+1, nx)
+	t.insertItem(lf, i+1, nx, lf)
 	return nx
 }
 
@@ -410,7 +451,11 @@ func (t *Text) place(c *clientState, n uint64, leftItem *item, left, right ref, 
 	}
 	c.next += n
 	c.addHead(it)
-	t.insertItem(lf, i, it)
+	var leftLeaf *leaf
+	if leftItem != nil {
+		leftLeaf = leftItem.leaf
+	}
+	t.insertItem(lf, i, it, leftLeaf)
 	if !deleted && t.observed() {
 		t.recordInsert(t.posOf(it), string(content))
 	}
@@ -565,11 +610,15 @@ func (t *Text) resolveConflict(c *clientState, leftItem, rightItem *item, left, 
 		if o == nil || o == rightItem {
 			break
 		}
-		oleft := positionOf(o.left, false)
-		if oleft.less(leftPos) {
+		t.doc.scanSteps++
+		ol := 0 // o.left compared with left
+		if o.left != left {
+			ol = cmpLeft(o.left, leftPos)
+		}
+		if ol < 0 {
 			break
 		}
-		if oleft == leftPos {
+		if ol == 0 {
 			oright := positionOf(o.right, true)
 			switch {
 			case oright.less(rightPos):
@@ -583,10 +632,185 @@ func (t *Text) resolveConflict(c *clientState, leftItem, rightItem *item, left, 
 				scanning = false
 			}
 		}
-		lf, i, o = t.nextFrom(lf, i+1)
+		lf, i, o = t.nextCandidate(lf, i+1, leftPos, rightItem)
 	}
 done:
 	return destLeaf, destIdx
+}
+
+// scanSkips is cleared by tests to check nextCandidate against nextFrom.
+var scanSkips = true
+
+// nextCandidate is nextFrom for resolveConflict: it passes over whole
+// groups of leaves and whole leaves whose items all have their left origin
+// right of leftPos, since such items neither end the scan nor are siblings
+// of the new run; the scan over them would only move its destination past
+// them. A scan between far-apart origins, which only a hostile peer sends,
+// then costs the number of groups between them plus two groups' worth of
+// leaves and two leaves' worth of items, instead of the number of items.
+func (t *Text) nextCandidate(lf *leaf, i int, leftPos position, rightItem *item) (*leaf, int, *item) {
+	if i < len(lf.items) {
+		return lf, i, lf.items[i]
+	}
+	if !scanSkips {
+		return t.nextFrom(lf, i)
+	}
+	rightLeaf := -1
+	if rightItem != nil {
+		rightLeaf = rightItem.leaf.idx
+	}
+	for li := lf.idx + 1; li < len(t.leaves); li++ {
+		if g := li / leafGroup; li%leafGroup == 0 && rightLeaf/leafGroup != g {
+			if t.groupBound(g).rightOf(leftPos) {
+				// As if the scan had walked the group: at the end of its
+				// last leaf with items.
+				end := min(li+leafGroup, len(t.leaves))
+				for k := end - 1; k >= li; k-- {
+					if l := t.leaves[k]; len(l.items) > 0 {
+						lf, i = l, len(l.items)
+						break
+					}
+				}
+				li = end - 1
+				continue
+			}
+		}
+		l := t.leaves[li]
+		if len(l.items) == 0 {
+			continue
+		}
+		if li != rightLeaf && t.leafBound(l).rightOf(leftPos) {
+			lf, i = l, len(l.items) // as if the scan had walked it
+			continue
+		}
+		return l, 0, l.items[0]
+	}
+	return lf, i, nil
+}
+
+// leafBound returns lf's bound, computing it from the items if unknown.
+func (t *Text) leafBound(lf *leaf) *bound {
+	if lf.minLeft.state == boundUnknown {
+		lf.minLeft = minBound(len(lf.items), func(k int) bound {
+			it := lf.items[k]
+			if !it.left.none() && it.left.c.find(it.left.clock).leaf == lf {
+				return bound{state: boundEmpty} // right of the origin of lf's first item
+			}
+			return bound{r: it.left, state: boundAt}
+		})
+	}
+	return &lf.minLeft
+}
+
+// groupBound returns group g's bound, computing it from its leaves' if
+// unknown.
+func (t *Text) groupBound(g int) *bound {
+	if t.groupMinLeft[g].state == boundUnknown {
+		leaves := t.leaves[g*leafGroup : min((g+1)*leafGroup, len(t.leaves))]
+		t.groupMinLeft[g] = minBound(len(leaves), func(k int) bound { return *t.leafBound(leaves[k]) })
+	}
+	return &t.groupMinLeft[g]
+}
+
+// minBound returns the least of the known bounds at(0) ... at(n-1).
+func minBound(n int, at func(int) bound) bound {
+	best, bestPos := bound{state: boundEmpty}, posAfterAll
+	for k := range n {
+		b := at(k)
+		if b.state == boundEmpty {
+			continue
+		}
+		if p := b.pos(); p.less(bestPos) {
+			best, bestPos = b, p
+			if b.r.none() {
+				break // before all
+			}
+		}
+	}
+	return best
+}
+
+// pos returns the position of a known bound.
+func (b *bound) pos() position {
+	switch {
+	case b.state == boundEmpty:
+		return posAfterAll
+	case b.r.none():
+		return posBeforeAll
+	}
+	it := b.holder()
+	return position{it.leaf.idx, indexIn(it), b.r.clock - it.clock}
+}
+
+// rightOf reports whether a known bound lies right of p.
+func (b *bound) rightOf(p position) bool {
+	switch {
+	case b.state == boundEmpty:
+		return true
+	case b.r.none():
+		return false // before all
+	}
+	it := b.holder()
+	if li := it.leaf.idx; li != p.leaf {
+		return li > p.leaf
+	}
+	return p.less(position{it.leaf.idx, indexIn(it), b.r.clock - it.clock})
+}
+
+// holder returns the item holding the bound's code point: the one it held
+// when last looked up if it still does. Freed items are reused, but only
+// one item of a client holds a given clock, so one that matches holds it.
+func (b *bound) holder() *item {
+	if it := b.at; it != nil && it.c == b.r.c && it.kind == kindText && it.clock <= b.r.clock && b.r.clock < it.clock+it.length {
+		return it
+	}
+	b.at = b.r.c.find(b.r.clock)
+	return b.at
+}
+
+// cmpLeft compares the position of left origin r (none: before all) with
+// p, like positionOf(r, false) with p but looking into r's leaf only when
+// p is in it.
+func cmpLeft(r ref, p position) int {
+	if r.none() {
+		if p == posBeforeAll {
+			return 0
+		}
+		return -1
+	}
+	it := r.c.find(r.clock)
+	if li := it.leaf.idx; li != p.leaf {
+		if li < p.leaf {
+			return -1
+		}
+		return 1
+	}
+	q := position{it.leaf.idx, indexIn(it), r.clock - it.clock}
+	switch {
+	case q.less(p):
+		return -1
+	case p.less(q):
+		return 1
+	}
+	return 0
+}
+
+// lower returns the lesser of two bounds: unknown if either is.
+func lower(a, b bound) bound {
+	switch {
+	case a.state == boundUnknown || b.state == boundUnknown:
+		return bound{}
+	case a.state == boundEmpty:
+		return b
+	case b.state == boundEmpty || a.r.none():
+		return a
+	case b.r.none():
+		return b
+	}
+	if b.pos().less(a.pos()) {
+		return b
+	}
+	return a
 }
 
 // deleteRange marks the code points [clock, clock+n) of client c deleted;

@@ -3,7 +3,6 @@ package crdt
 import (
 	"bytes"
 	"fmt"
-	"sort"
 )
 
 // Validation runs before an update changes anything, so that an update is
@@ -156,32 +155,6 @@ func (ov *overlap) check(d *Doc, u *decoded, c *clientState, r *record) error {
 		return err
 	}
 	return nil
-}
-
-// pendingOverlapping calls fn for each pending record of c that covers a
-// clock of [lo, end), until fn returns false. Pending records are sorted by
-// clock, except the first, whose head integration may have cut off while it
-// stayed blocked, and may overlap each other (each was compatible with the
-// others when it came); none is longer than pendingMaxLen, which ends the
-// scan back from end.
-func (c *clientState) pendingOverlapping(lo, end uint64, fn func(*record) bool) {
-	if len(c.pending) == 0 {
-		return
-	}
-	if p := c.pending[0]; p.clock < end && p.clock+p.length > lo && !fn(p) {
-		return
-	}
-	rest := c.pending[1:]
-	n := sort.Search(len(rest), func(i int) bool { return rest[i].clock >= end })
-	for i := n - 1; i >= 0; i-- {
-		p := rest[i]
-		if p.clock+c.pendingMaxLen <= lo {
-			return
-		}
-		if p.clock+p.length > lo && !fn(p) {
-			return
-		}
-	}
 }
 
 // leftAt is the left origin of clock k of a run of client c that starts at
