@@ -25,10 +25,11 @@ last one that succeeded. On an open server a member may thus see an
 update before it is durable; if the server dies then, the sender, never
 acknowledged, sends it again after reconnecting, and so may the member.
 With Config.Auth, where only its author may write under a client ID,
-updates are relayed only once written, and a join waits (up to 250 ms)
-until everything the room applied is written: a member never holds
-another user's update that the server may still lose, which it could not
-send back after a crash. A room whose stored records do not decode
+updates are relayed only once written, and a join waits until everything
+the room applied is written (updates that arrive meanwhile wait for the
+join; while the store fails, such a join is refused with 1013): a member
+never holds another user's update that the server may still lose, which
+it could not send back after a crash. A room whose stored records do not decode
 is quarantined: joins are refused and its records left untouched. A
 room drains the updates waiting in its channel before it relays them, so
 that under load many updates travel in one message: the message is encoded

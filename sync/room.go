@@ -115,12 +115,12 @@ type room struct {
 	compactAfter time.Time
 	dead         bool // quarantined after a write: run returns
 
-	// With Config.Auth, a join waits until everything applied is written
-	// (or joinWait passed, on joinTimer), so that no member holds another
-	// user's update the server may still lose (relayable says why).
-	joins     []pendingJoin
-	joinTimer *time.Timer
-	joinOn    bool
+	// With Config.Auth, a join waits until everything applied is written,
+	// and updates wait (in deferred) while a join does, so that no member
+	// holds another user's update the server may still lose (relayable
+	// says why). While the store fails, such a join is refused (1013).
+	joins    []pendingJoin
+	deferred []event
 
 	idle     *time.Timer // runs while the room has no members
 	flush    *time.Timer // runs while presence changes wait
@@ -278,9 +278,6 @@ func (r *room) run() {
 	r.retry = time.NewTimer(time.Hour)
 	r.retry.Stop()
 	defer r.retry.Stop()
-	r.joinTimer = time.NewTimer(time.Hour)
-	r.joinTimer.Stop()
-	defer r.joinTimer.Stop()
 	defer r.setFailing(false)
 	defer func() {
 		if r.sweep != nil {
@@ -303,9 +300,6 @@ func (r *room) run() {
 		case <-r.retry.C:
 			r.retryOn = false
 			r.commit()
-		case <-r.joinTimer.C:
-			r.joinOn = false
-			r.serveJoins()
 		case <-r.relay.C:
 			r.relayOn = false
 			r.relayBatch()
@@ -354,11 +348,11 @@ func (r *room) handle(ev event) {
 	case eventJoin:
 		h := ev.msg.(*protocol.Hello)
 		if r.hub.cfg.Auth != nil && r.written < r.applied {
-			r.joins = append(r.joins, pendingJoin{s: ev.s, hello: h})
-			if !r.joinOn {
-				r.joinOn = true
-				r.joinTimer.Reset(joinWait)
+			if r.failing {
+				ev.s.queue.close(closedStoreFailing, "the server cannot store updates now; reconnect later", 0)
+				return
 			}
+			r.joins = append(r.joins, pendingJoin{s: ev.s, hello: h})
 			return
 		}
 		r.relayBatch() // so the new member gets no update twice
@@ -369,6 +363,10 @@ func (r *room) handle(ev event) {
 		}
 		r.joins = slices.DeleteFunc(r.joins, func(j pendingJoin) bool { return j.s == ev.s })
 	case eventUpdate:
+		if len(r.joins) > 0 {
+			r.deferred = append(r.deferred, ev) // see joins
+			return
+		}
 		r.apply(ev.s, ev.msg.(*protocol.Update))
 	case eventRead:
 		ev.view <- contentOf(r.name, r.doc, true)
@@ -477,10 +475,6 @@ func (r *room) apply(s *session, m *protocol.Update) {
 	}
 }
 
-// joinWait bounds how long a join waits for the room's updates to be
-// written, with Config.Auth: past it, the joiner gets what the room holds.
-const joinWait = 250 * time.Millisecond
-
 // Bounds of the backoff between attempts to write after a failure.
 const (
 	retryMin = 50 * time.Millisecond
@@ -587,7 +581,8 @@ func (r *room) wrote(n int, sv crdt.StateVector) {
 }
 
 // serveJoins lets the joins waiting for the room's updates to be written
-// in, after relaying what may be relayed.
+// in, after relaying what may be relayed, and then applies the updates
+// that waited for them.
 func (r *room) serveJoins() {
 	if len(r.joins) == 0 {
 		return
@@ -598,6 +593,27 @@ func (r *room) serveJoins() {
 	for _, j := range joins {
 		r.join(j.s, j.hello)
 	}
+	r.applyDeferred()
+}
+
+// applyDeferred applies the updates that waited for joins.
+func (r *room) applyDeferred() {
+	deferred := r.deferred
+	r.deferred = nil
+	for _, ev := range deferred {
+		r.handle(ev)
+	}
+	r.scheduleRelay()
+}
+
+// refuseJoins refuses the joins waiting for the room's updates to be
+// written, which the store fails to write.
+func (r *room) refuseJoins() {
+	for _, j := range r.joins {
+		j.s.queue.close(closedStoreFailing, "the server cannot store updates now; reconnect later", 0)
+	}
+	r.joins = nil
+	r.applyDeferred() // refused too, as the room is failing
 }
 
 // writeFailed handles a failed Append or Compact: the room stops taking
@@ -624,6 +640,7 @@ func (r *room) writeFailed(op string, err error) {
 		r.hub.logger.Error("store write failed: the room takes no updates and acknowledges nothing until a write succeeds", "room", r.name, "op", op, "unwritten", len(r.unwritten), "err", err)
 		r.setFailing(true)
 	}
+	r.refuseJoins()
 	wait := min(retryMin<<min(r.failures, 16), retryMax)
 	r.failures++
 	r.retryOn = true
