@@ -220,16 +220,9 @@ func storedContent(st store.Store, name string) (*RoomContent, error) {
 	if snapshot == nil && len(updates) == 0 {
 		return nil, ErrNoRoom
 	}
-	d := crdt.NewDoc()
-	if len(snapshot) > 0 {
-		if err := d.Apply(snapshot); err != nil {
-			return nil, fmt.Errorf("sync: room %q: stored snapshot: %w", name, err)
-		}
-	}
-	for i, u := range updates {
-		if err := d.Apply(u); err != nil {
-			return nil, fmt.Errorf("sync: room %q: stored update %d: %w", name, i, err)
-		}
+	d, err := buildDoc(snapshot, updates)
+	if err != nil {
+		return nil, fmt.Errorf("sync: room %q: stored records: %w", name, err)
 	}
 	return contentOf(name, d, false), nil
 }

@@ -35,6 +35,21 @@ room drains the updates waiting in its channel before it relays them, so
 that under load many updates travel in one message: the message is encoded
 once and the same bytes go to every member who sent none of them.
 
+# Hostile updates
+
+The CRDT applies an update whole or refuses it whole, and never panics
+(crdt/doc.go, Guarantees); a refused update closes its sender with 4004
+and changes nothing. As defence in depth the room also recovers a panic
+of the CRDT: the sender is closed with 4004, the panic is logged with the
+start of the update in hex and counted (flowstate_apply_panics_total),
+and the document, which the panic may have left half changed, is rebuilt
+from the store's records and the updates not yet written, so the room
+goes on exactly as it was before that update. If it cannot be rebuilt,
+the room is quarantined, as for damaged stored records; the process and
+every other room keep running. An update whose apply takes longer than
+50 ms is logged and counted (flowstate_slow_updates_total), beside the
+flowstate_apply_seconds histogram of every apply.
+
 # Durability
 
 The room keeps one promise: an Ack, and so a client's synced status, is

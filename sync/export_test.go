@@ -1,5 +1,11 @@
 package sync
 
+import (
+	"bytes"
+
+	"github.com/flowstate/flowstate/crdt"
+)
+
 // SessionRemotes returns the remote addresses of h's sessions, so that
 // tests can tell whether the server still holds a given connection. A
 // session's remote address is its client's local address.
@@ -39,4 +45,20 @@ func SetCompactEvery(t interface{ Cleanup(func()) }, n int) {
 	old := compactEvery
 	compactEvery = n
 	t.Cleanup(func() { compactEvery = old })
+}
+
+// PanicOn makes applying an update equal to marker apply it and then
+// panic, as a CRDT bug might halfway through an update, until the test
+// ends. Only tests that do not run in parallel may call it, before their
+// server starts.
+func PanicOn(t interface{ Cleanup(func()) }, marker []byte) {
+	old := crdtApply
+	crdtApply = func(doc *crdt.Doc, u []byte) error {
+		err := old(doc, u)
+		if bytes.Equal(u, marker) {
+			panic("test: injected CRDT panic") // after changing the document
+		}
+		return err
+	}
+	t.Cleanup(func() { crdtApply = old })
 }

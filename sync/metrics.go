@@ -38,6 +38,8 @@ type hubMetrics struct {
 	slowConsumers       prometheus.Counter
 	storeErrors         *prometheus.CounterVec
 	applySeconds        prometheus.Histogram
+	slowUpdates         prometheus.Counter
+	applyPanics         prometheus.Counter
 	storeCommitSeconds  prometheus.Histogram
 	storeCompactSeconds prometheus.Histogram
 	documentBytes       prometheus.Histogram
@@ -72,6 +74,8 @@ func newHubMetrics(stats func() Stats) *hubMetrics {
 		presenceUpdates:     f("presence_updates_total", "Presence changes received from clients."),
 		slowConsumers:       f("slow_consumer_disconnects_total", "Sessions closed because their send queue overflowed (4008)."),
 		applySeconds:        h("apply_seconds", "Time to apply one CRDT update to a room's document.", latencyBuckets),
+		slowUpdates:         f("slow_updates_total", "CRDT updates whose apply took longer than the budget (applyBudget), each also logged."),
+		applyPanics:         f("apply_panics_total", "CRDT updates whose apply panicked: the sender was closed with 4004 and the document rebuilt."),
 		storeCommitSeconds:  h("store_commit_seconds", "Time for the store to make one batch of a room's updates durable.", latencyBuckets),
 		storeCompactSeconds: h("store_compact_seconds", "Time to encode a room's snapshot and replace its log with it.", latencyBuckets),
 		documentBytes:       h("document_bytes", "Size of each snapshot saved, in bytes.", documentBuckets),

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -216,17 +217,12 @@ func (r *room) load() error {
 	if err != nil {
 		return fmt.Errorf("sync: load room %q: %w", r.name, err)
 	}
-	doc := crdt.NewDoc()
-	if len(snapshot) > 0 {
-		if err := doc.Apply(snapshot); err != nil {
-			return fmt.Errorf("sync: load room %q: %w: snapshot: %w", r.name, errCorruptRoom, err)
-		}
+	doc, err := buildDoc(snapshot, updates)
+	if err != nil {
+		return fmt.Errorf("sync: load room %q: %w: %w", r.name, errCorruptRoom, err)
 	}
 	logBytes := 0
-	for i, u := range updates {
-		if err := doc.Apply(u); err != nil {
-			return fmt.Errorf("sync: load room %q: %w: update %d: %w", r.name, errCorruptRoom, i, err)
-		}
+	for _, u := range updates {
 		logBytes += len(u)
 	}
 	if r.hub.cfg.Auth != nil {
@@ -452,8 +448,18 @@ func (r *room) apply(s *session, m *protocol.Update) {
 		r.counters.updates++
 		r.counters.updateBytes += len(u)
 		start := time.Now()
-		err := r.doc.Apply(u)
-		r.hub.metrics.applySeconds.Observe(time.Since(start).Seconds())
+		err := applyUpdate(r.doc, u)
+		took := time.Since(start)
+		r.hub.metrics.applySeconds.Observe(took.Seconds())
+		if took > applyBudget {
+			r.hub.metrics.slowUpdates.Inc()
+			r.hub.logger.Warn("an update took longer to apply than its budget", "room", r.name, "client", mem.client,
+				"took", took, "budget", applyBudget, "bytes", len(u), "update", hexPrefix(u))
+		}
+		if errors.Is(err, errApplyPanicked) {
+			r.recoverFromPanic(s, mem.client, u, err, fmt.Sprintf("update %d of message %d was refused", i, m.Seq), m.Seq)
+			return
+		}
 		if err != nil {
 			r.drop(s, closedInvalidUpdate, fmt.Sprintf("update %d of message %d: %v", i, m.Seq, err), m.Seq)
 			return
@@ -622,12 +628,7 @@ func (r *room) refuseJoins() {
 func (r *room) writeFailed(op string, err error) {
 	if errors.Is(err, store.ErrCorrupt) {
 		r.hub.logger.Error("room quarantined: the store reports its records damaged", "room", r.name, "op", op, "err", err)
-		r.err = fmt.Errorf("sync: %s room %q: %w: %w", op, r.name, errCorruptRoom, err)
-		r.hub.quarantine(r)
-		for s := range r.members {
-			r.drop(s, closedInternalError, (&QuarantinedError{Room: r.name}).Error(), 0)
-		}
-		r.dead = true
+		r.quarantineNow(fmt.Errorf("sync: %s room %q: %w: %w", op, r.name, errCorruptRoom, err))
 		return
 	}
 	if len(r.unwritten) == 0 {
@@ -975,4 +976,96 @@ func (r *room) saveLast() {
 	if !r.save() && len(r.unwritten) > 0 {
 		r.hub.logger.Error("room closed with updates it could not store; their senders were not acknowledged and keep them", "room", r.name, "unwritten", len(r.unwritten))
 	}
+}
+
+// applyBudget is how long applying one update may take before it is
+// logged and counted (flowstate_slow_updates_total). The CRDT bounds what
+// an update can cost (crdt/doc.go, Costs), so an update past it points at
+// a bound that does not hold, or at a machine that is overloaded.
+const applyBudget = 50 * time.Millisecond
+
+// errApplyPanicked marks an update whose apply panicked.
+var errApplyPanicked = errors.New("sync: applying the update panicked")
+
+// applyUpdate applies u to doc and turns a panic of the CRDT into an error
+// wrapping errApplyPanicked. The CRDT promises never to panic; this is
+// defence in depth, so that a bug there closes one client instead of the
+// process and every room in it.
+func applyUpdate(doc *crdt.Doc, u []byte) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", errApplyPanicked, p)
+		}
+	}()
+	return crdtApply(doc, u)
+}
+
+// crdtApply is (*crdt.Doc).Apply, in a variable so that tests can make it
+// panic.
+var crdtApply = (*crdt.Doc).Apply
+
+// buildDoc makes a document of a snapshot and the updates that follow it.
+func buildDoc(snapshot []byte, updates [][]byte) (*crdt.Doc, error) {
+	doc := crdt.NewDoc()
+	if len(snapshot) > 0 {
+		if err := applyUpdate(doc, snapshot); err != nil {
+			return nil, fmt.Errorf("snapshot: %w", err)
+		}
+	}
+	for i, u := range updates {
+		if err := applyUpdate(doc, u); err != nil {
+			return nil, fmt.Errorf("update %d: %w", i, err)
+		}
+	}
+	return doc, nil
+}
+
+// recoverFromPanic handles an update u from s whose apply panicked. A
+// panic may leave the document half changed, so s is closed with 4004 and
+// the document is rebuilt from what the room accepted before u: the
+// store's records and the updates not yet written (written or not, they
+// apply the same, as applying is idempotent). Nothing of u was relayed or
+// stored. If the rebuild fails too, the document cannot be trusted and the
+// room is quarantined, as for damaged stored records.
+func (r *room) recoverFromPanic(s *session, client uint64, u []byte, err error, text string, seq uint64) {
+	r.hub.metrics.applyPanics.Inc()
+	r.hub.logger.Error("an update made the CRDT panic: its sender is closed and the document rebuilt without it",
+		"room", r.name, "client", client, "bytes", len(u), "update", hexPrefix(u), "err", err)
+	r.drop(s, closedInvalidUpdate, text, seq)
+	snapshot, updates, lerr := r.hub.store.Load(r.name)
+	if lerr != nil {
+		r.hub.metrics.storeErrors.WithLabelValues("load").Inc()
+	}
+	var doc *crdt.Doc
+	if lerr == nil {
+		doc, lerr = buildDoc(snapshot, slices.Concat(updates, r.unwritten))
+	}
+	if lerr != nil {
+		r.hub.logger.Error("room quarantined: its document could not be rebuilt after a panic", "room", r.name, "err", lerr)
+		r.quarantineNow(fmt.Errorf("sync: rebuild room %q after a panic: %w: %w", r.name, errCorruptRoom, lerr))
+		return
+	}
+	r.doc = doc
+}
+
+// quarantineNow quarantines a running room for err: its members are
+// closed, joins are refused until the server restarts, and nothing more is
+// written, so that what the store holds stays as it is for an operator.
+func (r *room) quarantineNow(err error) {
+	r.err = err
+	r.hub.quarantine(r)
+	for s := range r.members {
+		r.drop(s, closedInternalError, (&QuarantinedError{Room: r.name}).Error(), 0)
+	}
+	r.dead = true
+}
+
+// hexPrefix is the start of u in hex, for a log line: enough to tell one
+// update from another and to reproduce short ones, never megabytes.
+func hexPrefix(u []byte) string {
+	const most = 64
+	if len(u) <= most {
+		return hex.EncodeToString(u)
+	}
+	return hex.EncodeToString(u[:most]) + fmt.Sprintf("… (%d bytes)", len(u))
 }
