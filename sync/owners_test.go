@@ -99,6 +99,11 @@ func TestForgedClientIDRefused(t *testing.T) {
 	if err := forged.Apply(attacker.doc.Snapshot()); err != nil {
 		t.Fatal(err)
 	}
+	// A hostile client keeps the victim's ID on purpose: an honest Doc
+	// would take a fresh one, having seen the victim's edits under it.
+	if err := forged.ResumeClientID(victimDoc.ClientID()); err != nil {
+		t.Fatal(err)
+	}
 	u, err := forged.Text("body").Insert(forged.Text("body").Len(), "MALLORY")
 	if err != nil {
 		t.Fatal(err)
