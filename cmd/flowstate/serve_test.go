@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -204,7 +206,8 @@ func TestBenchLoad(t *testing.T) {
 	defer srv.Shutdown(context.Background())
 
 	var stdout, stderr bytes.Buffer
-	args := []string{"--url", "ws://" + ln.Addr().String(), "--rooms", "3", "--clients", "4", "--rate", "20", "--duration", "1s", "--json"}
+	args := []string{"--url", "ws://" + ln.Addr().String(), "--rooms", "3", "--clients", "4", "--rate", "20", "--duration", "1s", "--json",
+		"--server-pid", strconv.Itoa(os.Getpid())} // the server runs in this process
 	if code := runBenchLoad(args, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit status %d\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
 	}
@@ -212,7 +215,11 @@ func TestBenchLoad(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, stdout.String())
 	}
-	for _, k := range []string{"p50_ms", "p99_ms", "max_ms", "deliveries_per_s", "errors", "converged", "connections"} {
+	keys := []string{"p50_ms", "p99_ms", "max_ms", "deliveries_per_s", "errors", "converged", "connections"}
+	if runtime.GOOS == "linux" {
+		keys = append(keys, "server_pid", "server_cpu_us_per_delivery", "server_voluntary_switches_per_delivery")
+	}
+	for _, k := range keys {
 		if _, ok := res[k]; !ok {
 			t.Errorf("output lacks %q: %s", k, stdout.String())
 		}
