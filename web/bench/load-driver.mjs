@@ -21,7 +21,7 @@
 // and the update hook differ, so that neither side is favoured by how it is
 // measured.
 
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -44,6 +44,7 @@ const { values: opt } = parseArgs({
     duration: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '3' },
     repeat: { type: 'string', default: '1' },
+    workers: { type: 'string', default: '2' },
     servers: { type: 'string', default: 'flowstate,peer' },
     json: { type: 'boolean', default: false },
     'server-args': { type: 'string', default: '' },
@@ -194,22 +195,24 @@ function quantile(sorted, q) {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] : NaN;
 }
 
-/** run measures one server under the load and returns its figures. */
-async function run(name) {
+/**
+ * clientPart runs the clients of some rooms, in a worker process, as the
+ * parent tells it over IPC: 'edit' starts the editing, 'measure' starts
+ * counting, 'stop' stops the edits and reports the counts once the
+ * measured edits arrived (or after 5 s), 'close' checks convergence and
+ * disconnects.
+ */
+async function clientPart({ name, url, prefix, first, count }) {
   const impl = servers[name];
-  const port = await freePort();
-  const { child, cleanUp } = await impl.start(port);
-  const url = `ws://127.0.0.1:${port}`;
   const rooms = [];
-  const prefix = `load${Date.now() % 1e6}-`;
   let measuring = false;
   const latencies = [];
   let deliveries = 0;
-  for (let r = 0; r < cfg.rooms; r++) {
+  for (let r = first; r < first + count; r++) {
     const members = [];
     for (let c = 0; c < cfg.clients; c++) {
       const m = impl.connect(url, prefix + r);
-      m.sends = []; // {end, at} per edit, in order
+      m.sends = []; // {end, at, measured} per edit, in order
       m.seen = new Array(cfg.clients).fill(0);
       members.push(m);
     }
@@ -235,53 +238,98 @@ async function run(name) {
   }
   const all = rooms.flat();
   await Promise.all(all.map((m) => m.synced));
+  process.send({ ready: true });
 
-  // Edit: each client on a timer of its own, spread over the period.
   const period = 1000 / cfg.rate;
   let edits = 0;
   let stopping = false;
   let measureEdits = false;
   const timers = [];
-  for (const m of all) {
-    timers.push(
-      setTimeout(() => {
-        const tick = () => {
-          if (stopping) return;
-          m.sends.push({ end: m.clock(m.id) + 1, at: performance.now(), measured: measureEdits });
-          if (measureEdits) edits++;
-          m.insert();
-        };
-        tick();
-        timers.push(setInterval(tick, period));
-      }, Math.random() * period),
-    );
+  process.on('message', async (msg) => {
+    if (msg === 'edit') {
+      // Each client on a timer of its own, spread over the period.
+      for (const m of all) {
+        timers.push(
+          setTimeout(() => {
+            const tick = () => {
+              if (stopping) return;
+              m.sends.push({ end: m.clock(m.id) + 1, at: performance.now(), measured: measureEdits });
+              if (measureEdits) edits++;
+              m.insert();
+            };
+            tick();
+            timers.push(setInterval(tick, period));
+          }, Math.random() * period),
+        );
+      }
+    } else if (msg === 'measure') {
+      measuring = measureEdits = true;
+    } else if (msg === 'stop') {
+      measureEdits = false;
+      stopping = true;
+      for (let i = 0; i < 50 && deliveries < edits * (cfg.clients - 1); i++) await sleep(100);
+      measuring = false;
+      for (const t of timers) clearTimeout(t), clearInterval(t);
+      process.send({ edits, deliveries, latencies });
+    } else if (msg === 'close') {
+      let converged = true;
+      for (let i = 0; i < 50; i++) {
+        converged = rooms.every((ms) => ms.every((m) => m.text() === ms[0].text()));
+        if (converged) break;
+        await sleep(100);
+      }
+      for (const m of all) m.close();
+      process.send({ converged });
+      process.exit(0);
+    }
+  });
+}
+
+/** ask sends msg to every worker and resolves to their next answers. */
+function ask(workers, msg) {
+  return Promise.all(
+    workers.map((w) => {
+      const answer = new Promise((resolve) => w.once('message', resolve));
+      if (msg !== null) w.send(msg);
+      return answer;
+    }),
+  );
+}
+
+/**
+ * run measures one server under the load and returns its figures. The
+ * clients run in worker processes, rooms split between them, so that one
+ * Node thread does not limit the load on a machine with several cores.
+ */
+async function run(name) {
+  const impl = servers[name];
+  const port = await freePort();
+  const { child, cleanUp } = await impl.start(port);
+  const url = `ws://127.0.0.1:${port}`;
+  const prefix = `load${Date.now() % 1e6}-`;
+  const n = Math.min(Number(opt.workers), cfg.rooms);
+  const workers = [];
+  for (let i = 0; i < n; i++) {
+    const first = Math.floor((cfg.rooms * i) / n);
+    const count = Math.floor((cfg.rooms * (i + 1)) / n) - first;
+    const w = fork(fileURLToPath(import.meta.url), process.argv.slice(2), { env: { ...process.env, LOAD_PART: JSON.stringify({ name, url, prefix, first, count }) } });
+    workers.push(w);
   }
+  await ask(workers, null); // ready
+  for (const w of workers) w.send('edit');
   await sleep(cfg.warmup * 1000);
-  measuring = true;
-  measureEdits = true;
+  for (const w of workers) w.send('measure');
   const before = procSample(child.pid);
   const t0 = performance.now();
   await sleep(cfg.duration * 1000);
-  measureEdits = false;
-  stopping = true;
-  // The edits of the window arrive shortly after it; wait for them, then
-  // take the server's counters. The tail adds the server's idle cost of the
+  // The edits of the window arrive shortly after it; the workers wait for
+  // them before answering. The tail adds the server's idle cost of the
   // wait, about the same for both servers.
-  const want = () => edits * (cfg.clients - 1);
-  for (let i = 0; i < 50 && deliveries < want(); i++) await sleep(100);
+  const parts = await ask(workers, 'stop');
   const after = procSample(child.pid);
   const elapsed = (performance.now() - t0) / 1000;
-  measuring = false;
-  for (const t of timers) clearTimeout(t), clearInterval(t);
+  const closed = await ask(workers, 'close');
 
-  // Convergence check: every room's members hold the same text.
-  let converged = true;
-  for (let i = 0; i < 50; i++) {
-    converged = rooms.every((ms) => ms.every((m) => m.text() === ms[0].text()));
-    if (converged) break;
-    await sleep(100);
-  }
-  for (const m of all) m.close();
   // SIGTERM, so that a server run with --cpuprofile writes its profile.
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
@@ -290,7 +338,9 @@ async function run(name) {
   clearTimeout(killer);
   cleanUp();
 
-  latencies.sort((a, b) => a - b);
+  const latencies = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
+  const edits = parts.reduce((a, p) => a + p.edits, 0);
+  const deliveries = parts.reduce((a, p) => a + p.deliveries, 0);
   const per = (x) => (deliveries ? x / deliveries : NaN);
   return {
     server: name,
@@ -299,11 +349,11 @@ async function run(name) {
     rate: cfg.rate,
     edits,
     deliveries,
-    missing: want() - deliveries,
+    missing: edits * (cfg.clients - 1) - deliveries,
     deliveries_per_s: deliveries / elapsed,
     p50_ms: quantile(latencies, 0.5),
     p99_ms: quantile(latencies, 0.99),
-    converged,
+    converged: closed.every((c) => c.converged),
     cpu_us_per_delivery: per((after.user + after.system - before.user - before.system) * 1e6),
     user_us_per_delivery: per((after.user - before.user) * 1e6),
     system_us_per_delivery: per((after.system - before.system) * 1e6),
@@ -313,22 +363,30 @@ async function run(name) {
   };
 }
 
-const names = opt.servers.split(',');
-const results = [];
-for (let i = 0; i < Number(opt.repeat); i++) {
-  for (const name of names) {
-    const r = await run(name);
-    results.push(r);
-    if (opt.json) console.log(JSON.stringify(r));
-    else {
-      console.log(
-        `${r.server.padEnd(9)} ${r.rooms}x${r.clients}x${r.rate}/s  deliveries ${r.deliveries} (${r.deliveries_per_s.toFixed(0)}/s, missing ${r.missing})` +
-          `  p50 ${r.p50_ms.toFixed(1)} ms  p99 ${r.p99_ms.toFixed(1)} ms` +
-          `  CPU ${r.cpu_us_per_delivery.toFixed(1)} µs/delivery (user ${r.user_us_per_delivery.toFixed(1)}, sys ${r.system_us_per_delivery.toFixed(1)})` +
-          `  csw ${r.vcsw_per_delivery.toFixed(2)}+${r.ivcsw_per_delivery.toFixed(2)}  writes ${r.writes_per_delivery.toFixed(2)}` +
-          (r.converged ? '' : '  NOT CONVERGED'),
-      );
+if (process.env.LOAD_PART) {
+  await clientPart(JSON.parse(process.env.LOAD_PART));
+} else {
+  await main();
+}
+
+async function main() {
+  const names = opt.servers.split(',');
+  const results = [];
+  for (let i = 0; i < Number(opt.repeat); i++) {
+    for (const name of names) {
+      const r = await run(name);
+      results.push(r);
+      if (opt.json) console.log(JSON.stringify(r));
+      else {
+        console.log(
+          `${r.server.padEnd(9)} ${r.rooms}x${r.clients}x${r.rate}/s  deliveries ${r.deliveries} (${r.deliveries_per_s.toFixed(0)}/s, missing ${r.missing})` +
+            `  p50 ${r.p50_ms.toFixed(1)} ms  p99 ${r.p99_ms.toFixed(1)} ms` +
+            `  CPU ${r.cpu_us_per_delivery.toFixed(1)} µs/delivery (user ${r.user_us_per_delivery.toFixed(1)}, sys ${r.system_us_per_delivery.toFixed(1)})` +
+            `  csw ${r.vcsw_per_delivery.toFixed(2)}+${r.ivcsw_per_delivery.toFixed(2)}  writes ${r.writes_per_delivery.toFixed(2)}` +
+            (r.converged ? '' : '  NOT CONVERGED'),
+        );
+      }
     }
   }
+  process.exit(0);
 }
-process.exit(0);
