@@ -6,10 +6,10 @@ TRACES   ?= ../shared/traces/*.json.gz
 
 # Fuzz targets, as package:target, each run for FUZZTIME by "make fuzz".
 FUZZ_TARGETS := crdt:FuzzApplyUpdate crdt:FuzzApplyPopulated crdt:FuzzDecodeStateVector \
-	crdt:FuzzReplicas crdt:FuzzUndo protocol:FuzzDecode sync:FuzzRoomFromPath \
+	crdt:FuzzReplicas crdt:FuzzUndo protocol:FuzzDecode sync:FuzzRoomFromPath sync:FuzzHostCheck \
 	store:FuzzOpen store:FuzzJournalEntry
 
-.PHONY: help test test-go test-web test-e2e web-deps web-build web-check test-short bench fuzz fmt vet build
+.PHONY: help test test-go test-web test-e2e web-deps web-build web-check test-short bench fuzz fmt vet build soak
 
 help:
 	@echo "make test        vet, run the Go tests with the race detector, then the JS and browser tests"
@@ -21,6 +21,7 @@ help:
 	@echo "make test-short  run the tests with -short (skips long simulations)"
 	@echo "make bench       replay the editing traces in TRACES through the CRDT"
 	@echo "make fuzz        run each fuzz target for FUZZTIME (default 20s)"
+	@echo "make soak        run the fault tests (failing store, full disk, kill -9) for SOAK (default 10m)"
 	@echo "make fmt         gofmt every Go file"
 	@echo "make vet         go vet"
 	@echo "make build       build ./flowstate"
@@ -67,6 +68,17 @@ fuzz:
 		echo "$(GO) test -run '^\$$' -fuzz '^$$target\$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./$$pkg"; \
 		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./$$pkg; \
 	done
+
+# The long versions of the durability tests: the store fault cases in
+# sync, and the crash and disk-full cycles of the real binary in
+# cmd/flowstate (the disk-full test needs root to mount a tmpfs), each
+# package for about SOAK, both at once. They log their figures.
+SOAK ?= 10m
+
+soak:
+	FLOWSTATE_SOAK=$(SOAK) $(GO) test -count=1 -v -timeout 0 \
+		-run '^(TestStoreFaults|TestCrashKeepsAcknowledgedEdits|TestDiskFullKeepsAcknowledgedEdits)$$' \
+		./sync ./cmd/flowstate
 
 fmt:
 	gofmt -w .

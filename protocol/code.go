@@ -26,8 +26,11 @@ const (
 	CodeMessageTooBig Code = 1009
 	// CodeInternalError: the server failed to serve the room.
 	CodeInternalError Code = 1011
-	// CodeTryAgainLater: the server cannot take the connection now, for
-	// instance because it holds as many busy rooms as it may.
+	// CodeTryAgainLater: the server cannot take the connection, or the
+	// update, now: it holds as many busy rooms as it may, or it cannot
+	// store updates (a full disk) and refused this one, unapplied.
+	// Reconnect with backoff, waiting at least a second, and without
+	// resetting the backoff on the next Welcome.
 	CodeTryAgainLater Code = 1013
 	// CodeUnknownType: a message had a type tag this version does not know.
 	CodeUnknownType Code = 4000
@@ -59,6 +62,16 @@ const (
 	// CodeRateLimited: the client sent more messages or bytes than its
 	// allowance. Reconnect with backoff.
 	CodeRateLimited Code = 4429
+	// CodeClientIDInUse: the Hello's client ID is held by another live
+	// connection (of another user, with tokens). Pick a fresh client ID
+	// and reconnect, or reconnect with backoff: the holder may be a dead
+	// connection the server has not noticed yet.
+	CodeClientIDInUse Code = 4409
+	// CodeReplaced: a newer connection with the same client ID (and the
+	// same user) took over this one. A client that did not open that
+	// connection shares its client ID with another replica, which it
+	// MUST NOT: it must not reconnect with that ID.
+	CodeReplaced Code = 4410
 )
 
 var codeNames = map[Code]string{
@@ -79,6 +92,8 @@ var codeNames = map[Code]string{
 	CodeForbidden:          "forbidden",
 	CodeTokenExpired:       "token expired",
 	CodeRateLimited:        "rate limited",
+	CodeClientIDInUse:      "client ID in use",
+	CodeReplaced:           "replaced",
 }
 
 // String returns the code's name, such as "slow consumer".
@@ -99,7 +114,7 @@ func (c Code) Permanent() bool {
 	switch c {
 	case CodeProtocolError, CodeUnsupportedData, CodeMessageTooBig, CodeUnknownType,
 		CodeUnsupportedVersion, CodeInvalidRoom, CodeInvalidUpdate,
-		CodeUnauthorized, CodeForbidden:
+		CodeUnauthorized, CodeForbidden, CodeReplaced:
 		return true
 	}
 	return false

@@ -390,6 +390,8 @@ var codeTests = []struct {
 	{protocol.CodeForbidden, 4403, "forbidden", true},
 	{protocol.CodeTokenExpired, 4408, "token expired", false},
 	{protocol.CodeRateLimited, 4429, "rate limited", false},
+	{protocol.CodeClientIDInUse, 4409, "client ID in use", false},
+	{protocol.CodeReplaced, 4410, "replaced", true},
 	{1005, 1005, "code 1005", false}, // no status received
 	{1006, 1006, "code 1006", false}, // abnormal closure: the connection dropped
 	{4999, 4999, "code 4999", false},
@@ -410,8 +412,8 @@ func TestCode(t *testing.T) {
 			}
 		})
 	}
-	if len(codeTable) != 17 {
-		t.Errorf("codeTable has %d codes, want the 17 of code.go", len(codeTable))
+	if len(codeTable) != 19 {
+		t.Errorf("codeTable has %d codes, want the 19 of code.go", len(codeTable))
 	}
 }
 

@@ -117,7 +117,7 @@ func TestSpecExamples(t *testing.T) {
 	}
 }
 
-var codeRow = regexp.MustCompile(`(?m)^\| (\d{4}) \| ([a-z ]+) \|.*\| (\*\*yes\*\*|no) \|$`)
+var codeRow = regexp.MustCompile(`(?m)^\| (\d{4}) \| ([A-Za-z ]+) \|.*\| (\*\*yes\*\*|no) \|$`)
 
 // TestSpecCodes checks that the code table of PROTOCOL.md lists every code
 // with its name and permanence as code.go has them.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -129,7 +130,7 @@ func precheck(path string, opts BoltOptions) error {
 	}
 	f, err := os.OpenFile(path, flag, 0)
 	if errors.Is(err, fs.ErrNotExist) && !opts.ReadOnly {
-		return nil
+		return missingDir(path)
 	}
 	if err != nil {
 		return err
@@ -146,7 +147,15 @@ func precheck(path string, opts BoltOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.SkipCheck && fi.Size() > 0 {
+	if fi.Size() == 0 {
+		// As "touch" or a volume mount leaves it: bbolt initialises an
+		// empty file, so a writer may start on it.
+		if opts.ReadOnly {
+			return errorOf(ErrCorrupt, "the file is empty (0 bytes): nothing is stored in it yet; a server started on it initialises it")
+		}
+		return nil
+	}
+	if opts.SkipCheck {
 		m, err := readMeta(f, fi.Size())
 		if err == nil && (m.pgid < 2 || m.pgid > uint64(fi.Size())/uint64(m.pageSize)) {
 			err = fmt.Errorf("%w: truncated: the meta page claims %d pages of %d bytes, the file holds %d bytes", errCheck, m.pgid, m.pageSize, fi.Size())
@@ -154,6 +163,16 @@ func precheck(path string, opts BoltOptions) error {
 		return damaged(err)
 	}
 	return damaged(checkFile(f, fi.Size()))
+}
+
+// missingDir returns an error naming the directory of path when it does
+// not exist, where bbolt would only say "no such file or directory".
+func missingDir(path string) error {
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("the directory %s does not exist: create it first (mkdir -p %s), or choose another data file", dir, dir)
+	}
+	return nil
 }
 
 // damaged turns checkFile's findings into ErrCorrupt errors.

@@ -17,14 +17,16 @@ const (
 	opAppend opKind = iota
 	opCompact
 	opDelete
+	opOwners
 )
 
 // A request is one write waiting for the committer.
 type request struct {
 	kind     opKind
 	room     string
-	updates  [][]byte // opAppend
-	snapshot []byte   // opCompact
+	updates  [][]byte          // opAppend
+	snapshot []byte            // opCompact
+	owners   map[uint64]string // opOwners
 	done     chan error
 }
 
@@ -59,6 +61,29 @@ func (b *Bolt) Compact(room string, snapshot []byte) error {
 		return fmt.Errorf("store: compact room %q: a snapshot of %d bytes is larger than %d", room, len(snapshot), bolt.MaxValueSize)
 	}
 	return b.submit(&request{kind: opCompact, room: room, snapshot: snapshot})
+}
+
+// Owners implements Store.
+func (b *Bolt) Owners(room string) (owners map[uint64]string, err error) {
+	err = b.view(func(tx *bolt.Tx) error {
+		t, _ := tablesOf(tx)
+		owners, err = t.readOwners(room)
+		return err
+	})
+	return owners, err
+}
+
+// SetOwners implements Store, group-committed like Append.
+func (b *Bolt) SetOwners(room string, owners map[uint64]string) error {
+	if len(owners) == 0 {
+		return b.closedErr()
+	}
+	for _, who := range owners {
+		if len(who) > bolt.MaxValueSize {
+			return fmt.Errorf("store: set owners of room %q: an identity of %d bytes", room, len(who))
+		}
+	}
+	return b.submit(&request{kind: opOwners, room: room, owners: owners})
 }
 
 // Delete implements Store. It also removes a room whose entry is damaged.
@@ -175,7 +200,7 @@ func (b *Bolt) tryCommit(batch []*request) (failed int, err error) {
 	}
 	defer tx.Rollback()  // an error after Commit, ignored
 	t, _ := tablesOf(tx) // checked at open
-	w := writeTx{tables: t, now: time.Now().UnixNano(), journalLen: b.journalLen, journalBytes: b.journalBytes}
+	w := writeTx{tables: t, tx: tx, now: time.Now().UnixNano(), journalLen: b.journalLen, journalBytes: b.journalBytes}
 	for i, r := range batch {
 		current = i
 		if err := w.apply(r); err != nil {
@@ -214,6 +239,7 @@ func (b *Bolt) foldNow() (err error) {
 // writeTx is the state of one write transaction.
 type writeTx struct {
 	tables
+	tx           *bolt.Tx
 	now          int64 // Unix nanoseconds, the time of every change
 	journalLen   int   // journal entries, counting this transaction's
 	journalBytes int
@@ -223,6 +249,9 @@ type writeTx struct {
 // the room is not damaged; a Compact or a Delete supersedes the room's
 // journal entries and writes the room itself.
 func (w *writeTx) apply(r *request) error {
+	if r.kind == opOwners {
+		return w.setOwners(w.tx, r.room, r.owners)
+	}
 	if r.kind != opDelete {
 		if err := w.checkRoom(r.room); err != nil {
 			return err

@@ -53,9 +53,6 @@ var damagedFiles = []struct {
 	want   error
 	says   string
 }{
-	{"zero-length", func(t *testing.T, path string, _ []byte) {
-		writeFile(t, path, nil)
-	}, store.ErrCorrupt, "empty"},
 	{"not a bolt file", func(t *testing.T, path string, _ []byte) {
 		writeFile(t, path, []byte(strings.Repeat("these are not the pages you are looking for\n", 200)))
 	}, store.ErrFormat, "not a FlowState data file"},
@@ -143,6 +140,56 @@ func TestBoltRefusesDamagedFiles(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// An empty file, as "touch" or a volume mount leaves it, is initialised
+// by a writer and keeps what is stored in it; a reader, which cannot
+// initialise it, says it is empty rather than damaged.
+func TestBoltEmptyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flowstate.db")
+	writeFile(t, path, nil)
+	ro, err := store.OpenBolt(path, store.BoltOptions{ReadOnly: true})
+	if err == nil {
+		ro.Close()
+		t.Fatal("a read-only open accepted an empty file")
+	}
+	if !strings.Contains(err.Error(), "empty (0 bytes)") || strings.Contains(err.Error(), "damaged") {
+		t.Errorf("read-only: %v; want it to say the file is empty, not damaged", err)
+	}
+	st, err := store.OpenBolt(path, store.BoltOptions{})
+	if err != nil {
+		t.Fatalf("OpenBolt on an empty file: %v", err)
+	}
+	if err := st.Compact("notes", []byte("snapshot")); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = openBoltAt(t, path, store.BoltOptions{ReadOnly: true})
+	if snap, _, err := st.Load("notes"); err != nil || string(snap) != "snapshot" {
+		t.Errorf("after reopening: %q, %v", snap, err)
+	}
+}
+
+// A data file in a directory that does not exist gets an error naming the
+// directory, and nothing is created.
+func TestBoltMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "no", "such")
+	path := filepath.Join(dir, "flowstate.db")
+	st, err := store.OpenBolt(path, store.BoltOptions{})
+	if err == nil {
+		st.Close()
+		t.Fatal("OpenBolt succeeded")
+	}
+	for _, want := range []string{"the directory " + dir + " does not exist", "mkdir -p " + dir} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Dir(dir)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("something was created: %v", err)
 	}
 }
 

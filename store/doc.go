@@ -28,6 +28,9 @@ big-endian; FormatVersion is 1. Room names are keys, as UTF-8 bytes.
 	                     snapshot: 8-byte sequence number → one update
 	journal              bucket: 8-byte sequence number → one Append call
 	                     not yet folded into logs (see below)
+	owners               bucket, made by the first SetOwners: <room> →
+	                     bucket of the room's client IDs bound to
+	                     identities: 8-byte client ID → identity (UTF-8)
 
 A journal entry is the call's time (8 bytes, Unix ns), the room name and
 the number of updates (each a uvarint length and its bytes, the count a
@@ -44,6 +47,13 @@ Compact deletes the room's log bucket, so sequence numbers restart with
 each snapshot; only their order matters. The info record lets Rooms
 answer without reading logs; a missing or malformed one is recounted from
 the log.
+
+The owners bucket came later than the others: a file without it reads
+as having no owners, and SetOwners creates it, so files written before
+it open unchanged (read-only too) and keep format version 1. The server
+binds a client ID to the identity (the token's subject) that first
+wrote under it in the room, and refuses others' writes under it (package
+sync); a binding is never changed, only deleted with its room.
 
 OpenBolt refuses a file whose format version is newer than FormatVersion
 (ErrFormat), so that an older server never misreads a newer file. A later
@@ -67,6 +77,20 @@ the next transaction folds it: it moves every entry to its room's log,
 touching each room once for many appends. Close folds what is left, so a
 file at rest has an empty journal unless the process died. Loading a room
 reads its journal entries too, so nothing waits for a fold to be seen.
+
+# What a failed write means
+
+An error from Append or Compact means that nothing of that call is
+stored, and says nothing of what the store holds beyond: the updates of
+earlier successful calls are there, and a call can be made again (an
+Append of the same updates after a failure stores them once). The
+server's rooms build their durability on this (package sync, "#
+Durability"): they acknowledge an update only once an Append or Compact
+holding it returned nil, keep it after a failure and append it again, in
+order, with backoff, and never fall back to a full snapshot per failed
+Append. An error wrapping ErrCorrupt says the room's records are
+damaged and retrying cannot help. Ready reports whether a store can take
+writes at all (closed, read-only).
 
 Within a group, a write that fails on its own, such as an Append to a room
 whose records are damaged, gets its error alone: the transaction is rolled

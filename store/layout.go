@@ -20,6 +20,7 @@ var (
 	bucketSnapshots = []byte("snapshots")
 	bucketLogs      = []byte("logs")
 	bucketJournal   = []byte("journal")
+	bucketOwners    = []byte("owners") // created by the first SetOwners
 	keyFormat       = []byte("format")
 
 	// dataBuckets are the top-level buckets every data file has.
@@ -29,13 +30,66 @@ var (
 // tables are the top-level buckets of one transaction.
 type tables struct {
 	rooms, snapshots, logs, journal *bolt.Bucket
+	owners                          *bolt.Bucket // nil until the first SetOwners
 }
 
-// tablesOf returns tx's buckets; ok is false when one is missing (a new
-// file opened read-only has none).
+// tablesOf returns tx's buckets; ok is false when one of dataBuckets is
+// missing (a new file opened read-only has none).
 func tablesOf(tx *bolt.Tx) (t tables, ok bool) {
-	t = tables{tx.Bucket(bucketRooms), tx.Bucket(bucketSnapshots), tx.Bucket(bucketLogs), tx.Bucket(bucketJournal)}
+	t = tables{tx.Bucket(bucketRooms), tx.Bucket(bucketSnapshots), tx.Bucket(bucketLogs), tx.Bucket(bucketJournal), tx.Bucket(bucketOwners)}
 	return t, t.rooms != nil && t.snapshots != nil && t.logs != nil && t.journal != nil
+}
+
+// readOwners copies the room's owners out of the transaction.
+func (t tables) readOwners(room string) (map[uint64]string, error) {
+	if t.owners == nil || !validRoom(room) {
+		return nil, nil
+	}
+	key := []byte(room)
+	b := t.owners.Bucket(key)
+	if b == nil {
+		if t.owners.Get(key) != nil {
+			return nil, corrupt(room, "its owners record is a value, not a bucket")
+		}
+		return nil, nil
+	}
+	owners := make(map[uint64]string)
+	err := b.ForEach(func(k, v []byte) error {
+		if len(k) != 8 || v == nil {
+			return corrupt(room, "owners entry %x is not an 8-byte client ID with an identity", k)
+		}
+		owners[binary.BigEndian.Uint64(k)] = string(v)
+		return nil
+	})
+	return owners, err
+}
+
+// setOwners binds the client IDs of owners that have no owner yet.
+func (t *tables) setOwners(tx *bolt.Tx, room string, owners map[uint64]string) error {
+	if t.owners == nil {
+		var err error
+		if t.owners, err = tx.CreateBucketIfNotExists(bucketOwners); err != nil {
+			return err
+		}
+	}
+	key := []byte(room)
+	if t.owners.Bucket(key) == nil && t.owners.Get(key) != nil {
+		return corrupt(room, "its owners record is a value, not a bucket")
+	}
+	b, err := t.owners.CreateBucketIfNotExists(key)
+	if err != nil {
+		return fmt.Errorf("store: room %q: %w", room, err)
+	}
+	for id, who := range owners {
+		k := seqKey(id)
+		if b.Get(k) != nil {
+			continue
+		}
+		if err := b.Put(k, []byte(who)); err != nil {
+			return fmt.Errorf("store: room %q: %w", room, err)
+		}
+	}
+	return nil
 }
 
 // infoSize is the length of a room's info record: last change in Unix
@@ -287,7 +341,10 @@ func (t tables) compactRoom(room string, snapshot []byte, now int64) error {
 // deleteRoom removes every record of the room, whatever its shape.
 func (t tables) deleteRoom(room string) error {
 	key := []byte(room)
-	for _, b := range []*bolt.Bucket{t.rooms, t.snapshots, t.logs} {
+	for _, b := range []*bolt.Bucket{t.rooms, t.snapshots, t.logs, t.owners} {
+		if b == nil {
+			continue // no owners bucket yet
+		}
 		var err error
 		if b.Bucket(key) != nil {
 			err = b.DeleteBucket(key)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ type memoryRoom struct {
 	log      [][]byte
 	logBytes int
 	changed  time.Time
+	owners   map[uint64]string
 }
 
 var _ Store = (*Memory)(nil)
@@ -74,6 +76,41 @@ func (m *Memory) Compact(room string, snapshot []byte) error {
 	}
 	r := m.room(room)
 	r.snapshot, r.log, r.logBytes, r.changed = snapshot, nil, 0, time.Now()
+	return nil
+}
+
+// Owners implements Store.
+func (m *Memory) Owners(room string) (map[uint64]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	if r := m.rooms[room]; r != nil && len(r.owners) > 0 {
+		return maps.Clone(r.owners), nil
+	}
+	return nil, nil
+}
+
+// SetOwners implements Store.
+func (m *Memory) SetOwners(room string, owners map[uint64]string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if len(owners) == 0 {
+		return nil
+	}
+	r := m.room(room)
+	if r.owners == nil {
+		r.owners = make(map[uint64]string, len(owners))
+	}
+	for id, who := range owners {
+		if _, ok := r.owners[id]; !ok {
+			r.owners[id] = who
+		}
+	}
 	return nil
 }
 

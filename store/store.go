@@ -57,8 +57,19 @@ type Store interface {
 	// Rooms lists the stored rooms, sorted by name.
 	Rooms() ([]RoomInfo, error)
 
-	// Delete removes a room and everything stored for it.
+	// Delete removes a room and everything stored for it, its owners
+	// included.
 	Delete(room string) error
+
+	// Owners returns the client IDs of the room bound to identities by
+	// SetOwners, each with its identity; nil if none.
+	Owners(room string) (map[uint64]string, error)
+
+	// SetOwners binds each client ID of owners to its identity in the
+	// room, as durably as Append, all or none. An ID bound already keeps
+	// the identity it was first bound to: a binding is never changed.
+	// Compact keeps the bindings; Delete removes them.
+	SetOwners(room string, owners map[uint64]string) error
 
 	// Close releases the store. Later calls return ErrClosed.
 	Close() error

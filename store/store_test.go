@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -134,5 +135,91 @@ func TestMemory_LoadReturnsACopyOfTheLog(t *testing.T) {
 	_ = st.Append("r", []byte("b"))
 	if len(log) != 1 {
 		t.Fatalf("the loaded log changed under the caller: %q", log)
+	}
+}
+
+// Client IDs bound to identities: the first binding of an ID stays,
+// Compact keeps them, Delete removes them, and other rooms are apart.
+func TestStoreOwners(t *testing.T) {
+	for _, tt := range stores {
+		t.Run(tt.name, func(t *testing.T) {
+			st := tt.open(t)
+			if got, err := st.Owners("notes"); err != nil || got != nil {
+				t.Fatalf("Owners of a new room = %v, %v; want nil, nil", got, err)
+			}
+			steps := []struct {
+				set  map[uint64]string
+				want map[uint64]string
+			}{
+				{map[uint64]string{1: "alice"}, map[uint64]string{1: "alice"}},
+				{map[uint64]string{1: "mallory", 2: "bob"}, map[uint64]string{1: "alice", 2: "bob"}},
+				{nil, map[uint64]string{1: "alice", 2: "bob"}},
+				{map[uint64]string{1 << 52: "carol"}, map[uint64]string{1: "alice", 2: "bob", 1 << 52: "carol"}},
+			}
+			for i, step := range steps {
+				if err := st.SetOwners("notes", step.set); err != nil {
+					t.Fatalf("step %d: SetOwners: %v", i, err)
+				}
+				if got, err := st.Owners("notes"); err != nil || !reflect.DeepEqual(got, step.want) {
+					t.Fatalf("step %d: Owners = %v, %v; want %v", i, got, err, step.want)
+				}
+			}
+			if err := st.Append("notes", []byte("u1")); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Compact("notes", []byte("snapshot")); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := st.Owners("notes"); len(got) != 3 {
+				t.Errorf("Owners after Compact = %v", got)
+			}
+			if got, _ := st.Owners("other"); got != nil {
+				t.Errorf("Owners of another room = %v", got)
+			}
+			if err := st.Delete("notes"); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := st.Owners("notes"); err != nil || got != nil {
+				t.Errorf("Owners after Delete = %v, %v", got, err)
+			}
+		})
+	}
+}
+
+// Owners survive a restart, and a file written before owners existed
+// (no owners bucket) opens, read-only too, and takes them.
+func TestBoltOwnersPersist(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flowstate.db")
+	st, err := store.OpenBolt(path, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Append("notes", []byte("u1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := store.OpenBolt(path, store.BoltOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ro.Owners("notes"); err != nil || got != nil {
+		t.Errorf("read-only Owners of a file without owners = %v, %v", got, err)
+	}
+	ro.Close()
+	st, err = store.OpenBolt(path, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetOwners("notes", map[uint64]string{7: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = openBoltAt(t, path, store.BoltOptions{})
+	if got, err := st.Owners("notes"); err != nil || !reflect.DeepEqual(got, map[uint64]string{7: "alice"}) {
+		t.Errorf("Owners after reopening = %v, %v", got, err)
 	}
 }

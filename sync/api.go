@@ -300,7 +300,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, room string) 
 	if auth == nil {
 		return true
 	}
-	_, err := auth.Verify(bearerToken(r), room)
+	_, err := auth.Verify(BearerToken(r), room)
 	if err == nil {
 		return true
 	}
@@ -319,9 +319,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, room string) 
 	return false
 }
 
-// bearerToken returns the token of an "Authorization: Bearer <token>"
-// header, or "" if there is none.
-func bearerToken(r *http.Request) string {
+// BearerToken returns the token of an "Authorization: Bearer <token>"
+// header, or "" if there is none. The scheme is case-insensitive, as
+// HTTP's authentication schemes are (RFC 9110, 11.1).
+func BearerToken(r *http.Request) string {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return ""

@@ -212,7 +212,7 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef")
 // jwtWith signs claims with secret, as a token issuer would.
 func jwtWith(t testing.TB, secret []byte, room, perm string, exp time.Time) string {
 	t.Helper()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"room": room, "perm": perm, "exp": exp.Unix()}).SignedString(secret)
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"room": room, "perm": perm, "sub": "api-user", "exp": exp.Unix()}).SignedString(secret)
 	if err != nil {
 		t.Fatal(err)
 	}

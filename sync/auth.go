@@ -66,6 +66,10 @@ type Claims struct {
 	// Expiry is when the token stops being valid; a session that holds it
 	// is closed with 4408 then.
 	Expiry time.Time
+	// Subject is who holds the token (the JWT "sub" claim): the identity
+	// that owns the client IDs it writes under. Write tokens always have
+	// one; a read token may not, and is then anonymous.
+	Subject string
 }
 
 // Allows reports whether the claims cover the room named room.
@@ -90,8 +94,9 @@ func (e *AuthError) Error() string {
 }
 
 // An Authenticator verifies and mints HS256 JWTs whose claims are room
-// (a name or "prefix*"), perm ("read" or "write") and exp (required). It
-// is safe for concurrent use.
+// (a name or "prefix*"), perm ("read" or "write"), exp (required) and
+// sub (the holder's identity, required with perm "write"). It is safe
+// for concurrent use.
 type Authenticator struct {
 	secret []byte
 	parser *jwt.Parser
@@ -131,10 +136,19 @@ func validRoomPattern(pattern string) bool {
 	return protocol.ValidRoom(pattern)
 }
 
-// Mint returns a token that grants perm in room (a name or "prefix*") for
-// ttl from now. Expiry is kept in whole seconds, as JWTs do, rounded down.
-func (a *Authenticator) Mint(room string, perm Permission, ttl time.Duration) (string, error) {
+// MaxSubjectBytes bounds a token's subject.
+const MaxSubjectBytes = 256
+
+// Mint returns a token for the identity sub that grants perm in room (a
+// name or "prefix*") for ttl from now. A write token needs a subject: the
+// server binds the client IDs a writer uses to it. Expiry is kept in
+// whole seconds, as JWTs do, rounded down.
+func (a *Authenticator) Mint(sub, room string, perm Permission, ttl time.Duration) (string, error) {
 	switch {
+	case perm == PermWrite && sub == "":
+		return "", errors.New("sync: a write token needs a subject (sub): the identity its client IDs belong to")
+	case len(sub) > MaxSubjectBytes:
+		return "", fmt.Errorf("sync: subject of %d bytes, more than %d", len(sub), MaxSubjectBytes)
 	case !validRoomPattern(room):
 		return "", fmt.Errorf("sync: invalid room %q: use a room name, optionally ending in *", room)
 	case perm != PermRead && perm != PermWrite:
@@ -147,6 +161,7 @@ func (a *Authenticator) Mint(room string, perm Permission, ttl time.Duration) (s
 		Room: room,
 		Perm: perm.String(),
 		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   sub,
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
@@ -174,7 +189,13 @@ func (a *Authenticator) Verify(token, room string) (*Claims, error) {
 	if !validRoomPattern(tc.Room) {
 		return nil, &AuthError{protocol.CodeUnauthorized, fmt.Sprintf("invalid token: room %q is not a room name or prefix*", truncate(tc.Room, 200))}
 	}
-	c := &Claims{Room: tc.Room, Perm: perm, Expiry: tc.ExpiresAt.Time}
+	switch {
+	case perm == PermWrite && tc.Subject == "":
+		return nil, &AuthError{protocol.CodeUnauthorized, "invalid token: a write token must name its holder (sub)"}
+	case len(tc.Subject) > MaxSubjectBytes:
+		return nil, &AuthError{protocol.CodeUnauthorized, fmt.Sprintf("invalid token: sub of %d bytes, more than %d", len(tc.Subject), MaxSubjectBytes)}
+	}
+	c := &Claims{Room: tc.Room, Perm: perm, Expiry: tc.ExpiresAt.Time, Subject: tc.Subject}
 	if !c.Allows(room) {
 		return nil, &AuthError{protocol.CodeForbidden, fmt.Sprintf("token is for room %q, not %q", tc.Room, room)}
 	}

@@ -30,12 +30,19 @@ func newAuth(t testing.TB, secret []byte) *docsync.Authenticator {
 	return a
 }
 
-// mint returns a token of a for room and perm, valid for ttl.
+// mint returns a token of a for the identity "alice" in room with perm,
+// valid for ttl.
 func mint(t testing.TB, a *docsync.Authenticator, room string, perm docsync.Permission, ttl time.Duration) string {
 	t.Helper()
-	tok, err := a.Mint(room, perm, ttl)
+	return mintAs(t, a, "alice", room, perm, ttl)
+}
+
+// mintAs is mint for the identity sub.
+func mintAs(t testing.TB, a *docsync.Authenticator, sub, room string, perm docsync.Permission, ttl time.Duration) string {
+	t.Helper()
+	tok, err := a.Mint(sub, room, perm, ttl)
 	if err != nil {
-		t.Fatalf("Mint(%q, %v, %v): %v", room, perm, ttl, err)
+		t.Fatalf("Mint(%q, %q, %v, %v): %v", sub, room, perm, ttl, err)
 	}
 	return tok
 }
@@ -64,25 +71,28 @@ func TestNewAuthenticatorRefusesShortSecrets(t *testing.T) {
 
 var mintErrorTests = []struct {
 	name string
+	sub  string
 	room string
 	perm docsync.Permission
 	ttl  time.Duration
 }{
-	{"empty room", "", docsync.PermRead, time.Hour},
-	{"invalid room", "a/b", docsync.PermRead, time.Hour},
-	{"star inside", "a*b", docsync.PermRead, time.Hour},
-	{"no permission", "notes", 0, time.Hour},
-	{"unknown permission", "notes", 9, time.Hour},
-	{"zero lifetime", "notes", docsync.PermWrite, 0},
-	{"negative lifetime", "notes", docsync.PermWrite, -time.Second},
+	{"empty room", "alice", "", docsync.PermRead, time.Hour},
+	{"invalid room", "alice", "a/b", docsync.PermRead, time.Hour},
+	{"star inside", "alice", "a*b", docsync.PermRead, time.Hour},
+	{"no permission", "alice", "notes", 0, time.Hour},
+	{"unknown permission", "alice", "notes", 9, time.Hour},
+	{"zero lifetime", "alice", "notes", docsync.PermWrite, 0},
+	{"negative lifetime", "alice", "notes", docsync.PermWrite, -time.Second},
+	{"write without a subject", "", "notes", docsync.PermWrite, time.Hour},
+	{"subject too long", strings.Repeat("a", docsync.MaxSubjectBytes+1), "notes", docsync.PermRead, time.Hour},
 }
 
 func TestMintRefusesInvalidClaims(t *testing.T) {
 	a := newAuth(t, authSecret)
 	for _, tt := range mintErrorTests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tok, err := a.Mint(tt.room, tt.perm, tt.ttl); err == nil {
-				t.Errorf("Mint(%q, %d, %v) = %q, want an error", tt.room, tt.perm, tt.ttl, tok)
+			if tok, err := a.Mint(tt.sub, tt.room, tt.perm, tt.ttl); err == nil {
+				t.Errorf("Mint(%q, %q, %d, %v) = %q, want an error", tt.sub, tt.room, tt.perm, tt.ttl, tok)
 			}
 		})
 	}
@@ -169,6 +179,16 @@ var verifyTests = []verifyTest{
 	{name: "another room", room: "secret", code: protocol.CodeForbidden,
 		token: func(t testing.TB, a *docsync.Authenticator) string {
 			return mint(t, a, "notes", docsync.PermWrite, time.Hour)
+		}},
+	{name: "write without a subject", room: "notes", code: protocol.CodeUnauthorized,
+		token: func(t testing.TB, _ *docsync.Authenticator) string {
+			return signed(t, jwt.SigningMethodHS256, authSecret,
+				jwt.MapClaims{"room": "notes", "perm": "write", "exp": time.Now().Add(time.Hour).Unix()})
+		}},
+	{name: "read without a subject", room: "notes", perm: docsync.PermRead,
+		token: func(t testing.TB, _ *docsync.Authenticator) string {
+			return signed(t, jwt.SigningMethodHS256, authSecret,
+				jwt.MapClaims{"room": "notes", "perm": "read", "exp": time.Now().Add(time.Hour).Unix()})
 		}},
 	{name: "a room that extends the name", room: "notes2", code: protocol.CodeForbidden,
 		token: func(t testing.TB, a *docsync.Authenticator) string {
@@ -406,7 +426,7 @@ func TestClientRefreshesExpiredToken(t *testing.T) {
 		if calls.Add(1) == 1 {
 			ttl = 2 * time.Second
 		}
-		return a.Mint("notes", docsync.PermWrite, ttl)
+		return a.Mint("alice", "notes", docsync.PermWrite, ttl)
 	}
 	c := dial(t, ts, "notes", opts)
 	waitFor(t, deadline, func() error {
@@ -471,5 +491,21 @@ func BenchmarkVerify(b *testing.B) {
 		if _, err := a.Verify(tok, "team-notes"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Verify returns the token's subject, the identity the server binds the
+// holder's client IDs to.
+func TestVerifySubject(t *testing.T) {
+	a := newAuth(t, authSecret)
+	for _, sub := range []string{"alice", "user:42@example.com"} {
+		claims, err := a.Verify(mintAs(t, a, sub, "notes", docsync.PermWrite, time.Hour), "notes")
+		if err != nil || claims.Subject != sub {
+			t.Errorf("Verify of a token for %q: claims %+v, err %v", sub, claims, err)
+		}
+	}
+	claims, err := a.Verify(mintAs(t, a, "", "notes", docsync.PermRead, time.Hour), "notes")
+	if err != nil || claims.Subject != "" {
+		t.Errorf("Verify of an anonymous read token: claims %+v, err %v", claims, err)
 	}
 }

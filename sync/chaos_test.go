@@ -11,14 +11,27 @@ import (
 	"time"
 
 	"github.com/flowstate/flowstate/crdt"
+	"github.com/flowstate/flowstate/store"
 	docsync "github.com/flowstate/flowstate/sync"
 )
 
 // TestChaosDroppedConnections has clients insert unique tokens while the
 // server's sockets are cut at random, so that clients reconnect mid-edit,
 // with updates sent and not acknowledged, or not sent at all. In the end
-// every client, and the store, must hold every token exactly once.
+// every client, and the store, must hold every token exactly once. The
+// second run adds a store whose writes fail now and then (so that rooms
+// hold back Acks, refuse updates with 1013 and retry) and tokens, one
+// user per client (so that client IDs have owners).
 func TestChaosDroppedConnections(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		faults bool
+	}{{"dropped connections", false}, {"and failing writes, with tokens", true}} {
+		t.Run(tt.name, func(t *testing.T) { chaos(t, tt.faults) })
+	}
+}
+
+func chaos(t *testing.T, faults bool) {
 	clients, edits := 5, 150
 	if testing.Short() {
 		clients, edits = 3, 40
@@ -28,10 +41,23 @@ func TestChaosDroppedConnections(t *testing.T) {
 		seed = s
 	}
 	t.Logf("seed %d (rerun with FLOWSTATE_SEED=%d)", seed, seed)
-	ts := startServer(t, testConfig(), nil)
+	cfg := testConfig()
+	var st store.Store = store.NewMemory()
+	var fs *faultStore
+	if faults {
+		cfg.Auth = newAuth(t, authSecret)
+		fs = newFaultStore(openBolt(t), seed)
+		fs.set(opAppend, 0.1)
+		st = fs
+	}
+	ts := startServerWithStore(t, cfg, st)
 	cs := make([]*docsync.Client, clients)
 	for i := range cs {
-		cs[i] = dial(t, ts, "chaos", nil)
+		opts := clientOptions()
+		if faults {
+			opts.Token = mintAs(t, cfg.Auth, fmt.Sprintf("user%d", i), "chaos", docsync.PermWrite, time.Hour)
+		}
+		cs[i] = dial(t, ts, "chaos", opts)
 	}
 
 	stop := make(chan struct{})
@@ -83,12 +109,17 @@ func TestChaosDroppedConnections(t *testing.T) {
 	close(stop)
 	chaos.Wait()
 	t.Logf("%d connections dropped", drops)
+	if fs != nil {
+		fs.heal()
+		t.Logf("%d of %d appends failed", fs.fails[opAppend].Load(), fs.calls[opAppend].Load())
+		st = fs.Store
+	}
 
 	for _, c := range cs {
 		waitSynced(t, c)
 	}
 	text := waitConverged(t, cs...)
-	stored := storedDoc(t, ts.st, "chaos").Text("body").String()
+	stored := storedDoc(t, st, "chaos").Text("body").String()
 	if stored != text {
 		t.Errorf("the store holds %d bytes, the clients %d", len(stored), len(text))
 	}

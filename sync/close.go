@@ -25,6 +25,9 @@ const (
 	closedRateLimited                            // the client sent more than its allowance
 	closedTryAgainLater                          // the hub holds Config.MaxRooms busy rooms
 	closedDocTooBig                              // an update would grow the document past Config.MaxDocBytes
+	closedStoreFailing                           // an update came while the room's writes fail
+	closedClientIDInUse                          // a Hello claimed a client ID another identity's session holds
+	closedReplaced                               // a newer session took over the client ID
 )
 
 var closeReasons = [...]struct {
@@ -49,6 +52,9 @@ var closeReasons = [...]struct {
 	closedRateLimited:     {"rate limited", protocol.CodeRateLimited},
 	closedTryAgainLater:   {"too many rooms", protocol.CodeTryAgainLater},
 	closedDocTooBig:       {"document too big", protocol.CodeMessageTooBig},
+	closedStoreFailing:    {"store failing", protocol.CodeTryAgainLater},
+	closedClientIDInUse:   {"client ID in use", protocol.CodeClientIDInUse},
+	closedReplaced:        {"replaced", protocol.CodeReplaced},
 }
 
 // String returns the reason's name, such as "slow consumer".

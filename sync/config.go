@@ -7,7 +7,9 @@ import (
 
 // Connection deadlines, as in the gorilla/websocket examples.
 const (
-	// writeWait is the time allowed to write one message to a client.
+	// writeWait is the time a client dropped as a slow consumer gets to
+	// read the rest of a frame begun and its farewell, and the time the
+	// Go client allows for one write.
 	writeWait = 10 * time.Second
 	// pongWait is the time allowed between two messages (or pongs) from a
 	// client; a connection silent for longer is dead.
@@ -29,6 +31,8 @@ const (
 	DefaultRelayInterval    = 5 * time.Millisecond
 	DefaultPresenceInterval = 50 * time.Millisecond
 	DefaultPresenceTimeout  = 30 * time.Second
+	DefaultSlowConsumerLag  = 10 * time.Second
+	DefaultSendBuffer       = 64 << 10
 )
 
 // Config configures a Hub. The zero value of each field selects its default.
@@ -55,6 +59,29 @@ type Config struct {
 	// only one waiting, so that a large document can reach a new member.
 	QueueLength int
 	QueueBytes  int
+
+	// SlowConsumerLag is how far behind in reading a client may fall: a
+	// session that leaves a probe ping unanswered for this long (the
+	// server pings a session it sends data to at most every 2 s, and the
+	// pong proves the client read everything before the ping), or whose
+	// socket takes no byte for this long, is disconnected as a slow
+	// consumer (4008). The hub checks once a second. A client that reads,
+	// but too slowly to keep up, may fill its queue first, and is dropped
+	// by QueueLength and QueueBytes. Zero means DefaultSlowConsumerLag
+	// (10 s).
+	SlowConsumerLag time.Duration
+
+	// SendBuffer is the kernel send buffer (SO_SNDBUF), in bytes, asked
+	// for each WebSocket connection; Linux doubles it for its own
+	// bookkeeping. What sits there is invisible to the queue bounds and
+	// to SlowConsumerLag, and the kernel's own tuning grows it to several
+	// MiB, which a stalled client takes minutes to fill; a small buffer
+	// lets the server see a stalled client within seconds. It also caps
+	// one connection's throughput at about twice SendBuffer per round
+	// trip (64 KiB: about 1.3 MB/s at 100 ms). Zero means
+	// DefaultSendBuffer (64 KiB); a negative value leaves the kernel's
+	// default and tuning.
+	SendBuffer int
 
 	// RelayInterval is the shortest time between two relays of a room's
 	// updates. Updates that arrive sooner wait for the interval to pass and
@@ -84,6 +111,17 @@ type Config struct {
 	// origin. Nil allows only requests whose Origin header, if any, names
 	// the server's own host. A refused origin gets HTTP 403.
 	AllowedOrigins []string
+
+	// AllowedHosts lists the host names ("sync.example.com",
+	// "sync.example.com:8443", "*.example.com") the server answers
+	// besides IP addresses and localhost, which it always answers; the
+	// hosts of AllowedOrigins count too, and "*" answers every host. A
+	// request naming another host in its Host header gets HTTP 421 on
+	// every route, WebSocket upgrades included: this stops DNS rebinding,
+	// in which a page of another site makes its own name resolve to the
+	// server's address, so that the browser lets it read the server's
+	// answers. Nil answers IP addresses and localhost only.
+	AllowedHosts []string
 
 	// The limits below take zero for their default and a negative value
 	// for no limit.
@@ -134,6 +172,10 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.RelayInterval, DefaultRelayInterval)
 	setDefault(&c.PresenceInterval, DefaultPresenceInterval)
 	setDefault(&c.PresenceTimeout, DefaultPresenceTimeout)
+	setDefault(&c.SlowConsumerLag, DefaultSlowConsumerLag)
+	if c.SendBuffer == 0 {
+		c.SendBuffer = DefaultSendBuffer
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

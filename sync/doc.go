@@ -1,7 +1,9 @@
 /*
-Package sync is FlowState's server and Go client: it relays CRDT updates
-between the members of a room over WebSocket and keeps each room's document.
-Callers import it as docsync, since it shadows the standard library's sync.
+Package sync is FlowState's server: it relays CRDT updates between the
+members of a room over WebSocket and keeps each room's document. Callers
+import it as docsync, since it shadows the standard library's sync. The Go
+client is package sync/client; Dial, Client and ClientOptions here are
+aliases of it, kept for existing callers.
 
 # Overview
 
@@ -17,18 +19,46 @@ Sessions send it joins, leaves, updates and presence over one channel; it
 answers a join with exactly what the joiner lacks (a Diff of the joiner's
 state vector) and the room's state vector, from which the joiner computes
 what the room lacks and sends it. Updates are applied and relayed to the
-other members at once; the updates applied since the last commit are
-appended to the store in one call, from a goroutine of the room's (one
-call at a time), and only after it returned are they acknowledged to
-their senders, so that an Ack means the update is as durable as the store
-makes it (on disk, for the bbolt store). A member may thus see an update
-before it is durable; if the server dies then, the sender, never
-acknowledged, sends it again after reconnecting. A room whose
-stored records do not decode is quarantined: joins are refused and its
-records left untouched. A
+other members at once, then appended to the store, from a goroutine of
+the room's, one Append at a time, holding every update applied since the
+last one that succeeded. On an open server a member may thus see an
+update before it is durable; if the server dies then, the sender, never
+acknowledged, sends it again after reconnecting, and so may the member.
+With Config.Auth, where only its author may write under a client ID,
+updates are relayed only once written, and a join waits (up to 250 ms)
+until everything the room applied is written: a member never holds
+another user's update that the server may still lose, which it could not
+send back after a crash. A room whose stored records do not decode
+is quarantined: joins are refused and its records left untouched. A
 room drains the updates waiting in its channel before it relays them, so
 that under load many updates travel in one message: the message is encoded
 once and the same bytes go to every member who sent none of them.
+
+# Durability
+
+The room keeps one promise: an Ack, and so a client's synced status, is
+sent only for updates that are on disk (as durable as the store makes
+them), and never while an update the room accepted earlier is not. The
+room counts the updates it applied and those the store wrote, and an Ack
+is due once every update up to its message's last is written.
+
+A failed write loses nothing and acknowledges nothing. The room keeps the
+updates it could not write, retries them in one Append (never a full
+snapshot per failure) after 50 ms, doubling up to 5 s, until one
+succeeds; meanwhile it takes no new update (the sender is closed with
+1013, try again later, and clients back off before reconnecting),
+Hub.Ready and GET /readyz report that the store cannot write, and the
+members stay connected, receiving what others sent before the failure.
+Once a write succeeds, the Acks it makes due go out and the room takes
+updates again. A store that reports the room's records damaged
+(store.ErrCorrupt) gets the room quarantined instead.
+
+The Welcome's state vector is that of what the store holds, not of the
+document: a client that (re)joins is never told that the server keeps
+an update it may still lose, so it sends back whatever is not written
+yet, and gets its Ack only once that is on disk. A room that must close
+(idle, evicted, shut down) with updates it cannot write logs them; their
+senders were never acknowledged and still hold them.
 
 Presence (cursor, selection, name, colour) is relayed as opaque bytes,
 coalesced to one fan-out per client per Config.PresenceInterval, and cleared
@@ -36,15 +66,23 @@ when its client leaves or stops refreshing it.
 
 A session has a read pump and a write pump, as in the gorilla/websocket
 examples. The room never blocks on a session: it pushes to a bounded queue,
-and a session whose queue overflows is disconnected as a slow consumer
-(close code 4008). Its client reconnects, and the handshake's state vectors
+and a session whose queue overflows, or that falls Config.SlowConsumerLag
+behind in reading, is disconnected as a slow consumer (close code 4008).
+How far behind a client reads is measured end to end with probe pings
+(probe.go): a pong proves the client read everything sent before its
+ping. Each connection asks for a small kernel send buffer
+(Config.SendBuffer), so that what the kernel holds, which neither bound
+sees, stays small. A drop never truncates a frame: the frame being
+written is finished before the farewell. Its client reconnects, and the handshake's state vectors
 make the resync lossless. protocol/PROTOCOL.md lists every message and
 close code.
 
 A Client (Dial) is the Go end of the same protocol: it keeps a local
 crdt.Doc in sync with a room, reconnects with jittered exponential backoff,
 and on every reconnection sends the server whatever it lacks, so that edits
-made offline or never acknowledged are not lost.
+made offline or never acknowledged are not lost. After 1013 it waits at
+least a second (or MaxBackoff, if smaller), doubling while the server
+keeps answering 1013, as a Welcome does not reset that wait; an Ack does.
 
 # Access and limits
 
@@ -54,7 +92,31 @@ the token query parameter) naming a room or a room prefix, a permission
 is closed with 4408 when its token expires. Config also bounds message
 size, each connection's message and byte rates, connections per client
 address, rooms held in memory and each document's size, and lists the
-origins whose pages may connect. Each rejection has its own close code.
+origins whose pages may connect. Ping and pong frames draw on the message
+allowance like messages, and the Hello deadline is absolute. Each
+rejection has its own close code.
+
+Every route of a Server, and Hub.ServeWS, answers only the Host headers
+it is configured for (Config.AllowedHosts): IP addresses, localhost, the
+listed names and the hosts of Config.AllowedOrigins; others get HTTP 421.
+This stops DNS rebinding, in which a page of another site has its own
+name resolve to the server's address. Requests refused before a session
+(421, 403, 429, a bad handshake, an invalid room) are logged, at most 10
+lines a second, and counted in flowstate_refused_requests_total.
+
+Client IDs are bound to those who use them, per room (owners.go,
+PROTOCOL.md section 6.1). At most one member holds a client ID: a Hello
+for an ID a member holds replaces that member (4410) when both are of the
+same user (on an open server, always), so that a client reconnecting
+before its old connection was noticed dead gets in at once, and is
+refused (4409) otherwise. With Config.Auth, the first identity (the
+token's sub, which write tokens must have) to write under a client ID
+owns it in that room, a binding stored with the room (store.Store's
+SetOwners) before the write that made it; a Hello for an ID another
+identity owns is refused (4403), and so is an Update holding new records
+under such an ID, or under an ID a member of another identity holds,
+before anything of it is applied. Presence is only ever for the
+session's own ID.
 
 # Concurrency
 

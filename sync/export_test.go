@@ -31,3 +31,12 @@ func DropConnections(h *Hub, n int) int {
 	}
 	return len(victims)
 }
+
+// SetCompactEvery makes rooms compact their logs every n appended
+// updates until the test ends. Only tests that do not run in parallel may
+// call it.
+func SetCompactEvery(t interface{ Cleanup(func()) }, n int) {
+	old := compactEvery
+	compactEvery = n
+	t.Cleanup(func() { compactEvery = old })
+}

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -63,4 +64,51 @@ func TestParseTarget(t *testing.T) {
 			t.Errorf("parseTarget(%q, %q) = %+v, want %+v", tt.path, tt.query, got, tt.want)
 		}
 	}
+}
+
+// FuzzHostCheck feeds ParseHosts arbitrary allow-lists and the checker
+// arbitrary Host headers. Neither may panic; a list that parses must parse
+// again to itself; every listed name must pass as a Host, and a name
+// the list does not mention must be refused, unless it is an address or
+// localhost.
+func FuzzHostCheck(f *testing.F) {
+	for _, seed := range []struct{ list, host string }{
+		{"", "evil.example:8080"},
+		{"sync.example.com", "SYNC.example.com."},
+		{"*.example.com,a.example:443", "b.example.com:1"},
+		{"*", "anything"},
+		{"", "[::1]:8080"},
+		{"", "[::1"},
+		{"x:y:z", ":::"},
+		{"", "localhost."},
+	} {
+		f.Add(seed.list, seed.host)
+	}
+	f.Fuzz(func(t *testing.T, list, host string) {
+		hosts, err := ParseHosts(list)
+		if err != nil {
+			return
+		}
+		again, err := ParseHosts(strings.Join(hosts, ","))
+		if err != nil || strings.Join(again, ",") != strings.Join(hosts, ",") {
+			t.Fatalf("ParseHosts(%q) = %q, which parses again as %q, %v", list, hosts, again, err)
+		}
+		c := newHostChecker(&Config{AllowedHosts: hosts})
+		for _, h := range hosts {
+			if h != "*" && !strings.HasPrefix(h, "*.") && !c.allows(h) {
+				t.Fatalf("list %q refuses its own %q", hosts, h)
+			}
+		}
+		if c.allows(host) && !c.any {
+			name, _ := splitHost(host)
+			listed := name == "localhost" || net.ParseIP(name) != nil || host == ""
+			for _, h := range hosts {
+				n, _ := splitHost(h)
+				listed = listed || n == name || strings.HasPrefix(n, "*.") && strings.HasSuffix(name, n[1:])
+			}
+			if !listed {
+				t.Fatalf("list %q lets in %q", hosts, host)
+			}
+		}
+	})
 }

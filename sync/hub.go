@@ -8,10 +8,12 @@ import (
 	"maps"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/flowstate/flowstate/protocol"
 	"github.com/flowstate/flowstate/store"
 )
 
@@ -54,6 +56,12 @@ type Hub struct {
 	upgrader websocket.Upgrader
 	wg       sync.WaitGroup // rooms and sessions
 	metrics  *hubMetrics
+	hosts    *hostChecker // the Host headers answered
+	refusals *refusalLog  // requests refused before a session began
+
+	// failingRooms counts the rooms whose last write failed; Ready is
+	// false while it is not zero.
+	failingRooms atomic.Int32
 
 	mu sync.Mutex
 	// mu guards the fields below, each session's pingAt, and each room's
@@ -92,17 +100,22 @@ func NewHub(cfg Config, st store.Store) *Hub {
 		conns:       make(map[string]int),
 	}
 	h.metrics = newHubMetrics(h.Stats)
+	h.hosts = newHostChecker(&cfg)
+	h.refusals = newRefusalLog(cfg.Logger, h.metrics.reg)
+	h.upgrader.Error = h.upgradeFailed
 	return h
 }
 
 // pingLoop asks the write pump of every session to ping its client once
-// per pingPeriod. One loop for all sessions costs less than a timer each,
-// and its one-second steps spread the pings out.
+// per pingPeriod, and to probe how far behind it reads while it receives
+// data (probe.go), dropping those too far behind. One loop for all
+// sessions costs less than a timer each, and its one-second steps spread
+// the pings out.
 func (h *Hub) pingLoop() {
 	defer h.wg.Done()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	var due []*session
+	var due, slow []*session
 	for {
 		select {
 		case <-h.stop:
@@ -110,19 +123,23 @@ func (h *Hub) pingLoop() {
 		case now := <-t.C:
 			h.mu.Lock()
 			for s := range h.sessions {
-				if s.pingAt.IsZero() {
-					s.pingAt = now.Add(pingPeriod)
-				} else if now.After(s.pingAt) {
-					s.pingAt = now.Add(pingPeriod)
+				switch s.probe(now, h.cfg.SlowConsumerLag) {
+				case probePing:
 					due = append(due, s)
+				case probeSlow:
+					slow = append(slow, s)
 				}
 			}
 			h.mu.Unlock()
 			for _, s := range due {
 				s.queue.pingDue()
 			}
+			for _, s := range slow {
+				s.dropSlow(slowText(h.cfg.SlowConsumerLag))
+			}
 			clear(due)
-			due = due[:0]
+			clear(slow)
+			due, slow = due[:0], slow[:0]
 		}
 	}
 }
@@ -131,15 +148,20 @@ func (h *Hub) pingLoop() {
 // the last segment of the path (the route is GET /ws/{room}), with the
 // token, if any, of the query parameter "token". An invalid room name is
 // reported over the upgraded connection, with close code 4002, so that
-// browsers can see it. A refused Origin gets HTTP 403 and an address over
-// Config.MaxConnsPerIP HTTP 429, both before the upgrade.
+// browsers can see it. A Host the hub does not answer (Config.AllowedHosts)
+// gets HTTP 421, a refused Origin 403 and an address over
+// Config.MaxConnsPerIP 429, all before the upgrade; each refusal is
+// logged, rate-limited, and counted.
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
+	if !h.checkHost(w, r) {
+		return
+	}
 	ip := clientIP(r, h.cfg.TrustProxy)
 	if !h.holdConn(ip) {
 		// Refused before the upgrade, where it costs least: the client
 		// retries with backoff as after any failed connection.
 		w.Header().Set("Retry-After", "10")
-		http.Error(w, "too many connections from your address", http.StatusTooManyRequests)
+		h.refuse(w, r, refusedConnsPerIP, fmt.Sprintf("too many connections from your address: the server allows %d per address", h.cfg.MaxConnsPerIP))
 		return
 	}
 	conn, err := h.upgrader.Upgrade(w, r, nil)
@@ -147,7 +169,13 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		h.releaseConn(ip)
 		return // the upgrader has answered with an HTTP error
 	}
+	setSendBuffer(conn.NetConn(), h.cfg.SendBuffer)
 	target := parseTarget(r.URL.EscapedPath(), r.URL.RawQuery)
+	if !protocol.ValidRoom(target.room) {
+		// The handshake closes the session with 4002, which a browser
+		// can show; the operator learns of it here.
+		h.refusals.record(r, ip, refusedInvalidRoom, fmt.Sprintf("invalid room name %q", truncate(target.room, 200)))
+	}
 	s := &session{
 		hub:    h,
 		conn:   conn,

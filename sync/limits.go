@@ -2,6 +2,7 @@ package sync
 
 import (
 	"errors"
+	"net"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -23,6 +24,10 @@ const (
 // ErrTooManyRooms is returned for a join to a room that is not open while
 // Config.MaxRooms rooms are open and none of them is idle.
 var ErrTooManyRooms = errors.New("sync: too many open rooms")
+
+// errRateLimited is returned by the control frame handlers of a session
+// past its allowance; the read pump closes it with 4429.
+var errRateLimited = errors.New("sync: rate limit exceeded")
 
 // limitDefaults applies the defaults of the limits: zero selects the
 // default, a negative value stays, meaning no limit.
@@ -170,5 +175,13 @@ func (h *Hub) awaitEvictionLocked(name string) {
 		h.mu.Unlock()
 		<-r.done
 		h.mu.Lock()
+	}
+}
+
+// setSendBuffer asks the kernel for a send buffer of n bytes on c, when c
+// is a TCP connection and n is positive; see Config.SendBuffer.
+func setSendBuffer(c net.Conn, n int) {
+	if tc, ok := c.(*net.TCPConn); ok && n > 0 {
+		_ = tc.SetWriteBuffer(n)
 	}
 }

@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -69,6 +70,45 @@ var floodTests = []floodTest{
 		flood: func(t *testing.T, c *rawClient) {
 			for range 50 {
 				if !c.tryEdit(strings.Repeat("x", 900)) {
+					return
+				}
+			}
+		},
+		code: protocol.CodeRateLimited,
+	},
+	{
+		// Control frames draw on the message allowance too: a flood of
+		// pings, each answered with a pong, is not free.
+		name: "ping frames over the rate",
+		cfg:  func(c *docsync.Config) { c.RateMessages, c.RateBurst = 5, 5 },
+		flood: func(t *testing.T, c *rawClient) {
+			for range 1000 {
+				if c.conn.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(deadline)) != nil {
+					return
+				}
+			}
+		},
+		code: protocol.CodeRateLimited,
+	},
+	{
+		// A thousand pings in one write: the server stops reading after
+		// the sixth, with the rest unread in its socket, which must not
+		// reset the connection before the client has the farewell.
+		name: "ping frames in one burst",
+		cfg:  func(c *docsync.Config) { c.RateMessages, c.RateBurst = 5, 5 },
+		flood: func(t *testing.T, c *rawClient) {
+			ping := []byte{0x89, 0x81, 0, 0, 0, 0, 'p'} // masked with a zero key
+			_ = c.conn.NetConn().SetWriteDeadline(time.Now().Add(deadline))
+			_, _ = c.conn.NetConn().Write(bytes.Repeat(ping, 1000))
+		},
+		code: protocol.CodeRateLimited,
+	},
+	{
+		name: "pong frames over the rate",
+		cfg:  func(c *docsync.Config) { c.RateMessages, c.RateBurst = 5, 5 },
+		flood: func(t *testing.T, c *rawClient) {
+			for range 1000 {
+				if c.conn.WriteControl(websocket.PongMessage, nil, time.Now().Add(deadline)) != nil {
 					return
 				}
 			}

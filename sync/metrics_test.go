@@ -329,10 +329,9 @@ func TestMetricsCountSlowConsumer(t *testing.T) {
 	cfg.RateMessages, cfg.RateBytes = -1, -1 // the flood is the point
 	ts := startServer(t, cfg, nil)
 	writer := dial(t, ts, "slow", nil)
-	stalled := joinRaw(t, ts, "slow")
-	local := stalled.conn.LocalAddr()
+	joinRaw(t, ts, "slow")
 	chunk := strings.Repeat("x", 16<<10)
-	for sent := 0; ts.hasSession(local); sent += len(chunk) {
+	for sent := 0; metric(t, ts, "flowstate_slow_consumer_disconnects_total") == 0; sent += len(chunk) {
 		if sent > 256<<20 {
 			t.Fatalf("the stalled client is still connected after %d MiB", sent>>20)
 		}
@@ -363,17 +362,23 @@ func rejectedTotal(t testing.TB, ts *testServer) float64 {
 	return sum
 }
 
-// A failed append is counted as a store error.
+// A failed append is counted as a store error, turns GET /readyz 503,
+// and the update a failing room refuses is counted as a session closed
+// for it.
 func TestMetricsCountStoreErrors(t *testing.T) {
-	st := &flakyStore{Memory: store.NewMemory()}
-	ts := startServerWithStore(t, testConfig(), st)
+	fs := newFaultStore(openBolt(t), 1)
+	ts := startServerWithStore(t, testConfig(), fs)
 	c := joinRaw(t, ts, "failing")
-	st.failAppend.Store(true)
-	c.edit("body", "lost")
-	c.expectClosed(protocol.CodeInternalError)
-	st.failAppend.Store(false)
+	fs.set(opAppend, 1)
+	c.edit("body", "held")
 	waitMetric(t, ts, 1, "flowstate_store_errors_total", "op", "append")
-	waitMetric(t, ts, 1, "flowstate_sessions_closed_total", "reason", "internal error")
+	if status, _, body := get(t, "http://"+ts.addr+"/readyz", nil); status != http.StatusServiceUnavailable || !strings.Contains(string(body), "cannot write") {
+		t.Errorf("GET /readyz = %d %s while the store cannot write, want 503", status, body)
+	}
+	c.expectClosedAfter(c.edit("body", "refused"), protocol.CodeTryAgainLater)
+	waitMetric(t, ts, 1, "flowstate_sessions_closed_total", "reason", "store failing")
+	fs.heal()
+	waitFor(t, deadline, func() error { return ts.srv.Hub().Ready() })
 }
 
 // A readyStore is a Memory that reports readiness as told.

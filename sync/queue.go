@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/flowstate/flowstate/protocol"
 )
@@ -32,6 +33,9 @@ type sendQueue struct {
 	ping    bool      // a ping is due
 	bye     *farewell // set once the session is to be closed
 	pumping bool      // a write pump is running
+	partial bool      // msgs[0] is the end of a frame begun by a direct write
+	leaving bool      // the write pump is writing the farewell
+	fed     bool      // data was pushed since the last takeFed
 }
 
 // A farewell is the last thing written to a session: an Error message and
@@ -64,12 +68,16 @@ func (q *sendQueue) push(b []byte) bool {
 	if q.bye != nil {
 		return true
 	}
+	q.fed = true
 	if !q.pumping && len(q.msgs) == 0 && q.conn != nil {
 		n := tryWrite(q.conn, b)
 		if n == len(b) {
 			return true
 		}
-		b = b[n:] // the rest of the frame must go out before anything else
+		if n > 0 {
+			b = b[n:] // the rest of the frame must go out before anything else
+			q.partial = true
+		}
 	}
 	if len(q.msgs) > 0 && (len(q.msgs) >= q.maxLen || q.bytes+len(b) > q.maxBytes) {
 		return false
@@ -78,6 +86,15 @@ func (q *sendQueue) push(b []byte) bool {
 	q.bytes += len(b)
 	q.wakeLocked()
 	return true
+}
+
+// takeFed reports whether data was pushed since the last call.
+func (q *sendQueue) takeFed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	fed := q.fed
+	q.fed = false
+	return fed
 }
 
 // pingDue asks the write pump to ping the client.
@@ -107,10 +124,47 @@ func (q *sendQueue) close(reason closeReason, text string, seq uint64) bool {
 		bye.msg, _ = encodeFrame(&protocol.Error{Code: reason.code(), Message: truncate(text, protocol.MaxErrorMessageBytes), Seq: seq})
 	}
 	q.bye = bye
-	clear(q.msgs)
-	q.msgs, q.bytes = nil, 0
+	// The end of a frame begun stays: the client would take whatever
+	// follows a truncated frame for the frame's own bytes.
+	keep := 0
+	if q.partial {
+		keep = 1
+	}
+	clear(q.msgs[keep:])
+	q.msgs = q.msgs[:keep]
+	q.bytes = 0
+	for _, b := range q.msgs {
+		q.bytes += len(b)
+	}
 	q.wakeLocked()
 	return true
+}
+
+// farewell returns the farewell set by close, or nil while the queue is
+// open.
+func (q *sendQueue) farewell() *farewell {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.bye
+}
+
+// abort interrupts a write to conn in progress, unless the write pump has
+// begun the farewell, whose deadline must stand: the farewell is the last
+// write, and interrupting it would truncate it.
+func (q *sendQueue) abort() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.leaving && q.conn != nil {
+		_ = q.conn.SetWriteDeadline(time.Now())
+	}
+}
+
+// leave marks the farewell begun: abort no longer touches the
+// connection.
+func (q *sendQueue) leave() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.leaving = true
 }
 
 // reason returns why the queue was closed, or 0 while it is open.
@@ -123,11 +177,12 @@ func (q *sendQueue) reason() closeReason {
 	return q.bye.reason
 }
 
-// take moves the waiting messages into buf and returns them, whether a
-// ping is due, and the farewell if the session is closing. When there is
-// nothing to do it marks the pump stopped: the caller must exit, and the
-// next push starts a new one.
-func (q *sendQueue) take(buf [][]byte) (msgs [][]byte, ping bool, bye *farewell) {
+// take moves the waiting messages into buf and returns them, whether the
+// first is the end of a frame begun (which must be written, whatever
+// happens next), whether a ping is due, and the farewell if the session is
+// closing. When there is nothing to do it marks the pump stopped: the
+// caller must exit, and the next push starts a new one.
+func (q *sendQueue) take(buf [][]byte) (msgs [][]byte, partial, ping bool, bye *farewell) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	buf = append(buf[:0], q.msgs...)
@@ -137,10 +192,11 @@ func (q *sendQueue) take(buf [][]byte) (msgs [][]byte, ping bool, bye *farewell)
 		q.msgs = nil // let a burst's backing array go
 	}
 	ping, q.ping = q.ping, false
+	partial, q.partial = q.partial, false
 	if len(buf) == 0 && !ping && q.bye == nil {
 		q.pumping = false
 	}
-	return buf, ping, q.bye
+	return buf, partial, ping, q.bye
 }
 
 // readBuffers holds the buffers messages are read into: a message is

@@ -3,6 +3,8 @@ package sync
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/flowstate/flowstate/crdt"
@@ -21,11 +23,14 @@ const (
 	// maxBatch bounds how many events a room handles before it sends the
 	// acknowledgements and the coalesced broadcast of their updates.
 	maxBatch = 256
-	// compactEvery and compactBytes are the log length and size at which a
-	// room folds its log into a new snapshot, whichever comes first.
-	compactEvery = 1024
+	// compactBytes is the log size at which a room folds its log into a
+	// new snapshot, unless compactEvery came first.
 	compactBytes = 1 << 20
 )
+
+// compactEvery is the log length at which a room folds its log into a
+// new snapshot. Tests lower it.
+var compactEvery = 1024
 
 type eventKind uint8
 
@@ -70,40 +75,75 @@ type room struct {
 	// Owned by run.
 	doc      *crdt.Doc
 	members  map[*session]*member
+	byClient map[uint64]*session // the member joined under each client ID
 	presence map[uint64]*presenceState
-	logLen   int             // updates appended since the last compaction
-	logBytes int             // their total size
-	pending  [][]byte        // applied, not yet handed to the store
-	batch    []batchedUpdate // applied, not yet broadcast
-	acks     []*session      // members owed an Ack for updates in pending
-	// The store's Append of the previous pending runs in a goroutine of
-	// its own while committing; it reports on committed, and the Acks in
-	// inflight go out once it returned nil.
+	// owners binds client IDs to the identity that first wrote under
+	// them (with Config.Auth; owners.go); unbound holds the bindings not
+	// yet stored, and inflightOwners those in the write running now.
+	owners         map[uint64]string
+	unbound        map[uint64]string
+	inflightOwners map[uint64]string
+	logLen         int             // updates appended since the last compaction
+	logBytes       int             // their total size
+	batch          []batchedUpdate // applied, not yet broadcast
+
+	// What is on disk. unwritten holds the updates applied and not yet
+	// known to be written, in the order applied; the first inflight of
+	// them are in the Append running now, in a goroutine of its own
+	// (committing), which reports on committed. applied and written count
+	// the updates applied and written since the room loaded; owed holds
+	// the Acks waiting for their updates to be written, in the order
+	// applied. durable is the state vector of what the store holds, which
+	// is all a joiner is told the room holds.
+	unwritten  [][]byte
+	applied    uint64
+	written    uint64
+	owed       []ackDue
+	durable    crdt.StateVector
 	committing bool
 	committed  chan commitResult
-	inflight   []ackDue
-	idle       *time.Timer // runs while the room has no members
-	flush      *time.Timer // runs while presence changes wait
-	flushOn    bool
-	relay      *time.Timer // runs while a batch waits for its turn
-	relayOn    bool
-	relayed    time.Time    // when the last batch went out
-	sweep      *time.Ticker // runs while the room holds presence states
-	counters   roomCounters // not yet added to the hub's metrics
-	docBytes   int          // the document's size, for Config.MaxDocBytes
-	docExact   bool         // docBytes is measured, not estimated
+	inflight   int
+	inflightSV crdt.StateVector // the document's state vector when inflight was handed over
+
+	// While the last write failed, the room refuses updates (1013), and
+	// retries writing unwritten once retry fires, backing off with each
+	// failure. A failed compaction is not tried again before compactAfter.
+	failing      bool
+	failures     int
+	retry        *time.Timer
+	retryOn      bool
+	compactAfter time.Time
+	dead         bool // quarantined after a write: run returns
+
+	// With Config.Auth, a join waits until everything applied is written
+	// (or joinWait passed, on joinTimer), so that no member holds another
+	// user's update the server may still lose (relayable says why).
+	joins     []pendingJoin
+	joinTimer *time.Timer
+	joinOn    bool
+
+	idle     *time.Timer // runs while the room has no members
+	flush    *time.Timer // runs while presence changes wait
+	flushOn  bool
+	relay    *time.Timer // runs while a batch waits for its turn
+	relayOn  bool
+	relayed  time.Time    // when the last batch went out
+	sweep    *time.Ticker // runs while the room holds presence states
+	counters roomCounters // not yet added to the hub's metrics
+	docBytes int          // the document's size, for Config.MaxDocBytes
+	docExact bool         // docBytes is measured, not estimated
 }
 
 type member struct {
-	client  uint64
-	ack     uint64 // the highest seq applied
-	ackOwed bool
+	client uint64
 }
 
-// An ackDue is an Ack to send once the updates it covers are durable.
+// An ackDue is the Ack of message seq of s, due once the first upto
+// updates the room applied are written.
 type ackDue struct {
-	s   *session
-	seq uint64
+	s    *session
+	seq  uint64
+	upto uint64
 }
 
 // A commitResult is what an Append of n updates (of size bytes) returned,
@@ -117,6 +157,14 @@ type commitResult struct {
 type batchedUpdate struct {
 	from   *session
 	update []byte
+	n      uint64 // the update is the room's nth applied
+}
+
+// A pendingJoin is a join waiting for the room's updates to be written
+// (with Config.Auth).
+type pendingJoin struct {
+	s     *session
+	hello *protocol.Hello
 }
 
 // A presenceState is the latest presence of one client.
@@ -139,6 +187,7 @@ func newRoom(h *Hub, name string) *room {
 		committed: make(chan commitResult, 1),
 		evict:     make(chan struct{}),
 		members:   make(map[*session]*member),
+		byClient:  make(map[uint64]*session),
 		presence:  make(map[uint64]*presenceState),
 	}
 }
@@ -180,7 +229,19 @@ func (r *room) load() error {
 		}
 		logBytes += len(u)
 	}
+	if r.hub.cfg.Auth != nil {
+		owners, err := r.hub.store.Owners(r.name)
+		if errors.Is(err, store.ErrCorrupt) {
+			return fmt.Errorf("sync: load room %q: %w: owners: %w", r.name, errCorruptRoom, err)
+		}
+		if err != nil {
+			r.hub.metrics.storeErrors.WithLabelValues("load").Inc()
+			return fmt.Errorf("sync: load room %q: owners: %w", r.name, err)
+		}
+		r.owners = owners
+	}
 	r.doc, r.logLen, r.logBytes = doc, len(updates), logBytes
+	r.durable = doc.StateVector()
 	r.docBytes, r.docExact = len(snapshot)+r.logBytes, len(updates) == 0
 	return nil
 }
@@ -214,12 +275,19 @@ func (r *room) run() {
 	r.relay = time.NewTimer(time.Hour)
 	r.relay.Stop()
 	defer r.relay.Stop()
+	r.retry = time.NewTimer(time.Hour)
+	r.retry.Stop()
+	defer r.retry.Stop()
+	r.joinTimer = time.NewTimer(time.Hour)
+	r.joinTimer.Stop()
+	defer r.joinTimer.Stop()
+	defer r.setFailing(false)
 	defer func() {
 		if r.sweep != nil {
 			r.sweep.Stop()
 		}
 	}()
-	for {
+	for !r.dead {
 		r.flushCounters()
 		select {
 		case ev := <-r.inbox:
@@ -232,6 +300,12 @@ func (r *room) run() {
 		case res := <-r.committed:
 			r.endCommit(res)
 			r.commit()
+		case <-r.retry.C:
+			r.retryOn = false
+			r.commit()
+		case <-r.joinTimer.C:
+			r.joinOn = false
+			r.serveJoins()
 		case <-r.relay.C:
 			r.relayOn = false
 			r.relayBatch()
@@ -244,9 +318,9 @@ func (r *room) run() {
 			if len(r.members) == 0 {
 				// Save first: once the hub forgets the room, a new room of
 				// the same name may load and append to the store, and a
-				// later compaction from here would drop its appends.
-				r.save()
-				if r.hub.closeIfIdle(r) {
+				// later compaction from here would drop its appends. A
+				// room that cannot write stays, to retry.
+				if r.save() && r.hub.closeIfIdle(r) {
 					return
 				}
 			}
@@ -260,12 +334,12 @@ func (r *room) run() {
 				r.handle(<-r.inbox)
 			}
 			r.relayBatch()
-			r.save()
+			r.saveLast()
 			r.hub.forget(r)
 			return
 		case <-r.stop:
 			r.relayBatch()
-			r.save() // and the Acks it makes due, before the members go
+			r.saveLast() // and the Acks it makes due, before the members go
 			for s := range r.members {
 				r.drop(s, closedGoingAway, "server shutting down", 0)
 			}
@@ -278,17 +352,32 @@ func (r *room) run() {
 func (r *room) handle(ev event) {
 	switch ev.kind {
 	case eventJoin:
+		h := ev.msg.(*protocol.Hello)
+		if r.hub.cfg.Auth != nil && r.written < r.applied {
+			r.joins = append(r.joins, pendingJoin{s: ev.s, hello: h})
+			if !r.joinOn {
+				r.joinOn = true
+				r.joinTimer.Reset(joinWait)
+			}
+			return
+		}
 		r.relayBatch() // so the new member gets no update twice
-		r.join(ev.s, ev.msg.(*protocol.Hello))
+		r.join(ev.s, h)
 	case eventLeave:
 		if _, ok := r.members[ev.s]; ok {
 			r.remove(ev.s)
 		}
+		r.joins = slices.DeleteFunc(r.joins, func(j pendingJoin) bool { return j.s == ev.s })
 	case eventUpdate:
 		r.apply(ev.s, ev.msg.(*protocol.Update))
 	case eventRead:
 		ev.view <- contentOf(r.name, r.doc, true)
 	case eventPresence:
+		if r.members[ev.s] == nil {
+			// Not (or no longer, or not yet) a member: a session refused
+			// its client ID must not show presence under it.
+			return
+		}
 		r.counters.presence++
 		r.setPresence(ev.s, ev.msg.(*protocol.Presence).Entries[0].State, time.Now())
 	}
@@ -301,12 +390,21 @@ func (r *room) join(s *session, h *protocol.Hello) {
 		s.queue.close(closedProtocolError, "hello state vector: "+err.Error(), 0)
 		return
 	}
-	welcome, err := encodeFrame(&protocol.Welcome{StateVector: r.doc.StateVector().Encode(), Update: r.doc.Diff(sv)})
+	// The state vector is what the store holds, not what the document
+	// holds: a joiner then sends back whatever is not written yet, and
+	// gets its Ack once that is on disk, rather than being told the room
+	// keeps what it may still lose.
+	welcome, err := encodeFrame(&protocol.Welcome{StateVector: r.durable.Encode(), Update: r.doc.Diff(sv)})
 	if err != nil {
 		s.queue.close(closedInternalError, err.Error(), 0)
 		return
 	}
+	if reason, text := r.claim(s, h.Client); reason != 0 {
+		s.queue.close(reason, text, 0)
+		return
+	}
 	r.members[s] = &member{client: h.Client}
+	r.byClient[h.Client] = s
 	r.idle.Stop()
 	if !r.deliver(s, welcome) {
 		return
@@ -324,20 +422,34 @@ func (r *room) join(s *session, h *protocol.Hello) {
 	}
 }
 
-// apply applies the updates of one message from s and owes s an Ack.
+// apply applies the updates of one message from s and owes s an Ack,
+// due once they and every update applied before them are written.
 func (r *room) apply(s *session, m *protocol.Update) {
 	mem := r.members[s]
 	if mem == nil {
 		return // dropped while its messages were on their way
 	}
+	if r.failing {
+		// Nothing more is taken while the store cannot write: the
+		// client keeps its edits and comes back later, instead of the
+		// room holding more and more that it may not be able to keep.
+		r.drop(s, closedStoreFailing, "the server cannot store updates now; reconnect later", m.Seq)
+		return
+	}
 	size := 0
 	for _, u := range m.Updates {
 		size += len(u)
+	}
+	reason, text, writes := r.checkWrites(s, m)
+	if reason != 0 {
+		r.drop(s, reason, text, m.Seq)
+		return
 	}
 	if !r.docFits(size) {
 		r.drop(s, closedDocTooBig, fmt.Sprintf("the document would grow past its %d-byte limit", r.hub.cfg.MaxDocBytes), m.Seq)
 		return
 	}
+
 	for i, u := range m.Updates {
 		r.counters.updates++
 		r.counters.updateBytes += len(u)
@@ -348,86 +460,188 @@ func (r *room) apply(s *session, m *protocol.Update) {
 			r.drop(s, closedInvalidUpdate, fmt.Sprintf("update %d of message %d: %v", i, m.Seq, err), m.Seq)
 			return
 		}
-		r.pending = append(r.pending, u)
-		r.batch = append(r.batch, batchedUpdate{from: s, update: u})
+		r.unwritten = append(r.unwritten, u)
+		r.applied++
+		r.batch = append(r.batch, batchedUpdate{from: s, update: u, n: r.applied})
 		r.docBytes += len(u)
 		r.docExact = false
 	}
-	mem.ack = m.Seq
-	if !mem.ackOwed {
-		mem.ackOwed = true
-		r.acks = append(r.acks, s)
+	r.bind(s, writes)
+	if n := len(r.owed); n > 0 && r.owed[n-1].s == s {
+		r.owed[n-1].seq, r.owed[n-1].upto = m.Seq, r.applied
+	} else {
+		r.owed = append(r.owed, ackDue{s: s, seq: m.Seq, upto: r.applied})
+	}
+	if r.written == r.applied {
+		r.sendDue() // a message of no updates, or only of updates written
 	}
 }
 
-// commit hands the updates applied since the last commit to the store,
-// in one Append, so that a store that group-commits makes them durable
-// with one write together with other rooms'. The Append runs in a
-// goroutine of its own, one at a time per room, so that the room goes on
-// relaying while the disk works; endCommit sends the Acks once it
-// returned. When the log has grown long, save folds it into a snapshot
-// instead.
+// joinWait bounds how long a join waits for the room's updates to be
+// written, with Config.Auth: past it, the joiner gets what the room holds.
+const joinWait = 250 * time.Millisecond
+
+// Bounds of the backoff between attempts to write after a failure.
+const (
+	retryMin = 50 * time.Millisecond
+	retryMax = 5 * time.Second
+)
+
+// commit hands the updates not yet written to the store, in one Append,
+// so that a store that group-commits makes them durable with one write
+// together with other rooms'. The Append runs in a goroutine of its own,
+// one at a time per room, so that the room goes on relaying while the
+// disk works; endCommit sends the Acks once it returned. When the log has
+// grown long, save folds it into a snapshot instead, unless the room is
+// failing: then only Appends are tried, at the pace of the backoff, so
+// that a full disk costs no snapshot per attempt.
 func (r *room) commit() {
-	if r.committing || len(r.pending) == 0 {
+	if r.committing || r.retryOn || r.dead || len(r.unwritten) == 0 {
 		return
 	}
-	if r.logLen >= compactEvery || r.logBytes >= compactBytes {
+	if !r.failing && (r.logLen >= compactEvery || r.logBytes >= compactBytes) && time.Now().After(r.compactAfter) {
 		r.save()
 		return
 	}
-	updates, n := r.pending, 0
-	for _, u := range updates {
-		n += len(u)
-	}
-	r.pending = nil // the store reads updates while the room goes on
-	for _, s := range r.acks {
-		if mem := r.members[s]; mem != nil && mem.ackOwed {
-			mem.ackOwed = false
-			r.inflight = append(r.inflight, ackDue{s, mem.ack})
-		}
-	}
-	clear(r.acks)
-	r.acks = r.acks[:0]
+	// The store reads updates while the room appends to unwritten, past
+	// their end, and never changes them: the capacity keeps it so.
+	n := len(r.unwritten)
+	updates := r.unwritten[:n:n]
+	r.inflight, r.inflightSV = n, r.doc.StateVector()
+	r.inflightOwners = maps.Clone(r.unbound)
 	r.committing = true
-	st, name, done := r.hub.store, r.name, r.committed
+	st, name, done, owners := r.hub.store, r.name, r.committed, r.inflightOwners
 	go func() {
 		start := time.Now()
-		err := st.Append(name, updates...)
-		done <- commitResult{err: err, n: len(updates), bytes: n, took: time.Since(start)}
+		// The bindings first: a stored update under a client ID never
+		// lacks its binding.
+		var err error
+		if len(owners) > 0 {
+			err = st.SetOwners(name, owners)
+		}
+		if err == nil {
+			err = st.Append(name, updates...)
+		}
+		bytes := 0
+		for _, u := range updates {
+			bytes += len(u)
+		}
+		done <- commitResult{err: err, n: n, bytes: bytes, took: time.Since(start)}
 	}()
 }
 
-// endCommit takes the result of the Append in flight: the Acks it covers
-// go out, or, if it failed, their sessions are closed.
+// endCommit takes the result of the Append in flight: the updates it
+// wrote leave unwritten, and the Acks that makes due go out. After a
+// failure everything stays as it was, to be written by a later attempt;
+// a room whose records turn out damaged is quarantined.
 func (r *room) endCommit(res commitResult) {
 	r.committing = false
 	r.hub.metrics.storeCommitSeconds.Observe(res.took.Seconds())
-	r.logLen += res.n
-	r.logBytes += res.bytes
-	due := r.inflight
-	r.inflight = r.inflight[:0]
-	defer clear(due)
-	if res.err == nil {
-		for _, a := range due {
-			if r.members[a.s] != nil {
-				r.sendAck(a.s, a.seq)
-			}
-		}
+	if res.err != nil {
+		r.hub.metrics.storeErrors.WithLabelValues("append").Inc()
+		r.writeFailed("append", res.err)
 		return
 	}
-	r.hub.logger.Error("store append failed", "room", r.name, "err", res.err)
-	r.hub.metrics.storeErrors.WithLabelValues("append").Inc()
-	// The document holds the updates, and they were relayed so that the
-	// members agree with the room; only the Acks are withheld. Their
-	// senders are closed and resend after reconnecting (a duplicate update
-	// changes nothing), and a snapshot puts the updates in the store after
-	// all, if the store takes that; otherwise the next save retries.
-	for _, a := range due {
-		if r.members[a.s] != nil {
-			r.drop(a.s, closedInternalError, "the update could not be stored", a.seq)
-		}
+	r.logLen += res.n
+	r.logBytes += res.bytes
+	r.bound(r.inflightOwners)
+	r.inflightOwners = nil
+	r.wrote(res.n, r.inflightSV)
+	r.inflightSV = nil
+}
+
+// bound records that the bindings of owners are stored.
+func (r *room) bound(owners map[uint64]string) {
+	for id := range owners {
+		delete(r.unbound, id)
 	}
-	r.save()
+}
+
+// wrote records that the first n updates of unwritten are on disk, and
+// with them everything up to sv, and sends the Acks that makes due.
+func (r *room) wrote(n int, sv crdt.StateVector) {
+	left := copy(r.unwritten, r.unwritten[n:])
+	clear(r.unwritten[left:])
+	r.unwritten = r.unwritten[:left]
+	if left == 0 {
+		r.unwritten = nil // let a burst's array go
+	}
+	r.written += uint64(n)
+	r.durable = sv
+	if r.failing {
+		r.hub.logger.Info("store writes again", "room", r.name, "failed_attempts", r.failures)
+		r.setFailing(false)
+	}
+	if r.retryOn {
+		// A save wrote everything while a retry was due: no need to
+		// wait for it before the next commit. (Since Go 1.23, no stale
+		// tick arrives after Stop.)
+		r.retry.Stop()
+		r.retryOn = false
+	}
+	r.sendDue()
+	r.scheduleRelay()
+	if r.written == r.applied {
+		r.serveJoins()
+	}
+}
+
+// serveJoins lets the joins waiting for the room's updates to be written
+// in, after relaying what may be relayed.
+func (r *room) serveJoins() {
+	if len(r.joins) == 0 {
+		return
+	}
+	r.relayBatch()
+	joins := r.joins
+	r.joins = nil
+	for _, j := range joins {
+		r.join(j.s, j.hello)
+	}
+}
+
+// writeFailed handles a failed Append or Compact: the room stops taking
+// updates and retries writing what it holds, backing off, or, if the
+// store says the room's records are damaged, is quarantined.
+func (r *room) writeFailed(op string, err error) {
+	if errors.Is(err, store.ErrCorrupt) {
+		r.hub.logger.Error("room quarantined: the store reports its records damaged", "room", r.name, "op", op, "err", err)
+		r.err = fmt.Errorf("sync: %s room %q: %w: %w", op, r.name, errCorruptRoom, err)
+		r.hub.quarantine(r)
+		for s := range r.members {
+			r.drop(s, closedInternalError, (&QuarantinedError{Room: r.name}).Error(), 0)
+		}
+		r.dead = true
+		return
+	}
+	if len(r.unwritten) == 0 {
+		// A compaction of what the log holds already: nothing is at
+		// risk, and the log serves until the next attempt.
+		r.hub.logger.Warn("store compaction failed; the room's log still holds everything", "room", r.name, "err", err)
+		return
+	}
+	if !r.failing {
+		r.hub.logger.Error("store write failed: the room takes no updates and acknowledges nothing until a write succeeds", "room", r.name, "op", op, "unwritten", len(r.unwritten), "err", err)
+		r.setFailing(true)
+	}
+	wait := min(retryMin<<min(r.failures, 16), retryMax)
+	r.failures++
+	r.retryOn = true
+	r.retry.Reset(wait)
+}
+
+// setFailing records whether the room's writes fail, for Hub.Ready.
+func (r *room) setFailing(failing bool) {
+	if r.failing == failing {
+		return
+	}
+	r.failing = failing
+	if failing {
+		r.hub.failingRooms.Add(1)
+	} else {
+		r.hub.failingRooms.Add(-1)
+		r.failures = 0
+	}
 }
 
 // awaitCommit waits for the Append in flight, if any, and takes its
@@ -438,17 +652,32 @@ func (r *room) awaitCommit() {
 	}
 }
 
-// sendAcks sends each member owed one the Ack of its latest applied
-// message. Only save calls it, once everything applied is durable.
-func (r *room) sendAcks() {
-	for _, s := range r.acks {
-		if mem := r.members[s]; mem != nil && mem.ackOwed {
-			mem.ackOwed = false
-			r.sendAck(s, mem.ack)
+// sendDue sends every Ack whose updates are written: one per session, of
+// its latest message covered.
+func (r *room) sendDue() {
+	i := 0
+	for i < len(r.owed) && r.owed[i].upto <= r.written {
+		i++
+	}
+	if i == 0 {
+		return
+	}
+	due := r.owed[:i]
+	latest := make(map[*session]uint64, 4)
+	for _, a := range due {
+		latest[a.s] = a.seq // a session's seqs increase
+	}
+	for _, a := range due {
+		if seq, ok := latest[a.s]; ok {
+			delete(latest, a.s)
+			if r.members[a.s] != nil {
+				r.sendAck(a.s, seq)
+			}
 		}
 	}
-	clear(r.acks)
-	r.acks = r.acks[:0]
+	left := copy(r.owed, r.owed[i:])
+	clear(r.owed[left:])
+	r.owed = r.owed[:left]
 }
 
 // scheduleRelay relays the batch now if the last one went out at least
@@ -461,7 +690,7 @@ func (r *room) sendAcks() {
 // its sender got no Ack and sends it again after reconnecting, and a
 // member that already holds it ignores the duplicate.
 func (r *room) scheduleRelay() {
-	if len(r.batch) == 0 || r.relayOn {
+	if r.relayable() == 0 || r.relayOn {
 		return
 	}
 	wait := time.Until(r.relayed.Add(r.hub.cfg.RelayInterval))
@@ -471,6 +700,23 @@ func (r *room) scheduleRelay() {
 	}
 	r.relayOn = true
 	r.relay.Reset(wait)
+}
+
+// relayable returns how many updates of the batch may be relayed: all of
+// them, except with Config.Auth, where only those written. A member that
+// received another user's update the server then lost (it crashed before
+// writing it) would send it back after reconnecting, and be refused, as
+// only that user may write under their client ID (owners.go); on an open
+// server, sending it back just restores it.
+func (r *room) relayable() int {
+	if r.hub.cfg.Auth == nil {
+		return len(r.batch)
+	}
+	n := 0
+	for n < len(r.batch) && r.batch[n].n <= r.written {
+		n++
+	}
+	return n
 }
 
 // sendAck tells s that its messages up to seq are applied and durable.
@@ -484,17 +730,20 @@ func (r *room) sendAck(s *session, seq uint64) {
 // them: one message for everyone who sent none of them, encoded once, and
 // one without its own updates for each sender.
 func (r *room) relayBatch() {
-	if len(r.batch) == 0 {
+	n := r.relayable()
+	if n == 0 {
 		return
 	}
 	r.relayed = time.Now()
+	batch := r.batch[:n]
 	defer func() {
-		clear(r.batch)
-		r.batch = r.batch[:0]
+		left := copy(r.batch, r.batch[n:])
+		clear(r.batch[left:])
+		r.batch = r.batch[:left]
 	}()
 	senders := make(map[*session]bool, 4)
-	all := make([][]byte, len(r.batch))
-	for i, b := range r.batch {
+	all := make([][]byte, len(batch))
+	for i, b := range batch {
 		senders[b.from] = true
 		all[i] = b.update
 	}
@@ -516,7 +765,7 @@ func (r *room) relayBatch() {
 			continue
 		}
 		var others [][]byte
-		for _, b := range r.batch {
+		for _, b := range batch {
 			if b.from != s {
 				others = append(others, b.update)
 			}
@@ -556,6 +805,9 @@ func (r *room) remove(s *session) {
 		return
 	}
 	delete(r.members, s)
+	if r.byClient[mem.client] == s {
+		delete(r.byClient, mem.client)
+	}
 	if p := r.presence[mem.client]; p != nil && p.owner == s {
 		r.setPresence(s, nil, time.Now())
 	}
@@ -659,29 +911,51 @@ func (r *room) expirePresence(now time.Time) {
 	}
 }
 
-// save folds the room's log, and the updates not yet appended, into a
+// save folds the room's log, and the updates not yet written, into a
 // new snapshot, once the Append in flight returned, and sends the Acks
-// that makes due.
-func (r *room) save() {
+// that makes due. It reports whether everything the room holds is
+// written; a failure is handled as a failed Append.
+func (r *room) save() bool {
 	r.awaitCommit()
-	if r.logLen == 0 && len(r.pending) == 0 {
-		return
+	if r.dead {
+		return false
+	}
+	if r.logLen == 0 && len(r.unwritten) == 0 {
+		return true
 	}
 	start := time.Now()
 	snapshot := r.doc.Snapshot()
+	sv := r.doc.StateVector()
 	r.docBytes, r.docExact = len(snapshot), true
-	err := r.hub.store.Compact(r.name, snapshot)
+	var err error
+	if owners := maps.Clone(r.unbound); len(owners) > 0 {
+		if err = r.hub.store.SetOwners(r.name, owners); err == nil {
+			r.bound(owners)
+		}
+	}
+	if err == nil {
+		err = r.hub.store.Compact(r.name, snapshot)
+	}
 	r.hub.metrics.storeCompactSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
-		r.hub.logger.Error("store compaction failed", "room", r.name, "err", err)
 		r.hub.metrics.storeErrors.WithLabelValues("compact").Inc()
-		return
+		r.compactAfter = time.Now().Add(retryMax)
+		r.writeFailed("compact", err)
+		return len(r.unwritten) == 0 && !r.dead
 	}
+	r.compactAfter = time.Time{}
 	r.hub.metrics.documentBytes.Observe(float64(len(snapshot)))
 	r.logLen, r.logBytes = 0, 0
 	// The snapshot holds the updates not yet appended, too: they are
 	// durable now, and their senders are owed their Acks.
-	clear(r.pending)
-	r.pending = r.pending[:0]
-	r.sendAcks()
+	r.wrote(len(r.unwritten), sv)
+	return true
+}
+
+// saveLast saves the room before it closes. What it fails to write was
+// never acknowledged: its senders still hold it and send it again.
+func (r *room) saveLast() {
+	if !r.save() && len(r.unwritten) > 0 {
+		r.hub.logger.Error("room closed with updates it could not store; their senders were not acknowledged and keep them", "room", r.name, "unwritten", len(r.unwritten))
+	}
 }

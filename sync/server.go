@@ -49,7 +49,9 @@ func NewServer(cfg Config, st store.Store) *Server {
 	s.Mux.HandleFunc("GET /api/rooms", s.serveRooms)
 	s.Mux.HandleFunc("GET /api/rooms/{room}", s.serveRoom)
 	s.http = &http.Server{
-		Handler:           s.Mux,
+		// Every route answers only the hosts the hub does (DNS
+		// rebinding): the read API and /metrics as much as the upgrade.
+		Handler:           s.hub.hostChecked(s.Mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          nil,
 	}
@@ -153,6 +155,9 @@ func (h *Hub) Ready() error {
 	h.mu.Unlock()
 	if closing {
 		return ErrShuttingDown
+	}
+	if n := h.failingRooms.Load(); n > 0 {
+		return fmt.Errorf("sync: the store cannot write: %d rooms hold updates they could not store", n)
 	}
 	if rc, ok := h.store.(ReadyChecker); ok {
 		if err := rc.Ready(); err != nil {

@@ -29,8 +29,20 @@ type session struct {
 	room   *room
 	client uint64
 
-	lastSeq   uint64      // the last Update seq read; read pump only
-	readEnded atomic.Bool // the read pump (or handshake) stopped reading
+	lastSeq      uint64      // the last Update seq read; read pump only
+	readEnded    atomic.Bool // the read pump (or handshake) stopped reading
+	clientClosed atomic.Bool // the client's close frame was read
+
+	// Probe pings (probe.go): probeID numbers the pings (write pump
+	// only); probeWritten is the number of the last one that reached the
+	// kernel, at probeSentAt (Unix ns); probeAnswered the last one whose
+	// pong came back; probedAt when the hub last asked for one (guarded
+	// by hub.mu).
+	probeID       uint64
+	probeWritten  atomic.Uint64
+	probeSentAt   atomic.Int64
+	probeAnswered atomic.Uint64
+	probedAt      time.Time
 
 	ip     string      // the address counted against Config.MaxConnsPerIP
 	query  string      // the token of the URL's query, if any
@@ -44,16 +56,34 @@ type session struct {
 // releases the hub's count of it.
 func (s *session) serve(roomName string) {
 	s.limit = newConnLimiter(&s.hub.cfg)
-	s.conn.SetPongHandler(func(string) error {
+	// Control frames cost the server as much as messages do, so they
+	// draw on the same allowance, from the first frame on: otherwise a
+	// flood of pings would be free. A pong keeps a joined session alive,
+	// but never extends the Hello's deadline, which stays absolute.
+	s.conn.SetPongHandler(func(data string) error {
+		if !s.limit.allow(len(data)) {
+			return errRateLimited
+		}
+		s.ponged(data)
+		if s.room == nil {
+			return nil
+		}
 		return s.conn.SetReadDeadline(time.Now().Add(pongWait))
 	})
 	// Every frame to the client goes through the queue, which frames and
 	// orders it; gorilla must not write pongs or close frames of its own.
 	s.conn.SetPingHandler(func(data string) error {
+		if !s.limit.allow(len(data)) {
+			return errRateLimited
+		}
 		s.queue.push(frame(opPong, []byte(data)))
 		return nil
 	})
-	s.conn.SetCloseHandler(func(int, string) error { return nil })
+	// A close frame ends the read pump: there can be only one.
+	s.conn.SetCloseHandler(func(int, string) error {
+		s.clientClosed.Store(true)
+		return nil
+	})
 	if reason, text := s.handshake(roomName); reason != 0 {
 		s.end(reason, text, 0)
 		return
@@ -190,6 +220,9 @@ func (s *session) join(roomName string, h *protocol.Hello) (closeReason, string)
 func (s *session) read() (protocol.Message, closeReason, string) {
 	kind, r, err := s.conn.NextReader()
 	if err != nil {
+		if errors.Is(err, errRateLimited) {
+			return nil, closedRateLimited, "rate limit exceeded: the client sent more frames (control frames included) or bytes than its allowance"
+		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() && s.room == nil {
 			return nil, closedHelloTimeout, "no hello within " + s.hub.cfg.HelloTimeout.String()
@@ -228,31 +261,44 @@ func (s *session) read() (protocol.Message, closeReason, string) {
 // and closes queue.finished.
 func (s *session) writePump() {
 	raw := s.conn.NetConn()
-	var batch [][]byte
+	var batch, bufs [][]byte
 	for {
-		msgs, ping, bye := s.queue.take(batch)
+		msgs, partial, ping, bye := s.queue.take(batch)
 		if len(msgs) == 0 && !ping && bye == nil {
 			return
 		}
 		batch = msgs
-		if bye == nil {
-			if ping {
-				msgs = append(msgs, pingFrame)
+		var rest []byte // the end of a frame begun, owed before the farewell
+		if bye != nil {
+			// A closed queue keeps only the end of a frame that a direct
+			// write began.
+			for _, b := range msgs {
+				rest = append(rest, b...)
 			}
-			_ = raw.SetWriteDeadline(time.Now().Add(writeWait))
-			bufs := net.Buffers(msgs)
-			if _, err := bufs.WriteTo(raw); err != nil {
-				s.queue.close(closedByClient, "", 0)
-				bye = &farewell{reason: closedByClient}
+		} else {
+			var pingID uint64
+			if ping {
+				var f []byte
+				f, pingID = s.pingFrame()
+				msgs = append(msgs, f)
+			}
+			var err error
+			bufs = append(bufs[:0], msgs...) // write consumes bufs; msgs stays whole
+			if rest, err = s.write(raw, msgs, bufs, partial); err != nil {
+				s.writeFailed(err)
+				bye = s.queue.farewell()
+			} else if ping {
+				s.pinged(pingID)
 			}
 		}
 		clear(batch)
+		clear(bufs)
 		if bye != nil {
 			// The queue's reason, not bye's: a write that failed because
 			// the room dropped a slow consumer finds the queue closed
 			// already, for that reason.
 			s.hub.metrics.sessionClosed(s.queue.reason())
-			s.writeFarewell(bye)
+			s.writeFarewell(rest, bye)
 			s.conn.Close()
 			close(s.queue.finished)
 			return
@@ -260,22 +306,79 @@ func (s *session) writePump() {
 	}
 }
 
-// pingFrame is the ping the server sends every pingPeriod.
-var pingFrame = frame(opPing, nil)
+// write writes msgs to raw, consuming bufs, a copy of msgs; partial says
+// that msgs[0] is the end of a frame begun. The deadline moves on while the socket takes bytes: a
+// client that reads slowly but steadily is held to the queue's bounds,
+// not to a time. Only a socket that takes nothing for
+// Config.SlowConsumerLag times out. On failure, write returns the part of
+// a frame it did not write, if it stopped inside one.
+func (s *session) write(raw net.Conn, msgs, bufs [][]byte, partial bool) (rest []byte, err error) {
+	nb := net.Buffers(bufs)
+	var total int64
+	for len(nb) > 0 {
+		_ = raw.SetWriteDeadline(time.Now().Add(s.hub.cfg.SlowConsumerLag))
+		var n int64
+		n, err = nb.WriteTo(raw)
+		total += n
+		if err == nil {
+			return nil, nil
+		}
+		var ne net.Error
+		if n == 0 || !errors.As(err, &ne) || !ne.Timeout() || s.queue.farewell() != nil {
+			break
+		}
+	}
+	return unwritten(msgs, partial, total), err
+}
 
-// writeFarewell writes the Error message and close frame of bye (or, for
-// a client that closed, the echo of its close), and waits briefly for the
-// client's answer.
-func (s *session) writeFarewell(bye *farewell) {
+// unwritten returns the unwritten end of the frame of msgs that the n-th
+// byte falls in, or nil if n is at a frame boundary. With partial, msgs[0]
+// is itself the end of a frame: none of it is a boundary but its end.
+func unwritten(msgs [][]byte, partial bool, n int64) []byte {
+	for i, b := range msgs {
+		if n < int64(len(b)) {
+			if n == 0 && (i > 0 || !partial) {
+				return nil
+			}
+			return b[n:]
+		}
+		n -= int64(len(b))
+	}
+	return nil
+}
+
+// writeFailed closes the queue after a failed write: as a slow consumer
+// when the socket took nothing for Config.SlowConsumerLag, and otherwise
+// as a connection the client dropped.
+func (s *session) writeFailed(err error) {
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		s.queue.close(closedByClient, "", 0)
+		return
+	}
+	s.dropSlow(fmt.Sprintf("the client read nothing for %v: dropped as a slow consumer", s.hub.cfg.SlowConsumerLag))
+}
+
+// writeFarewell writes the end of a frame begun, if any, then the Error
+// message and close frame of bye (or, for a client that closed, the echo
+// of its close), and waits briefly for the client's answer. A slow
+// consumer gets writeWait rather than closeWait to read them: its client
+// may be slow rather than gone, and should learn why it was dropped.
+func (s *session) writeFarewell(rest []byte, bye *farewell) {
+	s.queue.leave()
 	raw := s.conn.NetConn()
-	deadline := time.Now().Add(closeWait)
+	wait := closeWait
+	if bye.reason == closedSlowConsumer || len(rest) > 0 {
+		wait = writeWait
+	}
+	deadline := time.Now().Add(wait)
 	_ = raw.SetWriteDeadline(deadline)
-	var frames net.Buffers
+	frames := net.Buffers{rest}
 	if bye.msg != nil {
 		code := bye.reason.code()
-		frames = net.Buffers{bye.msg, closeFrame(code, code.String())}
+		frames = append(frames, bye.msg, closeFrame(code, code.String()))
 	} else {
-		frames = net.Buffers{closeFrame(protocol.CodeNormal, "")}
+		frames = append(frames, closeFrame(protocol.CodeNormal, ""))
 	}
 	if _, err := frames.WriteTo(raw); err != nil {
 		return
@@ -293,18 +396,35 @@ func (s *session) awaitClose(deadline time.Time) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	_ = s.conn.SetReadDeadline(deadline)
+	if s.clientClosed.Load() {
+		return // the client said goodbye: it sends nothing more
+	}
+	// The read pump stopped on something the client sent (a flood, a
+	// protocol error), or never ran: the client may still be sending.
+	// Closing a socket with unread data resets the connection, which
+	// discards a farewell still in the kernel's queue, so what comes is
+	// read and dropped until the client falls silent for drainIdle,
+	// closes, or the deadline passes. gorilla's reader keeps its first
+	// error, so the bytes are read below it.
+	raw := s.conn.NetConn()
+	var buf [512]byte
 	for {
-		if _, _, err := s.conn.NextReader(); err != nil {
+		idle := time.Now().Add(drainIdle)
+		if idle.After(deadline) {
+			idle = deadline
+		}
+		_ = raw.SetReadDeadline(idle)
+		if _, err := raw.Read(buf[:]); err != nil {
 			return
 		}
 	}
 }
 
+// drainIdle is how long a client that the server refused must be silent
+// before its connection is closed; see awaitClose.
+const drainIdle = 50 * time.Millisecond
+
 // abort interrupts a write in progress, for a session dropped as a slow
-// consumer whose write pump may be stuck on a full socket buffer.
-func (s *session) abort() {
-	if c := s.conn.NetConn(); c != nil {
-		_ = c.SetWriteDeadline(time.Now())
-	}
-}
+// consumer whose write pump may be stuck on a full socket buffer. The
+// pump then writes the end of the frame it was in, and the farewell.
+func (s *session) abort() { s.queue.abort() }

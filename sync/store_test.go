@@ -13,11 +13,11 @@ import (
 	"github.com/flowstate/flowstate/store"
 )
 
-// A flakyStore is a Memory whose Load and Append fail while told to, as a
-// disk might.
+// A flakyStore is a Memory whose Load fails while told to, as a disk
+// might.
 type flakyStore struct {
 	*store.Memory
-	failLoad, failAppend atomic.Bool
+	failLoad atomic.Bool
 }
 
 var errDisk = errors.New("test: disk on fire")
@@ -27,13 +27,6 @@ func (s *flakyStore) Load(room string) ([]byte, [][]byte, error) {
 		return nil, nil, errDisk
 	}
 	return s.Memory.Load(room)
-}
-
-func (s *flakyStore) Append(room string, updates ...[]byte) error {
-	if s.failAppend.Load() {
-		return errDisk
-	}
-	return s.Memory.Append(room, updates...)
 }
 
 // A room whose document cannot be loaded answers the joiner with 1011,
@@ -49,40 +42,6 @@ func TestRoomLoadFailure(t *testing.T) {
 	st.failLoad.Store(false)
 	d := joinRaw(t, ts, "broken")
 	d.waitAck(d.edit("body", "fine"))
-}
-
-// An update the store refuses is not acknowledged: its sender is closed
-// with 1011, naming the update's seq, and the room's other members carry
-// on.
-func TestStoreAppendFailure(t *testing.T) {
-	st := &flakyStore{Memory: store.NewMemory()}
-	ts := startServerWithStore(t, testConfig(), st)
-	witness := dial(t, ts, "append", nil)
-	c := joinRaw(t, ts, "append")
-	c.waitAck(c.edit("body", "stored "))
-	waitText(t, "stored ", witness)
-
-	st.failAppend.Store(true)
-	seq := c.edit("body", "lost")
-	e := c.expectClosed(protocol.CodeInternalError)
-	if e.Seq != seq {
-		t.Errorf("Error.Seq = %d, want %d", e.Seq, seq)
-	}
-	st.failAppend.Store(false)
-	insert(t, witness, -1, "more")
-	waitSynced(t, witness)
-
-	// The room's members agree on the document, with or without the
-	// update that could not be stored: the room did not keep it to itself.
-	late := dial(t, ts, "append", nil)
-	waitConverged(t, witness, late)
-	// The room saved a snapshot after the failed append, so the store
-	// holds what the members hold: "lost" and "more" were concurrent, in
-	// either order.
-	got := storedDoc(t, ts.st, "append").Text("body").String()
-	if want := witness.Text("body"); got != want || !strings.HasPrefix(got, "stored ") || !strings.Contains(got, "more") || !strings.Contains(got, "lost") {
-		t.Errorf("stored body = %q, members hold %q", got, want)
-	}
 }
 
 // A room whose log grows long folds it into a snapshot, and nothing is

@@ -15,6 +15,12 @@
 // by name, so browsers revalidate and get 304 Not Modified until the binary
 // changes. Clients that accept gzip get the assets compressed once at
 // start-up.
+//
+// The two bundles are public code meant to be imported by pages on other
+// origins (an editor on app.example.com syncing through sync.example.com),
+// so they carry "Access-Control-Allow-Origin: *", which a cross-origin
+// module script needs. This does not open the WebSocket endpoint to other
+// origins: the server checks the Origin of each upgrade on its own.
 package web
 
 import (
@@ -40,14 +46,16 @@ const csp = "default-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-in
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // routes maps each served URL path to its embedded file and content type.
+// public marks the bundles that any origin may load.
 var routes = []struct {
 	path, file, contentType string
+	public                  bool
 }{
-	{"/", "demo/index.html", "text/html; charset=utf-8"},
-	{"/flowstate.js", "dist/flowstate.js", "text/javascript; charset=utf-8"},
-	{"/flowstate-codemirror.js", "dist/flowstate-codemirror.js", "text/javascript; charset=utf-8"},
-	{"/demo.js", "demo/demo.js", "text/javascript; charset=utf-8"},
-	{"/demo.css", "demo/demo.css", "text/css; charset=utf-8"},
+	{"/", "demo/index.html", "text/html; charset=utf-8", false},
+	{"/flowstate.js", "dist/flowstate.js", "text/javascript; charset=utf-8", true},
+	{"/flowstate-codemirror.js", "dist/flowstate-codemirror.js", "text/javascript; charset=utf-8", true},
+	{"/demo.js", "demo/demo.js", "text/javascript; charset=utf-8", false},
+	{"/demo.css", "demo/demo.css", "text/css; charset=utf-8", false},
 }
 
 // An asset is one served file, prepared at start-up.
@@ -59,6 +67,7 @@ type asset struct {
 	gzipBody    []byte // body gzipped; nil when that would not be smaller
 	gzipETag    string // quoted strong ETag of gzipBody
 	html        bool   // a page, which gets the security headers
+	public      bool   // loadable from any origin (CORS)
 }
 
 // Handler returns an http.Handler that serves the demo page at "/" and the
@@ -98,6 +107,7 @@ func newHandler(fsys fs.FS) (assetHandler, error) {
 			body:        body,
 			etag:        etagOf(body, ""),
 			html:        strings.HasSuffix(r.file, ".html"),
+			public:      r.public,
 		}
 		if gz := gzipBytes(body); len(gz) < len(body) {
 			a.gzipBody = gz
@@ -140,6 +150,10 @@ func (h assetHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Content-Type", a.contentType)
 	hdr.Set("Cache-Control", "no-cache")
 	hdr.Set("X-Content-Type-Options", "nosniff")
+	if a.public {
+		// Set before ServeContent, so that 304 and HEAD carry it too.
+		hdr.Set("Access-Control-Allow-Origin", "*")
+	}
 	if a.html {
 		hdr.Set("Content-Security-Policy", csp)
 		hdr.Set("Referrer-Policy", "no-referrer")

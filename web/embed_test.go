@@ -251,3 +251,30 @@ func checkHeader(t *testing.T, res *http.Response, key, want string) {
 		t.Errorf("%s: %q, want %q", key, got, want)
 	}
 }
+
+// The bundles may be imported by a page on any origin (CORS), on every
+// kind of answer a browser can get; the demo's own files may not.
+func TestHandler_CORS(t *testing.T) {
+	for _, tt := range assetTests {
+		public := tt.path == "/flowstate.js" || tt.path == "/flowstate-codemirror.js"
+		want := ""
+		if public {
+			want = "*"
+		}
+		t.Run(tt.path, func(t *testing.T) {
+			origin := http.Header{"Origin": {"https://app.example.com"}}
+			first := get(t, http.MethodGet, tt.path, origin)
+			revalidate := http.Header{"Origin": origin["Origin"], "If-None-Match": {first.Header.Get("ETag")}}
+			for name, res := range map[string]*http.Response{
+				"GET":  first,
+				"HEAD": get(t, http.MethodHead, tt.path, origin),
+				"304":  get(t, http.MethodGet, tt.path, revalidate),
+				"gzip": get(t, http.MethodGet, tt.path, http.Header{"Origin": origin["Origin"], "Accept-Encoding": {"gzip"}}),
+			} {
+				if got := res.Header.Get("Access-Control-Allow-Origin"); got != want {
+					t.Errorf("%s: Access-Control-Allow-Origin %q, want %q", name, got, want)
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -17,7 +18,9 @@ import (
 	"time"
 
 	"github.com/flowstate/flowstate/crdt"
+	"github.com/flowstate/flowstate/protocol"
 	"github.com/flowstate/flowstate/store"
+	docsync "github.com/flowstate/flowstate/sync"
 )
 
 // memoryData is the --data value that keeps documents in memory only.
@@ -33,6 +36,8 @@ const adminUsageText = `Usage:
 
 These commands read the data file directly, so the server must be stopped,
 except for backup with --url, which asks the running server for a copy.
+import takes what export --format snapshot writes (or any update); the
+text and JSON exports are for people and scripts, and cannot be imported.
 Every flag can also be set by the environment variable named after it.
 `
 
@@ -118,7 +123,7 @@ func runRooms(args []string, stdout, stderr io.Writer) int {
 	}
 	if asJSON {
 		type room struct {
-			Name          string    `json:"name"`
+			Room          string    `json:"room"` // as in GET /api/rooms
 			SnapshotBytes int       `json:"snapshot_bytes"`
 			LogEntries    int       `json:"log_entries"`
 			LogBytes      int       `json:"log_bytes"`
@@ -126,7 +131,7 @@ func runRooms(args []string, stdout, stderr io.Writer) int {
 		}
 		out := make([]room, len(rooms))
 		for i, r := range rooms {
-			out[i] = room(r)
+			out[i] = room{r.Name, r.SnapshotBytes, r.LogEntries, r.LogBytes, r.LastChange}
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -181,7 +186,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	var data, format string
 	fs := newAdminFlagSet("export", "flowstate export ROOM [--data FILE] [--format text|json|snapshot]", stderr)
 	dataFlag(fs, &data)
-	fs.StringVar(&format, "format", "text", "output: text (the texts' contents), json (texts, maps and state vector) or snapshot (the binary snapshot)")
+	fs.StringVar(&format, "format", "text", "output: text (the texts' contents), json (texts, maps and state vector) or snapshot (the binary snapshot, which import reads back)")
 	pos, status, ok := parseAdmin(fs, args, 1, stderr)
 	if !ok {
 		return status
@@ -251,16 +256,28 @@ func writeDoc(w io.Writer, doc *crdt.Doc, format string) error {
 // runImport merges a snapshot or update file into a room.
 func runImport(args []string, stdout, stderr io.Writer) int {
 	var data string
-	fs := newAdminFlagSet("import", "flowstate import ROOM FILE [--data FILE]", stderr)
+	fs := newAdminFlagSet("import", "flowstate import ROOM FILE [--data FILE]\n\n"+
+		"FILE is a snapshot, as written by export --format snapshot, or an update.\n"+
+		"The text and JSON exports cannot be imported: they leave out the history\n"+
+		"that merging needs.", stderr)
 	dataFlag(fs, &data)
 	pos, status, ok := parseAdmin(fs, args, 2, stderr)
 	if !ok {
 		return status
 	}
 	room, file := pos[0], pos[1]
+	if !protocol.ValidRoom(room) {
+		// The server refuses such names, so the room could never be
+		// opened: refuse before anything is written.
+		fmt.Fprintf(stderr, "flowstate import: invalid room name %q: use 1 to %d characters of A-Z a-z 0-9 . _ ~ -, as the server does\n", room, protocol.MaxRoomBytes)
+		return 2
+	}
 	update, err := os.ReadFile(file)
 	if err != nil {
 		return fail(stderr, "import", err)
+	}
+	if looksLikeJSON(update) {
+		return fail(stderr, "import", fmt.Errorf("%s looks like export --format json output, which cannot be imported: export with --format snapshot instead", file))
 	}
 	// Check the bytes on their own first, so that nothing is opened for
 	// writing for a file that is not an update at all.
@@ -290,6 +307,22 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "imported %s into room %q\n", file, room)
 	return 0
+}
+
+// looksLikeJSON reports whether b starts like a JSON object, after
+// whitespace. No update starts with '{' or whitespace: an update's first
+// byte is a msgpack array header.
+func looksLikeJSON(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+		case '{':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // runCompact folds every room's log into its snapshot, then rewrites the
@@ -432,7 +465,14 @@ func fetchBackup(w io.Writer, url, token string) error {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		// The route exists only on a server started with a token.
+		return fmt.Errorf("%s: %s: the server does not serve backups; start it with --admin-token TOKEN (or FLOWSTATE_ADMIN_TOKEN) and pass the same token here", req.URL, resp.Status)
+	case http.StatusUnauthorized:
+		return fmt.Errorf("%s: %s: the server refused the admin token; pass the token it was started with (--admin-token or FLOWSTATE_ADMIN_TOKEN)", req.URL, resp.Status)
+	default:
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("%s: %s %s", req.URL, resp.Status, strings.TrimSpace(string(msg)))
 	}
@@ -444,11 +484,13 @@ func fetchBackup(w io.Writer, url, token string) error {
 // file, taken in one read transaction while the server keeps writing, to
 // callers that present token as a bearer token.
 func backupHandler(st *store.Bolt, token string, logger *slog.Logger) http.Handler {
-	want := []byte("Bearer " + token)
+	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Constant-time, so that the response time does not reveal how
-		// much of a guess was right.
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		// Constant-time, on hashes of equal length, so that the response
+		// time reveals neither how much of a guess was right nor the
+		// token's length.
+		got := sha256.Sum256([]byte(docsync.BearerToken(r)))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="flowstate admin"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return

@@ -77,7 +77,7 @@ func TestAdminRooms(t *testing.T) {
 	}
 	status, out, _ = runCmd("rooms", "--json", "--data", data)
 	var rooms []struct {
-		Name          string `json:"name"`
+		Room          string `json:"room"`
 		SnapshotBytes int    `json:"snapshot_bytes"`
 		LogEntries    int    `json:"log_entries"`
 		LastChange    string `json:"last_change"`
@@ -85,7 +85,7 @@ func TestAdminRooms(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rooms); status != 0 || err != nil {
 		t.Fatalf("rooms --json = %d, %q: %v", status, out, err)
 	}
-	if len(rooms) != 2 || rooms[0].Name != "empty-log" || rooms[0].LogEntries != 0 || rooms[1].Name != "notes" ||
+	if len(rooms) != 2 || rooms[0].Room != "empty-log" || rooms[0].LogEntries != 0 || rooms[1].Room != "notes" ||
 		rooms[1].LogEntries != 2 || rooms[1].SnapshotBytes == 0 || rooms[1].LastChange == "" {
 		t.Errorf("rooms --json = %+v", rooms)
 	}
@@ -174,7 +174,7 @@ func TestAdminImport(t *testing.T) {
 		t.Errorf("after import the room reads %q", out)
 	}
 	_, out, _ = runCmd("rooms", "--json", "--data", data)
-	if !strings.Contains(out, `"name": "notes"`) || strings.Count(out, `"log_entries": 0`) != 2 {
+	if !strings.Contains(out, `"room": "notes"`) || strings.Count(out, `"log_entries": 0`) != 2 {
 		t.Errorf("import did not store a snapshot in place of the log: %s", out)
 	}
 	// A new room can be created by import, too.
@@ -255,9 +255,10 @@ func TestAdminBackup(t *testing.T) {
 		t.Errorf("offline backup while the server runs = %d, %q", status, errOut)
 	}
 
-	srv := httptest.NewServer(backupHandler(st, "s3cret", slog.New(slog.NewTextHandler(io.Discard, nil))))
+	const adminToken = "s3cret-s3cret-s3cret-s3cret-s3cret"
+	srv := httptest.NewServer(backupHandler(st, adminToken, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	defer srv.Close()
-	for _, token := range []string{"", "wrong", "s3cre", "S3CRET", "s3cret2"} {
+	for _, token := range []string{"", "wrong", adminToken[1:], adminToken[:len(adminToken)-1], strings.ToUpper(adminToken), adminToken + "2"} {
 		status, _, errOut := runCmd("backup", filepath.Join(dir, "refused.db"), "--url", srv.URL, "--admin-token", token)
 		if status != 1 || !strings.Contains(errOut, "401") {
 			t.Errorf("backup with token %q = %d, %q", token, status, errOut)
@@ -275,8 +276,33 @@ func TestAdminBackup(t *testing.T) {
 		t.Errorf("no token: %s, WWW-Authenticate %q", resp.Status, resp.Header.Get("WWW-Authenticate"))
 	}
 
+	// The scheme is case-insensitive, as in the read API; the token is not.
+	for _, tt := range []struct {
+		header string
+		status int
+	}{
+		{"Bearer " + adminToken, http.StatusOK},
+		{"bearer " + adminToken, http.StatusOK},
+		{"BEARER " + adminToken, http.StatusOK},
+		{"Basic " + adminToken, http.StatusUnauthorized},
+		{"Bearer" + adminToken, http.StatusUnauthorized},
+		{adminToken, http.StatusUnauthorized},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/admin/backup", nil)
+		req.Header.Set("Authorization", tt.header)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("Authorization %.12q…: %s, want %d", tt.header, resp.Status, tt.status)
+		}
+	}
+
 	online := filepath.Join(dir, "online.db")
-	if status, _, errOut := runCmd("backup", online, "--url", srv.URL, "--admin-token", "s3cret"); status != 0 {
+	if status, _, errOut := runCmd("backup", online, "--url", srv.URL, "--admin-token", adminToken); status != 0 {
 		t.Fatalf("backup --url = %d, %q", status, errOut)
 	}
 	if _, got, _ := runCmd("export", "notes", "--data", online, "--format", "json"); got != want {

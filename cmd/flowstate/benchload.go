@@ -33,6 +33,11 @@ text for DURATION. Reports the delivery latency (from an edit to its arrival
 at every other member of the room), deliveries per second, errors, the
 server's memory from /healthz, and whether every room converged.
 
+Every client connects from this machine's address, and a server accepts at
+most --max-conns-per-ip connections from one address (64 by default)
+before it answers 429 Too Many Requests: for more than that, start the
+server with --max-conns-per-ip 0 (or FLOWSTATE_MAX_CONNS_PER_IP=0).
+
 Flags:
 `
 
@@ -228,7 +233,13 @@ func benchLoad(f loadFlags, base *url.URL, progress io.Writer) (*loadResult, err
 		}
 	}()
 	if err, _ := dialErr.Load().(error); err != nil {
-		return nil, fmt.Errorf("connecting: %w", err)
+		connected := 0
+		for _, lc := range all {
+			if lc.c != nil {
+				connected++
+			}
+		}
+		return nil, fmt.Errorf("connecting client %d of %d: %w%s", connected+1, len(all), err, capHint(err))
 	}
 	res.Connections = len(all)
 	res.ConnectS = time.Since(start).Seconds()
@@ -336,6 +347,17 @@ loop:
 	}
 	res.Errors = errs.Load()
 	return res, nil
+}
+
+// capHint returns, for a connection refused by the server's per-address
+// cap, a sentence that says how to lift it, and "" for any other error:
+// a load generator opens every connection from one address.
+func capHint(err error) string {
+	var ue *docsync.UpgradeError
+	if !errors.As(err, &ue) || ue.StatusCode != http.StatusTooManyRequests {
+		return ""
+	}
+	return "\nevery client comes from this machine's address: start the server with --max-conns-per-ip 0 (or FLOWSTATE_MAX_CONNS_PER_IP=0) to lift the per-address cap"
 }
 
 // dial connects the client; any later disconnection counts as an error.

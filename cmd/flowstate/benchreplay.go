@@ -90,7 +90,14 @@ func runBenchReplay(args []string, stdout, stderr io.Writer) int {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return fail(stderr, "bench replay", err)
+		hint := ""
+		for _, e := range errs {
+			if hint = capHint(e); hint != "" {
+				break
+			}
+		}
+		fmt.Fprintf(stderr, "flowstate bench replay: %v%s\n", err, hint)
+		return 1
 	}
 	var total replayResult
 	for _, r := range results {

@@ -108,7 +108,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // usage when args is empty.
 func runHelp(args []string, stdout, stderr io.Writer) int {
 	switch {
-	case len(args) == 0:
+	case len(args) == 0 || args[0] == "help" && len(args) == 1:
 		fmt.Fprint(stdout, usageText)
 	case args[0] == "bench" && len(args) == 1:
 		fmt.Fprint(stdout, benchUsageText)
@@ -126,6 +126,9 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 		newHealthcheckFlagSet(&f, stdout).Usage()
 	case adminCommands[args[0]] != nil:
 		return adminCommands[args[0]]([]string{"-h"}, stdout, stdout)
+	case args[0] == "bench" && len(args) > 2:
+		fmt.Fprintf(stderr, "flowstate help: unknown command %q\n", strings.Join(args, " "))
+		return 2
 	case args[0] == "bench" && args[1] == "trace":
 		printBenchTraceUsage(stdout)
 	case args[0] == "bench" && args[1] == "load":

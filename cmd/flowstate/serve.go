@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	httppprof "net/http/pprof"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -48,6 +50,8 @@ type serveFlags struct {
 	cpuProf   string
 	pprof     bool
 	adminTok  string         // enables GET /admin/backup (admin.go)
+	tlsCert   string         // PEM certificate chain; with tlsKey, serve HTTPS
+	tlsKey    string         // PEM private key of tlsCert
 	syncEach  bool           // one fsync per update, for benchmarks
 	access    accessFlags    // auth, origins and limits (token.go)
 	config    docsync.Config // built by runServe from access
@@ -58,12 +62,14 @@ func newServeFlagSet(f *serveFlags, stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.addr, "addr", envOr("FLOWSTATE_ADDR", defaultAddr), "`host:port` to listen on (FLOWSTATE_ADDR)")
 	fs.StringVar(&f.data, "data", envOr("FLOWSTATE_DATA", "./flowstate.db"), "data `file`, or :memory: to keep documents in memory only (FLOWSTATE_DATA)")
-	fs.StringVar(&f.adminTok, "admin-token", envOr("FLOWSTATE_ADMIN_TOKEN", ""), "serve a hot backup at GET /admin/backup to callers presenting this bearer `token`; empty disables it (FLOWSTATE_ADMIN_TOKEN)")
+	fs.StringVar(&f.adminTok, "admin-token", envOr("FLOWSTATE_ADMIN_TOKEN", ""), fmt.Sprintf("serve a hot backup at GET /admin/backup to callers presenting this bearer `token`, at least %d bytes; empty disables it (FLOWSTATE_ADMIN_TOKEN)", docsync.MinSecretBytes))
 	fs.StringVar(&f.logFormat, "log-format", envOr("FLOWSTATE_LOG_FORMAT", "text"), "log format: text or json (FLOWSTATE_LOG_FORMAT)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("FLOWSTATE_LOG_LEVEL", "info"), "log level: debug, info, warn or error (FLOWSTATE_LOG_LEVEL)")
 	fs.BoolVar(&f.pprof, "pprof", envOr("FLOWSTATE_PPROF", "") == "true", "serve net/http/pprof profiles at /debug/pprof/ (FLOWSTATE_PPROF=true)")
 	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile to `file` until the server stops")
 	fs.BoolVar(&f.syncEach, "fsync-each-update", false, "commit every update in a transaction (and fsync) of its own instead of group-committing; only to measure what group commit gains")
+	fs.StringVar(&f.tlsCert, "tls-cert", envOr("FLOWSTATE_TLS_CERT", ""), "serve HTTPS and wss:// with this PEM certificate `file` (the full chain), with --tls-key (FLOWSTATE_TLS_CERT)")
+	fs.StringVar(&f.tlsKey, "tls-key", envOr("FLOWSTATE_TLS_KEY", ""), "PEM private key `file` of --tls-cert (FLOWSTATE_TLS_KEY)")
 	f.access.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsageText)
@@ -94,6 +100,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flowstate serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		fmt.Fprintln(stderr, "flowstate serve: --tls-cert and --tls-key go together: give both (or FLOWSTATE_TLS_CERT and FLOWSTATE_TLS_KEY), or neither for plain HTTP")
+		return 2
+	}
 	logger, err := newLogger(f.logFormat, f.logLevel, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "flowstate serve: %v\n", err)
@@ -101,6 +111,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := f.access.apply(&f.config, logger); err != nil {
 		fmt.Fprintf(stderr, "flowstate serve: %v\n", err)
+		return 2
+	}
+	if f.adminTok != "" && len(f.adminTok) < docsync.MinSecretBytes {
+		fmt.Fprintf(stderr, "flowstate serve: --admin-token is %d bytes: it grants a copy of every document and must be at least %d bytes; make one with: openssl rand -hex 32\n", len(f.adminTok), docsync.MinSecretBytes)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -120,6 +134,16 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 // serve listens on f.addr and serves until ctx ends, then shuts down.
 func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
+	// The certificate first: a bad one should stop the server before it
+	// opens, and locks, the data file.
+	var tlsConfig *tls.Config
+	if f.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return fmt.Errorf("TLS certificate %s and key %s: %w", f.tlsCert, f.tlsKey, err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	st, bolt, err := openServeStore(f.data, f.syncEach)
 	if err != nil {
 		return err
@@ -132,6 +156,7 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	}()
 	cfg := f.config
 	cfg.Logger = logger
+	cfg.AllowedHosts = withListenHost(cfg.AllowedHosts, f.addr)
 	srv := docsync.NewServer(cfg, st)
 	srv.Version = readBuildInfo().String()
 	// The demo page and the client bundles; more specific routes
@@ -150,8 +175,18 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "websocket", "ws://"+ln.Addr().String()+"/ws/{room}",
+	web, ws := "http", "ws"
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+		web, ws = "https", "wss"
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "demo", demoURL(web, ln.Addr().String()), "websocket", ws+"://"+ln.Addr().String()+"/ws/{room}",
 		"data", f.data, "storage", storageKind(f.data))
+	if len(f.config.AllowedHosts) == 0 && !isLoopback(ln.Addr()) {
+		logger.Warn("listening beyond loopback without --allowed-hosts: requests that name this server by a DNS name " +
+			"(a proxy passing Host: sync.example.com, a browser at http://sync.example.com) get 421; IP addresses and localhost are answered. " +
+			"List the names with --allowed-hosts or FLOWSTATE_ALLOWED_HOSTS")
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -172,6 +207,20 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	return nil
 }
 
+// demoURL returns the address of the demo page of a server listening on
+// addr, to open in a browser: one listening on every interface is opened
+// on loopback. scheme is http or https.
+func demoURL(scheme, addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return scheme + "://" + addr + "/"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
+}
+
 // newLogger returns a slog logger writing to w in the given format.
 func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
 	var lv slog.Level
@@ -186,4 +235,20 @@ func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log format %q: use text or json", format)
+}
+
+// withListenHost adds the host of addr to hosts when it is a name: a
+// server told to listen on "sync.internal:8080" answers for that name.
+func withListenHost(hosts []string, addr string) []string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || net.ParseIP(host) != nil || slices.Contains(hosts, "*") {
+		return hosts
+	}
+	return append(slices.Clip(hosts), strings.ToLower(host))
+}
+
+// isLoopback reports whether a listens on a loopback address only.
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }

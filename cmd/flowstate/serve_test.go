@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func buildBinary(t *testing.T) string {
 
 // startBinary runs the server binary on a free port and returns the
 // address it listens on, read from its JSON "listening" log line.
-func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *bytes.Buffer) {
+func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *serverLog) {
 	t.Helper()
 	// A data file of its own, unless args name one (the last flag wins).
 	defaults := []string{"--addr", "127.0.0.1:0", "--log-format", "json", "--data", filepath.Join(t.TempDir(), "flowstate.db")}
@@ -54,13 +55,12 @@ func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	logs := &bytes.Buffer{}
+	logs := &serverLog{}
 	lines := bufio.NewScanner(stderr)
 	addr := make(chan string, 1)
 	go func() {
 		for lines.Scan() {
-			logs.Write(lines.Bytes())
-			logs.WriteByte('\n')
+			logs.add(lines.Text())
 			var rec struct{ Msg, Addr string }
 			if json.Unmarshal(lines.Bytes(), &rec) == nil && rec.Msg == "listening" {
 				addr <- rec.Addr
@@ -78,6 +78,27 @@ func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *
 		t.Fatalf("server did not log its address:\n%s", logs)
 	}
 	return nil, "", nil
+}
+
+// A serverLog collects a server's log lines as they come, while the test
+// reads them.
+type serverLog struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *serverLog) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.WriteString(line)
+	l.buf.WriteByte('\n')
+}
+
+// String returns the lines so far.
+func (l *serverLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // TestServe_HealthSyncAndGracefulShutdown runs the real binary: /healthz
@@ -295,5 +316,61 @@ func TestServeRefusesUnusableDataFile(t *testing.T) {
 	}
 	if got, err := os.ReadFile(garbage); err != nil || !bytes.Equal(got, junk) {
 		t.Errorf("the refused file changed (err %v)", err)
+	}
+}
+
+// TestServeHostCheck runs the binary on every interface: without
+// --allowed-hosts it warns at start-up, answers IP addresses and
+// localhost, and refuses a DNS name with 421 (DNS rebinding); with the
+// name listed, it answers it and does not warn.
+func TestServeHostCheck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	for _, tt := range []struct {
+		args []string
+		warn bool
+		want map[string]int // Host -> status
+	}{
+		{nil, true, map[string]int{"127.0.0.1": 200, "localhost": 200, "sync.example.com": 421, "evil.example": 421}},
+		{[]string{"--allowed-hosts", "sync.example.com"}, false, map[string]int{"127.0.0.1": 200, "sync.example.com": 200, "evil.example": 421}},
+	} {
+		_, addr, logs := startBinary(t, bin, append([]string{"--addr", "0.0.0.0:0", "--data", ":memory:"}, tt.args...)...)
+		_, port, _ := net.SplitHostPort(addr)
+		for host, status := range tt.want {
+			req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:"+port+"/api/rooms", nil)
+			req.Host = net.JoinHostPort(host, port)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != status {
+				t.Errorf("%v: GET /api/rooms with Host %s: %s, want %d", tt.args, req.Host, resp.Status, status)
+			}
+		}
+		if warned := strings.Contains(logs.String(), "without --allowed-hosts"); warned != tt.warn {
+			t.Errorf("%v: start-up warning %v, want %v:\n%s", tt.args, warned, tt.warn, logs)
+		}
+	}
+}
+
+func TestWithListenHost(t *testing.T) {
+	for _, tt := range []struct {
+		hosts []string
+		addr  string
+		want  string
+	}{
+		{nil, "127.0.0.1:8080", ""},
+		{nil, ":8080", ""},
+		{nil, "[::]:8080", ""},
+		{nil, "Sync.Internal:8080", "sync.internal"},
+		{[]string{"a.example"}, "sync.internal:8080", "a.example,sync.internal"},
+		{[]string{"*"}, "sync.internal:8080", "*"},
+	} {
+		if got := strings.Join(withListenHost(tt.hosts, tt.addr), ","); got != tt.want {
+			t.Errorf("withListenHost(%q, %q) = %q, want %q", tt.hosts, tt.addr, got, tt.want)
+		}
 	}
 }

@@ -26,11 +26,14 @@ var tokenCommandTests = []struct {
 	status int
 	room   string             // a room the token must grant
 	perm   docsync.Permission // and its permission
+	sub    string             // and its subject
 }{
-	{name: "write by default", args: []string{"--room", "notes", "--secret", cmdSecret}, room: "notes", perm: docsync.PermWrite},
+	{name: "write by default", args: []string{"--room", "notes", "--sub", "alice", "--secret", cmdSecret}, room: "notes", perm: docsync.PermWrite, sub: "alice"},
 	{name: "read prefix", args: []string{"--room", "team-*", "--perm", "read", "--ttl", "5m", "--secret", cmdSecret}, room: "team-a", perm: docsync.PermRead},
-	{name: "secret from the environment", args: []string{"--room", "notes"}, env: map[string]string{"FLOWSTATE_AUTH_SECRET": cmdSecret}, room: "notes", perm: docsync.PermWrite},
-	{name: "secret file", args: []string{"--room", "notes", "--secret-file", "SECRET_FILE"}, room: "notes", perm: docsync.PermWrite},
+	{name: "read with a subject", args: []string{"--room", "notes", "--perm", "read", "--sub", "bob", "--secret", cmdSecret}, room: "notes", perm: docsync.PermRead, sub: "bob"},
+	{name: "secret from the environment", args: []string{"--room", "notes", "--sub", "alice"}, env: map[string]string{"FLOWSTATE_AUTH_SECRET": cmdSecret}, room: "notes", perm: docsync.PermWrite, sub: "alice"},
+	{name: "secret file", args: []string{"--room", "notes", "--sub", "alice", "--secret-file", "SECRET_FILE"}, room: "notes", perm: docsync.PermWrite, sub: "alice"},
+	{name: "write without a subject", args: []string{"--room", "notes", "--secret", cmdSecret}, status: 2},
 	{name: "no room", args: []string{"--secret", cmdSecret}, status: 2},
 	{name: "no secret", args: []string{"--room", "notes"}, status: 2},
 	{name: "short secret", args: []string{"--room", "notes", "--secret", "short"}, status: 2},
@@ -77,8 +80,8 @@ func TestTokenCommand(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the printed token does not verify: %v", err)
 			}
-			if claims.Perm != tt.perm {
-				t.Errorf("perm %v, want %v", claims.Perm, tt.perm)
+			if claims.Perm != tt.perm || claims.Subject != tt.sub {
+				t.Errorf("perm %v, sub %q; want %v, %q", claims.Perm, claims.Subject, tt.perm, tt.sub)
 			}
 		})
 	}
@@ -132,6 +135,22 @@ func TestAccessFlags(t *testing.T) {
 		{name: "negative limit", args: []string{"--max-rooms", "-1"}, err: true},
 		{name: "zero message size", args: []string{"--max-message-bytes", "0"}, err: true},
 		{name: "bad environment", env: map[string]string{"FLOWSTATE_MAX_ROOMS": "many"}, err: true},
+		{name: "slow consumers", args: []string{"--auth-secret", cmdSecret, "--slow-consumer-lag", "3s", "--send-buffer-bytes", "0"},
+			check: func(t *testing.T, cfg docsync.Config) {
+				if cfg.SlowConsumerLag != 3*time.Second || cfg.SendBuffer != -1 {
+					t.Errorf("SlowConsumerLag %v, SendBuffer %d; want 3s and -1 (the kernel's)", cfg.SlowConsumerLag, cfg.SendBuffer)
+				}
+			}},
+		{name: "slow consumers from the environment", env: map[string]string{"FLOWSTATE_AUTH_SECRET": cmdSecret,
+			"FLOWSTATE_SLOW_CONSUMER_LAG": "1500ms", "FLOWSTATE_SEND_BUFFER_BYTES": "8192"},
+			check: func(t *testing.T, cfg docsync.Config) {
+				if cfg.SlowConsumerLag != 1500*time.Millisecond || cfg.SendBuffer != 8192 {
+					t.Errorf("SlowConsumerLag %v, SendBuffer %d", cfg.SlowConsumerLag, cfg.SendBuffer)
+				}
+			}},
+		{name: "zero lag", args: []string{"--slow-consumer-lag", "0s"}, err: true},
+		{name: "bad lag in the environment", env: map[string]string{"FLOWSTATE_SLOW_CONSUMER_LAG": "10"}, err: true},
+		{name: "negative send buffer", args: []string{"--send-buffer-bytes", "-1"}, err: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,6 +197,23 @@ func TestAccessFlags(t *testing.T) {
 	}
 }
 
+// adminTokenTests are --admin-token values serve refuses: like the auth
+// secret, the token guards every document and must not be guessable.
+var adminTokenTests = []string{"zq", "s3cret", strings.Repeat("Q", docsync.MinSecretBytes-1)}
+
+func TestServeRefusesShortAdminToken(t *testing.T) {
+	for _, token := range adminTokenTests {
+		var stderr bytes.Buffer
+		status := runServe([]string{"--admin-token", token, "--data", ":memory:", "--addr", "127.0.0.1:0"}, io.Discard, &stderr)
+		if status != 2 || !strings.Contains(stderr.String(), "--admin-token is") || !strings.Contains(stderr.String(), "at least 32 bytes") {
+			t.Errorf("serve --admin-token %q: status %d, stderr %q", token, status, stderr.String())
+		}
+		if strings.Contains(stderr.String(), token) {
+			t.Errorf("the refusal repeats the token: %q", stderr.String())
+		}
+	}
+}
+
 // TestServeWithAuthSecret runs the binary with a secret file: it starts
 // without the open-server warning, refuses a client without a token with
 // 4401, and lets in one with a token from "flowstate token".
@@ -201,7 +237,7 @@ func TestServeWithAuthSecret(t *testing.T) {
 	}
 
 	var stdout bytes.Buffer
-	if status := run([]string{"token", "--room", "notes", "--secret-file", secretFile}, &stdout, io.Discard); status != 0 {
+	if status := run([]string{"token", "--room", "notes", "--sub", "alice", "--secret-file", secretFile}, &stdout, io.Discard); status != 0 {
 		t.Fatalf("token: exit status %d", status)
 	}
 	c, err := docsync.Dial(ctx, url, &docsync.ClientOptions{Token: strings.TrimSpace(stdout.String())})

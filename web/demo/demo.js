@@ -1,10 +1,14 @@
 // FlowState demo: a CodeMirror editor on the Text "content" of the room
 // named by ?room= (default "demo"), with a connection badge, the list of
 // who is here and everyone's cursors. It uses only the public client API,
-// from the two bundles the server serves.
+// from the two bundles the server serves. A server started with
+// --auth-secret needs a token: ?token= or the field the page shows when the
+// server asks for one. The editor is read-only until the room has loaded,
+// and again once the page can no longer sync (a refused token).
 
 import { Doc, Provider } from '/flowstate.js';
 import {
+  Compartment,
   EditorState,
   EditorView,
   drawSelection,
@@ -44,6 +48,14 @@ const theme = EditorView.theme({
     backgroundColor: 'var(--selection)',
   },
   '.cm-placeholder': { color: 'var(--muted)' },
+  // A remote caret's name shows while the pointer is over the caret (a
+  // band a few pixels wide around it), not all the time: drawn above the
+  // caret, it would cover the line above. The list of who is here names
+  // everyone, in the same colours.
+  '.cm-fs-caret': { pointerEvents: 'auto' },
+  '.cm-fs-caret::before': { content: '""', position: 'absolute', top: '0', bottom: '0', left: '-5px', width: '10px' },
+  '.cm-fs-caret-label': { opacity: '0', transition: 'opacity 0.15s', pointerEvents: 'none' },
+  '.cm-fs-caret:hover .cm-fs-caret-label': { opacity: '1' },
 });
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -91,17 +103,22 @@ function identity() {
 }
 
 /**
- * distinctColor gives me a colour nobody else in the room shows when a
- * client with a smaller ID already shows mine (of two clashing clients,
- * exactly one gives way) and a free colour is left: a random pick clashes
- * often enough with two or three people. It returns whether the colour
+ * distinctColor runs at every change of the others' presence. When a
+ * client with a smaller ID shows my colour, I give way (of two clashing
+ * clients exactly one does) and take a colour nobody shows, or failing
+ * that one no smaller ID shows. The smallest ID never moves, then the
+ * next settles, and so on: while fewer people than COLORS are present,
+ * everyone ends with a colour of their own. It returns whether the colour
  * changed.
  */
 function distinctColor(presence, me, myID) {
-  const clash = [...presence.states].some(([id, s]) => s?.color === me.color && id < myID);
+  const others = [...presence.states].filter(([, s]) => s != null && typeof s === 'object');
+  const clash = others.some(([id, s]) => s.color === me.color && id < myID);
   if (!clash) return false;
-  const used = new Set([...presence.states.values()].map((s) => s?.color));
-  const free = COLORS.filter((c) => !used.has(c));
+  const used = new Set(others.map(([, s]) => s.color));
+  const below = new Set(others.filter(([id]) => id < myID).map(([, s]) => s.color));
+  let free = COLORS.filter((c) => !used.has(c));
+  if (free.length === 0) free = COLORS.filter((c) => !below.has(c));
   if (free.length === 0) return false;
   me.color = pick(free);
   me.tab.color = me.color;
@@ -125,13 +142,67 @@ function showStatus(status) {
 }
 
 /**
- * showError shows a message under the editor; null hides it.
+ * showError shows a message above the editor; null hides it, with the
+ * buttons and forms that go with messages.
  * @param {string | null} message
  */
 function showError(message) {
   const el = $('error');
   el.hidden = message === null;
   el.textContent = message ?? '';
+  $('notice').hidden = message === null;
+  if (message === null) {
+    for (const id of ['retry', 'token-form', 'room-form']) $(id).hidden = true;
+  }
+}
+
+/**
+ * problem says in words what ended a connection, from its close code
+ * (PROTOCOL.md §8), for people rather than for developers.
+ * @param {{code: number, message: string, permanent: boolean}} err
+ * @param {{token: string, wentAway: boolean}} ctx
+ */
+function problem(err, ctx) {
+  switch (err.code) {
+    case 1001:
+      return 'The server shut down cleanly (it may be restarting).';
+    case 1006:
+    case 1005:
+      return ctx.wentAway ? "The server shut down cleanly, and can't be reached yet." : "Can't reach the server.";
+    case 1011:
+      return `The server could not serve this room: ${err.message}.`;
+    case 1013:
+      return 'The server is busy right now.';
+    case 4008:
+      return 'This page fell behind the room.';
+    case 4429:
+      return 'This page sent too much too fast, and the server slowed it down.';
+    case 4401:
+      return ctx.token === ''
+        ? 'This server needs an access token to open rooms. Paste one below (its operator makes them with "flowstate token --room ROOM").'
+        : `The server refused this access token: ${err.message}. Paste another one below.`;
+    case 4403:
+      return `This access token does not allow that: ${err.message}. Paste another one below.`;
+    case 4408:
+      return 'Your access token has expired. Paste a new one below.';
+    default:
+      return err.permanent ? `Disconnected: ${err.message}.` : `Connection lost: ${err.message}.`;
+  }
+}
+
+/** needsToken reports whether a close code asks for another token. */
+function needsToken(code) {
+  return code === 4401 || code === 4403 || code === 4408;
+}
+
+/**
+ * validRoomFrom turns a refused room name into one the server accepts:
+ * the characters it refuses become dashes.
+ * @param {string} room
+ */
+function validRoomFrom(room) {
+  const s = room.trim().replace(/[^A-Za-z0-9._~-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 128);
+  return s === '' ? 'demo' : s;
 }
 
 /** renderPeople redraws the "who is here" list from the presence states. */
@@ -166,6 +237,44 @@ function renderPeople(presence, me) {
   $('count').textContent = String(people.length);
 }
 
+/** The placeholder of an editor people may type into. */
+const writable = placeholder('Start typing… everyone in this room sees it as you type.');
+/** editable holds writable, or a locked editor with a placeholder that says why. */
+const editable = new Compartment();
+
+/** locked returns the extensions of an editor nobody may type into yet, and why. @param {string} why */
+function locked(why) {
+  return [EditorState.readOnly.of(true), EditorView.editable.of(false), placeholder(why)];
+}
+
+/**
+ * showInvalidRoom shows only the error and a form to open a valid room,
+ * prefilled with the name made valid.
+ * @param {string} room
+ */
+function showInvalidRoom(room) {
+  document.body.classList.add('bad-room');
+  showStatus('error');
+  showError(`"${room.slice(0, 200)}" is not a room name. Room names use letters, digits and . _ ~ - (at most 128).`);
+  const form = $('room-form');
+  const input = /** @type {HTMLInputElement} */ ($('room-input'));
+  input.value = validRoomFrom(room);
+  form.hidden = false;
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const name = input.value.trim();
+    if (!ROOM_RE.test(name)) {
+      showError(`"${name.slice(0, 200)}" is not a room name either. Room names use letters, digits and . _ ~ - (at most 128).`);
+      form.hidden = false;
+      return;
+    }
+    const u = new URL(location.href);
+    u.searchParams.set('room', name);
+    location.assign(u);
+  });
+  input.focus();
+}
+
 function main() {
   const params = new URLSearchParams(location.search);
   const room = params.get('room') || 'demo';
@@ -187,17 +296,17 @@ function main() {
   });
 
   if (!ROOM_RE.test(room)) {
-    showStatus('error');
-    showError('Room names use letters, digits and . _ ~ - (at most 128).');
+    showInvalidRoom(room);
     return;
   }
 
   const me = identity();
   const doc = new Doc();
   const text = doc.getText('content');
+  let token = params.get('token') ?? '';
   // The provider reconnects with backoff, and follows the browser's
   // offline and online events on its own.
-  const provider = new Provider(doc, { url: Provider.roomURL(location.href, room) });
+  const provider = new Provider(doc, { url: Provider.roomURL(location.href, room), token });
   const presence = provider.presence;
   presence.setLocal({ name: me.name, color: me.color });
 
@@ -213,7 +322,7 @@ function main() {
         highlightActiveLineGutter(),
         theme,
         EditorView.lineWrapping,
-        placeholder('Start typing… everyone in this room sees it as you type.'),
+        editable.of(locked('Loading the room…')),
         keymap.of([...defaultKeymap, ...historyKeymap]),
         EditorView.contentAttributes.of({ 'aria-label': 'Shared document' }),
         flowstateCollab(text, { presence }),
@@ -221,18 +330,89 @@ function main() {
     }),
   });
 
+  // Typing is invited only while the page can sync: from the first
+  // Welcome on, and not after the server refused it for good. Offline
+  // after that, edits stay in the page and go out on reconnection.
+  let isLocked = true;
+  const setEditable = (why) => {
+    isLocked = why !== null;
+    view.dispatch({ effects: editable.reconfigure(why === null ? writable : locked(why)) });
+  };
+
   // A permanent error closes the provider: the badge says "error" rather
-  // than "closed", and the message says why.
+  // than "closed", and the message says why and what to do.
   let failed = false;
+  let loaded = false;
+  let wentAway = false; // the last close was the server's clean shutdown
+  let headline = '';
+  let tokenWanted = false; // the last close asked for another token
+  let retryAt = 0;
+  let countdown = 0;
+  const showProblem = () => {
+    const left = Math.ceil((retryAt - Date.now()) / 1000);
+    const kept = !loaded || failed ? '' : tokenWanted ? ' Your edits stay here and are sent once it is in.' : ' Your edits stay here and are sent when it is back.';
+    const when = retryAt === 0 ? '' : left > 0 ? ` Retrying in ${left} s.` : ' Retrying…';
+    showError(headline + kept + when);
+    $('retry').hidden = retryAt === 0;
+  };
+  const stopCountdown = () => {
+    clearInterval(countdown);
+    countdown = 0;
+    retryAt = 0;
+  };
   showStatus(provider.status);
   provider.on('status', (status) => {
     showStatus(failed && status === 'closed' ? 'error' : status);
-    if (status === 'synced') showError(null);
+    if (status === 'connected' || status === 'synced') {
+      stopCountdown();
+      failed = wentAway = false;
+      if (isLocked) setEditable(null);
+      loaded = true;
+      showError(null);
+    } else if (status === 'connecting' && retryAt !== 0) {
+      stopCountdown();
+      showProblem();
+    }
   });
   provider.on('error', (err) => {
     failed = err.permanent;
-    showError(err.permanent ? `Disconnected: ${err.message}` : `Connection problem: ${err.message}; retrying.`);
-    if (err.permanent) showStatus('error');
+    if (err.code === 1001) wentAway = true;
+    headline = problem(err, { token, wentAway });
+    tokenWanted = needsToken(err.code);
+    stopCountdown();
+    showProblem();
+    if (needsToken(err.code)) {
+      $('token-form').hidden = false;
+      $('token').focus();
+    }
+    if (err.permanent || err.code === 4408) {
+      setEditable(err.permanent ? 'This page cannot sync: see the message above.' : 'Waiting for a new access token…');
+      showStatus(err.permanent ? 'error' : 'offline');
+    } else if (!loaded) {
+      setEditable('Waiting for the server…');
+    }
+  });
+  provider.on('retry', (delay) => {
+    retryAt = Date.now() + delay;
+    showProblem();
+    clearInterval(countdown);
+    countdown = setInterval(showProblem, 250);
+  });
+  $('retry').addEventListener('click', () => provider.retryNow());
+  $('token-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    token = /** @type {HTMLInputElement} */ ($('token')).value.trim();
+    if (token === '') return;
+    // Kept in the address, so that a reload or a copied link works.
+    const u = new URL(location.href);
+    u.searchParams.set('token', token);
+    window.history.replaceState(null, '', u); // history is CodeMirror's, imported above
+    headline = 'Connecting with the new token…';
+    tokenWanted = false;
+    showProblem();
+    $('token-form').hidden = true;
+    provider.setToken(token);
+    if (provider.status === 'closed') provider.connect();
   });
 
   const nameInput = /** @type {HTMLInputElement} */ ($('name'));
@@ -248,15 +428,10 @@ function main() {
   });
 
   renderPeople(presence, me);
-  // Each page settles its colour once, at the first news of the others.
-  let colorSettled = false;
   presence.on('change', () => {
-    if (!colorSettled) {
-      colorSettled = true;
-      if (distinctColor(presence, me, provider.clientID)) {
-        presence.setLocal({ ...(presence.local ?? {}), color: me.color });
-        $('you-dot').style.background = me.color;
-      }
+    if (distinctColor(presence, me, provider.clientID)) {
+      presence.setLocal({ ...(presence.local ?? {}), color: me.color });
+      $('you-dot').style.background = me.color;
     }
     renderPeople(presence, me);
   });

@@ -5,7 +5,7 @@
 // another). Without it the tests skip with a message, unless
 // FLOWSTATE_REQUIRE_BROWSER=1 (as in CI), where they fail instead.
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -195,3 +195,49 @@ export async function eventually(fn, what) {
 export function uniqueRoom(prefix) {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/** readmeExamples returns the html examples of web/README.md, each a whole page. */
+export function readmeExamples() {
+  const readme = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'README.md'), 'utf8');
+  return [...readme.matchAll(/```html\n([\s\S]*?)```/g)].map((m) => m[1]);
+}
+
+/**
+ * editorText returns the text of the page's editor: a textarea's value or
+ * a CodeMirror editor's lines.
+ */
+export function editorText(page) {
+  return page.evaluate(() => {
+    const ta = document.querySelector('textarea');
+    if (ta) return ta.value;
+    return [...document.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n');
+  });
+}
+
+/**
+ * typeAndSync types into the first page's editor and waits until the
+ * second page shows what was typed.
+ */
+export async function typeAndSync(a, b, typed) {
+  await a.locator('textarea, .cm-content').first().click();
+  await a.keyboard.type(typed, { delay: 5 });
+  const deadline = Date.now() + WAIT;
+  while (!(await editorText(b)).includes(typed)) {
+    if (Date.now() > deadline) throw new Error(`the second page shows ${JSON.stringify(await editorText(b))}, not ${JSON.stringify(typed)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * collectErrors records a page's uncaught errors and console errors, but
+ * the failed /favicon.ico request, which is no fault of the example.
+ */
+export function collectErrors(page) {
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !msg.location().url.endsWith('/favicon.ico')) errors.push(`console error: ${msg.text()}`);
+  });
+  return errors;
+}
+

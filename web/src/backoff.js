@@ -34,4 +34,12 @@ export class Backoff {
   reset() {
     this.base = this.min;
   }
+
+  /**
+   * atLeast raises the next delay's base to ms (or max, if smaller).
+   * @param {number} ms
+   */
+  atLeast(ms) {
+    this.base = Math.min(Math.max(this.base, ms), this.max);
+  }
 }

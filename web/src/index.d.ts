@@ -340,6 +340,8 @@ export interface ProviderEvents {
   status: (status: ProviderStatus) => void;
   error: (err: FlowStateError) => void;
   synced: () => void;
+  /** A reconnection attempt is scheduled in delay ms (see retryNow). */
+  retry: (delay: number) => void;
 }
 
 /**
@@ -362,7 +364,13 @@ export interface ProviderEvents {
  */
 export class Provider {
   constructor(doc: Doc, options: ProviderOptions);
-  /** The room's WebSocket URL: base (http(s) or ws(s)) with path /ws/ROOM. */
+  /**
+   * The room's WebSocket URL: base (http(s) or ws(s)) with path /ws/ROOM.
+   * base names the FlowState server: `location.href` when the page comes
+   * from it, its own URL otherwise, as in
+   * `Provider.roomURL('https://sync.example.com', 'notes')` →
+   * `'wss://sync.example.com/ws/notes'`.
+   */
   static roomURL(base: string | URL, room: string): string;
   readonly doc: Doc;
   /** The room's WebSocket URL. */
@@ -387,6 +395,8 @@ export class Provider {
   disconnect(): void;
   /** Sets the token for the next Hello, and reconnects at once if waiting for one (after 4408). */
   setToken(token: string): void;
+  /** Starts the next connection attempt at once when waiting to reconnect (after a 'retry' event); otherwise does nothing. */
+  retryNow(): void;
   /** Leaves the room (sending an empty presence), stops listening to the Doc; final. */
   destroy(): void;
 }

@@ -1,6 +1,6 @@
 // Provider: keeps a Doc in sync with one room of a FlowState server over a
 // WebSocket (PROTOCOL.md §5–§10). It behaves like the Go client
-// (sync/client.go): hello with the state vector, apply the Welcome, send
+// (sync/client/client.go): hello with the state vector, apply the Welcome, send
 // Diff(server state vector) when the server lacks anything, numbered
 // Updates acknowledged by the server, reconnection with jittered
 // exponential backoff, and no reconnection after a permanent code.
@@ -15,6 +15,8 @@ import { decodeStateVector, encodeStateVector } from './statevector.js';
 export const DEFAULT_MIN_BACKOFF = 250;
 export const DEFAULT_MAX_BACKOFF = 30000;
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10000;
+/** The least delay before reconnecting after 1013 (unless maxBackoff is smaller), in ms. */
+const TRY_LATER_BACKOFF = 1000;
 
 const OPEN = 1;
 
@@ -61,14 +63,18 @@ export class FlowStateError extends Error {
  * Reconnection: after any close that is not permanent, with a delay that
  * starts at minBackoff and doubles per failed attempt up to maxBackoff,
  * each multiplied by a random factor in [0.5, 1.5), and reset by a
- * Welcome. After a permanent code (isPermanent) it emits an 'error' with
+ * Welcome, except after 1013 (try again later): then the delay is at least
+ * a second and doubles until an Ack shows that the server takes updates
+ * again. After a permanent code (isPermanent) it emits an 'error' with
  * permanent = true and stops. After 4408 (token expired) it emits the
  * error and then, with a getToken option, reconnects with the token it
  * returns (getToken is asked before every connection); without one, it
  * waits for setToken(newToken), which reconnects at once.
  *
  * Events: 'status' (the new status), 'synced', 'error' (a FlowStateError,
- * for every connection that ended other than by disconnect or destroy).
+ * for every connection that ended other than by disconnect or destroy),
+ * 'retry' (the delay in ms before the next attempt, each time one is
+ * scheduled; retryNow skips the wait).
  */
 export class Provider extends Emitter {
   /**
@@ -96,6 +102,9 @@ export class Provider extends Emitter {
     this.WebSocket = options.WebSocket ?? globalThis.WebSocket;
     if (typeof this.WebSocket !== 'function') throw new TypeError('flowstate: no WebSocket constructor: pass options.WebSocket');
     this.backoff = new Backoff(options.minBackoff ?? DEFAULT_MIN_BACKOFF, options.maxBackoff ?? DEFAULT_MAX_BACKOFF);
+    // The server said 1013 (try again later): a Welcome does not reset the
+    // backoff until an Ack shows that the server takes updates again.
+    this.tryLater = false;
     this.handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
 
     /** @type {import('./index.js').ProviderStatus} */
@@ -140,7 +149,10 @@ export class Provider extends Emitter {
 
   /**
    * roomURL returns the WebSocket URL of a room: base (an http(s) page or
-   * server URL, or ws(s)) with the path /ws/ROOM.
+   * server URL, or ws(s)) with the path /ws/ROOM. base names the FlowState
+   * server: location.href for a page it serves, its own URL for a page on
+   * another origin (roomURL('https://sync.example.com', 'notes') is
+   * 'wss://sync.example.com/ws/notes').
    * @param {string | URL} base
    * @param {string} room
    * @returns {string}
@@ -184,6 +196,17 @@ export class Provider extends Emitter {
     this.backoff.reset();
     if (this.networkOffline) this.setStatus('offline');
     else this.open();
+  }
+
+  /**
+   * retryNow starts the next connection attempt at once when the provider
+   * is waiting to reconnect (after a 'retry' event), for a "Retry now"
+   * button. It does nothing otherwise.
+   */
+  retryNow() {
+    if (this.destroyed || !this.wanted || this.retryTimer === null) return;
+    this.clearRetry();
+    this.open();
   }
 
   /**
@@ -292,7 +315,19 @@ export class Provider extends Emitter {
     ws.onclose = (ev) => {
       if (ws === this.ws) this.closed(ev.code, ev.reason);
     };
-    ws.onerror = () => {}; // a close event follows, with the code
+    // Browsers follow an error with a close event (1006), but Node's
+    // built-in WebSocket reports a refused connection with the error
+    // alone. Either way the connection is over: end it at the error,
+    // keeping the Error message the server sent, if any, and retry after
+    // the backoff rather than the handshake timeout. The handler stays
+    // set after drop: the ws package throws an error nobody listens to.
+    ws.onerror = () => {
+      if (ws !== this.ws) return;
+      const serverError = this.serverError;
+      this.drop(1000, 'connection failed');
+      this.serverError = serverError;
+      this.closed(Code.ABNORMAL, `connection to ${this.url} failed`);
+    };
     this.handshakeTimer = setTimeout(() => {
       this.handshakeTimer = null;
       if (ws === this.ws && !this.joined) this.fail(Code.ABNORMAL, `no welcome within ${this.handshakeTimeout} ms`);
@@ -346,6 +381,10 @@ export class Provider extends Emitter {
           for (const u of m.updates) this.doc.apply(u);
           break;
         case 'ack':
+          if (this.tryLater) {
+            this.tryLater = false;
+            this.backoff.reset();
+          }
           if (this.joined && this.unacked && (typeof m.seq === 'bigint' || m.seq >= this.seq)) {
             this.unacked = false;
             this.setStatus('synced');
@@ -375,7 +414,7 @@ export class Provider extends Emitter {
     this.handshakeTimer = null;
     this.serverSV = sv;
     this.joined = true;
-    this.backoff.reset();
+    if (!this.tryLater) this.backoff.reset();
     this.setStatus('connected');
     if (this.unacked || ahead(this.doc.stateVector(), sv)) {
       // The diff holds every local edit the server has not seen,
@@ -462,6 +501,12 @@ export class Provider extends Emitter {
     this.setStatus('offline');
     this.emit('error', err);
     if (!this.wanted) return; // an error listener disconnected
+    if (code === Code.TRY_AGAIN_LATER) {
+      // The server cannot take updates now (a full disk, too many rooms):
+      // wait at least a second, doubling while it keeps saying so.
+      this.tryLater = true;
+      this.backoff.atLeast(TRY_LATER_BACKOFF);
+    }
     if (code === Code.TOKEN_EXPIRED) {
       if (this.getToken !== null) {
         // A fresh token is one call away: no need to back off.
@@ -477,6 +522,7 @@ export class Provider extends Emitter {
   scheduleRetry() {
     if (this.networkOffline || this.retryTimer !== null || this.ws !== null) return;
     const delay = this.backoff.next();
+    this.emit('retry', delay);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       if (this.wanted && !this.networkOffline) this.open();

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Doc, Provider } from '../src/index.js';
 import { mintToken, startServer } from './server.js';
-import { waitFor } from './harness.js';
+import { TestWebSocket, waitFor } from './harness.js';
 
 const SECRET = 'a test secret of at least thirty-two bytes';
 const FAST = { minBackoff: 20, maxBackoff: 400, network: null };
@@ -24,7 +24,7 @@ after(async () => {
 });
 
 function connect(doc, room, options) {
-  const p = new Provider(doc, { url: Provider.roomURL(srv.url, room), ...FAST, ...options });
+  const p = new Provider(doc, { url: Provider.roomURL(srv.url, room), WebSocket: TestWebSocket(), ...FAST, ...options });
   providers.add(p);
   return p;
 }

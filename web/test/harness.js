@@ -2,10 +2,25 @@
 // one server per test file, fresh rooms, providers destroyed at the end,
 // waiting on conditions instead of sleeping, and a WebSocket class that
 // records what a provider sends.
+//
+// The providers use Node's built-in WebSocket (node --experimental-websocket
+// on Node 20), or, with FLOWSTATE_TEST_WEBSOCKET=ws, the ws package's: the
+// two differ where it matters (Node's reports a refused connection with an
+// error event and no close event), and `npm test` runs these files with
+// both.
 
 import { before, after } from 'node:test';
+import { WebSocket as WsWebSocket } from 'ws';
 import { Provider, decodeMessage } from '../src/index.js';
 import { startServer } from './server.js';
+
+/** The name of the WebSocket implementation under test: 'builtin' or 'ws'. */
+export const WEBSOCKET = process.env.FLOWSTATE_TEST_WEBSOCKET === 'ws' ? 'ws' : 'builtin';
+
+/** The WebSocket class the providers use. */
+export function TestWebSocket() {
+  return WEBSOCKET === 'ws' ? WsWebSocket : globalThis.WebSocket;
+}
 
 /** Fast reconnection: the tests restart the server and drop connections. */
 const FAST = { minBackoff: 20, maxBackoff: 400 };
@@ -30,7 +45,7 @@ export function harness() {
 
     /** connect makes a Provider for doc in the room, with fast backoff and no network events. */
     connect(doc, name, options = {}) {
-      const p = new Provider(doc, { url: Provider.roomURL(ctx.server.url, name), network: null, ...FAST, ...options });
+      const p = new Provider(doc, { url: Provider.roomURL(ctx.server.url, name), network: null, WebSocket: TestWebSocket(), ...FAST, ...options });
       ctx.providers.add(p);
       return p;
     },
@@ -47,7 +62,7 @@ export function harness() {
     },
   };
   before(async () => {
-    if (typeof globalThis.WebSocket !== 'function') {
+    if (WEBSOCKET === 'builtin' && typeof globalThis.WebSocket !== 'function') {
       throw new Error('no WebSocket global: run node with --experimental-websocket');
     }
     ctx.server = await startServer();
@@ -81,7 +96,7 @@ export async function waitFor(cond, what) {
 export function recordingWebSocket({ patchSend } = {}) {
   const sockets = [];
   const sent = [];
-  class Recording extends globalThis.WebSocket {
+  class Recording extends TestWebSocket() {
     constructor(url) {
       super(url);
       sockets.push(this);

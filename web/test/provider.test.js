@@ -2,7 +2,8 @@
 // late joiners, server crashes and restarts, offline edits, permanent
 // errors and network events. Tokens are tested in auth.test.js.
 //
-// Run with a WebSocket global: node --experimental-websocket --test test/
+// Run with a WebSocket global: node --experimental-websocket --test test/;
+// FLOWSTATE_TEST_WEBSOCKET=ws runs them on the ws package instead.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -138,6 +139,32 @@ test('a server restart mid-session loses nothing', async (t) => {
   }
 });
 
+test('a refused connection is retried after the backoff, not the handshake timeout', async () => {
+  const name = room('refused');
+  await ctx.server.stop(); // nothing listens on the port now
+  const a = new Doc();
+  const errors = [];
+  const statuses = [];
+  // A provider that waited for its handshake timeout would report no
+  // failure within the test's time.
+  const pa = connect(a, name, { handshakeTimeout: 600_000 });
+  pa.on('error', (e) => errors.push(e));
+  pa.on('status', (s) => statuses.push(s));
+  a.getText('t').insert(0, 'typed while the server was down');
+  await waitFor(() => errors.length >= 3, `three refused attempts (${errors.length} so far)`);
+  for (const e of errors) {
+    assert.equal(e.code, 1006, e.message);
+    assert.equal(e.permanent, false);
+  }
+  assert.ok(!statuses.includes('synced') && !statuses.includes('connected'), statuses.join(' '));
+  await ctx.server.restart();
+  await pa.whenSynced();
+  const c = new Doc();
+  const pc = connect(c, name);
+  await pc.whenSynced();
+  assert.equal(c.getText('t').toString(), 'typed while the server was down');
+});
+
 test('acknowledged edits survive a crash with nobody connected', async (t) => {
   const storage = String(ctx.server.listening.storage ?? '');
   if (storage.startsWith('in memory')) {
@@ -261,4 +288,24 @@ test('roomURL builds the WebSocket URL of a room', () => {
   assert.equal(Provider.roomURL('https://example.com', 'a.b~c-d_e'), 'wss://example.com/ws/a.b~c-d_e');
   assert.equal(Provider.roomURL('ws://127.0.0.1:1', 'x'), 'ws://127.0.0.1:1/ws/x');
   assert.throws(() => new Provider(new Doc(), { url: 'http://example.com/ws/x', connect: false }), TypeError);
+});
+
+test("'retry' tells the delay before the next attempt, and retryNow skips it", async () => {
+  const name = room('retry');
+  const doc = new Doc();
+  // A long backoff, so that only retryNow can reconnect within the test.
+  const p = connect(doc, name, { minBackoff: 60_000, maxBackoff: 60_000 });
+  await p.whenSynced();
+  const delays = [];
+  p.on('retry', (d) => delays.push(d));
+  p.retryNow(); // not waiting: nothing happens
+  assert.equal(p.status, 'synced');
+  await ctx.server.kill();
+  await waitFor(() => delays.length === 1, "a 'retry' event");
+  assert.ok(delays[0] >= 30_000 && delays[0] < 90_000, `delay ${delays[0]}`);
+  assert.equal(p.status, 'offline');
+  await ctx.server.restart();
+  p.retryNow();
+  assert.equal(p.status, 'connecting');
+  await p.whenSynced();
 });

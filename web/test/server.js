@@ -88,15 +88,15 @@ function serverEnv(extra) {
 }
 
 /**
- * mintToken runs `flowstate token` and resolves to a token granting perm
- * in room for ttl, signed with secret.
- * @param {{secret: string, room: string, perm?: 'read' | 'write', ttl?: string}} options ttl as a Go duration ("1h", "2s")
+ * mintToken runs `flowstate token` and resolves to a token for the user
+ * sub granting perm in room for ttl, signed with secret.
+ * @param {{secret: string, room: string, perm?: 'read' | 'write', ttl?: string, sub?: string}} options ttl as a Go duration ("1h", "2s")
  * @returns {Promise<string>}
  */
-export async function mintToken({ secret, room, perm = 'write', ttl = '1h' }) {
+export async function mintToken({ secret, room, perm = 'write', ttl = '1h', sub = 'tester' }) {
   const bin = await buildServer();
   return new Promise((resolve, reject) => {
-    execFile(bin, ['token', '--room', room, '--perm', perm, '--ttl', ttl, '--secret', secret], { env: serverEnv() }, (err, stdout, stderr) => {
+    execFile(bin, ['token', '--room', room, '--perm', perm, '--ttl', ttl, '--sub', sub, '--secret', secret], { env: serverEnv() }, (err, stdout, stderr) => {
       if (err) reject(new Error(`flowstate token failed: ${err.message}\n${stderr}`));
       else resolve(stdout.trim());
     });

@@ -1,7 +1,9 @@
-package sync
+package client
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -25,36 +27,27 @@ const (
 	DefaultMinBackoff = 250 * time.Millisecond
 	// DefaultMaxBackoff caps the delay between reconnection attempts.
 	DefaultMaxBackoff = 30 * time.Second
-	// DefaultClientMaxMessageSize is the largest server message a client
+	// DefaultMaxMessageSize is the largest server message a client
 	// accepts; a Welcome carries a whole document.
-	DefaultClientMaxMessageSize = 64 << 20
+	DefaultMaxMessageSize = 64 << 20
 	// presenceRefresh is how often a client resends its presence, well
 	// inside the server's 30-second presence timeout.
 	presenceRefresh = 15 * time.Second
 	// handshakeTimeout bounds connecting and waiting for the Welcome.
 	handshakeTimeout = 10 * time.Second
+	// tryLaterBackoff is the least delay before reconnecting after 1013
+	// (try again later), unless MaxBackoff is smaller.
+	tryLaterBackoff = time.Second
 )
 
 // Errors reported by a Client.
 var (
-	// ErrClientClosed is returned by a Client's methods after Close.
-	ErrClientClosed = errors.New("sync: client closed")
+	// ErrClosed is returned by a Client's methods after Close.
+	ErrClosed = errors.New("sync: client closed")
 )
 
-// A ServerError is a permanent rejection by the server: reconnecting with
-// the same document and token would fail again (protocol.Code.Permanent).
-type ServerError struct {
-	Code    protocol.Code
-	Message string
-}
-
-// Error implements error.
-func (e *ServerError) Error() string {
-	return fmt.Sprintf("sync: server closed the session: %d %s: %s", e.Code, e.Code, e.Message)
-}
-
-// ClientOptions configures Dial. The zero value selects every default.
-type ClientOptions struct {
+// Options configures Dial. The zero value selects every default.
+type Options struct {
 	// Doc is the local replica to keep in sync. Nil means a new empty
 	// document with a random client ID. The Client owns it from Dial on:
 	// reach it only through Edit and Read.
@@ -75,6 +68,11 @@ type ClientOptions struct {
 	// Header holds extra HTTP headers for the WebSocket handshake.
 	Header http.Header
 
+	// TLSConfig, if set, configures the TLS of wss:// connections, for
+	// a server whose certificate the system does not trust (a private
+	// CA, or a self-signed certificate). Nil means the defaults.
+	TLSConfig *tls.Config
+
 	// MinBackoff and MaxBackoff bound the delay between reconnection
 	// attempts, which doubles from MinBackoff up to MaxBackoff, each delay
 	// randomised by ±50 %. Zero means DefaultMinBackoff and
@@ -82,7 +80,7 @@ type ClientOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 
 	// MaxMessageSize is the largest message accepted from the server. Zero
-	// means DefaultClientMaxMessageSize (64 MiB).
+	// means DefaultMaxMessageSize (64 MiB).
 	MaxMessageSize int
 
 	// OnRemoteUpdate, if set, is called after each message of remote
@@ -121,10 +119,14 @@ func (s Status) String() string { return statusNames[s] }
 type Client struct {
 	url   string
 	room  string
-	opts  ClientOptions
+	opts  Options
 	stop  chan struct{} // closed by Close
 	done  chan struct{} // closed when the connection loop ends
 	close sync.Once
+	// later is the delay before the next reconnection after 1013, which
+	// a Welcome does not reset, as the server may answer 1013 only after
+	// it; an Ack does. Owned by the connection loop.
+	later time.Duration
 
 	mu sync.Mutex
 	// mu guards the fields below, and all writes to conn: gorilla allows
@@ -144,7 +146,7 @@ type Client struct {
 // performs the handshake and returns once the document has caught up with
 // the server. After that the client stays in sync in the background until
 // Close. Dial fails if the first connection fails.
-func Dial(ctx context.Context, rawURL string, opts *ClientOptions) (*Client, error) {
+func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("sync: dial: %w", err)
@@ -161,7 +163,7 @@ func Dial(ctx context.Context, rawURL string, opts *ClientOptions) (*Client, err
 	}
 	setDefault(&c.opts.MinBackoff, DefaultMinBackoff)
 	setDefault(&c.opts.MaxBackoff, DefaultMaxBackoff)
-	setDefault(&c.opts.MaxMessageSize, DefaultClientMaxMessageSize)
+	setDefault(&c.opts.MaxMessageSize, DefaultMaxMessageSize)
 	c.doc = c.opts.Doc
 	if c.doc == nil {
 		c.doc = crdt.NewDoc()
@@ -189,7 +191,7 @@ func (c *Client) Edit(fn func(doc *crdt.Doc) error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.status == StatusClosed {
-		return ErrClientClosed
+		return ErrClosed
 	}
 	update, err := c.doc.Transact(func() error { return fn(c.doc) })
 	if len(update) == 0 {
@@ -263,7 +265,7 @@ func (c *Client) WaitSynced(ctx context.Context) error {
 		case err != nil:
 			return err
 		case status == StatusClosed:
-			return ErrClientClosed
+			return ErrClosed
 		}
 		select {
 		case <-ch:
@@ -290,7 +292,7 @@ func (c *Client) SetPresence(state any) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.status == StatusClosed {
-		return ErrClientClosed
+		return ErrClosed
 	}
 	c.presence = b
 	if c.conn != nil {
@@ -371,6 +373,7 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 	defer stop()
 	dialer := websocket.Dialer{
 		HandshakeTimeout: handshakeTimeout, ReadBufferSize: 1024, WriteBufferSize: 1024,
+		TLSClientConfig: c.opts.TLSConfig,
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 			if err != nil {
@@ -386,8 +389,11 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 			return nc, nil
 		},
 	}
-	conn, _, err := dialer.DialContext(ctx, c.url, c.opts.Header)
+	conn, resp, err := dialer.DialContext(ctx, c.url, c.opts.Header)
 	if err != nil {
+		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
+			err = refusal(resp)
+		}
 		return nil, fmt.Errorf("sync: dial %s: %w", c.url, err)
 	}
 	conn.SetReadLimit(int64(c.opts.MaxMessageSize))
@@ -422,7 +428,7 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.status == StatusClosed {
-		return fail(ErrClientClosed)
+		return fail(ErrClosed)
 	}
 	if err := c.doc.Apply(w.Update); err != nil {
 		return fail(fmt.Errorf("sync: welcome: %w", err))
@@ -480,16 +486,20 @@ func (c *Client) loop(conn *websocket.Conn) {
 		if closed {
 			return
 		}
-		if conn = c.reconnect(); conn == nil {
+		delay := c.opts.MinBackoff
+		if tryLater(err) {
+			c.later = min(max(2*c.later, tryLaterBackoff, c.opts.MinBackoff), c.opts.MaxBackoff)
+			delay = c.later
+		}
+		if conn = c.reconnect(delay); conn == nil {
 			return
 		}
 	}
 }
 
-// reconnect dials until it succeeds, backing off between attempts. It
-// returns nil after Close or a permanent error.
-func (c *Client) reconnect() *websocket.Conn {
-	delay := c.opts.MinBackoff
+// reconnect dials until it succeeds, backing off between attempts from
+// delay on. It returns nil after Close or a permanent error.
+func (c *Client) reconnect(delay time.Duration) *websocket.Conn {
 	for {
 		jittered := time.Duration(float64(delay) * (0.5 + rand.Float64()))
 		select {
@@ -511,7 +521,7 @@ func (c *Client) reconnect() *websocket.Conn {
 			return conn
 		}
 		var se *ServerError
-		if errors.As(err, &se) || errors.Is(err, ErrClientClosed) {
+		if errors.As(err, &se) || errors.Is(err, ErrClosed) {
 			c.mu.Lock()
 			if se != nil {
 				c.err = se
@@ -548,6 +558,7 @@ func (c *Client) readLoop(conn *websocket.Conn) error {
 			}
 			c.notifyLocked()
 		case *protocol.Ack:
+			c.later = 0
 			if c.conn == conn && m.Seq >= c.seq && c.unacked {
 				c.unacked = false
 				c.setStatusLocked(StatusSynced)
@@ -597,9 +608,29 @@ func (c *Client) readMessage(conn *websocket.Conn) (protocol.Message, error) {
 		if c.permanent(e.Code) {
 			return nil, &ServerError{Code: e.Code, Message: e.Message}
 		}
-		return nil, fmt.Errorf("sync: server error %d %s: %s", e.Code, e.Code, e.Message)
+		return nil, &codeError{code: e.Code, msg: e.Message}
 	}
 	return m, nil
+}
+
+// A codeError is an Error message of a code that is not permanent.
+type codeError struct {
+	code protocol.Code
+	msg  string
+}
+
+func (e *codeError) Error() string {
+	return fmt.Sprintf("sync: server error %d %s: %s", e.code, e.code, e.msg)
+}
+
+// tryLater reports whether err ended a connection with 1013: the server
+// cannot take the client's updates now, and reconnecting at once would
+// only be refused again.
+func tryLater(err error) bool {
+	var ce *websocket.CloseError
+	var e *codeError
+	return errors.As(err, &ce) && protocol.Code(ce.Code) == protocol.CodeTryAgainLater ||
+		errors.As(err, &e) && e.code == protocol.CodeTryAgainLater
 }
 
 // permanent reports whether code ends the client: a permanent code, or
@@ -626,6 +657,9 @@ func (c *Client) sendPresenceLocked() {
 	}
 	c.writeLocked(b)
 }
+
+// writeWait is the time allowed to write one message to the server.
+const writeWait = 10 * time.Second
 
 func (c *Client) writeLocked(b []byte) {
 	_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
@@ -669,5 +703,31 @@ func (c *Client) notifyLocked() {
 	if c.changed != nil {
 		close(c.changed)
 		c.changed = nil
+	}
+}
+
+// readBuffers holds the buffers messages are read into: a message is
+// decoded into values of its own, so its buffer can serve the next one.
+var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuffer is the largest buffer kept for reuse; a rare large
+// message, such as a Welcome, should not pin its buffer.
+const maxPooledBuffer = 64 << 10
+
+func getBuffer() *bytes.Buffer {
+	b := readBuffers.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuffer {
+		readBuffers.Put(b)
+	}
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
 	}
 }
