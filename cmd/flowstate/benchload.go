@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -68,7 +69,7 @@ func newLoadFlagSet(f *loadFlags, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&f.dialWorkers, "dial-workers", 32, "connections opened concurrently while ramping up")
 	fs.DurationVar(&f.settle, "settle", 15*time.Second, "how long to wait at the end for acknowledgements and convergence")
 	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile of the load generator to `file`")
-	fs.IntVar(&f.serverPID, "server-pid", 0, "the server's process `ID`, to read its CPU time, context switches and writes from /proc (the server must run on this machine)")
+	fs.IntVar(&f.serverPID, "server-pid", 0, "the server's process `ID`, to read its CPU time, context switches and writes from /proc (default: the pid /healthz reports, for a server on a loopback address)")
 	fs.StringVar(&f.memProf, "memprofile", "", "write a heap profile of the load generator, taken before it disconnects, to `file`")
 	fs.Usage = func() {
 		fmt.Fprint(out, loadUsageText)
@@ -272,6 +273,9 @@ func benchLoad(f loadFlags, base *url.URL, progress io.Writer) (*loadResult, err
 	h := serverHealth(health)
 	cpuStart := h.CPUSeconds
 	pid := f.serverPID
+	if pid == 0 && isLoopbackHost(base.Hostname()) {
+		pid = h.PID
+	}
 	procStart, procErr := readProcStat(pid)
 	if pid == 0 {
 		procErr = errors.New("no server pid")
@@ -471,6 +475,15 @@ func waitConverged(ctx context.Context, rooms []*loadRoom) bool {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// isLoopbackHost reports whether host names this machine.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func healthURL(base *url.URL) string {
