@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
 	"runtime"
+	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -33,6 +37,8 @@ type floorFlags struct {
 	size     int
 	duration time.Duration
 	json     bool
+	readers  string // "process" or "goroutines"
+	reader   string // the address to read from, in the reader process
 }
 
 func newFloorFlagSet(f *floorFlags, out io.Writer) *flag.FlagSet {
@@ -43,6 +49,8 @@ func newFloorFlagSet(f *floorFlags, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&f.size, "size", 40, "bytes per write")
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long to write")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of text")
+	fs.StringVar(&f.readers, "readers", "process", "where the readers run: process (another process, as clients do) or goroutines (this one)")
+	fs.StringVar(&f.reader, "reader", "", "run as the reader process, reading from `addr` (started by bench floor itself)")
 	fs.Usage = func() {
 		fmt.Fprint(out, floorUsageText)
 		fs.PrintDefaults()
@@ -74,7 +82,18 @@ func runBenchFloor(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "flowstate bench floor: --sockets, --rate, --size and --duration must be positive")
 		return 2
 	}
+	if f.readers != "process" && f.readers != "goroutines" {
+		fmt.Fprintf(stderr, "flowstate bench floor: --readers %q: want process or goroutines\n", f.readers)
+		return 2
+	}
 	raiseFileLimit(stderr)
+	if f.reader != "" {
+		if err := floorReader(f.reader, f.sockets); err != nil {
+			fmt.Fprintf(stderr, "flowstate bench floor: reader: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	res, err := benchFloor(f)
 	if err != nil {
 		fmt.Fprintf(stderr, "flowstate bench floor: %v\n", err)
@@ -111,27 +130,37 @@ func benchFloor(f floorFlags) (*floorResult, error) {
 			c.Close()
 		}
 	}()
-	for range f.sockets {
-		c, err := net.Dial("tcp", ln.Addr().String())
+	if f.readers == "process" {
+		// The readers run in a process of their own, as clients do, so
+		// that each write wakes a thread of another process.
+		exe, err := os.Executable()
 		if err != nil {
 			return nil, err
+		}
+		cmd := exec.Command(exe, "bench", "floor", "--reader", ln.Addr().String(), "--sockets", strconv.Itoa(f.sockets))
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		defer func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}()
+	}
+	for range f.sockets {
+		if f.readers == "goroutines" {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				return nil, err
+			}
+			conns = append(conns, c)
+			go drain(c)
 		}
 		s, err := ln.Accept()
 		if err != nil {
-			c.Close()
 			return nil, err
 		}
-		conns = append(conns, c, s)
-		// The reader parks in the runtime's poller until data arrives, as a
-		// client waiting for the next edit does.
-		go func() {
-			buf := make([]byte, 4096)
-			for {
-				if _, err := c.Read(buf); err != nil {
-					return
-				}
-			}
-		}()
+		conns = append(conns, s)
 		rc, err := s.(*net.TCPConn).SyscallConn()
 		if err != nil {
 			return nil, err
@@ -179,4 +208,34 @@ func benchFloor(f floorFlags) (*floorResult, error) {
 		}
 	}()
 	return <-done, nil
+}
+
+// drain reads c until it fails. The reader parks in the runtime's poller
+// until data arrives, as a client waiting for the next edit does.
+func drain(c net.Conn) {
+	buf := make([]byte, 4096)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// floorReader is the reader process: it opens n connections to addr and
+// reads them until the writer goes away.
+func floorReader(addr string, n int) error {
+	var wg sync.WaitGroup
+	for range n {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			drain(c)
+		}()
+	}
+	wg.Wait()
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -51,8 +52,9 @@ func TestBenchFloor(t *testing.T) {
 		code int
 		want string
 	}{
-		{"json", []string{"--sockets", "3", "--rate", "2000", "--duration", "300ms", "--json"}, 0, `"writer_cpu_us_per_write"`},
-		{"text", []string{"--sockets", "2", "--rate", "1000", "--duration", "200ms"}, 0, "writer thread"},
+		{"json", []string{"--readers", "goroutines", "--sockets", "3", "--rate", "2000", "--duration", "300ms", "--json"}, 0, `"writer_cpu_us_per_write"`},
+		{"text", []string{"--readers", "goroutines", "--sockets", "2", "--rate", "1000", "--duration", "200ms"}, 0, "writer thread"},
+		{"bad readers", []string{"--readers", "threads"}, 2, ""},
 		{"no sockets", []string{"--sockets", "0"}, 2, ""},
 		{"negative rate", []string{"--rate", "-1"}, 2, ""},
 	}
@@ -75,5 +77,24 @@ func TestBenchFloor(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The real binary runs its readers in a process of its own.
+func TestBenchFloorReaderProcess(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("RUSAGE_THREAD is Linux's")
+	}
+	bin := buildBinary(t)
+	out, err := exec.Command(bin, "bench", "floor", "--sockets", "4", "--rate", "2000", "--duration", "300ms", "--json").Output()
+	if err != nil {
+		t.Fatalf("bench floor: %v", err)
+	}
+	var r floorResult
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if r.Writes < 100 || r.Sockets != 4 || r.CPUUs <= 0 {
+		t.Errorf("result %+v: want ≥100 writes to 4 sockets, and their CPU time", r)
 	}
 }
