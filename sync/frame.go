@@ -2,9 +2,6 @@ package sync
 
 import (
 	"encoding/binary"
-	"errors"
-	"net"
-	"syscall"
 
 	"github.com/flowstate/flowstate/protocol"
 )
@@ -58,36 +55,4 @@ func encodeFrame(m protocol.Message) ([]byte, error) {
 func closeFrame(code protocol.Code, reason string) []byte {
 	p := binary.BigEndian.AppendUint16(nil, uint16(code))
 	return frame(opClose, append(p, truncate(reason, 123)...))
-}
-
-// tryWrite writes b to c without waiting: it returns how many bytes the
-// socket took at once, which may be all, some or none of them. Where c
-// offers no raw access it takes nothing, and the caller queues everything.
-func tryWrite(c net.Conn, b []byte) int {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return 0
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return 0
-	}
-	written := 0
-	// The socket is non-blocking; returning true tells the runtime not to
-	// wait for it to become writable. The runtime's write lock on the
-	// socket is held meanwhile.
-	_ = rc.Write(func(fd uintptr) bool {
-		for written < len(b) {
-			n, err := syscall.Write(int(fd), b[written:])
-			if errors.Is(err, syscall.EINTR) {
-				continue
-			}
-			if err != nil || n <= 0 {
-				break
-			}
-			written += n
-		}
-		return true
-	})
-	return written
 }

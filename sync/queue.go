@@ -2,8 +2,10 @@ package sync
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/flowstate/flowstate/protocol"
@@ -22,9 +24,15 @@ import (
 // read pump.
 type sendQueue struct {
 	maxLen, maxBytes int
-	conn             net.Conn      // the socket, for direct writes
+	conn             net.Conn      // the socket
 	pump             func()        // the write pump, run in a new goroutine
 	finished         chan struct{} // closed once the farewell is written
+
+	// For direct writes: the socket's raw access, nil where it offers
+	// none, and q.writeRaw bound once, so that a delivery allocates
+	// nothing.
+	raw      syscall.RawConn
+	rawWrite func(fd uintptr) bool
 
 	mu sync.Mutex
 	// mu guards the fields below.
@@ -36,6 +44,8 @@ type sendQueue struct {
 	partial bool      // msgs[0] is the end of a frame begun by a direct write
 	leaving bool      // the write pump is writing the farewell
 	fed     bool      // data was pushed since the last takeFed
+	wbuf    []byte    // the frame a direct write is writing
+	wn      int       // how much of wbuf went
 }
 
 // A farewell is the last thing written to a session: an Error message and
@@ -49,6 +59,45 @@ type farewell struct {
 // init prepares a queue held by value in its session.
 func (q *sendQueue) init(maxLen, maxBytes int, conn net.Conn, pump func()) {
 	q.maxLen, q.maxBytes, q.conn, q.pump, q.finished = maxLen, maxBytes, conn, pump, make(chan struct{})
+	if sc, ok := conn.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			q.raw, q.rawWrite = rc, q.writeRaw
+		}
+	}
+}
+
+// tryWriteLocked writes b to the socket without waiting: it returns how
+// many bytes the socket took at once, which may be all, some or none of
+// them. Where the socket offers no raw access it takes nothing, and the
+// caller queues everything. q.mu must be held.
+func (q *sendQueue) tryWriteLocked(b []byte) int {
+	if q.raw == nil {
+		return 0
+	}
+	q.wbuf, q.wn = b, 0
+	// The socket is non-blocking; writeRaw returning true tells the
+	// runtime not to wait for it to become writable. The runtime's write
+	// lock on the socket is held meanwhile.
+	_ = q.raw.Write(q.rawWrite)
+	n := q.wn
+	q.wbuf, q.wn = nil, 0
+	return n
+}
+
+// writeRaw writes what it can of q.wbuf to fd, adding to q.wn. It runs
+// inside tryWriteLocked, under q.mu.
+func (q *sendQueue) writeRaw(fd uintptr) bool {
+	for q.wn < len(q.wbuf) {
+		n, err := syscall.Write(int(fd), q.wbuf[q.wn:])
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil || n <= 0 {
+			break
+		}
+		q.wn += n
+	}
+	return true
 }
 
 // wakeLocked starts the write pump unless it is running. q.mu must be held.
@@ -70,7 +119,7 @@ func (q *sendQueue) push(b []byte) bool {
 	}
 	q.fed = true
 	if !q.pumping && len(q.msgs) == 0 && q.conn != nil {
-		n := tryWrite(q.conn, b)
+		n := q.tryWriteLocked(b)
 		if n == len(b) {
 			return true
 		}

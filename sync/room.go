@@ -87,6 +87,7 @@ type room struct {
 	logLen         int             // updates appended since the last compaction
 	logBytes       int             // their total size
 	batch          []batchedUpdate // applied, not yet broadcast
+	relayAll       [][]byte        // relayBatch's scratch: the batch's updates
 
 	// What is on disk. unwritten holds the updates applied and not yet
 	// known to be written, in the order applied; the first inflight of
@@ -681,6 +682,20 @@ func (r *room) sendDue() {
 		return
 	}
 	due := r.owed[:i]
+	if len(due) > 16 {
+		r.sendLatest(due)
+	} else {
+		// Few entries, as in a quiet room: a scan finds each session's
+		// latest without a map per call.
+		r.scanLatest(due)
+	}
+	left := copy(r.owed, r.owed[i:])
+	clear(r.owed[left:])
+	r.owed = r.owed[:left]
+}
+
+// sendLatest sends each session of due the Ack of its latest entry.
+func (r *room) sendLatest(due []ackDue) {
 	latest := make(map[*session]uint64, 4)
 	for _, a := range due {
 		latest[a.s] = a.seq // a session's seqs increase
@@ -693,9 +708,26 @@ func (r *room) sendDue() {
 			}
 		}
 	}
-	left := copy(r.owed, r.owed[i:])
-	clear(r.owed[left:])
-	r.owed = r.owed[:left]
+}
+
+// scanLatest does what sendLatest does, for a short due, and clears the
+// sessions of due as it goes.
+func (r *room) scanLatest(due []ackDue) {
+	for j, a := range due {
+		if a.s == nil {
+			continue // sent with an earlier entry of its session
+		}
+		seq := a.seq
+		for k := j + 1; k < len(due); k++ {
+			if due[k].s == a.s {
+				seq = due[k].seq // a session's seqs increase
+				due[k].s = nil
+			}
+		}
+		if r.members[a.s] != nil {
+			r.sendAck(a.s, seq)
+		}
+	}
 }
 
 // scheduleRelay relays the batch now if the last one went out at least
@@ -759,24 +791,42 @@ func (r *room) relayBatch() {
 		clear(r.batch[left:])
 		r.batch = r.batch[:left]
 	}()
-	senders := make(map[*session]bool, 4)
-	all := make([][]byte, len(batch))
-	for i, b := range batch {
-		senders[b.from] = true
-		all[i] = b.update
+	// A quiet room's batch is one sender's, usually one update: that case
+	// needs no map of senders.
+	one := batch[0].from
+	all := r.relayAll[:0]
+	for _, b := range batch {
+		if b.from != one {
+			one = nil
+		}
+		all = append(all, b.update)
 	}
+	defer func() {
+		clear(all)
+		r.relayAll = all[:0]
+	}()
 	msg, err := encodeFrame(&protocol.Update{Updates: all})
 	if err != nil {
 		return
+	}
+	if one != nil {
+		for s := range r.members {
+			if s != one {
+				r.counters.relayed += len(all)
+				r.deliver(s, msg)
+			}
+		}
+		return
+	}
+	senders := make(map[*session]bool, 4)
+	for _, b := range batch {
+		senders[b.from] = true
 	}
 	for s := range r.members {
 		if !senders[s] {
 			r.counters.relayed += len(all)
 			r.deliver(s, msg)
 		}
-	}
-	if len(senders) == 1 {
-		return
 	}
 	for s := range senders {
 		if r.members[s] == nil {

@@ -82,6 +82,9 @@ type Health struct {
 	UptimeS     float64 `json:"uptime_s"`          // seconds since the server started
 	RSSBytes    int64   `json:"rss_bytes"`         // resident memory, 0 where unknown
 	CPUSeconds  float64 `json:"cpu_s"`             // user and system CPU time used so far
+	// PID is the server's process ID, so that a benchmark on the same
+	// machine can read the process's counters from /proc.
+	PID int `json:"pid"`
 	// Quarantined names the rooms refused because their stored records do
 	// not decode, with what was found; omitted when there are none.
 	Quarantined map[string]string `json:"quarantined,omitempty"`
@@ -97,6 +100,7 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 		UptimeS:     time.Since(s.started).Seconds(),
 		RSSBytes:    residentBytes(),
 		CPUSeconds:  cpuSeconds(),
+		PID:         os.Getpid(),
 	}
 	for room, err := range s.hub.Quarantined() {
 		if h.Quarantined == nil {

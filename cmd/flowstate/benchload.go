@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -53,6 +54,7 @@ type loadFlags struct {
 	settle      time.Duration
 	cpuProf     string
 	memProf     string
+	serverPID   int
 }
 
 func newLoadFlagSet(f *loadFlags, out io.Writer) *flag.FlagSet {
@@ -67,6 +69,7 @@ func newLoadFlagSet(f *loadFlags, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&f.dialWorkers, "dial-workers", 32, "connections opened concurrently while ramping up")
 	fs.DurationVar(&f.settle, "settle", 15*time.Second, "how long to wait at the end for acknowledgements and convergence")
 	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile of the load generator to `file`")
+	fs.IntVar(&f.serverPID, "server-pid", 0, "the server's process `ID`, to read its CPU time, context switches and writes from /proc (default: the pid /healthz reports, for a server on a loopback address)")
 	fs.StringVar(&f.memProf, "memprofile", "", "write a heap profile of the load generator, taken before it disconnects, to `file`")
 	fs.Usage = func() {
 		fmt.Fprint(out, loadUsageText)
@@ -91,7 +94,17 @@ type loadResult struct {
 	ServerRSSEnd   int64   `json:"server_rss_end_bytes,omitempty"`
 	RSSPerConn     float64 `json:"server_rss_per_connection_bytes,omitempty"`
 	ConnectS       float64 `json:"connect_s"`
-	ServerCPUUs    float64 `json:"server_cpu_us_per_delivery,omitempty"`
+	// The server's use during the editing window, per delivery: CPU time
+	// (user and system, from /proc/PID/stat, or from /healthz where /proc
+	// cannot be read), context switches summed over its threads, and write
+	// system calls (/proc/PID/io, where readable).
+	ServerCPUUs    float64  `json:"server_cpu_us_per_delivery,omitempty"`
+	ServerUserUs   float64  `json:"server_user_us_per_delivery,omitempty"`
+	ServerSystemUs float64  `json:"server_system_us_per_delivery,omitempty"`
+	ServerVCSW     float64  `json:"server_voluntary_switches_per_delivery,omitempty"`
+	ServerIVCSW    float64  `json:"server_involuntary_switches_per_delivery,omitempty"`
+	ServerWrites   *float64 `json:"server_writes_per_delivery,omitempty"`
+	ServerPID      int      `json:"server_pid,omitempty"`
 }
 
 // loadClient is one simulated editor.
@@ -257,7 +270,16 @@ func benchLoad(f loadFlags, base *url.URL, progress io.Writer) (*loadResult, err
 		}
 	}
 	editStart := time.Now()
-	cpuStart := serverHealth(health).CPUSeconds
+	h := serverHealth(health)
+	cpuStart := h.CPUSeconds
+	pid := f.serverPID
+	if pid == 0 && isLoopbackHost(base.Hostname()) {
+		pid = h.PID
+	}
+	procStart, procErr := readProcStat(pid)
+	if pid == 0 {
+		procErr = errors.New("no server pid")
+	}
 	ticker := time.NewTicker(time.Second)
 	deadline := time.After(f.duration)
 loop:
@@ -279,6 +301,13 @@ loop:
 	wg.Wait()
 	elapsed := time.Since(editStart)
 	cpuEnd := serverHealth(health).CPUSeconds
+	var procEnd procStat
+	if procErr == nil {
+		procEnd, procErr = readProcStat(pid)
+	}
+	if procErr != nil && pid != 0 {
+		fmt.Fprintf(progress, "server counters from /proc: %v\n", procErr)
+	}
 
 	// Wait for every edit to be acknowledged and every room to converge.
 	ctx, cancel := context.WithTimeout(context.Background(), f.settle)
@@ -309,7 +338,10 @@ loop:
 		res.P99Ms = float64(lat[len(lat)*99/100])
 		res.MaxMs = float64(lat[len(lat)-1])
 	}
-	if cpuEnd > cpuStart && len(lat) > 0 {
+	if procErr == nil {
+		res.ServerPID = pid
+		res.setPerDelivery(procStart, procEnd, int64(len(lat)))
+	} else if cpuEnd > cpuStart && len(lat) > 0 {
 		res.ServerCPUUs = (cpuEnd - cpuStart) * 1e6 / float64(len(lat))
 	}
 	// Every edit must reach every other member of its room.
@@ -445,6 +477,15 @@ func waitConverged(ctx context.Context, rooms []*loadRoom) bool {
 	}
 }
 
+// isLoopbackHost reports whether host names this machine.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func healthURL(base *url.URL) string {
 	u := *base
 	u.Scheme = strings.Replace(u.Scheme, "ws", "http", 1)
@@ -485,7 +526,15 @@ func printLoadResult(w io.Writer, r *loadResult) {
 	fmt.Fprintf(w, "deliveries        %d (%.0f/s)\n", r.Deliveries, r.DeliveriesPerS)
 	fmt.Fprintf(w, "latency           p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", r.P50Ms, r.P99Ms, r.MaxMs)
 	if r.ServerCPUUs > 0 {
-		fmt.Fprintf(w, "server CPU        %.2f µs per delivery\n", r.ServerCPUUs)
+		fmt.Fprintf(w, "server CPU        %.2f µs per delivery", r.ServerCPUUs)
+		if r.ServerPID != 0 {
+			fmt.Fprintf(w, " (user %.2f, system %.2f); context switches %.3f voluntary, %.3f involuntary",
+				r.ServerUserUs, r.ServerSystemUs, r.ServerVCSW, r.ServerIVCSW)
+			if r.ServerWrites != nil {
+				fmt.Fprintf(w, "; writes %.3f", *r.ServerWrites)
+			}
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "errors            %d\n", r.Errors)
 	fmt.Fprintf(w, "converged         %t\n", r.Converged)

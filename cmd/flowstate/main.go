@@ -60,12 +60,14 @@ const benchUsageText = `Usage:
 	flowstate bench trace [--json] [--runs N] FILE...
 	flowstate bench load --url ws://HOST:PORT [flags]
 	flowstate bench replay --url ws://HOST:PORT [--room ROOM] TRACE
+	flowstate bench floor [--sockets N] [--rate R] [--json]
 
 Subcommands:
 
 	trace   replay editing traces through the CRDT and report timings
 	load    drive a running server with WebSocket clients and report latency
 	replay  replay an editing trace through a running server, one update per edit
+	floor   measure the CPU time of one small write to a loopback socket
 `
 
 func main() {
@@ -135,6 +137,9 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 	case args[0] == "bench" && args[1] == "replay":
 		var f benchReplayFlags
 		newBenchReplayFlagSet(&f, stdout).Usage()
+	case args[0] == "bench" && args[1] == "floor":
+		var f floorFlags
+		newFloorFlagSet(&f, stdout).Usage()
 	default:
 		fmt.Fprintf(stderr, "flowstate help: unknown command %q\n", strings.Join(args, " "))
 		return 2
@@ -155,6 +160,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return runBenchLoad(args[1:], stdout, stderr)
 	case "replay":
 		return runBenchReplay(args[1:], stdout, stderr)
+	case "floor":
+		return runBenchFloor(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, benchUsageText)
 		return 0

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -233,10 +234,18 @@ func TestBenchLoad(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, stdout.String())
 	}
-	for _, k := range []string{"p50_ms", "p99_ms", "max_ms", "deliveries_per_s", "errors", "converged", "connections"} {
+	keys := []string{"p50_ms", "p99_ms", "max_ms", "deliveries_per_s", "errors", "converged", "connections"}
+	if runtime.GOOS == "linux" {
+		keys = append(keys, "server_pid", "server_cpu_us_per_delivery", "server_voluntary_switches_per_delivery")
+	}
+	for _, k := range keys {
 		if _, ok := res[k]; !ok {
 			t.Errorf("output lacks %q: %s", k, stdout.String())
 		}
+	}
+	// The server runs in this process; /healthz names it.
+	if runtime.GOOS == "linux" && res["server_pid"] != float64(os.Getpid()) {
+		t.Errorf("server_pid %v, want %d", res["server_pid"], os.Getpid())
 	}
 	if res["converged"] != true || res["errors"] != float64(0) || res["connections"] != float64(12) {
 		t.Errorf("unexpected result: %s", stdout.String())
