@@ -121,11 +121,14 @@ test("presence keeps the Hello's client ID when the Doc moves to a fresh one mid
   const pa = connect(a, name);
   const pb = connect(b, name);
   await Promise.all([pa.whenSynced(), pb.whenSynced()]);
-  // Another copy of a, under the same ID, writes something a did not
-  // make: a's next edit moves it to a fresh ID.
+  // Another copy of a, under the same ID, wrote something a did not make,
+  // and another client brings it to the room (two live sessions may not
+  // share a client ID): a's next edit moves it to a fresh ID.
   const copy = new Doc({ clientID: 4242 });
-  const pc = connect(copy, name);
   copy.getText('t').insert(0, 'copy');
+  const relay = new Doc();
+  relay.apply(copy.snapshot());
+  const pc = connect(relay, name);
   await waitFor(() => a.getText('t').toString() === 'copy', 'the copy to reach a');
   pc.destroy();
   a.getText('t').insert(0, 'a: ');
