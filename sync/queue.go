@@ -1,7 +1,6 @@
 package sync
 
 import (
-	"bytes"
 	"errors"
 	"net"
 	"sync"
@@ -246,26 +245,6 @@ func (q *sendQueue) take(buf [][]byte) (msgs [][]byte, partial, ping bool, bye *
 		q.pumping = false
 	}
 	return buf, partial, ping, q.bye
-}
-
-// readBuffers holds the buffers messages are read into: a message is
-// decoded into values of its own, so its buffer can serve the next one.
-var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// maxPooledBuffer is the largest buffer kept for reuse; a rare large
-// message should not pin its buffer.
-const maxPooledBuffer = 64 << 10
-
-func getBuffer() *bytes.Buffer {
-	b := readBuffers.Get().(*bytes.Buffer)
-	b.Reset()
-	return b
-}
-
-func putBuffer(b *bytes.Buffer) {
-	if b.Cap() <= maxPooledBuffer {
-		readBuffers.Put(b)
-	}
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/flowstate/flowstate/protocol"
+	"github.com/flowstate/flowstate/sync/internal/readbuf"
 )
 
 // A session is one client's WebSocket connection. Its read pump (the HTTP
@@ -233,8 +234,8 @@ func (s *session) read() (protocol.Message, closeReason, string) {
 		return nil, closedUnsupportedData, "text frames are not supported: send msgpack in binary frames"
 	}
 	max := s.hub.cfg.MaxMessageSize
-	buf := getBuffer()
-	defer putBuffer(buf)
+	buf := readbuf.Get()
+	defer readbuf.Put(buf)
 	if _, err := buf.ReadFrom(io.LimitReader(r, int64(max)+1)); err != nil {
 		return nil, closedByClient, err.Error()
 	}

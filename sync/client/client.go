@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/flowstate/flowstate/crdt"
 	"github.com/flowstate/flowstate/protocol"
+	"github.com/flowstate/flowstate/sync/internal/readbuf"
 )
 
 // Client defaults.
@@ -595,8 +595,8 @@ func (c *Client) readMessage(conn *websocket.Conn) (protocol.Message, error) {
 	if kind != websocket.BinaryMessage {
 		return nil, errors.New("sync: server sent a text frame")
 	}
-	buf := getBuffer()
-	defer putBuffer(buf)
+	buf := readbuf.Get()
+	defer readbuf.Put(buf)
 	if _, err := buf.ReadFrom(r); err != nil {
 		return nil, err
 	}
@@ -703,26 +703,6 @@ func (c *Client) notifyLocked() {
 	if c.changed != nil {
 		close(c.changed)
 		c.changed = nil
-	}
-}
-
-// readBuffers holds the buffers messages are read into: a message is
-// decoded into values of its own, so its buffer can serve the next one.
-var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// maxPooledBuffer is the largest buffer kept for reuse; a rare large
-// message, such as a Welcome, should not pin its buffer.
-const maxPooledBuffer = 64 << 10
-
-func getBuffer() *bytes.Buffer {
-	b := readBuffers.Get().(*bytes.Buffer)
-	b.Reset()
-	return b
-}
-
-func putBuffer(b *bytes.Buffer) {
-	if b.Cap() <= maxPooledBuffer {
-		readBuffers.Put(b)
 	}
 }
 
