@@ -106,6 +106,10 @@ type Config struct {
 	// anyone may read and write every room.
 	Auth *Authenticator
 
+	// Hooks let an embedding program authorize callers and hear about
+	// changes; see Hooks.
+	Hooks Hooks
+
 	// AllowedOrigins lists the browser origins ("https://example.com")
 	// allowed to open sessions besides the server's own; "*" allows every
 	// origin. Nil allows only requests whose Origin header, if any, names
