@@ -18,6 +18,7 @@ const (
 	opCompact
 	opDelete
 	opOwners
+	opOutbox
 )
 
 // A request is one write waiting for the committer.
@@ -27,13 +28,19 @@ type request struct {
 	updates  [][]byte          // opAppend
 	snapshot []byte            // opCompact
 	owners   map[uint64]string // opOwners
-	done     chan error
+	// opOutbox
+	outboxPut []OutboxRecord
+	outboxDel []string
+	done      chan error
 }
 
 func (r *request) size() int {
 	n := len(r.snapshot)
 	for _, u := range r.updates {
 		n += len(u)
+	}
+	for _, o := range r.outboxPut {
+		n += len(o.Key) + len(o.Value)
 	}
 	return n
 }
@@ -104,7 +111,7 @@ func (b *Bolt) closedErr() error {
 // submit hands r to the committer, or commits it at once with
 // SyncEachAppend, and waits for the result.
 func (b *Bolt) submit(r *request) error {
-	if r.room == "" || len(r.room) > bolt.MaxKeySize {
+	if r.kind != opOutbox && (r.room == "" || len(r.room) > bolt.MaxKeySize) {
 		return fmt.Errorf("%w: %q", ErrRoomName, r.room)
 	}
 	b.mu.RLock()
@@ -249,8 +256,11 @@ type writeTx struct {
 // the room is not damaged; a Compact or a Delete supersedes the room's
 // journal entries and writes the room itself.
 func (w *writeTx) apply(r *request) error {
-	if r.kind == opOwners {
+	switch r.kind {
+	case opOwners:
 		return w.setOwners(w.tx, r.room, r.owners)
+	case opOutbox:
+		return w.writeOutbox(r)
 	}
 	if r.kind != opDelete {
 		if err := w.checkRoom(r.room); err != nil {

@@ -31,6 +31,9 @@ big-endian; FormatVersion is 1. Room names are keys, as UTF-8 bytes.
 	owners               bucket, made by the first SetOwners: <room> →
 	                     bucket of the room's client IDs bound to
 	                     identities: 8-byte client ID → identity (UTF-8)
+	outbox               bucket, made by the first WriteOutbox: key chosen
+	                     by the writer → value it decodes itself (package
+	                     sync/webhook keeps its deliveries there)
 
 A journal entry is the call's time (8 bytes, Unix ns), the room name and
 the number of updates (each a uvarint length and its bytes, the count a
@@ -50,7 +53,9 @@ the log.
 
 The owners bucket came later than the others: a file without it reads
 as having no owners, and SetOwners creates it, so files written before
-it open unchanged (read-only too) and keep format version 1. The server
+it open unchanged (read-only too) and keep format version 1. The outbox
+bucket came later still, the same way: a file without it has an empty
+outbox, and WriteOutbox creates it. The server
 binds a client ID to the identity (the token's subject) that first
 wrote under it in the room, and refuses others' writes under it (package
 sync); a binding is never changed, only deleted with its room.

@@ -21,6 +21,7 @@ var (
 	bucketLogs      = []byte("logs")
 	bucketJournal   = []byte("journal")
 	bucketOwners    = []byte("owners") // created by the first SetOwners
+	bucketOutbox    = []byte("outbox") // created by the first WriteOutbox
 	keyFormat       = []byte("format")
 
 	// dataBuckets are the top-level buckets every data file has.

@@ -13,8 +13,9 @@ import (
 // explicitly ephemeral servers.
 type Memory struct {
 	mu sync.Mutex
-	// mu guards rooms and closed.
+	// mu guards rooms, outbox and closed.
 	rooms  map[string]*memoryRoom
+	outbox map[string][]byte
 	closed bool
 }
 
