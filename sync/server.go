@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/flowstate/flowstate/store"
@@ -60,6 +61,18 @@ func NewServer(cfg Config, st store.Store) *Server {
 
 // Hub returns the server's hub.
 func (s *Server) Hub() *Hub { return s.hub }
+
+// RegisterMetrics adds collectors to the series served at GET /metrics, so
+// that the parts a program wires around the hub (webhooks) report beside
+// it. It fails if a series is registered already.
+func (s *Server) RegisterMetrics(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := s.hub.metrics.reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Serve accepts connections on ln until Shutdown. It returns
 // http.ErrServerClosed after Shutdown.

@@ -38,6 +38,11 @@ readiness at /readyz, Prometheus metrics at /metrics, the read API at
 client at /flowstate.js and /flowstate-codemirror.js.
 Every flag can also be set by the environment variable named after it.
 
+--webhook sends signed room.changed, room.created, room.deleted and
+room.idle events to the application, kept in the data file until
+delivered; --auth-url lets the application decide who may open a room.
+The README describes their payloads, headers and verification.
+
 Flags:
 `
 
@@ -54,6 +59,7 @@ type serveFlags struct {
 	tlsKey    string         // PEM private key of tlsCert
 	syncEach  bool           // one fsync per update, for benchmarks
 	access    accessFlags    // auth, origins and limits (token.go)
+	webhooks  webhookFlags   // integrations.go
 	config    docsync.Config // built by runServe from access
 }
 
@@ -71,6 +77,7 @@ func newServeFlagSet(f *serveFlags, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.tlsCert, "tls-cert", envOr("FLOWSTATE_TLS_CERT", ""), "serve HTTPS and wss:// with this PEM certificate `file` (the full chain), with --tls-key (FLOWSTATE_TLS_CERT)")
 	fs.StringVar(&f.tlsKey, "tls-key", envOr("FLOWSTATE_TLS_KEY", ""), "PEM private key `file` of --tls-cert (FLOWSTATE_TLS_KEY)")
 	f.access.register(fs)
+	f.webhooks.register(fs, &f.access)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsageText)
 		fs.PrintDefaults()
@@ -110,6 +117,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := f.access.apply(&f.config, logger); err != nil {
+		fmt.Fprintf(stderr, "flowstate serve: %v\n", err)
+		return 2
+	}
+	if _, _, err := f.webhooks.config(logger); err != nil {
 		fmt.Fprintf(stderr, "flowstate serve: %v\n", err)
 		return 2
 	}
@@ -154,10 +165,25 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 			logger.Error("closing the store failed", "err", err)
 		}
 	}()
+	hooks, err := startWebhooks(f, st, logger)
+	if err != nil {
+		return err
+	}
 	cfg := f.config
 	cfg.Logger = logger
 	cfg.AllowedHosts = withListenHost(cfg.AllowedHosts, f.addr)
+	if hooks != nil {
+		// Deferred after the store's Close, so it runs before it: the
+		// events of the rooms saved at shutdown reach the outbox.
+		defer hooks.Close()
+		cfg.Hooks = hooks.Hooks(cfg.Hooks)
+	}
 	srv := docsync.NewServer(cfg, st)
+	if hooks != nil {
+		if err := srv.RegisterMetrics(hooks.Collectors()...); err != nil {
+			return err
+		}
+	}
 	srv.Version = readBuildInfo().String()
 	// The demo page and the client bundles; more specific routes
 	// (/ws/{room}, /healthz) take precedence over "GET /".

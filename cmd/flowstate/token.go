@@ -150,6 +150,7 @@ func (s *secretFlags) authenticator() (*docsync.Authenticator, error) {
 // limit of 0 turns it off.
 type accessFlags struct {
 	secret         secretFlags
+	authURL        authURLFlags
 	origins        string
 	hosts          string
 	maxMessage     int
@@ -168,6 +169,7 @@ type accessFlags struct {
 
 func (a *accessFlags) register(fs *flag.FlagSet) {
 	a.secret.register(fs, "auth-secret", "auth-secret-file")
+	a.authURL.register(fs, a)
 	fs.StringVar(&a.origins, "allowed-origins", os.Getenv("FLOWSTATE_ALLOWED_ORIGINS"),
 		"comma-separated `origins` (https://example.com) whose pages may connect besides the server's own; * allows all (FLOWSTATE_ALLOWED_ORIGINS)")
 	fs.StringVar(&a.hosts, "allowed-hosts", os.Getenv("FLOWSTATE_ALLOWED_HOSTS"),
@@ -260,6 +262,10 @@ func (a *accessFlags) apply(cfg *docsync.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	authorize, err := a.authURL.authorize(logger)
+	if err != nil {
+		return err
+	}
 	hosts, err := docsync.ParseHosts(a.hosts)
 	if err != nil {
 		return fmt.Errorf("--allowed-hosts: %w", err)
@@ -286,6 +292,7 @@ func (a *accessFlags) apply(cfg *docsync.Config, logger *slog.Logger) error {
 		return fmt.Errorf("--rate-messages %v: must not be negative", a.rateMessages)
 	}
 	cfg.Auth = auth
+	cfg.Hooks.Authorize = authorize
 	cfg.AllowedOrigins = origins
 	cfg.AllowedHosts = hosts
 	cfg.MaxMessageSize = a.maxMessage
@@ -299,8 +306,8 @@ func (a *accessFlags) apply(cfg *docsync.Config, logger *slog.Logger) error {
 	cfg.MaxDocBytes = offIfZero(a.maxDocBytes)
 	cfg.SlowConsumerLag = a.slowLag
 	cfg.SendBuffer = offIfZero(a.sendBuffer)
-	if auth == nil {
-		logger.Warn("no auth secret: the server is open, and anyone who can reach it may read and write every room; set --auth-secret or FLOWSTATE_AUTH_SECRET")
+	if auth == nil && authorize == nil {
+		logger.Warn("no auth secret: the server is open, and anyone who can reach it may read and write every room; set --auth-secret or FLOWSTATE_AUTH_SECRET, or --auth-url")
 	}
 	if len(origins) == 1 && origins[0] == "*" {
 		logger.Warn("--allowed-origins is *: pages of every site may open sessions from their visitors' browsers")
