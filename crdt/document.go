@@ -53,6 +53,8 @@ type Doc struct {
 	free     *item         // items merged away, for reuse, linked through next
 
 	undoers []*UndoManager // told of every local transaction (undo.go)
+
+	typeObservers []*typesObserver // told of the types each transaction touched
 }
 
 // maxSlab is the number of items in a full slab.
@@ -274,7 +276,11 @@ type txn struct {
 	deletes []deleteRange // local deletions, for the update
 	texts   []*Text       // observed texts with recorded changes
 	maps    []*Map        // observed maps with changed keys
-	capture *undoCapture  // what an undo manager needs, when there is one
+	// touchedTexts and touchedMaps list the types changed, while the
+	// document has type observers.
+	touchedTexts []*Text
+	touchedMaps  []*Map
+	capture      *undoCapture // what an undo manager needs, when there is one
 }
 
 func (tx *txn) addDelete(c *clientState, clock, n uint64) {
@@ -334,7 +340,8 @@ func (d *Doc) begin(local bool) {
 		d.freshClientIfNeeded()
 	}
 	tx := &d.tx
-	*tx = txn{local: local, start: d.me.next, deletes: tx.deletes[:0], texts: tx.texts[:0], maps: tx.maps[:0]}
+	*tx = txn{local: local, start: d.me.next, deletes: tx.deletes[:0], texts: tx.texts[:0], maps: tx.maps[:0],
+		touchedTexts: tx.touchedTexts[:0], touchedMaps: tx.touchedMaps[:0]}
 	if local && len(d.undoers) > 0 {
 		tx.capture = &undoCapture{}
 	}
@@ -385,9 +392,17 @@ func (d *Doc) commit() []byte {
 		}
 		update = e.finish()
 	}
+	var touchedTexts []*Text
+	var touchedMaps []*Map
+	if len(tx.touchedTexts) > 0 || len(tx.touchedMaps) > 0 {
+		// Cloned before any observer runs: observers may start
+		// transactions of their own, which reuse tx.
+		touchedTexts, touchedMaps = slices.Clone(tx.touchedTexts), slices.Clone(tx.touchedMaps)
+	}
+	local := tx.local
 	if len(tx.texts) > 0 || len(tx.maps) > 0 {
 		// Observers may start transactions of their own, which reuse tx.
-		texts, maps, local := slices.Clone(tx.texts), slices.Clone(tx.maps), tx.local
+		texts, maps := slices.Clone(tx.texts), slices.Clone(tx.maps)
 		for _, t := range texts {
 			t.flush(local)
 		}
@@ -395,6 +410,7 @@ func (d *Doc) commit() []byte {
 			m.flush(local)
 		}
 	}
+	d.flushTypes(touchedTexts, touchedMaps, local)
 	if capture != nil {
 		d.captured(capture, me, start, end)
 	}

@@ -73,6 +73,15 @@ type change struct {
 
 func (t *Text) observed() bool { return len(t.observers) > 0 }
 
+// touch lists t among the texts the transaction changed, for the
+// document's type observers.
+func (t *Text) touch() {
+	if t.doc.typeObservers != nil && !t.touched && t.doc.txn != nil {
+		t.touched = true
+		t.doc.txn.touchedTexts = append(t.doc.txn.touchedTexts, t)
+	}
+}
+
 func (t *Text) record(ch change) {
 	if !t.observed() {
 		return
@@ -88,6 +97,10 @@ func (t *Text) recordInsert(pos int, s string) { t.record(change{pos: pos, inser
 func (t *Text) recordDelete(pos, n int) { t.record(change{pos: pos, delete: n}) }
 
 func (m *Map) recordChange(key string) {
+	if m.doc.typeObservers != nil && !m.touched {
+		m.touched = true
+		m.doc.txn.touchedMaps = append(m.doc.txn.touchedMaps, m)
+	}
 	if len(m.observers) == 0 {
 		return
 	}
@@ -382,5 +395,57 @@ func (l *spanList) delete(pos, n int) {
 			}
 		}
 		ci, i = ci+1, 0
+	}
+}
+
+// A TypesEvent tells an observer of a Doc which of its shared types a
+// transaction changed, by name: texts with characters inserted or
+// deleted, maps with keys set or deleted.
+type TypesEvent struct {
+	Texts []string
+	Maps  []string
+	Local bool
+}
+
+type typesObserver struct{ fn func(TypesEvent) }
+
+// ObserveTypes calls fn after every transaction, local or remote, that
+// changed one of the document's texts or maps, including those the
+// transaction created, and returns a function that stops the calls. A
+// server uses it to learn what an update touched without observing
+// every type.
+func (d *Doc) ObserveTypes(fn func(TypesEvent)) (cancel func()) {
+	o := &typesObserver{fn}
+	d.typeObservers = append(d.typeObservers, o)
+	return func() {
+		for i, x := range d.typeObservers {
+			if x == o {
+				d.typeObservers = append(d.typeObservers[:i:i], d.typeObservers[i+1:]...)
+				if len(d.typeObservers) == 0 {
+					d.typeObservers = nil
+				}
+				return
+			}
+		}
+	}
+}
+
+// flushTypes calls the type observers with the types tx touched, and
+// clears their marks.
+func (d *Doc) flushTypes(texts []*Text, maps []*Map, local bool) {
+	if len(texts) == 0 && len(maps) == 0 {
+		return
+	}
+	ev := TypesEvent{Local: local}
+	for _, t := range texts {
+		t.touched = false
+		ev.Texts = append(ev.Texts, t.name)
+	}
+	for _, m := range maps {
+		m.touched = false
+		ev.Maps = append(ev.Maps, m.name)
+	}
+	for _, o := range append([]*typesObserver(nil), d.typeObservers...) {
+		o.fn(ev)
 	}
 }

@@ -22,6 +22,7 @@ type Map struct {
 
 	observers []*mapObserver
 	changed   []string // keys changed in the current transaction, when observed
+	touched   bool     // listed in the transaction's touchedMaps
 }
 
 // A mapEntry is the winning value of one key.

@@ -73,6 +73,7 @@ type Text struct {
 
 	observers []*textObserver
 	changes   []change // recorded during a transaction when observed
+	touched   bool     // listed in the transaction's touchedTexts
 }
 
 func newText(d *Doc, name string) *Text {
@@ -429,6 +430,9 @@ func (t *Text) insert(pos int, s string) {
 // deleted.
 func (t *Text) place(c *clientState, n uint64, leftItem *item, left, right ref, lf *leaf, i int, content []byte) {
 	deleted := content == nil
+	if !deleted {
+		t.touch()
+	}
 	if !deleted && leftItem != nil && leftItem.c == c && leftItem.clock+leftItem.length == c.next &&
 		!leftItem.deleted && leftItem.right == right && int(leftItem.end) == len(t.arena) &&
 		t.prev(lf, i) == leftItem {
@@ -472,6 +476,7 @@ func (t *Text) delete(pos, n int) {
 		if it.length > uint64(n) {
 			t.split(it, uint64(n))
 		}
+		t.touch()
 		t.recordDelete(pos, int(it.length))
 		if cp := t.doc.txn.capture; cp != nil {
 			cp.deleted(t, it)
@@ -837,6 +842,7 @@ func (d *Doc) deleteRange(c *clientState, clock, n uint64) {
 		if it.clock+it.length > end {
 			t.split(it, end-it.clock)
 		}
+		t.touch()
 		if t.observed() {
 			t.recordDelete(t.posOf(it), int(it.length))
 		}

@@ -72,6 +72,10 @@ const (
 	// connection shares its client ID with another replica, which it
 	// MUST NOT: it must not reconnect with that ID.
 	CodeReplaced Code = 4410
+	// CodeRoomDeleted: the room was deleted, with its history, through
+	// the server's API. Stop: reconnecting would recreate the room with
+	// the client's copy, which the deletion meant to remove.
+	CodeRoomDeleted Code = 4404
 )
 
 var codeNames = map[Code]string{
@@ -94,6 +98,7 @@ var codeNames = map[Code]string{
 	CodeRateLimited:        "rate limited",
 	CodeClientIDInUse:      "client ID in use",
 	CodeReplaced:           "replaced",
+	CodeRoomDeleted:        "room deleted",
 }
 
 // String returns the code's name, such as "slow consumer".
@@ -114,7 +119,7 @@ func (c Code) Permanent() bool {
 	switch c {
 	case CodeProtocolError, CodeUnsupportedData, CodeMessageTooBig, CodeUnknownType,
 		CodeUnsupportedVersion, CodeInvalidRoom, CodeInvalidUpdate,
-		CodeUnauthorized, CodeForbidden, CodeReplaced:
+		CodeUnauthorized, CodeForbidden, CodeReplaced, CodeRoomDeleted:
 		return true
 	}
 	return false

@@ -412,8 +412,8 @@ func TestCode(t *testing.T) {
 			}
 		})
 	}
-	if len(codeTable) != 19 {
-		t.Errorf("codeTable has %d codes, want the 19 of code.go", len(codeTable))
+	if len(codeTable) != 20 {
+		t.Errorf("codeTable has %d codes, want the 20 of code.go", len(codeTable))
 	}
 }
 

@@ -209,7 +209,7 @@ var codeTable = []protocol.Code{
 	protocol.CodeMessageTooBig, protocol.CodeInternalError, protocol.CodeTryAgainLater,
 	protocol.CodeUnknownType, protocol.CodeUnsupportedVersion, protocol.CodeInvalidRoom,
 	protocol.CodeHelloTimeout, protocol.CodeInvalidUpdate, protocol.CodeSlowConsumer,
-	protocol.CodeClientIDInUse, protocol.CodeReplaced,
+	protocol.CodeClientIDInUse, protocol.CodeReplaced, protocol.CodeRoomDeleted,
 	protocol.CodeUnauthorized, protocol.CodeForbidden, protocol.CodeTokenExpired, protocol.CodeRateLimited,
 }
 

@@ -285,31 +285,27 @@ func (s *Server) storeFailed(w http.ResponseWriter, what string, err error) {
 	writeJSON(w, http.StatusInternalServerError, apiError{Error: "could not " + what + ": " + err.Error()})
 }
 
-// authorize checks the request's bearer token against room when the hub
-// requires tokens, and answers 401 or 403 if it does not pass. Any
-// permission suffices: the API only reads.
+// authorize decides on an API call for room (Hub.authorize) and answers
+// 401, 403 or 503 if it does not pass. Any permission suffices for a
+// read; write requires PermWrite and returns the caller's claims (nil on
+// an open server).
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, room string) bool {
-	auth := s.hub.cfg.Auth
-	if auth == nil {
-		return true
+	_, ok := s.authorizeFor(w, r, room, false)
+	return ok
+}
+
+func (s *Server) authorizeFor(w http.ResponseWriter, r *http.Request, room string, write bool) (*Claims, bool) {
+	claims, reason, text := s.hub.authorize(r, room, BearerToken(r), write)
+	if reason != 0 {
+		status := httpStatus(w, reason)
+		writeJSON(w, status, apiError{Error: text, Code: reason.code()})
+		return nil, false
 	}
-	_, err := auth.Verify(BearerToken(r), room)
-	if err == nil {
-		return true
+	if write && claims != nil && claims.Perm < PermWrite {
+		writeJSON(w, http.StatusForbidden, apiError{Error: "read-only token: this call changes the room", Code: protocol.CodeForbidden})
+		return nil, false
 	}
-	var ae *AuthError
-	if !errors.As(err, &ae) {
-		ae = &AuthError{Code: protocol.CodeUnauthorized, Reason: err.Error()}
-	}
-	status := http.StatusUnauthorized
-	if ae.Code == protocol.CodeForbidden {
-		status = http.StatusForbidden
-	} else {
-		// RFC 6750, 3: a refused or missing bearer token gets a challenge.
-		w.Header().Set("WWW-Authenticate", `Bearer realm="flowstate", error="invalid_token"`)
-	}
-	writeJSON(w, status, apiError{Error: ae.Reason, Code: ae.Code})
-	return false
+	return claims, true
 }
 
 // BearerToken returns the token of an "Authorization: Bearer <token>"

@@ -64,7 +64,7 @@ type Claims struct {
 	// Perm is what the holder may do there.
 	Perm Permission
 	// Expiry is when the token stops being valid; a session that holds it
-	// is closed with 4408 then.
+	// is closed with 4408 then. Zero (only from a Grant) never expires.
 	Expiry time.Time
 	// Subject is who holds the token (the JWT "sub" claim): the identity
 	// that owns the client IDs it writes under. Write tokens always have
@@ -212,28 +212,22 @@ var authCloseReasons = map[protocol.Code]closeReason{
 	protocol.CodeTokenExpired: closedTokenExpired,
 }
 
-// authenticate checks the session's token for room on a server with an
-// Authenticator and keeps its claims. The Hello's token counts; the URL's
-// is for clients that cannot put one in the Hello, and is used only when
-// the Hello has none.
+// authenticate decides what the session may do in room (Hub.authorize)
+// and keeps its claims. The Hello's token counts; the URL's is for
+// clients that cannot put one in the Hello, and is used only when the
+// Hello has none. It runs on the session's goroutine, before the session
+// reaches its room, so that a slow Hooks.Authorize delays only this
+// session.
 func (s *session) authenticate(room, helloToken string) (closeReason, string) {
-	auth := s.hub.cfg.Auth
-	if auth == nil {
-		return 0, ""
-	}
 	token := helloToken
 	if token == "" {
 		token = s.query
 	}
-	claims, err := auth.Verify(token, room)
-	if err != nil {
-		var ae *AuthError
-		if errors.As(err, &ae) {
-			if reason, ok := authCloseReasons[ae.Code]; ok {
-				return reason, ae.Reason
-			}
-		}
-		return closedUnauthorized, err.Error()
+	req := s.req
+	s.req = nil // the upgrade request is needed no longer
+	claims, reason, text := s.hub.authorize(req, room, token, false)
+	if reason != 0 {
+		return reason, text
 	}
 	s.claims = claims
 	return 0, ""
@@ -248,16 +242,22 @@ func (s *session) mayUpdate() (closeReason, string) {
 		return 0, ""
 	case s.claims.Perm < PermWrite:
 		return closedForbidden, "read-only token: this session may not send updates"
-	case !time.Now().Before(s.claims.Expiry):
+	case s.claims.expired(time.Now()):
 		return closedTokenExpired, "token expired"
 	}
 	return 0, ""
 }
 
+// expired reports whether the claims have expired at now. Claims of a
+// Grant with no Expiry never do.
+func (c *Claims) expired(now time.Time) bool {
+	return !c.Expiry.IsZero() && !now.Before(c.Expiry)
+}
+
 // watchExpiry arms a timer that closes the session with 4408 when its
 // token expires. A timer costs no goroutine until it fires.
 func (s *session) watchExpiry() {
-	if s.claims == nil {
+	if s.claims == nil || s.claims.Expiry.IsZero() {
 		return
 	}
 	s.expiry = time.AfterFunc(time.Until(s.claims.Expiry), func() {

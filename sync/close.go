@@ -28,6 +28,8 @@ const (
 	closedStoreFailing                           // an update came while the room's writes fail
 	closedClientIDInUse                          // a Hello claimed a client ID another identity's session holds
 	closedReplaced                               // a newer session took over the client ID
+	closedAuthUnavailable                        // Hooks.Authorize failed or timed out
+	closedRoomDeleted                            // the room was deleted (DELETE /api/rooms/{room})
 )
 
 var closeReasons = [...]struct {
@@ -55,6 +57,8 @@ var closeReasons = [...]struct {
 	closedStoreFailing:    {"store failing", protocol.CodeTryAgainLater},
 	closedClientIDInUse:   {"client ID in use", protocol.CodeClientIDInUse},
 	closedReplaced:        {"replaced", protocol.CodeReplaced},
+	closedAuthUnavailable: {"authorization unavailable", protocol.CodeTryAgainLater},
+	closedRoomDeleted:     {"room deleted", protocol.CodeRoomDeleted},
 }
 
 // String returns the reason's name, such as "slow consumer".

@@ -33,6 +33,7 @@ const (
 	DefaultPresenceTimeout  = 30 * time.Second
 	DefaultSlowConsumerLag  = 10 * time.Second
 	DefaultSendBuffer       = 64 << 10
+	DefaultAuthorizeTimeout = 5 * time.Second
 )
 
 // Config configures a Hub. The zero value of each field selects its default.
@@ -110,6 +111,16 @@ type Config struct {
 	// changes; see Hooks.
 	Hooks Hooks
 
+	// AuthorizeTimeout bounds each call of Hooks.Authorize: past it, the
+	// call's context ends and the caller is refused with 1013 (HTTP 503),
+	// to retry. Zero means DefaultAuthorizeTimeout (5 s).
+	AuthorizeTimeout time.Duration
+
+	// AdminToken is the bearer token DELETE /api/rooms/{room} requires;
+	// empty refuses every deletion (403). It must be at least
+	// MinSecretBytes long to be accepted.
+	AdminToken string
+
 	// AllowedOrigins lists the browser origins ("https://example.com")
 	// allowed to open sessions besides the server's own; "*" allows every
 	// origin. Nil allows only requests whose Origin header, if any, names
@@ -177,6 +188,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.PresenceInterval, DefaultPresenceInterval)
 	setDefault(&c.PresenceTimeout, DefaultPresenceTimeout)
 	setDefault(&c.SlowConsumerLag, DefaultSlowConsumerLag)
+	setDefault(&c.AuthorizeTimeout, DefaultAuthorizeTimeout)
 	if c.SendBuffer == 0 {
 		c.SendBuffer = DefaultSendBuffer
 	}
@@ -185,6 +197,13 @@ func (c Config) withDefaults() Config {
 	}
 	c.limitDefaults()
 	return c
+}
+
+// authenticated reports whether callers must be authorized, by a token or
+// by Hooks.Authorize: then client IDs are bound to identities
+// (owners.go), and a room relays only what is written (relayable).
+func (c *Config) authenticated() bool {
+	return c.Auth != nil || c.Hooks.Authorize != nil
 }
 
 func setDefault[T int | time.Duration](v *T, def T) {

@@ -58,6 +58,7 @@ type Hub struct {
 	metrics  *hubMetrics
 	hosts    *hostChecker // the Host headers answered
 	refusals *refusalLog  // requests refused before a session began
+	hooks    *hookQueue   // calls Config.Hooks off the rooms' goroutines
 
 	// failingRooms counts the rooms whose last write failed; Ready is
 	// false while it is not zero.
@@ -102,6 +103,7 @@ func NewHub(cfg Config, st store.Store) *Hub {
 	h.metrics = newHubMetrics(h.Stats)
 	h.hosts = newHostChecker(&cfg)
 	h.refusals = newRefusalLog(cfg.Logger, h.metrics.reg)
+	h.hooks = newHookQueue(cfg.Hooks, cfg.Logger, h.metrics.reg)
 	h.upgrader.Error = h.upgradeFailed
 	return h
 }
@@ -182,6 +184,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		remote: r.RemoteAddr,
 		ip:     ip,
 		query:  target.token,
+		req:    r,
 	}
 	s.queue.init(h.cfg.QueueLength, h.cfg.QueueBytes, conn.NetConn(), s.writePump)
 	if !h.addSession(s) {
@@ -241,6 +244,10 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		h.wg.Wait()
+		// The rooms have told the hooks everything: the hooks hear it
+		// before Shutdown returns.
+		h.hooks.close()
+		<-h.hooks.done
 		close(done)
 	}()
 	select {

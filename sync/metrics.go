@@ -127,7 +127,7 @@ func newHubMetrics(stats func() Stats) *hubMetrics {
 // is counted as a rejection without touching this file.
 func (r closeReason) isRejection() bool {
 	switch r {
-	case closedByClient, closedGoingAway, closedSlowConsumer, closedInternalError:
+	case closedByClient, closedGoingAway, closedSlowConsumer, closedInternalError, closedRoomDeleted:
 		return false
 	}
 	return true

@@ -27,7 +27,7 @@ func (s *session) identity() string {
 // open server every session counts as the same), and otherwise keeps it
 // (4409).
 func (r *room) claim(s *session, client uint64) (closeReason, string) {
-	auth := r.hub.cfg.Auth != nil
+	auth := r.hub.cfg.authenticated()
 	who := s.identity()
 	if owner, ok := r.owners[client]; auth && ok && owner != who {
 		return closedForbidden, fmt.Sprintf("client ID %d belongs to another user in this room: pick a fresh client ID", client)
@@ -54,7 +54,7 @@ func (r *room) claim(s *session, client uint64) (closeReason, string) {
 // writes first under another's ID: it receives others' records only once
 // they are on disk (relayable), so it never holds one the room lacks.
 func (r *room) checkWrites(s *session, m *protocol.Update) (reason closeReason, text string, writes []uint64) {
-	if r.hub.cfg.Auth == nil {
+	if !r.hub.cfg.authenticated() {
 		return 0, "", nil
 	}
 	who := s.identity()

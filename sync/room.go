@@ -134,6 +134,7 @@ type room struct {
 	counters roomCounters // not yet added to the hub's metrics
 	docBytes int          // the document's size, for Config.MaxDocBytes
 	docExact bool         // docBytes is measured, not estimated
+	hooks    roomHooks    // what the hub's hooks are yet to hear (room_hooks.go)
 }
 
 type member struct {
@@ -226,7 +227,7 @@ func (r *room) load() error {
 	for _, u := range updates {
 		logBytes += len(u)
 	}
-	if r.hub.cfg.Auth != nil {
+	if r.hub.cfg.authenticated() {
 		owners, err := r.hub.store.Owners(r.name)
 		if errors.Is(err, store.ErrCorrupt) {
 			return fmt.Errorf("sync: load room %q: %w: owners: %w", r.name, errCorruptRoom, err)
@@ -238,6 +239,8 @@ func (r *room) load() error {
 		r.owners = owners
 	}
 	r.doc, r.logLen, r.logBytes = doc, len(updates), logBytes
+	r.hooks.stored = len(snapshot) > 0 || len(updates) > 0
+	r.watchDoc()
 	r.durable = doc.StateVector()
 	r.docBytes, r.docExact = len(snapshot)+r.logBytes, len(updates) == 0
 	return nil
@@ -262,6 +265,7 @@ func (r *room) run() {
 		return
 	}
 	close(r.loaded)
+	r.hub.hooks.event(hookLoad, r.name)
 	defer r.flushCounters()
 	cfg := &r.hub.cfg
 	r.idle = time.NewTimer(cfg.RoomIdleTimeout)
@@ -312,6 +316,7 @@ func (r *room) run() {
 				// later compaction from here would drop its appends. A
 				// room that cannot write stays, to retry.
 				if r.save() && r.hub.closeIfIdle(r) {
+					r.hub.hooks.event(hookIdle, r.name)
 					return
 				}
 			}
@@ -327,6 +332,7 @@ func (r *room) run() {
 			r.relayBatch()
 			r.saveLast()
 			r.hub.forget(r)
+			r.hub.hooks.event(hookIdle, r.name)
 			return
 		case <-r.stop:
 			r.relayBatch()
@@ -344,7 +350,7 @@ func (r *room) handle(ev event) {
 	switch ev.kind {
 	case eventJoin:
 		h := ev.msg.(*protocol.Hello)
-		if r.hub.cfg.Auth != nil && r.written < r.applied {
+		if r.hub.cfg.authenticated() && r.written < r.applied {
 			if r.failing {
 				ev.s.queue.close(closedStoreFailing, "the server cannot store updates now; reconnect later", 0)
 				return
@@ -470,6 +476,7 @@ func (r *room) apply(s *session, m *protocol.Update) {
 		r.batch = append(r.batch, batchedUpdate{from: s, update: u, n: r.applied})
 		r.docBytes += len(u)
 		r.docExact = false
+		r.noteChange(u)
 	}
 	r.bind(s, writes)
 	if n := len(r.owed); n > 0 && r.owed[n-1].s == s {
@@ -569,6 +576,7 @@ func (r *room) wrote(n int, sv crdt.StateVector) {
 	}
 	r.written += uint64(n)
 	r.durable = sv
+	r.reportWritten()
 	if r.failing {
 		r.hub.logger.Info("store writes again", "room", r.name, "failed_attempts", r.failures)
 		r.setFailing(false)
@@ -759,7 +767,7 @@ func (r *room) scheduleRelay() {
 // only that user may write under their client ID (owners.go); on an open
 // server, sending it back just restores it.
 func (r *room) relayable() int {
-	if r.hub.cfg.Auth == nil {
+	if !r.hub.cfg.authenticated() {
 		return len(r.batch)
 	}
 	n := 0
@@ -1096,6 +1104,7 @@ func (r *room) recoverFromPanic(s *session, client uint64, u []byte, err error, 
 		return
 	}
 	r.doc = doc
+	r.watchDoc()
 }
 
 // quarantineNow quarantines a running room for err: its members are

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -45,11 +46,12 @@ type session struct {
 	probeAnswered atomic.Uint64
 	probedAt      time.Time
 
-	ip     string      // the address counted against Config.MaxConnsPerIP
-	query  string      // the token of the URL's query, if any
-	claims *Claims     // what the token grants; nil on an open server
-	expiry *time.Timer // closes the session when the token expires
-	limit  connLimiter // the read pump's rate limits
+	ip     string        // the address counted against Config.MaxConnsPerIP
+	query  string        // the token of the URL's query, if any
+	req    *http.Request // the upgrade request, for Hooks.Authorize; nil after the Hello
+	claims *Claims       // what the token grants; nil on an open server
+	expiry *time.Timer   // closes the session when the token expires
+	limit  connLimiter   // the read pump's rate limits
 }
 
 // serve reads the Hello and joins the room, then hands the connection to

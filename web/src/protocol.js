@@ -51,6 +51,7 @@ export const Code = Object.freeze({
   SLOW_CONSUMER: 4008,
   CLIENT_ID_IN_USE: 4409,
   REPLACED: 4410,
+  ROOM_DELETED: 4404,
   UNAUTHORIZED: 4401,
   FORBIDDEN: 4403,
   TOKEN_EXPIRED: 4408,
@@ -70,6 +71,7 @@ const PERMANENT = new Set([
   Code.UNAUTHORIZED,
   Code.FORBIDDEN,
   Code.REPLACED,
+  Code.ROOM_DELETED,
 ]);
 
 /**
