@@ -7,7 +7,11 @@
 //
 //	{"room":"notes","token":"the caller's credential, if any",
 //	 "cookie":"the request's Cookie header","origin":"https://app.example",
-//	 "method":"GET","path":"/ws/notes"}
+//	 "method":"GET","path":"/ws/notes","write":false}
+//
+// room is "*" for the list of rooms (GET /api/rooms); write is true for
+// an API call that changes the room, false for a WebSocket session (which
+// may write if the answer allows it) and for reads.
 //
 // and the application answers 200 with
 //
@@ -16,7 +20,8 @@
 // allow is "read", "write" or "none"; subject names the caller (required
 // for "write": the client IDs a caller writes under are bound to it); ttl,
 // optional, is how many seconds the answer may be reused for the same
-// room, token and cookie (0: not at all; absent: Config.CacheTTL). Any
+// room, token and cookie, and the same kind of call (write or not) (0:
+// not at all; absent: Config.CacheTTL). Any
 // other answer, a malformed body, or no answer within Config.Timeout
 // refuses the caller; errors are never cached.
 package authcallback
@@ -125,6 +130,7 @@ type question struct {
 	Origin string `json:"origin,omitempty"`
 	Method string `json:"method,omitempty"`
 	Path   string `json:"path,omitempty"`
+	Write  bool   `json:"write"`
 }
 
 // An answer is the application's JSON answer.
@@ -167,7 +173,7 @@ func decodeAnswer(b []byte) (docsync.Grant, time.Duration, error) {
 // Authorize implements sync.Hooks.Authorize: the cached answer for the
 // request's room, token and cookie, or the application's.
 func (c *Callback) Authorize(ctx context.Context, req *docsync.AuthRequest) (docsync.Grant, error) {
-	q := question{Room: req.Room, Token: req.Token}
+	q := question{Room: req.Room, Token: req.Token, Write: req.Write}
 	if r := req.Request; r != nil {
 		q.Cookie, q.Origin, q.Method, q.Path = r.Header.Get("Cookie"), r.Header.Get("Origin"), r.Method, r.URL.Path
 	}
@@ -196,6 +202,7 @@ func cacheKey(q question) [32]byte {
 	for _, s := range []string{q.Room, q.Token, q.Cookie} {
 		fmt.Fprintf(h, "%d:%s", len(s), s)
 	}
+	fmt.Fprintf(h, "%t", q.Write)
 	var k [32]byte
 	h.Sum(k[:0])
 	return k

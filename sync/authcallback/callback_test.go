@@ -138,7 +138,7 @@ func TestQuestion(t *testing.T) {
 	if _, err := c.Authorize(context.Background(), request("notes", "sid=abc")); err != nil {
 		t.Fatal(err)
 	}
-	want := question{Room: "notes", Token: "opaque", Cookie: "sid=abc", Origin: "https://app.example", Method: "GET", Path: "/ws/notes"}
+	want := question{Room: "notes", Token: "opaque", Cookie: "sid=abc", Origin: "https://app.example", Method: "GET", Path: "/ws/notes", Write: false}
 	if a.asked[0] != want {
 		t.Fatalf("asked %+v, want %+v", a.asked[0], want)
 	}
@@ -170,10 +170,19 @@ func TestCache(t *testing.T) {
 		{"a", "t", "c2", 0, 4},
 		{"a", "t", "c", 2 * time.Second, 5}, // the answer's 10 s passed
 		{"a", "t", "c", 0, 5},
+		{"a", "t", "c", 0, 6}, // the same, writing
 	}
 	for i, s := range steps {
 		now = now.Add(s.advance)
-		ask(s.room, s.token, s.cookie)
+		if i == len(steps)-1 {
+			r := request(s.room, s.cookie)
+			r.Token, r.Write = s.token, true
+			if _, err := c.Authorize(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			ask(s.room, s.token, s.cookie)
+		}
 		if n := a.calls(); n != s.calls {
 			t.Fatalf("step %d: %d calls, want %d", i, n, s.calls)
 		}

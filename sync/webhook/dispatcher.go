@@ -135,6 +135,7 @@ type change struct {
 	sv    []byte
 	size  int
 	texts map[string]struct{}
+	maps  map[string]struct{}
 }
 
 // New returns a dispatcher for cfg, keeping its events in ob, and starts
@@ -250,19 +251,24 @@ func (d *Dispatcher) Hooks(h docsync.Hooks) docsync.Hooks {
 }
 
 // OnChange records a durable change of a room, to go out as room.changed
-// when the room's debounce window ends. It never blocks.
+// when the room's debounce window ends. It never blocks. An event the hub
+// coalesced (ChangeEvent.Coalesced) merges like any other: it carries the
+// room's latest state.
 func (d *Dispatcher) OnChange(ev docsync.ChangeEvent) {
 	d.mu.Lock()
 	c := d.pending[ev.Room]
 	opened := c == nil
 	if opened {
-		c = &change{due: time.Now().Add(d.cfg.Debounce), texts: make(map[string]struct{})}
+		c = &change{due: time.Now().Add(d.cfg.Debounce), texts: make(map[string]struct{}), maps: make(map[string]struct{})}
 		d.pending[ev.Room] = c
 	}
 	c.sv = slices.Clone(ev.StateVector)
 	c.size = ev.Size
 	for _, t := range ev.Texts {
 		c.texts[t] = struct{}{}
+	}
+	for _, m := range ev.Maps {
+		c.maps[m] = struct{}{}
 	}
 	d.mu.Unlock()
 	if opened {
@@ -304,7 +310,7 @@ func (d *Dispatcher) poke() {
 // changedEvent makes the room.changed event of c. d.mu must be held.
 func (d *Dispatcher) changedEvent(room string, c *change) Event {
 	return Event{ID: d.newID(), Type: EventChanged, Room: room, Time: time.Now().UTC(),
-		StateVector: c.sv, Size: c.size, Texts: slices.Sorted(maps.Keys(c.texts))}
+		StateVector: c.sv, Size: c.size, Texts: slices.Sorted(maps.Keys(c.texts)), Maps: slices.Sorted(maps.Keys(c.maps))}
 }
 
 // newID returns an event ID: the time in nanoseconds, made unique and

@@ -67,7 +67,7 @@ func TestDelivery(t *testing.T) {
 	d := start(t, fastConfig(Endpoint{URL: all.srv.URL}, Endpoint{URL: idleOnly.srv.URL, Events: []string{EventIdle}}), ob)
 	d.OnCreate("notes")
 	d.OnChange(docsync.ChangeEvent{Room: "notes", StateVector: []byte{1}, Size: 10, Texts: []string{"body"}})
-	d.OnChange(docsync.ChangeEvent{Room: "notes", StateVector: []byte{2}, Size: 20, Texts: []string{"title"}})
+	d.OnChange(docsync.ChangeEvent{Room: "notes", StateVector: []byte{2}, Size: 20, Texts: []string{"title"}, Maps: []string{"meta"}})
 	d.OnChange(docsync.ChangeEvent{Room: "notes", StateVector: []byte{3}, Size: 30, Texts: []string{"body"}})
 	d.OnIdle("notes")
 	waitFor(t, "three events", func() bool { return len(all.events()) == 3 && len(idleOnly.events()) == 1 })
@@ -76,8 +76,8 @@ func TestDelivery(t *testing.T) {
 		t.Fatalf("events %q, want %q", types(got), want)
 	}
 	ch := got[1]
-	if !reflect.DeepEqual(ch.StateVector, []byte{3}) || ch.Size != 30 || !reflect.DeepEqual(ch.Texts, []string{"body", "title"}) {
-		t.Fatalf("room.changed = %+v: want the last state vector and size, texts body and title", ch)
+	if !reflect.DeepEqual(ch.StateVector, []byte{3}) || ch.Size != 30 || !reflect.DeepEqual(ch.Texts, []string{"body", "title"}) || !reflect.DeepEqual(ch.Maps, []string{"meta"}) {
+		t.Fatalf("room.changed = %+v: want the last state vector and size, texts body and title, map meta", ch)
 	}
 	if !(got[0].ID < got[1].ID && got[1].ID < got[2].ID) {
 		t.Errorf("IDs do not sort in order: %s %s %s", got[0].ID, got[1].ID, got[2].ID)

@@ -10,12 +10,12 @@ A Dispatcher is fed by the hub's hooks (Dispatcher.Hooks): room.created,
 room.deleted and room.idle go out as they happen; room.changed is
 debounced per room, at most one per Config.Debounce (2 s), merging the
 changes made in that window: it carries the room's state vector and size
-after them and the names of the texts they changed. The body is an Event
+after them and the names of the texts and maps they changed. The body is an Event
 in JSON:
 
 	{"id":"18a3c5e2f0b1c2d3e4f5a6b7","type":"room.changed","room":"notes",
 	 "time":"2026-12-06T12:00:00.123Z","state_vector":"AQID",
-	 "size":1834,"texts":["body"]}
+	 "size":1834,"texts":["body"],"maps":["meta"]}
 
 # Verifying a request
 
@@ -57,7 +57,7 @@ An event lives in memory from its hook call until it is in the outbox:
 up to the debounce window for room.changed. If the process dies then,
 Recover, at the next start, finds the rooms whose stored state differs
 from the state vector last notified (kept in the outbox too) and sends a
-room.changed for each, naming every text, and a room.deleted for a room
+room.changed for each, naming every text and map, and a room.deleted for a room
 notified but gone. A room.created or room.idle lost that way is not made
 up for.
 

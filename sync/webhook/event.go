@@ -52,6 +52,9 @@ type Event struct {
 	// order. After a crash the server may not know which texts changed;
 	// it then names every text of the document.
 	Texts []string `json:"texts,omitempty"`
+	// Maps names the maps changed since the previous room.changed, in
+	// order; after a crash, every map of the document.
+	Maps []string `json:"maps,omitempty"`
 }
 
 // recordVersion is the first byte of every outbox record this package

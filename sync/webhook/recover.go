@@ -13,7 +13,7 @@ import (
 // or still waiting for its debounce window, never reached the outbox. It
 // compares the state vector last notified for each room (kept in the
 // outbox with the events) with the room's stored document, and makes a
-// room.changed event, naming every text, for each room that differs; a
+// room.changed event, naming every text and map, for each room that differs; a
 // room notified but no longer stored gets room.deleted. Only rooms
 // changed in the store since their last notification are loaded. Call
 // it once at startup, before the server takes connections.
@@ -73,7 +73,7 @@ func (d *Dispatcher) Recover(st store.Store) error {
 		}
 		d.mu.Lock()
 		events = append(events, Event{ID: d.newID(), Type: EventChanged, Room: ri.Name, Time: time.Now().UTC(),
-			StateVector: sv.Encode(), Size: size, Texts: doc.TextNames()})
+			StateVector: sv.Encode(), Size: size, Texts: doc.TextNames(), Maps: doc.MapNames()})
 		d.mu.Unlock()
 	}
 	for room := range known {
