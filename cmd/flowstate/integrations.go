@@ -142,7 +142,7 @@ func (u *authURLFlags) register(fs *flag.FlagSet, a *accessFlags) {
 
 // authorize returns the Authorize hook of the flags, or nil without
 // --auth-url.
-func (u *authURLFlags) authorize(logger *slog.Logger) (func(context.Context, *docsync.AuthRequest) (docsync.Grant, error), error) {
+func (u *authURLFlags) authorize() (func(context.Context, *docsync.AuthRequest) (docsync.Grant, error), error) {
 	if u.url == "" {
 		return nil, nil
 	}
@@ -153,7 +153,7 @@ func (u *authURLFlags) authorize(logger *slog.Logger) (func(context.Context, *do
 	if ttl == 0 {
 		ttl = -1 // a Config's 0 is the default
 	}
-	cb, err := authcallback.New(authcallback.Config{URL: u.url, Timeout: u.timeout, CacheTTL: ttl, Logger: logger})
+	cb, err := authcallback.New(authcallback.Config{URL: u.url, Timeout: u.timeout, CacheTTL: ttl})
 	if err != nil {
 		return nil, fmt.Errorf("--auth-url: %w", err)
 	}

@@ -262,7 +262,7 @@ func (a *accessFlags) apply(cfg *docsync.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	authorize, err := a.authURL.authorize(logger)
+	authorize, err := a.authURL.authorize()
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -70,8 +69,6 @@ type Config struct {
 	CacheTTL time.Duration
 	// MaxCache bounds the answers kept. Zero means DefaultMaxCache.
 	MaxCache int
-	// Logger receives the callback's logs. Nil means slog.Default().
-	Logger *slog.Logger
 }
 
 // A Callback authorizes callers by asking the application. It is safe
@@ -79,7 +76,6 @@ type Config struct {
 type Callback struct {
 	cfg    Config
 	client *http.Client
-	log    *slog.Logger
 	now    func() time.Time
 
 	// mu guards cache.
@@ -107,16 +103,12 @@ func New(cfg Config) (*Callback, error) {
 	if cfg.MaxCache <= 0 {
 		cfg.MaxCache = DefaultMaxCache
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
 	return &Callback{
 		cfg: cfg,
 		client: &http.Client{
 			Timeout:       cfg.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		log:   cfg.Logger,
 		now:   time.Now,
 		cache: make(map[[32]byte]cached),
 	}, nil
@@ -183,8 +175,7 @@ func (c *Callback) Authorize(ctx context.Context, req *docsync.AuthRequest) (doc
 	}
 	g, ttl, err := c.ask(ctx, q)
 	if err != nil {
-		c.log.Warn("auth callback failed: the caller is refused", "room", q.Room, "err", err)
-		return docsync.Grant{}, err
+		return docsync.Grant{}, err // the hub logs it
 	}
 	if ttl < 0 {
 		ttl = c.cfg.CacheTTL

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -59,7 +58,6 @@ func (a *app) calls() int {
 
 func newCallback(t *testing.T, cfg Config) *Callback {
 	t.Helper()
-	cfg.Logger = slog.New(slog.DiscardHandler)
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
