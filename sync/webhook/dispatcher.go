@@ -91,8 +91,9 @@ func (c Config) withDefaults() Config {
 }
 
 // Outbox key prefixes (store.Outbox): "d/<receiver>/<event ID>" holds one
-// delivery (encodeDelivery), "s/<room>" the state vector last notified
-// for a room (encodeNotified), keySince when webhooks were first enabled.
+// delivery (encodeDelivery), "s/<room hash>" the state vector last
+// notified for a room (encodeNotified), keySince when webhooks were first
+// enabled.
 const (
 	prefixDelivery = "d/"
 	prefixNotified = "s/"
@@ -155,17 +156,28 @@ func New(cfg Config, ob store.Outbox) (*Dispatcher, error) {
 		pending: make(map[string]*change),
 		wake:    make(chan struct{}, 1),
 	}
-	seen := make(map[string]bool)
-	for _, e := range cfg.Endpoints {
+	seen, names := make(map[string]bool), make(map[string]bool)
+	for i, e := range cfg.Endpoints {
 		if _, err := ParseEndpoint(e.URL); err != nil {
 			return nil, err
 		}
-		ep := newEndpoint(d, e)
-		if seen[ep.prefix] {
-			return nil, fmt.Errorf("webhook %q is given twice", ep.name)
+		for _, t := range e.Events {
+			if !knownType(t) {
+				return nil, fmt.Errorf("webhook %q: unknown event %q", redact(e.URL), t)
+			}
 		}
-		seen[ep.prefix] = true
-		d.eps = append(d.eps, ep)
+		if seen[e.URL] {
+			return nil, fmt.Errorf("webhook %q is given twice", redact(e.URL))
+		}
+		seen[e.URL] = true
+		name := redact(e.URL)
+		if names[name] {
+			// Two URLs that differ only in what is redacted: keep
+			// their series apart.
+			name = fmt.Sprintf("%s#%d", name, i+1)
+		}
+		names[name] = true
+		d.eps = append(d.eps, newEndpoint(d, e, name))
 	}
 	if err := d.reload(); err != nil {
 		return nil, err
@@ -386,9 +398,9 @@ func (d *Dispatcher) persist(events []Event, closing bool) {
 		}
 		switch ev.Type {
 		case EventChanged:
-			puts = append(puts, store.OutboxRecord{Key: prefixNotified + ev.Room, Value: encodeNotified(now, ev.StateVector)})
+			puts = append(puts, store.OutboxRecord{Key: notifiedKey(ev.Room), Value: encodeNotified(now, ev.Room, ev.StateVector)})
 		case EventDeleted:
-			dels = append(dels, prefixNotified+ev.Room)
+			dels = append(dels, notifiedKey(ev.Room))
 		}
 		for _, ep := range d.eps {
 			if !ep.wants(ev.Type) {

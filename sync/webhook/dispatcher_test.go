@@ -50,11 +50,26 @@ func TestParseEndpoint(t *testing.T) {
 	}
 }
 
-func TestNewRefusesAWeakSecret(t *testing.T) {
-	cfg := fastConfig()
-	cfg.Secret = []byte("short")
-	if _, err := New(cfg, store.NewMemory()); err == nil || !strings.Contains(err.Error(), "at least 32") {
-		t.Fatalf("New with a 5-byte secret: %v", err)
+var badConfigs = []struct {
+	name   string
+	change func(*Config)
+	errHas string
+}{
+	{"weak secret", func(c *Config) { c.Secret = []byte("short") }, "at least 32"},
+	{"bad URL", func(c *Config) { c.Endpoints = []Endpoint{{URL: "ftp://x/"}} }, "http:// or https://"},
+	{"unknown event", func(c *Config) { c.Endpoints = []Endpoint{{URL: "http://x/", Events: []string{"room.moved"}}} }, "room.moved"},
+	{"twice", func(c *Config) { c.Endpoints = []Endpoint{{URL: "http://x/"}, {URL: "http://x/"}} }, "twice"},
+}
+
+func TestNewRefusesBadConfigs(t *testing.T) {
+	for _, tt := range badConfigs {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := fastConfig()
+			tt.change(&cfg)
+			if _, err := New(cfg, store.NewMemory()); err == nil || !strings.Contains(err.Error(), tt.errHas) {
+				t.Fatalf("New: %v, want an error saying %q", err, tt.errHas)
+			}
+		})
 	}
 }
 
@@ -95,6 +110,36 @@ func TestDelivery(t *testing.T) {
 	}
 	if n := value(m.pending.WithLabelValues(all.srv.URL)); n != 0 {
 		t.Errorf("pending = %v, want 0", n)
+	}
+}
+
+// Receivers whose URLs differ only in their query, which may hold a
+// credential, get series of their own, without the query.
+func TestReceiverNames(t *testing.T) {
+	d := start(t, fastConfig(Endpoint{URL: "http://127.0.0.1:1/h?key=s3cret"}, Endpoint{URL: "http://127.0.0.1:1/h?key=other"}), store.NewMemory())
+	if a, b := d.eps[0].name, d.eps[1].name; a != "http://127.0.0.1:1/h" || b != "http://127.0.0.1:1/h#2" {
+		t.Fatalf("names %q and %q", a, b)
+	}
+}
+
+// A room whose name is as long as a key may be is notified like any
+// other: its outbox records are keyed by a hash.
+func TestLongRoomName(t *testing.T) {
+	r := newReceiver(t)
+	ob, _ := openBolt(t)
+	d := start(t, fastConfig(Endpoint{URL: r.srv.URL}), ob)
+	room := strings.Repeat("r", 32768)
+	d.OnChange(docsync.ChangeEvent{Room: room, StateVector: []byte{1}, Size: 1})
+	waitFor(t, "the event", func() bool { return len(r.events()) == 1 })
+	if got := r.events()[0].Room; got != room {
+		t.Fatalf("room of %d bytes, want %d", len(got), len(room))
+	}
+	recs, err := ob.ReadOutbox(prefixNotified)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("notified records: %d, %v", len(recs), err)
+	}
+	if _, got, _, err := decodeNotified(recs[0].Value); err != nil || got != room {
+		t.Fatalf("the notified record names a room of %d bytes, %v", len(got), err)
 	}
 }
 

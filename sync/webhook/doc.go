@@ -65,10 +65,13 @@ up for.
 
 	d/<receiver>/<event ID>  one delivery: version 1, creation time (Unix
 	                         ns, 8 bytes big-endian), the request body
-	s/<room>                 the room's last notified state vector:
-	                         version 1, time, state vector
+	s/<room hash>            the room's last notified state vector:
+	                         version 1, time, uvarint length and bytes
+	                         of the room's name, state vector
 	m/since                  when webhooks were first enabled on the file
+	                         (a record of the same shape, without room)
 
-<receiver> is the first 8 bytes of the SHA-256 of its URL, in hex.
+<receiver> is the first 8 bytes of the SHA-256 of its URL, <room hash>
+the first 16 of the room name's, in hex.
 */
 package webhook

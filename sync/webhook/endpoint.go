@@ -116,9 +116,9 @@ type endpoint struct {
 	wake    chan struct{}
 }
 
-func newEndpoint(d *Dispatcher, e Endpoint) *endpoint {
+// newEndpoint returns the endpoint of e, named name in logs and metrics.
+func newEndpoint(d *Dispatcher, e Endpoint, name string) *endpoint {
 	sum := sha256.Sum256([]byte(e.URL))
-	name := redact(e.URL)
 	ep := &endpoint{
 		d:      d,
 		url:    e.URL,

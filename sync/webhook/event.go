@@ -1,7 +1,9 @@
 package webhook
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -89,18 +91,36 @@ func decodeDelivery(b []byte) (created time.Time, body []byte, ev Event, err err
 	return time.Unix(0, int64(binary.BigEndian.Uint64(b[1:9]))), body, ev, nil
 }
 
-// encodeNotified encodes the record of the last state vector notified
-// for a room: version, time (Unix ns), state vector.
-func encodeNotified(at time.Time, sv []byte) []byte {
-	return encodeDelivery(at, sv)
+// notifiedKey is the outbox key of a room's notified state vector: a
+// hash, as a room's name may be as long as a key can be.
+func notifiedKey(room string) string {
+	sum := sha256.Sum256([]byte(room))
+	return prefixNotified + hex.EncodeToString(sum[:16])
+}
+
+// encodeNotified encodes the record of the state vector last notified for
+// a room: version, time (Unix ns, 8 bytes big-endian), uvarint length and
+// bytes of the room's name, state vector.
+func encodeNotified(at time.Time, room string, sv []byte) []byte {
+	b := make([]byte, 9, 9+binary.MaxVarintLen64+len(room)+len(sv))
+	b[0] = recordVersion
+	binary.BigEndian.PutUint64(b[1:], uint64(at.UnixNano()))
+	b = binary.AppendUvarint(b, uint64(len(room)))
+	b = append(b, room...)
+	return append(b, sv...)
 }
 
 // decodeNotified decodes a record of encodeNotified.
-func decodeNotified(b []byte) (at time.Time, sv []byte, err error) {
+func decodeNotified(b []byte) (at time.Time, room string, sv []byte, err error) {
 	if len(b) < 9 || b[0] != recordVersion {
-		return time.Time{}, nil, fmt.Errorf("%w: %d bytes, version %d", errRecord, len(b), firstByte(b))
+		return time.Time{}, "", nil, fmt.Errorf("%w: %d bytes, version %d", errRecord, len(b), firstByte(b))
 	}
-	return time.Unix(0, int64(binary.BigEndian.Uint64(b[1:9]))), b[9:], nil
+	n, w := binary.Uvarint(b[9:])
+	if w <= 0 || w != len(binary.AppendUvarint(nil, n)) || n > uint64(len(b)-9-w) {
+		return time.Time{}, "", nil, fmt.Errorf("%w: bad room name length", errRecord)
+	}
+	rest := b[9+w:]
+	return time.Unix(0, int64(binary.BigEndian.Uint64(b[1:9]))), string(rest[:n]), rest[n:], nil
 }
 
 func firstByte(b []byte) int {

@@ -36,7 +36,7 @@ func (d *Dispatcher) Recover(st store.Store) error {
 	}
 	known := make(map[string]notified, len(recs))
 	for _, r := range recs {
-		at, svBytes, err := decodeNotified(r.Value)
+		at, room, svBytes, err := decodeNotified(r.Value)
 		var sv crdt.StateVector
 		if err == nil {
 			sv, err = crdt.DecodeStateVector(svBytes)
@@ -45,7 +45,7 @@ func (d *Dispatcher) Recover(st store.Store) error {
 			d.log.Error("webhook outbox: a notified state vector does not decode; the room counts as never notified", "key", r.Key, "err", err)
 			continue
 		}
-		known[r.Key[len(prefixNotified):]] = notified{at, sv}
+		known[room] = notified{at, sv}
 	}
 	rooms, err := st.Rooms()
 	if err != nil {
@@ -68,7 +68,7 @@ func (d *Dispatcher) Recover(st store.Store) error {
 		if ok && sv.Equal(n.sv) {
 			// Compacted, not changed: note it, so that the next start
 			// need not load it again.
-			refresh = append(refresh, store.OutboxRecord{Key: prefixNotified + ri.Name, Value: encodeNotified(time.Now(), sv.Encode())})
+			refresh = append(refresh, store.OutboxRecord{Key: notifiedKey(ri.Name), Value: encodeNotified(time.Now(), ri.Name, sv.Encode())})
 			continue
 		}
 		d.mu.Lock()
@@ -104,14 +104,14 @@ func (d *Dispatcher) since() (time.Time, error) {
 		return time.Time{}, fmt.Errorf("webhook: reading the outbox: %w", err)
 	}
 	if len(recs) == 1 {
-		at, _, err := decodeNotified(recs[0].Value)
+		at, _, _, err := decodeNotified(recs[0].Value)
 		if err == nil {
 			return at, nil
 		}
 		d.log.Error("webhook outbox: the start record does not decode; noting a new one", "err", err)
 	}
 	now := time.Now()
-	if err := d.outbox.WriteOutbox([]store.OutboxRecord{{Key: keySince, Value: encodeNotified(now, nil)}}, nil); err != nil {
+	if err := d.outbox.WriteOutbox([]store.OutboxRecord{{Key: keySince, Value: encodeNotified(now, "", nil)}}, nil); err != nil {
 		return time.Time{}, fmt.Errorf("webhook: writing the outbox: %w", err)
 	}
 	return now, nil
