@@ -6,7 +6,7 @@ TRACES   ?= ../shared/traces/*.json.gz
 
 # Fuzz targets, as package:target, each run for FUZZTIME by "make fuzz".
 FUZZ_TARGETS := crdt:FuzzApplyUpdate crdt:FuzzApplyPopulated crdt:FuzzDecodeStateVector \
-	crdt:FuzzReplicas crdt:FuzzUndo crdt:FuzzApplySequence protocol:FuzzDecode sync:FuzzRoomFromPath sync:FuzzHostCheck \
+	crdt:FuzzReplicas crdt:FuzzUndo crdt:FuzzApplySequence protocol:FuzzDecode sync:FuzzRoomFromPath sync:FuzzHostCheck sync:FuzzDecodeEdits \
 	store:FuzzOpen store:FuzzJournalEntry
 
 .PHONY: help test test-go test-web test-e2e web-deps web-build web-check test-short bench fuzz fuzz-long fmt vet build soak
