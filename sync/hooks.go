@@ -56,11 +56,14 @@ type Hooks struct {
 	OnLoad func(room string)
 
 	// OnChange is called after each update applied to a room has become
-	// durable (after the store's Append returned), in the room's order.
+	// durable (after the store's Append returned), in the room's order:
+	// a member's update or a write of the API. An update that changed
+	// nothing (a duplicate) is not reported.
 	OnChange func(ev ChangeEvent)
 
 	// OnIdle is called when a room closes because it had no members for
-	// Config.RoomIdleTimeout, after its document was saved.
+	// Config.RoomIdleTimeout (or, idle, to make space for another under
+	// Config.MaxRooms), after its document was saved.
 	OnIdle func(room string)
 
 	// OnCreate is called when a room that had nothing stored receives its

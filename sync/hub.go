@@ -72,10 +72,11 @@ type Hub struct {
 	quarantined map[string]error // rooms whose stored records do not decode
 	sessions    map[*session]struct{}
 	closing     bool
-	pinging     bool           // pingLoop runs; it starts with the first session
-	stop        chan struct{}  // closed by Shutdown
-	conns       map[string]int // connections per client address
-	evicting    int            // rooms closing to make space (Config.MaxRooms)
+	pinging     bool                     // pingLoop runs; it starts with the first session
+	stop        chan struct{}            // closed by Shutdown
+	conns       map[string]int           // connections per client address
+	evicting    int                      // rooms closing to make space (Config.MaxRooms)
+	deleting    map[string]chan struct{} // rooms being deleted; closed when done
 }
 
 // NewHub returns a hub that keeps documents in st.
@@ -287,6 +288,7 @@ func (h *Hub) acquire(name string) (*room, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.awaitEvictionLocked(name)
+	h.awaitDeletionLocked(name)
 	if h.closing {
 		return nil, ErrShuttingDown
 	}

@@ -54,20 +54,26 @@ func (r *room) claim(s *session, client uint64) (closeReason, string) {
 // writes first under another's ID: it receives others' records only once
 // they are on disk (relayable), so it never holds one the room lacks.
 func (r *room) checkWrites(s *session, m *protocol.Update) (reason closeReason, text string, writes []uint64) {
+	return r.checkUpdates(s.identity(), s.client, fmt.Sprintf("message %d", m.Seq), m.Updates)
+}
+
+// checkUpdates is checkWrites for updates written by the identity who,
+// whose own client ID (the join made sure it is theirs to use) is own, or
+// 0 for none (the write API); what names the updates' message in errors.
+func (r *room) checkUpdates(who string, own uint64, what string, updates [][]byte) (reason closeReason, text string, writes []uint64) {
 	if !r.hub.cfg.authenticated() {
 		return 0, "", nil
 	}
-	who := s.identity()
-	for i, u := range m.Updates {
+	for i, u := range updates {
 		runs, err := crdt.Writes(u)
 		if err != nil {
-			return closedInvalidUpdate, fmt.Sprintf("update %d of message %d: %v", i, m.Seq, err), nil
+			return closedInvalidUpdate, fmt.Sprintf("update %d of %s: %v", i, what, err), nil
 		}
 		for _, run := range runs {
 			client := uint64(run.Client)
-			if client == s.client {
+			if own != 0 && client == own {
 				writes = append(writes, client)
-				continue // the join made sure it is the session's to use
+				continue
 			}
 			if run.End <= r.doc.Clock(run.Client) {
 				continue
@@ -75,7 +81,7 @@ func (r *room) checkWrites(s *session, m *protocol.Update) (reason closeReason, 
 			owner, owned := r.owners[client]
 			holder := r.byClient[client]
 			if owned && owner != who || holder != nil && holder.identity() != who {
-				return closedForbidden, fmt.Sprintf("update %d of message %d writes under client ID %d, which belongs to another user; nothing of the message was applied", i, m.Seq, client), nil
+				return closedForbidden, fmt.Sprintf("update %d of %s writes under client ID %d, which belongs to another user; nothing of it was applied", i, what, client), nil
 			}
 			writes = append(writes, client)
 		}
@@ -85,8 +91,10 @@ func (r *room) checkWrites(s *session, m *protocol.Update) (reason closeReason, 
 
 // bind binds each client ID of ids that has no owner yet to the
 // session's identity; the bindings are stored with the next write.
-func (r *room) bind(s *session, ids []uint64) {
-	who := s.identity()
+func (r *room) bind(s *session, ids []uint64) { r.bindTo(s.identity(), ids) }
+
+// bindTo is bind for the identity who.
+func (r *room) bindTo(who string, ids []uint64) {
 	if who == "" {
 		return
 	}

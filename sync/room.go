@@ -41,6 +41,8 @@ const (
 	eventUpdate
 	eventPresence
 	eventRead
+	eventWrite  // a change of the write API (api_write.go)
+	eventDelete // DELETE /api/rooms/{room} (room_delete.go)
 )
 
 // An event is what a session tells its room. msg is the *protocol.Hello
@@ -49,10 +51,12 @@ const (
 // (from the HTTP API, with no session) gets the room's content on view,
 // which has room for one value so that the room never waits on it.
 type event struct {
-	kind eventKind
-	s    *session
-	msg  protocol.Message
-	view chan<- *RoomContent
+	kind    eventKind
+	s       *session
+	msg     protocol.Message
+	view    chan<- *RoomContent
+	write   *write       // of eventWrite
+	deleted chan<- error // of eventDelete: the deletion's outcome
 }
 
 // A room owns one document and its members. All of its state belongs to
@@ -135,6 +139,13 @@ type room struct {
 	docBytes int          // the document's size, for Config.MaxDocBytes
 	docExact bool         // docBytes is measured, not estimated
 	hooks    roomHooks    // what the hub's hooks are yet to hear (room_hooks.go)
+
+	// The write API's (api_write.go): the writes waiting to be written,
+	// the client ID of each identity's edits, and whether the room was
+	// deleted (room_delete.go).
+	writesDue  []writeDue
+	apiClients map[string]uint64
+	deleted    bool
 }
 
 type member struct {
@@ -266,6 +277,7 @@ func (r *room) run() {
 	}
 	close(r.loaded)
 	r.hub.hooks.event(hookLoad, r.name)
+	defer r.abandonWrites(ErrShuttingDown)
 	defer r.flushCounters()
 	cfg := &r.hub.cfg
 	r.idle = time.NewTimer(cfg.RoomIdleTimeout)
@@ -347,6 +359,10 @@ func (r *room) run() {
 }
 
 func (r *room) handle(ev event) {
+	if r.deleted {
+		r.refuseDeleted(ev)
+		return
+	}
 	switch ev.kind {
 	case eventJoin:
 		h := ev.msg.(*protocol.Hello)
@@ -373,6 +389,14 @@ func (r *room) handle(ev event) {
 		r.apply(ev.s, ev.msg.(*protocol.Update))
 	case eventRead:
 		ev.view <- contentOf(r.name, r.doc, true)
+	case eventWrite:
+		if len(r.joins) > 0 {
+			r.deferred = append(r.deferred, ev) // see joins
+			return
+		}
+		r.applyWrite(ev.write)
+	case eventDelete:
+		r.deleteNow(ev.deleted)
 	case eventPresence:
 		if r.members[ev.s] == nil {
 			// Not (or no longer, or not yet) a member: a session refused
@@ -577,6 +601,7 @@ func (r *room) wrote(n int, sv crdt.StateVector) {
 	r.written += uint64(n)
 	r.durable = sv
 	r.reportWritten()
+	r.answerWrites()
 	if r.failing {
 		r.hub.logger.Info("store writes again", "room", r.name, "failed_attempts", r.failures)
 		r.setFailing(false)
@@ -1086,10 +1111,16 @@ func buildDoc(snapshot []byte, updates [][]byte) (*crdt.Doc, error) {
 // stored. If the rebuild fails too, the document cannot be trusted and the
 // room is quarantined, as for damaged stored records.
 func (r *room) recoverFromPanic(s *session, client uint64, u []byte, err error, text string, seq uint64) {
-	r.hub.metrics.applyPanics.Inc()
-	r.hub.logger.Error("an update made the CRDT panic: its sender is closed and the document rebuilt without it",
-		"room", r.name, "client", client, "bytes", len(u), "update", hexPrefix(u), "err", err)
 	r.drop(s, closedInvalidUpdate, text, seq)
+	r.rebuildAfterPanic(client, u, err)
+}
+
+// rebuildAfterPanic rebuilds the document after u, from client (0 for
+// the write API), made the CRDT panic; see recoverFromPanic.
+func (r *room) rebuildAfterPanic(client uint64, u []byte, err error) {
+	r.hub.metrics.applyPanics.Inc()
+	r.hub.logger.Error("an update made the CRDT panic: its sender is refused and the document rebuilt without it",
+		"room", r.name, "client", client, "bytes", len(u), "update", hexPrefix(u), "err", err)
 	snapshot, updates, lerr := r.hub.store.Load(r.name)
 	if lerr != nil {
 		r.hub.metrics.storeErrors.WithLabelValues("load").Inc()

@@ -49,6 +49,10 @@ func NewServer(cfg Config, st store.Store) *Server {
 	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(s.hub.metrics.reg, promhttp.HandlerOpts{}))
 	s.Mux.HandleFunc("GET /api/rooms", s.serveRooms)
 	s.Mux.HandleFunc("GET /api/rooms/{room}", s.serveRoom)
+	s.Mux.HandleFunc("POST /api/rooms/{room}/updates", s.serveUpdates)
+	s.Mux.HandleFunc("POST /api/rooms/{room}/edits", s.serveEdits)
+	s.Mux.HandleFunc("PUT /api/rooms/{room}", s.serveCreate)
+	s.Mux.HandleFunc("DELETE /api/rooms/{room}", s.serveDelete)
 	s.http = &http.Server{
 		// Every route answers only the hosts the hub does (DNS
 		// rebinding): the read API and /metrics as much as the upgrade.
@@ -58,6 +62,14 @@ func NewServer(cfg Config, st store.Store) *Server {
 	}
 	return s
 }
+
+// Handler returns the server's routes (those of Mux) behind its Host
+// check, for a program that embeds FlowState: it mounts them on its own
+// http.ServeMux, under a prefix with http.StripPrefix, or serves them
+// from its own http.Server, instead of calling Serve. WebSocket sessions
+// then outlive the program's HTTP server: the program calls Shutdown
+// (after its own server's) to close them and save every room.
+func (s *Server) Handler() http.Handler { return s.http.Handler }
 
 // Hub returns the server's hub.
 func (s *Server) Hub() *Hub { return s.hub }
