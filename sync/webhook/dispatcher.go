@@ -90,6 +90,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// maxOutboxRetry bounds the wait between two attempts to write events to
+// the outbox: the store's failures are usually short (a full disk being
+// cleared), and events wait in memory meanwhile.
+const maxOutboxRetry = 5 * time.Second
+
 // Outbox key prefixes (store.Outbox): "d/<receiver>/<event ID>" holds one
 // delivery (encodeDelivery), "s/<room hash>" the state vector last
 // notified for a room (encodeNotified), keySince when webhooks were first
@@ -429,7 +434,7 @@ func (d *Dispatcher) persist(events []Event, closing bool) {
 		}
 		d.log.Error("webhook outbox: writing events failed; retrying", "events", len(events), "err", err)
 		select {
-		case <-time.After(d.backoff(attempt)):
+		case <-time.After(min(d.backoff(attempt), maxOutboxRetry)):
 		case <-d.ctx.Done():
 			closing = true
 		}
