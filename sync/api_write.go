@@ -12,8 +12,10 @@ import (
 	"math/rand/v2"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/flowstate/flowstate/crdt"
 	"github.com/flowstate/flowstate/protocol"
@@ -434,6 +436,9 @@ func (s *Server) writeRequest(w http.ResponseWriter, r *http.Request, types ...s
 		writeJSON(w, http.StatusBadRequest, apiError{Error: fmt.Sprintf("invalid room name %q: use 1 to %d characters of [A-Za-z0-9._~-]", truncate(name, 200), protocol.MaxRoomBytes)})
 		return "", nil, nil, false
 	}
+	if !s.hub.checkWriteOrigin(w, r) {
+		return "", nil, nil, false
+	}
 	if claims, ok = s.authorizeFor(w, r, name, true); !ok {
 		return "", nil, nil, false
 	}
@@ -453,6 +458,28 @@ func (s *Server) writeRequest(w http.ResponseWriter, r *http.Request, types ...s
 		return "", nil, nil, false
 	}
 	return name, body, claims, true
+}
+
+// checkWriteOrigin refuses (403) a write whose Origin header names a page
+// the WebSocket upgrade would refuse too (Config.AllowedOrigins): a page
+// of another site can send a POST without asking the server first (a
+// "simple" request), and an open server on loopback must not take edits
+// from it. Requests without an Origin, from programs, pass.
+func (h *Hub) checkWriteOrigin(w http.ResponseWriter, r *http.Request) bool {
+	if r.Header.Get("Origin") == "" {
+		return true
+	}
+	ok := false
+	if check := h.upgrader.CheckOrigin; check != nil {
+		ok = check(r)
+	} else if u, err := url.Parse(r.Header.Get("Origin")); err == nil {
+		ok = strings.EqualFold(u.Host, r.Host)
+	}
+	if !ok {
+		h.refuse(w, r, refusedOrigin, fmt.Sprintf("pages of origin %q may not write here: only the server's own origin and its allowed origins may (flowstate serve --allowed-origins)",
+			truncate(r.Header.Get("Origin"), 200)))
+	}
+	return ok
 }
 
 // answerWrite answers a write with status and the state vector, or with
@@ -510,6 +537,9 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("room")
 	if !protocol.ValidRoom(name) {
 		writeJSON(w, http.StatusBadRequest, apiError{Error: fmt.Sprintf("invalid room name %q", truncate(name, 200))})
+		return
+	}
+	if !s.hub.checkWriteOrigin(w, r) {
 		return
 	}
 	admin := s.hub.cfg.AdminToken

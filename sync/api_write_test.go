@@ -464,3 +464,53 @@ func TestWriteAPIConcurrentWithEditors(t *testing.T) {
 		t.Errorf("store holds %q, clients %q", got, text)
 	}
 }
+
+// A page of another site cannot write into an open server through the
+// browser of someone who can reach it: a POST with a foreign Origin is
+// refused (403), as its WebSocket would be, even without a Content-Type
+// (a "simple" request, which browsers send without asking first).
+func TestWriteAPIRefusesForeignOrigins(t *testing.T) {
+	cfg := testConfig()
+	cfg.AdminToken = adminToken
+	ts := startServer(t, cfg, nil)
+	u, err := crdt.NewDoc().Text("body").Insert(0, "from evil.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ method, path, origin string }{
+		{"POST", "/api/rooms/notes/updates", "https://evil.example"},
+		{"POST", "/api/rooms/notes/edits", "http://evil.example:8080"},
+		{"PUT", "/api/rooms/notes", "null"},
+		{"DELETE", "/api/rooms/notes", "https://evil.example"},
+	} {
+		req, err := http.NewRequest(tt.method, "http://"+ts.addr+tt.path, bytes.NewReader(u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", tt.origin)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s %s from %s: %d, want 403", tt.method, tt.path, tt.origin, resp.StatusCode)
+		}
+	}
+	// The server's own origin may write.
+	req, _ := http.NewRequest("POST", "http://"+ts.addr+"/api/rooms/notes/updates", bytes.NewReader(u))
+	req.Header.Set("Origin", "http://"+ts.addr)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("own origin: %d, want 200", resp.StatusCode)
+	}
+	c, err := ts.srv.Hub().Content(context.Background(), "notes")
+	if err != nil || c.Texts["body"] != "from evil.example" {
+		t.Errorf("content %+v %v: want only the own origin's write", c, err)
+	}
+}
