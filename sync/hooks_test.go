@@ -401,3 +401,16 @@ func TestHooksAPIWrites(t *testing.T) {
 		t.Errorf("changes %+v", changes)
 	}
 }
+
+// A Grant's Expiry ends its session with 4408, as a token's does.
+func TestAuthorizeHookGrantExpires(t *testing.T) {
+	cfg := testConfig()
+	cfg.Hooks.Authorize = func(ctx context.Context, req *docsync.AuthRequest) (docsync.Grant, error) {
+		return docsync.Grant{Perm: docsync.PermWrite, Subject: "alice", Expiry: time.Now().Add(300 * time.Millisecond)}, nil
+	}
+	ts := startServer(t, cfg, nil)
+	c := dialRaw(t, ts.url("notes"))
+	c.helloWith("notes", "session")
+	c.waitAck(c.edit("body", "before"))
+	c.expectClosed(protocol.CodeTokenExpired)
+}
