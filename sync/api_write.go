@@ -185,7 +185,8 @@ func (h *Hub) acquireLoaded(name string) (*room, error) {
 // the path of a member's update: relayed to every member, written with
 // the room's next Append, answered once written.
 func (r *room) applyWrite(w *write) {
-	answer := func(err error) { w.done <- writeResult{err: err} }
+	done := w.done
+	answer := func(err error) { done <- writeResult{err: err} }
 	switch {
 	case r.failing:
 		answer(ErrStoreFailing)
@@ -228,9 +229,19 @@ func (r *room) applyWrite(w *write) {
 			return
 		}
 		var err error
-		if u, err = applyEdits(r.doc, w.edits); err != nil {
+		u, err = applyEdits(r.doc, w.edits)
+		if err != nil && u == nil {
 			answer(err)
 			return
+		}
+		if err != nil {
+			// Checked edits cannot fail; if one did, what the transaction
+			// changed is in the document and in u, which must then be
+			// stored and relayed like any change, or replicas would
+			// part.
+			r.hub.logger.Error("an API edit failed halfway; what it changed is kept", "room", r.name, "err", err)
+			defer answer(fmt.Errorf("sync: edits applied in part: %w", err))
+			w = &write{done: make(chan writeResult, 1)} // nobody waits for its answer
 		}
 		if got := uint64(r.doc.ClientID()); got != id {
 			// The document took a fresh ID: someone wrote under ours.

@@ -214,6 +214,7 @@ var badWriteTests = []struct {
 	{"two ops in one", "POST", "edits", "application/json", `[{"text": "body", "delta": [{"retain": 1, "insert": "x"}]}]`, 400},
 	{"retain past the end", "POST", "edits", "application/json", `[{"text": "body", "delta": [{"retain": 6}, {"insert": "x"}]}]`, 400},
 	{"delete past the end", "POST", "edits", "application/json", `[{"text": "body", "delta": [{"retain": 2}, {"delete": 4}]}]`, 400},
+	{"retains that wrap around", "POST", "edits", "application/json", `[{"text": "body", "delta": [{"retain": 9223372036854775807}, {"retain": 9223372036854775807}, {"insert": "x"}]}]`, 400},
 	{"second edit bad", "POST", "edits", "application/json", `[{"text": "body", "delta": [{"insert": "ok"}]}, {"text": "body", "delta": [{"retain": 99}]}]`, 400},
 	{"map set and delete one key", "POST", "edits", "application/json", `[{"map": "m", "set": {"k": 1}, "delete": ["k"]}]`, 400},
 	{"map empty", "POST", "edits", "application/json", `[{"map": "m"}]`, 400},
