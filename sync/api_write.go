@@ -16,6 +16,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flowstate/flowstate/crdt"
 	"github.com/flowstate/flowstate/protocol"
@@ -578,4 +581,45 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.storeFailed(w, "delete room "+strconv.Quote(name), err)
 	}
+}
+
+// apiWrites counts the write API's answers by operation and status.
+type apiWrites struct {
+	answers *prometheus.CounterVec
+	seconds *prometheus.HistogramVec
+}
+
+// counted wraps a handler of the write API so that its answers are
+// counted (flowstate_api_writes_total) and timed
+// (flowstate_api_write_seconds) under op.
+func (s *Server) counted(op string, h http.HandlerFunc) http.Handler {
+	if s.apiWrites == nil {
+		s.apiWrites = &apiWrites{
+			answers: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "api_writes_total",
+				Help: "Answers of the write API, by operation (updates, edits, create, delete) and HTTP status."}, []string{"op", "status"}),
+			seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: metricsNamespace, Name: "api_write_seconds",
+				Help: "Time to answer a write of the API, which waits until the write is durable.", Buckets: latencyBuckets}, []string{"op"}),
+		}
+		s.hub.metrics.reg.MustRegister(s.apiWrites.answers, s.apiWrites.seconds)
+	}
+	m := s.apiWrites
+	m.seconds.WithLabelValues(op)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h(sw, r)
+		m.answers.WithLabelValues(op, strconv.Itoa(sw.status)).Inc()
+		m.seconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	})
+}
+
+// A statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
 }

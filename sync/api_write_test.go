@@ -515,3 +515,21 @@ func TestWriteAPIRefusesForeignOrigins(t *testing.T) {
 		t.Errorf("content %+v %v: want only the own origin's write", c, err)
 	}
 }
+
+// The write API's answers are counted by operation and status.
+func TestWriteAPIMetrics(t *testing.T) {
+	ts := startServer(t, testConfig(), nil)
+	postEdits(t, ts, "notes", "", `[{"text": "body", "delta": [{"insert": "x"}]}]`, http.StatusOK)
+	postEdits(t, ts, "notes", "", `[{"text": "body", "delta": [{"retain": 9}]}]`, http.StatusBadRequest)
+	_, body := apiCall(t, ts, "GET", "/metrics", "", "", nil)
+	for _, want := range []string{
+		`flowstate_api_writes_total{op="edits",status="200"} 1`,
+		`flowstate_api_writes_total{op="edits",status="400"} 1`,
+		`flowstate_api_write_seconds_count{op="edits"} 2`,
+		`flowstate_api_write_seconds_count{op="delete"} 0`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
