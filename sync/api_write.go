@@ -12,8 +12,13 @@ import (
 	"math/rand/v2"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flowstate/flowstate/crdt"
 	"github.com/flowstate/flowstate/protocol"
@@ -183,7 +188,8 @@ func (h *Hub) acquireLoaded(name string) (*room, error) {
 // the path of a member's update: relayed to every member, written with
 // the room's next Append, answered once written.
 func (r *room) applyWrite(w *write) {
-	answer := func(err error) { w.done <- writeResult{err: err} }
+	done := w.done
+	answer := func(err error) { done <- writeResult{err: err} }
 	switch {
 	case r.failing:
 		answer(ErrStoreFailing)
@@ -226,9 +232,19 @@ func (r *room) applyWrite(w *write) {
 			return
 		}
 		var err error
-		if u, err = applyEdits(r.doc, w.edits); err != nil {
+		u, err = applyEdits(r.doc, w.edits)
+		if err != nil && u == nil {
 			answer(err)
 			return
+		}
+		if err != nil {
+			// Checked edits cannot fail; if one did, what the transaction
+			// changed is in the document and in u, which must then be
+			// stored and relayed like any change, or replicas would
+			// part.
+			r.hub.logger.Error("an API edit failed halfway; what it changed is kept", "room", r.name, "err", err)
+			defer answer(fmt.Errorf("sync: edits applied in part: %w", err))
+			w = &write{done: make(chan writeResult, 1)} // nobody waits for its answer
 		}
 		if got := uint64(r.doc.ClientID()); got != id {
 			// The document took a fresh ID: someone wrote under ours.
@@ -434,6 +450,9 @@ func (s *Server) writeRequest(w http.ResponseWriter, r *http.Request, types ...s
 		writeJSON(w, http.StatusBadRequest, apiError{Error: fmt.Sprintf("invalid room name %q: use 1 to %d characters of [A-Za-z0-9._~-]", truncate(name, 200), protocol.MaxRoomBytes)})
 		return "", nil, nil, false
 	}
+	if !s.hub.checkWriteOrigin(w, r) {
+		return "", nil, nil, false
+	}
 	if claims, ok = s.authorizeFor(w, r, name, true); !ok {
 		return "", nil, nil, false
 	}
@@ -453,6 +472,28 @@ func (s *Server) writeRequest(w http.ResponseWriter, r *http.Request, types ...s
 		return "", nil, nil, false
 	}
 	return name, body, claims, true
+}
+
+// checkWriteOrigin refuses (403) a write whose Origin header names a page
+// the WebSocket upgrade would refuse too (Config.AllowedOrigins): a page
+// of another site can send a POST without asking the server first (a
+// "simple" request), and an open server on loopback must not take edits
+// from it. Requests without an Origin, from programs, pass.
+func (h *Hub) checkWriteOrigin(w http.ResponseWriter, r *http.Request) bool {
+	if r.Header.Get("Origin") == "" {
+		return true
+	}
+	ok := false
+	if check := h.upgrader.CheckOrigin; check != nil {
+		ok = check(r)
+	} else if u, err := url.Parse(r.Header.Get("Origin")); err == nil {
+		ok = strings.EqualFold(u.Host, r.Host)
+	}
+	if !ok {
+		h.refuse(w, r, refusedOrigin, fmt.Sprintf("pages of origin %q may not write here: only the server's own origin and its allowed origins may (flowstate serve --allowed-origins)",
+			truncate(r.Header.Get("Origin"), 200)))
+	}
+	return ok
 }
 
 // answerWrite answers a write with status and the state vector, or with
@@ -512,6 +553,9 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{Error: fmt.Sprintf("invalid room name %q", truncate(name, 200))})
 		return
 	}
+	if !s.hub.checkWriteOrigin(w, r) {
+		return
+	}
 	admin := s.hub.cfg.AdminToken
 	switch {
 	case len(admin) < MinSecretBytes:
@@ -537,4 +581,45 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.storeFailed(w, "delete room "+strconv.Quote(name), err)
 	}
+}
+
+// apiWrites counts the write API's answers by operation and status.
+type apiWrites struct {
+	answers *prometheus.CounterVec
+	seconds *prometheus.HistogramVec
+}
+
+// counted wraps a handler of the write API so that its answers are
+// counted (flowstate_api_writes_total) and timed
+// (flowstate_api_write_seconds) under op.
+func (s *Server) counted(op string, h http.HandlerFunc) http.Handler {
+	if s.apiWrites == nil {
+		s.apiWrites = &apiWrites{
+			answers: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "api_writes_total",
+				Help: "Answers of the write API, by operation (updates, edits, create, delete) and HTTP status."}, []string{"op", "status"}),
+			seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: metricsNamespace, Name: "api_write_seconds",
+				Help: "Time to answer a write of the API, which waits until the write is durable.", Buckets: latencyBuckets}, []string{"op"}),
+		}
+		s.hub.metrics.reg.MustRegister(s.apiWrites.answers, s.apiWrites.seconds)
+	}
+	m := s.apiWrites
+	m.seconds.WithLabelValues(op)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h(sw, r)
+		m.answers.WithLabelValues(op, strconv.Itoa(sw.status)).Inc()
+		m.seconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	})
+}
+
+// A statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
 }

@@ -214,6 +214,7 @@ var badWriteTests = []struct {
 	{"two ops in one", "POST", "edits", "application/json", `[{"text": "body", "delta": [{"retain": 1, "insert": "x"}]}]`, 400},
 	{"retain past the end", "POST", "edits", "application/json", `[{"text": "body", "delta": [{"retain": 6}, {"insert": "x"}]}]`, 400},
 	{"delete past the end", "POST", "edits", "application/json", `[{"text": "body", "delta": [{"retain": 2}, {"delete": 4}]}]`, 400},
+	{"retains that wrap around", "POST", "edits", "application/json", `[{"text": "body", "delta": [{"retain": 9223372036854775807}, {"retain": 9223372036854775807}, {"insert": "x"}]}]`, 400},
 	{"second edit bad", "POST", "edits", "application/json", `[{"text": "body", "delta": [{"insert": "ok"}]}, {"text": "body", "delta": [{"retain": 99}]}]`, 400},
 	{"map set and delete one key", "POST", "edits", "application/json", `[{"map": "m", "set": {"k": 1}, "delete": ["k"]}]`, 400},
 	{"map empty", "POST", "edits", "application/json", `[{"map": "m"}]`, 400},
@@ -462,5 +463,73 @@ func TestWriteAPIConcurrentWithEditors(t *testing.T) {
 	}
 	if got := storedDoc(t, st, "notes").Text("body").String(); got != text {
 		t.Errorf("store holds %q, clients %q", got, text)
+	}
+}
+
+// A page of another site cannot write into an open server through the
+// browser of someone who can reach it: a POST with a foreign Origin is
+// refused (403), as its WebSocket would be, even without a Content-Type
+// (a "simple" request, which browsers send without asking first).
+func TestWriteAPIRefusesForeignOrigins(t *testing.T) {
+	cfg := testConfig()
+	cfg.AdminToken = adminToken
+	ts := startServer(t, cfg, nil)
+	u, err := crdt.NewDoc().Text("body").Insert(0, "from evil.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ method, path, origin string }{
+		{"POST", "/api/rooms/notes/updates", "https://evil.example"},
+		{"POST", "/api/rooms/notes/edits", "http://evil.example:8080"},
+		{"PUT", "/api/rooms/notes", "null"},
+		{"DELETE", "/api/rooms/notes", "https://evil.example"},
+	} {
+		req, err := http.NewRequest(tt.method, "http://"+ts.addr+tt.path, bytes.NewReader(u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", tt.origin)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s %s from %s: %d, want 403", tt.method, tt.path, tt.origin, resp.StatusCode)
+		}
+	}
+	// The server's own origin may write.
+	req, _ := http.NewRequest("POST", "http://"+ts.addr+"/api/rooms/notes/updates", bytes.NewReader(u))
+	req.Header.Set("Origin", "http://"+ts.addr)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("own origin: %d, want 200", resp.StatusCode)
+	}
+	c, err := ts.srv.Hub().Content(context.Background(), "notes")
+	if err != nil || c.Texts["body"] != "from evil.example" {
+		t.Errorf("content %+v %v: want only the own origin's write", c, err)
+	}
+}
+
+// The write API's answers are counted by operation and status.
+func TestWriteAPIMetrics(t *testing.T) {
+	ts := startServer(t, testConfig(), nil)
+	postEdits(t, ts, "notes", "", `[{"text": "body", "delta": [{"insert": "x"}]}]`, http.StatusOK)
+	postEdits(t, ts, "notes", "", `[{"text": "body", "delta": [{"retain": 9}]}]`, http.StatusBadRequest)
+	_, body := apiCall(t, ts, "GET", "/metrics", "", "", nil)
+	for _, want := range []string{
+		`flowstate_api_writes_total{op="edits",status="200"} 1`,
+		`flowstate_api_writes_total{op="edits",status="400"} 1`,
+		`flowstate_api_write_seconds_count{op="edits"} 2`,
+		`flowstate_api_write_seconds_count{op="delete"} 0`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

@@ -10,9 +10,17 @@ aliases of it, kept for existing callers.
 A Server serves a Hub over HTTP: WebSocket sessions at GET /ws/{room},
 GET /healthz (liveness), GET /readyz (readiness), Prometheus metrics at
 GET /metrics (Hub.Registry) and a JSON read API at GET /api/rooms and
-GET /api/rooms/{room}. The Hub maps room names to rooms; it opens a room, loading its
-document from a store.Store, when the first client joins, and closes it,
-saving a snapshot, once it has been empty for Config.RoomIdleTimeout.
+GET /api/rooms/{room}, and a write API (POST /api/rooms/{room}/updates
+and /edits, PUT and DELETE /api/rooms/{room}; api_write.go), whose
+writes are answered once durable. A program embeds the server by
+mounting Server.Handler on its own mux and registering Config.Hooks
+(hooks.go): Authorize decides on callers at their Hello or API call, and
+the other hooks hear of loads, durable changes, idle rooms, creations and
+deletions from one goroutine of the hub's, never a room's.
+
+The Hub maps room names to rooms; it opens a room, loading its document
+from a store.Store, when the first client joins, and closes it, saving a
+snapshot, once it has been empty for Config.RoomIdleTimeout.
 
 Each room is one goroutine that owns a crdt.Doc and the set of members.
 Sessions send it joins, leaves, updates and presence over one channel; it

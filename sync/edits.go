@@ -241,15 +241,19 @@ func applyEdits(doc *crdt.Doc, edits []Edit) ([]byte, error) {
 		}
 		// Applied in order, each op moves through the text as the ops
 		// before it left it: pos and n are the cursor and the length.
+		// Comparing with n-pos rather than adding first keeps huge
+		// numbers from wrapping around.
 		pos := 0
 		for j, op := range e.Delta {
 			switch {
 			case op.Retain != nil:
+				if *op.Retain > n-pos {
+					return nil, &EditError{Index: i, Msg: fmt.Sprintf("delta op %d retains past the end of text %q", j, e.Text)}
+				}
 				pos += *op.Retain
 			case op.Delete != nil:
-				if pos+*op.Delete > n {
-					pos = n + 1 // reported below
-					break
+				if *op.Delete > n-pos {
+					return nil, &EditError{Index: i, Msg: fmt.Sprintf("delta op %d deletes past the end of text %q", j, e.Text)}
 				}
 				n -= *op.Delete
 			default:
@@ -257,16 +261,15 @@ func applyEdits(doc *crdt.Doc, edits []Edit) ([]byte, error) {
 				pos += ins
 				n += ins
 			}
-			if pos > n {
-				return nil, &EditError{Index: i, Msg: fmt.Sprintf("delta op %d reaches past the end of text %q", j, e.Text)}
-			}
 		}
 		lengths[e.Text] = n
 	}
 	return doc.Transact(func() error {
 		for _, e := range edits {
 			if e.Text != "" {
-				applyTextEdit(doc.Text(e.Text), e)
+				if err := applyTextEdit(doc.Text(e.Text), e); err != nil {
+					return err // checked above: cannot happen
+				}
 				continue
 			}
 			m := doc.Map(e.Map)
@@ -294,29 +297,38 @@ func textLen(doc *crdt.Doc, name string) int {
 }
 
 // applyTextEdit applies a checked text edit inside a transaction.
-func applyTextEdit(t *crdt.Text, e Edit) {
+func applyTextEdit(t *crdt.Text, e Edit) error {
 	if e.Replace != nil {
 		pos, del, ins := textDiff(t.String(), *e.Replace)
 		if del > 0 {
-			t.Delete(pos, del)
+			if _, err := t.Delete(pos, del); err != nil {
+				return err
+			}
 		}
 		if ins != "" {
-			t.Insert(pos, ins)
+			if _, err := t.Insert(pos, ins); err != nil {
+				return err
+			}
 		}
-		return
+		return nil
 	}
 	pos := 0
 	for _, op := range e.Delta {
+		var err error
 		switch {
 		case op.Retain != nil:
 			pos += *op.Retain
 		case op.Delete != nil:
-			t.Delete(pos, *op.Delete)
+			_, err = t.Delete(pos, *op.Delete)
 		default:
-			t.Insert(pos, *op.Insert)
+			_, err = t.Insert(pos, *op.Insert)
 			pos += utf8.RuneCountInString(*op.Insert)
 		}
+		if err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // textDiff returns the smallest single change that turns before into

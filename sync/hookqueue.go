@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -61,6 +62,10 @@ type hookQueue struct {
 	entries []*hookEntry
 	last    map[string]*hookEntry // each room's last entry, while it waits
 	closed  bool
+	// droppedLogged is when a drop was last logged; droppedSince counts
+	// the drops since.
+	droppedLogged time.Time
+	droppedSince  int
 }
 
 // newHookQueue returns the queue of a hub's hooks, registering its series
@@ -135,7 +140,13 @@ func (q *hookQueue) event(kind hookKind, room string) {
 	}
 	if len(q.entries) >= hookQueueLen {
 		q.dropped.WithLabelValues(hookNames[kind]).Inc()
-		q.logger.Warn("hook call dropped: the hooks are more than a queue behind", "hook", hookNames[kind], "room", room, "queue", len(q.entries))
+		q.droppedSince++
+		// At most one line a second: a queue this far behind may drop
+		// many calls.
+		if now := time.Now(); now.Sub(q.droppedLogged) >= time.Second {
+			q.logger.Warn("hook calls dropped: the hooks are more than a queue behind", "hook", hookNames[kind], "room", room, "queue", len(q.entries), "dropped", q.droppedSince)
+			q.droppedLogged, q.droppedSince = now, 0
+		}
 		return
 	}
 	q.pushLocked(&hookEntry{kind: kind, room: room})

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"strings"
 	stdsync "sync"
 	"testing"
 	"time"
@@ -309,4 +311,106 @@ func dialRawWithHeader(t testing.TB, url, key, value string) *rawClient {
 	t.Cleanup(func() { conn.Close() })
 	doc := crdt.NewDoc()
 	return &rawClient{t: t, conn: conn, id: uint64(doc.ClientID()), doc: doc}
+}
+
+// The API asks Authorize about its callers too, telling writes from
+// reads; its refusals map to HTTP statuses: 401, 403, and 503 with
+// Retry-After for a callback that failed.
+func TestAuthorizeHookAPI(t *testing.T) {
+	cfg := testConfig()
+	var mu stdsync.Mutex
+	writes := map[string]bool{}
+	cfg.Hooks.Authorize = func(ctx context.Context, req *docsync.AuthRequest) (docsync.Grant, error) {
+		mu.Lock()
+		writes[req.Token+" "+req.Room] = req.Write
+		mu.Unlock()
+		switch req.Token {
+		case "editor":
+			return docsync.Grant{Perm: docsync.PermWrite, Subject: "ed"}, nil
+		case "viewer":
+			return docsync.Grant{Perm: docsync.PermRead, Subject: "vi"}, nil
+		case "elsewhere":
+			return docsync.Grant{}, docsync.ErrForbidden
+		case "down":
+			return docsync.Grant{}, errors.New("the session store is down")
+		}
+		return docsync.Grant{}, nil
+	}
+	ts := startServer(t, cfg, nil)
+	edit := `[{"text": "body", "delta": [{"insert": "x"}]}]`
+	for _, tt := range []struct {
+		token  string
+		status int
+	}{{"", 401}, {"stranger", 401}, {"elsewhere", 403}, {"down", 503}, {"viewer", 403}, {"editor", 200}} {
+		req, _ := http.NewRequest("POST", "http://"+ts.addr+"/api/rooms/notes/edits", strings.NewReader(edit))
+		req.Header.Set("Authorization", "Bearer "+tt.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("write with %q: %d, want %d", tt.token, resp.StatusCode, tt.status)
+		}
+		if tt.status == 503 && resp.Header.Get("Retry-After") == "" {
+			t.Error("503 without Retry-After")
+		}
+	}
+	for _, tt := range []struct {
+		token, path string
+		status      int
+	}{{"viewer", "/api/rooms/notes", 200}, {"stranger", "/api/rooms/notes", 401}, {"viewer", "/api/rooms", 200}} {
+		req, _ := http.NewRequest("GET", "http://"+ts.addr+tt.path, nil)
+		req.Header.Set("Authorization", "Bearer "+tt.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("GET %s with %q: %d, want %d", tt.path, tt.token, resp.StatusCode, tt.status)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !writes["editor notes"] || writes["viewer notes"] || writes["viewer *"] {
+		t.Errorf("AuthRequest.Write: %v; want true for the editor's write only (the viewer also read)", writes)
+	}
+}
+
+// Writes of the API are changes like a member's: a PUT creates the room
+// (OnCreate, then OnChange), a later edit is one more OnChange, and the
+// deletion ends with OnDelete.
+func TestHooksAPIWrites(t *testing.T) {
+	var log hookLog
+	cfg := testConfig()
+	cfg.Hooks = log.hooks()
+	cfg.Hooks.OnLoad, cfg.Hooks.OnIdle = nil, nil
+	cfg.AdminToken = adminToken
+	ts := startServerWithStore(t, cfg, openBolt(t))
+	if status, body := apiCall(t, ts, "PUT", "/api/rooms/doc", "", "application/json", []byte(`{"texts": {"body": "hi"}, "maps": {"m": {"k": 1}}}`)); status != http.StatusCreated {
+		t.Fatalf("PUT: %d %s", status, body)
+	}
+	postEdits(t, ts, "doc", "", `[{"text": "body", "delta": [{"retain": 2}, {"insert": "!"}]}]`, http.StatusOK)
+	if status, body := apiCall(t, ts, "DELETE", "/api/rooms/doc", adminToken, "", nil); status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", status, body)
+	}
+	log.waitCalls(t, "create doc", "change doc", "change doc", "delete doc")
+	_, changes := log.snapshot()
+	if !slices.Equal(changes[0].Texts, []string{"body"}) || !slices.Equal(changes[0].Maps, []string{"m"}) || changes[1].Update == nil {
+		t.Errorf("changes %+v", changes)
+	}
+}
+
+// A Grant's Expiry ends its session with 4408, as a token's does.
+func TestAuthorizeHookGrantExpires(t *testing.T) {
+	cfg := testConfig()
+	cfg.Hooks.Authorize = func(ctx context.Context, req *docsync.AuthRequest) (docsync.Grant, error) {
+		return docsync.Grant{Perm: docsync.PermWrite, Subject: "alice", Expiry: time.Now().Add(300 * time.Millisecond)}, nil
+	}
+	ts := startServer(t, cfg, nil)
+	c := dialRaw(t, ts.url("notes"))
+	c.helloWith("notes", "session")
+	c.waitAck(c.edit("body", "before"))
+	c.expectClosed(protocol.CodeTokenExpired)
 }

@@ -84,7 +84,7 @@ func newHubMetrics(stats func() Stats) *hubMetrics {
 		Namespace: metricsNamespace, Name: "store_errors_total", Help: "Store operations that failed, by operation.",
 	}, []string{"op"})
 	reg.MustRegister(m.storeErrors)
-	for _, op := range []string{"load", "append", "compact"} {
+	for _, op := range []string{"load", "append", "compact", "delete"} {
 		m.storeErrors.WithLabelValues(op) // exported at zero from the start
 	}
 

@@ -79,6 +79,7 @@ func (h *Hub) DeleteRoom(ctx context.Context, name string) error {
 		}
 	}
 	if err := h.store.Delete(name); err != nil {
+		h.metrics.storeErrors.WithLabelValues("delete").Inc()
 		return err
 	}
 	h.mu.Lock()

@@ -31,9 +31,10 @@ type Server struct {
 	// Version is reported by GET /healthz. Set it before calling Serve.
 	Version string
 
-	hub     *Hub
-	http    *http.Server
-	started time.Time
+	hub       *Hub
+	http      *http.Server
+	started   time.Time
+	apiWrites *apiWrites // the write API's series (api_write.go)
 }
 
 // NewServer returns a server whose hub keeps documents in st.
@@ -49,10 +50,10 @@ func NewServer(cfg Config, st store.Store) *Server {
 	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(s.hub.metrics.reg, promhttp.HandlerOpts{}))
 	s.Mux.HandleFunc("GET /api/rooms", s.serveRooms)
 	s.Mux.HandleFunc("GET /api/rooms/{room}", s.serveRoom)
-	s.Mux.HandleFunc("POST /api/rooms/{room}/updates", s.serveUpdates)
-	s.Mux.HandleFunc("POST /api/rooms/{room}/edits", s.serveEdits)
-	s.Mux.HandleFunc("PUT /api/rooms/{room}", s.serveCreate)
-	s.Mux.HandleFunc("DELETE /api/rooms/{room}", s.serveDelete)
+	s.Mux.Handle("POST /api/rooms/{room}/updates", s.counted("updates", s.serveUpdates))
+	s.Mux.Handle("POST /api/rooms/{room}/edits", s.counted("edits", s.serveEdits))
+	s.Mux.Handle("PUT /api/rooms/{room}", s.counted("create", s.serveCreate))
+	s.Mux.Handle("DELETE /api/rooms/{room}", s.counted("delete", s.serveDelete))
 	s.http = &http.Server{
 		// Every route answers only the hosts the hub does (DNS
 		// rebinding): the read API and /metrics as much as the upgrade.

@@ -10,6 +10,7 @@
 //	bench trace   replay editing traces through the CRDT and report timings
 //	bench load    drive a running server with WebSocket clients
 //	bench replay  replay a trace through a running server, one update per edit
+//	bench api     post JSON edits to a running server's write API
 //	token         mint an access token for a room
 //	healthcheck   ask a running server whether it is ready
 //	version       print the version and build information
@@ -42,6 +43,7 @@ Commands:
 	bench trace   replay editing traces through the CRDT and report timings
 	bench load    drive a running server with WebSocket clients and report latency
 	bench replay  replay a trace through a running server, one acknowledged update per edit
+	bench api     post JSON edits to a running server's write API and report durable edits/s
 	token         mint an access token for a room (servers run with --auth-secret)
 	healthcheck   ask a running server whether it is ready (for container health checks)
 	version       print the version and build information (also --version)
@@ -61,6 +63,7 @@ const benchUsageText = `Usage:
 	flowstate bench load --url ws://HOST:PORT [flags]
 	flowstate bench replay --url ws://HOST:PORT [--room ROOM] TRACE
 	flowstate bench floor [--sockets N] [--rate R] [--json]
+	flowstate bench api --url http://HOST:PORT [--clients N] [--duration D]
 
 Subcommands:
 
@@ -68,6 +71,7 @@ Subcommands:
 	load    drive a running server with WebSocket clients and report latency
 	replay  replay an editing trace through a running server, one update per edit
 	floor   measure the CPU time of one small write to a loopback socket
+	api     drive a running server's write API with HTTP clients and report durable edits/s
 `
 
 func main() {
@@ -140,6 +144,9 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 	case args[0] == "bench" && args[1] == "floor":
 		var f floorFlags
 		newFloorFlagSet(&f, stdout).Usage()
+	case args[0] == "bench" && args[1] == "api":
+		var f benchAPIFlags
+		newBenchAPIFlagSet(&f, stdout).Usage()
 	default:
 		fmt.Fprintf(stderr, "flowstate help: unknown command %q\n", strings.Join(args, " "))
 		return 2
@@ -162,6 +169,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return runBenchReplay(args[1:], stdout, stderr)
 	case "floor":
 		return runBenchFloor(args[1:], stdout, stderr)
+	case "api":
+		return runBenchAPI(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, benchUsageText)
 		return 0

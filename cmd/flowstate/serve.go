@@ -68,7 +68,7 @@ func newServeFlagSet(f *serveFlags, stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.addr, "addr", envOr("FLOWSTATE_ADDR", defaultAddr), "`host:port` to listen on (FLOWSTATE_ADDR)")
 	fs.StringVar(&f.data, "data", envOr("FLOWSTATE_DATA", "./flowstate.db"), "data `file`, or :memory: to keep documents in memory only (FLOWSTATE_DATA)")
-	fs.StringVar(&f.adminTok, "admin-token", envOr("FLOWSTATE_ADMIN_TOKEN", ""), fmt.Sprintf("serve a hot backup at GET /admin/backup to callers presenting this bearer `token`, at least %d bytes; empty disables it (FLOWSTATE_ADMIN_TOKEN)", docsync.MinSecretBytes))
+	fs.StringVar(&f.adminTok, "admin-token", envOr("FLOWSTATE_ADMIN_TOKEN", ""), fmt.Sprintf("serve a hot backup at GET /admin/backup, and allow DELETE /api/rooms/{room}, to callers presenting this bearer `token`, at least %d bytes; empty disables both (FLOWSTATE_ADMIN_TOKEN)", docsync.MinSecretBytes))
 	fs.StringVar(&f.logFormat, "log-format", envOr("FLOWSTATE_LOG_FORMAT", "text"), "log format: text or json (FLOWSTATE_LOG_FORMAT)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("FLOWSTATE_LOG_LEVEL", "info"), "log level: debug, info, warn or error (FLOWSTATE_LOG_LEVEL)")
 	fs.BoolVar(&f.pprof, "pprof", envOr("FLOWSTATE_PPROF", "") == "true", "serve net/http/pprof profiles at /debug/pprof/ (FLOWSTATE_PPROF=true)")
@@ -178,6 +178,7 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 		defer hooks.Close()
 		cfg.Hooks = hooks.Hooks(cfg.Hooks)
 	}
+	cfg.AdminToken = f.adminTok // DELETE /api/rooms/{room}
 	srv := docsync.NewServer(cfg, st)
 	if hooks != nil {
 		if err := srv.RegisterMetrics(hooks.Collectors()...); err != nil {

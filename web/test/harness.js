@@ -31,7 +31,7 @@ const WAIT_TIMEOUT = 30_000;
  * harness starts a server before the file's tests and stops it, and every
  * provider made with connect, after them.
  */
-export function harness() {
+export function harness(serverOptions = {}) {
   const ctx = {
     /** @type {Awaited<ReturnType<typeof startServer>>} */
     server: null,
@@ -65,7 +65,7 @@ export function harness() {
     if (WEBSOCKET === 'builtin' && typeof globalThis.WebSocket !== 'function') {
       throw new Error('no WebSocket global: run node with --experimental-websocket');
     }
-    ctx.server = await startServer();
+    ctx.server = await startServer(serverOptions);
   });
   after(async () => {
     for (const p of ctx.providers) p.destroy();
