@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/flowstate/flowstate/store"
@@ -74,18 +73,6 @@ func (s *Server) Handler() http.Handler { return s.http.Handler }
 
 // Hub returns the server's hub.
 func (s *Server) Hub() *Hub { return s.hub }
-
-// RegisterMetrics adds collectors to the series served at GET /metrics, so
-// that the parts a program wires around the hub (webhooks) report beside
-// it. It fails if a series is registered already.
-func (s *Server) RegisterMetrics(cs ...prometheus.Collector) error {
-	for _, c := range cs {
-		if err := s.hub.metrics.reg.Register(c); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // Serve accepts connections on ln until Shutdown. It returns
 // http.ErrServerClosed after Shutdown.

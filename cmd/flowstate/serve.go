@@ -181,8 +181,11 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	cfg.AdminToken = f.adminTok // DELETE /api/rooms/{room}
 	srv := docsync.NewServer(cfg, st)
 	if hooks != nil {
-		if err := srv.RegisterMetrics(hooks.Collectors()...); err != nil {
-			return err
+		// The webhooks' series beside the hub's, at /metrics.
+		for _, c := range hooks.Collectors() {
+			if err := srv.Hub().Registry().Register(c); err != nil {
+				return err
+			}
 		}
 	}
 	srv.Version = readBuildInfo().String()
