@@ -213,7 +213,7 @@ func TestWebhooksSurviveKill9(t *testing.T) {
 	recv := newHookReceiver(t)
 	recv.setStatus(http.StatusServiceUnavailable)
 	data := filepath.Join(t.TempDir(), "flowstate.db")
-	args := []string{"--data", data, "--webhook", recv.srv.URL, "--webhook-secret", cmdSecret, "--webhook-debounce", "300ms"}
+	args := []string{"--data", data, "--webhook", recv.srv.URL, "--webhook-secret", cmdSecret, "--webhook-debounce", "300ms", "--admin-token", cmdSecret}
 	rooms := []string{"alpha", "beta", "gamma"}
 
 	cmd, addr, logs := startBinary(t, bin, args...)
@@ -281,6 +281,23 @@ func TestWebhooksSurviveKill9(t *testing.T) {
 		t.Errorf("delivered_total %v after the restart, want at least the %d pending", delivered, len(pending))
 	}
 	t.Logf("%d events pending at the kill; %d distinct events, %d requests acknowledged", len(pending), len(evs), requests)
+
+	// Deleting a room through the API announces it.
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+addr+"/api/rooms/beta", nil)
+	req.Header.Set("Authorization", "Bearer "+cmdSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("DELETE /api/rooms/beta: %s", resp.Status)
+	}
+	waitUntil(t, "room.deleted beta", func() bool {
+		evs, _, _ := recv.snapshot()
+		last := evs[len(evs)-1]
+		return last.Type == webhook.EventDeleted && last.Room == "beta"
+	})
 }
 
 // TestWebhookReceiverHangDoesNotSlowRooms runs the real binary with two
