@@ -18,7 +18,10 @@
 //               1,000 times to one document, against once to a fresh one
 //               (per apply);
 //   observed    the snapshot of a 50,000-piece text loaded into a Doc whose
-//               Text is observed, against one whose Text is not.
+//               Text is observed, against one whose Text is not;
+//   waiting     5,000 keystrokes of one client applied to a Doc where
+//               10,000 other clients each have a record waiting for a clock
+//               that never comes, against one where none waits (per apply).
 //
 // Usage (from web/): node bench/cost-bench.mjs [--runs 5] [--only far-apart,observed]
 // Each figure is the best of --runs runs.
@@ -32,7 +35,7 @@ const flag = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const runs = Number(flag('runs', 5));
-const only = flag('only', 'far-apart,reversed,pending,observed').split(',');
+const only = flag('only', 'far-apart,reversed,pending,observed,waiting').split(',');
 
 // A fixed-seed xorshift, so that every run builds the same documents.
 let seed = 12345;
@@ -182,6 +185,48 @@ if (only.includes('observed')) {
   const plain = best(load(false), (d) => d.apply(snap));
   const observed = best(load(true), (d) => d.apply(snap));
   report('load of a 50,000-piece text, observed', observed, plain, 'ms');
+}
+
+if (only.includes('waiting')) {
+  /** waitingRecord is an update of one code point of client at clock 1: it waits for clock 0. */
+  const waitingRecord = (client) => {
+    const col = new Writer();
+    col.varint(7); // parent: type 0
+    col.varint(1); // one code point, no origins
+    const w = new Writer();
+    w.arrayLen(5);
+    w.uint(1);
+    w.arrayLen(1);
+    w.arrayLen(2);
+    w.uint(0);
+    w.str('t');
+    w.arrayLen(1);
+    w.uint(client);
+    w.arrayLen(0);
+    w.arrayLen(1);
+    w.arrayLen(5);
+    w.uint(0);
+    w.uint(1);
+    const c = col.take();
+    w.binHeader(c.length);
+    w.bytes(c);
+    w.str('w');
+    w.arrayLen(0);
+    return w.take();
+  };
+  const src = new Doc({ clientID: 7 });
+  const keys = Array.from({ length: 5000 }, (_, i) => src.getText('t').insert(i, 'k'));
+  const waitingUpdates = Array.from({ length: 10_000 }, (_, i) => waitingRecord(1000 + i));
+  const fresh = (waiting) => () => {
+    const d = new Doc({ clientID: 8 });
+    for (const u of waitingUpdates.slice(0, waiting)) d.apply(u);
+    return d;
+  };
+  const apply = (d) => keys.forEach((u) => d.apply(u));
+  for (let i = 0; i < 3; i++) apply(fresh(0)()); // warm up: these applies are short
+  const none = best(fresh(0), apply) / keys.length;
+  const many = best(fresh(waitingUpdates.length), apply) / keys.length;
+  report('keystrokes with 10,000 clients waiting, per apply', many, none, 'ms');
 }
 
 console.log(`best of ${runs}:\n  ${out.join('\n  ')}`);
