@@ -142,7 +142,13 @@ function craft(client, clock, recs) {
 // (which then hold the leaves' and groups' least bounds), must land where
 // the plain scan puts them, whatever the bounds' history of splits.
 test('records with origins anywhere, also in earlier ones, land alike with and without skipping', () => {
-  const seed = Number(process.env.SCAN_SEED ?? Date.now() % 1e9);
+  // Seed 2 catches a group's bound left unlowered by an insertion or by
+  // regrouping; the other seed varies from run to run.
+  for (const seed of [2, Number(process.env.SCAN_SEED ?? Date.now() % 1e9)]) scanAlike(seed);
+});
+
+/** scanAlike applies records with random origins to two copies of a document, with and without skipping, and compares them. */
+function scanAlike(seed) {
   const rng = new Rand(seed);
   const n = 30_000; // 8 to 16 groups of leaves
   const snap = fragmented(rng, n);
@@ -187,4 +193,4 @@ test('records with origins anywhere, also in earlier ones, land alike with and w
   }
   assert.equal(skipping.getText('t').toString(), plain.getText('t').toString(), `seed ${seed} (SCAN_SEED=${seed} replays it)`);
   assert.equal(toHex(skipping.snapshot()), toHex(plain.snapshot()), `seed ${seed}`);
-});
+}
