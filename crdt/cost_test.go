@@ -361,6 +361,45 @@ func BenchmarkCostPendingDeletes(b *testing.B) {
 	}
 }
 
+// BenchmarkCostWaitingClients applies keystrokes of one client to a
+// document where 10,000 other clients each have a record waiting for a
+// clock that never comes, and to one where none waits. Compare ns/apply:
+// an update costs what it unblocks, not what waits.
+func BenchmarkCostWaitingClients(b *testing.B) {
+	src := crdt.NewDocWithClient(7)
+	keys := make([][]byte, 1000)
+	for i := range keys {
+		keys[i] = must(src.Text("t").Insert(i, "k"))
+	}
+	for _, waiting := range []int{0, 10_000} {
+		b.Run(fmt.Sprintf("waiting=%d", waiting), func(b *testing.B) {
+			fresh := func() *crdt.Doc {
+				d := crdt.NewDocWithClient(8)
+				for i := range waiting {
+					rec := []craftedRec{{text: "w", n: 1}}
+					if err := d.Apply(craftCostUpdate(crdt.ClientID(1000+i), 1, rec, nil)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return d
+			}
+			d, i := fresh(), 0
+			for b.Loop() {
+				if i == len(keys) {
+					b.StopTimer()
+					d, i = fresh(), 0
+					b.StartTimer()
+				}
+				if err := d.Apply(keys[i]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/apply")
+		})
+	}
+}
+
 // BenchmarkCostObservedLoad loads the snapshot of a fragmented document of
 // 50,000 code points into a Doc whose Text is observed, and into one whose
 // Text is not.

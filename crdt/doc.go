@@ -132,7 +132,10 @@ points) and k the number of records and delete ranges of the update:
     origin right of the record's, so it costs the number of groups between
     the origins (n/4096 at most) plus the leaves of two groups and the items
     of the leaves that hold an item whose left origin is at or before the
-    record's, and the result is the plain scan's, item for item. A
+    record's, and the result is the plain scan's, item for item. The bounds
+    are computed when a scan first needs them: the first such record after
+    a load looks at every item once, O(n), and later ones share the
+    result, as a split recomputes only its leaf's and its group's. A
     100-record update with origins at the two ends of a 100,000-item text
     costs about ten keystrokes per record, not a walk of the text
     (BenchmarkCostFarApartOrigins). What stays is inherent to the rule:
@@ -147,7 +150,9 @@ points) and k the number of records and delete ranges of the update:
     its lowest record waits for advances, and its delete ranges only when
     its own clock passes them, so an Apply costs what it unblocks, not
     what is pending: delivering N updates in reverse costs about what
-    delivering them in order does (BenchmarkCostOutOfOrder).
+    delivering them in order does (BenchmarkCostOutOfOrder), and a
+    keystroke costs about the same whether or not thousands of clients
+    have records waiting (BenchmarkCostWaitingClients).
     A record or delete range identical to one held, or covered by the ones
     held, is not held again, so the same update delivered many times holds
     its pending part once (BenchmarkCostPendingDeletes).

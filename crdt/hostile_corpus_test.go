@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/flowstate/flowstate/crdt"
@@ -31,7 +32,7 @@ const (
 		"update has error 'decode_error' (bytes that are not a valid update) or 'invalid_update' (a valid update the " +
 		"document cannot take: a second history under one client ID, an origin in another type) and must leave the " +
 		"document exactly as it was. snapshot is the document's Snapshot after an accepted update (hex), pending its " +
-		"has-pending flag. switches_client: after the last update, a local edit (insert \"x\" at 0 of the text " +
+		"has-pending flag, pending_bytes what its pending changes count against MaxPendingBytes (FORMAT.md §5.3). switches_client: after the last update, a local edit (insert \"x\" at 0 of the text " +
 		"\"local edit\") is made under a fresh client ID (FORMAT.md §6.5). All hex is lowercase."
 )
 
@@ -67,6 +68,10 @@ type hostileStep struct {
 	Error    string `json:"error,omitempty"`
 	Snapshot string `json:"snapshot,omitempty"`
 	Pending  bool   `json:"pending"`
+	// PendingBytes is what the pending changes count against
+	// MaxPendingBytes, so that every implementation refuses the same
+	// updates with ErrTooMuchPending.
+	PendingBytes int `json:"pending_bytes"`
 }
 
 // verdictOf classifies the result of Apply.
@@ -96,7 +101,7 @@ func runHostile(t *testing.T, name string, client crdt.ClientID, base []byte, up
 	for _, u := range updates {
 		before := d.Snapshot()
 		err := d.Apply(u)
-		st := hostileStep{Update: hex.EncodeToString(u), Pending: d.HasPending()}
+		st := hostileStep{Update: hex.EncodeToString(u), Pending: d.HasPending(), PendingBytes: crdt.PendingBytes(d)}
 		st.Verdict, st.Error = verdictOf(err)
 		if err != nil {
 			if !bytes.Equal(d.Snapshot(), before) {
@@ -311,6 +316,56 @@ func historyCases() []struct {
 	return out
 }
 
+// pendingCases are pending records and deletions that their clocks' arrival
+// trims, and a flood that fills MaxPendingBytes to the byte: the recorded
+// pending_bytes make every implementation count alike, so that they refuse
+// the same updates with ErrTooMuchPending.
+func pendingCases() []struct {
+	name   string
+	client crdt.ClientID
+	ups    [][]byte
+} {
+	type pc = struct {
+		name   string
+		client crdt.ClientID
+		ups    [][]byte
+	}
+	// One run of client 7 typed in two updates ("abc", then "def"), and
+	// its tails from clocks 2 and 4: records that overlap what the
+	// receiver holds, or what waits.
+	a := crdt.NewDocWithClient(7)
+	u1 := must(a.Text("t").Insert(0, "abc"))
+	u2 := must(a.Text("t").Insert(3, "def"))
+	from2, from4 := a.Diff(crdt.StateVector{7: 2}), a.Diff(crdt.StateVector{7: 4})
+	del := must(a.Text("t").Delete(1, 4)) // clocks 1 to 4
+	// A flood of client 77's records after a gap: 104,205 of one code
+	// point and one of 19, costing MaxPendingBytes − 32 together; then
+	// delete ranges of unseen clients (32 each): the first fills the
+	// bound exactly, the second goes past it.
+	var col []byte
+	for range 104_205 {
+		col = append(col, 1) // one code point, no origins
+	}
+	col = append(col, varints(hdrTextNone(19))...)
+	flood := mp{}.arr(5).uint(1).arr(1).arr(2).uint(0).str("t").arr(1).uint(77).arr(0).arr(1).arr(5).uint(0).uint(1)
+	flood = mpStr(mpBin(flood, append([]byte{hdrParent0}, col...)), []byte(strings.Repeat("a", 104_205+19)))
+	flood = flood.arr(0)
+	rangeOf := func(client uint64) []byte {
+		return craftUpdate(0, "", []uint64{client}, varints(5, 1), 0, nil, "", nil, 0)
+	}
+	record := func(client, clock uint64) []byte {
+		return craftUpdate(0, "t", []uint64{client}, nil, clock, varints(hdrParent0, hdrTextNone(1)), "z", nil, 0)
+	}
+	return []pc{
+		{"records trimmed as their clocks arrive", 100, [][]byte{u2, from2, from4, u1, a.Snapshot()}},
+		{"tails resent over what is held", 100, [][]byte{u1, from4, from2, u2, from2}},
+		{"deletion ahead of its clocks", 100, [][]byte{del, from4, u1, del, u2}},
+		{"flood to MaxPendingBytes", 100, [][]byte{
+			flood, rangeOf(78), rangeOf(79), rangeOf(78), record(80, 1), record(81, 0), u2, u1,
+		}},
+	}
+}
+
 // smallBase builds a small document of clients 1 and 2 with a fixed script
 // and returns it with every update made.
 func smallBase() (*crdt.Doc, [][]byte) {
@@ -397,6 +452,9 @@ func generateHostile(t *testing.T) []byte {
 	for _, c := range historyCases() {
 		f.Cases = append(f.Cases, runHostile(t, c.name, c.client, nil, c.ups))
 	}
+	for _, c := range pendingCases() {
+		f.Cases = append(f.Cases, runHostile(t, "pending: "+c.name, c.client, nil, c.ups))
+	}
 	base, cases := mutationCases(300)
 	for i, seq := range cases {
 		// Every fourth receiver is client 3, whose edits are in the pool:
@@ -450,6 +508,9 @@ func TestHostileCorpus(t *testing.T) {
 			}
 			if d.HasPending() != st.Pending {
 				t.Fatalf("%s, update %d: pending %v, recorded %v", c.Name, i, d.HasPending(), st.Pending)
+			}
+			if got := crdt.PendingBytes(d); got != st.PendingBytes {
+				t.Fatalf("%s, update %d: %d pending bytes, recorded %d", c.Name, i, got, st.PendingBytes)
 			}
 		}
 		if got := switchesClient(t, d); got != c.SwitchesClient {

@@ -1489,6 +1489,38 @@ var vectorScenarios = []vScenario{
 		},
 	},
 	{
+		name: "shuffled_delivery_events",
+		description: "Three clients edit \"body\" concurrently (pseudo-random inserts, deletions and transactions, with a sync between two of them now and then); " +
+			"D observes \"body\" and receives every update in a pseudo-random order, so that records and deletions wait for other clients' and one update unblocks several: the events of each step.",
+		docs: []vecDoc{{"A", 31}, {"B", 32}, {"C", 33}, {"D", 34}},
+		run: func(r *vRunner) {
+			rng := splitmix(20261206)
+			writers := []string{"A", "B", "C"}
+			batches := map[string]*int{}
+			for _, w := range writers {
+				batches[w] = new(int)
+			}
+			r.observe("D", "body")
+			for range 8 {
+				for _, w := range writers {
+					for range 4 {
+						r.randomEdit(w, &rng, batches[w])
+					}
+				}
+				if a, b := writers[rng.intn(3)], writers[rng.intn(3)]; a != b {
+					r.sync(a, b)
+				}
+			}
+			var ids []string
+			for _, u := range r.locals {
+				ids = append(ids, u.ID)
+			}
+			rng.shuffle(ids)
+			r.apply("D", ids...)
+			r.syncAll()
+		},
+	},
+	{
 		name: "encoding_widths",
 		description: "Wide encodings: client IDs needing uint64, uint32 and uint8 msgpack forms, a str8 and a str16 block text, a 300-code-point run (multi-byte record header), " +
 			"a left delta above 127 and an explicit origin clock above 127, a long map key and value, large integers.",

@@ -95,10 +95,20 @@ export class Doc {
      * exists, so the next local edit moves to a fresh one (FORMAT.md §6.5).
      */
     this.foreignOwn = false;
-    /** Clients whose pending records wait for dependencies. @type {ClientState[]} */
-    this.pendingClients = [];
-    /** Clients with deletions of clocks not yet seen (ClientState.pendingDeletes). @type {ClientState[]} */
-    this.deleteClients = [];
+    /** How many clients have pending records. */
+    this.pendingClients = 0;
+    /** How many clients have deletions of clocks not yet seen (ClientState.pendingDeletes). */
+    this.deleteClients = 0;
+    /**
+     * The clients retryPending tries: those that received pending records,
+     * and those whose lowest pending record waits for a client that
+     * advanced. Go: Doc.retry, a stack. @type {ClientState[]}
+     */
+    this.retry = [];
+    /** waiters maps a client ID to the clients whose lowest pending record waits for it. @type {Map<number, ClientState[]>} */
+    this.waiters = new Map();
+    /** Clients whose clock moved since retryPending last ran, while deletions are pending. @type {ClientState[]} */
+    this.advanced = [];
     /** What the pending records and delete ranges count against MAX_PENDING_BYTES. */
     this.pendingBytes = 0;
     this.enc = new Encoder();
@@ -240,7 +250,7 @@ export class Doc {
    * @returns {boolean}
    */
   hasPending() {
-    return this.pendingClients.length > 0 || this.deleteClients.length > 0;
+    return this.pendingClients > 0 || this.deleteClients > 0;
   }
 
   /**
@@ -371,6 +381,11 @@ export class Doc {
   commit() {
     const tx = this.txn;
     this.txn = null;
+    if (tx.local && this.me.next > tx.start) {
+      // Pending records may wait for these clocks (only a hostile peer
+      // sends that): the next update retries them.
+      this.advance(this.me);
+    }
     // Observers may start transactions that reuse tx: keep what undo needs.
     const capture = tx.capture;
     const me = this.me;
@@ -479,6 +494,7 @@ export class Doc {
       for (let k = dc.from; k < dc.to; k += 2) this.applyDelete(c, u.ranges[k], u.ranges[k + 1]);
     }
     if (this.hasPending()) this.retryPending();
+    this.endRetry();
   }
 
   /** resolve points a decoded record at the Text or Map it belongs to. */
@@ -518,7 +534,7 @@ export class Doc {
       if (c.pendingDeletes === null) c.pendingDeletes = new PendingRanges();
       const pd = c.pendingDeletes;
       const before = pd.size;
-      if (before === 0) this.deleteClients.push(c);
+      if (before === 0) this.deleteClients++;
       pd.add(start, end);
       this.pendingBytes += (pd.size - before) * PENDING_RANGE_COST;
     }
@@ -533,43 +549,111 @@ export class Doc {
     if (holdsPending(c, r, true)) return;
     const p = c.pending;
     const i = afterClock(p, r.clock);
-    if (p.length === 0) this.pendingClients.push(c);
+    if (p.length === 0) this.pendingClients++;
     r.cost = recordCost(r);
     this.pendingBytes += r.cost;
     if (i === p.length) p.push(r);
     else p.splice(i, 0, r);
+    this.toRetry(c);
   }
 
   /**
    * retryPending integrates pending records and deletions until no more can
-   * go in. Only the clients whose clocks passed the start of their pending
-   * deletions have deletions to apply.
+   * go in. It tries only the clients that may have been unblocked: those
+   * that received records, and those waiting for a client that advanced (in
+   * this update or by local edits since the last one); and it applies the
+   * pending deletions of the clients that advanced. An update thus costs
+   * what it unblocks, not the number of clients with pending changes. The
+   * order is Go's (Doc.retryPending), so that events list changes alike.
    */
   retryPending() {
-    for (let progress = true; progress; ) {
-      progress = false;
-      for (const c of this.pendingClients) {
-        const p = c.pending;
-        let k = 0;
-        while (k < p.length && this.tryIntegrate(c, p[k]) !== BLOCKED) this.pendingBytes -= p[k++].cost;
-        if (k > 0) {
-          p.splice(0, k);
-          progress = true;
+    const retry = this.retry;
+    while (retry.length > 0) {
+      const c = retry.pop();
+      c.inRetry = false;
+      const p = c.pending;
+      let k = 0;
+      while (k < p.length) {
+        if (this.tryIntegrate(c, p[k]) === BLOCKED) {
+          this.waitFor(c, this.blocker(c, p[k]));
+          break;
         }
+        this.pendingBytes -= p[k++].cost;
       }
-      this.pendingClients = this.pendingClients.filter((c) => c.pending.length > 0);
-    }
-    if (this.deleteClients.length > 0) {
-      for (const c of this.deleteClients) {
-        const pd = c.pendingDeletes;
-        if (c.next <= pd.low) continue;
-        const before = pd.size;
-        const rs = pd.takeBelow(c.next);
-        for (let k = 0; k < rs.length; k += 2) deleteRange(c, rs[k], rs[k + 1] - rs[k]);
-        this.pendingBytes += (pd.size - before) * PENDING_RANGE_COST;
+      if (k > 0) {
+        p.splice(0, k);
+        if (p.length === 0) this.pendingClients--;
       }
-      this.deleteClients = this.deleteClients.filter((c) => c.pendingDeletes.size > 0);
     }
+    for (const c of this.advanced) {
+      const pd = c.pendingDeletes;
+      if (pd === null || pd.size === 0 || c.next <= pd.low) continue;
+      const before = pd.size;
+      const rs = pd.takeBelow(c.next);
+      for (let k = 0; k < rs.length; k += 2) deleteRange(c, rs[k], rs[k + 1] - rs[k]);
+      this.pendingBytes += (pd.size - before) * PENDING_RANGE_COST;
+      if (pd.size === 0) {
+        c.pendingDeletes = null;
+        this.deleteClients--;
+      }
+    }
+  }
+
+  /** advance notes that client c's clock moved: the clients waiting for it are to be retried, and its pending deletions may apply. */
+  advance(c) {
+    if (this.waiters.size > 0) this.wakeWaiters(c.id);
+    if (!c.advanced && this.deleteClients > 0) {
+      c.advanced = true;
+      this.advanced.push(c);
+    }
+  }
+
+  /** endRetry forgets which clients advanced, once retryPending has seen them. */
+  endRetry() {
+    for (const c of this.advanced) c.advanced = false;
+    this.advanced.length = 0;
+  }
+
+  /** toRetry queues client c for retryPending. */
+  toRetry(c) {
+    if (!c.inRetry) {
+      c.inRetry = true;
+      this.retry.push(c);
+    }
+  }
+
+  /** waitFor records that c's lowest pending record waits for client id. */
+  waitFor(c, id) {
+    if (c.waiting && c.waitsFor === id) return;
+    c.waiting = true;
+    c.waitsFor = id;
+    const ws = this.waiters.get(id);
+    if (ws === undefined) this.waiters.set(id, [c]);
+    else ws.push(c);
+  }
+
+  /** wakeWaiters queues for retryPending the clients waiting for client id. */
+  wakeWaiters(id) {
+    const ws = this.waiters.get(id);
+    if (ws === undefined) return;
+    this.waiters.delete(id);
+    for (const c of ws) {
+      if (c.waiting && c.waitsFor === id) {
+        // else it waits for another since
+        c.waiting = false;
+        this.toRetry(c);
+      }
+    }
+  }
+
+  /** blocker returns the client whose clocks record r of client c, which tryIntegrate found blocked, waits for. */
+  blocker(c, r) {
+    if (r.clock > c.next || r.kind !== KIND_TEXT) return c.id;
+    if (r.hasLeft) {
+      const lc = this.clients.get(r.leftClient);
+      if (lc === undefined || r.leftClock >= lc.next) return r.leftClient;
+    }
+    return r.rightClient;
   }
 
   /**
@@ -683,6 +767,7 @@ export class Doc {
         this.integrateSkip(c, r.clock, r.length);
         break;
     }
+    this.advance(c);
     return INTEGRATED;
   }
 

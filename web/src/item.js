@@ -177,6 +177,12 @@ export class ClientState {
     this.pendingDeletes = null;
     /** hint is the index of the head find used last: lookups cluster. */
     this.hint = 0;
+    // Marks of the Doc's retry lists: in Doc.retry; in Doc.advanced;
+    // listed in Doc.waiters under waitsFor.
+    this.inRetry = false;
+    this.advanced = false;
+    this.waiting = false;
+    this.waitsFor = 0;
   }
 
   /** addHead appends a new newest head. @param {Item} it */

@@ -43,16 +43,17 @@ class Leaf {
  * looking at their items when the bound lies right of the new run's left
  * origin. Code points never change order, so a bound stays one while items
  * only leave. state is UNKNOWN_STATE (to be computed from the items),
- * AT (the code point (c, k); c null is before all) or EMPTY (no items).
- * @typedef {{state: number, c: any, k: number}} Bound
+ * AT (the code point (c, k); c null is before all) or EMPTY (no items);
+ * at is the item that held (c, k) when last looked up (see holder).
+ * @typedef {{state: number, c: any, k: number, at: Item | null}} Bound
  */
 const UNKNOWN_STATE = 0;
 const AT = 1;
 const EMPTY_STATE = 2;
 /** @type {Bound} */
-const UNKNOWN = { state: UNKNOWN_STATE, c: null, k: 0 };
+const UNKNOWN = { state: UNKNOWN_STATE, c: null, k: 0, at: null };
 /** @type {Bound} */
-const EMPTY = { state: EMPTY_STATE, c: null, k: 0 };
+const EMPTY = { state: EMPTY_STATE, c: null, k: 0, at: null };
 
 /** scanOptions.skips is cleared by tests, to check the skipping scan against the plain one. */
 export const scanOptions = { skips: true };
@@ -452,7 +453,7 @@ export class Text {
     if (leftLeaf !== lf || it.leftClient === null) {
       // An origin inside lf lies right of the left origin of lf's first
       // item, so only one from elsewhere can lower the bound.
-      const b = { state: AT, c: it.leftClient, k: it.leftClock };
+      const b = { state: AT, c: it.leftClient, k: it.leftClock, at: null };
       lf.minLeft = this.lower(lf.minLeft, b);
       const g = (lf.idx / LEAF_GROUP) | 0;
       this.groupMinLeft[g] = this.lower(this.groupMinLeft[g], b);
@@ -737,6 +738,7 @@ export class Text {
     a.length += b.length;
     a.next = b.next;
     b.leaf.items.splice(indexIn(b), 1);
+    b.leaf = null; // b is no item of the text any more (see holder)
   }
 
   // -------------------------------------------------------------------------
@@ -760,7 +762,7 @@ export class Text {
       if (rk > rightItem.clock) rightItem = this.split(rightItem, rk - rightItem.clock);
     }
     const o = this.after(leftItem);
-    if (o !== rightItem) this.resolveConflict(c, rightItem, lc, lk, rc, rk, this._lf, this._i, o);
+    if (o !== rightItem) this.resolveConflict(c, leftItem, rightItem, lc, lk, rc, rk, this._lf, this._i, o);
     this.place(c, n, leftItem, lc, lk, rc, rk, this._lf, this._i, content);
   }
 
@@ -788,17 +790,28 @@ export class Text {
    * _lf, _i. It is the YjsMod loop over items instead of code points: a
    * code point after the first of an item has its predecessor as left
    * origin, inside the scanned range, so only an item's first code point
-   * can stop the scan (FORMAT.md §7, "Working on runs").
+   * can stop the scan (FORMAT.md §7, "Working on runs"). leftItem and
+   * rightItem hold the origins (null for none); the scan starts at index i
+   * of lf, just after leftItem, with item o.
    */
-  resolveConflict(c, rightItem, lc, lk, rc, rk, lf, i, o) {
-    this.positionOf(lc, lk, false);
-    const lpL = this._pl;
-    const lpI = this._pi;
-    const lpO = this._po;
-    this.positionOf(rc, rk, true);
-    const rpL = this._pl;
-    const rpI = this._pi;
-    const rpO = this._po;
+  resolveConflict(c, leftItem, rightItem, lc, lk, rc, rk, lf, i, o) {
+    // The origins' positions, from the items that hold them.
+    let lpL = -1; // before all
+    let lpI = 0;
+    let lpO = 0;
+    if (leftItem !== null) {
+      lpL = leftItem.leaf.idx;
+      lpI = lf === leftItem.leaf ? i - 1 : indexIn(leftItem);
+      lpO = lk - leftItem.clock;
+    }
+    let rpL = Infinity; // after all
+    let rpI = 0;
+    let rpO = 0;
+    if (rightItem !== null) {
+      rpL = rightItem.leaf.idx;
+      rpI = indexIn(rightItem);
+      rpO = rk - rightItem.clock;
+    }
     let destLeaf = lf;
     let destIdx = i;
     let scanning = false;
@@ -808,11 +821,14 @@ export class Text {
         destIdx = i;
       }
       if (o === null || o === rightItem) break;
-      const cl = o.leftClient === lc && o.leftClock === lk ? 0 : this.cmpLeft(o.leftClient, o.leftClock, lpL, lpI, lpO);
+      const cl = o.leftClient === lc && o.leftClock === lk ? 0 : this.cmpLeft(o.leftClient, o.leftClock, lpL, lpI, lpO, lf, i);
       if (cl < 0) break;
       if (cl === 0) {
-        this.positionOf(o.rightClient, o.rightClock, true);
-        const cr = cmpPos(this._pl, this._pi, this._po, rpL, rpI, rpO);
+        let cr = 0;
+        if (o.rightClient !== rc || o.rightClock !== rk) {
+          this.positionOf(o.rightClient, o.rightClock, true);
+          cr = cmpPos(this._pl, this._pi, this._po, rpL, rpI, rpO);
+        }
         if (cr < 0) scanning = true;
         else if (cr === 0) {
           if (c.id < o.client.id) break;
@@ -880,10 +896,18 @@ export class Text {
     if (lf.minLeft.state === UNKNOWN_STATE) {
       lf.minLeft = this.minBound(lf.items.length, (k) => {
         const it = lf.items[k];
-        if (it.leftClient !== null && it.leftClient.find(it.leftClock).leaf === lf) {
-          return EMPTY; // right of the origin of lf's first item
+        const c = it.leftClient;
+        if (c === null) return { state: AT, c: null, k: 0, at: null };
+        // An origin lies left of its item: most are in an item just
+        // before it in the leaf, found without searching the client's.
+        const lk = it.leftClock;
+        for (let j = k - 1; j >= 0; j--) {
+          const p = lf.items[j];
+          if (p.client === c && p.clock <= lk && lk < p.clock + p.length) return EMPTY; // right of the origin of lf's first item
         }
-        return { state: AT, c: it.leftClient, k: it.leftClock };
+        const at = c.find(lk);
+        if (at.leaf === lf) return EMPTY;
+        return { state: AT, c, k: lk, at };
       });
     }
     return lf.minLeft;
@@ -915,12 +939,13 @@ export class Text {
 
   /** cmpBounds compares two bounds in state AT by the positions of their code points. */
   cmpBounds(a, b) {
-    this.positionOf(a.c, a.k, false);
-    const al = this._pl;
-    const ai = this._pi;
-    const ao = this._po;
-    this.positionOf(b.c, b.k, false);
-    return cmpPos(al, ai, ao, this._pl, this._pi, this._po);
+    if (a.c === null || b.c === null) return a.c === b.c ? 0 : a.c === null ? -1 : 1;
+    const x = holder(a);
+    const y = holder(b);
+    const xl = x.leaf.idx;
+    const yl = y.leaf.idx;
+    if (xl !== yl) return xl < yl ? -1 : 1;
+    return cmpPos(xl, indexIn(x), a.k - x.clock, yl, indexIn(y), b.k - y.clock);
   }
 
   /** lower returns the lesser of two bounds: unknown if either is. */
@@ -934,21 +959,28 @@ export class Text {
 
   /** rightOf reports whether a known bound lies right of position (pl, pi, po). */
   rightOf(b, pl, pi, po) {
-    return b.state === EMPTY_STATE || this.cmpLeft(b.c, b.k, pl, pi, po) > 0;
+    if (b.state === EMPTY_STATE) return true;
+    if (b.c === null) return false; // before all
+    const it = holder(b);
+    const li = it.leaf.idx;
+    if (li !== pl) return li > pl;
+    return cmpPos(li, indexIn(it), b.k - it.clock, pl, pi, po) > 0;
   }
 
   /**
    * cmpLeft compares the position of left origin (client, clock) (client
    * null: before all) with position (pl, pi, po), like positionOf and
    * cmpPos but looking into the origin's leaf only when the position is in
-   * it.
+   * it. The origin is that of the item at index i of lf: when it lies in
+   * lf too, it lies before i, mostly just before.
    */
-  cmpLeft(client, clock, pl, pi, po) {
+  cmpLeft(client, clock, pl, pi, po, lf, i) {
     if (client === null) return pl === -1 ? 0 : -1;
     const it = client.find(clock);
     const li = it.leaf.idx;
     if (li !== pl) return li < pl ? -1 : 1;
-    return cmpPos(li, indexIn(it), clock - it.clock, pl, pi, po);
+    const k = it.leaf === lf ? lf.items.lastIndexOf(it, i) : -1;
+    return cmpPos(li, k >= 0 ? k : indexIn(it), clock - it.clock, pl, pi, po);
   }
 
   // -------------------------------------------------------------------------
@@ -977,6 +1009,20 @@ export class Text {
     const ev = { delta, local };
     notify(this.observers, ev, this.doc.onObserverError);
   }
+}
+
+/**
+ * holder returns the item holding the code point of bound b (in state AT,
+ * with a client): the one it held when last looked up if it still does, so
+ * that comparing bounds rarely searches the client's items. Splits leave
+ * the code point in one of the pieces, and an absorbed item loses its leaf.
+ * @param {Bound} b
+ * @returns {Item}
+ */
+function holder(b) {
+  const it = b.at;
+  if (it !== null && it.leaf !== null && it.client === b.c && it.clock <= b.k && b.k < it.clock + it.length) return it;
+  return (b.at = b.c.find(b.k));
 }
 
 /** cmpPos compares two positions (leaf, index, offset). */

@@ -3,7 +3,9 @@
 // of every case, this implementation must give the same verdict (accepted,
 // or refused with the same class of error), leave a refused update without
 // effect, and after an accepted one hold a document whose snapshot is
-// byte-identical to Go's, with the same pending state; and a local edit
+// byte-identical to Go's, with the same pending state and the same count
+// of pending bytes (so that both refuse the same updates with
+// TooMuchPendingError / ErrTooMuchPending); and a local edit
 // after the case must switch the client ID exactly when Go's does.
 
 import { test } from 'node:test';
@@ -52,6 +54,7 @@ test('hostile.json: same verdicts, same snapshots as Go', () => {
         assert.equal(toHex(d.snapshot()), u.snapshot, `${what}: snapshot`);
       }
       assert.equal(d.hasPending(), u.pending, `${what}: pending`);
+      assert.equal(d.pendingBytes, u.pending_bytes, `${what}: pending bytes`);
     });
     // A local edit after the last update is made under a fresh client ID
     // exactly when Go's is (FORMAT.md §6.5).
