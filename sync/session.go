@@ -116,7 +116,9 @@ func (s *session) handshake(roomName string) (closeReason, string) {
 	if reason, text := s.join(roomName, hello); reason != 0 {
 		return reason, text
 	}
-	_ = s.conn.SetReadDeadline(time.Now().Add(s.readWait()))
+	// The client's heartbeat starts at the Welcome, which may take a
+	// while to arrive: the first wait is at least the Hello's.
+	_ = s.conn.SetReadDeadline(time.Now().Add(max(s.readWait(), s.hub.cfg.HelloTimeout)))
 	return 0, ""
 }
 
