@@ -366,6 +366,13 @@ export interface ProviderOptions {
   /** How long to wait for the Welcome after opening, in ms (default 10000), before retrying. */
   handshakeTimeout?: number;
   /**
+   * The heartbeat interval in ms (default 10000; 0 for none; else 100 to
+   * 60000): a connection on which the server stays silent is found dead,
+   * closed (an 'error' with code 4005) and reconnected at most 2.5
+   * intervals after the provider last heard from the server.
+   */
+  heartbeat?: number;
+  /**
    * Where 'online' and 'offline' events come from: globalThis in a browser
    * (default when it has addEventListener), null to ignore them.
    */
