@@ -525,6 +525,13 @@ export class IndexedDBPersistence {
   readonly doc: Doc;
   /** Resolves once the stored document is in the Doc, or persistence turned off. */
   readonly whenSynced: Promise<void>;
+  /**
+   * Resolves, before the Doc is loaded, to the plain text of each Text as
+   * stored at the last compaction or page exit (by name), or to null: an
+   * editor can paint it at once, read only, and bind once whenSynced
+   * resolves (see CodeMirrorBinding).
+   */
+  readonly whenRendered: Promise<Record<string, string> | null>;
   /** True once the stored document is loaded (or loading failed). */
   readonly synced: boolean;
   /** False once persistence turned itself off. */
