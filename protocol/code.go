@@ -42,6 +42,10 @@ const (
 	CodeInvalidRoom Code = 4002
 	// CodeHelloTimeout: no Hello arrived in time after the connection opened.
 	CodeHelloTimeout Code = 4003
+	// CodeHeartbeatTimeout: the client asked for a heartbeat in its Hello
+	// (version 2), then sent nothing for three of its intervals: the
+	// connection is taken as dead. Reconnect with backoff.
+	CodeHeartbeatTimeout Code = 4005
 	// CodeInvalidUpdate: an update failed to decode or to apply. The room's
 	// document is unchanged by it.
 	CodeInvalidUpdate Code = 4004
@@ -90,6 +94,7 @@ var codeNames = map[Code]string{
 	CodeUnsupportedVersion: "unsupported protocol version",
 	CodeInvalidRoom:        "invalid room",
 	CodeHelloTimeout:       "hello timeout",
+	CodeHeartbeatTimeout:   "heartbeat timeout",
 	CodeInvalidUpdate:      "invalid update",
 	CodeSlowConsumer:       "slow consumer",
 	CodeUnauthorized:       "unauthorized",

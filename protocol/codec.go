@@ -13,14 +13,26 @@ import (
 
 // fieldCount is the length of each message's msgpack array, type tag
 // included. Decode requires exactly this many elements: a later version that
-// adds a field also raises Version.
+// adds a field also raises Version. A Hello's count depends on its
+// version: helloFieldCount.
 var fieldCount = [...]int{
-	TypeHello:    6,
-	TypeWelcome:  3,
-	TypeUpdate:   3,
-	TypeAck:      2,
-	TypePresence: 2,
-	TypeError:    4,
+	TypeHello:     6,
+	TypeWelcome:   3,
+	TypeUpdate:    3,
+	TypeAck:       2,
+	TypePresence:  2,
+	TypeError:     4,
+	TypeHeartbeat: 2,
+}
+
+// helloFieldCount returns the element count of a Hello of version v: a
+// version 2 Hello adds the heartbeat interval. Hellos of versions this
+// package does not speak are encoded in the layout of version 1.
+func helloFieldCount(v uint64) int {
+	if v == 2 {
+		return 7
+	}
+	return 6
 }
 
 var encoderPool = sync.Pool{New: func() any {
@@ -54,7 +66,11 @@ func Encode(m Message) ([]byte, error) {
 	e := p.enc
 	// Writes to a bytes.Buffer cannot fail, so the encoder's errors are
 	// not checked one by one.
-	_ = e.EncodeArrayLen(fieldCount[m.Type()])
+	n := fieldCount[m.Type()]
+	if h, ok := m.(*Hello); ok {
+		n = helloFieldCount(h.Version)
+	}
+	_ = e.EncodeArrayLen(n)
 	_ = e.EncodeUint(uint64(m.Type()))
 	switch m := m.(type) {
 	case *Hello:
@@ -63,6 +79,9 @@ func Encode(m Message) ([]byte, error) {
 		_ = e.EncodeUint(m.Client)
 		_ = e.EncodeString(m.Token)
 		_ = e.EncodeBytes(nonNil(m.StateVector))
+		if m.Version == 2 {
+			_ = e.EncodeUint(m.HeartbeatMillis)
+		}
 	case *Welcome:
 		_ = e.EncodeBytes(nonNil(m.StateVector))
 		_ = e.EncodeBytes(nonNil(m.Update))
@@ -85,6 +104,8 @@ func Encode(m Message) ([]byte, error) {
 		_ = e.EncodeUint(uint64(m.Code))
 		_ = e.EncodeString(m.Message)
 		_ = e.EncodeUint(m.Seq)
+	case *Heartbeat:
+		_ = e.EncodeUint(m.ID)
 	}
 	return bytes.Clone(p.buf.Bytes()), nil
 }
@@ -108,9 +129,14 @@ func check(m Message) error {
 	}
 	switch m := m.(type) {
 	case *Hello:
+		spoken := m.Version >= MinVersion && m.Version <= Version
 		switch {
-		case m.Version == Version && !ValidRoom(m.Room):
+		case spoken && !ValidRoom(m.Room):
 			return invalid("room name %q", m.Room)
+		case m.Version == 2 && !ValidHeartbeat(m.HeartbeatMillis):
+			return invalid("heartbeat interval of %d ms: want 0 or %d to %d", m.HeartbeatMillis, MinHeartbeatMillis, MaxHeartbeatMillis)
+		case m.Version != 2 && m.HeartbeatMillis != 0:
+			return invalid("a heartbeat interval in a hello of version %d: only version 2 has one", m.Version)
 		case m.Client > MaxClientID:
 			return invalid("client ID %d exceeds 2^53-1", m.Client)
 		case len(m.Token) > MaxTokenBytes || !utf8.ValidString(m.Token):
@@ -129,7 +155,7 @@ func check(m Message) error {
 		if len(m.Message) > MaxErrorMessageBytes || !utf8.ValidString(m.Message) {
 			return invalid("error message is not UTF-8 of at most %d bytes", MaxErrorMessageBytes)
 		}
-	case *Welcome, *Update, *Ack:
+	case *Welcome, *Update, *Ack, *Heartbeat:
 	default:
 		return invalid("unknown message %T", m)
 	}
@@ -153,6 +179,8 @@ func isNil(m Message) bool {
 	case *Presence:
 		return m == nil
 	case *Error:
+		return m == nil
+	case *Heartbeat:
 		return m == nil
 	}
 	return false
@@ -224,13 +252,13 @@ func (d *decoder) message() (Message, error) {
 		if err != nil {
 			return nil, err
 		}
-		if v != Version {
+		if v < MinVersion || v > Version {
 			// Whatever follows belongs to that version's format.
 			_, _ = d.br.Seek(0, io.SeekEnd)
 			return &Hello{Version: v}, nil
 		}
-		if n != fieldCount[t] {
-			return nil, d.fail("hello has %d elements, want %d", n, fieldCount[t])
+		if want := helloFieldCount(v); n != want {
+			return nil, d.fail("a version %d hello has %d elements, want %d", v, n, want)
 		}
 		return d.helloFields(v)
 	}
@@ -271,6 +299,12 @@ func (d *decoder) message() (Message, error) {
 		return m, nil
 	case TypePresence:
 		return d.presence()
+	case TypeHeartbeat:
+		m := &Heartbeat{}
+		if m.ID, err = d.uint(); err != nil {
+			return nil, err
+		}
+		return m, nil
 	default: // TypeError
 		m := &Error{}
 		code, err := d.uint()
@@ -315,7 +349,23 @@ func (d *decoder) helloFields(version uint64) (*Hello, error) {
 	if m.StateVector, err = d.bin(-1); err != nil {
 		return nil, err
 	}
+	if version == 2 {
+		at = d.offset()
+		if m.HeartbeatMillis, err = d.uint(); err != nil {
+			return nil, err
+		}
+		if !ValidHeartbeat(m.HeartbeatMillis) {
+			return nil, &DecodeError{Offset: at, Msg: fmt.Sprintf("heartbeat interval of %d ms: want 0 or %d to %d", m.HeartbeatMillis, MinHeartbeatMillis, MaxHeartbeatMillis)}
+		}
+	}
 	return m, nil
+}
+
+// ValidHeartbeat reports whether ms is a heartbeat interval a version 2
+// Hello may carry: 0 (no heartbeat), or MinHeartbeatMillis to
+// MaxHeartbeatMillis.
+func ValidHeartbeat(ms uint64) bool {
+	return ms == 0 || ms >= MinHeartbeatMillis && ms <= MaxHeartbeatMillis
 }
 
 func (d *decoder) presence() (*Presence, error) {

@@ -32,7 +32,10 @@ var roundTripTests = []struct {
 	{"hello/max", &protocol.Hello{Version: 1, Room: strings.Repeat("x", protocol.MaxRoomBytes), Client: protocol.MaxClientID,
 		Token: strings.Repeat("t", protocol.MaxTokenBytes), StateVector: bytes.Repeat([]byte{1}, 1<<16+1)}},
 	{"hello/unicode token", &protocol.Hello{Version: 1, Room: "a.b_c~d-e", Client: 7, Token: "jeton-é-👋", StateVector: []byte{0x80}}},
-	{"hello/version 2", &protocol.Hello{Version: 2}},
+	{"hello/version 2", &protocol.Hello{Version: 2, Room: "notes", Client: 42, StateVector: []byte{0x80}, HeartbeatMillis: 10000}},
+	{"hello/version 2 no heartbeat", &protocol.Hello{Version: 2, Room: "notes", Client: 42}},
+	{"hello/version 2 shortest heartbeat", &protocol.Hello{Version: 2, Room: "r", HeartbeatMillis: protocol.MinHeartbeatMillis}},
+	{"hello/version 3", &protocol.Hello{Version: 3}},
 	{"hello/version max uint64", &protocol.Hello{Version: math.MaxUint64}},
 	{"welcome", &protocol.Welcome{StateVector: []byte{0x80}, Update: unhex(crdtEmpty)}},
 	{"welcome/nil", &protocol.Welcome{}},
@@ -59,6 +62,8 @@ var roundTripTests = []struct {
 	{"error", &protocol.Error{Code: protocol.CodeInvalidUpdate, Message: "bad update", Seq: 9}},
 	{"error/empty", &protocol.Error{}},
 	{"error/max", &protocol.Error{Code: math.MaxUint16, Message: strings.Repeat("é", protocol.MaxErrorMessageBytes/2), Seq: math.MaxUint64}},
+	{"heartbeat/0", &protocol.Heartbeat{}},
+	{"heartbeat/max uint64", &protocol.Heartbeat{ID: math.MaxUint64}},
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -208,7 +213,7 @@ func checkDecodeError(t *testing.T, in []byte, unknownType bool) {
 }
 
 func TestDecodeUnknownTypes(t *testing.T) {
-	for tag := 6; tag < 300; tag += 7 {
+	for tag := 7; tag < 300; tag += 7 {
 		b := append([]byte{0x92}, encodeUint(uint64(tag))...)
 		b = append(b, 0x00)
 		m, err := protocol.Decode(b)
@@ -241,8 +246,8 @@ func TestDecodeOtherVersion(t *testing.T) {
 		hex     string
 		version uint64
 	}{
-		{"960002a56e6f74657302a0c40180", 2},
-		{"920002", 2},
+		{"960003a56e6f74657302a0c40180", 3},
+		{"920003", 3},
 		{"9200cf0000000100000000", 1 << 32},
 		{"9300cc0ac0", 10},
 		{"960000a0c0c0c0c0", 0},
@@ -297,7 +302,12 @@ var encodeErrorTests = []struct {
 	{"hello client max uint64", &protocol.Hello{Version: 1, Room: "r", Client: math.MaxUint64}},
 	{"hello token too long", &protocol.Hello{Version: 1, Room: "r", Token: strings.Repeat("t", protocol.MaxTokenBytes+1)}},
 	{"hello token invalid UTF-8", &protocol.Hello{Version: 1, Room: "r", Token: "\xff"}},
-	{"hello version 2 client 2^53", &protocol.Hello{Version: 2, Client: protocol.MaxClientID + 1}},
+	{"hello version 3 client 2^53", &protocol.Hello{Version: 3, Client: protocol.MaxClientID + 1}},
+	{"hello version 2 empty room", &protocol.Hello{Version: 2, Room: "", HeartbeatMillis: 1000}},
+	{"hello heartbeat too short", &protocol.Hello{Version: 2, Room: "r", HeartbeatMillis: protocol.MinHeartbeatMillis - 1}},
+	{"hello heartbeat too long", &protocol.Hello{Version: 2, Room: "r", HeartbeatMillis: protocol.MaxHeartbeatMillis + 1}},
+	{"hello version 1 with a heartbeat", &protocol.Hello{Version: 1, Room: "r", HeartbeatMillis: 1000}},
+	{"nil heartbeat", (*protocol.Heartbeat)(nil)},
 	{"presence client 2^53", &protocol.Presence{Entries: []protocol.PresenceEntry{{Client: protocol.MaxClientID + 1}}}},
 	{"presence state too big", &protocol.Presence{Entries: []protocol.PresenceEntry{{Client: 1}, {Client: 2, State: make([]byte, protocol.MaxPresenceBytes+1)}}}},
 	{"error message too long", &protocol.Error{Code: protocol.CodeInternalError, Message: strings.Repeat("m", protocol.MaxErrorMessageBytes+1)}},
@@ -384,6 +394,7 @@ var codeTests = []struct {
 	{protocol.CodeUnsupportedVersion, 4001, "unsupported protocol version", true},
 	{protocol.CodeInvalidRoom, 4002, "invalid room", true},
 	{protocol.CodeHelloTimeout, 4003, "hello timeout", false},
+	{protocol.CodeHeartbeatTimeout, 4005, "heartbeat timeout", false},
 	{protocol.CodeInvalidUpdate, 4004, "invalid update", true},
 	{protocol.CodeSlowConsumer, 4008, "slow consumer", false},
 	{protocol.CodeUnauthorized, 4401, "unauthorized", true},
@@ -412,13 +423,13 @@ func TestCode(t *testing.T) {
 			}
 		})
 	}
-	if len(codeTable) != 20 {
-		t.Errorf("codeTable has %d codes, want the 20 of code.go", len(codeTable))
+	if len(codeTable) != 21 {
+		t.Errorf("codeTable has %d codes, want the 21 of code.go", len(codeTable))
 	}
 }
 
 func TestTypeString(t *testing.T) {
-	want := []string{"hello", "welcome", "update", "ack", "presence", "error", "type(6)"}
+	want := []string{"hello", "welcome", "update", "ack", "presence", "error", "heartbeat", "type(7)"}
 	for i, w := range want {
 		if got := protocol.Type(i).String(); got != w {
 			t.Errorf("Type(%d).String() = %q, want %q", i, got, w)

@@ -2,9 +2,17 @@ package protocol
 
 import "strconv"
 
-// Version is the protocol version this package speaks. A client names it in
-// its Hello; a server answers any other version with CodeUnsupportedVersion.
-const Version = 1
+// Version is the newest protocol version this package speaks. A client
+// names its version in its Hello; a server answers a version it does not
+// speak with CodeUnsupportedVersion. Version 2 adds the heartbeat (the
+// Hello's HeartbeatMillis and the Heartbeat message); version 1 is still
+// spoken, so that clients of either version work with a server of version
+// 2, and a client of version 2 can fall back to version 1 against an
+// older server (PROTOCOL.md §11).
+const Version = 2
+
+// MinVersion is the oldest protocol version this package speaks.
+const MinVersion = 1
 
 // Limits every implementation enforces. They bound what one peer can make
 // another hold, whatever the transport's own message size limit.
@@ -20,6 +28,12 @@ const (
 	// MaxClientID is the largest client ID: IDs must be exact in a
 	// JavaScript number.
 	MaxClientID = 1<<53 - 1
+	// MinHeartbeatMillis and MaxHeartbeatMillis bound the heartbeat
+	// interval a version 2 Hello may ask for, unless it is 0 (none):
+	// shorter would cost the server a message per client too often,
+	// longer would find a dead connection no sooner than the keep-alive.
+	MinHeartbeatMillis = 100
+	MaxHeartbeatMillis = 60_000
 )
 
 // A Type is the tag that opens every message and says which one it is.
@@ -34,9 +48,12 @@ const (
 	TypeAck      Type = 3 // server → client: updates up to a sequence number are accepted
 	TypePresence Type = 4 // both ways: ephemeral per-client state
 	TypeError    Type = 5 // server → client: what went wrong, before a close or alone
+	// TypeHeartbeat (version 2) is sent both ways on an idle connection:
+	// it shows the sender alive and, from a client, may ask for an echo.
+	TypeHeartbeat Type = 6
 )
 
-var typeNames = [...]string{"hello", "welcome", "update", "ack", "presence", "error"}
+var typeNames = [...]string{"hello", "welcome", "update", "ack", "presence", "error", "heartbeat"}
 
 // String returns the message type's name, such as "hello".
 func (t Type) String() string {
@@ -46,7 +63,8 @@ func (t Type) String() string {
 	return "type(" + strconv.Itoa(int(t)) + ")"
 }
 
-// A Message is one of *Hello, *Welcome, *Update, *Ack, *Presence and *Error.
+// A Message is one of *Hello, *Welcome, *Update, *Ack, *Presence, *Error
+// and *Heartbeat.
 type Message interface {
 	// Type returns the message's wire tag.
 	Type() Type
@@ -55,12 +73,19 @@ type Message interface {
 // Hello is the first message a client sends on a connection: it joins Room
 // as replica Client, whose document is at StateVector. Token authenticates
 // the client when the server asks for it; it is empty otherwise.
+//
+// A version 2 Hello also carries HeartbeatMillis: the client will send
+// something at least that often, and both sides take a connection that
+// stays silent for a few intervals as dead (PROTOCOL.md §10). 0 asks for
+// no heartbeat; otherwise it lies in [MinHeartbeatMillis,
+// MaxHeartbeatMillis]. A version 1 Hello has no such field: it is 0.
 type Hello struct {
-	Version     uint64 // protocol version the client speaks; Version for this package
-	Room        string // room name; must equal the room in the WebSocket URL
-	Client      uint64 // the client's CRDT client ID, at most MaxClientID
-	Token       string // bearer token, or empty
-	StateVector []byte // the client's encoded crdt.StateVector
+	Version         uint64 // protocol version the client speaks: 1 or 2 (Version)
+	Room            string // room name; must equal the room in the WebSocket URL
+	Client          uint64 // the client's CRDT client ID, at most MaxClientID
+	Token           string // bearer token, or empty
+	StateVector     []byte // the client's encoded crdt.StateVector
+	HeartbeatMillis uint64 // version 2: the heartbeat interval in ms, or 0 for none
 }
 
 // Welcome answers a Hello. Update holds exactly what the client lacks (a
@@ -110,6 +135,15 @@ type Error struct {
 	Seq     uint64
 }
 
+// Heartbeat (version 2) shows its sender alive on a connection where it has
+// nothing else to send. From a client, an ID other than 0 asks the server
+// to echo it at once, which tells a client that has heard nothing for a
+// while whether the server still hears it; ID 0 asks for nothing. From the
+// server, ID is the echoed one.
+type Heartbeat struct {
+	ID uint64
+}
+
 // Type implements Message.
 func (*Hello) Type() Type { return TypeHello }
 
@@ -127,3 +161,6 @@ func (*Presence) Type() Type { return TypePresence }
 
 // Type implements Message.
 func (*Error) Type() Type { return TypeError }
+
+// Type implements Message.
+func (*Heartbeat) Type() Type { return TypeHeartbeat }

@@ -101,6 +101,13 @@ written is finished before the farewell. Its client reconnects, and the handshak
 make the resync lossless. protocol/PROTOCOL.md lists every message and
 close code.
 
+A client of protocol version 2 may ask for a heartbeat in its Hello
+(heartbeat.go): the session echoes its echo requests through the queue and
+closes it with 4005 when nothing has arrived for three of its intervals.
+That deadline is the read deadline the read pump sets after every frame
+anyway, so the heartbeat costs an idle session no goroutine and no timer,
+and the server sends no heartbeat of its own.
+
 A Client (Dial) is the Go end of the same protocol: it keeps a local
 crdt.Doc in sync with a room, reconnects with jittered exponential backoff,
 and on every reconnection sends the server whatever it lacks, so that edits

@@ -123,11 +123,11 @@ func newHubMetrics(stats func() Stats) *hubMetrics {
 // isRejection reports whether the server closes a session for reason
 // because of something the client sent (or failed to send). Every reason
 // is one except those listed: the client leaving, the server leaving, a
-// slow reader and a server fault, so that a reason added to closeReasons
+// slow reader, a dead connection and a server fault, so that a reason added to closeReasons
 // is counted as a rejection without touching this file.
 func (r closeReason) isRejection() bool {
 	switch r {
-	case closedByClient, closedGoingAway, closedSlowConsumer, closedInternalError, closedRoomDeleted:
+	case closedByClient, closedGoingAway, closedSlowConsumer, closedInternalError, closedRoomDeleted, closedHeartbeatTimeout:
 		return false
 	}
 	return true

@@ -28,8 +28,9 @@ type session struct {
 
 	// Set by the read pump once the Hello is accepted; read by the room
 	// only after the join event, which the channel send orders.
-	room   *room
-	client uint64
+	room      *room
+	client    uint64
+	heartbeat time.Duration // the interval the Hello asked for, or 0 (heartbeat.go)
 
 	lastSeq      uint64      // the last Update seq read; read pump only
 	readEnded    atomic.Bool // the read pump (or handshake) stopped reading
@@ -71,7 +72,7 @@ func (s *session) serve(roomName string) {
 		if s.room == nil {
 			return nil
 		}
-		return s.conn.SetReadDeadline(time.Now().Add(pongWait))
+		return s.conn.SetReadDeadline(time.Now().Add(s.readWait()))
 	})
 	// Every frame to the client goes through the queue, which frames and
 	// orders it; gorilla must not write pongs or close frames of its own.
@@ -80,7 +81,10 @@ func (s *session) serve(roomName string) {
 			return errRateLimited
 		}
 		s.queue.push(frame(opPong, []byte(data)))
-		return nil
+		if s.room == nil {
+			return nil
+		}
+		return s.conn.SetReadDeadline(time.Now().Add(s.readWait()))
 	})
 	// A close frame ends the read pump: there can be only one.
 	s.conn.SetCloseHandler(func(int, string) error {
@@ -114,7 +118,9 @@ func (s *session) handshake(roomName string) (closeReason, string) {
 	if reason, text := s.join(roomName, hello); reason != 0 {
 		return reason, text
 	}
-	_ = s.conn.SetReadDeadline(time.Now().Add(pongWait))
+	// The client's heartbeat starts at the Welcome, which may take a
+	// while to arrive: the first wait is at least the Hello's.
+	_ = s.conn.SetReadDeadline(time.Now().Add(max(s.readWait(), s.hub.cfg.HelloTimeout)))
 	return 0, ""
 }
 
@@ -152,7 +158,7 @@ func (s *session) readMessages() (reason closeReason, text string, seq uint64) {
 		if reason != 0 {
 			return reason, text, 0
 		}
-		_ = s.conn.SetReadDeadline(time.Now().Add(pongWait))
+		_ = s.conn.SetReadDeadline(time.Now().Add(s.readWait()))
 		switch m := m.(type) {
 		case *protocol.Update:
 			if m.Seq <= s.lastSeq {
@@ -172,6 +178,8 @@ func (s *session) readMessages() (reason closeReason, text string, seq uint64) {
 			if !s.room.send(event{kind: eventPresence, s: s, msg: m}) {
 				return closedGoingAway, "", 0
 			}
+		case *protocol.Heartbeat:
+			s.heartbeatReceived(m)
 		case *protocol.Hello:
 			return closedProtocolError, "second hello", 0
 		default:
@@ -183,8 +191,8 @@ func (s *session) readMessages() (reason closeReason, text string, seq uint64) {
 // join validates a Hello and joins its room.
 func (s *session) join(roomName string, h *protocol.Hello) (closeReason, string) {
 	switch {
-	case h.Version != protocol.Version:
-		return closedBadVersion, fmt.Sprintf("protocol version %d is not supported; this server speaks version %d", h.Version, protocol.Version)
+	case h.Version < protocol.MinVersion || h.Version > protocol.Version:
+		return closedBadVersion, fmt.Sprintf("protocol version %d is not supported; this server speaks versions %d to %d", h.Version, protocol.MinVersion, protocol.Version)
 	case h.Room != roomName:
 		return closedInvalidRoom, fmt.Sprintf("hello names room %q but the URL names %q", h.Room, roomName)
 	}
@@ -211,6 +219,7 @@ func (s *session) join(roomName string, h *protocol.Hello) (closeReason, string)
 		return closedInternalError, fmt.Sprintf("room %q could not be loaded", roomName)
 	}
 	s.room, s.client = r, h.Client
+	s.heartbeat = time.Duration(h.HeartbeatMillis) * time.Millisecond
 	if !r.send(event{kind: eventJoin, s: s, msg: h}) {
 		return closedGoingAway, "room closed"
 	}
@@ -229,6 +238,9 @@ func (s *session) read() (protocol.Message, closeReason, string) {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() && s.room == nil {
 			return nil, closedHelloTimeout, "no hello within " + s.hub.cfg.HelloTimeout.String()
+		}
+		if errors.As(err, &ne) && ne.Timeout() && s.heartbeat > 0 {
+			return nil, closedHeartbeatTimeout, heartbeatText(s.heartbeat)
 		}
 		return nil, closedByClient, err.Error()
 	}

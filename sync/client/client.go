@@ -38,12 +38,20 @@ const (
 	// tryLaterBackoff is the least delay before reconnecting after 1013
 	// (try again later), unless MaxBackoff is smaller.
 	tryLaterBackoff = time.Second
+	// DefaultHeartbeat is the heartbeat interval a client asks for: with
+	// it, a dead connection is noticed within 25 s (2.5 intervals,
+	// PROTOCOL.md §10).
+	DefaultHeartbeat = 10 * time.Second
 )
 
 // Errors reported by a Client.
 var (
 	// ErrClosed is returned by a Client's methods after Close.
 	ErrClosed = errors.New("sync: client closed")
+	// ErrDeadConnection ended a connection on which the server left a
+	// heartbeat unanswered for an interval: the client closed it and
+	// reconnects (Options.OnDisconnect reports it).
+	ErrDeadConnection = errors.New("sync: no answer to the heartbeat: the connection is dead")
 )
 
 // Options configures Dial. The zero value selects every default.
@@ -91,6 +99,25 @@ type Options struct {
 	// OnStatus, if set, is called on every change of Status, with the
 	// client's lock held: it must not call the Client's methods.
 	OnStatus func(Status)
+
+	// OnDisconnect, if set, is called with the error that ended each
+	// joined connection (ErrDeadConnection for one the heartbeat found
+	// dead), before the client reconnects or stops. It runs in the
+	// client's connection loop, without the lock: it may call the
+	// Client's methods, but not Close.
+	OnDisconnect func(error)
+
+	// Heartbeat is the heartbeat interval the client asks for in its
+	// Hello (PROTOCOL.md §10): it sends something at least that often,
+	// and takes the connection as dead, closes it and reconnects when an
+	// echo request stays unanswered for that long, at most 2.5 intervals
+	// after it last heard from the server. Zero means DefaultHeartbeat; a
+	// negative value turns the heartbeat off. Otherwise it must lie
+	// between protocol.MinHeartbeatMillis and MaxHeartbeatMillis
+	// milliseconds. Against a server of protocol version 1, which refuses
+	// the version 2 Hello with 4001, the client falls back to version 1
+	// and has no heartbeat.
+	Heartbeat time.Duration
 }
 
 // Status is the state of a Client's connection.
@@ -140,6 +167,15 @@ type Client struct {
 	presence []byte // local presence state, encoded
 	peers    map[uint64][]byte
 	changed  chan struct{} // closed on the next change; nil until someone waits
+
+	// The heartbeat of conn (PROTOCOL.md §10): version is the protocol
+	// version of the next Hello, 1 after a server refused version 2.
+	version  uint64
+	sentAt   time.Time       // when conn last took a message
+	heardAt  time.Time       // when conn last brought one
+	echoID   uint64          // the last echo request's number
+	echoAt   time.Time       // when the unanswered echo request went; zero if none
+	deadConn *websocket.Conn // a connection the heartbeat found dead
 }
 
 // Dial connects to a room at rawURL (ws://host:port/ws/ROOM or wss://…),
@@ -164,6 +200,13 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 	setDefault(&c.opts.MinBackoff, DefaultMinBackoff)
 	setDefault(&c.opts.MaxBackoff, DefaultMaxBackoff)
 	setDefault(&c.opts.MaxMessageSize, DefaultMaxMessageSize)
+	if c.opts.Heartbeat == 0 {
+		c.opts.Heartbeat = DefaultHeartbeat
+	}
+	if hb := c.opts.Heartbeat; hb > 0 && (hb%time.Millisecond != 0 || !protocol.ValidHeartbeat(uint64(hb/time.Millisecond))) {
+		return nil, fmt.Errorf("sync: dial: a heartbeat of %v: want %d to %d ms, in whole milliseconds", hb, protocol.MinHeartbeatMillis, protocol.MaxHeartbeatMillis)
+	}
+	c.version = protocol.Version
 	c.doc = c.opts.Doc
 	if c.doc == nil {
 		c.doc = crdt.NewDoc()
@@ -173,7 +216,7 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 		return nil, err
 	}
 	go c.loop(conn)
-	go c.refreshPresence()
+	go c.keepAlive()
 	return c, nil
 }
 
@@ -344,14 +387,34 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 	c.mu.Lock()
 	c.setStatusLocked(StatusConnecting)
 	hello := &protocol.Hello{
-		Version:     protocol.Version,
+		Version:     c.version,
 		Room:        c.room,
 		Client:      uint64(c.doc.ClientID()),
 		Token:       token,
 		StateVector: c.doc.StateVector().Encode(),
 	}
+	if c.version >= 2 && c.opts.Heartbeat > 0 {
+		hello.HeartbeatMillis = uint64(c.opts.Heartbeat / time.Millisecond)
+	}
 	c.mu.Unlock()
 
+	conn, err := c.handshake(ctx, hello)
+	var se *ServerError
+	if errors.As(err, &se) && se.Code == protocol.CodeUnsupportedVersion && hello.Version > 1 {
+		// A server of version 1: say hello again in its version, without
+		// a heartbeat, and keep to it (PROTOCOL.md §11).
+		c.mu.Lock()
+		c.version = 1
+		c.mu.Unlock()
+		hello.Version, hello.HeartbeatMillis = 1, 0
+		conn, err = c.handshake(ctx, hello)
+	}
+	return conn, err
+}
+
+// handshake dials, sends hello, applies the Welcome and sends the server
+// what it lacks. On success the client is joined and conn is current.
+func (c *Client) handshake(ctx context.Context, hello *protocol.Hello) (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
 	// gorilla bounds the handshake by ctx's deadline only: close the
@@ -437,6 +500,7 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 		c.opts.OnRemoteUpdate(c.doc)
 	}
 	c.conn, c.seq = conn, 0
+	c.sentAt, c.heardAt, c.echoAt = time.Now(), time.Now(), time.Time{}
 	c.setStatusLocked(StatusConnected)
 	if c.unacked || ahead(c.doc.StateVector(), serverSV) {
 		// The diff holds every local edit the server has not seen,
@@ -472,6 +536,10 @@ func (c *Client) loop(conn *websocket.Conn) {
 		if c.conn == conn {
 			c.conn = nil
 		}
+		if c.deadConn == conn {
+			c.deadConn = nil
+			err = ErrDeadConnection
+		}
 		var se *ServerError
 		if errors.As(err, &se) {
 			c.err = se
@@ -483,6 +551,9 @@ func (c *Client) loop(conn *websocket.Conn) {
 		}
 		c.mu.Unlock()
 		conn.Close()
+		if c.opts.OnDisconnect != nil {
+			c.opts.OnDisconnect(err)
+		}
 		if closed {
 			return
 		}
@@ -545,6 +616,8 @@ func (c *Client) readLoop(conn *websocket.Conn) error {
 			return err
 		}
 		c.mu.Lock()
+		// Any message answers an echo request: the server hears us.
+		c.heardAt, c.echoAt = time.Now(), time.Time{}
 		switch m := m.(type) {
 		case *protocol.Update:
 			for _, u := range m.Updates {
@@ -666,25 +739,73 @@ func (c *Client) writeLocked(b []byte) {
 	if err := c.conn.WriteMessage(websocket.BinaryMessage, b); err != nil {
 		_ = c.conn.Close()
 		c.conn = nil
+		return
 	}
+	c.sentAt = time.Now()
 }
 
-// refreshPresence resends the presence state so that it does not expire.
-func (c *Client) refreshPresence() {
-	t := time.NewTicker(presenceRefresh)
-	defer t.Stop()
+// keepAlive resends the presence state so that it does not expire, and
+// runs the heartbeat, checking it four times per interval.
+func (c *Client) keepAlive() {
+	presence := time.NewTicker(presenceRefresh)
+	defer presence.Stop()
+	var beat <-chan time.Time
+	if c.opts.Heartbeat > 0 {
+		t := time.NewTicker(c.opts.Heartbeat / 4)
+		defer t.Stop()
+		beat = t.C
+	}
 	for {
 		select {
 		case <-c.done:
 			return
-		case <-t.C:
+		case <-presence.C:
 			c.mu.Lock()
 			if c.conn != nil && c.presence != nil {
 				c.sendPresenceLocked()
 			}
 			c.mu.Unlock()
+		case now := <-beat:
+			c.mu.Lock()
+			c.heartbeatLocked(now)
+			c.mu.Unlock()
 		}
 	}
+}
+
+// heartbeatLocked does what the heartbeat asks at now (PROTOCOL.md §10):
+// close the connection if an echo request went unanswered for an
+// interval, else ask for an echo if the server has said nothing for an
+// interval, else show the server we are alive if we have said nothing
+// for an interval.
+func (c *Client) heartbeatLocked(now time.Time) {
+	interval := c.opts.Heartbeat
+	if c.conn == nil || c.version < 2 {
+		return
+	}
+	switch {
+	case !c.echoAt.IsZero() && now.Sub(c.echoAt) >= interval:
+		// The read loop fails on the closed socket and reconnects.
+		c.deadConn = c.conn
+		_ = c.conn.Close()
+		c.conn = nil
+	case c.echoAt.IsZero() && now.Sub(c.heardAt) >= interval:
+		c.echoID++
+		c.sendHeartbeatLocked(c.echoID)
+		if c.conn != nil {
+			c.echoAt = now
+		}
+	case now.Sub(c.sentAt) >= interval:
+		c.sendHeartbeatLocked(0)
+	}
+}
+
+func (c *Client) sendHeartbeatLocked(id uint64) {
+	b, err := protocol.Encode(&protocol.Heartbeat{ID: id})
+	if err != nil {
+		return
+	}
+	c.writeLocked(b)
 }
 
 func (c *Client) setStatusLocked(s Status) {

@@ -4,13 +4,18 @@
 //   1. open: a stored 1 MB document, from `new IndexedDBPersistence` to the
 //      first paint of its text in a CodeMirror editor, in wall time and in
 //      main-thread CPU time (from a trace), beside the same editor made
-//      from a plain string;
+//      from a plain string. The editor paints the stored rendering
+//      (whenRendered), read only, and binds to the Text once the Doc is
+//      loaded ("ready"); "open without rendering" waits for the Doc first,
+//      as a page that does not use the rendering does;
 //   2. typing: the main-thread time persistence adds to each keystroke
 //      (storing the update, and the write transaction it schedules),
 //      typed with the keyboard into a document of 1 MB.
 //
 // Usage (from web/): node bench/offline-bench.mjs [--runs 7] [--keys 400]
-// FLOWSTATE_BIN names a prebuilt server, as for the tests.
+// FLOWSTATE_BIN names a prebuilt server, as for the tests; BREAKDOWN=1
+// prints where the main thread spent the last open's time to first paint
+// (self time by trace event).
 
 import { startServer } from '../test/server.js';
 import { launch } from '../e2e/harness.js';
@@ -26,7 +31,7 @@ const KEYS = arg('--keys', 400);
 const PAGE = `<!doctype html><meta charset="utf-8"><body><div id="editor"></div>
 <script type="module">
 import { Doc, IndexedDBPersistence } from '/flowstate.js';
-import { EditorState, EditorView, flowstateCollab } from '/flowstate-codemirror.js';
+import { CodeMirrorBinding, Compartment, EditorState, EditorView, flowstateCollab } from '/flowstate-codemirror.js';
 const mode = new URLSearchParams(location.search).get('mode');
 const editor = (text) => new EditorView({ parent: document.getElementById('editor'),
   state: EditorState.create({ doc: text.toString(), extensions: [flowstateCollab(text)] }) });
@@ -55,6 +60,30 @@ window.bench = (async () => {
     const t0 = performance.now();
     const doc = new Doc();
     const p = new IndexedDBPersistence('bench', doc);
+    const texts = await p.whenRendered;
+    const t1 = performance.now();
+    const lock = new Compartment();
+    const view = new EditorView({ parent: document.getElementById('editor'), state: EditorState.create({
+      doc: texts?.content ?? '', extensions: [lock.of([EditorState.readOnly.of(true), EditorView.editable.of(false)])] }) });
+    const t2 = performance.now();
+    await nextPaint();
+    const t3 = performance.now();
+    performance.mark('bench-painted');
+    await p.whenSynced;
+    const t4 = performance.now();
+    new CodeMirrorBinding(doc.getText('content'), view);
+    view.dispatch({ effects: lock.reconfigure([]) });
+    await nextPaint();
+    const t5 = performance.now();
+    performance.mark('bench-end');
+    if (view.state.doc.toString() !== doc.getText('content').toString()) throw new Error('the editor and the Doc differ');
+    return { rendered: t1 - t0, editor: t2 - t1, paint: t3 - t0, load: t4 - t0, ready: t5 - t0, length: view.state.doc.length };
+  }
+  if (mode === 'open-doc') {
+    performance.mark('bench-start');
+    const t0 = performance.now();
+    const doc = new Doc();
+    const p = new IndexedDBPersistence('bench', doc);
     let apply = 0;
     const f = p.applyStored;
     p.applyStored = function (v) {
@@ -68,6 +97,7 @@ window.bench = (async () => {
     const t2 = performance.now();
     await nextPaint();
     const t3 = performance.now();
+    performance.mark('bench-painted');
     performance.mark('bench-end');
     return { load: t1 - t0, apply, editor: t2 - t1, paint: t3 - t0, length: view.state.doc.length };
   }
@@ -83,7 +113,7 @@ window.bench = (async () => {
     const view = new EditorView({ parent: document.getElementById('editor'), state: EditorState.create({ doc: t.toString() }) });
     await nextPaint();
     const t1 = performance.now();
-    performance.mark('bench-end');
+    performance.mark('bench-painted');
     return { paint: t1 - t0, length: view.state.doc.length };
   }
   if (mode === 'type') {
@@ -147,6 +177,29 @@ function cpuBetween(trace, from, to) {
   return us / 1000;
 }
 
+/** breakdown prints the main thread's busiest events between two marks (for profiling). */
+function breakdown(events, from, to) {
+  const a = events.find((e) => e.name === from && e.cat.includes('blink.user_timing'));
+  const b = events.find((e) => e.name === to && e.cat.includes('blink.user_timing'));
+  // Self time: an event's CPU time less that of the events inside it.
+  const xs = events
+    .filter((e) => e.pid === a.pid && e.tid === a.tid && e.ph === 'X' && typeof e.tdur === 'number' && e.ts >= a.ts && e.ts <= b.ts)
+    .sort((x, y) => x.ts - y.ts || y.dur - x.dur);
+  const self = new Map(xs.map((e) => [e, e.tdur]));
+  const stack = [];
+  for (const e of xs) {
+    while (stack.length > 0 && stack[stack.length - 1].ts + stack[stack.length - 1].dur <= e.ts) stack.pop();
+    if (stack.length > 0) self.set(stack[stack.length - 1], self.get(stack[stack.length - 1]) - e.tdur);
+    stack.push(e);
+  }
+  const sums = new Map();
+  for (const e of xs) {
+    const k = e.name + (e.args?.data?.functionName ? ' ' + e.args.data.functionName : '') + (e.args?.data?.url ? ' ' + e.args.data.url.slice(-40) : '');
+    sums.set(k, (sums.get(k) ?? 0) + self.get(e) / 1000);
+  }
+  for (const [k, v] of [...sums].sort((x, y) => y[1] - x[1]).slice(0, 25)) console.log(`    ${v.toFixed(1).padStart(7)} ms  ${k}`);
+}
+
 const CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink.user_timing', 'toplevel'];
 
 const server = await startServer({ env: {} });
@@ -160,31 +213,54 @@ await page.goto(url('fill'));
 const filled = await page.evaluate(() => window.bench);
 console.log(`stored document: ${filled.length} UTF-16 units, snapshot ${(filled.snapshot / 1024).toFixed(0)} KB`);
 
-const opens = [];
-for (let i = 0; i < RUNS; i++) {
-  const p = await context.newPage();
-  await browser.startTracing(p, { categories: CATEGORIES });
-  await p.goto(url('open'));
-  const r = await p.evaluate(() => window.bench);
-  r.cpu = cpuBetween(await browser.stopTracing(), 'bench-start', 'bench-end');
-  opens.push(r);
-  await p.close();
+/** opened opens the stored document RUNS times in mode and returns what each run measured. */
+async function opened(mode) {
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    const p = await context.newPage();
+    await browser.startTracing(p, { categories: CATEGORIES });
+    await p.goto(url(mode));
+    const r = await p.evaluate(() => window.bench);
+    const trace = JSON.parse((await browser.stopTracing()).toString()).traceEvents;
+    r.cpu = cpuBetween(trace, 'bench-start', 'bench-painted');
+    if (process.env.BREAKDOWN && i === RUNS - 1) breakdown(trace, 'bench-start', 'bench-painted');
+    r.readyCPU = cpuBetween(trace, 'bench-start', 'bench-end');
+    runs.push(r);
+    await p.close();
+  }
+  return runs;
 }
+const opens = await opened('open');
+const opensDoc = await opened('open-doc');
 const plains = [];
 for (let i = 0; i < RUNS; i++) {
   const p = await context.newPage();
   await browser.startTracing(p, { categories: CATEGORIES });
   await p.goto(url('plain'));
   const r = await p.evaluate(() => window.bench);
-  r.cpu = cpuBetween(await browser.stopTracing(), 'bench-start', 'bench-end');
+  r.cpu = cpuBetween(await browser.stopTracing(), 'bench-start', 'bench-painted');
   plains.push(r);
   await p.close();
 }
 const ms = (x) => Number(x).toFixed(1).padStart(6) + ' ms';
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 console.log(`open (${RUNS} runs)                median     max`);
-for (const k of ['load', 'apply', 'editor', 'paint', 'cpu']) {
+for (const k of ['rendered', 'editor', 'paint', 'cpu', 'load', 'ready', 'readyCPU']) {
   const v = opens.map((o) => o[k] ?? NaN);
+  const label = {
+    rendered: 'IndexedDB → rendering',
+    editor: 'new EditorView',
+    paint: 'IndexedDB → first paint',
+    cpu: '  main-thread CPU of it',
+    load: 'IndexedDB → Doc loaded',
+    ready: 'IndexedDB → bound, editable',
+    readyCPU: '  main-thread CPU of it',
+  }[k];
+  console.log(`  ${label.padEnd(26)} ${ms(median(v))} ${ms(Math.max(...v))}`);
+}
+console.log(`open without rendering`);
+for (const k of ['load', 'apply', 'editor', 'paint', 'cpu']) {
+  const v = opensDoc.map((o) => o[k] ?? NaN);
   const label = {
     load: 'IndexedDB → Doc',
     apply: '  of which Doc.apply',

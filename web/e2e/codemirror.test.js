@@ -213,4 +213,56 @@ describe('CodeMirror binding', { skip: skipReason }, () => {
       after: ['our shared text.', '*our shared text'],
     });
   });
+
+  test('a stored document paints from its rendering, read only, before its Doc loads; bound, it takes the last edits and typing', async () => {
+    const stored = await tab.page.evaluate(async () => {
+      const { IndexedDBPersistence, Doc } = await import('/flowstate.js');
+      const doc = new Doc();
+      const p = new IndexedDBPersistence('rendering-e2e', doc);
+      await p.whenSynced;
+      doc.getText('t').insert(0, 'line of the stored document\n'.repeat(8000));
+      await p.whenSaved();
+      p.compact();
+      await new Promise((r) => setTimeout(r, 300)); // the compaction's transaction
+      doc.getText('t').insert(0, 'LAST '); // stored after the rendering
+      await p.whenSaved();
+      p.destroy();
+      return doc.getText('t').toString();
+    });
+    await tab.page.evaluate(async () => {
+      const { IndexedDBPersistence, Doc } = await import('/flowstate.js');
+      const cm = await import('/flowstate-codemirror.js');
+      const doc = new Doc();
+      const p = new IndexedDBPersistence('rendering-e2e', doc);
+      const texts = await p.whenRendered;
+      const lock = new cm.Compartment();
+      const parent = document.createElement('div');
+      document.body.replaceChildren(parent);
+      const view = new cm.EditorView({ parent, state: cm.EditorState.create({
+        doc: texts?.t ?? '', extensions: [lock.of([cm.EditorState.readOnly.of(true), cm.EditorView.editable.of(false)])] }) });
+      window.r = { doc, p, view, lock, cm, loadedAtRendering: p.synced, rendered: view.state.doc.toString() };
+    });
+    // Typing into the editor before the Doc is loaded changes nothing.
+    await tab.page.click('.cm-content');
+    await tab.page.keyboard.type('early');
+    const before = await tab.page.evaluate(async () => {
+      const editor = r.view.state.doc.toString();
+      await r.p.whenSynced;
+      new r.cm.CodeMirrorBinding(r.doc.getText('t'), r.view);
+      r.view.dispatch({ effects: r.lock.reconfigure([]) });
+      return { loadedAtRendering: r.loadedAtRendering, rendered: r.rendered, editor, bound: r.view.state.doc.toString() };
+    });
+    assert.equal(before.loadedAtRendering, false, 'the rendering came before the Doc was loaded');
+    assert.equal(before.rendered, stored.slice('LAST '.length), 'the rendering is the compacted document');
+    assert.equal(before.editor, before.rendered, 'typing into the unloaded editor did nothing');
+    assert.equal(before.bound, stored, 'bound, the editor has the last edits');
+    await tab.page.evaluate(() => {
+      r.view.focus();
+      r.view.dispatch({ selection: { anchor: 0 } });
+    });
+    await tab.page.keyboard.type('new ');
+    const after = await tab.page.evaluate(() => [r.view.state.doc.toString(), r.doc.getText('t').toString()]);
+    assert.equal(after[0], 'new ' + stored);
+    assert.equal(after[1], 'new ' + stored);
+  });
 });

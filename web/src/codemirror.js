@@ -16,6 +16,7 @@
 
 import { Annotation, Compartment, StateEffect, Transaction } from '@codemirror/state';
 import { Decoration, EditorView, ViewPlugin, WidgetType } from '@codemirror/view';
+import { diffText } from './textdiff.js';
 
 /**
  * remoteOrigin marks the transactions the binding dispatches for changes
@@ -445,9 +446,15 @@ export function flowstateCollab(text, options = {}) {
 }
 
 /**
- * A CodeMirrorBinding binds an existing EditorView to a Text: it replaces
- * the editor's content with the Text's, then adds flowstateCollab(text,
- * options) to the view's configuration; destroy removes it again.
+ * A CodeMirrorBinding binds an existing EditorView to a Text: it brings the
+ * editor's content to the Text's with the smallest change, then adds
+ * flowstateCollab(text, options) to the view's configuration; destroy
+ * removes it again.
+ *
+ * It is how an editor shows a stored document before its Doc is loaded:
+ * make the view, read only, from IndexedDBPersistence.whenRendered, and
+ * bind it (and make it writable) once whenSynced resolves. The rendering
+ * may lack the last edits stored after it; the binding brings them in.
  */
 export class CodeMirrorBinding {
   /**
@@ -461,10 +468,11 @@ export class CodeMirrorBinding {
     this.compartment = new Compartment();
     const doc = view.state.doc;
     const want = text.toString();
-    const same = doc.length === want.length && doc.toString() === want;
+    const have = doc.toString();
+    const c = diffText(have, want);
     // One transaction: the plugins start with the content already equal.
     view.dispatch({
-      changes: same ? undefined : { from: 0, to: doc.length, insert: want },
+      changes: have === want ? undefined : { from: c.index, to: c.index + c.remove, insert: c.insert },
       effects: StateEffect.appendConfig.of(this.compartment.of(flowstateCollab(text, options))),
       annotations: [remoteOrigin.of(true), Transaction.addToHistory.of(false)],
     });

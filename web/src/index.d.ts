@@ -269,14 +269,14 @@ export function fromHex(hex: string): Uint8Array;
 // ---------------------------------------------------------------------------
 // The wire protocol (protocol/PROTOCOL.md)
 
-/** The protocol version this client speaks. */
-export const PROTOCOL_VERSION: 1;
+/** The newest protocol version this client speaks (2: version 1 plus the heartbeat). */
+export const PROTOCOL_VERSION: 2;
 
 /** Close and error codes of PROTOCOL.md §8 by name (1006: the connection dropped). */
 export const Code: Readonly<{
   NORMAL: 1000; GOING_AWAY: 1001; PROTOCOL_ERROR: 1002; UNSUPPORTED_DATA: 1003; ABNORMAL: 1006;
   MESSAGE_TOO_BIG: 1009; INTERNAL_ERROR: 1011; TRY_AGAIN_LATER: 1013; UNKNOWN_TYPE: 4000;
-  UNSUPPORTED_VERSION: 4001; INVALID_ROOM: 4002; HELLO_TIMEOUT: 4003; INVALID_UPDATE: 4004;
+  UNSUPPORTED_VERSION: 4001; INVALID_ROOM: 4002; HELLO_TIMEOUT: 4003; INVALID_UPDATE: 4004; HEARTBEAT_TIMEOUT: 4005;
   SLOW_CONSUMER: 4008; UNAUTHORIZED: 4401; FORBIDDEN: 4403; ROOM_DELETED: 4404; TOKEN_EXPIRED: 4408;
   CLIENT_ID_IN_USE: 4409; REPLACED: 4410; RATE_LIMITED: 4429;
 }>;
@@ -286,8 +286,12 @@ export function isPermanent(code: number): boolean;
 /** Whether name is a room name: 1 to 128 characters of [A-Za-z0-9._~-]. */
 export function validRoom(name: string): boolean;
 
-/** `[0, version, room, client, token, state_vector]`. A Hello of another version decodes to its version alone. */
-export interface HelloMessage { type: 'hello'; version: number; room: string; client: number; token: string; stateVector: Uint8Array }
+/** `[0, 1, room, client, token, state_vector]` or `[0, 2, room, client, token, state_vector, heartbeat_millis]`. A Hello of another version decodes to its version alone. */
+export interface HelloMessage {
+  type: 'hello'; version: number; room: string; client: number; token: string; stateVector: Uint8Array;
+  /** Version 2 only: the heartbeat interval in ms, 0 (none) or 100 to 60000. */
+  heartbeatMillis?: number;
+}
 /** `[1, state_vector, update]`. */
 export interface WelcomeMessage { type: 'welcome'; stateVector: Uint8Array; update: Uint8Array }
 /** `[2, seq, [update, …]]`; seq is 0 from the server. */
@@ -299,7 +303,9 @@ export interface PresenceMessage { type: 'presence'; entries: Array<{ client: nu
 /** `[5, code, message, seq]`. */
 export interface ErrorMessage { type: 'error'; code: number; message: string; seq: number | bigint }
 /** One protocol message. Integers above 2^53 − 1 decode as BigInt. */
-export type Message = HelloMessage | WelcomeMessage | UpdateMessage | AckMessage | PresenceMessage | ErrorMessage;
+/** Version 2: shows the sender alive; from a client, an id of 1 or more asks the server to echo it. */
+export interface HeartbeatMessage { type: 'heartbeat'; id: number | bigint }
+export type Message = HelloMessage | WelcomeMessage | UpdateMessage | AckMessage | PresenceMessage | ErrorMessage | HeartbeatMessage;
 
 /**
  * The canonical wire form of m. Throws a RangeError or TypeError for a
@@ -360,6 +366,13 @@ export interface ProviderOptions {
   connect?: boolean;
   /** How long to wait for the Welcome after opening, in ms (default 10000), before retrying. */
   handshakeTimeout?: number;
+  /**
+   * The heartbeat interval in ms (default 10000; 0 for none; else 100 to
+   * 60000): a connection on which the server stays silent is found dead,
+   * closed (an 'error' with code 4005) and reconnected at most 2.5
+   * intervals after the provider last heard from the server.
+   */
+  heartbeat?: number;
   /**
    * Where 'online' and 'offline' events come from: globalThis in a browser
    * (default when it has addEventListener), null to ignore them.
@@ -513,6 +526,13 @@ export class IndexedDBPersistence {
   readonly doc: Doc;
   /** Resolves once the stored document is in the Doc, or persistence turned off. */
   readonly whenSynced: Promise<void>;
+  /**
+   * Resolves, before the Doc is loaded, to the plain text of each Text as
+   * stored at the last compaction or page exit (by name), or to null: an
+   * editor can paint it at once, read only, and bind once whenSynced
+   * resolves (see CodeMirrorBinding).
+   */
+  readonly whenRendered: Promise<Record<string, string> | null>;
   /** True once the stored document is loaded (or loading failed). */
   readonly synced: boolean;
   /** False once persistence turned itself off. */

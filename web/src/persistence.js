@@ -13,6 +13,31 @@ export const DEFAULT_OPEN_TIMEOUT = 5000;
 const UPDATES = 'updates';
 const META = 'meta';
 const UNSYNCED = 'unsynced:';
+// The rendering: a header under RENDERING ({texts: [[name, chunks], ...]})
+// and the texts, concatenated, in chunks under RENDERING/000000, ... .
+// Chromium stores a value over 64 KB as a blob of its own, which costs a
+// round trip of its own to read back; chunks of at most 32 KB (16 Ki
+// UTF-16 units) come back with the header in one request.
+const RENDERING = 'rendering';
+const RENDERING_CHUNK = 1 << 14;
+const renderingKey = (i) => RENDERING + '/' + String(i).padStart(6, '0');
+
+/**
+ * afterPaint runs fn once the page has had a chance to paint: after the
+ * next animation frame, or after a short wait where frames do not come (a
+ * hidden page, a worker, Node).
+ * @param {() => void} fn
+ */
+function afterPaint(fn) {
+  let done = false;
+  const run = () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+  if (typeof globalThis.requestAnimationFrame === 'function') globalThis.requestAnimationFrame(() => setTimeout(run, 0));
+  setTimeout(run, 50);
+}
 
 /**
  * An IndexedDBPersistence stores a Doc in IndexedDB under a name (the
@@ -42,6 +67,16 @@ const UNSYNCED = 'unsynced:';
  * (private modes), does not open within openTimeout, runs out of quota or
  * is cleared by another tab, persistence turns itself off (enabled =
  * false), emits 'disabled' with the error, and the Doc goes on in memory.
+ *
+ * First paint: next to the snapshot, a compaction stores the plain text of
+ * each of the Doc's Texts (and so does leaving the page, when records came
+ * since). whenRendered resolves to those texts as soon as they are read,
+ * before the snapshot is decoded, and loading the Doc waits for the page
+ * to paint them: an editor can show a large stored document at once, read
+ * only, and bind to the Text once whenSynced resolves (the binding then
+ * brings in what the rendering lacked). Until whenSynced, the Doc is not
+ * loaded: nothing may edit it, or the edit would be made on an empty
+ * document.
  *
  * Events: 'synced' (the stored document is loaded), 'saved' (every update
  * so far is written), 'disabled' (an Error: persistence is off), 'error'
@@ -94,8 +129,20 @@ export class IndexedDBPersistence extends Emitter {
 
     /** Resolves once the stored document is in the Doc, or persistence is off. @type {Promise<void>} */
     this.whenSynced = new Promise((resolve) => (this.resolveSynced = resolve));
+    /**
+     * Resolves to the stored plain text of each Text, by name, as of the
+     * last compaction or page exit, before the Doc is loaded; to null when
+     * none is stored or persistence is off.
+     * @type {Promise<Record<string, string> | null>}
+     */
+    this.whenRendered = new Promise((resolve) => (this.resolveRendered = resolve));
+    this.renderingDirty = false; // records were written since the stored rendering
     this.stops.push(doc.onLocalUpdate((u) => this.storeUpdate(u ?? doc.snapshot())));
-    this.onPageHide = () => this.flush();
+    this.onPageHide = () => {
+      // The next page paints from the rendering: bring it up to date.
+      if (this.renderingDirty) this.flush(true);
+      else this.flush();
+    };
     if (typeof globalThis.addEventListener === 'function') globalThis.addEventListener('pagehide', this.onPageHide);
     this.open(options.openTimeout ?? DEFAULT_OPEN_TIMEOUT);
   }
@@ -186,8 +233,44 @@ export class IndexedDBPersistence extends Emitter {
     };
   }
 
-  /** load applies every stored record to the Doc in one read transaction. */
+  /**
+   * load reads the rendering, hands it to whenRendered, and once the page
+   * had a chance to paint it, reads every stored record in one transaction
+   * and applies them to the Doc. Without a rendering, it reads the records
+   * at once.
+   */
   load() {
+    if (this.KeyRange === null) {
+      this.resolveRendered(null);
+      this.readRecords(false);
+      return;
+    }
+    let tx;
+    try {
+      tx = this.db.transaction([META], 'readonly');
+    } catch (e) {
+      this.disable(e);
+      return;
+    }
+    const rendering = tx.objectStore(META).getAll(this.renderingRange());
+    tx.oncomplete = () => {
+      const texts = readRendering(rendering.result);
+      this.resolveRendered(texts);
+      // The records, read now, would be decoded before the page paints
+      // the rendering: read them after.
+      if (texts !== null) afterPaint(() => this.readRecords(true));
+      else this.readRecords(false);
+    };
+    tx.onabort = () => this.disable(tx.error ?? new Error('flowstate: reading IndexedDB failed'));
+  }
+
+  /**
+   * readRecords reads the stored records and the unacknowledged counts in
+   * one transaction, and applies them.
+   * @param {boolean} rendered a rendering was read
+   */
+  readRecords(rendered) {
+    if (!this.enabled || this.destroyed || this.db === null) return;
     let tx;
     try {
       tx = this.db.transaction([UPDATES, META], 'readonly');
@@ -199,36 +282,70 @@ export class IndexedDBPersistence extends Emitter {
     const meta = tx.objectStore(META);
     const keys = updates.getAllKeys();
     const values = updates.getAll();
-    const metaKeys = meta.getAllKeys();
-    const metaValues = meta.getAll();
-    tx.oncomplete = () => {
-      if (!this.enabled || this.destroyed) return;
-      const me = this.doc.clientID;
-      const before = this.doc.stateVector().get(me) ?? 0;
-      for (const v of values.result) this.applyStored(v);
-      // A Doc that knows the rule (switchClientID) moves to a fresh ID
-      // before its next edit by itself.
-      if ((this.doc.stateVector().get(me) ?? 0) > before && typeof this.doc.switchClientID !== 'function') {
-        this.emit('error', new Error(`flowstate: the stored document holds changes of client ${me}, this Doc's own ID: use a new Doc`));
-      }
-      const k = keys.result;
-      this.records = k.length;
-      this.lastKey = k.length > 0 ? k[k.length - 1] : 0;
-      metaKeys.result.forEach((key, i) => {
-        if (typeof key === 'string' && key.startsWith(UNSYNCED) && Number.isSafeInteger(metaValues.result[i])) {
-          this.restoredUnsynced += metaValues.result[i];
-          this.adopted.push(key);
-        }
-      });
-      this.synced = true;
-      this.emit('synced');
-      this.resolveSynced();
-      if (this.provider !== null && this.restoredUnsynced > 0) this.provider.addUnsynced(this.restoredUnsynced);
-      if (this.adopted.length > 0) this.unsyncedDirty = true;
-      this.flush();
-      if (this.records > this.compactEvery) this.compact();
-    };
+    // Only the counts: the rendering may be large.
+    const counts = this.KeyRange === null ? undefined : this.KeyRange.bound(UNSYNCED, UNSYNCED + '\uffff');
+    const metaKeys = meta.getAllKeys(counts);
+    const metaValues = meta.getAll(counts);
+    tx.oncomplete = () => this.loaded(values.result, keys.result, metaKeys.result, metaValues.result, rendered);
     tx.onabort = () => this.disable(tx.error ?? new Error('flowstate: reading IndexedDB failed'));
+  }
+
+  /** loaded applies the stored records to the Doc and takes over the stored counts. */
+  loaded(values, keys, metaKeys, metaValues, rendered) {
+    if (!this.enabled || this.destroyed) return;
+    const me = this.doc.clientID;
+    const before = this.doc.stateVector().get(me) ?? 0;
+    for (const v of values) this.applyStored(v);
+    // A Doc that knows the rule (switchClientID) moves to a fresh ID
+    // before its next edit by itself.
+    if ((this.doc.stateVector().get(me) ?? 0) > before && typeof this.doc.switchClientID !== 'function') {
+      this.emit('error', new Error(`flowstate: the stored document holds changes of client ${me}, this Doc's own ID: use a new Doc`));
+    }
+    const k = keys;
+    this.records = k.length;
+    this.lastKey = k.length > 0 ? k[k.length - 1] : 0;
+    // A rendering holds the snapshot, not the records after it.
+    this.renderingDirty = k.length > 0 && (!rendered || k.length > 1);
+    metaKeys.forEach((key, i) => {
+      if (typeof key === 'string' && key.startsWith(UNSYNCED) && Number.isSafeInteger(metaValues[i])) {
+        this.restoredUnsynced += metaValues[i];
+        this.adopted.push(key);
+      }
+    });
+    this.synced = true;
+    this.emit('synced');
+    this.resolveSynced();
+    if (this.provider !== null && this.restoredUnsynced > 0) this.provider.addUnsynced(this.restoredUnsynced);
+    if (this.adopted.length > 0) this.unsyncedDirty = true;
+    this.flush();
+    if (this.records > this.compactEvery) this.compact();
+  }
+
+  /** renderingRange is the key range of the rendering's records in META. */
+  renderingRange() {
+    return this.KeyRange.bound(RENDERING, RENDERING + '/\uffff');
+  }
+
+  /**
+   * putRendering replaces the stored rendering with the plain text of each
+   * of the Doc's Texts, in the write transaction tx.
+   * @param {IDBTransaction} tx
+   */
+  putRendering(tx) {
+    if (this.KeyRange === null) return;
+    const meta = tx.objectStore(META);
+    meta.delete(this.renderingRange());
+    const header = [];
+    let n = 0;
+    for (const name of this.doc.textNames()) {
+      const s = this.doc.getText(name).toString();
+      const chunks = Math.ceil(s.length / RENDERING_CHUNK);
+      for (let i = 0; i < chunks; i++) meta.put(s.slice(i * RENDERING_CHUNK, (i + 1) * RENDERING_CHUNK), renderingKey(n + i));
+      header.push([name, chunks]);
+      n += chunks;
+    }
+    meta.put({ texts: header }, RENDERING);
+    this.renderingDirty = false;
   }
 
   /** applyStored applies one stored record; one that does not apply is skipped with an 'error'. */
@@ -253,12 +370,16 @@ export class IndexedDBPersistence extends Emitter {
     }, 0);
   }
 
-  /** flush writes the queued updates and the unacknowledged count in one transaction. */
-  flush() {
+  /**
+   * flush writes the queued updates and the unacknowledged count in one
+   * transaction, and with render the rendering of the Texts too.
+   * @param {boolean} [render]
+   */
+  flush(render = false) {
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     if (this.db === null || !this.enabled || !this.synced) return;
-    if (this.queue.length === 0 && !this.unsyncedDirty) return;
+    if (this.queue.length === 0 && !this.unsyncedDirty && !render) return;
     const batch = this.queue;
     this.queue = [];
     let tx;
@@ -266,6 +387,8 @@ export class IndexedDBPersistence extends Emitter {
       tx = this.db.transaction([UPDATES, META], 'readwrite');
       const updates = tx.objectStore(UPDATES);
       for (const u of batch) updates.put(u);
+      if (batch.length > 0) this.renderingDirty = true;
+      if (render) this.putRendering(tx);
       if (this.unsyncedDirty) {
         // This tab's count includes what it restored: the counts it
         // adopted go, so that the next load does not add them twice.
@@ -309,7 +432,7 @@ export class IndexedDBPersistence extends Emitter {
     this.compacting = true;
     let tx;
     try {
-      tx = this.db.transaction([UPDATES], 'readwrite');
+      tx = this.db.transaction([UPDATES, META], 'readwrite');
     } catch (e) {
       this.compacting = false;
       this.disable(e);
@@ -326,6 +449,7 @@ export class IndexedDBPersistence extends Emitter {
       store.delete(this.KeyRange.upperBound(top));
       const put = store.put(this.doc.snapshot());
       put.onsuccess = () => (this.lastKey = /** @type {number} */ (put.result));
+      this.putRendering(tx);
     };
     tx.oncomplete = () => {
       this.compacting = false;
@@ -361,6 +485,7 @@ export class IndexedDBPersistence extends Emitter {
       this.synced = true;
       this.resolveSynced();
     }
+    this.resolveRendered(null);
     this.emit('disabled', err);
   }
 
@@ -396,6 +521,30 @@ export class IndexedDBPersistence extends Emitter {
       this.synced = true;
       this.resolveSynced();
     }
+    this.resolveRendered(null);
     this.clear();
   }
+}
+
+/**
+ * readRendering returns the texts of a stored rendering, by name, from its
+ * records in key order (the header, then the chunks), or null when there
+ * is none or the records do not make one.
+ * @param {unknown[]} records
+ * @returns {Record<string, string> | null}
+ */
+function readRendering(records) {
+  const header = /** @type {any} */ (records[0]);
+  if (header === null || typeof header !== 'object' || !Array.isArray(header.texts)) return null;
+  /** @type {Record<string, string>} */
+  const texts = {};
+  let next = 1;
+  for (const entry of header.texts) {
+    if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !Number.isSafeInteger(entry[1]) || entry[1] < 0) return null;
+    const chunks = records.slice(next, next + entry[1]);
+    if (chunks.length !== entry[1] || chunks.some((c) => typeof c !== 'string')) return null;
+    texts[entry[0]] = chunks.join('');
+    next += entry[1];
+  }
+  return next === records.length ? texts : null;
 }

@@ -1,5 +1,6 @@
-// The FlowState wire protocol, version 1 (protocol/PROTOCOL.md): the six
-// messages, their strict decoding and their canonical encoding.
+// The FlowState wire protocol, version 2 (protocol/PROTOCOL.md; version 1
+// plus the heartbeat): the seven messages, their strict decoding and their
+// canonical encoding.
 //
 // Encoding goes through @msgpack/msgpack, which already writes every
 // integer, length and header in its smallest form. Decoding does not: the
@@ -10,8 +11,14 @@
 import { encode as msgpackEncode } from '@msgpack/msgpack';
 import { wellFormed } from './codec.js';
 
-/** The protocol version this client speaks, sent in every Hello. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The newest protocol version this client speaks, sent in its Hello. A
+ * server that answers it with 4001 speaks version 1 only: the provider then
+ * says hello with version 1, without a heartbeat (PROTOCOL.md §11).
+ */
+export const PROTOCOL_VERSION = 2;
+/** The oldest protocol version this client speaks. */
+export const MIN_PROTOCOL_VERSION = 1;
 
 /** Message type tags (PROTOCOL.md §4). */
 export const TYPE_HELLO = 0;
@@ -20,6 +27,7 @@ export const TYPE_UPDATE = 2;
 export const TYPE_ACK = 3;
 export const TYPE_PRESENCE = 4;
 export const TYPE_ERROR = 5;
+export const TYPE_HEARTBEAT = 6;
 
 /** Limits of PROTOCOL.md §9. */
 export const MAX_ROOM_BYTES = 128;
@@ -27,11 +35,14 @@ export const MAX_TOKEN_BYTES = 8192;
 export const MAX_PRESENCE_BYTES = 4096;
 export const MAX_ERROR_MESSAGE_BYTES = 1024;
 export const MAX_CODE = 65535;
+/** The heartbeat interval of a version 2 Hello, in ms: 0 (none) or within these bounds. */
+export const MIN_HEARTBEAT_MILLIS = 100;
+export const MAX_HEARTBEAT_MILLIS = 60000;
 const MAX_CLIENT = 2 ** 53 - 1;
 
 /** The element count of each message's array, tag included. */
-const FIELD_COUNT = [6, 3, 3, 2, 2, 4];
-const TYPE_NAMES = ['hello', 'welcome', 'update', 'ack', 'presence', 'error'];
+const FIELD_COUNT = [6, 3, 3, 2, 2, 4, 2];
+const TYPE_NAMES = ['hello', 'welcome', 'update', 'ack', 'presence', 'error', 'heartbeat'];
 
 /** Close and error codes of PROTOCOL.md §8, by name. */
 export const Code = Object.freeze({
@@ -48,6 +59,7 @@ export const Code = Object.freeze({
   INVALID_ROOM: 4002,
   HELLO_TIMEOUT: 4003,
   INVALID_UPDATE: 4004,
+  HEARTBEAT_TIMEOUT: 4005,
   SLOW_CONSUMER: 4008,
   CLIENT_ID_IN_USE: 4409,
   REPLACED: 4410,
@@ -135,14 +147,25 @@ const EMPTY = new Uint8Array(0);
  */
 export function encodeMessage(m) {
   switch (m.type) {
-    case 'hello':
+    case 'hello': {
       checkUint(m.version, 'version');
-      if (m.version === PROTOCOL_VERSION && !validRoom(m.room)) {
+      if (m.version >= MIN_PROTOCOL_VERSION && m.version <= PROTOCOL_VERSION && !validRoom(m.room)) {
         throw new RangeError(`protocol: invalid room name ${JSON.stringify(m.room)}`);
       }
       checkClient(m.client);
       checkStr(m.token, MAX_TOKEN_BYTES, 'token');
-      return msgpackEncode([TYPE_HELLO, m.version, m.room, m.client, m.token, bin(m.stateVector)]);
+      const fields = [TYPE_HELLO, m.version, m.room, m.client, m.token, bin(m.stateVector)];
+      const heartbeat = m.heartbeatMillis ?? 0;
+      if (m.version === 2) {
+        if (!validHeartbeat(heartbeat)) {
+          throw new RangeError(`protocol: heartbeat interval of ${heartbeat} ms: want 0 or ${MIN_HEARTBEAT_MILLIS} to ${MAX_HEARTBEAT_MILLIS}`);
+        }
+        fields.push(heartbeat);
+      } else if (heartbeat !== 0) {
+        throw new RangeError(`protocol: a heartbeat interval in a hello of version ${m.version}: only version 2 has one`);
+      }
+      return msgpackEncode(fields);
+    }
     case 'welcome':
       return msgpackEncode([TYPE_WELCOME, bin(m.stateVector), bin(m.update)]);
     case 'update':
@@ -169,9 +192,22 @@ export function encodeMessage(m) {
       checkStr(m.message, MAX_ERROR_MESSAGE_BYTES, 'error message');
       checkUint(m.seq, 'seq');
       return msgpackEncode([TYPE_ERROR, m.code, m.message, m.seq]);
+    case 'heartbeat':
+      checkUint(m.id, 'heartbeat id');
+      return msgpackEncode([TYPE_HEARTBEAT, m.id]);
     default:
       throw new TypeError(`protocol: unknown message type ${JSON.stringify(m && m.type)}`);
   }
+}
+
+/**
+ * validHeartbeat reports whether ms is a heartbeat interval a version 2
+ * Hello may carry: 0, or 100 to 60000.
+ * @param {number} ms
+ * @returns {boolean}
+ */
+export function validHeartbeat(ms) {
+  return ms === 0 || (Number.isSafeInteger(ms) && ms >= MIN_HEARTBEAT_MILLIS && ms <= MAX_HEARTBEAT_MILLIS);
 }
 
 function bin(b) {
@@ -353,14 +389,16 @@ export function decodeMessage(bytes) {
   const type = TYPE_NAMES[tag];
   /** @type {any} */
   let m;
+  let version = 0;
   if (tag === TYPE_HELLO && n >= 2) {
-    const version = r.uint('version');
-    if (version !== PROTOCOL_VERSION) {
+    version = r.uint('version');
+    if (typeof version === 'bigint' || version < MIN_PROTOCOL_VERSION || version > PROTOCOL_VERSION) {
       // A later version may lay the rest out differently: stop here.
       return { type, version, room: '', client: 0, token: '', stateVector: EMPTY };
     }
   }
-  if (n !== FIELD_COUNT[tag]) throw r.fail(`a ${type} message has exactly ${FIELD_COUNT[tag]} elements, found ${n}`, 0);
+  const want = tag === TYPE_HELLO && version === 2 ? 7 : FIELD_COUNT[tag];
+  if (n !== want) throw r.fail(`a ${type} message has exactly ${want} elements, found ${n}`, 0);
   switch (tag) {
     case TYPE_HELLO: {
       const roomAt = r.pos;
@@ -369,7 +407,15 @@ export function decodeMessage(bytes) {
       const client = r.limited('client ID', MAX_CLIENT);
       const token = r.str('token', MAX_TOKEN_BYTES);
       const stateVector = r.bin('state vector');
-      m = { type, version: PROTOCOL_VERSION, room, client, token, stateVector };
+      m = { type, version, room, client, token, stateVector };
+      if (version === 2) {
+        const at = r.pos;
+        const heartbeatMillis = r.uint('heartbeat interval');
+        if (typeof heartbeatMillis === 'bigint' || !validHeartbeat(heartbeatMillis)) {
+          throw r.fail(`heartbeat interval of ${heartbeatMillis} ms: want 0 or ${MIN_HEARTBEAT_MILLIS} to ${MAX_HEARTBEAT_MILLIS}`, at);
+        }
+        m.heartbeatMillis = heartbeatMillis;
+      }
       break;
     }
     case TYPE_WELCOME:
@@ -405,6 +451,9 @@ export function decodeMessage(bytes) {
       m = { type, code, message, seq };
       break;
     }
+    case TYPE_HEARTBEAT:
+      m = { type, id: r.uint('heartbeat id') };
+      break;
   }
   if (r.pos !== bytes.length) throw r.fail(`${bytes.length - r.pos} bytes after the message`);
   return m;

@@ -8,7 +8,7 @@
 import { Backoff } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { Presence } from './presence.js';
-import { Code, PROTOCOL_VERSION, decodeMessage, encodeMessage, isPermanent, validRoom } from './protocol.js';
+import { Code, PROTOCOL_VERSION, decodeMessage, encodeMessage, isPermanent, validHeartbeat, validRoom } from './protocol.js';
 import { CrossTab } from './crosstab.js';
 import { decodeStateVector, encodeStateVector } from './statevector.js';
 
@@ -16,6 +16,11 @@ import { decodeStateVector, encodeStateVector } from './statevector.js';
 export const DEFAULT_MIN_BACKOFF = 250;
 export const DEFAULT_MAX_BACKOFF = 30000;
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10000;
+/**
+ * The heartbeat interval the provider asks for (PROTOCOL.md §10), in ms:
+ * with it, a dead connection is noticed within 25 s (2.5 intervals).
+ */
+export const DEFAULT_HEARTBEAT = 10000;
 /** The least delay before reconnecting after 1013 (unless maxBackoff is smaller), in ms. */
 const TRY_LATER_BACKOFF = 1000;
 
@@ -72,6 +77,18 @@ export class FlowStateError extends Error {
  * returns (getToken is asked before every connection); without one, it
  * waits for setToken(newToken), which reconnects at once.
  *
+ * Heartbeat (protocol version 2, PROTOCOL.md §10): every `heartbeat` ms
+ * (10 s by default; 0 turns it off) without a message sent, the provider
+ * sends a Heartbeat; when it has heard nothing from the server for an
+ * interval, it asks for an echo, and when that stays unanswered for an
+ * interval the connection is dead (a closed laptop lid, a switch of
+ * networks, a proxy that dropped the socket: nothing a browser's
+ * WebSocket reports for minutes). The provider then closes it, emits an
+ * 'error' with code 4005 (Code.HEARTBEAT_TIMEOUT), goes 'offline' and
+ * reconnects with its backoff, at most 2.5 intervals after it last heard
+ * from the server. A server of version 1 refuses the version 2 Hello with
+ * 4001: the provider then says hello in version 1, without a heartbeat.
+ *
  * Events: 'status' (the new status), 'synced', 'error' (a FlowStateError,
  * for every connection that ended other than by disconnect or destroy),
  * 'retry' (the delay in ms before the next attempt, each time one is
@@ -91,7 +108,7 @@ export class Provider extends Emitter {
   /**
    * @param {import('./doc.js').Doc} doc
    * @param {{url: string, token?: string, getToken?: () => string | Promise<string>, WebSocket?: any,
-   *   minBackoff?: number, maxBackoff?: number,
+   *   minBackoff?: number, maxBackoff?: number, heartbeat?: number,
    *   connect?: boolean, handshakeTimeout?: number, network?: EventTarget | null,
    *   presenceRefresh?: number, presenceThrottle?: number,
    *   persistence?: {bindProvider: (p: Provider) => void} | null, crossTab?: boolean | {heartbeat?: number}}} options
@@ -118,6 +135,19 @@ export class Provider extends Emitter {
     // backoff until an Ack shows that the server takes updates again.
     this.tryLater = false;
     this.handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    /** The heartbeat interval in ms, 0 for none. */
+    this.heartbeat = options.heartbeat ?? DEFAULT_HEARTBEAT;
+    if (!validHeartbeat(this.heartbeat)) {
+      throw new RangeError(`flowstate: a heartbeat of ${this.heartbeat} ms: want 0 (none) or 100 to 60000`);
+    }
+    /** The protocol version of the next Hello: 1 once a server refused version 2. */
+    this.version = PROTOCOL_VERSION;
+    this.helloVersion = 0; // the version of the current connection's Hello
+    this.heartbeatTimer = null;
+    this.sentAt = 0; // when the current connection last took a message
+    this.heardAt = 0; // when it last brought one
+    this.echoAt = 0; // when the unanswered echo request went, or 0
+    this.echoID = 0; // the last echo request's number
 
     /** @type {import('./index.js').ProviderStatus} */
     this.state = 'closed';
@@ -403,13 +433,15 @@ export class Provider extends Emitter {
     this.presence.clientID = this.sessionClient;
     let b;
     try {
+      this.helloVersion = this.version;
       b = encodeMessage({
         type: 'hello',
-        version: PROTOCOL_VERSION,
+        version: this.version,
         room: this.room,
         client: this.sessionClient,
         token: this.token,
         stateVector: encodeStateVector(this.doc.stateVector()),
+        heartbeatMillis: this.version >= 2 ? this.heartbeat : 0,
       });
     } catch (e) {
       // An invalid room name: the server refuses the URL too, and its
@@ -436,6 +468,9 @@ export class Provider extends Emitter {
       this.fail(e.code ?? Code.PROTOCOL_ERROR, `bad message from the server: ${e.message}`);
       return;
     }
+    // Any message answers an echo request: the server hears us.
+    this.heardAt = Date.now();
+    this.echoAt = 0;
     try {
       switch (m.type) {
         case 'welcome':
@@ -463,6 +498,8 @@ export class Provider extends Emitter {
           // A close with the same code follows; keep the explanation.
           this.serverError = { code: m.code, message: m.message };
           break;
+        case 'heartbeat':
+          break; // the echo of a request: hearing it was the point
         default:
           throw new Error(`a ${m.type} message from the server`);
       }
@@ -480,6 +517,7 @@ export class Provider extends Emitter {
     this.handshakeTimer = null;
     this.serverSV = sv;
     this.joined = true;
+    this.startHeartbeat();
     if (!this.tryLater) this.backoff.reset();
     this.setStatus('connected');
     const base = this.uploadBase(sv);
@@ -570,6 +608,7 @@ export class Provider extends Emitter {
     if (ws === null || ws.readyState !== OPEN) return false;
     try {
       ws.send(b);
+      this.sentAt = Date.now();
       return true;
     } catch {
       // The close event follows and the next connection resyncs.
@@ -585,6 +624,39 @@ export class Provider extends Emitter {
   fail(code, message) {
     this.drop(1000, 'client error');
     this.ended(code, message, false);
+  }
+
+  /** startHeartbeat runs the heartbeat of a joined connection, checking it four times per interval. */
+  startHeartbeat() {
+    if (this.heartbeat === 0 || this.helloVersion < 2) return;
+    this.sentAt = this.heardAt = Date.now();
+    this.echoAt = 0;
+    this.heartbeatTimer = setInterval(() => this.beat(), this.heartbeat / 4);
+  }
+
+  /**
+   * beat does what the heartbeat asks now (PROTOCOL.md §10): end the
+   * connection if an echo request went unanswered for an interval, else
+   * ask for an echo if the server has said nothing for an interval, else
+   * show the server we are alive if we have said nothing for an interval.
+   * The wait for an echo counts from when the request went, so a timer
+   * that a hidden page ran late does not take a live connection for dead.
+   */
+  beat() {
+    if (!this.joined) return;
+    const now = Date.now();
+    if (this.echoAt !== 0) {
+      if (now - this.echoAt >= this.heartbeat) {
+        this.fail(Code.HEARTBEAT_TIMEOUT, `no answer from the server for ${now - this.heardAt} ms: the connection is dead`);
+      }
+      return;
+    }
+    if (now - this.heardAt >= this.heartbeat) {
+      this.echoID++;
+      if (this.send(encodeMessage({ type: 'heartbeat', id: this.echoID }))) this.echoAt = now;
+    } else if (now - this.sentAt >= this.heartbeat) {
+      this.send(encodeMessage({ type: 'heartbeat', id: 0 }));
+    }
   }
 
   /** closed handles the close event of the current connection. */
@@ -607,6 +679,13 @@ export class Provider extends Emitter {
     this.ws = null;
     this.leave();
     if (!this.wanted || this.destroyed) return;
+    if (code === Code.UNSUPPORTED_VERSION && this.helloVersion >= 2) {
+      // A server of version 1: say hello again at once in its version,
+      // without a heartbeat, and keep to it (PROTOCOL.md §11).
+      this.version = 1;
+      this.open();
+      return;
+    }
     const err = new FlowStateError(code, message, permanent);
     if (err.permanent) {
       this.wanted = false;
@@ -670,6 +749,8 @@ export class Provider extends Emitter {
   leave() {
     if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
+    if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
     this.joined = false;
     this.inflight = []; // the next connection's catch-up covers them
     this.presence.onLeave();

@@ -215,3 +215,75 @@ test('a Doc whose own client ID is in the store never writes a second history un
     assert.match(errors[0].message, /own ID/);
   }
 });
+
+test('a compacted document comes back as a rendering before the Doc is loaded', async () => {
+  const factory = new IDBFactory();
+  const first = await open(factory);
+  const long = 'é😀x'.repeat(9000); // several chunks, surrogate pairs across their edges
+  first.text.insert(0, long);
+  first.doc.getText('title').insert(0, 'Notes');
+  first.doc.getMap('meta').set('k', 1); // maps are not rendered
+  await first.p.whenSaved();
+  first.p.compact();
+  await first.p.whenSaved();
+  await new Promise((r) => setTimeout(r, 20)); // the compaction's transaction
+  first.p.destroy();
+
+  const doc = new Doc();
+  const p = new IndexedDBPersistence('notes', doc, { indexedDB: factory, IDBKeyRange });
+  const texts = await p.whenRendered;
+  assert.equal(p.synced, false, 'the rendering comes before the Doc is loaded');
+  assert.equal(doc.getText('t').toString(), '');
+  assert.deepEqual(texts, { t: long, title: 'Notes' });
+  await p.whenSynced;
+  assert.equal(doc.getText('t').toString(), long);
+  p.destroy();
+});
+
+test('leaving the page brings the rendering up to date; a store without one renders null', async () => {
+  const factory = new IDBFactory();
+  const first = await open(factory);
+  assert.equal(await first.p.whenRendered, null);
+  first.text.insert(0, 'hello');
+  await first.p.whenSaved();
+  first.p.onPageHide(); // what a 'pagehide' event runs
+  await first.p.whenSaved();
+  first.text.insert(5, ' world'); // after the rendering: only the Doc has it
+  await first.p.whenSaved();
+  first.p.destroy();
+
+  const second = await open(factory);
+  assert.deepEqual(await second.p.whenRendered, { t: 'hello' });
+  assert.equal(second.text.toString(), 'hello world');
+  second.p.destroy();
+});
+
+test('a damaged rendering is ignored, and a disabled persistence renders null', async () => {
+  const factory = new IDBFactory();
+  const first = await open(factory);
+  first.text.insert(0, 'kept');
+  await first.p.whenSaved();
+  first.p.compact();
+  await new Promise((r) => setTimeout(r, 20));
+  first.p.destroy();
+  // A chunk goes missing: the header no longer matches.
+  await new Promise((resolve, reject) => {
+    const req = factory.open('flowstate:notes', 1);
+    req.onsuccess = () => {
+      const tx = req.result.transaction('meta', 'readwrite');
+      tx.objectStore('meta').delete('rendering/000000');
+      tx.oncomplete = () => {
+        req.result.close();
+        resolve();
+      };
+      tx.onerror = () => reject(tx.error);
+    };
+  });
+  const second = await open(factory);
+  assert.equal(await second.p.whenRendered, null);
+  assert.equal(second.text.toString(), 'kept');
+  second.p.destroy();
+
+  const off = new IndexedDBPersistence('x', new Doc(), { indexedDB: null });
+  assert.equal(await off.whenRendered, null);
+});

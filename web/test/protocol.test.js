@@ -25,8 +25,11 @@ const vectors = JSON.parse(readFileSync(join(REPO_ROOT, 'protocol', 'testdata', 
 /** fieldsOf turns a decoded message into the JSON form of the vectors. */
 function fieldsOf(m) {
   switch (m.type) {
-    case 'hello':
-      return { version: m.version, room: m.room, client: m.client, token: m.token, state_vector_hex: toHex(m.stateVector) };
+    case 'hello': {
+      const f = { version: m.version, room: m.room, client: m.client, token: m.token, state_vector_hex: toHex(m.stateVector) };
+      if (m.version === 2) f.heartbeat_millis = m.heartbeatMillis;
+      return f;
+    }
     case 'welcome':
       return { state_vector_hex: toHex(m.stateVector), update_hex: toHex(m.update) };
     case 'update':
@@ -37,6 +40,8 @@ function fieldsOf(m) {
       return { entries: m.entries.map((e) => ({ client: e.client, state_hex: toHex(e.state) })) };
     case 'error':
       return { code: m.code, message: m.message, seq: m.seq };
+    case 'heartbeat':
+      return { id: m.id };
   }
   throw new Error(`unexpected type ${m.type}`);
 }
@@ -45,7 +50,7 @@ function fieldsOf(m) {
 function messageOf(type, f) {
   switch (type) {
     case 'hello':
-      return { type, version: f.version, room: f.room, client: f.client, token: f.token, stateVector: fromHex(f.state_vector_hex) };
+      return { type, version: f.version, room: f.room, client: f.client, token: f.token, stateVector: fromHex(f.state_vector_hex), heartbeatMillis: f.heartbeat_millis };
     case 'welcome':
       return { type, stateVector: fromHex(f.state_vector_hex), update: fromHex(f.update_hex) };
     case 'update':
@@ -56,6 +61,8 @@ function messageOf(type, f) {
       return { type, entries: f.entries.map((e) => ({ client: e.client, state: fromHex(e.state_hex) })) };
     case 'error':
       return { type, code: f.code, message: f.message, seq: f.seq };
+    case 'heartbeat':
+      return { type, id: f.id };
   }
   throw new Error(`unexpected type ${type}`);
 }
@@ -69,13 +76,13 @@ function informational(type, f) {
   return out;
 }
 
-test('protocol vectors are version 1 and cover every section', () => {
-  assert.equal(vectors.protocol_version, 1);
+test('protocol vectors are version 2 and cover every section', () => {
+  assert.equal(vectors.protocol_version, 2);
   assert.ok(vectors.messages.length >= 6);
   assert.ok(vectors.decode_only.length > 0);
   assert.ok(vectors.invalid.length > 0);
   const types = new Set(vectors.messages.map((v) => v.type));
-  assert.deepEqual([...types].sort(), ['ack', 'error', 'hello', 'presence', 'update', 'welcome']);
+  assert.deepEqual([...types].sort(), ['ack', 'error', 'heartbeat', 'hello', 'presence', 'update', 'welcome']);
 });
 
 test('valid messages decode to their fields and re-encode byte for byte', async (t) => {
@@ -142,6 +149,10 @@ const encodeRejects = [
   { name: 'presence 4097 bytes', m: { type: 'presence', entries: [{ client: 1, state: new Uint8Array(4097) }] } },
   { name: 'error code 65536', m: { type: 'error', code: 65536, message: '', seq: 0 } },
   { name: 'unknown type', m: { type: 'bye' } },
+  { name: 'heartbeat 99 ms', m: { type: 'hello', version: 2, room: 'r', client: 1, token: '', stateVector: new Uint8Array([0x80]), heartbeatMillis: 99 } },
+  { name: 'heartbeat 60001 ms', m: { type: 'hello', version: 2, room: 'r', client: 1, token: '', stateVector: new Uint8Array([0x80]), heartbeatMillis: 60001 } },
+  { name: 'heartbeat in a version 1 hello', m: { type: 'hello', version: 1, room: 'r', client: 1, token: '', stateVector: new Uint8Array([0x80]), heartbeatMillis: 1000 } },
+  { name: 'negative heartbeat id', m: { type: 'heartbeat', id: -1 } },
 ];
 
 test('encoding refuses messages a peer would reject', async (t) => {
