@@ -7,7 +7,8 @@ TRACES   ?= ../shared/traces/*.json.gz
 # Fuzz targets, as package:target, each run for FUZZTIME by "make fuzz".
 FUZZ_TARGETS := crdt:FuzzApplyUpdate crdt:FuzzApplyPopulated crdt:FuzzDecodeStateVector \
 	crdt:FuzzReplicas crdt:FuzzUndo crdt:FuzzApplySequence protocol:FuzzDecode sync:FuzzRoomFromPath sync:FuzzHostCheck \
-	store:FuzzOpen store:FuzzJournalEntry
+	store:FuzzOpen store:FuzzJournalEntry \
+	store/jsstore:FuzzRoomToken store/jsstore:FuzzDecodeEntry store/jsstore:FuzzDecodeHead
 
 .PHONY: help test test-go test-web test-e2e web-deps web-build web-check test-short bench fuzz fuzz-long fmt vet build soak
 
