@@ -41,6 +41,7 @@ const (
 	eventUpdate
 	eventPresence
 	eventRead
+	eventRemote // updates other servers stored (feed.go)
 )
 
 // An event is what a session tells its room. msg is the *protocol.Hello
@@ -134,6 +135,11 @@ type room struct {
 	counters roomCounters // not yet added to the hub's metrics
 	docBytes int          // the document's size, for Config.MaxDocBytes
 	docExact bool         // docBytes is measured, not estimated
+
+	// With a store that is a Feed (feed.go): where in its log the load
+	// read up to, and how to stop following it.
+	followFrom uint64
+	unfollow   func()
 }
 
 type member struct {
@@ -208,7 +214,7 @@ func (r *room) send(ev event) bool {
 // load rebuilds the document from the store. An error wrapping
 // errCorruptRoom means the stored records are there but do not decode.
 func (r *room) load() error {
-	snapshot, updates, err := r.hub.store.Load(r.name)
+	snapshot, updates, err := r.loadStore()
 	if err != nil {
 		r.hub.metrics.storeErrors.WithLabelValues("load").Inc()
 	}
@@ -240,7 +246,7 @@ func (r *room) load() error {
 	r.doc, r.logLen, r.logBytes = doc, len(updates), logBytes
 	r.durable = doc.StateVector()
 	r.docBytes, r.docExact = len(snapshot)+r.logBytes, len(updates) == 0
-	return nil
+	return r.follow()
 }
 
 // run is the room's goroutine.
@@ -262,6 +268,7 @@ func (r *room) run() {
 		return
 	}
 	close(r.loaded)
+	defer r.stopFollow()
 	defer r.flushCounters()
 	cfg := &r.hub.cfg
 	r.idle = time.NewTimer(cfg.RoomIdleTimeout)
@@ -367,6 +374,8 @@ func (r *room) handle(ev event) {
 		r.apply(ev.s, ev.msg.(*protocol.Update))
 	case eventRead:
 		ev.view <- contentOf(r.name, r.doc, true)
+	case eventRemote:
+		r.applyRemote(ev.msg.(*protocol.Update).Updates)
 	case eventPresence:
 		if r.members[ev.s] == nil {
 			// Not (or no longer, or not yet) a member: a session refused
@@ -1000,6 +1009,9 @@ func (r *room) save() bool {
 		if err = r.hub.store.SetOwners(r.name, owners); err == nil {
 			r.bound(owners)
 		}
+	}
+	if err == nil {
+		err = r.appendToFeed()
 	}
 	if err == nil {
 		err = r.hub.store.Compact(r.name, snapshot)

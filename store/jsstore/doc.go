@@ -38,7 +38,10 @@ purged what was read), it starts again.
 
 Compact stores a new snapshot under a new object name, then replaces the
 head by compare-and-set on its KV revision, then purges the room's log up
-to the new head's sequence, then deletes the old object. The caller's
+to the previous head's sequence, then deletes the old object. The purge
+is one compaction late so that a room on another node that follows the
+log (Follow), and is a little behind, still reads every entry: loads read
+only what follows the current head. The caller's
 snapshot holds what it loaded and what it appended itself; whatever other
 nodes appended after its load, and a snapshot stored by another node (or
 one this store completed with such entries), is folded in with
@@ -70,7 +73,11 @@ everything that caller loaded and appended.
 
 # Caveats
 
-Rooms reports LogEntries as messages, not updates, and no LogBytes. An
+Rooms reports LogEntries as messages, not updates, and no LogBytes. A
+follower more than a whole compaction behind (one that could not read for
+as long as it takes the room to gather 1,024 updates elsewhere) would miss
+the entries purged meanwhile, and its members would not see them until
+the room reopens on its node; nothing stored is lost. An
 external NATS server needs max_payload of at least the largest update
 (the embedded one allows MaxPayload). The embedded server in a cluster
 listens for NATS clients on a free port of 127.0.0.1 unless told

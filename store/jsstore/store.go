@@ -460,7 +460,8 @@ func msgID(subject string, data []byte) string {
 }
 
 // Compact stores snapshot as the room's snapshot, covering the room's
-// log up to its last entry, and then purges the log up to there. The
+// log up to its last entry, and then purges the log up to what the
+// previous snapshot covered. The
 // caller's snapshot holds what it loaded and appended; what other nodes
 // appended since it loaded, and a snapshot another node stored since, are
 // folded in with Options.Merge. The head is replaced by compare-and-set on
@@ -551,13 +552,87 @@ func (s *Store) compact(ctx context.Context, room, token string, snapshot []byte
 	// The new head is stored: what it covers may go. A failure here
 	// leaves entries that a load replays harmlessly, and an object that
 	// only takes space.
-	if last > 0 {
-		s.stream.Purge(ctx, jetstream.WithPurgeSubject(s.subject+token), jetstream.WithPurgeSequence(nh.Seq+1))
+	//
+	// The log is purged one compaction late, up to what the previous
+	// snapshot covered: loads read only after the new head, and a
+	// follower of the room on another node (Follow), a little behind,
+	// still finds every entry it has yet to read.
+	if rev != 0 && h.Seq > 0 {
+		s.stream.Purge(ctx, jetstream.WithPurgeSubject(s.subject+token), jetstream.WithPurgeSequence(h.Seq+1))
 	}
 	if rev != 0 {
 		s.objects.Delete(ctx, h.Object)
 	}
 	return nil
+}
+
+// Follow calls deliver, in order, with the updates of each log entry of
+// the room after sequence after that other stores appended (LoadSeq
+// tells where a room's log was read up to), until deliver returns false
+// or stop is called. It skips this store's own entries, which its caller
+// has. deliver may block; following waits for it. An entry that does not
+// decode is skipped and reported to bad.
+func (s *Store) Follow(room string, after uint64, deliver func(updates [][]byte) bool, bad func(error)) (stop func(), err error) {
+	if err := s.check(room); err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{s.Subject(room)},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    after + 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jsstore: follow room %q: %w", room, err)
+	}
+	var mu sync.Mutex
+	// mu guards stopped and cc.
+	var stopped bool
+	var cc jetstream.ConsumeContext
+	done := make(chan struct{})
+	stop = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		stopped = true
+		close(done)
+		if cc != nil {
+			cc.Stop()
+		}
+	}
+	consuming, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if m.Headers().Get(nodeHeader) == s.opts.Node {
+			return
+		}
+		updates, err := decodeEntry(m.Data())
+		if err != nil {
+			if bad != nil {
+				bad(fmt.Errorf("jsstore: %w: room %q: %w", store.ErrCorrupt, room, err))
+			}
+			return
+		}
+		if !deliver(updates) {
+			go stop() // not from inside the handler it waits for
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jsstore: follow room %q: %w", room, err)
+	}
+	mu.Lock()
+	cc = consuming
+	if stopped {
+		cc.Stop()
+	}
+	mu.Unlock()
+	return stop, nil
 }
 
 // Owners returns the room's client IDs bound to identities.
@@ -614,7 +689,9 @@ func (s *Store) SetOwners(room string, owners map[uint64]string) error {
 }
 
 // Rooms lists the rooms with a snapshot or log entries. LogEntries counts
-// log messages (each holds the updates of one Append); LogBytes is not
+// the log messages the stream holds for the room (each holds the updates
+// of one Append), those the last compaction folded into the snapshot
+// included, as they are purged one compaction late; LogBytes is not
 // counted, and is 0.
 func (s *Store) Rooms() ([]store.RoomInfo, error) {
 	if err := s.check("-"); err != nil {

@@ -1,0 +1,145 @@
+package sync_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	stdsync "sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/flowstate/flowstate/store/jsstore"
+	docsync "github.com/flowstate/flowstate/sync"
+)
+
+// A testNode is one node of an in-process cluster: an embedded
+// nats-server routed to the others on 127.0.0.1, a JetStream store on it,
+// and a FlowState server on that store.
+type testNode struct {
+	cfg jsstore.ServerConfig
+	ns  *server.Server
+	st  *jsstore.Store
+	ts  *testServer
+}
+
+// startNodes starts n nodes forming one JetStream cluster, with
+// min(3, n) replicas.
+func startNodes(t *testing.T, n int, cfg docsync.Config) []*testNode {
+	t.Helper()
+	var peers []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers = append(peers, l.Addr().String())
+		l.Close()
+	}
+	dir := t.TempDir()
+	nodes := make([]*testNode, n)
+	for i := range n {
+		node := &testNode{cfg: jsstore.ServerConfig{
+			Name:          fmt.Sprintf("node%d", i),
+			ClusterName:   "test",
+			ClusterListen: peers[i],
+			Peers:         peers,
+			StoreDir:      filepath.Join(dir, fmt.Sprintf("node%d", i)),
+		}}
+		ns, err := jsstore.StartServer(node.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		node.ns = ns
+		t.Cleanup(func() {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+		})
+		nodes[i] = node
+	}
+	for i, node := range nodes {
+		nc, err := jsstore.Connect(node.ns, node.cfg.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		st, err := jsstore.Open(ctx, nc, jsstore.Options{Replicas: min(3, n), Merge: docsync.MergeUpdates, Timeout: 5 * time.Second})
+		cancel()
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		node.st = st
+		// Registered after the nats-server's cleanup, so it runs first:
+		// the hub saves its rooms while JetStream is still there.
+		node.ts = startServerWithStore(t, cfg, st)
+	}
+	return nodes
+}
+
+// TestClusterConverges spreads the clients of one room over two nodes of
+// three, writing at once: every client converges on every token exactly
+// once, and a late joiner on each node, the one that never held the room
+// included, gets all of it. Compactions run from both writing nodes
+// meanwhile, and lose nothing.
+func TestClusterConverges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a three-node cluster takes seconds to form")
+	}
+	docsync.SetCompactEvery(t, 8)
+	nodes := startNodes(t, 3, testConfig())
+	const room = "team.notes"
+	var clients []*docsync.Client
+	for i := range 4 {
+		clients = append(clients, dial(t, nodes[i%2].ts, room, nil))
+	}
+	var tokens []string
+	var wg stdsync.WaitGroup
+	for i, c := range clients {
+		var mine []string
+		for k := range 15 {
+			mine = append(mine, fmt.Sprintf("<%d.%d>", i, k))
+		}
+		tokens = append(tokens, mine...)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, tok := range mine {
+				insert(t, c, 0, tok)
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, c := range clients {
+		waitSynced(t, c)
+	}
+	text := waitConverged(t, clients...)
+	checkTokens(t, text, tokens)
+	for i, node := range nodes {
+		late := dial(t, node.ts, room, nil)
+		waitText(t, text, late)
+		if i == 2 {
+			// The node that had no member wrote nothing: its late
+			// joiner's edit reaches the others through the log.
+			insert(t, late, 0, "<late>")
+			waitSynced(t, late)
+			tokens = append(tokens, "<late>")
+			text = waitConverged(t, append(clients, late)...)
+			checkTokens(t, text, tokens)
+		}
+	}
+}
+
+// checkTokens fails unless every token is in text exactly once.
+func checkTokens(t *testing.T, text string, tokens []string) {
+	t.Helper()
+	for _, tok := range tokens {
+		if n := strings.Count(text, tok); n != 1 {
+			t.Errorf("token %s is there %d times", tok, n)
+		}
+	}
+}

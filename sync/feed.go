@@ -1,0 +1,125 @@
+package sync
+
+import (
+	"fmt"
+
+	"github.com/flowstate/flowstate/protocol"
+)
+
+// A Feed is a store.Store that several servers share, such as
+// store/jsstore's: besides keeping rooms, it tells each server what the
+// others appended. A Hub whose store is a Feed has each open room follow
+// its log from where its load read up to, so that updates written through
+// other servers reach the room's document, its members and its
+// compactions, as events of the room's own goroutine.
+type Feed interface {
+	// LoadSeq is Load, plus the position in the room's log up to which
+	// the result holds it.
+	LoadSeq(room string) (snapshot []byte, updates [][]byte, seq uint64, err error)
+
+	// Follow calls deliver, in order, with the updates that other
+	// servers append to the room's log after position after, until
+	// deliver returns false or stop is called; bad hears of entries that
+	// do not decode, which are skipped.
+	Follow(room string, after uint64, deliver func(updates [][]byte) bool, bad func(error)) (stop func(), err error)
+}
+
+// MergeUpdates returns the snapshot of the document made of snapshot and
+// updates applied in order. A store shared by several servers uses it to
+// fold what other servers wrote into a compaction (jsstore.Options.Merge).
+func MergeUpdates(snapshot []byte, updates [][]byte) ([]byte, error) {
+	doc, err := buildDoc(snapshot, updates)
+	if err != nil {
+		return nil, err
+	}
+	return doc.Snapshot(), nil
+}
+
+// loadStore reads the room from the store, and, from a Feed, notes where
+// to follow its log from.
+func (r *room) loadStore() ([]byte, [][]byte, error) {
+	feed, ok := r.hub.store.(Feed)
+	if !ok {
+		return r.hub.store.Load(r.name)
+	}
+	snapshot, updates, seq, err := feed.LoadSeq(r.name)
+	r.followFrom = seq
+	return snapshot, updates, err
+}
+
+// follow starts following the room's log in a Feed, after what load read.
+// Until stopFollow, other servers' updates arrive as eventRemote.
+func (r *room) follow() error {
+	feed, ok := r.hub.store.(Feed)
+	if !ok {
+		return nil
+	}
+	// quit lets a delivery waiting for room in the inbox give up once
+	// the room stops following, so that stopping never waits for it.
+	quit := make(chan struct{})
+	deliver := func(updates [][]byte) bool {
+		select {
+		case r.inbox <- event{kind: eventRemote, msg: &protocol.Update{Updates: updates}}:
+			return true
+		case <-r.done:
+		case <-quit:
+		}
+		return false
+	}
+	bad := func(err error) {
+		r.hub.logger.Error("an entry of the room's shared log does not decode; skipped", "room", r.name, "err", err)
+	}
+	stop, err := feed.Follow(r.name, r.followFrom, deliver, bad)
+	if err != nil {
+		return fmt.Errorf("sync: follow room %q: %w", r.name, err)
+	}
+	r.unfollow = func() {
+		close(quit)
+		stop()
+	}
+	return nil
+}
+
+// stopFollow stops following the room's log.
+func (r *room) stopFollow() {
+	if r.unfollow != nil {
+		r.unfollow()
+		r.unfollow = nil
+	}
+}
+
+// appendToFeed appends the updates not yet written to a Feed's log
+// before a compaction: a snapshot would make them durable too, but only
+// the log carries them to the other servers' rooms.
+func (r *room) appendToFeed() error {
+	if _, ok := r.hub.store.(Feed); !ok || len(r.unwritten) == 0 {
+		return nil
+	}
+	return r.hub.store.Append(r.name, r.unwritten...)
+}
+
+// applyRemote applies updates another server stored, and relays them to
+// every member. They are durable already: they count toward the log the
+// next compaction folds, and nobody is owed an Ack for them. One the
+// document refuses (which the other server accepted, so a version
+// mismatch or a bug) is logged and skipped: the room must not stop for it.
+func (r *room) applyRemote(updates [][]byte) {
+	for _, u := range updates {
+		if err := applyUpdate(r.doc, u); err != nil {
+			r.hub.logger.Error("an update from another server was refused", "room", r.name, "bytes", len(u), "update", hexPrefix(u), "err", err)
+			continue
+		}
+		r.counters.updates++
+		r.counters.updateBytes += len(u)
+		r.batch = append(r.batch, batchedUpdate{update: u}) // n 0: written
+		r.logLen++
+		r.logBytes += len(u)
+		r.docBytes += len(u)
+		r.docExact = false
+	}
+	if len(r.unwritten) == 0 && !r.committing {
+		// Everything the document holds is stored: a joiner may be told
+		// so, and need not send the remote updates back.
+		r.durable = r.doc.StateVector()
+	}
+}
