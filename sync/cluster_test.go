@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	stdsync "sync"
@@ -54,10 +55,7 @@ func startNodes(t *testing.T, n int, cfg docsync.Config) []*testNode {
 			t.Fatal(err)
 		}
 		node.ns = ns
-		t.Cleanup(func() {
-			ns.Shutdown()
-			ns.WaitForShutdown()
-		})
+		t.Cleanup(node.stopNATS)
 		nodes[i] = node
 	}
 	for i, node := range nodes {
@@ -78,6 +76,45 @@ func startNodes(t *testing.T, n int, cfg docsync.Config) []*testNode {
 		node.ts = startServerWithStore(t, cfg, st)
 	}
 	return nodes
+}
+
+// stopNATS stops the node's nats-server, as a crash of its machine
+// would for the cluster (its FlowState server stays).
+func (n *testNode) stopNATS() {
+	if n.ns != nil {
+		n.ns.Shutdown()
+		n.ns.WaitForShutdown()
+		n.ns = nil
+	}
+}
+
+// restartNATS starts the node's nats-server again, on its directory and
+// ports. Its FlowState server's connection was to the old one and stays
+// broken: reach the node through openStore.
+func (n *testNode) restartNATS(t *testing.T) {
+	t.Helper()
+	ns, err := jsstore.StartServer(n.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.ns = ns
+}
+
+// openStore opens another store on the node's nats-server.
+func (n *testNode) openStore(t *testing.T) *jsstore.Store {
+	t.Helper()
+	nc, err := jsstore.Connect(n.ns, n.cfg.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := jsstore.Open(ctx, nc, jsstore.Options{Replicas: 3, Merge: docsync.MergeUpdates})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // TestClusterConverges spreads the clients of one room over two nodes of
@@ -141,5 +178,53 @@ func checkTokens(t *testing.T, text string, tokens []string) {
 		if n := strings.Count(text, tok); n != 1 {
 			t.Errorf("token %s is there %d times", tok, n)
 		}
+	}
+}
+
+// TestClusterQuorumLoss stops the nats-servers of two nodes of three
+// under a client of the third: its edit is not acknowledged and the node
+// is not ready while there is no quorum; once the two are back, the edit
+// is acknowledged, and every acknowledged edit is stored.
+func TestClusterQuorumLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a three-node cluster takes seconds to form")
+	}
+	nodes := startNodes(t, 3, testConfig())
+	const room = "quorum"
+	c := dial(t, nodes[0].ts, room, nil)
+	insert(t, c, -1, "<before>")
+	waitSynced(t, c)
+
+	nodes[1].stopNATS()
+	nodes[2].stopNATS()
+	insert(t, c, -1, "<during>")
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	err := c.WaitSynced(ctx)
+	cancel()
+	if err == nil {
+		t.Fatal("an edit was acknowledged without a quorum")
+	}
+	waitFor(t, deadline, func() error {
+		resp, err := http.Get("http://" + nodes[0].ts.addr + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			return fmt.Errorf("/readyz = %d without a quorum, want 503", resp.StatusCode)
+		}
+		return nil
+	})
+
+	nodes[1].restartNATS(t)
+	nodes[2].restartNATS(t)
+	ctx, cancel = context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.WaitSynced(ctx); err != nil {
+		t.Fatalf("the edit was not acknowledged within 60 s of the quorum's return: %v", err)
+	}
+	for _, i := range []int{1, 2} {
+		doc := storedDoc(t, nodes[i].openStore(t), room)
+		checkTokens(t, doc.Text("body").String(), []string{"<before>", "<during>"})
 	}
 }
