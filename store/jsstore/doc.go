@@ -1,5 +1,6 @@
 /*
-Package jsstore keeps rooms in NATS JetStream, so that several FlowState
+Package jsstore keeps rooms in NATS JetStream (the design, with the data
+flow across nodes, is CLUSTER.md beside this file), so that several FlowState
 nodes share them: a store.Store whose appends are acknowledged once a
 quorum of JetStream servers stored them, and an embedded nats-server
 (StartServer) that makes three copies of the FlowState binary a cluster by
@@ -31,6 +32,9 @@ Room names map to tokens with RoomToken: ASCII letters, digits and '-'
 stand for themselves, every other byte is '_' and two upper-case hex
 digits ("notes.v2" → "notes_2Ev2"). A token is a valid subject token, KV
 key and object name, and RoomFromToken reverses it.
+
+Follow hands a room the entries other stores append after the point its
+load read up to (package sync's Feed), through an ordered consumer.
 
 Load reads the head, the snapshot and the log after the head's sequence,
 then the head again; if a compaction changed it meanwhile (and may have
