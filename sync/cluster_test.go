@@ -74,8 +74,53 @@ func startNodes(t *testing.T, n int, cfg docsync.Config) []*testNode {
 		// Registered after the nats-server's cleanup, so it runs first:
 		// the hub saves its rooms while JetStream is still there.
 		node.ts = startServerWithStore(t, cfg, st)
+		// A hub's shutdown saves its rooms into JetStream, which on a
+		// loaded machine may take longer than the helpers allow; this
+		// runs first, and theirs then finds it done.
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+			defer cancel()
+			if err := node.ts.srv.Shutdown(ctx); err != nil {
+				t.Errorf("node %d: Shutdown: %v", i, err)
+			}
+		})
 	}
 	return nodes
+}
+
+// clusterWait is how long the cluster tests wait for what takes
+// milliseconds on an idle machine: JetStream's replication and elections
+// slow down a lot on a loaded one.
+const clusterWait = 60 * time.Second
+
+// waitTextCluster waits until every client's text "body" is the same
+// (and want, unless empty), for up to clusterWait, and returns it.
+func waitTextCluster(t *testing.T, want string, clients ...*docsync.Client) string {
+	t.Helper()
+	var text string
+	waitFor(t, clusterWait, func() error {
+		text = clients[0].Text("body")
+		if want != "" && text != want {
+			return fmt.Errorf("client 0: body = %.60q (%d bytes), want %.60q (%d bytes)", text, len(text), want, len(want))
+		}
+		for i, c := range clients[1:] {
+			if got := c.Text("body"); got != text {
+				return fmt.Errorf("client %d: body = %.60q (%d bytes), client 0: %.60q (%d bytes)", i+1, got, len(got), text, len(text))
+			}
+		}
+		return nil
+	})
+	return text
+}
+
+// waitSyncedCluster is waitSynced with clusterWait.
+func waitSyncedCluster(t *testing.T, c *docsync.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	if err := c.WaitSynced(ctx); err != nil {
+		t.Fatalf("WaitSynced: %v (status %v)", err, c.Status())
+	}
 }
 
 // stopNATS stops the node's nats-server, as a crash of its machine
@@ -152,20 +197,20 @@ func TestClusterConverges(t *testing.T) {
 	}
 	wg.Wait()
 	for _, c := range clients {
-		waitSynced(t, c)
+		waitSyncedCluster(t, c)
 	}
-	text := waitConverged(t, clients...)
+	text := waitTextCluster(t, "", clients...)
 	checkTokens(t, text, tokens)
 	for i, node := range nodes {
 		late := dial(t, node.ts, room, nil)
-		waitText(t, text, late)
+		waitTextCluster(t, text, late)
 		if i == 2 {
 			// The node that had no member wrote nothing: its late
 			// joiner's edit reaches the others through the log.
 			insert(t, late, 0, "<late>")
-			waitSynced(t, late)
+			waitSyncedCluster(t, late)
 			tokens = append(tokens, "<late>")
-			text = waitConverged(t, append(clients, late)...)
+			text = waitTextCluster(t, "", append(clients, late)...)
 			checkTokens(t, text, tokens)
 		}
 	}
@@ -193,7 +238,7 @@ func TestClusterQuorumLoss(t *testing.T) {
 	const room = "quorum"
 	c := dial(t, nodes[0].ts, room, nil)
 	insert(t, c, -1, "<before>")
-	waitSynced(t, c)
+	waitSyncedCluster(t, c)
 
 	nodes[1].stopNATS()
 	nodes[2].stopNATS()
@@ -218,7 +263,7 @@ func TestClusterQuorumLoss(t *testing.T) {
 
 	nodes[1].restartNATS(t)
 	nodes[2].restartNATS(t)
-	ctx, cancel = context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel = context.WithTimeout(context.Background(), clusterWait)
 	defer cancel()
 	if err := c.WaitSynced(ctx); err != nil {
 		t.Fatalf("the edit was not acknowledged within 60 s of the quorum's return: %v", err)
@@ -227,4 +272,39 @@ func TestClusterQuorumLoss(t *testing.T) {
 		doc := storedDoc(t, nodes[i].openStore(t), room)
 		checkTokens(t, doc.Text("body").String(), []string{"<before>", "<during>"})
 	}
+}
+
+// TestClusterPresence shows members of one room on two nodes each
+// other's presence, and its end when a member leaves.
+func TestClusterPresence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a three-node cluster takes seconds to form")
+	}
+	nodes := startNodes(t, 3, testConfig())
+	const room = "cursors"
+	a := dial(t, nodes[0].ts, room, nil)
+	b := dial(t, nodes[1].ts, room, nil)
+	waitSyncedCluster(t, a)
+	waitSyncedCluster(t, b)
+	if err := a.SetPresence(cursor{"alice", 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetPresence(cursor{"bob", 5}); err != nil {
+		t.Fatal(err)
+	}
+	waitPresence(t, b, map[uint64]any{a.ClientID(): cursor{"alice", 3}})
+	waitPresence(t, a, map[uint64]any{b.ClientID(): cursor{"bob", 5}})
+	if err := a.SetPresence(cursor{"alice", 9}); err != nil {
+		t.Fatal(err)
+	}
+	waitPresence(t, b, map[uint64]any{a.ClientID(): cursor{"alice", 9}})
+	// A late joiner on a third node sees both once they refresh.
+	c := dial(t, nodes[2].ts, room, nil)
+	waitSyncedCluster(t, c)
+	a.SetPresence(cursor{"alice", 10})
+	b.SetPresence(cursor{"bob", 6})
+	waitPresence(t, c, map[uint64]any{a.ClientID(): cursor{"alice", 10}, b.ClientID(): cursor{"bob", 6}})
+	a.Close()
+	waitPresence(t, b, map[uint64]any{a.ClientID(): nil})
+	waitPresence(t, c, map[uint64]any{a.ClientID(): nil})
 }

@@ -43,7 +43,9 @@ its load read up to: updates appended through other servers arrive in the
 room's channel like any other event, are applied, and are relayed to the
 members; they are durable already, so nobody is owed an Ack for them. A
 compaction appends the room's unwritten updates to the log before storing
-the snapshot, so that the other servers see them too. See
+the snapshot, so that the other servers see them too. A store that is
+also a PresenceBus carries the presence changes of each server's members
+to the others', whose members see them as their own members'. See
 store/jsstore/CLUSTER.md.
 
 # Hostile updates

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/flowstate/flowstate/protocol"
 )
@@ -22,6 +23,20 @@ type Feed interface {
 	// deliver returns false or stop is called; bad hears of entries that
 	// do not decode, which are skipped.
 	Follow(room string, after uint64, deliver func(updates [][]byte) bool, bad func(error)) (stop func(), err error)
+}
+
+// A PresenceBus carries presence between servers that share rooms, as
+// store/jsstore does over core NATS: never stored, at most once. A Hub
+// whose store is one shares each room's presence changes of its own
+// members with the other servers, and shows theirs to its members.
+type PresenceBus interface {
+	// PublishPresence sends a protocol.Presence message (encoded with
+	// protocol.Encode) to the other servers holding the room.
+	PublishPresence(room string, msg []byte) error
+
+	// SubscribePresence calls deliver with the messages other servers
+	// publish to the room, until stop is called. deliver must not block.
+	SubscribePresence(room string, deliver func(msg []byte)) (stop func(), err error)
 }
 
 // MergeUpdates returns the snapshot of the document made of snapshot and
@@ -73,11 +88,82 @@ func (r *room) follow() error {
 	if err != nil {
 		return fmt.Errorf("sync: follow room %q: %w", r.name, err)
 	}
+	unsubscribe := func() {}
+	if bus, ok := r.hub.store.(PresenceBus); ok {
+		// Presence is ephemeral: a frame that finds the inbox full is
+		// dropped rather than holding up the connection it came on;
+		// the next refresh brings it back.
+		unsubscribe, err = bus.SubscribePresence(r.name, func(msg []byte) {
+			m, err := protocol.Decode(msg)
+			if p, ok := m.(*protocol.Presence); err == nil && ok {
+				select {
+				case r.inbox <- event{kind: eventRemotePresence, msg: p}:
+				default:
+				}
+			}
+		})
+		if err != nil {
+			stop()
+			return fmt.Errorf("sync: follow room %q presence: %w", r.name, err)
+		}
+	}
 	r.unfollow = func() {
 		close(quit)
 		stop()
+		unsubscribe()
 	}
 	return nil
+}
+
+// setRemotePresence records presence entries of another server's
+// members, which then fan out to this room's members like its own
+// members' (an entry has no owner session here), and expire the same way
+// unless refreshed. A client ID of a member here keeps its own entry.
+func (r *room) setRemotePresence(entries []protocol.PresenceEntry, now time.Time) {
+	for _, e := range entries {
+		if r.byClient[e.Client] != nil {
+			continue
+		}
+		p := r.presence[e.Client]
+		if p == nil {
+			if len(e.State) == 0 {
+				continue
+			}
+			p = &presenceState{}
+			r.presence[e.Client] = p
+			if r.sweep == nil {
+				r.sweep = time.NewTicker(max(r.hub.cfg.PresenceTimeout/2, time.Millisecond))
+			}
+		}
+		if p.owner != nil {
+			continue // a member here claimed it since
+		}
+		p.state, p.refreshed, p.dirty = e.State, now, true
+		r.armFlush(p.sent.Add(r.hub.cfg.PresenceInterval).Sub(now))
+	}
+}
+
+// sharePresence sends the presence entries of this server's members, as
+// fanned out to them, to the other servers holding the room.
+func (r *room) sharePresence(entries []protocol.PresenceEntry) {
+	bus, ok := r.hub.store.(PresenceBus)
+	if !ok || len(entries) == 0 {
+		return
+	}
+	msg, err := protocol.Encode(&protocol.Presence{Entries: entries})
+	if err == nil {
+		err = bus.PublishPresence(r.name, msg)
+	}
+	if err != nil {
+		r.hub.logger.Debug("presence not shared with the other servers", "room", r.name, "err", err)
+	}
+}
+
+// expireRemotePresence clears an entry of another server's member that
+// was not refreshed in time (its server may be gone).
+func (r *room) expireRemotePresence(p *presenceState, now time.Time) {
+	p.state, p.refreshed, p.dirty = nil, now, true
+	r.armFlush(p.sent.Add(r.hub.cfg.PresenceInterval).Sub(now))
 }
 
 // stopFollow stops following the room's log.

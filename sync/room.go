@@ -41,7 +41,8 @@ const (
 	eventUpdate
 	eventPresence
 	eventRead
-	eventRemote // updates other servers stored (feed.go)
+	eventRemote         // updates other servers stored (feed.go)
+	eventRemotePresence // presence of other servers' members (feed.go)
 )
 
 // An event is what a session tells its room. msg is the *protocol.Hello
@@ -376,6 +377,8 @@ func (r *room) handle(ev event) {
 		ev.view <- contentOf(r.name, r.doc, true)
 	case eventRemote:
 		r.applyRemote(ev.msg.(*protocol.Update).Updates)
+	case eventRemotePresence:
+		r.setRemotePresence(ev.msg.(*protocol.Presence).Entries, time.Now())
 	case eventPresence:
 		if r.members[ev.s] == nil {
 			// Not (or no longer, or not yet) a member: a session refused
@@ -925,7 +928,8 @@ func (r *room) armFlush(d time.Duration) {
 func (r *room) flushPresence(now time.Time) {
 	interval := r.hub.cfg.PresenceInterval
 	var entries []protocol.PresenceEntry
-	var owner *session // the only owner of the entries, if one
+	var owner *session                  // the only owner of the entries, if one
+	var shared []protocol.PresenceEntry // those of members here (feed.go)
 	wait := time.Duration(-1)
 	for client, p := range r.presence {
 		if !p.dirty {
@@ -943,6 +947,9 @@ func (r *room) flushPresence(now time.Time) {
 			owner = nil
 		}
 		entries = append(entries, protocol.PresenceEntry{Client: client, State: p.state})
+		if p.owner != nil {
+			shared = append(shared, entries[len(entries)-1])
+		}
 		p.dirty, p.sent = false, now
 		if len(p.state) == 0 {
 			delete(r.presence, client)
@@ -958,6 +965,7 @@ func (r *room) flushPresence(now time.Time) {
 	if len(entries) == 0 {
 		return
 	}
+	r.sharePresence(shared)
 	msg, err := encodeFrame(&protocol.Presence{Entries: entries})
 	if err != nil {
 		return
@@ -983,6 +991,10 @@ func (r *room) sweepC() <-chan time.Time {
 func (r *room) expirePresence(now time.Time) {
 	for _, p := range r.presence {
 		if len(p.state) > 0 && now.Sub(p.refreshed) > r.hub.cfg.PresenceTimeout {
+			if p.owner == nil {
+				r.expireRemotePresence(p, now)
+				continue
+			}
 			r.setPresence(p.owner, nil, now)
 		}
 	}

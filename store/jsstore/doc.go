@@ -25,6 +25,9 @@ With the default prefix "flowstate":
 	                          <token>.<nuid> → one snapshot (chunked by
 	                          the object store, so tens of MB are fine)
 	KV flowstate_owners       <token>.<client ID> → identity bound to it
+	subject flowstate.presence.<token>
+	                          core NATS, not stored: presence changes of
+	                          one node's members (PublishPresence)
 
 The stream, buckets and object store have Options.Replicas replicas.
 

@@ -155,7 +155,10 @@ func (s *Store) setUp(ctx context.Context) error {
 		Storage:     jetstream.FileStorage,
 		Replicas:    r,
 		Duplicates:  2 * time.Minute,
-		AllowDirect: true,
+		// Message gets go to the stream's leader: a direct get may be
+		// answered by a replica that lags, and a load must see every
+		// append acknowledged before it.
+		AllowDirect: false,
 	})
 	if err != nil {
 		return fmt.Errorf("stream: %w", err)
@@ -258,14 +261,12 @@ var errRaced = errors.New("jsstore: the room changed while it was read")
 const maxAttempts = 10
 
 // retryable reports whether err is worth another attempt within ctx:
-// a race with a compaction, or a server that is not ready to answer yet
-// (a stream or consumer whose leader is being elected answers no one),
-// after a short pause.
+// a race with a compaction (or a consumer on a replica that has not
+// caught up with the leader yet), or a server that is not ready to
+// answer yet (a stream or consumer whose leader is being elected answers
+// no one), after a short pause.
 func retryable(ctx context.Context, err error) bool {
-	if errors.Is(err, errRaced) {
-		return true
-	}
-	if !errors.Is(err, nats.ErrNoResponders) {
+	if !errors.Is(err, errRaced) && !errors.Is(err, nats.ErrNoResponders) {
 		return false
 	}
 	select {
@@ -328,8 +329,9 @@ func (s *Store) readLog(ctx context.Context, subject string, after uint64) ([]en
 			return nil, 0, fmt.Errorf("jsstore: read log: batch: %w", err)
 		}
 		if got == 0 {
-			// The last entry went before it was read: a compaction
-			// purged the log meanwhile.
+			// The last entry went before it was read (a compaction
+			// purged the log meanwhile), or the consumer is on a
+			// replica that lags.
 			return nil, 0, errRaced
 		}
 		if ctx.Err() != nil {
@@ -633,6 +635,41 @@ func (s *Store) Follow(room string, after uint64, deliver func(updates [][]byte)
 	}
 	mu.Unlock()
 	return stop, nil
+}
+
+// PresenceSubject returns the core NATS subject of a room's presence.
+func (s *Store) PresenceSubject(room string) string {
+	return s.opts.Prefix + ".presence." + RoomToken(room)
+}
+
+// PublishPresence sends msg to the other stores' subscribers of the
+// room's presence, over core NATS: at most once, never stored.
+func (s *Store) PublishPresence(room string, msg []byte) error {
+	if err := s.check(room); err != nil {
+		return err
+	}
+	m := nats.NewMsg(s.PresenceSubject(room))
+	m.Data = msg
+	m.Header.Set(nodeHeader, s.opts.Node)
+	return s.nc.PublishMsg(m)
+}
+
+// SubscribePresence calls deliver with each message other stores
+// publish to the room's presence, until stop is called. deliver must not
+// block.
+func (s *Store) SubscribePresence(room string, deliver func(msg []byte)) (stop func(), err error) {
+	if err := s.check(room); err != nil {
+		return nil, err
+	}
+	sub, err := s.nc.Subscribe(s.PresenceSubject(room), func(m *nats.Msg) {
+		if m.Header.Get(nodeHeader) != s.opts.Node {
+			deliver(m.Data)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jsstore: subscribe to room %q presence: %w", room, err)
+	}
+	return func() { sub.Unsubscribe() }, nil
 }
 
 // Owners returns the room's client IDs bound to identities.
