@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -160,40 +162,82 @@ func waitTokens(t *testing.T, url string, tokens []string, when string) {
 	t.Fatalf("%s: %s", when, bad)
 }
 
-// TestServeCluster runs three real "flowstate serve" processes in
-// embedded-cluster mode: edits acknowledged through any node reach every
-// node; with one node killed (SIGKILL) the other two go on acknowledging;
-// restarted, the killed node serves everything acknowledged meanwhile.
-func TestServeCluster(t *testing.T) {
+// TestClusterKillCycles runs three real "flowstate serve" processes in
+// embedded-cluster mode, with writers in three rooms on every node, and
+// kills a random node (SIGKILL) at a random moment of each cycle, then
+// restarts it. Writers of the killed node stop; the others go on. At the
+// end, every edit acknowledged through any node is on every node, exactly
+// once. FLOWSTATE_SOAK (make soak) runs cycles for that long.
+func TestClusterKillCycles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs three servers")
 	}
 	bin := buildBinary(t)
 	nodes := startClusterNodes(t, bin, 3)
-	const room = "team.notes"
-	var acked []string
-	for i, n := range nodes {
-		acked = append(acked, writeAcked(t, n.url(room), fmt.Sprintf("n%d.", i), 5)...)
-	}
-	for i, n := range nodes {
-		waitTokens(t, n.url(room), acked, fmt.Sprintf("node %d", i))
-	}
-
-	if err := nodes[2].cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = nodes[2].cmd.Wait()
-	for i, n := range nodes[:2] {
-		acked = append(acked, writeAcked(t, n.url(room), fmt.Sprintf("k%d.", i), 5)...)
-	}
-	nodes[2].start(t, bin)()
-	for i, n := range nodes {
-		waitTokens(t, n.url(room), acked, fmt.Sprintf("after node 2's restart, node %d", i))
-	}
-	if t.Failed() {
-		for i, n := range nodes {
-			t.Logf("node %d:\n%s", i, n.logs)
+	defer func() {
+		if t.Failed() {
+			for i, n := range nodes {
+				t.Logf("node %d:\n%s", i, n.logs)
+			}
 		}
+	}()
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	rooms := []string{"team.notes", "a_b", "x~y"}
+	end := time.Now().Add(soakDuration(t) / 4) // as the crash test's share
+	acked := make([]map[string]bool, len(rooms))
+	for i := range acked {
+		acked[i] = make(map[string]bool)
+	}
+	cycle := 0
+	for ; cycle < 3 || time.Now().Before(end); cycle++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for n, node := range nodes {
+			for r, room := range rooms {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					opts := &docsync.ClientOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
+					ok, _ := editUntilCancelled(ctx, t, node.url(room), opts, cycle, r*10+n)
+					mu.Lock()
+					for _, tok := range ok {
+						acked[r][tok] = true
+					}
+					mu.Unlock()
+				}()
+			}
+		}
+		victim := nodes[rng.IntN(len(nodes))]
+		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
+		if err := victim.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = victim.cmd.Wait()
+		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond) // the others write on
+		cancel()
+		wg.Wait()
+		victim.start(t, bin)()
+		if t.Failed() {
+			break
+		}
+	}
+	total := 0
+	for r, room := range rooms {
+		var tokens []string
+		for tok := range acked[r] {
+			tokens = append(tokens, tok)
+		}
+		total += len(tokens)
+		for i, n := range nodes {
+			waitTokens(t, n.url(room), tokens, fmt.Sprintf("room %s, node %d", room, i))
+		}
+	}
+	t.Logf("%d cycles: %d edits acknowledged", cycle, total)
+	if total == 0 {
+		t.Error("no edit was ever acknowledged")
 	}
 }
 

@@ -87,11 +87,23 @@ func decodeEntry(b []byte) ([][]byte, error) {
 // A head is the value of a room's key in the heads bucket: where its
 // latest snapshot is and which part of the log it covers.
 type head struct {
-	Seq    uint64 `json:"seq"`    // the stream sequence the snapshot covers, all of the room's messages up to it
-	Object string `json:"object"` // the snapshot's name in the snapshots object store
-	Bytes  int    `json:"bytes"`  // the snapshot's size
-	Time   int64  `json:"time"`   // when it was stored, Unix ns
+	Seq    uint64 `json:"seq"`             // the stream sequence the snapshot covers, all of the room's messages up to it
+	Object string `json:"object"`          // the snapshot's name in the snapshots object store
+	Bytes  int    `json:"bytes"`           // the snapshot's size
+	Time   int64  `json:"time"`            // when it was stored, Unix ns
+	Marks  []mark `json:"marks,omitempty"` // earlier heads whose log is not purged yet
 }
+
+// A mark is an earlier head's sequence and time: the log up to Seq is
+// purged once Time is Options.PurgeDelay old.
+type mark struct {
+	Seq  uint64 `json:"seq"`
+	Time int64  `json:"time"`
+}
+
+// maxMarks bounds the marks of a head: a room compacting more often
+// than this per PurgeDelay keeps its log longer, not its head larger.
+const maxMarks = 256
 
 // errHead is wrapped by the errors of decodeHead.
 var errHead = errors.New("malformed head record")
@@ -102,7 +114,7 @@ func decodeHead(b []byte) (head, error) {
 	if err := json.Unmarshal(b, &h); err != nil {
 		return head{}, fmt.Errorf("%w: %w", errHead, err)
 	}
-	if h.Object == "" || h.Bytes < 0 {
+	if h.Object == "" || h.Bytes < 0 || len(h.Marks) > maxMarks {
 		return head{}, fmt.Errorf("%w: no snapshot", errHead)
 	}
 	return h, nil

@@ -3,6 +3,7 @@ package jsstore
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -64,8 +65,8 @@ func FuzzDecodeEntry(f *testing.F) {
 }
 
 func TestDecodeHead(t *testing.T) {
-	h := head{Seq: 42, Object: "notes.abc", Bytes: 10, Time: 1}
-	if got, err := decodeHead(encodeHead(h)); err != nil || got != h {
+	h := head{Seq: 42, Object: "notes.abc", Bytes: 10, Time: 1, Marks: []mark{{Seq: 40, Time: 0}}}
+	if got, err := decodeHead(encodeHead(h)); err != nil || !reflect.DeepEqual(got, h) {
 		t.Errorf("decodeHead(encodeHead(%+v)) = %+v, %v", h, got, err)
 	}
 	for _, b := range []string{"", "{", "[]", `{"seq":1}`, `{"object":"x","bytes":-1}`, `{"seq":-1,"object":"x"}`} {

@@ -45,18 +45,19 @@ purged what was read), it starts again.
 
 Compact stores a new snapshot under a new object name, then replaces the
 head by compare-and-set on its KV revision, then purges the room's log up
-to the previous head's sequence, then deletes the old object. The purge
-is one compaction late so that a room on another node that follows the
-log (Follow), and is a little behind, still reads every entry: loads read
-only what follows the current head. The caller's
-snapshot holds what it loaded and what it appended itself; whatever other
-nodes appended after its load, and a snapshot stored by another node (or
-one this store completed with such entries), is folded in with
-Options.Merge before the snapshot is stored. Of two nodes compacting at
-once, one's compare-and-set fails: it starts again, folding in the
-winner's snapshot. Nothing is purged before a snapshot holding it is
-stored, so a crash at any step loses nothing: a leftover object only takes
-space, and log entries older than the head are never read.
+to the sequence of earlier heads at least Options.PurgeDelay (a minute)
+old, then deletes the old object. The head keeps the younger ones'
+sequences (marks). The delay lets a room on another node that follows the
+log (Follow), and fell behind (its consumer was on a node that died and
+is being made again), still read every entry: loads read only what
+follows the current head. The caller's snapshot holds what it loaded and
+what it appended itself; whatever other nodes appended after its load,
+and a snapshot stored by another node (or one this store completed with
+such entries), is folded in with Options.Merge before the snapshot is
+stored. Of two nodes compacting at once, one's compare-and-set fails: it
+starts again, folding in the winner's snapshot. Nothing is purged before a snapshot holding it is stored, so a crash at
+any step loses nothing: a leftover object only takes space, and log
+entries older than the head are never read.
 
 # Failure cases
 
@@ -81,8 +82,7 @@ everything that caller loaded and appended.
 # Caveats
 
 Rooms reports LogEntries as messages, not updates, and no LogBytes. A
-follower more than a whole compaction behind (one that could not read for
-as long as it takes the room to gather 1,024 updates elsewhere) would miss
+follower more than PurgeDelay behind would miss
 the entries purged meanwhile, and its members would not see them until
 the room reopens on its node; nothing stored is lost. An
 external NATS server needs max_payload of at least the largest update

@@ -101,21 +101,25 @@ func (c *testCluster) stop(i int) {
 }
 
 // open connects to node i and opens a store there.
-func (c *testCluster) open(i int, replicas int, timeout time.Duration) *jsstore.Store {
+func (c *testCluster) open(i int, replicas int, timeout time.Duration, options ...func(*jsstore.Options)) *jsstore.Store {
 	c.t.Helper()
 	nc, err := jsstore.Connect(c.servers[i], c.cfgs[i].Name)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	c.t.Cleanup(nc.Close)
-	return openOn(c.t, nc, replicas, timeout)
+	return openOn(c.t, nc, replicas, timeout, options...)
 }
 
-func openOn(t testing.TB, nc *nats.Conn, replicas int, timeout time.Duration) *jsstore.Store {
+func openOn(t testing.TB, nc *nats.Conn, replicas int, timeout time.Duration, options ...func(*jsstore.Options)) *jsstore.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := jsstore.Open(ctx, nc, jsstore.Options{Replicas: replicas, Merge: merge, Timeout: timeout})
+	opts := jsstore.Options{Replicas: replicas, Merge: merge, Timeout: timeout}
+	for _, o := range options {
+		o(&opts)
+	}
+	st, err := jsstore.Open(ctx, nc, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

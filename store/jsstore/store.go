@@ -36,8 +36,9 @@ const nodeHeader = "Flowstate-Node"
 
 // Defaults of the Options fields.
 const (
-	DefaultPrefix  = "flowstate"
-	DefaultTimeout = 5 * time.Second
+	DefaultPrefix     = "flowstate"
+	DefaultTimeout    = 5 * time.Second
+	DefaultPurgeDelay = time.Minute
 )
 
 // Options configures a Store. The zero value of each field but Merge
@@ -68,6 +69,12 @@ type Options struct {
 	// Node identifies this store's entries in the log. Zero means a
 	// random ID, new with each Open.
 	Node string
+
+	// PurgeDelay is how long a room's log entries are kept after a
+	// snapshot holds them, for the rooms on other nodes that follow the
+	// log and are behind. Zero means DefaultPurgeDelay (1 minute); a
+	// negative value purges at the next compaction.
+	PurgeDelay time.Duration
 }
 
 // A Store keeps rooms in NATS JetStream (see the package documentation
@@ -120,6 +127,9 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
+	}
+	if opts.PurgeDelay == 0 {
+		opts.PurgeDelay = DefaultPurgeDelay
 	}
 	if opts.Node == "" {
 		opts.Node = nuid.Next()
@@ -462,8 +472,8 @@ func msgID(subject string, data []byte) string {
 }
 
 // Compact stores snapshot as the room's snapshot, covering the room's
-// log up to its last entry, and then purges the log up to what the
-// previous snapshot covered. The
+// log up to its last entry, and then purges the log up to what earlier
+// snapshots at least Options.PurgeDelay old covered. The
 // caller's snapshot holds what it loaded and appended; what other nodes
 // appended since it loaded, and a snapshot another node stored since, are
 // folded in with Options.Merge. The head is replaced by compare-and-set on
@@ -528,7 +538,26 @@ func (s *Store) compact(ctx context.Context, room, token string, snapshot []byte
 	if _, err := s.objects.PutBytes(ctx, name, snapshot); err != nil {
 		return fmt.Errorf("jsstore: store snapshot: %w", err)
 	}
-	nh := head{Seq: max(last, h.Seq), Object: name, Bytes: len(snapshot), Time: time.Now().UnixNano()}
+	now := time.Now()
+	nh := head{Seq: max(last, h.Seq), Object: name, Bytes: len(snapshot), Time: now.UnixNano()}
+	// The log up to an earlier head's sequence may go once that head is
+	// PurgeDelay old; the younger ones are kept in the new head.
+	var purge uint64
+	marks := h.Marks
+	if rev != 0 {
+		marks = append(slices.Clip(marks), mark{Seq: h.Seq, Time: h.Time})
+	}
+	for _, m := range marks {
+		if now.Sub(time.Unix(0, m.Time)) >= s.opts.PurgeDelay {
+			purge = max(purge, m.Seq)
+		} else {
+			nh.Marks = append(nh.Marks, m)
+		}
+	}
+	if n := len(nh.Marks); n > maxMarks {
+		// The newest marks cover the oldest ones' entries too.
+		nh.Marks = nh.Marks[n-maxMarks:]
+	}
 	var newRev uint64
 	if rev == 0 {
 		newRev, err = s.heads.Create(ctx, token, encodeHead(nh))
@@ -551,16 +580,17 @@ func (s *Store) compact(ctx context.Context, room, token string, snapshot []byte
 	s.mu.Lock()
 	s.known[room] = k
 	s.mu.Unlock()
-	// The new head is stored: what it covers may go. A failure here
-	// leaves entries that a load replays harmlessly, and an object that
-	// only takes space.
+	// The new head is stored: the log it covers may go, once no
+	// follower may still be reading it. A failure here leaves entries
+	// that a load never reads, and an object that only takes space.
 	//
-	// The log is purged one compaction late, up to what the previous
-	// snapshot covered: loads read only after the new head, and a
-	// follower of the room on another node (Follow), a little behind,
-	// still finds every entry it has yet to read.
-	if rev != 0 && h.Seq > 0 {
-		s.stream.Purge(ctx, jetstream.WithPurgeSubject(s.subject+token), jetstream.WithPurgeSequence(h.Seq+1))
+	// Loads read only after the head, but a room on another node that
+	// follows the log (Follow) and fell behind (its consumer was on a
+	// node that died, and is being made again) must still find every
+	// entry it has yet to read: the log is purged only up to a head at
+	// least PurgeDelay old.
+	if purge > 0 {
+		s.stream.Purge(ctx, jetstream.WithPurgeSubject(s.subject+token), jetstream.WithPurgeSequence(purge+1))
 	}
 	if rev != 0 {
 		s.objects.Delete(ctx, h.Object)
@@ -624,7 +654,11 @@ func (s *Store) Follow(room string, after uint64, deliver func(updates [][]byte)
 		if !deliver(updates) {
 			go stop() // not from inside the handler it waits for
 		}
-	})
+	},
+		// A consumer on a node that died is noticed by its missing
+		// heartbeats and made again on a live one, from where it was:
+		// within seconds rather than the default's minute.
+		jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("jsstore: follow room %q: %w", room, err)
 	}

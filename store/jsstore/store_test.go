@@ -12,12 +12,15 @@ import (
 	"github.com/flowstate/flowstate/store/jsstore"
 )
 
+// purgeAtOnce makes a store purge the log at the next compaction.
+func purgeAtOnce(o *jsstore.Options) { o.PurgeDelay = -1 }
+
 // TestContract runs the store.Store contract (store.TestStoreContract)
 // against one server. The bytes are not CRDT updates: a store alone on
 // its log never merges.
 func TestContract(t *testing.T) {
 	c := startCluster(t, 1)
-	st := c.open(0, 1, 5*time.Second)
+	st := c.open(0, 1, 5*time.Second, purgeAtOnce)
 
 	snap, log, err := st.Load("empty")
 	if err != nil || snap != nil || log != nil {
@@ -66,7 +69,8 @@ func TestContract(t *testing.T) {
 	if len(rooms) != 2 || rooms[0].Name != "attic~1" || rooms[1].Name != "notes.v2" {
 		t.Fatalf("Rooms = %+v, want attic~1 and notes.v2 in order", rooms)
 	}
-	// The entry folded into snapshot2 stays until the next compaction.
+	// The entry folded into snapshot2 stays until the next compaction
+	// (PurgeDelay -1; a minute by default).
 	if r := rooms[1]; r.SnapshotBytes != len("snapshot2") || r.LogEntries != 1 || r.LastChange.IsZero() {
 		t.Errorf("RoomInfo of notes.v2 = %+v", r)
 	}
