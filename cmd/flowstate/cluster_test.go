@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/flowstate/flowstate/crdt"
+	"github.com/flowstate/flowstate/store/jsstore"
 	docsync "github.com/flowstate/flowstate/sync"
 )
 
@@ -258,6 +259,38 @@ func TestServeClusterFlagsRefused(t *testing.T) {
 		var stderr strings.Builder
 		if code := runServe(append(tt.args, "--addr", "127.0.0.1:0"), io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), tt.want) {
 			t.Errorf("serve %q = %d, %q; want 2 and a message with %q", tt.args, code, stderr.String(), tt.want)
+		}
+	}
+}
+
+// TestServeExternalNATS runs two real servers on one external NATS
+// server (--nats): an edit acknowledged through one reaches a client of
+// the other.
+func TestServeExternalNATS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs two servers")
+	}
+	ns, err := jsstore.StartServer(jsstore.ServerConfig{StoreDir: t.TempDir(), ClientListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	bin := buildBinary(t)
+	var nodes []*clusterNode
+	for range 2 {
+		n := &clusterNode{args: []string{"--log-format", "json", "--addr", "127.0.0.1:0", "--nats", ns.ClientURL(), "--data", filepath.Join(t.TempDir(), "unused.db")}}
+		n.start(t, bin)()
+		nodes = append(nodes, n)
+	}
+	const room = "ext"
+	acked := writeAcked(t, nodes[0].url(room), "e", 3)
+	waitTokens(t, nodes[1].url(room), acked, "through the other server")
+	for i, n := range nodes {
+		if !strings.Contains(n.logs.String(), "NATS JetStream cluster at "+ns.ClientURL()) {
+			t.Errorf("server %d does not log its storage as the external NATS server:\n%s", i, n.logs)
 		}
 	}
 }
