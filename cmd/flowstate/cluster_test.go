@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,16 +107,30 @@ func (n *clusterNode) start(t *testing.T, bin string) (wait func()) {
 
 func (n *clusterNode) url(room string) string { return "ws://" + n.addr + "/ws/" + room }
 
+// dialRetry dials url until it succeeds, for up to a minute: while a
+// stream's leader moves off a node that died or stopped, loads fail for
+// some seconds (the server refuses the join with 1011), and a client
+// comes back later, as real ones do.
+func dialRetry(t *testing.T, url string, opts *docsync.ClientOptions) *docsync.Client {
+	t.Helper()
+	var c *docsync.Client
+	waitFor(t, time.Minute, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		var err error
+		c, err = docsync.Dial(ctx, url, opts)
+		return err
+	})
+	return c
+}
+
 // writeAcked appends count unique tokens through a client of url, each
 // waiting for its Ack, and returns them.
 func writeAcked(t *testing.T, url, prefix string, count int) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := docsync.Dial(ctx, url, &docsync.ClientOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialRetry(t, url, &docsync.ClientOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 	defer c.Close()
 	var tokens []string
 	for i := range count {
@@ -140,10 +155,7 @@ func waitTokens(t *testing.T, url string, tokens []string, when string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := docsync.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatalf("%s: %v", when, err)
-	}
+	c := dialRetry(t, url, nil)
 	defer c.Close()
 	var bad string
 	for ctx.Err() == nil {
@@ -163,12 +175,16 @@ func waitTokens(t *testing.T, url string, tokens []string, when string) {
 	t.Fatalf("%s: %s", when, bad)
 }
 
+// pauseFor is how long TestClusterKillCycles pauses a node.
+const pauseFor = 5 * time.Second
+
 // TestClusterKillCycles runs three real "flowstate serve" processes in
 // embedded-cluster mode, with writers in three rooms on every node, and
 // kills a random node (SIGKILL) at a random moment of each cycle, then
-// restarts it. Writers of the killed node stop; the others go on. At the
-// end, every edit acknowledged through any node is on every node, exactly
-// once. FLOWSTATE_SOAK (make soak) runs cycles for that long.
+// restarts it. Writers of the killed node stop; the others go on. Then
+// a node is paused (SIGSTOP) while the others take edits, and its member
+// catches up once it goes on. At the end, every edit acknowledged through
+// any node is on every node, exactly once. FLOWSTATE_SOAK (make soak) runs cycles for that long.
 func TestClusterKillCycles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs three servers")
@@ -225,6 +241,38 @@ func TestClusterKillCycles(t *testing.T) {
 			break
 		}
 	}
+	// A node paused (SIGSTOP) while the others take edits: once it goes
+	// on (SIGCONT), its member catches up.
+	paused := nodes[rng.IntN(len(nodes))]
+	// A node just restarted may take a while to load a room: its
+	// replicas are catching up.
+	member := dialRetry(t, paused.url(rooms[0]), nil)
+	defer member.Close()
+	if err := paused.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	pause := time.Now()
+	for i, n := range nodes {
+		if n != paused {
+			for _, tok := range writeAcked(t, n.url(rooms[0]), fmt.Sprintf("p%d.", i), 5) {
+				acked[0][tok] = true
+			}
+		}
+	}
+	time.Sleep(time.Until(pause.Add(pauseFor)))
+	if err := paused.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, func() error {
+		text := member.Text("body")
+		for tok := range acked[0] {
+			if strings.Count(text, tok) != 1 {
+				return fmt.Errorf("the paused node's member has %s %d times", tok, strings.Count(text, tok))
+			}
+		}
+		return nil
+	})
+
 	total := 0
 	for r, room := range rooms {
 		var tokens []string
