@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/flowstate/flowstate/crdt"
+	"github.com/flowstate/flowstate/protocol"
 	"github.com/flowstate/flowstate/store/jsstore"
 	docsync "github.com/flowstate/flowstate/sync"
 )
@@ -307,4 +310,36 @@ func TestClusterPresence(t *testing.T) {
 	a.Close()
 	waitPresence(t, b, map[uint64]any{a.ClientID(): nil})
 	waitPresence(t, c, map[uint64]any{a.ClientID(): nil})
+}
+
+// TestClusterOwners binds a client ID to alice through one node, while
+// the room is open on another: there, a join of mallory under that
+// client ID is refused (4403) once the binding arrives, as on one node.
+func TestClusterOwners(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a three-node cluster takes seconds to form")
+	}
+	a := newAuth(t, authSecret)
+	cfg := testConfig()
+	cfg.Auth = a
+	nodes := startNodes(t, 3, cfg)
+	const room = "notes"
+	bob := dial(t, nodes[1].ts, room, userOptions(t, a, "bob", room, docsync.PermWrite, nil))
+	waitSyncedCluster(t, bob)
+	alice := dial(t, nodes[0].ts, room, userOptions(t, a, "alice", room, docsync.PermWrite, nil))
+	insert(t, alice, 0, "alice's")
+	waitSyncedCluster(t, alice)
+	waitFor(t, clusterWait, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		defer cancel()
+		c, err := docsync.Dial(ctx, nodes[1].ts.url(room), userOptions(t, a, "mallory", room, docsync.PermWrite, crdt.NewDocWithClient(crdt.ClientID(alice.ClientID()))))
+		var se *docsync.ServerError
+		if errors.As(err, &se) && se.Code == protocol.CodeForbidden {
+			return nil
+		}
+		if c != nil {
+			c.Close()
+		}
+		return fmt.Errorf("mallory's join under alice's client ID on another node: %v, want 4403", err)
+	})
 }

@@ -45,7 +45,9 @@ members; they are durable already, so nobody is owed an Ack for them. A
 compaction appends the room's unwritten updates to the log before storing
 the snapshot, so that the other servers see them too. A store that is
 also a PresenceBus carries the presence changes of each server's members
-to the others', whose members see them as their own members'. See
+to the others', whose members see them as their own members'; one that
+is an OwnerWatcher tells each room, with Config.Auth, of the client IDs
+bound through other servers, which it then enforces as its own. See
 store/jsstore/CLUSTER.md.
 
 # Hostile updates

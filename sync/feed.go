@@ -39,6 +39,25 @@ type PresenceBus interface {
 	SubscribePresence(room string, deliver func(msg []byte)) (stop func(), err error)
 }
 
+// An OwnerWatcher tells a room of the client-ID bindings (SetOwners)
+// that other servers store, so that, with Config.Auth, a user's writes
+// under a client ID another user bound on another server are refused
+// here too.
+type OwnerWatcher interface {
+	// WatchOwners calls deliver with each binding of the room stored from
+	// now on, until stop is called; deliver may block.
+	WatchOwners(room string, deliver func(client uint64, identity string)) (stop func(), err error)
+}
+
+// A remoteBinding is a binding another server stored, as the message of
+// an eventRemoteOwner; it is never encoded.
+type remoteBinding struct {
+	client   uint64
+	identity string
+}
+
+func (*remoteBinding) Type() protocol.Type { return 0 }
+
 // MergeUpdates returns the snapshot of the document made of snapshot and
 // updates applied in order. A store shared by several servers uses it to
 // fold what other servers wrote into a compaction (jsstore.Options.Merge).
@@ -107,12 +126,50 @@ func (r *room) follow() error {
 			return fmt.Errorf("sync: follow room %q presence: %w", r.name, err)
 		}
 	}
+	unwatch := func() {}
+	if ow, ok := r.hub.store.(OwnerWatcher); ok && r.hub.cfg.Auth != nil {
+		unwatch, err = ow.WatchOwners(r.name, func(client uint64, identity string) {
+			select {
+			case r.inbox <- event{kind: eventRemoteOwner, msg: &remoteBinding{client: client, identity: identity}}:
+			case <-r.done:
+			case <-quit:
+			}
+		})
+		if err != nil {
+			stop()
+			unsubscribe()
+			return fmt.Errorf("sync: follow room %q owners: %w", r.name, err)
+		}
+	}
 	r.unfollow = func() {
 		close(quit)
 		stop()
 		unsubscribe()
+		unwatch()
 	}
 	return nil
+}
+
+// bindRemote records a binding another server stored. The first binding
+// stored wins (the store keeps it): a member here joined under that
+// client ID with another identity is closed, as its writes under it would
+// now be refused.
+func (r *room) bindRemote(b *remoteBinding) {
+	if owner, ok := r.owners[b.client]; ok && owner == b.identity {
+		return
+	}
+	if r.owners == nil {
+		r.owners = make(map[uint64]string)
+	}
+	if _, ok := r.unbound[b.client]; ok {
+		// Bound here too and not stored yet: the store keeps whichever
+		// came first, and the next load will say which.
+		r.hub.logger.Warn("a client ID was bound to two users on two servers at once", "room", r.name, "client", b.client)
+	}
+	r.owners[b.client] = b.identity
+	if s := r.byClient[b.client]; s != nil && s.identity() != b.identity {
+		r.drop(s, closedForbidden, fmt.Sprintf("client ID %d belongs to another user in this room: pick a fresh client ID", b.client), 0)
+	}
 }
 
 // setRemotePresence records presence entries of another server's

@@ -43,6 +43,7 @@ const (
 	eventRead
 	eventRemote         // updates other servers stored (feed.go)
 	eventRemotePresence // presence of other servers' members (feed.go)
+	eventRemoteOwner    // a client-ID binding another server stored (feed.go)
 )
 
 // An event is what a session tells its room. msg is the *protocol.Hello
@@ -379,6 +380,8 @@ func (r *room) handle(ev event) {
 		r.applyRemote(ev.msg.(*protocol.Update).Updates)
 	case eventRemotePresence:
 		r.setRemotePresence(ev.msg.(*protocol.Presence).Entries, time.Now())
+	case eventRemoteOwner:
+		r.bindRemote(ev.msg.(*remoteBinding))
 	case eventPresence:
 		if r.members[ev.s] == nil {
 			// Not (or no longer, or not yet) a member: a session refused

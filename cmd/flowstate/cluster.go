@@ -99,10 +99,6 @@ func openStore(ctx context.Context, f serveFlags, logger *slog.Logger) (st store
 		st, bolt, err = openServeStore(f.data, f.syncEach)
 		return st, bolt, func() {}, err
 	}
-	if f.config.Auth != nil {
-		logger.Warn("cluster mode with tokens: a client ID bound to a user on another node after this node opened the room is not seen here " +
-			"until the room reopens, so that user's writes under it are not yet refused everywhere (see Running several nodes)")
-	}
 	st, stop, err = f.cluster.open(ctx, f.data, logger)
 	return st, nil, stop, err
 }

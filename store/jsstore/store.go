@@ -706,6 +706,46 @@ func (s *Store) SubscribePresence(room string, deliver func(msg []byte)) (stop f
 	return func() { sub.Unsubscribe() }, nil
 }
 
+// WatchOwners calls deliver with each binding of a client ID of the room
+// stored from now on, by any store, until stop is called; deliver may
+// block. A room uses it to learn of bindings made on other nodes.
+func (s *Store) WatchOwners(room string, deliver func(client uint64, identity string)) (stop func(), err error) {
+	if err := s.check(room); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	prefix := RoomToken(room) + "."
+	w, err := s.owners.Watch(ctx, prefix+"*", jetstream.UpdatesOnly())
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("jsstore: watch room %q owners: %w", room, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range w.Updates() {
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			id, err := strconv.ParseUint(strings.TrimPrefix(e.Key(), prefix), 10, 64)
+			if err != nil {
+				continue
+			}
+			deliver(id, string(e.Value()))
+		}
+	}()
+	return func() {
+		cancel()
+		w.Stop()
+		// The updates end once the unsubscription is through; a
+		// deliver that blocks past it is the caller's to end.
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+	}, nil
+}
+
 // Owners returns the room's client IDs bound to identities.
 func (s *Store) Owners(room string) (map[uint64]string, error) {
 	if err := s.check(room); err != nil {
