@@ -8,7 +8,8 @@ TRACES   ?= ../shared/traces/*.json.gz
 FUZZ_TARGETS := crdt:FuzzApplyUpdate crdt:FuzzApplyPopulated crdt:FuzzDecodeStateVector \
 	crdt:FuzzReplicas crdt:FuzzUndo crdt:FuzzApplySequence protocol:FuzzDecode sync:FuzzRoomFromPath sync:FuzzHostCheck sync:FuzzDecodeEdits \
 	store:FuzzOpen store:FuzzJournalEntry sync/webhook:FuzzDecodeDelivery sync/webhook:FuzzVerify sync/webhook:FuzzDecodeNotified \
-	sync/authcallback:FuzzDecodeAnswer
+	sync/authcallback:FuzzDecodeAnswer \
+	store/jsstore:FuzzRoomToken store/jsstore:FuzzDecodeEntry store/jsstore:FuzzDecodeHead
 
 .PHONY: help test test-go test-web test-e2e web-deps web-build web-check test-short bench fuzz fuzz-long fmt vet build soak
 
@@ -72,14 +73,14 @@ fuzz:
 	done
 
 # The long versions of the durability tests: the store fault cases in
-# sync, and the crash and disk-full cycles of the real binary in
-# cmd/flowstate (the disk-full test needs root to mount a tmpfs), each
+# sync, and the crash, disk-full and cluster kill -9 cycles of the real
+# binary in cmd/flowstate (the disk-full test needs root to mount a tmpfs), each
 # package for about SOAK, both at once. They log their figures.
 SOAK ?= 10m
 
 soak:
 	FLOWSTATE_SOAK=$(SOAK) $(GO) test -count=1 -v -timeout 0 \
-		-run '^(TestStoreFaults|TestCrashKeepsAcknowledgedEdits|TestDiskFullKeepsAcknowledgedEdits)$$' \
+		-run '^(TestStoreFaults|TestCrashKeepsAcknowledgedEdits|TestDiskFullKeepsAcknowledgedEdits|TestClusterKillCycles)$$' \
 		./sync ./cmd/flowstate
 
 # fuzz-long is "make fuzz" with an hour per target unless FUZZTIME is given

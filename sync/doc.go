@@ -43,6 +43,21 @@ room drains the updates waiting in its channel before it relays them, so
 that under load many updates travel in one message: the message is encoded
 once and the same bytes go to every member who sent none of them.
 
+# Several servers
+
+A store that is also a Feed (store/jsstore, over NATS JetStream) is shared
+by several servers. Each open room then follows the store's log from where
+its load read up to: updates appended through other servers arrive in the
+room's channel like any other event, are applied, and are relayed to the
+members; they are durable already, so nobody is owed an Ack for them. A
+compaction appends the room's unwritten updates to the log before storing
+the snapshot, so that the other servers see them too. A store that is
+also a PresenceBus carries the presence changes of each server's members
+to the others', whose members see them as their own members'; one that
+is an OwnerWatcher tells each room, with Config.Auth, of the client IDs
+bound through other servers, which it then enforces as its own. See
+store/jsstore/CLUSTER.md.
+
 # Hostile updates
 
 The CRDT applies an update whole or refuses it whole, and never panics

@@ -41,8 +41,11 @@ const (
 	eventUpdate
 	eventPresence
 	eventRead
-	eventWrite  // a change of the write API (api_write.go)
-	eventDelete // DELETE /api/rooms/{room} (room_delete.go)
+	eventWrite          // a change of the write API (api_write.go)
+	eventDelete         // DELETE /api/rooms/{room} (room_delete.go)
+	eventRemote         // updates other servers stored (feed.go)
+	eventRemotePresence // presence of other servers' members (feed.go)
+	eventRemoteOwner    // a client-ID binding another server stored (feed.go)
 )
 
 // An event is what a session tells its room. msg is the *protocol.Hello
@@ -146,6 +149,11 @@ type room struct {
 	writesDue  []writeDue
 	apiClients map[string]uint64
 	deleted    bool
+
+	// With a store that is a Feed (feed.go): where in its log the load
+	// read up to, and how to stop following it.
+	followFrom uint64
+	unfollow   func()
 }
 
 type member struct {
@@ -220,7 +228,7 @@ func (r *room) send(ev event) bool {
 // load rebuilds the document from the store. An error wrapping
 // errCorruptRoom means the stored records are there but do not decode.
 func (r *room) load() error {
-	snapshot, updates, err := r.hub.store.Load(r.name)
+	snapshot, updates, err := r.loadStore()
 	if err != nil {
 		r.hub.metrics.storeErrors.WithLabelValues("load").Inc()
 	}
@@ -254,7 +262,7 @@ func (r *room) load() error {
 	r.watchDoc()
 	r.durable = doc.StateVector()
 	r.docBytes, r.docExact = len(snapshot)+r.logBytes, len(updates) == 0
-	return nil
+	return r.follow()
 }
 
 // run is the room's goroutine.
@@ -278,6 +286,7 @@ func (r *room) run() {
 	close(r.loaded)
 	r.hub.hooks.event(hookLoad, r.name)
 	defer r.abandonWrites(ErrShuttingDown)
+	defer r.stopFollow()
 	defer r.flushCounters()
 	cfg := &r.hub.cfg
 	r.idle = time.NewTimer(cfg.RoomIdleTimeout)
@@ -397,6 +406,12 @@ func (r *room) handle(ev event) {
 		r.applyWrite(ev.write)
 	case eventDelete:
 		r.deleteNow(ev.deleted)
+	case eventRemote:
+		r.applyRemote(ev.msg.(*protocol.Update).Updates)
+	case eventRemotePresence:
+		r.setRemotePresence(ev.msg.(*protocol.Presence).Entries, time.Now())
+	case eventRemoteOwner:
+		r.bindRemote(ev.msg.(*remoteBinding))
 	case eventPresence:
 		if r.members[ev.s] == nil {
 			// Not (or no longer, or not yet) a member: a session refused
@@ -949,7 +964,8 @@ func (r *room) armFlush(d time.Duration) {
 func (r *room) flushPresence(now time.Time) {
 	interval := r.hub.cfg.PresenceInterval
 	var entries []protocol.PresenceEntry
-	var owner *session // the only owner of the entries, if one
+	var owner *session                  // the only owner of the entries, if one
+	var shared []protocol.PresenceEntry // those of members here (feed.go)
 	wait := time.Duration(-1)
 	for client, p := range r.presence {
 		if !p.dirty {
@@ -967,6 +983,9 @@ func (r *room) flushPresence(now time.Time) {
 			owner = nil
 		}
 		entries = append(entries, protocol.PresenceEntry{Client: client, State: p.state})
+		if p.owner != nil {
+			shared = append(shared, entries[len(entries)-1])
+		}
 		p.dirty, p.sent = false, now
 		if len(p.state) == 0 {
 			delete(r.presence, client)
@@ -982,6 +1001,7 @@ func (r *room) flushPresence(now time.Time) {
 	if len(entries) == 0 {
 		return
 	}
+	r.sharePresence(shared)
 	msg, err := encodeFrame(&protocol.Presence{Entries: entries})
 	if err != nil {
 		return
@@ -1007,6 +1027,10 @@ func (r *room) sweepC() <-chan time.Time {
 func (r *room) expirePresence(now time.Time) {
 	for _, p := range r.presence {
 		if len(p.state) > 0 && now.Sub(p.refreshed) > r.hub.cfg.PresenceTimeout {
+			if p.owner == nil {
+				r.expireRemotePresence(p, now)
+				continue
+			}
 			r.setPresence(p.owner, nil, now)
 		}
 	}
@@ -1033,6 +1057,9 @@ func (r *room) save() bool {
 		if err = r.hub.store.SetOwners(r.name, owners); err == nil {
 			r.bound(owners)
 		}
+	}
+	if err == nil {
+		err = r.appendToFeed()
 	}
 	if err == nil {
 		err = r.hub.store.Compact(r.name, snapshot)

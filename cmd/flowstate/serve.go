@@ -60,6 +60,7 @@ type serveFlags struct {
 	syncEach  bool           // one fsync per update, for benchmarks
 	access    accessFlags    // auth, origins and limits (token.go)
 	webhooks  webhookFlags   // integrations.go
+	cluster   clusterFlags   // several nodes over NATS JetStream (cluster.go)
 	config    docsync.Config // built by runServe from access
 }
 
@@ -78,6 +79,7 @@ func newServeFlagSet(f *serveFlags, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.tlsKey, "tls-key", envOr("FLOWSTATE_TLS_KEY", ""), "PEM private key `file` of --tls-cert (FLOWSTATE_TLS_KEY)")
 	f.access.register(fs)
 	f.webhooks.register(fs, &f.access)
+	f.cluster.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsageText)
 		fs.PrintDefaults()
@@ -109,6 +111,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		fmt.Fprintln(stderr, "flowstate serve: --tls-cert and --tls-key go together: give both (or FLOWSTATE_TLS_CERT and FLOWSTATE_TLS_KEY), or neither for plain HTTP")
+		return 2
+	}
+	if err := f.cluster.check(); err != nil {
+		fmt.Fprintf(stderr, "flowstate serve: %v\n", err)
 		return 2
 	}
 	logger, err := newLogger(f.logFormat, f.logLevel, stderr)
@@ -155,10 +161,11 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	st, bolt, err := openServeStore(f.data, f.syncEach)
+	st, bolt, stopCluster, err := openStore(ctx, f, logger)
 	if err != nil {
 		return err
 	}
+	defer stopCluster()
 	// Deferred, so it runs after the shutdown below has saved every room.
 	defer func() {
 		if err := st.Close(); err != nil {
@@ -211,7 +218,7 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 		web, ws = "https", "wss"
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "demo", demoURL(web, ln.Addr().String()), "websocket", ws+"://"+ln.Addr().String()+"/ws/{room}",
-		"data", f.data, "storage", storageKind(f.data))
+		"data", f.data, "storage", f.cluster.storage(f.data))
 	if len(f.config.AllowedHosts) == 0 && !isLoopback(ln.Addr()) {
 		logger.Warn("listening beyond loopback without --allowed-hosts: requests that name this server by a DNS name " +
 			"(a proxy passing Host: sync.example.com, a browser at http://sync.example.com) get 421; IP addresses and localhost are answered. " +

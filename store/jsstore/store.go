@@ -1,0 +1,923 @@
+package jsstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/flowstate/flowstate/store"
+)
+
+// Errors returned by Open and the Store's methods.
+var (
+	// ErrNoMerge is returned by Open without Options.Merge.
+	ErrNoMerge = errors.New("jsstore: Options.Merge is required")
+
+	// ErrTooLarge is returned by Append for an update that does not fit
+	// in one message of the NATS server (its max_payload).
+	ErrTooLarge = errors.New("jsstore: update larger than the NATS server's max_payload")
+)
+
+// nodeHeader names the header that carries the ID of the store that
+// published a log entry, so that a store knows its own entries.
+const nodeHeader = "Flowstate-Node"
+
+// Defaults of the Options fields.
+const (
+	DefaultPrefix     = "flowstate"
+	DefaultTimeout    = 5 * time.Second
+	DefaultPurgeDelay = time.Minute
+)
+
+// Options configures a Store. The zero value of each field but Merge
+// selects its default.
+type Options struct {
+	// Prefix starts every subject and names the stream and buckets (see
+	// the package documentation). Zero means DefaultPrefix ("flowstate").
+	// Letters, digits, '-' and '_' only.
+	Prefix string
+
+	// Replicas is how many servers keep a copy of every message and
+	// snapshot (the stream's and buckets' replicas): an append is
+	// acknowledged once a majority of them stored it. At most 5; zero
+	// means 1. Existing streams and buckets are updated to it.
+	Replicas int
+
+	// Merge folds updates into snapshot and returns the resulting
+	// snapshot (with package crdt: apply all to an empty document and
+	// encode it). A compaction uses it to take in what other nodes wrote
+	// that the caller's snapshot may lack. Required.
+	Merge func(snapshot []byte, updates [][]byte) ([]byte, error)
+
+	// Timeout bounds each call to the servers: an Append without an
+	// acknowledgement within it fails (and the room retries). Zero means
+	// DefaultTimeout (5 s).
+	Timeout time.Duration
+
+	// Node identifies this store's entries in the log. Zero means a
+	// random ID, new with each Open.
+	Node string
+
+	// PurgeDelay is how long a room's log entries are kept after a
+	// snapshot holds them, for the rooms on other nodes that follow the
+	// log and are behind. Zero means DefaultPurgeDelay (1 minute); a
+	// negative value purges at the next compaction.
+	PurgeDelay time.Duration
+}
+
+// A Store keeps rooms in NATS JetStream (see the package documentation
+// for the layout). It is safe for concurrent use, and any number of
+// Stores, in any number of processes, may share one JetStream.
+type Store struct {
+	opts    Options
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+	heads   jetstream.KeyValue
+	owners  jetstream.KeyValue
+	objects jetstream.ObjectStore
+	subject string // the prefix of room subjects, with its final '.'
+
+	mu sync.Mutex
+	// mu guards the fields below.
+	known  map[string]known
+	closed bool
+}
+
+// known is what the caller of Load holds of a room: the log up to seq
+// (and its own appends), and the snapshot of head revision rev (0: none,
+// or one it does not hold).
+type known struct {
+	seq uint64
+	rev uint64
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open makes (or updates) the stream and buckets the store uses, over
+// nc, which stays the caller's to close. In a cluster that is still
+// electing its leaders, it retries until ctx ends.
+func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
+	if opts.Merge == nil {
+		return nil, ErrNoMerge
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if !validPrefix(opts.Prefix) {
+		return nil, fmt.Errorf("jsstore: invalid prefix %q: letters, digits, '-' and '_' only", opts.Prefix)
+	}
+	if opts.Replicas == 0 {
+		opts.Replicas = 1
+	}
+	if opts.Replicas < 1 || opts.Replicas > 5 {
+		return nil, fmt.Errorf("jsstore: replicas %d: from 1 to 5", opts.Replicas)
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.PurgeDelay == 0 {
+		opts.PurgeDelay = DefaultPurgeDelay
+	}
+	if opts.Node == "" {
+		opts.Node = nuid.Next()
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jsstore: %w", err)
+	}
+	s := &Store{opts: opts, nc: nc, js: js, subject: opts.Prefix + ".room.", known: make(map[string]known)}
+	for {
+		err = s.setUp(ctx)
+		if err == nil {
+			return s, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("jsstore: set up JetStream: %w", err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// setUp makes the stream and buckets.
+func (s *Store) setUp(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	p, r := s.opts.Prefix, s.opts.Replicas
+	var err error
+	s.stream, err = s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        streamName(p),
+		Description: "FlowState: the updates of each room since its snapshot",
+		Subjects:    []string{s.subject + "*"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    r,
+		Duplicates:  2 * time.Minute,
+		// Message gets go to the stream's leader: a direct get may be
+		// answered by a replica that lags, and a load must see every
+		// append acknowledged before it.
+		AllowDirect: false,
+	})
+	if err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	s.heads, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      p + "_heads",
+		Description: "FlowState: where each room's snapshot is and the log sequence it covers",
+		Storage:     jetstream.FileStorage,
+		Replicas:    r,
+	})
+	if err != nil {
+		return fmt.Errorf("heads bucket: %w", err)
+	}
+	s.owners, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      p + "_owners",
+		Description: "FlowState: the identity each client ID is bound to, per room",
+		Storage:     jetstream.FileStorage,
+		Replicas:    r,
+	})
+	if err != nil {
+		return fmt.Errorf("owners bucket: %w", err)
+	}
+	s.objects, err = s.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      p + "_snapshots",
+		Description: "FlowState: room snapshots",
+		Storage:     jetstream.FileStorage,
+		Replicas:    r,
+	})
+	if err != nil {
+		return fmt.Errorf("snapshots bucket: %w", err)
+	}
+	return nil
+}
+
+func streamName(prefix string) string { return strings.ToUpper(prefix) + "_ROOMS" }
+
+func validPrefix(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if !plain(p[i]) && p[i] != '_' {
+			return false
+		}
+	}
+	return p != ""
+}
+
+// Node returns the ID that marks this store's log entries.
+func (s *Store) Node() string { return s.opts.Node }
+
+// Subject returns the subject of a room's log entries.
+func (s *Store) Subject(room string) string { return s.subject + RoomToken(room) }
+
+// check refuses calls on a closed store and room names without a token.
+func (s *Store) check(room string) error {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return store.ErrClosed
+	}
+	if room == "" || len(room) > maxRoomBytes {
+		return store.ErrRoomName
+	}
+	return nil
+}
+
+func (s *Store) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.opts.Timeout)
+}
+
+// An entry is one log message of a room.
+type entry struct {
+	seq     uint64
+	node    string
+	updates [][]byte
+}
+
+// getHead returns the room's head and its revision, or a zero head and
+// revision 0 if the room has no snapshot.
+func (s *Store) getHead(ctx context.Context, token string) (head, uint64, error) {
+	e, err := s.heads.Get(ctx, token)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return head{}, 0, nil
+	}
+	if err != nil {
+		return head{}, 0, fmt.Errorf("jsstore: head: %w", err)
+	}
+	h, err := decodeHead(e.Value())
+	if err != nil {
+		return head{}, 0, fmt.Errorf("jsstore: %w: %w", store.ErrCorrupt, err)
+	}
+	return h, e.Revision(), nil
+}
+
+// errRaced means a compaction changed the room while it was read; the
+// reader starts again.
+var errRaced = errors.New("jsstore: the room changed while it was read")
+
+// maxAttempts bounds how often a read or compaction starts again after
+// racing another node's compaction.
+const maxAttempts = 10
+
+// retryable reports whether err is worth another attempt within ctx:
+// a race with a compaction (or a consumer on a replica that has not
+// caught up with the leader yet), or a server that is not ready to
+// answer yet (a stream or consumer whose leader is being elected answers
+// no one), after a short pause.
+func retryable(ctx context.Context, err error) bool {
+	if !errors.Is(err, errRaced) && !errors.Is(err, nats.ErrNoResponders) {
+		return false
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(100 * time.Millisecond):
+		return true
+	}
+}
+
+// readLog returns the room's log entries after seq, in order, and the
+// sequence of the last (after, if none).
+func (s *Store) readLog(ctx context.Context, subject string, after uint64) ([]entry, uint64, error) {
+	last, err := s.stream.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, after, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("jsstore: last log entry: %w", err)
+	}
+	if last.Sequence <= after {
+		return nil, after, nil
+	}
+	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subject},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    after + 1,
+		// Each read makes a consumer of its own; the servers drop it
+		// soon after, rather than after the default five minutes.
+		InactiveThreshold: 5 * time.Second,
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("jsstore: read log: consumer: %w", err)
+	}
+	var entries []entry
+	for {
+		// What the stream holds is there to take: a fetch that waited
+		// would only wait for its expiry.
+		batch, err := cons.FetchNoWait(256)
+		if err != nil {
+			return nil, 0, fmt.Errorf("jsstore: read log: fetch: %w", err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			md, err := m.Metadata()
+			if err != nil {
+				return nil, 0, fmt.Errorf("jsstore: read log: %w", err)
+			}
+			updates, err := decodeEntry(m.Data())
+			if err != nil {
+				return nil, 0, fmt.Errorf("jsstore: %w: sequence %d: %w", store.ErrCorrupt, md.Sequence.Stream, err)
+			}
+			entries = append(entries, entry{seq: md.Sequence.Stream, node: m.Headers().Get(nodeHeader), updates: updates})
+			if md.Sequence.Stream >= last.Sequence {
+				return entries, last.Sequence, nil
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return nil, 0, fmt.Errorf("jsstore: read log: batch: %w", err)
+		}
+		if got == 0 {
+			// The last entry went before it was read (a compaction
+			// purged the log meanwhile), or the consumer is on a
+			// replica that lags.
+			return nil, 0, errRaced
+		}
+		if ctx.Err() != nil {
+			return nil, 0, fmt.Errorf("jsstore: read log: %w", ctx.Err())
+		}
+	}
+}
+
+// Load returns the room's snapshot and the updates of the log entries
+// after it. It reads the head, the snapshot and the log, then the head
+// again: a compaction that finished meanwhile may have purged what it
+// read, so it starts again.
+func (s *Store) Load(room string) ([]byte, [][]byte, error) {
+	snapshot, updates, _, err := s.LoadSeq(room)
+	return snapshot, updates, err
+}
+
+// LoadSeq is Load, and also returns the stream sequence up to which the
+// result holds the room's log: a follower of the room's subject starts
+// after it.
+func (s *Store) LoadSeq(room string) ([]byte, [][]byte, uint64, error) {
+	if err := s.check(room); err != nil {
+		return nil, nil, 0, err
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	token := RoomToken(room)
+	for range maxAttempts {
+		snapshot, updates, k, err := s.load(ctx, token)
+		if retryable(ctx, err) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		s.mu.Lock()
+		s.known[room] = k
+		s.mu.Unlock()
+		return snapshot, updates, k.seq, nil
+	}
+	return nil, nil, 0, fmt.Errorf("jsstore: load room %q: %w %d times", room, errRaced, maxAttempts)
+}
+
+func (s *Store) load(ctx context.Context, token string) ([]byte, [][]byte, known, error) {
+	h, rev, err := s.getHead(ctx, token)
+	if err != nil {
+		return nil, nil, known{}, err
+	}
+	var snapshot []byte
+	if rev != 0 {
+		snapshot, err = s.objects.GetBytes(ctx, h.Object)
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			return nil, nil, known{}, errRaced
+		}
+		if err != nil {
+			return nil, nil, known{}, fmt.Errorf("jsstore: snapshot: %w", err)
+		}
+	}
+	entries, last, err := s.readLog(ctx, s.subject+token, h.Seq)
+	if err != nil {
+		return nil, nil, known{}, err
+	}
+	if _, rev2, err := s.getHead(ctx, token); err != nil {
+		return nil, nil, known{}, err
+	} else if rev2 != rev {
+		return nil, nil, known{}, errRaced
+	}
+	var updates [][]byte
+	for _, e := range entries {
+		updates = append(updates, e.updates...)
+	}
+	return snapshot, updates, known{seq: last, rev: rev}, nil
+}
+
+// Append publishes updates to the room's subject and returns once
+// JetStream acknowledged them, that is once a majority of the replicas
+// stored them. Updates that fit go in one message (atomically); more
+// than a message holds take several, each stored whole. Every message
+// carries a message ID that is a hash of its subject and bytes, so that
+// JetStream stores a resend (an Append retried after a failure) once.
+func (s *Store) Append(room string, updates ...[]byte) error {
+	if err := s.check(room); err != nil {
+		return err
+	}
+	if len(updates) == 0 {
+		return nil
+	}
+	limit := int(s.nc.MaxPayload()) - 1024 // headers
+	subject := s.Subject(room)
+	ctx, cancel := s.ctx()
+	defer cancel()
+	for len(updates) > 0 {
+		n := 0
+		for n < len(updates) && entrySize(updates[:n+1]) <= limit {
+			n++
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: %d bytes, %d allowed", ErrTooLarge, len(updates[0]), limit)
+		}
+		if err := s.publish(ctx, subject, encodeEntry(updates[:n])); err != nil {
+			return err
+		}
+		updates = updates[n:]
+	}
+	return nil
+}
+
+func (s *Store) publish(ctx context.Context, subject string, data []byte) error {
+	m := nats.NewMsg(subject)
+	m.Data = data
+	m.Header.Set(nodeHeader, s.opts.Node)
+	if _, err := s.js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID(subject, data)), jetstream.WithExpectStream(streamName(s.opts.Prefix))); err != nil {
+		return fmt.Errorf("jsstore: append: %w", err)
+	}
+	return nil
+}
+
+// msgID is a message's JetStream message ID: a hash of its subject and
+// bytes. Equal bytes on one subject are equal updates, which JetStream
+// then keeps once (within the stream's duplicate window); applying an
+// update twice would change nothing anyway.
+func msgID(subject string, data []byte) string {
+	h := sha256.New()
+	h.Write([]byte(subject))
+	h.Write([]byte{0})
+	h.Write(data)
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18])
+}
+
+// Compact stores snapshot as the room's snapshot, covering the room's
+// log up to its last entry, and then purges the log up to what earlier
+// snapshots at least Options.PurgeDelay old covered. The
+// caller's snapshot holds what it loaded and appended; what other nodes
+// appended since it loaded, and a snapshot another node stored since, are
+// folded in with Options.Merge. The head is replaced by compare-and-set on
+// its revision: of two nodes compacting at once one wins, and the other
+// starts again from the winner's snapshot, so concurrent compactions lose
+// nothing. The log is purged only once the new head is stored, and the
+// old snapshot deleted after that.
+func (s *Store) Compact(room string, snapshot []byte) error {
+	if err := s.check(room); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*s.opts.Timeout)
+	defer cancel()
+	token := RoomToken(room)
+	for range maxAttempts {
+		err := s.compact(ctx, room, token, snapshot)
+		if !retryable(ctx, err) {
+			return err
+		}
+	}
+	return fmt.Errorf("jsstore: compact room %q: %w %d times", room, errRaced, maxAttempts)
+}
+
+func (s *Store) compact(ctx context.Context, room, token string, snapshot []byte) error {
+	s.mu.Lock()
+	k := s.known[room]
+	s.mu.Unlock()
+	h, rev, err := s.getHead(ctx, token)
+	if err != nil {
+		return err
+	}
+	var extra [][]byte
+	if rev != 0 && rev != k.rev {
+		// Another node compacted since the caller loaded, or this one
+		// merged what the caller lacked into the snapshot: the snapshot
+		// may hold what the caller never saw, and its log below it is
+		// purged.
+		other, err := s.objects.GetBytes(ctx, h.Object)
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			return errRaced
+		}
+		if err != nil {
+			return fmt.Errorf("jsstore: snapshot: %w", err)
+		}
+		extra = append(extra, other)
+	}
+	entries, last, err := s.readLog(ctx, s.subject+token, h.Seq)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.node != s.opts.Node && e.seq > k.seq {
+			extra = append(extra, e.updates...)
+		}
+	}
+	if len(extra) > 0 {
+		if snapshot, err = s.opts.Merge(snapshot, extra); err != nil {
+			return fmt.Errorf("jsstore: compact room %q: merge: %w", room, err)
+		}
+	}
+	name := token + "." + nuid.Next()
+	if _, err := s.objects.PutBytes(ctx, name, snapshot); err != nil {
+		return fmt.Errorf("jsstore: store snapshot: %w", err)
+	}
+	now := time.Now()
+	nh := head{Seq: max(last, h.Seq), Object: name, Bytes: len(snapshot), Time: now.UnixNano()}
+	// The log up to an earlier head's sequence may go once that head is
+	// PurgeDelay old; the younger ones are kept in the new head.
+	var purge uint64
+	marks := h.Marks
+	if rev != 0 {
+		marks = append(slices.Clip(marks), mark{Seq: h.Seq, Time: h.Time})
+	}
+	for _, m := range marks {
+		if now.Sub(time.Unix(0, m.Time)) >= s.opts.PurgeDelay {
+			purge = max(purge, m.Seq)
+		} else {
+			nh.Marks = append(nh.Marks, m)
+		}
+	}
+	if n := len(nh.Marks); n > maxMarks {
+		// The newest marks cover the oldest ones' entries too.
+		nh.Marks = nh.Marks[n-maxMarks:]
+	}
+	var newRev uint64
+	if rev == 0 {
+		newRev, err = s.heads.Create(ctx, token, encodeHead(nh))
+	} else {
+		newRev, err = s.heads.Update(ctx, token, encodeHead(nh), rev)
+	}
+	if err != nil {
+		s.objects.Delete(ctx, name) // a leftover would only take space
+		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return errRaced
+		}
+		return fmt.Errorf("jsstore: store head: %w", err)
+	}
+	// The caller holds the new snapshot only if nothing was merged into
+	// it; otherwise its next compaction must take the snapshot in too.
+	k = known{seq: nh.Seq, rev: newRev}
+	if len(extra) > 0 {
+		k.rev = 0
+	}
+	s.mu.Lock()
+	s.known[room] = k
+	s.mu.Unlock()
+	// The new head is stored: the log it covers may go, once no
+	// follower may still be reading it. A failure here leaves entries
+	// that a load never reads, and an object that only takes space.
+	//
+	// Loads read only after the head, but a room on another node that
+	// follows the log (Follow) and fell behind (its consumer was on a
+	// node that died, and is being made again) must still find every
+	// entry it has yet to read: the log is purged only up to a head at
+	// least PurgeDelay old.
+	if purge > 0 {
+		s.stream.Purge(ctx, jetstream.WithPurgeSubject(s.subject+token), jetstream.WithPurgeSequence(purge+1))
+	}
+	if rev != 0 {
+		s.objects.Delete(ctx, h.Object)
+	}
+	return nil
+}
+
+// Follow calls deliver, in order, with the updates of each log entry of
+// the room after sequence after that other stores appended (LoadSeq
+// tells where a room's log was read up to), until deliver returns false
+// or stop is called. It skips this store's own entries, which its caller
+// has. deliver may block; following waits for it. An entry that does not
+// decode is skipped and reported to bad.
+func (s *Store) Follow(room string, after uint64, deliver func(updates [][]byte) bool, bad func(error)) (stop func(), err error) {
+	if err := s.check(room); err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{s.Subject(room)},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    after + 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jsstore: follow room %q: %w", room, err)
+	}
+	var mu sync.Mutex
+	// mu guards stopped and cc.
+	var stopped bool
+	var cc jetstream.ConsumeContext
+	done := make(chan struct{})
+	stop = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		stopped = true
+		close(done)
+		if cc != nil {
+			cc.Stop()
+		}
+	}
+	consuming, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if m.Headers().Get(nodeHeader) == s.opts.Node {
+			return
+		}
+		updates, err := decodeEntry(m.Data())
+		if err != nil {
+			if bad != nil {
+				bad(fmt.Errorf("jsstore: %w: room %q: %w", store.ErrCorrupt, room, err))
+			}
+			return
+		}
+		if !deliver(updates) {
+			go stop() // not from inside the handler it waits for
+		}
+	},
+		// A consumer on a node that died is noticed by its missing
+		// heartbeats and made again on a live one, from where it was:
+		// within seconds rather than the default's minute.
+		jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("jsstore: follow room %q: %w", room, err)
+	}
+	mu.Lock()
+	cc = consuming
+	if stopped {
+		cc.Stop()
+	}
+	mu.Unlock()
+	return stop, nil
+}
+
+// PresenceSubject returns the core NATS subject of a room's presence.
+func (s *Store) PresenceSubject(room string) string {
+	return s.opts.Prefix + ".presence." + RoomToken(room)
+}
+
+// PublishPresence sends msg to the other stores' subscribers of the
+// room's presence, over core NATS: at most once, never stored.
+func (s *Store) PublishPresence(room string, msg []byte) error {
+	if err := s.check(room); err != nil {
+		return err
+	}
+	m := nats.NewMsg(s.PresenceSubject(room))
+	m.Data = msg
+	m.Header.Set(nodeHeader, s.opts.Node)
+	return s.nc.PublishMsg(m)
+}
+
+// SubscribePresence calls deliver with each message other stores
+// publish to the room's presence, until stop is called. deliver must not
+// block.
+func (s *Store) SubscribePresence(room string, deliver func(msg []byte)) (stop func(), err error) {
+	if err := s.check(room); err != nil {
+		return nil, err
+	}
+	sub, err := s.nc.Subscribe(s.PresenceSubject(room), func(m *nats.Msg) {
+		if m.Header.Get(nodeHeader) != s.opts.Node {
+			deliver(m.Data)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jsstore: subscribe to room %q presence: %w", room, err)
+	}
+	return func() { sub.Unsubscribe() }, nil
+}
+
+// WatchOwners calls deliver with each binding of a client ID of the room
+// stored from now on, by any store, until stop is called; deliver may
+// block. A room uses it to learn of bindings made on other nodes.
+func (s *Store) WatchOwners(room string, deliver func(client uint64, identity string)) (stop func(), err error) {
+	if err := s.check(room); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	prefix := RoomToken(room) + "."
+	w, err := s.owners.Watch(ctx, prefix+"*", jetstream.UpdatesOnly())
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("jsstore: watch room %q owners: %w", room, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range w.Updates() {
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			id, err := strconv.ParseUint(strings.TrimPrefix(e.Key(), prefix), 10, 64)
+			if err != nil {
+				continue
+			}
+			deliver(id, string(e.Value()))
+		}
+	}()
+	return func() {
+		cancel()
+		w.Stop()
+		// The updates end once the unsubscription is through; a
+		// deliver that blocks past it is the caller's to end.
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+	}, nil
+}
+
+// Owners returns the room's client IDs bound to identities.
+func (s *Store) Owners(room string) (map[uint64]string, error) {
+	if err := s.check(room); err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	prefix := RoomToken(room) + "."
+	lister, err := s.owners.ListKeysFiltered(ctx, prefix+"*")
+	if err != nil {
+		return nil, fmt.Errorf("jsstore: owners: %w", err)
+	}
+	var owners map[uint64]string
+	for key := range lister.Keys() {
+		id, err := strconv.ParseUint(strings.TrimPrefix(key, prefix), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("jsstore: %w: owner key %q", store.ErrCorrupt, key)
+		}
+		e, err := s.owners.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // deleted with its room meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("jsstore: owners: %w", err)
+		}
+		if owners == nil {
+			owners = make(map[uint64]string)
+		}
+		owners[id] = string(e.Value())
+	}
+	return owners, nil
+}
+
+// SetOwners binds each client ID to its identity, each with a create
+// that fails if the ID is bound already, so that a binding is never
+// changed, whichever node binds first. A failure part way leaves some
+// bindings stored; the room retries the call, which then stores the rest.
+func (s *Store) SetOwners(room string, owners map[uint64]string) error {
+	if err := s.check(room); err != nil {
+		return err
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	token := RoomToken(room)
+	for _, id := range slices.Sorted(maps.Keys(owners)) {
+		_, err := s.owners.Create(ctx, token+"."+strconv.FormatUint(id, 10), []byte(owners[id]))
+		if err != nil && !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return fmt.Errorf("jsstore: bind owner: %w", err)
+		}
+	}
+	return nil
+}
+
+// Rooms lists the rooms with a snapshot or log entries. LogEntries counts
+// the log messages the stream holds for the room (each holds the updates
+// of one Append), those the last compaction folded into the snapshot
+// included, as they are purged one compaction late; LogBytes is not
+// counted, and is 0.
+func (s *Store) Rooms() ([]store.RoomInfo, error) {
+	if err := s.check("-"); err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	info, err := s.stream.Info(ctx, jetstream.WithSubjectFilter(s.subject+"*"))
+	if err != nil {
+		return nil, fmt.Errorf("jsstore: rooms: %w", err)
+	}
+	rooms := make(map[string]*store.RoomInfo)
+	get := func(token string) *store.RoomInfo {
+		name, err := RoomFromToken(token)
+		if err != nil {
+			return nil // not written by a Store
+		}
+		ri := rooms[name]
+		if ri == nil {
+			ri = &store.RoomInfo{Name: name}
+			rooms[name] = ri
+		}
+		return ri
+	}
+	for subject, n := range info.State.Subjects {
+		if ri := get(strings.TrimPrefix(subject, s.subject)); ri != nil {
+			ri.LogEntries = int(n)
+			if m, err := s.stream.GetLastMsgForSubject(ctx, subject); err == nil {
+				ri.LastChange = m.Time
+			}
+		}
+	}
+	lister, err := s.heads.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("jsstore: rooms: %w", err)
+	}
+	for token := range lister.Keys() {
+		h, rev, err := s.getHead(ctx, token)
+		if err != nil || rev == 0 {
+			continue
+		}
+		if ri := get(token); ri != nil {
+			ri.SnapshotBytes = h.Bytes
+			if t := time.Unix(0, h.Time); t.After(ri.LastChange) {
+				ri.LastChange = t
+			}
+		}
+	}
+	list := make([]store.RoomInfo, 0, len(rooms))
+	for _, ri := range rooms {
+		list = append(list, *ri)
+	}
+	slices.SortFunc(list, func(a, b store.RoomInfo) int { return strings.Compare(a.Name, b.Name) })
+	return list, nil
+}
+
+// Delete removes the room's log, snapshot and owners.
+func (s *Store) Delete(room string) error {
+	if err := s.check(room); err != nil {
+		return err
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	token := RoomToken(room)
+	h, rev, err := s.getHead(ctx, token)
+	if err != nil && !errors.Is(err, store.ErrCorrupt) {
+		return err
+	}
+	if err := s.stream.Purge(ctx, jetstream.WithPurgeSubject(s.subject+token)); err != nil {
+		return fmt.Errorf("jsstore: delete room %q: %w", room, err)
+	}
+	if err := s.heads.Purge(ctx, token); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("jsstore: delete room %q: %w", room, err)
+	}
+	if rev != 0 {
+		s.objects.Delete(ctx, h.Object)
+	}
+	lister, err := s.owners.ListKeysFiltered(ctx, token+".*")
+	if err != nil {
+		return fmt.Errorf("jsstore: delete room %q: owners: %w", room, err)
+	}
+	for key := range lister.Keys() {
+		if err := s.owners.Purge(ctx, key); err != nil {
+			return fmt.Errorf("jsstore: delete room %q: owners: %w", room, err)
+		}
+	}
+	s.mu.Lock()
+	delete(s.known, room)
+	s.mu.Unlock()
+	return nil
+}
+
+// Ready reports whether the store can reach its NATS server: nil while
+// connected and open. Quorum is not checked here: an Append without
+// one fails, and the room then says so (Hub.Ready).
+func (s *Store) Ready() error {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return store.ErrClosed
+	}
+	if !s.nc.IsConnected() {
+		return errors.New("jsstore: not connected to NATS")
+	}
+	return nil
+}
+
+// Close marks the store closed; its connection stays the caller's.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	s.closed = true
+	return nil
+}

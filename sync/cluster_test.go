@@ -1,0 +1,345 @@
+package sync_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	stdsync "sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/flowstate/flowstate/crdt"
+	"github.com/flowstate/flowstate/protocol"
+	"github.com/flowstate/flowstate/store/jsstore"
+	docsync "github.com/flowstate/flowstate/sync"
+)
+
+// A testNode is one node of an in-process cluster: an embedded
+// nats-server routed to the others on 127.0.0.1, a JetStream store on it,
+// and a FlowState server on that store.
+type testNode struct {
+	cfg jsstore.ServerConfig
+	ns  *server.Server
+	st  *jsstore.Store
+	ts  *testServer
+}
+
+// startNodes starts n nodes forming one JetStream cluster, with
+// min(3, n) replicas.
+func startNodes(t *testing.T, n int, cfg docsync.Config) []*testNode {
+	t.Helper()
+	var peers []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers = append(peers, l.Addr().String())
+		l.Close()
+	}
+	dir := t.TempDir()
+	nodes := make([]*testNode, n)
+	for i := range n {
+		node := &testNode{cfg: jsstore.ServerConfig{
+			Name:          fmt.Sprintf("node%d", i),
+			ClusterName:   "test",
+			ClusterListen: peers[i],
+			Peers:         peers,
+			StoreDir:      filepath.Join(dir, fmt.Sprintf("node%d", i)),
+		}}
+		ns, err := jsstore.StartServer(node.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		node.ns = ns
+		t.Cleanup(node.stopNATS)
+		nodes[i] = node
+	}
+	for i, node := range nodes {
+		nc, err := jsstore.Connect(node.ns, node.cfg.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		st, err := jsstore.Open(ctx, nc, jsstore.Options{Replicas: min(3, n), Merge: docsync.MergeUpdates, Timeout: 5 * time.Second})
+		cancel()
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		node.st = st
+		// Registered after the nats-server's cleanup, so it runs first:
+		// the hub saves its rooms while JetStream is still there.
+		node.ts = startServerWithStore(t, cfg, st)
+		// A hub's shutdown saves its rooms into JetStream, which on a
+		// loaded machine may take longer than the helpers allow; this
+		// runs first, and theirs then finds it done.
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+			defer cancel()
+			if err := node.ts.srv.Shutdown(ctx); err != nil {
+				t.Errorf("node %d: Shutdown: %v", i, err)
+			}
+		})
+	}
+	return nodes
+}
+
+// clusterWait is how long the cluster tests wait for what takes
+// milliseconds on an idle machine: JetStream's replication and elections
+// slow down a lot on a loaded one.
+const clusterWait = 60 * time.Second
+
+// waitTextCluster waits until every client's text "body" is the same
+// (and want, unless empty), for up to clusterWait, and returns it.
+func waitTextCluster(t *testing.T, want string, clients ...*docsync.Client) string {
+	t.Helper()
+	var text string
+	waitFor(t, clusterWait, func() error {
+		text = clients[0].Text("body")
+		if want != "" && text != want {
+			return fmt.Errorf("client 0: body = %.60q (%d bytes), want %.60q (%d bytes)", text, len(text), want, len(want))
+		}
+		for i, c := range clients[1:] {
+			if got := c.Text("body"); got != text {
+				return fmt.Errorf("client %d: body = %.60q (%d bytes), client 0: %.60q (%d bytes)", i+1, got, len(got), text, len(text))
+			}
+		}
+		return nil
+	})
+	return text
+}
+
+// waitSyncedCluster is waitSynced with clusterWait.
+func waitSyncedCluster(t *testing.T, c *docsync.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	if err := c.WaitSynced(ctx); err != nil {
+		t.Fatalf("WaitSynced: %v (status %v)", err, c.Status())
+	}
+}
+
+// stopNATS stops the node's nats-server, as a crash of its machine
+// would for the cluster (its FlowState server stays).
+func (n *testNode) stopNATS() {
+	if n.ns != nil {
+		n.ns.Shutdown()
+		n.ns.WaitForShutdown()
+		n.ns = nil
+	}
+}
+
+// restartNATS starts the node's nats-server again, on its directory and
+// ports. Its FlowState server's connection was to the old one and stays
+// broken: reach the node through openStore.
+func (n *testNode) restartNATS(t *testing.T) {
+	t.Helper()
+	ns, err := jsstore.StartServer(n.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.ns = ns
+}
+
+// openStore opens another store on the node's nats-server.
+func (n *testNode) openStore(t *testing.T) *jsstore.Store {
+	t.Helper()
+	nc, err := jsstore.Connect(n.ns, n.cfg.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := jsstore.Open(ctx, nc, jsstore.Options{Replicas: 3, Merge: docsync.MergeUpdates})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestClusterConverges spreads the clients of one room over two nodes of
+// three, writing at once: every client converges on every token exactly
+// once, and a late joiner on each node, the one that never held the room
+// included, gets all of it. Compactions run from both writing nodes
+// meanwhile, and lose nothing.
+func TestClusterConverges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a three-node cluster takes seconds to form")
+	}
+	docsync.SetCompactEvery(t, 8)
+	nodes := startNodes(t, 3, testConfig())
+	const room = "team.notes"
+	var clients []*docsync.Client
+	for i := range 4 {
+		clients = append(clients, dial(t, nodes[i%2].ts, room, nil))
+	}
+	var tokens []string
+	var wg stdsync.WaitGroup
+	for i, c := range clients {
+		var mine []string
+		for k := range 15 {
+			mine = append(mine, fmt.Sprintf("<%d.%d>", i, k))
+		}
+		tokens = append(tokens, mine...)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, tok := range mine {
+				insert(t, c, 0, tok)
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, c := range clients {
+		waitSyncedCluster(t, c)
+	}
+	text := waitTextCluster(t, "", clients...)
+	checkTokens(t, text, tokens)
+	for i, node := range nodes {
+		late := dial(t, node.ts, room, nil)
+		waitTextCluster(t, text, late)
+		if i == 2 {
+			// The node that had no member wrote nothing: its late
+			// joiner's edit reaches the others through the log.
+			insert(t, late, 0, "<late>")
+			waitSyncedCluster(t, late)
+			tokens = append(tokens, "<late>")
+			text = waitTextCluster(t, "", append(clients, late)...)
+			checkTokens(t, text, tokens)
+		}
+	}
+}
+
+// checkTokens fails unless every token is in text exactly once.
+func checkTokens(t *testing.T, text string, tokens []string) {
+	t.Helper()
+	for _, tok := range tokens {
+		if n := strings.Count(text, tok); n != 1 {
+			t.Errorf("token %s is there %d times", tok, n)
+		}
+	}
+}
+
+// TestClusterQuorumLoss stops the nats-servers of two nodes of three
+// under a client of the third: its edit is not acknowledged and the node
+// is not ready while there is no quorum; once the two are back, the edit
+// is acknowledged, and every acknowledged edit is stored.
+func TestClusterQuorumLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a three-node cluster takes seconds to form")
+	}
+	nodes := startNodes(t, 3, testConfig())
+	const room = "quorum"
+	c := dial(t, nodes[0].ts, room, nil)
+	insert(t, c, -1, "<before>")
+	waitSyncedCluster(t, c)
+
+	nodes[1].stopNATS()
+	nodes[2].stopNATS()
+	insert(t, c, -1, "<during>")
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	err := c.WaitSynced(ctx)
+	cancel()
+	if err == nil {
+		t.Fatal("an edit was acknowledged without a quorum")
+	}
+	waitFor(t, deadline, func() error {
+		resp, err := http.Get("http://" + nodes[0].ts.addr + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			return fmt.Errorf("/readyz = %d without a quorum, want 503", resp.StatusCode)
+		}
+		return nil
+	})
+
+	nodes[1].restartNATS(t)
+	nodes[2].restartNATS(t)
+	ctx, cancel = context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	if err := c.WaitSynced(ctx); err != nil {
+		t.Fatalf("the edit was not acknowledged within 60 s of the quorum's return: %v", err)
+	}
+	for _, i := range []int{1, 2} {
+		doc := storedDoc(t, nodes[i].openStore(t), room)
+		checkTokens(t, doc.Text("body").String(), []string{"<before>", "<during>"})
+	}
+}
+
+// TestClusterPresence shows members of one room on two nodes each
+// other's presence, and its end when a member leaves.
+func TestClusterPresence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a three-node cluster takes seconds to form")
+	}
+	nodes := startNodes(t, 3, testConfig())
+	const room = "cursors"
+	a := dial(t, nodes[0].ts, room, nil)
+	b := dial(t, nodes[1].ts, room, nil)
+	waitSyncedCluster(t, a)
+	waitSyncedCluster(t, b)
+	if err := a.SetPresence(cursor{"alice", 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetPresence(cursor{"bob", 5}); err != nil {
+		t.Fatal(err)
+	}
+	waitPresence(t, b, map[uint64]any{a.ClientID(): cursor{"alice", 3}})
+	waitPresence(t, a, map[uint64]any{b.ClientID(): cursor{"bob", 5}})
+	if err := a.SetPresence(cursor{"alice", 9}); err != nil {
+		t.Fatal(err)
+	}
+	waitPresence(t, b, map[uint64]any{a.ClientID(): cursor{"alice", 9}})
+	// A late joiner on a third node sees both once they refresh.
+	c := dial(t, nodes[2].ts, room, nil)
+	waitSyncedCluster(t, c)
+	a.SetPresence(cursor{"alice", 10})
+	b.SetPresence(cursor{"bob", 6})
+	waitPresence(t, c, map[uint64]any{a.ClientID(): cursor{"alice", 10}, b.ClientID(): cursor{"bob", 6}})
+	a.Close()
+	waitPresence(t, b, map[uint64]any{a.ClientID(): nil})
+	waitPresence(t, c, map[uint64]any{a.ClientID(): nil})
+}
+
+// TestClusterOwners binds a client ID to alice through one node, while
+// the room is open on another: there, a join of mallory under that
+// client ID is refused (4403) once the binding arrives, as on one node.
+func TestClusterOwners(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a three-node cluster takes seconds to form")
+	}
+	a := newAuth(t, authSecret)
+	cfg := testConfig()
+	cfg.Auth = a
+	nodes := startNodes(t, 3, cfg)
+	const room = "notes"
+	bob := dial(t, nodes[1].ts, room, userOptions(t, a, "bob", room, docsync.PermWrite, nil))
+	waitSyncedCluster(t, bob)
+	alice := dial(t, nodes[0].ts, room, userOptions(t, a, "alice", room, docsync.PermWrite, nil))
+	insert(t, alice, 0, "alice's")
+	waitSyncedCluster(t, alice)
+	waitFor(t, clusterWait, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		defer cancel()
+		c, err := docsync.Dial(ctx, nodes[1].ts.url(room), userOptions(t, a, "mallory", room, docsync.PermWrite, crdt.NewDocWithClient(crdt.ClientID(alice.ClientID()))))
+		var se *docsync.ServerError
+		if errors.As(err, &se) && se.Code == protocol.CodeForbidden {
+			return nil
+		}
+		if c != nil {
+			c.Close()
+		}
+		return fmt.Errorf("mallory's join under alice's client ID on another node: %v, want 4403", err)
+	})
+}
