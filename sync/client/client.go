@@ -431,8 +431,10 @@ func (c *Client) round(ctx context.Context) (*websocket.Conn, error) {
 		if conn, err = c.connect(ctx, rawURL, token); err == nil {
 			return conn, nil
 		}
+		// An expired token would be refused by every node: the next
+		// round asks TokenFunc for a fresh one.
 		var se *ServerError
-		if errors.As(err, &se) || errors.Is(err, ErrClosed) || ctx.Err() != nil {
+		if errors.As(err, &se) || errors.Is(err, ErrClosed) || ctx.Err() != nil || hasCode(err, protocol.CodeTokenExpired) {
 			return nil, err
 		}
 	}
@@ -760,10 +762,16 @@ func (e *codeError) Error() string {
 // cannot take the client's updates now, and reconnecting at once would
 // only be refused again.
 func tryLater(err error) bool {
+	return hasCode(err, protocol.CodeTryAgainLater)
+}
+
+// hasCode reports whether err ended a connection with code, by a close
+// frame or an Error message that is not permanent.
+func hasCode(err error, code protocol.Code) bool {
 	var ce *websocket.CloseError
 	var e *codeError
-	return errors.As(err, &ce) && protocol.Code(ce.Code) == protocol.CodeTryAgainLater ||
-		errors.As(err, &e) && e.code == protocol.CodeTryAgainLater
+	return errors.As(err, &ce) && protocol.Code(ce.Code) == code ||
+		errors.As(err, &e) && e.code == code
 }
 
 // permanent reports whether code ends the client: a permanent code, or

@@ -3,11 +3,15 @@ package client_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,7 +28,7 @@ type node struct {
 	stop func()
 }
 
-func startNode(t *testing.T) *node {
+func startNode(t *testing.T, cfg docsync.Config) *node {
 	t.Helper()
 	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "flowstate.db"), store.BoltOptions{})
 	if err != nil {
@@ -34,7 +38,7 @@ func startNode(t *testing.T) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := docsync.NewServer(docsync.Config{}, st)
+	srv := docsync.NewServer(cfg, st)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	var once sync.Once
@@ -97,7 +101,7 @@ func insert(t *testing.T, c *client.Client, s string) {
 // offline spell between them), and the other node gets what the first
 // had, and what is written after the move.
 func TestDialAny_MovesToAnotherNode(t *testing.T) {
-	a, b := startNode(t), startNode(t)
+	a, b := startNode(t, docsync.Config{}), startNode(t, docsync.Config{})
 	urls := []string{"ws://" + a.addr + "/ws/notes", "ws://" + refusingAddr(t) + "/ws/notes", "ws://" + b.addr + "/ws/notes"}
 	var (
 		mu       sync.Mutex
@@ -159,7 +163,7 @@ func TestDialAny_MovesToAnotherNode(t *testing.T) {
 // round of the URLs, with no backoff between nodes, so an hour of
 // backoff does not delay it.
 func TestDialAny_SkipsRefusingURL(t *testing.T) {
-	b := startNode(t)
+	b := startNode(t, docsync.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	urls := []string{"ws://" + refusingAddr(t) + "/ws/notes", "ws://" + b.addr + "/ws/notes"}
@@ -181,4 +185,81 @@ func TestDialAny_SkipsRefusingURL(t *testing.T) {
 	if _, err := client.DialAny(ctx, []string{urls[1], "ws://" + b.addr + "/ws/other"}, nil); err == nil {
 		t.Error("DialAny accepted URLs of two rooms")
 	}
+}
+
+// A permanent code ends DialAny at once: every node would repeat it.
+func TestDialAny_PermanentStops(t *testing.T) {
+	auth, err := docsync.NewAuthenticator(make([]byte, docsync.MinSecretBytes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := startNode(t, docsync.Config{Auth: auth}), startNode(t, docsync.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.DialAny(ctx, []string{"ws://" + a.addr + "/ws/notes", "ws://" + b.addr + "/ws/notes"}, nil)
+	var se *client.ServerError
+	if !errors.As(err, &se) {
+		if c != nil {
+			t.Logf("joined %s", c.URL())
+			c.Close()
+		}
+		t.Fatalf("DialAny: %v, want a *ServerError from the node that wants a token", err)
+	}
+}
+
+// An expired token ends the round at once: every node would refuse it
+// too, and the next round asks TokenFunc for a fresh one.
+func TestDialAny_ExpiredTokenEndsRound(t *testing.T) {
+	auth, err := docsync.NewAuthenticator(make([]byte, docsync.MinSecretBytes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := startNode(t, docsync.Config{Auth: auth}), startNode(t, docsync.Config{Auth: auth})
+	token, err := auth.Mint("alice", "notes", docsync.PermWrite, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // expiry is kept in whole seconds
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var calls atomic.Int32
+	opts := &client.Options{TokenFunc: func(context.Context) (string, error) {
+		calls.Add(1)
+		return token, nil
+	}}
+	_, err = client.DialAny(ctx, []string{"ws://" + a.addr + "/ws/notes", "ws://" + b.addr + "/ws/notes"}, opts)
+	if err == nil || !strings.Contains(err.Error(), "4408") {
+		t.Fatalf("DialAny: %v, want the first node's 4408", err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("TokenFunc called %d times, want once", n)
+	}
+	if n := sessionsSeen(t, b.addr); n != 0 {
+		t.Errorf("the second node saw %v sessions, want none", n)
+	}
+}
+
+// sessionsSeen sums what a server's /metrics counts of ended and refused
+// sessions.
+func sessionsSeen(t *testing.T, addr string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "flowstate_sessions_closed_total") || strings.HasPrefix(line, "flowstate_rejected_messages_total") {
+			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			if err == nil {
+				sum += v
+			}
+		}
+	}
+	return sum
 }
