@@ -84,8 +84,9 @@ type Options struct {
 
 	// MinBackoff and MaxBackoff bound the delay between reconnection
 	// attempts, which doubles from MinBackoff up to MaxBackoff, each delay
-	// randomised by ±50 %. Zero means DefaultMinBackoff and
-	// DefaultMaxBackoff.
+	// randomised by ±50 %. With DialAny the delay comes before each round
+	// of the URLs, not between its attempts. Zero means DefaultMinBackoff
+	// and DefaultMaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
 
 	// MaxMessageSize is the largest message accepted from the server. Zero

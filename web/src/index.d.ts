@@ -369,7 +369,7 @@ export interface ProviderOptions {
   getToken?: () => string | Promise<string>;
   /** The WebSocket constructor; globalThis.WebSocket by default. */
   WebSocket?: typeof WebSocket;
-  /** First reconnection delay in ms (default 250); doubles per failed attempt, ±50 % jitter. */
+  /** First reconnection delay in ms (default 250); doubles per failed attempt (per failed round of urls), ±50 % jitter. */
   minBackoff?: number;
   /** Cap of the reconnection delay in ms (default 30000). */
   maxBackoff?: number;
