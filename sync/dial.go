@@ -50,3 +50,8 @@ var ErrClientClosed = client.ErrClosed
 func Dial(ctx context.Context, rawURL string, opts *ClientOptions) (*Client, error) {
 	return client.Dial(ctx, rawURL, opts)
 }
+
+// DialAny is Dial for a room served by several nodes; see client.DialAny.
+func DialAny(ctx context.Context, urls []string, opts *ClientOptions) (*Client, error) {
+	return client.DialAny(ctx, urls, opts)
+}

@@ -26,7 +26,7 @@ import (
 
 const loadUsageText = `Usage:
 
-	flowstate bench load --url ws://HOST:PORT [flags]
+	flowstate bench load --url ws://HOST:PORT[,ws://HOST:PORT...] [flags]
 
 Opens ROOMS x CLIENTS WebSocket clients against a running server; each
 client inserts RATE characters per second at random places in its room's
@@ -38,6 +38,12 @@ Every client connects from this machine's address, and a server accepts at
 most --max-conns-per-ip connections from one address (64 by default)
 before it answers 429 Too Many Requests: for more than that, start the
 server with --max-conns-per-ip 0 (or FLOWSTATE_MAX_CONNS_PER_IP=0).
+
+With several URLs (the nodes of a cluster), clients are spread over them
+round-robin, the members of a room among them, and each moves to the next
+node if its own goes away; the server's memory and CPU are the first
+node's. Independent single-node servers do not share rooms: against them,
+use --rate 0, or --clients 1.
 
 Flags:
 `
@@ -60,7 +66,7 @@ type loadFlags struct {
 func newLoadFlagSet(f *loadFlags, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("bench load", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&f.url, "url", "ws://127.0.0.1:8080", "server `URL` (ws:// or wss://, without a path)")
+	fs.StringVar(&f.url, "url", "ws://127.0.0.1:8080", "server `URL` (ws:// or wss://, without a path), or several separated by commas, one per node")
 	fs.IntVar(&f.rooms, "rooms", 10, "number of rooms")
 	fs.IntVar(&f.clients, "clients", 10, "clients per room")
 	fs.Float64Var(&f.rate, "rate", 2, "edits per second per client (0: connect and stay idle)")
@@ -151,10 +157,14 @@ func runBenchLoad(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "flowstate bench load: --rooms and --clients must be positive, --rate not negative, --duration positive")
 		return 2
 	}
-	base, err := url.Parse(f.url)
-	if err != nil || (base.Scheme != "ws" && base.Scheme != "wss") {
-		fmt.Fprintf(stderr, "flowstate bench load: --url %q: want ws://HOST:PORT\n", f.url)
-		return 2
+	var bases []*url.URL
+	for _, raw := range strings.Split(f.url, ",") {
+		base, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil || (base.Scheme != "ws" && base.Scheme != "wss") {
+			fmt.Fprintf(stderr, "flowstate bench load: --url %q: want ws://HOST:PORT, or several separated by commas\n", f.url)
+			return 2
+		}
+		bases = append(bases, base)
 	}
 	raiseFileLimit(stderr)
 	// The generator shares the machine with the server it measures; a
@@ -168,7 +178,7 @@ func runBenchLoad(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer stopProfile()
-	res, err := benchLoad(f, base, stderr)
+	res, err := benchLoad(f, bases, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "flowstate bench load: %v\n", err)
 		return 1
@@ -185,7 +195,10 @@ func runBenchLoad(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func benchLoad(f loadFlags, base *url.URL, progress io.Writer) (*loadResult, error) {
+// benchLoad runs the load against the nodes at bases; the server's
+// figures are the first node's.
+func benchLoad(f loadFlags, bases []*url.URL, progress io.Writer) (*loadResult, error) {
+	base := bases[0]
 	res := &loadResult{}
 	var errs atomic.Int64
 	health := healthURL(base)
@@ -217,7 +230,7 @@ func benchLoad(f loadFlags, base *url.URL, progress io.Writer) (*loadResult, err
 				if i >= len(all) {
 					return
 				}
-				if err := all[i].dial(base, &errs); err != nil {
+				if err := all[i].dial(bases, i, &errs); err != nil {
 					dialErr.CompareAndSwap(nil, err)
 					errs.Add(1)
 					return
@@ -364,12 +377,18 @@ func capHint(err error) string {
 	return "\nevery client comes from this machine's address: start the server with --max-conns-per-ip 0 (or FLOWSTATE_MAX_CONNS_PER_IP=0) to lift the per-address cap"
 }
 
-// dial connects the client; any later disconnection counts as an error.
-func (lc *loadClient) dial(base *url.URL, errs *atomic.Int64) error {
-	u := *base
-	u.Path = "/ws/" + lc.room.name
+// dial connects the i-th client to the node i modulo their number, with
+// the others after it to move to; any later disconnection counts as an
+// error.
+func (lc *loadClient) dial(bases []*url.URL, i int, errs *atomic.Int64) error {
+	urls := make([]string, len(bases))
+	for k := range bases {
+		u := *bases[(i+k)%len(bases)]
+		u.Path = "/ws/" + lc.room.name
+		urls[k] = u.String()
+	}
 	connected := false
-	c, err := docsync.Dial(context.Background(), u.String(), &docsync.ClientOptions{
+	c, err := docsync.DialAny(context.Background(), urls, &docsync.ClientOptions{
 		OnRemoteUpdate: lc.received,
 		OnStatus: func(s docsync.Status) {
 			if s == docsync.StatusOffline || s == docsync.StatusClosed && connected {

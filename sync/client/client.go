@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"sync"
 	"time"
 
@@ -83,8 +84,9 @@ type Options struct {
 
 	// MinBackoff and MaxBackoff bound the delay between reconnection
 	// attempts, which doubles from MinBackoff up to MaxBackoff, each delay
-	// randomised by ±50 %. Zero means DefaultMinBackoff and
-	// DefaultMaxBackoff.
+	// randomised by ±50 %. With DialAny the delay comes before each round
+	// of the URLs, not between its attempts. Zero means DefaultMinBackoff
+	// and DefaultMaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
 
 	// MaxMessageSize is the largest message accepted from the server. Zero
@@ -144,7 +146,8 @@ func (s Status) String() string { return statusNames[s] }
 // resends everything the server lacks, including edits made offline and
 // updates sent but never acknowledged. A Client is safe for concurrent use.
 type Client struct {
-	url   string
+	urls  []string // the room's URL on each node, in the order tried
+	next  int      // index in urls of the next attempt; owned by the connection loop
 	room  string
 	opts  Options
 	stop  chan struct{} // closed by Close
@@ -158,6 +161,7 @@ type Client struct {
 	mu sync.Mutex
 	// mu guards the fields below, and all writes to conn: gorilla allows
 	// one writer at a time.
+	url      string // the URL of the current or last connection attempt
 	doc      *crdt.Doc
 	conn     *websocket.Conn // nil unless joined
 	status   Status
@@ -183,13 +187,38 @@ type Client struct {
 // the server. After that the client stays in sync in the background until
 // Close. Dial fails if the first connection fails.
 func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("sync: dial: %w", err)
+	return DialAny(ctx, []string{rawURL}, opts)
+}
+
+// DialAny is Dial for a room served by several nodes: urls holds the
+// room's URL on each of them, all naming the same room. It tries them in
+// order and returns once one has joined; Dial fails only when each has
+// failed once, or at the first permanent error, which every node would
+// repeat. When a connection fails or is lost, the client moves on to the
+// next URL, round-robin, and backs off only between full rounds of them,
+// not between nodes. It starts at the first URL, so that a caller may
+// put the nearest node first; callers that want their clients spread
+// over the nodes shuffle or rotate the list.
+func DialAny(ctx context.Context, urls []string, opts *Options) (*Client, error) {
+	if len(urls) == 0 {
+		return nil, errors.New("sync: dial: no URL")
+	}
+	room := ""
+	for i, rawURL := range urls {
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("sync: dial: %w", err)
+		}
+		if r := path.Base(u.Path); i == 0 {
+			room = r
+		} else if r != room {
+			return nil, fmt.Errorf("sync: dial: %s and %s name different rooms", urls[0], rawURL)
+		}
 	}
 	c := &Client{
-		url:   rawURL,
-		room:  path.Base(u.Path),
+		urls:  slices.Clone(urls),
+		url:   urls[0],
+		room:  room,
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 		peers: make(map[uint64][]byte),
@@ -211,7 +240,7 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 	if c.doc == nil {
 		c.doc = crdt.NewDoc()
 	}
-	conn, err := c.connect(ctx)
+	conn, err := c.round(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -269,6 +298,14 @@ func (c *Client) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.status
+}
+
+// URL returns the URL of the current connection, or of the last attempt
+// when there is none: with DialAny, the node the client is on.
+func (c *Client) URL() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.url
 }
 
 // Err returns the permanent error that closed the client, if any.
@@ -374,9 +411,12 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// connect dials, says hello, applies the Welcome and sends the server what
-// it lacks. On success the client is joined and conn is current.
-func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
+// round tries each URL once, from c.next on, until one joins; c.next
+// then names the URL after it, where the next round starts when this
+// connection is lost. It stops at a permanent error, or when ctx ends.
+// The error of a failed round is the last attempt's.
+func (c *Client) round(ctx context.Context) (*websocket.Conn, error) {
+	// One token serves the round: its attempts follow each other at once.
 	token := c.opts.Token
 	if c.opts.TokenFunc != nil {
 		var err error
@@ -384,7 +424,30 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 			return nil, fmt.Errorf("sync: token: %w", err)
 		}
 	}
+	var err error
+	for range c.urls {
+		rawURL := c.urls[c.next]
+		c.next = (c.next + 1) % len(c.urls)
+		var conn *websocket.Conn
+		if conn, err = c.connect(ctx, rawURL, token); err == nil {
+			return conn, nil
+		}
+		// An expired token would be refused by every node: the next
+		// round asks TokenFunc for a fresh one.
+		var se *ServerError
+		if errors.As(err, &se) || errors.Is(err, ErrClosed) || ctx.Err() != nil || hasCode(err, protocol.CodeTokenExpired) {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+// connect dials rawURL, says hello, applies the Welcome and sends the
+// server what it lacks. On success the client is joined and conn is
+// current.
+func (c *Client) connect(ctx context.Context, rawURL, token string) (*websocket.Conn, error) {
 	c.mu.Lock()
+	c.url = rawURL
 	c.setStatusLocked(StatusConnecting)
 	hello := &protocol.Hello{
 		Version:     c.version,
@@ -398,7 +461,7 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 	}
 	c.mu.Unlock()
 
-	conn, err := c.handshake(ctx, hello)
+	conn, err := c.handshake(ctx, rawURL, hello)
 	var se *ServerError
 	if errors.As(err, &se) && se.Code == protocol.CodeUnsupportedVersion && hello.Version > 1 {
 		// A server of version 1: say hello again in its version, without
@@ -407,14 +470,14 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 		c.version = 1
 		c.mu.Unlock()
 		hello.Version, hello.HeartbeatMillis = 1, 0
-		conn, err = c.handshake(ctx, hello)
+		conn, err = c.handshake(ctx, rawURL, hello)
 	}
 	return conn, err
 }
 
 // handshake dials, sends hello, applies the Welcome and sends the server
 // what it lacks. On success the client is joined and conn is current.
-func (c *Client) handshake(ctx context.Context, hello *protocol.Hello) (*websocket.Conn, error) {
+func (c *Client) handshake(ctx context.Context, rawURL string, hello *protocol.Hello) (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
 	// gorilla bounds the handshake by ctx's deadline only: close the
@@ -452,12 +515,12 @@ func (c *Client) handshake(ctx context.Context, hello *protocol.Hello) (*websock
 			return nc, nil
 		},
 	}
-	conn, resp, err := dialer.DialContext(ctx, c.url, c.opts.Header)
+	conn, resp, err := dialer.DialContext(ctx, rawURL, c.opts.Header)
 	if err != nil {
 		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
 			err = refusal(resp)
 		}
-		return nil, fmt.Errorf("sync: dial %s: %w", c.url, err)
+		return nil, fmt.Errorf("sync: dial %s: %w", rawURL, err)
 	}
 	conn.SetReadLimit(int64(c.opts.MaxMessageSize))
 	fail := func(err error) (*websocket.Conn, error) {
@@ -568,8 +631,8 @@ func (c *Client) loop(conn *websocket.Conn) {
 	}
 }
 
-// reconnect dials until it succeeds, backing off between attempts from
-// delay on. It returns nil after Close or a permanent error.
+// reconnect runs rounds of the URLs until one joins, backing off between
+// rounds from delay on. It returns nil after Close or a permanent error.
 func (c *Client) reconnect(delay time.Duration) *websocket.Conn {
 	for {
 		jittered := time.Duration(float64(delay) * (0.5 + rand.Float64()))
@@ -586,7 +649,7 @@ func (c *Client) reconnect(delay time.Duration) *websocket.Conn {
 			case <-ctx.Done():
 			}
 		}()
-		conn, err := c.connect(ctx)
+		conn, err := c.round(ctx)
 		cancel()
 		if err == nil {
 			return conn
@@ -700,10 +763,16 @@ func (e *codeError) Error() string {
 // cannot take the client's updates now, and reconnecting at once would
 // only be refused again.
 func tryLater(err error) bool {
+	return hasCode(err, protocol.CodeTryAgainLater)
+}
+
+// hasCode reports whether err ended a connection with code, by a close
+// frame or an Error message that is not permanent.
+func hasCode(err error, code protocol.Code) bool {
 	var ce *websocket.CloseError
 	var e *codeError
-	return errors.As(err, &ce) && protocol.Code(ce.Code) == protocol.CodeTryAgainLater ||
-		errors.As(err, &e) && e.code == protocol.CodeTryAgainLater
+	return errors.As(err, &ce) && protocol.Code(ce.Code) == code ||
+		errors.As(err, &e) && e.code == code
 }
 
 // permanent reports whether code ends the client: a permanent code, or

@@ -8,7 +8,10 @@ Dial connects to ws://HOST:PORT/ws/ROOM (or wss://), performs the handshake
 of protocol/PROTOCOL.md and returns once the document has caught up with the
 server; Edit applies local edits and sends them, remote updates apply as
 they arrive, and the client reconnects with jittered exponential backoff
-until Close. API calls a server's HTTP write API instead, for a backend
+until Close. DialAny takes the room's URL on several nodes of a cluster and
+moves to the next one, round-robin, when a connection fails or is lost;
+it works as well with independent single-node servers, since every
+connection starts with the state vector exchange. API calls a server's HTTP write API instead, for a backend
 that changes documents without a session. The package imports only crdt, protocol, gorilla/websocket,
 msgpack and the standard library, so a program that only syncs documents
 does not link the server's storage, metrics or token code. Package sync

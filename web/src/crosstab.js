@@ -47,7 +47,7 @@ export class CrossTab {
     const heartbeat = options.heartbeat ?? HEARTBEAT;
     this.peerTimeout = MISSED_HEARTBEATS * heartbeat;
     const BC = options.BroadcastChannel ?? globalThis.BroadcastChannel;
-    this.channel = typeof BC === 'function' ? new BC(`flowstate:${provider.url}`) : null;
+    this.channel = typeof BC === 'function' ? new BC(`flowstate:${provider.urls[0]}`) : null;
     if (this.channel === null) return;
     this.channel.onmessage = (ev) => this.receive(ev.data);
 

@@ -346,8 +346,19 @@ export class FlowStateError extends Error {
 
 /** Options of `new Provider`. */
 export interface ProviderOptions {
-  /** The room's WebSocket URL, `ws://host:port/ws/ROOM` (see Provider.roomURL). Required. */
-  url: string;
+  /**
+   * The room's WebSocket URL, `ws://host:port/ws/ROOM` (see
+   * Provider.roomURL). Required unless urls is given.
+   */
+  url?: string;
+  /**
+   * The room's URL on each node of a cluster, all naming the same room,
+   * in place of url: the provider starts with the first and, when a
+   * connection fails or is lost, moves to the next, round-robin, backing
+   * off only between full rounds of the list. Shuffle it to spread
+   * clients over the nodes.
+   */
+  urls?: string[];
   /** A bearer token sent in the Hello; none by default. */
   token?: string;
   /**
@@ -358,7 +369,7 @@ export interface ProviderOptions {
   getToken?: () => string | Promise<string>;
   /** The WebSocket constructor; globalThis.WebSocket by default. */
   WebSocket?: typeof WebSocket;
-  /** First reconnection delay in ms (default 250); doubles per failed attempt, ±50 % jitter. */
+  /** First reconnection delay in ms (default 250); doubles per failed attempt (per failed round of urls), ±50 % jitter. */
   minBackoff?: number;
   /** Cap of the reconnection delay in ms (default 30000). */
   maxBackoff?: number;
@@ -439,8 +450,10 @@ export class Provider {
    */
   static roomURL(base: string | URL, room: string): string;
   readonly doc: Doc;
-  /** The room's WebSocket URL. */
+  /** The room's WebSocket URL in use: of the current or next connection. */
   readonly url: string;
+  /** The room's URL on each node (options.urls), or url alone. */
+  readonly urls: readonly string[];
   /** The room name, from the URL's last path segment. */
   readonly room: string;
   readonly status: ProviderStatus;

@@ -100,6 +100,15 @@ export class FlowStateError extends Error {
  * those a persistence restored as unacknowledged) that the server has not
  * acknowledged, that is not yet on its disk: 0 is "saved".
  *
+ * Several nodes: option urls, in place of url, lists the room's URL on
+ * each node of a cluster (all naming the same room). The provider starts
+ * with the first and, when a connection fails or is lost, moves on to the
+ * next, round-robin, waiting for the backoff only between full rounds of
+ * the list, not between nodes; url is the one in use. The handshake sends
+ * whatever a node lacks, so moving loses nothing, with independent
+ * single-node servers too. To spread clients over the nodes, shuffle the
+ * list.
+ *
  * Options persistence (an IndexedDBPersistence) and crossTab (true) turn
  * on local storage and sync with the other tabs of the same origin and
  * room (persistence.js, crosstab.js).
@@ -107,7 +116,7 @@ export class FlowStateError extends Error {
 export class Provider extends Emitter {
   /**
    * @param {import('./doc.js').Doc} doc
-   * @param {{url: string, token?: string, getToken?: () => string | Promise<string>, WebSocket?: any,
+   * @param {{url?: string, urls?: string[], token?: string, getToken?: () => string | Promise<string>, WebSocket?: any,
    *   minBackoff?: number, maxBackoff?: number, heartbeat?: number,
    *   connect?: boolean, handshakeTimeout?: number, network?: EventTarget | null,
    *   presenceRefresh?: number, presenceThrottle?: number,
@@ -115,16 +124,29 @@ export class Provider extends Emitter {
    */
   constructor(doc, options) {
     super();
-    if (options === null || typeof options !== 'object' || typeof options.url !== 'string') {
-      throw new TypeError('flowstate: new Provider(doc, {url}) needs the room URL');
+    const list = options?.urls ?? (typeof options?.url === 'string' ? [options.url] : null);
+    if (!Array.isArray(list) || list.length === 0 || !list.every((x) => typeof x === 'string')) {
+      throw new TypeError('flowstate: new Provider(doc, {url}) needs the room URL, or {urls} the room URL on each node');
     }
-    const u = new URL(options.url);
-    if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new TypeError(`flowstate: ${options.url} is not a ws: or wss: URL`);
     /** The Doc this provider keeps in sync. */
     this.doc = doc;
-    this.url = u.href;
+    /** The room's URL on each node, in the order tried. @type {string[]} */
+    this.urls = list.map((x) => {
+      const u = new URL(x);
+      if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new TypeError(`flowstate: ${x} is not a ws: or wss: URL`);
+      return u;
+    });
+    const roomOf = (u) => decodeURIComponent(u.pathname.slice(u.pathname.lastIndexOf('/') + 1));
     /** The room name: the URL's last path segment. */
-    this.room = decodeURIComponent(u.pathname.slice(u.pathname.lastIndexOf('/') + 1));
+    this.room = roomOf(this.urls[0]);
+    for (const u of this.urls) {
+      if (roomOf(u) !== this.room) throw new TypeError(`flowstate: ${this.urls[0].href} and ${u.href} name different rooms`);
+    }
+    this.urls = this.urls.map((u) => u.href);
+    /** The URL of the current or next connection. */
+    this.url = this.urls[0];
+    this.urlIndex = 0; // this.url's index in urls
+    this.roundLeft = 0; // attempts left in the current round that need no backoff
     this.token = options.token ?? '';
     this.getToken = options.getToken ?? null;
     if (this.getToken !== null && typeof this.getToken !== 'function') throw new TypeError('flowstate: getToken must be a function');
@@ -275,6 +297,7 @@ export class Provider extends Emitter {
     this.lastError = null;
     this.awaitingToken = false;
     this.backoff.reset();
+    this.roundLeft = this.urls.length - 1;
     if (this.networkOffline) this.setStatus('offline');
     else this.open();
   }
@@ -517,6 +540,7 @@ export class Provider extends Emitter {
     this.handshakeTimer = null;
     this.serverSV = sv;
     this.joined = true;
+    this.roundLeft = 0; // a lost connection backs off before its round
     this.startHeartbeat();
     if (!this.tryLater) this.backoff.reset();
     this.setStatus('connected');
@@ -695,6 +719,8 @@ export class Provider extends Emitter {
       this.rejectWaiters(err);
       return;
     }
+    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+    this.url = this.urls[this.urlIndex];
     this.setStatus('offline');
     this.emit('error', err);
     if (!this.wanted) return; // an error listener disconnected
@@ -718,7 +744,13 @@ export class Provider extends Emitter {
 
   scheduleRetry() {
     if (this.networkOffline || this.retryTimer !== null || this.ws !== null) return;
-    const delay = this.backoff.next();
+    // The next node of the round is tried at once; the backoff is between rounds.
+    let delay = 0;
+    if (this.roundLeft > 0) this.roundLeft--;
+    else {
+      delay = this.backoff.next();
+      this.roundLeft = this.urls.length - 1;
+    }
     this.emit('retry', delay);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
@@ -769,6 +801,7 @@ export class Provider extends Emitter {
     }
     if (this.ws === null && !this.awaitingToken) {
       this.backoff.reset();
+      this.roundLeft = this.urls.length - 1;
       this.open();
     }
   }
