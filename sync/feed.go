@@ -125,6 +125,16 @@ func (r *room) follow() error {
 			stop()
 			return fmt.Errorf("sync: follow room %q presence: %w", r.name, err)
 		}
+		// Ask the other servers for their members' presence. Interest in
+		// a subject reaches the other NATS servers some time after the
+		// subscription, so what they published meanwhile never came
+		// here; this question travels the same route after the
+		// subscription, so their answers find it.
+		if msg, err := protocol.Encode(&protocol.Presence{}); err == nil {
+			if err := bus.PublishPresence(r.name, msg); err != nil {
+				r.hub.logger.Debug("presence not asked of the other servers", "room", r.name, "err", err)
+			}
+		}
 	}
 	unwatch := func() {}
 	if ow, ok := r.hub.store.(OwnerWatcher); ok && r.hub.cfg.Auth != nil {
@@ -176,7 +186,20 @@ func (r *room) bindRemote(b *remoteBinding) {
 // members, which then fan out to this room's members like its own
 // members' (an entry has no owner session here), and expire the same way
 // unless refreshed. A client ID of a member here keeps its own entry.
+//
+// A message with no entries is another server's question for the
+// presence of this server's members (see follow): it gets all of it.
 func (r *room) setRemotePresence(entries []protocol.PresenceEntry, now time.Time) {
+	if len(entries) == 0 {
+		var own []protocol.PresenceEntry
+		for client, p := range r.presence {
+			if p.owner != nil && len(p.state) > 0 {
+				own = append(own, protocol.PresenceEntry{Client: client, State: p.state})
+			}
+		}
+		r.sharePresence(own)
+		return
+	}
 	for _, e := range entries {
 		if r.byClient[e.Client] != nil {
 			continue
