@@ -87,6 +87,11 @@ function saved(tab, want) {
   return tab.until((w) => document.querySelector('#saved')?.textContent === w, want, `"${want}"`);
 }
 
+/** editable reports whether the editor takes typing. */
+function editable(tab) {
+  return tab.page.evaluate(() => document.querySelector('.cm-content').getAttribute('contenteditable') === 'true');
+}
+
 /** shows waits until tab's editor holds want. */
 function shows(tab, want) {
   return tab.until((w) => window.flowstate.view.state.doc.toString() === w, want, `the text ${JSON.stringify(want)}`);
@@ -159,6 +164,81 @@ describe('offline', { skip: skipReason }, () => {
     assert.deepEqual([...tab.errors, ...other.errors], []);
     await other.close();
     await context.close();
+  });
+
+  test('reopened offline, the demo shows the stored text before the Doc loads, read only, then takes edits', async (t) => {
+    const server = await startServer();
+    t.after(() => server.stop());
+    const room = uniqueRoom('paint');
+    const dir = tempDir();
+    const shell = new Map();
+    let context = await profile(dir, shell);
+    let tab = await page(context, server.httpURL, room);
+    await tab.waitStatus('synced');
+    const rendered = 'a stored line\nand another one';
+    await tab.type(rendered);
+    await saved(tab, 'saved');
+    await tab.page.evaluate(() => window.flowstate.persistence.whenSaved());
+    assert.deepEqual(tab.errors, []);
+    // Closing the tab as a person does (pagehide) stores the rendering.
+    const closed = new Promise((resolve) => tab.page.once('close', resolve));
+    await tab.page.close({ runBeforeUnload: true });
+    await closed;
+    await context.close();
+    // Edits after it: a context closed by the test fires no pagehide, so
+    // the rendering lacks them, and the Doc brings them in.
+    context = await profile(dir, shell);
+    tab = await page(context, server.httpURL, room);
+    await shows(tab, rendered);
+    await tab.type(', later');
+    await saved(tab, 'saved');
+    await tab.page.evaluate(() => window.flowstate.persistence.whenSaved());
+    assert.deepEqual(tab.errors, []);
+    await context.close();
+
+    context = await profile(dir, shell, { offline: true });
+    t.after(() => context.close());
+    // The hook holds the Doc's load until the test lets it go. Module
+    // scripts run before DOMContentLoaded, and IndexedDB answers later.
+    await context.addInitScript(() => {
+      document.addEventListener('DOMContentLoaded', () => {
+        const p = window.flowstate.persistence;
+        window.hookInTime = !p.synced && p.db === null;
+        const read = p.readRecords;
+        p.readRecords = (...args) => {
+          window.releaseLoad = () => read.apply(p, args);
+        };
+      });
+    });
+    tab = await page(context, server.httpURL, room);
+    await tab.until(() => window.releaseLoad !== undefined, undefined, 'the Doc load to be held');
+    assert.equal(await tab.page.evaluate(() => window.hookInTime), true, 'the hook came after the load began');
+    const lines = () => tab.page.evaluate(() => [...document.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n'));
+    await tab.until((s) => [...document.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n') === s, rendered, 'the stored rendering on screen');
+    assert.equal(await tab.page.evaluate(() => window.flowstate.persistence.synced), false);
+    assert.equal(await editable(tab), false, 'editable before the Doc is loaded');
+    await tab.page.locator('.cm-content').click();
+    await tab.page.keyboard.type('lost');
+    assert.equal(await lines(), rendered, 'typing reached an editor whose Doc is not loaded');
+    assert.equal(await tab.page.evaluate(() => window.flowstate.text.toString()), '');
+
+    await tab.page.evaluate(() => window.releaseLoad());
+    await tab.until(() => document.querySelector('.cm-content').getAttribute('contenteditable') === 'true', undefined, 'an editable editor');
+    const stored = rendered + ', later';
+    await shows(tab, stored);
+    await tab.type(' and more');
+    const want = stored + ' and more';
+    await shows(tab, want);
+    assert.equal(await tab.page.evaluate(() => window.flowstate.text.toString()), want);
+    await saved(tab, 'offline, 9 changes pending');
+
+    await context.setOffline(false);
+    await tab.waitStatus('synced');
+    await saved(tab, 'saved');
+    const other = await Tab.open(browser, server.httpURL, room);
+    assert.equal(await other.text(), want, 'every edit exactly once');
+    assert.deepEqual([...tab.errors, ...other.errors], []);
+    await other.close();
   });
 
   test('two tabs converge with the server stopped, and it receives each change once', async (t) => {
