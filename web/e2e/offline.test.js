@@ -2,9 +2,10 @@
 // BroadcastChannel against the real server. A page edits offline, is
 // reloaded three times, the browser is closed and opened again offline,
 // and when the network returns the server and another person have every
-// edit exactly once; two tabs converge with the server stopped and upload
-// each change once; a browser that blocks site data, or runs out of
-// quota, keeps editing without persistence.
+// edit exactly once; a page reopened offline shows the stored text
+// before its Doc loads, read only; two tabs converge with the server
+// stopped and upload each change once; a browser that blocks site data,
+// or runs out of quota, keeps editing without persistence.
 //
 // The app shell: a page loaded while the network is off needs its HTML
 // and scripts from somewhere (a service worker, in an app). Here a route
