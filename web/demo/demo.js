@@ -216,6 +216,12 @@ function validRoomFrom(room) {
 function showSaved(provider, persistence) {
   const n = provider.unsyncedCount;
   const el = $('saved');
+  if (!persistence.synced) {
+    // The count of changes the server lacks comes with the stored document.
+    el.dataset.state = 'loading';
+    el.textContent = 'loading…';
+    return;
+  }
   const online = provider.status === 'connected' || provider.status === 'synced';
   el.dataset.state = n === 0 ? 'saved' : 'pending';
   el.textContent = n === 0 ? 'saved' : online ? 'saving…' : `offline, ${n} ${n === 1 ? 'change' : 'changes'} pending`;
@@ -335,6 +341,7 @@ function main() {
   provider.on('unsynced', () => showSaved(provider, persistence));
   provider.on('status', () => showSaved(provider, persistence));
   persistence.on('disabled', () => showSaved(provider, persistence));
+  persistence.on('synced', () => showSaved(provider, persistence));
   const presence = provider.presence;
   presence.setLocal({ name: me.name, color: me.color });
 

@@ -220,6 +220,7 @@ describe('offline', { skip: skipReason }, () => {
     await tab.until((s) => [...document.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n') === s, rendered, 'the stored rendering on screen');
     assert.equal(await tab.page.evaluate(() => window.flowstate.persistence.synced), false);
     assert.equal(await editable(tab), false, 'editable before the Doc is loaded');
+    assert.equal(await tab.page.textContent('#saved'), 'loading…', 'the count of pending changes is not known yet');
     await tab.page.locator('.cm-content').click();
     await tab.page.keyboard.type('lost');
     assert.equal(await lines(), rendered, 'typing reached an editor whose Doc is not loaded');
