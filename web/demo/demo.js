@@ -4,10 +4,13 @@
 // from the two bundles the server serves. A server started with
 // --auth-secret needs a token: ?token= or the field the page shows when the
 // server asks for one. The editor is read-only until the room has loaded,
-// and again once the page can no longer sync (a refused token).
+// and again once the page can no longer sync (a refused token). A
+// document kept in this browser shows at once, from its stored rendering,
+// and becomes editable once it is loaded.
 
 import { Doc, IndexedDBPersistence, Provider } from '/flowstate.js';
 import {
+  CodeMirrorBinding,
   Compartment,
   EditorState,
   EditorView,
@@ -20,7 +23,7 @@ import {
   defaultKeymap,
   history,
   historyKeymap,
-  flowstateCollab,
+  Transaction,
 } from '/flowstate-codemirror.js';
 
 /** The room names the server accepts (protocol.ValidRoom). */
@@ -213,6 +216,12 @@ function validRoomFrom(room) {
 function showSaved(provider, persistence) {
   const n = provider.unsyncedCount;
   const el = $('saved');
+  if (!persistence.synced) {
+    // The count of changes the server lacks comes with the stored document.
+    el.dataset.state = 'loading';
+    el.textContent = 'loading…';
+    return;
+  }
   const online = provider.status === 'connected' || provider.status === 'synced';
   el.dataset.state = n === 0 ? 'saved' : 'pending';
   el.textContent = n === 0 ? 'saved' : online ? 'saving…' : `offline, ${n} ${n === 1 ? 'change' : 'changes'} pending`;
@@ -332,13 +341,17 @@ function main() {
   provider.on('unsynced', () => showSaved(provider, persistence));
   provider.on('status', () => showSaved(provider, persistence));
   persistence.on('disabled', () => showSaved(provider, persistence));
+  persistence.on('synced', () => showSaved(provider, persistence));
   const presence = provider.presence;
   presence.setLocal({ name: me.name, color: me.color });
 
+  // The editor starts unbound: until the stored document is loaded into
+  // the Doc, it may only show the stored rendering (read only, so that no
+  // keystroke lands in a Doc that is still empty). It is bound once the
+  // Doc is loaded, and the binding brings in what the rendering lacked.
   const view = new EditorView({
     parent: $('editor'),
     state: EditorState.create({
-      doc: text.toString(),
       extensions: [
         lineNumbers(),
         history(),
@@ -350,9 +363,18 @@ function main() {
         editable.of(locked('Loading the room…')),
         keymap.of([...defaultKeymap, ...historyKeymap]),
         EditorView.contentAttributes.of({ 'aria-label': 'Shared document' }),
-        flowstateCollab(text, { presence }),
       ],
     }),
+  });
+  let bound = false; // to the Text; the rendering comes first, but never after it
+  persistence.whenRendered.then((texts) => {
+    const content = texts?.content;
+    if (bound || !content) return;
+    // Not a step of the undo history: Ctrl+Z must not take the document away.
+    view.dispatch({
+      changes: { from: 0, to: view.state.doc.length, insert: content },
+      annotations: Transaction.addToHistory.of(false),
+    });
   });
 
   // Typing is invited only while the page can sync: from the first
@@ -425,7 +447,11 @@ function main() {
   });
   // A document kept in this browser can be edited at once, even while the
   // server is out of reach: the edits are stored here and sent later.
+  // The provider connects only after this load, so the editor is bound
+  // before a Welcome can unlock it.
   persistence.whenSynced.then(() => {
+    new CodeMirrorBinding(text, view, { presence });
+    bound = true;
     if (isLocked && !failed && !tokenWanted && persistence.enabled && doc.stateVector().size > 0) {
       loaded = true;
       setEditable(null);

@@ -2,9 +2,10 @@
 // BroadcastChannel against the real server. A page edits offline, is
 // reloaded three times, the browser is closed and opened again offline,
 // and when the network returns the server and another person have every
-// edit exactly once; two tabs converge with the server stopped and upload
-// each change once; a browser that blocks site data, or runs out of
-// quota, keeps editing without persistence.
+// edit exactly once; a page reopened offline shows the stored text
+// before its Doc loads, read only; two tabs converge with the server
+// stopped and upload each change once; a browser that blocks site data,
+// or runs out of quota, keeps editing without persistence.
 //
 // The app shell: a page loaded while the network is off needs its HTML
 // and scripts from somewhere (a service worker, in an app). Here a route
@@ -87,6 +88,11 @@ function saved(tab, want) {
   return tab.until((w) => document.querySelector('#saved')?.textContent === w, want, `"${want}"`);
 }
 
+/** editable reports whether the editor takes typing. */
+function editable(tab) {
+  return tab.page.evaluate(() => document.querySelector('.cm-content').getAttribute('contenteditable') === 'true');
+}
+
 /** shows waits until tab's editor holds want. */
 function shows(tab, want) {
   return tab.until((w) => window.flowstate.view.state.doc.toString() === w, want, `the text ${JSON.stringify(want)}`);
@@ -159,6 +165,84 @@ describe('offline', { skip: skipReason }, () => {
     assert.deepEqual([...tab.errors, ...other.errors], []);
     await other.close();
     await context.close();
+  });
+
+  test('reopened offline, the demo shows the stored text before the Doc loads, read only, then takes edits', async (t) => {
+    const server = await startServer();
+    t.after(() => server.stop());
+    const room = uniqueRoom('paint');
+    const dir = tempDir();
+    const shell = new Map();
+    let context = await profile(dir, shell);
+    let tab = await page(context, server.httpURL, room);
+    await tab.waitStatus('synced');
+    const rendered = 'a stored line\nand another one';
+    await tab.type(rendered);
+    await saved(tab, 'saved');
+    // Leaving the page (pagehide) stores the rendering. A page closed for
+    // real may end before the write commits, so the test fires the event
+    // and waits for the write.
+    await tab.page.evaluate(() => {
+      window.dispatchEvent(new PageTransitionEvent('pagehide'));
+      return window.flowstate.persistence.whenSaved();
+    });
+    assert.deepEqual(tab.errors, []);
+    await context.close();
+    // Edits after it: a context closed by the test fires no pagehide, so
+    // the rendering lacks them, and the Doc brings them in.
+    context = await profile(dir, shell);
+    tab = await page(context, server.httpURL, room);
+    await shows(tab, rendered);
+    await tab.type(', later');
+    await saved(tab, 'saved');
+    await tab.page.evaluate(() => window.flowstate.persistence.whenSaved());
+    assert.deepEqual(tab.errors, []);
+    await context.close();
+
+    context = await profile(dir, shell, { offline: true });
+    t.after(() => context.close());
+    // The hook holds the Doc's load until the test lets it go. Module
+    // scripts run before DOMContentLoaded, and IndexedDB answers later.
+    await context.addInitScript(() => {
+      document.addEventListener('DOMContentLoaded', () => {
+        const p = window.flowstate.persistence;
+        window.hookInTime = !p.synced && p.db === null;
+        const read = p.readRecords;
+        p.readRecords = (...args) => {
+          window.releaseLoad = () => read.apply(p, args);
+        };
+      });
+    });
+    tab = await page(context, server.httpURL, room);
+    await tab.until(() => window.releaseLoad !== undefined, undefined, 'the Doc load to be held');
+    assert.equal(await tab.page.evaluate(() => window.hookInTime), true, 'the hook came after the load began');
+    const lines = () => tab.page.evaluate(() => [...document.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n'));
+    await tab.until((s) => [...document.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n') === s, rendered, 'the stored rendering on screen');
+    assert.equal(await tab.page.evaluate(() => window.flowstate.persistence.synced), false);
+    assert.equal(await editable(tab), false, 'editable before the Doc is loaded');
+    assert.equal(await tab.page.textContent('#saved'), 'loading…', 'the count of pending changes is not known yet');
+    await tab.page.locator('.cm-content').click();
+    await tab.page.keyboard.type('lost');
+    assert.equal(await lines(), rendered, 'typing reached an editor whose Doc is not loaded');
+    assert.equal(await tab.page.evaluate(() => window.flowstate.text.toString()), '');
+
+    await tab.page.evaluate(() => window.releaseLoad());
+    await tab.until(() => document.querySelector('.cm-content').getAttribute('contenteditable') === 'true', undefined, 'an editable editor');
+    const stored = rendered + ', later';
+    await shows(tab, stored);
+    await tab.type(' and more');
+    const want = stored + ' and more';
+    await shows(tab, want);
+    assert.equal(await tab.page.evaluate(() => window.flowstate.text.toString()), want);
+    await saved(tab, 'offline, 9 changes pending');
+
+    await context.setOffline(false);
+    await tab.waitStatus('synced');
+    await saved(tab, 'saved');
+    const other = await Tab.open(browser, server.httpURL, room);
+    assert.equal(await other.text(), want, 'every edit exactly once');
+    assert.deepEqual([...tab.errors, ...other.errors], []);
+    await other.close();
   });
 
   test('two tabs converge with the server stopped, and it receives each change once', async (t) => {
