@@ -553,6 +553,7 @@ func storageKind(data string) string {
 // adminCommands are the commands on the data file, by name.
 var adminCommands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	"rooms":   runRooms,
+	"migrate": runMigrate,
 	"export":  runExport,
 	"import":  runImport,
 	"compact": runCompact,

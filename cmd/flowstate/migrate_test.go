@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/flowstate/flowstate/crdt"
+	"github.com/flowstate/flowstate/store"
+	"github.com/flowstate/flowstate/store/jsstore"
+	docsync "github.com/flowstate/flowstate/sync"
+)
+
+// startNATS starts an embedded JetStream server that accepts clients on
+// 127.0.0.1, as an external cluster or a node started with
+// --cluster-client-listen does.
+func startNATS(t *testing.T) *server.Server {
+	t.Helper()
+	ns, err := jsstore.StartServer(jsstore.ServerConfig{StoreDir: t.TempDir(), ClientListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	return ns
+}
+
+// openJS opens a jsstore.Store on ns, as a server of the cluster does.
+func openJS(t *testing.T, ns *server.Server) *jsstore.Store {
+	t.Helper()
+	nc, err := jsstore.Connect(ns, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := jsstore.Open(ctx, nc, jsstore.Options{Replicas: 1, Merge: docsync.MergeUpdates})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// migrateRooms are the rooms seedMigrate writes, with names that need
+// escaping in NATS subjects.
+var migrateRooms = []string{"a.b", "tilde~x", "dash-y", "under_z", "Plain9"}
+
+// seedMigrate writes a data file with the rooms of migrateRooms, each
+// with a snapshot, a log after it and two owners, and returns its path.
+func seedMigrate(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "flowstate.db")
+	st, err := store.OpenBolt(path, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for i, room := range migrateRooms {
+		doc := crdt.NewDoc()
+		for j := range 4 {
+			u, err := doc.Text("body").Insert(doc.Text("body").Len(), fmt.Sprintf("<%s %d>", room, j))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Append(room, u); err != nil {
+				t.Fatal(err)
+			}
+			if j == 1 {
+				if err := st.Compact(room, doc.Snapshot()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		// A deletion, which a state vector does not show.
+		u, err := doc.Text("body").Delete(0, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Append(room, u); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetOwners(room, map[uint64]string{uint64(100 + i): "alice", uint64(200 + i): "bob"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// roomState is a room's document and owners as a store gives them.
+func roomState(t *testing.T, st store.Store, room string) ([]byte, map[uint64]string) {
+	t.Helper()
+	doc, found, err := loadDoc(st, room)
+	if err != nil || !found {
+		t.Fatalf("room %q: found %v, %v", room, found, err)
+	}
+	owners, err := st.Owners(room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc.Snapshot(), owners
+}
+
+// TestMigrate moves a data file's rooms into a real JetStream server
+// through its client URL, checks them through a jsstore.Store, and
+// migrates again, which changes nothing.
+func TestMigrate(t *testing.T) {
+	data := seedMigrate(t)
+	ns := startNATS(t)
+	status, out, errOut := runCmd("migrate", "--from", data, "--nats", ns.ClientURL())
+	if status != 0 {
+		t.Fatalf("migrate = %d\n%s%s", status, out, errOut)
+	}
+	if !strings.Contains(out, "migrated 5 of 5 rooms") || !strings.Contains(out, "(5 new, 0 merged, 0 unchanged), 10 owners bound") {
+		t.Errorf("migrate printed:\n%s", out)
+	}
+	for _, room := range migrateRooms {
+		if !strings.Contains(out, fmt.Sprintf("room %q: new", room)) {
+			t.Errorf("no line for room %q:\n%s", room, out)
+		}
+	}
+
+	src, err := store.OpenBolt(data, store.BoltOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	js := openJS(t, ns)
+	check := func() []store.RoomInfo {
+		t.Helper()
+		for _, room := range migrateRooms {
+			wantDoc, wantOwners := roomState(t, src, room)
+			gotDoc, gotOwners := roomState(t, js, room)
+			if !bytes.Equal(gotDoc, wantDoc) {
+				t.Errorf("room %q: the cluster's document differs from the data file's", room)
+			}
+			if !maps.Equal(gotOwners, wantOwners) {
+				t.Errorf("room %q: owners %v, want %v", room, gotOwners, wantOwners)
+			}
+		}
+		rooms, err := js.Rooms()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rooms) != len(migrateRooms) {
+			t.Errorf("the cluster lists %d rooms, want %d", len(rooms), len(migrateRooms))
+		}
+		return rooms
+	}
+	first := check()
+
+	status, out, errOut = runCmd("migrate", "--from", data, "--nats", ns.ClientURL())
+	if status != 0 || !strings.Contains(out, "(0 new, 0 merged, 5 unchanged), 0 owners bound") {
+		t.Fatalf("second migrate = %d\n%s%s", status, out, errOut)
+	}
+	if second := check(); fmt.Sprint(second) != fmt.Sprint(first) {
+		t.Errorf("the second migrate wrote to the cluster: %v, then %v", first, second)
+	}
+}
+
+// TestMigrateMerges migrates into a cluster that has one of the rooms
+// already, edited there, with an ID bound to another user: both edits
+// are kept, and the cluster's binding stays.
+func TestMigrateMerges(t *testing.T) {
+	data := seedMigrate(t)
+	ns := startNATS(t)
+	js := openJS(t, ns)
+	other := crdt.NewDoc()
+	u, err := other.Text("body").Insert(0, "<cluster>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.Append("a.b", u); err != nil {
+		t.Fatal(err)
+	}
+	if err := js.SetOwners("a.b", map[uint64]string{100: "mallory"}); err != nil {
+		t.Fatal(err)
+	}
+	status, out, errOut := runCmd("migrate", "--from", data, "--nats", ns.ClientURL())
+	if status != 0 || !strings.Contains(out, `room "a.b": merged`) || !strings.Contains(out, "1 bound to another user") {
+		t.Fatalf("migrate = %d\n%s%s", status, out, errOut)
+	}
+	doc, _, err := loadDoc(js, "a.b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := doc.Text("body").String(); !strings.Contains(text, "<cluster>") || !strings.Contains(text, "<a.b 3>") {
+		t.Errorf("merged text %q lacks an edit", text)
+	}
+	owners, err := js.Owners("a.b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if owners[100] != "mallory" || owners[200] != "bob" {
+		t.Errorf("owners %v: want 100 kept as mallory, 200 bound to bob", owners)
+	}
+}
+
+// TestMigrateRefuses checks the refusals: a data file held by a running
+// server, a NATS URL nothing answers, and no --nats.
+func TestMigrateRefuses(t *testing.T) {
+	data := seedMigrate(t)
+	held, err := store.OpenBolt(data, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := startNATS(t)
+	status, _, errOut := runCmd("migrate", "--from", data, "--nats", ns.ClientURL())
+	if status != 1 || !strings.Contains(errOut, "stop the server first") {
+		t.Errorf("migrate of a held file = %d, %q", status, errOut)
+	}
+	held.Close()
+
+	dead := fmt.Sprintf("nats://127.0.0.1:%d", freeTCPPort(t))
+	status, _, errOut = runCmd("migrate", "--from", data, "--nats", dead)
+	if status != 1 || !strings.Contains(errOut, "connect to NATS at "+dead) {
+		t.Errorf("migrate to a dead URL = %d, %q", status, errOut)
+	}
+	t.Setenv("FLOWSTATE_NATS", "")
+	status, _, errOut = runCmd("migrate", "--from", data)
+	if status != 2 || !strings.Contains(errOut, "--nats URLS is required") {
+		t.Errorf("migrate without --nats = %d, %q", status, errOut)
+	}
+}
+
+// freeTCPPort returns a port of 127.0.0.1 that was free a moment ago.
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
