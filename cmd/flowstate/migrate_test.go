@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -246,4 +249,70 @@ func freeTCPPort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestAdminOnCluster runs rooms, export and import with --nats on a
+// cluster migrated from a data file: they print what they print on the
+// file, and backup refuses, naming JetStream's backup.
+func TestAdminOnCluster(t *testing.T) {
+	data := seedMigrate(t)
+	ns := startNATS(t)
+	url := ns.ClientURL()
+	if status, out, errOut := runCmd("migrate", "--from", data, "--nats", url); status != 0 {
+		t.Fatalf("migrate = %d\n%s%s", status, out, errOut)
+	}
+	roomNames := func(args ...string) []string {
+		t.Helper()
+		status, out, errOut := runCmd(append([]string{"rooms", "--json"}, args...)...)
+		var rooms []struct{ Room string }
+		if err := json.Unmarshal([]byte(out), &rooms); status != 0 || err != nil {
+			t.Fatalf("rooms %q = %d, %q, %q: %v", args, status, out, errOut, err)
+		}
+		var names []string
+		for _, r := range rooms {
+			names = append(names, r.Room)
+		}
+		return names
+	}
+	if got, want := roomNames("--nats", url), roomNames("--data", data); !slices.Equal(got, want) || len(got) != len(migrateRooms) {
+		t.Errorf("rooms --nats lists %q; the data file %q", got, want)
+	}
+	if status, out, _ := runCmd("rooms", "--nats", url); status != 0 || !strings.Contains(out, "ROOM") || !strings.Contains(out, "tilde~x") {
+		t.Errorf("rooms --nats = %d, %q", status, out)
+	}
+	for _, format := range []string{"text", "json", "snapshot"} {
+		_, fromFile, _ := runCmd("export", "a.b", "--format", format, "--data", data)
+		status, fromCluster, errOut := runCmd("export", "a.b", "--format", format, "--nats", url)
+		if status != 0 || fromCluster != fromFile || fromFile == "" {
+			t.Errorf("export --format %s --nats = %d, %q, %q; the data file gives %q", format, status, fromCluster, errOut, fromFile)
+		}
+	}
+	if status, _, errOut := runCmd("export", "nowhere", "--nats", url); status != 1 || !strings.Contains(errOut, "not stored in the cluster at "+url) {
+		t.Errorf("export of a missing room = %d, %q", status, errOut)
+	}
+
+	other := crdt.NewDoc()
+	if _, err := other.Text("body").Insert(0, "<imported>"); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "other.snapshot")
+	if err := os.WriteFile(file, other.Snapshot(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, room := range []string{"a.b", "fresh_room"} {
+		if status, out, errOut := runCmd("import", room, file, "--nats", url); status != 0 || !strings.Contains(out, "imported") {
+			t.Fatalf("import %s --nats = %d, %q, %q", room, status, out, errOut)
+		}
+		if _, out, _ := runCmd("export", room, "--nats", url); !strings.Contains(out, "<imported>") {
+			t.Errorf("room %q after import: %q", room, out)
+		}
+	}
+	if _, out, _ := runCmd("export", "a.b", "--nats", url); !strings.Contains(out, "<a.b 3>") {
+		t.Errorf("import replaced room a.b instead of merging: %q", out)
+	}
+
+	status, _, errOut := runCmd("backup", filepath.Join(t.TempDir(), "b.db"), "--nats", url)
+	if status != 2 || !strings.Contains(errOut, "nats stream backup FLOWSTATE_ROOMS") {
+		t.Errorf("backup --nats = %d, %q", status, errOut)
+	}
 }
