@@ -316,3 +316,61 @@ func TestAdminOnCluster(t *testing.T) {
 		t.Errorf("backup --nats = %d, %q", status, errOut)
 	}
 }
+
+// TestMigrateIntoEmbeddedCluster runs three real nodes of an embedded
+// cluster, one with --cluster-client-listen, and migrates a data file
+// through that node's NATS URL while a room it holds is open with edits
+// of its own: the room's member on another node sees the migrated text
+// without rejoining, next to the cluster's edits, and every node serves
+// the other rooms.
+func TestMigrateIntoEmbeddedCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs three servers")
+	}
+	data := seedMigrate(t)
+	bin := buildBinary(t)
+	var routes []string
+	for range 3 {
+		routes = append(routes, fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t)))
+	}
+	clientURL := fmt.Sprintf("nats://127.0.0.1:%d", freeTCPPort(t))
+	dir := t.TempDir()
+	nodes := make([]*clusterNode, 3)
+	waits := make([]func(), 3)
+	for i := range nodes {
+		nodes[i] = &clusterNode{args: []string{
+			"--log-format", "json", "--addr", "127.0.0.1:0",
+			"--cluster-name", "test", "--cluster-listen", routes[i],
+			"--cluster-peers", strings.Join(routes, ","),
+			"--node-name", fmt.Sprintf("node%d", i),
+			"--cluster-store", filepath.Join(dir, fmt.Sprintf("node%d", i)),
+			"--data", filepath.Join(dir, "unused.db"),
+		}}
+		if i == 0 {
+			nodes[i].args = append(nodes[i].args, "--cluster-client-listen", strings.TrimPrefix(clientURL, "nats://"))
+		}
+		waits[i] = nodes[i].start(t, bin)
+	}
+	for _, wait := range waits {
+		wait()
+	}
+
+	acked := writeAcked(t, nodes[1].url("a.b"), "live", 2)
+	member := dialRetry(t, nodes[1].url("a.b"), nil)
+	defer member.Close()
+
+	status, out, errOut := runCmd("migrate", "--from", data, "--nats", clientURL)
+	if status != 0 || !strings.Contains(out, `room "a.b": merged`) || !strings.Contains(out, "(4 new, 1 merged, 0 unchanged)") {
+		t.Fatalf("migrate = %d\n%s%s", status, out, errOut)
+	}
+	waitFor(t, 30*time.Second, func() error {
+		if text := member.Text("body"); !strings.Contains(text, "<a.b 3>") {
+			return fmt.Errorf("the open member's text is %q", text)
+		}
+		return nil
+	})
+	waitTokens(t, nodes[2].url("a.b"), append(acked, "<a.b 3>"), "the merged room on the third node")
+	for _, room := range migrateRooms[1:] {
+		waitTokens(t, nodes[2].url(room), []string{fmt.Sprintf("<%s 3>", room)}, "a migrated room on the third node")
+	}
+}
