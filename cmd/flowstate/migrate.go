@@ -31,9 +31,9 @@ func natsFlag(fs *flag.FlagSet, urls *string) {
 // openNATS connects to the cluster at urls and opens its JetStream store.
 // The store keeps the replicas the cluster's stream has, since Open
 // updates the stream to the count it is given, and an admin command must
-// not change how the servers keep rooms. close releases the store and the
+// not change how the servers keep rooms. release releases the store and the
 // connection.
-func openNATS(urls string) (st *jsstore.Store, close func(), err error) {
+func openNATS(urls string) (st *jsstore.Store, release func(), err error) {
 	nc, err := nats.Connect(urls, nats.Name("flowstate admin"), nats.Timeout(5*time.Second), nats.MaxReconnects(5))
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS at %s: %w (is the URL right, and the cluster up?)", urls, err)
@@ -58,11 +58,11 @@ func openNATS(urls string) (st *jsstore.Store, close func(), err error) {
 // with --nats, else the data file (read-only unless write).
 func openAdminStore(data, urls string, write bool) (store.Store, func(), error) {
 	if urls != "" {
-		st, close, err := openNATS(urls)
+		st, release, err := openNATS(urls)
 		if err != nil {
 			return nil, nil, err
 		}
-		return st, close, nil
+		return st, release, nil
 	}
 	st, err := openData(data, !write, write)
 	if err != nil {
