@@ -20,6 +20,7 @@ import (
 	"github.com/flowstate/flowstate/crdt"
 	"github.com/flowstate/flowstate/protocol"
 	"github.com/flowstate/flowstate/store"
+	"github.com/flowstate/flowstate/store/jsstore"
 	docsync "github.com/flowstate/flowstate/sync"
 )
 
@@ -340,7 +341,13 @@ func importToCluster(urls, room, file string, update []byte, stdout, stderr io.W
 	if doc.HasPending() {
 		return fail(stderr, "import", fmt.Errorf("%s depends on changes room %q does not have; nothing was imported", file, room))
 	}
-	if err := st.Append(room, update); err != nil {
+	err = st.Append(room, update)
+	if errors.Is(err, jsstore.ErrTooLarge) {
+		// As migrate does: a snapshot has no size limit, and the
+		// compaction merges what servers append meanwhile.
+		err = st.Compact(room, doc.Snapshot())
+	}
+	if err != nil {
 		return fail(stderr, "import", err)
 	}
 	fmt.Fprintf(stdout, "imported %s into room %q\n", file, room)

@@ -161,7 +161,15 @@ func migrateRoom(stdout io.Writer, src, dst store.Store, room string) (what stri
 	}
 	what = "unchanged"
 	if !bytes.Equal(have.Snapshot(), before) {
-		if err := dst.Append(room, diff); err != nil {
+		err := dst.Append(room, diff)
+		if errors.Is(err, jsstore.ErrTooLarge) {
+			// Larger than a NATS message: a snapshot goes to the object
+			// store in chunks, and a compaction merges what servers
+			// append meanwhile. Members open on a server see it when
+			// they join again.
+			err = dst.Compact(room, have.Snapshot())
+		}
+		if err != nil {
 			return "", 0, err
 		}
 		what = "merged"

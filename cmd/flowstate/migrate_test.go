@@ -374,3 +374,50 @@ func TestMigrateIntoEmbeddedCluster(t *testing.T) {
 		waitTokens(t, nodes[2].url(room), []string{fmt.Sprintf("<%s 3>", room)}, "a migrated room on the third node")
 	}
 }
+
+// TestMigrateLargeRoom migrates a room larger than a NATS message,
+// which goes into the cluster as a snapshot.
+func TestMigrateLargeRoom(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flowstate.db")
+	st, err := store.OpenBolt(path, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := crdt.NewDoc()
+	big := strings.Repeat("0123456789abcdef", (jsstore.MaxPayload+1<<20)/16)
+	u, err := doc.Text("body").Insert(0, big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Append("big", u); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ns := startNATS(t)
+	for _, want := range []string{`room "big": new`, `room "big": unchanged`} {
+		status, out, errOut := runCmd("migrate", "--from", path, "--nats", ns.ClientURL())
+		if status != 0 || !strings.Contains(out, want) {
+			t.Fatalf("migrate = %d, %q, %q; want %q", status, out, errOut, want)
+		}
+	}
+	got, _, err := loadDoc(openJS(t, ns), "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Text("body").String() != big {
+		t.Errorf("the cluster's room holds %d bytes of text, want %d", got.Text("body").Len(), len(big))
+	}
+
+	file := filepath.Join(t.TempDir(), "big.snapshot")
+	if err := os.WriteFile(file, doc.Snapshot(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if status, out, errOut := runCmd("import", "big2", file, "--nats", ns.ClientURL()); status != 0 {
+		t.Fatalf("import --nats of a large snapshot = %d, %q, %q", status, out, errOut)
+	}
+	if _, out, _ := runCmd("export", "big2", "--nats", ns.ClientURL()); out != big {
+		t.Errorf("export of the imported room gives %d bytes, want %d", len(out), len(big))
+	}
+}
