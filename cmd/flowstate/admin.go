@@ -20,6 +20,7 @@ import (
 	"github.com/flowstate/flowstate/crdt"
 	"github.com/flowstate/flowstate/protocol"
 	"github.com/flowstate/flowstate/store"
+	"github.com/flowstate/flowstate/store/jsstore"
 	docsync "github.com/flowstate/flowstate/sync"
 )
 
@@ -28,14 +29,17 @@ const memoryData = ":memory:"
 
 const adminUsageText = `Usage:
 
-	flowstate rooms [--data FILE] [--json]
-	flowstate export ROOM [--data FILE] [--format text|json|snapshot]
-	flowstate import ROOM FILE [--data FILE]
+	flowstate rooms [--data FILE | --nats URLS] [--json]
+	flowstate export ROOM [--data FILE | --nats URLS] [--format text|json|snapshot]
+	flowstate import ROOM FILE [--data FILE | --nats URLS]
 	flowstate compact [--data FILE]
 	flowstate backup FILE [--data FILE | --url http://HOST:PORT --admin-token TOKEN]
+	flowstate migrate --from FILE --nats URLS
 
 These commands read the data file directly, so the server must be stopped,
 except for backup with --url, which asks the running server for a copy.
+With --nats, rooms, export and import work on a cluster's rooms while its
+servers run; migrate copies a data file's rooms into a cluster.
 import takes what export --format snapshot writes (or any update); the
 text and JSON exports are for people and scripts, and cannot be imported.
 Every flag can also be set by the environment variable named after it.
@@ -104,19 +108,22 @@ func fail(stderr io.Writer, cmd string, err error) int {
 
 // runRooms lists the stored rooms.
 func runRooms(args []string, stdout, stderr io.Writer) int {
-	var data string
+	var data, urls string
 	var asJSON bool
-	fs := newAdminFlagSet("rooms", "flowstate rooms [--data FILE] [--json]", stderr)
+	fs := newAdminFlagSet("rooms", "flowstate rooms [--data FILE | --nats URLS] [--json]\n\n"+
+		"With --nats, LOG ENTRIES counts the log messages the cluster still\n"+
+		"holds, those a recent compaction folded in included, and LOG BYTES is 0.", stderr)
 	dataFlag(fs, &data)
+	natsFlag(fs, &urls)
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	if _, status, ok := parseAdmin(fs, args, 0, stderr); !ok {
 		return status
 	}
-	st, err := openData(data, true, false)
+	st, closeSt, err := openAdminStore(data, urls, false)
 	if err != nil {
 		return fail(stderr, "rooms", err)
 	}
-	defer st.Close()
+	defer closeSt()
 	rooms, err := st.Rooms()
 	if err != nil {
 		return fail(stderr, "rooms", err)
@@ -183,9 +190,10 @@ func loadDoc(st store.Store, room string) (doc *crdt.Doc, found bool, err error)
 
 // runExport writes a room's document to stdout.
 func runExport(args []string, stdout, stderr io.Writer) int {
-	var data, format string
-	fs := newAdminFlagSet("export", "flowstate export ROOM [--data FILE] [--format text|json|snapshot]", stderr)
+	var data, urls, format string
+	fs := newAdminFlagSet("export", "flowstate export ROOM [--data FILE | --nats URLS] [--format text|json|snapshot]", stderr)
 	dataFlag(fs, &data)
+	natsFlag(fs, &urls)
 	fs.StringVar(&format, "format", "text", "output: text (the texts' contents), json (texts, maps and state vector) or snapshot (the binary snapshot, which import reads back)")
 	pos, status, ok := parseAdmin(fs, args, 1, stderr)
 	if !ok {
@@ -195,17 +203,17 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flowstate export: unknown --format %q: use text, json or snapshot\n", format)
 		return 2
 	}
-	st, err := openData(data, true, false)
+	st, closeSt, err := openAdminStore(data, urls, false)
 	if err != nil {
 		return fail(stderr, "export", err)
 	}
-	defer st.Close()
+	defer closeSt()
 	doc, found, err := loadDoc(st, pos[0])
 	if err != nil {
 		return fail(stderr, "export", err)
 	}
 	if !found {
-		return fail(stderr, "export", fmt.Errorf("room %q is not stored in %s", pos[0], data))
+		return fail(stderr, "export", fmt.Errorf("room %q is not stored in %s", pos[0], where(data, urls)))
 	}
 	return exitOn(stderr, "export", writeDoc(stdout, doc, format))
 }
@@ -255,12 +263,14 @@ func writeDoc(w io.Writer, doc *crdt.Doc, format string) error {
 
 // runImport merges a snapshot or update file into a room.
 func runImport(args []string, stdout, stderr io.Writer) int {
-	var data string
-	fs := newAdminFlagSet("import", "flowstate import ROOM FILE [--data FILE]\n\n"+
+	var data, urls string
+	fs := newAdminFlagSet("import", "flowstate import ROOM FILE [--data FILE | --nats URLS]\n\n"+
 		"FILE is a snapshot, as written by export --format snapshot, or an update.\n"+
 		"The text and JSON exports cannot be imported: they leave out the history\n"+
-		"that merging needs.", stderr)
+		"that merging needs. With --nats, the cluster's servers may keep running:\n"+
+		"the file is appended to the room's log, and members see it at once.", stderr)
 	dataFlag(fs, &data)
+	natsFlag(fs, &urls)
 	pos, status, ok := parseAdmin(fs, args, 2, stderr)
 	if !ok {
 		return status
@@ -284,6 +294,9 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	if err := crdt.NewDoc().Apply(update); err != nil {
 		return fail(stderr, "import", fmt.Errorf("%s is not a FlowState snapshot or update: %w", file, err))
 	}
+	if urls != "" {
+		return importToCluster(urls, room, file, update, stdout, stderr)
+	}
 	st, err := openData(data, false, true)
 	if err != nil {
 		return fail(stderr, "import", err)
@@ -303,6 +316,38 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "import", err)
 	}
 	if err := st.Close(); err != nil {
+		return fail(stderr, "import", err)
+	}
+	fmt.Fprintf(stdout, "imported %s into room %q\n", file, room)
+	return 0
+}
+
+// importToCluster appends update to room's log in the cluster at urls.
+// It appends rather than compacts, as the room may be open on the
+// cluster's servers, whose appends must not race with a new snapshot.
+func importToCluster(urls, room, file string, update []byte, stdout, stderr io.Writer) int {
+	st, closeSt, err := openNATS(urls)
+	if err != nil {
+		return fail(stderr, "import", err)
+	}
+	defer closeSt()
+	doc, _, err := loadDoc(st, room)
+	if err != nil {
+		return fail(stderr, "import", err)
+	}
+	if err := doc.Apply(update); err != nil {
+		return fail(stderr, "import", fmt.Errorf("%s does not apply to room %q: %w", file, room, err))
+	}
+	if doc.HasPending() {
+		return fail(stderr, "import", fmt.Errorf("%s depends on changes room %q does not have; nothing was imported", file, room))
+	}
+	err = st.Append(room, update)
+	if errors.Is(err, jsstore.ErrTooLarge) {
+		// As migrate does: a snapshot has no size limit, and the
+		// compaction merges what servers append meanwhile.
+		err = st.Compact(room, doc.Snapshot())
+	}
+	if err != nil {
 		return fail(stderr, "import", err)
 	}
 	fmt.Fprintf(stdout, "imported %s into room %q\n", file, room)
@@ -389,14 +434,20 @@ func foldRooms(st *store.Bolt, stderr io.Writer) (folded, skipped int, err error
 // runBackup writes a consistent copy of the data file, read directly or
 // streamed from a running server.
 func runBackup(args []string, stdout, stderr io.Writer) int {
-	var data, url, token string
-	fs := newAdminFlagSet("backup", "flowstate backup FILE [--data FILE | --url http://HOST:PORT --admin-token TOKEN]", stderr)
+	var data, url, token, urls string
+	fs := newAdminFlagSet("backup", "flowstate backup FILE [--data FILE | --url http://HOST:PORT --admin-token TOKEN]\n\n"+
+		clusterBackupText, stderr)
 	dataFlag(fs, &data)
+	natsFlag(fs, &urls)
 	fs.StringVar(&url, "url", envOr("FLOWSTATE_URL", ""), "copy from the running server at `http://host:port` instead of the file (FLOWSTATE_URL)")
 	fs.StringVar(&token, "admin-token", envOr("FLOWSTATE_ADMIN_TOKEN", ""), "the server's admin `token`, with --url (FLOWSTATE_ADMIN_TOKEN)")
 	pos, status, ok := parseAdmin(fs, args, 1, stderr)
 	if !ok {
 		return status
+	}
+	if urls != "" {
+		fmt.Fprintf(stderr, "flowstate backup: --nats: a cluster has no data file to copy.\n%s", clusterBackupText)
+		return 2
 	}
 	out := pos[0]
 	var copyTo func(io.Writer) error
@@ -420,6 +471,23 @@ func runBackup(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", out, n)
 	return 0
 }
+
+// clusterBackupText says how to back up a cluster. backup does not: a
+// cluster keeps rooms in four JetStream streams, written independently,
+// and JetStream's own backup is the tool made to copy them (and restore
+// them to a cluster).
+const clusterBackupText = `A cluster's rooms are not in a data file: back them up with JetStream's
+own backup, for example, with the nats CLI against any node:
+
+	nats stream backup FLOWSTATE_ROOMS DIR/rooms
+	nats stream backup KV_flowstate_heads DIR/heads
+	nats stream backup KV_flowstate_snapshots DIR/snapshots
+	nats stream backup KV_flowstate_owners DIR/owners
+
+(or nats account backup DIR for all of them), and restore with nats
+stream restore. For a copy of one room's document, use
+flowstate export ROOM --nats URLS --format snapshot.
+`
 
 // writeBackup writes a copy to a temporary file beside out, checks that it
 // opens as a data file, and renames it into place: out is never left
@@ -553,6 +621,7 @@ func storageKind(data string) string {
 // adminCommands are the commands on the data file, by name.
 var adminCommands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	"rooms":   runRooms,
+	"migrate": runMigrate,
 	"export":  runExport,
 	"import":  runImport,
 	"compact": runCompact,

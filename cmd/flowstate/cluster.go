@@ -33,6 +33,7 @@ type clusterFlags struct {
 	listen   string // host:port of the embedded server's routes
 	peers    string // comma-separated host:port of the other nodes' routes
 	nodeName string // this node's name in the cluster
+	client   string // host:port of the embedded server's NATS clients
 	storeDir string // the embedded server's JetStream directory
 	replicas string // replicas of the stream and buckets; empty: automatic
 }
@@ -43,6 +44,7 @@ func (c *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.listen, "cluster-listen", envOr("FLOWSTATE_CLUSTER_LISTEN", "0.0.0.0:6222"), "`host:port` on which the embedded server accepts the other nodes' routes (FLOWSTATE_CLUSTER_LISTEN)")
 	fs.StringVar(&c.peers, "cluster-peers", os.Getenv("FLOWSTATE_CLUSTER_PEERS"), "comma-separated `host:port` route addresses of the other nodes; this node's own may be listed too (FLOWSTATE_CLUSTER_PEERS)")
 	fs.StringVar(&c.nodeName, "node-name", os.Getenv("FLOWSTATE_NODE_NAME"), "this node's `name` in the cluster, unique in it; default: the host name and the --cluster-listen port (FLOWSTATE_NODE_NAME)")
+	fs.StringVar(&c.client, "cluster-client-listen", os.Getenv("FLOWSTATE_CLUSTER_CLIENT_LISTEN"), "`host:port` on which the embedded server accepts NATS clients, such as flowstate migrate, rooms, export and import with --nats; default: a free port of 127.0.0.1, for this node only (FLOWSTATE_CLUSTER_CLIENT_LISTEN)")
 	fs.StringVar(&c.storeDir, "cluster-store", os.Getenv("FLOWSTATE_CLUSTER_STORE"), "`directory` of the embedded server's JetStream data; default: jetstream beside the --data file (FLOWSTATE_CLUSTER_STORE)")
 	fs.StringVar(&c.replicas, "replicas", os.Getenv("FLOWSTATE_REPLICAS"), "copies of every update and snapshot in the cluster, 1 to 5; default: 3, or fewer nodes if the cluster has fewer (FLOWSTATE_REPLICAS)")
 }
@@ -57,6 +59,9 @@ func (c *clusterFlags) check() error {
 	}
 	if c.name == "" && c.peers != "" {
 		return errors.New("--cluster-peers needs --cluster-name")
+	}
+	if c.name == "" && c.client != "" {
+		return errors.New("--cluster-client-listen needs --cluster-name")
 	}
 	if c.replicas != "" {
 		n, err := strconv.Atoi(c.replicas)
@@ -137,7 +142,7 @@ func (c *clusterFlags) open(ctx context.Context, data string, logger *slog.Logge
 		if replicas == 0 {
 			replicas = min(3, len(cfg.Peers)+1)
 		}
-		logger.Info("embedded NATS server started", "cluster", c.name, "node", cfg.Name, "routes", c.listen, "peers", cfg.Peers, "jetstream", cfg.StoreDir)
+		logger.Info("embedded NATS server started", "cluster", c.name, "node", cfg.Name, "routes", c.listen, "clients", ns.ClientURL(), "peers", cfg.Peers, "jetstream", cfg.StoreDir)
 	} else {
 		var err error
 		nc, err = nats.Connect(c.nats, nats.Name("flowstate"), nats.MaxReconnects(-1))
@@ -186,6 +191,7 @@ func (c *clusterFlags) serverConfig(data string, logger *slog.Logger) (jsstore.S
 		ClusterName:   c.name,
 		ClusterListen: c.listen,
 		Peers:         c.peerList(),
+		ClientListen:  c.client,
 		StoreDir:      dir,
 		Logger:        logger,
 	}, nil

@@ -299,6 +299,7 @@ func TestServeClusterFlagsRefused(t *testing.T) {
 	}{
 		{[]string{"--nats", "nats://127.0.0.1:4222", "--cluster-name", "fs"}, "give one of them"},
 		{[]string{"--cluster-peers", "127.0.0.1:6222"}, "--cluster-peers needs --cluster-name"},
+		{[]string{"--cluster-client-listen", "127.0.0.1:4222"}, "--cluster-client-listen needs --cluster-name"},
 		{[]string{"--cluster-name", "fs", "--replicas", "0"}, "--replicas"},
 		{[]string{"--cluster-name", "fs", "--replicas", "six"}, "--replicas"},
 		{[]string{"--cluster-name", "fs", "--replicas", "7"}, "--replicas"},

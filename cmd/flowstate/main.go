@@ -19,6 +19,7 @@
 //	import        merge a snapshot or update file into a room
 //	compact       fold every room's log and shrink the data file
 //	backup        write a consistent copy of the data file
+//	migrate       copy every room of a data file into a cluster
 //	help          print this help
 package main
 
@@ -47,11 +48,12 @@ Commands:
 	token         mint an access token for a room (servers run with --auth-secret)
 	healthcheck   ask a running server whether it is ready (for container health checks)
 	version       print the version and build information (also --version)
-	rooms         list the rooms in the data file
+	rooms         list the rooms in the data file (or a cluster's, with --nats)
 	export        write a room's document as text, JSON or a binary snapshot
 	import        merge a snapshot or update file into a room
 	compact       fold every room's log into its snapshot and shrink the data file
 	backup        write a consistent copy of the data file (or of a running server's)
+	migrate       copy every room of a data file into a cluster
 	help          print this help
 
 Run "flowstate help <command>" for the flags of a command.
@@ -100,7 +102,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runVersion(args[1:], stdout, stderr)
 	case "healthcheck":
 		return runHealthcheck(args[1:], stdout, stderr)
-	case "rooms", "export", "import", "compact", "backup":
+	case "rooms", "export", "import", "compact", "backup", "migrate":
 		return adminCommands[args[0]](args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "flowstate: unknown command %q\n\n%s", args[0], usageText)
