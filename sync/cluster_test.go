@@ -68,7 +68,7 @@ func startNodes(t *testing.T, n int, cfg docsync.Config) []*testNode {
 		}
 		t.Cleanup(nc.Close)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		st, err := jsstore.Open(ctx, nc, jsstore.Options{Replicas: min(3, n), Merge: docsync.MergeUpdates, Timeout: 5 * time.Second})
+		st, err := jsstore.Open(ctx, nc, jsstore.Options{Replicas: min(3, n), Merge: docsync.MergeUpdates, Timeout: 5 * time.Second, Server: node.ns})
 		cancel()
 		if err != nil {
 			t.Fatalf("node %d: %v", i, err)
