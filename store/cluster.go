@@ -14,8 +14,12 @@ type ClusterInfo struct {
 	// NATS server).
 	MetaLeader string `json:"meta_leader,omitempty"`
 	// Leader is the server leading the rooms' log, which every append
-	// goes through; empty when the log has no quorum.
+	// goes through; empty while none is elected. A leader cut off from
+	// the others still names itself for a few seconds: Quorum tells.
 	Leader string `json:"leader"`
+	// Quorum is whether there is a leader and a majority of the peers,
+	// it included, is current: appends can be acknowledged.
+	Quorum bool `json:"quorum"`
 	// Replicas is how many servers keep a copy of the log.
 	Replicas int `json:"replicas"`
 	// Peers are the servers keeping a copy of the log, the leader first.

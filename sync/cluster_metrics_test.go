@@ -44,7 +44,7 @@ func TestClusterMetrics(t *testing.T) {
 	want := map[string]float64{
 		"flowstate_cluster_peers":            3,
 		"flowstate_cluster_peers_current":    3,
-		"flowstate_cluster_leader":           1,
+		"flowstate_cluster_quorum":           1,
 		"flowstate_cluster_meta_leader":      1,
 		"flowstate_cluster_info_error":       0,
 		"flowstate_jetstream_follow_pending": 0,
@@ -70,6 +70,20 @@ func TestClusterMetrics(t *testing.T) {
 			return nil
 		})
 	}
+}
+
+// health returns ts's /healthz.
+func health(t *testing.T, ts *testServer) docsync.Health {
+	t.Helper()
+	var h docsync.Health
+	status, _, body := get(t, "http://"+ts.addr+"/healthz", nil)
+	if status != http.StatusOK {
+		t.Fatalf("GET /healthz: %d %s", status, body)
+	}
+	if err := json.Unmarshal(body, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 // TestClusterHealth reads /healthz on each node of a real three-node
@@ -98,8 +112,8 @@ func TestClusterHealth(t *testing.T) {
 				return fmt.Errorf("node %d: cluster_error %q", i, h.ClusterError)
 			case c.Node != fmt.Sprintf("node%d", i) || c.Cluster != "test" || c.Replicas != 3:
 				return fmt.Errorf("node %d: node %q, cluster %q, replicas %d", i, c.Node, c.Cluster, c.Replicas)
-			case c.MetaLeader == "" || c.Leader == "":
-				return fmt.Errorf("node %d: meta leader %q, leader %q", i, c.MetaLeader, c.Leader)
+			case c.MetaLeader == "" || c.Leader == "" || !c.Quorum:
+				return fmt.Errorf("node %d: meta leader %q, leader %q, quorum %v", i, c.MetaLeader, c.Leader, c.Quorum)
 			case len(c.Peers) != 3:
 				return fmt.Errorf("node %d: peers %+v", i, c.Peers)
 			}

@@ -40,8 +40,8 @@ var (
 		"Servers keeping a copy of the rooms' log, as this node sees them.", nil, nil)
 	currentDesc = prometheus.NewDesc("flowstate_cluster_peers_current",
 		"Servers keeping a copy of the rooms' log that are up to date with its leader, as this node sees them.", nil, nil)
-	leaderDesc = prometheus.NewDesc("flowstate_cluster_leader",
-		"1 if this node sees a leader of the rooms' log (appends can be acknowledged), else 0.", nil, nil)
+	quorumDesc = prometheus.NewDesc("flowstate_cluster_quorum",
+		"1 if this node sees a leader of the rooms' log and a majority of its servers current (appends can be acknowledged), else 0.", nil, nil)
 	metaLeaderDesc = prometheus.NewDesc("flowstate_cluster_meta_leader",
 		"1 if this node sees a JetStream meta leader, else 0; only with an embedded server (Options.Server).", nil, nil)
 	scrapeErrorDesc = prometheus.NewDesc("flowstate_cluster_info_error",
@@ -56,7 +56,7 @@ type clusterCollector struct{ s *Store }
 func (c clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- peersDesc
 	ch <- currentDesc
-	ch <- leaderDesc
+	ch <- quorumDesc
 	ch <- metaLeaderDesc
 	ch <- scrapeErrorDesc
 }
@@ -71,7 +71,7 @@ func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(peersDesc, prometheus.GaugeValue, float64(len(info.Peers)))
 	ch <- prometheus.MustNewConstMetric(currentDesc, prometheus.GaugeValue, float64(current))
-	ch <- prometheus.MustNewConstMetric(leaderDesc, prometheus.GaugeValue, bit(info.Leader != ""))
+	ch <- prometheus.MustNewConstMetric(quorumDesc, prometheus.GaugeValue, bit(info.Quorum))
 	if c.s.opts.Server != nil {
 		ch <- prometheus.MustNewConstMetric(metaLeaderDesc, prometheus.GaugeValue, bit(info.MetaLeader != ""))
 	}
@@ -84,6 +84,11 @@ func bit(b bool) float64 {
 	}
 	return 0
 }
+
+// clusterInfoTimeout bounds ClusterInfo's question to JetStream, which
+// goes unanswered without a quorum: /healthz, a liveness probe often
+// given 1 s, must answer within it anyway.
+const clusterInfoTimeout = 500 * time.Millisecond
 
 // ClusterInfo returns this node's view of the cluster: the servers
 // keeping the rooms' log, whether each is current, and its leader. On
@@ -101,7 +106,7 @@ func (s *Store) ClusterInfo() (store.ClusterInfo, error) {
 			info.MetaLeader = jsz.Meta.Leader
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), min(s.opts.Timeout, 2*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), min(s.opts.Timeout, clusterInfoTimeout))
 	defer cancel()
 	si, err := s.stream.Info(ctx)
 	if err != nil {
@@ -118,6 +123,17 @@ func (s *Store) ClusterInfo() (store.ClusterInfo, error) {
 		for _, p := range cl.Replicas {
 			info.Peers = append(info.Peers, store.ClusterPeer{Name: p.Name, Current: p.Current && !p.Offline, Lag: p.Lag})
 		}
+	} else {
+		// One server, no cluster: it is the log.
+		info.Leader = info.Node
+		info.Peers = []store.ClusterPeer{{Name: info.Node, Current: true}}
 	}
+	current := 0
+	for _, p := range info.Peers {
+		if p.Current {
+			current++
+		}
+	}
+	info.Quorum = info.Leader != "" && current > len(info.Peers)/2
 	return info, nil
 }
