@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowstate/flowstate/crdt"
 	"github.com/flowstate/flowstate/protocol"
+	"github.com/flowstate/flowstate/store"
 	docsync "github.com/flowstate/flowstate/sync"
 )
 
@@ -319,79 +320,154 @@ func TestBadInput(t *testing.T) {
 	ts := startServer(t, cfg, nil)
 	for i, tt := range badInputTests {
 		t.Run(tt.name, func(t *testing.T) {
-			room := fmt.Sprintf("bad-%d", i)
-			witness := dial(t, ts, room, nil)
-			insert(t, witness, -1, "witness.")
-			waitSynced(t, witness)
-
-			url := room
-			if tt.url != "" {
-				url = tt.url
-			}
-			c := dialRaw(t, ts.url(url))
-			want := "witness."
-			if !tt.noHello {
-				c.hello(room)
-				// An update acknowledged before the bad input stays.
-				c.waitAck(c.edit("acked", "acked"))
-			}
-			if tt.bad != nil {
-				tt.bad(t, c, room)
-			}
-			e := c.expectClosed(tt.code)
-			if e.Message == "" {
-				t.Error("the Error has no message")
-			}
-			if tt.seq != 0 && e.Seq != tt.seq {
-				t.Errorf("Error.Seq = %d, want %d", e.Seq, tt.seq)
-			}
-			t.Logf("error %d (%s): %s", e.Code, e.Code, e.Message)
-			waitFor(t, deadline, func() error {
-				if ts.hasSession(c.conn.LocalAddr()) {
-					return errors.New("the server still holds the session")
-				}
-				return nil
-			})
-
-			// The room and its other member carry on.
-			if got := witness.Text("body"); got != want {
-				t.Errorf("witness's body = %q, want %q", got, want)
-			}
-			if s := witness.Status(); s != docsync.StatusSynced {
-				t.Errorf("witness's status = %v", s)
-			}
-			insert(t, witness, -1, "still here")
-			waitSynced(t, witness)
-			want += "still here"
-			late := dial(t, ts, room, nil)
-			if got := late.Text("body"); got != want {
-				t.Errorf("late joiner's body = %q, want %q", got, want)
-			}
-			wantAcked := ""
-			if !tt.noHello {
-				wantAcked = "acked"
-			}
-			if got := late.Text("acked"); got != wantAcked {
-				t.Errorf("late joiner's acked text = %q, want %q", got, wantAcked)
-			}
-			if got := late.Text("t"); got != "" {
-				t.Errorf("rejected update reached the room: text t = %q", got)
-			}
-			// The room relays at most once per RelayInterval, so the witness
-			// may get the update a moment after its own later edit's Ack.
-			waitFor(t, deadline, func() error {
-				if got := witness.Text("acked"); got != wantAcked {
-					return fmt.Errorf("witness's acked text = %q, want %q", got, wantAcked)
-				}
-				return nil
-			})
-			if got := storedDoc(t, ts.st, room).Text("body").String(); got != want {
-				t.Errorf("stored body = %q, want %q", got, want)
-			}
+			checkBadInput(t, tt, fmt.Sprintf("bad-%d", i), ts, nil, ts.st)
 		})
 	}
 	if st := ts.srv.Hub().Stats(); st.Rooms > len(badInputTests) {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestClusterBadInput runs the bad-input table against a node of a real
+// three-node cluster: the same close codes as on one node, nothing of
+// the bad input in JetStream, and a member of the room on another node
+// unaffected.
+func TestClusterBadInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a three-node cluster takes seconds to form")
+	}
+	cfg := testConfig()
+	cfg.MaxMessageSize = maxMessageSize
+	cfg.HelloTimeout = 300 * time.Millisecond
+	nodes := startNodes(t, 3, cfg)
+	// A store of its own: reading through a hub's store would change
+	// what that store thinks its hub holds.
+	st := nodes[2].openStore(t)
+	for i, tt := range badInputTests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkBadInput(t, tt, fmt.Sprintf("bad-%d", i), nodes[0].ts, nodes[1].ts, st)
+		})
+	}
+}
+
+// checkBadInput runs tt in room on ts: the offending session is closed
+// with its code, after an Error saying why, and the room, its document
+// in st and its other members stay as they were. With far (another node
+// of ts's cluster), a member there carries on too, and the late joiner
+// joins there.
+func checkBadInput(t *testing.T, tt badInputTest, room string, ts, far *testServer, st store.Store) {
+	t.Helper()
+	// eventually checks f at once on one node; across nodes, what one
+	// node holds reaches the others' open rooms a moment later.
+	eventually := func(f func() error) {
+		t.Helper()
+		if far == nil {
+			if err := f(); err != nil {
+				t.Error(err)
+			}
+			return
+		}
+		waitFor(t, clusterWait, f)
+	}
+	witness := dial(t, ts, room, nil)
+	insert(t, witness, -1, "witness.")
+	waitSynced(t, witness)
+	var farWitness *docsync.Client
+	if far != nil {
+		farWitness = dial(t, far, room, nil)
+		waitTextCluster(t, "witness.", farWitness)
+	}
+
+	url := room
+	if tt.url != "" {
+		url = tt.url
+	}
+	c := dialRaw(t, ts.url(url))
+	want := "witness."
+	if !tt.noHello {
+		c.hello(room)
+		// An update acknowledged before the bad input stays.
+		c.waitAck(c.edit("acked", "acked"))
+	}
+	if tt.bad != nil {
+		tt.bad(t, c, room)
+	}
+	e := c.expectClosed(tt.code)
+	if e.Message == "" {
+		t.Error("the Error has no message")
+	}
+	if tt.seq != 0 && e.Seq != tt.seq {
+		t.Errorf("Error.Seq = %d, want %d", e.Seq, tt.seq)
+	}
+	t.Logf("error %d (%s): %s", e.Code, e.Code, e.Message)
+	waitFor(t, deadline, func() error {
+		if ts.hasSession(c.conn.LocalAddr()) {
+			return errors.New("the server still holds the session")
+		}
+		return nil
+	})
+
+	// The room and its other members carry on.
+	if got := witness.Text("body"); got != want {
+		t.Errorf("witness's body = %q, want %q", got, want)
+	}
+	if s := witness.Status(); s != docsync.StatusSynced {
+		t.Errorf("witness's status = %v", s)
+	}
+	if farWitness != nil {
+		if s := farWitness.Status(); s != docsync.StatusSynced {
+			t.Errorf("other node's witness's status = %v", s)
+		}
+	}
+	insert(t, witness, -1, "still here")
+	waitSynced(t, witness)
+	want += "still here"
+	lateOn := ts
+	if far != nil {
+		lateOn = far
+	}
+	late := dial(t, lateOn, room, nil)
+	wantAcked := ""
+	if !tt.noHello {
+		wantAcked = "acked"
+	}
+	eventually(func() error {
+		if got := late.Text("body"); got != want {
+			return fmt.Errorf("late joiner's body = %q, want %q", got, want)
+		}
+		if got := late.Text("acked"); got != wantAcked {
+			return fmt.Errorf("late joiner's acked text = %q, want %q", got, wantAcked)
+		}
+		return nil
+	})
+	if got := late.Text("t"); got != "" {
+		t.Errorf("rejected update reached the room: text t = %q", got)
+	}
+	// The room relays at most once per RelayInterval, so the witnesses
+	// may get the update a moment after the witness's later edit's Ack.
+	for _, w := range []*docsync.Client{witness, farWitness} {
+		if w == nil {
+			continue
+		}
+		waitFor(t, clusterWait, func() error {
+			if got := w.Text("acked"); got != wantAcked {
+				return fmt.Errorf("witness's acked text = %q, want %q", got, wantAcked)
+			}
+			if got := w.Text("body"); got != want {
+				return fmt.Errorf("witness's body = %q, want %q", got, want)
+			}
+			if got := w.Text("t"); got != "" {
+				return fmt.Errorf("rejected update reached a witness: text t = %q", got)
+			}
+			return nil
+		})
+	}
+	stored := storedDoc(t, st, room)
+	if got := stored.Text("body").String(); got != want {
+		t.Errorf("stored body = %q, want %q", got, want)
+	}
+	if got := stored.Text("t").String(); got != "" {
+		t.Errorf("rejected update stored: text t = %q", got)
 	}
 }
 

@@ -68,7 +68,7 @@ func startNodes(t *testing.T, n int, cfg docsync.Config) []*testNode {
 		}
 		t.Cleanup(nc.Close)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		st, err := jsstore.Open(ctx, nc, jsstore.Options{Replicas: min(3, n), Merge: docsync.MergeUpdates, Timeout: 5 * time.Second})
+		st, err := jsstore.Open(ctx, nc, jsstore.Options{Replicas: min(3, n), Merge: docsync.MergeUpdates, Timeout: 5 * time.Second, Server: node.ns})
 		cancel()
 		if err != nil {
 			t.Fatalf("node %d: %v", i, err)
@@ -263,6 +263,22 @@ func TestClusterQuorumLoss(t *testing.T) {
 		}
 		return nil
 	})
+	// /healthz still answers, at once, and says the node sees no
+	// quorum (its stream leader may still name itself); so does /metrics.
+	start := time.Now()
+	h := health(t, nodes[0].ts)
+	// Its question to JetStream gives up after 500 ms, well before the
+	// 5 s an append waits; the rest is slack for a loaded machine.
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("/healthz took %v without a quorum", took)
+	}
+	if h.Cluster == nil || h.Cluster.Quorum {
+		t.Errorf("/healthz without a quorum: cluster %+v, error %q", h.Cluster, h.ClusterError)
+	}
+	_, _, body := get(t, "http://"+nodes[0].ts.addr+"/metrics", nil)
+	if v, ok := seriesValue(body, "flowstate_cluster_quorum"); !ok || v != 0 {
+		t.Errorf("flowstate_cluster_quorum = %v (present: %v) without a quorum", v, ok)
+	}
 
 	nodes[1].restartNATS(t)
 	nodes[2].restartNATS(t)

@@ -102,6 +102,9 @@ func NewHub(cfg Config, st store.Store) *Hub {
 		conns:       make(map[string]int),
 	}
 	h.metrics = newHubMetrics(h.Stats)
+	if mc, ok := st.(MetricsCollector); ok {
+		h.metrics.reg.MustRegister(mc.Collectors()...)
+	}
 	h.hosts = newHostChecker(&cfg)
 	h.refusals = newRefusalLog(cfg.Logger, h.metrics.reg)
 	h.hooks = newHookQueue(cfg.Hooks, cfg.Logger, h.metrics.reg)

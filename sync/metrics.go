@@ -120,6 +120,13 @@ func newHubMetrics(stats func() Stats) *hubMetrics {
 	return m
 }
 
+// A MetricsCollector is a store with Prometheus series of its own, such
+// as store/jsstore's publish latency and cluster membership: a hub on it
+// serves them at /metrics beside its own.
+type MetricsCollector interface {
+	Collectors() []prometheus.Collector
+}
+
 // isRejection reports whether the server closes a session for reason
 // because of something the client sent (or failed to send). Every reason
 // is one except those listed: the client leaving, the server leaving, a

@@ -101,6 +101,18 @@ type Health struct {
 	// Quarantined names the rooms refused because their stored records do
 	// not decode, with what was found; omitted when there are none.
 	Quarantined map[string]string `json:"quarantined,omitempty"`
+	// Cluster is the node's view of its cluster, with a store that has
+	// one (ClusterReporter); omitted on a single node.
+	Cluster *store.ClusterInfo `json:"cluster,omitempty"`
+	// ClusterError says why the view of the cluster is partial.
+	ClusterError string `json:"cluster_error,omitempty"`
+}
+
+// A ClusterReporter is a store shared by a cluster of servers, such as
+// store/jsstore's, that can tell the cluster as this node sees it, for
+// GET /healthz.
+type ClusterReporter interface {
+	ClusterInfo() (store.ClusterInfo, error)
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
@@ -120,6 +132,13 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 			h.Quarantined = make(map[string]string)
 		}
 		h.Quarantined[room] = err.Error()
+	}
+	if cr, ok := s.hub.store.(ClusterReporter); ok {
+		info, err := cr.ClusterInfo()
+		h.Cluster = &info
+		if err != nil {
+			h.ClusterError = err.Error()
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

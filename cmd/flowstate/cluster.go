@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/flowstate/flowstate/store"
@@ -122,6 +123,7 @@ func (c *clusterFlags) open(ctx context.Context, data string, logger *slog.Logge
 	if c.replicas != "" {
 		replicas, _ = strconv.Atoi(c.replicas) // check has vetted it
 	}
+	var embedded *server.Server // /healthz and /metrics tell its meta leader
 	if c.name != "" {
 		cfg, err := c.serverConfig(data, logger)
 		if err != nil {
@@ -131,6 +133,7 @@ func (c *clusterFlags) open(ctx context.Context, data string, logger *slog.Logge
 		if err != nil {
 			return nil, nil, err
 		}
+		embedded = ns
 		stops = append(stops, func() {
 			ns.Shutdown()
 			ns.WaitForShutdown()
@@ -157,7 +160,7 @@ func (c *clusterFlags) open(ctx context.Context, data string, logger *slog.Logge
 	logger.Info("waiting for the JetStream cluster", "replicas", replicas)
 	octx, cancel := context.WithTimeout(ctx, clusterWait)
 	defer cancel()
-	st, err := jsstore.Open(octx, nc, jsstore.Options{Replicas: replicas, Merge: docsync.MergeUpdates})
+	st, err := jsstore.Open(octx, nc, jsstore.Options{Replicas: replicas, Merge: docsync.MergeUpdates, Server: embedded})
 	if err != nil {
 		stop()
 		return nil, nil, fmt.Errorf("%w (are at least %d nodes up, with --replicas %d?)", err, replicas/2+1, replicas)

@@ -11,11 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flowstate/flowstate/store"
 )
@@ -75,6 +78,11 @@ type Options struct {
 	// log and are behind. Zero means DefaultPurgeDelay (1 minute); a
 	// negative value purges at the next compaction.
 	PurgeDelay time.Duration
+
+	// Server is the embedded server the store's connection goes to, if
+	// any (StartServer). Only through it can ClusterInfo tell the
+	// JetStream meta leader, which clients cannot ask for.
+	Server *server.Server
 }
 
 // A Store keeps rooms in NATS JetStream (see the package documentation
@@ -94,6 +102,11 @@ type Store struct {
 	// mu guards the fields below.
 	known  map[string]known
 	closed bool
+
+	publishSeconds prometheus.Histogram
+	pendingGauge   prometheus.GaugeFunc
+	// pending adds up the log entries each Follow has yet to deliver.
+	pending atomic.Int64
 }
 
 // known is what the caller of Load holds of a room: the log up to seq
@@ -139,6 +152,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("jsstore: %w", err)
 	}
 	s := &Store{opts: opts, nc: nc, js: js, subject: opts.Prefix + ".room.", known: make(map[string]known)}
+	s.newMetrics()
 	for {
 		err = s.setUp(ctx)
 		if err == nil {
@@ -453,7 +467,10 @@ func (s *Store) publish(ctx context.Context, subject string, data []byte) error 
 	m := nats.NewMsg(subject)
 	m.Data = data
 	m.Header.Set(nodeHeader, s.opts.Node)
-	if _, err := s.js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID(subject, data)), jetstream.WithExpectStream(streamName(s.opts.Prefix))); err != nil {
+	start := time.Now()
+	_, err := s.js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID(subject, data)), jetstream.WithExpectStream(streamName(s.opts.Prefix)))
+	s.publishSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
 		return fmt.Errorf("jsstore: append: %w", err)
 	}
 	return nil
@@ -622,6 +639,21 @@ func (s *Store) Follow(room string, after uint64, deliver func(updates [][]byte)
 	// mu guards stopped and cc.
 	var stopped bool
 	var cc jetstream.ConsumeContext
+	// pending is what this follower adds to s.pending: the entries after
+	// the one being delivered, and that one until deliver returns; zero
+	// once stopped, even if a delivery under way ends after.
+	var pmu sync.Mutex
+	var pending int64
+	var ended bool
+	setPending := func(n int64) {
+		pmu.Lock()
+		defer pmu.Unlock()
+		if ended {
+			n = 0
+		}
+		s.pending.Add(n - pending)
+		pending = n
+	}
 	done := make(chan struct{})
 	stop = func() {
 		mu.Lock()
@@ -630,6 +662,10 @@ func (s *Store) Follow(room string, after uint64, deliver func(updates [][]byte)
 			return
 		}
 		stopped = true
+		setPending(0)
+		pmu.Lock()
+		ended = true
+		pmu.Unlock()
 		close(done)
 		if cc != nil {
 			cc.Stop()
@@ -641,7 +677,12 @@ func (s *Store) Follow(room string, after uint64, deliver func(updates [][]byte)
 			return
 		default:
 		}
+		var left int64
+		if md, err := m.Metadata(); err == nil {
+			left = int64(md.NumPending)
+		}
 		if m.Headers().Get(nodeHeader) == s.opts.Node {
+			setPending(left)
 			return
 		}
 		updates, err := decodeEntry(m.Data())
@@ -649,9 +690,13 @@ func (s *Store) Follow(room string, after uint64, deliver func(updates [][]byte)
 			if bad != nil {
 				bad(fmt.Errorf("jsstore: %w: room %q: %w", store.ErrCorrupt, room, err))
 			}
+			setPending(left)
 			return
 		}
-		if !deliver(updates) {
+		setPending(left + 1)
+		ok := deliver(updates)
+		setPending(left)
+		if !ok {
 			go stop() // not from inside the handler it waits for
 		}
 	},
