@@ -70,8 +70,8 @@ test('a first URL that refuses connections is skipped at once', async () => {
 
 test('urls must name one room', () => {
   const same = ['ws://127.0.0.1:1/ws/x', 'ws://127.0.0.1:2/ws/x'];
-  const p = new Provider(new Doc(), { urls: same, connect: false });
+  const p = new Provider(new Doc(), { urls: same, connect: false, WebSocket: TestWebSocket() });
   assert.deepEqual([p.urls, p.url, p.room], [same, same[0], 'x']);
-  assert.throws(() => new Provider(new Doc(), { urls: ['ws://127.0.0.1:1/ws/x', 'ws://127.0.0.1:2/ws/y'], connect: false }), TypeError);
-  assert.throws(() => new Provider(new Doc(), { urls: [], connect: false }), TypeError);
+  assert.throws(() => new Provider(new Doc(), { urls: ['ws://127.0.0.1:1/ws/x', 'ws://127.0.0.1:2/ws/y'], connect: false, WebSocket: TestWebSocket() }), TypeError);
+  assert.throws(() => new Provider(new Doc(), { urls: [], connect: false, WebSocket: TestWebSocket() }), TypeError);
 });
