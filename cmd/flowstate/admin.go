@@ -302,15 +302,9 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "import", err)
 	}
 	defer st.Close()
-	doc, _, err := loadDoc(st, room)
+	doc, err := importInto(st, room, file, update)
 	if err != nil {
 		return fail(stderr, "import", err)
-	}
-	if err := doc.Apply(update); err != nil {
-		return fail(stderr, "import", fmt.Errorf("%s does not apply to room %q: %w", file, room, err))
-	}
-	if doc.HasPending() {
-		return fail(stderr, "import", fmt.Errorf("%s depends on changes room %q does not have; nothing was imported", file, room))
 	}
 	if err := st.Compact(room, doc.Snapshot()); err != nil {
 		return fail(stderr, "import", err)
@@ -322,6 +316,22 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// importInto returns room's document in st with update applied, or why
+// update cannot be imported into it.
+func importInto(st store.Store, room, file string, update []byte) (*crdt.Doc, error) {
+	doc, _, err := loadDoc(st, room)
+	if err != nil {
+		return nil, err
+	}
+	if err := doc.Apply(update); err != nil {
+		return nil, fmt.Errorf("%s does not apply to room %q: %w", file, room, err)
+	}
+	if doc.HasPending() {
+		return nil, fmt.Errorf("%s depends on changes room %q does not have; nothing was imported", file, room)
+	}
+	return doc, nil
+}
+
 // importToCluster appends update to room's log in the cluster at urls.
 // It appends rather than compacts, as the room may be open on the
 // cluster's servers, whose appends must not race with a new snapshot.
@@ -331,15 +341,9 @@ func importToCluster(urls, room, file string, update []byte, stdout, stderr io.W
 		return fail(stderr, "import", err)
 	}
 	defer closeSt()
-	doc, _, err := loadDoc(st, room)
+	doc, err := importInto(st, room, file, update)
 	if err != nil {
 		return fail(stderr, "import", err)
-	}
-	if err := doc.Apply(update); err != nil {
-		return fail(stderr, "import", fmt.Errorf("%s does not apply to room %q: %w", file, room, err))
-	}
-	if doc.HasPending() {
-		return fail(stderr, "import", fmt.Errorf("%s depends on changes room %q does not have; nothing was imported", file, room))
 	}
 	err = st.Append(room, update)
 	if errors.Is(err, jsstore.ErrTooLarge) {
