@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -272,6 +273,17 @@ func (r *room) appendToFeed() error {
 func (r *room) applyRemote(updates [][]byte) {
 	for _, u := range updates {
 		if err := applyUpdate(r.doc, u); err != nil {
+			if errors.Is(err, errApplyPanicked) {
+				// A panic may have left the document half changed: rebuild
+				// it from the store as for a member's update. The store's
+				// log holds u too, so the room is quarantined if u panics
+				// again.
+				r.rebuildAfterPanic(0, u, err)
+				if r.dead {
+					return
+				}
+				continue
+			}
 			r.hub.logger.Error("an update from another server was refused", "room", r.name, "bytes", len(u), "update", hexPrefix(u), "err", err)
 			continue
 		}
