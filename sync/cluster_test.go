@@ -359,3 +359,45 @@ func TestClusterOwners(t *testing.T) {
 		return fmt.Errorf("mallory's join under alice's client ID on another node: %v, want 4403", err)
 	})
 }
+
+// TestClusterRemotePanic makes the CRDT panic once on an update that
+// another node stored (as a bug that only one node's state triggers
+// would): that node rebuilds the room's document from the log, which
+// holds the update, and still sends it to its members, so that they
+// converge with the sender's node and nothing is quarantined.
+func TestClusterRemotePanic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster takes seconds to form")
+	}
+	nodes := startNodes(t, 2, testConfig())
+	const room = "notes"
+	a := dial(t, nodes[0].ts, room, nil)
+	b := dial(t, nodes[1].ts, room, nil)
+	insert(t, a, 0, "hello")
+	waitSyncedCluster(t, a)
+	waitTextCluster(t, "hello", a, b)
+
+	raw := joinRaw(t, nodes[0].ts, room)
+	evil, err := raw.doc.Text("body").Insert(0, "EVIL ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docsync.PanicOnceOnRemote(t, evil)
+	raw.sendUpdates(evil)
+	waitTextCluster(t, "EVIL hello", a, b)
+	// An edit after the one that panicked, anchored in it, applies on
+	// both nodes' members.
+	insert(t, b, 4, "!")
+	waitSyncedCluster(t, b)
+	waitTextCluster(t, "EVIL! hello", a, b)
+	late := dial(t, nodes[1].ts, room, nil)
+	waitTextCluster(t, "EVIL! hello", a, b, late)
+	if v := metricValue(t, nodes[1].ts, "flowstate_apply_panics_total"); v != "1" {
+		t.Fatalf("node 1: flowstate_apply_panics_total = %s, want 1", v)
+	}
+	for i, n := range nodes {
+		if q := n.ts.srv.Hub().Quarantined(); len(q) != 0 {
+			t.Fatalf("node %d quarantined %v", i, q)
+		}
+	}
+}

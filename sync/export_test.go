@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bytes"
+	stdsync "sync"
 
 	"github.com/flowstate/flowstate/crdt"
 )
@@ -61,4 +62,22 @@ func PanicOn(t interface{ Cleanup(func()) }, marker []byte) {
 		return err
 	}
 	t.Cleanup(func() { crdtApply = old })
+}
+
+// PanicOnceOnRemote makes the first apply of marker that came from
+// another server's log apply it and then panic, until the test ends.
+// Members' updates and rebuilds from the store are not affected. Only
+// tests that do not run in parallel may call it, before their servers
+// start.
+func PanicOnceOnRemote(t interface{ Cleanup(func()) }, marker []byte) {
+	old := crdtApplyRemote
+	var once stdsync.Once
+	crdtApplyRemote = func(doc *crdt.Doc, u []byte) error {
+		err := old(doc, u)
+		if bytes.Equal(u, marker) {
+			once.Do(func() { panic("test: injected CRDT panic") })
+		}
+		return err
+	}
+	t.Cleanup(func() { crdtApplyRemote = old })
 }

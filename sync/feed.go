@@ -272,16 +272,18 @@ func (r *room) appendToFeed() error {
 // mismatch or a bug) is logged and skipped: the room must not stop for it.
 func (r *room) applyRemote(updates [][]byte) {
 	for _, u := range updates {
-		if err := applyUpdate(r.doc, u); err != nil {
+		if err := applyRecovering(crdtApplyRemote, r.doc, u); err != nil {
 			if errors.Is(err, errApplyPanicked) {
 				// A panic may have left the document half changed: rebuild
 				// it from the store as for a member's update. The store's
 				// log holds u too, so the room is quarantined if u panics
-				// again.
+				// again; if not, the rebuilt document holds u, and the
+				// members must be sent it as any other remote update.
 				r.rebuildAfterPanic(0, u, err)
 				if r.dead {
 					return
 				}
+				r.batch = append(r.batch, batchedUpdate{update: u})
 				continue
 			}
 			r.hub.logger.Error("an update from another server was refused", "room", r.name, "bytes", len(u), "update", hexPrefix(u), "err", err)

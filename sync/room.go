@@ -1101,18 +1101,29 @@ var errApplyPanicked = errors.New("sync: applying the update panicked")
 // wrapping errApplyPanicked. The CRDT promises never to panic; this is
 // defence in depth, so that a bug there closes one client instead of the
 // process and every room in it.
-func applyUpdate(doc *crdt.Doc, u []byte) (err error) {
+func applyUpdate(doc *crdt.Doc, u []byte) error {
+	return applyRecovering(crdtApply, doc, u)
+}
+
+// applyRecovering is applyUpdate with the apply function given.
+func applyRecovering(apply func(*crdt.Doc, []byte) error, doc *crdt.Doc, u []byte) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%w: %v", errApplyPanicked, p)
 		}
 	}()
-	return crdtApply(doc, u)
+	return apply(doc, u)
 }
 
 // crdtApply is (*crdt.Doc).Apply, in a variable so that tests can make it
 // panic.
 var crdtApply = (*crdt.Doc).Apply
+
+// crdtApplyRemote applies another server's update, in a variable of its
+// own so that a test can make that path alone panic: in an in-process
+// cluster crdtApply is shared by every node, and the sending node would
+// panic first and never store the update.
+var crdtApplyRemote = func(doc *crdt.Doc, u []byte) error { return crdtApply(doc, u) }
 
 // buildDoc makes a document of a snapshot and the updates that follow it.
 func buildDoc(snapshot []byte, updates [][]byte) (*crdt.Doc, error) {
