@@ -255,7 +255,17 @@ func replayRemote(ctx context.Context, write, check, room string, tr *trace, lim
 			return err
 		}
 		res.updates++
-		return conn.WriteMessage(websocket.BinaryMessage, b)
+		if err := conn.WriteMessage(websocket.BinaryMessage, b); err != nil {
+			// The server's close frame, which the reader gets, says why
+			// better than the failed write.
+			select {
+			case <-readDone:
+				return fmt.Errorf("%w (%w)", stopped(), err)
+			case <-time.After(time.Second):
+				return err
+			}
+		}
+		return nil
 	}
 	start := time.Now()
 	if tr.StartContent != "" {
