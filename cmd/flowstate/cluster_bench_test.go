@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/flowstate/flowstate/crdt"
+	"github.com/flowstate/flowstate/store"
 	"github.com/flowstate/flowstate/store/jsstore"
 	docsync "github.com/flowstate/flowstate/sync"
 )
@@ -82,7 +83,7 @@ func startInProcessCluster(tb testing.TB, n int, cfg docsync.Config) []*inProces
 // until the test ends, and returns its host:port. Its shutdown runs
 // before the cleanups registered earlier, so rooms are saved while
 // JetStream is still there.
-func serveStore(tb testing.TB, cfg docsync.Config, st *jsstore.Store) string {
+func serveStore(tb testing.TB, cfg docsync.Config, st store.Store) string {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -128,13 +129,15 @@ func TestBenchReplayCluster(t *testing.T) {
 	}
 }
 
-// BenchmarkClusterLateJoin measures a late joiner of the automerge-paper
-// document (its 128 KB snapshot stored in JetStream through the first
-// node) on the second node, which does not hold the room: from the dial
-// until the client is synced. Each iteration joins a room of its own.
+// BenchmarkLateJoin measures a late joiner of the automerge-paper
+// document (its 128 KB snapshot stored through another server) on a
+// server that does not hold the room: from the dial until the client is
+// synced. Each iteration joins a room of its own. On a three-node
+// in-process cluster (stored through the first node, joined on the
+// second), and, for comparison, on one server with a bbolt file.
 //
-//	go test -run '^$' -bench ClusterLateJoin -benchtime 50x ./cmd/flowstate
-func BenchmarkClusterLateJoin(b *testing.B) {
+//	go test -run '^$' -bench LateJoin -benchtime 30x ./cmd/flowstate
+func BenchmarkLateJoin(b *testing.B) {
 	tr, err := readTrace("../../../shared/traces/automerge-paper.json.gz")
 	if err != nil {
 		b.Skip(err)
@@ -156,19 +159,36 @@ func BenchmarkClusterLateJoin(b *testing.B) {
 		}
 	}
 	snapshot := doc.Snapshot()
-	nodes := startInProcessCluster(b, 3, docsync.Config{RoomIdleTimeout: time.Second})
+	cfg := docsync.Config{RoomIdleTimeout: time.Second}
+	b.Run("store=cluster", func(b *testing.B) {
+		nodes := startInProcessCluster(b, 3, cfg)
+		benchLateJoin(b, nodes[0].st, nodes[1].url, snapshot, len(tr.EndContent))
+	})
+	b.Run("store=bolt", func(b *testing.B) {
+		st, err := store.OpenBolt(filepath.Join(b.TempDir(), "late.db"), store.BoltOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		url := "ws://" + serveStore(b, cfg, st)
+		benchLateJoin(b, st, url, snapshot, len(tr.EndContent))
+	})
+}
+
+// benchLateJoin stores snapshot as a new room through st, then times a
+// client of url joining it until synced, b.N times.
+func benchLateJoin(b *testing.B, st store.Store, url string, snapshot []byte, textBytes int) {
 	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
 	defer cancel()
 	b.ReportMetric(float64(len(snapshot)), "snapshot-bytes")
-	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		room := fmt.Sprintf("paper-%d", i)
-		if err := nodes[0].st.Compact(room, snapshot); err != nil {
+		if err := st.Compact(room, snapshot); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		c, err := docsync.Dial(ctx, nodes[1].url+"/ws/"+room, nil)
+		c, err := docsync.Dial(ctx, url+"/ws/"+room, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -176,8 +196,8 @@ func BenchmarkClusterLateJoin(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		if got := c.Text(benchTextName); len(got) != len(tr.EndContent) {
-			b.Fatalf("the late joiner reads %d bytes, want %d", len(got), len(tr.EndContent))
+		if got := c.Text(benchTextName); len(got) != textBytes {
+			b.Fatalf("the late joiner reads %d bytes, want %d", len(got), textBytes)
 		}
 		c.Close()
 		b.StartTimer()
