@@ -132,7 +132,7 @@ func runBenchReplay(args []string, stdout, stderr io.Writer) int {
 		total.latencies = append(total.latencies, r.latencies...)
 	}
 	slices.Sort(total.latencies)
-	p50, p99 := percentile(total.latencies, 50), percentile(total.latencies, 99)
+	p50, p99 := ackPercentile(total.latencies, 50), ackPercentile(total.latencies, 99)
 	where := "a second client read the final text in each room"
 	if len(bases) > 1 {
 		where = fmt.Sprintf("rooms spread over %d nodes; a second client read the final text of each room on another node", len(bases))
@@ -143,8 +143,8 @@ func runBenchReplay(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// percentile returns the p-th percentile of sorted, or 0 if it is empty.
-func percentile(sorted []float32, p int) float64 {
+// ackPercentile returns the p-th percentile of sorted, or 0 if it is empty.
+func ackPercentile(sorted []float32, p int) float64 {
 	if len(sorted) == 0 {
 		return 0
 	}
