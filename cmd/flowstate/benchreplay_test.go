@@ -19,20 +19,7 @@ import (
 // room stored.
 func TestBenchReplay(t *testing.T) {
 	dir := t.TempDir()
-	// "hello world", typed, then "world" replaced by "there".
-	var txns []map[string]any
-	for i, r := range "hello world" {
-		txns = append(txns, map[string]any{"patches": [][]any{{i, 0, string(r)}}})
-	}
-	txns = append(txns, map[string]any{"patches": [][]any{{6, 5, ""}, {6, 0, "there"}}})
-	raw, err := json.Marshal(map[string]any{"startContent": "", "endContent": "hello there", "txns": txns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tracePath := filepath.Join(dir, "tiny.json")
-	if err := os.WriteFile(tracePath, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tracePath := writeTinyTrace(t)
 
 	st, err := store.OpenBolt(filepath.Join(dir, "replay.db"), store.BoltOptions{})
 	if err != nil {
@@ -58,6 +45,8 @@ func TestBenchReplay(t *testing.T) {
 			map[string]string{"all-1": "hello there", "all-2": "hello there", "all-3": "hello there"}},
 		{"first five updates", "five", []string{"--updates", "5"}, "5 updates into 1 room(s)",
 			map[string]string{"five": "hello"}},
+		{"one update at a time", "one", []string{"--window", "1"}, "13 updates into 1 room(s)",
+			map[string]string{"one": "hello there"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,7 +55,7 @@ func TestBenchReplay(t *testing.T) {
 			if code := runBenchReplay(append(args, tracePath), &stdout, &stderr); code != 0 {
 				t.Fatalf("exit status %d\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
 			}
-			if !strings.Contains(stdout.String(), tt.wantOut) || !strings.Contains(stdout.String(), "all acknowledged") {
+			if !strings.Contains(stdout.String(), tt.wantOut) || !strings.Contains(stdout.String(), "all acknowledged; ack latency p50") {
 				t.Errorf("output %q, want %q", stdout.String(), tt.wantOut)
 			}
 			// Acknowledged means stored: each room's log already holds the
@@ -78,6 +67,26 @@ func TestBenchReplay(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeTinyTrace writes a trace of 13 updates: "hello world", typed,
+// then "world" replaced by "there".
+func writeTinyTrace(t *testing.T) string {
+	t.Helper()
+	var txns []map[string]any
+	for i, r := range "hello world" {
+		txns = append(txns, map[string]any{"patches": [][]any{{i, 0, string(r)}}})
+	}
+	txns = append(txns, map[string]any{"patches": [][]any{{6, 5, ""}, {6, 0, "there"}}})
+	raw, err := json.Marshal(map[string]any{"startContent": "", "endContent": "hello there", "txns": txns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tiny.json")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // storedText returns the bench text of room as st holds it.

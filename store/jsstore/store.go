@@ -301,6 +301,10 @@ func retryable(ctx context.Context, err error) bool {
 	}
 }
 
+// shortLog is how many entries readLog fetches one by one before it
+// makes a consumer for the rest of a room's log.
+const shortLog = 32
+
 // readLog returns the room's log entries after seq, in order, and the
 // sequence of the last (after, if none).
 func (s *Store) readLog(ctx context.Context, subject string, after uint64) ([]entry, uint64, error) {
@@ -314,10 +318,35 @@ func (s *Store) readLog(ctx context.Context, subject string, after uint64) ([]en
 	if last.Sequence <= after {
 		return nil, after, nil
 	}
+	// A short log is read one entry at a time, each a message get that
+	// the stream's leader answers: a consumer costs a proposal to the
+	// cluster's meta leader and an election of its own, which a node that
+	// opens many rooms at once (its clients moved over from a node that
+	// died) would wait for in turn.
+	var entries []entry
+	next := after + 1
+	for range shortLog {
+		m, err := s.stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil, 0, errRaced // purged by a compaction meanwhile
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("jsstore: read log: %w", err)
+		}
+		updates, err := decodeEntry(m.Data)
+		if err != nil {
+			return nil, 0, fmt.Errorf("jsstore: %w: sequence %d: %w", store.ErrCorrupt, m.Sequence, err)
+		}
+		entries = append(entries, entry{seq: m.Sequence, node: m.Header.Get(nodeHeader), updates: updates})
+		if m.Sequence >= last.Sequence {
+			return entries, last.Sequence, nil
+		}
+		next = m.Sequence + 1
+	}
 	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{subject},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    after + 1,
+		OptStartSeq:    next,
 		// Each read makes a consumer of its own; the servers drop it
 		// soon after, rather than after the default five minutes.
 		InactiveThreshold: 5 * time.Second,
@@ -325,7 +354,6 @@ func (s *Store) readLog(ctx context.Context, subject string, after uint64) ([]en
 	if err != nil {
 		return nil, 0, fmt.Errorf("jsstore: read log: consumer: %w", err)
 	}
-	var entries []entry
 	for {
 		// What the stream holds is there to take: a fetch that waited
 		// would only wait for its expiry.

@@ -1,12 +1,16 @@
 package jsstore_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flowstate/flowstate/store"
 	"github.com/flowstate/flowstate/store/jsstore"
@@ -320,5 +324,72 @@ func TestQuorumLoss(t *testing.T) {
 		if m := missing(text(t, other, room), acked); len(m) > 0 {
 			t.Errorf("node %d lacks %v", i, m)
 		}
+	}
+}
+
+// A load reads a short log with message gets, without making a consumer
+// (which costs a round of the cluster's meta leader), and a longer one
+// with one consumer for what is past the first entries; both whole and in
+// order.
+func TestLoadLogLengths(t *testing.T) {
+	c := startCluster(t, 1)
+	st := c.open(0, 1, 5*time.Second)
+	nc, err := jsstore.Connect(c.servers[0], "probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumers := func() int {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		stream, err := js.Stream(ctx, "FLOWSTATE_ROOMS")
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Consumers
+	}
+	tests := []struct {
+		entries       int
+		wantConsumers int
+	}{
+		{1, 0},
+		{32, 0},
+		{33, 1},
+		{300, 1},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.entries), func(t *testing.T) {
+			room := fmt.Sprintf("log-%d", tt.entries)
+			var want [][]byte
+			for i := range tt.entries {
+				u := []byte(fmt.Sprintf("%s/%d", room, i))
+				if err := st.Append(room, u); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, u)
+			}
+			// Another room's entries between them and after: the reads
+			// filter by subject.
+			if err := st.Append("other", []byte(room)); err != nil {
+				t.Fatal(err)
+			}
+			before := consumers()
+			snap, log, _, err := st.LoadSeq(room)
+			if err != nil || snap != nil || !reflect.DeepEqual(log, want) {
+				t.Fatalf("LoadSeq = %q, %d updates, %v; want no snapshot and the %d appended in order", snap, len(log), err, len(want))
+			}
+			if got := consumers() - before; got != tt.wantConsumers {
+				t.Errorf("the load made %d consumers, want %d", got, tt.wantConsumers)
+			}
+		})
 	}
 }
