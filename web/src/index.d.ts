@@ -546,6 +546,15 @@ export class IndexedDBPersistence {
    * resolves (see CodeMirrorBinding).
    */
   readonly whenRendered: Promise<Record<string, string> | null>;
+  /**
+   * Resolves, after one small read and before whenRendered, to the start
+   * of each Text's stored plain text (at most 16 Ki UTF-16
+   * units each, never cutting a surrogate pair: the start of the
+   * rendering whenRendered brings, written with it), or to null: an
+   * editor paints it at once (with earlyEdits, it may take typing), then
+   * shows the rest with showStored when whenRendered resolves.
+   */
+  readonly whenFirstScreen: Promise<Record<string, string> | null>;
   /** True once the stored document is loaded (or loading failed). */
   readonly synced: boolean;
   /** False once persistence turned itself off. */
