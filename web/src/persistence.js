@@ -28,10 +28,10 @@ const renderingKey = (i) => RENDERING + '/' + String(i).padStart(6, '0');
 const SCREEN = 'screen';
 
 /**
- * How much of each text the first screen holds, in UTF-16 units: several
- * windows of text (the demo's editor shows some 35 lines of at most 100
- * characters), and little enough to read and lay out in a few
- * milliseconds. A text up to this long is whole in it.
+ * How much of each text the first screen holds, in UTF-16 units: a few
+ * windows of text (the demo's editor shows some 40 lines of some 90
+ * characters on a screen 1080 pixels high), and little enough to read in
+ * one small request. A text up to this long is whole in it.
  */
 export const FIRST_SCREEN_UNITS = 1 << 14;
 
