@@ -280,7 +280,10 @@ export class IndexedDBPersistence extends Emitter {
       return;
     }
     const screen = tx.objectStore(META).get(SCREEN);
-    tx.oncomplete = () => {
+    // On the request's success rather than the transaction's completion,
+    // which comes in a task of its own: on a busy machine, each task is a
+    // wait for the CPU.
+    screen.onsuccess = () => {
       const texts = readScreen(screen.result);
       this.resolveScreen(texts);
       if (texts !== null) afterPaint(() => this.readRendering());
