@@ -4,10 +4,17 @@
 //   1. open: a stored 1 MB document, from `new IndexedDBPersistence` to the
 //      first paint of its text in a CodeMirror editor, in wall time and in
 //      main-thread CPU time (from a trace), beside the same editor made
-//      from a plain string. The editor paints the stored rendering
-//      (whenRendered), read only, and binds to the Text once the Doc is
-//      loaded ("ready"); "open without rendering" waits for the Doc first,
-//      as a page that does not use the rendering does;
+//      from a plain string. "open through the first screen" is the demo's
+//      way: an empty editor is made while IndexedDB reads, then shows the
+//      first screen (whenFirstScreen, through showStored), editable
+//      with earlyEdits, shows the rest of the rendering (showStored) once
+//      whenRendered resolves, and binds to the Text once the Doc is loaded
+//      ("ready"). "open through the whole rendering" paints the whole
+//      rendering first, read only, as pages did before first screens
+//      (the bench deletes the first screen record for these runs, so the
+//      persistence reads the rendering at once); the two alternate, run by
+//      run, so that both see the same load. "open without rendering" waits
+//      for the Doc first, as a page that does not use the rendering does;
 //   2. typing: the main-thread time persistence adds to each keystroke
 //      (storing the update, and the write transaction it schedules),
 //      typed with the keyboard into a document of 1 MB.
@@ -18,6 +25,7 @@
 // (self time by trace event).
 
 import { startServer } from '../test/server.js';
+import { loadavg } from 'node:os';
 import { launch } from '../e2e/harness.js';
 
 const arg = (name, def) => {
@@ -31,7 +39,7 @@ const KEYS = arg('--keys', 400);
 const PAGE = `<!doctype html><meta charset="utf-8"><body><div id="editor"></div>
 <script type="module">
 import { Doc, IndexedDBPersistence } from '/flowstate.js';
-import { CodeMirrorBinding, Compartment, EditorState, EditorView, flowstateCollab } from '/flowstate-codemirror.js';
+import { CodeMirrorBinding, Compartment, EditorState, EditorView, earlyEdits, flowstateCollab, showStored } from '/flowstate-codemirror.js';
 const mode = new URLSearchParams(location.search).get('mode');
 const editor = (text) => new EditorView({ parent: document.getElementById('editor'),
   state: EditorState.create({ doc: text.toString(), extensions: [flowstateCollab(text)] }) });
@@ -78,6 +86,58 @@ window.bench = (async () => {
     performance.mark('bench-end');
     if (view.state.doc.toString() !== doc.getText('content').toString()) throw new Error('the editor and the Doc differ');
     return { rendered: t1 - t0, editor: t2 - t1, paint: t3 - t0, load: t4 - t0, ready: t5 - t0, length: view.state.doc.length };
+  }
+  if (mode === 'screen') {
+    // Moves the first screen record aside (op=drop) or back (op=restore).
+    const db = await new Promise((resolve, reject) => {
+      const req = indexedDB.open('flowstate:bench', 1);
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const drop = new URLSearchParams(location.search).get('op') === 'drop';
+    const [from, to] = drop ? ['screen', 'bench-screen'] : ['bench-screen', 'screen'];
+    await new Promise((resolve, reject) => {
+      const tx = db.transaction('meta', 'readwrite');
+      const meta = tx.objectStore('meta');
+      const get = meta.get(from);
+      get.onsuccess = () => {
+        if (get.result === undefined) return;
+        meta.put(get.result, to);
+        meta.delete(from);
+      };
+      tx.oncomplete = resolve;
+      tx.onerror = () => reject(tx.error);
+    });
+    db.close();
+    return {};
+  }
+  if (mode === 'open-screen') {
+    performance.mark('bench-start');
+    const t0 = performance.now();
+    const doc = new Doc();
+    const p = new IndexedDBPersistence('bench', doc);
+    // As the demo does: the editor is made while IndexedDB reads.
+    const view = new EditorView({ parent: document.getElementById('editor'), state: EditorState.create({
+      extensions: [earlyEdits()] }) });
+    const t1 = performance.now();
+    const screen = await p.whenFirstScreen;
+    const t2 = performance.now();
+    if (screen === null) throw new Error('no first screen stored');
+    showStored(view, screen.content);
+    await nextPaint();
+    const t3 = performance.now();
+    performance.mark('bench-painted');
+    const texts = await p.whenRendered;
+    showStored(view, texts.content);
+    await nextPaint();
+    const t4 = performance.now();
+    await p.whenSynced;
+    new CodeMirrorBinding(doc.getText('content'), view);
+    await nextPaint();
+    const t5 = performance.now();
+    performance.mark('bench-end');
+    if (view.state.doc.toString() !== doc.getText('content').toString()) throw new Error('the editor and the Doc differ');
+    return { editor: t1 - t0, rendered: t2 - t0, paint: t3 - t0, whole: t4 - t0, ready: t5 - t0, screen: screen.content.length, length: view.state.doc.length };
   }
   if (mode === 'open-doc') {
     performance.mark('bench-start');
@@ -209,29 +269,54 @@ await context.route('**/offline-bench.html*', (route) => route.fulfill({ content
 const page = await context.newPage();
 const url = (mode) => `${server.httpURL}/offline-bench.html?mode=${mode}`;
 
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+console.log(`load average at the start: ${load()}`);
 await page.goto(url('fill'));
 const filled = await page.evaluate(() => window.bench);
 console.log(`stored document: ${filled.length} UTF-16 units, snapshot ${(filled.snapshot / 1024).toFixed(0)} KB`);
 
+/** run opens a page in mode, waits for its result and closes it. */
+async function run(mode) {
+  const p = await context.newPage();
+  await p.goto(url(mode));
+  const r = await p.evaluate(() => window.bench);
+  await p.close();
+  return r;
+}
+
+/** openOnce opens the stored document in mode, traced, and returns what it measured. */
+async function openOnce(mode, last) {
+  const p = await context.newPage();
+  await browser.startTracing(p, { categories: CATEGORIES });
+  await p.goto(url(mode));
+  const r = await p.evaluate(() => window.bench);
+  const trace = JSON.parse((await browser.stopTracing()).toString()).traceEvents;
+  r.cpu = cpuBetween(trace, 'bench-start', 'bench-painted');
+  if (process.env.BREAKDOWN && last) {
+    console.log(`  ${mode}: main thread to first paint, by event`);
+    breakdown(trace, 'bench-start', 'bench-painted');
+  }
+  r.readyCPU = cpuBetween(trace, 'bench-start', 'bench-end');
+  await p.close();
+  return r;
+}
+
 /** opened opens the stored document RUNS times in mode and returns what each run measured. */
 async function opened(mode) {
   const runs = [];
-  for (let i = 0; i < RUNS; i++) {
-    const p = await context.newPage();
-    await browser.startTracing(p, { categories: CATEGORIES });
-    await p.goto(url(mode));
-    const r = await p.evaluate(() => window.bench);
-    const trace = JSON.parse((await browser.stopTracing()).toString()).traceEvents;
-    r.cpu = cpuBetween(trace, 'bench-start', 'bench-painted');
-    if (process.env.BREAKDOWN && i === RUNS - 1) breakdown(trace, 'bench-start', 'bench-painted');
-    r.readyCPU = cpuBetween(trace, 'bench-start', 'bench-end');
-    runs.push(r);
-    await p.close();
-  }
+  for (let i = 0; i < RUNS; i++) runs.push(await openOnce(mode, i === RUNS - 1));
   return runs;
 }
-const opens = await opened('open');
+const screens = [];
+const opens = [];
+for (let i = 0; i < RUNS; i++) {
+  screens.push(await openOnce('open-screen', i === RUNS - 1));
+  await run('screen&op=drop');
+  opens.push(await openOnce('open', i === RUNS - 1));
+  await run('screen&op=restore');
+}
 const opensDoc = await opened('open-doc');
+const ms = (x) => Number(x).toFixed(1).padStart(6) + ' ms';
 const plains = [];
 for (let i = 0; i < RUNS; i++) {
   const p = await context.newPage();
@@ -242,9 +327,24 @@ for (let i = 0; i < RUNS; i++) {
   plains.push(r);
   await p.close();
 }
-const ms = (x) => Number(x).toFixed(1).padStart(6) + ' ms';
+
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-console.log(`open (${RUNS} runs)                median     max`);
+console.log(`open through the first screen (${screens[0].screen} units of ${screens[0].length}; ${RUNS} runs)`);
+console.log(`                               median     max`);
+for (const k of ['editor', 'rendered', 'paint', 'cpu', 'whole', 'ready', 'readyCPU']) {
+  const v = screens.map((o) => o[k] ?? NaN);
+  const label = {
+    editor: 'new EditorView, empty',
+    rendered: 'IndexedDB → first screen',
+    paint: 'IndexedDB → first paint',
+    cpu: '  main-thread CPU of it',
+    whole: 'IndexedDB → whole text shown',
+    ready: 'IndexedDB → bound',
+    readyCPU: '  main-thread CPU of it',
+  }[k];
+  console.log(`  ${label.padEnd(28)} ${ms(median(v))} ${ms(Math.max(...v))}`);
+}
+console.log(`open through the whole rendering`);
 for (const k of ['rendered', 'editor', 'paint', 'cpu', 'load', 'ready', 'readyCPU']) {
   const v = opens.map((o) => o[k] ?? NaN);
   const label = {
@@ -256,7 +356,13 @@ for (const k of ['rendered', 'editor', 'paint', 'cpu', 'load', 'ready', 'readyCP
     ready: 'IndexedDB → bound, editable',
     readyCPU: '  main-thread CPU of it',
   }[k];
-  console.log(`  ${label.padEnd(26)} ${ms(median(v))} ${ms(Math.max(...v))}`);
+  console.log(`  ${label.padEnd(28)} ${ms(median(v))} ${ms(Math.max(...v))}`);
+}
+{
+  // Per run, first screen and whole rendering opened one after the other.
+  const ratio = median(screens.map((o, i) => o.paint / opens[i].paint));
+  const cpuRatio = median(screens.map((o, i) => o.cpu / opens[i].cpu));
+  console.log(`  first paint, first screen ÷ whole rendering (median of runs): ${ratio.toFixed(2)} wall, ${cpuRatio.toFixed(2)} main-thread CPU`);
 }
 console.log(`open without rendering`);
 for (const k of ['load', 'apply', 'editor', 'paint', 'cpu']) {
@@ -268,12 +374,12 @@ for (const k of ['load', 'apply', 'editor', 'paint', 'cpu']) {
     paint: 'IndexedDB → first paint',
     cpu: '  main-thread CPU of it',
   }[k];
-  console.log(`  ${label.padEnd(26)} ${ms(median(v))} ${ms(Math.max(...v))}`);
+  console.log(`  ${label.padEnd(28)} ${ms(median(v))} ${ms(Math.max(...v))}`);
 }
 for (const k of ['paint', 'cpu']) {
   const v = plains.map((o) => o[k]);
   const label = { paint: 'editor alone → first paint', cpu: '  main-thread CPU of it' }[k];
-  console.log(`  ${label.padEnd(26)} ${ms(median(v))} ${ms(Math.max(...v))}`);
+  console.log(`  ${label.padEnd(28)} ${ms(median(v))} ${ms(Math.max(...v))}`);
 }
 
 /** typing types KEYS keys into the stored document and returns what it measured. */
@@ -315,5 +421,6 @@ console.log(`  persistence per keystroke (CPU)   p50 ${ms(pct(cpuPer, 0.5))}  p9
 console.log(`  main-thread CPU per keystroke (editor, CRDT, all): ${(base.cpu / KEYS).toFixed(2)} ms without persistence, ${(typed.cpu / KEYS).toFixed(2)} ms with`);
 if (compactions.length > 0) console.log(`  compactions: ${compactions.length}, ${compactions.map(ms).join(', ')} (start only; the snapshot is taken in its transaction)`);
 
+console.log(`load average at the end: ${load()}`);
 await browser.close();
 await server.stop();

@@ -5,8 +5,9 @@
 // --auth-secret needs a token: ?token= or the field the page shows when the
 // server asks for one. The editor is read-only until the room has loaded,
 // and again once the page can no longer sync (a refused token). A
-// document kept in this browser shows at once, from its stored rendering,
-// and becomes editable once it is loaded.
+// document kept in this browser shows at once: its first screen after one
+// small read, editable, then the rest of its stored rendering, then the
+// Doc it binds to, which takes what was typed meanwhile.
 
 import { Doc, IndexedDBPersistence, Provider } from '/flowstate.js';
 import {
@@ -20,10 +21,11 @@ import {
   keymap,
   lineNumbers,
   placeholder,
+  showStored,
   defaultKeymap,
+  earlyEdits,
   history,
   historyKeymap,
-  Transaction,
 } from '/flowstate-codemirror.js';
 
 /** The room names the server accepts (protocol.ValidRoom). */
@@ -345,10 +347,12 @@ function main() {
   const presence = provider.presence;
   presence.setLocal({ name: me.name, color: me.color });
 
-  // The editor starts unbound: until the stored document is loaded into
-  // the Doc, it may only show the stored rendering (read only, so that no
-  // keystroke lands in a Doc that is still empty). It is bound once the
-  // Doc is loaded, and the binding brings in what the rendering lacked.
+  // The editor starts unbound. A document kept in this browser shows in
+  // three steps: its first screen (one small read), then the rest of its
+  // stored rendering, then the Doc, loaded, to which the editor is bound.
+  // earlyEdits keeps what is typed before the binding, and the binding
+  // makes it in the Doc, moved over what the rendering lacked: the editor
+  // takes typing from the first screen on, and no keystroke is lost.
   const view = new EditorView({
     parent: $('editor'),
     state: EditorState.create({
@@ -360,23 +364,13 @@ function main() {
         highlightActiveLineGutter(),
         theme,
         EditorView.lineWrapping,
+        earlyEdits(),
         editable.of(locked('Loading the room…')),
         keymap.of([...defaultKeymap, ...historyKeymap]),
         EditorView.contentAttributes.of({ 'aria-label': 'Shared document' }),
       ],
     }),
   });
-  let bound = false; // to the Text; the rendering comes first, but never after it
-  persistence.whenRendered.then((texts) => {
-    const content = texts?.content;
-    if (bound || !content) return;
-    // Not a step of the undo history: Ctrl+Z must not take the document away.
-    view.dispatch({
-      changes: { from: 0, to: view.state.doc.length, insert: content },
-      annotations: Transaction.addToHistory.of(false),
-    });
-  });
-
   // Typing is invited only while the page can sync: from the first
   // Welcome on, and not after the server refused it for good. Offline
   // after that, edits stay in the page and go out on reconnection.
@@ -402,6 +396,20 @@ function main() {
     showError(headline + kept + when);
     $('retry').hidden = retryAt === 0;
   };
+  let bound = false; // to the Text; what is stored shows before, but never after it
+  /** stored shows stored text of the room, once there is some, and invites typing. */
+  const stored = (texts) => {
+    const content = texts?.content;
+    if (bound || !content) return;
+    showStored(view, content);
+    if (isLocked && !failed && !tokenWanted) {
+      loaded = true;
+      setEditable(null);
+    }
+  };
+  persistence.whenFirstScreen.then(stored);
+  persistence.whenRendered.then(stored);
+
   const stopCountdown = () => {
     clearInterval(countdown);
     countdown = 0;

@@ -265,4 +265,118 @@ describe('CodeMirror binding', { skip: skipReason }, () => {
     assert.equal(after[0], 'new ' + stored);
     assert.equal(after[1], 'new ' + stored);
   });
+
+  // Early edits: an editor made from a stored first screen, with
+  // earlyEdits(), takes typing before its Doc is loaded. before: edits
+  // typed on the first screen; between: after the rest of the rendering
+  // came (showStored); doc: the Text the editor is then bound to (a stale
+  // rendering lacks some of it). caret: where the caret must be at the
+  // end, right after the last edit typed.
+  const earlyTests = [
+    {
+      name: 'typed on the first screen, the rest of the rendering comes after it',
+      screen: 'abc\ndef\n',
+      rendering: 'abc\ndef\nghi\n',
+      doc: 'abc\ndef\nghi\n',
+      before: [{ from: 4, insert: 'X' }],
+      want: 'abc\nXdef\nghi\n',
+      caret: 5,
+    },
+    {
+      name: 'typed at the end of the first screen: the typing stays before the rest',
+      screen: 'abc\n',
+      rendering: 'abc\ndef',
+      doc: 'abc\ndef',
+      before: [{ from: 4, insert: 'X' }],
+      want: 'abc\nXdef',
+      caret: 5,
+    },
+    {
+      name: 'typed before and after the rest came',
+      screen: 'abc\n',
+      rendering: 'abc\ndef',
+      doc: 'abc\ndef',
+      before: [{ from: 0, insert: '1' }],
+      between: [{ from: 8, insert: '2' }],
+      want: '1abc\ndef2',
+      caret: 9,
+    },
+    {
+      name: 'a deletion and a replacement',
+      screen: 'one two three',
+      rendering: 'one two three four',
+      doc: 'one two three four',
+      before: [{ from: 3, to: 7, insert: '' }],
+      between: [{ from: 0, to: 3, insert: 'ONE' }],
+      want: 'ONE three four',
+      caret: 3,
+    },
+    {
+      name: 'a stale rendering: the Doc’s later edits and the typing both stay',
+      screen: 'abc\n',
+      rendering: 'abc\ndef',
+      doc: 'abc\ndef END',
+      before: [{ from: 1, insert: 'X' }],
+      want: 'aXbc\ndef END',
+      caret: 2,
+    },
+    {
+      name: 'the Doc deleted the text the typing was in: the typed text stays',
+      screen: 'abc def ghi',
+      rendering: 'abc def ghi',
+      doc: 'abc ghi',
+      before: [{ from: 5, insert: 'X' }],
+      want: 'abc Xghi',
+      caret: 5,
+    },
+    {
+      name: 'nothing typed: the Text gets no edit',
+      screen: 'abc',
+      rendering: 'abcdef',
+      doc: 'abcdef',
+      want: 'abcdef',
+      caret: 0,
+    },
+  ];
+  for (const tt of earlyTests) {
+    test(`early edits: ${tt.name}`, async () => {
+      const r = await tab.page.evaluate(async (tt) => {
+        const cm = await import('/flowstate-codemirror.js');
+        const { Doc } = await import('/flowstate.js');
+        const parent = document.createElement('div');
+        document.body.replaceChildren(parent);
+        const view = new cm.EditorView({
+          parent,
+          state: cm.EditorState.create({ doc: tt.screen, extensions: [cm.history(), cm.earlyEdits()] }),
+        });
+        const type = (edits) => {
+          for (const e of edits ?? []) {
+            view.dispatch({ changes: e, selection: { anchor: e.from + e.insert.length }, userEvent: 'input.type' });
+          }
+        };
+        type(tt.before);
+        const shown = cm.showStored(view, tt.rendering);
+        type(tt.between);
+        const doc = new Doc();
+        const stored = new Doc();
+        doc.apply(stored.getText('t').insert(0, tt.doc));
+        let updates = 0;
+        doc.onLocalUpdate(() => updates++);
+        const text = doc.getText('t');
+        new cm.CodeMirrorBinding(text, view);
+        const bound = { editor: view.state.doc.toString(), text: text.toString(), caret: view.state.selection.main.head, updates };
+        const again = cm.showStored(view, 'ignored once bound');
+        // Undo takes the early edits back out of the Text too.
+        while (cm.undoDepth(view.state) > 0) cm.undo(view);
+        return { shown, again, bound, undone: [view.state.doc.toString(), text.toString()] };
+      }, tt);
+      const typed = (tt.before?.length ?? 0) + (tt.between?.length ?? 0);
+      assert.deepEqual(r, {
+        shown: true,
+        again: false,
+        bound: { editor: tt.want, text: tt.want, caret: tt.caret, updates: typed > 0 ? 1 : 0 },
+        undone: [tt.doc, tt.doc],
+      });
+    });
+  }
 });

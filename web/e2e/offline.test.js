@@ -3,7 +3,8 @@
 // reloaded three times, the browser is closed and opened again offline,
 // and when the network returns the server and another person have every
 // edit exactly once; a page reopened offline shows the stored text
-// before its Doc loads, read only; two tabs converge with the server
+// before its Doc loads (a large one, its first screen first) and keeps
+// what is typed before the load; two tabs converge with the server
 // stopped and upload each change once; a browser that blocks site data,
 // or runs out of quota, keeps editing without persistence.
 //
@@ -72,6 +73,27 @@ async function profile(dir, shell, options = {}) {
     }
   });
   return context;
+}
+
+/**
+ * holdLoad, an init script, holds the stored document's load until the
+ * test lets it go: the rendering (window.releaseRendering) and the Doc
+ * (window.releaseLoad). Module scripts run before DOMContentLoaded, and
+ * IndexedDB answers later.
+ */
+function holdLoad() {
+  document.addEventListener('DOMContentLoaded', () => {
+    const p = window.flowstate.persistence;
+    window.hookInTime = !p.synced && p.db === null;
+    const rendering = p.readRendering;
+    p.readRendering = (...args) => {
+      window.releaseRendering = () => rendering.apply(p, args);
+    };
+    const records = p.readRecords;
+    p.readRecords = (...args) => {
+      window.releaseLoad = () => records.apply(p, args);
+    };
+  });
 }
 
 /** page opens the demo of room in context and returns it as a Tab. */
@@ -167,7 +189,7 @@ describe('offline', { skip: skipReason }, () => {
     await context.close();
   });
 
-  test('reopened offline, the demo shows the stored text before the Doc loads, read only, then takes edits', async (t) => {
+  test('reopened offline, the demo shows the stored text before the Doc loads and keeps what is typed before it', async (t) => {
     const server = await startServer();
     t.after(() => server.stop());
     const room = uniqueRoom('paint');
@@ -201,40 +223,113 @@ describe('offline', { skip: skipReason }, () => {
 
     context = await profile(dir, shell, { offline: true });
     t.after(() => context.close());
-    // The hook holds the Doc's load until the test lets it go. Module
-    // scripts run before DOMContentLoaded, and IndexedDB answers later.
-    await context.addInitScript(() => {
-      document.addEventListener('DOMContentLoaded', () => {
-        const p = window.flowstate.persistence;
-        window.hookInTime = !p.synced && p.db === null;
-        const read = p.readRecords;
-        p.readRecords = (...args) => {
-          window.releaseLoad = () => read.apply(p, args);
-        };
-      });
-    });
+    await context.addInitScript(holdLoad);
     tab = await page(context, server.httpURL, room);
+    // A short text is whole in its first screen: the rendering adds nothing.
+    await tab.until(() => window.releaseRendering !== undefined, undefined, 'the rendering to be held');
+    await tab.page.evaluate(() => window.releaseRendering());
     await tab.until(() => window.releaseLoad !== undefined, undefined, 'the Doc load to be held');
     assert.equal(await tab.page.evaluate(() => window.hookInTime), true, 'the hook came after the load began');
-    const lines = () => tab.page.evaluate(() => [...document.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n'));
     await tab.until((s) => [...document.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n') === s, rendered, 'the stored rendering on screen');
     assert.equal(await tab.page.evaluate(() => window.flowstate.persistence.synced), false);
-    assert.equal(await editable(tab), false, 'editable before the Doc is loaded');
+    assert.equal(await editable(tab), true, 'the stored text takes typing before the Doc is loaded');
     assert.equal(await tab.page.textContent('#saved'), 'loading…', 'the count of pending changes is not known yet');
+    // Typed at the end of the first line, with the Doc not loaded: the
+    // editor keeps it, the Doc gets it once loaded.
     await tab.page.locator('.cm-content').click();
-    await tab.page.keyboard.type('lost');
-    assert.equal(await lines(), rendered, 'typing reached an editor whose Doc is not loaded');
-    assert.equal(await tab.page.evaluate(() => window.flowstate.text.toString()), '');
+    await tab.page.evaluate(() => window.flowstate.view.dispatch({ selection: { anchor: 'a stored line'.length } }));
+    await tab.page.keyboard.type(' typed');
+    assert.equal(await tab.page.evaluate(() => window.flowstate.text.toString()), '', 'the Doc is not loaded');
 
     await tab.page.evaluate(() => window.releaseLoad());
-    await tab.until(() => document.querySelector('.cm-content').getAttribute('contenteditable') === 'true', undefined, 'an editable editor');
-    const stored = rendered + ', later';
+    await tab.until(() => window.flowstate.persistence.synced, undefined, 'the Doc to load');
+    const stored = 'a stored line typed\nand another one, later';
     await shows(tab, stored);
+    assert.equal(await tab.page.evaluate(() => window.flowstate.text.toString()), stored);
+    assert.equal(await tab.page.evaluate(() => window.flowstate.view.state.selection.main.head), 'a stored line typed'.length, 'the caret stays after the typing');
+    await tab.page.keyboard.type('!');
     await tab.type(' and more');
-    const want = stored + ' and more';
+    const want = 'a stored line typed!\nand another one, later and more';
     await shows(tab, want);
     assert.equal(await tab.page.evaluate(() => window.flowstate.text.toString()), want);
-    await saved(tab, 'offline, 9 changes pending');
+    // One change for what was typed before the load (one transaction), one a keystroke after.
+    await saved(tab, 'offline, 11 changes pending');
+
+    await context.setOffline(false);
+    await tab.waitStatus('synced');
+    await saved(tab, 'saved');
+    const other = await Tab.open(browser, server.httpURL, room);
+    assert.equal(await other.text(), want, 'every edit exactly once');
+    assert.deepEqual([...tab.errors, ...other.errors], []);
+    await other.close();
+  });
+
+  test('a large stored document paints its first screen, then the rest, keeping typing, the caret and the scroll', async (t) => {
+    const server = await startServer();
+    t.after(() => server.stop());
+    const room = uniqueRoom('screen');
+    const dir = tempDir();
+    const shell = new Map();
+    let context = await profile(dir, shell);
+    let tab = await page(context, server.httpURL, room);
+    await tab.waitStatus('synced');
+    // Some 50 000 units: three first screens' worth.
+    const line = (i) => `line ${String(i).padStart(4, '0')} of a document longer than its first screen`;
+    const stored = Array.from({ length: 800 }, (_, i) => line(i)).join('\n');
+    await tab.page.evaluate((s) => {
+      const v = window.flowstate.view;
+      v.dispatch({ changes: { from: 0, insert: s } });
+      window.dispatchEvent(new PageTransitionEvent('pagehide'));
+      return window.flowstate.persistence.whenSaved();
+    }, stored);
+    await saved(tab, 'saved');
+    await context.close();
+
+    context = await profile(dir, shell, { offline: true });
+    t.after(() => context.close());
+    await context.addInitScript(holdLoad);
+    tab = await page(context, server.httpURL, room);
+    await tab.until(() => window.releaseRendering !== undefined, undefined, 'the rendering to be held');
+    const state = () =>
+      tab.page.evaluate(() => {
+        const v = window.flowstate.view;
+        return { text: v.state.doc.toString(), head: v.state.selection.main.head, top: v.scrollDOM.scrollTop, doc: window.flowstate.text.toString() };
+      });
+    await tab.until(() => window.flowstate.view.state.doc.length > 0, undefined, 'the first screen');
+    let s = await state();
+    assert.ok(s.text.length < stored.length / 2 && stored.startsWith(s.text), `the first screen, ${s.text.length} units, is the start of the document`);
+    assert.equal(await editable(tab), true);
+    // Scrolled down a little, the caret on line 20, and typing.
+    const at = stored.indexOf(line(20)) + 'line '.length;
+    await tab.page.locator('.cm-content').click();
+    await tab.page.evaluate((at) => {
+      const v = window.flowstate.view;
+      v.dispatch({ selection: { anchor: at } });
+      v.scrollDOM.scrollTop = 200;
+    }, at);
+    await tab.page.keyboard.type('AB');
+    s = await state();
+    const top = s.top;
+    assert.ok(top > 0, 'the editor scrolled');
+    assert.equal(s.head, at + 2);
+
+    await tab.page.evaluate(() => window.releaseRendering());
+    await tab.until((n) => window.flowstate.view.state.doc.length === n, stored.length + 2, 'the whole rendering');
+    s = await state();
+    let want = stored.slice(0, at) + 'AB' + stored.slice(at);
+    assert.equal(s.text, want, 'the rest came after the typing, which stayed');
+    assert.equal(s.head, at + 2, 'the caret stayed');
+    assert.equal(s.top, top, 'the scroll position stayed');
+    assert.equal(s.doc, '', 'the Doc is not loaded');
+    await tab.until(() => window.releaseLoad !== undefined, undefined, 'the Doc load to be held');
+    await tab.page.keyboard.type('C');
+    want = stored.slice(0, at) + 'ABC' + stored.slice(at);
+
+    await tab.page.evaluate(() => window.releaseLoad());
+    await tab.until(() => window.flowstate.persistence.synced, undefined, 'the Doc to load');
+    s = await state();
+    assert.deepEqual({ text: s.text, doc: s.doc, head: s.head, top: s.top }, { text: want, doc: want, head: at + 3, top });
+    await saved(tab, 'offline, 1 change pending'); // one transaction
 
     await context.setOffline(false);
     await tab.waitStatus('synced');

@@ -397,4 +397,100 @@ describe('TextareaBinding', { skip: skipReason }, () => {
     await Promise.all([cara.waitStatus('synced'), dan.waitStatus('synced')]);
     await cara.screenshot('textarea-late-joiner');
   });
+
+  // Typing on stored text before the binding (TextareaBinding.showStored):
+  // before, typed on the first screen; between, after the rest came; doc,
+  // the Text bound to (a stale rendering lacks some of it).
+  const storedTests = [
+    {
+      name: 'typed on the first screen, the rest of the rendering comes after it',
+      screen: 'abc\ndef\n',
+      rendering: 'abc\ndef\nghi\n',
+      doc: 'abc\ndef\nghi\n',
+      before: [{ from: 4, insert: 'X' }],
+      want: 'abc\nXdef\nghi\n',
+      caret: 5,
+    },
+    {
+      name: 'typed at the end of the first screen: the typing stays before the rest',
+      screen: 'abc\n',
+      rendering: 'abc\ndef',
+      doc: 'abc\ndef',
+      before: [{ from: 4, insert: 'X' }],
+      want: 'abc\nXdef',
+      caret: 5,
+    },
+    {
+      name: 'a deletion, then the rest',
+      screen: 'one two three',
+      rendering: 'one two three four',
+      doc: 'one two three four',
+      before: [{ from: 3, to: 7, insert: '' }],
+      want: 'one three four',
+      caret: 3,
+    },
+    {
+      name: 'typed after the rest came, on a stale rendering',
+      screen: 'abc\n',
+      rendering: 'abc\ndef',
+      doc: 'abc\ndef END',
+      between: [{ from: 1, insert: 'X' }],
+      want: 'aXbc\ndef END',
+      caret: 2,
+    },
+    {
+      name: 'the Doc deleted the text the typing was in: the typed text stays',
+      screen: 'abc def ghi',
+      rendering: 'abc def ghi',
+      doc: 'abc ghi',
+      before: [{ from: 5, insert: 'X' }],
+      want: 'abc Xghi',
+      caret: 5,
+    },
+    {
+      name: 'nothing typed: the Text gets no edit, the caret stays',
+      screen: 'abc',
+      rendering: 'abcdef',
+      doc: 'abcdef',
+      select: 2,
+      want: 'abcdef',
+      caret: 2,
+    },
+  ];
+  for (const tt of storedTests) {
+    test(`stored text typed on before the binding: ${tt.name}`, async (t) => {
+      const context = await browser.newContext();
+      t.after(() => context.close());
+      const page = await context.newPage();
+      await page.goto(`${server.httpURL}/flowstate.js`);
+      await page.setContent('<!doctype html><meta charset="utf-8"><textarea id="t"></textarea>');
+      const r = await page.evaluate(async (tt) => {
+        const { Doc, TextareaBinding } = await import('/flowstate.js');
+        const el = document.querySelector('#t');
+        el.focus();
+        const type = (edits) => {
+          for (const e of edits ?? []) el.setRangeText(e.insert, e.from, e.to ?? e.from, 'end');
+        };
+        TextareaBinding.showStored(el, tt.screen);
+        type(tt.before);
+        TextareaBinding.showStored(el, tt.rendering);
+        if (tt.select !== undefined) el.setSelectionRange(tt.select, tt.select);
+        type(tt.between);
+        const doc = new Doc();
+        doc.apply(new Doc().getText('t').insert(0, tt.doc));
+        let updates = 0;
+        doc.onLocalUpdate(() => updates++);
+        const text = doc.getText('t');
+        const binding = new TextareaBinding(text, el);
+        const bound = { value: el.value, text: text.toString(), caret: el.selectionEnd, updates };
+        binding.undo();
+        return { bound, undone: text.toString() };
+      }, tt);
+      const typed = (tt.before?.length ?? 0) + (tt.between?.length ?? 0);
+      assert.deepEqual(r, {
+        bound: { value: tt.want, text: tt.want, caret: tt.caret, updates: typed > 0 ? 1 : 0 },
+        undone: tt.doc,
+      });
+    });
+  }
 });

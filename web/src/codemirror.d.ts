@@ -70,8 +70,11 @@ export function remoteCursors(text: Text, presence: CursorPresence): Extension;
 
 /**
  * Binds an existing EditorView to a Text: replaces the editor's content
- * with the Text's and adds flowstateCollab(text, options) to the view's
- * configuration, in one transaction.
+ * with the Text's (the smallest change) and adds flowstateCollab(text,
+ * options) to the view's configuration, in one transaction. An editor
+ * with earlyEdits() keeps the edits typed before: they are made in the
+ * Text first, moved over what the Text has that the editor's stored text
+ * lacked.
  */
 export class CodeMirrorBinding {
   constructor(text: Text, view: EditorView, options?: CollabOptions);
@@ -83,3 +86,22 @@ export class CodeMirrorBinding {
 
 /** Whether tr is one the binding dispatched for a change that came from the Text. */
 export function isRemote(tr: Transaction): boolean;
+
+/**
+ * A CodeMirror extension that lets an editor be edited before it is bound
+ * to its Text, as one painted from IndexedDBPersistence.whenFirstScreen
+ * before the Doc is loaded: it records the text the editor was created
+ * with and the edits made since, which CodeMirrorBinding makes in the
+ * Text when it binds. Every change other than through showStored counts
+ * as an edit to be made in the Text.
+ */
+export function earlyEdits(): Extension;
+
+/**
+ * Makes an editor with earlyEdits() show stored (the whole rendering
+ * after the first screen, say), keeping the edits typed so far on it, in
+ * the smallest transaction, left out of the undo history: the rest of
+ * the text is inserted at the end, and the selection and scroll position
+ * stay. Returns false, doing nothing, without earlyEdits or once bound.
+ */
+export function showStored(view: EditorView, stored: string): boolean;

@@ -14,7 +14,7 @@
 // history (remote changes are left out of it, so undo takes back only
 // local edits).
 
-import { Annotation, Compartment, StateEffect, Transaction } from '@codemirror/state';
+import { Annotation, ChangeSet, Compartment, StateEffect, StateField, Transaction } from '@codemirror/state';
 import { Decoration, EditorView, ViewPlugin, WidgetType } from '@codemirror/view';
 import { diffText } from './textdiff.js';
 
@@ -123,19 +123,7 @@ function syncPlugin(text) {
       applyLocal(tr) {
         this.applying = true;
         try {
-          text.doc.transact(() => {
-            // iterChanges gives positions in the old document, in order;
-            // shift tracks how far the changes made so far moved the rest.
-            let shift = 0;
-            tr.changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => {
-              const at = fromA + shift;
-              const removed = toA - fromA;
-              if (removed > 0) text.delete(at, removed);
-              const s = inserted.toString();
-              if (s.length > 0) text.insert(at, s);
-              shift += s.length - removed;
-            });
-          });
+          applyChanges(text, tr.changes);
         } catch (err) {
           // A change the Text refuses (a lone surrogate): the Text is the
           // truth, so the editor goes back to it.
@@ -173,6 +161,99 @@ function syncPlugin(text) {
       }
     },
   );
+}
+
+/**
+ * applyChanges makes the changes of a CodeMirror change set, which starts
+ * from the Text's content, in the Text, as one Doc transaction.
+ * @param {import('./text.js').Text} text
+ * @param {ChangeSet} changes
+ */
+function applyChanges(text, changes) {
+  text.doc.transact(() => {
+    // iterChanges gives positions in the old document, in order; shift
+    // tracks how far the changes made so far moved the rest.
+    let shift = 0;
+    changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => {
+      const at = fromA + shift;
+      const removed = toA - fromA;
+      if (removed > 0) text.delete(at, removed);
+      const s = inserted.toString();
+      if (s.length > 0) text.insert(at, s);
+      shift += s.length - removed;
+    });
+  });
+}
+
+/**
+ * baseChange carries, on a transaction made by showStored, the change
+ * from the old base to the new one (over the old base).
+ */
+const baseChange = Annotation.define();
+
+/** endEarly ends the recording of early edits: the editor is bound. */
+const endEarly = StateEffect.define();
+
+/**
+ * early holds, until the editor is bound, the text the editor was given
+ * (base: its content at creation, or the last showStored) and the edits
+ * typed since, as one change set over base; null once bound.
+ * @type {StateField<{base: string, changes: ChangeSet} | null>}
+ */
+const early = StateField.define({
+  create: (state) => ({ base: state.doc.toString(), changes: ChangeSet.empty(state.doc.length) }),
+  update(value, tr) {
+    if (value === null || tr.effects.some((e) => e.is(endEarly))) return null;
+    if (!tr.docChanged) return value;
+    const d = tr.annotation(baseChange);
+    if (d !== undefined) {
+      // The editor's change was d moved over the edits; the edits move
+      // over d the same way round (they come first where both insert).
+      return { base: d.base, changes: value.changes.map(d.changes, true) };
+    }
+    return { base: value.base, changes: value.changes.compose(tr.changes) };
+  },
+});
+
+/**
+ * earlyEdits returns a CodeMirror extension that lets an editor be edited
+ * before it is bound to its Text: a stored document painted from
+ * IndexedDBPersistence.whenFirstScreen or whenRendered can take typing at
+ * once. It records what the editor was created with and the edits made
+ * since; showStored brings in more of the stored text around them, and
+ * CodeMirrorBinding makes them in the Text when it binds, moved over
+ * whatever the stored text lacked, so no keystroke is lost.
+ *
+ * Every change to the editor other than through showStored counts as an
+ * edit of the user's, to be made in the Text: give the editor its stored
+ * text at creation or through showStored.
+ */
+export function earlyEdits() {
+  return early;
+}
+
+/**
+ * showStored makes an editor with earlyEdits show stored (the whole
+ * rendering, after the first screen, say) with the edits typed so far
+ * kept on it, in the smallest transaction: when stored starts with what
+ * the editor was given, the rest is inserted at its end. The selection
+ * and the scroll position stay on the text they were on; the change is
+ * left out of the undo history. Without earlyEdits, or once bound, it
+ * does nothing and returns false.
+ * @param {EditorView} view
+ * @param {string} stored
+ */
+export function showStored(view, stored) {
+  const value = view.state.field(early, false);
+  if (value == null) return false;
+  if (value.base === stored) return true;
+  const c = diffText(value.base, stored);
+  const d = ChangeSet.of({ from: c.index, to: c.index + c.remove, insert: c.insert }, value.base.length);
+  view.dispatch({
+    changes: d.map(value.changes),
+    annotations: [baseChange.of({ base: stored, changes: d }), Transaction.addToHistory.of(false)],
+  });
+  return true;
 }
 
 /**
@@ -452,9 +533,14 @@ export function flowstateCollab(text, options = {}) {
  * removes it again.
  *
  * It is how an editor shows a stored document before its Doc is loaded:
- * make the view, read only, from IndexedDBPersistence.whenRendered, and
- * bind it (and make it writable) once whenSynced resolves. The rendering
- * may lack the last edits stored after it; the binding brings them in.
+ * make the view from IndexedDBPersistence.whenFirstScreen with
+ * earlyEdits(), bring in the rest with showStored once whenRendered
+ * resolves, and bind it once whenSynced resolves. The rendering may lack
+ * the last edits stored after it; the binding brings them in, and makes
+ * the edits typed into the editor before it (recorded by earlyEdits) in
+ * the Text, moved over what the rendering lacked. Without earlyEdits,
+ * keep the editor read only until it is bound: what it holds beyond the
+ * Text is replaced.
  */
 export class CodeMirrorBinding {
   /**
@@ -466,14 +552,45 @@ export class CodeMirrorBinding {
     this.text = text;
     this.view = view;
     this.compartment = new Compartment();
-    const doc = view.state.doc;
+    const pending = view.state.field(early, false);
+    /** The editor's change, when the early edits give it. @type {ChangeSet | null} */
+    let moved = null;
+    if (pending != null && !pending.changes.empty) {
+      // Edits typed before the binding: made on the stored text the
+      // editor showed, they move over what the Text has that it lacked,
+      // and the editor gets that, moved over them (the same pair of
+      // changes as showStored's): its selection and undo history stay on
+      // the typed text.
+      const c = diffText(pending.base, text.toString());
+      const d = ChangeSet.of({ from: c.index, to: c.index + c.remove, insert: c.insert }, pending.base.length);
+      try {
+        applyChanges(text, pending.changes.map(d, true));
+        moved = d.map(pending.changes);
+      } catch (err) {
+        // An edit the Text refuses (a lone surrogate): the editor takes
+        // the Text's content below, and the error is reported, not
+        // thrown, so that the editor is bound all the same.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
     const want = text.toString();
-    const have = doc.toString();
-    const c = diffText(have, want);
+    let changes;
+    if (moved !== null && moved.apply(view.state.doc).toString() === want) {
+      changes = moved;
+    } else {
+      const have = view.state.doc.toString();
+      const c = diffText(have, want);
+      changes = have === want ? undefined : { from: c.index, to: c.index + c.remove, insert: c.insert };
+    }
     // One transaction: the plugins start with the content already equal.
     view.dispatch({
-      changes: have === want ? undefined : { from: c.index, to: c.index + c.remove, insert: c.insert },
-      effects: StateEffect.appendConfig.of(this.compartment.of(flowstateCollab(text, options))),
+      changes,
+      effects: [
+        StateEffect.appendConfig.of(this.compartment.of(flowstateCollab(text, options))),
+        ...(pending != null ? [endEarly.of(null)] : []),
+      ],
       annotations: [remoteOrigin.of(true), Transaction.addToHistory.of(false)],
     });
   }

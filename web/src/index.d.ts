@@ -546,6 +546,15 @@ export class IndexedDBPersistence {
    * resolves (see CodeMirrorBinding).
    */
   readonly whenRendered: Promise<Record<string, string> | null>;
+  /**
+   * Resolves, after one small read and before whenRendered, to the start
+   * of each Text's stored plain text (at most 16 Ki UTF-16
+   * units each, never cutting a surrogate pair: the start of the
+   * rendering whenRendered brings, written with it), or to null: an
+   * editor paints it at once (with earlyEdits, it may take typing), then
+   * shows the rest with showStored when whenRendered resolves.
+   */
+  readonly whenFirstScreen: Promise<Record<string, string> | null>;
   /** True once the stored document is loaded (or loading failed). */
   readonly synced: boolean;
   /** False once persistence turned itself off. */
@@ -661,6 +670,18 @@ export class TextareaBinding {
   redo(): boolean;
   /** Removes every listener and observer (and its own UndoManager); the element keeps its value. */
   destroy(): void;
+  /**
+   * Makes an element not bound yet show stored text (from
+   * IndexedDBPersistence.whenFirstScreen, then whenRendered) by the
+   * smallest change (setRangeText, so the selection stays), keeping what
+   * was typed on the stored text it showed before (at first, its
+   * defaultValue). The binding made on the element next makes that
+   * typing in the Text, moved over what the Text has that the stored text
+   * lacked. Typing in several places is taken as one change spanning
+   * them: where the Text differs from the stored text inside that span,
+   * the typed version wins.
+   */
+  static showStored(element: HTMLTextAreaElement | HTMLInputElement, stored: string): void;
 }
 
 // Undo

@@ -21,6 +21,19 @@ const UNSYNCED = 'unsynced:';
 const RENDERING = 'rendering';
 const RENDERING_CHUNK = 1 << 14;
 const renderingKey = (i) => RENDERING + '/' + String(i).padStart(6, '0');
+// The first screen: the start of each text, {texts: [[name, head], ...]},
+// in one small record outside the rendering's key range, written with the
+// rendering. It is read on its own, so that an editor paints it without
+// waiting for megabytes of rendering to come back.
+const SCREEN = 'screen';
+
+/**
+ * How much of each text the first screen holds, in UTF-16 units: a few
+ * windows of text (the demo's editor shows some 40 lines of some 90
+ * characters on a screen 1080 pixels high), and little enough to read in
+ * one small request. A text up to this long is whole in it.
+ */
+export const FIRST_SCREEN_UNITS = 1 << 14;
 
 /**
  * afterPaint runs fn once the page has had a chance to paint: after the
@@ -70,13 +83,17 @@ function afterPaint(fn) {
  *
  * First paint: next to the snapshot, a compaction stores the plain text of
  * each of the Doc's Texts (and so does leaving the page, when records came
- * since). whenRendered resolves to those texts as soon as they are read,
- * before the snapshot is decoded, and loading the Doc waits for the page
- * to paint them: an editor can show a large stored document at once, read
- * only, and bind to the Text once whenSynced resolves (the binding then
- * brings in what the rendering lacked). Until whenSynced, the Doc is not
- * loaded: nothing may edit it, or the edit would be made on an empty
- * document.
+ * since), and the start of each (its first screen) in a small record of
+ * its own. Opening reads in three steps, each after the page had a chance
+ * to paint what the step before brought: the first screen
+ * (whenFirstScreen, one small read), the whole rendering (whenRendered,
+ * before the snapshot is decoded), then the records into the Doc
+ * (whenSynced). An editor can show the start of a large stored document
+ * at once, the rest a moment later, and bind to the Text once whenSynced
+ * resolves (the binding then brings in what the rendering lacked, and
+ * with CodeMirror's earlyEdits, what was typed meanwhile). Until
+ * whenSynced, the Doc is not loaded: nothing may edit it, or the edit
+ * would be made on an empty document.
  *
  * Events: 'synced' (the stored document is loaded), 'saved' (every update
  * so far is written), 'disabled' (an Error: persistence is off), 'error'
@@ -136,6 +153,15 @@ export class IndexedDBPersistence extends Emitter {
      * @type {Promise<Record<string, string> | null>}
      */
     this.whenRendered = new Promise((resolve) => (this.resolveRendered = resolve));
+    /**
+     * Resolves to the start of each Text's stored plain text (at most
+     * FIRST_SCREEN_UNITS units of each), by name, after one small read and
+     * before whenRendered; to null when none is stored or persistence is
+     * off. The start of the rendering whenRendered brings, from the same
+     * write.
+     * @type {Promise<Record<string, string> | null>}
+     */
+    this.whenFirstScreen = new Promise((resolve) => (this.resolveScreen = resolve));
     this.renderingDirty = false; // records were written since the stored rendering
     this.stops.push(doc.onLocalUpdate((u) => this.storeUpdate(u ?? doc.snapshot())));
     this.onPageHide = () => {
@@ -234,17 +260,46 @@ export class IndexedDBPersistence extends Emitter {
   }
 
   /**
-   * load reads the rendering, hands it to whenRendered, and once the page
-   * had a chance to paint it, reads every stored record in one transaction
-   * and applies them to the Doc. Without a rendering, it reads the records
-   * at once.
+   * load reads the first screen and hands it to whenFirstScreen; once the
+   * page had a chance to paint it, reads the rendering (readRendering).
+   * Without a first screen (a store written before it existed), it reads
+   * the rendering at once.
    */
   load() {
     if (this.KeyRange === null) {
+      this.resolveScreen(null);
       this.resolveRendered(null);
       this.readRecords(false);
       return;
     }
+    let tx;
+    try {
+      tx = this.db.transaction([META], 'readonly');
+    } catch (e) {
+      this.disable(e);
+      return;
+    }
+    const screen = tx.objectStore(META).get(SCREEN);
+    // On the request's success rather than the transaction's completion,
+    // which comes in a task of its own: on a busy machine, each task is a
+    // wait for the CPU.
+    screen.onsuccess = () => {
+      const texts = readScreen(screen.result);
+      this.resolveScreen(texts);
+      if (texts !== null) afterPaint(() => this.readRendering());
+      else this.readRendering();
+    };
+    tx.onabort = () => this.disable(tx.error ?? new Error('flowstate: reading IndexedDB failed'));
+  }
+
+  /**
+   * readRendering reads the rendering, hands it to whenRendered, and once
+   * the page had a chance to paint it, reads every stored record in one
+   * transaction and applies them to the Doc. Without a rendering, it reads
+   * the records at once.
+   */
+  readRendering() {
+    if (!this.enabled || this.destroyed || this.db === null) return;
     let tx;
     try {
       tx = this.db.transaction([META], 'readonly');
@@ -336,15 +391,18 @@ export class IndexedDBPersistence extends Emitter {
     const meta = tx.objectStore(META);
     meta.delete(this.renderingRange());
     const header = [];
+    const screen = [];
     let n = 0;
     for (const name of this.doc.textNames()) {
       const s = this.doc.getText(name).toString();
       const chunks = Math.ceil(s.length / RENDERING_CHUNK);
       for (let i = 0; i < chunks; i++) meta.put(s.slice(i * RENDERING_CHUNK, (i + 1) * RENDERING_CHUNK), renderingKey(n + i));
       header.push([name, chunks]);
+      screen.push([name, firstScreen(s)]);
       n += chunks;
     }
     meta.put({ texts: header }, RENDERING);
+    meta.put({ texts: screen }, SCREEN);
     this.renderingDirty = false;
   }
 
@@ -485,6 +543,7 @@ export class IndexedDBPersistence extends Emitter {
       this.synced = true;
       this.resolveSynced();
     }
+    this.resolveScreen(null);
     this.resolveRendered(null);
     this.emit('disabled', err);
   }
@@ -521,6 +580,7 @@ export class IndexedDBPersistence extends Emitter {
       this.synced = true;
       this.resolveSynced();
     }
+    this.resolveScreen(null);
     this.resolveRendered(null);
     this.clear();
   }
@@ -547,4 +607,33 @@ function readRendering(records) {
     next += entry[1];
   }
   return next === records.length ? texts : null;
+}
+
+/**
+ * firstScreen returns the start of s that the first screen stores: at
+ * most FIRST_SCREEN_UNITS units, never ending inside a surrogate pair.
+ * @param {string} s
+ */
+function firstScreen(s) {
+  if (s.length <= FIRST_SCREEN_UNITS) return s;
+  const c = s.charCodeAt(FIRST_SCREEN_UNITS - 1);
+  return s.slice(0, c >= 0xd800 && c <= 0xdbff ? FIRST_SCREEN_UNITS - 1 : FIRST_SCREEN_UNITS);
+}
+
+/**
+ * readScreen returns the texts of a stored first screen, by name, or null
+ * when there is none or the record does not make one.
+ * @param {unknown} record
+ * @returns {Record<string, string> | null}
+ */
+function readScreen(record) {
+  const texts = /** @type {any} */ (record)?.texts;
+  if (!Array.isArray(texts)) return null;
+  /** @type {Record<string, string>} */
+  const out = {};
+  for (const entry of texts) {
+    if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'string') return null;
+    out[entry[0]] = entry[1];
+  }
+  return out;
 }

@@ -32,7 +32,9 @@ import { UndoManager } from './undo.js';
  * (an undo, a script) show in the element like remote ones.
  *
  * The Text is authoritative: the element's value is replaced by the
- * Text's content when the binding starts.
+ * Text's content when the binding starts, but for the typing on stored
+ * text given through TextareaBinding.showStored, which the binding makes
+ * in the Text first.
  */
 export class TextareaBinding {
   /**
@@ -63,7 +65,34 @@ export class TextareaBinding {
     this.pending = [];
     /** The last published selection, to publish only changes. */
     this.published = '';
-    element.value = this.shadow;
+    let caret = null;
+    const base = storedBase.get(element);
+    storedBase.delete(element);
+    if (base !== undefined && element.value !== base) {
+      // Typed on stored text before the binding: moved over what the Text
+      // has that the stored text lacked, then made in the Text.
+      const typed = diffText(base, element.value, element.selectionEnd ?? -1);
+      const change = rebaseChange(typed, [changeDelta(diffText(base, this.shadow))]);
+      try {
+        this.applyChange(change);
+        caret = change.index + change.insert.length;
+      } catch (err) {
+        // Typing the Text refuses (a lone surrogate) is reported, not
+        // thrown: the element shows the Text, bound all the same.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+      this.shadow = text.toString();
+    }
+    if (base === undefined) {
+      element.value = this.shadow;
+    } else if (element.value !== this.shadow) {
+      // The smallest change, so that the selection stays on its text.
+      const c = diffText(element.value, this.shadow);
+      element.setRangeText(c.insert, c.index, c.index + c.remove, 'preserve');
+    }
+    if (caret !== null) setSelection(element, caret, caret, 'none');
 
     this.onInput = () => {
       if (!this.composing) this.sync();
@@ -134,6 +163,35 @@ export class TextareaBinding {
       if (!ev.local || !this.editing) this.remote(ev.delta);
     });
     this.lastSelection = this.selection();
+  }
+
+  /**
+   * showStored makes a textarea (or text input) that is not bound yet show
+   * stored text, as IndexedDBPersistence.whenFirstScreen and whenRendered
+   * give it, keeping what was typed on the stored text it showed before
+   * (at first, its defaultValue): the smallest change, made with
+   * setRangeText, so that the selection stays on its text. The binding
+   * made on the element next makes that typing in the Text. Typing in
+   * several places is taken as one change spanning them (the element
+   * keeps no history before the binding): where the Text differs from
+   * the stored text inside that span, the typed version wins.
+   * @param {HTMLTextAreaElement | HTMLInputElement} element
+   * @param {string} stored
+   */
+  static showStored(element, stored) {
+    const base = storedBase.get(element) ?? element.defaultValue ?? '';
+    const value = element.value;
+    let c = diffText(base, stored);
+    if (value !== base) {
+      // Typed since: the stored text's change moves over the typing, and
+      // goes after typing at the same place, as the binding puts it.
+      const typed = changeDelta(diffText(base, value, element.selectionEnd ?? -1));
+      const start = transformIndex(typed, c.index, 1);
+      const end = c.remove === 0 ? start : Math.max(start, transformIndex(typed, c.index + c.remove, 0));
+      c = { index: start, remove: end - start, insert: c.insert };
+    }
+    if (c.remove > 0 || c.insert !== '') element.setRangeText(c.insert, c.index, c.index + c.remove, 'preserve');
+    storedBase.set(element, stored);
   }
 
   /**
@@ -298,6 +356,25 @@ export class TextareaBinding {
       p.setLocal(rest);
     }
   }
+}
+
+/**
+ * storedBase holds, for an element not bound yet, the stored text last
+ * given to TextareaBinding.showStored: what it holds beyond it is typing.
+ * @type {WeakMap<object, string>}
+ */
+const storedBase = new WeakMap();
+
+/**
+ * changeDelta returns a change as a Text delta.
+ * @param {{index: number, remove: number, insert: string}} c
+ */
+function changeDelta(c) {
+  const d = [];
+  if (c.index > 0) d.push({ retain: c.index });
+  if (c.remove > 0) d.push({ delete: c.remove });
+  if (c.insert !== '') d.push({ insert: c.insert });
+  return d;
 }
 
 /** Keys that move the caret: each ends the undo step under way. */

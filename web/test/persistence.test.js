@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { Doc, IndexedDBPersistence } from '../src/index.js';
+import { FIRST_SCREEN_UNITS } from '../src/persistence.js';
 
 /** open makes a persistence for a new Doc on factory, and waits for the stored document. */
 async function open(factory, name = 'notes', options = {}) {
@@ -286,4 +287,70 @@ test('a damaged rendering is ignored, and a disabled persistence renders null', 
 
   const off = new IndexedDBPersistence('x', new Doc(), { indexedDB: null });
   assert.equal(await off.whenRendered, null);
+});
+
+test('the first screen comes before the rendering, as its start, in one small record', async () => {
+  const factory = new IDBFactory();
+  const first = await open(factory);
+  // A surrogate pair across the first screen's end: the screen stops before it.
+  const long = 'ab' + 'é😀x'.repeat(9000);
+  assert.equal(long.charCodeAt(FIRST_SCREEN_UNITS - 1) >> 10, 0xd800 >> 10, 'a high surrogate at the cut');
+  first.text.insert(0, long);
+  first.doc.getText('title').insert(0, 'Notes');
+  await first.p.whenSaved();
+  first.p.compact();
+  await new Promise((r) => setTimeout(r, 20));
+  first.p.destroy();
+
+  const doc = new Doc();
+  const p = new IndexedDBPersistence('notes', doc, { indexedDB: factory, IDBKeyRange });
+  const order = [];
+  p.whenFirstScreen.then(() => order.push('screen'));
+  p.whenRendered.then(() => order.push('rendering'));
+  p.whenSynced.then(() => order.push('synced'));
+  const screen = await p.whenFirstScreen;
+  assert.deepEqual(screen, { t: long.slice(0, FIRST_SCREEN_UNITS - 1), title: 'Notes' });
+  assert.deepEqual(await p.whenRendered, { t: long, title: 'Notes' });
+  await p.whenSynced;
+  assert.deepEqual(order, ['screen', 'rendering', 'synced']);
+  assert.equal(doc.getText('t').toString(), long);
+  p.destroy();
+});
+
+test('without a first screen, the rendering and the Doc still load; a disabled persistence has none', async (t) => {
+  const cases = [
+    { name: 'a store written before first screens existed', damage: (meta) => meta.delete('screen') },
+    { name: 'a damaged first screen', damage: (meta) => meta.put({ texts: [['t', 42]] }, 'screen') },
+    { name: 'a first screen that is not a record', damage: (meta) => meta.put('junk', 'screen') },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      const factory = new IDBFactory();
+      const first = await open(factory);
+      first.text.insert(0, 'kept');
+      await first.p.whenSaved();
+      first.p.compact();
+      await new Promise((r) => setTimeout(r, 20));
+      first.p.destroy();
+      await new Promise((resolve, reject) => {
+        const req = factory.open('flowstate:notes', 1);
+        req.onsuccess = () => {
+          const tx = req.result.transaction('meta', 'readwrite');
+          c.damage(tx.objectStore('meta'));
+          tx.oncomplete = () => {
+            req.result.close();
+            resolve();
+          };
+          tx.onerror = () => reject(tx.error);
+        };
+      });
+      const second = await open(factory);
+      assert.equal(await second.p.whenFirstScreen, null);
+      assert.deepEqual(await second.p.whenRendered, { t: 'kept' });
+      assert.equal(second.text.toString(), 'kept');
+      second.p.destroy();
+    });
+  }
+  const off = new IndexedDBPersistence('x', new Doc(), { indexedDB: null });
+  assert.equal(await off.whenFirstScreen, null);
 });
