@@ -33,13 +33,14 @@ const adminUsageText = `Usage:
 	flowstate export ROOM [--data FILE | --nats URLS] [--format text|json|snapshot]
 	flowstate import ROOM FILE [--data FILE | --nats URLS]
 	flowstate compact [--data FILE]
-	flowstate backup FILE [--data FILE | --url http://HOST:PORT --admin-token TOKEN]
+	flowstate backup FILE [--data FILE | --url http://HOST:PORT --admin-token TOKEN | --nats URLS]
 	flowstate migrate --from FILE --nats URLS
 
 These commands read the data file directly, so the server must be stopped,
 except for backup with --url, which asks the running server for a copy.
-With --nats, rooms, export and import work on a cluster's rooms while its
-servers run; migrate copies a data file's rooms into a cluster.
+With --nats, rooms, export, import and backup work on a cluster's rooms
+while its servers run (backup writes them into a new data file); migrate
+copies a data file's rooms into a cluster.
 import takes what export --format snapshot writes (or any update); the
 text and JSON exports are for people and scripts, and cannot be imported.
 Every flag can also be set by the environment variable named after it.
@@ -439,7 +440,7 @@ func foldRooms(st *store.Bolt, stderr io.Writer) (folded, skipped int, err error
 // streamed from a running server.
 func runBackup(args []string, stdout, stderr io.Writer) int {
 	var data, url, token, urls string
-	fs := newAdminFlagSet("backup", "flowstate backup FILE [--data FILE | --url http://HOST:PORT --admin-token TOKEN]\n\n"+
+	fs := newAdminFlagSet("backup", "flowstate backup FILE [--data FILE | --url http://HOST:PORT --admin-token TOKEN | --nats URLS]\n\n"+
 		clusterBackupText, stderr)
 	dataFlag(fs, &data)
 	natsFlag(fs, &urls)
@@ -449,11 +450,14 @@ func runBackup(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return status
 	}
-	if urls != "" {
-		fmt.Fprintf(stderr, "flowstate backup: --nats: a cluster has no data file to copy.\n%s", clusterBackupText)
-		return 2
-	}
 	out := pos[0]
+	if urls != "" {
+		if url != "" {
+			fmt.Fprintln(stderr, "flowstate backup: --nats and --url name two sources; give one")
+			return 2
+		}
+		return backupCluster(out, urls, stdout, stderr)
+	}
 	var copyTo func(io.Writer) error
 	if url != "" {
 		copyTo = func(w io.Writer) error { return fetchBackup(w, url, token) }
@@ -476,41 +480,83 @@ func runBackup(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// clusterBackupText says how to back up a cluster. backup does not: a
-// cluster keeps rooms in four JetStream streams, written independently,
-// and JetStream's own backup is the tool made to copy them (and restore
-// them to a cluster).
-const clusterBackupText = `A cluster's rooms are not in a data file: back them up with JetStream's
-own backup, for example, with the nats CLI against any node:
-
-	nats stream backup FLOWSTATE_ROOMS DIR/rooms
-	nats stream backup KV_flowstate_heads DIR/heads
-	nats stream backup KV_flowstate_snapshots DIR/snapshots
-	nats stream backup KV_flowstate_owners DIR/owners
-
-(or nats account backup DIR for all of them), and restore with nats
-stream restore. For a copy of one room's document, use
-flowstate export ROOM --nats URLS --format snapshot.
+// clusterBackupText says what backup does with a cluster's rooms.
+const clusterBackupText = `With --nats URLS, backup writes the rooms of the cluster at URLS into a
+new data file: each room's document and client-ID owners as they were when
+that room was read (rooms are read one after another, while the cluster's
+servers may keep running). Serve the file on one node with --data FILE, or
+restore it into a cluster with flowstate migrate --from FILE --nats URLS,
+which merges, so nothing written since is lost. For a copy of JetStream's
+streams themselves, use JetStream's own backup (nats account backup DIR).
 `
+
+// backupCluster writes every room of the cluster at urls into a new data
+// file at out, through a temporary file beside it, so that out is never
+// left half-written. A room's document goes in whole, with its owners; a
+// room whose document cannot be read whole (changes waiting for missing
+// dependencies) fails the backup rather than being copied short.
+func backupCluster(out, urls string, stdout, stderr io.Writer) int {
+	src, release, err := openNATS(urls)
+	if err != nil {
+		return fail(stderr, "backup", err)
+	}
+	defer release()
+	rooms, err := src.Rooms()
+	if err != nil {
+		return fail(stderr, "backup", err)
+	}
+	n, err := writeBackupFile(out, func(tmp string) error {
+		dst, err := store.OpenBolt(tmp, store.BoltOptions{})
+		if err != nil {
+			return err
+		}
+		for _, r := range rooms {
+			if _, _, err := migrateRoom(io.Discard, src, dst, r.Name); err != nil {
+				dst.Close()
+				return fmt.Errorf("room %q: %w", r.Name, err)
+			}
+		}
+		return dst.Close()
+	})
+	if err != nil {
+		return fail(stderr, "backup", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d rooms, %d bytes) from the cluster at %s\n", out, len(rooms), n, urls)
+	return 0
+}
 
 // writeBackup writes a copy to a temporary file beside out, checks that it
 // opens as a data file, and renames it into place: out is never left
 // half-written.
 func writeBackup(out string, copyTo func(io.Writer) error) (int64, error) {
+	return writeBackupFile(out, func(tmp string) error {
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		err = copyTo(f)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+}
+
+// writeBackupFile has write fill a new temporary file beside out (it is
+// given the file's name), then checks that the file opens as a data file
+// and renames it into place.
+func writeBackupFile(out string, write func(tmp string) error) (int64, error) {
 	f, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".*.tmp")
 	if err != nil {
 		return 0, err
 	}
 	tmp := f.Name()
+	f.Close()
 	defer os.Remove(tmp) // after the rename, a no-op
-	err = copyTo(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := write(tmp); err != nil {
 		return 0, err
 	}
 	check, err := store.OpenBolt(tmp, store.BoltOptions{ReadOnly: true})

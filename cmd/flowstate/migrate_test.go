@@ -251,9 +251,9 @@ func freeTCPPort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// TestAdminOnCluster runs rooms, export and import with --nats on a
-// cluster migrated from a data file: they print what they print on the
-// file, and backup refuses, naming JetStream's backup.
+// TestAdminOnCluster runs rooms, export, import and backup with --nats
+// on a cluster migrated from a data file: they print what they print on
+// the file, and the backup holds every room, which migrate restores.
 func TestAdminOnCluster(t *testing.T) {
 	data := seedMigrate(t)
 	ns := startNATS(t)
@@ -311,9 +311,53 @@ func TestAdminOnCluster(t *testing.T) {
 		t.Errorf("import replaced room a.b instead of merging: %q", out)
 	}
 
-	status, _, errOut := runCmd("backup", filepath.Join(t.TempDir(), "b.db"), "--nats", url)
-	if status != 2 || !strings.Contains(errOut, "nats stream backup FLOWSTATE_ROOMS") {
-		t.Errorf("backup --nats = %d, %q", status, errOut)
+	// backup --nats writes a data file holding every room as the
+	// cluster has it, owners included; migrate restores it into another
+	// cluster.
+	backup := filepath.Join(t.TempDir(), "b.db")
+	if status, out, errOut := runCmd("backup", backup, "--nats", url); status != 0 || !strings.Contains(out, fmt.Sprintf("wrote %s (%d rooms", backup, len(roomNames("--nats", url)))) {
+		t.Fatalf("backup --nats = %d, %q, %q", status, out, errOut)
+	}
+	if got, want := roomNames("--data", backup), roomNames("--nats", url); !slices.Equal(got, want) {
+		t.Errorf("the backup lists %q; the cluster %q", got, want)
+	}
+	restored := startNATS(t).ClientURL()
+	if status, out, errOut := runCmd("migrate", "--from", backup, "--nats", restored); status != 0 {
+		t.Fatalf("migrate of the backup = %d\n%s%s", status, out, errOut)
+	}
+	for _, room := range roomNames("--nats", url) {
+		for _, format := range []string{"text", "snapshot"} {
+			_, fromCluster, _ := runCmd("export", room, "--format", format, "--nats", url)
+			_, fromBackup, _ := runCmd("export", room, "--format", format, "--data", backup)
+			_, fromRestored, _ := runCmd("export", room, "--format", format, "--nats", restored)
+			if fromBackup != fromCluster || fromRestored != fromCluster || fromCluster == "" {
+				t.Errorf("room %q --format %s: cluster %.40q, backup %.40q, restored %.40q", room, format, fromCluster, fromBackup, fromRestored)
+			}
+		}
+	}
+	owners := func(st store.Store) map[uint64]string {
+		t.Helper()
+		o, err := st.Owners("a.b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	b, err := store.OpenBolt(backup, store.BoltOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := store.OpenBolt(data, store.BoltOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := owners(b), owners(src); len(want) == 0 || !maps.Equal(got, want) {
+		t.Errorf("the backup's owners of a.b: %v, the migrated file's %v", got, want)
+	}
+	b.Close()
+	src.Close()
+	if status, _, errOut := runCmd("backup", backup, "--nats", url, "--url", "http://127.0.0.1:1"); status != 2 || !strings.Contains(errOut, "give one") {
+		t.Errorf("backup --nats --url = %d, %q", status, errOut)
 	}
 }
 
