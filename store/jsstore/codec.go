@@ -92,6 +92,9 @@ type head struct {
 	Bytes  int    `json:"bytes"`           // the snapshot's size
 	Time   int64  `json:"time"`            // when it was stored, Unix ns
 	Marks  []mark `json:"marks,omitempty"` // earlier heads whose log is not purged yet
+	// Purged is the sequence up to which the room's log may be purged
+	// (this head's compaction purges it; see Follow).
+	Purged uint64 `json:"purged,omitempty"`
 }
 
 // A mark is an earlier head's sequence and time: the log up to Seq is

@@ -50,7 +50,11 @@ old, then deletes the old object. The head keeps the younger ones'
 sequences (marks). The delay lets a room on another node that follows the
 log (Follow), and fell behind (its consumer was on a node that died and
 is being made again), still read every entry: loads read only what
-follows the current head. The caller's snapshot holds what it loaded and
+follows the current head. A follower further behind than that would skip
+the purged entries without knowing (a consumer delivers the next entry
+there is), so each head records how far its compaction purged, one
+watcher per store follows the heads, and a follower that a head purged
+past is handed that head's snapshot, which holds every purged entry. The caller's snapshot holds what it loaded and
 what it appended itself; whatever other nodes appended after its load,
 and a snapshot stored by another node (or one this store completed with
 such entries), is folded in with Options.Merge before the snapshot is
@@ -81,10 +85,7 @@ everything that caller loaded and appended.
 
 # Caveats
 
-Rooms reports LogEntries as messages, not updates, and no LogBytes. A
-follower more than PurgeDelay behind would miss
-the entries purged meanwhile, and its members would not see them until
-the room reopens on its node; nothing stored is lost. An
+Rooms reports LogEntries as messages, not updates, and no LogBytes. An
 external NATS server needs max_payload of at least the largest update
 (the embedded one allows MaxPayload). The embedded server in a cluster
 listens for NATS clients on a free port of 127.0.0.1 unless told

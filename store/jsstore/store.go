@@ -103,6 +103,12 @@ type Store struct {
 	known  map[string]known
 	closed bool
 
+	// followers are the running Follows by room token, for the heads
+	// watcher (watchHeads), which starts with the first Follow.
+	followers   map[string]map[*follower]struct{}
+	headsWatch  jetstream.KeyWatcher
+	watchCancel context.CancelFunc
+
 	publishSeconds prometheus.Histogram
 	pendingGauge   prometheus.GaugeFunc
 	// pending adds up the log entries each Follow has yet to deliver.
@@ -584,7 +590,7 @@ func (s *Store) compact(ctx context.Context, room, token string, snapshot []byte
 		return fmt.Errorf("jsstore: store snapshot: %w", err)
 	}
 	now := time.Now()
-	nh := head{Seq: max(last, h.Seq), Object: name, Bytes: len(snapshot), Time: now.UnixNano()}
+	nh := head{Seq: max(last, h.Seq), Object: name, Bytes: len(snapshot), Time: now.UnixNano(), Purged: h.Purged}
 	// The log up to an earlier head's sequence may go once that head is
 	// PurgeDelay old; the younger ones are kept in the new head.
 	var purge uint64
@@ -599,6 +605,7 @@ func (s *Store) compact(ctx context.Context, room, token string, snapshot []byte
 			nh.Marks = append(nh.Marks, m)
 		}
 	}
+	nh.Purged = max(nh.Purged, purge)
 	if n := len(nh.Marks); n > maxMarks {
 		// The newest marks cover the oldest ones' entries too.
 		nh.Marks = nh.Marks[n-maxMarks:]
@@ -663,6 +670,8 @@ func (s *Store) Follow(room string, after uint64, deliver func(updates [][]byte)
 	if err != nil {
 		return nil, fmt.Errorf("jsstore: follow room %q: %w", room, err)
 	}
+	f := &follower{room: room, deliver: deliver}
+	f.last.Store(after)
 	var mu sync.Mutex
 	// mu guards stopped and cc.
 	var stopped bool
@@ -690,6 +699,7 @@ func (s *Store) Follow(room string, after uint64, deliver func(updates [][]byte)
 			return
 		}
 		stopped = true
+		s.unfollow(RoomToken(room), f)
 		setPending(0)
 		pmu.Lock()
 		ended = true
@@ -706,9 +716,12 @@ func (s *Store) Follow(room string, after uint64, deliver func(updates [][]byte)
 		default:
 		}
 		var left int64
+		var seq uint64
 		if md, err := m.Metadata(); err == nil {
 			left = int64(md.NumPending)
+			seq = md.Sequence.Stream
 		}
+		defer f.advance(seq)
 		if m.Headers().Get(nodeHeader) == s.opts.Node {
 			setPending(left)
 			return
@@ -722,7 +735,7 @@ func (s *Store) Follow(room string, after uint64, deliver func(updates [][]byte)
 			return
 		}
 		setPending(left + 1)
-		ok := deliver(updates)
+		ok := f.call(updates)
 		setPending(left)
 		if !ok {
 			go stop() // not from inside the handler it waits for
@@ -741,7 +754,130 @@ func (s *Store) Follow(room string, after uint64, deliver func(updates [][]byte)
 		cc.Stop()
 	}
 	mu.Unlock()
+	f.stop = stop
+	if err := s.follow(RoomToken(room), f); err != nil {
+		stop()
+		return nil, fmt.Errorf("jsstore: follow room %q: %w", room, err)
+	}
 	return stop, nil
+}
+
+// A follower is one running Follow, as the heads watcher sees it.
+//
+// A compaction purges the log up to a head at least PurgeDelay old. A
+// follower further behind than that (its node was cut off, or stopped,
+// for longer) would skip the purged entries without knowing: the
+// consumer just delivers the next entry there is. So every head records
+// how far its compaction purged (head.Purged), and when a follower sees
+// a head that purged past the last entry it had, it is handed that
+// head's snapshot, which holds every purged entry (applying what a
+// document has already changes nothing).
+type follower struct {
+	room    string
+	deliver func(updates [][]byte) bool
+	stop    func()
+	last    atomic.Uint64 // the stream sequence of the last entry seen
+	mu      sync.Mutex    // serialises deliver; guards covered
+	covered uint64        // the sequence the last snapshot handed over covers
+}
+
+// advance records that the entry at seq was seen.
+func (f *follower) advance(seq uint64) {
+	for {
+		old := f.last.Load()
+		if seq <= old || f.last.CompareAndSwap(old, seq) {
+			return
+		}
+	}
+}
+
+// call delivers updates, one delivery at a time.
+func (f *follower) call(updates [][]byte) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.deliver(updates)
+}
+
+// follow registers f for the heads of the room token, starting the heads
+// watcher with the first follower.
+func (s *Store) follow(token string, f *follower) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	if s.headsWatch == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		w, err := s.heads.WatchAll(ctx, jetstream.UpdatesOnly())
+		if err != nil {
+			cancel()
+			return err
+		}
+		s.headsWatch, s.watchCancel = w, cancel
+		s.followers = make(map[string]map[*follower]struct{})
+		go s.watchHeads(w)
+	}
+	if s.followers[token] == nil {
+		s.followers[token] = make(map[*follower]struct{})
+	}
+	s.followers[token][f] = struct{}{}
+	return nil
+}
+
+// unfollow removes f.
+func (s *Store) unfollow(token string, f *follower) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.followers[token], f)
+	if len(s.followers[token]) == 0 {
+		delete(s.followers, token)
+	}
+}
+
+// watchHeads hands the followers of a room whose head purged past them
+// that head's snapshot (see follower), until w stops.
+func (s *Store) watchHeads(w jetstream.KeyWatcher) {
+	for e := range w.Updates() {
+		if e == nil || e.Operation() != jetstream.KeyValuePut {
+			continue
+		}
+		h, err := decodeHead(e.Value())
+		if err != nil || h.Purged == 0 {
+			continue
+		}
+		s.mu.Lock()
+		var behind []*follower
+		for f := range s.followers[e.Key()] {
+			behind = append(behind, f)
+		}
+		s.mu.Unlock()
+		for _, f := range behind {
+			s.catchUp(f, h)
+		}
+	}
+}
+
+// catchUp hands f the snapshot of h if h's compaction purged entries f
+// has not seen.
+func (s *Store) catchUp(f *follower, h head) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if h.Purged <= max(f.last.Load(), f.covered) {
+		return
+	}
+	ctx, cancel := s.ctx()
+	snapshot, err := s.objects.GetBytes(ctx, h.Object)
+	cancel()
+	if err != nil {
+		// Replaced already (a newer head follows, and is handled the
+		// same way), or unreachable: the room is reloaded when it opens
+		// again.
+		return
+	}
+	f.covered = h.Seq
+	if !f.deliver([][]byte{snapshot}) {
+		go f.stop()
+	}
 }
 
 // PresenceSubject returns the core NATS subject of a room's presence.
@@ -992,5 +1128,9 @@ func (s *Store) Close() error {
 		return store.ErrClosed
 	}
 	s.closed = true
+	if s.headsWatch != nil {
+		s.headsWatch.Stop()
+		s.watchCancel()
+	}
 	return nil
 }

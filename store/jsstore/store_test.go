@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/flowstate/flowstate/crdt"
 	"github.com/flowstate/flowstate/store"
 	"github.com/flowstate/flowstate/store/jsstore"
 )
@@ -391,5 +392,73 @@ func TestLoadLogLengths(t *testing.T) {
 				t.Errorf("the load made %d consumers, want %d", got, tt.wantConsumers)
 			}
 		})
+	}
+}
+
+// TestFollowerBehindPurge holds a follower on its first entry while
+// another store appends far more than a consumer fetches at once and
+// compacts twice, purging the log the follower has yet to read: the
+// follower is handed the snapshot of the head that purged it, so that it
+// ends with every entry.
+func TestFollowerBehindPurge(t *testing.T) {
+	c := startCluster(t, 1)
+	a := c.open(0, 1, 5*time.Second, purgeAtOnce)
+	b := c.open(0, 1, 5*time.Second)
+	const room = "behind"
+	w := newWriter("w")
+	if _, _, err := a.Load(room); err != nil {
+		t.Fatal(err)
+	}
+	var tokens []string
+	appendOne := func() {
+		t.Helper()
+		u, token := w.next(t)
+		if err := a.Append(room, u); err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, token)
+	}
+	appendOne()
+
+	var mu sync.Mutex
+	doc := crdt.NewDoc()
+	release := make(chan struct{})
+	var once sync.Once
+	stop, err := b.Follow(room, 0, func(updates [][]byte) bool {
+		once.Do(func() { <-release })
+		mu.Lock()
+		defer mu.Unlock()
+		for _, u := range updates {
+			if err := doc.Apply(u); err != nil {
+				t.Error(err)
+			}
+		}
+		return true
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for range 1500 {
+		appendOne()
+	}
+	for range 2 { // the second purges what the first covers
+		if err := a.Compact(room, w.doc.Snapshot()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(release)
+	end := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		m := missing(doc.Text("t").String(), tokens)
+		mu.Unlock()
+		if len(m) == 0 {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the follower lacks %d of %d entries, e.g. %v", len(m), len(tokens), m[0])
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
