@@ -38,9 +38,11 @@ type Text struct {
 	root        *node
 	first, last *leaf
 	length      int // visible code points
-	// arena holds the UTF-8 content of every item, addressed by
-	// item.start/end; content is appended, never moved.
+	// arena holds the UTF-8 content of the live items, addressed by
+	// item.start/end; content is appended, and moved only by compact.
 	arena []byte
+	// dead counts the bytes of arena that hold deleted text.
+	dead int
 	// cursor caches where the last lookup landed: leaf cur (nil for none)
 	// starts at visible position curPos. Typing is mostly sequential, so
 	// most lookups start next to their answer.
@@ -278,6 +280,7 @@ func (t *Text) delete(pos, n int) {
 // run, so that a document with many deletions does not keep one item per
 // deleted code point. It returns the item that now holds it.
 func (t *Text) markDeleted(it *item) *item {
+	t.dead += int(it.end - it.start)
 	it.deleted = true
 	t.addVisible(it.leaf, -int(it.length))
 	if p := t.prev(it.leaf, indexIn(it)); p != nil && p.absorbs(it) {
@@ -287,7 +290,49 @@ func (t *Text) markDeleted(it *item) *item {
 	if _, _, nx := t.nextFrom(it.leaf, indexIn(it)+1); nx != nil && it.absorbs(nx) {
 		t.absorb(it, nx)
 	}
+	if t.dead >= compactMin && t.dead >= len(t.arena)/2 {
+		t.compact()
+	}
 	return it
+}
+
+// compactMin is the least number of bytes of deleted text that make a
+// Text compact its arena.
+const compactMin = 64 << 10
+
+// compact copies the text of the live items to a new arena, so that a
+// document's memory follows the text it holds, not all the text ever typed
+// into it. It runs once deleted text is half the arena, so its cost, a walk
+// over the items, is paid for by the deletions since the last one.
+func (t *Text) compact() {
+	old := t.arena
+	arena := make([]byte, 0, len(old)-t.dead)
+	var tail *item // the item whose text ends the arena
+	for lf := t.first; lf != nil; lf = lf.next {
+		for _, it := range lf.items {
+			switch {
+			case it.deleted:
+				it.start, it.end = 0, 0
+			case int(it.end) == len(old):
+				tail = it
+			default:
+				arena = moveContent(arena, old, it)
+			}
+		}
+	}
+	if tail != nil {
+		// Still last, so that typing on at the end of it grows it.
+		arena = moveContent(arena, old, tail)
+	}
+	t.arena, t.dead = arena, 0
+}
+
+// moveContent appends the text of it from old to arena and points it there.
+func moveContent(arena, old []byte, it *item) []byte {
+	start := len(arena)
+	arena = append(arena, old[it.start:it.end]...)
+	it.start, it.end = uint32(start), uint32(len(arena))
+	return arena
 }
 
 // absorbs reports whether deleted item b can join deleted item a: b

@@ -1,5 +1,7 @@
 package crdt
 
+import "math/bits"
+
 // The items of a Text sit in the leaves of a B-tree in document order.
 // Every leaf and inner node knows how many visible code points it holds, so
 // a position is found by one descent, O(log n); an insertion or a deletion
@@ -11,8 +13,9 @@ package crdt
 // maxLeaf is the most items a leaf holds before it splits in two, and
 // maxKids the most children an inner node holds. Small enough that
 // scanning a leaf or a node's counts is cheap, large enough that the tree
-// stays shallow: four levels of nodes hold billions of items.
-const (
+// stays shallow: four levels of nodes hold billions of items. Tests lower
+// them to build deep trees out of few items.
+var (
 	maxLeaf = 64
 	maxKids = 64
 )
@@ -51,15 +54,17 @@ func (t *Text) newTree() {
 }
 
 // leafKey orders leaves: of two leaves, the one that comes first in the
-// text has the smaller key. It is the path from the root, eight bits per
-// level (a node holds at most maxKids+1 children while it splits), so it
-// costs the depth of the tree and stays below 1<<62 for any tree that fits
-// in memory.
+// text has the smaller key. It is the path from the root, the index at each
+// level in as many bits as maxKids takes, so it costs the depth of the tree.
+// A node other than the root holds at least maxKids/2 children, so the key
+// stays below 1<<62 (positionOf's end of the text) for any tree that fits
+// in memory: seven bits a level leave room for eight levels.
 func leafKey(lf *leaf) int {
-	k, shift := lf.pidx, 8
+	bitsPer := bits.Len(uint(maxKids))
+	k, shift := lf.pidx, bitsPer
 	for n := lf.parent; n.parent != nil; n = n.parent {
 		k |= n.pidx << shift
-		shift += 8
+		shift += bitsPer
 	}
 	return k
 }
