@@ -81,8 +81,10 @@ type clientState struct {
 	// listed in Doc.waiters under waitsFor.
 	inRetry, advanced, waiting bool
 	waitsFor                   ClientID
-	// hint is the index of the head find used last: lookups cluster.
-	hint int
+	// hint and hint2 are the indexes of the heads the last two searches of
+	// find landed on: lookups cluster, and validation and integration look
+	// up the same two origins of a record in turn.
+	hint, hint2 int
 }
 
 func (c *clientState) addHead(it *item) {
@@ -106,9 +108,11 @@ func (c *clientState) find(clock uint64) *item {
 	if h[i] > clock {
 		if j := c.hint; j < i && h[j] <= clock && h[j+1] > clock {
 			i = j
+		} else if j := c.hint2; j < i && h[j] <= clock && h[j+1] > clock {
+			i = j
 		} else {
 			i = c.search(clock)
-			c.hint = i
+			c.hint, c.hint2 = i, c.hint
 		}
 	}
 	it := c.heads[i]

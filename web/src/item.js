@@ -175,8 +175,13 @@ export class ClientState {
     this.pending = [];
     /** Deletions of clocks not all integrated yet. @type {PendingRanges | null} */
     this.pendingDeletes = null;
-    /** hint is the index of the head find used last: lookups cluster. */
+    /**
+     * hint and hint2 are the indexes of the heads the last two searches of
+     * find landed on: lookups cluster, and validation and integration look
+     * up the same two origins of a record in turn.
+     */
     this.hint = 0;
+    this.hint2 = 0;
     // Marks of the Doc's retry lists: in Doc.retry; in Doc.advanced;
     // listed in Doc.waiters under waitsFor.
     this.inRetry = false;
@@ -231,9 +236,12 @@ export class ClientState {
     let i = h.length - 1;
     if (h[i] > clock) {
       const j = this.hint;
+      const j2 = this.hint2;
       if (j < i && h[j] <= clock && h[j + 1] > clock) i = j;
+      else if (j2 < i && h[j2] <= clock && h[j2 + 1] > clock) i = j2;
       else {
         i = this.search(clock);
+        this.hint2 = this.hint;
         this.hint = i;
       }
     }
