@@ -125,10 +125,14 @@ What an update can make a Doc spend, with n the number of items of a Text
 (its runs and their split pieces, tombstones included; at most its code
 points) and k the number of records and delete ranges of the update:
 
-  - Looking up an ID (the origins of every remote record) is a binary
-    search in its client's heads plus a walk of at most 16 split pieces:
+  - Looking up an ID (the origins of every remote record) is a search in
+    its client's heads, a few guesses by interpolation then a binary
+    search, O(log n) at worst, plus a walk of at most 16 split pieces:
     find cuts longer chains, such as a run typed in one go and then split
     by many insertions, into heads of their own.
+  - Placing a record or a local edit in the text is one descent of the
+    tree, O(log n), and a full leaf or node splits in two, renumbering the
+    children of one node only.
   - Integrating a record scans the items between its origins (FORMAT.md
     §7). Honest records have only concurrent insertions there. A hostile
     record may name origins far apart: the scan then passes over whole
