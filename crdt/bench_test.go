@@ -30,6 +30,7 @@ func buildTraceDoc(b *testing.B, tr *trace) (*crdt.Doc, [][]byte) {
 func BenchmarkLocalApply(b *testing.B) {
 	tr := loadTrace(b, benchTrace)
 	var updateBytes int
+	cpu := cpuTime()
 	for b.Loop() {
 		d := crdt.NewDocWithClient(1)
 		txt := d.Text("t")
@@ -56,6 +57,7 @@ func BenchmarkLocalApply(b *testing.B) {
 			b.Fatalf("Len()=%d after replay", txt.Len())
 		}
 	}
+	reportCPU(b, cpu)
 	b.ReportMetric(float64(len(tr.Txns)), "txns/op")
 	b.ReportMetric(float64(updateBytes), "update-bytes/op")
 }
@@ -64,6 +66,7 @@ func BenchmarkLocalApply(b *testing.B) {
 // per edit: each trace transaction runs in one Doc.Change.
 func BenchmarkLocalChange(b *testing.B) {
 	tr := loadTrace(b, benchTrace)
+	cpu := cpuTime()
 	for b.Loop() {
 		d := crdt.NewDocWithClient(1)
 		txt := d.Text("t")
@@ -91,6 +94,7 @@ func BenchmarkLocalChange(b *testing.B) {
 			b.Fatalf("Len()=%d after replay", txt.Len())
 		}
 	}
+	reportCPU(b, cpu)
 	b.ReportMetric(float64(len(tr.Txns)), "txns/op")
 }
 
@@ -101,6 +105,7 @@ func BenchmarkMerge(b *testing.B) {
 	for _, u := range updates {
 		total += len(u)
 	}
+	cpu := cpuTime()
 	for b.Loop() {
 		d := crdt.NewDocWithClient(2)
 		for _, u := range updates {
@@ -112,6 +117,7 @@ func BenchmarkMerge(b *testing.B) {
 			b.Fatal("merge does not reach endContent")
 		}
 	}
+	reportCPU(b, cpu)
 	b.SetBytes(int64(total))
 	b.ReportMetric(float64(total), "update-bytes/op")
 }
@@ -120,9 +126,11 @@ func BenchmarkEncodeSnapshot(b *testing.B) {
 	tr := loadTrace(b, benchTrace)
 	d, _ := buildTraceDoc(b, tr)
 	var snap []byte
+	cpu := cpuTime()
 	for b.Loop() {
 		snap = d.Snapshot()
 	}
+	reportCPU(b, cpu)
 	b.SetBytes(int64(len(snap)))
 	b.ReportMetric(float64(len(snap)), "snapshot-bytes")
 }
@@ -131,6 +139,7 @@ func BenchmarkLoadSnapshot(b *testing.B) {
 	tr := loadTrace(b, benchTrace)
 	d, _ := buildTraceDoc(b, tr)
 	snap := d.Snapshot()
+	cpu := cpuTime()
 	for b.Loop() {
 		l := crdt.NewDocWithClient(2)
 		if err := l.Apply(snap); err != nil {
@@ -140,6 +149,7 @@ func BenchmarkLoadSnapshot(b *testing.B) {
 			b.Fatal("loaded snapshot has the wrong length")
 		}
 	}
+	reportCPU(b, cpu)
 	b.SetBytes(int64(len(snap)))
 	b.ReportMetric(float64(len(snap)), "snapshot-bytes")
 }
