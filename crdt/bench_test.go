@@ -1,7 +1,6 @@
 package crdt_test
 
 import (
-	"math/rand/v2"
 	"testing"
 
 	"github.com/flowstate/flowstate/crdt"
@@ -31,6 +30,7 @@ func buildTraceDoc(b *testing.B, tr *trace) (*crdt.Doc, [][]byte) {
 func BenchmarkLocalApply(b *testing.B) {
 	tr := loadTrace(b, benchTrace)
 	var updateBytes int
+	cpu := cpuTime()
 	for b.Loop() {
 		d := crdt.NewDocWithClient(1)
 		txt := d.Text("t")
@@ -57,6 +57,7 @@ func BenchmarkLocalApply(b *testing.B) {
 			b.Fatalf("Len()=%d after replay", txt.Len())
 		}
 	}
+	reportCPU(b, cpu)
 	b.ReportMetric(float64(len(tr.Txns)), "txns/op")
 	b.ReportMetric(float64(updateBytes), "update-bytes/op")
 }
@@ -65,6 +66,7 @@ func BenchmarkLocalApply(b *testing.B) {
 // per edit: each trace transaction runs in one Doc.Change.
 func BenchmarkLocalChange(b *testing.B) {
 	tr := loadTrace(b, benchTrace)
+	cpu := cpuTime()
 	for b.Loop() {
 		d := crdt.NewDocWithClient(1)
 		txt := d.Text("t")
@@ -92,6 +94,7 @@ func BenchmarkLocalChange(b *testing.B) {
 			b.Fatalf("Len()=%d after replay", txt.Len())
 		}
 	}
+	reportCPU(b, cpu)
 	b.ReportMetric(float64(len(tr.Txns)), "txns/op")
 }
 
@@ -102,6 +105,7 @@ func BenchmarkMerge(b *testing.B) {
 	for _, u := range updates {
 		total += len(u)
 	}
+	cpu := cpuTime()
 	for b.Loop() {
 		d := crdt.NewDocWithClient(2)
 		for _, u := range updates {
@@ -113,6 +117,7 @@ func BenchmarkMerge(b *testing.B) {
 			b.Fatal("merge does not reach endContent")
 		}
 	}
+	reportCPU(b, cpu)
 	b.SetBytes(int64(total))
 	b.ReportMetric(float64(total), "update-bytes/op")
 }
@@ -121,9 +126,11 @@ func BenchmarkEncodeSnapshot(b *testing.B) {
 	tr := loadTrace(b, benchTrace)
 	d, _ := buildTraceDoc(b, tr)
 	var snap []byte
+	cpu := cpuTime()
 	for b.Loop() {
 		snap = d.Snapshot()
 	}
+	reportCPU(b, cpu)
 	b.SetBytes(int64(len(snap)))
 	b.ReportMetric(float64(len(snap)), "snapshot-bytes")
 }
@@ -132,6 +139,7 @@ func BenchmarkLoadSnapshot(b *testing.B) {
 	tr := loadTrace(b, benchTrace)
 	d, _ := buildTraceDoc(b, tr)
 	snap := d.Snapshot()
+	cpu := cpuTime()
 	for b.Loop() {
 		l := crdt.NewDocWithClient(2)
 		if err := l.Apply(snap); err != nil {
@@ -141,88 +149,7 @@ func BenchmarkLoadSnapshot(b *testing.B) {
 			b.Fatal("loaded snapshot has the wrong length")
 		}
 	}
+	reportCPU(b, cpu)
 	b.SetBytes(int64(len(snap)))
 	b.ReportMetric(float64(len(snap)), "snapshot-bytes")
-}
-
-// largeDoc builds a document of about 500,000 code points in some 100,000
-// items, made by inserts and deletes at random positions: the shape that
-// defeats a cursor at the last edit.
-func largeDoc(b *testing.B) *crdt.Doc {
-	b.Helper()
-	rng := rand.New(rand.NewPCG(7, 7))
-	d := crdt.NewDocWithClient(1)
-	txt := d.Text("t")
-	for i := range 100_000 {
-		err := d.Change(func() error {
-			if _, err := txt.Insert(rng.IntN(txt.Len()+1), "abcde"); err != nil {
-				return err
-			}
-			if i%4 == 0 && txt.Len() > 10 {
-				_, err := txt.Delete(rng.IntN(txt.Len()-3), 2)
-				return err
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	return d
-}
-
-// BenchmarkLargeDocRandomInsert inserts one code point at a random position
-// of a large document.
-func BenchmarkLargeDocRandomInsert(b *testing.B) {
-	d := largeDoc(b)
-	txt := d.Text("t")
-	rng := rand.New(rand.NewPCG(8, 8))
-	for b.Loop() {
-		if err := d.Change(func() error { _, err := txt.Insert(rng.IntN(txt.Len()+1), "x"); return err }); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkLargeDocRemoteInsert applies another replica's one-code-point
-// inserts at random positions of a large document.
-func BenchmarkLargeDocRemoteInsert(b *testing.B) {
-	d := largeDoc(b)
-	src := crdt.NewDocWithClient(2)
-	if err := src.Apply(d.Snapshot()); err != nil {
-		b.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(9, 9))
-	updates := make([][]byte, 10_000)
-	for i := range updates {
-		u, err := src.Text("t").Insert(rng.IntN(src.Text("t").Len()+1), "y")
-		if err != nil {
-			b.Fatal(err)
-		}
-		updates[i] = u
-	}
-	i := 0
-	for b.Loop() {
-		if i == len(updates) {
-			b.StopTimer()
-			d = largeDoc(b)
-			i = 0
-			b.StartTimer()
-		}
-		if err := d.Apply(updates[i]); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
-}
-
-// BenchmarkLargeDocLoad loads the snapshot of a large document.
-func BenchmarkLargeDocLoad(b *testing.B) {
-	snap := largeDoc(b).Snapshot()
-	b.SetBytes(int64(len(snap)))
-	for b.Loop() {
-		if err := crdt.NewDoc().Apply(snap); err != nil {
-			b.Fatal(err)
-		}
-	}
 }

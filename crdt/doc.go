@@ -65,11 +65,15 @@ Deleted code points stay as tombstones.
 
 Text is stored as run-length items: a run typed in one go is one item until
 an edit inside it splits it, and adjacent deleted pieces of a run merge
-again. Items sit in a two-level list (leaves of up to 64 items with visible
-lengths) with a cursor at the last edit, so sequential typing costs O(1)
-and a jump costs one pass over the leaf lengths. Each client's items are
-also indexed in clock order (heads plus chains of split pieces), which
-serves the ID lookups of remote updates by binary search.
+again. Items sit in the leaves of a B-tree (leaves of up to 64 items, nodes
+of up to 64 children, each knowing its visible length), so a jump to any
+position is one descent, O(log n), and a full leaf splits without
+renumbering anything beyond its parent's children; a cursor at the last
+edit makes sequential typing O(1). Each client's items are also indexed in
+clock order (heads plus chains of split pieces), which serves the ID
+lookups of remote updates by interpolation, then binary, search. The text
+of live items sits in one buffer per Text, which is compacted once deleted
+text fills half of it.
 
 Map entries are last-writer-wins registers: a write carries a sequence
 number one above the value its writer saw, and concurrent writes are ordered
@@ -121,21 +125,24 @@ What an update can make a Doc spend, with n the number of items of a Text
 (its runs and their split pieces, tombstones included; at most its code
 points) and k the number of records and delete ranges of the update:
 
-  - Looking up an ID (the origins of every remote record) is a binary
-    search in its client's heads plus a walk of at most 16 split pieces:
+  - Looking up an ID (the origins of every remote record) is a search in
+    its client's heads, a few guesses by interpolation then a binary
+    search, O(log n) at worst, plus a walk of at most 16 split pieces:
     find cuts longer chains, such as a run typed in one go and then split
     by many insertions, into heads of their own.
+  - Placing a record or a local edit in the text is one descent of the
+    tree, O(log n), and a full leaf or node splits in two, renumbering the
+    children of one node only.
   - Integrating a record scans the items between its origins (FORMAT.md
     §7). Honest records have only concurrent insertions there. A hostile
     record may name origins far apart: the scan then passes over whole
-    groups of 64 leaves and whole leaves whose items all have their left
-    origin right of the record's, so it costs the number of groups between
-    the origins (n/4096 at most) plus the leaves of two groups and the items
-    of the leaves that hold an item whose left origin is at or before the
-    record's, and the result is the plain scan's, item for item. The bounds
-    are computed when a scan first needs them: the first such record after
-    a load looks at every item once, O(n), and later ones share the
-    result, as a split recomputes only its leaf's and its group's. A
+    subtrees and whole leaves whose items all have their left origin right
+    of the record's, so it costs a few subtrees per level of the tree plus
+    the items of the leaves that hold an item whose left origin is at or
+    before the record's, and the result is the plain scan's, item for item.
+    The bounds are computed when a scan first needs them: the first such
+    record after a load looks at every item once, O(n), and later ones
+    share the result, as a split leaves its nodes' bounds as they were. A
     100-record update with origins at the two ends of a 100,000-item text
     costs about ten keystrokes per record, not a walk of the text
     (BenchmarkCostFarApartOrigins). What stays is inherent to the rule:
@@ -186,8 +193,9 @@ on which it received first, so replicas fed conflicting histories by a
 hostile peer may differ on that peer's changes and on what was inserted
 next to them (never in a broken state). Deleted code points stay as
 tombstones for as long as the document lives; their IDs and lengths are in
-every snapshot, their text is not, and a Doc loaded from a snapshot holds
-none of it in memory either (a long-lived Doc keeps the bytes of text it
-saw deleted until it is reloaded).
+every snapshot, their text is not, and a Doc drops it from memory too (once
+deleted text is half of a Text's buffer, the live text moves to a new one),
+so a long-lived Doc holds about what the same document freshly loaded
+does.
 */
 package crdt

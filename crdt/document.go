@@ -602,7 +602,18 @@ func (d *Doc) tryIntegrate(c *clientState, r *record) status {
 			leftItem = left.c.find(left.clock)
 		}
 		if !right.none() {
-			rightItem = right.c.find(right.clock)
+			// The right origin is mostly the code point after the left
+			// one: in the left origin's item or the piece after it.
+			if leftItem != nil && right.c == left.c {
+				if it := leftItem; it.clock <= right.clock && right.clock < it.clock+it.length {
+					rightItem = it
+				} else if it := leftItem.next; it != nil && it.clock <= right.clock && right.clock < it.clock+it.length {
+					rightItem = it
+				}
+			}
+			if rightItem == nil {
+				rightItem = right.c.find(right.clock)
+			}
 		}
 		// Validation checked the origins it could see; one that was
 		// unknown then (the record waited in pending) is checked here.

@@ -81,8 +81,10 @@ type clientState struct {
 	// listed in Doc.waiters under waitsFor.
 	inRetry, advanced, waiting bool
 	waitsFor                   ClientID
-	// hint is the index of the head find used last: lookups cluster.
-	hint int
+	// hint and hint2 are the indexes of the heads the last two searches of
+	// find landed on: lookups cluster, and validation and integration look
+	// up the same two origins of a record in turn.
+	hint, hint2 int
 }
 
 func (c *clientState) addHead(it *item) {
@@ -106,9 +108,11 @@ func (c *clientState) find(clock uint64) *item {
 	if h[i] > clock {
 		if j := c.hint; j < i && h[j] <= clock && h[j+1] > clock {
 			i = j
+		} else if j := c.hint2; j < i && h[j] <= clock && h[j+1] > clock {
+			i = j
 		} else {
-			i = sort.Search(len(h), func(i int) bool { return h[i] > clock }) - 1
-			c.hint = i
+			i = c.search(clock)
+			c.hint, c.hint2 = i, c.hint
 		}
 	}
 	it := c.heads[i]
@@ -121,6 +125,34 @@ func (c *clientState) find(clock uint64) *item {
 		c.promote(i, it)
 	}
 	return it
+}
+
+// search returns the index of the last head that starts at or before
+// clock. Clocks spread over the heads about evenly, so a few guesses by
+// interpolation land next to the answer with a cache miss each, where a
+// binary search over a large document's heads would take a dozen; a
+// binary search of what is left keeps the worst case logarithmic.
+func (c *clientState) search(clock uint64) int {
+	h := c.headClocks
+	lo, hi := 0, len(h)-1 // h[lo] <= clock (h[0] is 0), and the answer is in [lo, hi]
+	for range 3 {
+		if lo == hi {
+			return lo
+		}
+		m := hi
+		if span := h[hi] - h[lo]; clock-h[lo] < span {
+			m = lo + int(float64(clock-h[lo])/float64(span)*float64(hi-lo))
+		}
+		if h[m] > clock {
+			hi = m - 1
+			continue
+		}
+		if m == hi || h[m+1] > clock {
+			return m
+		}
+		lo = m + 1
+	}
+	return lo + sort.Search(hi-lo+1, func(i int) bool { return h[lo+i] > clock }) - 1
 }
 
 // maxChain is the longest walk along a chain that find accepts before it

@@ -2,37 +2,13 @@ package crdt
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
 )
 
-// maxLeaf is the most items a leaf holds before it splits in two. Small
-// enough that scanning a leaf is cheap, large enough that the list of leaves
-// stays short.
-const maxLeaf = 64
-
-// Leaves are counted in groups of leafGroup, whose visible lengths let a
-// lookup far from the cursor skip a group at a time; nearBy is how far from
-// the cursor (in code points) a lookup still walks leaf by leaf.
-const (
-	leafGroup = 64
-	nearBy    = 4096
-)
-
-// A leaf is a block of consecutive items of a Text.
-type leaf struct {
-	items   []*item
-	visible int   // visible code points in items
-	idx     int   // position in Text.leaves
-	t       *Text // the text the leaf belongs to
-	// minLeft bounds the left origins of the items, for the conflict scan.
-	minLeft bound
-}
-
 // A bound is a code point at or before the left origin of every item of a
-// leaf or of a group of leaves: the conflict scan passes over them without
+// leaf or of a subtree of the Text's tree: the conflict scan passes over them without
 // looking at their items when the bound lies right of the new run's left
 // origin. Code points never change order, so a bound stays one while items
 // only leave.
@@ -55,21 +31,23 @@ const (
 //
 // A Text belongs to its Doc and, like the Doc, is not safe for concurrent use.
 type Text struct {
-	doc    *Doc
-	name   string
-	leaves []*leaf
-	length int // visible code points
-	// arena holds the UTF-8 content of every item, addressed by
-	// item.start/end; content is appended, never moved.
+	doc  *Doc
+	name string
+	// root is the top of the B-tree of items (tree.go); first and last
+	// are its first and last leaves.
+	root        *node
+	first, last *leaf
+	length      int // visible code points
+	// arena holds the UTF-8 content of the live items, addressed by
+	// item.start/end; content is appended, and moved only by compact.
 	arena []byte
-	// cursor caches where the last lookup landed: leaves[curLeaf] starts
-	// at visible position curPos. Typing is mostly sequential, so most
-	// lookups start next to their answer.
-	curLeaf, curPos int
-	// groupVisible[k] is the visible length of leaves[k*leafGroup:][:leafGroup].
-	groupVisible []int
-	// groupMinLeft[k] bounds the left origins of the items in those leaves.
-	groupMinLeft []bound
+	// dead counts the bytes of arena that hold deleted text.
+	dead int
+	// cursor caches where the last lookup landed: leaf cur (nil for none)
+	// starts at visible position curPos. Typing is mostly sequential, so
+	// most lookups start next to their answer.
+	cur    *leaf
+	curPos int
 
 	observers []*textObserver
 	changes   []change // recorded during a transaction when observed
@@ -77,8 +55,8 @@ type Text struct {
 }
 
 func newText(d *Doc, name string) *Text {
-	t := &Text{doc: d, name: name, groupVisible: []int{0}, groupMinLeft: []bound{{}}}
-	t.leaves = []*leaf{{t: t}}
+	t := &Text{doc: d, name: name}
+	t.newTree()
 	return t
 }
 
@@ -92,7 +70,7 @@ func (t *Text) Len() int { return t.length }
 func (t *Text) String() string {
 	var b strings.Builder
 	b.Grow(t.length)
-	for _, lf := range t.leaves {
+	for lf := t.first; lf != nil; lf = lf.next {
 		for _, it := range lf.items {
 			if !it.deleted {
 				b.Write(t.arena[it.start:it.end])
@@ -131,61 +109,9 @@ func (t *Text) Delete(pos, n int) ([]byte, error) {
 	return t.doc.local(func() { t.delete(pos, n) })
 }
 
-// seekLeaf returns the index of the leaf holding visible position pos
-// (pos < t.length) and the position where that leaf starts.
-func (t *Text) seekLeaf(pos int) (int, int) {
-	li, start := t.curLeaf, t.curPos
-	if pos < start-nearBy || pos >= start+nearBy {
-		li, start = t.jumpTo(pos)
-	}
-	for pos < start {
-		li--
-		start -= t.leaves[li].visible
-	}
-	for pos >= start+t.leaves[li].visible {
-		start += t.leaves[li].visible
-		li++
-	}
-	t.curLeaf, t.curPos = li, start
-	return li, start
-}
-
-// leafStart returns the visible position where leaves[li] starts.
-func (t *Text) leafStart(li int) int {
-	cl, start := t.curLeaf, t.curPos
-	if li < cl-8 || li > cl+8 {
-		// Far from the cursor: add up whole groups of leaves instead.
-		g := li / leafGroup
-		cl, start = g*leafGroup, 0
-		for _, v := range t.groupVisible[:g] {
-			start += v
-		}
-	}
-	for cl > li {
-		cl--
-		start -= t.leaves[cl].visible
-	}
-	for cl < li {
-		start += t.leaves[cl].visible
-		cl++
-	}
-	t.curLeaf, t.curPos = cl, start
-	return start
-}
-
-// indexIn returns the index of it in its leaf.
-func indexIn(it *item) int {
-	for i, x := range it.leaf.items {
-		if x == it {
-			return i
-		}
-	}
-	panic("crdt: item missing from its leaf")
-}
-
 // posOf returns the visible position of the first code point of it.
 func (t *Text) posOf(it *item) int {
-	p := t.leafStart(it.leaf.idx)
+	p := t.leafStart(it.leaf)
 	for _, x := range it.leaf.items {
 		if x == it {
 			return p
@@ -193,103 +119,6 @@ func (t *Text) posOf(it *item) int {
 		p += x.visible()
 	}
 	panic("crdt: item missing from its leaf")
-}
-
-// addVisible records that leaves[li] gained delta visible code points.
-func (t *Text) addVisible(lf *leaf, delta int) {
-	lf.visible += delta
-	t.groupVisible[lf.idx/leafGroup] += delta
-	t.length += delta
-	if lf.idx < t.curLeaf {
-		t.curPos += delta
-	}
-}
-
-// insertItem puts it at index i of lf and splits lf when it is full.
-// leftLeaf is the leaf holding it's left origin, if the caller knows it.
-func (t *Text) insertItem(lf *leaf, i int, it *item, leftLeaf *leaf) {
-	if leftLeaf != lf || it.left.none() {
-		// An origin inside lf lies right of the left origin of lf's first
-		// item, so only one from elsewhere can lower the bound.
-		b := bound{r: it.left, state: boundAt}
-		lf.minLeft = lower(lf.minLeft, b)
-		g := &t.groupMinLeft[lf.idx/leafGroup]
-		*g = lower(*g, b)
-	}
-	it.leaf = lf
-	lf.items = append(lf.items, nil)
-	copy(lf.items[i+1:], lf.items[i:])
-	lf.items[i] = it
-	if v := it.visible(); v > 0 {
-		t.addVisible(lf, v)
-	}
-	if len(lf.items) > maxLeaf {
-		t.splitLeaf(lf)
-	}
-}
-
-func (t *Text) splitLeaf(lf *leaf) {
-	half := len(lf.items) / 2
-	nl := &leaf{items: make([]*item, len(lf.items)-half, maxLeaf+1), t: t}
-	// lf keeps its bound: it only lost items; nl's is computed when needed.
-	copy(nl.items, lf.items[half:])
-	clear(lf.items[half:])
-	lf.items = lf.items[:half]
-	for _, it := range nl.items {
-		it.leaf = nl
-		nl.visible += it.visible()
-	}
-	lf.visible -= nl.visible
-	li := lf.idx
-	t.leaves = append(t.leaves, nil)
-	copy(t.leaves[li+2:], t.leaves[li+1:])
-	t.leaves[li+1] = nl
-	for j := li + 1; j < len(t.leaves); j++ {
-		t.leaves[j].idx = j
-	}
-	if t.curLeaf > li {
-		t.curLeaf++
-	}
-	t.regroup(li / leafGroup)
-}
-
-// regroup recomputes the visible lengths of the groups of leaves from
-// group g on, after leaves moved between groups.
-func (t *Text) regroup(g int) {
-	n := (len(t.leaves) + leafGroup - 1) / leafGroup
-	t.groupVisible = slices.Grow(t.groupVisible[:g], n-g)[:n]
-	// Every group after g gained the leaf that was the last of the group
-	// before it; group g gained the new leaf.
-	old := len(t.groupMinLeft)
-	t.groupMinLeft = slices.Grow(t.groupMinLeft, n-old)[:n]
-	clear(t.groupMinLeft[old:])
-	t.groupMinLeft[g] = bound{}
-	for k := g + 1; k < old; k++ {
-		t.groupMinLeft[k] = lower(t.groupMinLeft[k], t.leaves[k*leafGroup].minLeft)
-	}
-	for k := g; k < n; k++ {
-		v := 0
-		for _, lf := range t.leaves[k*leafGroup : min((k+1)*leafGroup, len(t.leaves))] {
-			v += lf.visible
-		}
-		t.groupVisible[k] = v
-	}
-}
-
-// jumpTo finds the leaf holding visible position pos (pos < t.length) by
-// whole groups of leaves first, and returns its index and start.
-func (t *Text) jumpTo(pos int) (int, int) {
-	start, g := 0, 0
-	for pos >= start+t.groupVisible[g] {
-		start += t.groupVisible[g]
-		g++
-	}
-	li := g * leafGroup
-	for pos >= start+t.leaves[li].visible {
-		start += t.leaves[li].visible
-		li++
-	}
-	return li, start
 }
 
 // split cuts it after n code points (0 < n < it.length) and returns the
@@ -326,53 +155,10 @@ func (t *Text) split(it *item, n uint64) *item {
 	return nx
 }
 
-// prev returns the item before index i of lf in document order, or nil.
-func (t *Text) prev(lf *leaf, i int) *item {
-	if i > 0 {
-		return lf.items[i-1]
-	}
-	for li := lf.idx - 1; li >= 0; li-- {
-		if n := len(t.leaves[li].items); n > 0 {
-			return t.leaves[li].items[n-1]
-		}
-	}
-	return nil
-}
-
-// after returns the leaf and index just after it (the index may equal the
-// leaf's length), and the item there, or nil at the end of the text.
-func (t *Text) after(it *item) (*leaf, int, *item) {
-	if it == nil {
-		for _, lf := range t.leaves {
-			if len(lf.items) > 0 {
-				return lf, 0, lf.items[0]
-			}
-		}
-		return t.leaves[0], 0, nil
-	}
-	lf := it.leaf
-	i := indexIn(it) + 1
-	return t.nextFrom(lf, i)
-}
-
-// nextFrom returns the first item at or after index i of lf.
-func (t *Text) nextFrom(lf *leaf, i int) (*leaf, int, *item) {
-	if i < len(lf.items) {
-		return lf, i, lf.items[i]
-	}
-	for li := lf.idx + 1; li < len(t.leaves); li++ {
-		if l := t.leaves[li]; len(l.items) > 0 {
-			return l, 0, l.items[0]
-		}
-	}
-	return lf, i, nil
-}
-
 // locate returns the leaf, index and offset of the visible code point at
 // pos (pos < t.length).
 func (t *Text) locate(pos int) (*leaf, int, uint64) {
-	li, p := t.seekLeaf(pos)
-	lf := t.leaves[li]
+	lf, p := t.seekLeaf(pos)
 	for i, it := range lf.items {
 		if it.deleted {
 			continue
@@ -398,7 +184,7 @@ func (t *Text) insert(pos int, s string) {
 	var i int
 	var leftItem, rightItem *item
 	if pos == t.length {
-		lf = t.leaves[len(t.leaves)-1]
+		lf = t.last
 		i = len(lf.items)
 		leftItem = t.prev(lf, i)
 	} else {
@@ -494,6 +280,7 @@ func (t *Text) delete(pos, n int) {
 // run, so that a document with many deletions does not keep one item per
 // deleted code point. It returns the item that now holds it.
 func (t *Text) markDeleted(it *item) *item {
+	t.dead += int(it.end - it.start)
 	it.deleted = true
 	t.addVisible(it.leaf, -int(it.length))
 	if p := t.prev(it.leaf, indexIn(it)); p != nil && p.absorbs(it) {
@@ -503,7 +290,49 @@ func (t *Text) markDeleted(it *item) *item {
 	if _, _, nx := t.nextFrom(it.leaf, indexIn(it)+1); nx != nil && it.absorbs(nx) {
 		t.absorb(it, nx)
 	}
+	if t.dead >= compactMin && t.dead >= len(t.arena)/2 {
+		t.compact()
+	}
 	return it
+}
+
+// compactMin is the least number of bytes of deleted text that make a
+// Text compact its arena.
+const compactMin = 64 << 10
+
+// compact copies the text of the live items to a new arena, so that a
+// document's memory follows the text it holds, not all the text ever typed
+// into it. It runs once deleted text is half the arena, so its cost, a walk
+// over the items, is paid for by the deletions since the last one.
+func (t *Text) compact() {
+	old := t.arena
+	arena := make([]byte, 0, len(old)-t.dead)
+	var tail *item // the item whose text ends the arena
+	for lf := t.first; lf != nil; lf = lf.next {
+		for _, it := range lf.items {
+			switch {
+			case it.deleted:
+				it.start, it.end = 0, 0
+			case int(it.end) == len(old):
+				tail = it
+			default:
+				arena = moveContent(arena, old, it)
+			}
+		}
+	}
+	if tail != nil {
+		// Still last, so that typing on at the end of it grows it.
+		arena = moveContent(arena, old, tail)
+	}
+	t.arena, t.dead = arena, 0
+}
+
+// moveContent appends the text of it from old to arena and points it there.
+func moveContent(arena, old []byte, it *item) []byte {
+	start := len(arena)
+	arena = append(arena, old[it.start:it.end]...)
+	it.start, it.end = uint32(start), uint32(len(arena))
+	return arena
 }
 
 // absorbs reports whether deleted item b can join deleted item a: b
@@ -595,7 +424,7 @@ func positionOf(r ref, isRight bool) position {
 		return posBeforeAll
 	}
 	it := r.c.find(r.clock)
-	return position{it.leaf.idx, indexIn(it), r.clock - it.clock}
+	return position{leafKey(it.leaf), indexIn(it), r.clock - it.clock}
 }
 
 // resolveConflict scans the items between the new run's origins, which were
@@ -647,12 +476,12 @@ done:
 var scanSkips = true
 
 // nextCandidate is nextFrom for resolveConflict: it passes over whole
-// groups of leaves and whole leaves whose items all have their left origin
-// right of leftPos, since such items neither end the scan nor are siblings
-// of the new run; the scan over them would only move its destination past
-// them. A scan between far-apart origins, which only a hostile peer sends,
-// then costs the number of groups between them plus two groups' worth of
-// leaves and two leaves' worth of items, instead of the number of items.
+// subtrees and whole leaves whose items all have their left origin right of
+// leftPos, since such items neither end the scan nor are siblings of the
+// new run; the scan over them would only move its destination past them. A
+// scan between far-apart origins, which only a hostile peer sends, then
+// costs a few subtrees per level of the tree plus two leaves' worth of
+// items, instead of the number of items between them.
 func (t *Text) nextCandidate(lf *leaf, i int, leftPos position, rightItem *item) (*leaf, int, *item) {
 	if i < len(lf.items) {
 		return lf, i, lf.items[i]
@@ -660,37 +489,53 @@ func (t *Text) nextCandidate(lf *leaf, i int, leftPos position, rightItem *item)
 	if !scanSkips {
 		return t.nextFrom(lf, i)
 	}
-	rightLeaf := -1
+	var rightLeaf *leaf
 	if rightItem != nil {
-		rightLeaf = rightItem.leaf.idx
+		rightLeaf = rightItem.leaf
 	}
-	for li := lf.idx + 1; li < len(t.leaves); li++ {
-		if g := li / leafGroup; li%leafGroup == 0 && rightLeaf/leafGroup != g {
-			if t.groupBound(g).rightOf(leftPos) {
-				// As if the scan had walked the group: at the end of its
-				// last leaf with items.
-				end := min(li+leafGroup, len(t.leaves))
-				for k := end - 1; k >= li; k-- {
-					if l := t.leaves[k]; len(l.items) > 0 {
-						lf, i = l, len(l.items)
-						break
-					}
-				}
-				li = end - 1
-				continue
+	cur := lf // the last leaf passed
+	for {
+		// The next subtree: the sibling after cur, or after the lowest
+		// node above it that has one.
+		var l *leaf
+		var n *node
+		if p := cur.parent; cur.pidx+1 < len(p.leaves) {
+			l = p.leaves[cur.pidx+1]
+		} else {
+			for p.parent != nil && p.pidx+1 == len(p.parent.kids) {
+				p = p.parent
+			}
+			if p.parent == nil {
+				return lf, i, nil // the end of the text
+			}
+			n = p.parent.kids[p.pidx+1]
+		}
+		// Pass over it whole if its bound allows, else go down into it.
+		for n != nil {
+			if !holdsLeaf(n, rightLeaf) && t.nodeBound(n).rightOf(leftPos) {
+				break
+			}
+			if n.leaves != nil {
+				l, n = n.leaves[0], nil
+			} else {
+				n = n.kids[0]
 			}
 		}
-		l := t.leaves[li]
+		if n != nil {
+			cur = lastLeaf(n)
+			lf, i = cur, len(cur.items) // as if the scan had walked it
+			continue
+		}
+		cur = l
 		if len(l.items) == 0 {
 			continue
 		}
-		if li != rightLeaf && t.leafBound(l).rightOf(leftPos) {
+		if l != rightLeaf && t.leafBound(l).rightOf(leftPos) {
 			lf, i = l, len(l.items) // as if the scan had walked it
 			continue
 		}
 		return l, 0, l.items[0]
 	}
-	return lf, i, nil
 }
 
 // leafBound returns lf's bound, computing it from the items if unknown.
@@ -707,14 +552,17 @@ func (t *Text) leafBound(lf *leaf) *bound {
 	return &lf.minLeft
 }
 
-// groupBound returns group g's bound, computing it from its leaves' if
+// nodeBound returns n's bound, computing it from its children's if
 // unknown.
-func (t *Text) groupBound(g int) *bound {
-	if t.groupMinLeft[g].state == boundUnknown {
-		leaves := t.leaves[g*leafGroup : min((g+1)*leafGroup, len(t.leaves))]
-		t.groupMinLeft[g] = minBound(len(leaves), func(k int) bound { return *t.leafBound(leaves[k]) })
+func (t *Text) nodeBound(n *node) *bound {
+	if n.minLeft.state == boundUnknown {
+		if n.leaves != nil {
+			n.minLeft = minBound(len(n.leaves), func(k int) bound { return *t.leafBound(n.leaves[k]) })
+		} else {
+			n.minLeft = minBound(len(n.kids), func(k int) bound { return *t.nodeBound(n.kids[k]) })
+		}
 	}
-	return &t.groupMinLeft[g]
+	return &n.minLeft
 }
 
 // minBound returns the least of the known bounds at(0) ... at(n-1).
@@ -744,7 +592,7 @@ func (b *bound) pos() position {
 		return posBeforeAll
 	}
 	it := b.holder()
-	return position{it.leaf.idx, indexIn(it), b.r.clock - it.clock}
+	return position{leafKey(it.leaf), indexIn(it), b.r.clock - it.clock}
 }
 
 // rightOf reports whether a known bound lies right of p.
@@ -756,10 +604,11 @@ func (b *bound) rightOf(p position) bool {
 		return false // before all
 	}
 	it := b.holder()
-	if li := it.leaf.idx; li != p.leaf {
+	li := leafKey(it.leaf)
+	if li != p.leaf {
 		return li > p.leaf
 	}
-	return p.less(position{it.leaf.idx, indexIn(it), b.r.clock - it.clock})
+	return p.less(position{li, indexIn(it), b.r.clock - it.clock})
 }
 
 // holder returns the item holding the bound's code point: the one it held
@@ -784,13 +633,14 @@ func cmpLeft(r ref, p position) int {
 		return -1
 	}
 	it := r.c.find(r.clock)
-	if li := it.leaf.idx; li != p.leaf {
+	li := leafKey(it.leaf)
+	if li != p.leaf {
 		if li < p.leaf {
 			return -1
 		}
 		return 1
 	}
-	q := position{it.leaf.idx, indexIn(it), r.clock - it.clock}
+	q := position{li, indexIn(it), r.clock - it.clock}
 	switch {
 	case q.less(p):
 		return -1

@@ -112,15 +112,13 @@ func (e *encoder) addBlock(c *clientState, clock uint64) {
 		// head follows, room for them saves regrowing.
 		e.recs = slices.Grow(e.recs, len(c.heads))
 	}
-	it := c.find(clock)
-	off := clock - it.clock
-	for it != nil {
-		e.add(it, off)
-		off = 0
-		end := it.clock + it.length
-		it = it.next
-		if it == nil && end < c.next {
-			it = c.find(end)
+	// Heads are in clock order and each chain covers the clocks up to the
+	// next head: walking them in turn needs no lookup per head.
+	for _, h := range c.heads[c.search(clock):] {
+		for it := h; it != nil; it = it.next {
+			if end := it.clock + it.length; end > clock {
+				e.add(it, clock-min(clock, it.clock))
+			}
 		}
 	}
 	b := &e.blocks[len(e.blocks)-1]
@@ -193,10 +191,12 @@ func (e *encoder) finish() []byte {
 				e.types = append(e.types, r.typ)
 			}
 		}
-		if r.left.c != nil {
+		// Origins mostly name the client of the last one: listing a
+		// client once per run of them keeps the table to sort short.
+		if r.left.c != nil && r.left.c.id != e.clients[len(e.clients)-1] {
 			e.clients = append(e.clients, r.left.c.id)
 		}
-		if r.right.c != nil {
+		if r.right.c != nil && r.right.c.id != e.clients[len(e.clients)-1] {
 			e.clients = append(e.clients, r.right.c.id)
 		}
 	}
@@ -810,18 +810,25 @@ func (u *decoded) splitText(rec record, deleted []clockRange, i int, text []byte
 	for i < len(deleted) && deleted[i].end <= rec.clock {
 		i++
 	}
-	first := true
 	for clock := rec.clock; clock < end; {
-		part := rec
-		part.clock = clock
-		if !first {
+		// The part is written in place, field by field: copying a whole
+		// record costs a write barrier per pointer field while the
+		// collector runs, which it does through most of a large load.
+		k := len(u.recs)
+		if k == cap(u.recs) {
+			u.recs = slices.Grow(u.recs, 1)
+		}
+		u.recs = u.recs[:k+1]
+		part := &u.recs[k] // zero: recs are cleared before reuse
+		part.kind, part.clock, part.typ = kindText, clock, rec.typ
+		part.left, part.hasLeft = rec.left, rec.hasLeft
+		part.right, part.hasRight = rec.right, rec.hasRight
+		if clock > rec.clock {
 			part.left, part.hasLeft = ID{u.cur, clock - 1}, true
 		}
-		first = false
 		var stop uint64
 		if i < len(deleted) && deleted[i].start <= clock {
 			stop = min(end, deleted[i].end)
-			part.content = nil
 			if deleted[i].end == stop {
 				i++ // used up; a range reaching past the record serves the next one too
 			}
@@ -838,7 +845,6 @@ func (u *decoded) splitText(rec record, deleted []clockRange, i int, text []byte
 			text = text[k:]
 		}
 		part.length = stop - clock
-		u.recs = append(u.recs, part)
 		clock = stop
 	}
 	return text, i, nil

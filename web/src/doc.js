@@ -753,7 +753,19 @@ export class Doc {
           rk = r.rightClock;
         }
         const leftItem = lc !== null ? lc.find(lk) : null;
-        const rightItem = rc !== null ? rc.find(rk) : null;
+        let rightItem = null;
+        if (rc !== null) {
+          // The right origin is mostly the code point after the left one:
+          // in the left origin's item or the piece after it.
+          if (leftItem !== null && rc === lc) {
+            if (leftItem.clock <= rk && rk < leftItem.clock + leftItem.length) rightItem = leftItem;
+            else {
+              const nx = leftItem.next;
+              if (nx !== null && nx.clock <= rk && rk < nx.clock + nx.length) rightItem = nx;
+            }
+          }
+          if (rightItem === null) rightItem = rc.find(rk);
+        }
         // Checked again here, whatever validation found: an origin that
         // was unknown then may have turned out to be in another type.
         if (!holds(r.text, leftItem) || !holds(r.text, rightItem)) return DROPPED;

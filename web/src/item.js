@@ -175,8 +175,13 @@ export class ClientState {
     this.pending = [];
     /** Deletions of clocks not all integrated yet. @type {PendingRanges | null} */
     this.pendingDeletes = null;
-    /** hint is the index of the head find used last: lookups cluster. */
+    /**
+     * hint and hint2 are the indexes of the heads the last two searches of
+     * find landed on: lookups cluster, and validation and integration look
+     * up the same two origins of a record in turn.
+     */
     this.hint = 0;
+    this.hint2 = 0;
     // Marks of the Doc's retry lists: in Doc.retry; in Doc.advanced;
     // listed in Doc.waiters under waitsFor.
     this.inRetry = false;
@@ -231,17 +236,12 @@ export class ClientState {
     let i = h.length - 1;
     if (h[i] > clock) {
       const j = this.hint;
+      const j2 = this.hint2;
       if (j < i && h[j] <= clock && h[j + 1] > clock) i = j;
+      else if (j2 < i && h[j2] <= clock && h[j2 + 1] > clock) i = j2;
       else {
-        // The last head with a first clock ≤ clock.
-        let lo = 0;
-        let hi = i;
-        while (lo < hi) {
-          const mid = (lo + hi + 1) >>> 1;
-          if (h[mid] <= clock) lo = mid;
-          else hi = mid - 1;
-        }
-        i = lo;
+        i = this.search(clock);
+        this.hint2 = this.hint;
         this.hint = i;
       }
     }
@@ -253,6 +253,37 @@ export class ClientState {
     }
     if (steps > MAX_CHAIN) this.promote(i, it);
     return it;
+  }
+
+  /**
+   * search returns the index of the last head that starts at or before
+   * clock. Clocks spread over the heads about evenly, so a few guesses by
+   * interpolation land next to the answer with a cache miss each, where a
+   * binary search over a large document's heads would take a dozen; a
+   * binary search of what is left keeps the worst case logarithmic.
+   */
+  search(clock) {
+    const h = this.headClocks;
+    let lo = 0; // h[lo] <= clock (h[0] is 0), and the answer is in [lo, hi]
+    let hi = h.length - 1;
+    for (let k = 0; k < 3; k++) {
+      if (lo === hi) return lo;
+      let m = hi;
+      const span = h[hi] - h[lo];
+      if (clock - h[lo] < span) m = lo + Math.floor(((clock - h[lo]) / span) * (hi - lo));
+      if (h[m] > clock) {
+        hi = m - 1;
+        continue;
+      }
+      if (m === hi || h[m + 1] > clock) return m;
+      lo = m + 1;
+    }
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (h[mid] <= clock) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 
   /**

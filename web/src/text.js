@@ -3,11 +3,12 @@
 // wire); this API counts UTF-16 units, as JavaScript strings do, and
 // converts at its edge.
 //
-// Storage mirrors the Go design: run-length items in a two-level list
-// (leaves of up to 64 items, each leaf knowing its visible length), a
-// cursor at the last edit so that sequential typing costs O(1), and groups
-// of 64 leaves with their visible lengths so that a jump far from the
-// cursor skips a group at a time. Visible lengths here are in UTF-16 units:
+// Storage mirrors the Go design (tree.go): run-length items in the leaves
+// of a B-tree (leaves of up to 64 items, nodes of up to 64 children, each
+// knowing its visible length, leaves chained in document order), so that a
+// position is found by one descent and a split renumbers only its parent's
+// children, plus a cursor at the last edit so that sequential typing costs
+// O(1). Visible lengths here are in UTF-16 units:
 // positions given by the API need no conversion, and only the item holding
 // a position converts its offset to code points, when it holds a surrogate
 // pair at all.
@@ -16,25 +17,95 @@ import { Item, KIND_TEXT } from './item.js';
 import { unitsOf } from './codec.js';
 import { compose, notify } from './events.js';
 
-/** The most items a leaf holds before it splits in two. */
-const MAX_LEAF = 64;
-/** Leaves are counted in groups of this many (Text.groupVisible). */
-const LEAF_GROUP = 64;
-/** How far from the cursor (in UTF-16 units) a lookup still walks leaf by leaf. */
-const NEAR_BY = 4096;
+/**
+ * The most items a leaf holds before it splits in two, and the most
+ * children a node holds. Tests lower them (setFanout) to build deep trees
+ * out of few items.
+ */
+let MAX_LEAF = 64;
+let MAX_KIDS = 64;
+/** KEY_BITS is the bits of a leaf key per level of the tree (leafKey). */
+let KEY_BITS = 32 - Math.clz32(MAX_KIDS);
+
+/** setFanout sets the most items of a leaf and children of a node, for tests; it returns the old values. */
+export function setFanout(leaf, kids) {
+  const old = [MAX_LEAF, MAX_KIDS];
+  MAX_LEAF = leaf;
+  MAX_KIDS = kids;
+  KEY_BITS = 32 - Math.clz32(MAX_KIDS);
+  return old;
+}
 
 /** A Leaf is a block of consecutive items of a Text. */
 class Leaf {
-  /** @param {Text} t */
-  constructor(t) {
+  /**
+   * @param {Text} t
+   * @param {Node} parent
+   */
+  constructor(t, parent) {
     /** @type {Item[]} */
     this.items = [];
     this.visible = 0; // UTF-16 units of the live items
-    this.idx = 0; // position in Text.leaves
+    this.parent = parent; // never null: the root is always a Node
+    this.pidx = 0; // index in parent.leaves
+    /** prev and next chain the leaves in document order. @type {Leaf | null} */
+    this.prev = null;
+    /** @type {Leaf | null} */
+    this.next = null;
     this.t = t;
     /** minLeft bounds the left origins of the items, for the conflict scan. @type {Bound} */
     this.minLeft = UNKNOWN;
   }
+}
+
+/**
+ * A Node is an inner node of a Text's tree: the nodes of the lowest level
+ * hold leaves, the others hold nodes; all leaves are at the same depth.
+ */
+class Node {
+  /** @param {Node | null} parent */
+  constructor(parent) {
+    this.parent = parent; // null for the root
+    this.pidx = 0; // index in parent.kids
+    this.visible = 0; // UTF-16 units in the subtree
+    /** @type {Leaf[] | null} */
+    this.leaves = null;
+    /** @type {Node[] | null} */
+    this.kids = null;
+    /** minLeft bounds the left origins of the items of the subtree. @type {Bound} */
+    this.minLeft = UNKNOWN;
+  }
+}
+
+/**
+ * leafKey orders leaves: of two leaves, the one that comes first in the
+ * text has the smaller key. It is the path from the root, KEY_BITS per
+ * level, so it costs the depth of the tree; a node other than the root
+ * holds at least half its most children, so the key stays an exact integer
+ * for any tree that fits in memory.
+ * @param {Leaf} lf
+ */
+function leafKey(lf) {
+  let k = lf.pidx;
+  let mul = 1 << KEY_BITS;
+  for (let n = lf.parent; n.parent !== null; n = n.parent) {
+    k += n.pidx * mul;
+    mul *= 1 << KEY_BITS;
+  }
+  return k;
+}
+
+/** lastLeaf returns the last leaf of n's subtree. @param {Node} n */
+function lastLeaf(n) {
+  while (n.leaves === null) n = n.kids[n.kids.length - 1];
+  return n.leaves[n.leaves.length - 1];
+}
+
+/** holdsLeaf reports whether lf (null for none) is in n's subtree. */
+function holdsLeaf(n, lf) {
+  if (lf === null) return false;
+  for (let p = lf.parent; p !== null; p = p.parent) if (p === n) return true;
+  return false;
 }
 
 /**
@@ -156,16 +227,19 @@ export class Text {
     this.name = name;
     /** The kind of the type in the types table of an update (FORMAT.md §4.1). */
     this.typeKind = 0;
-    /** @type {Leaf[]} */
-    this.leaves = [new Leaf(this)];
+    /** The top of the tree of items. @type {Node} */
+    this.root = new Node(null);
+    const lf = new Leaf(this, this.root);
+    this.root.leaves = [lf];
+    /** The first and last leaves. @type {Leaf} */
+    this.first = lf;
+    /** @type {Leaf} */
+    this.last = lf;
     this.len = 0; // visible UTF-16 units
-    // The cursor: leaves[curLeaf] starts at visible position curPos.
-    this.curLeaf = 0;
+    // The cursor: leaf cur (null for none) starts at visible position curPos.
+    /** @type {Leaf | null} */
+    this.cur = null;
     this.curPos = 0;
-    /** groupVisible[k] is the visible length of leaves[k*64, (k+1)*64). @type {number[]} */
-    this.groupVisible = [0];
-    /** groupMinLeft[k] bounds the left origins of the items in the leaves of group k. @type {Bound[]} */
-    this.groupMinLeft = [UNKNOWN];
     /** astral is set once the text has held a surrogate pair: until then no index can fall inside one. */
     this.astral = false;
     /** @type {Array<(ev: import('./events.js').TextEvent) => void>} */
@@ -174,7 +248,7 @@ export class Text {
     this.changes = [];
     // Scratch results of lookups (leaf, index, offset), to avoid allocating.
     /** @type {Leaf} */
-    this._lf = this.leaves[0];
+    this._lf = lf;
     this._i = 0;
     this._off = 0;
     this._pl = 0;
@@ -193,7 +267,7 @@ export class Text {
    */
   toString() {
     const parts = [];
-    for (const lf of this.leaves) {
+    for (let lf = this.first; lf !== null; lf = lf.next) {
       for (const it of lf.items) if (!it.deleted) parts.push(it.content);
     }
     return parts.join('');
@@ -351,49 +425,76 @@ export class Text {
   // Finding positions
 
   /**
-   * seekLeaf returns the index of the leaf holding visible position pos
-   * (pos < len) and leaves the cursor there (curPos is where it starts).
+   * seekLeaf returns the leaf holding visible position pos (pos < len) and
+   * leaves the cursor there (curPos is where it starts). Typing is mostly
+   * sequential, so it first looks at the cursor's leaf and its neighbours.
+   * @returns {Leaf}
    */
   seekLeaf(pos) {
-    let li = this.curLeaf;
-    let start = this.curPos;
-    const leaves = this.leaves;
-    if (pos < start - NEAR_BY || pos >= start + NEAR_BY) {
-      // Far from the cursor: skip whole groups of leaves.
-      start = 0;
-      let g = 0;
-      const gv = this.groupVisible;
-      while (pos >= start + gv[g]) start += gv[g++];
-      li = g * LEAF_GROUP;
+    let lf = this.cur;
+    if (lf !== null) {
+      let start = this.curPos;
+      for (let k = 0; k < 4 && lf !== null; k++) {
+        if (pos < start) {
+          lf = lf.prev;
+          if (lf !== null) start -= lf.visible;
+        } else if (pos >= start + lf.visible) {
+          start += lf.visible;
+          lf = lf.next;
+        } else {
+          this.cur = lf;
+          this.curPos = start;
+          return lf;
+        }
+      }
     }
-    while (pos < start) start -= leaves[--li].visible;
-    while (pos >= start + leaves[li].visible) start += leaves[li++].visible;
-    this.curLeaf = li;
-    this.curPos = start;
-    return li;
+    let n = this.root;
+    let start = 0;
+    while (n.leaves === null) {
+      for (const k of n.kids) {
+        if (pos < start + k.visible) {
+          n = k;
+          break;
+        }
+        start += k.visible;
+      }
+    }
+    for (const l of n.leaves) {
+      if (pos < start + l.visible) {
+        this.cur = l;
+        this.curPos = start;
+        return l;
+      }
+      start += l.visible;
+    }
+    throw new Error('crdt: tree visible counts are wrong');
   }
 
-  /** leafStart returns the visible position where leaves[li] starts. */
-  leafStart(li) {
-    let cl = this.curLeaf;
-    let start = this.curPos;
-    const leaves = this.leaves;
-    if (li < cl - 8 || li > cl + 8) {
-      const g = (li / LEAF_GROUP) | 0;
-      cl = g * LEAF_GROUP;
-      start = 0;
-      for (let k = 0; k < g; k++) start += this.groupVisible[k];
+  /** leafStart returns the visible position where leaf lf starts. @param {Leaf} lf */
+  leafStart(lf) {
+    const cur = this.cur;
+    if (lf === cur) return this.curPos;
+    if (cur !== null && lf === cur.next) {
+      this.curPos += cur.visible;
+    } else if (cur !== null && lf === cur.prev) {
+      this.curPos -= lf.visible;
+    } else {
+      let start = 0;
+      const ls = lf.parent.leaves;
+      for (let j = 0; j < lf.pidx; j++) start += ls[j].visible;
+      for (let n = lf.parent; n.parent !== null; n = n.parent) {
+        const ks = n.parent.kids;
+        for (let j = 0; j < n.pidx; j++) start += ks[j].visible;
+      }
+      this.curPos = start;
     }
-    while (cl > li) start -= leaves[--cl].visible;
-    while (cl < li) start += leaves[cl++].visible;
-    this.curLeaf = cl;
-    this.curPos = start;
-    return start;
+    this.cur = lf;
+    return this.curPos;
   }
 
   /** posOf returns the visible position of the first code point of it. */
   posOf(it) {
-    let p = this.leafStart(it.leaf.idx);
+    let p = this.leafStart(it.leaf);
     for (const x of it.leaf.items) {
       if (x === it) return p;
       if (!x.deleted) p += x.content.length;
@@ -406,7 +507,7 @@ export class Text {
    * it leaves the leaf, the index and the UTF-16 offset in _lf, _i, _off.
    */
   locate(pos) {
-    const lf = this.leaves[this.seekLeaf(pos)];
+    const lf = this.seekLeaf(pos);
     let p = this.curPos;
     const items = lf.items;
     for (let i = 0; i < items.length; i++) {
@@ -435,14 +536,15 @@ export class Text {
   }
 
   // -------------------------------------------------------------------------
-  // The two-level list
+  // The tree
 
   /** addVisible records that leaf lf gained delta visible units. */
   addVisible(lf, delta) {
     lf.visible += delta;
-    this.groupVisible[(lf.idx / LEAF_GROUP) | 0] += delta;
+    for (let n = lf.parent; n !== null; n = n.parent) n.visible += delta;
     this.len += delta;
-    if (lf.idx < this.curLeaf) this.curPos += delta;
+    const cur = this.cur;
+    if (cur !== null && cur !== lf && leafKey(lf) < leafKey(cur)) this.curPos += delta;
   }
 
   /**
@@ -452,11 +554,8 @@ export class Text {
   insertItem(lf, i, it, leftLeaf) {
     if (leftLeaf !== lf || it.leftClient === null) {
       // An origin inside lf lies right of the left origin of lf's first
-      // item, so only one from elsewhere can lower the bound.
-      const b = { state: AT, c: it.leftClient, k: it.leftClock, at: null };
-      lf.minLeft = this.lower(lf.minLeft, b);
-      const g = (lf.idx / LEAF_GROUP) | 0;
-      this.groupMinLeft[g] = this.lower(this.groupMinLeft[g], b);
+      // item, so only one from elsewhere can lower the bounds.
+      this.lowerBounds(lf, { state: AT, c: it.leftClient, k: it.leftClock, at: null });
     }
     it.leaf = lf;
     if (i === lf.items.length) lf.items.push(it);
@@ -465,42 +564,74 @@ export class Text {
     if (lf.items.length > MAX_LEAF) this.splitLeaf(lf);
   }
 
+  /**
+   * lowerBounds lowers the bounds of lf and of the nodes above it to b. A
+   * known bound of a node is at or before those of its subtree, so the
+   * walk stops at the first known one that b does not lower.
+   */
+  lowerBounds(lf, b) {
+    lf.minLeft = this.lower(lf.minLeft, b);
+    for (let n = lf.parent; n !== null; n = n.parent) {
+      const old = n.minLeft;
+      if (old.state === UNKNOWN_STATE) continue;
+      n.minLeft = this.lower(old, b);
+      if (n.minLeft === old) return;
+    }
+  }
+
+  /** splitLeaf moves the second half of lf's items to a new leaf after it. */
   splitLeaf(lf) {
-    const half = lf.items.length >> 1;
-    const nl = new Leaf(this);
-    nl.items = lf.items.splice(half);
+    const p = lf.parent;
+    const nl = new Leaf(this, p);
+    nl.items = lf.items.splice(lf.items.length >> 1);
     for (const it of nl.items) {
       it.leaf = nl;
       if (!it.deleted) nl.visible += it.content.length;
     }
     lf.visible -= nl.visible;
     // lf keeps its bound: it only lost items; nl's is computed when needed.
-    const li = lf.idx;
-    this.leaves.splice(li + 1, 0, nl);
-    for (let j = li + 1; j < this.leaves.length; j++) this.leaves[j].idx = j;
-    if (this.curLeaf > li) this.curLeaf++;
-    this.regroup((li / LEAF_GROUP) | 0);
+    // The nodes above hold the same items as before, so theirs stay.
+    nl.prev = lf;
+    nl.next = lf.next;
+    if (lf.next !== null) lf.next.prev = nl;
+    else this.last = nl;
+    lf.next = nl;
+    p.leaves.splice(lf.pidx + 1, 0, nl);
+    for (let j = lf.pidx + 1; j < p.leaves.length; j++) p.leaves[j].pidx = j;
+    if (p.leaves.length > MAX_KIDS) this.splitNode(p);
   }
 
-  /** regroup recomputes the visible lengths of the groups of leaves from group g on. */
-  regroup(g) {
-    const leaves = this.leaves;
-    const n = Math.ceil(leaves.length / LEAF_GROUP);
-    const gv = this.groupVisible;
-    gv.length = n;
-    // Every group after g gained the leaf that was the last of the group
-    // before it; group g gained the new leaf.
-    const gm = this.groupMinLeft;
-    const old = gm.length;
-    for (let k = old; k < n; k++) gm.push(UNKNOWN);
-    gm[g] = UNKNOWN;
-    for (let k = g + 1; k < old; k++) gm[k] = this.lower(gm[k], leaves[k * LEAF_GROUP].minLeft);
-    for (let k = g; k < n; k++) {
-      let v = 0;
-      const end = Math.min((k + 1) * LEAF_GROUP, leaves.length);
-      for (let j = k * LEAF_GROUP; j < end; j++) v += leaves[j].visible;
-      gv[k] = v;
+  /**
+   * splitNode moves the second half of n's children to a new node after
+   * it, and gives the tree a new root when n was the root.
+   * @param {Node} n
+   */
+  splitNode(n) {
+    const nn = new Node(n.parent);
+    nn.minLeft = n.minLeft; // a bound of n bounds its parts
+    const list = n.leaves !== null ? n.leaves : n.kids;
+    const moved = list.splice(list.length >> 1);
+    if (n.leaves !== null) nn.leaves = moved;
+    else nn.kids = moved;
+    for (let j = 0; j < moved.length; j++) {
+      moved[j].parent = nn;
+      moved[j].pidx = j;
+      nn.visible += moved[j].visible;
     }
+    n.visible -= nn.visible;
+    let p = n.parent;
+    if (p === null) {
+      p = new Node(null);
+      p.kids = [n];
+      p.visible = n.visible + nn.visible;
+      p.minLeft = n.minLeft;
+      n.parent = p;
+      nn.parent = p;
+      this.root = p;
+    }
+    p.kids.splice(n.pidx + 1, 0, nn);
+    for (let j = n.pidx + 1; j < p.kids.length; j++) p.kids[j].pidx = j;
+    if (p.kids.length > MAX_KIDS) this.splitNode(p);
   }
 
   /**
@@ -539,8 +670,8 @@ export class Text {
   /** prev returns the item before index i of lf in document order, or null. */
   prev(lf, i) {
     if (i > 0) return lf.items[i - 1];
-    for (let li = lf.idx - 1; li >= 0; li--) {
-      const items = this.leaves[li].items;
+    for (let l = lf.prev; l !== null; l = l.prev) {
+      const items = l.items;
       if (items.length > 0) return items[items.length - 1];
     }
     return null;
@@ -551,18 +682,7 @@ export class Text {
    * null at the end; the place just after it is left in _lf, _i.
    */
   after(it) {
-    if (it === null) {
-      for (const lf of this.leaves) {
-        if (lf.items.length > 0) {
-          this._lf = lf;
-          this._i = 0;
-          return lf.items[0];
-        }
-      }
-      this._lf = this.leaves[0];
-      this._i = 0;
-      return null;
-    }
+    if (it === null) return this.nextFrom(this.first, 0);
     return this.nextFrom(it.leaf, indexIn(it) + 1);
   }
 
@@ -573,9 +693,7 @@ export class Text {
       this._i = i;
       return lf.items[i];
     }
-    const leaves = this.leaves;
-    for (let li = lf.idx + 1; li < leaves.length; li++) {
-      const l = leaves[li];
+    for (let l = lf.next; l !== null; l = l.next) {
       if (l.items.length > 0) {
         this._lf = l;
         this._i = 0;
@@ -606,7 +724,7 @@ export class Text {
     let leftItem;
     let rightItem = null;
     if (pos === this.len) {
-      lf = this.leaves[this.leaves.length - 1];
+      lf = this.last;
       i = lf.items.length;
       leftItem = this.prev(lf, i);
     } else {
@@ -779,7 +897,7 @@ export class Text {
       return;
     }
     const it = client.find(clock);
-    this._pl = it.leaf.idx;
+    this._pl = leafKey(it.leaf);
     this._pi = indexIn(it);
     this._po = clock - it.clock;
   }
@@ -800,7 +918,7 @@ export class Text {
     let lpI = 0;
     let lpO = 0;
     if (leftItem !== null) {
-      lpL = leftItem.leaf.idx;
+      lpL = leafKey(leftItem.leaf);
       lpI = lf === leftItem.leaf ? i - 1 : indexIn(leftItem);
       lpO = lk - leftItem.clock;
     }
@@ -808,7 +926,7 @@ export class Text {
     let rpI = 0;
     let rpO = 0;
     if (rightItem !== null) {
-      rpL = rightItem.leaf.idx;
+      rpL = leafKey(rightItem.leaf);
       rpI = indexIn(rightItem);
       rpO = rk - rightItem.clock;
     }
@@ -845,39 +963,48 @@ export class Text {
 
   /**
    * nextCandidate is nextFrom for resolveConflict: it passes over whole
-   * groups of leaves and whole leaves whose items all have their left
-   * origin right of the new run's (at position lpL, lpI, lpO), since such
-   * items neither end the scan nor are siblings of the new run; the scan
-   * over them would only move its destination past them. A scan between
-   * far-apart origins, which only a hostile peer sends, then costs the
-   * number of groups between them plus two groups' worth of leaves and two
-   * leaves' worth of items, instead of the number of items.
+   * subtrees and whole leaves whose items all have their left origin right
+   * of the new run's (at position lpL, lpI, lpO), since such items neither
+   * end the scan nor are siblings of the new run; the scan over them would
+   * only move its destination past them. A scan between far-apart origins,
+   * which only a hostile peer sends, then costs a few subtrees per level of
+   * the tree plus two leaves' worth of items, instead of the number of
+   * items between them.
    */
   nextCandidate(lf, i, lpL, lpI, lpO, rightItem) {
     if (i < lf.items.length || !scanOptions.skips) return this.nextFrom(lf, i);
-    const leaves = this.leaves;
-    const rightLeaf = rightItem === null ? -1 : rightItem.leaf.idx;
-    const rightGroup = rightLeaf < 0 ? -1 : (rightLeaf / LEAF_GROUP) | 0;
-    for (let li = lf.idx + 1; li < leaves.length; li++) {
-      const g = (li / LEAF_GROUP) | 0;
-      if (li % LEAF_GROUP === 0 && g !== rightGroup && this.rightOf(this.groupBound(g), lpL, lpI, lpO)) {
-        // As if the scan had walked the group: at the end of its last leaf
-        // with items.
-        const end = Math.min(li + LEAF_GROUP, leaves.length);
-        for (let k = end - 1; k >= li; k--) {
-          const l = leaves[k];
-          if (l.items.length > 0) {
-            lf = l;
-            i = l.items.length;
-            break;
-          }
-        }
-        li = end - 1;
+    const rightLeaf = rightItem === null ? null : rightItem.leaf;
+    let cur = lf; // the last leaf passed
+    for (;;) {
+      // The next subtree: the sibling after cur, or after the lowest node
+      // above it that has one.
+      let l = null;
+      let n = null;
+      let p = cur.parent;
+      if (cur.pidx + 1 < p.leaves.length) {
+        l = p.leaves[cur.pidx + 1];
+      } else {
+        while (p.parent !== null && p.pidx + 1 === p.parent.kids.length) p = p.parent;
+        if (p.parent === null) break; // the end of the text
+        n = p.parent.kids[p.pidx + 1];
+      }
+      // Pass over it whole if its bound allows, else go down into it.
+      while (n !== null) {
+        if (!holdsLeaf(n, rightLeaf) && this.rightOf(this.nodeBound(n), lpL, lpI, lpO)) break;
+        if (n.leaves !== null) {
+          l = n.leaves[0];
+          n = null;
+        } else n = n.kids[0];
+      }
+      if (n !== null) {
+        cur = lastLeaf(n);
+        lf = cur; // as if the scan had walked it
+        i = cur.items.length;
         continue;
       }
-      const l = leaves[li];
+      cur = l;
       if (l.items.length === 0) continue;
-      if (li !== rightLeaf && this.rightOf(this.leafBound(l), lpL, lpI, lpO)) {
+      if (l !== rightLeaf && this.rightOf(this.leafBound(l), lpL, lpI, lpO)) {
         lf = l; // as if the scan had walked it
         i = l.items.length;
         continue;
@@ -913,14 +1040,13 @@ export class Text {
     return lf.minLeft;
   }
 
-  /** groupBound returns group g's bound, computing it from its leaves' if unknown. */
-  groupBound(g) {
-    if (this.groupMinLeft[g].state === UNKNOWN_STATE) {
-      const from = g * LEAF_GROUP;
-      const leaves = this.leaves.slice(from, Math.min(from + LEAF_GROUP, this.leaves.length));
-      this.groupMinLeft[g] = this.minBound(leaves.length, (k) => this.leafBound(leaves[k]));
+  /** nodeBound returns n's bound, computing it from its children's if unknown. @param {Node} n */
+  nodeBound(n) {
+    if (n.minLeft.state === UNKNOWN_STATE) {
+      if (n.leaves !== null) n.minLeft = this.minBound(n.leaves.length, (k) => this.leafBound(n.leaves[k]));
+      else n.minLeft = this.minBound(n.kids.length, (k) => this.nodeBound(n.kids[k]));
     }
-    return this.groupMinLeft[g];
+    return n.minLeft;
   }
 
   /** minBound returns the least of the known bounds at(0) … at(n − 1). */
@@ -942,8 +1068,8 @@ export class Text {
     if (a.c === null || b.c === null) return a.c === b.c ? 0 : a.c === null ? -1 : 1;
     const x = holder(a);
     const y = holder(b);
-    const xl = x.leaf.idx;
-    const yl = y.leaf.idx;
+    const xl = leafKey(x.leaf);
+    const yl = leafKey(y.leaf);
     if (xl !== yl) return xl < yl ? -1 : 1;
     return cmpPos(xl, indexIn(x), a.k - x.clock, yl, indexIn(y), b.k - y.clock);
   }
@@ -962,7 +1088,7 @@ export class Text {
     if (b.state === EMPTY_STATE) return true;
     if (b.c === null) return false; // before all
     const it = holder(b);
-    const li = it.leaf.idx;
+    const li = leafKey(it.leaf);
     if (li !== pl) return li > pl;
     return cmpPos(li, indexIn(it), b.k - it.clock, pl, pi, po) > 0;
   }
@@ -977,7 +1103,7 @@ export class Text {
   cmpLeft(client, clock, pl, pi, po, lf, i) {
     if (client === null) return pl === -1 ? 0 : -1;
     const it = client.find(clock);
-    const li = it.leaf.idx;
+    const li = leafKey(it.leaf);
     if (li !== pl) return li < pl ? -1 : 1;
     const k = it.leaf === lf ? lf.items.lastIndexOf(it, i) : -1;
     return cmpPos(li, k >= 0 ? k : indexIn(it), clock - it.clock, pl, pi, po);

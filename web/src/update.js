@@ -95,14 +95,13 @@ export class Encoder {
   addBlock(c, clock) {
     const b = { c, clock, from: this.nRecs, to: 0, textFrom: this.texts.length, textTo: 0 };
     this.blocks.push(b);
-    let it = c.find(clock);
-    let off = clock - it.clock;
-    while (it !== null) {
-      this.add(b, it, off);
-      off = 0;
-      const end = it.clock + it.length;
-      it = it.next;
-      if (it === null && end < c.next) it = c.find(end);
+    // Heads are in clock order and each chain covers the clocks up to the
+    // next head: walking them in turn needs no lookup per head.
+    const heads = c.heads;
+    for (let k = c.search(clock); k < heads.length; k++) {
+      for (let it = heads[k]; it !== null; it = it.next) {
+        if (it.clock + it.length > clock) this.add(b, it, clock > it.clock ? clock - it.clock : 0);
+      }
     }
     b.to = this.nRecs;
     b.textTo = this.texts.length;

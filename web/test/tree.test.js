@@ -1,0 +1,155 @@
+// The tree of a Text's items (text.js, as Go's tree.go): with leaves and
+// nodes made tiny so that a few thousand items make a deep tree, random
+// local and remote edits keep it consistent and the text equal to a model,
+// replicas converge, and the conflict scan's passing over whole subtrees
+// places every run where the plain scan does.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Doc, toHex } from '../src/index.js';
+import { scanOptions, setFanout } from '../src/text.js';
+import { Rand } from './helpers.js';
+
+const fanouts = [
+  [64, 64], // as shipped
+  [2, 3], // a split at every third item, every fourth child: the deepest trees
+  [3, 4],
+  [8, 3],
+];
+
+/** withFanout runs fn with leaves of at most leaf items and nodes of at most kids children. */
+function withFanout(leaf, kids, fn) {
+  const old = setFanout(leaf, kids);
+  try {
+    fn();
+  } finally {
+    setFanout(...old);
+  }
+}
+
+/** checkTree throws unless the tree of text t is consistent (as Go's checkTree). */
+function checkTree(t, maxLeaf, maxKids) {
+  const leaves = [];
+  let depth = -1;
+  const walk = (n, d) => {
+    assert.ok((n.leaves === null) !== (n.kids === null), 'a node holds leaves or nodes');
+    let sum = 0;
+    if (n.kids !== null) {
+      assert.ok(n.kids.length <= maxKids, 'node over full');
+      n.kids.forEach((k, j) => {
+        assert.ok(k.parent === n && k.pidx === j, 'node parent or index');
+        sum += walk(k, d + 1);
+      });
+    } else {
+      assert.ok(n.leaves.length <= maxKids, 'node over full');
+      n.leaves.forEach((lf, j) => {
+        assert.ok(lf.parent === n && lf.pidx === j && lf.t === t, 'leaf parent, index or text');
+        if (depth < 0) depth = d;
+        assert.equal(d, depth, 'leaves at one depth');
+        assert.ok(lf.items.length <= maxLeaf, 'leaf over full');
+        let v = 0;
+        for (const it of lf.items) {
+          assert.ok(it.leaf === lf, 'item points at its leaf');
+          if (!it.deleted) v += it.content.length;
+        }
+        assert.equal(lf.visible, v, 'leaf visible count');
+        leaves.push(lf);
+        sum += v;
+      });
+    }
+    assert.equal(n.visible, sum, 'node visible count');
+    return sum;
+  };
+  assert.equal(t.root.parent, null);
+  assert.equal(walk(t.root, 0), t.length, 'text length');
+  assert.ok(t.first === leaves[0] && t.last === leaves[leaves.length - 1], 'first and last leaves');
+  for (let i = 0; i < leaves.length; i++) {
+    assert.equal(leaves[i].prev, i > 0 ? leaves[i - 1] : null, 'leaf chain');
+    assert.equal(leaves[i].next, i + 1 < leaves.length ? leaves[i + 1] : null, 'leaf chain');
+  }
+  if (t.cur !== null) {
+    let start = 0;
+    for (const lf of leaves) {
+      if (lf === t.cur) break;
+      start += lf.visible;
+    }
+    assert.equal(t.curPos, start, 'cursor start');
+  }
+}
+
+const pieces = ['a', 'bc', 'def', '😀', 'é', 'ghijklmnop'];
+
+test('random local and remote edits keep deep trees consistent and replicas converged', () => {
+  for (const [leaf, kids] of fanouts) {
+    withFanout(leaf, kids, () => {
+      const rng = new Rand(leaf * 100 + kids);
+      const docs = [1, 2, 3].map((id) => new Doc({ clientID: id }));
+      let model = '';
+      let queue = [];
+      for (let step = 0; step < 1500; step++) {
+        const k = rng.intn(docs.length);
+        const t = docs[k].getText('t');
+        let u;
+        const n = t.length;
+        if (n > 0 && rng.intn(4) === 0) {
+          const pos = rng.intn(n);
+          const del = 1 + rng.intn(Math.min(n - pos, 8));
+          u = t.delete(pos, del);
+        } else {
+          const pos = rng.intn(3) === 0 ? n : rng.intn(n + 1);
+          u = t.insert(pos, pieces[rng.intn(pieces.length)]);
+        }
+        if (k === 0) model = t.toString();
+        queue.push(u);
+        while (queue.length > 0 && rng.intn(3) === 0) {
+          const i = rng.intn(queue.length);
+          docs[0].apply(queue[i]);
+          queue = queue.filter((_, j) => j !== i);
+          model = docs[0].getText('t').toString();
+        }
+        checkTree(docs[0].getText('t'), leaf, kids);
+        assert.equal(docs[0].getText('t').toString(), model, `fanout ${leaf}/${kids} step ${step}`);
+      }
+      for (const d of docs) for (const e of docs) e.apply(d.snapshot());
+      const snap = toHex(docs[0].snapshot());
+      for (const d of docs) {
+        checkTree(d.getText('t'), leaf, kids);
+        assert.equal(toHex(d.snapshot()), snap, `fanout ${leaf}/${kids}: replicas differ`);
+      }
+      const l = new Doc();
+      l.apply(docs[0].snapshot());
+      checkTree(l.getText('t'), leaf, kids);
+      assert.equal(l.getText('t').toString(), docs[0].getText('t').toString());
+    });
+  }
+});
+
+test('passing over whole subtrees at every depth places runs as the plain scan does', () => {
+  for (const [leaf, kids] of fanouts) {
+    withFanout(leaf, kids, () => {
+      const rng = new Rand(leaf + kids);
+      const base = new Doc({ clientID: 1 });
+      for (let i = 0; i < 2000; i++) base.getText('t').insert(rng.intn(base.getText('t').length + 1), 'x');
+      const snap = base.snapshot();
+      const updates = [];
+      for (let c = 10; c < 40; c++) {
+        const r = new Doc({ clientID: c });
+        r.apply(snap);
+        for (let k = 0; k < 5; k++) updates.push(r.getText('t').insert(rng.intn(r.getText('t').length + 1), 'y'.repeat(1 + rng.intn(3))));
+      }
+      const got = [true, false].map((skips) => {
+        scanOptions.skips = skips;
+        try {
+          const d = new Doc({ clientID: 2 });
+          d.apply(snap);
+          for (const u of updates) d.apply(u);
+          checkTree(d.getText('t'), leaf, kids);
+          return toHex(d.snapshot());
+        } finally {
+          scanOptions.skips = true;
+        }
+      });
+      assert.equal(got[0], got[1], `fanout ${leaf}/${kids}`);
+    });
+  }
+});
