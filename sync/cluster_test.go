@@ -74,6 +74,9 @@ func startNodes(t *testing.T, n int, cfg docsync.Config) []*testNode {
 			t.Fatalf("node %d: %v", i, err)
 		}
 		node.st = st
+		// Runs after the hub's shutdown below, which stops its rooms'
+		// follows: the store then stops watching the heads.
+		t.Cleanup(func() { st.Close() })
 		// Registered after the nats-server's cleanup, so it runs first:
 		// the hub saves its rooms while JetStream is still there.
 		node.ts = startServerWithStore(t, cfg, st)
