@@ -565,6 +565,18 @@ func (r *room) commit() {
 	r.inflightOwners = maps.Clone(r.unbound)
 	r.committing = true
 	st, name, done, owners := r.hub.store, r.name, r.committed, r.inflightOwners
+	if as, ok := st.(asyncAppender); ok && len(owners) == 0 {
+		// No goroutine to wait for the store: the store's committer
+		// reports straight to the room.
+		start, bytes := time.Now(), 0
+		for _, u := range updates {
+			bytes += len(u)
+		}
+		as.AppendAsync(name, updates, func(err error) {
+			done <- commitResult{err: err, n: n, bytes: bytes, took: time.Since(start)}
+		})
+		return
+	}
 	go func() {
 		start := time.Now()
 		// The bindings first: a stored update under a client ID never
@@ -582,6 +594,13 @@ func (r *room) commit() {
 		}
 		done <- commitResult{err: err, n: n, bytes: bytes, took: time.Since(start)}
 	}()
+}
+
+// An asyncAppender is a store that can append without its caller
+// waiting, such as *store.Bolt: then runs once the updates are durable
+// or failed, and must not block.
+type asyncAppender interface {
+	AppendAsync(room string, updates [][]byte, then func(error))
 }
 
 // endCommit takes the result of the Append in flight: the updates it
