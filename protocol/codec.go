@@ -26,14 +26,18 @@ var fieldCount = [...]int{
 }
 
 // helloFieldCount returns the element count of a Hello of version v: a
-// version 2 Hello adds the heartbeat interval. Hellos of versions this
-// package does not speak are encoded in the layout of version 1.
+// Hello of version 2 or 3 adds the heartbeat interval. Hellos of versions
+// this package does not speak are encoded in the layout of version 1.
 func helloFieldCount(v uint64) int {
-	if v == 2 {
+	if hasHeartbeat(v) {
 		return 7
 	}
 	return 6
 }
+
+// hasHeartbeat reports whether a Hello of version v carries the heartbeat
+// interval: versions 2 and 3 do.
+func hasHeartbeat(v uint64) bool { return v == 2 || v == 3 }
 
 var encoderPool = sync.Pool{New: func() any {
 	var b bytes.Buffer
@@ -79,7 +83,7 @@ func Encode(m Message) ([]byte, error) {
 		_ = e.EncodeUint(m.Client)
 		_ = e.EncodeString(m.Token)
 		_ = e.EncodeBytes(nonNil(m.StateVector))
-		if m.Version == 2 {
+		if hasHeartbeat(m.Version) {
 			_ = e.EncodeUint(m.HeartbeatMillis)
 		}
 	case *Welcome:
@@ -133,10 +137,10 @@ func check(m Message) error {
 		switch {
 		case spoken && !ValidRoom(m.Room):
 			return invalid("room name %q", m.Room)
-		case m.Version == 2 && !ValidHeartbeat(m.HeartbeatMillis):
+		case hasHeartbeat(m.Version) && !ValidHeartbeat(m.HeartbeatMillis):
 			return invalid("heartbeat interval of %d ms: want 0 or %d to %d", m.HeartbeatMillis, MinHeartbeatMillis, MaxHeartbeatMillis)
-		case m.Version != 2 && m.HeartbeatMillis != 0:
-			return invalid("a heartbeat interval in a hello of version %d: only version 2 has one", m.Version)
+		case !hasHeartbeat(m.Version) && m.HeartbeatMillis != 0:
+			return invalid("a heartbeat interval in a hello of version %d: only versions 2 and 3 have one", m.Version)
 		case m.Client > MaxClientID:
 			return invalid("client ID %d exceeds 2^53-1", m.Client)
 		case len(m.Token) > MaxTokenBytes || !utf8.ValidString(m.Token):
@@ -349,7 +353,7 @@ func (d *decoder) helloFields(version uint64) (*Hello, error) {
 	if m.StateVector, err = d.bin(-1); err != nil {
 		return nil, err
 	}
-	if version == 2 {
+	if hasHeartbeat(version) {
 		at = d.offset()
 		if m.HeartbeatMillis, err = d.uint(); err != nil {
 			return nil, err

@@ -35,7 +35,8 @@ var roundTripTests = []struct {
 	{"hello/version 2", &protocol.Hello{Version: 2, Room: "notes", Client: 42, StateVector: []byte{0x80}, HeartbeatMillis: 10000}},
 	{"hello/version 2 no heartbeat", &protocol.Hello{Version: 2, Room: "notes", Client: 42}},
 	{"hello/version 2 shortest heartbeat", &protocol.Hello{Version: 2, Room: "r", HeartbeatMillis: protocol.MinHeartbeatMillis}},
-	{"hello/version 3", &protocol.Hello{Version: 3}},
+	{"hello/version 3", &protocol.Hello{Version: 3, Room: "notes", Client: 42, StateVector: []byte{0x80}, HeartbeatMillis: 10000}},
+	{"hello/version 4", &protocol.Hello{Version: 4}},
 	{"hello/version max uint64", &protocol.Hello{Version: math.MaxUint64}},
 	{"welcome", &protocol.Welcome{StateVector: []byte{0x80}, Update: unhex(crdtEmpty)}},
 	{"welcome/nil", &protocol.Welcome{}},
@@ -246,8 +247,8 @@ func TestDecodeOtherVersion(t *testing.T) {
 		hex     string
 		version uint64
 	}{
-		{"960003a56e6f74657302a0c40180", 3},
-		{"920003", 3},
+		{"960004a56e6f74657302a0c40180", 4},
+		{"920004", 4},
 		{"9200cf0000000100000000", 1 << 32},
 		{"9300cc0ac0", 10},
 		{"960000a0c0c0c0c0", 0},
@@ -302,7 +303,8 @@ var encodeErrorTests = []struct {
 	{"hello client max uint64", &protocol.Hello{Version: 1, Room: "r", Client: math.MaxUint64}},
 	{"hello token too long", &protocol.Hello{Version: 1, Room: "r", Token: strings.Repeat("t", protocol.MaxTokenBytes+1)}},
 	{"hello token invalid UTF-8", &protocol.Hello{Version: 1, Room: "r", Token: "\xff"}},
-	{"hello version 3 client 2^53", &protocol.Hello{Version: 3, Client: protocol.MaxClientID + 1}},
+	{"hello version 4 client 2^53", &protocol.Hello{Version: 4, Client: protocol.MaxClientID + 1}},
+	{"hello version 3 heartbeat too short", &protocol.Hello{Version: 3, Room: "r", HeartbeatMillis: protocol.MinHeartbeatMillis - 1}},
 	{"hello version 2 empty room", &protocol.Hello{Version: 2, Room: "", HeartbeatMillis: 1000}},
 	{"hello heartbeat too short", &protocol.Hello{Version: 2, Room: "r", HeartbeatMillis: protocol.MinHeartbeatMillis - 1}},
 	{"hello heartbeat too long", &protocol.Hello{Version: 2, Room: "r", HeartbeatMillis: protocol.MaxHeartbeatMillis + 1}},

@@ -2,8 +2,8 @@
 Package protocol defines the messages FlowState clients and servers exchange
 over a WebSocket, and their msgpack encoding.
 
-PROTOCOL.md in this directory is the specification (protocol Version 2,
-and version 1, which it extends),
+PROTOCOL.md in this directory is the specification (protocol Version 3,
+and versions 1 and 2, which it extends),
 written for someone implementing a client in another language: transport,
 handshake, every message and field, every error and close code with what a
 client should do, limits, keep-alive and reconnection. testdata/vectors.json
@@ -19,13 +19,13 @@ included). CRDT updates and state vectors travel as opaque msgpack bin
 
 	tag  name      direction         array layout
 	 0   Hello     client → server   [0, 1, room, client, token, state_vector]
-	                                 [0, 2, room, client, token, state_vector, heartbeat_millis]
+	                                 [0, v, room, client, token, state_vector, heartbeat_millis] (v = 2 or 3)
 	 1   Welcome   server → client   [1, state_vector, update]
 	 2   Update    both ways         [2, seq, [update, ...]]
 	 3   Ack       server → client   [3, seq]
 	 4   Presence  both ways         [4, [[client, state], ...]]
 	 5   Error     server → client   [5, code, message, seq]
-	 6   Heartbeat both ways         [6, id] (version 2)
+	 6   Heartbeat both ways         [6, id] (version 2 and later)
 
 Field types: version, client, seq and code are msgpack unsigned integers;
 room, token and message are UTF-8 str; state_vector, update and state are
@@ -37,6 +37,12 @@ sends something at least that often, asking the server for an echo
 (Heartbeat with an ID) when it has heard nothing for an interval, so that
 both ends notice a dead connection within a few intervals. A server of
 version 2 speaks version 1 too.
+
+Version 3 keeps every layout of version 2 and changes one meaning: on a
+version 3 connection, the seq of an Update from the server may be above
+0, and then acknowledges the client's Updates up to seq as an Ack would.
+A server acknowledges in a relay it sends anyway, saving a message; a
+server of version 3 speaks versions 1 and 2 too, with Acks only.
 
 A connection starts with the client's Hello. The server answers with a
 Welcome carrying what the client lacks and the server's state vector, then
@@ -74,7 +80,7 @@ header; Decode also accepts wider forms (cc 05 for 5, a dc array header),
 so re-encoding a decoded message may give different, shorter bytes. Relay
 the received bytes when they must be forwarded unchanged.
 
-A Hello whose version is neither 1 nor 2 decodes as Hello{Version: v} with
+A Hello whose version is not 1, 2 or 3 decodes as Hello{Version: v} with
 every other field empty and no error, whatever follows the version: the
 server must still be able to answer it with CodeUnsupportedVersion.
 

@@ -26,7 +26,7 @@ func ExampleEncode() {
 	_, err = protocol.Encode(&protocol.Hello{Version: protocol.Version, Room: "a/b"})
 	fmt.Println(errors.Is(err, protocol.ErrInvalidMessage))
 	// Output:
-	// 97 00 02 a5 6e 6f 74 65 73 02 a0 c4 01 80 cd 27 10
+	// 97 00 03 a5 6e 6f 74 65 73 02 a0 c4 01 80 cd 27 10
 	// true
 }
 

@@ -5,11 +5,13 @@ import "strconv"
 // Version is the newest protocol version this package speaks. A client
 // names its version in its Hello; a server answers a version it does not
 // speak with CodeUnsupportedVersion. Version 2 adds the heartbeat (the
-// Hello's HeartbeatMillis and the Heartbeat message); version 1 is still
-// spoken, so that clients of either version work with a server of version
-// 2, and a client of version 2 can fall back to version 1 against an
-// older server (PROTOCOL.md §11).
-const Version = 2
+// Hello's HeartbeatMillis and the Heartbeat message); version 3 lets the
+// server acknowledge a client's Updates in the Seq of the Updates it
+// relays to that client, which saves a message (and a system call) per
+// Ack. Versions 1 and 2 are still spoken, so that clients of every
+// version work with a server of version 3, and a newer client can fall
+// back, one version at a time, against an older server (PROTOCOL.md §11).
+const Version = 3
 
 // MinVersion is the oldest protocol version this package speaks.
 const MinVersion = 1
@@ -74,18 +76,18 @@ type Message interface {
 // as replica Client, whose document is at StateVector. Token authenticates
 // the client when the server asks for it; it is empty otherwise.
 //
-// A version 2 Hello also carries HeartbeatMillis: the client will send
+// A Hello of version 2 or 3 also carries HeartbeatMillis: the client will send
 // something at least that often, and both sides take a connection that
 // stays silent for a few intervals as dead (PROTOCOL.md §10). 0 asks for
 // no heartbeat; otherwise it lies in [MinHeartbeatMillis,
 // MaxHeartbeatMillis]. A version 1 Hello has no such field: it is 0.
 type Hello struct {
-	Version         uint64 // protocol version the client speaks: 1 or 2 (Version)
+	Version         uint64 // protocol version the client speaks: 1 to 3 (Version)
 	Room            string // room name; must equal the room in the WebSocket URL
 	Client          uint64 // the client's CRDT client ID, at most MaxClientID
 	Token           string // bearer token, or empty
 	StateVector     []byte // the client's encoded crdt.StateVector
-	HeartbeatMillis uint64 // version 2: the heartbeat interval in ms, or 0 for none
+	HeartbeatMillis uint64 // version 2 and later: the heartbeat interval in ms, or 0 for none
 }
 
 // Welcome answers a Hello. Update holds exactly what the client lacks (a
@@ -99,7 +101,10 @@ type Welcome struct {
 
 // Update carries CRDT updates. From a client, Seq numbers the message
 // (strictly increasing on a connection, starting at 1) so that the server can
-// acknowledge it; from the server Seq is 0. Updates are applied in order.
+// acknowledge it. From the server Seq is 0, except on a connection of
+// version 3, where a Seq above 0 also acknowledges the client's Updates up
+// to Seq, as an Ack of Seq would, once the Updates carried are applied.
+// Updates are applied in order.
 type Update struct {
 	Seq     uint64
 	Updates [][]byte // crdt updates, opaque to the protocol

@@ -82,6 +82,8 @@ var messageVectors = []messageVector{
 		msg: &protocol.Update{Seq: 1, Updates: [][]byte{unhex(crdtB1)}}},
 	{name: "update_relay", spec: true, description: "The server relays updates to the other members with seq 0; here two updates, coalesced into one message.",
 		msg: &protocol.Update{Seq: 0, Updates: [][]byte{unhex(crdtA1), unhex(crdtB1)}}},
+	{name: "update_relay_ack", spec: true, description: "Version 3: the server relays update A1 to client 2 and, in the same message, acknowledges client 2's Updates up to seq 3.",
+		msg: &protocol.Update{Seq: 3, Updates: [][]byte{unhex(crdtA1)}}},
 	{name: "update_empty", description: "An Update holding no updates is well formed (and acknowledged like any other).",
 		msg: &protocol.Update{Seq: 2, Updates: [][]byte{}}},
 	{name: "update_seq_large", description: "A seq above 65535 takes a uint32.",
@@ -102,12 +104,14 @@ var messageVectors = []messageVector{
 		msg: &protocol.Presence{Entries: []protocol.PresenceEntry{}}},
 	{name: "error_invalid_update", spec: true, description: "The server could not apply the update of seq 3; a close with code 4004 follows.",
 		msg: &protocol.Error{Code: protocol.CodeInvalidUpdate, Message: "invalid update", Seq: 3}},
-	{name: "error_unsupported_version", description: "The answer to a Hello of version 3; a close with code 4001 follows.",
-		msg: &protocol.Error{Code: protocol.CodeUnsupportedVersion, Message: "protocol version 3 is not supported; this server speaks versions 1 to 2", Seq: 0}},
+	{name: "error_unsupported_version", description: "The answer to a Hello of version 4; a close with code 4001 follows.",
+		msg: &protocol.Error{Code: protocol.CodeUnsupportedVersion, Message: "protocol version 4 is not supported; this server speaks versions 1 to 3", Seq: 0}},
 	{name: "hello_heartbeat", spec: true, description: "Version 2: client 2 joins as in hello_fresh and will heartbeat every 10 s.",
 		msg: &protocol.Hello{Version: 2, Room: "notes", Client: 2, Token: "", StateVector: unhex(svEmpty), HeartbeatMillis: 10000}},
 	{name: "hello_heartbeat_off", description: "A version 2 Hello that asks for no heartbeat (0).",
 		msg: &protocol.Hello{Version: 2, Room: "notes", Client: 1, Token: "s3cret", StateVector: unhex(svA1), HeartbeatMillis: 0}},
+	{name: "hello_v3", spec: true, description: "Version 3: client 2 joins as in hello_heartbeat; the server may acknowledge its Updates in the seq of the Updates it relays to it.",
+		msg: &protocol.Hello{Version: 3, Room: "notes", Client: 2, Token: "", StateVector: unhex(svEmpty), HeartbeatMillis: 10000}},
 	{name: "hello_heartbeat_bounds", description: "The longest heartbeat interval, 60000 ms (the shortest is 100).",
 		msg: &protocol.Hello{Version: 2, Room: "notes", Client: 2, StateVector: unhex(svEmpty), HeartbeatMillis: protocol.MaxHeartbeatMillis}},
 	{name: "heartbeat_echo", spec: true, description: "A client that has heard nothing for an interval asks the server to echo heartbeat 1; the server's echo is the same message.",
@@ -140,12 +144,12 @@ var decodeOnlyVectors = []decodeOnlyVector{
 		hex: "960001d9056e6f74657302a0c40180", msg: &protocol.Hello{Version: 1, Room: "notes", Client: 2, StateVector: unhex(svEmpty)}},
 	{name: "update_bin16_array32", description: "The updates array as array32 and the update as bin16.",
 		hex: "9302" + "01" + "dd00000001" + "c50006" + crdtEmpty, msg: &protocol.Update{Seq: 1, Updates: [][]byte{unhex(crdtEmpty)}}},
-	{name: "hello_version_3", description: "A Hello of protocol version 3 with the layout of version 1: it decodes to version 3 alone.",
-		hex: "960003a56e6f74657302a0c40180", msg: &protocol.Hello{Version: 3}},
-	{name: "hello_version_3_short", description: "A Hello of version 3 with no other field.",
-		hex: "920003", msg: &protocol.Hello{Version: 3}},
-	{name: "hello_version_3_other_layout", description: "Whatever follows another version belongs to that version's format and is not checked: here a map and a float.",
-		hex: "940003" + "80" + "cb3ff0000000000000", msg: &protocol.Hello{Version: 3}},
+	{name: "hello_version_4", description: "A Hello of protocol version 4 with the layout of version 1: it decodes to version 4 alone.",
+		hex: "960004a56e6f74657302a0c40180", msg: &protocol.Hello{Version: 4}},
+	{name: "hello_version_4_short", description: "A Hello of version 4 with no other field.",
+		hex: "920004", msg: &protocol.Hello{Version: 4}},
+	{name: "hello_version_4_other_layout", description: "Whatever follows another version belongs to that version's format and is not checked: here a map and a float.",
+		hex: "940004" + "80" + "cb3ff0000000000000", msg: &protocol.Hello{Version: 4}},
 	{name: "hello_heartbeat_uint32", description: "A version 2 heartbeat interval of 1000 ms as a uint32.",
 		hex: "970002a56e6f74657302a0c40180" + "ce000003e8", msg: &protocol.Hello{Version: 2, Room: "notes", Client: 2, StateVector: unhex(svEmpty), HeartbeatMillis: 1000}},
 	{name: "hello_version_0", description: "Version 0 is another version too.",
@@ -339,7 +343,7 @@ func fieldsOf(t *testing.T, m protocol.Message) json.RawMessage {
 	switch m := m.(type) {
 	case *protocol.Hello:
 		f := helloFields{m.Version, m.Room, m.Client, m.Token, hex.EncodeToString(m.StateVector), nil}
-		if m.Version == 2 {
+		if m.Version == 2 || m.Version == 3 {
 			f.HeartbeatMillis = &m.HeartbeatMillis
 		}
 		v = f

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"slices"
@@ -31,7 +32,17 @@ type request struct {
 	// opOutbox
 	outboxPut []OutboxRecord
 	outboxDel []string
-	done      chan error
+	done      chan error  // the result, for a caller that waits (submit)
+	then      func(error) // the result, for one that does not (AppendAsync)
+}
+
+// finish hands the request's result to its caller.
+func (r *request) finish(err error) {
+	if r.then != nil {
+		r.then(err)
+		return
+	}
+	r.done <- err
 }
 
 func (r *request) size() int {
@@ -51,6 +62,14 @@ func (b *Bolt) Append(room string, updates ...[]byte) error {
 	if len(updates) == 0 {
 		return b.closedErr()
 	}
+	if err := checkAppend(room, updates); err != nil {
+		return err
+	}
+	return b.submit(&request{kind: opAppend, room: room, updates: updates})
+}
+
+// checkAppend returns an error if updates cannot be one Append.
+func checkAppend(room string, updates [][]byte) error {
 	size := 0
 	for _, u := range updates {
 		size += len(u) + binary.MaxVarintLen64
@@ -59,7 +78,62 @@ func (b *Bolt) Append(room string, updates ...[]byte) error {
 	if size+len(room)+64 > bolt.MaxValueSize {
 		return fmt.Errorf("store: append to room %q: %d bytes of updates, more than one Append can hold (%d)", room, size, bolt.MaxValueSize)
 	}
-	return b.submit(&request{kind: opAppend, room: room, updates: updates})
+	return nil
+}
+
+// AppendAsync is Append that does not wait: it hands updates to the
+// committer and returns, and then runs, with what Append would have
+// returned, once the updates are durable or have failed. then runs on the
+// committer's goroutine, or on the caller's for a request refused at once,
+// and must neither block nor call the store. The caller must not change
+// updates until then runs. A caller that would start a goroutine only to
+// wait for Append (a room goroutine, which goes on relaying meanwhile)
+// saves that goroutine and a wake-up per commit.
+func (b *Bolt) AppendAsync(room string, updates [][]byte, then func(error)) {
+	if len(updates) == 0 {
+		then(b.closedErr())
+		return
+	}
+	if err := checkAppend(room, updates); err != nil {
+		then(err)
+		return
+	}
+	r := &request{kind: opAppend, room: room, updates: updates, then: then}
+	if err := b.enqueue(r); err != errSynchronous {
+		if err != nil {
+			then(err)
+		}
+		return
+	}
+	// Without a committer (SyncEachAppend) a commit runs on its caller's
+	// goroutine, which must not be the caller's own.
+	go func() { then(b.Append(room, updates...)) }()
+}
+
+// errSynchronous tells AppendAsync that the store has no committer.
+var errSynchronous = errors.New("store: no committer")
+
+// enqueue hands r to the committer. It returns errSynchronous, and does
+// nothing, when there is none (SyncEachAppend), and the store's refusal
+// when it cannot take writes.
+func (b *Bolt) enqueue(r *request) error {
+	if r.room == "" || len(r.room) > bolt.MaxKeySize {
+		return fmt.Errorf("%w: %q", ErrRoomName, r.room)
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	switch {
+	case b.closed:
+		return ErrClosed
+	case b.opts.ReadOnly:
+		return ErrReadOnly
+	case b.reqs == nil:
+		return errSynchronous
+	}
+	// Sending under the read lock keeps Close from closing reqs under us;
+	// the committer drains reqs, so the send cannot block Close forever.
+	b.reqs <- r
+	return nil
 }
 
 // Compact implements Store, in one transaction.
@@ -176,11 +250,11 @@ func (b *Bolt) commit(batch []*request) {
 		failed, err := b.tryCommit(batch)
 		if failed < 0 {
 			for _, r := range batch {
-				r.done <- err
+				r.finish(err)
 			}
 			return
 		}
-		batch[failed].done <- err
+		batch[failed].finish(err)
 		batch = slices.Delete(slices.Clone(batch), failed, failed+1)
 	}
 }

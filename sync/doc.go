@@ -79,7 +79,13 @@ The room keeps one promise: an Ack, and so a client's synced status, is
 sent only for updates that are on disk (as durable as the store makes
 them), and never while an update the room accepted earlier is not. The
 room counts the updates it applied and those the store wrote, and an Ack
-is due once every update up to its message's last is written.
+is due once every update up to its message's last is written. On a
+connection of protocol version 3, an Ack due while a relay to the same
+member waits for the relay interval goes out in that relay's seq instead:
+one message and one write rather than two, and never sooner. With a
+store that can append without a waiting goroutine (AppendAsync, as
+*store.Bolt does), the room hands its Append over and the store's
+committer reports back to it.
 
 A failed write loses nothing and acknowledges nothing. The room keeps the
 updates it could not write, retries them in one Append (never a full

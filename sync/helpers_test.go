@@ -383,8 +383,9 @@ func (c *rawClient) read() protocol.Message {
 	return m
 }
 
-// waitAck reads until an Ack of seq, applying the updates that arrive on
-// the way, and fails on an Error or an Ack past seq.
+// waitAck reads until an acknowledgement of seq, in an Ack or (protocol
+// version 3) in the seq of a relayed Update, applying the updates that
+// arrive on the way, and fails on an Error or an acknowledgement past seq.
 func (c *rawClient) waitAck(seq uint64) {
 	c.t.Helper()
 	for {
@@ -401,6 +402,12 @@ func (c *rawClient) waitAck(seq uint64) {
 				if err := c.doc.Apply(u); err != nil {
 					c.t.Fatalf("relayed update: %v", err)
 				}
+			}
+			if m.Seq == seq {
+				return
+			}
+			if m.Seq > seq {
+				c.t.Fatalf("ack %d in a relay, waiting for %d", m.Seq, seq)
 			}
 		case *protocol.Error:
 			c.t.Fatalf("waiting for ack %d: error %d %s: %q", seq, m.Code, m.Code, m.Message)

@@ -95,6 +95,9 @@ type room struct {
 	logBytes       int             // their total size
 	batch          []batchedUpdate // applied, not yet broadcast
 	relayAll       [][]byte        // relayBatch's scratch: the batch's updates
+	// held lists the members whose acknowledgement waits to ride on the
+	// relay about to go to them (member.heldAck; see ack).
+	held []*session
 
 	// What is on disk. unwritten holds the updates applied and not yet
 	// known to be written, in the order applied; the first inflight of
@@ -158,6 +161,9 @@ type room struct {
 
 type member struct {
 	client uint64
+	// heldAck is the seq of an acknowledgement due to this member that
+	// waits for the relay about to go to it, or 0 (see ack).
+	heldAck uint64
 }
 
 // An ackDue is the Ack of message seq of s, due once the first upto
@@ -358,6 +364,7 @@ func (r *room) run() {
 		case <-r.stop:
 			r.relayBatch()
 			r.saveLast() // and the Acks it makes due, before the members go
+			r.sendHeld()
 			for s := range r.members {
 				r.drop(s, closedGoingAway, "server shutting down", 0)
 			}
@@ -558,6 +565,18 @@ func (r *room) commit() {
 	r.inflightOwners = maps.Clone(r.unbound)
 	r.committing = true
 	st, name, done, owners := r.hub.store, r.name, r.committed, r.inflightOwners
+	if as, ok := st.(asyncAppender); ok && len(owners) == 0 {
+		// No goroutine to wait for the store: the store's committer
+		// reports straight to the room.
+		start, bytes := time.Now(), 0
+		for _, u := range updates {
+			bytes += len(u)
+		}
+		as.AppendAsync(name, updates, func(err error) {
+			done <- commitResult{err: err, n: n, bytes: bytes, took: time.Since(start)}
+		})
+		return
+	}
 	go func() {
 		start := time.Now()
 		// The bindings first: a stored update under a client ID never
@@ -575,6 +594,13 @@ func (r *room) commit() {
 		}
 		done <- commitResult{err: err, n: n, bytes: bytes, took: time.Since(start)}
 	}()
+}
+
+// An asyncAppender is a store that can append without its caller
+// waiting, such as *store.Bolt: then runs once the updates are durable
+// or failed, and must not block.
+type asyncAppender interface {
+	AppendAsync(room string, updates [][]byte, then func(error))
 }
 
 // endCommit takes the result of the Append in flight: the updates it
@@ -752,7 +778,7 @@ func (r *room) sendLatest(due []ackDue) {
 		if seq, ok := latest[a.s]; ok {
 			delete(latest, a.s)
 			if r.members[a.s] != nil {
-				r.sendAck(a.s, seq)
+				r.ack(a.s, seq)
 			}
 		}
 	}
@@ -773,7 +799,7 @@ func (r *room) scanLatest(due []ackDue) {
 			}
 		}
 		if r.members[a.s] != nil {
-			r.sendAck(a.s, seq)
+			r.ack(a.s, seq)
 		}
 	}
 }
@@ -817,7 +843,54 @@ func (r *room) relayable() int {
 	return n
 }
 
-// sendAck tells s that its messages up to seq are applied and durable.
+// ack tells s that its messages up to seq are applied and durable. On a
+// connection of protocol version 3, when the batch holds an update of
+// another member that may be relayed, a relay to s is about to go out
+// anyway (now, or once the relay interval has passed: scheduleRelay runs
+// after every change that makes the batch relayable), and the
+// acknowledgement rides on it, in its seq, saving s a message and the
+// server a write. relayBatch sends what it does not carry as Acks.
+func (r *room) ack(s *session, seq uint64) {
+	mem := r.members[s]
+	if mem == nil {
+		return
+	}
+	if s.relayAcks && r.relaysTo(s) {
+		if mem.heldAck == 0 {
+			r.held = append(r.held, s)
+		}
+		mem.heldAck = seq
+		return
+	}
+	r.sendAck(s, seq)
+}
+
+// relaysTo reports whether the next relay goes to s: whether the part of
+// the batch that may be relayed holds an update s did not send.
+func (r *room) relaysTo(s *session) bool {
+	for _, b := range r.batch[:r.relayable()] {
+		if b.from != s {
+			return true
+		}
+	}
+	return false
+}
+
+// sendHeld sends the acknowledgements still held as Acks, for the
+// members no relay carried them to.
+func (r *room) sendHeld() {
+	for _, s := range r.held {
+		if mem := r.members[s]; mem != nil && mem.heldAck > 0 {
+			r.sendAck(s, mem.heldAck)
+			mem.heldAck = 0
+		}
+	}
+	clear(r.held)
+	r.held = r.held[:0]
+}
+
+// sendAck tells s, in an Ack, that its messages up to seq are applied and
+// durable.
 func (r *room) sendAck(s *session, seq uint64) {
 	if b, err := encodeFrame(&protocol.Ack{Seq: seq}); err == nil {
 		r.deliver(s, b)
@@ -828,6 +901,7 @@ func (r *room) sendAck(s *session, seq uint64) {
 // them: one message for everyone who sent none of them, encoded once, and
 // one without its own updates for each sender.
 func (r *room) relayBatch() {
+	defer r.sendHeld()
 	n := r.relayable()
 	if n == 0 {
 		return
@@ -858,10 +932,9 @@ func (r *room) relayBatch() {
 		return
 	}
 	if one != nil {
-		for s := range r.members {
+		for s, mem := range r.members {
 			if s != one {
-				r.counters.relayed += len(all)
-				r.deliver(s, msg)
+				r.relayTo(s, mem, msg, all)
 			}
 		}
 		return
@@ -870,14 +943,14 @@ func (r *room) relayBatch() {
 	for _, b := range batch {
 		senders[b.from] = true
 	}
-	for s := range r.members {
+	for s, mem := range r.members {
 		if !senders[s] {
-			r.counters.relayed += len(all)
-			r.deliver(s, msg)
+			r.relayTo(s, mem, msg, all)
 		}
 	}
 	for s := range senders {
-		if r.members[s] == nil {
+		mem := r.members[s]
+		if mem == nil {
 			continue
 		}
 		var others [][]byte
@@ -887,10 +960,21 @@ func (r *room) relayBatch() {
 			}
 		}
 		if msg, err := encodeFrame(&protocol.Update{Updates: others}); err == nil {
-			r.counters.relayed += len(others)
-			r.deliver(s, msg)
+			r.relayTo(s, mem, msg, others)
 		}
 	}
+}
+
+// relayTo delivers msg, the relay of updates, to member s, or, when an
+// acknowledgement waits for it (ack), the same updates with its seq.
+func (r *room) relayTo(s *session, mem *member, msg []byte, updates [][]byte) {
+	r.counters.relayed += len(updates)
+	if seq := mem.heldAck; seq > 0 && len(updates) > 0 {
+		if b, err := encodeFrame(&protocol.Update{Seq: seq, Updates: updates}); err == nil {
+			msg, mem.heldAck = b, 0
+		}
+	}
+	r.deliver(s, msg)
 }
 
 // deliver queues b for s, dropping s if its queue is full. It reports

@@ -31,6 +31,9 @@ type session struct {
 	room      *room
 	client    uint64
 	heartbeat time.Duration // the interval the Hello asked for, or 0 (heartbeat.go)
+	// relayAcks: the Hello is of protocol version 3, whose client takes
+	// an acknowledgement in the seq of a relayed Update (room.ack).
+	relayAcks bool
 
 	lastSeq      uint64      // the last Update seq read; read pump only
 	readEnded    atomic.Bool // the read pump (or handshake) stopped reading
@@ -219,6 +222,7 @@ func (s *session) join(roomName string, h *protocol.Hello) (closeReason, string)
 		return closedInternalError, fmt.Sprintf("room %q could not be loaded", roomName)
 	}
 	s.room, s.client = r, h.Client
+	s.relayAcks = h.Version >= 3
 	s.heartbeat = time.Duration(h.HeartbeatMillis) * time.Millisecond
 	if !r.send(event{kind: eventJoin, s: s, msg: h}) {
 		return closedGoingAway, "room closed"

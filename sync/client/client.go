@@ -116,9 +116,9 @@ type Options struct {
 	// after it last heard from the server. Zero means DefaultHeartbeat; a
 	// negative value turns the heartbeat off. Otherwise it must lie
 	// between protocol.MinHeartbeatMillis and MaxHeartbeatMillis
-	// milliseconds. Against a server of protocol version 1, which refuses
-	// the version 2 Hello with 4001, the client falls back to version 1
-	// and has no heartbeat.
+	// milliseconds. Against a server of an older protocol version, which
+	// refuses the client's Hello of version 3 with 4001, the client falls
+	// back to the version below; at version 1 it has no heartbeat.
 	Heartbeat time.Duration
 }
 
@@ -173,7 +173,7 @@ type Client struct {
 	changed  chan struct{} // closed on the next change; nil until someone waits
 
 	// The heartbeat of conn (PROTOCOL.md §10): version is the protocol
-	// version of the next Hello, 1 after a server refused version 2.
+	// version of the next Hello, lowered each time a server refuses one.
 	version  uint64
 	sentAt   time.Time       // when conn last took a message
 	heardAt  time.Time       // when conn last brought one
@@ -463,13 +463,17 @@ func (c *Client) connect(ctx context.Context, rawURL, token string) (*websocket.
 
 	conn, err := c.handshake(ctx, rawURL, hello)
 	var se *ServerError
-	if errors.As(err, &se) && se.Code == protocol.CodeUnsupportedVersion && hello.Version > 1 {
-		// A server of version 1: say hello again in its version, without
-		// a heartbeat, and keep to it (PROTOCOL.md §11).
+	for errors.As(err, &se) && se.Code == protocol.CodeUnsupportedVersion && hello.Version > 1 {
+		// A server of an older version: say hello again in the version
+		// below (version 1 has no heartbeat), and keep to the version it
+		// accepts (PROTOCOL.md §11).
+		hello.Version--
+		if hello.Version == 1 {
+			hello.HeartbeatMillis = 0
+		}
 		c.mu.Lock()
-		c.version = 1
+		c.version = hello.Version
 		c.mu.Unlock()
-		hello.Version, hello.HeartbeatMillis = 1, 0
 		conn, err = c.handshake(ctx, rawURL, hello)
 	}
 	return conn, err
@@ -692,13 +696,14 @@ func (c *Client) readLoop(conn *websocket.Conn) error {
 			if c.opts.OnRemoteUpdate != nil {
 				c.opts.OnRemoteUpdate(c.doc)
 			}
+			// Version 3: a relay may carry an acknowledgement
+			// (PROTOCOL.md §4.3); older servers always send 0.
+			if m.Seq > 0 && c.version >= 3 {
+				c.ackedLocked(conn, m.Seq)
+			}
 			c.notifyLocked()
 		case *protocol.Ack:
-			c.later = 0
-			if c.conn == conn && m.Seq >= c.seq && c.unacked {
-				c.unacked = false
-				c.setStatusLocked(StatusSynced)
-			}
+			c.ackedLocked(conn, m.Seq)
 		case *protocol.Presence:
 			self := uint64(c.doc.ClientID())
 			for _, e := range m.Entries {
@@ -713,6 +718,16 @@ func (c *Client) readLoop(conn *websocket.Conn) error {
 			c.notifyLocked()
 		}
 		c.mu.Unlock()
+	}
+}
+
+// ackedLocked handles an acknowledgement of the Updates of conn up to
+// seq, from an Ack or a relay. c.mu must be held.
+func (c *Client) ackedLocked(conn *websocket.Conn, seq uint64) {
+	c.later = 0
+	if c.conn == conn && seq >= c.seq && c.unacked {
+		c.unacked = false
+		c.setStatusLocked(StatusSynced)
 	}
 }
 

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -216,16 +217,19 @@ func TestHeartbeat_DeadPath(t *testing.T) {
 	}
 }
 
-// startVersion1Server serves a stand-in for a server of protocol version
-// 1, which no longer runs anywhere here: it refuses any other version's
-// Hello with Error{4001} and close 4001, as section 3 of PROTOCOL.md has
-// always required, and welcomes a version 1 Hello to an empty room. It
-// records the versions it was greeted with, and closes any connection that
-// sends it a Heartbeat, which it cannot decode, with 4000.
-func startVersion1Server(t *testing.T) (addr string, versions func() []uint64) {
+// startOlderServer serves a stand-in for a server of an older protocol
+// version (1 or 2), which no longer runs anywhere here: it refuses a
+// Hello of any other version with Error{4001} and close 4001, as section
+// 3 of PROTOCOL.md has always required, and welcomes one of its version
+// to an empty room. It records the Hellos it was greeted with and whether
+// a Heartbeat came. Version 1 closes any connection that sends it a
+// Heartbeat, which it cannot decode, with 4000; version 2 echoes one that
+// asks for it.
+func startOlderServer(t *testing.T, version uint64) (addr string, hellos func() []protocol.Hello, heartbeats func() int) {
 	t.Helper()
 	var mu sync.Mutex
-	var seen []uint64
+	var seen []protocol.Hello
+	beats := 0
 	up := websocket.Upgrader{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, err := up.Upgrade(w, r, nil)
@@ -252,9 +256,9 @@ func startVersion1Server(t *testing.T) (addr string, versions func() []uint64) {
 			return
 		}
 		mu.Lock()
-		seen = append(seen, h.Version)
+		seen = append(seen, *h)
 		mu.Unlock()
-		if h.Version != 1 {
+		if h.Version != version {
 			closeWith(protocol.CodeUnsupportedVersion)
 			return
 		}
@@ -264,48 +268,91 @@ func startVersion1Server(t *testing.T) (addr string, versions func() []uint64) {
 			if err != nil {
 				return
 			}
-			if m, err := protocol.Decode(b); err == nil && m.Type() == protocol.TypeHeartbeat {
+			hb, ok := decoded(b).(*protocol.Heartbeat)
+			switch {
+			case ok && version < 2:
 				closeWith(protocol.CodeUnknownType)
 				return
+			case ok:
+				mu.Lock()
+				beats++
+				mu.Unlock()
+				if hb.ID != 0 {
+					send(hb)
+				}
 			}
 		}
 	}))
 	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://"), func() []uint64 {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(seen)
-	}
+	return strings.TrimPrefix(srv.URL, "http://"), func() []protocol.Hello {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Clone(seen)
+		}, func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return beats
+		}
 }
 
-// TestHeartbeat_FallsBackToVersion1 checks that a client of version 2
-// works with a server of version 1: refused with 4001, it says hello in
-// version 1 at once, and then sends no Heartbeat, which that server could
-// not decode, however long the connection stays idle.
-func TestHeartbeat_FallsBackToVersion1(t *testing.T) {
+// decoded returns the message b holds, or nil.
+func decoded(b []byte) protocol.Message {
+	m, _ := protocol.Decode(b)
+	return m
+}
+
+var fallBackTests = []struct {
+	server     uint64   // the older server's version
+	versions   []uint64 // of the Hellos it gets
+	heartbeats bool     // whether it gets Heartbeats
+}{
+	{server: 1, versions: []uint64{3, 2, 1}},
+	{server: 2, versions: []uint64{3, 2}, heartbeats: true},
+}
+
+// TestHeartbeat_FallsBack checks that a client of version 3 works with a
+// server of an older version: refused with 4001, it says hello in the
+// version below at once, down to the server's, keeps its heartbeat where
+// that version has one, and sends no Heartbeat to a server of version 1,
+// which could not decode it, however long the connection stays idle.
+func TestHeartbeat_FallsBack(t *testing.T) {
 	const interval = 100 * time.Millisecond
-	addr, versions := startVersion1Server(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	disconnects := make(chan error, 1)
-	c, err := client.Dial(ctx, "ws://"+addr+"/ws/old", &client.Options{
-		Heartbeat:    interval,
-		OnDisconnect: func(err error) { disconnects <- err },
-	})
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	defer c.Close()
-	select {
-	case err := <-disconnects:
-		t.Fatalf("connection ended: %v", err)
-	case <-time.After(10 * interval):
-	}
-	if got := versions(); !slices.Equal(got, []uint64{2, 1}) {
-		t.Errorf("hello versions %v, want [2 1]", got)
-	}
-	if s := c.Status(); s != client.StatusSynced {
-		t.Errorf("status %v, want synced", s)
+	for _, tt := range fallBackTests {
+		t.Run(fmt.Sprintf("server version %d", tt.server), func(t *testing.T) {
+			addr, hellos, heartbeats := startOlderServer(t, tt.server)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			disconnects := make(chan error, 1)
+			c, err := client.Dial(ctx, "ws://"+addr+"/ws/old", &client.Options{
+				Heartbeat:    interval,
+				OnDisconnect: func(err error) { disconnects <- err },
+			})
+			if err != nil {
+				t.Fatalf("Dial: %v", err)
+			}
+			defer c.Close()
+			select {
+			case err := <-disconnects:
+				t.Fatalf("connection ended: %v", err)
+			case <-time.After(10 * interval):
+			}
+			var versions []uint64
+			for _, h := range hellos() {
+				versions = append(versions, h.Version)
+				if want := uint64(interval / time.Millisecond); h.Version >= 2 && h.HeartbeatMillis != want {
+					t.Errorf("version %d hello asks for a heartbeat of %d ms, want %d", h.Version, h.HeartbeatMillis, want)
+				}
+			}
+			if !slices.Equal(versions, tt.versions) {
+				t.Errorf("hello versions %v, want %v", versions, tt.versions)
+			}
+			if got := heartbeats() > 0; got != tt.heartbeats {
+				t.Errorf("heartbeats received: %t, want %t", got, tt.heartbeats)
+			}
+			if s := c.Status(); s != client.StatusSynced {
+				t.Errorf("status %v, want synced", s)
+			}
+		})
 	}
 }
 

@@ -14,7 +14,11 @@
 // the editing window, from /proc/PID, each divided by the deliveries.
 // The servers alternate (FlowState, peer, FlowState, ...) so that both
 // see the same background load. --servers flowstate or --servers peer runs
-// one of them only. FLOWSTATE_BIN names a prebuilt binary; otherwise
+// one of them only. With --floor, each round ends with `flowstate bench
+// floor` at the round's first delivery rate, over ROOMS x CLIENTS sockets,
+// for DURATION: the CPU time of one small write(2) to a parked loopback
+// reader, measured under the same background load, against which the
+// servers' CPU per delivery is compared. FLOWSTATE_BIN names a prebuilt binary; otherwise
 // cmd/flowstate is built once.
 //
 // Both clients are driven by the same code: only connect, insert, clock
@@ -47,6 +51,7 @@ const { values: opt } = parseArgs({
     workers: { type: 'string', default: '2' },
     servers: { type: 'string', default: 'flowstate,peer' },
     json: { type: 'boolean', default: false },
+    floor: { type: 'boolean', default: false },
     'server-args': { type: 'string', default: '' },
   },
 });
@@ -369,13 +374,28 @@ if (process.env.LOAD_PART) {
   await main();
 }
 
+/**
+ * floor runs `flowstate bench floor` at rate writes per second over the
+ * load's sockets for its duration, and returns its figures.
+ */
+function floor(rate) {
+  const out = execFileSync(
+    binary(),
+    ['bench', 'floor', '--json', '--sockets', String(cfg.rooms * cfg.clients), '--rate', String(Math.max(1, Math.round(rate))), '--duration', `${cfg.duration}s`],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return JSON.parse(out);
+}
+
 async function main() {
   const names = opt.servers.split(',');
   const results = [];
   for (let i = 0; i < Number(opt.repeat); i++) {
+    let rate = 0;
     for (const name of names) {
       const r = await run(name);
       results.push(r);
+      rate ||= r.deliveries_per_s;
       if (opt.json) console.log(JSON.stringify(r));
       else {
         console.log(
@@ -384,6 +404,15 @@ async function main() {
             `  CPU ${r.cpu_us_per_delivery.toFixed(1)} µs/delivery (user ${r.user_us_per_delivery.toFixed(1)}, sys ${r.system_us_per_delivery.toFixed(1)})` +
             `  csw ${r.vcsw_per_delivery.toFixed(2)}+${r.ivcsw_per_delivery.toFixed(2)}  writes ${r.writes_per_delivery.toFixed(2)}` +
             (r.converged ? '' : '  NOT CONVERGED'),
+        );
+      }
+    }
+    if (opt.floor) {
+      const f = floor(rate);
+      if (opt.json) console.log(JSON.stringify({ server: 'floor', ...f }));
+      else {
+        console.log(
+          `floor     ${f.sockets} sockets, ${f.writes_per_s.toFixed(0)} writes/s  writer thread ${f.writer_cpu_us_per_write.toFixed(1)} µs/write (user ${f.writer_user_us_per_write.toFixed(1)}, sys ${f.writer_system_us_per_write.toFixed(1)})`,
         );
       }
     }

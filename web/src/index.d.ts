@@ -269,8 +269,8 @@ export function fromHex(hex: string): Uint8Array;
 // ---------------------------------------------------------------------------
 // The wire protocol (protocol/PROTOCOL.md)
 
-/** The newest protocol version this client speaks (2: version 1 plus the heartbeat). */
-export const PROTOCOL_VERSION: 2;
+/** The newest protocol version this client speaks (3: version 2, the heartbeat, plus acknowledgements in relayed Updates). */
+export const PROTOCOL_VERSION: 3;
 
 /** Close and error codes of PROTOCOL.md §8 by name (1006: the connection dropped). */
 export const Code: Readonly<{
@@ -286,7 +286,7 @@ export function isPermanent(code: number): boolean;
 /** Whether name is a room name: 1 to 128 characters of [A-Za-z0-9._~-]. */
 export function validRoom(name: string): boolean;
 
-/** `[0, 1, room, client, token, state_vector]` or `[0, 2, room, client, token, state_vector, heartbeat_millis]`. A Hello of another version decodes to its version alone. */
+/** `[0, 1, room, client, token, state_vector]` or `[0, v, room, client, token, state_vector, heartbeat_millis]` (v = 2 or 3). A Hello of another version decodes to its version alone. */
 export interface HelloMessage {
   type: 'hello'; version: number; room: string; client: number; token: string; stateVector: Uint8Array;
   /** Version 2 only: the heartbeat interval in ms, 0 (none) or 100 to 60000. */
@@ -294,7 +294,7 @@ export interface HelloMessage {
 }
 /** `[1, state_vector, update]`. */
 export interface WelcomeMessage { type: 'welcome'; stateVector: Uint8Array; update: Uint8Array }
-/** `[2, seq, [update, …]]`; seq is 0 from the server. */
+/** `[2, seq, [update, …]]`; from the server seq is 0, or, on a version 3 connection, an acknowledgement of the client's Updates up to seq. */
 export interface UpdateMessage { type: 'update'; seq: number | bigint; updates: Uint8Array[] }
 /** `[3, seq]`. */
 export interface AckMessage { type: 'ack'; seq: number | bigint }

@@ -1,5 +1,5 @@
-// The FlowState wire protocol, version 2 (protocol/PROTOCOL.md; version 1
-// plus the heartbeat): the seven messages, their strict decoding and their
+// The FlowState wire protocol, version 3 (protocol/PROTOCOL.md; version 1
+// plus the heartbeat, plus acknowledgements in relayed Updates): the seven messages, their strict decoding and their
 // canonical encoding.
 //
 // Encoding goes through @msgpack/msgpack, which already writes every
@@ -12,13 +12,20 @@ import { encode as msgpackEncode } from '@msgpack/msgpack';
 import { wellFormed } from './codec.js';
 
 /**
- * The newest protocol version this client speaks, sent in its Hello. A
- * server that answers it with 4001 speaks version 1 only: the provider then
- * says hello with version 1, without a heartbeat (PROTOCOL.md §11).
+ * The newest protocol version this client speaks, sent in its Hello.
+ * Version 3 takes acknowledgements in the seq of relayed Updates. A server
+ * that answers it with 4001 speaks an older version: the provider then says
+ * hello with the version below, without a heartbeat at version 1
+ * (PROTOCOL.md §11).
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** The oldest protocol version this client speaks. */
 export const MIN_PROTOCOL_VERSION = 1;
+
+/** hasHeartbeat reports whether a Hello of this version carries the heartbeat interval. */
+function hasHeartbeat(version) {
+  return version === 2 || version === 3;
+}
 
 /** Message type tags (PROTOCOL.md §4). */
 export const TYPE_HELLO = 0;
@@ -156,13 +163,13 @@ export function encodeMessage(m) {
       checkStr(m.token, MAX_TOKEN_BYTES, 'token');
       const fields = [TYPE_HELLO, m.version, m.room, m.client, m.token, bin(m.stateVector)];
       const heartbeat = m.heartbeatMillis ?? 0;
-      if (m.version === 2) {
+      if (hasHeartbeat(m.version)) {
         if (!validHeartbeat(heartbeat)) {
           throw new RangeError(`protocol: heartbeat interval of ${heartbeat} ms: want 0 or ${MIN_HEARTBEAT_MILLIS} to ${MAX_HEARTBEAT_MILLIS}`);
         }
         fields.push(heartbeat);
       } else if (heartbeat !== 0) {
-        throw new RangeError(`protocol: a heartbeat interval in a hello of version ${m.version}: only version 2 has one`);
+        throw new RangeError(`protocol: a heartbeat interval in a hello of version ${m.version}: only versions 2 and 3 have one`);
       }
       return msgpackEncode(fields);
     }
@@ -397,7 +404,7 @@ export function decodeMessage(bytes) {
       return { type, version, room: '', client: 0, token: '', stateVector: EMPTY };
     }
   }
-  const want = tag === TYPE_HELLO && version === 2 ? 7 : FIELD_COUNT[tag];
+  const want = tag === TYPE_HELLO && hasHeartbeat(version) ? 7 : FIELD_COUNT[tag];
   if (n !== want) throw r.fail(`a ${type} message has exactly ${want} elements, found ${n}`, 0);
   switch (tag) {
     case TYPE_HELLO: {
@@ -408,7 +415,7 @@ export function decodeMessage(bytes) {
       const token = r.str('token', MAX_TOKEN_BYTES);
       const stateVector = r.bin('state vector');
       m = { type, version, room, client, token, stateVector };
-      if (version === 2) {
+      if (hasHeartbeat(version)) {
         const at = r.pos;
         const heartbeatMillis = r.uint('heartbeat interval');
         if (typeof heartbeatMillis === 'bigint' || !validHeartbeat(heartbeatMillis)) {

@@ -86,8 +86,10 @@ export class FlowStateError extends Error {
  * WebSocket reports for minutes). The provider then closes it, emits an
  * 'error' with code 4005 (Code.HEARTBEAT_TIMEOUT), goes 'offline' and
  * reconnects with its backoff, at most 2.5 intervals after it last heard
- * from the server. A server of version 1 refuses the version 2 Hello with
- * 4001: the provider then says hello in version 1, without a heartbeat.
+ * from the server. The provider says hello in protocol version 3, which
+ * also takes acknowledgements in the seq of relayed Updates; a server of
+ * an older version refuses it with 4001, and the provider then says hello
+ * in the version below (version 1 has no heartbeat).
  *
  * Events: 'status' (the new status), 'synced', 'error' (a FlowStateError,
  * for every connection that ended other than by disconnect or destroy),
@@ -162,7 +164,7 @@ export class Provider extends Emitter {
     if (!validHeartbeat(this.heartbeat)) {
       throw new RangeError(`flowstate: a heartbeat of ${this.heartbeat} ms: want 0 (none) or 100 to 60000`);
     }
-    /** The protocol version of the next Hello: 1 once a server refused version 2. */
+    /** The protocol version of the next Hello, lowered each time a server refuses one. */
     this.version = PROTOCOL_VERSION;
     this.helloVersion = 0; // the version of the current connection's Hello
     this.heartbeatTimer = null;
@@ -502,17 +504,12 @@ export class Provider extends Emitter {
         case 'update':
           if (!this.joined) throw new Error('an update before the welcome');
           for (const u of m.updates) this.applyRemote(u);
+          // Version 3: a relay may carry an acknowledgement (PROTOCOL.md
+          // §4.3); servers of older versions always send 0.
+          if (m.seq !== 0 && this.helloVersion >= 3) this.ack(m.seq);
           break;
         case 'ack':
-          if (this.tryLater) {
-            this.tryLater = false;
-            this.backoff.reset();
-          }
-          if (this.joined) this.acked(m.seq);
-          if (this.joined && this.unacked && (typeof m.seq === 'bigint' || m.seq >= this.seq)) {
-            this.unacked = false;
-            this.setStatus('synced');
-          }
+          this.ack(m.seq);
           break;
         case 'presence':
           this.presence.receive(m.entries);
@@ -528,6 +525,19 @@ export class Provider extends Emitter {
       }
     } catch (e) {
       this.fail(Code.PROTOCOL_ERROR, `bad ${m.type} from the server: ${e && e.message}`);
+    }
+  }
+
+  /** ack handles an acknowledgement of the Updates up to seq, from an Ack or a relay. */
+  ack(seq) {
+    if (this.tryLater) {
+      this.tryLater = false;
+      this.backoff.reset();
+    }
+    if (this.joined) this.acked(seq);
+    if (this.joined && this.unacked && (typeof seq === 'bigint' || seq >= this.seq)) {
+      this.unacked = false;
+      this.setStatus('synced');
     }
   }
 
@@ -704,9 +714,10 @@ export class Provider extends Emitter {
     this.leave();
     if (!this.wanted || this.destroyed) return;
     if (code === Code.UNSUPPORTED_VERSION && this.helloVersion >= 2) {
-      // A server of version 1: say hello again at once in its version,
-      // without a heartbeat, and keep to it (PROTOCOL.md §11).
-      this.version = 1;
+      // A server of an older version: say hello again at once in the
+      // version below (without a heartbeat at version 1), and keep to the
+      // version it accepts (PROTOCOL.md §11).
+      this.version = this.helloVersion - 1;
       this.open();
       return;
     }

@@ -108,13 +108,14 @@ test('a silently dead path is noticed within 2.5 heartbeats, and nothing is lost
 });
 
 /**
- * version1Server is a stand-in for a server of protocol version 1, which
- * no longer runs anywhere here: it refuses any other version's Hello with
- * Error{4001} and close 4001, welcomes a version 1 Hello to an empty room,
- * and closes a connection that sends a Heartbeat, which it cannot decode,
- * with 4000. It records the messages it receives.
+ * olderServer is a stand-in for a server of an older protocol version (1
+ * or 2), which no longer runs anywhere here: it refuses a Hello of a later
+ * version with Error{4001} and close 4001, and welcomes one of its own
+ * version to an empty room. Version 1 closes a connection that sends a
+ * Heartbeat, which it cannot decode, with 4000; version 2 echoes one that
+ * asks for it. It records the messages it receives.
  */
-async function version1Server() {
+async function olderServer(version) {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((resolve) => wss.on('listening', resolve));
   const received = [];
@@ -128,10 +129,12 @@ async function version1Server() {
       const m = decodeMessage(new Uint8Array(data));
       received.push(m);
       if (m.type === 'hello') {
-        if (m.version !== 1) refuse(Code.UNSUPPORTED_VERSION);
+        if (m.version !== version) refuse(Code.UNSUPPORTED_VERSION);
         else ws.send(encodeMessage({ type: 'welcome', stateVector: new Uint8Array([0x80]), update: empty.diff(new Map()) }));
-      } else if (m.type === 'heartbeat') {
+      } else if (m.type === 'heartbeat' && version < 2) {
         refuse(Code.UNKNOWN_TYPE);
+      } else if (m.type === 'heartbeat' && m.id !== 0) {
+        ws.send(encodeMessage(m));
       }
     });
   });
@@ -147,7 +150,7 @@ async function version1Server() {
 
 test('against a server of version 1, the provider says hello in version 1 and sends no heartbeat', async () => {
   const interval = 100;
-  const old = await version1Server();
+  const old = await olderServer(1);
   let p = null;
   try {
     const name = room('old-server');
@@ -160,7 +163,34 @@ test('against a server of version 1, the provider says hello in version 1 and se
     await waitFor(() => p.status === 'synced', 'synced');
     assert.deepEqual(
       old.received.map((m) => (m.type === 'hello' ? `hello v${m.version}` : m.type)),
-      ['hello v2', 'hello v1'],
+      ['hello v3', 'hello v2', 'hello v1'],
+    );
+    assert.deepEqual(errors, []);
+  } finally {
+    p?.destroy();
+    await old.close();
+  }
+});
+
+test('against a server of version 2, the provider says hello in version 2 and keeps its heartbeat', async () => {
+  const interval = 100;
+  const old = await olderServer(2);
+  let p = null;
+  try {
+    const name = room('v2-server');
+    const errors = [];
+    p = connect(new Doc(), name, { url: Provider.roomURL(old.url, name), heartbeat: interval });
+    p.on('error', (e) => errors.push(e));
+    await p.whenSynced();
+    await waitFor(() => old.received.some((m) => m.type === 'heartbeat'), 'a heartbeat');
+    assert.equal(p.status, 'synced');
+    const hellos = old.received.filter((m) => m.type === 'hello');
+    assert.deepEqual(
+      hellos.map((m) => [m.version, m.heartbeatMillis]),
+      [
+        [3, interval],
+        [2, interval],
+      ],
     );
     assert.deepEqual(errors, []);
   } finally {

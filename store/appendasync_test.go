@@ -1,0 +1,102 @@
+package store_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/flowstate/flowstate/store"
+)
+
+// appendAsync calls AppendAsync and waits for its result.
+func appendAsync(t *testing.T, st *store.Bolt, room string, updates ...[]byte) error {
+	t.Helper()
+	res := make(chan error, 1)
+	st.AppendAsync(room, updates, func(err error) { res <- err })
+	select {
+	case err := <-res:
+		return err
+	case <-time.After(10 * time.Second):
+		return errors.New("test: AppendAsync did not report within 10 s")
+	}
+}
+
+// TestBoltAppendAsync checks that AppendAsync appends as Append does, with
+// and without a committer, surviving a reopen, and reports what Append
+// would refuse.
+func TestBoltAppendAsync(t *testing.T) {
+	for _, opts := range []store.BoltOptions{{}, {SyncEachAppend: true}} {
+		t.Run(fmt.Sprintf("SyncEachAppend=%v", opts.SyncEachAppend), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "flowstate.db")
+			st := openBoltAt(t, path, opts)
+			// Rooms appending at once share commits, and each room's
+			// updates stay in order.
+			var wg sync.WaitGroup
+			for r := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 20 {
+						if err := appendAsync(t, st, fmt.Sprintf("room%d", r), []byte{byte(r), byte(i)}); err != nil {
+							t.Errorf("room%d, update %d: %v", r, i, err)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+			st = openBoltAt(t, path, opts)
+			for r := range 8 {
+				_, updates, err := st.Load(fmt.Sprintf("room%d", r))
+				if err != nil || len(updates) != 20 {
+					t.Fatalf("room%d: %d updates, %v; want 20", r, len(updates), err)
+				}
+				for i, u := range updates {
+					if !bytes.Equal(u, []byte{byte(r), byte(i)}) {
+						t.Errorf("room%d, update %d: %x", r, i, u)
+					}
+				}
+			}
+		})
+	}
+}
+
+var appendAsyncRefusals = []struct {
+	name    string
+	room    string
+	updates [][]byte
+	want    func(error) bool
+}{
+	{"no room name", "", [][]byte{{1}}, func(err error) bool { return errors.Is(err, store.ErrRoomName) }},
+	{"room name too long", strings.Repeat("r", bolt.MaxKeySize+1), [][]byte{{1}}, func(err error) bool { return errors.Is(err, store.ErrRoomName) }},
+	{"more than one value holds", "big", [][]byte{make([]byte, bolt.MaxValueSize)}, func(err error) bool { return err != nil }},
+}
+
+// TestBoltAppendAsyncRefused checks that AppendAsync reports what Append
+// refuses, and ErrClosed once the store is closed, and stores nothing.
+func TestBoltAppendAsyncRefused(t *testing.T) {
+	st := openBolt(t, store.BoltOptions{})
+	for _, tt := range appendAsyncRefusals {
+		if err := appendAsync(t, st, tt.room, tt.updates...); !tt.want(err) {
+			t.Errorf("%s: %v", tt.name, err)
+		}
+	}
+	if rooms, err := st.Rooms(); err != nil || len(rooms) != 0 {
+		t.Errorf("rooms after refusals: %v, %v", rooms, err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := appendAsync(t, st, "late", []byte{1}); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
+	}
+}
