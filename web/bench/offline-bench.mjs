@@ -88,7 +88,8 @@ window.bench = (async () => {
     return { rendered: t1 - t0, editor: t2 - t1, paint: t3 - t0, load: t4 - t0, ready: t5 - t0, length: view.state.doc.length };
   }
   if (mode === 'screen') {
-    // Moves the first screen record aside (op=drop) or back (op=restore).
+    // Moves the first screen record and its localStorage copy aside
+    // (op=drop) or back (op=restore).
     const db = await new Promise((resolve, reject) => {
       const req = indexedDB.open('flowstate:bench', 1);
       req.onsuccess = () => resolve(req.result);
@@ -109,6 +110,13 @@ window.bench = (async () => {
       tx.onerror = () => reject(tx.error);
     });
     db.close();
+    // The copy of the first screen in localStorage too.
+    const [lfrom, lto] = drop ? ['flowstate:bench:screen', 'bench-screen'] : ['bench-screen', 'flowstate:bench:screen'];
+    const copy = localStorage.getItem(lfrom);
+    if (copy !== null) {
+      localStorage.setItem(lto, copy);
+      localStorage.removeItem(lfrom);
+    }
     return {};
   }
   if (mode === 'open-screen') {

@@ -96,6 +96,30 @@ function holdLoad() {
   });
 }
 
+/**
+ * holdOpen, an init script, holds IndexedDB's answer to the page's open
+ * until the test lets it go (window.releaseOpen), as a slow disk or a
+ * busy browser would.
+ */
+function holdOpen() {
+  const open = IDBFactory.prototype.open;
+  IDBFactory.prototype.open = function (...args) {
+    const req = open.apply(this, args);
+    let onsuccess = null;
+    let event = null;
+    Object.defineProperty(req, 'onsuccess', { configurable: true, get: () => onsuccess, set: (h) => (onsuccess = h) });
+    req.addEventListener('success', (e) => {
+      event = e;
+      if (window.openReleased && onsuccess) onsuccess.call(req, e);
+    });
+    window.releaseOpen = () => {
+      window.openReleased = true;
+      if (event !== null && onsuccess) onsuccess.call(req, event);
+    };
+    return req;
+  };
+}
+
 /** page opens the demo of room in context and returns it as a Tab. */
 async function page(context, httpURL, room) {
   const p = context.pages().find((x) => x.url() === 'about:blank') ?? (await context.newPage());
@@ -262,6 +286,42 @@ describe('offline', { skip: skipReason }, () => {
     assert.equal(await other.text(), want, 'every edit exactly once');
     assert.deepEqual([...tab.errors, ...other.errors], []);
     await other.close();
+  });
+
+  test('the first screen paints from its copy in localStorage while IndexedDB has not answered the open', async (t) => {
+    const server = await startServer();
+    t.after(() => server.stop());
+    const room = uniqueRoom('local');
+    const dir = tempDir();
+    const shell = new Map();
+    let context = await profile(dir, shell);
+    let tab = await page(context, server.httpURL, room);
+    await tab.waitStatus('synced');
+    const stored = 'kept in the first screen\nand its copy';
+    await tab.type(stored);
+    await saved(tab, 'saved');
+    await tab.page.evaluate(() => {
+      window.dispatchEvent(new PageTransitionEvent('pagehide'));
+      return window.flowstate.persistence.whenSaved();
+    });
+    await tab.until(() => localStorage.length > 0, undefined, 'the copy of the first screen');
+    await context.close();
+
+    context = await profile(dir, shell, { offline: true });
+    t.after(() => context.close());
+    await context.addInitScript(holdOpen);
+    tab = await page(context, server.httpURL, room);
+    await shows(tab, stored);
+    assert.equal(await tab.page.evaluate(() => window.flowstate.persistence.db), null, 'IndexedDB has not opened');
+    await tab.page.evaluate(() => window.releaseOpen());
+    await tab.until(() => window.flowstate.persistence.synced, undefined, 'the Doc to load');
+    assert.equal(await tab.page.evaluate(() => window.flowstate.text.toString()), stored);
+    await tab.type('!');
+    await shows(tab, stored + '!');
+    // clearData removes the copy with the database.
+    await tab.page.evaluate(() => window.flowstate.persistence.clearData());
+    assert.equal(await tab.page.evaluate(() => localStorage.length), 0, 'clearData left the copy');
+    assert.deepEqual(tab.errors, []);
   });
 
   test('a large stored document paints its first screen, then the rest, keeping typing, the caret and the scroll', async (t) => {

@@ -547,7 +547,8 @@ export class IndexedDBPersistence {
    */
   readonly whenRendered: Promise<Record<string, string> | null>;
   /**
-   * Resolves, after one small read and before whenRendered, to the start
+   * Resolves, at once from its copy in localStorage (else after one small
+   * read) and before whenRendered, to the start
    * of each Text's stored plain text (at most 16 Ki UTF-16
    * units each, never cutting a surrogate pair: the start of the
    * rendering whenRendered brings, written with it), or to null: an

@@ -155,13 +155,21 @@ export class IndexedDBPersistence extends Emitter {
     this.whenRendered = new Promise((resolve) => (this.resolveRendered = resolve));
     /**
      * Resolves to the start of each Text's stored plain text (at most
-     * FIRST_SCREEN_UNITS units of each), by name, after one small read and
-     * before whenRendered; to null when none is stored or persistence is
+     * FIRST_SCREEN_UNITS units of each), by name, at once from its copy in
+     * localStorage, or else after one small read, and before whenRendered; to null when none is stored or persistence is
      * off. The start of the rendering whenRendered brings, from the same
      * write.
      * @type {Promise<Record<string, string> | null>}
      */
     this.whenFirstScreen = new Promise((resolve) => (this.resolveScreen = resolve));
+    // A copy of the first screen in localStorage is read at once, without
+    // waiting for IndexedDB to open, which alone takes tens of ms.
+    this.screenFromLocal = false;
+    const local = readScreen(localScreen(this.dbName));
+    if (local !== null) {
+      this.screenFromLocal = true;
+      this.resolveScreen(local);
+    }
     this.renderingDirty = false; // records were written since the stored rendering
     this.stops.push(doc.onLocalUpdate((u) => this.storeUpdate(u ?? doc.snapshot())));
     this.onPageHide = () => {
@@ -270,6 +278,11 @@ export class IndexedDBPersistence extends Emitter {
       this.resolveScreen(null);
       this.resolveRendered(null);
       this.readRecords(false);
+      return;
+    }
+    if (this.screenFromLocal) {
+      // The page paints from the copy: read the rendering after.
+      afterPaint(() => this.readRendering());
       return;
     }
     let tx;
@@ -403,6 +416,9 @@ export class IndexedDBPersistence extends Emitter {
     }
     meta.put({ texts: header }, RENDERING);
     meta.put({ texts: screen }, SCREEN);
+    // Copied to localStorage once IndexedDB holds it, never ahead of it.
+    const name = this.dbName;
+    tx.addEventListener('complete', () => putLocalScreen(name, { texts: screen }));
     this.renderingDirty = false;
   }
 
@@ -555,6 +571,7 @@ export class IndexedDBPersistence extends Emitter {
    */
   clearData() {
     this.destroy();
+    putLocalScreen(this.dbName, null);
     if (this.idb === null) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const req = this.idb.deleteDatabase(this.dbName);
@@ -626,6 +643,51 @@ function firstScreen(s) {
  * @param {unknown} record
  * @returns {Record<string, string> | null}
  */
+function localScreenKey(dbName) {
+  return dbName + ':screen';
+}
+
+/**
+ * localScreen returns the copy of the first screen record kept in
+ * localStorage for dbName, or null: none, unreadable, or no localStorage
+ * (Node, a sandboxed frame, storage blocked).
+ * @param {string} dbName
+ * @returns {unknown}
+ */
+function localScreen(dbName) {
+  try {
+    const s = globalThis.localStorage?.getItem(localScreenKey(dbName));
+    return s ? JSON.parse(s) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * putLocalScreen keeps record as dbName's first screen in localStorage, or
+ * removes it (record null). A write that fails (quota) removes the old
+ * copy, so that no copy older than IndexedDB's is left.
+ * @param {string} dbName
+ * @param {unknown} record
+ */
+function putLocalScreen(dbName, record) {
+  const key = localScreenKey(dbName);
+  try {
+    const ls = globalThis.localStorage;
+    if (!ls) return;
+    if (record === null) ls.removeItem(key);
+    else {
+      try {
+        ls.setItem(key, JSON.stringify(record));
+      } catch {
+        ls.removeItem(key);
+      }
+    }
+  } catch {
+    // No localStorage here: the first screen comes from IndexedDB.
+  }
+}
+
 function readScreen(record) {
   const texts = /** @type {any} */ (record)?.texts;
   if (!Array.isArray(texts)) return null;
