@@ -38,13 +38,11 @@ func (e *QuarantinedError) Error() string {
 
 func (e *QuarantinedError) Unwrap() error { return e.Err }
 
-// Buffer sizes of a connection. Reads go through a small buffer of their
-// own; writes borrow one from a pool shared by all connections, so an idle
-// connection holds none.
-const (
-	readBufferSize  = 256
-	writeBufferSize = 4096
-)
+// writeBufferSize is the size of the buffer gorilla writes through. It
+// borrows one from a pool shared by all connections, so an idle
+// connection holds none. Reads go through a small buffer of the session's
+// own (readBufferSize, idle.go).
+const writeBufferSize = 4096
 
 // A Hub maps room names to open rooms and owns every session. It opens a
 // room when its first client joins and closes it once it has been empty for
@@ -87,7 +85,9 @@ func NewHub(cfg Config, st store.Store) *Hub {
 		logger: cfg.Logger,
 		store:  st,
 		upgrader: websocket.Upgrader{
-			ReadBufferSize:  readBufferSize,
+			// Zero: gorilla reads through the hijacked reader, which
+			// hijackWriter makes the session's own.
+			ReadBufferSize:  0,
 			WriteBufferSize: writeBufferSize,
 			WriteBufferPool: &sync.Pool{},
 			// A nil CheckOrigin (no AllowedOrigins) is gorilla's
@@ -170,7 +170,8 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, refusedConnsPerIP, fmt.Sprintf("too many connections from your address: the server allows %d per address", h.cfg.MaxConnsPerIP))
 		return
 	}
-	conn, err := h.upgrader.Upgrade(w, r, nil)
+	hw := &hijackWriter{ResponseWriter: w}
+	conn, err := h.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		h.releaseConn(ip)
 		return // the upgrader has answered with an HTTP error
@@ -185,6 +186,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	s := &session{
 		hub:    h,
 		conn:   conn,
+		br:     hw.br,
 		remote: r.RemoteAddr,
 		ip:     ip,
 		query:  target.token,

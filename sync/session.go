@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 type session struct {
 	hub    *Hub
 	conn   *websocket.Conn
+	br     *bufio.Reader // what conn reads through; see idle.go
 	queue  sendQueue
 	remote string
 	pingAt time.Time // when the next ping is due; the hub's ping loop only
@@ -96,9 +98,9 @@ func (s *session) serve(roomName string) {
 		return
 	}
 	// Handling the Hello grew this goroutine's stack, which would stay
-	// grown; the read pump of an idle session needs much less, so it runs
-	// in a fresh goroutine.
-	go s.readPump()
+	// grown while the session is idle: the wait for the next frame runs
+	// in a fresh goroutine (idle.go).
+	s.park()
 }
 
 // handshake reads the Hello and joins its room.
@@ -124,10 +126,15 @@ func (s *session) handshake(roomName string) (closeReason, string) {
 	return 0, ""
 }
 
-// readPump reads messages until the connection fails or the client breaks
-// the protocol, then ends the session.
+// readPump reads the messages that have arrived, then parks the session
+// until more arrive (idle.go). When the connection fails or the client
+// breaks the protocol, it ends the session instead.
 func (s *session) readPump() {
 	reason, text, seq := s.readMessages()
+	if reason == 0 {
+		s.park()
+		return
+	}
 	s.end(reason, text, seq)
 }
 
@@ -150,8 +157,9 @@ func (s *session) end(reason closeReason, text string, seq uint64) {
 	s.hub.wg.Done()
 }
 
-// readMessages handles the messages after the Hello and returns why it
-// stopped.
+// readMessages handles the messages after the Hello until the session's
+// reader holds no more bytes, and returns 0 then; otherwise it returns
+// why it stopped.
 func (s *session) readMessages() (reason closeReason, text string, seq uint64) {
 	for {
 		m, reason, text := s.read()
@@ -184,6 +192,9 @@ func (s *session) readMessages() (reason closeReason, text string, seq uint64) {
 			return closedProtocolError, "second hello", 0
 		default:
 			return closedProtocolError, fmt.Sprintf("clients may not send %s messages", m.Type()), 0
+		}
+		if s.idleNext() {
+			return 0, "", 0
 		}
 	}
 }
@@ -232,17 +243,8 @@ func (s *session) join(roomName string, h *protocol.Hello) (closeReason, string)
 func (s *session) read() (protocol.Message, closeReason, string) {
 	kind, r, err := s.conn.NextReader()
 	if err != nil {
-		if errors.Is(err, errRateLimited) {
-			return nil, closedRateLimited, "rate limit exceeded: the client sent more frames (control frames included) or bytes than its allowance"
-		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() && s.room == nil {
-			return nil, closedHelloTimeout, "no hello within " + s.hub.cfg.HelloTimeout.String()
-		}
-		if errors.As(err, &ne) && ne.Timeout() && s.heartbeat > 0 {
-			return nil, closedHeartbeatTimeout, heartbeatText(s.heartbeat)
-		}
-		return nil, closedByClient, err.Error()
+		reason, text := s.readFailed(err)
+		return nil, reason, text
 	}
 	if kind != websocket.BinaryMessage {
 		return nil, closedUnsupportedData, "text frames are not supported: send msgpack in binary frames"
@@ -267,6 +269,22 @@ func (s *session) read() (protocol.Message, closeReason, string) {
 		return nil, closedProtocolError, err.Error()
 	}
 	return m, 0, ""
+}
+
+// readFailed says why a read of a frame failed, as a reason and a text; a
+// client that closed or dropped the connection gives closedByClient.
+func (s *session) readFailed(err error) (closeReason, string) {
+	if errors.Is(err, errRateLimited) {
+		return closedRateLimited, "rate limit exceeded: the client sent more frames (control frames included) or bytes than its allowance"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && s.room == nil {
+		return closedHelloTimeout, "no hello within " + s.hub.cfg.HelloTimeout.String()
+	}
+	if errors.As(err, &ne) && ne.Timeout() && s.heartbeat > 0 {
+		return closedHeartbeatTimeout, heartbeatText(s.heartbeat)
+	}
+	return closedByClient, err.Error()
 }
 
 // writePump writes what the queue holds until it is empty, then
