@@ -58,6 +58,9 @@ type Hub struct {
 	refusals *refusalLog  // requests refused before a session began
 	hooks    *hookQueue   // calls Config.Hooks off the rooms' goroutines
 
+	pollOnce sync.Once
+	poll     *poller // waits for idle sessions (idle.go); nil until needed, or where there is none
+
 	// failingRooms counts the rooms whose last write failed; Ready is
 	// false while it is not zero.
 	failingRooms atomic.Int32
@@ -184,13 +187,14 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		h.refusals.record(r, ip, refusedInvalidRoom, fmt.Sprintf("invalid room name %q", truncate(target.room, 200)))
 	}
 	s := &session{
-		hub:    h,
-		conn:   conn,
-		br:     hw.br,
-		remote: r.RemoteAddr,
-		ip:     ip,
-		query:  target.token,
-		req:    r,
+		hub:     h,
+		conn:    conn,
+		br:      hw.br,
+		rawConn: rawConnOf(conn.NetConn()),
+		remote:  r.RemoteAddr,
+		ip:      ip,
+		query:   target.token,
+		req:     r,
 	}
 	s.queue.init(h.cfg.QueueLength, h.cfg.QueueBytes, conn.NetConn(), s.writePump)
 	if !h.addSession(s) {
@@ -250,6 +254,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		h.wg.Wait()
+		h.stopPoller()
 		// The rooms have told the hooks everything: the hooks hear it
 		// before Shutdown returns.
 		h.hooks.close()

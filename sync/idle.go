@@ -3,8 +3,11 @@ package sync
 import (
 	"bufio"
 	"errors"
+	"math"
 	"net"
 	"net/http"
+	"syscall"
+	"time"
 )
 
 // An idle connection should cost little more than its socket. Its read
@@ -62,10 +65,76 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return conn, bufio.NewReadWriter(w.br, brw.Writer), nil
 }
 
-// park hands the wait for the client's next frame to a fresh goroutine
-// once the session has read every message its reader holds.
+// park waits for the client's next frame without a goroutine where the
+// hub's poller can (a plain socket on Linux, with nothing buffered), and
+// in a fresh goroutine otherwise. The caller must not touch the session's
+// read side afterwards: from here on, another goroutine may run it.
 func (s *session) park() {
-	go s.awaitFrame()
+	p := s.hub.idlePoller()
+	if p == nil || s.rawConn == nil || s.br.Buffered() > 0 {
+		go s.awaitFrame()
+		return
+	}
+	if s.parkTimer == nil {
+		s.parkTimer = time.AfterFunc(math.MaxInt64, s.wake)
+	}
+	s.parked.Store(true)
+	// The read deadline wakes the session too, to fail its next read
+	// as a blocked read would have failed.
+	if !s.readDeadline.IsZero() {
+		s.parkTimer.Reset(time.Until(s.readDeadline))
+	}
+	if !p.wait(s) {
+		s.wake()
+	}
+}
+
+// wake resumes a parked session in a goroutine: its connection has
+// something to read, its read deadline has passed, or the server closed
+// it. Of several wakes for one wait, the first resumes the session and
+// the others do nothing.
+func (s *session) wake() {
+	if s.parked.CompareAndSwap(true, false) {
+		s.parkTimer.Stop()
+		go s.awaitFrame()
+	}
+}
+
+// setReadDeadline sets the read deadline of the session's connection,
+// and remembers it for park.
+func (s *session) setReadDeadline(t time.Time) error {
+	s.readDeadline = t
+	return s.conn.SetReadDeadline(t)
+}
+
+// rawConnOf returns the socket under conn if the hub's poller can wait
+// for it: a plain TCP connection. A TLS connection buffers what it
+// decrypts, where polling the socket cannot see it, so its session
+// waits in a goroutine.
+func rawConnOf(conn net.Conn) syscall.RawConn {
+	tc, ok := conn.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+// idlePoller returns the hub's poller, started on first use, or nil where
+// there is none.
+func (h *Hub) idlePoller() *poller {
+	h.pollOnce.Do(func() { h.poll = newPoller() })
+	return h.poll
+}
+
+// stopPoller stops the hub's poller, if it started, once no session is
+// left to wait.
+func (h *Hub) stopPoller() {
+	h.pollOnce.Do(func() {}) // none starts from now on
+	h.poll.stop()
 }
 
 // idleNext tells the read pump to park rather than read on: when its
@@ -102,6 +171,10 @@ func (s *session) awaitFrame() {
 		}
 		if reason, text := s.controlFrame(n); reason != 0 {
 			s.end(reason, text, 0)
+			return
+		}
+		if s.br.Buffered() == 0 && s.rawConn != nil && s.hub.idlePoller() != nil {
+			s.park()
 			return
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -169,6 +170,9 @@ func TestIdleSessionWakes(t *testing.T) {
 			ts := startServer(t, testConfig(), nil)
 			c := joinRaw(t, ts, "idle")
 			events := make(chan idleEvent, 16)
+			// The client answers no ping of the server's: a pong would
+			// wake a session that failed to, and hide the failure.
+			c.conn.SetPingHandler(func(string) error { return nil })
 			c.conn.SetPongHandler(func(data string) error {
 				events <- idleEvent{pong: data}
 				return nil
@@ -229,4 +233,44 @@ func TestIdleSessionWakes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIdleSessionsHoldNoGoroutine checks that sessions that wait for
+// their clients hold no goroutine each on Linux, also after answering
+// pings, and that they still end when their clients leave.
+func TestIdleSessionsHoldNoGoroutine(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("idle sessions wait in a goroutine each where there is no poller")
+	}
+	const n = 50
+	ts := startServer(t, testConfig(), nil)
+	joinRaw(t, ts, "idle-cost") // the room, the hub's loops and its poller run from here on
+	before := runtime.NumGoroutine()
+	clients := make([]*rawClient, n)
+	for i := range clients {
+		clients[i] = joinRaw(t, ts, "idle-cost")
+		raw := clients[i].conn.NetConn()
+		_ = raw.SetWriteDeadline(time.Now().Add(deadline))
+		if _, err := raw.Write(maskedFrame(websocket.PingMessage, []byte("p"), testMaskKey)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var held int
+	waitFor(t, deadline, func() error {
+		held = runtime.NumGoroutine() - before
+		if held >= n/2 {
+			return fmt.Errorf("%d idle sessions hold %d goroutines", n, held)
+		}
+		return nil
+	})
+	t.Logf("%d idle sessions hold %d goroutines", n, held)
+	for _, c := range clients {
+		c.conn.Close()
+	}
+	waitFor(t, deadline, func() error {
+		if got := ts.srv.Hub().Stats().Connections; got != 1 {
+			return fmt.Errorf("%d connections after %d of %d left", got, n, n+1)
+		}
+		return nil
+	})
 }

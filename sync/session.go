@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -21,12 +22,23 @@ import (
 // write pump writes what the room queued. The room talks to it only through
 // the queue, so a stalled client never blocks the room.
 type session struct {
-	hub    *Hub
-	conn   *websocket.Conn
-	br     *bufio.Reader // what conn reads through; see idle.go
-	queue  sendQueue
-	remote string
-	pingAt time.Time // when the next ping is due; the hub's ping loop only
+	hub  *Hub
+	conn *websocket.Conn
+	br   *bufio.Reader // what conn reads through; see idle.go
+
+	// Waiting without a goroutine (idle.go). rawConn is the socket for
+	// the hub's poller, nil where it cannot wait for it; pollID numbers
+	// the session there. parked is set while the session waits, and the
+	// first to clear it resumes the session. parkTimer wakes it at
+	// readDeadline, the deadline last set on conn.
+	rawConn      syscall.RawConn
+	pollID       uint64
+	parked       atomic.Bool
+	parkTimer    *time.Timer
+	readDeadline time.Time
+	queue        sendQueue
+	remote       string
+	pingAt       time.Time // when the next ping is due; the hub's ping loop only
 
 	// Set by the read pump once the Hello is accepted; read by the room
 	// only after the join event, which the channel send orders.
@@ -74,7 +86,7 @@ func (s *session) serve(roomName string) {
 		if s.room == nil {
 			return nil
 		}
-		return s.conn.SetReadDeadline(time.Now().Add(s.readWait()))
+		return s.setReadDeadline(time.Now().Add(s.readWait()))
 	})
 	// Every frame to the client goes through the queue, which frames and
 	// orders it; gorilla must not write pongs or close frames of its own.
@@ -86,7 +98,7 @@ func (s *session) serve(roomName string) {
 		if s.room == nil {
 			return nil
 		}
-		return s.conn.SetReadDeadline(time.Now().Add(s.readWait()))
+		return s.setReadDeadline(time.Now().Add(s.readWait()))
 	})
 	// A close frame ends the read pump: there can be only one.
 	s.conn.SetCloseHandler(func(int, string) error {
@@ -108,7 +120,7 @@ func (s *session) handshake(roomName string) (closeReason, string) {
 	if !protocol.ValidRoom(roomName) {
 		return closedInvalidRoom, fmt.Sprintf("invalid room name %q: use 1 to %d characters of [A-Za-z0-9._~-]", truncate(roomName, 200), protocol.MaxRoomBytes)
 	}
-	_ = s.conn.SetReadDeadline(time.Now().Add(s.hub.cfg.HelloTimeout))
+	_ = s.setReadDeadline(time.Now().Add(s.hub.cfg.HelloTimeout))
 	m, reason, text := s.read()
 	if reason != 0 {
 		return reason, text
@@ -122,7 +134,7 @@ func (s *session) handshake(roomName string) (closeReason, string) {
 	}
 	// The client's heartbeat starts at the Welcome, which may take a
 	// while to arrive: the first wait is at least the Hello's.
-	_ = s.conn.SetReadDeadline(time.Now().Add(max(s.readWait(), s.hub.cfg.HelloTimeout)))
+	_ = s.setReadDeadline(time.Now().Add(max(s.readWait(), s.hub.cfg.HelloTimeout)))
 	return 0, ""
 }
 
@@ -153,6 +165,9 @@ func (s *session) end(reason closeReason, text string, seq uint64) {
 		s.hub.logger.Debug("session closed", "remote", s.remote, "reason", reason.String(), "detail", text)
 	}
 	<-s.queue.finished
+	if s.pollID != 0 {
+		s.hub.idlePoller().forget(s)
+	}
 	s.hub.removeSession(s)
 	s.hub.wg.Done()
 }
@@ -166,7 +181,7 @@ func (s *session) readMessages() (reason closeReason, text string, seq uint64) {
 		if reason != 0 {
 			return reason, text, 0
 		}
-		_ = s.conn.SetReadDeadline(time.Now().Add(s.readWait()))
+		_ = s.setReadDeadline(time.Now().Add(s.readWait()))
 		switch m := m.(type) {
 		case *protocol.Update:
 			if m.Seq <= s.lastSeq {
@@ -333,6 +348,7 @@ func (s *session) writePump() {
 			s.hub.metrics.sessionClosed(s.queue.reason())
 			s.writeFarewell(rest, bye)
 			s.conn.Close()
+			s.wake() // a read pump waiting in the hub's poller learns of the close
 			close(s.queue.finished)
 			return
 		}
