@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -78,6 +79,7 @@ func (s *session) park() {
 	if s.parkTimer == nil {
 		s.parkTimer = time.AfterFunc(math.MaxInt64, s.wake)
 	}
+	s.releaseReadBuffer()
 	s.parked.Store(true)
 	// The read deadline wakes the session too, to fail its next read
 	// as a blocked read would have failed.
@@ -98,6 +100,38 @@ func (s *session) wake() {
 		s.parkTimer.Stop()
 		go s.awaitFrame()
 	}
+}
+
+// readBuffers holds the read buffers of the sessions that wait in the
+// hub's poller, each in a bufio.Reader of its own: a session's reader is
+// the one gorilla reads through, which stays, but the buffer in it can go
+// while nothing reads. A Reader's buffer is not exported; copying the
+// Reader moves it.
+var readBuffers sync.Pool
+
+// releaseReadBuffer gives the buffer of the session's reader, which holds
+// nothing, to readBuffers.
+func (s *session) releaseReadBuffer() {
+	held := new(bufio.Reader)
+	*held = *s.br
+	*s.br = bufio.Reader{}
+	readBuffers.Put(held)
+}
+
+// takeReadBuffer gives the session's reader a buffer again if it gave
+// its own away. A read error that the reader held back for its next read
+// is lost with it, but only with nothing buffered, where the next read of
+// the connection fails again the same way.
+func (s *session) takeReadBuffer() {
+	if s.br.Size() > 0 {
+		return
+	}
+	if held, ok := readBuffers.Get().(*bufio.Reader); ok {
+		*s.br = *held
+	} else {
+		*s.br = *bufio.NewReaderSize(nil, readBufferSize)
+	}
+	s.br.Reset(s.conn.NetConn())
 }
 
 // setReadDeadline sets the read deadline of the session's connection,
@@ -160,6 +194,7 @@ func (s *session) idleNext() bool {
 // by the read pump's next read (a deadline that passed stays passed, a
 // closed connection stays closed), which maps it to a close code.
 func (s *session) awaitFrame() {
+	s.takeReadBuffer()
 	for {
 		h, err := s.br.Peek(2)
 		n := controlFrameLen(h)
