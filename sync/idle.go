@@ -83,8 +83,8 @@ func (s *session) park() {
 	s.parked.Store(true)
 	// The read deadline wakes the session too, to fail its next read
 	// as a blocked read would have failed.
-	if !s.readDeadline.IsZero() {
-		s.parkTimer.Reset(time.Until(s.readDeadline))
+	if s.readDeadline != 0 {
+		s.parkTimer.Reset(time.Until(time.Unix(0, s.readDeadline)))
 	}
 	if !p.wait(s) {
 		s.wake()
@@ -137,7 +137,7 @@ func (s *session) takeReadBuffer() {
 // setReadDeadline sets the read deadline of the session's connection,
 // and remembers it for park.
 func (s *session) setReadDeadline(t time.Time) error {
-	s.readDeadline = t
+	s.readDeadline = t.UnixNano()
 	return s.conn.SetReadDeadline(t)
 }
 

@@ -30,12 +30,12 @@ type session struct {
 	// the hub's poller, nil where it cannot wait for it; pollID numbers
 	// the session there. parked is set while the session waits, and the
 	// first to clear it resumes the session. parkTimer wakes it at
-	// readDeadline, the deadline last set on conn.
+	// readDeadline, the deadline last set on conn (Unix ns; 0: none).
 	rawConn      syscall.RawConn
 	pollID       uint64
 	parked       atomic.Bool
 	parkTimer    *time.Timer
-	readDeadline time.Time
+	readDeadline int64
 	queue        sendQueue
 	remote       string
 	pingAt       time.Time // when the next ping is due; the hub's ping loop only
