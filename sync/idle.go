@@ -68,7 +68,8 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // park waits for the client's next frame without a goroutine where the
 // hub's poller can (a plain socket on Linux, with nothing buffered), and
-// in a fresh goroutine otherwise. The caller must not touch the session's
+// in a fresh goroutine otherwise. A session parks at once after its
+// Hello, and after parkAfter without a frame later on. The caller must not touch the session's
 // read side afterwards: from here on, another goroutine may run it.
 func (s *session) park() {
 	p := s.hub.idlePoller()
@@ -89,6 +90,37 @@ func (s *session) park() {
 	if !p.wait(s) {
 		s.wake()
 	}
+}
+
+// parkAfter is how long a session that has read everything waits for
+// more in a goroutine (of 2 KB) before it parks in the hub's poller. A
+// wake from the poller costs a switch to its thread and back, which a
+// client that sends every second or more often does not pay; a client
+// that only sends a heartbeat every 10 s spends a tenth of its time here.
+const parkAfter = time.Second
+
+// canPark reports whether the session can wait in the hub's poller.
+func (s *session) canPark() bool {
+	return s.rawConn != nil && s.hub.idlePoller() != nil
+}
+
+// waitBriefly waits up to parkAfter for the client's next bytes, and
+// reports whether there is something to read: bytes, or an error that
+// the next read meets again. The read deadline stays as it was.
+func (s *session) waitBriefly() bool {
+	brief := time.Now().Add(parkAfter)
+	if s.readDeadline != 0 && s.readDeadline <= brief.UnixNano() {
+		return true // the deadline comes first: the read waits for it
+	}
+	_ = s.conn.SetReadDeadline(brief)
+	_, err := s.br.Peek(1)
+	var restore time.Time
+	if s.readDeadline != 0 {
+		restore = time.Unix(0, s.readDeadline)
+	}
+	_ = s.conn.SetReadDeadline(restore)
+	var ne net.Error
+	return err == nil || !errors.As(err, &ne) || !ne.Timeout()
 }
 
 // wake resumes a parked session in a goroutine: its connection has
@@ -196,6 +228,10 @@ func (s *session) idleNext() bool {
 func (s *session) awaitFrame() {
 	s.takeReadBuffer()
 	for {
+		if s.br.Buffered() == 0 && s.canPark() && !s.waitBriefly() {
+			s.park()
+			return
+		}
 		h, err := s.br.Peek(2)
 		n := controlFrameLen(h)
 		if err != nil || n == 0 {
@@ -206,10 +242,6 @@ func (s *session) awaitFrame() {
 		}
 		if reason, text := s.controlFrame(n); reason != 0 {
 			s.end(reason, text, 0)
-			return
-		}
-		if s.br.Buffered() == 0 && s.rawConn != nil && s.hub.idlePoller() != nil {
-			s.park()
 			return
 		}
 	}

@@ -138,13 +138,15 @@ func (s *session) handshake(roomName string) (closeReason, string) {
 	return 0, ""
 }
 
-// readPump reads the messages that have arrived, then parks the session
-// until more arrive (idle.go). When the connection fails or the client
-// breaks the protocol, it ends the session instead.
+// readPump reads the messages that have arrived, then hands the wait for
+// more to a fresh goroutine (idle.go). When the connection fails or the
+// client breaks the protocol, it ends the session instead.
 func (s *session) readPump() {
 	reason, text, seq := s.readMessages()
 	if reason == 0 {
-		s.park()
+		// This goroutine's stack grew while reading: a fresh one
+		// waits for the next frame (idle.go).
+		go s.awaitFrame()
 		return
 	}
 	s.end(reason, text, seq)
