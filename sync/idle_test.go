@@ -274,3 +274,45 @@ func TestIdleSessionsHoldNoGoroutine(t *testing.T) {
 		return nil
 	})
 }
+
+// FuzzIdleSession writes arbitrary bytes, in two writes split where the
+// input says, to a joined session that went idle, then hangs up. Whatever
+// the bytes, the server must not crash, and the session must end once
+// its client has gone: none may stay parked for good.
+func FuzzIdleSession(f *testing.F) {
+	ping := maskedFrame(websocket.PingMessage, []byte("seed"), testMaskKey)
+	pong := maskedFrame(websocket.PongMessage, nil, testMaskKey)
+	update := maskedFrame(websocket.BinaryMessage, []byte{0x93, 0x02, 0x01, 0x90}, testMaskKey)
+	for _, seed := range [][]byte{
+		ping, pong, update,
+		append(slices.Clone(ping), update...),
+		append(slices.Clone(update), pong...),
+		{0x89, 0xfe, 0, 200, 1, 2, 3, 4},      // a ping claiming 200 bytes
+		{0x89, 0x05, 'a', 'b', 'c', 'd', 'e'}, // an unmasked ping
+		{0x99, 0x80, 0, 0, 0, 0},              // a reserved bit
+		{0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8},  // a close frame
+		{0x89},
+	} {
+		f.Add(seed, uint8(len(seed)/2))
+	}
+	ts := startServer(f, testConfig(), nil)
+	f.Fuzz(func(t *testing.T, data []byte, split uint8) {
+		c := joinRaw(t, ts, "fuzz-idle")
+		base := ts.srv.Hub().Stats().Connections - 1
+		raw := c.conn.NetConn()
+		at := min(int(split), len(data))
+		for _, chunk := range [][]byte{data[:at], data[at:]} {
+			_ = raw.SetWriteDeadline(time.Now().Add(deadline))
+			if _, err := raw.Write(chunk); err != nil {
+				break // the server closed the connection
+			}
+		}
+		c.conn.Close()
+		waitFor(t, deadline, func() error {
+			if n := ts.srv.Hub().Stats().Connections; n > base {
+				return fmt.Errorf("%d connections after the client hung up, want %d", n, base)
+			}
+			return nil
+		})
+	})
+}
