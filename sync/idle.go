@@ -74,7 +74,7 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (s *session) park() {
 	p := s.hub.idlePoller()
 	if p == nil || s.rawConn == nil || s.br.Buffered() > 0 {
-		go s.awaitFrame()
+		go s.awaitFrame(false)
 		return
 	}
 	if s.parkTimer == nil {
@@ -130,7 +130,7 @@ func (s *session) waitBriefly() bool {
 func (s *session) wake() {
 	if s.parked.CompareAndSwap(true, false) {
 		s.parkTimer.Stop()
-		go s.awaitFrame()
+		go s.awaitFrame(false)
 	}
 }
 
@@ -221,17 +221,22 @@ func (s *session) idleNext() bool {
 
 // awaitFrame waits until the client sends something. It answers the
 // pings and pongs that come on their own, as gorilla would, and becomes
-// the read pump when a message (or anything else) begins. Its error, if
+// the read pump when a message (or anything else) begins. It parks the
+// session when nothing is left to read: at once if it was woken from the
+// poller (a pong does not make a session busy), after parkAfter if the
+// read pump started it after a message. Its error, if
 // any, is not lost: a failed read of the buffered reader is failed again
 // by the read pump's next read (a deadline that passed stays passed, a
 // closed connection stays closed), which maps it to a close code.
-func (s *session) awaitFrame() {
+func (s *session) awaitFrame(afterMessage bool) {
 	s.takeReadBuffer()
+	woken := !afterMessage // bytes, or an error, wait to be read
 	for {
-		if s.br.Buffered() == 0 && s.canPark() && !s.waitBriefly() {
+		if !woken && s.br.Buffered() == 0 && s.canPark() && (!afterMessage || !s.waitBriefly()) {
 			s.park()
 			return
 		}
+		woken = false
 		h, err := s.br.Peek(2)
 		n := controlFrameLen(h)
 		if err != nil || n == 0 {

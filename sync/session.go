@@ -146,7 +146,7 @@ func (s *session) readPump() {
 	if reason == 0 {
 		// This goroutine's stack grew while reading: a fresh one
 		// waits for the next frame (idle.go).
-		go s.awaitFrame()
+		go s.awaitFrame(true)
 		return
 	}
 	s.end(reason, text, seq)
