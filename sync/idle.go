@@ -3,7 +3,6 @@ package sync
 import (
 	"bufio"
 	"errors"
-	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -77,17 +76,11 @@ func (s *session) park() {
 		go s.awaitFrame(false)
 		return
 	}
-	if s.parkTimer == nil {
-		s.parkTimer = time.AfterFunc(math.MaxInt64, s.wake)
-	}
 	s.releaseReadBuffer()
 	s.parked.Store(true)
 	// The read deadline wakes the session too, to fail its next read
 	// as a blocked read would have failed.
-	if s.readDeadline != 0 {
-		s.parkTimer.Reset(time.Until(time.Unix(0, s.readDeadline)))
-	}
-	if !p.wait(s) {
+	if !p.wait(s, s.readDeadline) {
 		s.wake()
 	}
 }
@@ -129,7 +122,7 @@ func (s *session) waitBriefly() bool {
 // the others do nothing.
 func (s *session) wake() {
 	if s.parked.CompareAndSwap(true, false) {
-		s.parkTimer.Stop()
+		s.hub.poll.unschedule(s)
 		go s.awaitFrame(false)
 	}
 }

@@ -316,3 +316,28 @@ func FuzzIdleSession(f *testing.F) {
 		})
 	})
 }
+
+// TestIdleDeadlinesInAnyOrder checks that each waiting session is closed
+// at its own read deadline: one that parks after others with later
+// deadlines does not wait for theirs.
+func TestIdleDeadlinesInAnyOrder(t *testing.T) {
+	ts := startServer(t, testConfig(), nil)
+	for _, interval := range []time.Duration{20 * time.Second, 10 * time.Second} {
+		c := dialRaw(t, ts.url("deadlines"))
+		c.send(heartbeatHello(c, "deadlines", interval))
+		c.welcome()
+	}
+	time.Sleep(50 * time.Millisecond) // the two park first
+	const interval = 200 * time.Millisecond
+	c := dialRaw(t, ts.url("deadlines"))
+	c.conn.SetPingHandler(func(string) error { return nil })
+	c.send(heartbeatHello(c, "deadlines", interval))
+	c.welcome()
+	start := time.Now()
+	// expectClosed gives up after deadline (10 s), well before the 30 s
+	// of the sessions that parked first.
+	c.expectClosed(protocol.CodeHeartbeatTimeout)
+	if d := time.Since(start); d < 3*interval-50*time.Millisecond {
+		t.Errorf("closed after %v, before three intervals of %v", d, interval)
+	}
+}

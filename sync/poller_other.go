@@ -11,7 +11,10 @@ type poller struct{}
 func newPoller() *poller { return nil }
 
 // wait returns false: the session must wait in a goroutine.
-func (p *poller) wait(*session) bool { return false }
+func (p *poller) wait(*session, int64) bool { return false }
+
+// unschedule does nothing.
+func (p *poller) unschedule(*session) {}
 
 // forget does nothing.
 func (p *poller) forget(*session) {}

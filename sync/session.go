@@ -29,13 +29,16 @@ type session struct {
 	// Waiting without a goroutine (idle.go). rawConn is the socket for
 	// the hub's poller, nil where it cannot wait for it; pollID numbers
 	// the session there. parked is set while the session waits, and the
-	// first to clear it resumes the session. parkTimer wakes it at
-	// readDeadline, the deadline last set on conn (Unix ns; 0: none).
+	// first to clear it resumes the session. readDeadline is the
+	// deadline last set on conn (Unix ns; 0: none); the poller keeps a
+	// copy in pollDeadline while the session waits, and its place in the
+	// poller's heap in pollIndex (both guarded by the poller's mutex).
 	rawConn      syscall.RawConn
-	pollID       uint64
+	pollID       uint32
+	pollIndex    int32
 	parked       atomic.Bool
-	parkTimer    *time.Timer
 	readDeadline int64
+	pollDeadline int64
 	queue        sendQueue
 	remote       string
 	pingAt       time.Time // when the next ping is due; the hub's ping loop only
