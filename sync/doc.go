@@ -110,7 +110,11 @@ coalesced to one fan-out per client per Config.PresenceInterval, and cleared
 when its client leaves or stops refreshing it.
 
 A session has a read pump and a write pump, as in the gorilla/websocket
-examples. The room never blocks on a session: it pushes to a bounded queue,
+examples, but neither holds a goroutine while the connection is idle: the
+write pump runs while there is something to write, and a session that has
+read everything waits (idle.go) in the hub's epoll poller on Linux, or in
+a goroutine with a small stack elsewhere and over TLS, until its client
+sends, closes, or lets its read deadline pass. The room never blocks on a session: it pushes to a bounded queue,
 and a session whose queue overflows, or that falls Config.SlowConsumerLag
 behind in reading, is disconnected as a slow consumer (close code 4008).
 How far behind a client reads is measured end to end with probe pings
@@ -126,8 +130,8 @@ A client of protocol version 2 may ask for a heartbeat in its Hello
 (heartbeat.go): the session echoes its echo requests through the queue and
 closes it with 4005 when nothing has arrived for three of its intervals.
 That deadline is the read deadline the read pump sets after every frame
-anyway, so the heartbeat costs an idle session no goroutine and no timer,
-and the server sends no heartbeat of its own.
+anyway, so the heartbeat costs an idle session nothing of its own, and the
+server sends no heartbeat of its own.
 
 A Client (Dial) is the Go end of the same protocol: it keeps a local
 crdt.Doc in sync with a room, reconnects with jittered exponential backoff,
@@ -176,8 +180,10 @@ A room's document, members and presence belong to its goroutine; nothing
 else touches them, and no lock guards them. The Hub's registry of rooms and
 sessions is guarded by one mutex, never held while sending on a channel.
 Each session's queue has its own mutex, taken by the room (push) and the
-write pump (take) for a few instructions. Every goroutine has an owner and
-an exit: Hub.Shutdown closes every session with 1001, stops every room after
+write pump (take) for a few instructions. Of the wakes of a parked session
+(its socket, its read deadline, the server closing it), the first to clear
+its parked flag resumes its read pump; the others do nothing. Every
+goroutine has an owner and an exit: Hub.Shutdown closes every session with 1001, stops every room after
 saving it, and waits for all of them.
 
 Client methods are safe for concurrent use; one mutex guards the local

@@ -38,13 +38,11 @@ func (e *QuarantinedError) Error() string {
 
 func (e *QuarantinedError) Unwrap() error { return e.Err }
 
-// Buffer sizes of a connection. Reads go through a small buffer of their
-// own; writes borrow one from a pool shared by all connections, so an idle
-// connection holds none.
-const (
-	readBufferSize  = 256
-	writeBufferSize = 4096
-)
+// writeBufferSize is the size of the buffer gorilla writes through. It
+// borrows one from a pool shared by all connections, so an idle
+// connection holds none. Reads go through a small buffer of the session's
+// own (readBufferSize, idle.go).
+const writeBufferSize = 4096
 
 // A Hub maps room names to open rooms and owns every session. It opens a
 // room when its first client joins and closes it once it has been empty for
@@ -59,6 +57,9 @@ type Hub struct {
 	hosts    *hostChecker // the Host headers answered
 	refusals *refusalLog  // requests refused before a session began
 	hooks    *hookQueue   // calls Config.Hooks off the rooms' goroutines
+
+	pollOnce sync.Once
+	poll     *poller // waits for idle sessions (idle.go); nil until needed, or where there is none
 
 	// failingRooms counts the rooms whose last write failed; Ready is
 	// false while it is not zero.
@@ -87,7 +88,9 @@ func NewHub(cfg Config, st store.Store) *Hub {
 		logger: cfg.Logger,
 		store:  st,
 		upgrader: websocket.Upgrader{
-			ReadBufferSize:  readBufferSize,
+			// Zero: gorilla reads through the hijacked reader, which
+			// hijackWriter makes the session's own.
+			ReadBufferSize:  0,
 			WriteBufferSize: writeBufferSize,
 			WriteBufferPool: &sync.Pool{},
 			// A nil CheckOrigin (no AllowedOrigins) is gorilla's
@@ -170,7 +173,8 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, refusedConnsPerIP, fmt.Sprintf("too many connections from your address: the server allows %d per address", h.cfg.MaxConnsPerIP))
 		return
 	}
-	conn, err := h.upgrader.Upgrade(w, r, nil)
+	hw := &hijackWriter{ResponseWriter: w}
+	conn, err := h.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		h.releaseConn(ip)
 		return // the upgrader has answered with an HTTP error
@@ -183,12 +187,14 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		h.refusals.record(r, ip, refusedInvalidRoom, fmt.Sprintf("invalid room name %q", truncate(target.room, 200)))
 	}
 	s := &session{
-		hub:    h,
-		conn:   conn,
-		remote: r.RemoteAddr,
-		ip:     ip,
-		query:  target.token,
-		req:    r,
+		hub:     h,
+		conn:    conn,
+		br:      hw.br,
+		rawConn: rawConnOf(conn.NetConn()),
+		remote:  r.RemoteAddr,
+		ip:      ip,
+		query:   target.token,
+		req:     r,
 	}
 	s.queue.init(h.cfg.QueueLength, h.cfg.QueueBytes, conn.NetConn(), s.writePump)
 	if !h.addSession(s) {
@@ -248,6 +254,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		h.wg.Wait()
+		h.stopPoller()
 		// The rooms have told the hooks everything: the hooks hear it
 		// before Shutdown returns.
 		h.hooks.close()

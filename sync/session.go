@@ -1,12 +1,14 @@
 package sync
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -20,11 +22,26 @@ import (
 // write pump writes what the room queued. The room talks to it only through
 // the queue, so a stalled client never blocks the room.
 type session struct {
-	hub    *Hub
-	conn   *websocket.Conn
-	queue  sendQueue
-	remote string
-	pingAt time.Time // when the next ping is due; the hub's ping loop only
+	hub  *Hub
+	conn *websocket.Conn
+	br   *bufio.Reader // what conn reads through; see idle.go
+
+	// Waiting without a goroutine (idle.go). rawConn is the socket for
+	// the hub's poller, nil where it cannot wait for it; pollID numbers
+	// the session there. parked is set while the session waits, and the
+	// first to clear it resumes the session. readDeadline is the
+	// deadline last set on conn (Unix ns; 0: none); the poller keeps a
+	// copy in pollDeadline while the session waits, and its place in the
+	// poller's heap in pollIndex (both guarded by the poller's mutex).
+	rawConn      syscall.RawConn
+	pollID       uint32
+	pollIndex    int32
+	parked       atomic.Bool
+	readDeadline int64
+	pollDeadline int64
+	queue        sendQueue
+	remote       string
+	pingAt       time.Time // when the next ping is due; the hub's ping loop only
 
 	// Set by the read pump once the Hello is accepted; read by the room
 	// only after the join event, which the channel send orders.
@@ -75,7 +92,7 @@ func (s *session) serve(roomName string) {
 		if s.room == nil {
 			return nil
 		}
-		return s.conn.SetReadDeadline(time.Now().Add(s.readWait()))
+		return s.setReadDeadline(time.Now().Add(s.readWait()))
 	})
 	// Every frame to the client goes through the queue, which frames and
 	// orders it; gorilla must not write pongs or close frames of its own.
@@ -87,7 +104,7 @@ func (s *session) serve(roomName string) {
 		if s.room == nil {
 			return nil
 		}
-		return s.conn.SetReadDeadline(time.Now().Add(s.readWait()))
+		return s.setReadDeadline(time.Now().Add(s.readWait()))
 	})
 	// A close frame ends the read pump: there can be only one.
 	s.conn.SetCloseHandler(func(int, string) error {
@@ -99,9 +116,9 @@ func (s *session) serve(roomName string) {
 		return
 	}
 	// Handling the Hello grew this goroutine's stack, which would stay
-	// grown; the read pump of an idle session needs much less, so it runs
-	// in a fresh goroutine.
-	go s.readPump()
+	// grown while the session is idle: the wait for the next frame runs
+	// in a fresh goroutine (idle.go).
+	s.park()
 }
 
 // handshake reads the Hello and joins its room.
@@ -109,7 +126,7 @@ func (s *session) handshake(roomName string) (closeReason, string) {
 	if !protocol.ValidRoom(roomName) {
 		return closedInvalidRoom, fmt.Sprintf("invalid room name %q: use 1 to %d characters of [A-Za-z0-9._~-]", truncate(roomName, 200), protocol.MaxRoomBytes)
 	}
-	_ = s.conn.SetReadDeadline(time.Now().Add(s.hub.cfg.HelloTimeout))
+	_ = s.setReadDeadline(time.Now().Add(s.hub.cfg.HelloTimeout))
 	m, reason, text := s.read()
 	if reason != 0 {
 		return reason, text
@@ -123,14 +140,21 @@ func (s *session) handshake(roomName string) (closeReason, string) {
 	}
 	// The client's heartbeat starts at the Welcome, which may take a
 	// while to arrive: the first wait is at least the Hello's.
-	_ = s.conn.SetReadDeadline(time.Now().Add(max(s.readWait(), s.hub.cfg.HelloTimeout)))
+	_ = s.setReadDeadline(time.Now().Add(max(s.readWait(), s.hub.cfg.HelloTimeout)))
 	return 0, ""
 }
 
-// readPump reads messages until the connection fails or the client breaks
-// the protocol, then ends the session.
+// readPump reads the messages that have arrived, then hands the wait for
+// more to a fresh goroutine (idle.go). When the connection fails or the
+// client breaks the protocol, it ends the session instead.
 func (s *session) readPump() {
 	reason, text, seq := s.readMessages()
+	if reason == 0 {
+		// This goroutine's stack grew while reading: a fresh one
+		// waits for the next frame (idle.go).
+		go s.awaitFrame(true)
+		return
+	}
 	s.end(reason, text, seq)
 }
 
@@ -149,19 +173,23 @@ func (s *session) end(reason closeReason, text string, seq uint64) {
 		s.hub.logger.Debug("session closed", "remote", s.remote, "reason", reason.String(), "detail", text)
 	}
 	<-s.queue.finished
+	if s.pollID != 0 {
+		s.hub.idlePoller().forget(s)
+	}
 	s.hub.removeSession(s)
 	s.hub.wg.Done()
 }
 
-// readMessages handles the messages after the Hello and returns why it
-// stopped.
+// readMessages handles the messages after the Hello until the session's
+// reader holds no more bytes, and returns 0 then; otherwise it returns
+// why it stopped.
 func (s *session) readMessages() (reason closeReason, text string, seq uint64) {
 	for {
 		m, reason, text := s.read()
 		if reason != 0 {
 			return reason, text, 0
 		}
-		_ = s.conn.SetReadDeadline(time.Now().Add(s.readWait()))
+		_ = s.setReadDeadline(time.Now().Add(s.readWait()))
 		switch m := m.(type) {
 		case *protocol.Update:
 			if m.Seq <= s.lastSeq {
@@ -187,6 +215,9 @@ func (s *session) readMessages() (reason closeReason, text string, seq uint64) {
 			return closedProtocolError, "second hello", 0
 		default:
 			return closedProtocolError, fmt.Sprintf("clients may not send %s messages", m.Type()), 0
+		}
+		if s.idleNext() {
+			return 0, "", 0
 		}
 	}
 }
@@ -236,17 +267,8 @@ func (s *session) join(roomName string, h *protocol.Hello) (closeReason, string)
 func (s *session) read() (protocol.Message, closeReason, string) {
 	kind, r, err := s.conn.NextReader()
 	if err != nil {
-		if errors.Is(err, errRateLimited) {
-			return nil, closedRateLimited, "rate limit exceeded: the client sent more frames (control frames included) or bytes than its allowance"
-		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() && s.room == nil {
-			return nil, closedHelloTimeout, "no hello within " + s.hub.cfg.HelloTimeout.String()
-		}
-		if errors.As(err, &ne) && ne.Timeout() && s.heartbeat > 0 {
-			return nil, closedHeartbeatTimeout, heartbeatText(s.heartbeat)
-		}
-		return nil, closedByClient, err.Error()
+		reason, text := s.readFailed(err)
+		return nil, reason, text
 	}
 	if kind != websocket.BinaryMessage {
 		return nil, closedUnsupportedData, "text frames are not supported: send msgpack in binary frames"
@@ -271,6 +293,22 @@ func (s *session) read() (protocol.Message, closeReason, string) {
 		return nil, closedProtocolError, err.Error()
 	}
 	return m, 0, ""
+}
+
+// readFailed says why a read of a frame failed, as a reason and a text; a
+// client that closed or dropped the connection gives closedByClient.
+func (s *session) readFailed(err error) (closeReason, string) {
+	if errors.Is(err, errRateLimited) {
+		return closedRateLimited, "rate limit exceeded: the client sent more frames (control frames included) or bytes than its allowance"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && s.room == nil {
+		return closedHelloTimeout, "no hello within " + s.hub.cfg.HelloTimeout.String()
+	}
+	if errors.As(err, &ne) && ne.Timeout() && s.heartbeat > 0 {
+		return closedHeartbeatTimeout, heartbeatText(s.heartbeat)
+	}
+	return closedByClient, err.Error()
 }
 
 // writePump writes what the queue holds until it is empty, then
@@ -319,6 +357,7 @@ func (s *session) writePump() {
 			s.hub.metrics.sessionClosed(s.queue.reason())
 			s.writeFarewell(rest, bye)
 			s.conn.Close()
+			s.wake() // a read pump waiting in the hub's poller learns of the close
 			close(s.queue.finished)
 			return
 		}

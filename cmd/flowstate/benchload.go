@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,6 +112,11 @@ type loadResult struct {
 	ServerIVCSW    float64  `json:"server_involuntary_switches_per_delivery,omitempty"`
 	ServerWrites   *float64 `json:"server_writes_per_delivery,omitempty"`
 	ServerPID      int      `json:"server_pid,omitempty"`
+
+	// The server's goroutines before and after connecting (go_goroutines
+	// of its /metrics): what an idle connection holds besides memory.
+	ServerGoroutinesIdle int `json:"server_goroutines_before,omitempty"`
+	ServerGoroutinesConn int `json:"server_goroutines_connected,omitempty"`
 }
 
 // loadClient is one simulated editor.
@@ -203,6 +209,7 @@ func benchLoad(f loadFlags, bases []*url.URL, progress io.Writer) (*loadResult, 
 	var errs atomic.Int64
 	health := healthURL(base)
 	res.ServerRSSIdle = serverHealth(health).RSSBytes
+	res.ServerGoroutinesIdle = serverGoroutines(base)
 
 	// Connect every client, a few at a time.
 	prefix := fmt.Sprintf("bench-%d-", time.Now().UnixNano()%1e9)
@@ -260,6 +267,7 @@ func benchLoad(f loadFlags, bases []*url.URL, progress io.Writer) (*loadResult, 
 	fmt.Fprintf(progress, "connected %d clients in %.1fs\n", len(all), res.ConnectS)
 	time.Sleep(time.Second) // let the server settle before reading its memory
 	res.ServerRSSConn = serverHealth(health).RSSBytes
+	res.ServerGoroutinesConn = serverGoroutines(base)
 	if res.ServerRSSIdle > 0 && res.ServerRSSConn > 0 {
 		res.RSSPerConn = float64(res.ServerRSSConn-res.ServerRSSIdle) / float64(len(all))
 	}
@@ -524,6 +532,30 @@ func serverHealth(healthURL string) docsync.Health {
 	return h
 }
 
+// serverGoroutines reads go_goroutines from the server's /metrics, or
+// returns 0.
+func serverGoroutines(base *url.URL) int {
+	u := *base
+	u.Scheme = strings.Replace(u.Scheme, "ws", "http", 1)
+	u.Path = "/metrics"
+	resp, err := http.Get(u.String())
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
+			n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int(n)
+		}
+	}
+	return 0
+}
+
 // raiseFileLimit lifts the soft limit on open files to the hard limit:
 // every client is a socket.
 func raiseFileLimit(stderr io.Writer) {
@@ -560,5 +592,8 @@ func printLoadResult(w io.Writer, r *loadResult) {
 	if r.ServerRSSConn > 0 {
 		fmt.Fprintf(w, "server RSS        %.1f MiB idle, %.1f MiB connected (%.0f B per connection), %.1f MiB at the end\n",
 			float64(r.ServerRSSIdle)/(1<<20), float64(r.ServerRSSConn)/(1<<20), r.RSSPerConn, float64(r.ServerRSSEnd)/(1<<20))
+	}
+	if r.ServerGoroutinesConn > 0 {
+		fmt.Fprintf(w, "server goroutines %d idle, %d connected\n", r.ServerGoroutinesIdle, r.ServerGoroutinesConn)
 	}
 }
