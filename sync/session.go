@@ -33,10 +33,15 @@ type session struct {
 	// deadline last set on conn (Unix ns; 0: none); the poller keeps a
 	// copy in pollDeadline while the session waits, and its place in the
 	// poller's heap in pollIndex (both guarded by the poller's mutex).
-	rawConn      syscall.RawConn
-	pollID       uint32
-	pollIndex    int32
-	parked       atomic.Bool
+	rawConn   syscall.RawConn
+	pollID    uint32
+	pollIndex int32
+	parked    atomic.Bool
+	// relayAcks: the Hello is of protocol version 3, whose client takes
+	// an acknowledgement in the seq of a relayed Update (room.ack). Set
+	// with room and client below; here, it fills padding, as thousands of
+	// idle sessions make every byte count.
+	relayAcks    bool
 	readDeadline int64
 	pollDeadline int64
 	queue        sendQueue
@@ -48,9 +53,6 @@ type session struct {
 	room      *room
 	client    uint64
 	heartbeat time.Duration // the interval the Hello asked for, or 0 (heartbeat.go)
-	// relayAcks: the Hello is of protocol version 3, whose client takes
-	// an acknowledgement in the seq of a relayed Update (room.ack).
-	relayAcks bool
 
 	lastSeq      uint64      // the last Update seq read; read pump only
 	readEnded    atomic.Bool // the read pump (or handshake) stopped reading
