@@ -285,13 +285,8 @@ export class IndexedDBPersistence extends Emitter {
       afterPaint(() => this.readRendering());
       return;
     }
-    let tx;
-    try {
-      tx = this.db.transaction([META], 'readonly');
-    } catch (e) {
-      this.disable(e);
-      return;
-    }
+    const tx = this.readTx([META]);
+    if (tx === null) return;
     const screen = tx.objectStore(META).get(SCREEN);
     // On the request's success rather than the transaction's completion,
     // which comes in a task of its own: on a busy machine, each task is a
@@ -306,6 +301,21 @@ export class IndexedDBPersistence extends Emitter {
   }
 
   /**
+   * readTx opens a read-only transaction on stores, or, if IndexedDB
+   * refuses, turns persistence off and returns null.
+   * @param {string[]} stores
+   * @returns {IDBTransaction | null}
+   */
+  readTx(stores) {
+    try {
+      return this.db.transaction(stores, 'readonly');
+    } catch (e) {
+      this.disable(e);
+      return null;
+    }
+  }
+
+  /**
    * readRendering reads the rendering, hands it to whenRendered, and once
    * the page had a chance to paint it, reads every stored record in one
    * transaction and applies them to the Doc. Without a rendering, it reads
@@ -313,13 +323,8 @@ export class IndexedDBPersistence extends Emitter {
    */
   readRendering() {
     if (!this.enabled || this.destroyed || this.db === null) return;
-    let tx;
-    try {
-      tx = this.db.transaction([META], 'readonly');
-    } catch (e) {
-      this.disable(e);
-      return;
-    }
+    const tx = this.readTx([META]);
+    if (tx === null) return;
     const rendering = tx.objectStore(META).getAll(this.renderingRange());
     tx.oncomplete = () => {
       const texts = readRendering(rendering.result);
@@ -339,13 +344,8 @@ export class IndexedDBPersistence extends Emitter {
    */
   readRecords(rendered) {
     if (!this.enabled || this.destroyed || this.db === null) return;
-    let tx;
-    try {
-      tx = this.db.transaction([UPDATES, META], 'readonly');
-    } catch (e) {
-      this.disable(e);
-      return;
-    }
+    const tx = this.readTx([UPDATES, META]);
+    if (tx === null) return;
     const updates = tx.objectStore(UPDATES);
     const meta = tx.objectStore(META);
     const keys = updates.getAllKeys();
