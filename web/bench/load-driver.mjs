@@ -222,7 +222,13 @@ const servers = {
       return rawSocket(`${url}/ws/${room}`, (ws, synced, fail) => {
         ws.on('open', () => ws.send(hello));
         ws.on('message', (data) => {
-          const m = decodeMessage(new Uint8Array(data));
+          let m;
+          try {
+            m = decodeMessage(new Uint8Array(data));
+          } catch (e) {
+            fail(e);
+            return;
+          }
           if (m.type === 'welcome') synced();
           else if (m.type === 'error') fail(new Error(`Error ${m.code}: ${m.message}`));
         });
