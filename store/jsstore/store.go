@@ -350,18 +350,23 @@ func (s *Store) readLog(ctx context.Context, subject string, after uint64) ([]en
 		}
 		next = m.Sequence + 1
 	}
-	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    next,
-		// Each read makes a consumer of its own; the servers drop it
-		// soon after, rather than after the default five minutes.
+	// One plain consumer for the rest, fetched from until the last entry:
+	// an ordered consumer would be made anew for every fetch.
+	cons, err := s.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		FilterSubject: subject,
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   next,
+		AckPolicy:     jetstream.AckNonePolicy,
+		MemoryStorage: true,
+		Replicas:      1,
+		// The servers drop it soon after the read, rather than after
+		// the default five minutes, with no request to delete it.
 		InactiveThreshold: 5 * time.Second,
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("jsstore: read log: consumer: %w", err)
 	}
-	for {
+	for empty := 0; ; {
 		// What the stream holds is there to take: a fetch that waited
 		// would only wait for its expiry.
 		batch, err := cons.FetchNoWait(256)
@@ -390,8 +395,12 @@ func (s *Store) readLog(ctx context.Context, subject string, after uint64) ([]en
 		if got == 0 {
 			// The last entry went before it was read (a compaction
 			// purged the log meanwhile), or the consumer is on a
-			// replica that lags.
-			return nil, 0, errRaced
+			// replica that lags: a few more tries, then the load
+			// starts again.
+			if empty++; empty > 3 {
+				return nil, 0, errRaced
+			}
+			time.Sleep(time.Duration(empty) * 20 * time.Millisecond)
 		}
 		if ctx.Err() != nil {
 			return nil, 0, fmt.Errorf("jsstore: read log: %w", ctx.Err())
