@@ -212,38 +212,47 @@ func (s *session) idleNext() bool {
 	}
 }
 
-// awaitFrame waits until the client sends something. It answers the
-// pings and pongs that come on their own, as gorilla would, and becomes
-// the read pump when a message (or anything else) begins. It parks the
-// session when nothing is left to read: at once if it was woken from the
-// poller (a pong does not make a session busy), after parkAfter if the
-// read pump started it after a message. Its error, if
-// any, is not lost: a failed read of the buffered reader is failed again
-// by the read pump's next read (a deadline that passed stays passed, a
-// closed connection stays closed), which maps it to a close code.
+// awaitFrame waits until the client sends something, and then becomes
+// the session's read pump (awaitNext).
 func (s *session) awaitFrame(afterMessage bool) {
+	if s.awaitNext(afterMessage) {
+		s.readPump()
+	}
+}
+
+// awaitNext waits until the client sends something. It answers the pings
+// and pongs that come on their own, as gorilla would, and reports true
+// when a message (or anything else) begins: the caller reads it as the
+// read pump. It parks the session, and reports false, when nothing is
+// left to read: at once if it was woken from the poller (a pong does not
+// make a session busy), after parkAfter if the read pump calls it after a
+// message. It reports false too when a control frame ended the session.
+// Its error, if any, is not lost: a failed read of the buffered reader is
+// failed again by the read pump's next read (a deadline that passed stays
+// passed, a closed connection stays closed), which maps it to a close
+// code.
+func (s *session) awaitNext(afterMessage bool) bool {
 	s.takeReadBuffer()
 	woken := !afterMessage // bytes, or an error, wait to be read
 	for {
 		if !woken && s.br.Buffered() == 0 && s.canPark() && (!afterMessage || !s.waitBriefly()) {
 			s.park()
-			return
+			return false
 		}
 		woken = false
 		h, err := s.br.Peek(2)
 		n := controlFrameLen(h)
 		if err != nil || n == 0 {
-			break
+			return true
 		}
 		if _, err := s.br.Peek(n); err != nil {
-			break
+			return true
 		}
 		if reason, text := s.controlFrame(n); reason != 0 {
 			s.end(reason, text, 0)
-			return
+			return false
 		}
 	}
-	s.readPump()
 }
 
 // WebSocket frame header bits (RFC 6455 §5.2).

@@ -146,18 +146,31 @@ func (s *session) handshake(roomName string) (closeReason, string) {
 	return 0, ""
 }
 
-// readPump reads the messages that have arrived, then hands the wait for
-// more to a fresh goroutine (idle.go). When the connection fails or the
-// client breaks the protocol, it ends the session instead.
+// readPump reads the messages that have arrived, then waits for more on
+// its own goroutine, up to parkAfter (idle.go): a client that edits sends
+// again within that time, and reading its next message on this goroutine,
+// whose stack already grew to hold the decoder and the room's events,
+// costs no new goroutine and no stack growth per message. A session that
+// stays quiet longer parks, and this goroutine exits. Where the session
+// cannot park (TLS, or no poller), the wait runs in a fresh goroutine. When the connection
+// fails or the client breaks the protocol, it ends the session instead.
 func (s *session) readPump() {
-	reason, text, seq := s.readMessages()
-	if reason == 0 {
-		// This goroutine's stack grew while reading: a fresh one
-		// waits for the next frame (idle.go).
-		go s.awaitFrame(true)
-		return
+	for {
+		reason, text, seq := s.readMessages()
+		if reason != 0 {
+			s.end(reason, text, seq)
+			return
+		}
+		if !s.canPark() {
+			// Without the poller, nothing bounds the wait: it runs in a
+			// fresh goroutine, whose stack is small.
+			go s.awaitFrame(true)
+			return
+		}
+		if !s.awaitNext(true) {
+			return
+		}
 	}
-	s.end(reason, text, seq)
 }
 
 // end leaves the room, has the write pump say farewell for reason, waits
