@@ -100,3 +100,73 @@ func TestBoltAppendAsyncRefused(t *testing.T) {
 		t.Errorf("after Close: %v, want ErrClosed", err)
 	}
 }
+
+// TestBoltAppendLater checks that AppendLater waits for the commit
+// interval to gather more writes, that any write whose caller waits, and
+// Close, end the wait, and that what it reports written is durable.
+func TestBoltAppendLater(t *testing.T) {
+	tests := []struct {
+		name     string
+		interval time.Duration
+		trigger  func(*testing.T, *store.Bolt) // ends the wait; nil: nothing waits
+	}{
+		{"no interval", -1, nil},
+		{"Append", time.Hour, func(t *testing.T, st *store.Bolt) {
+			if err := st.Append("c", []byte{3}); err != nil {
+				t.Error(err)
+			}
+		}},
+		{"AppendAsync", time.Hour, func(t *testing.T, st *store.Bolt) {
+			if err := appendAsync(t, st, "c", []byte{3}); err != nil {
+				t.Error(err)
+			}
+		}},
+		{"Close", time.Hour, func(t *testing.T, st *store.Bolt) {
+			if err := st.Close(); err != nil {
+				t.Error(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "flowstate.db")
+			st := openBoltAt(t, path, store.BoltOptions{CommitInterval: tt.interval})
+			// The first commit in a while starts at once.
+			first := make(chan error, 1)
+			st.AppendLater("a", [][]byte{{1}}, func(err error) { first <- err })
+			if err := wait(first); err != nil {
+				t.Fatalf("first AppendLater: %v", err)
+			}
+			held := make(chan error, 1)
+			st.AppendLater("b", [][]byte{{2}}, func(err error) { held <- err })
+			if tt.trigger != nil {
+				select {
+				case err := <-held:
+					t.Fatalf("second AppendLater reported %v within the commit interval", err)
+				case <-time.After(200 * time.Millisecond):
+				}
+				tt.trigger(t, st)
+			}
+			if err := wait(held); err != nil {
+				t.Fatalf("second AppendLater: %v", err)
+			}
+			st.Close()
+			st = openBoltAt(t, path, store.BoltOptions{})
+			for room, want := range map[string][]byte{"a": {1}, "b": {2}} {
+				if _, updates, err := st.Load(room); err != nil || len(updates) != 1 || !bytes.Equal(updates[0], want) {
+					t.Errorf("room %s after reopening: %x, %v; want [%x]", room, updates, err, want)
+				}
+			}
+		})
+	}
+}
+
+// wait returns what res reports, or an error after 10 s.
+func wait(res <-chan error) error {
+	select {
+	case err := <-res:
+		return err
+	case <-time.After(10 * time.Second):
+		return errors.New("test: no report within 10 s")
+	}
+}

@@ -22,6 +22,12 @@ import (
 // release the data file when BoltOptions.LockTimeout is zero.
 const DefaultLockTimeout = time.Second
 
+// DefaultCommitInterval is BoltOptions.CommitInterval when it is zero:
+// at most 50 commits a second of writes that can wait, several times an
+// fsync's latency on a disk, and short beside the time a person takes to
+// notice that an edit is not yet saved.
+const DefaultCommitInterval = 20 * time.Millisecond
+
 // BoltOptions configure OpenBolt. The zero value is a durable store with
 // group commit.
 type BoltOptions struct {
@@ -39,6 +45,15 @@ type BoltOptions struct {
 	// writer. Append, Compact and Delete return ErrReadOnly. The file
 	// must exist.
 	ReadOnly bool
+
+	// CommitInterval is how long after the start of one group commit the
+	// next may wait to start while it holds only AppendLater writes,
+	// gathering more: a busy server then makes fewer, larger
+	// transactions, each costing an fsync, at the price of up to this
+	// much more time before those writes are durable. Writes whose
+	// caller waits never wait for it. Zero means DefaultCommitInterval;
+	// a negative interval, none.
+	CommitInterval time.Duration
 
 	// SkipCheck skips the walk over every page at open; the meta pages
 	// and the file's length are still checked. The walk reads the whole
@@ -80,6 +95,8 @@ type Bolt struct {
 	journalBytes int
 
 	foldEntries, foldBytes int // the journal's limits; tests lower them
+
+	interval time.Duration // the commit interval of AppendLater writes
 }
 
 var _ Store = (*Bolt)(nil)
@@ -101,7 +118,10 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	b := &Bolt{db: db, path: path, opts: opts, foldEntries: foldEntries, foldBytes: foldBytes}
+	b := &Bolt{db: db, path: path, opts: opts, foldEntries: foldEntries, foldBytes: foldBytes, interval: opts.CommitInterval}
+	if b.interval == 0 {
+		b.interval = DefaultCommitInterval
+	}
 	if err := b.checkFormat(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)

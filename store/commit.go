@@ -34,6 +34,7 @@ type request struct {
 	outboxDel []string
 	done      chan error  // the result, for a caller that waits (submit)
 	then      func(error) // the result, for one that does not (AppendAsync)
+	lazy      bool        // may wait for the commit interval (AppendLater)
 }
 
 // finish hands the request's result to its caller.
@@ -90,6 +91,23 @@ func checkAppend(room string, updates [][]byte) error {
 // wait for Append (a room goroutine, which goes on relaying meanwhile)
 // saves that goroutine and a wake-up per commit.
 func (b *Bolt) AppendAsync(room string, updates [][]byte, then func(error)) {
+	b.appendAsync(room, updates, then, false)
+}
+
+// AppendLater is AppendAsync for a caller in no hurry, such as a room
+// whose only wait for the store is its senders' acknowledgements: the
+// commit that writes updates may wait until BoltOptions.CommitInterval
+// has passed since the previous commit began, gathering the writes of
+// other rooms meanwhile, so that a busy server pays one transaction and
+// one fsync for more of them. A store that committed less recently than
+// that commits at once, and a write whose caller waits (anything but
+// AppendLater) ends the wait.
+func (b *Bolt) AppendLater(room string, updates [][]byte, then func(error)) {
+	b.appendAsync(room, updates, then, true)
+}
+
+// appendAsync is AppendAsync, or AppendLater if lazy.
+func (b *Bolt) appendAsync(room string, updates [][]byte, then func(error), lazy bool) {
 	if len(updates) == 0 {
 		then(b.closedErr())
 		return
@@ -98,7 +116,7 @@ func (b *Bolt) AppendAsync(room string, updates [][]byte, then func(error)) {
 		then(err)
 		return
 	}
-	r := &request{kind: opAppend, room: room, updates: updates, then: then}
+	r := &request{kind: opAppend, room: room, updates: updates, then: then, lazy: lazy}
 	if err := b.enqueue(r); err != errSynchronous {
 		if err != nil {
 			then(err)
@@ -213,16 +231,26 @@ func (b *Bolt) submit(r *request) error {
 
 // commitLoop is the committer: it takes the first waiting request, every
 // other one already queued (within the batch limits), and commits them
-// together. It never waits for more to arrive: an idle store commits at
-// once, and requests that arrive during a commit make up the next batch.
-// It exits when Close closes reqs, after committing what is left.
+// together. It does not wait for more to arrive, except while every
+// request it holds came from AppendLater and the previous commit began
+// less than the commit interval ago: then it gathers requests until the
+// interval has passed or one that is not lazy arrives. An idle store
+// commits at once, and requests that arrive during a commit make up the
+// next batch. It exits when Close closes reqs, after committing what is
+// left.
 func (b *Bolt) commitLoop() {
 	defer close(b.done)
 	debug.SetPanicOnFault(true)
 	batch := make([]*request, 0, 64)
+	var began time.Time // of the previous commit
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for first := range b.reqs {
 		batch = append(batch[:0], first)
 		size := first.size()
+		if wait := time.Until(began.Add(b.interval)); first.lazy && wait > 0 {
+			batch, size = b.gather(batch, size, timer, wait)
+		}
 	drain:
 		for len(batch) < maxBatchRequests && size < maxBatchBytes {
 			select {
@@ -236,9 +264,34 @@ func (b *Bolt) commitLoop() {
 				break drain
 			}
 		}
+		began = time.Now()
 		b.commit(batch)
 		clear(batch)
 	}
+}
+
+// gather adds to batch, of lazy requests and size bytes, the requests
+// that arrive within wait, until one is not lazy, the batch is full or
+// reqs is closed.
+func (b *Bolt) gather(batch []*request, size int, timer *time.Timer, wait time.Duration) ([]*request, int) {
+	timer.Reset(wait)
+	defer timer.Stop() // since Go 1.23, no stale tick arrives after Stop
+	for len(batch) < maxBatchRequests && size < maxBatchBytes {
+		select {
+		case r, ok := <-b.reqs:
+			if !ok {
+				return batch, size
+			}
+			batch = append(batch, r)
+			size += r.size()
+			if !r.lazy {
+				return batch, size
+			}
+		case <-timer.C:
+			return batch, size
+		}
+	}
+	return batch, size
 }
 
 // commit writes batch in one transaction and answers every request. A

@@ -5,8 +5,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowstate/flowstate/store"
+	docsync "github.com/flowstate/flowstate/sync"
 )
 
 // TestAckedIsStoredInBolt checks, with a real bbolt file (whose appends
@@ -34,5 +36,61 @@ func TestAckedIsStoredInBolt(t *testing.T) {
 		if got := storedDoc(t, st, room).Text("body").String(); got != want.String() {
 			t.Fatalf("round %d: acknowledged %q, stored %q", round, want.String(), got)
 		}
+	}
+}
+
+// TestCommitIntervalHoldsOnlyAcks checks that a room lets the store hold
+// its writes for the commit interval (AppendLater) only when nothing but
+// its senders' Acks waits for them: on an open server a relay goes out at
+// once while the Ack of the same update waits for the interval; with
+// Config.Auth, where a relay waits until its update is written, the write
+// never waits for the interval.
+func TestCommitIntervalHoldsOnlyAcks(t *testing.T) {
+	tests := []struct {
+		name     string
+		auth     bool
+		interval time.Duration
+	}{
+		// Long enough to see the Ack held, short enough for the test.
+		{"open", false, time.Second},
+		// Far longer than the test's read deadline: a relay held for it
+		// fails the test.
+		{"auth", true, time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := store.OpenBolt(filepath.Join(t.TempDir(), "flowstate.db"), store.BoltOptions{CommitInterval: tt.interval})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			cfg := testConfig()
+			var token string
+			if tt.auth {
+				cfg.Auth = newAuth(t, authSecret)
+				token = mint(t, cfg.Auth, "later", docsync.PermWrite, time.Hour)
+			}
+			ts := startServerWithStore(t, cfg, st)
+			a, b := dialRaw(t, ts.url("later")), dialRaw(t, ts.url("later"))
+			a.helloWith("later", token)
+			b.helloWith("later", token)
+			// The first write in a while is committed at once.
+			a.waitAck(a.edit("body", "one "))
+			if m, _ := b.readUntilRelay(); len(m.Updates) != 1 {
+				t.Fatalf("first relay: %d updates", len(m.Updates))
+			}
+			sent := time.Now()
+			seq := a.edit("body", "two ")
+			if m, _ := b.readUntilRelay(); len(m.Updates) != 1 {
+				t.Fatalf("second relay: %d updates", len(m.Updates))
+			}
+			a.waitAck(seq)
+			if held := time.Since(sent); !tt.auth && held < tt.interval/2 {
+				t.Errorf("the second Ack came %v after its update, within the commit interval of %v", held, tt.interval)
+			}
+			if got := storedDoc(t, st, "later").Text("body").String(); got != "one two " {
+				t.Errorf("stored %q after the Ack", got)
+			}
+		})
 	}
 }

@@ -578,9 +578,14 @@ func (r *room) commit() {
 		for _, u := range updates {
 			bytes += len(u)
 		}
-		as.AppendAsync(name, updates, func(err error) {
+		report := func(err error) {
 			done <- commitResult{err: err, n: n, bytes: bytes, took: time.Since(start)}
-		})
+		}
+		if la, ok := st.(lazyAppender); ok && r.onlyAcksWait() {
+			la.AppendLater(name, updates, report)
+		} else {
+			as.AppendAsync(name, updates, report)
+		}
 		return
 	}
 	go func() {
@@ -607,6 +612,21 @@ func (r *room) commit() {
 // or failed, and must not block.
 type asyncAppender interface {
 	AppendAsync(room string, updates [][]byte, then func(error))
+}
+
+// A lazyAppender is an asyncAppender that can also hold an append back
+// for a while to share its commit with other rooms' (*store.Bolt's
+// AppendLater, up to its commit interval).
+type lazyAppender interface {
+	AppendLater(room string, updates [][]byte, then func(error))
+}
+
+// onlyAcksWait reports whether the room's next write holds back nothing
+// but its senders' Acks, which may come a little later: no relay (with
+// Config.Auth, updates are relayed once written), no join waiting for
+// the room's updates to be written, and no write of the HTTP API.
+func (r *room) onlyAcksWait() bool {
+	return !r.hub.cfg.authenticated() && len(r.joins) == 0 && len(r.writesDue) == 0
 }
 
 // endCommit takes the result of the Append in flight: the updates it
