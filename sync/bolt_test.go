@@ -42,20 +42,24 @@ func TestAckedIsStoredInBolt(t *testing.T) {
 // TestCommitIntervalHoldsOnlyAcks checks that a room lets the store hold
 // its writes for the commit interval (AppendLater) only when nothing but
 // its senders' Acks waits for them: on an open server a relay goes out at
-// once while the Ack of the same update waits for the interval; with
-// Config.Auth, where a relay waits until its update is written, the write
-// never waits for the interval.
+// once while the Ack of the same update waits for the interval. With
+// Config.Auth, where a relay waits until its update is written, and for
+// a bulk write, whose sender may wait for its Ack before it sends more,
+// the write never waits for the interval.
 func TestCommitIntervalHoldsOnlyAcks(t *testing.T) {
 	tests := []struct {
 		name     string
 		auth     bool
+		updates  int // in the message whose Ack is timed
 		interval time.Duration
+		held     bool // whether that Ack waits for the interval
 	}{
 		// Long enough to see the Ack held, short enough for the test.
-		{"open", false, time.Second},
-		// Far longer than the test's read deadline: a relay held for it
-		// fails the test.
-		{"auth", true, time.Hour},
+		{"open", false, 1, time.Second, true},
+		// Far longer than the test's read deadline: a relay or an Ack
+		// held for it fails the test.
+		{"auth", true, 1, time.Hour, false},
+		{"bulk", false, 32, time.Hour, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,17 +83,27 @@ func TestCommitIntervalHoldsOnlyAcks(t *testing.T) {
 			if m, _ := b.readUntilRelay(); len(m.Updates) != 1 {
 				t.Fatalf("first relay: %d updates", len(m.Updates))
 			}
+			var updates [][]byte
+			want := "one "
+			for range tt.updates {
+				u, err := a.doc.Text("body").Insert(a.doc.Text("body").Len(), "x")
+				if err != nil {
+					t.Fatal(err)
+				}
+				updates = append(updates, u)
+				want += "x"
+			}
 			sent := time.Now()
-			seq := a.edit("body", "two ")
-			if m, _ := b.readUntilRelay(); len(m.Updates) != 1 {
-				t.Fatalf("second relay: %d updates", len(m.Updates))
+			seq := a.sendUpdates(updates...)
+			if m, _ := b.readUntilRelay(); len(m.Updates) != tt.updates {
+				t.Fatalf("second relay: %d updates, want %d", len(m.Updates), tt.updates)
 			}
 			a.waitAck(seq)
-			if held := time.Since(sent); !tt.auth && held < tt.interval/2 {
+			if held := time.Since(sent); tt.held && held < tt.interval/2 {
 				t.Errorf("the second Ack came %v after its update, within the commit interval of %v", held, tt.interval)
 			}
-			if got := storedDoc(t, st, "later").Text("body").String(); got != "one two " {
-				t.Errorf("stored %q after the Ack", got)
+			if got := storedDoc(t, st, "later").Text("body").String(); got != want {
+				t.Errorf("stored %q after the Ack, want %q", got, want)
 			}
 		})
 	}
