@@ -629,12 +629,13 @@ func backupHandler(st *store.Bolt, token string, logger *slog.Logger) http.Handl
 
 // openServeStore opens the server's store: the bolt file at path, or
 // memory for memoryData. syncEach turns group commit off: one transaction
-// and fsync per update, to measure what group commit gains.
-func openServeStore(path string, syncEach bool) (store.Store, *store.Bolt, error) {
+// and fsync per update, to measure what group commit gains. interval is
+// the store's commit interval (zero: the default).
+func openServeStore(path string, syncEach bool, interval time.Duration) (store.Store, *store.Bolt, error) {
 	if path == memoryData {
 		return store.NewMemory(), nil, nil
 	}
-	st, err := store.OpenBolt(path, store.BoltOptions{SyncEachAppend: syncEach})
+	st, err := store.OpenBolt(path, store.BoltOptions{SyncEachAppend: syncEach, CommitInterval: interval})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -102,7 +102,7 @@ func storedText(t *testing.T, st store.Store, room string) string {
 // The store behind --fsync-each-update keeps every update of an Append,
 // in order, though it commits them one by one.
 func TestFsyncEachUpdateStore(t *testing.T) {
-	st, bolt, err := openServeStore(filepath.Join(t.TempDir(), "each.db"), true)
+	st, bolt, err := openServeStore(filepath.Join(t.TempDir(), "each.db"), true, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,7 @@ func (c *clusterFlags) storage(data string) string {
 // store's Close.
 func openStore(ctx context.Context, f serveFlags, logger *slog.Logger) (st store.Store, bolt *store.Bolt, stop func(), err error) {
 	if !f.cluster.enabled() {
-		st, bolt, err = openServeStore(f.data, f.syncEach)
+		st, bolt, err = openServeStore(f.data, f.syncEach, f.commitIvl)
 		return st, bolt, func() {}, err
 	}
 	st, stop, err = f.cluster.open(ctx, f.data, logger)

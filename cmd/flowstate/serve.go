@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flowstate/flowstate/store"
 	docsync "github.com/flowstate/flowstate/sync"
 	"github.com/flowstate/flowstate/web"
 )
@@ -58,6 +59,7 @@ type serveFlags struct {
 	tlsCert   string         // PEM certificate chain; with tlsKey, serve HTTPS
 	tlsKey    string         // PEM private key of tlsCert
 	syncEach  bool           // one fsync per update, for benchmarks
+	commitIvl time.Duration  // store.BoltOptions.CommitInterval
 	access    accessFlags    // auth, origins and limits (token.go)
 	webhooks  webhookFlags   // integrations.go
 	cluster   clusterFlags   // several nodes over NATS JetStream (cluster.go)
@@ -75,6 +77,7 @@ func newServeFlagSet(f *serveFlags, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&f.pprof, "pprof", envOr("FLOWSTATE_PPROF", "") == "true", "serve net/http/pprof profiles at /debug/pprof/ (FLOWSTATE_PPROF=true)")
 	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile to `file` until the server stops")
 	fs.BoolVar(&f.syncEach, "fsync-each-update", false, "commit every update in a transaction (and fsync) of its own instead of group-committing; only to measure what group commit gains")
+	f.access.durationFlag(fs, &f.commitIvl, "commit-interval", "FLOWSTATE_COMMIT_INTERVAL", store.DefaultCommitInterval, "how long after one commit to the data file the next may wait, gathering more rooms' writes, while only Acks wait for them: fewer fsyncs on a busy server for Acks up to this much later (negative: no wait)")
 	fs.StringVar(&f.tlsCert, "tls-cert", envOr("FLOWSTATE_TLS_CERT", ""), "serve HTTPS and wss:// with this PEM certificate `file` (the full chain), with --tls-key (FLOWSTATE_TLS_CERT)")
 	fs.StringVar(&f.tlsKey, "tls-key", envOr("FLOWSTATE_TLS_KEY", ""), "PEM private key `file` of --tls-cert (FLOWSTATE_TLS_KEY)")
 	f.access.register(fs)
