@@ -72,7 +72,12 @@ rooms go to one committer goroutine, which takes every write waiting when
 it starts a transaction and commits them together with one fsync, then
 answers each writer. It adds no delay: an idle store commits a lone write
 at once, and writes that arrive during a commit form the next group. Under
-load this turns thousands of fsyncs a second into a few hundred.
+load this turns thousands of fsyncs a second into a few hundred. The one
+exception is AppendLater, for writers in no hurry: while the committer
+holds only such writes, it waits until BoltOptions.CommitInterval (20 ms)
+has passed since its previous commit began, gathering more, unless a
+write whose caller waits arrives; a busy store then makes at most 50 such
+commits a second.
 
 Appends land in the journal: a group commit of a hundred rooms' appends
 then writes a few adjacent pages, where appending to each room's log

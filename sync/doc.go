@@ -85,7 +85,10 @@ member waits for the relay interval goes out in that relay's seq instead:
 one message and one write rather than two, and never sooner. With a
 store that can append without a waiting goroutine (AppendAsync, as
 *store.Bolt does), the room hands its Append over and the store's
-committer reports back to it.
+committer reports back to it. When nothing but Acks waits for the write
+(no Config.Auth, no write of the HTTP API, fewer than 32 updates), the
+room lets such a store gather it with other rooms' writes for up to its
+commit interval (AppendLater): fewer fsyncs, later Acks.
 
 A failed write loses nothing and acknowledges nothing. The room keeps the
 updates it could not write, retries them in one Append (never a full
