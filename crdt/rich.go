@@ -163,27 +163,37 @@ func (t *Text) Format(pos, n int, key string, value any) ([]byte, error) {
 	if pos < 0 || n < 0 || pos > t.length || n > t.length-pos {
 		return nil, fmt.Errorf("%w: format of %d at %d in a text of length %d", ErrOutOfRange, n, pos, t.length)
 	}
-	if !utf8.ValidString(key) {
-		return nil, fmt.Errorf("crdt: mark key %q is not valid UTF-8", key)
-	}
-	var b []byte
-	if value != nil {
-		var err error
-		if b, err = canonicalValue(value); err == nil {
-			err = checkValue(b)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("crdt: mark value for %q: %w", key, err)
-		}
-		if len(b) == 1 && b[0] == 0xc0 {
-			b = nil // msgpack nil: a removal
-		}
+	b, err := markValue(key, value)
+	if err != nil {
+		return nil, err
 	}
 	if n == 0 {
 		return nil, nil
 	}
 	rule := t.expandRule(key)
 	return t.doc.local(func() { t.format(pos, n, key, b, rule) })
+}
+
+// markValue checks a mark's key and returns its value in canonical
+// msgpack form, nil for a removal.
+func markValue(key string, value any) ([]byte, error) {
+	if !utf8.ValidString(key) {
+		return nil, fmt.Errorf("crdt: mark key %q is not valid UTF-8", key)
+	}
+	if value == nil {
+		return nil, nil
+	}
+	b, err := canonicalValue(value)
+	if err == nil {
+		err = checkValue(b)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("crdt: mark value for %q: %w", key, err)
+	}
+	if len(b) == 1 && b[0] == 0xc0 {
+		b = nil // msgpack nil: a removal
+	}
+	return b, nil
 }
 
 // format places a mark's two anchors (RICH.md §R3).
@@ -218,6 +228,54 @@ func (t *Text) format(pos, n int, key string, value []byte, rule ExpandRule) {
 	}
 	l, r = gapRefs(left, right)
 	t.place(c, 1, left, l, r, lf, i, nil, richEnd)
+}
+
+// SetBlock sets block attribute key (heading level, list kind, ...) of
+// the block holding position pos to value, nil removing it, and returns the
+// update. As in Quill, a block's attributes are carried by the newline that
+// ends it: SetBlock formats the first "\n" at or after pos with a mark
+// that never expands, so text typed in the block does not take it. It is an
+// error when no newline follows pos.
+func (t *Text) SetBlock(pos int, key string, value any) ([]byte, error) {
+	if pos < 0 || pos > t.length {
+		return nil, fmt.Errorf("%w: block at %d in a text of length %d", ErrOutOfRange, pos, t.length)
+	}
+	nl := t.newlineFrom(pos)
+	if nl < 0 {
+		return nil, fmt.Errorf("%w: no newline ends the block at %d", ErrOutOfRange, pos)
+	}
+	b, err := markValue(key, value)
+	if err != nil {
+		return nil, err
+	}
+	return t.doc.local(func() { t.format(nl, 1, key, b, ExpandNone) })
+}
+
+// newlineFrom returns the position of the first visible "\n" at or after
+// pos, or -1.
+func (t *Text) newlineFrom(pos int) int {
+	if pos == t.length {
+		return -1
+	}
+	lf, i, off := t.locate(pos)
+	p := pos - int(off)
+	for ; lf != nil; lf, i = lf.next, 0 {
+		for _, it := range lf.items[i:] {
+			if it.visible() == 0 {
+				continue
+			}
+			s := t.arena[it.start:it.end]
+			from := 0
+			if p < pos {
+				from = byteOffset(s, it.length, off)
+			}
+			if k := bytes.IndexByte(s[from:], '\n'); k >= 0 {
+				return p + utf8.RuneCount(s[:from+k])
+			}
+			p += int(it.length)
+		}
+	}
+	return -1
 }
 
 // splitAt returns the leaf and index of the visible item at pos, split so

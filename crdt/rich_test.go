@@ -518,3 +518,40 @@ func TestRichCorruptedUpdates(t *testing.T) {
 		}
 	}
 }
+
+// TestRichBlocks checks block attributes: carried by the newline ending the
+// block, not taken by text typed in the block, concurrently too.
+func TestRichBlocks(t *testing.T) {
+	d := crdt.NewDocWithClient(1)
+	x := d.Text("t")
+	ok(t)(x.Insert(0, "Title\nBody\nEnd"))
+	ok(t)(x.SetBlock(2, "header", "h1"))
+	ok(t)(x.SetBlock(6, "list", "bullet"))
+	if _, err := x.SetBlock(12, "list", "bullet"); !errors.Is(err, crdt.ErrOutOfRange) {
+		t.Fatalf("SetBlock in the last block without a newline: %v", err)
+	}
+	sameDelta(t, "set", x.ToDelta(), []crdt.RichOp{op("Title"), op("\n", "header", "h1"), op("Body"), op("\n", "list", "bullet"), op("End")})
+
+	e := crdt.NewDocWithClient(2)
+	if err := e.Apply(d.Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	ua, _ := x.Insert(5, "!")          // typing at the end of the title
+	ub, _ := e.Text("t").Delete(10, 1) // joining Body and End: the list item goes
+	uc, _ := e.Text("t").Insert(2, "\n")
+	for _, u := range [][]byte{ub, uc} {
+		if err := d.Apply(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Apply(ua); err != nil {
+		t.Fatal(err)
+	}
+	want := []crdt.RichOp{op("Ti\ntle!"), op("\n", "header", "h1"), op("BodyEnd")}
+	sameDelta(t, "here", x.ToDelta(), want)
+	sameDelta(t, "there", e.Text("t").ToDelta(), want)
+	ok(t)(x.Insert(8, ">")) // typing at the start of the next block
+	sameDelta(t, "next block", x.ToDelta(), []crdt.RichOp{op("Ti\ntle!"), op("\n", "header", "h1"), op(">BodyEnd")})
+	ok(t)(x.SetBlock(3, "header", nil))
+	sameDelta(t, "removed", x.ToDelta(), []crdt.RichOp{op("Ti\ntle!\n>BodyEnd")})
+}
