@@ -374,7 +374,8 @@ func richEdit(t *rapid.T, d *crdt.Doc) []byte {
 }
 
 // TestRichConvergence has 2–5 replicas make random rich edits and exchange
-// their updates in random order: after a full exchange every replica has
+// their updates in random order, some twice, and diffs by state vector:
+// after a full exchange every replica has
 // the same delta and the same snapshot bytes, and the snapshot reloads to
 // them.
 func TestRichConvergence(t *testing.T) {
@@ -387,12 +388,24 @@ func TestRichConvergence(t *testing.T) {
 		}
 		for range rapid.IntRange(1, opSize(20, 60)).Draw(t, "steps") {
 			i := rapid.IntRange(0, n-1).Draw(t, "replica")
-			if rapid.IntRange(0, 3).Draw(t, "deliver") == 0 && len(inbox[i]) > 0 {
+			switch rapid.IntRange(0, 7).Draw(t, "action") {
+			case 0, 1: // deliver one update, sometimes keeping it to deliver again
+				if len(inbox[i]) == 0 {
+					continue
+				}
 				k := rapid.IntRange(0, len(inbox[i])-1).Draw(t, "which")
 				if err := docs[i].Apply(inbox[i][k]); err != nil {
 					t.Fatalf("apply: %v", err)
 				}
-				inbox[i] = append(inbox[i][:k], inbox[i][k+1:]...)
+				if rapid.Bool().Draw(t, "again") {
+					inbox[i] = append(inbox[i][:k], inbox[i][k+1:]...)
+				}
+				continue
+			case 2: // catch up with another replica by state vector
+				j := rapid.IntRange(0, n-1).Draw(t, "from")
+				if err := docs[i].Apply(docs[j].Diff(docs[i].StateVector())); err != nil {
+					t.Fatalf("apply diff: %v", err)
+				}
 				continue
 			}
 			if u := richEdit(t, docs[i]); u != nil {
