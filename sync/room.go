@@ -550,11 +550,17 @@ const (
 // failing: then only Appends are tried, at the pace of the backoff, so
 // that a full disk costs no snapshot per attempt.
 func (r *room) commit() {
-	if r.committing || r.retryOn || r.dead || len(r.unwritten) == 0 {
+	if r.committing || r.retryOn || r.dead {
 		return
 	}
+	// A log that grew long is folded even when nothing is left to write:
+	// the Append that made it long may have been the room's last, and a
+	// quiet room would otherwise keep it until it closes.
 	if !r.failing && (r.logLen >= compactEvery || r.logBytes >= compactBytes) && time.Now().After(r.compactAfter) {
 		r.save()
+		return
+	}
+	if len(r.unwritten) == 0 {
 		return
 	}
 	// The store reads updates while the room appends to unwritten, past

@@ -57,13 +57,17 @@ func TestLogCompaction(t *testing.T) {
 		c.edit("body", s)
 	}
 	c.waitAck(n)
-	rooms, err := ts.st.Rooms()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rooms) != 1 || rooms[0].SnapshotBytes == 0 || rooms[0].LogEntries >= n {
-		t.Errorf("stored rooms %+v: want a snapshot and a short log", rooms)
-	}
+	// The fold follows the Append that made the log long, after its Acks.
+	waitFor(t, 10*time.Second, func() error {
+		rooms, err := ts.st.Rooms()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rooms) != 1 || rooms[0].SnapshotBytes == 0 || rooms[0].LogEntries >= n {
+			return fmt.Errorf("stored rooms %+v: want a snapshot and a short log", rooms)
+		}
+		return nil
+	})
 	if got := storedDoc(t, ts.st, "compact").Text("body").String(); got != want.String() {
 		t.Errorf("stored body differs: %d bytes, want %d", len(got), want.Len())
 	}

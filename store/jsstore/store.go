@@ -108,6 +108,7 @@ type Store struct {
 	followers   map[string]map[*follower]struct{}
 	headsWatch  jetstream.KeyWatcher
 	watchCancel context.CancelFunc
+	watchMu     sync.Mutex // held while the heads watcher starts
 
 	publishSeconds prometheus.Histogram
 	pendingGauge   prometheus.GaugeFunc
@@ -157,7 +158,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jsstore: %w", err)
 	}
-	s := &Store{opts: opts, nc: nc, js: js, subject: opts.Prefix + ".room.", known: make(map[string]known)}
+	s := &Store{opts: opts, nc: nc, js: js, subject: opts.Prefix + ".room.", known: make(map[string]known), followers: make(map[string]map[*follower]struct{})}
 	s.newMetrics()
 	for {
 		err = s.setUp(ctx)
@@ -349,18 +350,23 @@ func (s *Store) readLog(ctx context.Context, subject string, after uint64) ([]en
 		}
 		next = m.Sequence + 1
 	}
-	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    next,
-		// Each read makes a consumer of its own; the servers drop it
-		// soon after, rather than after the default five minutes.
+	// One plain consumer for the rest, fetched from until the last entry:
+	// an ordered consumer would be made anew for every fetch.
+	cons, err := s.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		FilterSubject: subject,
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   next,
+		AckPolicy:     jetstream.AckNonePolicy,
+		MemoryStorage: true,
+		Replicas:      1,
+		// The servers drop it soon after the read, rather than after
+		// the default five minutes, with no request to delete it.
 		InactiveThreshold: 5 * time.Second,
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("jsstore: read log: consumer: %w", err)
 	}
-	for {
+	for empty := 0; ; {
 		// What the stream holds is there to take: a fetch that waited
 		// would only wait for its expiry.
 		batch, err := cons.FetchNoWait(256)
@@ -389,8 +395,12 @@ func (s *Store) readLog(ctx context.Context, subject string, after uint64) ([]en
 		if got == 0 {
 			// The last entry went before it was read (a compaction
 			// purged the log meanwhile), or the consumer is on a
-			// replica that lags.
-			return nil, 0, errRaced
+			// replica that lags: a few more tries, then the load
+			// starts again.
+			if empty++; empty > 3 {
+				return nil, 0, errRaced
+			}
+			time.Sleep(time.Duration(empty) * 20 * time.Millisecond)
 		}
 		if ctx.Err() != nil {
 			return nil, 0, fmt.Errorf("jsstore: read log: %w", ctx.Err())
@@ -801,26 +811,51 @@ func (f *follower) call(updates [][]byte) bool {
 // follow registers f for the heads of the room token, starting the heads
 // watcher with the first follower.
 func (s *Store) follow(token string, f *follower) error {
+	if err := s.watchHeadsOnce(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return store.ErrClosed
 	}
-	if s.headsWatch == nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		w, err := s.heads.WatchAll(ctx, jetstream.UpdatesOnly())
-		if err != nil {
-			cancel()
-			return err
-		}
-		s.headsWatch, s.watchCancel = w, cancel
-		s.followers = make(map[string]map[*follower]struct{})
-		go s.watchHeads(w)
-	}
 	if s.followers[token] == nil {
 		s.followers[token] = make(map[*follower]struct{})
 	}
 	s.followers[token][f] = struct{}{}
+	return nil
+}
+
+// watchHeadsOnce starts the heads watcher if it is not running. Making it
+// is a request to the cluster (its meta leader, under load seconds away),
+// so s.mu is not held meanwhile: loads and compactions go on.
+func (s *Store) watchHeadsOnce() error {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	s.mu.Lock()
+	running, closed := s.headsWatch != nil, s.closed
+	s.mu.Unlock()
+	if closed {
+		return store.ErrClosed
+	}
+	if running {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := s.heads.WatchAll(ctx, jetstream.UpdatesOnly())
+	if err != nil {
+		cancel()
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		w.Stop()
+		cancel()
+		return store.ErrClosed
+	}
+	s.headsWatch, s.watchCancel = w, cancel
+	go s.watchHeads(w)
 	return nil
 }
 

@@ -24,6 +24,35 @@
 // Both clients are driven by the same code: only connect, insert, clock
 // and the update hook differ, so that neither side is favoured by how it is
 // measured.
+//
+// Idle mode (--rate 0) measures what an idle connection costs each server:
+//
+//   ulimit -n 20000; node bench/load-driver.mjs --rooms 100 --clients 100 --rate 0 --duration 5 --repeat 2
+//
+// For each server in turn (fresh server per run, alternating; FlowState
+// with --data :memory:, as the peer keeps its documents in memory), it
+// opens ROOMS x CLIENTS WebSockets from this process, each of which syncs
+// its (empty) room once and then sends nothing. The clients are raw
+// sockets doing the minimum handshake of each protocol, not providers, so
+// that 10,000 of them fit in one Node process and neither side gets more
+// traffic than the other: FlowState, a Hello of version 3 with an empty
+// state vector and no heartbeat, then the Welcome; the peer, y-protocols'
+// sync step 1 with an empty state vector, the step 2 answering the
+// server's step 1, then the server's step 2 (the bytes y-websocket sends
+// for an empty Y.Doc). Both answer WebSocket pings, as ws does by itself.
+// One second after the last client synced, it reads the server's RSS
+// (VmRSS of /proc/PID/status, as FlowState's /healthz does) and reports
+// the delta over the RSS read before connecting, divided by the
+// connections (server_rss_per_connection_bytes, the method of `flowstate
+// bench load --rate 0`); then, after SETTLE more seconds (--settle, 5 by
+// default: FlowState probes each client about 2 s after sending it data),
+// the server's CPU time, context switches and write calls over DURATION
+// idle seconds, per second, and the RSS per connection again at the end
+// (server_rss_per_connection_end_bytes). A DURATION of 60 s holds one
+// keep-alive ping per connection from FlowState (every 54 s) and two from
+// the peer (every 30 s). It also reports the server's OS threads and, for
+// FlowState, its goroutines (go_goroutines of /metrics). --workers and
+// --floor do not apply.
 
 import { spawn, execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -35,7 +64,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
-import { Doc, Provider } from '../src/index.js';
+import { Doc, Provider, encodeMessage, decodeMessage, encodeStateVector } from '../src/index.js';
 
 const WEB = join(dirname(fileURLToPath(import.meta.url)), '..');
 const REPO = join(WEB, '..');
@@ -52,6 +81,7 @@ const { values: opt } = parseArgs({
     servers: { type: 'string', default: 'flowstate,peer' },
     json: { type: 'boolean', default: false },
     floor: { type: 'boolean', default: false },
+    settle: { type: 'string', default: '5' },
     'server-args': { type: 'string', default: '' },
   },
 });
@@ -61,7 +91,18 @@ const cfg = {
   rate: Number(opt.rate),
   duration: Number(opt.duration),
   warmup: Number(opt.warmup),
+  settle: Number(opt.settle),
 };
+
+const idle = cfg.rate === 0;
+if (!(cfg.rooms >= 1 && cfg.clients >= 1 && cfg.rate >= 0 && cfg.duration > 0 && cfg.settle >= 0)) {
+  console.error('load-driver: --rooms and --clients must be at least 1, --rate and --settle at least 0, --duration above 0');
+  process.exit(2);
+}
+if (idle && opt.floor) {
+  console.error('load-driver: --floor needs a rate above 0 (an idle run delivers nothing)');
+  process.exit(2);
+}
 
 const CLK_TCK = 100; // /proc/PID/stat's unit, on every Linux this runs on
 
@@ -88,6 +129,21 @@ function procSample(pid) {
     // not readable here
   }
   return s;
+}
+
+/** procMemory reads the resident memory and OS threads of process pid. */
+function procMemory(pid) {
+  const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return {
+    rss: Number(/VmRSS:\s+(\d+) kB/.exec(st)[1]) * 1024,
+    threads: Number(/Threads:\s+(\d+)/.exec(st)[1]),
+  };
+}
+
+/** goroutines reads go_goroutines from FlowState's /metrics. */
+async function goroutines(base) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(/^go_goroutines (\d+)/m.exec(text)[1]);
 }
 
 function freePort() {
@@ -129,7 +185,10 @@ const servers = {
   flowstate: {
     async start(port) {
       const dir = mkdtempSync(join(tmpdir(), 'flowstate-load-data-'));
-      const args = ['serve', '--addr', `127.0.0.1:${port}`, '--data', join(dir, 'bench.db'), '--log-level', 'warn',
+      // Idle runs keep the rooms in memory, like the peer, and lift the
+      // rate limits, like the idle figures of `flowstate bench load`.
+      const data = idle ? [':memory:', '--rate-messages', '0', '--rate-bytes', '0'] : [join(dir, 'bench.db')];
+      const args = ['serve', '--addr', `127.0.0.1:${port}`, '--data', ...data, '--log-level', 'warn',
         '--max-conns-per-ip', '0', ...opt['server-args'].split(' ').filter(Boolean)];
       const child = spawn(binary(), args, { stdio: ['ignore', 'ignore', 'inherit'] });
       await waitHTTP(`http://127.0.0.1:${port}/healthz`);
@@ -155,6 +214,25 @@ const servers = {
         text: () => text.toString(),
         close: () => provider.destroy(),
       };
+    },
+    idleHandshake(url, room, i) {
+      const hello = encodeMessage({
+        type: 'hello', version: 3, room, client: idleClientBase + i, token: '', stateVector: encodeStateVector(new Doc().stateVector()), heartbeatMillis: 0,
+      });
+      return rawSocket(`${url}/ws/${room}`, (ws, synced, fail) => {
+        ws.on('open', () => ws.send(hello));
+        ws.on('message', (data) => {
+          let m;
+          try {
+            m = decodeMessage(new Uint8Array(data));
+          } catch (e) {
+            fail(e);
+            return;
+          }
+          if (m.type === 'welcome') synced();
+          else if (m.type === 'error') fail(new Error(`Error ${m.code}: ${m.message}`));
+        });
+      });
     },
   },
   peer: {
@@ -193,8 +271,58 @@ const servers = {
         close: () => provider.destroy(),
       };
     },
+    idleHandshake(url, room) {
+      return rawSocket(`${url}/${room}`, (ws, synced) => {
+        ws.on('open', () => ws.send(peerStep1));
+        ws.on('message', (data) => {
+          const b = new Uint8Array(data);
+          if (b[0] !== 0) return; // awareness: none in these rooms
+          if (b[1] === 0) ws.send(peerStep2);
+          else if (b[1] === 1) synced(); // after the server's step 1, TCP being in order
+        });
+      });
+    },
   },
 };
+
+// The FlowState clients' IDs: distinct within a run, below 2^53.
+const idleClientBase = 1 + Math.floor(Math.random() * 2 ** 40);
+
+// y-protocols' sync messages of an empty Y.Doc, as y-websocket sends them:
+// varuint messageSync (0), varuint step (0: step 1, the state vector; 1:
+// step 2, the update the other side lacks; 2: an update), then the payload as a varuint-length byte
+// string (every length here is below 128, one byte).
+function ySyncMessage(step, payload) {
+  if (payload.length >= 128) throw new Error('load-driver: y-protocols payload too long for a one-byte length');
+  return Uint8Array.of(0, step, payload.length, ...payload);
+}
+const peerStep1 = ySyncMessage(0, Y.encodeStateVector(new Y.Doc()));
+const peerStep2 = ySyncMessage(1, Y.encodeStateAsUpdate(new Y.Doc()));
+
+/**
+ * rawSocket opens a WebSocket to url and lets handshake drive it; it
+ * resolves to the socket once handshake calls synced, and rejects if
+ * handshake calls fail, the socket fails or closes first, or 60 s pass.
+ */
+function rawSocket(url, handshake) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    let done = false;
+    const finish = (err) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (err) {
+        ws.terminate();
+        reject(new Error(`${url}: ${err.message}`));
+      } else resolve(ws);
+    };
+    const timer = setTimeout(() => finish(new Error('not synced after 60 s')), 60_000);
+    ws.on('error', (e) => finish(e));
+    ws.on('close', (code) => finish(new Error(`closed with ${code} before it synced`)));
+    handshake(ws, () => finish(null), finish);
+  });
+}
 
 function quantile(sorted, q) {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] : NaN;
@@ -335,12 +463,7 @@ async function run(name) {
   const elapsed = (performance.now() - t0) / 1000;
   const closed = await ask(workers, 'close');
 
-  // SIGTERM, so that a server run with --cpuprofile writes its profile.
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(killer);
+  await stopServer(child);
   cleanUp();
 
   const latencies = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
@@ -368,6 +491,116 @@ async function run(name) {
   };
 }
 
+/** stopServer ends a server and waits for it to exit. */
+async function stopServer(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  // SIGTERM, so that a server run with --cpuprofile writes its profile.
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(killer);
+}
+
+// How many idle clients are between upgrade and sync at once.
+const IDLE_DIAL_CONCURRENCY = 64;
+
+/**
+ * runIdle measures what ROOMS x CLIENTS idle connections cost one server:
+ * its RSS per connection, its threads (and goroutines), and its CPU while
+ * they stay idle (see the header comment).
+ */
+async function runIdle(name) {
+  const impl = servers[name];
+  const port = await freePort();
+  const { child, cleanUp } = await impl.start(port);
+  const url = `ws://127.0.0.1:${port}`;
+  const base = `http://127.0.0.1:${port}`;
+  const prefix = `idle${Date.now() % 1e6}-`;
+  const total = cfg.rooms * cfg.clients;
+  const sockets = [];
+  let closing = false;
+  try {
+    await sleep(1000); // let the fresh server settle before the baseline
+    const before = procMemory(child.pid);
+    const goroutinesBefore = name === 'flowstate' ? await goroutines(base) : null;
+
+    const t0 = performance.now();
+    let next = 0;
+    const dialer = async () => {
+      while (next < total) {
+        const i = next++;
+        sockets.push(await impl.idleHandshake(url, prefix + Math.floor(i / cfg.clients), i));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(IDLE_DIAL_CONCURRENCY, total) }, dialer));
+    const connectS = (performance.now() - t0) / 1000;
+    let dropped = 0;
+    for (const ws of sockets) ws.on('close', () => closing || dropped++);
+
+    await sleep(1000); // as `flowstate bench load` does before reading the RSS
+    const connected = procMemory(child.pid);
+    const goroutinesConnected = name === 'flowstate' ? await goroutines(base) : null;
+    // What follows a connection's sync is not idle yet: FlowState probes
+    // each client it sent data about 2 s later (a ping and its pong).
+    await sleep(cfg.settle * 1000);
+    const a = procSample(child.pid);
+    const t1 = performance.now();
+    await sleep(cfg.duration * 1000);
+    const b = procSample(child.pid);
+    const idleS = (performance.now() - t1) / 1000;
+    const end = procMemory(child.pid);
+    // CPU times come in clock ticks: round off the float noise of seconds.
+    const perS = (x) => Math.round(x * 1e3) / 1e3 / idleS;
+    return {
+      server: name,
+      rooms: cfg.rooms,
+      clients: cfg.clients,
+      rate: 0,
+      connections: total,
+      connect_s: connectS,
+      dropped,
+      server_rss_before_bytes: before.rss,
+      server_rss_connected_bytes: connected.rss,
+      server_rss_per_connection_bytes: (connected.rss - before.rss) / total,
+      server_rss_end_bytes: end.rss,
+      server_rss_per_connection_end_bytes: (end.rss - before.rss) / total,
+      server_threads_before: before.threads,
+      server_threads_connected: connected.threads,
+      server_goroutines_before: goroutinesBefore,
+      server_goroutines_connected: goroutinesConnected,
+      settle_s: cfg.settle,
+      idle_s: idleS,
+      idle_cpu_ms_per_s: perS((b.user + b.system - a.user - a.system) * 1e3),
+      idle_user_ms_per_s: perS((b.user - a.user) * 1e3),
+      idle_system_ms_per_s: perS((b.system - a.system) * 1e3),
+      idle_csw_per_s: perS(b.vcsw + b.ivcsw - a.vcsw - a.ivcsw),
+      idle_writes_per_s: perS(b.syscw - a.syscw),
+    };
+  } finally {
+    closing = true;
+    for (const ws of sockets) ws.terminate();
+    await stopServer(child);
+    cleanUp();
+  }
+}
+
+/** printIdle prints one idle run's figures as a line of text. */
+function printIdle(r) {
+  const kb = (x) => (x / 1000).toFixed(2);
+  const mib = (x) => (x / 2 ** 20).toFixed(1);
+  console.log(
+    `${r.server.padEnd(9)} ${r.rooms}x${r.clients} idle  ${r.connections} connections in ${r.connect_s.toFixed(1)} s` +
+      `  RSS ${kb(r.server_rss_per_connection_bytes)} KB/connection (${mib(r.server_rss_before_bytes)} -> ${mib(r.server_rss_connected_bytes)} MiB),` +
+      ` ${kb(r.server_rss_per_connection_end_bytes)} KB ${(r.settle_s + r.idle_s).toFixed(0)} s later` +
+      `  threads ${r.server_threads_connected}` +
+      (r.server_goroutines_connected === null ? '' : `  goroutines ${r.server_goroutines_connected}`) +
+      `  idle CPU ${r.idle_cpu_ms_per_s.toFixed(2)} ms/s (user ${r.idle_user_ms_per_s.toFixed(2)}, sys ${r.idle_system_ms_per_s.toFixed(2)})` +
+      `  csw ${r.idle_csw_per_s.toFixed(1)}/s  writes ${r.idle_writes_per_s.toFixed(1)}/s` +
+      (r.dropped ? `  ${r.dropped} DROPPED` : ''),
+  );
+}
+
 if (process.env.LOAD_PART) {
   await clientPart(JSON.parse(process.env.LOAD_PART));
 } else {
@@ -389,10 +622,22 @@ function floor(rate) {
 
 async function main() {
   const names = opt.servers.split(',');
+  for (const name of names) {
+    if (!Object.hasOwn(servers, name)) {
+      console.error(`load-driver: unknown server ${JSON.stringify(name)} in --servers: want flowstate, peer or both`);
+      process.exit(2);
+    }
+  }
   const results = [];
   for (let i = 0; i < Number(opt.repeat); i++) {
     let rate = 0;
     for (const name of names) {
+      if (idle) {
+        const r = await runIdle(name);
+        if (opt.json) console.log(JSON.stringify(r));
+        else printIdle(r);
+        continue;
+      }
       const r = await run(name);
       results.push(r);
       rate ||= r.deliveries_per_s;
