@@ -260,6 +260,7 @@ func (r *room) applyWrite(w *write) {
 		r.docBytes += len(u)
 		r.docExact = false
 		r.noteChange(u)
+		r.took(u)
 		r.bindTo(w.subject, writes)
 	}
 	r.writesDue = append(r.writesDue, writeDue{w: w, upto: r.applied, sv: r.doc.StateVector()})
