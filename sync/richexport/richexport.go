@@ -16,6 +16,42 @@ type Op struct {
 	Attributes map[string]any `json:"attributes,omitempty"`
 }
 
+// JSONSafe makes ops encodable as JSON, in place, and returns them: embeds
+// and attribute values decoded from msgpack may hold maps with keys that
+// are not strings, which JSON objects cannot have; their keys become
+// strings (fmt.Sprint).
+func JSONSafe(ops []Op) []Op {
+	for i := range ops {
+		ops[i].Insert = jsonValue(ops[i].Insert)
+		for k, v := range ops[i].Attributes {
+			ops[i].Attributes[k] = jsonValue(v)
+		}
+	}
+	return ops
+}
+
+func jsonValue(v any) any {
+	switch v := v.(type) {
+	case map[any]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[fmt.Sprint(k)] = jsonValue(e)
+		}
+		return out
+	case map[string]any:
+		for k, e := range v {
+			v[k] = jsonValue(e)
+		}
+		return v
+	case []any:
+		for i, e := range v {
+			v[i] = jsonValue(e)
+		}
+		return v
+	}
+	return v
+}
+
 // A segment is one inline piece of a line: text, or an embed.
 type segment struct {
 	text  string
