@@ -443,8 +443,14 @@ func (r *room) join(s *session, h *protocol.Hello) {
 	// holds: a joiner then sends back whatever is not written yet, and
 	// gets its Ack once that is on disk, rather than being told the room
 	// keeps what it may still lose.
+	// The room's format first: a client refused for it may come back
+	// every few seconds, and must not cost a diff each time.
+	if r.format > s.format {
+		s.queue.close(closedUnsupportedFormat, formatText(r.name, r.format, s.format), 0)
+		return
+	}
 	diff := r.doc.Diff(sv)
-	if f := max(r.format, updateFormat(diff)); f > s.format {
+	if f := updateFormat(diff); f > s.format {
 		s.queue.close(closedUnsupportedFormat, formatText(r.name, f, s.format), 0)
 		return
 	}
