@@ -88,3 +88,14 @@ func FuzzUpdateVersion(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkUpdateVersion(b *testing.B) {
+	d := crdt.NewDocWithClient(1)
+	u, _ := d.Text("t").Insert(0, "a")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := crdt.UpdateVersion(u); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
