@@ -308,3 +308,34 @@ func TestFormatCluster(t *testing.T) {
 	late.send(&h)
 	late.expectFormatClose()
 }
+
+// TestFormatWriteAPI: a rich update written through POST
+// /api/rooms/{room}/updates closes the room's members of format 1 as a
+// member's would.
+func TestFormatWriteAPI(t *testing.T) {
+	ts := startServer(t, testConfig(), nil)
+	old := joinAs(t, ts, "doc", readsPlainV4)
+	rich := joinAs(t, ts, "doc", readsRich)
+	d := crdt.NewDoc()
+	plain, err := d.Text("body").Insert(0, "hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bold, err := d.Text("body").Format(0, 2, "bold", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range [][]byte{plain, bold} {
+		if status, body := apiCall(t, ts, "POST", "/api/rooms/doc/updates", "", "application/octet-stream", u); status != 200 {
+			t.Fatalf("POST update: %d %s", status, body)
+		}
+	}
+	old.expectFormatClose()
+	waitFor(t, deadline, func() error {
+		rich.readUntilRelay()
+		if d := rich.doc.Text("body").ToDelta(); len(d) != 1 || d[0].Attributes["bold"] != true {
+			return fmt.Errorf("delta %+v, want bold hi", d)
+		}
+		return nil
+	})
+}
