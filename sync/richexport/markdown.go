@@ -115,6 +115,10 @@ func mdInline(b *strings.Builder, segs []segment) {
 		for i := len(open) - 1; i >= keep; i-- {
 			b.WriteString(mdMarks[open[i]].close)
 		}
+		if start {
+			// Spaces opening a line would indent it into a code block.
+			tail = strings.NewReplacer(" ", "&#32;", "\t", "&#9;").Replace(tail)
+		}
 		b.WriteString(tail)
 		for _, m := range want[keep:] {
 			b.WriteString(mdMarks[m].open)
