@@ -178,6 +178,16 @@ points) and k the number of records and delete ranges of the update:
 A Doc and everything in it belong to one goroutine. FlowState's server gives
 each room's Doc to the room's goroutine and talks to it over channels.
 
+Rich text (draft, RICH.md): Text.Format marks a range with a key and a
+value (nil removes the key), Text.InsertEmbed inserts a one-position
+msgpack value, Text.SetBlock sets a block attribute on the newline ending a
+block, and Text.ToDelta returns the text as Quill-shaped inserts with
+attributes. Marks are pairs of invisible anchor items in the sequence, so
+they follow the characters they were applied to; concurrent marks of one
+key resolve by last writer, identically on every replica. A document holding
+rich content writes format version 2, which version 1 readers refuse; a
+plain document keeps writing version 1.
+
 # Caveats
 
 An UndoManager keeps every step until Clear or Destroy, with the text of

@@ -620,7 +620,18 @@ func (d *Doc) tryIntegrate(c *clientState, r *record) status {
 		if !r.text.holds(leftItem) || !r.text.holds(rightItem) {
 			return dropped
 		}
-		r.text.integrate(c, r.length, left, right, leftItem, rightItem, r.content)
+		switch r.rich {
+		case richStart:
+			r.text.setMark(ID{c.id, r.clock}, &mark{key: string(r.key), value: bytes.Clone(r.value), seq: r.seq, expand: r.expand})
+		case richEnd:
+			// Its start anchor is the clock before, in the same text.
+			if s := c.find(r.clock - 1); s.rich != richStart || s.leaf.t != r.text {
+				return dropped
+			}
+		case richEmbed:
+			r.text.setEmbed(ID{c.id, r.clock}, bytes.Clone(r.value))
+		}
+		r.text.integrate(c, r.length, left, right, leftItem, rightItem, r.content, r.rich)
 	case kindMap:
 		r.m.integrate(c, r.clock, string(r.key), r.seq, bytes.Clone(r.value), r.del)
 	case kindSkip:

@@ -55,3 +55,24 @@ func ExampleUndoManager() {
 	// " big" " big"
 	// Hello big world
 }
+
+func ExampleText_Format() {
+	alice := crdt.NewDocWithClient(1)
+	bob := crdt.NewDocWithClient(2)
+	u, _ := alice.Text("notes").Insert(0, "The fox jumped.")
+	_ = bob.Apply(u)
+
+	// Alice bolds "The fox" while Bob types at its end: bold grows at its
+	// end, so his text is bold too.
+	ua, _ := alice.Text("notes").Format(0, 7, "bold", true)
+	ub, _ := bob.Text("notes").Insert(7, "es")
+	_ = alice.Apply(ub)
+	_ = bob.Apply(ua)
+
+	for _, op := range bob.Text("notes").ToDelta() {
+		fmt.Printf("%q %v\n", op.Insert, op.Attributes)
+	}
+	// Output:
+	// "The foxes" map[bold:true]
+	// " jumped." map[]
+}

@@ -43,6 +43,7 @@ type item struct {
 	start, end uint32
 	kind       itemKind
 	deleted    bool
+	rich       richKind  // text items only: code points, an embed or an anchor
 	entry      *mapEntry // map items only
 }
 
@@ -52,9 +53,10 @@ func (it *item) lastRef() ref { return ref{it.c, it.clock + it.length - 1} }
 // firstRef is a ref to the item's first clock.
 func (it *item) firstRef() ref { return ref{it.c, it.clock} }
 
-// visible is the number of code points the item contributes to its text.
+// visible is the number of positions the item contributes to its text:
+// its code points, or one for an embed, unless deleted; none for an anchor.
 func (it *item) visible() int {
-	if it.deleted {
+	if it.deleted || it.rich >= richStart {
 		return 0
 	}
 	return int(it.length)

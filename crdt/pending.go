@@ -172,7 +172,8 @@ func sameRecord(a, b *record) bool {
 		a.left == b.left && a.right == b.right && a.hasLeft == b.hasLeft && a.hasRight == b.hasRight &&
 		a.text == b.text && a.m == b.m &&
 		(a.content == nil) == (b.content == nil) && bytes.Equal(a.content, b.content) &&
-		bytes.Equal(a.key, b.key) && a.seq == b.seq && bytes.Equal(a.value, b.value) && a.del == b.del
+		bytes.Equal(a.key, b.key) && a.seq == b.seq && bytes.Equal(a.value, b.value) && a.del == b.del &&
+		a.rich == b.rich && a.expand == b.expand
 }
 
 // pendingRanges holds one client's pending delete ranges: merged ranges in

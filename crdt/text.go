@@ -52,6 +52,14 @@ type Text struct {
 	observers []*textObserver
 	changes   []change // recorded during a transaction when observed
 	touched   bool     // listed in the transaction's touchedTexts
+
+	// Rich content (rich.go): the marks carried by start anchors and the
+	// values of embeds, by the ID of their item; maxSeq is the greatest
+	// mark seq seen; schema gives the expand rules of local marks.
+	marks  map[ID]*mark
+	embeds map[ID][]byte
+	maxSeq uint64
+	schema MarkSchema
 }
 
 func newText(d *Doc, name string) *Text {
@@ -160,7 +168,7 @@ func (t *Text) split(it *item, n uint64) *item {
 func (t *Text) locate(pos int) (*leaf, int, uint64) {
 	lf, p := t.seekLeaf(pos)
 	for i, it := range lf.items {
-		if it.deleted {
+		if it.visible() == 0 {
 			continue
 		}
 		if pos < p+int(it.length) {
@@ -179,10 +187,16 @@ func (t *Text) locate(pos int) (*leaf, int, uint64) {
 // pos. Going after the deleted ones lets typing after a backspace continue
 // the run it deleted from.
 func (t *Text) insert(pos int, s string) {
-	d := t.doc
-	var lf *leaf
-	var i int
-	var leftItem, rightItem *item
+	lf, i, leftItem, rightItem := t.gapAt(pos)
+	left, right := gapRefs(leftItem, rightItem)
+	content := unsafe.Slice(unsafe.StringData(s), len(s)) // only read
+	t.place(t.doc.me, uint64(utf8.RuneCountInString(s)), leftItem, left, right, lf, i, content, richNone)
+}
+
+// gapAt returns where a local insertion at pos goes: index i of lf,
+// between leftItem and rightItem (nil for the ends of the text). See
+// insert and typingGap.
+func (t *Text) gapAt(pos int) (lf *leaf, i int, leftItem, rightItem *item) {
 	if pos == t.length {
 		lf = t.last
 		i = len(lf.items)
@@ -197,29 +211,33 @@ func (t *Text) insert(pos int, s string) {
 		}
 		leftItem = t.prev(lf, i)
 	}
-	var left ref
+	return t.typingGap(lf, i, leftItem, rightItem)
+}
+
+// gapRefs returns the origins of an item placed between leftItem and
+// rightItem (nil for the ends of the text).
+func gapRefs(leftItem, rightItem *item) (left, right ref) {
 	if leftItem != nil {
 		left = leftItem.lastRef()
 	}
-	var right ref
 	if rightItem != nil {
 		right = rightItem.firstRef()
 	}
-	content := unsafe.Slice(unsafe.StringData(s), len(s)) // only read
-	t.place(d.me, uint64(utf8.RuneCountInString(s)), leftItem, left, right, lf, i, content)
+	return left, right
 }
 
 // place puts a run of n code points of client c, at clock c.next, at index
 // i of lf, right after leftItem (nil at the start of the text). The run
 // grows leftItem when it continues it, which is what typing does;
 // otherwise it becomes a new item. content is nil for a run that arrives
-// deleted.
-func (t *Text) place(c *clientState, n uint64, leftItem *item, left, right ref, lf *leaf, i int, content []byte) {
-	deleted := content == nil
-	if !deleted {
+// deleted. An embed or an anchor (rich) is one clock and always an item of
+// its own; an embed's content is U+FFFC, an anchor's is nil.
+func (t *Text) place(c *clientState, n uint64, leftItem *item, left, right ref, lf *leaf, i int, content []byte, rich richKind) {
+	deleted := content == nil && rich < richStart
+	if !deleted && rich < richStart {
 		t.touch()
 	}
-	if !deleted && leftItem != nil && leftItem.c == c && leftItem.clock+leftItem.length == c.next &&
+	if !deleted && rich == richNone && leftItem != nil && leftItem.rich == richNone && leftItem.c == c && leftItem.clock+leftItem.length == c.next &&
 		!leftItem.deleted && leftItem.right == right && int(leftItem.end) == len(t.arena) &&
 		t.prev(lf, i) == leftItem {
 		if t.observed() {
@@ -233,7 +251,7 @@ func (t *Text) place(c *clientState, n uint64, leftItem *item, left, right ref, 
 		return
 	}
 	it := t.doc.newItem()
-	*it = item{clock: c.next, length: n, c: c, left: left, right: right, kind: kindText, deleted: deleted}
+	*it = item{clock: c.next, length: n, c: c, left: left, right: right, kind: kindText, deleted: deleted, rich: rich}
 	if !deleted {
 		it.start = uint32(len(t.arena))
 		t.arena = append(t.arena, content...)
@@ -246,7 +264,7 @@ func (t *Text) place(c *clientState, n uint64, leftItem *item, left, right ref, 
 		leftLeaf = leftItem.leaf
 	}
 	t.insertItem(lf, i, it, leftLeaf)
-	if !deleted && t.observed() {
+	if !deleted && rich < richStart && t.observed() {
 		t.recordInsert(t.posOf(it), string(content))
 	}
 }
@@ -338,7 +356,7 @@ func moveContent(arena, old []byte, it *item) []byte {
 // absorbs reports whether deleted item b can join deleted item a: b
 // follows a in the text and in clock order, and continues a's run.
 func (a *item) absorbs(b *item) bool {
-	if !a.deleted || !b.deleted || a.c != b.c || a.clock+a.length != b.clock ||
+	if !a.deleted || !b.deleted || a.rich != richNone || b.rich != richNone || a.c != b.c || a.clock+a.length != b.clock ||
 		b.left != a.lastRef() || b.right != a.right {
 		return false
 	}
@@ -368,8 +386,8 @@ func (t *Text) absorb(a, b *item) {
 //
 // The run starts at clock c.next; leftItem and rightItem hold its origins
 // (nil for none); content is its UTF-8 text, or nil when it arrives
-// deleted.
-func (t *Text) integrate(c *clientState, n uint64, left, right ref, leftItem, rightItem *item, content []byte) {
+// deleted; rich says whether it is an embed or an anchor instead (RICH.md).
+func (t *Text) integrate(c *clientState, n uint64, left, right ref, leftItem, rightItem *item, content []byte, rich richKind) {
 	if leftItem != nil {
 		if end := leftItem.clock + leftItem.length - 1; left.clock < end {
 			t.split(leftItem, left.clock-leftItem.clock+1)
@@ -387,9 +405,9 @@ func (t *Text) integrate(c *clientState, n uint64, left, right ref, leftItem, ri
 	}
 	lf, i, o := t.after(leftItem)
 	if o != rightItem {
-		lf, i = t.resolveConflict(c, leftItem, rightItem, left, right, lf, i, o)
+		lf, i = t.resolveConflict(c, t.classOf(rich, c, c.next), leftItem, rightItem, left, right, lf, i, o)
 	}
-	t.place(c, n, leftItem, left, right, lf, i, content)
+	t.place(c, n, leftItem, left, right, lf, i, content, rich)
 }
 
 // position orders code points by their place in the text: leaf index, index
@@ -432,7 +450,8 @@ func positionOf(r ref, isRight bool) position {
 // YjsMod loop over items instead of code points: a code point after the
 // first in an item has its predecessor as left origin, which lies inside the
 // scanned range, so only an item's first code point can stop the scan.
-func (t *Text) resolveConflict(c *clientState, leftItem, rightItem *item, left, right ref, lf *leaf, i int, o *item) (*leaf, int) {
+// Siblings (same origins) are ordered by class, then client (RICH.md §R3).
+func (t *Text) resolveConflict(c *clientState, cls int, leftItem, rightItem *item, left, right ref, lf *leaf, i int, o *item) (*leaf, int) {
 	leftPos := positionOf(left, false)
 	rightPos := positionOf(right, true)
 	destLeaf, destIdx := lf, i
@@ -458,7 +477,7 @@ func (t *Text) resolveConflict(c *clientState, leftItem, rightItem *item, left, 
 			case oright.less(rightPos):
 				scanning = true
 			case oright == rightPos:
-				if c.id < o.c.id {
+				if oc := t.class(o); cls < oc || cls == oc && c.id < o.c.id {
 					goto done
 				}
 				scanning = false
@@ -681,7 +700,8 @@ func (d *Doc) deleteRange(c *clientState, clock, n uint64) {
 			}
 			continue
 		}
-		if it.kind != kindText || it.deleted {
+		if it.kind != kindText || it.deleted || it.rich >= richStart {
+			// Anchors are never deleted (RICH.md §R1).
 			clock = it.clock + it.length
 			continue
 		}

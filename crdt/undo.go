@@ -392,7 +392,7 @@ func (u *UndoManager) visible(r idRange, out []textPiece) []textPiece {
 		it := c.find(clock)
 		stop := min(r.end, it.clock+it.length)
 		switch {
-		case it.kind != kindText:
+		case it.kind != kindText || it.rich >= richStart:
 		case !it.deleted:
 			out = append(out, textPiece{it.leaf.t, it.leaf.t.posOf(it) + int(clock-it.clock), int(stop - clock)})
 		default:
@@ -574,7 +574,7 @@ func (t *Text) insertBefore(id ID, s string) {
 	if leftItem != nil {
 		left = leftItem.lastRef()
 	}
-	t.place(d.me, uint64(utf8.RuneCountInString(s)), leftItem, left, it.firstRef(), lf, i, []byte(s))
+	t.place(d.me, uint64(utf8.RuneCountInString(s)), leftItem, left, it.firstRef(), lf, i, []byte(s), richNone)
 }
 
 // captured hands what a local transaction did to every UndoManager of d:

@@ -11,8 +11,12 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// formatVersion is the first element of every update (FORMAT.md).
-const formatVersion = 1
+// formatVersion is the first element of every update (FORMAT.md) that
+// holds no rich content; richVersion that of one that does (RICH.md §R6).
+const (
+	formatVersion = 1
+	richVersion   = 2
+)
 
 // Record kinds (FORMAT.md). A header with bit 0 clear is a short text
 // record; with bit 0 set, bits 1-2 hold one of these kinds.
@@ -21,6 +25,16 @@ const (
 	recMap    = 1
 	recSkip   = 2
 	recParent = 3
+)
+
+// Encoder-side kinds of the rich records, which version 2 writes as map
+// headers with a non-zero payload (RICH.md §R6): the payload's low two
+// bits are these minus richBase.
+const (
+	recStart = 4 + iota
+	recEnd
+	recEmbed
+	richBase = recStart - 1
 )
 
 // Header builders for the long forms: kind k with payload p.
@@ -61,6 +75,8 @@ type encRec struct {
 	typ         typeKey
 	left, right ref
 	entry       *mapEntry
+	mark        *mark  // start anchor
+	value       []byte // embed; nil when deleted
 }
 
 // encBlock is one client's records, encoder.recs[from:to], and their
@@ -135,6 +151,22 @@ func (e *encoder) add(it *item, off uint64) {
 	switch it.kind {
 	case kindText:
 		t := it.leaf.t
+		if it.rich != richNone {
+			r := encRec{kind: recStart, clock: clock, n: 1, typ: typeKey{typeText, t.name}, left: it.left, right: it.right}
+			switch it.rich {
+			case richStart:
+				r.mark = t.marks[ID{it.c.id, it.clock}]
+			case richEnd:
+				r.kind = recEnd
+			case richEmbed:
+				r.kind = recEmbed
+				if !it.deleted {
+					r.value = t.embeds[ID{it.c.id, it.clock}]
+				}
+			}
+			e.recs = append(e.recs, r)
+			return
+		}
 		left := it.left
 		if off > 0 {
 			left = ref{it.c, clock - 1}
@@ -185,8 +217,12 @@ func (e *encoder) finish() []byte {
 	for _, b := range e.blocks {
 		e.clients = append(e.clients, b.c.id)
 	}
+	version := uint64(formatVersion)
 	for _, r := range e.recs {
-		if r.kind == recText || r.kind == recMap {
+		if r.kind >= recStart {
+			version = richVersion
+		}
+		if r.kind != recSkip {
 			if k := len(e.types); k == 0 || e.types[k-1] != r.typ {
 				e.types = append(e.types, r.typ)
 			}
@@ -215,7 +251,7 @@ func (e *encoder) finish() []byte {
 	}
 	enc := e.enc
 	_ = enc.EncodeArrayLen(5)
-	_ = enc.EncodeUint(formatVersion)
+	_ = enc.EncodeUint(version)
 	_ = enc.EncodeArrayLen(len(e.types))
 	for _, t := range e.types {
 		_ = enc.EncodeArrayLen(2)
@@ -248,7 +284,7 @@ func (e *encoder) finish() []byte {
 		recs := e.recs[b.from:b.to]
 		for i := range recs {
 			r := &recs[i]
-			if r.kind == recText || r.kind == recMap {
+			if r.kind != recSkip {
 				ti := 0
 				if len(e.types) > 1 {
 					ti, _ = slices.BinarySearchFunc(e.types, r.typ, cmpType)
@@ -266,6 +302,11 @@ func (e *encoder) finish() []byte {
 				entries++
 			case recSkip:
 				col = appendVar(col, longHeader(recSkip, r.n-1))
+			default:
+				col = e.appendRichRec(col, b.c, r)
+				if r.kind != recEnd {
+					entries++
+				}
 			}
 		}
 		e.col = col
@@ -277,7 +318,27 @@ func (e *encoder) finish() []byte {
 		_ = enc.EncodeArrayLen(entries)
 		for i := range recs {
 			r := &recs[i]
-			if r.kind != recMap {
+			switch r.kind {
+			case recStart:
+				if r.mark.value == nil {
+					_ = enc.EncodeArrayLen(1)
+					_ = enc.EncodeString(r.mark.key)
+				} else {
+					_ = enc.EncodeArrayLen(2)
+					_ = enc.EncodeString(r.mark.key)
+					e.buf.Write(r.mark.value)
+				}
+				continue
+			case recEmbed:
+				if r.value == nil {
+					_ = enc.EncodeArrayLen(0)
+				} else {
+					_ = enc.EncodeArrayLen(1)
+					e.buf.Write(r.value)
+				}
+				continue
+			case recMap:
+			default:
 				continue
 			}
 			en := r.entry
@@ -298,8 +359,24 @@ func (e *encoder) finish() []byte {
 	return out
 }
 
-func (e *encoder) appendTextRec(col []byte, c *clientState, r *encRec) []byte {
-	lm, rm := uint64(leftNone), uint64(rightNone)
+// appendRichRec appends a start anchor, end anchor or embed record.
+func (e *encoder) appendRichRec(col []byte, c *clientState, r *encRec) []byte {
+	lm, rm := originModes(c, r)
+	p := uint64(r.kind-richBase) | lm<<2 | rm<<4
+	if r.kind == recStart {
+		p |= uint64(r.mark.expand) << 6
+	}
+	col = appendVar(col, longHeader(recMap, p))
+	col = e.appendOrigins(col, c, r, lm, rm)
+	if r.kind == recStart {
+		col = appendVar(col, r.mark.seq)
+	}
+	return col
+}
+
+// originModes chooses the origin modes of a record by FORMAT.md §4.4.
+func originModes(c *clientState, r *encRec) (lm, rm uint64) {
+	lm, rm = leftNone, rightNone
 	switch {
 	case r.left.none():
 	case r.left.c == c && r.left.clock+1 == r.clock:
@@ -318,6 +395,11 @@ func (e *encoder) appendTextRec(col []byte, c *clientState, r *encRec) []byte {
 	default:
 		rm = rightExplicit
 	}
+	return lm, rm
+}
+
+func (e *encoder) appendTextRec(col []byte, c *clientState, r *encRec) []byte {
+	lm, rm := originModes(c, r)
 	if lm == leftDelta && (rm == rightAfterL || rm == rightDelta) {
 		// The short form: by far the most common shape of a run.
 		bit := uint64(0)
@@ -328,6 +410,11 @@ func (e *encoder) appendTextRec(col []byte, c *clientState, r *encRec) []byte {
 	} else {
 		col = appendVar(col, longHeader(recText, lm|rm<<2|(r.n-1)<<4))
 	}
+	return e.appendOrigins(col, c, r, lm, rm)
+}
+
+// appendOrigins appends the origin operands of modes lm and rm.
+func (e *encoder) appendOrigins(col []byte, c *clientState, r *encRec, lm, rm uint64) []byte {
 	switch lm {
 	case leftDelta:
 		col = appendVar(col, r.clock-r.left.clock)
@@ -371,6 +458,8 @@ type record struct {
 	seq           uint64
 	value         []byte
 	del           bool
+	rich          richKind   // text: an embed or an anchor instead of code points
+	expand        ExpandRule // start anchor
 	// Resolved when integrated.
 	text *Text
 	m    *Map
@@ -412,6 +501,7 @@ type decoded struct {
 	blocks  []decBlock
 	recs    []record
 	cur     ClientID // client of the block being decoded
+	version uint64
 }
 
 // release drops references to the input bytes, so that pooled scratch
@@ -492,9 +582,10 @@ func (u *decoded) decode(b []byte) error {
 	if err != nil {
 		return err
 	}
-	if v != formatVersion {
+	if v != formatVersion && v != richVersion {
 		return r.errorf("unsupported format version %d", v)
 	}
+	u.version = v
 	// Types.
 	if n, err = r.arrayLen(); err != nil {
 		return err
@@ -693,6 +784,16 @@ func (u *decoded) decodeBlock(i int) error {
 				clock += n
 				continue
 			case recMap:
+				if p != 0 && u.version >= richVersion {
+					if typ < 0 || u.types[typ].kind != typeText {
+						return vr.errorf("rich text record outside a text")
+					}
+					if err := u.decodeRich(&vr, p, clock, typ, &nEntries, deleted); err != nil {
+						return err
+					}
+					clock++
+					continue
+				}
 				if p != 0 {
 					return vr.errorf("bad map record header")
 				}
@@ -727,51 +828,8 @@ func (u *decoded) decodeBlock(i int) error {
 			return vr.errorf("clock past 2^53")
 		}
 		rec := record{kind: kindText, clock: clock, length: n, typ: typ}
-		switch lm {
-		case leftPrev, leftDelta:
-			delta := uint64(1)
-			if lm == leftDelta {
-				if delta, err = vr.next(clock); err != nil {
-					return err
-				}
-				if delta == 0 {
-					return vr.errorf("zero origin delta")
-				}
-			}
-			if delta > clock {
-				return vr.errorf("origin before clock 0")
-			}
-			rec.left, rec.hasLeft = ID{client, clock - delta}, true
-		case leftExplicit:
-			if rec.left, err = u.explicitID(&vr); err != nil {
-				return err
-			}
-			rec.hasLeft = true
-		}
-		switch rm {
-		case rightAfterL:
-			if !rec.hasLeft {
-				return vr.errorf("right origin relative to a missing left origin")
-			}
-			rec.right, rec.hasRight = ID{rec.left.Client, rec.left.Clock + 1}, true
-		case rightDelta:
-			delta, err := vr.next(clock)
-			if err != nil {
-				return err
-			}
-			if delta == 0 {
-				return vr.errorf("zero origin delta")
-			}
-			rec.right, rec.hasRight = ID{client, clock - delta}, true
-		case rightExplicit:
-			if rec.right, err = u.explicitID(&vr); err != nil {
-				return err
-			}
-			rec.hasRight = true
-		}
-		if rec.hasLeft && rec.left.Client == client && rec.left.Clock >= clock ||
-			rec.hasRight && rec.right.Client == client && rec.right.Clock >= clock {
-			return vr.errorf("origin not before the record")
+		if err := u.decodeOrigins(&vr, lm, rm, &rec); err != nil {
+			return err
 		}
 		// Split the run where this update's delete set starts or stops
 		// deleting it; only the live parts carry text.
@@ -799,6 +857,140 @@ func (u *decoded) decodeBlock(i int) error {
 		}
 	}
 	u.blocks = append(u.blocks, b)
+	return nil
+}
+
+// decodeOrigins reads the origin operands of modes lm and rm of rec, a
+// record of the current block's client.
+func (u *decoded) decodeOrigins(vr *varReader, lm, rm uint64, rec *record) error {
+	client, clock := u.cur, rec.clock
+	var err error
+	switch lm {
+	case leftPrev, leftDelta:
+		delta := uint64(1)
+		if lm == leftDelta {
+			if delta, err = vr.next(clock); err != nil {
+				return err
+			}
+			if delta == 0 {
+				return vr.errorf("zero origin delta")
+			}
+		}
+		if delta > clock {
+			return vr.errorf("origin before clock 0")
+		}
+		rec.left, rec.hasLeft = ID{client, clock - delta}, true
+	case leftExplicit:
+		if rec.left, err = u.explicitID(vr); err != nil {
+			return err
+		}
+		rec.hasLeft = true
+	}
+	switch rm {
+	case rightAfterL:
+		if !rec.hasLeft {
+			return vr.errorf("right origin relative to a missing left origin")
+		}
+		rec.right, rec.hasRight = ID{rec.left.Client, rec.left.Clock + 1}, true
+	case rightDelta:
+		delta, err := vr.next(clock)
+		if err != nil {
+			return err
+		}
+		if delta == 0 {
+			return vr.errorf("zero origin delta")
+		}
+		rec.right, rec.hasRight = ID{client, clock - delta}, true
+	case rightExplicit:
+		if rec.right, err = u.explicitID(vr); err != nil {
+			return err
+		}
+		rec.hasRight = true
+	}
+	if rec.hasLeft && rec.left.Client == client && rec.left.Clock >= clock ||
+		rec.hasRight && rec.right.Client == client && rec.right.Clock >= clock {
+		return vr.errorf("origin not before the record")
+	}
+	return nil
+}
+
+// decodeRich decodes a start anchor, end anchor or embed record of header
+// payload p (RICH.md §R6) at clock of text type typ, taking its entries
+// element; deleted are the block client's delete ranges in this update.
+func (u *decoded) decodeRich(vr *varReader, p, clock uint64, typ int, nEntries *int, deleted []clockRange) error {
+	sub, lm, rm, ex := p&3, (p>>2)&3, (p>>4)&3, ExpandRule((p>>6)&3)
+	switch {
+	case p>>8 != 0 || sub == 0:
+		return vr.errorf("bad rich record header")
+	case sub != recStart-richBase && ex != 0:
+		return vr.errorf("expand rule on a record other than a start anchor")
+	case ex != ExpandNone && ex != ExpandAfter:
+		return vr.errorf("reserved expand rule %d", ex)
+	case clock+1 > maxClock:
+		return vr.errorf("clock past 2^53")
+	}
+	rec := record{kind: kindText, clock: clock, length: 1, typ: typ, rich: [...]richKind{1: richStart, 2: richEnd, 3: richEmbed}[sub], expand: ex}
+	if err := u.decodeOrigins(vr, lm, rm, &rec); err != nil {
+		return err
+	}
+	i := sort.Search(len(deleted), func(i int) bool { return deleted[i].end > clock })
+	dead := i < len(deleted) && deleted[i].start <= clock
+	r := &u.r
+	switch rec.rich {
+	case richStart:
+		if dead {
+			return vr.errorf("deleted anchor")
+		}
+		seq, err := vr.next(maxClock)
+		if err != nil {
+			return err
+		}
+		if seq == 0 {
+			return vr.errorf("start anchor with seq 0")
+		}
+		rec.seq = seq
+	case richEnd:
+		if dead || clock == 0 {
+			return vr.errorf("end anchor deleted or at clock 0")
+		}
+	}
+	if rec.rich != richEnd {
+		if *nEntries == 0 {
+			return r.errorf("fewer entries than map and rich records")
+		}
+		*nEntries--
+		k, err := r.arrayLen()
+		if err != nil {
+			return err
+		}
+		if rec.rich == richStart {
+			if k != 1 && k != 2 {
+				return r.errorf("a start anchor entry is [key] or [key, value]")
+			}
+			if rec.key, err = r.str(); err != nil {
+				return err
+			}
+			if k == 2 {
+				if rec.value, err = r.value(); err != nil {
+					return err
+				}
+				if len(rec.value) == 1 && rec.value[0] == 0xc0 {
+					rec.value = nil // msgpack nil: a removal
+				}
+			}
+		} else {
+			if k != 0 && k != 1 || dead != (k == 0) {
+				return r.errorf("an embed entry is [value], or [] when deleted")
+			}
+			if k == 1 {
+				if rec.value, err = r.value(); err != nil {
+					return err
+				}
+				rec.content = embedContent
+			}
+		}
+	}
+	u.recs = append(u.recs, rec)
 	return nil
 }
 

@@ -192,6 +192,18 @@ func (ov *overlap) againstItem(c *clientState, r *record, it *item, lo, hi uint6
 		if hl != il || l != iLeft || r.hasRight != ir || r.right != iRight {
 			return "other origins"
 		}
+		if r.rich != it.rich {
+			return "another kind of text item"
+		}
+		if r.rich == richStart {
+			m := t.marks[ID{c.id, it.clock}]
+			if m.key != string(r.key) || !bytes.Equal(m.value, r.value) || m.seq != r.seq || m.expand != r.expand {
+				return "another mark"
+			}
+		}
+		if r.rich == richEmbed && r.value != nil && !it.deleted && !bytes.Equal(t.embeds[ID{c.id, it.clock}], r.value) {
+			return "another embed"
+		}
 		if r.content != nil && !it.deleted {
 			s := ov.otherContent(it, t.arena[it.start:it.end], it.clock, lo, hi)
 			if !bytes.Equal(s, ov.contentAt(r, lo, hi)) {
@@ -230,6 +242,9 @@ func (ov *overlap) againstPending(c *clientState, r, p *record, lo, hi uint64) s
 		pl, pLeft := leftAt(c.id, p.clock, lo, p.hasLeft, p.left)
 		if hl != pl || l != pLeft || r.hasRight != p.hasRight || r.right != p.right {
 			return "other origins"
+		}
+		if r.rich != p.rich || r.expand != p.expand || r.seq != p.seq || !bytes.Equal(r.key, p.key) {
+			return "another kind of text item or mark"
 		}
 		if r.content != nil && p.content != nil {
 			s := ov.otherContent(p, p.content, p.clock, lo, hi)

@@ -46,6 +46,12 @@ const (
 	// (version 2), then sent nothing for three of its intervals: the
 	// connection is taken as dead. Reconnect with backoff.
 	CodeHeartbeatTimeout Code = 4005
+	// CodeUnsupportedFormat: the room's document, or an update for it, is
+	// in a document format (crdt/FORMAT.md) newer than the client's Hello
+	// said it reads (rich text is format 2; a Hello before version 4 reads
+	// format 1 only); or the client sent an update in a format it did not
+	// declare, which was not applied. Upgrade the client.
+	CodeUnsupportedFormat Code = 4006
 	// CodeInvalidUpdate: an update failed to decode or to apply. The room's
 	// document is unchanged by it.
 	CodeInvalidUpdate Code = 4004
@@ -95,6 +101,7 @@ var codeNames = map[Code]string{
 	CodeInvalidRoom:        "invalid room",
 	CodeHelloTimeout:       "hello timeout",
 	CodeHeartbeatTimeout:   "heartbeat timeout",
+	CodeUnsupportedFormat:  "unsupported document format",
 	CodeInvalidUpdate:      "invalid update",
 	CodeSlowConsumer:       "slow consumer",
 	CodeUnauthorized:       "unauthorized",
@@ -123,7 +130,7 @@ func (c Code) String() string {
 func (c Code) Permanent() bool {
 	switch c {
 	case CodeProtocolError, CodeUnsupportedData, CodeMessageTooBig, CodeUnknownType,
-		CodeUnsupportedVersion, CodeInvalidRoom, CodeInvalidUpdate,
+		CodeUnsupportedVersion, CodeUnsupportedFormat, CodeInvalidRoom, CodeInvalidUpdate,
 		CodeUnauthorized, CodeForbidden, CodeReplaced, CodeRoomDeleted:
 		return true
 	}

@@ -26,18 +26,26 @@ var fieldCount = [...]int{
 }
 
 // helloFieldCount returns the element count of a Hello of version v: a
-// Hello of version 2 or 3 adds the heartbeat interval. Hellos of versions
-// this package does not speak are encoded in the layout of version 1.
+// Hello of version 2 or 3 adds the heartbeat interval, one of version 4
+// the document format too. Hellos of versions this package does not speak
+// are encoded in the layout of version 1.
 func helloFieldCount(v uint64) int {
-	if hasHeartbeat(v) {
+	switch {
+	case hasFormat(v):
+		return 8
+	case hasHeartbeat(v):
 		return 7
 	}
 	return 6
 }
 
 // hasHeartbeat reports whether a Hello of version v carries the heartbeat
-// interval: versions 2 and 3 do.
-func hasHeartbeat(v uint64) bool { return v == 2 || v == 3 }
+// interval: versions 2 to 4 do.
+func hasHeartbeat(v uint64) bool { return v >= 2 && v <= 4 }
+
+// hasFormat reports whether a Hello of version v carries the document
+// format its client reads: version 4 does.
+func hasFormat(v uint64) bool { return v == 4 }
 
 var encoderPool = sync.Pool{New: func() any {
 	var b bytes.Buffer
@@ -85,6 +93,9 @@ func Encode(m Message) ([]byte, error) {
 		_ = e.EncodeBytes(nonNil(m.StateVector))
 		if hasHeartbeat(m.Version) {
 			_ = e.EncodeUint(m.HeartbeatMillis)
+		}
+		if hasFormat(m.Version) {
+			_ = e.EncodeUint(m.ReadsFormat())
 		}
 	case *Welcome:
 		_ = e.EncodeBytes(nonNil(m.StateVector))
@@ -140,7 +151,11 @@ func check(m Message) error {
 		case hasHeartbeat(m.Version) && !ValidHeartbeat(m.HeartbeatMillis):
 			return invalid("heartbeat interval of %d ms: want 0 or %d to %d", m.HeartbeatMillis, MinHeartbeatMillis, MaxHeartbeatMillis)
 		case !hasHeartbeat(m.Version) && m.HeartbeatMillis != 0:
-			return invalid("a heartbeat interval in a hello of version %d: only versions 2 and 3 have one", m.Version)
+			return invalid("a heartbeat interval in a hello of version %d: only versions 2 to 4 have one", m.Version)
+		case m.Format > MaxFormat:
+			return invalid("document format %d: at most %d", m.Format, MaxFormat)
+		case !hasFormat(m.Version) && m.Format > 1:
+			return invalid("document format %d in a hello of version %d: only version 4 names one, older clients read format 1", m.Format, m.Version)
 		case m.Client > MaxClientID:
 			return invalid("client ID %d exceeds 2^53-1", m.Client)
 		case len(m.Token) > MaxTokenBytes || !utf8.ValidString(m.Token):
@@ -360,6 +375,15 @@ func (d *decoder) helloFields(version uint64) (*Hello, error) {
 		}
 		if !ValidHeartbeat(m.HeartbeatMillis) {
 			return nil, &DecodeError{Offset: at, Msg: fmt.Sprintf("heartbeat interval of %d ms: want 0 or %d to %d", m.HeartbeatMillis, MinHeartbeatMillis, MaxHeartbeatMillis)}
+		}
+	}
+	if hasFormat(version) {
+		at = d.offset()
+		if m.Format, err = d.uint(); err != nil {
+			return nil, err
+		}
+		if m.Format < 1 || m.Format > MaxFormat {
+			return nil, &DecodeError{Offset: at, Msg: fmt.Sprintf("document format %d: want 1 to %d", m.Format, MaxFormat)}
 		}
 	}
 	return m, nil

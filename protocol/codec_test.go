@@ -36,7 +36,10 @@ var roundTripTests = []struct {
 	{"hello/version 2 no heartbeat", &protocol.Hello{Version: 2, Room: "notes", Client: 42}},
 	{"hello/version 2 shortest heartbeat", &protocol.Hello{Version: 2, Room: "r", HeartbeatMillis: protocol.MinHeartbeatMillis}},
 	{"hello/version 3", &protocol.Hello{Version: 3, Room: "notes", Client: 42, StateVector: []byte{0x80}, HeartbeatMillis: 10000}},
-	{"hello/version 4", &protocol.Hello{Version: 4}},
+	{"hello/version 4", &protocol.Hello{Version: 4, Room: "notes", Client: 42, StateVector: []byte{0x80}, HeartbeatMillis: 10000, Format: 2}},
+	{"hello/version 4 format 1", &protocol.Hello{Version: 4, Room: "notes", Client: 42, Format: 1}},
+	{"hello/version 4 largest format", &protocol.Hello{Version: 4, Room: "r", Format: protocol.MaxFormat}},
+	{"hello/version 5", &protocol.Hello{Version: 5}},
 	{"hello/version max uint64", &protocol.Hello{Version: math.MaxUint64}},
 	{"welcome", &protocol.Welcome{StateVector: []byte{0x80}, Update: unhex(crdtEmpty)}},
 	{"welcome/nil", &protocol.Welcome{}},
@@ -247,8 +250,8 @@ func TestDecodeOtherVersion(t *testing.T) {
 		hex     string
 		version uint64
 	}{
-		{"960004a56e6f74657302a0c40180", 4},
-		{"920004", 4},
+		{"960005a56e6f74657302a0c40180", 5},
+		{"920005", 5},
 		{"9200cf0000000100000000", 1 << 32},
 		{"9300cc0ac0", 10},
 		{"960000a0c0c0c0c0", 0},
@@ -303,7 +306,10 @@ var encodeErrorTests = []struct {
 	{"hello client max uint64", &protocol.Hello{Version: 1, Room: "r", Client: math.MaxUint64}},
 	{"hello token too long", &protocol.Hello{Version: 1, Room: "r", Token: strings.Repeat("t", protocol.MaxTokenBytes+1)}},
 	{"hello token invalid UTF-8", &protocol.Hello{Version: 1, Room: "r", Token: "\xff"}},
-	{"hello version 4 client 2^53", &protocol.Hello{Version: 4, Client: protocol.MaxClientID + 1}},
+	{"hello version 5 client 2^53", &protocol.Hello{Version: 5, Client: protocol.MaxClientID + 1}},
+	{"hello version 4 format too big", &protocol.Hello{Version: 4, Room: "r", Format: protocol.MaxFormat + 1}},
+	{"hello version 3 with a format", &protocol.Hello{Version: 3, Room: "r", Format: 2}},
+	{"hello version 1 with a format", &protocol.Hello{Version: 1, Room: "r", Format: 2}},
 	{"hello version 3 heartbeat too short", &protocol.Hello{Version: 3, Room: "r", HeartbeatMillis: protocol.MinHeartbeatMillis - 1}},
 	{"hello version 2 empty room", &protocol.Hello{Version: 2, Room: "", HeartbeatMillis: 1000}},
 	{"hello heartbeat too short", &protocol.Hello{Version: 2, Room: "r", HeartbeatMillis: protocol.MinHeartbeatMillis - 1}},
@@ -397,6 +403,7 @@ var codeTests = []struct {
 	{protocol.CodeInvalidRoom, 4002, "invalid room", true},
 	{protocol.CodeHelloTimeout, 4003, "hello timeout", false},
 	{protocol.CodeHeartbeatTimeout, 4005, "heartbeat timeout", false},
+	{protocol.CodeUnsupportedFormat, 4006, "unsupported document format", true},
 	{protocol.CodeInvalidUpdate, 4004, "invalid update", true},
 	{protocol.CodeSlowConsumer, 4008, "slow consumer", false},
 	{protocol.CodeUnauthorized, 4401, "unauthorized", true},
@@ -425,8 +432,8 @@ func TestCode(t *testing.T) {
 			}
 		})
 	}
-	if len(codeTable) != 21 {
-		t.Errorf("codeTable has %d codes, want the 21 of code.go", len(codeTable))
+	if len(codeTable) != 22 {
+		t.Errorf("codeTable has %d codes, want the 22 of code.go", len(codeTable))
 	}
 }
 

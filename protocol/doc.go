@@ -2,8 +2,8 @@
 Package protocol defines the messages FlowState clients and servers exchange
 over a WebSocket, and their msgpack encoding.
 
-PROTOCOL.md in this directory is the specification (protocol Version 3,
-and versions 1 and 2, which it extends),
+PROTOCOL.md in this directory is the specification (protocol Version 4,
+and versions 1 to 3, which it extends),
 written for someone implementing a client in another language: transport,
 handshake, every message and field, every error and close code with what a
 client should do, limits, keep-alive and reconnection. testdata/vectors.json
@@ -20,6 +20,7 @@ included). CRDT updates and state vectors travel as opaque msgpack bin
 	tag  name      direction         array layout
 	 0   Hello     client → server   [0, 1, room, client, token, state_vector]
 	                                 [0, v, room, client, token, state_vector, heartbeat_millis] (v = 2 or 3)
+	                                 [0, 4, room, client, token, state_vector, heartbeat_millis, format]
 	 1   Welcome   server → client   [1, state_vector, update]
 	 2   Update    both ways         [2, seq, [update, ...]]
 	 3   Ack       server → client   [3, seq]
@@ -43,6 +44,12 @@ version 3 connection, the seq of an Update from the server may be above
 0, and then acknowledges the client's Updates up to seq as an Ack would.
 A server acknowledges in a relay it sends anyway, saving a message; a
 server of version 3 speaks versions 1 and 2 too, with Acks only.
+
+Version 4 adds the Hello's format: the newest document format
+(crdt/FORMAT.md) the client reads. Rich text is format 2; a server never
+sends a client an update of a format newer than its Hello declared (every
+Hello before version 4 reads format 1), and closes it with
+CodeUnsupportedFormat when its room's document needs a newer one.
 
 A connection starts with the client's Hello. The server answers with a
 Welcome carrying what the client lacks and the server's state vector, then
@@ -80,7 +87,7 @@ header; Decode also accepts wider forms (cc 05 for 5, a dc array header),
 so re-encoding a decoded message may give different, shorter bytes. Relay
 the received bytes when they must be forwarded unchanged.
 
-A Hello whose version is not 1, 2 or 3 decodes as Hello{Version: v} with
+A Hello whose version is not 1 to 4 decodes as Hello{Version: v} with
 every other field empty and no error, whatever follows the version: the
 server must still be able to answer it with CodeUnsupportedVersion.
 

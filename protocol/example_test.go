@@ -9,13 +9,14 @@ import (
 
 func ExampleEncode() {
 	// A client joins room "notes" as replica 2 with an empty document,
-	// and will heartbeat every 10 s.
+	// will heartbeat every 10 s, and reads rich text (document format 2).
 	b, err := protocol.Encode(&protocol.Hello{
 		Version:         protocol.Version,
 		Room:            "notes",
 		Client:          2,
 		StateVector:     []byte{0x80}, // the empty crdt state vector
 		HeartbeatMillis: 10000,
+		Format:          2,
 	})
 	if err != nil {
 		panic(err)
@@ -26,7 +27,7 @@ func ExampleEncode() {
 	_, err = protocol.Encode(&protocol.Hello{Version: protocol.Version, Room: "a/b"})
 	fmt.Println(errors.Is(err, protocol.ErrInvalidMessage))
 	// Output:
-	// 97 00 03 a5 6e 6f 74 65 73 02 a0 c4 01 80 cd 27 10
+	// 98 00 04 a5 6e 6f 74 65 73 02 a0 c4 01 80 cd 27 10 02
 	// true
 }
 

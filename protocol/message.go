@@ -8,10 +8,13 @@ import "strconv"
 // Hello's HeartbeatMillis and the Heartbeat message); version 3 lets the
 // server acknowledge a client's Updates in the Seq of the Updates it
 // relays to that client, which saves a message (and a system call) per
-// Ack. Versions 1 and 2 are still spoken, so that clients of every
-// version work with a server of version 3, and a newer client can fall
-// back, one version at a time, against an older server (PROTOCOL.md §11).
-const Version = 3
+// Ack. Version 4 adds the Hello's Format: the newest document format
+// the client reads, so that a server never sends it a document or an
+// update it cannot read (rich text is format 2). Versions 1 to 3 are
+// still spoken, so that clients of every version work with a server of
+// version 4, and a newer client can fall back, one version at a time,
+// against an older server (PROTOCOL.md §11).
+const Version = 4
 
 // MinVersion is the oldest protocol version this package speaks.
 const MinVersion = 1
@@ -36,6 +39,10 @@ const (
 	// longer would find a dead connection no sooner than the keep-alive.
 	MinHeartbeatMillis = 100
 	MaxHeartbeatMillis = 60_000
+	// MaxFormat is the largest document format a version 4 Hello may
+	// name: formats are few, and a small bound keeps the field one byte
+	// wide wherever it is kept.
+	MaxFormat = 255
 )
 
 // A Type is the tag that opens every message and says which one it is.
@@ -81,14 +88,26 @@ type Message interface {
 // stays silent for a few intervals as dead (PROTOCOL.md §10). 0 asks for
 // no heartbeat; otherwise it lies in [MinHeartbeatMillis,
 // MaxHeartbeatMillis]. A version 1 Hello has no such field: it is 0.
+//
+// A Hello of version 4 also carries Format: the newest document format
+// (crdt/FORMAT.md; 2 adds rich text, crdt/RICH.md) the client reads, 1 to
+// MaxFormat. Hellos of older versions have no such field: their clients
+// read format 1 only. In a Hello value, 0 stands for 1 (Encode writes it
+// as 1); ReadsFormat gives the format a Hello declares, whatever its
+// version.
 type Hello struct {
-	Version         uint64 // protocol version the client speaks: 1 to 3 (Version)
+	Version         uint64 // protocol version the client speaks: 1 to 4 (Version)
 	Room            string // room name; must equal the room in the WebSocket URL
 	Client          uint64 // the client's CRDT client ID, at most MaxClientID
 	Token           string // bearer token, or empty
 	StateVector     []byte // the client's encoded crdt.StateVector
 	HeartbeatMillis uint64 // version 2 and later: the heartbeat interval in ms, or 0 for none
+	Format          uint64 // version 4: the newest document format the client reads; 0 stands for 1
 }
+
+// ReadsFormat returns the newest document format the sender of h reads:
+// its Format, and 1 for a Hello without one (versions 1 to 3, or 0).
+func (h *Hello) ReadsFormat() uint64 { return max(h.Format, 1) }
 
 // Welcome answers a Hello. Update holds exactly what the client lacks (a
 // crdt update; applying it is always safe), and StateVector is the server's

@@ -54,8 +54,14 @@ type RoomContent struct {
 	// may hold updates a moment ahead of the store, and false when it was
 	// rebuilt from the store.
 	Open bool `json:"open"`
-	// Texts maps each text's name to its content.
+	// Texts maps each text's name to its content; an embed of rich text
+	// is one U+FFFC.
 	Texts map[string]string `json:"texts"`
+	// Deltas maps each text's name to its Quill-shaped delta (inserts with
+	// their formatting: crdt.Text.ToDelta), when the document holds rich
+	// text (document format 2); it is absent otherwise, when every text's
+	// delta would be [{"insert": text}].
+	Deltas map[string][]crdt.RichOp `json:"deltas,omitempty"`
 	// Maps maps each map's name to its entries, decoded from msgpack.
 	// Binary values appear in base64, as encoding/json writes []byte.
 	Maps map[string]map[string]any `json:"maps"`
@@ -64,8 +70,9 @@ type RoomContent struct {
 	StateVector map[string]uint64 `json:"state_vector"`
 }
 
-// contentOf renders d as a RoomContent. The caller must own d.
-func contentOf(name string, d *crdt.Doc, open bool) *RoomContent {
+// contentOf renders d as a RoomContent, with the deltas of its texts if
+// rich. The caller must own d.
+func contentOf(name string, d *crdt.Doc, open, rich bool) *RoomContent {
 	c := &RoomContent{
 		Room:        name,
 		Open:        open,
@@ -75,6 +82,22 @@ func contentOf(name string, d *crdt.Doc, open bool) *RoomContent {
 	}
 	for _, t := range d.TextNames() {
 		c.Texts[t] = d.Text(t).String()
+	}
+	if rich {
+		c.Deltas = make(map[string][]crdt.RichOp)
+		for _, t := range d.TextNames() {
+			ops := d.Text(t).ToDelta()
+			for i := range ops {
+				ops[i].Insert = jsonValue(ops[i].Insert)
+				for k, v := range ops[i].Attributes {
+					ops[i].Attributes[k] = jsonValue(v)
+				}
+			}
+			if ops == nil {
+				ops = []crdt.RichOp{}
+			}
+			c.Deltas[t] = ops
+		}
 	}
 	for _, name := range d.MapNames() {
 		m := d.Map(name)
@@ -224,7 +247,7 @@ func storedContent(st store.Store, name string) (*RoomContent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sync: room %q: stored records: %w", name, err)
 	}
-	return contentOf(name, d, false), nil
+	return contentOf(name, d, false, storedFormat(snapshot, updates) >= crdt.NewestVersion), nil
 }
 
 // apiError is the JSON body of every error the read API returns.

@@ -260,6 +260,7 @@ func (r *room) applyWrite(w *write) {
 		r.docBytes += len(u)
 		r.docExact = false
 		r.noteChange(u)
+		r.took(u)
 		r.bindTo(w.subject, writes)
 	}
 	r.writesDue = append(r.writesDue, writeDue{w: w, upto: r.applied, sv: r.doc.StateVector()})
@@ -342,6 +343,7 @@ type roomContentBody struct {
 	Room        json.RawMessage           `json:"room"`
 	Open        json.RawMessage           `json:"open"`
 	StateVector json.RawMessage           `json:"state_vector"`
+	Deltas      json.RawMessage           `json:"deltas"`
 }
 
 // editsOfContent turns the body of PUT /api/rooms/{room} into edits, in
@@ -356,6 +358,10 @@ func editsOfContent(body []byte) ([]Edit, error) {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, &EditError{Index: -1, Msg: "data after the object"}
+	}
+	if len(c.Deltas) > 0 && string(c.Deltas) != "null" {
+		// Writing texts alone would drop the formatting the deltas hold.
+		return nil, &EditError{Index: -1, Msg: "deltas (rich text) cannot be written as JSON content: PUT the room's snapshot instead (flowstate export --format snapshot)"}
 	}
 	var edits []Edit
 	for _, name := range slices.Sorted(maps.Keys(c.Texts)) {

@@ -226,6 +226,7 @@ var badWriteTests = []struct {
 	{"create unknown field", "PUT", "", "application/json", `{"text": {"body": "x"}}`, 400},
 	{"create not JSON", "PUT", "", "application/json", `{`, 400},
 	{"create garbage snapshot", "PUT", "", "application/octet-stream", "garbage", 400},
+	{"create with deltas", "PUT", "", "application/json", `{"texts": {"body": "x"}, "deltas": {"body": [{"insert": "x", "attributes": {"bold": true}}]}}`, 400},
 }
 
 func TestWriteAPIBadBodies(t *testing.T) {

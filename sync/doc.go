@@ -73,6 +73,18 @@ every other room keep running. An update whose apply takes longer than
 50 ms is logged and counted (flowstate_slow_updates_total), beside the
 flowstate_apply_seconds histogram of every apply.
 
+# Document formats
+
+Rich text is format 2 of the CRDT's byte format, which a client of format
+1 cannot read (PROTOCOL.md §6.2). A session keeps the format its Hello
+declared (1 before protocol version 4), and a room the newest format of
+any update its document took, stored ones included: it rises when a rich
+update arrives, and never falls. A session that reads less than its room
+is refused at the Hello, or closed when the room's format rises, with
+4006, before any update of that format is queued for it; an Update of a
+format its sender did not declare is refused with 4006 in the read pump,
+before the room sees any of it (format.go).
+
 # Durability
 
 The room keeps one promise: an Ack, and so a client's synced status, is
@@ -80,7 +92,7 @@ sent only for updates that are on disk (as durable as the store makes
 them), and never while an update the room accepted earlier is not. The
 room counts the updates it applied and those the store wrote, and an Ack
 is due once every update up to its message's last is written. On a
-connection of protocol version 3, an Ack due while a relay to the same
+connection of protocol version 3 or later, an Ack due while a relay to the same
 member waits for the relay interval goes out in that relay's seq instead:
 one message and one write rather than two, and never sooner. With a
 store that can append without a waiting goroutine (AppendAsync, as

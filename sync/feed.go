@@ -284,6 +284,7 @@ func (r *room) applyRemote(updates [][]byte) {
 					return
 				}
 				r.batch = append(r.batch, batchedUpdate{update: u})
+				r.took(u)
 				continue
 			}
 			r.hub.logger.Error("an update from another server was refused", "room", r.name, "bytes", len(u), "update", hexPrefix(u), "err", err)
@@ -296,6 +297,7 @@ func (r *room) applyRemote(updates [][]byte) {
 		r.logBytes += len(u)
 		r.docBytes += len(u)
 		r.docExact = false
+		r.took(u)
 	}
 	if len(r.unwritten) == 0 && !r.committing {
 		// Everything the document holds is stored: a joiner may be told

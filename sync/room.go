@@ -142,6 +142,7 @@ type room struct {
 	relayed  time.Time    // when the last batch went out
 	sweep    *time.Ticker // runs while the room holds presence states
 	counters roomCounters // not yet added to the hub's metrics
+	format   uint8        // the newest document format the document took (format.go)
 	docBytes int          // the document's size, for Config.MaxDocBytes
 	docExact bool         // docBytes is measured, not estimated
 	hooks    roomHooks    // what the hub's hooks are yet to hear (room_hooks.go)
@@ -264,6 +265,7 @@ func (r *room) load() error {
 		r.owners = owners
 	}
 	r.doc, r.logLen, r.logBytes = doc, len(updates), logBytes
+	r.format = storedFormat(snapshot, updates)
 	r.hooks.stored = len(snapshot) > 0 || len(updates) > 0
 	r.watchDoc()
 	r.durable = doc.StateVector()
@@ -404,7 +406,7 @@ func (r *room) handle(ev event) {
 		}
 		r.apply(ev.s, ev.msg.(*protocol.Update))
 	case eventRead:
-		ev.view <- contentOf(r.name, r.doc, true)
+		ev.view <- contentOf(r.name, r.doc, true, r.format >= crdt.NewestVersion)
 	case eventWrite:
 		if len(r.joins) > 0 {
 			r.deferred = append(r.deferred, ev) // see joins
@@ -441,7 +443,18 @@ func (r *room) join(s *session, h *protocol.Hello) {
 	// holds: a joiner then sends back whatever is not written yet, and
 	// gets its Ack once that is on disk, rather than being told the room
 	// keeps what it may still lose.
-	welcome, err := encodeFrame(&protocol.Welcome{StateVector: r.durable.Encode(), Update: r.doc.Diff(sv)})
+	// The room's format first: a client refused for it may come back
+	// every few seconds, and must not cost a diff each time.
+	if r.format > s.format {
+		s.queue.close(closedUnsupportedFormat, formatText(r.name, r.format, s.format), 0)
+		return
+	}
+	diff := r.doc.Diff(sv)
+	if f := updateFormat(diff); f > s.format {
+		s.queue.close(closedUnsupportedFormat, formatText(r.name, f, s.format), 0)
+		return
+	}
+	welcome, err := encodeFrame(&protocol.Welcome{StateVector: r.durable.Encode(), Update: diff})
 	if err != nil {
 		s.queue.close(closedInternalError, err.Error(), 0)
 		return
@@ -523,6 +536,7 @@ func (r *room) apply(s *session, m *protocol.Update) {
 		r.docBytes += len(u)
 		r.docExact = false
 		r.noteChange(u)
+		r.took(u)
 	}
 	r.bind(s, writes)
 	if n := len(r.owed); n > 0 && r.owed[n-1].s == s {

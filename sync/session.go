@@ -37,11 +37,14 @@ type session struct {
 	pollID    uint32
 	pollIndex int32
 	parked    atomic.Bool
-	// relayAcks: the Hello is of protocol version 3, whose client takes
+	// relayAcks: the Hello is of protocol version 3 or later, whose client takes
 	// an acknowledgement in the seq of a relayed Update (room.ack). Set
 	// with room and client below; here, it fills padding, as thousands of
 	// idle sessions make every byte count.
-	relayAcks    bool
+	relayAcks bool
+	// format is the newest document format the client reads, as its
+	// Hello declared (format.go); set and padded like relayAcks.
+	format       uint8
 	readDeadline int64
 	pollDeadline int64
 	queue        sendQueue
@@ -214,6 +217,9 @@ func (s *session) readMessages() (reason closeReason, text string, seq uint64) {
 			if reason, text := s.mayUpdate(); reason != 0 {
 				return reason, text, m.Seq
 			}
+			if reason, text := s.checkFormat(m); reason != 0 {
+				return reason, text, m.Seq
+			}
 			if !s.room.send(event{kind: eventUpdate, s: s, msg: m}) {
 				return closedGoingAway, "", 0
 			}
@@ -269,6 +275,7 @@ func (s *session) join(roomName string, h *protocol.Hello) (closeReason, string)
 	}
 	s.room, s.client = r, h.Client
 	s.relayAcks = h.Version >= 3
+	s.format = helloFormat(h)
 	s.heartbeat = time.Duration(h.HeartbeatMillis) * time.Millisecond
 	if !r.send(event{kind: eventJoin, s: s, msg: h}) {
 		return closedGoingAway, "room closed"

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -22,6 +23,7 @@ import (
 	"github.com/flowstate/flowstate/store"
 	"github.com/flowstate/flowstate/store/jsstore"
 	docsync "github.com/flowstate/flowstate/sync"
+	"github.com/flowstate/flowstate/sync/richexport"
 )
 
 // memoryData is the --data value that keeps documents in memory only.
@@ -30,7 +32,7 @@ const memoryData = ":memory:"
 const adminUsageText = `Usage:
 
 	flowstate rooms [--data FILE | --nats URLS] [--json]
-	flowstate export ROOM [--data FILE | --nats URLS] [--format text|json|snapshot]
+	flowstate export ROOM [--data FILE | --nats URLS] [--format text|json|snapshot|html|markdown|delta] [--text NAME]
 	flowstate import ROOM FILE [--data FILE | --nats URLS]
 	flowstate compact [--data FILE]
 	flowstate backup FILE [--data FILE | --url http://HOST:PORT --admin-token TOKEN | --nats URLS]
@@ -43,6 +45,8 @@ while its servers run (backup writes them into a new data file); migrate
 copies a data file's rooms into a cluster.
 import takes what export --format snapshot writes (or any update); the
 text and JSON exports are for people and scripts, and cannot be imported.
+html, markdown and delta export one text with its formatting (--text
+picks it when the room holds several), escaped for safe display.
 Every flag can also be set by the environment variable named after it.
 `
 
@@ -191,17 +195,26 @@ func loadDoc(st store.Store, room string) (doc *crdt.Doc, found bool, err error)
 
 // runExport writes a room's document to stdout.
 func runExport(args []string, stdout, stderr io.Writer) int {
-	var data, urls, format string
-	fs := newAdminFlagSet("export", "flowstate export ROOM [--data FILE | --nats URLS] [--format text|json|snapshot]", stderr)
+	var data, urls, format, text string
+	fs := newAdminFlagSet("export", "flowstate export ROOM [--data FILE | --nats URLS] [--format text|json|snapshot|html|markdown|delta] [--text NAME]", stderr)
 	dataFlag(fs, &data)
 	natsFlag(fs, &urls)
-	fs.StringVar(&format, "format", "text", "output: text (the texts' contents), json (texts, maps and state vector) or snapshot (the binary snapshot, which import reads back)")
+	fs.StringVar(&format, "format", "text", "output: text (the texts' contents), json (texts, maps and state vector), snapshot (the binary snapshot, which import reads back), "+
+		"or, of one rich text, html, markdown or delta (its Quill delta as JSON)")
+	fs.StringVar(&text, "text", "", "the text that html, markdown and delta export (default: the document's only text)")
 	pos, status, ok := parseAdmin(fs, args, 1, stderr)
 	if !ok {
 		return status
 	}
-	if format != "text" && format != "json" && format != "snapshot" {
-		fmt.Fprintf(stderr, "flowstate export: unknown --format %q: use text, json or snapshot\n", format)
+	switch format {
+	case "text", "json", "snapshot":
+		if text != "" {
+			fmt.Fprintf(stderr, "flowstate export: --text picks the text of --format html, markdown or delta, not of %s\n", format)
+			return 2
+		}
+	case "html", "markdown", "delta":
+	default:
+		fmt.Fprintf(stderr, "flowstate export: unknown --format %q: use text, json, snapshot, html, markdown or delta\n", format)
 		return 2
 	}
 	st, closeSt, err := openAdminStore(data, urls, false)
@@ -216,7 +229,45 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	if !found {
 		return fail(stderr, "export", fmt.Errorf("room %q is not stored in %s", pos[0], where(data, urls)))
 	}
+	if format == "html" || format == "markdown" || format == "delta" {
+		return exitOn(stderr, "export", writeRich(stdout, doc, text, format))
+	}
 	return exitOn(stderr, "export", writeDoc(stdout, doc, format))
+}
+
+// writeRich writes the text named name of doc (its only text when name is
+// empty) as HTML, Markdown or its delta in JSON.
+func writeRich(w io.Writer, doc *crdt.Doc, name, format string) error {
+	names := doc.TextNames()
+	switch {
+	case name == "" && len(names) == 1:
+		name = names[0]
+	case name == "" && len(names) == 0:
+		return errors.New("the room holds no text")
+	case name == "":
+		return fmt.Errorf("the room holds %d texts (%s): choose one with --text", len(names), strings.Join(names, ", "))
+	case !slices.Contains(names, name):
+		return fmt.Errorf("the room holds no text %q; its texts: %s", name, strings.Join(names, ", "))
+	}
+	delta := doc.Text(name).ToDelta()
+	ops := make([]richexport.Op, len(delta))
+	for i, op := range delta {
+		ops[i] = richexport.Op(op)
+	}
+	switch format {
+	case "html":
+		_, err := io.WriteString(w, richexport.HTML(ops))
+		return err
+	case "markdown":
+		_, err := io.WriteString(w, richexport.Markdown(ops))
+		return err
+	}
+	if ops == nil {
+		ops = []richexport.Op{} // an empty text is the empty delta, not null
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(richexport.JSONSafe(ops))
 }
 
 // writeDoc writes doc in one of export's formats.

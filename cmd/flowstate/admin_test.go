@@ -142,6 +142,91 @@ func TestAdminExport(t *testing.T) {
 	}
 }
 
+// seedRich writes a data file with room "rich": text "body" with a header,
+// a bold link, a list and an image, and text "other", each written as the
+// updates an editor would send.
+func seedRich(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "flowstate.db")
+	st, err := store.OpenBolt(path, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := crdt.NewDoc()
+	body := doc.Text("body")
+	for i, step := range []func() ([]byte, error){
+		func() ([]byte, error) { return body.Insert(0, "Notes\nsee <here>\none\ntwo\n") },
+		func() ([]byte, error) { return body.SetBlock(0, "header", 1) },
+		func() ([]byte, error) { return body.Format(10, 6, "link", "https://e.com/?a=1&b=2") },
+		func() ([]byte, error) { return body.Format(10, 6, "bold", true) },
+		func() ([]byte, error) { return body.SetBlock(17, "list", "bullet") },
+		func() ([]byte, error) { return body.SetBlock(21, "list", "bullet") },
+		func() ([]byte, error) { return body.SetBlock(21, "indent", 1) },
+		func() ([]byte, error) { return body.InsertEmbed(6, map[string]any{"image": "https://e.com/i.png"}) },
+		func() ([]byte, error) { return body.Format(0, 1, "link", "javascript:alert(1)") },
+		func() ([]byte, error) { return doc.Text("other").Insert(0, "x") },
+	} {
+		u, err := step()
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if err := st.Append("rich", u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+var richExportTests = []struct {
+	format, want string
+}{
+	{"html", "<h1>Notes</h1>\n<p><img src=\"https://e.com/i.png\" alt=\"\">see <a href=\"https://e.com/?a=1&amp;b=2\" rel=\"noopener noreferrer\"><strong>&lt;here&gt;</strong></a></p>\n" +
+		"<ul>\n<li>one<ul>\n<li>two</li>\n</ul></li>\n</ul>\n"},
+	{"markdown", "# Notes\n\n![](https://e.com/i.png)see **[\\<here\\>](https://e.com/?a=1&b=2)**\n\n- one\n    - two\n"},
+	{"delta", `[{"insert":"N","attributes":{"link":"javascript:alert(1)"}},{"insert":"otes"},{"insert":"\n","attributes":{"header":1}},{"insert":{"image":"https://e.com/i.png"}},{"insert":"see "},` +
+		`{"insert":"<here>","attributes":{"bold":true,"link":"https://e.com/?a=1&b=2"}},{"insert":"\none"},{"insert":"\n","attributes":{"list":"bullet"}},{"insert":"two"},{"insert":"\n","attributes":{"indent":1,"list":"bullet"}}]` + "\n"},
+}
+
+// TestAdminExportRich exports a rich text as HTML, Markdown and its delta,
+// escaped, without the javascript: link on the "N" of "Notes".
+func TestAdminExportRich(t *testing.T) {
+	data := seedRich(t)
+	for _, tt := range richExportTests {
+		t.Run(tt.format, func(t *testing.T) {
+			status, out, errOut := runCmd("export", "rich", "--data", data, "--format", tt.format, "--text", "body")
+			if status != 0 {
+				t.Fatalf("export: %d, %s", status, errOut)
+			}
+			if out != tt.want {
+				t.Errorf("export --format %s:\n got %q\nwant %q", tt.format, out, tt.want)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{"--format", "html"}, 1, "choose one with --text"},
+		{[]string{"--format", "markdown", "--text", "nope"}, 1, `no text "nope"`},
+		{[]string{"--format", "text", "--text", "body"}, 2, "--text picks"},
+		{[]string{"--format", "rtf"}, 2, "unknown --format"},
+	} {
+		status, out, errOut := runCmd(append([]string{"export", "rich", "--data", data}, tt.args...)...)
+		if status != tt.code || out != "" || !strings.Contains(errOut, tt.err) {
+			t.Errorf("export %v = %d, %q, %q; want %d and %q", tt.args, status, out, errOut, tt.code, tt.err)
+		}
+	}
+	// The room's only text needs no --text.
+	data, _ = seedData(t)
+	if status, out, errOut := runCmd("export", "notes", "--data", data, "--format", "delta"); status != 0 || out != `[{"insert":"hello world"}]`+"\n" {
+		t.Errorf("delta of a plain text = %d, %q, %q", status, out, errOut)
+	}
+}
+
 func TestAdminImport(t *testing.T) {
 	data, _ := seedData(t)
 	dir := t.TempDir()

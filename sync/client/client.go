@@ -117,7 +117,7 @@ type Options struct {
 	// negative value turns the heartbeat off. Otherwise it must lie
 	// between protocol.MinHeartbeatMillis and MaxHeartbeatMillis
 	// milliseconds. Against a server of an older protocol version, which
-	// refuses the client's Hello of version 3 with 4001, the client falls
+	// refuses the client's Hello of version 4 with 4001, the client falls
 	// back to the version below; at version 1 it has no heartbeat.
 	Heartbeat time.Duration
 }
@@ -459,6 +459,11 @@ func (c *Client) connect(ctx context.Context, rawURL, token string) (*websocket.
 	if c.version >= 2 && c.opts.Heartbeat > 0 {
 		hello.HeartbeatMillis = uint64(c.opts.Heartbeat / time.Millisecond)
 	}
+	if c.version >= 4 {
+		// The document reads every format package crdt writes, rich
+		// text included (PROTOCOL.md §6.2).
+		hello.Format = crdt.NewestVersion
+	}
 	c.mu.Unlock()
 
 	conn, err := c.handshake(ctx, rawURL, hello)
@@ -468,6 +473,9 @@ func (c *Client) connect(ctx context.Context, rawURL, token string) (*websocket.
 		// below (version 1 has no heartbeat), and keep to the version it
 		// accepts (PROTOCOL.md §11).
 		hello.Version--
+		if hello.Version < 4 {
+			hello.Format = 0 // older Hellos name no format: they read format 1
+		}
 		if hello.Version == 1 {
 			hello.HeartbeatMillis = 0
 		}

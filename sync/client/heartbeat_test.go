@@ -306,11 +306,12 @@ var fallBackTests = []struct {
 	versions   []uint64 // of the Hellos it gets
 	heartbeats bool     // whether it gets Heartbeats
 }{
-	{server: 1, versions: []uint64{3, 2, 1}},
-	{server: 2, versions: []uint64{3, 2}, heartbeats: true},
+	{server: 1, versions: []uint64{4, 3, 2, 1}},
+	{server: 2, versions: []uint64{4, 3, 2}, heartbeats: true},
+	{server: 3, versions: []uint64{4, 3}, heartbeats: true},
 }
 
-// TestHeartbeat_FallsBack checks that a client of version 3 works with a
+// TestHeartbeat_FallsBack checks that a client of version 4 works with a
 // server of an older version: refused with 4001, it says hello in the
 // version below at once, down to the server's, keeps its heartbeat where
 // that version has one, and sends no Heartbeat to a server of version 1,
@@ -341,6 +342,11 @@ func TestHeartbeat_FallsBack(t *testing.T) {
 				versions = append(versions, h.Version)
 				if want := uint64(interval / time.Millisecond); h.Version >= 2 && h.HeartbeatMillis != want {
 					t.Errorf("version %d hello asks for a heartbeat of %d ms, want %d", h.Version, h.HeartbeatMillis, want)
+				}
+				// The client's document reads rich text, which only a
+				// version 4 Hello can say.
+				if want := map[bool]uint64{true: crdt.NewestVersion, false: 0}[h.Version >= 4]; h.Format != want {
+					t.Errorf("version %d hello names format %d, want %d", h.Version, h.Format, want)
 				}
 			}
 			if !slices.Equal(versions, tt.versions) {

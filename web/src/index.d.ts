@@ -269,15 +269,17 @@ export function fromHex(hex: string): Uint8Array;
 // ---------------------------------------------------------------------------
 // The wire protocol (protocol/PROTOCOL.md)
 
-/** The newest protocol version this client speaks (3: version 2, the heartbeat, plus acknowledgements in relayed Updates). */
-export const PROTOCOL_VERSION: 3;
+/** The newest protocol version this client speaks (4: version 3, acknowledgements in relayed Updates, plus the document format the client reads). */
+export const PROTOCOL_VERSION: 4;
+/** The newest document format (crdt/FORMAT.md) this client's Doc reads, declared in its Hello; 2 is rich text. */
+export const FORMAT_VERSION: number;
 
 /** Close and error codes of PROTOCOL.md §8 by name (1006: the connection dropped). */
 export const Code: Readonly<{
   NORMAL: 1000; GOING_AWAY: 1001; PROTOCOL_ERROR: 1002; UNSUPPORTED_DATA: 1003; ABNORMAL: 1006;
   MESSAGE_TOO_BIG: 1009; INTERNAL_ERROR: 1011; TRY_AGAIN_LATER: 1013; UNKNOWN_TYPE: 4000;
   UNSUPPORTED_VERSION: 4001; INVALID_ROOM: 4002; HELLO_TIMEOUT: 4003; INVALID_UPDATE: 4004; HEARTBEAT_TIMEOUT: 4005;
-  SLOW_CONSUMER: 4008; UNAUTHORIZED: 4401; FORBIDDEN: 4403; ROOM_DELETED: 4404; TOKEN_EXPIRED: 4408;
+  UNSUPPORTED_FORMAT: 4006; SLOW_CONSUMER: 4008; UNAUTHORIZED: 4401; FORBIDDEN: 4403; ROOM_DELETED: 4404; TOKEN_EXPIRED: 4408;
   CLIENT_ID_IN_USE: 4409; REPLACED: 4410; RATE_LIMITED: 4429;
 }>;
 
@@ -286,11 +288,13 @@ export function isPermanent(code: number): boolean;
 /** Whether name is a room name: 1 to 128 characters of [A-Za-z0-9._~-]. */
 export function validRoom(name: string): boolean;
 
-/** `[0, 1, room, client, token, state_vector]` or `[0, v, room, client, token, state_vector, heartbeat_millis]` (v = 2 or 3). A Hello of another version decodes to its version alone. */
+/** `[0, 1, room, client, token, state_vector]`, `[0, v, room, client, token, state_vector, heartbeat_millis]` (v = 2 or 3) or `[0, 4, room, client, token, state_vector, heartbeat_millis, format]`. A Hello of another version decodes to its version alone. */
 export interface HelloMessage {
   type: 'hello'; version: number; room: string; client: number; token: string; stateVector: Uint8Array;
   /** Version 2 only: the heartbeat interval in ms, 0 (none) or 100 to 60000. */
   heartbeatMillis?: number;
+  /** Version 4 only: the newest document format the client reads, 1 to 255; absent means 1. */
+  format?: number;
 }
 /** `[1, state_vector, update]`. */
 export interface WelcomeMessage { type: 'welcome'; stateVector: Uint8Array; update: Uint8Array }

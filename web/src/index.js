@@ -21,6 +21,7 @@ export { MAX_CLIENT_ID, randomClientID } from './id.js';
 export { toHex, fromHex } from './codec.js';
 export {
   PROTOCOL_VERSION,
+  FORMAT_VERSION,
   Code,
   ProtocolError,
   isPermanent,

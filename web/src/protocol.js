@@ -1,6 +1,7 @@
-// The FlowState wire protocol, version 3 (protocol/PROTOCOL.md; version 1
-// plus the heartbeat, plus acknowledgements in relayed Updates): the seven messages, their strict decoding and their
-// canonical encoding.
+// The FlowState wire protocol, version 4 (protocol/PROTOCOL.md; version 1
+// plus the heartbeat, plus acknowledgements in relayed Updates, plus the
+// document format the client reads): the seven messages, their strict
+// decoding and their canonical encoding.
 //
 // Encoding goes through @msgpack/msgpack, which already writes every
 // integer, length and header in its smallest form. Decoding does not: the
@@ -13,18 +14,34 @@ import { wellFormed } from './codec.js';
 
 /**
  * The newest protocol version this client speaks, sent in its Hello.
- * Version 3 takes acknowledgements in the seq of relayed Updates. A server
+ * Version 3 takes acknowledgements in the seq of relayed Updates; version 4
+ * names the document format the client reads (FORMAT_VERSION). A server
  * that answers it with 4001 speaks an older version: the provider then says
  * hello with the version below, without a heartbeat at version 1
  * (PROTOCOL.md §11).
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** The oldest protocol version this client speaks. */
 export const MIN_PROTOCOL_VERSION = 1;
 
+/**
+ * The newest document format (crdt/FORMAT.md) this client's Doc reads,
+ * which its Hello declares (PROTOCOL.md §6.2): a server sends it nothing
+ * newer and closes it with 4006 in a room whose document needs more. Format
+ * 2 is rich text (crdt/RICH.md).
+ */
+export const FORMAT_VERSION = 1;
+/** The largest document format a Hello may name. */
+export const MAX_FORMAT = 255;
+
 /** hasHeartbeat reports whether a Hello of this version carries the heartbeat interval. */
 function hasHeartbeat(version) {
-  return version === 2 || version === 3;
+  return version >= 2 && version <= 4;
+}
+
+/** hasFormat reports whether a Hello of this version names the document format its client reads. */
+function hasFormat(version) {
+  return version === 4;
 }
 
 /** Message type tags (PROTOCOL.md §4). */
@@ -67,6 +84,7 @@ export const Code = Object.freeze({
   HELLO_TIMEOUT: 4003,
   INVALID_UPDATE: 4004,
   HEARTBEAT_TIMEOUT: 4005,
+  UNSUPPORTED_FORMAT: 4006,
   SLOW_CONSUMER: 4008,
   CLIENT_ID_IN_USE: 4409,
   REPLACED: 4410,
@@ -85,6 +103,7 @@ const PERMANENT = new Set([
   Code.MESSAGE_TOO_BIG,
   Code.UNKNOWN_TYPE,
   Code.UNSUPPORTED_VERSION,
+  Code.UNSUPPORTED_FORMAT,
   Code.INVALID_ROOM,
   Code.INVALID_UPDATE,
   Code.UNAUTHORIZED,
@@ -169,7 +188,18 @@ export function encodeMessage(m) {
         }
         fields.push(heartbeat);
       } else if (heartbeat !== 0) {
-        throw new RangeError(`protocol: a heartbeat interval in a hello of version ${m.version}: only versions 2 and 3 have one`);
+        throw new RangeError(`protocol: a heartbeat interval in a hello of version ${m.version}: only versions 2 to 4 have one`);
+      }
+      // A Hello without a format reads format 1, as every client before
+      // version 4 does.
+      const format = m.format ?? 1;
+      if (!Number.isInteger(format) || format < 1 || format > MAX_FORMAT) {
+        throw new RangeError(`protocol: document format ${format}: want 1 to ${MAX_FORMAT}`);
+      }
+      if (hasFormat(m.version)) {
+        fields.push(format);
+      } else if (format !== 1) {
+        throw new RangeError(`protocol: document format ${format} in a hello of version ${m.version}: only version 4 names one`);
       }
       return msgpackEncode(fields);
     }
@@ -404,7 +434,9 @@ export function decodeMessage(bytes) {
       return { type, version, room: '', client: 0, token: '', stateVector: EMPTY };
     }
   }
-  const want = tag === TYPE_HELLO && hasHeartbeat(version) ? 7 : FIELD_COUNT[tag];
+  let want = FIELD_COUNT[tag];
+  if (tag === TYPE_HELLO && hasFormat(version)) want = 8;
+  else if (tag === TYPE_HELLO && hasHeartbeat(version)) want = 7;
   if (n !== want) throw r.fail(`a ${type} message has exactly ${want} elements, found ${n}`, 0);
   switch (tag) {
     case TYPE_HELLO: {
@@ -422,6 +454,14 @@ export function decodeMessage(bytes) {
           throw r.fail(`heartbeat interval of ${heartbeatMillis} ms: want 0 or ${MIN_HEARTBEAT_MILLIS} to ${MAX_HEARTBEAT_MILLIS}`, at);
         }
         m.heartbeatMillis = heartbeatMillis;
+      }
+      if (hasFormat(version)) {
+        const at = r.pos;
+        const format = r.uint('document format');
+        if (typeof format === 'bigint' || format < 1 || format > MAX_FORMAT) {
+          throw r.fail(`document format ${format}: want 1 to ${MAX_FORMAT}`, at);
+        }
+        m.format = format;
       }
       break;
     }

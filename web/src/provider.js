@@ -8,7 +8,7 @@
 import { Backoff } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { Presence } from './presence.js';
-import { Code, PROTOCOL_VERSION, decodeMessage, encodeMessage, isPermanent, validHeartbeat, validRoom } from './protocol.js';
+import { Code, FORMAT_VERSION, PROTOCOL_VERSION, decodeMessage, encodeMessage, isPermanent, validHeartbeat, validRoom } from './protocol.js';
 import { CrossTab } from './crosstab.js';
 import { decodeStateVector, encodeStateVector } from './statevector.js';
 
@@ -467,6 +467,7 @@ export class Provider extends Emitter {
         token: this.token,
         stateVector: encodeStateVector(this.doc.stateVector()),
         heartbeatMillis: this.version >= 2 ? this.heartbeat : 0,
+        format: this.version >= 4 ? FORMAT_VERSION : 1,
       });
     } catch (e) {
       // An invalid room name: the server refuses the URL too, and its

@@ -109,7 +109,7 @@ test('a silently dead path is noticed within 2.5 heartbeats, and nothing is lost
 
 /**
  * olderServer is a stand-in for a server of an older protocol version (1
- * or 2), which no longer runs anywhere here: it refuses a Hello of a later
+ * to 3), which no longer runs anywhere here: it refuses a Hello of a later
  * version with Error{4001} and close 4001, and welcomes one of its own
  * version to an empty room. Version 1 closes a connection that sends a
  * Heartbeat, which it cannot decode, with 4000; version 2 echoes one that
@@ -163,7 +163,7 @@ test('against a server of version 1, the provider says hello in version 1 and se
     await waitFor(() => p.status === 'synced', 'synced');
     assert.deepEqual(
       old.received.map((m) => (m.type === 'hello' ? `hello v${m.version}` : m.type)),
-      ['hello v3', 'hello v2', 'hello v1'],
+      ['hello v4', 'hello v3', 'hello v2', 'hello v1'],
     );
     assert.deepEqual(errors, []);
   } finally {
@@ -188,6 +188,7 @@ test('against a server of version 2, the provider says hello in version 2 and ke
     assert.deepEqual(
       hellos.map((m) => [m.version, m.heartbeatMillis]),
       [
+        [4, interval],
         [3, interval],
         [2, interval],
       ],

@@ -27,7 +27,8 @@ function fieldsOf(m) {
   switch (m.type) {
     case 'hello': {
       const f = { version: m.version, room: m.room, client: m.client, token: m.token, state_vector_hex: toHex(m.stateVector) };
-      if (m.version === 2 || m.version === 3) f.heartbeat_millis = m.heartbeatMillis;
+      if (m.version >= 2 && m.version <= 4) f.heartbeat_millis = m.heartbeatMillis;
+      if (m.version === 4) f.format = m.format;
       return f;
     }
     case 'welcome':
@@ -50,7 +51,7 @@ function fieldsOf(m) {
 function messageOf(type, f) {
   switch (type) {
     case 'hello':
-      return { type, version: f.version, room: f.room, client: f.client, token: f.token, stateVector: fromHex(f.state_vector_hex), heartbeatMillis: f.heartbeat_millis };
+      return { type, version: f.version, room: f.room, client: f.client, token: f.token, stateVector: fromHex(f.state_vector_hex), heartbeatMillis: f.heartbeat_millis, format: f.format };
     case 'welcome':
       return { type, stateVector: fromHex(f.state_vector_hex), update: fromHex(f.update_hex) };
     case 'update':
@@ -76,8 +77,8 @@ function informational(type, f) {
   return out;
 }
 
-test('protocol vectors are version 3 and cover every section', () => {
-  assert.equal(vectors.protocol_version, 3);
+test('protocol vectors are version 4 and cover every section', () => {
+  assert.equal(vectors.protocol_version, 4);
   assert.ok(vectors.messages.length >= 6);
   assert.ok(vectors.decode_only.length > 0);
   assert.ok(vectors.invalid.length > 0);
@@ -152,6 +153,9 @@ const encodeRejects = [
   { name: 'heartbeat 99 ms', m: { type: 'hello', version: 2, room: 'r', client: 1, token: '', stateVector: new Uint8Array([0x80]), heartbeatMillis: 99 } },
   { name: 'heartbeat 60001 ms', m: { type: 'hello', version: 2, room: 'r', client: 1, token: '', stateVector: new Uint8Array([0x80]), heartbeatMillis: 60001 } },
   { name: 'heartbeat in a version 1 hello', m: { type: 'hello', version: 1, room: 'r', client: 1, token: '', stateVector: new Uint8Array([0x80]), heartbeatMillis: 1000 } },
+  { name: 'format 0', m: { type: 'hello', version: 4, room: 'r', client: 1, token: '', stateVector: new Uint8Array([0x80]), format: 0 } },
+  { name: 'format 256', m: { type: 'hello', version: 4, room: 'r', client: 1, token: '', stateVector: new Uint8Array([0x80]), format: 256 } },
+  { name: 'format in a version 3 hello', m: { type: 'hello', version: 3, room: 'r', client: 1, token: '', stateVector: new Uint8Array([0x80]), format: 2 } },
   { name: 'negative heartbeat id', m: { type: 'heartbeat', id: -1 } },
 ];
 

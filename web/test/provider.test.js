@@ -223,20 +223,20 @@ test('an edit made by change(), which makes no update, reaches the server', asyn
   assert.equal(c.getText('t').toString(), 'quiet');
 });
 
-/** helloVersion4 rewrites the version of a Hello (its third byte) to 4, which no server speaks. */
-function helloVersion4(b) {
-  if ((b[0] !== 0x96 && b[0] !== 0x97) || b[1] !== 0x00) return b;
+/** helloVersion5 rewrites the version of a Hello (its third byte) to 5, which no server speaks. */
+function helloVersion5(b) {
+  if ((b[0] !== 0x96 && b[0] !== 0x97 && b[0] !== 0x98) || b[1] !== 0x00) return b;
   const out = b.slice();
-  out[2] = 0x04;
+  out[2] = 0x05;
   return out;
 }
 
 // sockets is how many connections the provider opens: after 4001 in
-// answer to its version 3 Hello it tries version 2, and then version 1,
-// once each (PROTOCOL.md §11).
+// answer to its version 4 Hello it tries version 3, 2 and then 1, once
+// each (PROTOCOL.md §11).
 const permanentTests = [
   { name: 'invalid room (4002)', room: 'bad room', code: 4002, sockets: 1 },
-  { name: 'unsupported version (4001)', room: 'version', code: 4001, sockets: 3, patchSend: helloVersion4 },
+  { name: 'unsupported version (4001)', room: 'version', code: 4001, sockets: 4, patchSend: helloVersion5 },
   { name: 'a token too long to send (1002)', room: 'token', code: 1002, sockets: 1, options: { token: 't'.repeat(8193) } },
 ];
 

@@ -71,7 +71,7 @@ test('a version 3 provider takes the seq of a relayed Update as an acknowledgeme
     await waitFor(() => p.status === 'synced' && p.unsyncedCount === 0, `synced again, got ${p.status} with ${p.unsyncedCount} unsynced`);
     assert.deepEqual(
       server.hellos.map((h) => h.version),
-      [3],
+      [4],
     );
     assert.equal(doc.getText('t').length, 'abo1o2'.length, 'the relayed updates are applied');
   } finally {

@@ -1,0 +1,341 @@
+package sync_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/flowstate/flowstate/crdt"
+	"github.com/flowstate/flowstate/protocol"
+	"github.com/flowstate/flowstate/store"
+	docsync "github.com/flowstate/flowstate/sync"
+)
+
+// Clients of PROTOCOL.md §6.2: what their Hello says they read.
+var (
+	// readsRich is a version 4 Hello that reads rich text.
+	readsRich = protocol.Hello{Version: 4, Format: 2}
+	// readsPlainV4 is a version 4 Hello that reads format 1 only.
+	readsPlainV4 = protocol.Hello{Version: 4, Format: 1}
+	// readsPlainV3 is a Hello before version 4: format 1.
+	readsPlainV3 = protocol.Hello{Version: 3}
+)
+
+// sayHello sends h, completed with the client's room, ID and state vector,
+// and returns the server's first answer.
+func (c *rawClient) sayHello(room string, h protocol.Hello) protocol.Message {
+	c.t.Helper()
+	h.Room, h.Client, h.StateVector = room, c.id, c.doc.StateVector().Encode()
+	c.send(&h)
+	m := c.read()
+	if w, ok := m.(*protocol.Welcome); ok {
+		if err := c.doc.Apply(w.Update); err != nil {
+			c.t.Fatalf("welcome update: %v", err)
+		}
+	}
+	return m
+}
+
+// joinAs dials room and joins it with h, failing unless welcomed.
+func joinAs(t *testing.T, ts *testServer, room string, h protocol.Hello) *rawClient {
+	t.Helper()
+	c := dialRaw(t, ts.url(room))
+	if m := c.sayHello(room, h); m.Type() != protocol.TypeWelcome {
+		t.Fatalf("hello of version %d, format %d: got %#v, want a welcome", h.Version, h.Format, m)
+	}
+	return c
+}
+
+// boldAll makes the client's text "body" bold and sends it, returning the
+// update (of format 2) and its seq.
+func (c *rawClient) boldAll() ([]byte, uint64) {
+	c.t.Helper()
+	tx := c.doc.Text("body")
+	u, err := tx.Format(0, tx.Len(), "bold", true)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if v, _ := crdt.UpdateVersion(u); v != 2 {
+		c.t.Fatalf("a format is of version %d, want 2", v)
+	}
+	return u, c.sendUpdates(u)
+}
+
+// expectFormatClose reads until the session ends, requiring that nothing of
+// format 2 arrives first and that it ends with Error{4006} and close 4006.
+func (c *rawClient) expectFormatClose() *protocol.Error {
+	c.t.Helper()
+	var got *protocol.Error
+	for {
+		m, err := c.next()
+		if err != nil {
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != int(protocol.CodeUnsupportedFormat) {
+				c.t.Fatalf("want close 4006: %v", err)
+			}
+			if got == nil {
+				c.t.Fatal("closed with 4006 without an Error first")
+			}
+			return got
+		}
+		switch m := m.(type) {
+		case *protocol.Error:
+			if m.Code != protocol.CodeUnsupportedFormat {
+				c.t.Fatalf("error %d %q, want 4006", m.Code, m.Message)
+			}
+			got = m
+		case *protocol.Welcome:
+			c.t.Fatal("welcomed into a room it cannot read")
+		case *protocol.Update:
+			for _, u := range m.Updates {
+				if v, _ := crdt.UpdateVersion(u); v > 1 {
+					c.t.Fatalf("a client of format 1 was sent an update of format %d", v)
+				}
+			}
+		}
+	}
+}
+
+// richRoom makes room hold rich text: a client that reads it types and
+// bolds "hello". It returns that client, still a member.
+func richRoom(t *testing.T, ts *testServer, room string) *rawClient {
+	t.Helper()
+	w := joinAs(t, ts, room, readsRich)
+	w.waitAck(w.edit("body", "hello"))
+	_, seq := w.boldAll()
+	w.waitAck(seq)
+	return w
+}
+
+// TestFormatJoinRichRoom: a client that reads format 1 (any Hello before
+// version 4, or a version 4 one that says so) is refused at the Hello in a
+// room holding rich text, with no Welcome; one that reads format 2 joins.
+func TestFormatJoinRichRoom(t *testing.T) {
+	ts := startServer(t, testConfig(), nil)
+	richRoom(t, ts, "rich")
+	for _, tt := range []struct {
+		name  string
+		hello protocol.Hello
+	}{
+		{"version 3", readsPlainV3},
+		{"version 1", protocol.Hello{Version: 1}},
+		{"version 4 format 1", readsPlainV4},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dialRaw(t, ts.url("rich"))
+			h := tt.hello
+			h.Room, h.Client, h.StateVector = "rich", c.id, crdt.StateVector{}.Encode()
+			c.send(&h)
+			e := c.expectFormatClose()
+			if !strings.Contains(e.Message, "format 2") || !strings.Contains(e.Message, "newer client") {
+				t.Errorf("error message %q names neither the format nor the remedy", e.Message)
+			}
+		})
+	}
+	t.Run("version 4 format 2", func(t *testing.T) {
+		c := joinAs(t, ts, "rich", readsRich)
+		if d := c.doc.Text("body").ToDelta(); len(d) != 1 || d[0].Attributes["bold"] != true {
+			t.Fatalf("delta %+v, want bold hello", d)
+		}
+	})
+}
+
+// TestFormatPlainRoomServesEveryone: in a room without rich text, clients
+// of format 1 and 2 edit together as before.
+func TestFormatPlainRoomServesEveryone(t *testing.T) {
+	ts := startServer(t, testConfig(), nil)
+	old := joinAs(t, ts, "plain", readsPlainV3)
+	rich := joinAs(t, ts, "plain", readsRich)
+	old.waitAck(old.edit("body", "ab"))
+	rich.readUntilRelay()
+	rich.waitAck(rich.edit("body", "cd"))
+	old.readUntilRelay()
+	if a, b := old.doc.Text("body").String(), rich.doc.Text("body").String(); a != "abcd" || b != "abcd" {
+		t.Fatalf("texts %q and %q, want abcd", a, b)
+	}
+}
+
+// TestFormatRichUpdateDropsOldMembers: when the first rich update arrives,
+// every member that reads format 1 is closed with 4006 before anything of
+// format 2 reaches it, and the members that read it get the update.
+func TestFormatRichUpdateDropsOldMembers(t *testing.T) {
+	ts := startServer(t, testConfig(), nil)
+	writer := joinAs(t, ts, "doc", readsRich)
+	reader := joinAs(t, ts, "doc", readsRich)
+	old3 := joinAs(t, ts, "doc", readsPlainV3)
+	old4 := joinAs(t, ts, "doc", readsPlainV4)
+	writer.waitAck(writer.edit("body", "hi"))
+	for _, c := range []*rawClient{reader, old3, old4} {
+		c.readUntilRelay()
+	}
+	_, seq := writer.boldAll()
+	writer.waitAck(seq)
+	old3.expectFormatClose()
+	old4.expectFormatClose()
+	reader.readUntilRelay()
+	if d := reader.doc.Text("body").ToDelta(); len(d) != 1 || d[0].Attributes["bold"] != true {
+		t.Fatalf("reader's delta %+v, want bold hi", d)
+	}
+	// The writer is still served.
+	writer.waitAck(writer.edit("body", "!"))
+}
+
+// TestFormatOldClientSendsRichUpdate: a client that declared format 1 and
+// sends a rich update is refused with 4006 naming the message, and nothing
+// of that message is applied, stored or relayed, plain updates beside it
+// included.
+func TestFormatOldClientSendsRichUpdate(t *testing.T) {
+	for _, h := range []protocol.Hello{readsPlainV3, readsPlainV4} {
+		t.Run(fmt.Sprintf("version %d", h.Version), func(t *testing.T) {
+			st := store.NewMemory()
+			ts := startServer(t, testConfig(), st)
+			other := joinAs(t, ts, "doc", readsRich)
+			old := joinAs(t, ts, "doc", h)
+			old.waitAck(old.edit("body", "ab"))
+			other.readUntilRelay()
+			plain, err := old.doc.Text("body").Insert(2, "c")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rich, err := old.doc.Text("body").Format(0, 1, "bold", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seq := old.sendUpdates(plain, rich)
+			e := old.expectFormatClose()
+			if e.Seq != seq || !strings.Contains(e.Message, "format 2") {
+				t.Fatalf("error %+v, want seq %d naming format 2", e, seq)
+			}
+			// The room still holds "ab" alone, in format 1, for its
+			// members and a late joiner alike.
+			other.waitAck(other.edit("body", "."))
+			late := joinAs(t, ts, "doc", readsPlainV3)
+			if got := late.doc.Text("body").String(); got != "ab." {
+				t.Fatalf("late joiner's text %q, want \"ab.\"", got)
+			}
+			if got := storedDoc(t, st, "doc").Text("body").String(); got != "ab." {
+				t.Fatalf("stored text %q, want \"ab.\"", got)
+			}
+		})
+	}
+}
+
+// TestFormatStoredRichRoom: a room whose stored document holds rich text
+// refuses clients of format 1 after a restart too, before any update.
+func TestFormatStoredRichRoom(t *testing.T) {
+	st := store.NewMemory()
+	ts := startServer(t, testConfig(), st)
+	richRoom(t, ts, "kept")
+	if err := ts.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	ts = startServer(t, testConfig(), st)
+	c := dialRaw(t, ts.url("kept"))
+	h := readsPlainV3
+	h.Room, h.Client, h.StateVector = "kept", c.id, crdt.StateVector{}.Encode()
+	c.send(&h)
+	c.expectFormatClose()
+	joinAs(t, ts, "kept", readsRich)
+}
+
+// TestFormatGoClientReadsRich: the Go client declares the format of its
+// CRDT, so two of them share rich text, while a member of format 1 is
+// closed when the first mark arrives.
+func TestFormatGoClientReadsRich(t *testing.T) {
+	ts := startServer(t, testConfig(), nil)
+	a := dial(t, ts, "go", nil)
+	b := dial(t, ts, "go", nil)
+	old := joinAs(t, ts, "go", readsPlainV3)
+	insert(t, a, 0, "hello")
+	waitText(t, "hello", a, b)
+	if err := a.Edit(func(d *crdt.Doc) error {
+		_, err := d.Text("body").Format(0, 5, "bold", true)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	old.expectFormatClose()
+	waitFor(t, deadline, func() error {
+		var d []crdt.RichOp
+		b.Read(func(doc *crdt.Doc) { d = doc.Text("body").ToDelta() })
+		if len(d) != 1 || d[0].Attributes["bold"] != true {
+			return fmt.Errorf("delta %+v, want bold hello", d)
+		}
+		return nil
+	})
+	waitSynced(t, a)
+	if a.Status() != docsync.StatusSynced || b.Status() != docsync.StatusSynced {
+		t.Fatalf("statuses %v and %v, want synced", a.Status(), b.Status())
+	}
+}
+
+// TestFormatCluster: a rich update stored through one node reaches the
+// other's room as a remote update, which closes that node's members of
+// format 1 as a local one would, and refuses later ones.
+func TestFormatCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster takes seconds to form")
+	}
+	nodes := startNodes(t, 2, testConfig())
+	const room = "notes"
+	a := dial(t, nodes[0].ts, room, nil)
+	b := dial(t, nodes[1].ts, room, nil)
+	insert(t, a, 0, "hello")
+	waitSyncedCluster(t, a)
+	waitTextCluster(t, "hello", a, b)
+	old := joinAs(t, nodes[1].ts, room, readsPlainV3)
+	if err := a.Edit(func(d *crdt.Doc) error {
+		_, err := d.Text("body").Format(0, 5, "bold", true)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	old.expectFormatClose()
+	waitFor(t, clusterWait, func() error {
+		var d []crdt.RichOp
+		b.Read(func(doc *crdt.Doc) { d = doc.Text("body").ToDelta() })
+		if len(d) != 1 || d[0].Attributes["bold"] != true {
+			return fmt.Errorf("delta on node 1 %+v, want bold hello", d)
+		}
+		return nil
+	})
+	late := dialRaw(t, nodes[1].ts.url(room))
+	h := readsPlainV4
+	h.Room, h.Client, h.StateVector = room, late.id, crdt.StateVector{}.Encode()
+	late.send(&h)
+	late.expectFormatClose()
+}
+
+// TestFormatWriteAPI: a rich update written through POST
+// /api/rooms/{room}/updates closes the room's members of format 1 as a
+// member's would.
+func TestFormatWriteAPI(t *testing.T) {
+	ts := startServer(t, testConfig(), nil)
+	old := joinAs(t, ts, "doc", readsPlainV4)
+	rich := joinAs(t, ts, "doc", readsRich)
+	d := crdt.NewDoc()
+	plain, err := d.Text("body").Insert(0, "hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bold, err := d.Text("body").Format(0, 2, "bold", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range [][]byte{plain, bold} {
+		if status, body := apiCall(t, ts, "POST", "/api/rooms/doc/updates", "", "application/octet-stream", u); status != 200 {
+			t.Fatalf("POST update: %d %s", status, body)
+		}
+	}
+	old.expectFormatClose()
+	waitFor(t, deadline, func() error {
+		rich.readUntilRelay()
+		if d := rich.doc.Text("body").ToDelta(); len(d) != 1 || d[0].Attributes["bold"] != true {
+			return fmt.Errorf("delta %+v, want bold hi", d)
+		}
+		return nil
+	})
+}
