@@ -14,6 +14,7 @@
 
 export { Doc, MAX_PENDING_BYTES } from './doc.js';
 export { Text } from './text.js';
+export { DEFAULT_MARK_SCHEMA } from './rich.js';
 export { SharedMap } from './map.js';
 export { DecodeError, InvalidUpdateError, TooMuchPendingError } from './errors.js';
 export { encodeStateVector, decodeStateVector, stateVectorsEqual } from './statevector.js';

@@ -1,0 +1,235 @@
+// Rich text (crdt/RICH.md): the JS twin of the Go rich-text core. It
+// replays the Go-recorded Peritext scenarios of crdt/testdata/rich.json in
+// every delivery order (the same updates, deltas and snapshot bytes), runs
+// the tables of the Go tests (crdt/rich_test.go) on the JS Text, refuses
+// corrupted updates as Go does, and checks that 2–5 replicas making random
+// rich edits converge. The seed of the random tests is printed; rerun one
+// with CRDT_SEED=<seed>.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Doc, DecodeError, DEFAULT_MARK_SCHEMA, toHex, fromHex } from '../src/index.js';
+import { REPO_ROOT, Rand, unitsAt } from './helpers.js';
+
+const vectors = JSON.parse(readFileSync(join(REPO_ROOT, 'crdt', 'testdata', 'rich.json'), 'utf8'));
+
+/** runStep performs one recorded step (positions in code points) on text x and returns its update. */
+export function runStep(x, s) {
+  const str = x.toString();
+  const pos = unitsAt(str, s.pos);
+  const len = (n) => unitsAt(str, s.pos + n) - pos;
+  const value = s.value === undefined ? null : s.value;
+  switch (s.op) {
+    case 'insert':
+      return x.insert(pos, s.text);
+    case 'delete':
+      return x.delete(pos, len(s.n));
+    case 'format':
+      return x.format(pos, len(s.n), s.key, value);
+    case 'embed':
+      return x.insertEmbed(pos, value);
+    case 'block':
+      return x.setBlock(pos, s.key, value);
+  }
+  throw new Error(`unknown step ${s.op}`);
+}
+
+/** permutations returns every order of 0 … n−1. */
+function permutations(n) {
+  if (n === 0) return [[]];
+  const out = [];
+  for (const p of permutations(n - 1)) {
+    for (let i = 0; i <= p.length; i++) out.push([...p.slice(0, i), n - 1, ...p.slice(i)]);
+  }
+  return out;
+}
+
+/** json normalises a delta for comparison with Go's JSON (object key order aside). */
+function json(delta) {
+  return JSON.parse(JSON.stringify(delta));
+}
+
+test('rich vectors: the steps make the recorded updates, every delivery order the recorded delta and snapshot', () => {
+  assert.ok(vectors.scenarios.length >= 14);
+  for (const sc of vectors.scenarios) {
+    const base = new Doc({ clientID: sc.base_client });
+    for (const s of sc.base_steps) runStep(base.getText('t'), s);
+    assert.equal(toHex(base.snapshot()), sc.base_snapshot, `${sc.name}: base snapshot`);
+    const updates = [];
+    for (const rep of sc.replicas) {
+      const d = new Doc({ clientID: rep.client });
+      d.apply(fromHex(sc.base_snapshot));
+      const u = d.transact(() => {
+        for (const s of rep.steps) assert.equal(runStep(d.getText('t'), s), null);
+      });
+      assert.equal(toHex(u), rep.update, `${sc.name}: update of client ${rep.client}`);
+      updates.push(fromHex(rep.update));
+    }
+    for (const order of permutations(updates.length)) {
+      const d = new Doc({ clientID: sc.merge_client });
+      d.apply(fromHex(sc.base_snapshot));
+      for (const k of order) d.apply(updates[k]);
+      assert.deepEqual(json(d.getText('t').toDelta()), sc.want, `${sc.name}: delta, order ${order}`);
+      assert.equal(toHex(d.snapshot()), sc.snapshot, `${sc.name}: snapshot, order ${order}`);
+      // The merged snapshot loads to the same document.
+      const e = new Doc({ clientID: 9 });
+      e.apply(d.snapshot());
+      assert.deepEqual(json(e.getText('t').toDelta()), sc.want, `${sc.name}: reloaded delta`);
+      assert.equal(toHex(e.snapshot()), sc.snapshot, `${sc.name}: reloaded snapshot`);
+    }
+  }
+});
+
+/** op is an expected delta op with attributes given as alternating keys and values. */
+function op(insert, ...kv) {
+  if (kv.length === 0) return { insert };
+  const attributes = {};
+  for (let i = 0; i < kv.length; i += 2) attributes[kv[i]] = kv[i + 1];
+  return { insert, attributes };
+}
+
+// The table of TestRichLocal (crdt/rich_test.go): formatting on one
+// replica, on "abcdef".
+const localTests = [
+  ['bold', (x) => x.format(0, 3, 'bold', true), [op('abc', 'bold', true), op('def')]],
+  ['typing at the end of bold is bold', (x) => (x.format(0, 3, 'bold', true), x.insert(3, 'X')), [op('abcX', 'bold', true), op('def')]],
+  ['typing at the end of the text after bold is bold', (x) => (x.format(3, 3, 'bold', true), x.insert(6, 'X')), [op('abc'), op('defX', 'bold', true)]],
+  ['typing at the start of bold is not bold', (x) => (x.format(3, 3, 'bold', true), x.insert(3, 'X')), [op('abcX'), op('def', 'bold', true)]],
+  ['typing at the end of a link is not linked', (x) => (x.format(0, 3, 'link', 'u'), x.insert(3, 'X')), [op('abc', 'link', 'u'), op('Xdef')]],
+  ['typing inside a link is linked', (x) => (x.format(0, 3, 'link', 'u'), x.insert(2, 'X')), [op('abXc', 'link', 'u'), op('def')]],
+  [
+    'bold and a link ending together',
+    (x) => (x.format(0, 3, 'link', 'u'), x.format(0, 3, 'bold', true), x.insert(3, 'X')),
+    [op('abc', 'bold', true, 'link', 'u'), op('X', 'bold', true), op('def')],
+  ],
+  [
+    'a link ending where bold starts',
+    (x) => (x.format(0, 3, 'link', 'u'), x.format(3, 3, 'bold', true), x.insert(3, 'X')),
+    [op('abc', 'link', 'u'), op('X'), op('def', 'bold', true)],
+  ],
+  ['unbold a middle part', (x) => (x.format(0, 6, 'bold', true), x.format(2, 2, 'bold', null)), [op('ab', 'bold', true), op('cd'), op('ef', 'bold', true)]],
+  ['a later value wins', (x) => (x.format(0, 4, 'link', 'u'), x.format(2, 4, 'link', 'v')), [op('ab', 'link', 'u'), op('cdef', 'link', 'v')]],
+  [
+    'deleting formatted text keeps the rest formatted',
+    (x) => (x.format(1, 4, 'italic', true), x.delete(2, 2), x.insert(2, 'X')),
+    [op('a'), op('bXe', 'italic', true), op('f')],
+  ],
+  [
+    'embed',
+    (x) => (x.insertEmbed(3, { image: 'p.png' }), x.format(2, 3, 'bold', true)),
+    [op('ab'), op('c', 'bold', true), op({ image: 'p.png' }, 'bold', true), op('d', 'bold', true), op('ef')],
+  ],
+  ['deleted embed', (x) => (x.insertEmbed(3, 'e'), x.delete(3, 1)), [op('abcdef')]],
+  // UTF-16 positions: a range inside a surrogate pair takes the whole pair.
+  ['astral', (x) => (x.insert(6, '😀z'), x.format(7, 1, 'bold', true)), [op('abcdef'), op('😀', 'bold', true), op('z')]],
+];
+
+test('rich local edits (TestRichLocal)', () => {
+  for (const [name, edit, want] of localTests) {
+    const d = new Doc({ clientID: 1 });
+    const x = d.getText('t');
+    x.insert(0, 'abcdef');
+    edit(x);
+    assert.deepEqual(x.toDelta(), want, `${name}: local`);
+    const e = new Doc({ clientID: 2 });
+    e.apply(d.snapshot());
+    assert.deepEqual(e.getText('t').toDelta(), want, `${name}: loaded`);
+    assert.equal(toHex(e.snapshot()), toHex(d.snapshot()), `${name}: snapshot of the loaded copy`);
+  }
+});
+
+test('anchors take no position, an embed takes one', () => {
+  const d = new Doc({ clientID: 1 });
+  const x = d.getText('t');
+  x.insert(0, 'abcd');
+  x.format(1, 2, 'bold', true);
+  x.format(0, 4, 'link', 'u');
+  x.insertEmbed(2, 7);
+  assert.equal(x.length, 5);
+  assert.equal(x.toString(), 'ab\uFFFCcd');
+  x.delete(1, 3);
+  assert.equal(x.length, 2);
+  assert.equal(x.toString(), 'ad');
+});
+
+test('bad rich calls throw and change nothing (TestRichErrors)', () => {
+  const d = new Doc({ clientID: 1 });
+  const x = d.getText('t');
+  x.insert(0, 'abc');
+  const snap = toHex(d.snapshot());
+  const calls = [
+    ['format past the end', () => x.format(2, 2, 'bold', true), RangeError],
+    ['format at a negative position', () => x.format(-1, 1, 'bold', true), RangeError],
+    ['invalid key', () => x.format(0, 1, '\ud800', true), TypeError],
+    ['key not a string', () => x.format(0, 1, 3, true), TypeError],
+    ['value without a msgpack form', () => x.format(0, 1, 'bold', () => {}), TypeError],
+    ['embed past the end', () => x.insertEmbed(4, 1), RangeError],
+    ['embed without a msgpack form', () => x.insertEmbed(0, Symbol('x')), TypeError],
+    ['block past the end', () => x.setBlock(4, 'header', 1), RangeError],
+    ['block without a newline', () => x.setBlock(0, 'header', 1), RangeError],
+    ['reserved expand rule', () => x.setMarkSchema({ x: 'both' }), TypeError],
+  ];
+  for (const [name, call, type] of calls) assert.throws(call, type, name);
+  assert.equal(toHex(d.snapshot()), snap, 'a refused call changed the document');
+  assert.equal(x.format(1, 0, 'bold', true), null, 'an empty format makes no update');
+});
+
+test('the expand rule comes from the schema and travels with the mark (TestRichMarkSchema)', () => {
+  assert.equal(DEFAULT_MARK_SCHEMA.bold, 'after');
+  assert.equal(DEFAULT_MARK_SCHEMA.link, 'none');
+  const d = new Doc({ clientID: 1 });
+  const x = d.getText('t');
+  x.insert(0, 'ab');
+  x.setMarkSchema({ bold: 'none', hl: 'after' });
+  x.format(0, 1, 'bold', true);
+  x.format(1, 1, 'hl', 'y');
+  const e = new Doc({ clientID: 2 });
+  e.apply(d.snapshot());
+  const y = e.getText('t'); // default schema: the rules stored in the marks count
+  y.insert(2, 'Y');
+  y.insert(1, 'X');
+  assert.deepEqual(y.toDelta(), [op('a', 'bold', true), op('X'), op('bY', 'hl', 'y')]);
+});
+
+test('rich updates are version 2, plain ones version 1 (TestRichVersion)', () => {
+  const d = new Doc({ clientID: 1 });
+  const x = d.getText('t');
+  const u1 = x.insert(0, 'ab');
+  assert.equal(u1[1], 1);
+  const u2 = x.format(0, 2, 'bold', true);
+  assert.equal(u2[1], 2);
+  const bad = u2.slice();
+  bad[1] = 1;
+  const e = new Doc({ clientID: 2 });
+  e.apply(u1);
+  assert.throws(() => e.apply(bad), DecodeError);
+  e.apply(u2);
+  assert.deepEqual(e.getText('t').toDelta(), [op('ab', 'bold', true)]);
+});
+
+test('block attributes ride on the newline ending the block (TestRichBlocks)', () => {
+  const d = new Doc({ clientID: 1 });
+  const x = d.getText('t');
+  x.insert(0, 'Title\nBody\nEnd');
+  x.setBlock(2, 'header', 'h1');
+  x.setBlock(6, 'list', 'bullet');
+  assert.throws(() => x.setBlock(12, 'list', 'bullet'), RangeError);
+  assert.deepEqual(x.toDelta(), [op('Title'), op('\n', 'header', 'h1'), op('Body'), op('\n', 'list', 'bullet'), op('End')]);
+  const e = new Doc({ clientID: 2 });
+  e.apply(d.snapshot());
+  const ua = x.insert(5, '!'); // typing at the end of the title
+  const ub = e.getText('t').delete(10, 1); // joining Body and End: the list item goes
+  const uc = e.getText('t').insert(2, '\n');
+  d.apply(ub);
+  d.apply(uc);
+  e.apply(ua);
+  const want = [op('Ti\ntle!'), op('\n', 'header', 'h1'), op('BodyEnd')];
+  assert.deepEqual(x.toDelta(), want);
+  assert.deepEqual(e.getText('t').toDelta(), want);
+  x.insert(8, '>'); // typing at the start of the next block
+  assert.deepEqual(x.toDelta(), [op('Ti\ntle!'), op('\n', 'header', 'h1'), op('>BodyEnd')]);
+  x.setBlock(3, 'header', null);
+  assert.deepEqual(x.toDelta(), [op('Ti\ntle!\n>BodyEnd')]);
+});
