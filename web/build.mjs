@@ -5,6 +5,11 @@
 //   dist/flowstate-codemirror.js  the CodeMirror 6 binding (src/codemirror.js) together with
 //                                 @codemirror/state, @codemirror/view and @codemirror/commands,
 //                                 re-exported whole, so that a page has exactly one copy of them
+//   dist/flowstate-prosemirror.js the ProseMirror binding (src/prosemirror.js) together with
+//                                 prosemirror-model, -state, -view, -transform and -keymap, re-exported whole
+//   dist/flowstate-tiptap.js      the TipTap extension (src/tiptap.js) and the binding together with
+//                                 @tiptap/core (re-exported whole), StarterKit and Image: a TipTap page
+//                                 needs this one only
 //
 // Usage:
 //
@@ -41,6 +46,27 @@ const bundles = [
       "export * from '@codemirror/state';",
       "export * from '@codemirror/view';",
       "export * from '@codemirror/commands';",
+    ].join('\n'),
+  },
+  {
+    out: 'flowstate-prosemirror.js',
+    contents: [
+      "export * from './src/prosemirror.js';",
+      "export * from 'prosemirror-model';",
+      "export * from 'prosemirror-state';",
+      "export * from 'prosemirror-view';",
+      "export * from 'prosemirror-transform';",
+      "export * from 'prosemirror-keymap';",
+    ].join('\n'),
+  },
+  {
+    out: 'flowstate-tiptap.js',
+    contents: [
+      "export * from './src/tiptap.js';",
+      "export * from './src/prosemirror.js';",
+      "export * from '@tiptap/core';",
+      "export { default as StarterKit } from '@tiptap/starter-kit';",
+      "export { default as Image } from '@tiptap/extension-image';",
     ].join('\n'),
   },
 ];

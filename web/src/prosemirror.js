@@ -35,6 +35,11 @@
 // leaf, as the JS Text does, so a block's text length is its content size
 // plus one for its "\n".
 
+import { Plugin, PluginKey, Selection } from 'prosemirror-state';
+import { Decoration, DecorationSet } from 'prosemirror-view';
+import { keymap } from 'prosemirror-keymap';
+import { UndoManager } from './undo.js';
+
 /** The character that stands for a hard break in the Text. */
 export const HARD_BREAK = '\u2028';
 
@@ -835,6 +840,25 @@ function pushRetain(ops, change) {
 }
 
 /**
+ * split returns the lengths of the common prefix (at most maxPrefix) and
+ * suffix of two chars arrays, never cutting a surrogate pair.
+ * @param {any[]} x
+ * @param {any[]} y
+ * @param {number} maxPrefix
+ */
+function split(x, y, maxPrefix) {
+  let pre = 0;
+  const max = Math.min(x.length, y.length);
+  const preMax = Math.min(max, maxPrefix);
+  while (pre < preMax && sameChar(x[pre], y[pre])) pre++;
+  if (pre > 0 && pre < max && isHigh(x[pre - 1]) && (isLow(x[pre]) || isLow(y[pre]))) pre--;
+  let suf = 0;
+  while (suf < max - pre && sameChar(x[x.length - 1 - suf], y[y.length - 1 - suf])) suf++;
+  if (suf > 0 && suf < max - pre && isLow(x[x.length - suf]) && (isHigh(x[x.length - 1 - suf]) || isHigh(y[y.length - 1 - suf]))) suf--;
+  return { pre, suf };
+}
+
+/**
  * diffDocs returns the Text delta (Quill retain/insert/delete ops with
  * attributes, in Text positions) that turns the Text of a into the Text of
  * b, or null if they stand for the same Text. Only the blocks around the
@@ -842,12 +866,15 @@ function pushRetain(ops, change) {
  * what differs is deleted and inserted: a change of marks or block
  * attributes is a retain with attributes, so that concurrent edits of the
  * same characters survive it. It throws a SchemaError if b holds what the
- * mapping cannot carry there.
+ * mapping cannot carry there. cursor, the caret's position in b (if
+ * known), picks among changes that are equally small the one where the
+ * user typed, as diffText does for a textarea.
  * @param {import('prosemirror-model').Node} a
  * @param {import('prosemirror-model').Node} b
+ * @param {number} [cursor]
  * @returns {Array<{retain?: number, insert?: any, delete?: number, attributes?: Record<string, any>}> | null}
  */
-export function diffDocs(a, b) {
+export function diffDocs(a, b, cursor) {
   const range = changedRange(a, b);
   if (range === null) return null;
   const r = roles(b.type.schema);
@@ -855,14 +882,16 @@ export function diffDocs(a, b) {
   const after = unitsAround(b, range.start, range.endB);
   const x = chars(r, before.units);
   const y = chars(r, after.units);
-  let pre = 0;
-  const max = Math.min(x.length, y.length);
-  while (pre < max && sameChar(x[pre], y[pre])) pre++;
-  // A surrogate pair is never split between kept and replaced.
-  if (pre > 0 && pre < max && isHigh(x[pre - 1]) && (isLow(x[pre]) || isLow(y[pre]))) pre--;
-  let suf = 0;
-  while (suf < max - pre && sameChar(x[x.length - 1 - suf], y[y.length - 1 - suf])) suf++;
-  if (suf > 0 && suf < max - pre && isLow(x[x.length - suf]) && (isHigh(x[x.length - 1 - suf]) || isHigh(y[y.length - 1 - suf]))) suf--;
+  const free = split(x, y, Infinity);
+  let { pre, suf } = free;
+  if (cursor !== undefined && cursor >= 0) {
+    // When several changes are as small (typing "a" into "aa"), the one
+    // the user made ends at the caret for an insertion and starts there
+    // for a deletion: the kept prefix cannot reach past that.
+    const c = textOffset(b, cursor) - after.offset;
+    const hinted = split(x, y, Math.max(0, c - Math.max(0, y.length - x.length)));
+    if (hinted.pre + hinted.suf === pre + suf) ({ pre, suf } = hinted);
+  }
   const ops = [];
   if (before.offset > 0) ops.push({ retain: before.offset });
   for (let i = 0; i < pre; i++) pushRetain(ops, attrChange(x[i].a, y[i].a));
@@ -878,4 +907,582 @@ export function diffDocs(a, b) {
   }
   while (ops.length > 0 && ops[ops.length - 1].retain !== undefined && ops[ops.length - 1].attributes === undefined) ops.pop();
   return ops.length > 0 ? ops : null;
+}
+
+// ---------------------------------------------------------------------------
+// Positions: a ProseMirror position and a Text offset.
+
+/**
+ * docLength returns the length of the Text a document stands for.
+ * @param {import('prosemirror-model').Node} doc
+ */
+export function docLength(doc) {
+  let n = 0;
+  forEachUnit(doc, (u) => {
+    n += u.length;
+  });
+  return n;
+}
+
+/**
+ * textOffset returns the Text offset of a position in doc: inside a block,
+ * the offset of the character after it; between blocks, the offset of the
+ * start of the next block (or the end).
+ * @param {import('prosemirror-model').Node} doc
+ * @param {number} pos
+ */
+export function textOffset(doc, pos) {
+  let offset = 0;
+  let found = -1;
+  forEachUnit(doc, (u) => {
+    if (found >= 0) return;
+    if (pos <= u.pos) {
+      found = offset;
+      return;
+    }
+    if (pos < u.pos + u.size) {
+      found = u.role === 'image' ? offset + 1 : offset + Math.min(pos - u.pos - 1, u.node.content.size);
+      return;
+    }
+    offset += u.length;
+  });
+  return found >= 0 ? found : offset;
+}
+
+/**
+ * docPosition returns the position in doc of a Text offset: inside the
+ * block whose text holds it, or at the end of a block for the offset of
+ * its "\n".
+ * @param {import('prosemirror-model').Node} doc
+ * @param {number} offset
+ */
+export function docPosition(doc, offset) {
+  let start = 0;
+  let found = -1;
+  let last = null;
+  forEachUnit(doc, (u) => {
+    if (found >= 0) return;
+    last = u;
+    if (offset < start + u.length) {
+      found = u.role === 'image' ? (offset === start ? u.pos : u.pos + u.size) : u.pos + 1 + (offset - start);
+      return;
+    }
+    start += u.length;
+  });
+  if (found >= 0) return found;
+  if (last === null) return 0;
+  return last.role === 'image' ? last.pos + last.size : last.pos + last.size - 1;
+}
+
+// ---------------------------------------------------------------------------
+// The binding: a ProseMirror plugin that keeps an editor and a Text in sync.
+
+/** The sync plugin's key; its state is the binding's shared objects. */
+export const flowstateSyncKey = new PluginKey('flowstateSync');
+
+/** The cursor plugin's key; its state is the remote cursors' decorations. */
+export const flowstateCursorKey = new PluginKey('flowstateCursors');
+
+/**
+ * isRemoteTransaction reports whether a transaction is one the binding
+ * dispatched for a change of the Text made elsewhere (another client, or
+ * an undo).
+ * @param {import('prosemirror-state').Transaction} tr
+ */
+export function isRemoteTransaction(tr) {
+  return tr.getMeta(flowstateSyncKey)?.remote === true;
+}
+
+/**
+ * applyTextDelta makes the changes of a delta of Text positions in text:
+ * through text.applyDelta where the Text has it, else with insert,
+ * insertEmbed, delete and format, inside one Doc transaction.
+ * @param {any} text
+ * @param {any[]} delta
+ */
+export function applyTextDelta(text, delta) {
+  if (typeof text.applyDelta === 'function') {
+    text.applyDelta(delta);
+    return;
+  }
+  text.doc.transact(() => {
+    let pos = 0;
+    /** @type {Array<[number, number, Record<string, any> | undefined]>} */
+    const inserted = [];
+    for (const op of delta) {
+      if (op.retain !== undefined) {
+        for (const [k, v] of Object.entries(op.attributes ?? {})) text.format(pos, op.retain, k, v);
+        pos += op.retain;
+      } else if (op.delete !== undefined) {
+        text.delete(pos, op.delete);
+      } else if (typeof op.insert === 'string') {
+        text.insert(pos, op.insert);
+        inserted.push([pos, op.insert.length, op.attributes]);
+        pos += op.insert.length;
+      } else {
+        text.insertEmbed(pos, op.insert);
+        inserted.push([pos, 1, op.attributes]);
+        pos += 1;
+      }
+    }
+    if (inserted.length === 0) return;
+    // Inserted text takes the marks that grow over it; it must have
+    // exactly the attributes of the delta.
+    const have = attributesAt(text.toDelta());
+    for (const [at, n, want] of inserted) {
+      for (let i = at; i < at + n; i++) {
+        const a = have(i);
+        for (const k of new Set([...Object.keys(a ?? {}), ...Object.keys(want ?? {})])) {
+          const w = want?.[k] ?? null;
+          if (JSON.stringify(a?.[k] ?? null) !== JSON.stringify(w)) text.format(i, 1, k, w);
+        }
+      }
+    }
+  });
+}
+
+/**
+ * attributesAt returns a function giving the attributes at each offset of
+ * a delta of inserts.
+ * @param {Array<{insert: any, attributes?: Record<string, any>}>} delta
+ */
+function attributesAt(delta) {
+  const ends = [];
+  let n = 0;
+  for (const op of delta) {
+    n += typeof op.insert === 'string' ? op.insert.length : 1;
+    ends.push(n);
+  }
+  return (i) => {
+    let lo = 0;
+    let hi = ends.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ends[mid] <= i) lo = mid + 1;
+      else hi = mid;
+    }
+    return delta[lo]?.attributes;
+  };
+}
+
+/**
+ * The sync plugin's view: it carries local changes into the Text and the
+ * Text's other changes into the editor.
+ */
+class SyncView {
+  /**
+   * @param {import('prosemirror-view').EditorView} view
+   * @param {any} text
+   * @param {{undoManager: any, onError: (err: Error) => void}} shared
+   */
+  constructor(view, text, shared) {
+    this.view = view;
+    this.text = text;
+    this.shared = shared;
+    /** The document the Text stands for, as the editor last agreed with it. */
+    this.synced = view.state.doc;
+    /** Set while the binding edits the Text, so that its observer ignores the binding's own edits. */
+    this.applying = false;
+    /** The target of the remote transaction being dispatched, or null. */
+    this.remoteTarget = null;
+    /** What the Text holds that the editor cannot show, reported once each. */
+    this.reported = new Set();
+    this.destroyed = false;
+    this.unobserve = text.observe(() => this.onText());
+    // A change of formatting only is no text event until the Text's
+    // events carry attributes: the provider's 'update' after each remote
+    // update catches it (pull does nothing when the editor shows the Text).
+    const onUpdate = () => this.onText();
+    const provider = shared.provider;
+    const off = provider?.on?.('update', onUpdate);
+    this.unlisten = typeof off === 'function' ? off : () => provider?.off?.('update', onUpdate);
+    // The Text is the truth: the editor shows it once the view is up.
+    this.pending = true;
+    queueMicrotask(() => {
+      this.pending = false;
+      if (!this.destroyed) this.pull();
+    });
+  }
+
+  /** onText takes a change of the Text made elsewhere into the editor. */
+  onText() {
+    if (this.applying || this.destroyed || this.pending) return;
+    this.pull();
+  }
+
+  /**
+   * pull makes the editor show the Text in the smallest transaction that
+   * does, left out of the undo history and keeping the selection where it
+   * was, or (after an undo or redo) right after the change.
+   */
+  pull() {
+    const state = this.view.state;
+    const target = deltaToDoc(state.schema, this.text.toDelta(), {
+      onUnsupported: (err) => {
+        if (this.reported.has(err.message)) return;
+        this.reported.add(err.message);
+        this.shared.onError(err);
+      },
+    });
+    const range = changedRange(state.doc, target);
+    if (range === null) {
+      this.synced = state.doc;
+      return;
+    }
+    let tr = state.tr.replace(range.start, range.endA, target.slice(range.start, range.endB));
+    if (!tr.doc.eq(target)) tr = state.tr.replaceWith(0, state.doc.content.size, target.content);
+    if (this.shared.restoring) {
+      const end = Math.min(tr.mapping.map(range.endA), tr.doc.content.size);
+      tr.setSelection(Selection.near(tr.doc.resolve(end), -1));
+    }
+    tr.setMeta(flowstateSyncKey, { remote: true });
+    tr.setMeta('addToHistory', false);
+    this.remoteTarget = tr.doc;
+    try {
+      this.view.dispatch(tr);
+    } finally {
+      this.remoteTarget = null;
+    }
+  }
+
+  /**
+   * update runs after every editor state change: what changed besides the
+   * binding's own remote transactions is a local edit for the Text.
+   * @param {import('prosemirror-view').EditorView} view
+   */
+  update(view) {
+    const doc = view.state.doc;
+    if (this.remoteTarget !== null) {
+      // Plugins may append transactions to a remote one: what they
+      // changed is local.
+      this.synced = this.remoteTarget;
+    }
+    if (doc === this.synced || this.pending) return;
+    let delta;
+    try {
+      delta = diffDocs(this.synced, doc, view.state.selection.head);
+    } catch (err) {
+      // filterTransaction refuses such changes; one got through (a
+      // transaction dispatched with filtering off): the editor goes back
+      // to the Text.
+      this.shared.onError(err);
+      this.synced = doc;
+      queueMicrotask(() => !this.destroyed && this.pull());
+      return;
+    }
+    this.synced = doc;
+    if (delta === null) return;
+    this.applying = true;
+    try {
+      this.text.doc.transact(() => {
+        const want = docLength(doc) - deltaLength(delta);
+        // The last line of a Text written elsewhere may lack its "\n";
+        // the editor's last block has one.
+        if (this.text.length === want - 1) applyTextDelta(this.text, [{ retain: this.text.length }, { insert: '\n' }]);
+        applyTextDelta(this.text, delta);
+      });
+    } catch (err) {
+      this.shared.onError(err);
+      queueMicrotask(() => !this.destroyed && this.pull());
+    } finally {
+      this.applying = false;
+    }
+    if (this.text.length !== docLength(doc)) queueMicrotask(() => !this.destroyed && this.pull());
+  }
+
+  destroy() {
+    this.destroyed = true;
+    this.unobserve();
+    this.unlisten();
+  }
+}
+
+/**
+ * deltaLength returns how much a delta changes a text's length.
+ * @param {any[]} delta
+ */
+function deltaLength(delta) {
+  let n = 0;
+  for (const op of delta) {
+    if (op.delete !== undefined) n -= op.delete;
+    else if (op.insert !== undefined) n += typeof op.insert === 'string' ? op.insert.length : 1;
+  }
+  return n;
+}
+
+/**
+ * flowstateSync returns the ProseMirror plugin that binds an editor to a
+ * rich Text: each local transaction becomes the smallest Text delta for
+ * what it changed (one Doc transaction), each change of the Text made
+ * elsewhere becomes the smallest editor transaction, left out of the
+ * editor's history. A local transaction the Text cannot carry is refused
+ * and reported to onError. The Text is the truth: the editor's first
+ * content is replaced by the Text's right after the view starts.
+ * @param {any} text
+ * provider, the Provider syncing the Text's Doc, lets remote changes of
+ * formatting alone reach the editor.
+ * @param {any} text
+ * @param {{provider?: any, undoManager?: any, onError?: (err: Error) => void}} [options]
+ */
+export function flowstateSync(text, options = {}) {
+  const shared = {
+    provider: options.provider ?? null,
+    undoManager: options.undoManager ?? new UndoManager(text),
+    onError: options.onError ?? ((err) => console.error(err)),
+    /** Set while undo or redo runs, so that the selection follows the change. */
+    restoring: false,
+  };
+  return new Plugin({
+    key: flowstateSyncKey,
+    state: {
+      init: () => shared,
+      apply: (_tr, value) => value,
+    },
+    filterTransaction(tr, state) {
+      if (!tr.docChanged || isRemoteTransaction(tr)) return true;
+      try {
+        diffDocs(state.doc, tr.doc);
+        return true;
+      } catch (err) {
+        if (!(err instanceof SchemaError)) throw err;
+        shared.onError(err);
+        return false;
+      }
+    },
+    view: (view) => new SyncView(view, text, shared),
+  });
+}
+
+/**
+ * undo is a ProseMirror command that undoes the last local step in the
+ * Text (with the binding's UndoManager): only this editor's edits are
+ * taken back, never another client's.
+ * @type {import('prosemirror-state').Command}
+ */
+export function undo(state, dispatch) {
+  return restore(state, dispatch, 'undo');
+}
+
+/** redo is a command that redoes the last undone step. @type {import('prosemirror-state').Command} */
+export function redo(state, dispatch) {
+  return restore(state, dispatch, 'redo');
+}
+
+/**
+ * restore runs undo or redo.
+ * @param {import('prosemirror-state').EditorState} state
+ * @param {((tr: any) => void) | undefined} dispatch
+ * @param {'undo' | 'redo'} which
+ */
+function restore(state, dispatch, which) {
+  const shared = flowstateSyncKey.getState(state);
+  if (!shared) return false;
+  const um = shared.undoManager;
+  if (which === 'undo' ? !um.canUndo() : !um.canRedo()) return false;
+  if (!dispatch) return true;
+  shared.restoring = true;
+  try {
+    return which === 'undo' ? um.undo() : um.redo();
+  } finally {
+    shared.restoring = false;
+  }
+}
+
+/**
+ * flowstateKeymap binds Mod-z to undo and Shift-Mod-z and Mod-y to redo.
+ */
+export function flowstateKeymap() {
+  return keymap({ 'Mod-z': undo, 'Shift-Mod-z': redo, 'Mod-y': redo });
+}
+
+// ---------------------------------------------------------------------------
+// Remote cursors through presence.
+
+/** The longest remote name drawn, in UTF-16 units: a label must not cover the text. */
+const MAX_NAME = 40;
+
+/** Colours for clients that publish none (or an invalid one), picked by client ID. */
+const PALETTE = ['#e11d48', '#2563eb', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d'];
+
+/**
+ * safeColor returns color when it is a CSS hex colour, else a palette
+ * colour for the client: the colour comes from another client and ends up
+ * in a style, so nothing else is let through.
+ * @param {unknown} color
+ * @param {number} clientID
+ */
+function safeColor(color, clientID) {
+  if (typeof color === 'string' && /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/.test(color)) {
+    if (color.length === 4) return '#' + color[1] + color[1] + color[2] + color[2] + color[3] + color[3];
+    return color;
+  }
+  return PALETTE[Math.abs(Math.floor(Number(clientID) || 0)) % PALETTE.length];
+}
+
+/**
+ * safeName returns the name a remote client published, trimmed to
+ * MAX_NAME units, or a stand-in built from its client ID.
+ * @param {unknown} name
+ * @param {number} clientID
+ */
+function safeName(name, clientID) {
+  if (typeof name === 'string' && name.trim() !== '') {
+    const s = name.trim();
+    return s.length > MAX_NAME ? s.slice(0, MAX_NAME - 1) + '…' : s;
+  }
+  return 'Guest ' + String(clientID).slice(-4);
+}
+
+/**
+ * caret draws a remote client's caret with its name above it; the name is
+ * set as text, never markup, since it is remote input.
+ * @param {string} color
+ * @param {string} name
+ * @param {number} clientID
+ */
+function caret(color, name, clientID) {
+  const el = document.createElement('span');
+  el.className = 'fs-pm-caret';
+  el.setAttribute('aria-hidden', 'true');
+  el.dataset.client = String(clientID);
+  el.style.cssText = `position:relative;border-left:2px solid ${color};margin-left:-1px;margin-right:-1px;pointer-events:none;`;
+  const label = document.createElement('span');
+  label.className = 'fs-pm-caret-label';
+  label.style.cssText =
+    `position:absolute;left:-2px;bottom:100%;padding:0 4px;border-radius:3px 3px 3px 0;color:#fff;` +
+    `font:11px/1.4 system-ui,sans-serif;white-space:nowrap;user-select:none;background-color:${color};`;
+  label.textContent = name;
+  el.appendChild(label);
+  return el;
+}
+
+/**
+ * cursorDecorations resolves the cursors the remote clients publish for
+ * text into decorations of doc.
+ * @param {any} text
+ * @param {any} presence
+ * @param {import('prosemirror-model').Node} doc
+ */
+function cursorDecorations(text, presence, doc) {
+  const decorations = [];
+  const size = doc.content.size;
+  for (const [clientID, state] of presence.states) {
+    const cursor = state?.cursor;
+    if (cursor == null || typeof cursor !== 'object' || cursor.text !== text.name) continue;
+    let anchor, head;
+    try {
+      anchor = text.absolutePosition(cursor.anchor);
+      head = text.absolutePosition(cursor.head);
+    } catch {
+      continue; // a malformed position from a remote client draws nothing
+    }
+    if (anchor == null || head == null) continue;
+    const a = Math.max(0, Math.min(docPosition(doc, anchor), size));
+    const h = Math.max(0, Math.min(docPosition(doc, head), size));
+    const color = safeColor(state.color, clientID);
+    const name = safeName(state.name, clientID);
+    if (a !== h) {
+      decorations.push(
+        Decoration.inline(Math.min(a, h), Math.max(a, h), { class: 'fs-pm-selection', style: `background-color: ${color}33` }),
+      );
+    }
+    decorations.push(
+      Decoration.widget(h, () => caret(color, name, clientID), { key: `fs-caret-${clientID}-${color}-${name}`, side: 10 }),
+    );
+  }
+  return DecorationSet.create(doc, decorations);
+}
+
+/**
+ * flowstateCursors returns the ProseMirror plugin that publishes the
+ * editor's selection as the `cursor` field of the local presence state
+ * (`{text: text.name, anchor, head}`, CRDT-anchored relative positions,
+ * the same as the CodeMirror and textarea bindings publish) and draws the
+ * cursors and selections the other clients publish for the same Text,
+ * with their `name` and `color`.
+ * @param {any} text
+ * @param {any} presence
+ */
+export function flowstateCursors(text, presence) {
+  return new Plugin({
+    key: flowstateCursorKey,
+    state: {
+      init: (_config, state) => cursorDecorations(text, presence, state.doc),
+      apply(tr, value, _old, state) {
+        // Remote cursors are CRDT-anchored: resolving them again after a
+        // remote change keeps them exact. Local changes have not reached
+        // the Text yet when this runs, so those are mapped.
+        if (isRemoteTransaction(tr) || tr.getMeta(flowstateCursorKey)) return cursorDecorations(text, presence, state.doc);
+        return tr.docChanged ? value.map(tr.mapping, tr.doc) : value;
+      },
+    },
+    props: {
+      decorations: (state) => flowstateCursorKey.getState(state),
+    },
+    view(view) {
+      let destroyed = false;
+      let publishing = false;
+      const refresh = () => {
+        if (!destroyed) view.dispatch(view.state.tr.setMeta(flowstateCursorKey, true));
+      };
+      const onChange = () => refresh();
+      const off = presence.on('change', onChange);
+      const publish = () => {
+        const { doc, selection } = view.state;
+        const len = text.length;
+        const offset = (pos) => Math.min(textOffset(doc, pos), len);
+        const empty = selection.empty;
+        // A caret sticks to the character before it, so that text others
+        // type at the same place goes after it; a selection's ends stick
+        // to the selected characters.
+        const assoc = (pos) => (pos === selection.from && !empty ? 0 : -1);
+        const cursor = {
+          text: text.name,
+          anchor: text.relativePosition(offset(selection.anchor), assoc(selection.anchor)),
+          head: text.relativePosition(offset(selection.head), assoc(selection.head)),
+        };
+        const prev = presence.local?.cursor;
+        if (prev && JSON.stringify(prev) === JSON.stringify(cursor)) return;
+        presence.setLocal({ ...(presence.local ?? {}), cursor });
+      };
+      return {
+        update(view, prev) {
+          if (view.state.selection.eq(prev.selection) && view.state.doc === prev.doc) return;
+          if (publishing) return;
+          // Published after the update, when the sync plugin has carried
+          // the change into the Text.
+          publishing = true;
+          queueMicrotask(() => {
+            publishing = false;
+            if (!destroyed) publish();
+          });
+        },
+        destroy() {
+          destroyed = true;
+          if (typeof off === 'function') off();
+          else presence.off?.('change', onChange);
+          if (presence.local?.cursor != null) {
+            const { cursor: _, ...rest } = presence.local;
+            presence.setLocal(rest);
+          }
+        },
+      };
+    },
+  });
+}
+
+/**
+ * flowstatePlugins returns the plugins that bind a ProseMirror editor to a
+ * rich Text: flowstateSync, flowstateKeymap (undo and redo of local edits
+ * only; leave prosemirror-history out) unless keymap is false, and, given a
+ * presence (the provider's by default), flowstateCursors.
+ * @param {any} text
+ * @param {{provider?: any, presence?: any, undoManager?: any, onError?: (err: Error) => void, keymap?: boolean}} [options]
+ */
+export function flowstatePlugins(text, options = {}) {
+  const plugins = [flowstateSync(text, options)];
+  if (options.keymap !== false) plugins.push(flowstateKeymap());
+  const presence = options.presence ?? options.provider?.presence;
+  if (presence) plugins.push(flowstateCursors(text, presence));
+  return plugins;
 }

@@ -10,7 +10,8 @@ import Image from '@tiptap/extension-image';
 import { Schema } from 'prosemirror-model';
 import { schema as basic } from 'prosemirror-schema-basic';
 import { addListNodes } from 'prosemirror-schema-list';
-import { SchemaError, deltaToDoc, diffDocs, docToDelta } from '../src/prosemirror.js';
+import { Doc } from '../src/index.js';
+import { SchemaError, applyTextDelta, deltaToDoc, diffDocs, docLength, docPosition, docToDelta, textOffset } from '../src/prosemirror.js';
 
 const tiptap = getSchema([StarterKit, Image]);
 const inlineImages = getSchema([StarterKit, Image.configure({ inline: true })]);
@@ -213,6 +214,9 @@ describe('diffDocs: the smallest Text change', () => {
     { name: 'no change', a: [p(t('ab'))], b: [p(t('ab'))], delta: null },
     { name: 'typing in the middle', a: [p(t('one')), p(t('two'))], b: [p(t('one')), p(t('twXo'))], delta: [{ retain: 6 }, { insert: 'X' }] },
     { name: 'typing a repeated letter', a: [p(t('aa'))], b: [p(t('aaa'))], delta: [{ retain: 2 }, { insert: 'a' }] },
+    { name: 'typing a repeated letter, caret after the second', a: [p(t('aa'))], b: [p(t('aaa'))], cursor: 3, delta: [{ retain: 1 }, { insert: 'a' }] },
+    { name: 'a space typed before a space, caret after it', a: [p(t('Hello world'))], b: [p(t('Hello  world'))], cursor: 7, delta: [{ retain: 5 }, { insert: ' ' }] },
+    { name: 'a deletion of a repeated letter, caret at the start', a: [p(t('xaay'))], b: [p(t('xay'))], cursor: 2, delta: [{ retain: 1 }, { delete: 1 }] },
     { name: 'typing after bold text, not bold', a: [p(t('ab', 'bold'))], b: [p(t('ab', 'bold'), t('c'))], delta: [{ retain: 2 }, { insert: 'c' }] },
     { name: 'deleting', a: [p(t('abc')), p(t('d'))], b: [p(t('ac')), p(t('d'))], delta: [{ retain: 1 }, { delete: 1 }] },
     { name: 'joining two paragraphs', a: [p(t('ab')), p(t('cd'))], b: [p(t('abcd'))], delta: [{ retain: 2 }, { delete: 1 }] },
@@ -240,11 +244,56 @@ describe('diffDocs: the smallest Text change', () => {
   ];
   for (const c of cases) {
     test(c.name, () => {
-      assert.deepEqual(diffDocs(doc(tiptap, ...c.a), doc(tiptap, ...c.b)), c.delta);
+      assert.deepEqual(diffDocs(doc(tiptap, ...c.a), doc(tiptap, ...c.b), c.cursor), c.delta);
     });
   }
 
   test('a new document outside the mapping is refused', () => {
     assert.throws(() => diffDocs(doc(tiptap, p(t('a'))), doc(tiptap, p(t('a')), { type: 'horizontalRule' })), SchemaError);
+  });
+});
+
+describe('diffDocs applied to a real Text', () => {
+  /** textOf returns a Text holding the delta of a document. */
+  const textOf = (d) => {
+    const text = new Doc().getText('t');
+    applyTextDelta(text, docToDelta(d));
+    return text;
+  };
+
+  test('every diff case: the Text ends as the new document', () => {
+    const pairs = [
+      [[p(t('one')), p(t('two'))], [p(t('one')), p(t('twXo'))]],
+      [[p(t('ab', 'bold'))], [p(t('ab', 'bold'), t('c'))]],
+      [[p(t('ab', 'bold'))], [p(t('a', 'bold'), t('b', link('/x')))]],
+      [[h(1, t('ab'))], [h(1, t('a')), p(t('b'))]],
+      [[p(t('a')), p(t('b'))], [ul(li(p(t('a'))), li(p(t('b'))))]],
+      [[ul(li(p(t('a'))), li(p(t('b'))))], [ul(li(p(t('a')), ul(li(p(t('b'))))))]],
+      [[p(t('a')), p(t('b'))], [p(t('a')), img('/i.png', 'I'), p(t('b', 'italic'))]],
+      [[p(t('x\u{1F600}'))], [p(t('x\u{1F603}'), br(), t('y', link('/l')))]],
+      [[code('js', 'a\nb'), p()], [code('go', 'a\nbc\nd'), quote(p(t('q')))]],
+    ];
+    for (const [a, b] of pairs) {
+      const da = doc(tiptap, ...a);
+      const db = doc(tiptap, ...b);
+      const text = textOf(da);
+      assert.deepEqual(text.toDelta(), docToDelta(da));
+      applyTextDelta(text, diffDocs(da, db));
+      assert.deepEqual(text.toDelta(), docToDelta(db), JSON.stringify(b));
+      assert.ok(deltaToDoc(tiptap, text.toDelta()).eq(db));
+    }
+  });
+
+  test('positions: textOffset and docPosition agree on every character', () => {
+    const d = doc(tiptap, h(1, t('ab')), ul(li(p(t('c')), ol(li(p(t('de')))))), img('/i.png'), quote(p(t('f'))), code(null, 'g\nh'));
+    const len = docLength(d);
+    assert.equal(len, textOf(d).length);
+    for (let off = 0; off < len; off++) {
+      // The "\n" after a block image (offset 9) has no position of its
+      // own: it resolves to the position after the image, which is the
+      // start of the next block.
+      const want = off === 9 ? 10 : off;
+      assert.equal(textOffset(d, docPosition(d, off)), want, `offset ${off}`);
+    }
   });
 });
