@@ -53,7 +53,7 @@ test('package.json describes a publishable package', () => {
   assert.equal(PKG.private, undefined, 'a private package cannot be published');
   assert.match(PKG.name, /^@flowstate\/web$/);
   assert.match(PKG.version, /^\d+\.\d+\.\d+/);
-  for (const [entry, want] of [['.', 'index'], ['./codemirror', 'codemirror']]) {
+  for (const [entry, want] of [['.', 'index'], ['./codemirror', 'codemirror'], ['./prosemirror', 'prosemirror'], ['./tiptap', 'tiptap']]) {
     const e = PKG.exports[entry];
     assert.ok(e, `exports lacks ${entry}`);
     assert.equal(e.types, `./src/${want}.d.ts`);
@@ -64,7 +64,7 @@ test('package.json describes a publishable package', () => {
 test('the tarball holds the sources, types and bundles, and no tests', async () => {
   const [listing] = JSON.parse(await npm(WEB, 'pack', '--dry-run', '--json'));
   const files = listing.files.map((f) => f.path);
-  for (const f of ['package.json', 'README.md', 'src/index.js', 'src/index.d.ts', 'src/codemirror.js', 'src/codemirror.d.ts', 'dist/flowstate.js', 'dist/flowstate-codemirror.js']) {
+  for (const f of ['package.json', 'README.md', 'src/index.js', 'src/index.d.ts', 'src/codemirror.js', 'src/codemirror.d.ts', 'src/prosemirror.js', 'src/prosemirror.d.ts', 'src/tiptap.js', 'src/tiptap.d.ts', 'dist/flowstate.js', 'dist/flowstate-codemirror.js', 'dist/flowstate-prosemirror.js', 'dist/flowstate-tiptap.js']) {
     assert.ok(files.includes(f), `the tarball lacks ${f}`);
   }
   const stray = files.filter((f) => /^(test|e2e|bench|node_modules|demo)\//.test(f) || f.endsWith('.go'));
