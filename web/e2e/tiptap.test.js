@@ -213,6 +213,28 @@ describe('TipTap in the browser', { skip: skipReason }, () => {
     assert.deepEqual(late, json);
   });
 
+  test('a change the Text cannot carry is refused and reported, and the other page sees nothing of it', async (t) => {
+    const room = uniqueRoom('tiptap-refuse');
+    const a = await open(t, room, 'Alice');
+    const b = await open(t, room, 'Bob');
+    await a.caret();
+    await a.page.keyboard.type('kept', { delay: 5 });
+    const before = await sameJSON([a, b], (j) => plain(j) === 'kept', "A's word");
+    const r = await a.page.evaluate(() => {
+      const { editor, errors } = window.flowstate;
+      const applied = editor.commands.setHorizontalRule(); // no horizontal rule in the Text's schema
+      const ordered = editor.chain().toggleOrderedList().updateAttributes('orderedList', { start: 3 }).run();
+      const reported = errors.splice(0); // taken out, so that the page ends without reports
+      return { applied, ordered, reported, json: editor.getJSON() };
+    });
+    assert.equal(r.reported.length, 2, r.reported.join('\n'));
+    assert.match(r.reported[0], /horizontalRule is not in the Text's schema/);
+    assert.match(r.reported[1], /attribute start=3/);
+    assert.deepEqual(r.json, before, 'the refused changes are not in the editor');
+    await a.page.keyboard.type(' too', { delay: 5 });
+    await sameJSON([a, b], (j) => plain(j) === 'kept too', "A's next words");
+  });
+
   test('Ctrl+Z takes back only my change, the other page\'s stays, and both agree', async (t) => {
     const room = uniqueRoom('tiptap-undo');
     const a = await open(t, room, 'Alice');
