@@ -6,7 +6,7 @@
 //                                 @codemirror/state, @codemirror/view and @codemirror/commands,
 //                                 re-exported whole, so that a page has exactly one copy of them
 //   dist/flowstate-prosemirror.js the ProseMirror binding (src/prosemirror.js) together with
-//                                 prosemirror-model, -state, -view, -transform and -keymap, re-exported whole
+//                                 prosemirror-model, -state, -view, -transform, -keymap and -commands, re-exported whole
 //   dist/flowstate-tiptap.js      the TipTap extension (src/tiptap.js) and the binding together with
 //                                 @tiptap/core (re-exported whole), StarterKit and Image: a TipTap page
 //                                 needs this one only
@@ -57,6 +57,7 @@ const bundles = [
       "export * from 'prosemirror-view';",
       "export * from 'prosemirror-transform';",
       "export * from 'prosemirror-keymap';",
+      "export * from 'prosemirror-commands';",
     ].join('\n'),
   },
   {

@@ -1,7 +1,7 @@
 // Hand-written declarations for the ProseMirror binding (src/prosemirror.js).
 // In a page, import it from the bundle the server serves at
 // /flowstate-prosemirror.js, which also re-exports all of prosemirror-model,
-// -state, -view, -transform and -keymap, so that the page has exactly one
+// -state, -view, -transform, -keymap and -commands, so that the page has exactly one
 // copy of ProseMirror. From npm, import '@flowstate/web/prosemirror' with
 // the prosemirror packages installed beside it.
 
