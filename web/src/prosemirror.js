@@ -1088,20 +1088,38 @@ class SyncView {
     /** What the Text holds that the editor cannot show, reported once each. */
     this.reported = new Set();
     this.destroyed = false;
-    this.unobserve = text.observe(() => this.onText());
+    /** Set from a remote Text event until the end of its task: the pull it made saw the whole update. */
+    this.fresh = false;
+    this.unobserve = text.observe((ev) => {
+      if (!ev.local && !this.fresh) {
+        this.fresh = true;
+        queueMicrotask(() => (this.fresh = false));
+      }
+      this.onText();
+    });
     // A change of formatting only is no text event until the Text's
     // events carry attributes: the provider's 'update' after each remote
-    // update catches it (pull does nothing when the editor shows the Text).
-    const onUpdate = () => this.onText();
+    // update catches it. An update that changed the text was pulled whole
+    // by its text event already.
+    const onUpdate = () => {
+      if (!this.fresh) this.onText();
+    };
     const provider = shared.provider;
     const off = provider?.on?.('update', onUpdate);
     this.unlisten = typeof off === 'function' ? off : () => provider?.off?.('update', onUpdate);
-    // The Text is the truth: the editor shows it once the view is up.
-    this.pending = true;
-    queueMicrotask(() => {
-      this.pending = false;
-      if (!this.destroyed) this.pull();
-    });
+    // The Text is the truth: an editor that shows something else is made
+    // to show it once the view is up (a view cannot dispatch while it is
+    // being made); edits made before then are lost with the rest of its
+    // content. An editor that shows the Text already (an empty one on an
+    // empty Text) takes edits at once.
+    this.pending = false;
+    if (!deltaToDoc(view.state.schema, text.toDelta(), { onUnsupported: () => {} }).eq(view.state.doc)) {
+      this.pending = true;
+      queueMicrotask(() => {
+        this.pending = false;
+        if (!this.destroyed) this.pull();
+      });
+    }
   }
 
   /** onText takes a change of the Text made elsewhere into the editor. */
@@ -1131,6 +1149,9 @@ class SyncView {
     }
     let tr = state.tr.replace(range.start, range.endA, target.slice(range.start, range.endB));
     if (!tr.doc.eq(target)) tr = state.tr.replaceWith(0, state.doc.content.size, target.content);
+    // Marks chosen for the next typed text (Mod-b on an empty selection)
+    // survive a remote change.
+    if (state.storedMarks) tr.setStoredMarks(state.storedMarks);
     if (this.shared.restoring) {
       const end = Math.min(tr.mapping.map(range.endA), tr.doc.content.size);
       tr.setSelection(Selection.near(tr.doc.resolve(end), -1));
