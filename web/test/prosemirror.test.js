@@ -297,3 +297,59 @@ describe('diffDocs applied to a real Text', () => {
     }
   });
 });
+
+describe('deltaToDoc on random deltas', () => {
+  /** rand is a small deterministic generator (mulberry32). */
+  const rand = (seed) => () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = (r, xs) => xs[Math.floor(r() * xs.length)];
+  const LINE = [{}, { header: 2 }, { header: 9 }, { list: 'bullet' }, { list: 'ordered', indent: 1 }, { list: 'bullet', indent: 4 }, { list: 'checked' },
+    { blockquote: true }, { blockquote: true, list: 'ordered' }, { 'code-block': 'go' }, { 'code-block': true }, { align: 'right' }, { indent: 2 }];
+  const MARKS = [undefined, { bold: true }, { italic: true, link: '/x' }, { comment: 'c' }, { code: true, strike: true }, { link: 5 }];
+  const EMBEDS = [{ image: '/i.png' }, { mention: 'ann' }, { image: '/j.png', extra: 1 }];
+
+  /** randomDelta returns a delta of inserts as a Text could hold it, and its length. */
+  function randomDelta(r) {
+    const ops = [];
+    let len = 0;
+    const n = Math.floor(r() * 30);
+    for (let i = 0; i < n; i++) {
+      const k = r();
+      if (k < 0.45) {
+        const s = pick(r, ['a', 'bc', 'd\u2028e', '\u{1F600}', 'xyz ', '\ufffc']);
+        const a = pick(r, MARKS);
+        ops.push(a ? { insert: s, attributes: a } : { insert: s });
+        len += s.length;
+      } else if (k < 0.55) {
+        const a = r() < 0.5 ? { alt: 'A' } : pick(r, MARKS);
+        ops.push(a ? { insert: pick(r, EMBEDS), attributes: a } : { insert: pick(r, EMBEDS) });
+        len += 1;
+      } else {
+        const a = pick(r, LINE);
+        ops.push(Object.keys(a).length ? { insert: '\n', attributes: a } : { insert: '\n' });
+        len += 1;
+      }
+    }
+    const last = ops.at(-1);
+    const ends = last !== undefined && typeof last.insert === 'string' && last.insert.endsWith('\n');
+    return { ops, len, ends };
+  }
+
+  for (const schema of [['TipTap', tiptap], ['TipTap, inline images', inlineImages], ['prosemirror-schema-basic', basicLists]]) {
+    test(`${schema[0]}: what is shown keeps every position, and shown again is the same`, () => {
+      const r = rand(7);
+      for (let i = 0; i < 400; i++) {
+        const { ops, len, ends } = randomDelta(r);
+        const d = deltaToDoc(schema[1], ops, { onUnsupported: () => {} });
+        // An empty Text and a last line without its "\n" show one more "\n".
+        assert.equal(docLength(d), ends ? len : len + 1, JSON.stringify(ops));
+        const again = deltaToDoc(schema[1], docToDelta(d));
+        assert.ok(again.eq(d), `${JSON.stringify(ops)}\n${JSON.stringify(d.toJSON())}\n${JSON.stringify(again.toJSON())}`);
+      }
+    });
+  }
+});
