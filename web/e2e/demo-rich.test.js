@@ -2,7 +2,8 @@
 // real server: bold, a list and a link made with the toolbar on one page
 // show formatted on the other, with the toolbar showing the formats at the
 // caret; every toolbar button applies its format; undo and redo take back
-// only this page's change; a 360 px page has no horizontal scroll; a
+// only this page's change; a change the Text cannot carry is refused in
+// words; a 360 px page has no horizontal scroll; a
 // room's plain and rich Texts stay apart, and the mode links switch
 // between them; edits made with the server down survive a reload and
 // reach the server, and two tabs sync without it. Screenshots go to
@@ -296,6 +297,25 @@ describe('the demo page in rich mode', { skip: skipReason }, () => {
     await a.until(() => !document.querySelector('[data-tool="redo"]').disabled, undefined, 'redo enabled');
     await a.tool('redo');
     await sameJSON([a, b], (_, s) => s.includes('mine yours'), "A's redo");
+  });
+
+  test('a change the rich Text cannot carry is refused with a message, and neither page changes', async (t) => {
+    const room = uniqueRoom('rich-refused');
+    const a = await open(t, room);
+    const b = await open(t, room);
+    await a.page.locator('.ProseMirror').click();
+    await a.page.keyboard.type('kept', { delay: 5 });
+    const before = await sameJSON([a, b], (_, s) => s.includes('kept'), 'the first word');
+    assert.equal(await a.page.locator('#refused').isVisible(), false);
+    // An ordered list from 3 is what the Text cannot carry (an extension
+    // of the page could make one; the toolbar cannot).
+    await a.page.evaluate(() => window.flowstate.editor.chain().toggleOrderedList().updateAttributes('orderedList', { start: 3 }).run());
+    await a.until(() => !document.querySelector('#refused').hidden, undefined, 'the message');
+    assert.match(await a.page.textContent('#refused'), /can't be shared, so it was not made: .*start=3/);
+    assert.deepEqual(await a.json(), before, 'the editor changed');
+    await a.page.keyboard.type(' too', { delay: 5 });
+    const after = await sameJSON([a, b], (_, s) => s.includes('kept too'), 'the next typing');
+    assert.ok(!JSON.stringify(after).includes('orderedList'), JSON.stringify(after));
   });
 
   test('at 360 px the page has no horizontal scroll, beside a desktop page in the same room', async (t) => {
