@@ -469,6 +469,16 @@ function richEditor(bundle) {
     parent.dataset.empty = String(editor === null || editor.isEmpty);
   };
   refresh();
+  let queued = false;
+  /** later refreshes once the current task's changes are all made. */
+  const later = () => {
+    if (queued) return;
+    queued = true;
+    queueMicrotask(() => {
+      queued = false;
+      refresh();
+    });
+  };
 
   return {
     get view() {
@@ -511,7 +521,9 @@ function richEditor(bundle) {
           }),
         ],
         editorProps: { attributes: { 'aria-label': 'Shared document', spellcheck: 'true' } },
-        onTransaction: refresh,
+        // After the transaction: undo and redo change the Text from a
+        // microtask, and what they leave to redo is known only after it.
+        onTransaction: later,
       });
       refresh();
       if (document.activeElement === document.body) editor.commands.focus();
