@@ -362,6 +362,15 @@ describe('the demo page in rich mode', { skip: skipReason }, () => {
     await phone.screenshot('demo-rich-360');
     await phone.page.screenshot({ path: new URL('./artifacts/demo-rich-360-full.png', import.meta.url).pathname, fullPage: true });
     await desk.screenshot('demo-rich-1280');
+
+    // The header's mode links fit the plain mode's narrow page too.
+    const context = await browser.newContext({ viewport: { width: 360, height: 740 } });
+    t.after(() => context.close());
+    const plain = await context.newPage();
+    await plain.goto(`${server.httpURL}/?room=${encodeURIComponent(room)}`);
+    await plain.waitForFunction(() => document.querySelector('#status').dataset.status === 'synced');
+    const scroll = await plain.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(scroll <= 360, `the plain page scrolls sideways: ${scroll} px wide`);
   });
 
   test("a room's plain and rich Texts stay apart, and the mode links switch between them", async (t) => {
