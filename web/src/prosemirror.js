@@ -760,14 +760,45 @@ export function changedRange(a, b) {
  * @param {number} to
  */
 function unitsAround(doc, from, to) {
+  const r = roles(doc.type.schema);
+  if (r.node.get(doc.type.name) !== 'doc') throw new SchemaError(`a document of type ${doc.type.name}`);
   /** @type {Unit[]} */
   const units = [];
   let offset = 0;
-  forEachUnit(doc, (u) => {
-    if (u.pos + u.size < from) offset += u.length;
-    else if (u.pos <= to) units.push(u);
+  // Blocks wholly before the range count by their cached length: typing
+  // in a long document walks its top-level blocks, not their insides.
+  doc.forEach((child, pos) => {
+    if (pos + child.nodeSize < from) {
+      offset += blockLength(r, child);
+      return;
+    }
+    if (pos > to) return;
+    walkBlocks(r, { forEach: (f) => f(child, 0, 0) }, pos, { blockquote: false, depth: -1, list: '' }, `doc`, (u) => {
+      if (u.pos + u.size < from) offset += u.length;
+      else if (u.pos <= to) units.push(u);
+    });
   });
   return { units, offset };
+}
+
+/** The Text length of top-level blocks, by node: nodes never change, and a new document shares the untouched ones. */
+const lengths = new WeakMap();
+
+/**
+ * blockLength returns the Text length of a top-level block.
+ * @param {Roles} r
+ * @param {any} node
+ */
+function blockLength(r, node) {
+  let n = lengths.get(node);
+  if (n === undefined) {
+    n = 0;
+    walkBlocks(r, { forEach: (f) => f(node, 0, 0) }, 0, { blockquote: false, depth: -1, list: '' }, 'doc', (u) => {
+      n += u.length;
+    });
+    lengths.set(node, n);
+  }
+  return n;
 }
 
 /**
@@ -875,6 +906,19 @@ function split(x, y, maxPrefix) {
  * @returns {Array<{retain?: number, insert?: any, delete?: number, attributes?: Record<string, any>}> | null}
  */
 export function diffDocs(a, b, cursor) {
+  return diffDetailed(a, b, cursor)?.ops ?? null;
+}
+
+/**
+ * diffDetailed is diffDocs, also returning the attributes of the character
+ * before the inserted text in a (before), which tell applyTextDelta
+ * whether the Text may give that text marks it must not have.
+ * @param {import('prosemirror-model').Node} a
+ * @param {import('prosemirror-model').Node} b
+ * @param {number} [cursor]
+ * @returns {{ops: any[], before: Record<string, any> | undefined} | null}
+ */
+function diffDetailed(a, b, cursor) {
   const range = changedRange(a, b);
   if (range === null) return null;
   const r = roles(b.type.schema);
@@ -906,7 +950,7 @@ export function diffDocs(a, b, cursor) {
     pushRetain(ops, attrChange(x[x.length - suf + i].a, y[y.length - suf + i].a));
   }
   while (ops.length > 0 && ops[ops.length - 1].retain !== undefined && ops[ops.length - 1].attributes === undefined) ops.pop();
-  return ops.length > 0 ? ops : null;
+  return ops.length > 0 ? { ops, before: pre > 0 ? x[pre - 1].a ?? {} : before.offset === 0 ? {} : undefined } : null;
 }
 
 // ---------------------------------------------------------------------------
@@ -917,9 +961,10 @@ export function diffDocs(a, b, cursor) {
  * @param {import('prosemirror-model').Node} doc
  */
 export function docLength(doc) {
+  const r = roles(doc.type.schema);
   let n = 0;
-  forEachUnit(doc, (u) => {
-    n += u.length;
+  doc.forEach((child) => {
+    n += blockLength(r, child);
   });
   return n;
 }
@@ -996,11 +1041,16 @@ export function isRemoteTransaction(tr) {
 /**
  * applyTextDelta makes the changes of a delta of Text positions in text:
  * through text.applyDelta where the Text has it, else with insert,
- * insertEmbed, delete and format, inside one Doc transaction.
+ * insertEmbed, delete and format, inside one Doc transaction. There,
+ * inserted text may take marks that grow over it (bold typed after bold);
+ * to give it exactly the delta's attributes, the Text's delta is read
+ * after the inserts, unless hint.before tells that the character before
+ * them has no attributes and the inserts have none either.
  * @param {any} text
  * @param {any[]} delta
+ * @param {{before?: Record<string, any>}} [hint]
  */
-export function applyTextDelta(text, delta) {
+export function applyTextDelta(text, delta, hint = {}) {
   if (typeof text.applyDelta === 'function') {
     text.applyDelta(delta);
     return;
@@ -1026,6 +1076,8 @@ export function applyTextDelta(text, delta) {
       }
     }
     if (inserted.length === 0) return;
+    const plain = (a) => a === undefined || Object.keys(a).length === 0;
+    if (hint.before !== undefined && plain(hint.before) && inserted.every(([, , a]) => plain(a))) return;
     // Inserted text takes the marks that grow over it; it must have
     // exactly the attributes of the delta.
     const have = attributesAt(text.toDelta());
@@ -1179,9 +1231,9 @@ class SyncView {
       this.synced = this.remoteTarget;
     }
     if (doc === this.synced || this.pending) return;
-    let delta;
+    let diff;
     try {
-      delta = diffDocs(this.synced, doc, view.state.selection.head);
+      diff = diffDetailed(this.synced, doc, view.state.selection.head);
     } catch (err) {
       // filterTransaction refuses such changes; one got through (a
       // transaction dispatched with filtering off): the editor goes back
@@ -1192,7 +1244,8 @@ class SyncView {
       return;
     }
     this.synced = doc;
-    if (delta === null) return;
+    if (diff === null) return;
+    const delta = diff.ops;
     this.applying = true;
     try {
       this.text.doc.transact(() => {
@@ -1200,7 +1253,7 @@ class SyncView {
         // The last line of a Text written elsewhere may lack its "\n";
         // the editor's last block has one.
         if (this.text.length === want - 1) applyTextDelta(this.text, [{ retain: this.text.length }, { insert: '\n' }]);
-        applyTextDelta(this.text, delta);
+        applyTextDelta(this.text, delta, { before: diff.before });
       });
     } catch (err) {
       this.shared.onError(err);
