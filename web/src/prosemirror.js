@@ -934,7 +934,12 @@ function diffDetailed(a, b, cursor) {
     // for a deletion: the kept prefix cannot reach past that.
     const c = textOffset(b, cursor) - after.offset;
     const hinted = split(x, y, Math.max(0, c - Math.max(0, y.length - x.length)));
-    if (hinted.pre + hinted.suf === pre + suf) ({ pre, suf } = hinted);
+    // A new block (Enter at the end of one) goes after the "\n" of the
+    // block it was made from, which keeps that block's attributes and
+    // leaves the gap where someone else may be typing alone.
+    let newline = false;
+    for (let i = hinted.pre; i < y.length - hinted.suf && !newline; i++) newline = y[i].c === '\n';
+    if (hinted.pre + hinted.suf === pre + suf && !newline) ({ pre, suf } = hinted);
   }
   const ops = [];
   if (before.offset > 0) ops.push({ retain: before.offset });
@@ -1140,7 +1145,7 @@ class SyncView {
     /** What the Text holds that the editor cannot show, reported once each. */
     this.reported = new Set();
     this.destroyed = false;
-    /** Set from a remote Text event until the end of its task: the pull it made saw the whole update. */
+    /** Set by a remote Text event until the provider's 'update' for the same update (or the end of the task): the pull it made saw the whole update. */
     this.fresh = false;
     this.unobserve = text.observe((ev) => {
       if (!ev.local && !this.fresh) {
@@ -1154,7 +1159,9 @@ class SyncView {
     // update catches it. An update that changed the text was pulled whole
     // by its text event already.
     const onUpdate = () => {
-      if (!this.fresh) this.onText();
+      const pulled = this.fresh;
+      this.fresh = false; // one update, one text event: a provider may apply several in one task
+      if (!pulled) this.onText();
     };
     const provider = shared.provider;
     const off = provider?.on?.('update', onUpdate);
@@ -1186,6 +1193,11 @@ class SyncView {
    * was, or (after an undo or redo) right after the change.
    */
   pull() {
+    // Typing the browser has put in the DOM but ProseMirror has not read
+    // yet would be read against the changed document, at the wrong place:
+    // it becomes a transaction of its own first (ProseMirror's internal
+    // domObserver, as other bindings use it).
+    this.view.domObserver?.flush?.();
     const state = this.view.state;
     const target = deltaToDoc(state.schema, this.text.toDelta(), {
       onUnsupported: (err) => {

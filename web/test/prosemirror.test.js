@@ -216,6 +216,7 @@ describe('diffDocs: the smallest Text change', () => {
     { name: 'typing a repeated letter', a: [p(t('aa'))], b: [p(t('aaa'))], delta: [{ retain: 2 }, { insert: 'a' }] },
     { name: 'typing a repeated letter, caret after the second', a: [p(t('aa'))], b: [p(t('aaa'))], cursor: 3, delta: [{ retain: 1 }, { insert: 'a' }] },
     { name: 'a space typed before a space, caret after it', a: [p(t('Hello world'))], b: [p(t('Hello  world'))], cursor: 7, delta: [{ retain: 5 }, { insert: ' ' }] },
+    { name: 'Enter at the end of a heading: the new block after its newline', a: [h(1, t('ab'))], b: [h(1, t('ab')), p()], cursor: 5, delta: [{ retain: 3 }, { insert: '\n' }] },
     { name: 'a deletion of a repeated letter, caret at the start', a: [p(t('xaay'))], b: [p(t('xay'))], cursor: 2, delta: [{ retain: 1 }, { delete: 1 }] },
     { name: 'typing after bold text, not bold', a: [p(t('ab', 'bold'))], b: [p(t('ab', 'bold'), t('c'))], delta: [{ retain: 2 }, { insert: 'c' }] },
     { name: 'deleting', a: [p(t('abc')), p(t('d'))], b: [p(t('ac')), p(t('d'))], delta: [{ retain: 1 }, { delete: 1 }] },
