@@ -1509,7 +1509,11 @@ export function flowstateCursors(text, presence) {
       let destroyed = false;
       let publishing = false;
       const refresh = () => {
-        if (!destroyed) view.dispatch(view.state.tr.setMeta(flowstateCursorKey, true));
+        if (destroyed) return;
+        // New carets redraw the text around them: typing not read yet
+        // from the DOM is read first, or the redraw would drop it.
+        view.domObserver?.flush?.();
+        view.dispatch(view.state.tr.setMeta(flowstateCursorKey, true));
       };
       const onChange = () => refresh();
       const off = presence.on('change', onChange);
