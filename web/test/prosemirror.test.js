@@ -285,6 +285,41 @@ describe('diffDocs applied to a real Text', () => {
     }
   });
 
+  test('applyTextDelta gives inserted text exactly its attributes, with and without a hint', () => {
+    const cases = [
+      { name: 'plain after bold', start: [{ insert: 'ab', attributes: { bold: true } }, { insert: '\n' }], delta: [{ retain: 2 }, { insert: 'c' }], hint: { before: { bold: true } } },
+      { name: 'plain after bold, no hint', start: [{ insert: 'ab', attributes: { bold: true } }, { insert: '\n' }], delta: [{ retain: 2 }, { insert: 'c' }], hint: undefined },
+      { name: 'italic after plain', start: [{ insert: 'ab\n' }], delta: [{ retain: 1 }, { insert: 'X', attributes: { italic: true } }], hint: { before: {} } },
+      { name: 'plain after plain', start: [{ insert: 'ab\n' }], delta: [{ retain: 2 }, { insert: 'cd' }], hint: { before: {} } },
+      { name: 'bold kept after bold', start: [{ insert: 'ab', attributes: { bold: true } }, { insert: '\n' }], delta: [{ retain: 2 }, { insert: 'c', attributes: { bold: true } }], hint: { before: { bold: true } } },
+    ];
+    const expect = (start, delta) => {
+      // The delta applied to the start, by hand: positions in units.
+      const chars = [];
+      for (const op of start) for (const c of op.insert) chars.push({ c, a: op.attributes });
+      let pos = 0;
+      for (const op of delta) {
+        if (op.retain) pos += op.retain;
+        else if (op.insert) {
+          for (const c of op.insert) chars.splice(pos++, 0, { c, a: op.attributes });
+        }
+      }
+      const out = [];
+      for (const ch of chars) {
+        const last = out.at(-1);
+        if (last && JSON.stringify(last.attributes) === JSON.stringify(ch.a)) last.insert += ch.c;
+        else out.push(ch.a ? { insert: ch.c, attributes: ch.a } : { insert: ch.c });
+      }
+      return out;
+    };
+    for (const c of cases) {
+      const text = new Doc().getText('t');
+      applyTextDelta(text, c.start);
+      applyTextDelta(text, c.delta, c.hint);
+      assert.deepEqual(text.toDelta(), expect(c.start, c.delta), c.name);
+    }
+  });
+
   test('positions: textOffset and docPosition agree on every character', () => {
     const d = doc(tiptap, h(1, t('ab')), ul(li(p(t('c')), ol(li(p(t('de')))))), img('/i.png'), quote(p(t('f'))), code(null, 'g\nh'));
     const len = docLength(d);
