@@ -168,6 +168,64 @@ export class Text {
    * deleted anchor resolves to where it was.
    */
   absolutePosition(pos: RelativePosition): number | null;
+
+  // Rich text (crdt/RICH.md): marks, embeds and block attributes, anchored
+  // to characters, merging as Peritext does, bit for bit with Go's Text.
+
+  /**
+   * Applies key = value to the length UTF-16 units from index (a range
+   * inside a surrogate pair is widened to the pair) and returns the
+   * update (null inside transact, or for a zero length). A null value
+   * removes the key. The value is stored in canonical msgpack form, like a
+   * SharedMap value. The mark's expand rule comes from the Text's schema:
+   * text typed at the end of an 'after' mark (bold) takes it, at the end
+   * of a 'none' mark (a link) does not, at the start of either does not.
+   * Of concurrent marks of one key, the one made after seeing more marks
+   * wins, then the greater client ID. Throws a RangeError for a bad range
+   * and a TypeError for a bad key or a value with no msgpack form.
+   */
+  format(index: number, length: number, key: string, value: unknown): Uint8Array | null;
+  /**
+   * Inserts one position holding value (an image, a mention) at index and
+   * returns the update (null inside transact). toString shows it as
+   * U+FFFC; toDelta as `{insert: value}`.
+   */
+  insertEmbed(index: number, value: unknown): Uint8Array | null;
+  /**
+   * Sets block attribute key (header, list, …) of the block holding index
+   * to value (null removes it) and returns the update (null inside
+   * transact). As in Quill, the newline ending the block carries it: the
+   * first "\n" at or after index gets a mark that never expands. Throws a
+   * RangeError when no newline follows index.
+   */
+  setBlock(index: number, key: string, value: unknown): Uint8Array | null;
+  /**
+   * Sets the expand rules of mark keys for later calls of format; keys it
+   * does not list take DEFAULT_MARK_SCHEMA's rule, or 'none'. Each mark
+   * stores its rule, so replicas with other schemas agree on it.
+   */
+  setMarkSchema(schema: MarkSchema): void;
+  /**
+   * The text as a Quill delta of inserts: runs with equal formatting are
+   * one op, each embed one op holding its decoded value; `attributes` is
+   * absent when empty.
+   */
+  toDelta(): RichOp[];
+}
+
+/** Whether a mark takes text typed at its end ('after': bold) or not ('none': a link). Neither grows at its start. */
+export type ExpandRule = 'none' | 'after';
+
+/** The expand rule of mark keys. */
+export type MarkSchema = Record<string, ExpandRule>;
+
+/** bold, italic, underline, strike and code expand 'after'; link and comment 'none'. */
+export const DEFAULT_MARK_SCHEMA: Readonly<MarkSchema>;
+
+/** One insert of Text.toDelta: a run of text, or an embed's value, with its formatting. */
+export interface RichOp {
+  insert: string | unknown;
+  attributes?: Record<string, unknown>;
 }
 
 /**

@@ -8,34 +8,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Doc, DecodeError, DEFAULT_MARK_SCHEMA, toHex, fromHex } from '../src/index.js';
-import { REPO_ROOT, Rand, unitsAt } from './helpers.js';
-import { generate, replay } from './rich-sessions.mjs';
+import { REPO_ROOT, Rand } from './helpers.js';
+import { generate, replay, runStep } from './rich-sessions.mjs';
 
 const vectors = JSON.parse(readFileSync(join(REPO_ROOT, 'crdt', 'testdata', 'rich.json'), 'utf8'));
-
-/** runStep performs one recorded step (positions in code points) on text x and returns its update. */
-export function runStep(x, s) {
-  const str = x.toString();
-  const pos = unitsAt(str, s.pos);
-  const len = (n) => unitsAt(str, s.pos + n) - pos;
-  const value = s.value === undefined ? null : s.value;
-  switch (s.op) {
-    case 'insert':
-      return x.insert(pos, s.text);
-    case 'delete':
-      return x.delete(pos, len(s.n));
-    case 'format':
-      return x.format(pos, len(s.n), s.key, value);
-    case 'embed':
-      return x.insertEmbed(pos, value);
-    case 'block':
-      return x.setBlock(pos, s.key, value);
-  }
-  throw new Error(`unknown step ${s.op}`);
-}
 
 /** permutations returns every order of 0 … n−1. */
 function permutations(n) {
@@ -404,4 +385,23 @@ test('rich sessions made by the JS Doc replay in JS (rich-sessions.mjs; Go repla
   console.log(`rich sessions seed ${seed}`);
   const sf = generate(seed, 4);
   for (const rec of sf.sessions) replay(rec);
+});
+
+test("the README's rich text example runs as written", () => {
+  const readme = readFileSync(join(REPO_ROOT, 'web', 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Rich text'));
+  const code = /```js\n([\s\S]*?)```/.exec(section)[1];
+  assert.match(code, /from '@flowstate\/web'/);
+  assert.ok(code.split('\n').length <= 16, 'the example is at most 15 lines');
+  const src = pathToFileURL(join(REPO_ROOT, 'web', 'src', 'index.js')).href;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', code.replace("'@flowstate/web'", JSON.stringify(src))], { encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(out), [
+    op('Title'),
+    op('\n', 'header', 1),
+    op('See '),
+    op('the', 'link', 'https://fox.example'),
+    op(' '),
+    op({ image: 'fox.png' }),
+    op('fox'),
+  ]);
 });
