@@ -94,11 +94,6 @@ export function markValue(key, value) {
   return b.length === 1 && b[0] === 0xc0 ? null : b;
 }
 
-/** markOf returns the Mark of anchor it (start or end). @param {import('./item.js').Item} it */
-export function markOf(it) {
-  return it.rich === RICH_END ? it.entry.entry : it.entry;
-}
-
 /**
  * classOf orders siblings in the integration rule (RICH.md §R3): anchors
  * attached to the item before their gap come first (0: end anchors of
