@@ -29,7 +29,7 @@ class PMTab extends Tab {
     await page.setContent(PAGE);
     await page.evaluate(
       async ({ room, name }) => {
-        const { Doc, Provider } = await import('/flowstate.js');
+        const { Doc, Provider, UndoManager } = await import('/flowstate.js');
         const pm = await import('/flowstate-prosemirror.js');
         const schema = new pm.Schema({
           nodes: {
@@ -59,11 +59,12 @@ class PMTab extends Tab {
         badge.dataset.status = provider.status;
         provider.on('status', (s) => (badge.dataset.status = s));
         const errors = [];
+        const undoManager = new UndoManager(text, { captureTimeout: 600_000 }); // steps end where the test says
         const view = new pm.EditorView(document.querySelector('#editor'), {
           state: pm.EditorState.create({
             schema,
             plugins: [
-              ...pm.flowstatePlugins(text, { provider, onError: (err) => errors.push(err.message) }),
+              ...pm.flowstatePlugins(text, { provider, undoManager, onError: (err) => errors.push(err.message) }),
               pm.keymap({
                 'Mod-b': pm.toggleMark(schema.marks.strong),
                 'Shift-Enter': (state, dispatch) => {
@@ -76,7 +77,7 @@ class PMTab extends Tab {
             ],
           }),
         });
-        window.flowstate = { doc, text, provider, view, errors };
+        window.flowstate = { doc, text, provider, view, errors, undoManager };
       },
       { room, name },
     );
@@ -149,7 +150,7 @@ describe('the ProseMirror bundle in the browser', { skip: skipReason }, () => {
     assert.equal(first.content[0].type, 'heading');
     assert.ok(first.content[1].content.some((n) => n.type === 'hard_break'), JSON.stringify(first));
 
-    await a.page.waitForTimeout(600); // the next edits start a new undo step
+    await a.page.evaluate(() => window.flowstate.undoManager.stopCapturing()); // the next edits start a new undo step
     await Promise.all([
       (async () => {
         await b.caret(3); // inside "Title"

@@ -23,7 +23,7 @@ const PAGE = `<!doctype html>
 
 /**
  * A TipTapTab is a page with a TipTap editor bound to the Text "body" of a
- * room; window.flowstate = {doc, text, provider, editor, errors}.
+ * room; window.flowstate = {doc, text, provider, editor, errors, undoManager}.
  */
 class TipTapTab extends Tab {
   static async open(browser, httpURL, room, name) {
@@ -34,7 +34,7 @@ class TipTapTab extends Tab {
     await page.setContent(PAGE);
     await page.evaluate(
       async ({ room, name }) => {
-        const { Doc, Provider } = await import('/flowstate.js');
+        const { Doc, Provider, UndoManager } = await import('/flowstate.js');
         const { Editor, StarterKit, Image, FlowStateCollaboration } = await import('/flowstate-tiptap.js');
         const doc = new Doc();
         const text = doc.getText('body');
@@ -44,15 +44,22 @@ class TipTapTab extends Tab {
         badge.dataset.status = provider.status;
         provider.on('status', (s) => (badge.dataset.status = s));
         const errors = [];
+        // Undo steps end where the test says (stopCapturing), not after a
+        // pause that a loaded machine may make anywhere.
+        const undoManager = new UndoManager(text, { captureTimeout: 600_000 });
+        let created;
+        const ready = new Promise((resolve) => (created = resolve));
         const editor = new Editor({
           element: document.querySelector('#editor'),
+          onCreate: () => created(),
           extensions: [
             StarterKit.configure({ undoRedo: false, trailingNode: false }),
             Image,
-            FlowStateCollaboration.configure({ text, provider, onError: (err) => errors.push(err.message) }),
+            FlowStateCollaboration.configure({ text, provider, undoManager, onError: (err) => errors.push(err.message) }),
           ],
         });
-        window.flowstate = { doc, text, provider, editor, errors };
+        window.flowstate = { doc, text, provider, editor, errors, undoManager };
+        await ready; // the view is made once the editor is created
       },
       { room, name },
     );
@@ -243,7 +250,7 @@ describe('TipTap in the browser', { skip: skipReason }, () => {
     await a.caret();
     await a.page.keyboard.type('Hello world', { delay: 5 });
     await sameJSON([a, b], (j) => JSON.stringify(j).includes('Hello world'), "A's words");
-    await a.page.waitForTimeout(600); // the next edit starts a new undo step
+    await a.page.evaluate(() => window.flowstate.undoManager.stopCapturing()); // the next edit starts a new undo step
 
     // B types inside A's text; then A makes a heading of its own line and types.
     await b.caret(6); // after "Hello"
@@ -251,6 +258,7 @@ describe('TipTap in the browser', { skip: skipReason }, () => {
     await sameJSON([a, b], (j) => JSON.stringify(j).includes('Hello big world'), "B's word inside A's");
 
     await a.caret();
+    await a.page.evaluate(() => window.flowstate.undoManager.stopCapturing());
     await a.page.keyboard.type('!!', { delay: 5 });
     await sameJSON([a, b], (j) => JSON.stringify(j).includes('Hello big world!!'), "A's !!");
     await a.page.keyboard.press('Control+z');

@@ -760,14 +760,45 @@ export function changedRange(a, b) {
  * @param {number} to
  */
 function unitsAround(doc, from, to) {
+  const r = roles(doc.type.schema);
+  if (r.node.get(doc.type.name) !== 'doc') throw new SchemaError(`a document of type ${doc.type.name}`);
   /** @type {Unit[]} */
   const units = [];
   let offset = 0;
-  forEachUnit(doc, (u) => {
-    if (u.pos + u.size < from) offset += u.length;
-    else if (u.pos <= to) units.push(u);
+  // Blocks wholly before the range count by their cached length: typing
+  // in a long document walks its top-level blocks, not their insides.
+  doc.forEach((child, pos) => {
+    if (pos + child.nodeSize < from) {
+      offset += blockLength(r, child);
+      return;
+    }
+    if (pos > to) return;
+    walkBlocks(r, { forEach: (f) => f(child, 0, 0) }, pos, { blockquote: false, depth: -1, list: '' }, `doc`, (u) => {
+      if (u.pos + u.size < from) offset += u.length;
+      else if (u.pos <= to) units.push(u);
+    });
   });
   return { units, offset };
+}
+
+/** The Text length of top-level blocks, by node: nodes never change, and a new document shares the untouched ones. */
+const lengths = new WeakMap();
+
+/**
+ * blockLength returns the Text length of a top-level block.
+ * @param {Roles} r
+ * @param {any} node
+ */
+function blockLength(r, node) {
+  let n = lengths.get(node);
+  if (n === undefined) {
+    n = 0;
+    walkBlocks(r, { forEach: (f) => f(node, 0, 0) }, 0, { blockquote: false, depth: -1, list: '' }, 'doc', (u) => {
+      n += u.length;
+    });
+    lengths.set(node, n);
+  }
+  return n;
 }
 
 /**
@@ -875,6 +906,19 @@ function split(x, y, maxPrefix) {
  * @returns {Array<{retain?: number, insert?: any, delete?: number, attributes?: Record<string, any>}> | null}
  */
 export function diffDocs(a, b, cursor) {
+  return diffDetailed(a, b, cursor)?.ops ?? null;
+}
+
+/**
+ * diffDetailed is diffDocs, also returning the attributes of the character
+ * before the inserted text in a (before), which tell applyTextDelta
+ * whether the Text may give that text marks it must not have.
+ * @param {import('prosemirror-model').Node} a
+ * @param {import('prosemirror-model').Node} b
+ * @param {number} [cursor]
+ * @returns {{ops: any[], before: Record<string, any> | undefined} | null}
+ */
+function diffDetailed(a, b, cursor) {
   const range = changedRange(a, b);
   if (range === null) return null;
   const r = roles(b.type.schema);
@@ -890,7 +934,12 @@ export function diffDocs(a, b, cursor) {
     // for a deletion: the kept prefix cannot reach past that.
     const c = textOffset(b, cursor) - after.offset;
     const hinted = split(x, y, Math.max(0, c - Math.max(0, y.length - x.length)));
-    if (hinted.pre + hinted.suf === pre + suf) ({ pre, suf } = hinted);
+    // A new block (Enter at the end of one) goes after the "\n" of the
+    // block it was made from, which keeps that block's attributes and
+    // leaves the gap where someone else may be typing alone.
+    let newline = false;
+    for (let i = hinted.pre; i < y.length - hinted.suf && !newline; i++) newline = y[i].c === '\n';
+    if (hinted.pre + hinted.suf === pre + suf && !newline) ({ pre, suf } = hinted);
   }
   const ops = [];
   if (before.offset > 0) ops.push({ retain: before.offset });
@@ -906,7 +955,7 @@ export function diffDocs(a, b, cursor) {
     pushRetain(ops, attrChange(x[x.length - suf + i].a, y[y.length - suf + i].a));
   }
   while (ops.length > 0 && ops[ops.length - 1].retain !== undefined && ops[ops.length - 1].attributes === undefined) ops.pop();
-  return ops.length > 0 ? ops : null;
+  return ops.length > 0 ? { ops, before: pre > 0 ? x[pre - 1].a ?? {} : before.offset === 0 ? {} : undefined } : null;
 }
 
 // ---------------------------------------------------------------------------
@@ -917,9 +966,10 @@ export function diffDocs(a, b, cursor) {
  * @param {import('prosemirror-model').Node} doc
  */
 export function docLength(doc) {
+  const r = roles(doc.type.schema);
   let n = 0;
-  forEachUnit(doc, (u) => {
-    n += u.length;
+  doc.forEach((child) => {
+    n += blockLength(r, child);
   });
   return n;
 }
@@ -996,11 +1046,16 @@ export function isRemoteTransaction(tr) {
 /**
  * applyTextDelta makes the changes of a delta of Text positions in text:
  * through text.applyDelta where the Text has it, else with insert,
- * insertEmbed, delete and format, inside one Doc transaction.
+ * insertEmbed, delete and format, inside one Doc transaction. There,
+ * inserted text may take marks that grow over it (bold typed after bold);
+ * to give it exactly the delta's attributes, the Text's delta is read
+ * after the inserts, unless hint.before tells that the character before
+ * them has no attributes and the inserts have none either.
  * @param {any} text
  * @param {any[]} delta
+ * @param {{before?: Record<string, any>}} [hint]
  */
-export function applyTextDelta(text, delta) {
+export function applyTextDelta(text, delta, hint = {}) {
   if (typeof text.applyDelta === 'function') {
     text.applyDelta(delta);
     return;
@@ -1026,6 +1081,8 @@ export function applyTextDelta(text, delta) {
       }
     }
     if (inserted.length === 0) return;
+    const plain = (a) => a === undefined || Object.keys(a).length === 0;
+    if (hint.before !== undefined && plain(hint.before) && inserted.every(([, , a]) => plain(a))) return;
     // Inserted text takes the marks that grow over it; it must have
     // exactly the attributes of the delta.
     const have = attributesAt(text.toDelta());
@@ -1088,7 +1145,7 @@ class SyncView {
     /** What the Text holds that the editor cannot show, reported once each. */
     this.reported = new Set();
     this.destroyed = false;
-    /** Set from a remote Text event until the end of its task: the pull it made saw the whole update. */
+    /** Set by a remote Text event until the provider's 'update' for the same update (or the end of the task): the pull it made saw the whole update. */
     this.fresh = false;
     this.unobserve = text.observe((ev) => {
       if (!ev.local && !this.fresh) {
@@ -1102,7 +1159,9 @@ class SyncView {
     // update catches it. An update that changed the text was pulled whole
     // by its text event already.
     const onUpdate = () => {
-      if (!this.fresh) this.onText();
+      const pulled = this.fresh;
+      this.fresh = false; // one update, one text event: a provider may apply several in one task
+      if (!pulled) this.onText();
     };
     const provider = shared.provider;
     const off = provider?.on?.('update', onUpdate);
@@ -1134,6 +1193,11 @@ class SyncView {
    * was, or (after an undo or redo) right after the change.
    */
   pull() {
+    // Typing the browser has put in the DOM but ProseMirror has not read
+    // yet would be read against the changed document, at the wrong place:
+    // it becomes a transaction of its own first (ProseMirror's internal
+    // domObserver, as other bindings use it).
+    this.view.domObserver?.flush?.();
     const state = this.view.state;
     const target = deltaToDoc(state.schema, this.text.toDelta(), {
       onUnsupported: (err) => {
@@ -1179,9 +1243,9 @@ class SyncView {
       this.synced = this.remoteTarget;
     }
     if (doc === this.synced || this.pending) return;
-    let delta;
+    let diff;
     try {
-      delta = diffDocs(this.synced, doc, view.state.selection.head);
+      diff = diffDetailed(this.synced, doc, view.state.selection.head);
     } catch (err) {
       // filterTransaction refuses such changes; one got through (a
       // transaction dispatched with filtering off): the editor goes back
@@ -1192,7 +1256,8 @@ class SyncView {
       return;
     }
     this.synced = doc;
-    if (delta === null) return;
+    if (diff === null) return;
+    const delta = diff.ops;
     this.applying = true;
     try {
       this.text.doc.transact(() => {
@@ -1200,7 +1265,7 @@ class SyncView {
         // The last line of a Text written elsewhere may lack its "\n";
         // the editor's last block has one.
         if (this.text.length === want - 1) applyTextDelta(this.text, [{ retain: this.text.length }, { insert: '\n' }]);
-        applyTextDelta(this.text, delta);
+        applyTextDelta(this.text, delta, { before: diff.before });
       });
     } catch (err) {
       this.shared.onError(err);
@@ -1444,7 +1509,11 @@ export function flowstateCursors(text, presence) {
       let destroyed = false;
       let publishing = false;
       const refresh = () => {
-        if (!destroyed) view.dispatch(view.state.tr.setMeta(flowstateCursorKey, true));
+        if (destroyed) return;
+        // New carets redraw the text around them: typing not read yet
+        // from the DOM is read first, or the redraw would drop it.
+        view.domObserver?.flush?.();
+        view.dispatch(view.state.tr.setMeta(flowstateCursorKey, true));
       };
       const onChange = () => refresh();
       const off = presence.on('change', onChange);

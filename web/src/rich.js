@@ -9,7 +9,7 @@
 
 import { decode } from '@msgpack/msgpack';
 import { RICH_END, RICH_START } from './item.js';
-import { compareCodePoints, wellFormed } from './codec.js';
+import { compareCodePoints, decodeUtf8, wellFormed } from './codec.js';
 import { encodeValue } from './value.js';
 
 /** EXPAND_NONE marks (links, comments) grow at neither end; encoded as 0. */
@@ -94,11 +94,6 @@ export function markValue(key, value) {
   return b.length === 1 && b[0] === 0xc0 ? null : b;
 }
 
-/** markOf returns the Mark of anchor it (start or end). @param {import('./item.js').Item} it */
-export function markOf(it) {
-  return it.rich === RICH_END ? it.entry.entry : it.entry;
-}
-
 /**
  * classOf orders siblings in the integration rule (RICH.md §R3): anchors
  * attached to the item before their gap come first (0: end anchors of
@@ -131,11 +126,31 @@ function sameAttrs(a, b) {
   return true;
 }
 
+/**
+ * decodeValue decodes a msgpack value. The usual mark values (true, a
+ * short string, a small integer) are read here: a delta holds one per
+ * attribute of every op, and the general decoder's set-up per call costs
+ * more than the value.
+ * @param {Uint8Array} b
+ */
+function decodeValue(b) {
+  const c = b[0];
+  if (b.length === 1) {
+    if (c === 0xc3) return true;
+    if (c === 0xc2) return false;
+    if (c <= 0x7f) return c;
+  } else if ((c & 0xe0) === 0xa0 && b.length === 1 + (c & 0x1f)) {
+    const s = decodeUtf8(b, 1, b.length);
+    if (s !== null) return s;
+  }
+  return decode(b);
+}
+
 /** decodeAttrs returns the attributes object of a delta op, or undefined when there are none. */
 function decodeAttrs(as) {
   if (as.length === 0) return undefined;
   const out = {};
-  for (const [k, v] of as) out[k] = decode(v);
+  for (const [k, v] of as) out[k] = decodeValue(v);
   return out;
 }
 

@@ -216,6 +216,7 @@ describe('diffDocs: the smallest Text change', () => {
     { name: 'typing a repeated letter', a: [p(t('aa'))], b: [p(t('aaa'))], delta: [{ retain: 2 }, { insert: 'a' }] },
     { name: 'typing a repeated letter, caret after the second', a: [p(t('aa'))], b: [p(t('aaa'))], cursor: 3, delta: [{ retain: 1 }, { insert: 'a' }] },
     { name: 'a space typed before a space, caret after it', a: [p(t('Hello world'))], b: [p(t('Hello  world'))], cursor: 7, delta: [{ retain: 5 }, { insert: ' ' }] },
+    { name: 'Enter at the end of a heading: the new block after its newline', a: [h(1, t('ab'))], b: [h(1, t('ab')), p()], cursor: 5, delta: [{ retain: 3 }, { insert: '\n' }] },
     { name: 'a deletion of a repeated letter, caret at the start', a: [p(t('xaay'))], b: [p(t('xay'))], cursor: 2, delta: [{ retain: 1 }, { delete: 1 }] },
     { name: 'typing after bold text, not bold', a: [p(t('ab', 'bold'))], b: [p(t('ab', 'bold'), t('c'))], delta: [{ retain: 2 }, { insert: 'c' }] },
     { name: 'deleting', a: [p(t('abc')), p(t('d'))], b: [p(t('ac')), p(t('d'))], delta: [{ retain: 1 }, { delete: 1 }] },
@@ -281,6 +282,41 @@ describe('diffDocs applied to a real Text', () => {
       applyTextDelta(text, diffDocs(da, db));
       assert.deepEqual(text.toDelta(), docToDelta(db), JSON.stringify(b));
       assert.ok(deltaToDoc(tiptap, text.toDelta()).eq(db));
+    }
+  });
+
+  test('applyTextDelta gives inserted text exactly its attributes, with and without a hint', () => {
+    const cases = [
+      { name: 'plain after bold', start: [{ insert: 'ab', attributes: { bold: true } }, { insert: '\n' }], delta: [{ retain: 2 }, { insert: 'c' }], hint: { before: { bold: true } } },
+      { name: 'plain after bold, no hint', start: [{ insert: 'ab', attributes: { bold: true } }, { insert: '\n' }], delta: [{ retain: 2 }, { insert: 'c' }], hint: undefined },
+      { name: 'italic after plain', start: [{ insert: 'ab\n' }], delta: [{ retain: 1 }, { insert: 'X', attributes: { italic: true } }], hint: { before: {} } },
+      { name: 'plain after plain', start: [{ insert: 'ab\n' }], delta: [{ retain: 2 }, { insert: 'cd' }], hint: { before: {} } },
+      { name: 'bold kept after bold', start: [{ insert: 'ab', attributes: { bold: true } }, { insert: '\n' }], delta: [{ retain: 2 }, { insert: 'c', attributes: { bold: true } }], hint: { before: { bold: true } } },
+    ];
+    const expect = (start, delta) => {
+      // The delta applied to the start, by hand: positions in units.
+      const chars = [];
+      for (const op of start) for (const c of op.insert) chars.push({ c, a: op.attributes });
+      let pos = 0;
+      for (const op of delta) {
+        if (op.retain) pos += op.retain;
+        else if (op.insert) {
+          for (const c of op.insert) chars.splice(pos++, 0, { c, a: op.attributes });
+        }
+      }
+      const out = [];
+      for (const ch of chars) {
+        const last = out.at(-1);
+        if (last && JSON.stringify(last.attributes) === JSON.stringify(ch.a)) last.insert += ch.c;
+        else out.push(ch.a ? { insert: ch.c, attributes: ch.a } : { insert: ch.c });
+      }
+      return out;
+    };
+    for (const c of cases) {
+      const text = new Doc().getText('t');
+      applyTextDelta(text, c.start);
+      applyTextDelta(text, c.delta, c.hint);
+      assert.deepEqual(text.toDelta(), expect(c.start, c.delta), c.name);
     }
   });
 
