@@ -1,10 +1,18 @@
 // Builds the browser bundles in dist/, which are committed and embedded in
 // the flowstate binary (embed.go):
 //
-//   dist/flowstate.js             the client core (src/index.js): Doc, Provider, presence, TextareaBinding
+//   dist/flowstate.js             the client core (src/index.js): Doc, Provider, presence, UndoManager
+//   dist/flowstate-textarea.js    the <textarea> binding (src/textarea.js), which imports the core
+//                                 from ./flowstate.js beside it rather than holding a copy
 //   dist/flowstate-codemirror.js  the CodeMirror 6 binding (src/codemirror.js) together with
 //                                 @codemirror/state, @codemirror/view and @codemirror/commands,
 //                                 re-exported whole, so that a page has exactly one copy of them
+//   dist/flowstate-prosemirror.js the ProseMirror binding (src/prosemirror.js) together with
+//                                 prosemirror-model, -state, -view, -transform, -keymap and -commands, re-exported whole;
+//                                 it imports the core's UndoManager from ./flowstate.js beside it
+//   dist/flowstate-tiptap.js      the TipTap extension (src/tiptap.js) and the binding together with
+//                                 @tiptap/core (re-exported whole), StarterKit and Image, importing the
+//                                 core's UndoManager from ./flowstate.js like the ProseMirror bundle
 //
 // Usage:
 //
@@ -34,6 +42,7 @@ const banner = '// FlowState client, built by web/build.mjs from web/src. Do not
 /** The bundles, each built from an entry file or from entry contents. */
 const bundles = [
   { out: 'flowstate.js', entry: 'src/index.js' },
+  { out: 'flowstate-textarea.js', entry: 'src/textarea.js', core: true },
   {
     out: 'flowstate-codemirror.js',
     contents: [
@@ -43,11 +52,49 @@ const bundles = [
       "export * from '@codemirror/commands';",
     ].join('\n'),
   },
+  {
+    out: 'flowstate-prosemirror.js',
+    core: true,
+    contents: [
+      "export * from './src/prosemirror.js';",
+      "export * from 'prosemirror-model';",
+      "export * from 'prosemirror-state';",
+      "export * from 'prosemirror-view';",
+      "export * from 'prosemirror-transform';",
+      "export * from 'prosemirror-keymap';",
+      "export * from 'prosemirror-commands';",
+    ].join('\n'),
+  },
+  {
+    out: 'flowstate-tiptap.js',
+    core: true,
+    contents: [
+      "export * from './src/tiptap.js';",
+      "export * from './src/prosemirror.js';",
+      "export * from '@tiptap/core';",
+      "export { default as StarterKit } from '@tiptap/starter-kit';",
+      "export { default as Image } from '@tiptap/extension-image';",
+    ].join('\n'),
+  },
 ];
 
 /**
+ * useCore is an esbuild plugin for a binding's bundle: the modules of the
+ * core that hold classes or state a page shares with the core bundle
+ * (undo.js: the binding's UndoManager must be the core's, which the Doc
+ * calls) are imported from ./flowstate.js, served beside the binding,
+ * instead of being bundled a second time.
+ */
+const useCore = {
+  name: 'use-core',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/undo\.js$/ }, () => ({ path: './flowstate.js', external: true }));
+  },
+};
+
+/**
  * bundle builds one bundle in memory and returns its bytes.
- * @param {{entry?: string, contents?: string}} b
+ * @param {{entry?: string, contents?: string, core?: boolean}} b
  * @param {boolean} minify
  */
 async function bundle(b, minify) {
@@ -65,6 +112,7 @@ async function bundle(b, minify) {
     banner: { js: banner },
     write: false,
     logLevel: 'warning',
+    plugins: b.core ? [useCore] : [],
   });
   return result.outputFiles[0].contents;
 }

@@ -7,7 +7,10 @@
 //
 //	/                         the demo page (demo/index.html)
 //	/flowstate.js             the client core bundle
+//	/flowstate-textarea.js    the <textarea> binding, which imports /flowstate.js
 //	/flowstate-codemirror.js  the CodeMirror 6 binding, with CodeMirror
+//	/flowstate-prosemirror.js the ProseMirror binding, with ProseMirror
+//	/flowstate-tiptap.js      the TipTap extension and binding, with TipTap
 //	/demo.js, /demo.css       the demo's script and style
 //
 // Every response carries a strong ETag (a hash of the content) and
@@ -16,7 +19,7 @@
 // changes. Clients that accept gzip get the assets compressed once at
 // start-up.
 //
-// The two bundles are public code meant to be imported by pages on other
+// The bundles are public code meant to be imported by pages on other
 // origins (an editor on app.example.com syncing through sync.example.com),
 // so they carry "Access-Control-Allow-Origin: *", which a cross-origin
 // module script needs. This does not open the WebSocket endpoint to other
@@ -53,7 +56,10 @@ var routes = []struct {
 }{
 	{"/", "demo/index.html", "text/html; charset=utf-8", false},
 	{"/flowstate.js", "dist/flowstate.js", "text/javascript; charset=utf-8", true},
+	{"/flowstate-textarea.js", "dist/flowstate-textarea.js", "text/javascript; charset=utf-8", true},
 	{"/flowstate-codemirror.js", "dist/flowstate-codemirror.js", "text/javascript; charset=utf-8", true},
+	{"/flowstate-prosemirror.js", "dist/flowstate-prosemirror.js", "text/javascript; charset=utf-8", true},
+	{"/flowstate-tiptap.js", "dist/flowstate-tiptap.js", "text/javascript; charset=utf-8", true},
 	{"/demo.js", "demo/demo.js", "text/javascript; charset=utf-8", false},
 	{"/demo.css", "demo/demo.css", "text/css; charset=utf-8", false},
 }

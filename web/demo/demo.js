@@ -1,32 +1,36 @@
-// FlowState demo: a CodeMirror editor on the Text "content" of the room
-// named by ?room= (default "demo"), with a connection badge, the list of
-// who is here and everyone's cursors. It uses only the public client API,
-// from the two bundles the server serves. A server started with
+// FlowState demo: an editor on a Text of the room named by ?room= (default
+// "demo"), with a connection badge, the list of who is here and
+// everyone's cursors. Two modes, two Texts of the same room, so that they
+// never fight: by default a CodeMirror editor on the plain Text "content";
+// with ?mode=rich a TipTap editor with a toolbar on the rich Text "rich"
+// (marks, headings, lists, quotes, code blocks). It uses only the public
+// client API, from the bundles the server serves. A server started with
 // --auth-secret needs a token: ?token= or the field the page shows when the
 // server asks for one. The editor is read-only until the room has loaded,
 // and again once the page can no longer sync (a refused token). A
-// document kept in this browser shows at once: its first screen after one
-// small read, editable, then the rest of its stored rendering, then the
-// Doc it binds to, which takes what was typed meanwhile.
+// document kept in this browser shows at once: in plain mode its first
+// screen after one small read, editable, then the rest of its stored
+// rendering, then the Doc it binds to, which takes what was typed
+// meanwhile; in rich mode the editor shows once the Doc has loaded.
 
 import { Doc, IndexedDBPersistence, Provider } from '/flowstate.js';
-import {
-  CodeMirrorBinding,
-  Compartment,
-  EditorState,
-  EditorView,
-  drawSelection,
-  highlightActiveLine,
-  highlightActiveLineGutter,
-  keymap,
-  lineNumbers,
-  placeholder,
-  showStored,
-  defaultKeymap,
-  earlyEdits,
-  history,
-  historyKeymap,
-} from '/flowstate-codemirror.js';
+import * as codemirror from '/flowstate-codemirror.js';
+
+const params = new URLSearchParams(location.search);
+
+/** The page's mode: "rich" for the TipTap editor, else "plain". */
+const MODE = params.get('mode') === 'rich' ? 'rich' : 'plain';
+
+/** The Text each mode edits: a rich Text and a plain one are different Texts. */
+const TEXT_NAMES = { plain: 'content', rich: 'rich' };
+
+/**
+ * tiptap is the TipTap bundle, loaded in rich mode only. CodeMirror's is
+ * imported statically: the plain mode must run before the page's
+ * DOMContentLoaded, to paint a stored document at once, which a module
+ * awaiting an import would not.
+ */
+const tiptap = MODE === 'rich' ? import('/flowstate-tiptap.js') : null;
 
 /** The room names the server accepts (protocol.ValidRoom). */
 const ROOM_RE = /^[A-Za-z0-9._~-]{1,128}$/;
@@ -39,29 +43,6 @@ const ANIMALS = ['Otter', 'Fox', 'Panda', 'Heron', 'Lynx', 'Koala', 'Falcon', 'B
 /** Storage keys: the name the user typed is kept across tabs, the rest per tab. */
 const NAME_KEY = 'flowstate.name';
 const TAB_KEY = 'flowstate.tab';
-
-/**
- * theme follows the page's colours (demo.css), light or dark, instead of
- * CodeMirror's light defaults.
- */
-const theme = EditorView.theme({
-  '&': { color: 'var(--text)', backgroundColor: 'var(--card)' },
-  '.cm-gutters': { color: 'var(--muted)', backgroundColor: 'var(--card)', borderRight: '1px solid var(--line)' },
-  '.cm-activeLine, .cm-activeLineGutter': { backgroundColor: 'var(--active-line)' },
-  '.cm-cursor, .cm-dropCursor': { borderLeftColor: 'var(--text)' },
-  '&.cm-focused > .cm-scroller > .cm-selectionLayer .cm-selectionBackground, .cm-selectionBackground, .cm-content ::selection': {
-    backgroundColor: 'var(--selection)',
-  },
-  '.cm-placeholder': { color: 'var(--muted)' },
-  // A remote caret's name shows while the pointer is over the caret (a
-  // band a few pixels wide around it), not all the time: drawn above the
-  // caret, it would cover the line above. The list of who is here names
-  // everyone, in the same colours.
-  '.cm-fs-caret': { pointerEvents: 'auto' },
-  '.cm-fs-caret::before': { content: '""', position: 'absolute', top: '0', bottom: '0', left: '-5px', width: '10px' },
-  '.cm-fs-caret-label': { opacity: '0', transition: 'opacity 0.15s', pointerEvents: 'none' },
-  '.cm-fs-caret:hover .cm-fs-caret-label': { opacity: '1' },
-});
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
@@ -265,14 +246,305 @@ function renderPeople(presence, me) {
   $('count').textContent = String(people.length);
 }
 
-/** The placeholder of an editor people may type into. */
-const writable = placeholder('Start typing… everyone in this room sees it as you type.');
-/** editable holds writable, or a locked editor with a placeholder that says why. */
-const editable = new Compartment();
+/**
+ * An Editor is the page's editor, whichever the mode: main drives it the
+ * same way in both.
+ * @typedef {object} Editor
+ * @property {(why: string | null) => void} setEditable takes typing (null), or shows why it does not
+ * @property {(texts: Record<string, string> | null) => boolean} showStored shows the stored rendering of the Texts before the binding, if the editor can; reports whether it did
+ * @property {(text: any, presence: any, provider: any) => unknown} bind binds the editor to the Text, once the Doc has loaded (rich mode: once its bundle has too)
+ * @property {() => void} focus
+ * @property {any} view the editor's view (CodeMirror's or ProseMirror's), for the console and the tests
+ * @property {any} [editor] the TipTap editor, in rich mode
+ */
 
-/** locked returns the extensions of an editor nobody may type into yet, and why. @param {string} why */
-function locked(why) {
-  return [EditorState.readOnly.of(true), EditorView.editable.of(false), placeholder(why)];
+/**
+ * plainEditor makes the CodeMirror editor of the plain mode. It starts
+ * unbound: a document kept in this browser shows in three steps, its
+ * first screen (one small read), then the rest of its stored rendering,
+ * then the Doc, loaded, to which the editor is bound. earlyEdits keeps
+ * what is typed before the binding, and the binding makes it in the Doc,
+ * moved over what the rendering lacked: the editor takes typing from the
+ * first screen on, and no keystroke is lost.
+ * @returns {Editor}
+ */
+function plainEditor(cm) {
+  const { Compartment, EditorState, EditorView, placeholder } = cm;
+  /**
+   * theme follows the page's colours (demo.css), light or dark, instead of
+   * CodeMirror's light defaults.
+   */
+  const theme = EditorView.theme({
+    '&': { color: 'var(--text)', backgroundColor: 'var(--card)' },
+    '.cm-gutters': { color: 'var(--muted)', backgroundColor: 'var(--card)', borderRight: '1px solid var(--line)' },
+    '.cm-activeLine, .cm-activeLineGutter': { backgroundColor: 'var(--active-line)' },
+    '.cm-cursor, .cm-dropCursor': { borderLeftColor: 'var(--text)' },
+    '&.cm-focused > .cm-scroller > .cm-selectionLayer .cm-selectionBackground, .cm-selectionBackground, .cm-content ::selection': {
+      backgroundColor: 'var(--selection)',
+    },
+    '.cm-placeholder': { color: 'var(--muted)' },
+    // A remote caret's name shows while the pointer is over the caret (a
+    // band a few pixels wide around it), not all the time: drawn above the
+    // caret, it would cover the line above. The list of who is here names
+    // everyone, in the same colours.
+    '.cm-fs-caret': { pointerEvents: 'auto' },
+    '.cm-fs-caret::before': { content: '""', position: 'absolute', top: '0', bottom: '0', left: '-5px', width: '10px' },
+    '.cm-fs-caret-label': { opacity: '0', transition: 'opacity 0.15s', pointerEvents: 'none' },
+    '.cm-fs-caret:hover .cm-fs-caret-label': { opacity: '1' },
+  });
+  /** The placeholder of an editor people may type into. */
+  const writable = placeholder('Start typing… everyone in this room sees it as you type.');
+  /** editable holds writable, or a locked editor with a placeholder that says why. */
+  const editable = new Compartment();
+  /** locked returns the extensions of an editor nobody may type into yet, and why. @param {string} why */
+  const locked = (why) => [EditorState.readOnly.of(true), EditorView.editable.of(false), placeholder(why)];
+
+  const view = new EditorView({
+    parent: $('editor'),
+    state: EditorState.create({
+      extensions: [
+        cm.lineNumbers(),
+        cm.history(),
+        cm.drawSelection(),
+        cm.highlightActiveLine(),
+        cm.highlightActiveLineGutter(),
+        theme,
+        EditorView.lineWrapping,
+        cm.earlyEdits(),
+        editable.of(locked('Loading the room…')),
+        cm.keymap.of([...cm.defaultKeymap, ...cm.historyKeymap]),
+        EditorView.contentAttributes.of({ 'aria-label': 'Shared document' }),
+      ],
+    }),
+  });
+  return {
+    view,
+    setEditable: (why) => view.dispatch({ effects: editable.reconfigure(why === null ? writable : locked(why)) }),
+    showStored(texts) {
+      const content = texts?.[TEXT_NAMES.plain];
+      if (!content) return false;
+      cm.showStored(view, content);
+      return true;
+    },
+    bind: (text, presence) => new cm.CodeMirrorBinding(text, view, { presence }),
+    focus: () => view.focus(),
+  };
+}
+
+// Toolbar icons, 20 × 20, drawn with currentColor.
+const svg = (body) =>
+  `<svg viewBox="0 0 20 20" width="18" height="18" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round">${body}</svg>`;
+const ICONS = {
+  code: svg('<path d="M7 6l-4 4 4 4M13 6l4 4-4 4"/>'),
+  link: svg('<path d="M8.5 11.5a3 3 0 0 0 4.2 0l2.6-2.6a3 3 0 0 0-4.2-4.2l-1 1M11.5 8.5a3 3 0 0 0-4.2 0l-2.6 2.6a3 3 0 0 0 4.2 4.2l1-1"/>'),
+  bulletList: svg('<path d="M8 5.5h9M8 10h9M8 14.5h9"/><circle cx="4" cy="5.5" r="1" fill="currentColor"/><circle cx="4" cy="10" r="1" fill="currentColor"/><circle cx="4" cy="14.5" r="1" fill="currentColor"/>'),
+  orderedList: svg('<path d="M8 5.5h9M8 10h9M8 14.5h9M3.5 4.5l1-.5v3.5M3 12.5c.5-1 2.5-1 2.2.6L3 15.5h2.5"/>'),
+  blockquote: svg('<path d="M4 4v12M8 6h8M8 10h8M8 14h5"/>'),
+  codeBlock: svg('<rect x="2.5" y="3.5" width="15" height="13" rx="2"/><path d="M8 8l-2 2 2 2M12 8l2 2-2 2"/>'),
+  undo: svg('<path d="M7.5 4.5L4 8l3.5 3.5M4 8h8a4 4 0 0 1 0 8H9"/>'),
+  redo: svg('<path d="M12.5 4.5L16 8l-3.5 3.5M16 8H8a4 4 0 0 0 0 8h3"/>'),
+};
+
+/**
+ * TOOLS are the toolbar's buttons, in groups: what each does to a TipTap
+ * command chain, and when it shows as pressed (active) or can be used
+ * (can, for undo and redo).
+ */
+const TOOLS = [
+  [
+    { name: 'bold', text: 'B', title: 'Bold (Ctrl+B)', run: (c) => c.toggleBold(), active: (e) => e.isActive('bold') },
+    { name: 'italic', text: 'I', title: 'Italic (Ctrl+I)', run: (c) => c.toggleItalic(), active: (e) => e.isActive('italic') },
+    { name: 'strike', text: 'S', title: 'Strikethrough (Ctrl+Shift+S)', run: (c) => c.toggleStrike(), active: (e) => e.isActive('strike') },
+    { name: 'code', title: 'Code (Ctrl+E)', run: (c) => c.toggleCode(), active: (e) => e.isActive('code') },
+    { name: 'link', title: 'Link', link: true, active: (e) => e.isActive('link') },
+  ],
+  [1, 2, 3].map((level) => ({
+    name: `h${level}`,
+    text: `H${level}`,
+    title: `Heading ${level} (Ctrl+Alt+${level})`,
+    run: (c) => c.toggleHeading({ level }),
+    active: (e) => e.isActive('heading', { level }),
+  })),
+  [
+    { name: 'bulletList', title: 'Bulleted list (Ctrl+Shift+8)', run: (c) => c.toggleBulletList(), active: (e) => e.isActive('bulletList') },
+    { name: 'orderedList', title: 'Numbered list (Ctrl+Shift+7)', run: (c) => c.toggleOrderedList(), active: (e) => e.isActive('orderedList') },
+    { name: 'blockquote', title: 'Quote (Ctrl+Shift+B)', run: (c) => c.toggleBlockquote(), active: (e) => e.isActive('blockquote') },
+    { name: 'codeBlock', title: 'Code block (Ctrl+Alt+C)', run: (c) => c.toggleCodeBlock(), active: (e) => e.isActive('codeBlock') },
+  ],
+  [
+    { name: 'undo', title: 'Undo your last change (Ctrl+Z)', run: (c) => c.undo(), can: (e) => e.can().undo() },
+    { name: 'redo', title: 'Redo (Ctrl+Shift+Z)', run: (c) => c.redo(), can: (e) => e.can().redo() },
+  ],
+];
+
+/**
+ * applyLink links the selection, or takes the link off where the caret is
+ * in one. With nothing selected, the address itself is typed as a link.
+ * It reports what it could not do.
+ * @param {any} editor
+ * @param {(message: string) => void} refused
+ */
+function applyLink(editor, refused) {
+  if (editor.isActive('link')) {
+    editor.chain().focus().extendMarkRange('link').unsetLink().run();
+    return;
+  }
+  const href = window.prompt('Link to', 'https://')?.trim();
+  if (!href || href === 'https://') {
+    editor.commands.focus();
+    return;
+  }
+  const { empty } = editor.state.selection;
+  const chain = editor.chain().focus();
+  const done = empty
+    ? chain.insertContent({ type: 'text', text: href, marks: [{ type: 'link', attrs: { href } }] }).run()
+    : chain.setLink({ href }).run();
+  // TipTap refuses addresses that could run script (javascript:…).
+  if (!done || !editor.isActive('link')) refused(`"${href.slice(0, 100)}" is not an address a link may have.`);
+}
+
+/**
+ * richEditor makes the TipTap editor of the rich mode and its toolbar.
+ * TipTap's binding shows the Text as soon as it starts, so the editor is
+ * made at bind, once the Doc has loaded and the bundle (a promise) with
+ * it; until then the page shows why it is empty.
+ * @returns {Editor}
+ */
+function richEditor(bundle) {
+  const parent = $('editor');
+  parent.classList.add('rich');
+  document.body.classList.add('mode-rich');
+  /** @type {any} */
+  let editor = null;
+  /** @type {string | null} */
+  let why = 'Loading the room…';
+
+  let hideRefused = 0;
+  /** refused says for a few seconds what the editor would not do. */
+  const refused = (message) => {
+    const el = $('refused');
+    el.textContent = message;
+    el.hidden = false;
+    clearTimeout(hideRefused);
+    hideRefused = setTimeout(() => (el.hidden = true), 6000);
+  };
+
+  const toolbar = $('toolbar');
+  const buttons = [];
+  for (const group of TOOLS) {
+    const g = document.createElement('div');
+    g.className = 'tool-group';
+    for (const tool of group) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'tool';
+      b.dataset.tool = tool.name;
+      b.title = tool.title;
+      b.setAttribute('aria-label', tool.title.replace(/ \(.*\)$/, ''));
+      if (tool.active) b.setAttribute('aria-pressed', 'false');
+      if (ICONS[tool.name]) b.innerHTML = ICONS[tool.name]; // our own markup, never input
+      else b.textContent = tool.text;
+      // Keep the editor's selection: a click on a button would take focus.
+      b.addEventListener('mousedown', (ev) => ev.preventDefault());
+      b.addEventListener('click', () => {
+        if (editor === null || why !== null) return;
+        if (tool.link) applyLink(editor, refused);
+        else tool.run(editor.chain().focus()).run();
+      });
+      g.append(b);
+      buttons.push({ b, tool });
+    }
+    toolbar.append(g);
+  }
+  toolbar.hidden = false;
+
+  /** refresh shows the formats at the selection, and the placeholder of an empty editor. */
+  const refresh = () => {
+    for (const { b, tool } of buttons) {
+      const usable = editor !== null && why === null;
+      b.disabled = !usable || (tool.can !== undefined && !tool.can(editor));
+      if (tool.active) b.setAttribute('aria-pressed', String(usable && tool.active(editor)));
+    }
+    parent.dataset.placeholder = why ?? 'Start typing… everyone in this room sees it as you type.';
+    parent.dataset.empty = String(editor === null || editor.isEmpty);
+  };
+  refresh();
+  let queued = false;
+  /** later refreshes once the current task's changes are all made. */
+  const later = () => {
+    if (queued) return;
+    queued = true;
+    queueMicrotask(() => {
+      queued = false;
+      refresh();
+    });
+  };
+
+  return {
+    get view() {
+      return editor?.view ?? null;
+    },
+    get editor() {
+      return editor;
+    },
+    setEditable(w) {
+      why = w;
+      editor?.setEditable(w === null, false);
+      refresh();
+    },
+    showStored: () => false,
+    async bind(text, presence, provider) {
+      let tt;
+      try {
+        tt = await bundle;
+      } catch (err) {
+        why = `The editor could not load: ${err.message}`;
+        refresh();
+        return;
+      }
+      editor = new tt.Editor({
+        element: parent,
+        editable: why === null,
+        extensions: [
+          tt.StarterKit.configure({
+            undoRedo: false, // undo is the Text's: local edits only
+            trailingNode: false, // every page would add the same paragraph at once
+            horizontalRule: false, // the rich Text has no rules
+            link: { openOnClick: false, autolink: true, defaultProtocol: 'https' },
+          }),
+          tt.Image,
+          tt.FlowStateCollaboration.configure({
+            text,
+            provider,
+            presence,
+            onError: (err) => refused(`That change can't be shared, so it was not made: ${err.message}`),
+          }),
+        ],
+        editorProps: { attributes: { 'aria-label': 'Shared document', spellcheck: 'true' } },
+        // After the transaction: undo and redo change the Text from a
+        // microtask, and what they leave to redo is known only after it.
+        onTransaction: later,
+      });
+      refresh();
+      if (document.activeElement === document.body) editor.commands.focus();
+    },
+    focus: () => editor?.commands.focus(),
+  };
+}
+
+/**
+ * modeLinks points the Plain and Rich links at this room in each mode,
+ * keeping the rest of the address (a token), and marks the current one.
+ */
+function modeLinks() {
+  for (const mode of ['plain', 'rich']) {
+    const a = /** @type {HTMLAnchorElement} */ ($(`mode-${mode}`));
+    const u = new URL(location.href);
+    if (mode === 'rich') u.searchParams.set('mode', 'rich');
+    else u.searchParams.delete('mode');
+    a.href = u.href;
+    if (mode === MODE) a.setAttribute('aria-current', 'page');
+  }
 }
 
 /**
@@ -304,11 +576,10 @@ function showInvalidRoom(room) {
 }
 
 function main() {
-  const params = new URLSearchParams(location.search);
   const room = params.get('room') || 'demo';
   $('room-name').textContent = room;
   const share = new URL(location.pathname, location.href);
-  share.search = new URLSearchParams({ room }).toString();
+  share.search = new URLSearchParams(MODE === 'rich' ? { room, mode: 'rich' } : { room }).toString();
   const shareLink = /** @type {HTMLAnchorElement} */ ($('share-link'));
   shareLink.href = share.href;
   $('share').addEventListener('click', async () => {
@@ -323,6 +594,8 @@ function main() {
     setTimeout(() => ($('share').textContent = 'Copy link'), 1500);
   });
 
+  modeLinks();
+
   if (!ROOM_RE.test(room)) {
     showInvalidRoom(room);
     return;
@@ -330,7 +603,7 @@ function main() {
 
   const me = identity();
   const doc = new Doc();
-  const text = doc.getText('content');
+  const text = doc.getText(TEXT_NAMES[MODE]);
   let token = params.get('token') ?? '';
   // The document is kept in this browser too: a page opened offline shows
   // it at once, and edits made offline survive reloads. Other tabs of the
@@ -347,37 +620,14 @@ function main() {
   const presence = provider.presence;
   presence.setLocal({ name: me.name, color: me.color });
 
-  // The editor starts unbound. A document kept in this browser shows in
-  // three steps: its first screen (one small read), then the rest of its
-  // stored rendering, then the Doc, loaded, to which the editor is bound.
-  // earlyEdits keeps what is typed before the binding, and the binding
-  // makes it in the Doc, moved over what the rendering lacked: the editor
-  // takes typing from the first screen on, and no keystroke is lost.
-  const view = new EditorView({
-    parent: $('editor'),
-    state: EditorState.create({
-      extensions: [
-        lineNumbers(),
-        history(),
-        drawSelection(),
-        highlightActiveLine(),
-        highlightActiveLineGutter(),
-        theme,
-        EditorView.lineWrapping,
-        earlyEdits(),
-        editable.of(locked('Loading the room…')),
-        keymap.of([...defaultKeymap, ...historyKeymap]),
-        EditorView.contentAttributes.of({ 'aria-label': 'Shared document' }),
-      ],
-    }),
-  });
+  const editor = MODE === 'rich' ? richEditor(tiptap) : plainEditor(codemirror);
   // Typing is invited only while the page can sync: from the first
   // Welcome on, and not after the server refused it for good. Offline
   // after that, edits stay in the page and go out on reconnection.
   let isLocked = true;
   const setEditable = (why) => {
     isLocked = why !== null;
-    view.dispatch({ effects: editable.reconfigure(why === null ? writable : locked(why)) });
+    editor.setEditable(why);
   };
 
   // A permanent error closes the provider: the badge says "error" rather
@@ -399,9 +649,7 @@ function main() {
   let bound = false; // to the Text; what is stored shows before, but never after it
   /** stored shows stored text of the room, once there is some, and invites typing. */
   const stored = (texts) => {
-    const content = texts?.content;
-    if (bound || !content) return;
-    showStored(view, content);
+    if (bound || !editor.showStored(texts)) return;
     if (isLocked && !failed && !tokenWanted) {
       loaded = true;
       setEditable(null);
@@ -458,7 +706,7 @@ function main() {
   // The provider connects only after this load, so the editor is bound
   // before a Welcome can unlock it.
   persistence.whenSynced.then(() => {
-    new CodeMirrorBinding(text, view, { presence });
+    editor.bind(text, presence, provider);
     bound = true;
     if (isLocked && !failed && !tokenWanted && persistence.enabled && doc.stateVector().size > 0) {
       loaded = true;
@@ -473,7 +721,7 @@ function main() {
     // Kept in the address, so that a reload or a copied link works.
     const u = new URL(location.href);
     u.searchParams.set('token', token);
-    window.history.replaceState(null, '', u); // history is CodeMirror's, imported above
+    window.history.replaceState(null, '', u);
     headline = 'Connecting with the new token…';
     tokenWanted = false;
     showProblem();
@@ -504,8 +752,20 @@ function main() {
   });
 
   // For the console, and for the end-to-end tests that read the state.
-  window.flowstate = { doc, text, provider, presence, view, persistence };
-  view.focus();
+  window.flowstate = {
+    doc,
+    text,
+    provider,
+    presence,
+    persistence,
+    get view() {
+      return editor.view;
+    },
+    get editor() {
+      return editor.editor;
+    },
+  };
+  editor.focus();
 }
 
 main();

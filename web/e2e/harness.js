@@ -203,13 +203,15 @@ export function readmeExamples() {
 }
 
 /**
- * editorText returns the text of the page's editor: a textarea's value or
- * a CodeMirror editor's lines.
+ * editorText returns the text of the page's editor: a textarea's value, a
+ * CodeMirror editor's lines or a ProseMirror editor's text.
  */
 export function editorText(page) {
   return page.evaluate(() => {
     const ta = document.querySelector('textarea');
     if (ta) return ta.value;
+    const pm = document.querySelector('.ProseMirror');
+    if (pm) return pm.innerText;
     return [...document.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n');
   });
 }
@@ -219,7 +221,7 @@ export function editorText(page) {
  * second page shows what was typed.
  */
 export async function typeAndSync(a, b, typed) {
-  await a.locator('textarea, .cm-content').first().click();
+  await a.locator('textarea, .cm-content, .ProseMirror').first().click();
   await a.keyboard.type(typed, { delay: 5 });
   const deadline = Date.now() + WAIT;
   while (!(await editorText(b)).includes(typed)) {

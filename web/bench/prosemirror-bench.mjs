@@ -1,0 +1,111 @@
+// prosemirror-bench.mjs — the cost of the ProseMirror binding's two paths
+// on a large rich document, in Node with the real prosemirror-model and
+// the real Text (no browser: the view's own cost is ProseMirror's).
+//
+// Usage (from web/):
+//   node bench/prosemirror-bench.mjs [--blocks 2000] [--runs 200]
+//
+// The document has --blocks blocks of about 60 characters: paragraphs with
+// bold and links, headings, list items. It measures, as the median over
+// --runs runs:
+//   local    one character typed in the middle block: diffDocs (the Text
+//            delta of the editor change) and its application to the Text
+//            (plain text after plain text, which the fallback of
+//            applyTextDelta, without text.applyDelta, makes with no read of
+//            text.toDelta)
+//   format   bold over a word of the middle block: the same
+//   remote   what a remote change costs the editor: text.toDelta,
+//            deltaToDoc and the changed range of the two documents
+// and, once, docToDelta and deltaToDoc of the whole document.
+
+import { performance } from 'node:perf_hooks';
+import { Transform } from 'prosemirror-transform';
+import { getSchema } from '@tiptap/core';
+import StarterKit from '@tiptap/starter-kit';
+import Image from '@tiptap/extension-image';
+import { Doc } from '../src/index.js';
+import { applyTextDelta, changedRange, deltaToDoc, diffDocs, docToDelta } from '../src/prosemirror.js';
+
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+};
+const BLOCKS = arg('blocks', 2000);
+const RUNS = arg('runs', 200);
+
+const schema = getSchema([StarterKit, Image]);
+const words = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do'.split(' ');
+const json = { type: 'doc', content: [] };
+for (let i = 0; i < BLOCKS; i++) {
+  const s = words.map((w, k) => words[(k + i) % words.length]).join(' ');
+  const inline = [
+    { type: 'text', text: s.slice(0, 20) },
+    { type: 'text', text: s.slice(20, 30), marks: [{ type: 'bold' }] },
+    { type: 'text', text: s.slice(30, 40), marks: [{ type: 'link', attrs: { href: `/p/${i}` } }] },
+    { type: 'text', text: s.slice(40) },
+  ];
+  if (i % 10 === 0) json.content.push({ type: 'heading', attrs: { level: 2 }, content: inline });
+  else if (i % 10 < 4) json.content.push({ type: 'bulletList', content: [{ type: 'listItem', content: [{ type: 'paragraph', content: inline }] }] });
+  else json.content.push({ type: 'paragraph', content: inline });
+}
+// Adjacent lists merge in the Text (as in Quill): start from the merged form.
+const base = deltaToDoc(schema, docToDelta(schema.nodeFromJSON(json)));
+
+const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
+const time = (fn) => {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
+};
+
+const delta = docToDelta(base);
+let chars = 0;
+for (const op of delta) chars += typeof op.insert === 'string' ? op.insert.length : 1;
+console.log(`document: ${BLOCKS} blocks, ${chars} characters, ${delta.length} delta ops`);
+const whole = (fn) => median(Array.from({ length: 9 }, () => time(fn)));
+console.log(`docToDelta (whole)  ${whole(() => docToDelta(base)).toFixed(2)} ms`);
+console.log(`deltaToDoc (whole)  ${whole(() => deltaToDoc(schema, delta)).toFixed(2)} ms`);
+
+const text = new Doc().getText('body');
+applyTextDelta(text, delta);
+
+// The middle block's first text position.
+let mid = 0;
+let seen = 0;
+base.descendants((node, pos) => {
+  if (node.isTextblock && seen++ === BLOCKS >> 1) mid = pos + 1;
+  return !node.isTextblock;
+});
+
+const local = [];
+const format = [];
+const remote = [];
+const diffT = [];
+const toDeltaT = [];
+const buildT = [];
+const rangeT = [];
+let doc = base;
+for (let r = 0; r < RUNS; r++) {
+  const next = new Transform(doc).insert(mid + 5, schema.text('x')).doc; // inside the plain start of the block
+  let d;
+  diffT.push(time(() => (d = diffDocs(doc, next, mid + 6))));
+  // The binding passes what it knows of the character before the insert:
+  // plain text typed after plain text needs no reading back.
+  local.push(diffT.at(-1) + time(() => applyTextDelta(text, d ?? [], { before: {} })));
+  doc = next;
+  const mark = schema.marks.bold.create();
+  const withBold = (r % 2 === 0 ? new Transform(doc).addMark(mid + 1, mid + 4, mark) : new Transform(doc).removeMark(mid + 1, mid + 4, mark)).doc;
+  format.push(time(() => applyTextDelta(text, diffDocs(doc, withBold) ?? [])));
+  doc = withBold;
+  toDeltaT.push(time(() => (d = text.toDelta())));
+  let target;
+  buildT.push(time(() => (target = deltaToDoc(schema, d))));
+  rangeT.push(time(() => changedRange(doc, target)));
+  remote.push(toDeltaT.at(-1) + buildT.at(-1) + rangeT.at(-1));
+}
+
+const check = deltaToDoc(schema, text.toDelta());
+if (!check.eq(doc)) throw new Error('the Text does not hold the editor document at the end');
+console.log(`local    (1 char)    ${median(local).toFixed(3)} ms, of which diffDocs ${median(diffT).toFixed(3)} ms`);
+console.log(`format   (bold)      ${median(format).toFixed(3)} ms`);
+console.log(`remote   (pull)      ${median(remote).toFixed(3)} ms: text.toDelta ${median(toDeltaT).toFixed(3)}, deltaToDoc ${median(buildT).toFixed(3)}, changedRange ${median(rangeT).toFixed(3)}`);
