@@ -308,13 +308,7 @@ func (t *Text) InsertEmbed(pos int, value any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("crdt: embed value: %w", err)
 	}
-	return t.doc.local(func() {
-		c := t.doc.me
-		t.setEmbed(ID{c.id, c.next}, b)
-		lf, i, leftItem, rightItem := t.gapAt(pos)
-		left, right := gapRefs(leftItem, rightItem)
-		t.place(c, 1, leftItem, left, right, lf, i, embedContent, richEmbed)
-	})
+	return t.doc.local(func() { t.insertEmbed(pos, b) })
 }
 
 // setEmbed records the value of embed id.
@@ -341,11 +335,68 @@ type attr struct {
 	value []byte
 }
 
-// open is a mark whose start anchor the walk of ToDelta has passed and
-// whose end anchor it has not.
+// open is a mark whose start anchor a walk has passed and whose end anchor
+// it has not.
 type open struct {
 	id ID
 	m  *mark
+}
+
+// A resolver follows a walk over a Text's sequence, anchor by anchor, and
+// gives the formatting in effect (RICH.md §R4): for each key, the open
+// mark with the greatest (seq, client) wins. It keeps for each key the set
+// of open marks and its current winner; an end anchor recomputes the
+// winner only when it closes it.
+type resolver struct {
+	t         *Text
+	openByKey map[string][]open
+	winner    map[string]open
+	dirty     bool
+	attrs     []attr // the formatting in effect, sorted by key; never mutated
+}
+
+func newResolver(t *Text) *resolver {
+	return &resolver{t: t, openByKey: map[string][]open{}, winner: map[string]open{}}
+}
+
+// anchor takes the start or end anchor it into account.
+func (r *resolver) anchor(it *item) {
+	m, id := r.t.markOf(it)
+	if it.rich == richStart {
+		r.openByKey[m.key] = append(r.openByKey[m.key], open{id, m})
+		if w, ok := r.winner[m.key]; !ok || m.beats(id.Client, w.m, w.id.Client) {
+			r.winner[m.key] = open{id, m}
+			r.dirty = true
+		}
+		return
+	}
+	os := slices.DeleteFunc(r.openByKey[m.key], func(o open) bool { return o.id == id })
+	r.openByKey[m.key] = os
+	if w, ok := r.winner[m.key]; ok && w.id == id {
+		delete(r.winner, m.key)
+		for _, o := range os {
+			if w, ok := r.winner[m.key]; !ok || o.m.beats(o.id.Client, w.m, w.id.Client) {
+				r.winner[m.key] = o
+			}
+		}
+		r.dirty = true
+	}
+}
+
+// current returns the formatting in effect, without removals. The slice
+// stays valid after later anchors.
+func (r *resolver) current() []attr {
+	if r.dirty {
+		r.attrs = nil
+		for k, w := range r.winner {
+			if w.m.value != nil {
+				r.attrs = append(r.attrs, attr{k, w.m.value})
+			}
+		}
+		slices.SortFunc(r.attrs, func(a, b attr) int { return strings.Compare(a.key, b.key) })
+		r.dirty = false
+	}
+	return r.attrs
 }
 
 // ToDelta returns the text as a Quill-shaped delta of inserts: runs of
@@ -354,61 +405,26 @@ type open struct {
 // its value; a removal (nil) gives none (RICH.md §R4).
 func (t *Text) ToDelta() []RichOp {
 	var ops []RichOp
-	var attrs []attr // the formatting in effect, sorted by key
 	var runAttrs []attr
 	var run strings.Builder
-	openByKey := map[string][]open{}
-	winner := map[string]open{}
 	flush := func() {
 		if run.Len() > 0 {
 			ops = append(ops, RichOp{Insert: run.String(), Attributes: decodeAttrs(runAttrs)})
 			run.Reset()
 		}
 	}
-	dirty := false
+	r := newResolver(t)
 	for lf := t.first; lf != nil; lf = lf.next {
 		for _, it := range lf.items {
 			switch {
-			case it.rich == richStart:
-				m, id := t.markOf(it)
-				openByKey[m.key] = append(openByKey[m.key], open{id, m})
-				if w, ok := winner[m.key]; !ok || m.beats(id.Client, w.m, w.id.Client) {
-					winner[m.key] = open{id, m}
-					dirty = true
-				}
-			case it.rich == richEnd:
-				m, id := t.markOf(it)
-				os := openByKey[m.key]
-				os = slices.DeleteFunc(os, func(o open) bool { return o.id == id })
-				openByKey[m.key] = os
-				if winner[m.key].id == id {
-					delete(winner, m.key)
-					for _, o := range os {
-						if w, ok := winner[m.key]; !ok || o.m.beats(o.id.Client, w.m, w.id.Client) {
-							winner[m.key] = o
-						}
-					}
-					dirty = true
-				}
+			case it.rich >= richStart:
+				r.anchor(it)
 			case it.deleted:
+			case it.rich == richEmbed:
+				flush()
+				ops = append(ops, RichOp{Insert: t.embedValue(it), Attributes: decodeAttrs(r.current())})
 			default:
-				if dirty {
-					attrs = attrs[:0:0]
-					for k, w := range winner {
-						if w.m.value != nil {
-							attrs = append(attrs, attr{k, w.m.value})
-						}
-					}
-					slices.SortFunc(attrs, func(a, b attr) int { return strings.Compare(a.key, b.key) })
-					dirty = false
-				}
-				if it.rich == richEmbed {
-					flush()
-					var v any
-					_ = msgpack.Unmarshal(t.embeds[ID{it.c.id, it.clock}], &v)
-					ops = append(ops, RichOp{Insert: v, Attributes: decodeAttrs(attrs)})
-					continue
-				}
+				attrs := r.current()
 				if run.Len() > 0 && !sameAttrs(attrs, runAttrs) {
 					flush()
 				}
@@ -419,6 +435,13 @@ func (t *Text) ToDelta() []RichOp {
 	}
 	flush()
 	return ops
+}
+
+// embedValue returns the decoded value of embed item it.
+func (t *Text) embedValue(it *item) any {
+	var v any
+	_ = msgpack.Unmarshal(t.embeds[ID{it.c.id, it.clock}], &v) // checked when made or decoded
+	return v
 }
 
 func sameAttrs(a, b []attr) bool {
