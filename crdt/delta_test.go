@@ -521,8 +521,8 @@ func TestRichEvents(t *testing.T) {
 	}
 }
 
-// TestRichEventsReplay has 2–3 replicas make random rich edits, deltas
-// and blocks, in transactions of one or more, and exchange updates in
+// TestRichEventsReplay has 2–3 replicas make random rich edits, deltas,
+// blocks, undos and redos, in transactions of one or more, and exchange updates in
 // random order and by state vector. Each replica keeps a model of its
 // text fed only by its events: after every transaction, local or remote,
 // the model equals ToDelta.
@@ -532,9 +532,18 @@ func TestRichEventsReplay(t *testing.T) {
 		docs := make([]*crdt.Doc, n)
 		models := make([]deltaModel, n)
 		inbox := make([][][]byte, n)
+		undo := make([]*crdt.UndoManager, n)
+		broadcast := func(from int, u []byte) {
+			for j := range docs {
+				if j != from && u != nil {
+					inbox[j] = append(inbox[j], u)
+				}
+			}
+		}
 		for i := range docs {
 			i := i
 			docs[i] = crdt.NewDocWithClient(replicaIDs[i])
+			undo[i] = crdt.NewUndoManager(crdt.UndoOptions{CaptureTimeout: -1}, docs[i].Text("t"))
 			docs[i].Text("t").Observe(func(e crdt.TextEvent) {
 				m, err := models[i].apply(e.Delta, nil)
 				if err != nil {
@@ -551,7 +560,16 @@ func TestRichEventsReplay(t *testing.T) {
 		for range rapid.IntRange(1, opSize(20, 50)).Draw(t, "steps") {
 			i := rapid.IntRange(0, n-1).Draw(t, "replica")
 			d := docs[i]
-			switch rapid.IntRange(0, 6).Draw(t, "action") {
+			switch rapid.IntRange(0, 8).Draw(t, "action") {
+			case 3, 4:
+				f := undo[i].Undo
+				if rapid.Bool().Draw(t, "redo") {
+					f = undo[i].Redo
+				}
+				u, _ := f()
+				check(i, "an undo or redo")
+				broadcast(i, u)
+				continue
 			case 0, 1:
 				if len(inbox[i]) == 0 {
 					continue
@@ -594,18 +612,17 @@ func TestRichEventsReplay(t *testing.T) {
 				t.Fatal(err)
 			}
 			check(i, "a local transaction")
-			if u != nil {
-				for j := range docs {
-					if j != i {
-						inbox[j] = append(inbox[j], u)
-					}
-				}
-			}
+			broadcast(i, u)
 		}
 		for i := range docs {
 			for _, u := range inbox[i] {
 				mustApply(t, docs[i], u)
 				check(i, "the last updates")
+			}
+		}
+		for i := range docs[1:] {
+			if got, want := jsonOf(docs[i+1].Text("t").ToDelta()), jsonOf(docs[0].Text("t").ToDelta()); got != want {
+				t.Fatalf("replica %d: %s, replica 0: %s", i+1, got, want)
 			}
 		}
 	})

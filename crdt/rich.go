@@ -198,6 +198,9 @@ func markValue(key string, value any) ([]byte, error) {
 
 // format places a mark's two anchors (RICH.md §R3).
 func (t *Text) format(pos, n int, key string, value []byte, rule ExpandRule) {
+	if cp := t.doc.txn.capture; cp != nil {
+		cp.formatted(t, pos, n, key, value, rule)
+	}
 	c := t.doc.me
 	t.touch()
 	t.setMark(ID{c.id, c.next}, &mark{key: key, value: value, seq: t.maxSeq + 1, expand: rule})
