@@ -627,3 +627,50 @@ func TestRichEventsReplay(t *testing.T) {
 		}
 	})
 }
+
+// FuzzApplyDelta decodes JSON deltas and applies them to a small rich
+// text: decoding never panics, a decoded delta encodes and decodes again,
+// and ApplyDelta either applies it, giving the same text on a replica that
+// applies its update, or returns an error and changes nothing.
+func FuzzApplyDelta(f *testing.F) {
+	for _, tt := range applyDeltaTests {
+		f.Add([]byte(jsonOf(tt.delta)))
+	}
+	for _, tt := range badDeltaTests {
+		if b, err := json.Marshal(tt.delta); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`[{"insert":{"image":"a.png"},"attributes":{"link":null}},{"retain":{"x":1}}]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var delta []crdt.DeltaOp
+		if json.Unmarshal(b, &delta) != nil {
+			return
+		}
+		again, err := json.Marshal(delta)
+		if err != nil {
+			return // values JSON cannot hold, such as NaN, never decode
+		}
+		var back []crdt.DeltaOp
+		if err := json.Unmarshal(again, &back); err != nil {
+			t.Fatalf("%s re-encoded as %s does not decode: %v", b, again, err)
+		}
+		d, x := richText(t, insStep(0, "ab\ncd\n"), formatStep(1, 3, "bold", true), embedStep(4, 1))
+		before := d.Snapshot()
+		r := crdt.NewDocWithClient(2)
+		mustApply(t, r, before)
+		u, err := x.ApplyDelta(delta)
+		if err != nil {
+			if !bytes.Equal(d.Snapshot(), before) {
+				t.Fatalf("%s: error %v, but the document changed", b, err)
+			}
+			return
+		}
+		if u != nil {
+			mustApply(t, r, u)
+		}
+		if got, want := jsonOf(r.Text("t").ToDelta()), jsonOf(x.ToDelta()); got != want {
+			t.Fatalf("%s: replica %s, local %s", b, got, want)
+		}
+	})
+}
