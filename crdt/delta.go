@@ -253,8 +253,8 @@ func (t *Text) cells(pos, n int) []cell {
 	}
 	end := pos + n
 	r := newResolver(t)
-	p := 0
-	for lf := t.first; lf != nil && p < end; lf = lf.next {
+	lf, p := t.skipTo(pos, r.anchor)
+	for ; lf != nil && p < end; lf = lf.next {
 		for _, it := range lf.items {
 			if p >= end {
 				break

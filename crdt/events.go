@@ -204,11 +204,19 @@ type attrRun struct {
 // in one walk with two resolvers: one sees every anchor, the other only
 // those that were there before the transaction (anchors never move or go,
 // so the old formatting of a kept position is what the old anchors give).
-func (t *Text) attrRuns(end int) []attrRun {
-	var out []attrRun
+func (t *Text) attrRuns(from, end int) []attrRun {
 	now, was := newResolver(t), newResolver(t)
-	p := 0
-	for lf := t.first; lf != nil; lf = lf.next {
+	lf, p := t.skipTo(from, func(a *item) {
+		now.anchor(a)
+		if !t.newAnchors[a] {
+			was.anchor(a)
+		}
+	})
+	var out []attrRun
+	if p > 0 {
+		out = append(out, attrRun{n: p}) // kept positions before from
+	}
+	for ; lf != nil; lf = lf.next {
 		for _, it := range lf.items {
 			if end >= 0 && p >= end {
 				return out
@@ -268,18 +276,22 @@ func changed(was, now []attr) []attr {
 // changes of formatting of the positions they keep, over the whole text.
 func (t *Text) annotate(delta []DeltaOp) []DeltaOp {
 	full := len(t.newAnchors) > 0
-	end := -1 // the whole text
+	from, end := 0, -1 // the whole text
 	if !full {
-		// Only inserts need attributes: walk as far as the last of them.
-		if !slices.ContainsFunc(delta, func(op DeltaOp) bool { return op.Insert != "" }) {
+		// Only inserts need attributes: walk from the first to the last.
+		first := slices.IndexFunc(delta, func(op DeltaOp) bool { return op.Insert != "" })
+		if first < 0 {
 			return delta
 		}
 		end = 0
-		for _, op := range delta {
+		for i, op := range delta {
+			if i == first {
+				from = end
+			}
 			end += op.Retain + utf8.RuneCountInString(op.Insert)
 		}
 	}
-	runs := t.attrRuns(end)
+	runs := t.attrRuns(from, end)
 	type piece struct {
 		op    DeltaOp
 		attrs []attr // of an insert, or the changes of a retain

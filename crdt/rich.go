@@ -402,6 +402,37 @@ func (r *resolver) current() []attr {
 	return r.attrs
 }
 
+// leafAnchors returns the anchors of lf, in order.
+func leafAnchors(lf *leaf) []*item {
+	if lf.anchorsStale {
+		lf.anchors = lf.anchors[:0]
+		for _, it := range lf.items {
+			if it.rich >= richStart {
+				lf.anchors = append(lf.anchors, it)
+			}
+		}
+		lf.anchorsStale = false
+	}
+	return lf.anchors
+}
+
+// skipTo passes every anchor of the leaves that end at or before visible
+// position from to anchor, in order, without looking at their other
+// items, and returns the first leaf it did not pass and the position
+// where that leaf starts. Resolving formatting at a position thus costs a
+// step per leaf and per anchor before it, not per item.
+func (t *Text) skipTo(from int, anchor func(*item)) (*leaf, int) {
+	lf, p := t.first, 0
+	for lf != nil && p+lf.visible <= from && lf.next != nil {
+		for _, a := range leafAnchors(lf) {
+			anchor(a)
+		}
+		p += lf.visible
+		lf = lf.next
+	}
+	return lf, p
+}
+
 // ToDelta returns the text as a Quill-shaped delta of inserts: runs of
 // text with equal formatting are one op, each embed is one op. For each
 // key, the mark covering a position with the greatest (seq, client) gives

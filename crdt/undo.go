@@ -217,8 +217,8 @@ func (cp *undoCapture) deleted(t *Text, it *item) {
 func (cp *undoCapture) formatted(t *Text, pos, n int, key string, value []byte, rule ExpandRule) {
 	end := pos + n
 	r := newResolver(t)
-	p := 0
-	for lf := t.first; lf != nil && p < end; lf = lf.next {
+	lf, p := t.skipTo(pos, r.anchor)
+	for ; lf != nil && p < end; lf = lf.next {
 		for _, it := range lf.items {
 			if p >= end {
 				break
