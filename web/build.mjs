@@ -1,7 +1,9 @@
 // Builds the browser bundles in dist/, which are committed and embedded in
 // the flowstate binary (embed.go):
 //
-//   dist/flowstate.js             the client core (src/index.js): Doc, Provider, presence, TextareaBinding
+//   dist/flowstate.js             the client core (src/index.js): Doc, Provider, presence, UndoManager
+//   dist/flowstate-textarea.js    the <textarea> binding (src/textarea.js), which imports the core
+//                                 from ./flowstate.js beside it rather than holding a copy
 //   dist/flowstate-codemirror.js  the CodeMirror 6 binding (src/codemirror.js) together with
 //                                 @codemirror/state, @codemirror/view and @codemirror/commands,
 //                                 re-exported whole, so that a page has exactly one copy of them
@@ -34,6 +36,7 @@ const banner = '// FlowState client, built by web/build.mjs from web/src. Do not
 /** The bundles, each built from an entry file or from entry contents. */
 const bundles = [
   { out: 'flowstate.js', entry: 'src/index.js' },
+  { out: 'flowstate-textarea.js', entry: 'src/textarea.js', core: true },
   {
     out: 'flowstate-codemirror.js',
     contents: [
@@ -46,8 +49,22 @@ const bundles = [
 ];
 
 /**
+ * useCore is an esbuild plugin for a binding's bundle: the modules of the
+ * core that hold classes or state a page shares with the core bundle
+ * (undo.js: the binding's UndoManager must be the core's, which the Doc
+ * calls) are imported from ./flowstate.js, served beside the binding,
+ * instead of being bundled a second time.
+ */
+const useCore = {
+  name: 'use-core',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/undo\.js$/ }, () => ({ path: './flowstate.js', external: true }));
+  },
+};
+
+/**
  * bundle builds one bundle in memory and returns its bytes.
- * @param {{entry?: string, contents?: string}} b
+ * @param {{entry?: string, contents?: string, core?: boolean}} b
  * @param {boolean} minify
  */
 async function bundle(b, minify) {
@@ -65,6 +82,7 @@ async function bundle(b, minify) {
     banner: { js: banner },
     write: false,
     logLevel: 'warning',
+    plugins: b.core ? [useCore] : [],
   });
   return result.outputFiles[0].contents;
 }

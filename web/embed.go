@@ -7,6 +7,7 @@
 //
 //	/                         the demo page (demo/index.html)
 //	/flowstate.js             the client core bundle
+//	/flowstate-textarea.js    the <textarea> binding, which imports /flowstate.js
 //	/flowstate-codemirror.js  the CodeMirror 6 binding, with CodeMirror
 //	/demo.js, /demo.css       the demo's script and style
 //
@@ -16,7 +17,7 @@
 // changes. Clients that accept gzip get the assets compressed once at
 // start-up.
 //
-// The two bundles are public code meant to be imported by pages on other
+// The bundles are public code meant to be imported by pages on other
 // origins (an editor on app.example.com syncing through sync.example.com),
 // so they carry "Access-Control-Allow-Origin: *", which a cross-origin
 // module script needs. This does not open the WebSocket endpoint to other
@@ -53,6 +54,7 @@ var routes = []struct {
 }{
 	{"/", "demo/index.html", "text/html; charset=utf-8", false},
 	{"/flowstate.js", "dist/flowstate.js", "text/javascript; charset=utf-8", true},
+	{"/flowstate-textarea.js", "dist/flowstate-textarea.js", "text/javascript; charset=utf-8", true},
 	{"/flowstate-codemirror.js", "dist/flowstate-codemirror.js", "text/javascript; charset=utf-8", true},
 	{"/demo.js", "demo/demo.js", "text/javascript; charset=utf-8", false},
 	{"/demo.css", "demo/demo.css", "text/css; charset=utf-8", false},

@@ -73,7 +73,8 @@ class TextareaTab extends Tab {
     await page.setContent(PAGE);
     await page.evaluate(
       async ({ room, name, bindAfterSync }) => {
-        const { Doc, Provider, TextareaBinding } = await import('/flowstate.js');
+        const { Doc, Provider } = await import('/flowstate.js');
+        const { TextareaBinding } = await import('/flowstate-textarea.js');
         const doc = new Doc();
         const text = doc.getText('content');
         const textarea = /** @type {HTMLTextAreaElement} */ (document.querySelector('#editor'));
@@ -465,7 +466,8 @@ describe('TextareaBinding', { skip: skipReason }, () => {
       await page.goto(`${server.httpURL}/flowstate.js`);
       await page.setContent('<!doctype html><meta charset="utf-8"><textarea id="t"></textarea>');
       const r = await page.evaluate(async (tt) => {
-        const { Doc, TextareaBinding } = await import('/flowstate.js');
+        const { Doc } = await import('/flowstate.js');
+        const { TextareaBinding } = await import('/flowstate-textarea.js');
         const el = document.querySelector('#t');
         el.focus();
         const type = (edits) => {

@@ -33,7 +33,8 @@ class TextareaTab extends Tab {
     await page.goto(`${httpURL}/flowstate.js`);
     await page.setContent(PAGE);
     await page.evaluate(async (room) => {
-      const { Doc, Provider, TextareaBinding } = await import('/flowstate.js');
+      const { Doc, Provider } = await import('/flowstate.js');
+      const { TextareaBinding } = await import('/flowstate-textarea.js');
       const doc = new Doc();
       const text = doc.getText('content');
       const textarea = document.querySelector('#editor');

@@ -5,7 +5,8 @@
 // transactions and their updates, Apply (decode, validate, integrate,
 // pending records and deletions), state vectors, Diff and Snapshot.
 
-import { ClientState, KIND_MAP, KIND_SKIP, KIND_TEXT, Item, PendingRanges } from './item.js';
+import { ClientState, KIND_MAP, KIND_SKIP, KIND_TEXT, Item, PendingRanges, RICH_EMBED, RICH_END, RICH_START } from './item.js';
+import { Mark } from './rich.js';
 import { MAX_CLIENT_ID, SWITCH_CLOCK, isClientID, randomClientID } from './id.js';
 import { InvalidUpdateError, TooMuchPendingError } from './errors.js';
 import { Encoder, MAX_NAME_BYTES, decodeUpdate } from './update.js';
@@ -769,7 +770,18 @@ export class Doc {
         // Checked again here, whatever validation found: an origin that
         // was unknown then may have turned out to be in another type.
         if (!holds(r.text, leftItem) || !holds(r.text, rightItem)) return DROPPED;
-        r.text.integrate(c, r.length, lc, lk, rc, rk, leftItem, rightItem, r.content);
+        let entry = null;
+        if (r.rich === RICH_START) {
+          entry = new Mark(r.key, r.value, r.seq, r.expand);
+          if (r.seq > r.text.maxSeq) r.text.maxSeq = r.seq;
+        } else if (r.rich === RICH_END) {
+          // Its start anchor is the clock before, in the same text.
+          entry = c.find(r.clock - 1);
+          if (entry.rich !== RICH_START || entry.leaf.t !== r.text) return DROPPED;
+        } else if (r.rich === RICH_EMBED) {
+          entry = r.value;
+        }
+        r.text.integrate(c, r.length, lc, lk, rc, rk, leftItem, rightItem, r.content, r.rich, entry);
         break;
       }
       case KIND_MAP:
@@ -905,6 +917,8 @@ function sameRecord(a, b, types) {
     a.key === b.key &&
     a.seq === b.seq &&
     a.del === b.del &&
+    a.rich === b.rich &&
+    a.expand === b.expand &&
     (a.value === b.value || (a.value !== null && b.value !== null && sameBytes(a.value, b.value)))
   );
 }
@@ -985,6 +999,7 @@ function agree(c, a, an, b, bn, k, stop) {
   }
   if (an !== bn) return false;
   if (!sameOrigin(rightOf(a), a.rightClock, rightOf(b), b.rightClock)) return false;
+  if (!sameRich(a, b)) return false;
   // Past its first clock, every code point's left origin is its
   // predecessor, on both sides.
   if (k === a.clock || k === b.clock) {
@@ -997,6 +1012,24 @@ function agree(c, a, an, b, bn, k, stop) {
   const sa = contentOf(a, k, stop);
   const sb = contentOf(b, k, stop);
   return sa === null || sb === null || sa === sb;
+}
+
+/**
+ * sameRich reports whether text record a and b, an integrated item or a
+ * pending record, are the same kind of text item carrying the same mark
+ * or embed (RICH.md §R6): another kind, another mark, another embed value
+ * is a second history. A deleted embed's value is forgotten and matches
+ * any; against a pending record, as in Go, the value is not compared.
+ */
+function sameRich(a, b) {
+  if (a.rich !== b.rich) return false;
+  if (!(b instanceof Item)) return a.expand === b.expand && a.seq === b.seq && a.key === b.key;
+  if (a.rich === RICH_START) {
+    const m = b.entry;
+    return m.key === a.key && sameBytes(m.value, a.value) && m.seq === a.seq && m.expand === a.expand;
+  }
+  if (a.rich === RICH_EMBED && a.value !== null && !b.deleted) return sameBytes(b.entry, a.value);
+  return true;
 }
 
 /** mapInfo returns the entry fields of a map record or a winning map item. */

@@ -1,6 +1,6 @@
 // Hand-written declarations for FlowState's JavaScript client (src/*.js):
-// the CRDT, the wire protocol, the Provider, presence and the textarea
-// binding. The implementation is plain ES modules; these types describe its
+// the CRDT, the wire protocol, the Provider and presence (the bindings are
+// declared in textarea.d.ts and codemirror.d.ts). The implementation is plain ES modules; these types describe its
 // public API. Byte formats: crdt/FORMAT.md and protocol/PROTOCOL.md in the
 // repository.
 
@@ -168,6 +168,64 @@ export class Text {
    * deleted anchor resolves to where it was.
    */
   absolutePosition(pos: RelativePosition): number | null;
+
+  // Rich text (crdt/RICH.md): marks, embeds and block attributes, anchored
+  // to characters, merging as Peritext does, bit for bit with Go's Text.
+
+  /**
+   * Applies key = value to the length UTF-16 units from index (a range
+   * inside a surrogate pair is widened to the pair) and returns the
+   * update (null inside transact, or for a zero length). A null value
+   * removes the key. The value is stored in canonical msgpack form, like a
+   * SharedMap value. The mark's expand rule comes from the Text's schema:
+   * text typed at the end of an 'after' mark (bold) takes it, at the end
+   * of a 'none' mark (a link) does not, at the start of either does not.
+   * Of concurrent marks of one key, the one made after seeing more marks
+   * wins, then the greater client ID. Throws a RangeError for a bad range
+   * and a TypeError for a bad key or a value with no msgpack form.
+   */
+  format(index: number, length: number, key: string, value: unknown): Uint8Array | null;
+  /**
+   * Inserts one position holding value (an image, a mention) at index and
+   * returns the update (null inside transact). toString shows it as
+   * U+FFFC; toDelta as `{insert: value}`.
+   */
+  insertEmbed(index: number, value: unknown): Uint8Array | null;
+  /**
+   * Sets block attribute key (header, list, …) of the block holding index
+   * to value (null removes it) and returns the update (null inside
+   * transact). As in Quill, the newline ending the block carries it: the
+   * first "\n" at or after index gets a mark that never expands. Throws a
+   * RangeError when no newline follows index.
+   */
+  setBlock(index: number, key: string, value: unknown): Uint8Array | null;
+  /**
+   * Sets the expand rules of mark keys for later calls of format; keys it
+   * does not list take DEFAULT_MARK_SCHEMA's rule, or 'none'. Each mark
+   * stores its rule, so replicas with other schemas agree on it.
+   */
+  setMarkSchema(schema: MarkSchema): void;
+  /**
+   * The text as a Quill delta of inserts: runs with equal formatting are
+   * one op, each embed one op holding its decoded value; `attributes` is
+   * absent when empty.
+   */
+  toDelta(): RichOp[];
+}
+
+/** Whether a mark takes text typed at its end ('after': bold) or not ('none': a link). Neither grows at its start. */
+export type ExpandRule = 'none' | 'after';
+
+/** The expand rule of mark keys. */
+export type MarkSchema = Record<string, ExpandRule>;
+
+/** bold, italic, underline, strike and code expand 'after'; link and comment 'none'. */
+export const DEFAULT_MARK_SCHEMA: Readonly<MarkSchema>;
+
+/** One insert of Text.toDelta: a run of text, or an embed's value, with its formatting. */
+export interface RichOp {
+  insert: string | unknown;
+  attributes?: Record<string, unknown>;
 }
 
 /**
@@ -627,62 +685,6 @@ export class Presence {
   on(event: 'change', fn: (change: PresenceChange) => void): () => void;
   /** Removes a listener added with on. */
   off(event: 'change', fn: (change: PresenceChange) => void): void;
-}
-
-// ---------------------------------------------------------------------------
-// Bindings
-
-/** Options of `new TextareaBinding`. */
-export interface TextareaBindingOptions {
-  /** If given, the local selection is published as `cursor: {text, anchor, head}` in the local presence state. */
-  presence?: Presence;
-  /**
-   * The UndoManager behind the undo keys, for a manager shared with other
-   * bindings or a toolbar; by default the binding makes one over its Text
-   * (and destroys it with itself).
-   */
-  undoManager?: UndoManager;
-}
-
-/**
- * A TextareaBinding keeps a <textarea> (or text <input>) and a Text equal:
- * typing becomes one local transaction per input event (nothing during an
- * IME composition; its result when it ends), remote edits are applied to
- * the value with the local selection kept in place, and the selection is
- * published to presence as relative positions.
- *
- * Undo: Ctrl/Cmd+Z, Ctrl/Cmd+Shift+Z and Ctrl+Y, and the `historyUndo` and
- * `historyRedo` input events, go to the binding's UndoManager instead of
- * the browser's undo (which a remote edit would wipe): only local edits
- * are undone, remote ones stay, and the selection comes back with each
- * step. Moving the caret (arrow keys, Home, End, Page Up/Down, a click)
- * ends a step. Local edits of the Text made elsewhere (an undo, a script) show in
- * the element like remote ones.
- */
-export class TextareaBinding {
-  constructor(text: Text, element: HTMLTextAreaElement | HTMLInputElement, options?: TextareaBindingOptions);
-  readonly text: Text;
-  readonly element: HTMLTextAreaElement | HTMLInputElement;
-  /** The UndoManager behind the undo keys. */
-  readonly undoManager: UndoManager;
-  /** Applies pending typing, then undoes the last local step; returns whether anything changed. */
-  undo(): boolean;
-  /** Applies pending typing, then redoes the last undone step; returns whether anything changed. */
-  redo(): boolean;
-  /** Removes every listener and observer (and its own UndoManager); the element keeps its value. */
-  destroy(): void;
-  /**
-   * Makes an element not bound yet show stored text (from
-   * IndexedDBPersistence.whenFirstScreen, then whenRendered) by the
-   * smallest change (setRangeText, so the selection stays), keeping what
-   * was typed on the stored text it showed before (at first, its
-   * defaultValue). The binding made on the element next makes that
-   * typing in the Text, moved over what the Text has that the stored text
-   * lacked. Typing in several places is taken as one change spanning
-   * them: where the Text differs from the stored text inside that span,
-   * the typed version wins.
-   */
-  static showStored(element: HTMLTextAreaElement | HTMLInputElement, stored: string): void;
 }
 
 // Undo

@@ -1,7 +1,8 @@
 // FlowState's JavaScript client: the same text CRDT, last-writer-wins map and
 // update format as the Go package crdt (crdt/FORMAT.md), bit for bit; the
 // wire protocol (protocol/PROTOCOL.md); a Provider that keeps a Doc in sync
-// with a room of a FlowState server; presence; a textarea binding.
+// with a room of a FlowState server; presence. The bindings are entries of
+// their own (textarea.js, codemirror.js).
 //
 //   import { Doc } from '@flowstate/web';
 //   const alice = new Doc();
@@ -10,10 +11,12 @@
 //   bob.apply(update); // bob's "body" now reads "hello"
 //
 //   const provider = new Provider(alice, { url: Provider.roomURL(location.href, 'notes') });
+//   // import { TextareaBinding } from '@flowstate/web/textarea';
 //   new TextareaBinding(alice.getText('body'), textarea, { presence: provider.presence });
 
 export { Doc, MAX_PENDING_BYTES } from './doc.js';
 export { Text } from './text.js';
+export { DEFAULT_MARK_SCHEMA } from './rich.js';
 export { SharedMap } from './map.js';
 export { DecodeError, InvalidUpdateError, TooMuchPendingError } from './errors.js';
 export { encodeStateVector, decodeStateVector, stateVectorsEqual } from './statevector.js';
@@ -32,5 +35,4 @@ export { Provider, FlowStateError } from './provider.js';
 export { IndexedDBPersistence } from './persistence.js';
 export { CrossTab } from './crosstab.js';
 export { Presence } from './presence.js';
-export { TextareaBinding } from './textarea.js';
 export { UndoManager, StackItem, DEFAULT_CAPTURE_TIMEOUT } from './undo.js';

@@ -6,6 +6,16 @@ export const KIND_MAP = 1; // one Map entry (always length 1)
 export const KIND_SKIP = 2; // clocks that carry nothing any more (superseded map entries)
 
 /**
+ * What a text item holds (crdt/RICH.md §R1): code points, or one clock of
+ * rich content. Anchors are invisible: their content is '' and they are
+ * never deleted; an embed's content is U+FFFC while it is live.
+ */
+export const RICH_NONE = 0; // a run of code points
+export const RICH_EMBED = 1; // one embedded value
+export const RICH_START = 2; // the start anchor of a mark
+export const RICH_END = 3; // the end anchor of a mark
+
+/**
  * An Item is a piece of one client's clock range [clock, clock+length).
  *
  * Text items are also pieces of their Text's sequence: they sit in a leaf
@@ -49,8 +59,14 @@ export class Item {
     this.content = null;
     this.kind = kind;
     this.deleted = false;
-    /** @type {any} the winning MapEntry of a map item */
+    /**
+     * @type {any} the winning MapEntry of a map item; for rich text items,
+     * the Mark of a start anchor, the start anchor Item of an end anchor,
+     * or the msgpack value (Uint8Array, null once forgotten) of an embed
+     */
     this.entry = null;
+    /** What a text item holds: RICH_NONE, RICH_EMBED, RICH_START or RICH_END. */
+    this.rich = RICH_NONE;
   }
 
   /** visible is the number of UTF-16 units the item contributes to its text. */

@@ -13,9 +13,14 @@
 // a position converts its offset to code points, when it holds a surrogate
 // pair at all.
 
-import { Item, KIND_TEXT } from './item.js';
+import { Item, KIND_TEXT, RICH_EMBED, RICH_END, RICH_NONE, RICH_START } from './item.js';
 import { unitsOf } from './codec.js';
 import { compose, notify } from './events.js';
+import { DEFAULT_MARK_SCHEMA, EXPAND_RULES, Mark, checkSchema, classOf, markValue, toDelta as richDelta } from './rich.js';
+import { encodeValue } from './value.js';
+
+/** EMBED is what an embed shows in toString: the object replacement character. */
+const EMBED = '\uFFFC';
 
 /**
  * The most items a leaf holds before it splits in two, and the most
@@ -185,6 +190,8 @@ function absorbs(a, b) {
   if (
     !a.deleted ||
     !b.deleted ||
+    a.rich !== RICH_NONE ||
+    b.rich !== RICH_NONE ||
     a.client !== b.client ||
     a.clock + a.length !== b.clock ||
     b.leftClient !== a.client ||
@@ -254,6 +261,15 @@ export class Text {
     this._pl = 0;
     this._pi = 0;
     this._po = 0;
+    /** The items left and right of the gap gapAt found (null for the ends). @type {Item | null} */
+    this._left = null;
+    /** @type {Item | null} */
+    this._right = null;
+    // Rich text (rich.js): the greatest mark seq integrated, and the
+    // expand rules of keys for local marks (null: the default schema).
+    this.maxSeq = 0;
+    /** @type {Map<string, number> | null} */
+    this.schema = null;
   }
 
   /** The length of the text in UTF-16 code units, like `toString().length`. */
@@ -342,6 +358,238 @@ export class Text {
       throw e;
     }
     return d.commit();
+  }
+
+  // -------------------------------------------------------------------------
+  // Rich text (RICH.md): marks, embeds, block attributes
+
+  /**
+   * format applies key = value to the length UTF-16 units from index and
+   * returns the update, or null inside `doc.transact` and for a zero
+   * length. A null (or undefined) value removes the key from those
+   * positions. The value is stored in canonical msgpack form, like a Map
+   * value; the mark's expand rule comes from the Text's schema
+   * (setMarkSchema, DEFAULT_MARK_SCHEMA). A range that starts or ends
+   * inside a surrogate pair is widened to the whole pair.
+   *
+   * The mark is anchored to characters, not positions (RICH.md §R2–R4):
+   * text typed at the end of a mark that expands 'after' (bold) takes it,
+   * text typed at the end of one that expands 'none' (a link) does not;
+   * of concurrent marks of one key, the one with the greater (seq, client)
+   * wins on the characters both cover.
+   * @param {number} index
+   * @param {number} length index + length ≤ this.length
+   * @param {string} key valid Unicode
+   * @param {unknown} value anything SharedMap.set accepts; null removes the key
+   * @returns {Uint8Array | null}
+   * @throws {RangeError} if the range is out of range
+   * @throws {TypeError} for a key that is not a valid string or a value with no canonical encoding
+   */
+  format(index, length, key, value) {
+    if (
+      !Number.isInteger(index) ||
+      !Number.isInteger(length) ||
+      index < 0 ||
+      length < 0 ||
+      index > this.len ||
+      length > this.len - index
+    ) {
+      throw new RangeError(`crdt: position out of range: format of ${length} at ${index} in a text of length ${this.len}`);
+    }
+    const v = markValue(key, value);
+    if (length === 0) return null;
+    const rule = this.expandRule(key);
+    return this.doc.local(() => {
+      if (this.astral) {
+        // Widen the range to whole code points.
+        if (this.insideAt(index)) {
+          index--;
+          length++;
+        }
+        if (index + length < this.len && this.insideAt(index + length)) length++;
+      }
+      this._format(index, length, key, v, rule);
+    });
+  }
+
+  /**
+   * insertEmbed inserts one position holding value (an image, a mention)
+   * at index and returns the update, or null inside `doc.transact`. The
+   * value is stored in canonical msgpack form; toString shows the embed as
+   * U+FFFC and toDelta as `{insert: value}`. An index inside a surrogate
+   * pair is rounded down.
+   * @param {number} index 0 ≤ index ≤ length
+   * @param {unknown} value anything SharedMap.set accepts
+   * @returns {Uint8Array | null}
+   * @throws {RangeError} if index is out of range
+   * @throws {TypeError} for a value with no canonical encoding
+   */
+  insertEmbed(index, value) {
+    if (!Number.isInteger(index) || index < 0 || index > this.len) {
+      throw new RangeError(`crdt: position out of range: insert at ${index} in a text of length ${this.len}`);
+    }
+    let b;
+    try {
+      b = encodeValue(value);
+    } catch (e) {
+      if (e instanceof TypeError) e.message = `crdt: embed value: ${e.message}`;
+      throw e;
+    }
+    return this.doc.local(() => {
+      this.gapAt(index);
+      const left = this._left;
+      const right = this._right;
+      this.placeRich(this.doc.me, left, right, this._lf, this._i, EMBED, RICH_EMBED, b);
+    });
+  }
+
+  /**
+   * setBlock sets block attribute key (heading level, list kind, …) of the
+   * block holding index to value, null removing it, and returns the update
+   * (null inside `doc.transact`). As in Quill, a block's attributes are
+   * carried by the newline that ends it: setBlock formats the first "\n"
+   * at or after index with a mark that never expands, so text typed in the
+   * block does not take it.
+   * @param {number} index 0 ≤ index ≤ length
+   * @param {string} key
+   * @param {unknown} value
+   * @returns {Uint8Array | null}
+   * @throws {RangeError} if index is out of range or no newline follows it
+   * @throws {TypeError} for a key that is not a valid string or a value with no canonical encoding
+   */
+  setBlock(index, key, value) {
+    if (!Number.isInteger(index) || index < 0 || index > this.len) {
+      throw new RangeError(`crdt: position out of range: block at ${index} in a text of length ${this.len}`);
+    }
+    const nl = this.newlineFrom(index);
+    if (nl < 0) throw new RangeError(`crdt: position out of range: no newline ends the block at ${index}`);
+    const v = markValue(key, value);
+    return this.doc.local(() => this._format(nl, 1, key, v, 0));
+  }
+
+  /**
+   * setMarkSchema sets the expand rules of mark keys for later calls of
+   * format: 'after' (the mark takes text typed at its end) or 'none'. Keys
+   * it does not list take DEFAULT_MARK_SCHEMA's rule, or 'none'. A rule is
+   * stored with each mark, so replicas with different schemas still agree
+   * on marks already made.
+   * @param {Record<string, 'none' | 'after'>} schema
+   * @throws {TypeError} for a rule other than 'none' and 'after'
+   */
+  setMarkSchema(schema) {
+    this.schema = checkSchema(schema);
+  }
+
+  /**
+   * toDelta returns the text as a Quill-shaped delta of inserts: runs of
+   * text with equal formatting are one op, each embed is one op whose
+   * insert is its decoded value; `attributes` is absent when empty.
+   * @returns {Array<{insert: any, attributes?: Record<string, any>}>}
+   */
+  toDelta() {
+    return richDelta(this.first);
+  }
+
+  /** expandRule returns the encoded expand rule of key under the Text's schema. */
+  expandRule(key) {
+    const r = this.schema?.get(key);
+    if (r !== undefined) return r;
+    return Object.hasOwn(DEFAULT_MARK_SCHEMA, key) ? EXPAND_RULES.indexOf(DEFAULT_MARK_SCHEMA[key]) : 0;
+  }
+
+  /**
+   * _format places a mark's two anchors around the n UTF-16 units (whole
+   * code points) from pos (RICH.md §R3): the start anchor right before the
+   * first formatted item; the end anchor right before the next visible
+   * item when the mark expands after (the whole gap is inside), right
+   * after the last formatted item when it does not.
+   */
+  _format(pos, n, key, value, rule) {
+    const c = this.doc.me;
+    const mark = new Mark(key, value, this.maxSeq + 1, rule);
+    this.maxSeq = mark.seq;
+    this.splitAt(pos);
+    let lf = this._lf;
+    let i = this._i;
+    let right = this._right;
+    let left = this.prev(lf, i);
+    const start = this.placeRich(c, left, right, lf, i, '', RICH_START, mark);
+    if (rule === 1) {
+      this.splitAt(pos + n);
+      lf = this._lf;
+      i = this._i;
+      right = this._right;
+      left = this.prev(lf, i);
+    } else {
+      // The last formatted code point, as an item of its own.
+      this.locate(pos + n - 1);
+      left = this._lf.items[this._i];
+      let off = this._off;
+      if (off > 0 && left.content.length !== left.length && isLow(left.content.charCodeAt(off))) off--;
+      if (off > 0) left = this.split(left, cpsIn(left, off));
+      if (left.length > 1) this.split(left, 1);
+      lf = left.leaf;
+      i = indexIn(left) + 1;
+      right = this.nextFrom(lf, i);
+    }
+    this.placeRich(c, left, right, lf, i, '', RICH_END, start);
+  }
+
+  /** placeRich places an embed or anchor of client c at index i of lf, between left and right (null for the ends). */
+  placeRich(c, left, right, lf, i, content, rich, entry) {
+    let lc = null;
+    let lk = 0;
+    if (left !== null) {
+      lc = left.client;
+      lk = left.clock + left.length - 1;
+    }
+    let rc = null;
+    let rk = 0;
+    if (right !== null) {
+      rc = right.client;
+      rk = right.clock;
+    }
+    return this.place(c, 1, left, lc, lk, rc, rk, lf, i, content, rich, entry);
+  }
+
+  /**
+   * splitAt leaves in _lf, _i and _right the visible item at UTF-16
+   * position pos (on a code point boundary), split so that it starts
+   * there, or the end of the text (_right null) at this.length.
+   */
+  splitAt(pos) {
+    if (pos === this.len) {
+      this._lf = this.last;
+      this._i = this.last.items.length;
+      this._right = null;
+      return;
+    }
+    this.locate(pos);
+    let it = this._lf.items[this._i];
+    if (this._off > 0) {
+      it = this.split(it, cpsIn(it, this._off));
+      this._lf = it.leaf;
+      this._i = indexIn(it);
+    }
+    this._right = it;
+  }
+
+  /** newlineFrom returns the UTF-16 position of the first visible "\n" at or after pos, or -1. */
+  newlineFrom(pos) {
+    if (pos === this.len) return -1;
+    this.locate(pos);
+    const first = this._lf.items[this._i];
+    let p = pos - this._off;
+    for (let lf = this._lf, i = this._i; lf !== null; lf = lf.next, i = 0) {
+      for (; i < lf.items.length; i++) {
+        const it = lf.items[i];
+        if (it.deleted) continue;
+        const k = it.content.indexOf('\n', it === first ? pos - p : 0);
+        if (k >= 0) return p + k;
+        p += it.content.length;
+      }
+    }
+    return -1;
   }
 
   /**
@@ -719,6 +967,35 @@ export class Text {
    * continue the run it deleted from.
    */
   _insert(pos, s, n) {
+    this.gapAt(pos);
+    const leftItem = this._left;
+    const rightItem = this._right;
+    let lc = null;
+    let lk = 0;
+    if (leftItem !== null) {
+      lc = leftItem.client;
+      lk = leftItem.clock + leftItem.length - 1;
+    }
+    let rc = null;
+    let rk = 0;
+    if (rightItem !== null) {
+      rc = rightItem.client;
+      rk = rightItem.clock;
+    }
+    this.place(this.doc.me, n, leftItem, lc, lk, rc, rk, this._lf, this._i, s, RICH_NONE, null);
+  }
+
+  /**
+   * gapAt finds where a local insertion at UTF-16 position pos goes and
+   * leaves it in _lf, _i (the index it takes), _left and _right (the
+   * items around it, null for the ends of the text); see _insert.
+   *
+   * Among the anchors of the gap (RICH.md §R3), the insertion steps left
+   * over start anchors and end anchors of marks that expand after: typing
+   * at the end of a bold run lands inside it, typing at the start of any
+   * mark outside it.
+   */
+  gapAt(pos) {
     let lf;
     let i;
     let leftItem;
@@ -748,19 +1025,16 @@ export class Text {
       }
       leftItem = this.prev(lf, i);
     }
-    let lc = null;
-    let lk = 0;
-    if (leftItem !== null) {
-      lc = leftItem.client;
-      lk = leftItem.clock + leftItem.length - 1;
+    while (leftItem !== null && leftItem.rich >= RICH_START && classOf(leftItem.rich, leftItem.entry) === 2) {
+      rightItem = leftItem;
+      lf = leftItem.leaf;
+      i = indexIn(leftItem);
+      leftItem = this.prev(lf, i);
     }
-    let rc = null;
-    let rk = 0;
-    if (rightItem !== null) {
-      rc = rightItem.client;
-      rk = rightItem.clock;
-    }
-    this.place(this.doc.me, n, leftItem, lc, lk, rc, rk, lf, i, s);
+    this._lf = lf;
+    this._i = i;
+    this._left = leftItem;
+    this._right = rightItem;
   }
 
   /** _delete performs a local deletion of n UTF-16 units at pos. */
@@ -797,12 +1071,33 @@ export class Text {
    * index i of lf, right after leftItem (null at the start). The run grows
    * leftItem when it continues it, which is what typing does; otherwise it
    * becomes a new item. content is null for a run that arrives deleted.
+   * An embed or an anchor (rich, with its entry: see Item.entry) is one
+   * clock and always an item of its own; an embed's content is U+FFFC, an
+   * anchor's is ''. It returns the new item of an embed or an anchor.
    */
-  place(c, n, leftItem, lc, lk, rc, rk, lf, i, content) {
+  place(c, n, leftItem, lc, lk, rc, rk, lf, i, content, rich, entry) {
+    if (rich !== RICH_NONE) {
+      const it = new Item(c.next, 1, c, KIND_TEXT);
+      it.leftClient = lc;
+      it.leftClock = lk;
+      it.rightClient = rc;
+      it.rightClock = rk;
+      it.rich = rich;
+      it.entry = entry;
+      if (rich >= RICH_START) it.content = '';
+      else if (content === null) it.deleted = true;
+      else it.content = content;
+      c.next++;
+      c.addHead(it);
+      this.insertItem(lf, i, it, leftItem === null ? null : leftItem.leaf);
+      if (rich === RICH_EMBED && content !== null && this.observers.length > 0) this.recordInsert(this.posOf(it), content);
+      return it;
+    }
     if (content !== null && content.length !== n) this.astral = true;
     if (
       content !== null &&
       leftItem !== null &&
+      leftItem.rich === RICH_NONE &&
       leftItem.client === c &&
       leftItem.clock + leftItem.length === c.next &&
       !leftItem.deleted &&
@@ -867,9 +1162,10 @@ export class Text {
    * at c.next) following the FugueMax rule (FORMAT.md §7): between its
    * origins, concurrent insertions are ordered so that none interleave.
    * leftItem and rightItem hold the origins (null for none); content is
-   * the run's text, or null when it arrives deleted.
+   * the run's text, or null when it arrives deleted; rich and entry say
+   * whether it is an embed or an anchor instead (RICH.md).
    */
-  integrate(c, n, lc, lk, rc, rk, leftItem, rightItem, content) {
+  integrate(c, n, lc, lk, rc, rk, leftItem, rightItem, content, rich, entry) {
     if (leftItem !== null && lk < leftItem.clock + leftItem.length - 1) {
       this.split(leftItem, lk - leftItem.clock + 1);
     }
@@ -880,8 +1176,8 @@ export class Text {
       if (rk > rightItem.clock) rightItem = this.split(rightItem, rk - rightItem.clock);
     }
     const o = this.after(leftItem);
-    if (o !== rightItem) this.resolveConflict(c, leftItem, rightItem, lc, lk, rc, rk, this._lf, this._i, o);
-    this.place(c, n, leftItem, lc, lk, rc, rk, this._lf, this._i, content);
+    if (o !== rightItem) this.resolveConflict(c, classOf(rich, entry), leftItem, rightItem, lc, lk, rc, rk, this._lf, this._i, o);
+    this.place(c, n, leftItem, lc, lk, rc, rk, this._lf, this._i, content, rich, entry);
   }
 
   /**
@@ -910,9 +1206,11 @@ export class Text {
    * origin, inside the scanned range, so only an item's first code point
    * can stop the scan (FORMAT.md §7, "Working on runs"). leftItem and
    * rightItem hold the origins (null for none); the scan starts at index i
-   * of lf, just after leftItem, with item o.
+   * of lf, just after leftItem, with item o. Siblings (items with the
+   * same origins) are ordered by class cls (classOf), then client (RICH.md
+   * §R3).
    */
-  resolveConflict(c, leftItem, rightItem, lc, lk, rc, rk, lf, i, o) {
+  resolveConflict(c, cls, leftItem, rightItem, lc, lk, rc, rk, lf, i, o) {
     // The origins' positions, from the items that hold them.
     let lpL = -1; // before all
     let lpI = 0;
@@ -949,7 +1247,8 @@ export class Text {
         }
         if (cr < 0) scanning = true;
         else if (cr === 0) {
-          if (c.id < o.client.id) break;
+          const oc = o.rich === RICH_NONE ? 1 : classOf(o.rich, o.entry);
+          if (cls < oc || (cls === oc && c.id < o.client.id)) break;
           scanning = false;
         } else scanning = false;
       }
@@ -1175,7 +1474,8 @@ export function deleteRange(c, clock, n) {
       if (it === null) it = c.find(clock);
       continue;
     }
-    if (it.kind !== KIND_TEXT || it.deleted) {
+    if (it.kind !== KIND_TEXT || it.deleted || it.rich >= RICH_START) {
+      // Anchors are never deleted (RICH.md §R1).
       clock = it.clock + it.length;
       continue;
     }

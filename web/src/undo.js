@@ -3,7 +3,7 @@
 // both).
 
 import { Emitter } from './emitter.js';
-import { KIND_TEXT } from './item.js';
+import { KIND_TEXT, RICH_NONE, RICH_START } from './item.js';
 import { unitsOf } from './codec.js';
 
 /** How close in time (ms) local edits must follow each other to be undone as one step, by default. */
@@ -313,7 +313,7 @@ export class UndoManager extends Emitter {
     for (let clock = start; clock < end; ) {
       const it = c.find(clock);
       const stop = Math.min(end, it.clock + it.length);
-      if (it.kind === KIND_TEXT) {
+      if (it.kind === KIND_TEXT && it.rich < RICH_START) {
         if (!it.deleted) {
           const s = it.content;
           const plain = s.length === it.length;
@@ -478,5 +478,5 @@ function insertBefore(text, client, clock, s, n) {
     lc = leftItem.client;
     lk = leftItem.clock + leftItem.length - 1;
   }
-  text.place(d.me, n, leftItem, lc, lk, it.client, it.clock, lf, i, s);
+  text.place(d.me, n, leftItem, lc, lk, it.client, it.clock, lf, i, s, RICH_NONE, null);
 }

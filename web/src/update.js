@@ -1,13 +1,17 @@
 // The update format (FORMAT.md §4): encoding a document's clocks into an
 // update, and decoding an update into plain records (Go: update.go).
 
-import { KIND_MAP, KIND_SKIP, KIND_TEXT } from './item.js';
+import { KIND_MAP, KIND_SKIP, KIND_TEXT, RICH_EMBED, RICH_END, RICH_NONE, RICH_START } from './item.js';
 import { MAX_CLOCK } from './id.js';
 import { DecodeError } from './errors.js';
 import { Reader, VarReader, Writer, compareCodePoints, decodeUtf8, unitsOf, utf8Length } from './codec.js';
 
-/** FORMAT_VERSION is the first element of every update. */
+/**
+ * FORMAT_VERSION is the first element of every update that holds no rich
+ * content; RICH_VERSION that of one that does (crdt/RICH.md §R6).
+ */
 export const FORMAT_VERSION = 1;
+export const RICH_VERSION = 2;
 
 /** The most UTF-8 bytes of a type name (FORMAT.md §2.4). */
 export const MAX_NAME_BYTES = 1024;
@@ -17,6 +21,13 @@ const REC_TEXT = 0;
 const REC_MAP = 1;
 const REC_SKIP = 2;
 const REC_PARENT = 3;
+// Encoder-side kinds of the rich records, which version 2 writes as map
+// headers with a non-zero payload (RICH.md §R6): the payload's low two
+// bits are these minus RICH_BASE.
+const REC_START = 4;
+const REC_END = 5;
+const REC_EMBED = 6;
+const RICH_BASE = 3;
 
 // Origin modes of a text record (FORMAT.md §4.4).
 const LEFT_NONE = 0; // the start of the text
@@ -115,6 +126,21 @@ export class Encoder {
     switch (it.kind) {
       case KIND_TEXT: {
         const t = it.leaf.t;
+        if (it.rich !== RICH_NONE) {
+          // One record per anchor or embed, with what it carries in entry:
+          // the Mark of a start anchor, the value of a live embed.
+          let kind = REC_START;
+          let entry = it.entry;
+          if (it.rich === RICH_END) {
+            kind = REC_END;
+            entry = null;
+          } else if (it.rich === RICH_EMBED) {
+            kind = REC_EMBED;
+            if (it.deleted) entry = null;
+          }
+          this.push(kind, clock, 1, t, it.leftClient, it.leftClock, it.rightClient, it.rightClock, entry);
+          return;
+        }
         let lc = it.leftClient;
         let lk = it.leftClock;
         if (off > 0) {
@@ -227,11 +253,14 @@ export class Encoder {
       types.sort((a, b) => a.typeKind - b.typeKind || compareCodePoints(a.name, b.name));
     }
 
+    let version = FORMAT_VERSION;
+    for (let i = 0; i < this.nRecs; i++) if (this.recs[i].kind >= REC_START) version = RICH_VERSION;
+
     const w = this.w;
     const col = this.col;
     w.pos = 0;
     w.byte(0x95);
-    w.byte(FORMAT_VERSION);
+    w.byte(version);
     w.arrayLen(types.length);
     for (const t of types) {
       w.byte(0x92);
@@ -273,7 +302,11 @@ export class Encoder {
         else if (r.kind === REC_MAP) {
           col.byte(3);
           entries++;
-        } else col.varint(header(5, 3, r.n - 1));
+        } else if (r.kind === REC_SKIP) col.varint(header(5, 3, r.n - 1));
+        else {
+          this.richRec(col, b.c, r);
+          if (r.kind !== REC_END) entries++;
+        }
       }
       w.byte(0x95);
       w.uint(this.clientIdx(b.c.id));
@@ -285,6 +318,23 @@ export class Encoder {
       w.arrayLen(entries);
       for (let i = b.from; i < b.to; i++) {
         const r = this.recs[i];
+        if (r.kind === REC_START) {
+          // [key], or [key, value]
+          const m = r.entry;
+          w.byte(m.value === null ? 0x91 : 0x92);
+          w.str(m.key);
+          if (m.value !== null) w.bytes(m.value);
+          continue;
+        }
+        if (r.kind === REC_EMBED) {
+          // [value], or [] once deleted
+          if (r.entry === null) w.byte(0x90);
+          else {
+            w.byte(0x91);
+            w.bytes(r.entry);
+          }
+          continue;
+        }
         if (r.kind !== REC_MAP) continue;
         const en = r.entry;
         w.byte(en.deleted ? 0x92 : 0x93);
@@ -313,22 +363,35 @@ export class Encoder {
 
   /** textRec appends the header and operands of a text record (FORMAT.md §4.3–4.4). */
   textRec(col, c, r) {
-    let lm;
-    let rm;
-    if (r.lc === null) lm = LEFT_NONE;
-    else if (r.lc === c && r.lk + 1 === r.clock) lm = LEFT_PREV;
-    else if (r.lc === c && r.lk < r.clock) lm = LEFT_DELTA;
-    else lm = LEFT_EXPLICIT;
-    if (r.rc === null) rm = RIGHT_NONE;
-    else if (r.lc !== null && r.rc === r.lc && r.rk === r.lk + 1) rm = RIGHT_AFTER_L;
-    else if (r.rc === c && r.rk < r.clock) rm = RIGHT_DELTA;
-    else rm = RIGHT_EXPLICIT;
+    const lm = leftMode(c, r);
+    const rm = rightMode(c, r);
     if (lm === LEFT_DELTA && (rm === RIGHT_AFTER_L || rm === RIGHT_DELTA)) {
       // The short form: by far the most common shape of a run.
       col.varint(header(rm === RIGHT_DELTA ? 2 : 0, 2, r.n - 1));
     } else {
       col.varint(header(1 + lm * 8 + rm * 32, 7, r.n - 1));
     }
+    this.origins(col, r, lm, rm);
+  }
+
+  /**
+   * richRec appends a start anchor, end anchor or embed record (RICH.md
+   * §R6): a map header whose payload holds the kind, the origin modes and
+   * a start anchor's expand rule, then the origins, then a start anchor's
+   * seq.
+   */
+  richRec(col, c, r) {
+    const lm = leftMode(c, r);
+    const rm = rightMode(c, r);
+    let p = r.kind - RICH_BASE + lm * 4 + rm * 16;
+    if (r.kind === REC_START) p += r.entry.expand * 64;
+    col.varint(3 + p * 8);
+    this.origins(col, r, lm, rm);
+    if (r.kind === REC_START) col.varint(r.entry.seq);
+  }
+
+  /** origins appends the origin operands of a record with modes lm and rm. */
+  origins(col, r, lm, rm) {
     if (lm === LEFT_DELTA) col.varint(r.clock - r.lk);
     else if (lm === LEFT_EXPLICIT) {
       col.varint(this.clientIdx(r.lc.id));
@@ -340,6 +403,22 @@ export class Encoder {
       col.varint(r.rk);
     }
   }
+}
+
+/** leftMode chooses the left origin mode of record r of client c (FORMAT.md §4.4). */
+function leftMode(c, r) {
+  if (r.lc === null) return LEFT_NONE;
+  if (r.lc === c && r.lk + 1 === r.clock) return LEFT_PREV;
+  if (r.lc === c && r.lk < r.clock) return LEFT_DELTA;
+  return LEFT_EXPLICIT;
+}
+
+/** rightMode chooses the right origin mode of record r of client c (FORMAT.md §4.4). */
+function rightMode(c, r) {
+  if (r.rc === null) return RIGHT_NONE;
+  if (r.lc !== null && r.rc === r.lc && r.rk === r.lk + 1) return RIGHT_AFTER_L;
+  if (r.rc === c && r.rk < r.clock) return RIGHT_DELTA;
+  return RIGHT_EXPLICIT;
 }
 
 // ---------------------------------------------------------------------------
@@ -369,6 +448,10 @@ export class Record {
     /** @type {Uint8Array | null} */
     this.value = null;
     this.del = false;
+    /** A text record's kind: RICH_NONE (code points), or an embed or an anchor (RICH.md). */
+    this.rich = RICH_NONE;
+    /** A start anchor's expand rule: 0 (none) or 1 (after). */
+    this.expand = 0;
     /** What the record counts against MAX_PENDING_BYTES while it waits. */
     this.cost = 0;
     /** Resolved when integrated. */
@@ -405,6 +488,8 @@ export class Decoded {
     this.blocks = [];
     /** @type {Record[]} */
     this.recs = [];
+    /** The update's format version: FORMAT_VERSION or RICH_VERSION. */
+    this.version = FORMAT_VERSION;
   }
 
   /**
@@ -460,7 +545,8 @@ export function decodeUpdate(b) {
   const n = r.arrayLen();
   if (n !== 5) throw r.error(`an update is an array of 5 elements, not ${n}`);
   const v = r.uint(2 ** 32);
-  if (v !== FORMAT_VERSION) throw r.error(`unsupported format version ${v}`);
+  if (v !== FORMAT_VERSION && v !== RICH_VERSION) throw r.error(`unsupported format version ${v}`);
+  u.version = v;
   // Types.
   const nt = r.arrayLen();
   for (let i = 0; i < nt; i++) {
@@ -602,6 +688,16 @@ function decodeBlock(u, r, b, i) {
         clock += sn;
         continue;
       }
+      if (kind === REC_MAP && p !== 0 && u.version >= RICH_VERSION) {
+        if (typ < 0 || types[typ].kind !== TYPE_TEXT) throw vr.error('rich text record outside a text');
+        while (di < dTo && u.ranges[di + 1] <= clock) di += 2;
+        const dead = di < dTo && u.ranges[di] <= clock;
+        const rec = decodeRich(u, vr, r, b, p, clock, typ, client, dead, nEntries);
+        if (rec.rich !== RICH_END) nEntries--;
+        recs.push(rec);
+        clock++;
+        continue;
+      }
       if (kind === REC_MAP) {
         if (p !== 0) throw vr.error('bad map record header');
         if (typ < 0 || types[typ].kind !== TYPE_MAP) throw vr.error('map record outside a map');
@@ -632,45 +728,7 @@ function decodeBlock(u, r, b, i) {
     if (typ < 0 || types[typ].kind !== TYPE_TEXT) throw vr.error('text record outside a text');
     if (n > MAX_CLOCK - clock) throw vr.error('clock past 2^53');
     const rec = new Record(KIND_TEXT, clock, n, typ);
-    if (lm === LEFT_PREV || lm === LEFT_DELTA) {
-      let delta = 1;
-      if (lm === LEFT_DELTA) {
-        delta = vr.next(clock);
-        if (delta === 0) throw vr.error('zero origin delta');
-      }
-      if (delta > clock) throw vr.error('origin before clock 0');
-      rec.hasLeft = true;
-      rec.leftClient = client;
-      rec.leftClock = clock - delta;
-    } else if (lm === LEFT_EXPLICIT) {
-      const id = explicitID(u, vr);
-      rec.hasLeft = true;
-      rec.leftClient = id[0];
-      rec.leftClock = id[1];
-    }
-    if (rm === RIGHT_AFTER_L) {
-      if (!rec.hasLeft) throw vr.error('right origin relative to a missing left origin');
-      rec.hasRight = true;
-      rec.rightClient = rec.leftClient;
-      rec.rightClock = rec.leftClock + 1;
-    } else if (rm === RIGHT_DELTA) {
-      const delta = vr.next(clock);
-      if (delta === 0) throw vr.error('zero origin delta');
-      rec.hasRight = true;
-      rec.rightClient = client;
-      rec.rightClock = clock - delta;
-    } else if (rm === RIGHT_EXPLICIT) {
-      const id = explicitID(u, vr);
-      rec.hasRight = true;
-      rec.rightClient = id[0];
-      rec.rightClock = id[1];
-    }
-    if (
-      (rec.hasLeft && rec.leftClient === client && rec.leftClock >= clock) ||
-      (rec.hasRight && rec.rightClient === client && rec.rightClock >= clock)
-    ) {
-      throw vr.error('origin not before the record');
-    }
+    decodeOrigins(u, vr, lm, rm, rec, client);
     // Split the run where this update's delete set starts or stops
     // deleting it; only the live parts carry text (FORMAT.md §4.6).
     const end = clock + n;
@@ -719,6 +777,103 @@ function decodeBlock(u, r, b, i) {
     if (recs[k].kind !== KIND_TEXT || recs[k].typ !== textType) textType = -1;
   }
   u.blocks.push({ client, from, to: recs.length, start: recs[from].clock, end: clock, textType });
+}
+
+/**
+ * decodeOrigins reads the origin operands of modes lm and rm into rec, a
+ * record of client (FORMAT.md §4.4).
+ */
+function decodeOrigins(u, vr, lm, rm, rec, client) {
+  const clock = rec.clock;
+  if (lm === LEFT_PREV || lm === LEFT_DELTA) {
+    let delta = 1;
+    if (lm === LEFT_DELTA) {
+      delta = vr.next(clock);
+      if (delta === 0) throw vr.error('zero origin delta');
+    }
+    if (delta > clock) throw vr.error('origin before clock 0');
+    rec.hasLeft = true;
+    rec.leftClient = client;
+    rec.leftClock = clock - delta;
+  } else if (lm === LEFT_EXPLICIT) {
+    const id = explicitID(u, vr);
+    rec.hasLeft = true;
+    rec.leftClient = id[0];
+    rec.leftClock = id[1];
+  }
+  if (rm === RIGHT_AFTER_L) {
+    if (!rec.hasLeft) throw vr.error('right origin relative to a missing left origin');
+    rec.hasRight = true;
+    rec.rightClient = rec.leftClient;
+    rec.rightClock = rec.leftClock + 1;
+  } else if (rm === RIGHT_DELTA) {
+    const delta = vr.next(clock);
+    if (delta === 0) throw vr.error('zero origin delta');
+    rec.hasRight = true;
+    rec.rightClient = client;
+    rec.rightClock = clock - delta;
+  } else if (rm === RIGHT_EXPLICIT) {
+    const id = explicitID(u, vr);
+    rec.hasRight = true;
+    rec.rightClient = id[0];
+    rec.rightClock = id[1];
+  }
+  if (
+    (rec.hasLeft && rec.leftClient === client && rec.leftClock >= clock) ||
+    (rec.hasRight && rec.rightClient === client && rec.rightClock >= clock)
+  ) {
+    throw vr.error('origin not before the record');
+  }
+}
+
+/**
+ * decodeRich decodes a start anchor, end anchor or embed record of header
+ * payload p (RICH.md §R6) of client at clock, in text type typ, taking its
+ * element of the entries (nEntries are left) from r; dead says whether
+ * this update's delete set covers the clock.
+ * @returns {Record}
+ */
+function decodeRich(u, vr, r, b, p, clock, typ, client, dead, nEntries) {
+  const sub = p % 4;
+  const lm = (p >> 2) & 3;
+  const rm = (p >> 4) & 3;
+  const ex = (p >> 6) & 3;
+  if (p >= 256 || sub === 0) throw vr.error('bad rich record header');
+  if (sub !== REC_START - RICH_BASE && ex !== 0) throw vr.error('expand rule on a record other than a start anchor');
+  if (ex > 1) throw vr.error(`reserved expand rule ${ex}`);
+  if (clock >= MAX_CLOCK) throw vr.error('clock past 2^53');
+  const rec = new Record(KIND_TEXT, clock, 1, typ);
+  rec.rich = [0, RICH_START, RICH_END, RICH_EMBED][sub];
+  rec.expand = ex;
+  decodeOrigins(u, vr, lm, rm, rec, client);
+  if (rec.rich === RICH_START) {
+    if (dead) throw vr.error('deleted anchor');
+    const seq = vr.next(MAX_CLOCK);
+    if (seq === 0) throw vr.error('start anchor with seq 0');
+    rec.seq = seq;
+  } else if (rec.rich === RICH_END) {
+    if (dead || clock === 0) throw vr.error('end anchor deleted or at clock 0');
+    return rec;
+  }
+  if (nEntries === 0) throw r.error('fewer entries than map and rich records');
+  const k = r.arrayLen();
+  if (rec.rich === RICH_START) {
+    if (k !== 1 && k !== 2) throw r.error('a start anchor entry is [key] or [key, value]');
+    rec.key = r.str();
+    if (k === 2) {
+      const off = r.value();
+      // A copy: the caller may reuse its buffer. msgpack nil is a removal.
+      if (r.pos - off !== 1 || b[off] !== 0xc0) rec.value = b.slice(off, r.pos);
+    }
+  } else {
+    if ((k !== 0 && k !== 1) || dead !== (k === 0)) throw r.error('an embed entry is [value], or [] when deleted');
+    if (k === 1) {
+      const off = r.value();
+      rec.value = b.slice(off, r.pos);
+      rec.content = '\uFFFC';
+    }
+  }
+  return rec;
 }
 
 /** decodeEntry reads the entries element of map record at clock (FORMAT.md §4.8). */

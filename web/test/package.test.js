@@ -53,7 +53,7 @@ test('package.json describes a publishable package', () => {
   assert.equal(PKG.private, undefined, 'a private package cannot be published');
   assert.match(PKG.name, /^@flowstate\/web$/);
   assert.match(PKG.version, /^\d+\.\d+\.\d+/);
-  for (const [entry, want] of [['.', 'index'], ['./codemirror', 'codemirror']]) {
+  for (const [entry, want] of [['.', 'index'], ['./textarea', 'textarea'], ['./codemirror', 'codemirror']]) {
     const e = PKG.exports[entry];
     assert.ok(e, `exports lacks ${entry}`);
     assert.equal(e.types, `./src/${want}.d.ts`);
@@ -64,24 +64,25 @@ test('package.json describes a publishable package', () => {
 test('the tarball holds the sources, types and bundles, and no tests', async () => {
   const [listing] = JSON.parse(await npm(WEB, 'pack', '--dry-run', '--json'));
   const files = listing.files.map((f) => f.path);
-  for (const f of ['package.json', 'README.md', 'src/index.js', 'src/index.d.ts', 'src/codemirror.js', 'src/codemirror.d.ts', 'dist/flowstate.js', 'dist/flowstate-codemirror.js']) {
+  for (const f of ['package.json', 'README.md', 'src/index.js', 'src/index.d.ts', 'src/textarea.js', 'src/textarea.d.ts', 'src/codemirror.js', 'src/codemirror.d.ts', 'dist/flowstate.js', 'dist/flowstate-textarea.js', 'dist/flowstate-codemirror.js']) {
     assert.ok(files.includes(f), `the tarball lacks ${f}`);
   }
   const stray = files.filter((f) => /^(test|e2e|bench|node_modules|demo)\//.test(f) || f.endsWith('.go'));
   assert.deepEqual(stray, []);
 });
 
-test('both entries import from the installed tarball, with their types', async () => {
+test('every entry imports from the installed tarball, with their types', async () => {
   const installed = join(app, 'node_modules', '@flowstate', 'web');
-  for (const f of ['src/index.d.ts', 'src/codemirror.d.ts']) assert.ok(existsSync(join(installed, f)), f);
+  for (const f of ['src/index.d.ts', 'src/textarea.d.ts', 'src/codemirror.d.ts']) assert.ok(existsSync(join(installed, f)), f);
   const script = `
     import { Doc, Provider } from '@flowstate/web';
     import { flowstateCollab, CodeMirrorBinding } from '@flowstate/web/codemirror';
+    import { TextareaBinding } from '@flowstate/web/textarea';
     const doc = new Doc();
     doc.getText('t').insert(0, 'packed');
     console.log(JSON.stringify({
       text: doc.getText('t').toString(),
-      collab: typeof flowstateCollab, binding: typeof CodeMirrorBinding,
+      collab: typeof flowstateCollab, binding: typeof CodeMirrorBinding, textarea: typeof TextareaBinding,
       url: Provider.roomURL('https://sync.example.com', 'notes'),
       from: import.meta.resolve('@flowstate/web'),
     }));`;
@@ -91,6 +92,7 @@ test('both entries import from the installed tarball, with their types', async (
   assert.equal(got.text, 'packed');
   assert.equal(got.collab, 'function');
   assert.equal(got.binding, 'function');
+  assert.equal(got.textarea, 'function');
   assert.equal(got.url, 'wss://sync.example.com/ws/notes');
   assert.ok(got.from.includes('/app/node_modules/@flowstate/web/'), `imported from ${got.from}`);
 });
