@@ -199,32 +199,45 @@ type attrRun struct {
 	now, was []attr
 }
 
-// attrRuns returns the formatting of the text's visible positions after the
-// transaction, up to position end or to the end of the text when end < 0,
-// in one walk with two resolvers: one sees every anchor, the other only
-// those that were there before the transaction (anchors never move or go,
-// so the old formatting of a kept position is what the old anchors give).
-func (t *Text) attrRuns(from, end int) []attrRun {
+// attrRuns returns the formatting of the text's visible positions after
+// the transaction, from the start of leaf lf (at position p) on, in one
+// walk with two resolvers: one sees every anchor, the other only those
+// that were there before the transaction (anchors never move or go, so
+// the old formatting of a kept position is what the old anchors give).
+// No anchor placed in the transaction may precede lf. The walk ends at
+// position end, once it has passed every anchor the transaction placed
+// and the two resolvers agree again: the formatting after that did not
+// change.
+func (t *Text) attrRuns(lf *leaf, p, end int) []attrRun {
 	now, was := newResolver(t), newResolver(t)
-	lf, p := t.skipTo(from, func(a *item) {
-		now.anchor(a)
-		if !t.newAnchors[a] {
-			was.anchor(a)
-		}
-	})
+	for _, s := range t.opensAt(lf) {
+		now.anchor(s)
+		was.anchor(s)
+	}
 	var out []attrRun
 	if p > 0 {
-		out = append(out, attrRun{n: p}) // kept positions before from
+		out = append(out, attrRun{n: p}) // kept positions before lf
 	}
+	seen, diverged := 0, 0 // new anchors passed; marks open in one resolver only
 	for ; lf != nil; lf = lf.next {
 		for _, it := range lf.items {
-			if end >= 0 && p >= end {
+			if p >= end && seen == len(t.newAnchors) && diverged == 0 {
 				return out
 			}
 			if it.rich >= richStart {
 				now.anchor(it)
 				if !t.newAnchors[it] {
 					was.anchor(it)
+					continue
+				}
+				seen++
+				switch _, id := t.markOf(it); {
+				case it.rich == richStart:
+					diverged++
+				case t.newAnchors[t.doc.clients[id.Client].find(id.Clock)]:
+					diverged-- // closes a mark the transaction opened
+				default:
+					diverged++ // closes, in now only, a mark opened before
 				}
 				continue
 			}
@@ -276,22 +289,36 @@ func changed(was, now []attr) []attr {
 // changes of formatting of the positions they keep, over the whole text.
 func (t *Text) annotate(delta []DeltaOp) []DeltaOp {
 	full := len(t.newAnchors) > 0
-	from, end := 0, -1 // the whole text
-	if !full {
-		// Only inserts need attributes: walk from the first to the last.
-		first := slices.IndexFunc(delta, func(op DeltaOp) bool { return op.Insert != "" })
-		if first < 0 {
-			return delta
+	// Walk from the first insert, or the first new anchor if before, to
+	// the end of the last change.
+	first := slices.IndexFunc(delta, func(op DeltaOp) bool { return op.Insert != "" })
+	if first < 0 && !full {
+		return delta // deletions only
+	}
+	from, end := -1, 0
+	for i, op := range delta {
+		if i == first {
+			from = end
 		}
-		end = 0
-		for i, op := range delta {
-			if i == first {
-				from = end
+		end += op.Retain + utf8.RuneCountInString(op.Insert)
+	}
+	var lf *leaf
+	var p int
+	if from >= 0 {
+		lf, p = t.leafAt(from)
+	}
+	if full {
+		var a *item // the first new anchor
+		for it := range t.newAnchors {
+			if a == nil || leafKey(it.leaf) < leafKey(a.leaf) || it.leaf == a.leaf && indexIn(it) < indexIn(a) {
+				a = it
 			}
-			end += op.Retain + utf8.RuneCountInString(op.Insert)
+		}
+		if lf == nil || leafKey(a.leaf) < leafKey(lf) {
+			lf, p = a.leaf, t.leafStart(a.leaf)
 		}
 	}
-	runs := t.attrRuns(from, end)
+	runs := t.attrRuns(lf, p, end)
 	type piece struct {
 		op    DeltaOp
 		attrs []attr // of an insert, or the changes of a retain

@@ -416,21 +416,71 @@ func leafAnchors(lf *leaf) []*item {
 	return lf.anchors
 }
 
-// skipTo passes every anchor of the leaves that end at or before visible
-// position from to anchor, in order, without looking at their other
-// items, and returns the first leaf it did not pass and the position
-// where that leaf starts. Resolving formatting at a position thus costs a
-// step per leaf and per anchor before it, not per item.
+// skipTo finds the leaf holding visible position from (the last leaf at
+// the end of the text), passes the start anchors of the marks open where
+// it starts to anchor, and returns it and the position where it starts.
+// A walk that resolves formatting from position from on starts there.
 func (t *Text) skipTo(from int, anchor func(*item)) (*leaf, int) {
-	lf, p := t.first, 0
-	for lf != nil && p+lf.visible <= from && lf.next != nil {
-		for _, a := range leafAnchors(lf) {
-			anchor(a)
-		}
-		p += lf.visible
-		lf = lf.next
+	lf, p := t.leafAt(from)
+	for _, s := range t.opensAt(lf) {
+		anchor(s)
 	}
 	return lf, p
+}
+
+// leafAt returns the leaf holding visible position from, or the last leaf
+// at the end of the text, and the position where it starts.
+func (t *Text) leafAt(from int) (*leaf, int) {
+	if from >= t.length {
+		return t.last, t.length - t.last.visible
+	}
+	return t.seekLeaf(from)
+}
+
+// opensAt returns the start anchors of the marks open where lf starts:
+// started before it and not ended. Each leaf caches its set; placing an
+// anchor anywhere makes every cache stale, and a stale one is computed
+// from the nearest leaf before it whose cache holds, adding and removing
+// the anchors of the leaves between. Resolving formatting at a position
+// thus costs a lookup, not a walk from the start of the text, while no
+// anchor comes; after one, the first lookup pays a walk over the leaves
+// and their anchors.
+func (t *Text) opensAt(lf *leaf) []*item {
+	var chain []*leaf
+	p := lf
+	for p != nil && p.opensGen != t.anchorGen {
+		chain = append(chain, p)
+		p = p.prev
+	}
+	var opens []*item // open where the earliest stale leaf starts
+	if p != nil {
+		opens = nextOpens(p.opens, leafAnchors(p))
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		l := chain[i]
+		l.opens, l.opensGen = opens, t.anchorGen
+		if i > 0 {
+			opens = nextOpens(opens, leafAnchors(l))
+		}
+	}
+	return lf.opens
+}
+
+// nextOpens returns the open start anchors after anchors, given those open
+// before them; opens itself is not changed.
+func nextOpens(opens, anchors []*item) []*item {
+	if len(anchors) == 0 {
+		return opens
+	}
+	out := slices.Clone(opens)
+	for _, a := range anchors {
+		if a.rich == richStart {
+			out = append(out, a)
+			continue
+		}
+		out = slices.DeleteFunc(out, func(s *item) bool { return s.c == a.c && s.clock == a.clock-1 })
+	}
+	return slices.Clip(out)
 }
 
 // ToDelta returns the text as a Quill-shaped delta of inserts: runs of

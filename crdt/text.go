@@ -53,7 +53,10 @@ type Text struct {
 	changes   []change // recorded during a transaction when observed
 	// newAnchors are the anchors placed during a transaction when observed
 	newAnchors map[*item]bool
-	touched    bool // listed in the transaction's touchedTexts
+	// anchorGen counts the anchors placed, so that the marks open at the
+	// start of a leaf, cached in it, are known to be stale (opensAt).
+	anchorGen uint64
+	touched   bool // listed in the transaction's touchedTexts
 
 	// Rich content (rich.go): the marks carried by start anchors and the
 	// values of embeds, by the ID of their item; maxSeq is the greatest
@@ -273,6 +276,7 @@ func (t *Text) place(c *clientState, n uint64, leftItem *item, left, right ref, 
 		t.recordInsert(t.posOf(it), string(content))
 	}
 	if rich >= richStart {
+		t.anchorGen++
 		t.recordAnchor(it)
 	}
 }

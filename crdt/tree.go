@@ -35,6 +35,10 @@ type leaf struct {
 	// anchorsStale says they must be listed again (leafAnchors).
 	anchors      []*item
 	anchorsStale bool
+	// opens are the start anchors of the marks open where the leaf
+	// starts, valid while opensGen equals the text's anchorGen (opensAt).
+	opens    []*item
+	opensGen uint64
 }
 
 // A node is an inner node of a Text's tree. Nodes of the lowest level hold
