@@ -198,9 +198,10 @@ the deletions it may restore: a long session with one grows by what it
 deleted, as an editor's undo history does.
 
 In a text with formatting, change events, ApplyDelta and an UndoManager's
-recording of a Format walk the text from its start to resolve formatting:
-a cost in the length of the text per transaction that formats, or inserts
-while marks exist. Plain texts do not pay it.
+recording of a Format resolve formatting from a per-leaf cache of the
+marks open there, which any new mark makes stale: the first lookup after
+a Format pays a walk over the text's leaves and marks. Plain texts do not
+pay it.
 
 Changes held as pending are not part of Diff or Snapshot until their
 dependencies arrive. A pending change whose origin was unknown when it came
