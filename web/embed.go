@@ -8,6 +8,7 @@
 //	/                         the demo page (demo/index.html)
 //	/flowstate.js             the client core bundle
 //	/flowstate-textarea.js    the <textarea> binding, which imports /flowstate.js
+//	/flowstate-richdelta.js   Text.applyDelta, which imports /flowstate.js
 //	/flowstate-codemirror.js  the CodeMirror 6 binding, with CodeMirror
 //	/flowstate-prosemirror.js the ProseMirror binding, with ProseMirror
 //	/flowstate-tiptap.js      the TipTap extension and binding, with TipTap
@@ -57,6 +58,7 @@ var routes = []struct {
 	{"/", "demo/index.html", "text/html; charset=utf-8", false},
 	{"/flowstate.js", "dist/flowstate.js", "text/javascript; charset=utf-8", true},
 	{"/flowstate-textarea.js", "dist/flowstate-textarea.js", "text/javascript; charset=utf-8", true},
+	{"/flowstate-richdelta.js", "dist/flowstate-richdelta.js", "text/javascript; charset=utf-8", true},
 	{"/flowstate-codemirror.js", "dist/flowstate-codemirror.js", "text/javascript; charset=utf-8", true},
 	{"/flowstate-prosemirror.js", "dist/flowstate-prosemirror.js", "text/javascript; charset=utf-8", true},
 	{"/flowstate-tiptap.js", "dist/flowstate-tiptap.js", "text/javascript; charset=utf-8", true},

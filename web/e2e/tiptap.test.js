@@ -1,5 +1,6 @@
 // End-to-end tests of the TipTap extension (src/tiptap.js, served in
-// /flowstate-tiptap.js) in real Chromium against the real server, with real
+// /flowstate-tiptap.js, with Text.applyDelta from /flowstate-richdelta.js;
+// e2e/prosemirror.test.js runs the binding without it) in real Chromium against the real server, with real
 // keyboard input: two pages type, bold, make a list and a link at the same
 // time and end with the same ProseMirror JSON; a page opened later shows
 // all of it; undo on one page takes back only that page's change; each
@@ -35,6 +36,7 @@ class TipTapTab extends Tab {
     await page.evaluate(
       async ({ room, name }) => {
         const { Doc, Provider, UndoManager } = await import('/flowstate.js');
+        await import('/flowstate-richdelta.js'); // Text.applyDelta: the binding's local edits go through it
         const { Editor, StarterKit, Image, FlowStateCollaboration } = await import('/flowstate-tiptap.js');
         const doc = new Doc();
         const text = doc.getText('body');

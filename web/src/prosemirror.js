@@ -1264,7 +1264,10 @@ class SyncView {
         const want = docLength(doc) - deltaLength(delta);
         // The last line of a Text written elsewhere may lack its "\n";
         // the editor's last block has one.
-        if (this.text.length === want - 1) applyTextDelta(this.text, [{ retain: this.text.length }, { insert: '\n' }]);
+        if (this.text.length === want - 1) {
+          const len = this.text.length;
+          applyTextDelta(this.text, len > 0 ? [{ retain: len }, { insert: '\n' }] : [{ insert: '\n' }]); // no empty retain: applyDelta refuses it
+        }
         applyTextDelta(this.text, delta, { before: diff.before });
       });
     } catch (err) {
