@@ -8,6 +8,7 @@
 //	/                         the demo page (demo/index.html)
 //	/flowstate.js             the client core bundle
 //	/flowstate-textarea.js    the <textarea> binding, which imports /flowstate.js
+//	/flowstate-richdelta.js   Text.applyDelta for rich texts, which imports /flowstate.js
 //	/flowstate-codemirror.js  the CodeMirror 6 binding, with CodeMirror
 //	/demo.js, /demo.css       the demo's script and style
 //
@@ -55,6 +56,7 @@ var routes = []struct {
 	{"/", "demo/index.html", "text/html; charset=utf-8", false},
 	{"/flowstate.js", "dist/flowstate.js", "text/javascript; charset=utf-8", true},
 	{"/flowstate-textarea.js", "dist/flowstate-textarea.js", "text/javascript; charset=utf-8", true},
+	{"/flowstate-richdelta.js", "dist/flowstate-richdelta.js", "text/javascript; charset=utf-8", true},
 	{"/flowstate-codemirror.js", "dist/flowstate-codemirror.js", "text/javascript; charset=utf-8", true},
 	{"/demo.js", "demo/demo.js", "text/javascript; charset=utf-8", false},
 	{"/demo.css", "demo/demo.css", "text/css; charset=utf-8", false},

@@ -21,6 +21,7 @@ var assetTests = []struct {
 	{"/", "demo/index.html", "text/html; charset=utf-8"},
 	{"/flowstate.js", "dist/flowstate.js", "text/javascript; charset=utf-8"},
 	{"/flowstate-textarea.js", "dist/flowstate-textarea.js", "text/javascript; charset=utf-8"},
+	{"/flowstate-richdelta.js", "dist/flowstate-richdelta.js", "text/javascript; charset=utf-8"},
 	{"/flowstate-codemirror.js", "dist/flowstate-codemirror.js", "text/javascript; charset=utf-8"},
 	{"/demo.js", "demo/demo.js", "text/javascript; charset=utf-8"},
 	{"/demo.css", "demo/demo.css", "text/css; charset=utf-8"},
@@ -257,7 +258,7 @@ func checkHeader(t *testing.T, res *http.Response, key, want string) {
 // kind of answer a browser can get; the demo's own files may not.
 func TestHandler_CORS(t *testing.T) {
 	for _, tt := range assetTests {
-		public := tt.path == "/flowstate.js" || tt.path == "/flowstate-textarea.js" || tt.path == "/flowstate-codemirror.js"
+		public := tt.path == "/flowstate.js" || tt.path == "/flowstate-textarea.js" || tt.path == "/flowstate-richdelta.js" || tt.path == "/flowstate-codemirror.js"
 		want := ""
 		if public {
 			want = "*"
