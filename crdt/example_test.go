@@ -1,6 +1,7 @@
 package crdt_test
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/flowstate/flowstate/crdt"
@@ -75,4 +76,23 @@ func ExampleText_Format() {
 	// Output:
 	// "The foxes" map[bold:true]
 	// " jumped." map[]
+}
+
+func ExampleText_ApplyDelta() {
+	d := crdt.NewDocWithClient(1)
+	x := d.Text("notes")
+	x.Observe(func(e crdt.TextEvent) {
+		b, _ := json.Marshal(e.Delta)
+		fmt.Println("event", string(b))
+	})
+	// A Quill document, then a change as Quill's editor reports it: a
+	// heading on the first line and an italic word typed at the end.
+	_, _ = x.ApplyDelta([]crdt.DeltaOp{{Insert: "Title\nSome "}, {Insert: "bold", Attributes: map[string]any{"bold": true}}})
+	_, _ = x.ApplyDelta([]crdt.DeltaOp{{Retain: 5}, {Retain: 1, Attributes: map[string]any{"header": 1}}, {Retain: 9}, {Insert: " text"}})
+	b, _ := json.Marshal(x.ToDelta())
+	fmt.Println(string(b))
+	// Output:
+	// event [{"insert":"Title\nSome "},{"insert":"bold","attributes":{"bold":true}}]
+	// event [{"retain":5},{"retain":1,"attributes":{"header":1}},{"retain":9},{"insert":" text"}]
+	// [{"insert":"Title"},{"insert":"\n","attributes":{"header":1}},{"insert":"Some "},{"insert":"bold","attributes":{"bold":true}},{"insert":" text"}]
 }

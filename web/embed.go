@@ -8,7 +8,7 @@
 //	/                         the demo page (demo/index.html)
 //	/flowstate.js             the client core bundle
 //	/flowstate-textarea.js    the <textarea> binding, which imports /flowstate.js
-//	/flowstate-richdelta.js   Text.applyDelta, which imports /flowstate.js
+//	/flowstate-richdelta.js   Text.applyDelta for rich texts, which imports /flowstate.js
 //	/flowstate-codemirror.js  the CodeMirror 6 binding, with CodeMirror
 //	/flowstate-prosemirror.js the ProseMirror binding, with ProseMirror
 //	/flowstate-tiptap.js      the TipTap extension and binding, with TipTap

@@ -126,44 +126,26 @@ function beats(a, ia, b, ib) {
  * @returns {Array<{insert: any, attributes?: Record<string, any>}>}
  */
 export function toDelta(first) {
-  const ops = [];
+  const ops = []; // [insert, attrs, whether insert is text]
   const r = new Resolver();
-  let runAttrs = [];
-  let run = '';
-  const flush = () => {
-    if (run.length > 0) {
-      ops.push(op(run, attributesOf(runAttrs)));
-      run = '';
-    }
-  };
   for (let lf = first; lf !== null; lf = lf.next) {
     for (const it of lf.items) {
       if (it.rich >= RICH_START) r.anchor(it);
       else if (!it.deleted) {
         const attrs = r.current();
-        if (it.rich !== 0) {
-          flush();
-          ops.push(op(embedValue(it), attributesOf(attrs)));
-          continue;
-        }
-        if (run.length > 0 && !attrsEqual(attrs, runAttrs)) flush();
-        runAttrs = attrs;
-        run += it.content;
+        const last = ops[ops.length - 1];
+        const text = it.rich === 0;
+        if (text && last && last[2] && attrsEqual(last[1], attrs)) last[0] += it.content;
+        else ops.push([text ? it.content : embedValue(it), attrs, text]);
       }
     }
   }
-  flush();
-  return ops;
+  return ops.map(([insert, attrs]) => (attrs.length === 0 ? { insert } : { insert, attributes: attributesOf(attrs) }));
 }
 
 /** embedValue returns the decoded value of embed item it (null once forgotten). */
 export function embedValue(it) {
   return it.entry === null ? null : decode(it.entry);
-}
-
-/** op returns a delta op, with attributes only when there are some. */
-function op(insert, attributes) {
-  return attributes === undefined ? { insert } : { insert, attributes };
 }
 
 /**
@@ -188,8 +170,8 @@ export class Resolver {
   anchor(it) {
     const start = it.rich === RICH_START ? it : it.entry;
     const key = start.entry.key;
-    const os = this.open.get(key) ?? [];
-    this.open.set(key, os);
+    let os = this.open.get(key);
+    if (!os) this.open.set(key, (os = []));
     if (it === start) os.push(it);
     else if (os.includes(start)) os.splice(os.indexOf(start), 1);
     else return; // an end whose start is not open closes nothing
@@ -217,7 +199,7 @@ export class Resolver {
 
 /** bytesEqual reports whether two msgpack values (null for none) are the same bytes. */
 export function bytesEqual(a, b) {
-  if (a === null || b === null) return a === b;
+  if (!a || !b) return a === b;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -251,6 +233,25 @@ export function changedAttrs(was, now) {
 export function attributesOf(as) {
   if (as.length === 0) return undefined;
   const out = {};
-  for (const [k, v] of as) out[k] = v === null ? null : decode(v);
+  for (const [k, v] of as) out[k] = v === null ? null : decodeValue(v);
   return out;
+}
+
+/**
+ * decodeValue decodes a msgpack value. The usual mark values (true, a
+ * short string, a small integer) are read here: a delta holds one per
+ * attribute of every op, and the general decoder's set-up per call costs
+ * more than the value.
+ * @param {Uint8Array} b
+ */
+function decodeValue(b) {
+  const c = b[0];
+  if (b.length === 1) {
+    if (c === 0xc3) return true;
+    if (c <= 0x7f) return c;
+  } else if ((c & 0xe0) === 0xa0 && b.length === 1 + (c & 0x1f)) {
+    const s = decodeUtf8(b, 1, b.length);
+    if (s !== null) return s;
+  }
+  return decode(b);
 }

@@ -38,7 +38,8 @@ export function setBlockKeys(x, keys) {
 
 /** isBlockKey reports whether applyDelta applies key as a block attribute of x. */
 function isBlockKey(x, key) {
-  return x.blockKeys !== null ? x.blockKeys.has(key) : DEFAULT_BLOCK_KEYS.includes(key);
+  // blockKeys, a Set, is set on a Text by setBlockKeys only.
+  return x.blockKeys ? x.blockKeys.has(key) : DEFAULT_BLOCK_KEYS.includes(key);
 }
 
 /**

@@ -285,8 +285,6 @@ export class Text {
     this.maxSeq = 0;
     /** @type {Map<string, number> | null} */
     this.schema = null;
-    /** The keys applyDelta (richdelta.js) puts on newlines only (null: DEFAULT_BLOCK_KEYS). @type {Set<string> | null} */
-    this.blockKeys = null;
     /** rich is set once the text has held an anchor or an embed: its events then carry attributes and embeds. */
     this.rich = false;
     /** The anchors placed during a transaction, when observed. @type {Set<Item>} */
@@ -549,8 +547,7 @@ export class Text {
    * after the last formatted item when it does not.
    */
   _format(pos, n, key, value, rule) {
-    const capture = this.doc.txn.capture;
-    if (capture !== null) this.captureFormat(capture, pos, n, key, value, rule);
+    if (this.doc.txn.capture) this.captureFormat(this.doc.txn.capture, pos, n, key, value, rule);
     const c = this.doc.me;
     const mark = new Mark(key, value, this.maxSeq + 1, rule);
     this.maxSeq = mark.seq;
@@ -590,9 +587,8 @@ export class Text {
     this.walkRange(pos, n, (it, lo, hi, p, attrs) => {
       const prev = valueOf(attrs, key);
       if (bytesEqual(prev, value)) return;
-      const plain = it.content.length === it.length;
-      const from = plain ? lo - p : cpsIn(it, lo - p);
-      const to = plain ? hi - p : cpsIn(it, hi - p);
+      const from = cpsIn(it, lo - p);
+      const to = cpsIn(it, hi - p);
       capture.formats.push({ text: this, client: it.client.id, clock: it.clock + from, length: to - from, key, prev, set: value, rule });
     });
   }
@@ -1504,8 +1500,8 @@ export class Text {
     const out = []; // [op, attrs]
     const push = (op, attrs) => {
       const last = out[out.length - 1];
-      const k = Object.keys(op)[0];
-      if (k !== 'embed' && last?.[0][k] !== undefined && attrsEqual(last[1], attrs)) last[0][k] += op[k];
+      const k = Object.keys(op)[0]; // retain, insert, delete, or e: an embed item
+      if (k !== 'e' && last && last[0][k] !== undefined && attrsEqual(last[1], attrs)) last[0][k] += op[k];
       else out.push([op, attrs]);
     };
     let ri = 0;
@@ -1524,14 +1520,14 @@ export class Text {
     for (const op of delta) {
       if (op.delete !== undefined) push(op, []);
       else if (op.retain !== undefined) take(op.retain, retain);
-      else take(op.insert.length, (r, k, at) => push(r[1].rich === RICH_EMBED ? { embed: r[1] } : { insert: r[1].content.slice(at, at + k) }, r[2]));
+      else take(op.insert.length, (r, k, at) => push(r[1].rich === RICH_EMBED ? { e: r[1] } : { insert: r[1].content.slice(at, at + k) }, r[2]));
     }
     take(this.len, retain);
-    while (out.length > 0 && out[out.length - 1][0].retain !== undefined && out[out.length - 1][1].length === 0) out.pop();
+    for (let last; (last = out[out.length - 1]) !== undefined && last[0].retain !== undefined && last[1].length === 0; ) out.pop();
     return out.map(([op, attrs]) => {
-      if (op.embed !== undefined) op = { insert: embedValue(op.embed) };
-      const a = attributesOf(attrs);
-      return a === undefined ? op : { ...op, attributes: a };
+      if (op.e) op = { insert: embedValue(op.e) };
+      if (attrs.length > 0) op.attributes = attributesOf(attrs);
+      return op;
     });
   }
 

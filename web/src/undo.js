@@ -347,6 +347,8 @@ export class UndoManager extends Emitter {
 
 
 
+
+
   /**
    * visible appends to out the visible pieces ({text, pos, n} in UTF-16
    * units) of clocks [start, end) of client: those still there, and the
