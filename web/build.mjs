@@ -4,6 +4,8 @@
 //   dist/flowstate.js             the client core (src/index.js): Doc, Provider, presence, UndoManager
 //   dist/flowstate-textarea.js    the <textarea> binding (src/textarea.js), which imports the core
 //                                 from ./flowstate.js beside it rather than holding a copy
+//   dist/flowstate-quill.js       the Quill 2 binding (src/quill.js), which imports the core from
+//                                 ./flowstate.js and takes the page's Quill instance (Quill is not bundled)
 //   dist/flowstate-codemirror.js  the CodeMirror 6 binding (src/codemirror.js) together with
 //                                 @codemirror/state, @codemirror/view and @codemirror/commands,
 //                                 re-exported whole, so that a page has exactly one copy of them
@@ -37,6 +39,7 @@ const banner = '// FlowState client, built by web/build.mjs from web/src. Do not
 const bundles = [
   { out: 'flowstate.js', entry: 'src/index.js' },
   { out: 'flowstate-textarea.js', entry: 'src/textarea.js', core: true },
+  { out: 'flowstate-quill.js', entry: 'src/quill.js', core: true },
   {
     out: 'flowstate-codemirror.js',
     contents: [

@@ -9,6 +9,7 @@
 //	/flowstate.js             the client core bundle
 //	/flowstate-textarea.js    the <textarea> binding, which imports /flowstate.js
 //	/flowstate-codemirror.js  the CodeMirror 6 binding, with CodeMirror
+//	/flowstate-quill.js       the Quill 2 binding, which imports /flowstate.js (the page brings Quill)
 //	/demo.js, /demo.css       the demo's script and style
 //
 // Every response carries a strong ETag (a hash of the content) and
@@ -56,6 +57,7 @@ var routes = []struct {
 	{"/flowstate.js", "dist/flowstate.js", "text/javascript; charset=utf-8", true},
 	{"/flowstate-textarea.js", "dist/flowstate-textarea.js", "text/javascript; charset=utf-8", true},
 	{"/flowstate-codemirror.js", "dist/flowstate-codemirror.js", "text/javascript; charset=utf-8", true},
+	{"/flowstate-quill.js", "dist/flowstate-quill.js", "text/javascript; charset=utf-8", true},
 	{"/demo.js", "demo/demo.js", "text/javascript; charset=utf-8", false},
 	{"/demo.css", "demo/demo.css", "text/css; charset=utf-8", false},
 }

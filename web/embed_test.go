@@ -22,6 +22,7 @@ var assetTests = []struct {
 	{"/flowstate.js", "dist/flowstate.js", "text/javascript; charset=utf-8"},
 	{"/flowstate-textarea.js", "dist/flowstate-textarea.js", "text/javascript; charset=utf-8"},
 	{"/flowstate-codemirror.js", "dist/flowstate-codemirror.js", "text/javascript; charset=utf-8"},
+	{"/flowstate-quill.js", "dist/flowstate-quill.js", "text/javascript; charset=utf-8"},
 	{"/demo.js", "demo/demo.js", "text/javascript; charset=utf-8"},
 	{"/demo.css", "demo/demo.css", "text/css; charset=utf-8"},
 }
@@ -257,7 +258,7 @@ func checkHeader(t *testing.T, res *http.Response, key, want string) {
 // kind of answer a browser can get; the demo's own files may not.
 func TestHandler_CORS(t *testing.T) {
 	for _, tt := range assetTests {
-		public := tt.path == "/flowstate.js" || tt.path == "/flowstate-textarea.js" || tt.path == "/flowstate-codemirror.js"
+		public := tt.path == "/flowstate.js" || tt.path == "/flowstate-textarea.js" || tt.path == "/flowstate-codemirror.js" || tt.path == "/flowstate-quill.js"
 		want := ""
 		if public {
 			want = "*"
