@@ -5,6 +5,7 @@
 // Every wait polls the pages' state; nothing sleeps.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import { startServer } from '../test/server.js';
@@ -125,6 +126,24 @@ class QuillTab extends Tab {
 }
 
 /**
+ * readmeExample returns the js example of web/README.md's Quill section,
+ * rewritten for a test page: the page's Quill global for the npm import,
+ * the server's bundles for the npm entries, room for 'notes'.
+ * @param {string} room
+ */
+function readmeExample(room) {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## Quill 2'));
+  const code = /```js\n([\s\S]*?)```/.exec(section)[1];
+  assert.ok(code.split('\n').length <= 16, 'the example is at most 15 lines');
+  return code
+    .replace("import Quill from 'quill';", 'const Quill = window.Quill;')
+    .replace("'@flowstate/web/quill'", "'/flowstate-quill.js'")
+    .replace("'@flowstate/web'", "'/flowstate.js'")
+    .replace("'notes'", JSON.stringify(room));
+}
+
+/**
  * quillConverged waits until every Quill tab shows the same delta, equal to
  * its Text's (as toQuillDelta shows it) and satisfying check, and returns it.
  * @param {QuillTab[]} tabs
@@ -223,6 +242,59 @@ describe('QuillBinding in Chromium', { skip: skipReason }, () => {
     const late = await open(room, 'Cy');
     await quillConverged([a, b, late], (o) => JSON.stringify(o) === JSON.stringify(want), 'the late page');
     for (const t of [a, b, late]) assert.deepEqual((await t.state()).errors, []);
+    await closeAll();
+  });
+
+  test("the README's example runs as written", async () => {
+    const room = uniqueRoom('quill-readme');
+    const pages = [];
+    for (let i = 0; i < 2; i++) {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const errors = [];
+      page.on('pageerror', (err) => errors.push(err.message));
+      page.on('dialog', (d) => (errors.push(`alert: ${d.message()}`), d.dismiss()));
+      await page.goto(`${server.httpURL}/flowstate.js`);
+      await page.setContent('<!doctype html><link rel="icon" href="data:,"><div id="editor"></div>');
+      await page.addStyleTag({ path: QUILL_CSS });
+      await page.addScriptTag({ path: QUILL_JS });
+      await page.addScriptTag({ type: 'module', content: readmeExample(room) });
+      await page.locator('.ql-editor').waitFor();
+      pages.push({ context, page, errors });
+    }
+    const [a, b] = pages;
+    await a.page.locator('.ql-editor').click();
+    await a.page.keyboard.type('from the README', { delay: 10 });
+    await a.page.keyboard.press('Control+A');
+    await a.page.locator('.ql-bold').click();
+    await eventually(async () => (await b.page.locator('.ql-editor strong').textContent().catch(() => '')) === 'from the README', 'the bold text on the other page');
+    await eventually(async () => (await a.page.locator('.fs-quill-caret-label').count()) === 0 && (await b.page.locator('.fs-quill-caret-label').textContent().catch(() => '')) === 'Ada', "Ada's caret on the other page");
+    for (const p of pages) {
+      assert.deepEqual(p.errors, []);
+      await p.context.close();
+    }
+  });
+
+  test('remote carets and selections are drawn with names and colours, on their text', async () => {
+    const room = uniqueRoom('quill-cursors');
+    const a = await open(room, 'Ada');
+    const b = await open(room, 'Bob');
+    await a.caret(0);
+    await a.type('first line\nsecond line');
+    await quillConverged([a, b], (o) => JSON.stringify(o).includes('second line'), 'the text on both');
+    await a.select(6, 10); // "line\nsecond": two lines
+    const caret = b.page.locator('.fs-quill-caret');
+    await eventually(async () => (await caret.count()) === 1 && (await b.page.locator('.fs-quill-selection').count()) === 2, 'a caret and a two-line selection');
+    assert.equal(await b.page.locator('.fs-quill-caret-label').textContent(), 'Ada');
+    assert.match(await caret.getAttribute('style'), /border-left: 2px solid (#2563eb|rgb\(37, 99, 235\))/);
+    // Bob types on the line of Ada's caret, before it: the caret moves with its text.
+    const left = async () => Number.parseFloat((await caret.getAttribute('style')).match(/left: ([\d.]+)px/)[1]);
+    const before = await left();
+    await b.caret(11);
+    await b.type('>> ');
+    await quillConverged([a, b], (o) => JSON.stringify(o).includes('>> second'), 'the typing on both');
+    await eventually(async () => (await left()) > before, 'the caret moved right with its text');
+    await b.screenshot('quill-cursors');
     await closeAll();
   });
 
