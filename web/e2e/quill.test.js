@@ -392,4 +392,56 @@ describe('QuillBinding in Chromium', { skip: skipReason }, () => {
     await quillConverged([q, p], () => true, 'after the comment');
     await closeAll();
   });
+
+  test('a Quill page and a TipTap page converge', async (t) => {
+    const has = await fetch(`${server.httpURL}/flowstate-tiptap.js`, { method: 'HEAD' });
+    if (!has.ok) {
+      t.skip('this build has no TipTap bundle (/flowstate-tiptap.js)');
+      return;
+    }
+    const room = uniqueRoom('quill-tiptap');
+    const q = await open(room, 'Ada');
+    const tt = await open(room, 'Tim', { plain: true });
+    await tt.page.evaluate(async () => {
+      const { Editor, StarterKit, Image, FlowStateCollaboration } = await import('/flowstate-tiptap.js');
+      const { text, provider, errors } = window.flowstate;
+      const el = document.querySelector('#editor');
+      window.flowstate.editor = new Editor({
+        element: el,
+        extensions: [
+          StarterKit.configure({ undoRedo: false, trailingNode: false }),
+          Image,
+          FlowStateCollaboration.configure({ text, provider, onError: (err) => errors.push(err.message) }),
+        ],
+      });
+    });
+    await q.caret(0);
+    await q.type('Heading\nbody text');
+    await q.page.evaluate(() => {
+      const quill = window.flowstate.quill;
+      quill.formatLine(0, 1, 'header', 1, 'user');
+      quill.formatText(8, 4, 'bold', true, 'user');
+    });
+    await quillConverged([q, tt], (o) => JSON.stringify(o).includes('"header":1') && JSON.stringify(o).includes('"bold":true'), 'the Quill edits in the Text on both pages');
+    await tt.page.evaluate(() => window.flowstate.editor.commands.focus('end'));
+    await tt.type(' from TipTap');
+    await tt.page.keyboard.press('Enter');
+    await tt.type('an item');
+    await tt.page.evaluate(() => window.flowstate.editor.chain().focus().toggleBulletList().run());
+    const want = [
+      { insert: 'Heading' },
+      { insert: '\n', attributes: { header: 1 } },
+      { insert: 'body', attributes: { bold: true } },
+      { insert: ' text from TipTap\nan item' },
+      { insert: '\n', attributes: { list: 'bullet' } },
+    ];
+    await quillConverged([q, tt], (o) => JSON.stringify(o) === JSON.stringify(want), 'the TipTap edits in Quill');
+    assert.equal(await q.page.locator('.ql-editor h1').textContent(), 'Heading');
+    assert.equal(await q.page.locator('.ql-editor li[data-list="bullet"]').textContent(), 'an item');
+    const json = await tt.page.evaluate(() => window.flowstate.editor.getJSON());
+    assert.equal(json.content[0].type, 'heading');
+    assert.equal(json.content[2].type, 'bulletList');
+    for (const tab of [q, tt]) assert.deepEqual((await tab.state()).errors, []);
+    await closeAll();
+  });
 });
