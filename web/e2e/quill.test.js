@@ -424,7 +424,7 @@ describe('QuillBinding in Chromium', { skip: skipReason }, () => {
     });
     await quillConverged([q, tt], (o) => JSON.stringify(o).includes('"header":1') && JSON.stringify(o).includes('"bold":true'), 'the Quill edits in the Text on both pages');
     await tt.page.evaluate(() => window.flowstate.editor.commands.focus('end'));
-    await tt.type(' from TipTap');
+    await tt.type(', from TipTap');
     await tt.page.keyboard.press('Enter');
     await tt.type('an item');
     await tt.page.evaluate(() => window.flowstate.editor.chain().focus().toggleBulletList().run());
@@ -432,7 +432,7 @@ describe('QuillBinding in Chromium', { skip: skipReason }, () => {
       { insert: 'Heading' },
       { insert: '\n', attributes: { header: 1 } },
       { insert: 'body', attributes: { bold: true } },
-      { insert: ' text from TipTap\nan item' },
+      { insert: ' text, from TipTap\nan item' },
       { insert: '\n', attributes: { list: 'bullet' } },
     ];
     await quillConverged([q, tt], (o) => JSON.stringify(o) === JSON.stringify(want), 'the TipTap edits in Quill');
