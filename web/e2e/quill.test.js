@@ -298,6 +298,26 @@ describe('QuillBinding in Chromium', { skip: skipReason }, () => {
     await closeAll();
   });
 
+  test('a remote change during an IME composition waits for its end, and both land', async () => {
+    const room = uniqueRoom('quill-ime');
+    const a = await open(room, 'Ada');
+    const b = await open(room, 'Bob');
+    await a.caret(0);
+    await a.type('ab');
+    await quillConverged([a, b], (o) => JSON.stringify(o).includes('ab'), 'ab on both');
+    await a.caret(2);
+    const cdp = await a.context.newCDPSession(a.page);
+    await cdp.send('Input.imeSetComposition', { text: 'ni', selectionStart: 2, selectionEnd: 2 });
+    await a.until(() => window.flowstate.quill.composition.isComposing, undefined, 'the composition under way');
+    await b.page.evaluate(() => window.flowstate.text.insert(0, 'Bob '));
+    await a.until(() => window.flowstate.text.toString().startsWith('Bob '), undefined, "Bob's edit in Ada's Text");
+    assert.equal(await a.page.evaluate(() => window.flowstate.binding.deferred), true, 'the change waits');
+    await cdp.send('Input.insertText', { text: '你' });
+    const want = [{ insert: 'Bob ab你\n' }];
+    await quillConverged([a, b], (o) => JSON.stringify(o) === JSON.stringify(want), 'the composed text and the remote edit on both');
+    await closeAll();
+  });
+
   test('undo on one page takes back only its own change', async () => {
     const room = uniqueRoom('quill-undo');
     const a = await open(room, 'Ada');

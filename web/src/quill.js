@@ -395,6 +395,12 @@ export class QuillBinding {
     const onChange = (delta, old, source) => this.onQuillChange(delta, old, source);
     quill.on('text-change', onChange);
     this.cleanup.push(() => quill.off('text-change', onChange));
+    /** Set while a change of the Text waits for the end of an IME composition. */
+    this.deferred = false;
+    // Quill says the composition ended before it stops composing.
+    const onCompositionEnd = () => queueMicrotask(() => this.deferred && !this.destroyed && this.pull());
+    quill.on('composition-end', onCompositionEnd);
+    this.cleanup.push(() => quill.off('composition-end', onCompositionEnd));
     this.cleanup.push(text.observe(() => this.onTextChange()));
     if (this.provider) {
       const onUpdate = () => this.onTextChange();
@@ -415,16 +421,24 @@ export class QuillBinding {
    */
   onQuillChange(delta, old, source) {
     if (this.applying || this.destroyed) return;
-    const ops = delta.ops;
     try {
-      checkQuillDelta(ops);
+      checkQuillDelta(delta.ops);
     } catch (err) {
       this.onError(err);
       this.pull();
       return;
     }
-    const oldLength = old.length();
     const text = this.text;
+    let ops = delta.ops;
+    let oldLength = old.length();
+    if (this.deferred) {
+      // The editor does not show the Text's latest changes yet (they wait
+      // for a composition to end): the change is moved over them, as
+      // Quill's operational transform does, with theirs first.
+      const shown = new this.Delta(toQuillDelta(text.toDelta()));
+      ops = old.diff(shown).transform(delta, true).ops;
+      oldLength = shown.length();
+    }
     if (text.length !== oldLength && text.length !== oldLength - 1) {
       // The editor did not show the Text: should never happen, and is
       // mended by showing the Text.
@@ -445,8 +459,10 @@ export class QuillBinding {
       this.applying = false;
     }
     if (source !== 'silent') this.publishCursor();
-    // What the Text refused or changed (its "\n" rule) shows at once.
-    if (text.length + (this.phantom() ? 1 : 0) !== this.quill.getLength()) this.pull();
+    // What the Text refused shows at once. The editor holds the Text, or
+    // the Text and a last "\n" (looked at only then: it costs a walk).
+    const d = this.quill.getLength() - text.length;
+    if (d !== 0 && !(d === 1 && this.phantom())) this.pull();
   }
 
   /** phantom reports whether the editor shows a last "\n" the Text lacks. */
@@ -467,6 +483,13 @@ export class QuillBinding {
    * selection through it.
    */
   pull() {
+    if (this.quill.composition?.isComposing) {
+      // Changing the editor would break the composition: the change waits
+      // for its end, when Quill has reported the composed text.
+      this.deferred = true;
+      return;
+    }
+    this.deferred = false;
     const target = new this.Delta(
       toQuillDelta(this.text.toDelta(), (err) => {
         if (this.reported.has(err.what)) return;
