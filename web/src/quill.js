@@ -175,39 +175,83 @@ function pushInsert(ops, insert, attributes) {
 export function toQuillDelta(delta, report = () => {}) {
   /** @type {Array<{insert: any, attributes?: Record<string, any>}>} */
   const ops = [];
-  for (const op of delta) {
-    const image = typeof op.insert !== 'string' && isImage(op.insert);
-    /** @type {Record<string, any>} */
-    const inline = {};
-    /** @type {Record<string, any>} */
-    const block = {};
-    for (const [k, v] of Object.entries(op.attributes ?? {})) {
-      const p = attributeProblem(k, v, image);
-      if (p !== null) {
-        report(new FormatError(`the Text holds format ${p}, which the editor does not show`, p));
-      } else if (v !== null) {
-        (Object.hasOwn(BLOCK, k) ? block : inline)[k] = v;
-      }
-    }
-    if (typeof op.insert !== 'string') {
-      if (image) {
-        pushInsert(ops, op.insert, inline);
-      } else {
-        const kind = op.insert !== null && typeof op.insert === 'object' ? Object.keys(op.insert).join(',') : typeof op.insert;
-        report(new FormatError(`the Text holds an embed ${kind}, which the editor does not show`, `embed ${kind}`));
-        pushInsert(ops, OBJECT_REPLACEMENT, inline);
-      }
-      continue;
-    }
-    // Quill keeps block formats on "\n" and inline ones elsewhere.
-    const lines = op.insert.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      pushInsert(ops, lines[i], inline);
-      if (i < lines.length - 1) pushInsert(ops, '\n', block);
-    }
-  }
+  for (const op of delta) showInsert(ops, op, report);
   const last = ops[ops.length - 1];
   if (last === undefined || typeof last.insert !== 'string' || !last.insert.endsWith('\n')) pushInsert(ops, '\n', {});
+  return ops;
+}
+
+/**
+ * showInsert appends to ops the Quill inserts that show a Text's insert
+ * op (see toQuillDelta).
+ * @param {Array<Record<string, any>>} ops
+ * @param {{insert: any, attributes?: Record<string, any>}} op
+ * @param {(err: FormatError) => void} report
+ */
+function showInsert(ops, op, report) {
+  const image = typeof op.insert !== 'string' && isImage(op.insert);
+  /** @type {Record<string, any>} */
+  const inline = {};
+  /** @type {Record<string, any>} */
+  const block = {};
+  for (const [k, v] of Object.entries(op.attributes ?? {})) {
+    const p = attributeProblem(k, v, image);
+    if (p !== null) {
+      report(new FormatError(`the Text holds format ${p}, which the editor does not show`, p));
+    } else if (v !== null) {
+      (Object.hasOwn(BLOCK, k) ? block : inline)[k] = v;
+    }
+  }
+  if (typeof op.insert !== 'string') {
+    if (image) {
+      pushInsert(ops, op.insert, inline);
+    } else {
+      const kind = op.insert !== null && typeof op.insert === 'object' ? Object.keys(op.insert).join(',') : typeof op.insert;
+      report(new FormatError(`the Text holds an embed ${kind}, which the editor does not show`, `embed ${kind}`));
+      pushInsert(ops, OBJECT_REPLACEMENT, inline);
+    }
+    return;
+  }
+  // Quill keeps block formats on "\n" and inline ones elsewhere.
+  const lines = op.insert.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    pushInsert(ops, lines[i], inline);
+    if (i < lines.length - 1) pushInsert(ops, '\n', block);
+  }
+}
+
+/**
+ * toQuillChange returns the Quill change for a Text event's delta (inserts
+ * with the attributes they have, retains with the attributes that
+ * changed, deletes), shown as toQuillDelta shows a Text: what the binding
+ * does not carry is left out and reported. Quill applies a retain's block
+ * formats to the lines whose "\n" it covers and its inline formats to the
+ * characters, as the Text holds them.
+ * @param {Array<Record<string, any>>} delta
+ * @param {(err: FormatError) => void} [report]
+ * @returns {Array<Record<string, any>>}
+ */
+export function toQuillChange(delta, report = () => {}) {
+  /** @type {Array<Record<string, any>>} */
+  const ops = [];
+  for (const op of delta) {
+    if (op.insert !== undefined) {
+      showInsert(ops, op, report);
+      continue;
+    }
+    if (op.delete !== undefined) {
+      ops.push({ delete: op.delete });
+      continue;
+    }
+    /** @type {Record<string, any>} */
+    const attributes = {};
+    for (const [k, v] of Object.entries(op.attributes ?? {})) {
+      const p = attributeProblem(k, v, true);
+      if (p === null) attributes[k] = v;
+      else report(new FormatError(`the Text holds format ${p}, which the editor does not show`, p));
+    }
+    ops.push(Object.keys(attributes).length > 0 ? { retain: op.retain, attributes } : { retain: op.retain });
+  }
   return ops;
 }
 
@@ -401,8 +445,13 @@ export class QuillBinding {
     const onCompositionEnd = () => queueMicrotask(() => this.deferred && !this.destroyed && this.pull());
     quill.on('composition-end', onCompositionEnd);
     this.cleanup.push(() => quill.off('composition-end', onCompositionEnd));
-    this.cleanup.push(text.observe(() => this.onTextChange()));
-    if (this.provider) {
+    /**
+     * Whether the Text's events carry attributes and embeds (a Text with
+     * applyDelta does): then each event is the change for the editor.
+     */
+    this.richEvents = typeof text.applyDelta === 'function';
+    this.cleanup.push(text.observe((ev) => this.onTextChange(ev)));
+    if (this.provider && !this.richEvents) {
       const onUpdate = () => this.onTextChange();
       const off = this.provider.on('update', onUpdate);
       this.cleanup.push(typeof off === 'function' ? off : () => this.provider.off('update', onUpdate));
@@ -471,10 +520,37 @@ export class QuillBinding {
     return t.length === 0 || t.toString().charCodeAt(t.length - 1) !== 10;
   }
 
-  /** onTextChange takes a change of the Text made elsewhere into the editor. */
-  onTextChange() {
+  /**
+   * onTextChange takes a change of the Text made elsewhere into the
+   * editor: its event's delta, where events carry attributes, else the
+   * difference between the editor and the Text.
+   * @param {{delta: any[]} | undefined} ev
+   */
+  onTextChange(ev) {
     if (this.applying || this.destroyed) return;
-    this.pull();
+    if (ev === undefined || !this.richEvents || this.deferred || this.quill.composition?.isComposing) {
+      this.pull();
+      return;
+    }
+    const change = toQuillChange(ev.delta, (err) => this.report(err));
+    this.applying = true;
+    try {
+      this.quill.updateContents(new this.Delta(change), 'api');
+    } finally {
+      this.applying = false;
+    }
+    // The editor's last "\n" is its own: a change there (the Text's
+    // last newline made or deleted) shows by the difference.
+    const d = this.quill.getLength() - this.text.length;
+    if (d !== 0 && !(d === 1 && this.phantom())) this.pull();
+    this.drawCursors();
+  }
+
+  /** report gives err to onError, once for each thing the editor cannot show. @param {FormatError} err */
+  report(err) {
+    if (this.reported.has(err.what)) return;
+    this.reported.add(err.what);
+    this.onError(err);
   }
 
   /**
@@ -490,13 +566,7 @@ export class QuillBinding {
       return;
     }
     this.deferred = false;
-    const target = new this.Delta(
-      toQuillDelta(this.text.toDelta(), (err) => {
-        if (this.reported.has(err.what)) return;
-        this.reported.add(err.what);
-        this.onError(err);
-      }),
-    );
+    const target = new this.Delta(toQuillDelta(this.text.toDelta(), (err) => this.report(err)));
     const change = this.quill.getContents().diff(target);
     if (change.ops.length === 0) return;
     this.applying = true;
