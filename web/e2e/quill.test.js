@@ -298,6 +298,33 @@ describe('QuillBinding in Chromium', { skip: skipReason }, () => {
     await closeAll();
   });
 
+  test('remote changes keep the local selection on its text', async () => {
+    const room = uniqueRoom('quill-selection');
+    const a = await open(room, 'Ada');
+    const b = await open(room, 'Bob');
+    await a.caret(0);
+    await a.type('hello brave world');
+    await quillConverged([a, b], (o) => JSON.stringify(o).includes('world'), 'the text on both');
+    await a.select(6, 5); // "brave"
+    const selected = () => a.page.evaluate(() => {
+      const q = window.flowstate.quill;
+      const r = q.getSelection();
+      return q.getText(r.index, r.length);
+    });
+    // Before the selection, inside the line; after it; a format over it.
+    await b.page.evaluate(() => window.flowstate.quill.insertText(0, 'Oh, ', 'user'));
+    await quillConverged([a, b], (o) => JSON.stringify(o).includes('Oh, hello'), 'the insert before');
+    assert.equal(await selected(), 'brave');
+    await b.page.evaluate(() => window.flowstate.quill.insertText(21, '!', 'user'));
+    await quillConverged([a, b], (o) => JSON.stringify(o).includes('world!'), 'the insert after');
+    assert.equal(await selected(), 'brave');
+    await b.page.evaluate(() => window.flowstate.quill.formatText(0, 15, 'italic', true, 'user'));
+    await quillConverged([a, b], (o) => JSON.stringify(o).includes('italic'), 'the format');
+    assert.equal(await selected(), 'brave');
+    assert.deepEqual(await a.page.evaluate(() => window.flowstate.quill.getSelection()), { index: 10, length: 5 });
+    await closeAll();
+  });
+
   test('a remote change during an IME composition waits for its end, and both land', async () => {
     const room = uniqueRoom('quill-ime');
     const a = await open(room, 'Ada');
