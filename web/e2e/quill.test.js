@@ -419,6 +419,13 @@ describe('QuillBinding in Chromium', { skip: skipReason }, () => {
     await q.type('quill ');
     await quillConverged([q, p], (o) => JSON.stringify(o).includes('quill body'), 'Quill typing in the Doc');
     assert.equal(await q.page.locator('.ql-editor h2').textContent(), 'Title');
+    // An image from Quill is an embed in the Text.
+    await q.page.evaluate(() => window.flowstate.quill.insertEmbed(6, 'image', 'data:image/gif;base64,R0lGODlhAQABAAAAACw=', 'user'));
+    await eventually(
+      () => p.page.evaluate(() => window.flowstate.text.toDelta().filter((op) => typeof op.insert === 'object').length === 2),
+      'the Quill image in the Doc',
+    );
+    assert.equal(await q.page.locator('.ql-editor img').count(), 2);
     // A colour pasted or set by script is not in the Text's set: refused
     // whole, the editor goes back, and the binding says so.
     await q.page.evaluate(() => window.flowstate.quill.formatText(0, 5, 'color', 'red', 'user'));
