@@ -426,6 +426,20 @@ describe('QuillBinding in Chromium', { skip: skipReason }, () => {
       'the Quill image in the Doc',
     );
     assert.equal(await q.page.locator('.ql-editor img').count(), 2);
+    // A code block without a language (Quill's "plain"), typed into in Quill.
+    await p.page.evaluate(() => {
+      const { text } = window.flowstate;
+      text.insert(text.length, 'let x\n'); // the Text ends with the editor's "\n" since Quill typed
+      text.setBlock(text.length - 6, 'code-block', true);
+    });
+    await eventually(() => q.page.evaluate(() => document.querySelector('.ql-code-block')?.textContent === 'let x'), 'the code block in Quill');
+    await q.caret(await q.page.evaluate(() => window.flowstate.quill.getLength() - 1));
+    await q.page.keyboard.press('Enter');
+    await q.type('x++');
+    await quillConverged([q, p], (o) => JSON.stringify(o).includes('x++'), 'the code typed in Quill');
+    const code = (await p.page.evaluate(() => window.flowstate.text.toDelta())).filter((op) => op.attributes?.['code-block'] !== undefined);
+    assert.ok(code.length > 0, 'code-block newlines in the Text');
+    assert.ok(code.every((op) => op.attributes['code-block'] === true), JSON.stringify(code));
     // A colour pasted or set by script is not in the Text's set: refused
     // whole, the editor goes back, and the binding says so.
     await q.page.evaluate(() => window.flowstate.quill.formatText(0, 5, 'color', 'red', 'user'));

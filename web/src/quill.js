@@ -8,6 +8,7 @@
 //   inline   bold, italic, underline, strike, code: true; link: a URL string
 //   block    header: 1–6; list: "bullet" | "ordered"; indent: 1–8;
 //            blockquote: true; code-block: true or a language name
+//            (Quill 2 calls a code block without a language "plain")
 //   embed    {image: src}, which may carry alt: string
 //
 // This is the set the ProseMirror binding carries too (prosemirror.js), so
@@ -45,6 +46,12 @@ const BLOCK = {
   blockquote: isTrue,
   'code-block': (v) => v === true || (typeof v === 'string' && v !== ''),
 };
+
+/**
+ * PLAIN_CODE is Quill 2's name for a code block without a language, which
+ * the Text (and the ProseMirror binding) writes as code-block: true.
+ */
+const PLAIN_CODE = 'plain';
 
 /** The attributes an image embed may carry beside the inline formats. */
 const IMAGE = { alt: (v) => typeof v === 'string' };
@@ -199,7 +206,7 @@ function showInsert(ops, op, report) {
     if (p !== null) {
       report(new FormatError(`the Text holds format ${p}, which the editor does not show`, p));
     } else if (v !== null) {
-      (Object.hasOwn(BLOCK, k) ? block : inline)[k] = v;
+      (Object.hasOwn(BLOCK, k) ? block : inline)[k] = k === 'code-block' && v === true ? PLAIN_CODE : v;
     }
   }
   if (typeof op.insert !== 'string') {
@@ -247,7 +254,7 @@ export function toQuillChange(delta, report = () => {}) {
     const attributes = {};
     for (const [k, v] of Object.entries(op.attributes ?? {})) {
       const p = attributeProblem(k, v, true);
-      if (p === null) attributes[k] = v;
+      if (p === null) attributes[k] = k === 'code-block' && v === true ? PLAIN_CODE : v;
       else report(new FormatError(`the Text holds format ${p}, which the editor does not show`, p));
     }
     ops.push(Object.keys(attributes).length > 0 ? { retain: op.retain, attributes } : { retain: op.retain });
@@ -284,11 +291,16 @@ function attributesAt(delta) {
  * text, inside the caller's Doc transaction: with text.applyDelta where
  * the Text has it, else with insert, insertEmbed, delete, format and
  * setBlock, to the same effect: block formats on the newlines of an op
- * only, and each insert with exactly the attributes of its op.
+ * only, and each insert with exactly the attributes of its op. Quill's
+ * "plain" code block is a code block without a language, true, in the
+ * Text.
  * @param {any} text
  * @param {Array<Record<string, any>>} ops
  */
 export function applyToText(text, ops) {
+  ops = ops.map((op) =>
+    op.attributes?.['code-block'] === PLAIN_CODE ? { ...op, attributes: { ...op.attributes, 'code-block': true } } : op,
+  );
   if (typeof text.applyDelta === 'function') {
     text.applyDelta(ops);
     return;

@@ -68,6 +68,11 @@ const shownTests = [
     ],
   },
   {
+    name: "a code block without a language as Quill's plain one",
+    delta: [{ insert: 'x' }, { insert: '\n', attributes: { 'code-block': true } }, { insert: 'y' }, { insert: '\n', attributes: { 'code-block': 'js' } }],
+    quill: [{ insert: 'x' }, { insert: '\n', attributes: { 'code-block': 'plain' } }, { insert: 'y' }, { insert: '\n', attributes: { 'code-block': 'js' } }],
+  },
+  {
     name: 'an image',
     delta: [{ insert: 'a' }, { insert: { image: 'x.png' }, attributes: { alt: 'X' } }, { insert: '\n' }],
     quill: [{ insert: 'a' }, { insert: { image: 'x.png' }, attributes: { alt: 'X' } }, { insert: '\n' }],
@@ -145,6 +150,20 @@ describe('applyToText', () => {
       blockKeysOnNewlines(text.toDelta(), tt.name);
     });
   }
+
+  test("Quill's plain code block is a code block without a language in the Text", () => {
+    const doc = new Doc();
+    const text = doc.getText('content');
+    text.insert(0, 'x\ny\n');
+    doc.transact(() => applyToText(text, [{ retain: 1 }, { retain: 1, attributes: { 'code-block': 'plain' } }, { insert: 'z' }, { insert: '\n', attributes: { 'code-block': 'plain' } }]));
+    assert.deepEqual(text.toDelta(), [
+      { insert: 'x' },
+      { insert: '\n', attributes: { 'code-block': true } },
+      { insert: 'z' },
+      { insert: '\n', attributes: { 'code-block': true } },
+      { insert: 'y\n' },
+    ]);
+  });
 
   test('random Quill changes from two replicas converge to what each editor shows', () => {
     let seed = Number(process.env.QUILL_SEED ?? Date.now() % 1e9);
@@ -230,6 +249,12 @@ const changeTests = [
     ev: [{ delete: 1 }, { retain: 1, attributes: { comment: 'c', italic: true } }, { insert: { mention: 'x' } }],
     after: [{ insert: 'b', attributes: { italic: true } }, { insert: OBJECT_REPLACEMENT + 'c\n' }],
     reported: ['comment', 'embed mention'],
+  },
+  {
+    name: 'a code block made, shown as plain',
+    before: [{ insert: 'a\n' }],
+    ev: [{ retain: 1 }, { retain: 1, attributes: { 'code-block': true } }],
+    after: [{ insert: 'a' }, { insert: '\n', attributes: { 'code-block': 'plain' } }],
   },
   {
     name: 'a link removed',
