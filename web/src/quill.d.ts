@@ -15,8 +15,9 @@ export type QuillOp =
 /**
  * The Quill format names the binding carries: bold, italic, underline,
  * strike, code, link (inline); header 1–6, list "bullet" | "ordered",
- * indent 1–8, blockquote, code-block (on a line's "\n"); image (an embed,
- * which may carry alt). Pass it as Quill's `formats` option.
+ * indent 1–8, blockquote, code-block (on a line's "\n"; Quill 2's "plain"
+ * is true in the Text); image (an embed, which may carry alt). Pass it as
+ * Quill's `formats` option.
  */
 export const QUILL_FORMATS: readonly string[];
 
