@@ -509,6 +509,23 @@ describe('QuillBinding in Chromium', { skip: skipReason }, () => {
     const json = await tt.page.evaluate(() => window.flowstate.editor.getJSON());
     assert.equal(json.content[0].type, 'heading');
     assert.equal(json.content[2].type, 'bulletList');
+    // A code block made in Quill (its "plain" one) is TipTap's code block without a language.
+    await q.caret(await q.page.evaluate(() => window.flowstate.quill.getLength() - 1));
+    await q.page.keyboard.press('Enter');
+    await q.type('let x');
+    await q.page.evaluate(() => {
+      const quill = window.flowstate.quill;
+      quill.formatLine(quill.getLength() - 2, 1, 'list', false, 'user');
+      quill.formatLine(quill.getLength() - 2, 1, 'code-block', 'plain', 'user');
+    });
+    await quillConverged([q, tt], (o) => JSON.stringify(o).includes('"code-block":"plain"'), 'the code block on both');
+    await eventually(
+      () =>
+        tt.page.evaluate(() =>
+          window.flowstate.editor.getJSON().content.some((n) => n.type === 'codeBlock' && n.content?.[0]?.text === 'let x' && n.attrs?.language == null),
+        ),
+      'the code block without a language in TipTap',
+    );
     for (const tab of [q, tt]) assert.deepEqual((await tab.state()).errors, []);
     await closeAll();
   });
