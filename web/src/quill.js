@@ -408,10 +408,12 @@ export function safeName(name, clientID) {
  * goes back to the Text and onError gets a FormatError.
  *
  * Remote changes (and undo, redo, and edits of the Text made elsewhere)
- * reach the editor as the smallest Quill change between what it shows and
- * the Text, applied with source 'api', which keeps the local selection on
- * its text. A change of formatting alone makes no Text event until the
- * Text's events carry attributes: the provider's 'update' catches it.
+ * reach the editor as one Quill change with source 'api', which keeps the
+ * local selection on its text: the Text event's delta where events carry
+ * attributes (a Text with applyDelta), else the smallest change between
+ * what the editor shows and the Text, with the provider's 'update'
+ * catching a change of formatting alone, which then makes no Text event.
+ * During an IME composition they wait for its end.
  *
  * Undo: Quill's history module is turned off and its keys (Mod+Z,
  * Mod+Shift+Z, Mod+Y, and the historyUndo / historyRedo input events) go
