@@ -39,9 +39,9 @@ class QuillTab extends Tab {
    * @param {string} httpURL
    * @param {string} room
    * @param {string} name
-   * @param {{plain?: boolean}} [options]
+   * @param {{plain?: boolean, captureTimeout?: number}} [options] captureTimeout: the UndoManager's, in ms
    */
-  static async open(browser, httpURL, room, name, { plain = false } = {}) {
+  static async open(browser, httpURL, room, name, { plain = false, captureTimeout } = {}) {
     const context = await browser.newContext({ viewport: { width: 800, height: 480 } });
     const page = await context.newPage();
     const tab = new QuillTab(context, page);
@@ -56,8 +56,8 @@ class QuillTab extends Tab {
       await page.addScriptTag({ path: QUILL_JS });
     }
     await page.evaluate(
-      async ({ room, name, plain }) => {
-        const { Doc, Provider } = await import('/flowstate.js');
+      async ({ room, name, plain, captureTimeout }) => {
+        const { Doc, Provider, UndoManager } = await import('/flowstate.js');
         const doc = new Doc();
         const text = doc.getText('content');
         const badge = document.querySelector('#status');
@@ -70,10 +70,11 @@ class QuillTab extends Tab {
         if (plain) return;
         const { QuillBinding, QUILL_FORMATS } = await import('/flowstate-quill.js');
         const quill = new window.Quill('#editor', { theme: 'snow', formats: QUILL_FORMATS });
-        const binding = new QuillBinding(text, quill, { provider, onError: (e) => errors.push(e.message) });
+        const undoManager = captureTimeout === undefined ? undefined : new UndoManager(text, { captureTimeout });
+        const binding = new QuillBinding(text, quill, { provider, undoManager, onError: (e) => errors.push(e.message) });
         Object.assign(window.flowstate, { quill, binding });
       },
-      { room, name, plain },
+      { room, name, plain, captureTimeout },
     );
     await tab.waitStatus('synced');
     return tab;
@@ -347,13 +348,17 @@ describe('QuillBinding in Chromium', { skip: skipReason }, () => {
 
   test('undo on one page takes back only its own change', async () => {
     const room = uniqueRoom('quill-undo');
-    const a = await open(room, 'Ada');
-    const b = await open(room, 'Bob');
+    // Steps end where the test says (stopCapturing), not where a loaded
+    // machine pauses for 500 ms in the middle of typing.
+    const a = await open(room, 'Ada', { captureTimeout: 60_000 });
+    const b = await open(room, 'Bob', { captureTimeout: 60_000 });
     await a.caret(0);
     await a.type('Ada wrote this.');
+    await a.page.evaluate(() => window.flowstate.binding.undoManager.stopCapturing());
     await quillConverged([a, b], (ops) => JSON.stringify(ops).includes('this.'), 'Ada text on both');
     await b.caret(0);
     await b.type('Bob: ');
+    await b.page.evaluate(() => window.flowstate.binding.undoManager.stopCapturing());
     await quillConverged([a, b], (ops) => JSON.stringify(ops).includes('Bob: Ada'), 'Bob text on both');
     // Ada's Ctrl+Z takes back her typing; Bob's words stay.
     await a.page.locator('.ql-editor').click();
@@ -377,13 +382,13 @@ describe('QuillBinding in Chromium', { skip: skipReason }, () => {
 
   test('undo takes back a bold, and only the bold', async (t) => {
     const room = uniqueRoom('quill-undo-format');
-    const a = await open(room, 'Ada');
+    const a = await open(room, 'Ada', { captureTimeout: 60_000 });
     if (!(await a.page.evaluate(() => typeof window.flowstate.text.applyDelta === 'function'))) {
       await closeAll();
       t.skip('the JS UndoManager undoes formats with the Text\'s applyDelta (branch richdelta), not merged here yet');
       return;
     }
-    const b = await open(room, 'Bob');
+    const b = await open(room, 'Bob', { captureTimeout: 60_000 });
     await a.caret(0);
     await a.type('Ada wrote this.');
     await quillConverged([a, b], (ops) => JSON.stringify(ops).includes('this.'), 'Ada text on both');
@@ -391,6 +396,7 @@ describe('QuillBinding in Chromium', { skip: skipReason }, () => {
     await a.page.evaluate(() => window.flowstate.binding.undoManager.stopCapturing());
     await a.select(0, 3);
     await a.page.keyboard.press('Control+B');
+    await a.page.evaluate(() => window.flowstate.binding.undoManager.stopCapturing());
     await b.caret(15);
     await b.type(' Bob too.');
     await quillConverged([a, b], (ops) => JSON.stringify(ops).includes('"bold":true') && JSON.stringify(ops).includes('Bob too'), 'bold and Bob');
