@@ -30,7 +30,8 @@ nothing, holds the whole document: loading a snapshot is applying it.
 
 Text positions and lengths count Unicode code points, so an emoji is one
 position and is never split. Text.Observe reports what each transaction
-changed as a Quill-style delta, so an editor can patch its view.
+changed as a Quill-style delta, with attributes and embeds in a rich
+text, so an editor can patch its view; Text.ApplyDelta applies one.
 
 # Undo
 
@@ -47,7 +48,9 @@ ordinary local edits, so the update format knows nothing of them: undoing
 an insertion deletes the code points still there, undoing a deletion
 inserts its text again as new code points right before its tombstones,
 undoing a Map write puts the previous value back unless another replica
-wrote the key since. Text another replica deleted is never brought back,
+wrote the key since, undoing a Format gives the characters back the
+values they had where they still hold the one it set (RICH.md §R7).
+Text another replica deleted is never brought back,
 so nothing appears twice. Steps track code points and entries by ID, so
 a manager survives a change of the Doc's client ID. StackItem carries the
 selection before and after a step as RelativePositions, for an editor
@@ -193,6 +196,12 @@ plain document keeps writing version 1.
 An UndoManager keeps every step until Clear or Destroy, with the text of
 the deletions it may restore: a long session with one grows by what it
 deleted, as an editor's undo history does.
+
+In a text with formatting, change events, ApplyDelta and an UndoManager's
+recording of a Format resolve formatting from a per-leaf cache of the
+marks open there, which any new mark makes stale: the first lookup after
+a Format pays a walk over the text's leaves and marks. Plain texts do not
+pay it.
 
 Changes held as pending are not part of Diff or Snapshot until their
 dependencies arrive. A pending change whose origin was unknown when it came

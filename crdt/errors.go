@@ -9,6 +9,11 @@ import (
 var (
 	// ErrOutOfRange is returned when a position or length lies outside the text.
 	ErrOutOfRange = errors.New("crdt: position out of range")
+
+	// ErrInvalidDelta is returned by ApplyDelta for an op of a shape it
+	// does not know or with an invalid value; a retain or delete past the
+	// end of the text is ErrOutOfRange.
+	ErrInvalidDelta = errors.New("crdt: invalid delta")
 )
 
 // Errors returned by Apply for updates that decode but cannot be applied.

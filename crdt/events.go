@@ -1,22 +1,45 @@
 package crdt
 
 import (
+	"bytes"
 	"math/bits"
 	"slices"
+	"unicode/utf8"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
-// A DeltaOp is one step of a Delta: keep Retain code points, insert the
-// text Insert, or remove Delete code points. Exactly one field is set.
+// A DeltaOp is one step of a Quill-shaped delta: keep Retain positions,
+// insert the text Insert or the embed Embed, or remove Delete positions.
+// Exactly one of Retain, Insert, Embed and Delete is set.
+//
+// Attributes is the formatting of an insert: the marks the inserted text
+// carries, in a TextEvent after the transaction. On a retain it is a change
+// of formatting: each key is set to its value over the retained positions,
+// a nil value removing the key; keys it does not name are left as they
+// are. A delete has none.
+//
+// In JSON an op has Quill's shape: {"insert": "text" or the embed's value,
+// "attributes": {...}}, {"retain": n, "attributes": {...}}, {"delete": n}.
 type DeltaOp struct {
 	Retain int    `json:"retain,omitempty"`
 	Insert string `json:"insert,omitempty"`
-	Delete int    `json:"delete,omitempty"`
+	// Embed is the value of an inserted embed (RICH.md §R5), which takes
+	// one position; in JSON it is the op's "insert".
+	Embed      any            `json:"-"`
+	Delete     int            `json:"delete,omitempty"`
+	Attributes map[string]any `json:"attributes,omitempty"`
 }
 
 // A TextEvent tells an observer how a transaction changed a Text. Delta,
 // applied from position 0 of the text as it was before, gives the text as
-// it is now; positions count code points. Local is true for edits made on
-// this replica.
+// it is now; positions count code points and embeds. In a Text with
+// formatting or embeds, inserts carry the attributes the inserted text
+// has after the transaction, embeds are inserted as Embed ops, and a
+// retain with attributes tells that the formatting of the retained
+// positions changed (DeltaOp), so that applying the delta to the
+// Text's ToDelta from before gives its ToDelta after. Local is true for
+// edits made on this replica.
 type TextEvent struct {
 	Delta []DeltaOp
 	Local bool
@@ -86,10 +109,28 @@ func (t *Text) record(ch change) {
 	if !t.observed() {
 		return
 	}
-	if len(t.changes) == 0 {
+	t.enlist()
+	t.changes = append(t.changes, ch)
+}
+
+// enlist lists t among the texts whose observers the transaction calls.
+func (t *Text) enlist() {
+	if len(t.changes) == 0 && len(t.newAnchors) == 0 {
 		t.doc.txn.texts = append(t.doc.txn.texts, t)
 	}
-	t.changes = append(t.changes, ch)
+}
+
+// recordAnchor notes that the transaction placed anchor it, which may
+// change the formatting of text it did not otherwise touch.
+func (t *Text) recordAnchor(it *item) {
+	if !t.observed() {
+		return
+	}
+	t.enlist()
+	if t.newAnchors == nil {
+		t.newAnchors = make(map[*item]bool)
+	}
+	t.newAnchors[it] = true
 }
 
 func (t *Text) recordInsert(pos int, s string) { t.record(change{pos: pos, insert: s}) }
@@ -112,11 +153,15 @@ func (m *Map) recordChange(key string) {
 
 // flush composes the recorded changes into one delta and calls observers.
 func (t *Text) flush(local bool) {
-	if len(t.changes) == 0 {
+	if len(t.changes) == 0 && len(t.newAnchors) == 0 {
 		return
 	}
-	ev := TextEvent{Delta: compose(t.changes), Local: local}
-	t.changes = nil
+	delta := compose(t.changes)
+	if len(t.newAnchors) > 0 || len(t.marks) > 0 || len(t.embeds) > 0 {
+		delta = t.annotate(delta)
+	}
+	ev := TextEvent{Delta: delta, Local: local}
+	t.changes, t.newAnchors = nil, nil
 	if len(ev.Delta) == 0 {
 		return // text inserted and deleted again: nothing to tell
 	}
@@ -142,6 +187,225 @@ func (m *Map) flush(local bool) {
 	for _, o := range append([]*mapObserver(nil), m.observers...) {
 		o.fn(ev)
 	}
+}
+
+// An attrRun is n visible positions of a Text after a transaction with
+// the same formatting: now (after the transaction) and before it (for
+// positions the transaction kept); embed is set for an embed, which is a
+// run of its own.
+type attrRun struct {
+	n        int
+	embed    *item
+	now, was []attr
+}
+
+// attrRuns returns the formatting of the text's visible positions after
+// the transaction, from the start of leaf lf (at position p) on, in one
+// walk with two resolvers: one sees every anchor, the other only those
+// that were there before the transaction (anchors never move or go, so
+// the old formatting of a kept position is what the old anchors give).
+// No anchor placed in the transaction may precede lf. The walk ends at
+// position end, once it has passed every anchor the transaction placed
+// and the two resolvers agree again: the formatting after that did not
+// change.
+func (t *Text) attrRuns(lf *leaf, p, end int) []attrRun {
+	now, was := newResolver(t), newResolver(t)
+	for _, s := range t.opensAt(lf) {
+		now.anchor(s)
+		was.anchor(s)
+	}
+	var out []attrRun
+	if p > 0 {
+		out = append(out, attrRun{n: p}) // kept positions before lf
+	}
+	seen, diverged := 0, 0 // new anchors passed; marks open in one resolver only
+	for ; lf != nil; lf = lf.next {
+		for _, it := range lf.items {
+			if p >= end && seen == len(t.newAnchors) && diverged == 0 {
+				return out
+			}
+			if it.rich >= richStart {
+				now.anchor(it)
+				if !t.newAnchors[it] {
+					was.anchor(it)
+					continue
+				}
+				seen++
+				switch _, id := t.markOf(it); {
+				case it.rich == richStart:
+					diverged++
+				case t.newAnchors[t.doc.clients[id.Client].find(id.Clock)]:
+					diverged-- // closes a mark the transaction opened
+				default:
+					diverged++ // closes, in now only, a mark opened before
+				}
+				continue
+			}
+			v := it.visible()
+			if v == 0 {
+				continue
+			}
+			p += v
+			r := attrRun{n: v, now: now.current(), was: was.current()}
+			if it.rich == richEmbed {
+				r.embed = it
+			} else if k := len(out); k > 0 && out[k-1].embed == nil &&
+				sameAttrs(out[k-1].now, r.now) && sameAttrs(out[k-1].was, r.was) {
+				out[k-1].n += v
+				continue
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// changed returns the keys whose value differs between was and now, with
+// their value now (nil when removed), sorted.
+func changed(was, now []attr) []attr {
+	var out []attr
+	i, j := 0, 0
+	for i < len(was) || j < len(now) {
+		switch {
+		case j == len(now) || i < len(was) && was[i].key < now[j].key:
+			out = append(out, attr{was[i].key, nil})
+			i++
+		case i == len(was) || now[j].key < was[i].key:
+			out = append(out, now[j])
+			j++
+		default:
+			if !bytes.Equal(was[i].value, now[j].value) {
+				out = append(out, now[j])
+			}
+			i, j = i+1, j+1
+		}
+	}
+	return out
+}
+
+// annotate adds formatting and embeds to the plain delta of a transaction
+// on a rich text: inserts get the attributes they have now and embeds
+// their value; when the transaction placed anchors, retains get the
+// changes of formatting of the positions they keep, over the whole text.
+func (t *Text) annotate(delta []DeltaOp) []DeltaOp {
+	full := len(t.newAnchors) > 0
+	// Walk from the first insert, or the first new anchor if before, to
+	// the end of the last change.
+	first := slices.IndexFunc(delta, func(op DeltaOp) bool { return op.Insert != "" })
+	if first < 0 && !full {
+		return delta // deletions only
+	}
+	from, end := -1, 0
+	for i, op := range delta {
+		if i == first {
+			from = end
+		}
+		end += op.Retain + utf8.RuneCountInString(op.Insert)
+	}
+	var lf *leaf
+	var p int
+	if from >= 0 {
+		lf, p = t.leafAt(from)
+	}
+	if full {
+		var a *item // the first new anchor
+		for it := range t.newAnchors {
+			if a == nil || leafKey(it.leaf) < leafKey(a.leaf) || it.leaf == a.leaf && indexIn(it) < indexIn(a) {
+				a = it
+			}
+		}
+		if lf == nil || leafKey(a.leaf) < leafKey(lf) {
+			lf, p = a.leaf, t.leafStart(a.leaf)
+		}
+	}
+	runs := t.attrRuns(lf, p, end)
+	type piece struct {
+		op    DeltaOp
+		attrs []attr // of an insert, or the changes of a retain
+	}
+	var out []piece
+	push := func(p piece) {
+		if k := len(out); k > 0 && p.op.Embed == nil && out[k-1].op.Embed == nil && sameAttrs(out[k-1].attrs, p.attrs) {
+			last := &out[k-1].op
+			switch {
+			case p.op.Retain > 0 && last.Retain > 0:
+				last.Retain += p.op.Retain
+				return
+			case p.op.Insert != "" && last.Insert != "":
+				last.Insert += p.op.Insert
+				return
+			case p.op.Delete > 0 && last.Delete > 0:
+				last.Delete += p.op.Delete
+				return
+			}
+		}
+		out = append(out, p)
+	}
+	ri, used := 0, 0 // the run at the cursor, and how much of it is consumed
+	// take consumes n positions of the text as it is now, calling fn for
+	// each piece of a run.
+	take := func(n int, fn func(r *attrRun, k int)) {
+		for n > 0 && ri < len(runs) {
+			r := &runs[ri]
+			k := min(n, r.n-used)
+			fn(r, k)
+			n -= k
+			if used += k; used == r.n {
+				ri, used = ri+1, 0
+			}
+		}
+	}
+	retain := func(r *attrRun, k int) {
+		var ch []attr
+		if full {
+			ch = changed(r.was, r.now)
+		}
+		push(piece{DeltaOp{Retain: k}, ch})
+	}
+	for _, op := range delta {
+		switch {
+		case op.Delete > 0:
+			push(piece{op: op})
+		case op.Retain > 0:
+			take(op.Retain, retain)
+		default:
+			s := op.Insert
+			take(utf8.RuneCountInString(s), func(r *attrRun, k int) {
+				b := 0
+				for range k {
+					_, size := utf8.DecodeRuneInString(s[b:])
+					b += size
+				}
+				if r.embed != nil {
+					push(piece{DeltaOp{Embed: t.embedValue(r.embed)}, r.now})
+				} else {
+					push(piece{DeltaOp{Insert: s[:b]}, r.now})
+				}
+				s = s[b:]
+			})
+		}
+	}
+	if full {
+		take(t.length, retain)
+	}
+	for len(out) > 0 && out[len(out)-1].op.Retain > 0 && len(out[len(out)-1].attrs) == 0 {
+		out = out[:len(out)-1]
+	}
+	ops := make([]DeltaOp, len(out))
+	for i, p := range out {
+		ops[i] = p.op
+		if len(p.attrs) > 0 {
+			ops[i].Attributes = make(map[string]any, len(p.attrs))
+			for _, a := range p.attrs {
+				var v any
+				if a.value != nil {
+					_ = msgpack.Unmarshal(a.value, &v)
+				}
+				ops[i].Attributes[a.key] = v
+			}
+		}
+	}
+	return ops
 }
 
 // span is a piece of a delta being built: n code points that are either

@@ -35,6 +35,8 @@ type richStep struct {
 	Text  string `json:"text,omitempty"`
 	Key   string `json:"key,omitempty"`
 	Value any    `json:"value,omitempty"`
+	// Delta is the delta of op "delta" (ApplyDelta).
+	Delta []crdt.DeltaOp `json:"delta,omitempty"`
 }
 
 func insStep(pos int, s string) richStep { return richStep{Op: "insert", Pos: pos, Text: s} }
@@ -56,6 +58,8 @@ func (s richStep) run(x *crdt.Text) ([]byte, error) {
 		return x.InsertEmbed(s.Pos, s.Value)
 	case "block":
 		return x.SetBlock(s.Pos, s.Key, s.Value)
+	case "delta":
+		return x.ApplyDelta(s.Delta)
 	}
 	return nil, fmt.Errorf("unknown step %q", s.Op)
 }

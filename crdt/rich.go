@@ -198,6 +198,9 @@ func markValue(key string, value any) ([]byte, error) {
 
 // format places a mark's two anchors (RICH.md §R3).
 func (t *Text) format(pos, n int, key string, value []byte, rule ExpandRule) {
+	if cp := t.doc.txn.capture; cp != nil {
+		cp.formatted(t, pos, n, key, value, rule)
+	}
 	c := t.doc.me
 	t.touch()
 	t.setMark(ID{c.id, c.next}, &mark{key: key, value: value, seq: t.maxSeq + 1, expand: rule})
@@ -308,13 +311,7 @@ func (t *Text) InsertEmbed(pos int, value any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("crdt: embed value: %w", err)
 	}
-	return t.doc.local(func() {
-		c := t.doc.me
-		t.setEmbed(ID{c.id, c.next}, b)
-		lf, i, leftItem, rightItem := t.gapAt(pos)
-		left, right := gapRefs(leftItem, rightItem)
-		t.place(c, 1, leftItem, left, right, lf, i, embedContent, richEmbed)
-	})
+	return t.doc.local(func() { t.insertEmbed(pos, b) })
 }
 
 // setEmbed records the value of embed id.
@@ -341,11 +338,149 @@ type attr struct {
 	value []byte
 }
 
-// open is a mark whose start anchor the walk of ToDelta has passed and
-// whose end anchor it has not.
+// open is a mark whose start anchor a walk has passed and whose end anchor
+// it has not.
 type open struct {
 	id ID
 	m  *mark
+}
+
+// A resolver follows a walk over a Text's sequence, anchor by anchor, and
+// gives the formatting in effect (RICH.md §R4): for each key, the open
+// mark with the greatest (seq, client) wins. It keeps for each key the set
+// of open marks and its current winner; an end anchor recomputes the
+// winner only when it closes it.
+type resolver struct {
+	t         *Text
+	openByKey map[string][]open
+	winner    map[string]open
+	dirty     bool
+	attrs     []attr // the formatting in effect, sorted by key; never mutated
+}
+
+func newResolver(t *Text) *resolver {
+	return &resolver{t: t, openByKey: map[string][]open{}, winner: map[string]open{}}
+}
+
+// anchor takes the start or end anchor it into account.
+func (r *resolver) anchor(it *item) {
+	m, id := r.t.markOf(it)
+	if it.rich == richStart {
+		r.openByKey[m.key] = append(r.openByKey[m.key], open{id, m})
+		if w, ok := r.winner[m.key]; !ok || m.beats(id.Client, w.m, w.id.Client) {
+			r.winner[m.key] = open{id, m}
+			r.dirty = true
+		}
+		return
+	}
+	os := slices.DeleteFunc(r.openByKey[m.key], func(o open) bool { return o.id == id })
+	r.openByKey[m.key] = os
+	if w, ok := r.winner[m.key]; ok && w.id == id {
+		delete(r.winner, m.key)
+		for _, o := range os {
+			if w, ok := r.winner[m.key]; !ok || o.m.beats(o.id.Client, w.m, w.id.Client) {
+				r.winner[m.key] = o
+			}
+		}
+		r.dirty = true
+	}
+}
+
+// current returns the formatting in effect, without removals. The slice
+// stays valid after later anchors.
+func (r *resolver) current() []attr {
+	if r.dirty {
+		r.attrs = nil
+		for k, w := range r.winner {
+			if w.m.value != nil {
+				r.attrs = append(r.attrs, attr{k, w.m.value})
+			}
+		}
+		slices.SortFunc(r.attrs, func(a, b attr) int { return strings.Compare(a.key, b.key) })
+		r.dirty = false
+	}
+	return r.attrs
+}
+
+// leafAnchors returns the anchors of lf, in order.
+func leafAnchors(lf *leaf) []*item {
+	if lf.anchorsStale {
+		lf.anchors = lf.anchors[:0]
+		for _, it := range lf.items {
+			if it.rich >= richStart {
+				lf.anchors = append(lf.anchors, it)
+			}
+		}
+		lf.anchorsStale = false
+	}
+	return lf.anchors
+}
+
+// skipTo finds the leaf holding visible position from (the last leaf at
+// the end of the text), passes the start anchors of the marks open where
+// it starts to anchor, and returns it and the position where it starts.
+// A walk that resolves formatting from position from on starts there.
+func (t *Text) skipTo(from int, anchor func(*item)) (*leaf, int) {
+	lf, p := t.leafAt(from)
+	for _, s := range t.opensAt(lf) {
+		anchor(s)
+	}
+	return lf, p
+}
+
+// leafAt returns the leaf holding visible position from, or the last leaf
+// at the end of the text, and the position where it starts.
+func (t *Text) leafAt(from int) (*leaf, int) {
+	if from >= t.length {
+		return t.last, t.length - t.last.visible
+	}
+	return t.seekLeaf(from)
+}
+
+// opensAt returns the start anchors of the marks open where lf starts:
+// started before it and not ended. Each leaf caches its set; placing an
+// anchor anywhere makes every cache stale, and a stale one is computed
+// from the nearest leaf before it whose cache holds, adding and removing
+// the anchors of the leaves between. Resolving formatting at a position
+// thus costs a lookup, not a walk from the start of the text, while no
+// anchor comes; after one, the first lookup pays a walk over the leaves
+// and their anchors.
+func (t *Text) opensAt(lf *leaf) []*item {
+	var chain []*leaf
+	p := lf
+	for p != nil && p.opensGen != t.anchorGen {
+		chain = append(chain, p)
+		p = p.prev
+	}
+	var opens []*item // open where the earliest stale leaf starts
+	if p != nil {
+		opens = nextOpens(p.opens, leafAnchors(p))
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		l := chain[i]
+		l.opens, l.opensGen = opens, t.anchorGen
+		if i > 0 {
+			opens = nextOpens(opens, leafAnchors(l))
+		}
+	}
+	return lf.opens
+}
+
+// nextOpens returns the open start anchors after anchors, given those open
+// before them; opens itself is not changed.
+func nextOpens(opens, anchors []*item) []*item {
+	if len(anchors) == 0 {
+		return opens
+	}
+	out := slices.Clone(opens)
+	for _, a := range anchors {
+		if a.rich == richStart {
+			out = append(out, a)
+			continue
+		}
+		out = slices.DeleteFunc(out, func(s *item) bool { return s.c == a.c && s.clock == a.clock-1 })
+	}
+	return slices.Clip(out)
 }
 
 // ToDelta returns the text as a Quill-shaped delta of inserts: runs of
@@ -354,61 +489,26 @@ type open struct {
 // its value; a removal (nil) gives none (RICH.md §R4).
 func (t *Text) ToDelta() []RichOp {
 	var ops []RichOp
-	var attrs []attr // the formatting in effect, sorted by key
 	var runAttrs []attr
 	var run strings.Builder
-	openByKey := map[string][]open{}
-	winner := map[string]open{}
 	flush := func() {
 		if run.Len() > 0 {
 			ops = append(ops, RichOp{Insert: run.String(), Attributes: decodeAttrs(runAttrs)})
 			run.Reset()
 		}
 	}
-	dirty := false
+	r := newResolver(t)
 	for lf := t.first; lf != nil; lf = lf.next {
 		for _, it := range lf.items {
 			switch {
-			case it.rich == richStart:
-				m, id := t.markOf(it)
-				openByKey[m.key] = append(openByKey[m.key], open{id, m})
-				if w, ok := winner[m.key]; !ok || m.beats(id.Client, w.m, w.id.Client) {
-					winner[m.key] = open{id, m}
-					dirty = true
-				}
-			case it.rich == richEnd:
-				m, id := t.markOf(it)
-				os := openByKey[m.key]
-				os = slices.DeleteFunc(os, func(o open) bool { return o.id == id })
-				openByKey[m.key] = os
-				if winner[m.key].id == id {
-					delete(winner, m.key)
-					for _, o := range os {
-						if w, ok := winner[m.key]; !ok || o.m.beats(o.id.Client, w.m, w.id.Client) {
-							winner[m.key] = o
-						}
-					}
-					dirty = true
-				}
+			case it.rich >= richStart:
+				r.anchor(it)
 			case it.deleted:
+			case it.rich == richEmbed:
+				flush()
+				ops = append(ops, RichOp{Insert: t.embedValue(it), Attributes: decodeAttrs(r.current())})
 			default:
-				if dirty {
-					attrs = attrs[:0:0]
-					for k, w := range winner {
-						if w.m.value != nil {
-							attrs = append(attrs, attr{k, w.m.value})
-						}
-					}
-					slices.SortFunc(attrs, func(a, b attr) int { return strings.Compare(a.key, b.key) })
-					dirty = false
-				}
-				if it.rich == richEmbed {
-					flush()
-					var v any
-					_ = msgpack.Unmarshal(t.embeds[ID{it.c.id, it.clock}], &v)
-					ops = append(ops, RichOp{Insert: v, Attributes: decodeAttrs(attrs)})
-					continue
-				}
+				attrs := r.current()
 				if run.Len() > 0 && !sameAttrs(attrs, runAttrs) {
 					flush()
 				}
@@ -419,6 +519,13 @@ func (t *Text) ToDelta() []RichOp {
 	}
 	flush()
 	return ops
+}
+
+// embedValue returns the decoded value of embed item it.
+func (t *Text) embedValue(it *item) any {
+	var v any
+	_ = msgpack.Unmarshal(t.embeds[ID{it.c.id, it.clock}], &v) // checked when made or decoded
+	return v
 }
 
 func sameAttrs(a, b []attr) bool {

@@ -97,3 +97,36 @@ func BenchmarkRichToDelta(b *testing.B) {
 	}
 	b.ReportMetric(float64(ops), "ops")
 }
+
+// BenchmarkRichMergeObserved is BenchmarkRichMerge with an observer on the
+// text, whose events carry attributes and so walk the text (RICH.md §R7);
+// compare with BenchmarkRichMerge.
+func BenchmarkRichMergeObserved(b *testing.B) {
+	tr := loadTrace(b, benchTrace)
+	_, updates := richTraceUpdates(b, tr, true)
+	for b.Loop() {
+		d := crdt.NewDocWithClient(2)
+		events := 0
+		d.Text("t").Observe(func(crdt.TextEvent) { events++ })
+		for _, u := range updates {
+			if err := d.Apply(u); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkApplyDelta applies, to the text of BenchmarkRichLocal's doc
+// (about 100,000 code points with 5,000 marks), a delta that bolds a word
+// in its middle and types a letter after it.
+func BenchmarkApplyDelta(b *testing.B) {
+	tr := loadTrace(b, benchTrace)
+	d, _ := richTraceUpdates(b, tr, false)
+	x := d.Text("t")
+	mid := x.Len() / 2
+	for i := 0; b.Loop(); i++ {
+		if _, err := x.ApplyDelta([]crdt.DeltaOp{{Retain: mid}, {Retain: 5, Attributes: map[string]any{"bold": i%2 == 0}}, {Insert: "x"}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

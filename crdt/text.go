@@ -51,7 +51,12 @@ type Text struct {
 
 	observers []*textObserver
 	changes   []change // recorded during a transaction when observed
-	touched   bool     // listed in the transaction's touchedTexts
+	// newAnchors are the anchors placed during a transaction when observed
+	newAnchors map[*item]bool
+	// anchorGen counts the anchors placed, so that the marks open at the
+	// start of a leaf, cached in it, are known to be stale (opensAt).
+	anchorGen uint64
+	touched   bool // listed in the transaction's touchedTexts
 
 	// Rich content (rich.go): the marks carried by start anchors and the
 	// values of embeds, by the ID of their item; maxSeq is the greatest
@@ -60,6 +65,9 @@ type Text struct {
 	embeds map[ID][]byte
 	maxSeq uint64
 	schema MarkSchema
+	// blockKeys are the keys ApplyDelta applies to newlines only; nil
+	// means DefaultBlockKeys.
+	blockKeys map[string]bool
 }
 
 func newText(d *Doc, name string) *Text {
@@ -266,6 +274,10 @@ func (t *Text) place(c *clientState, n uint64, leftItem *item, left, right ref, 
 	t.insertItem(lf, i, it, leftLeaf)
 	if !deleted && rich < richStart && t.observed() {
 		t.recordInsert(t.posOf(it), string(content))
+	}
+	if rich >= richStart {
+		t.anchorGen++
+		t.recordAnchor(it)
 	}
 }
 

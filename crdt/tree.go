@@ -31,6 +31,14 @@ type leaf struct {
 	t          *Text // the text the leaf belongs to
 	// minLeft bounds the left origins of the items, for the conflict scan.
 	minLeft bound
+	// anchors are the rich anchors among items, in order, unless
+	// anchorsStale says they must be listed again (leafAnchors).
+	anchors      []*item
+	anchorsStale bool
+	// opens are the start anchors of the marks open where the leaf
+	// starts, valid while opensGen equals the text's anchorGen (opensAt).
+	opens    []*item
+	opensGen uint64
 }
 
 // A node is an inner node of a Text's tree. Nodes of the lowest level hold
@@ -168,6 +176,9 @@ func (t *Text) insertItem(lf *leaf, i int, it *item, leftLeaf *leaf) {
 		t.lowerBounds(lf, bound{r: it.left, state: boundAt})
 	}
 	it.leaf = lf
+	if it.rich >= richStart {
+		lf.anchorsStale = true
+	}
 	lf.items = append(lf.items, nil)
 	copy(lf.items[i+1:], lf.items[i:])
 	lf.items[i] = it
@@ -209,6 +220,9 @@ func (t *Text) splitLeaf(lf *leaf) {
 		nl.visible += it.visible()
 	}
 	lf.visible -= nl.visible
+	if len(lf.anchors) > 0 || lf.anchorsStale {
+		lf.anchorsStale, nl.anchorsStale = true, true
+	}
 	if lf.next != nil {
 		lf.next.prev = nl
 	} else {

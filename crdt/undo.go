@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"bytes"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -48,6 +49,12 @@ type UndoOptions struct {
 // right where its tombstones stand (the place a RelativePosition anchored
 // to them resolves to); undoing a Map Set or Delete writes the key's
 // previous value back, unless another replica has written the key since.
+// Undoing a Format (or SetBlock, or the attributes of ApplyDelta) makes a
+// new mark per stretch of the characters it covered that gives them back
+// the value they had before, where they still have the value it set:
+// where another replica has set the key since, or on text typed into the
+// mark since, formatting stays as it is. An embed is inserted, deleted
+// and brought back like a code point, with its value.
 // Redo takes back an Undo the same way. Text that another replica deleted
 // is never brought back: Undo of a deletion restores only what this
 // replica deleted, and Redo of an insertion only what Undo deleted, so
@@ -113,6 +120,7 @@ type StackItem struct {
 	inserted []idRange    // text code points inserted
 	deleted  []deletedRun // text deleted, with its content
 	writes   []mapWrite   // map keys written
+	formats  []formatRun  // text formatted, with the values it had
 }
 
 // An idRange is the clocks [start, end) of one client.
@@ -122,12 +130,26 @@ type idRange struct {
 }
 
 // A deletedRun is one piece of text deleted locally: length code points
-// from id on, which were content.
+// from id on, which were content, or the embed holding value embed.
 type deletedRun struct {
 	text    *Text
 	id      ID
 	length  uint64
 	content string
+	embed   []byte
+}
+
+// A formatRun is one piece of text a local Format (or SetBlock, or
+// ApplyDelta) set key of: length code points from id on, where key had
+// the value prev (nil for none) before the mark, which set it to set with
+// rule.
+type formatRun struct {
+	text      *Text
+	id        ID
+	length    uint64
+	key       string
+	prev, set []byte
+	rule      ExpandRule
 }
 
 // A mapWrite is a local write of key of m: entry is the ID of the entry it
@@ -167,21 +189,58 @@ type UndoEvent struct {
 type undoObserver struct{ fn func(UndoEvent) }
 
 // undoCapture is what a local transaction did, as an UndoManager needs it:
-// the text it deleted, with the content, and the map keys it wrote. The
-// code points it inserted are the clocks the transaction took.
+// the text it deleted, with the content, the text it formatted, with the
+// values it had, and the map keys it wrote. The code points it inserted
+// are the clocks the transaction took.
 type undoCapture struct {
 	deletes []deletedRun
 	writes  []mapWrite
+	formats []formatRun
 }
 
 // deleted records that the live text item it is about to be deleted.
 func (cp *undoCapture) deleted(t *Text, it *item) {
-	cp.deletes = append(cp.deletes, deletedRun{
+	r := deletedRun{
 		text:    t,
 		id:      ID{it.c.id, it.clock},
 		length:  it.length,
 		content: string(t.arena[it.start:it.end]),
-	})
+	}
+	if it.rich == richEmbed {
+		r.embed = t.embeds[r.id]
+	}
+	cp.deletes = append(cp.deletes, r)
+}
+
+// formatted records the values key has on the n positions from pos of t,
+// which a mark setting it to value with rule is about to cover.
+func (cp *undoCapture) formatted(t *Text, pos, n int, key string, value []byte, rule ExpandRule) {
+	end := pos + n
+	r := newResolver(t)
+	lf, p := t.skipTo(pos, r.anchor)
+	for ; lf != nil && p < end; lf = lf.next {
+		for _, it := range lf.items {
+			if p >= end {
+				break
+			}
+			if it.rich >= richStart {
+				r.anchor(it)
+				continue
+			}
+			v := it.visible()
+			if v == 0 {
+				continue
+			}
+			// Characters that already have the value need nothing back.
+			if lo, hi := max(pos, p), min(end, p+v); lo < hi && !bytes.Equal(valueOf(r.current(), key), value) {
+				cp.formats = append(cp.formats, formatRun{
+					text: t, id: ID{it.c.id, it.clock + uint64(lo-p)}, length: uint64(hi - lo),
+					key: key, prev: valueOf(r.current(), key), set: value, rule: rule,
+				})
+			}
+			p += v
+		}
+	}
 }
 
 // wrote records a local write of key of m, which replaces cur (nil if none)
@@ -341,8 +400,14 @@ func (u *UndoManager) revert(item *StackItem) bool {
 	for i := len(item.deleted) - 1; i >= 0; i-- {
 		for _, r := range item.notInserted(item.deleted[i]) {
 			to := ID{d.me.id, d.me.next}
-			r.text.insertBefore(r.id, r.content)
+			r.text.insertBefore(r.id, r.content, r.embed)
 			u.moves.add(move{idRange{r.id.Client, r.id.Clock, r.id.Clock + r.length}, to})
+			changed = true
+		}
+	}
+	// Give back the values formats replaced, latest first.
+	for i := len(item.formats) - 1; i >= 0; i-- {
+		if u.restore(item.formats[i]) {
 			changed = true
 		}
 	}
@@ -369,6 +434,33 @@ func (u *UndoManager) revert(item *StackItem) bool {
 		changed = true
 	}
 	return changed
+}
+
+// restore sets the key of the characters r names, or of the copies Undo
+// or Redo made of them, back to the value they had before r's mark, where
+// they still have the value the mark set: where another replica has set
+// the key since, its value stays. It reports whether it made a mark.
+func (u *UndoManager) restore(r formatRun) bool {
+	made := false
+	for _, p := range u.visible(idRange{r.id.Client, r.id.Clock, r.id.Clock + r.length}, nil) {
+		at, from := p.pos, -1
+		end := func() {
+			if from >= 0 {
+				p.t.format(from, at-from, r.key, r.prev, r.rule)
+				from, made = -1, true
+			}
+		}
+		for _, c := range p.t.cells(p.pos, p.n) {
+			if !bytes.Equal(valueOf(c.attrs, r.key), r.set) {
+				end()
+			} else if from < 0 {
+				from = at
+			}
+			at += c.n
+		}
+		end()
+	}
+	return made
 }
 
 // A textPiece is n visible code points at pos of t.
@@ -555,13 +647,14 @@ func (r deletedRun) slice(from, to uint64) deletedRun {
 	b := []byte(r.content)
 	i := byteOffset(b, r.length, from)
 	j := i + byteOffset(b[i:], r.length-from, to-from)
-	return deletedRun{text: r.text, id: ID{r.id.Client, r.id.Clock + from}, length: to - from, content: r.content[i:j]}
+	return deletedRun{text: r.text, id: ID{r.id.Client, r.id.Clock + from}, length: to - from, content: r.content[i:j], embed: r.embed}
 }
 
-// insertBefore inserts s as a local edit right before the code point id,
-// which may be deleted: a deleted piece of text comes back where its
-// tombstones stand, ahead of any text inserted after them since.
-func (t *Text) insertBefore(id ID, s string) {
+// insertBefore inserts s, or an embed holding embed if not nil, as a local
+// edit right before the code point id, which may be deleted: a deleted
+// piece of text comes back where its tombstones stand, ahead of any text
+// inserted after them since.
+func (t *Text) insertBefore(id ID, s string, embed []byte) {
 	d := t.doc
 	it := d.clients[id.Client].find(id.Clock)
 	if id.Clock > it.clock {
@@ -573,6 +666,11 @@ func (t *Text) insertBefore(id ID, s string) {
 	var left ref
 	if leftItem != nil {
 		left = leftItem.lastRef()
+	}
+	if embed != nil {
+		t.setEmbed(ID{d.me.id, d.me.next}, embed)
+		t.place(d.me, 1, leftItem, left, it.firstRef(), lf, i, embedContent, richEmbed)
+		return
 	}
 	t.place(d.me, uint64(utf8.RuneCountInString(s)), leftItem, left, it.firstRef(), lf, i, []byte(s), richNone)
 }
@@ -607,7 +705,12 @@ func (u *UndoManager) record(cp *undoCapture, c *clientState, start, end uint64)
 			item.addWrite(w)
 		}
 	}
-	if len(item.inserted) == 0 && len(item.deleted) == 0 && len(item.writes) == 0 {
+	for _, f := range cp.formats {
+		if u.texts[f.text] {
+			item.formats = append(item.formats, f)
+		}
+	}
+	if len(item.inserted) == 0 && len(item.deleted) == 0 && len(item.writes) == 0 && len(item.formats) == 0 {
 		return
 	}
 	if r := u.reverting; r != nil {
@@ -667,6 +770,7 @@ func (item *StackItem) merge(later *StackItem) {
 		item.addInserted(r)
 	}
 	item.deleted = append(item.deleted, later.deleted...)
+	item.formats = append(item.formats, later.formats...)
 	for _, w := range later.writes {
 		item.addWrite(w)
 	}

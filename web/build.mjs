@@ -4,6 +4,8 @@
 //   dist/flowstate.js             the client core (src/index.js): Doc, Provider, presence, UndoManager
 //   dist/flowstate-textarea.js    the <textarea> binding (src/textarea.js), which imports the core
 //                                 from ./flowstate.js beside it rather than holding a copy
+//   dist/flowstate-richdelta.js   Text.applyDelta (src/richdelta.js), which likewise imports the
+//                                 core's Text from ./flowstate.js
 //   dist/flowstate-quill.js       the Quill 2 binding (src/quill.js), which imports the core from
 //                                 ./flowstate.js and takes the page's Quill instance (Quill is not bundled)
 //   dist/flowstate-codemirror.js  the CodeMirror 6 binding (src/codemirror.js) together with
@@ -39,6 +41,7 @@ const banner = '// FlowState client, built by web/build.mjs from web/src. Do not
 const bundles = [
   { out: 'flowstate.js', entry: 'src/index.js' },
   { out: 'flowstate-textarea.js', entry: 'src/textarea.js', core: true },
+  { out: 'flowstate-richdelta.js', entry: 'src/richdelta.js', core: true },
   { out: 'flowstate-quill.js', entry: 'src/quill.js', core: true },
   {
     out: 'flowstate-codemirror.js',
@@ -55,13 +58,14 @@ const bundles = [
  * useCore is an esbuild plugin for a binding's bundle: the modules of the
  * core that hold classes or state a page shares with the core bundle
  * (undo.js: the binding's UndoManager must be the core's, which the Doc
- * calls) are imported from ./flowstate.js, served beside the binding,
- * instead of being bundled a second time.
+ * calls; text.js: richdelta.js adds methods to the core's Text) are
+ * imported from ./flowstate.js, served beside the binding, instead of
+ * being bundled a second time.
  */
 const useCore = {
   name: 'use-core',
   setup(b) {
-    b.onResolve({ filter: /^\.\/undo\.js$/ }, () => ({ path: './flowstate.js', external: true }));
+    b.onResolve({ filter: /^\.\/(undo|text)\.js$/ }, () => ({ path: './flowstate.js', external: true }));
   },
 };
 

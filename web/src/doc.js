@@ -371,7 +371,7 @@ export class Doc {
     tx.quietDeletes = false;
     tx.start = this.me.next;
     if (tx.deletes.length > 0) tx.deletes = [];
-    tx.capture = local && this.undoers.length > 0 ? { deletes: [], writes: [] } : null;
+    tx.capture = local && this.undoers.length > 0 ? { deletes: [], writes: [], formats: [] } : null;
     this.txn = tx;
   }
 

@@ -10,8 +10,16 @@
  */
 export type StateVector = Map<number, number>;
 
-/** One step of a Quill-style delta, in UTF-16 code units. */
-export type DeltaOp = { retain: number } | { insert: string } | { delete: number };
+/**
+ * One step of a Quill-style delta, in UTF-16 code units. In a rich text
+ * an insert (of text, or of an embed's value) carries the attributes the
+ * inserted text has, and a retain with attributes changes formatting:
+ * each key to its value, null removing it (crdt/RICH.md §R7).
+ */
+export type DeltaOp =
+  | { retain: number; attributes?: Record<string, unknown> }
+  | { insert: string | unknown; attributes?: Record<string, unknown> }
+  | { delete: number };
 
 /** What a transaction changed in a Text. */
 export interface TextEvent {

@@ -48,12 +48,23 @@ export function toQuillDelta(
   report?: (err: FormatError) => void,
 ): Array<{ insert: string | Record<string, unknown>; attributes?: Record<string, unknown> }>;
 
-/** Makes a Quill change in a Text (inside the caller's transaction, if any): block formats on newlines only, each insert with exactly its attributes. */
+/** Makes a Quill change in a Text with applyDelta (inside the caller's transaction, if any): block formats on newlines only, each insert with exactly its attributes. */
 export function applyToText(text: Text, ops: readonly QuillOp[]): void;
+
+/**
+ * The Quill change for a Text event's delta (inserts with their
+ * attributes, retains with the attributes that changed, deletes), shown
+ * as toQuillDelta shows a Text; what the binding does not carry is left
+ * out and given to report.
+ */
+export function toQuillChange(
+  delta: ReadonlyArray<Record<string, unknown>>,
+  report?: (err: FormatError) => void,
+): QuillOp[];
 
 /** Options of `new QuillBinding`. */
 export interface QuillBindingOptions {
-  /** The Provider syncing the Text's Doc: its presence shows cursors, and its 'update' brings remote changes of formatting alone. */
+  /** The Provider syncing the Text's Doc: its presence, unless presence is given, publishes and shows cursors. */
   provider?: Provider;
   /** The presence to publish the selection in and draw remote cursors from (by default the provider's). */
   presence?: Presence;
@@ -68,8 +79,9 @@ export interface QuillBindingOptions {
  * of the editor it did not make becomes one Doc transaction; a change
  * holding a format the Text does not carry is refused whole (the editor
  * goes back to the Text, onError gets a FormatError). Changes of the Text
- * made elsewhere (other clients, undo) reach the editor as the smallest
- * Quill change, with source 'api', keeping the local selection. Quill's
+ * made elsewhere (other clients, undo) reach the editor as their event's
+ * delta, one Quill change with source 'api', keeping the local selection
+ * (during an IME composition they wait for its end). Quill's
  * history is turned off: Mod+Z, Mod+Shift+Z, Mod+Y and the browser's undo
  * input events go to the UndoManager, which undoes only local changes.
  * With a presence, the selection is published as `cursor: {text, anchor,

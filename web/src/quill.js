@@ -23,6 +23,7 @@
 // editor then shows one more "\n" than the Text holds, and the first local
 // edit writes it into the Text, in the same transaction.
 
+import { applyDelta } from './richdelta.js';
 import { UndoManager } from './undo.js';
 
 /** The character shown for an embed the binding cannot show. */
@@ -263,94 +264,21 @@ export function toQuillChange(delta, report = () => {}) {
 }
 
 /**
- * attributesAt returns a function giving the attributes at each offset of
- * a delta of inserts (text.toDelta()).
- * @param {Array<{insert: any, attributes?: Record<string, any>}>} delta
- */
-function attributesAt(delta) {
-  const ends = [];
-  let n = 0;
-  for (const op of delta) {
-    n += typeof op.insert === 'string' ? op.insert.length : 1;
-    ends.push(n);
-  }
-  return (i) => {
-    let lo = 0;
-    let hi = ends.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (ends[mid] <= i) lo = mid + 1;
-      else hi = mid;
-    }
-    return delta[lo]?.attributes ?? {};
-  };
-}
-
-/**
  * applyToText makes the changes of a Quill delta (Text positions) in
- * text, inside the caller's Doc transaction: with text.applyDelta where
- * the Text has it, else with insert, insertEmbed, delete, format and
- * setBlock, to the same effect: block formats on the newlines of an op
- * only, and each insert with exactly the attributes of its op. Quill's
- * "plain" code block is a code block without a language, true, in the
- * Text.
+ * text, as one transaction or inside the caller's, with applyDelta: block
+ * formats on the newlines of an op only, each insert with exactly the
+ * attributes of its op. Quill's "plain" code block is a code block
+ * without a language, true, in the Text.
  * @param {any} text
  * @param {Array<Record<string, any>>} ops
  */
 export function applyToText(text, ops) {
-  ops = ops.map((op) =>
-    op.attributes?.['code-block'] === PLAIN_CODE ? { ...op, attributes: { ...op.attributes, 'code-block': true } } : op,
+  applyDelta(
+    text,
+    ops.map((op) =>
+      op.attributes?.['code-block'] === PLAIN_CODE ? { ...op, attributes: { ...op.attributes, 'code-block': true } } : op,
+    ),
   );
-  if (typeof text.applyDelta === 'function') {
-    text.applyDelta(ops);
-    return;
-  }
-  let pos = 0;
-  /** @type {Array<[number, number, Record<string, any>]>} */
-  const inserted = [];
-  const formatRange = (at, n, attrs, s) => {
-    for (const [k, v] of Object.entries(attrs)) {
-      if (!Object.hasOwn(BLOCK, k)) {
-        text.format(at, n, k, v);
-        continue;
-      }
-      for (let i = s.indexOf('\n'); i >= 0 && i < n; i = s.indexOf('\n', i + 1)) text.setBlock(at + i, k, v);
-    }
-  };
-  for (const op of ops) {
-    if (op.delete !== undefined) {
-      text.delete(pos, op.delete);
-    } else if (op.retain !== undefined) {
-      if (op.attributes) formatRange(pos, op.retain, op.attributes, text.toString().slice(pos, pos + op.retain));
-      pos += op.retain;
-    } else if (typeof op.insert === 'string') {
-      text.insert(pos, op.insert);
-      inserted.push([pos, op.insert.length, op.attributes ?? {}]);
-      pos += op.insert.length;
-    } else {
-      text.insertEmbed(pos, op.insert);
-      inserted.push([pos, 1, op.attributes ?? {}]);
-      pos += 1;
-    }
-  }
-  if (inserted.length === 0) return;
-  // Inserted text takes the marks that grow over it (typing at the end
-  // of a bold word); Quill says exactly which attributes it has.
-  const have = attributesAt(text.toDelta());
-  const s = text.toString();
-  for (const [at, n, want] of inserted) {
-    for (let i = at; i < at + n; i++) {
-      const a = have(i);
-      const nl = s[i] === '\n';
-      for (const k of new Set([...Object.keys(a), ...Object.keys(want)])) {
-        if (Object.hasOwn(BLOCK, k) !== nl) continue;
-        const w = want[k] ?? null;
-        if (sameValue(a[k] ?? null, w)) continue;
-        if (nl) text.setBlock(i, k, w);
-        else text.format(i, 1, k, w);
-      }
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -403,17 +331,16 @@ export function safeName(name, clientID) {
  *
  * Local changes: every text-change of the editor that the binding did not
  * make (typing, the toolbar, the app's own quill calls) becomes one Doc
- * transaction with the same delta (text.applyDelta). A change holding a
+ * transaction with the same delta (applyDelta). A change holding a
  * format or embed the Text does not carry is refused whole: the editor
  * goes back to the Text and onError gets a FormatError.
  *
  * Remote changes (and undo, redo, and edits of the Text made elsewhere)
  * reach the editor as one Quill change with source 'api', which keeps the
- * local selection on its text: the Text event's delta where events carry
- * attributes (a Text with applyDelta), else the smallest change between
- * what the editor shows and the Text, with the provider's 'update'
- * catching a change of formatting alone, which then makes no Text event.
- * During an IME composition they wait for its end.
+ * local selection on its text: the Text event's delta, with attributes
+ * and embeds. During an IME composition they wait for its end; the editor
+ * then catches up by the smallest change between what it shows and the
+ * Text, as it does when it starts and after undo or redo.
  *
  * Undo: Quill's history module is turned off and its keys (Mod+Z,
  * Mod+Shift+Z, Mod+Y, and the historyUndo / historyRedo input events) go
@@ -459,17 +386,7 @@ export class QuillBinding {
     const onCompositionEnd = () => queueMicrotask(() => this.deferred && !this.destroyed && this.pull());
     quill.on('composition-end', onCompositionEnd);
     this.cleanup.push(() => quill.off('composition-end', onCompositionEnd));
-    /**
-     * Whether the Text's events carry attributes and embeds (a Text with
-     * applyDelta does): then each event is the change for the editor.
-     */
-    this.richEvents = typeof text.applyDelta === 'function';
     this.cleanup.push(text.observe((ev) => this.onTextChange(ev)));
-    if (this.provider && !this.richEvents) {
-      const onUpdate = () => this.onTextChange();
-      const off = this.provider.on('update', onUpdate);
-      this.cleanup.push(typeof off === 'function' ? off : () => this.provider.off('update', onUpdate));
-    }
     this.routeHistory();
     if (this.presence) this.startCursors();
     // The Text is the truth.
@@ -536,13 +453,12 @@ export class QuillBinding {
 
   /**
    * onTextChange takes a change of the Text made elsewhere into the
-   * editor: its event's delta, where events carry attributes, else the
-   * difference between the editor and the Text.
-   * @param {{delta: any[]} | undefined} ev
+   * editor: its event's delta, which carries attributes and embeds.
+   * @param {{delta: any[]}} ev
    */
   onTextChange(ev) {
     if (this.applying || this.destroyed) return;
-    if (ev === undefined || !this.richEvents || this.deferred || this.quill.composition?.isComposing) {
+    if (this.deferred || this.quill.composition?.isComposing) {
       this.pull();
       return;
     }

@@ -94,11 +94,6 @@ export function markValue(key, value) {
   return b.length === 1 && b[0] === 0xc0 ? null : b;
 }
 
-/** markOf returns the Mark of anchor it (start or end). @param {import('./item.js').Item} it */
-export function markOf(it) {
-  return it.rich === RICH_END ? it.entry.entry : it.entry;
-}
-
 /**
  * classOf orders siblings in the integration rule (RICH.md §R3): anchors
  * attached to the item before their gap come first (0: end anchors of
@@ -119,26 +114,6 @@ function beats(a, ia, b, ib) {
   return a.seq > b.seq || (a.seq === b.seq && ia.client.id > ib.client.id);
 }
 
-/** sameAttrs reports whether two resolved attribute lists ([key, value bytes] sorted by key) are equal. */
-function sameAttrs(a, b) {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i][1];
-    const y = b[i][1];
-    if (a[i][0] !== b[i][0] || x.length !== y.length) return false;
-    for (let k = 0; k < x.length; k++) if (x[k] !== y[k]) return false;
-  }
-  return true;
-}
-
-/** decodeAttrs returns the attributes object of a delta op, or undefined when there are none. */
-function decodeAttrs(as) {
-  if (as.length === 0) return undefined;
-  const out = {};
-  for (const [k, v] of as) out[k] = decode(v);
-  return out;
-}
-
 /**
  * toDelta returns the Quill-shaped delta of the text whose first leaf is
  * first (RICH.md §R4, §R7): runs of text with equal formatting are one
@@ -152,62 +127,26 @@ function decodeAttrs(as) {
  */
 export function toDelta(first) {
   const ops = [];
-  /** @type {Array<[string, Uint8Array]>} the formatting in effect, sorted by key */
-  let attrs = [];
-  let runAttrs = attrs;
+  const r = new Resolver();
+  let runAttrs = [];
   let run = '';
-  /** open start anchors by key, in the order they were passed @type {Map<string, any[]>} */
-  const openByKey = new Map();
-  /** the winning start anchor of each key @type {Map<string, any>} */
-  const winner = new Map();
-  let dirty = false;
   const flush = () => {
     if (run.length > 0) {
-      ops.push(op(run, decodeAttrs(runAttrs)));
+      ops.push(op(run, attributesOf(runAttrs)));
       run = '';
     }
   };
   for (let lf = first; lf !== null; lf = lf.next) {
     for (const it of lf.items) {
-      if (it.rich === RICH_START) {
-        const m = it.entry;
-        let os = openByKey.get(m.key);
-        if (os === undefined) openByKey.set(m.key, (os = []));
-        os.push(it);
-        const w = winner.get(m.key);
-        if (w === undefined || beats(m, it, w.entry, w)) {
-          winner.set(m.key, it);
-          dirty = true;
-        }
-      } else if (it.rich === RICH_END) {
-        const start = it.entry;
-        const key = start.entry.key;
-        const os = openByKey.get(key);
-        if (os !== undefined) {
-          const k = os.indexOf(start);
-          if (k >= 0) os.splice(k, 1);
-        }
-        if (winner.get(key) === start) {
-          winner.delete(key);
-          for (const o of os) {
-            const w = winner.get(key);
-            if (w === undefined || beats(o.entry, o, w.entry, w)) winner.set(key, o);
-          }
-          dirty = true;
-        }
-      } else if (!it.deleted) {
-        if (dirty) {
-          attrs = [];
-          for (const [k, w] of winner) if (w.entry.value !== null) attrs.push([k, w.entry.value]);
-          attrs.sort((a, b) => compareCodePoints(a[0], b[0]));
-          dirty = false;
-        }
+      if (it.rich >= RICH_START) r.anchor(it);
+      else if (!it.deleted) {
+        const attrs = r.current();
         if (it.rich !== 0) {
           flush();
-          ops.push(op(it.entry === null ? null : decode(it.entry), decodeAttrs(attrs)));
+          ops.push(op(embedValue(it), attributesOf(attrs)));
           continue;
         }
-        if (run.length > 0 && !sameAttrs(attrs, runAttrs)) flush();
+        if (run.length > 0 && !attrsEqual(attrs, runAttrs)) flush();
         runAttrs = attrs;
         run += it.content;
       }
@@ -217,7 +156,101 @@ export function toDelta(first) {
   return ops;
 }
 
+/** embedValue returns the decoded value of embed item it (null once forgotten). */
+export function embedValue(it) {
+  return it.entry === null ? null : decode(it.entry);
+}
+
 /** op returns a delta op, with attributes only when there are some. */
 function op(insert, attributes) {
   return attributes === undefined ? { insert } : { insert, attributes };
+}
+
+/**
+ * A Resolver follows a walk over a Text's sequence, anchor by anchor, and
+ * gives the formatting in effect (RICH.md §R4): for each key, the open
+ * mark with the greatest (seq, client) wins. current() returns
+ * [key, value bytes] pairs sorted by key; the array is never changed
+ * afterwards.
+ */
+export class Resolver {
+  constructor() {
+    /** open start anchors by key @type {Map<string, any[]>} */
+    this.open = new Map();
+    /** the winning start anchor of each key @type {Map<string, any>} */
+    this.winner = new Map();
+    this.dirty = false;
+    /** @type {Array<[string, Uint8Array]>} */
+    this.attrs = [];
+  }
+
+  /** anchor takes the start or end anchor it into account. */
+  anchor(it) {
+    const start = it.rich === RICH_START ? it : it.entry;
+    const key = start.entry.key;
+    const os = this.open.get(key) ?? [];
+    this.open.set(key, os);
+    if (it === start) os.push(it);
+    else if (os.includes(start)) os.splice(os.indexOf(start), 1);
+    else return; // an end whose start is not open closes nothing
+    let w;
+    for (const o of os) if (w === undefined || beats(o.entry, o, w.entry, w)) w = o;
+    if (w !== this.winner.get(key)) {
+      if (w === undefined) this.winner.delete(key);
+      else this.winner.set(key, w);
+      this.dirty = true;
+    }
+  }
+
+  /** current returns the formatting in effect, without removals. */
+  current() {
+    if (this.dirty) {
+      const a = [];
+      for (const [k, w] of this.winner) if (w.entry.value !== null) a.push([k, w.entry.value]);
+      a.sort((x, y) => compareCodePoints(x[0], y[0]));
+      this.attrs = a;
+      this.dirty = false;
+    }
+    return this.attrs;
+  }
+}
+
+/** bytesEqual reports whether two msgpack values (null for none) are the same bytes. */
+export function bytesEqual(a, b) {
+  if (a === null || b === null) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** valueOf returns the value of key in resolved attributes, null if absent. */
+export function valueOf(attrs, key) {
+  for (const [k, v] of attrs) if (k === key) return v;
+  return null;
+}
+
+/** attrsEqual reports whether two resolved attribute lists (or lists of changes, with null values) are equal. */
+export function attrsEqual(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i][0] !== b[i][0] || !bytesEqual(a[i][1], b[i][1])) return false;
+  return true;
+}
+
+/**
+ * changedAttrs returns the keys whose value differs between resolved
+ * attribute lists was and now, with their value now (null when removed),
+ * sorted by key.
+ */
+export function changedAttrs(was, now) {
+  const out = now.filter(([k, v]) => !bytesEqual(valueOf(was, k), v));
+  for (const [k] of was) if (valueOf(now, k) === null) out.push([k, null]);
+  return out.sort((a, b) => compareCodePoints(a[0], b[0]));
+}
+
+/** attributesOf returns the attributes object of a delta op (null values kept), or undefined when there are none. */
+export function attributesOf(as) {
+  if (as.length === 0) return undefined;
+  const out = {};
+  for (const [k, v] of as) out[k] = v === null ? null : decode(v);
+  return out;
 }

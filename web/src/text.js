@@ -16,7 +16,22 @@
 import { Item, KIND_TEXT, RICH_EMBED, RICH_END, RICH_NONE, RICH_START } from './item.js';
 import { unitsOf } from './codec.js';
 import { compose, notify } from './events.js';
-import { DEFAULT_MARK_SCHEMA, EXPAND_RULES, Mark, checkSchema, classOf, markValue, toDelta as richDelta } from './rich.js';
+import {
+  DEFAULT_MARK_SCHEMA,
+  EXPAND_RULES,
+  Mark,
+  Resolver,
+  attributesOf,
+  attrsEqual,
+  bytesEqual,
+  changedAttrs,
+  checkSchema,
+  classOf,
+  embedValue,
+  markValue,
+  toDelta as richDelta,
+  valueOf,
+} from './rich.js';
 import { encodeValue } from './value.js';
 
 /** EMBED is what an embed shows in toString: the object replacement character. */
@@ -270,6 +285,12 @@ export class Text {
     this.maxSeq = 0;
     /** @type {Map<string, number> | null} */
     this.schema = null;
+    /** The keys applyDelta (richdelta.js) puts on newlines only (null: DEFAULT_BLOCK_KEYS). @type {Set<string> | null} */
+    this.blockKeys = null;
+    /** rich is set once the text has held an anchor or an embed: its events then carry attributes and embeds. */
+    this.rich = false;
+    /** The anchors placed during a transaction, when observed. @type {Set<Item>} */
+    this.newAnchors = new Set();
   }
 
   /** The length of the text in UTF-16 code units, like `toString().length`. */
@@ -490,6 +511,29 @@ export class Text {
     return richDelta(this.first);
   }
 
+  /**
+   * walkRange calls fn(it, lo, hi, p, attrs) for each live item overlapping
+   * the n UTF-16 units from pos: the part [lo, hi) of it, which starts at
+   * p, with its formatting. It walks from the start of the text, since
+   * marks may open anywhere before pos.
+   */
+  walkRange(pos, n, fn) {
+    const end = pos + n;
+    const r = new Resolver();
+    let p = 0;
+    for (let lf = this.first; lf !== null && p < end; lf = lf.next) {
+      for (const it of lf.items) {
+        if (p >= end) break;
+        if (it.rich >= RICH_START) r.anchor(it);
+        else if (!it.deleted) {
+          const v = it.content.length;
+          if (p + v > pos) fn(it, Math.max(pos, p), Math.min(end, p + v), p, r.current());
+          p += v;
+        }
+      }
+    }
+  }
+
   /** expandRule returns the encoded expand rule of key under the Text's schema. */
   expandRule(key) {
     const r = this.schema?.get(key);
@@ -505,6 +549,8 @@ export class Text {
    * after the last formatted item when it does not.
    */
   _format(pos, n, key, value, rule) {
+    const capture = this.doc.txn.capture;
+    if (capture !== null) this.captureFormat(capture, pos, n, key, value, rule);
     const c = this.doc.me;
     const mark = new Mark(key, value, this.maxSeq + 1, rule);
     this.maxSeq = mark.seq;
@@ -533,6 +579,22 @@ export class Text {
       right = this.nextFrom(lf, i);
     }
     this.placeRich(c, left, right, lf, i, '', RICH_END, start);
+  }
+
+  /**
+   * captureFormat records for undo the values key has on the n units from
+   * pos, which a mark setting it to value with rule is about to cover,
+   * skipping the characters that already have value (Go: undoCapture.formatted).
+   */
+  captureFormat(capture, pos, n, key, value, rule) {
+    this.walkRange(pos, n, (it, lo, hi, p, attrs) => {
+      const prev = valueOf(attrs, key);
+      if (bytesEqual(prev, value)) return;
+      const plain = it.content.length === it.length;
+      const from = plain ? lo - p : cpsIn(it, lo - p);
+      const to = plain ? hi - p : cpsIn(it, hi - p);
+      capture.formats.push({ text: this, client: it.client.id, clock: it.clock + from, length: to - from, key, prev, set: value, rule });
+    });
   }
 
   /** placeRich places an embed or anchor of client c at index i of lf, between left and right (null for the ends). */
@@ -1058,7 +1120,9 @@ export class Text {
       const c = it.client;
       const clock = it.clock;
       const length = it.length;
-      if (tx.capture !== null) tx.capture.deletes.push({ text: this, client: c.id, clock, length, content: it.content });
+      if (tx.capture !== null) {
+        tx.capture.deletes.push({ text: this, client: c.id, clock, length, content: it.content, embed: it.entry }); // entry: an embed's value, else null
+      }
       this.markDeleted(it);
       if (tx.quiet) tx.quietDeletes = true;
       else tx.addDelete(c, clock, length);
@@ -1077,6 +1141,7 @@ export class Text {
    */
   place(c, n, leftItem, lc, lk, rc, rk, lf, i, content, rich, entry) {
     if (rich !== RICH_NONE) {
+      this.rich = true;
       const it = new Item(c.next, 1, c, KIND_TEXT);
       it.leftClient = lc;
       it.leftClock = lk;
@@ -1091,6 +1156,10 @@ export class Text {
       c.addHead(it);
       this.insertItem(lf, i, it, leftItem === null ? null : leftItem.leaf);
       if (rich === RICH_EMBED && content !== null && this.observers.length > 0) this.recordInsert(this.posOf(it), content);
+      if (rich >= RICH_START && this.observers.length > 0) {
+        if (this.changes.length === 0 && this.newAnchors.size === 0) this.doc.txn.texts.push(this);
+        this.newAnchors.add(it);
+      }
       return it;
     }
     if (content !== null && content.length !== n) this.astral = true;
@@ -1411,6 +1480,62 @@ export class Text {
   // -------------------------------------------------------------------------
   // Events
 
+  /**
+   * annotate adds formatting and embeds to the plain delta of a
+   * transaction on a rich text (Go: Text.annotate, RICH.md §R7): inserts
+   * get the attributes they have now and embeds their value; when the
+   * transaction placed anchors, retains get the changes of formatting of
+   * the positions they keep. One walk with two resolvers: one sees every
+   * anchor, the other only those placed before the transaction.
+   */
+  annotate(delta) {
+    // [units, item, formatting now, formatting before] of each live item.
+    const runs = [];
+    const now = new Resolver();
+    const was = new Resolver();
+    for (let lf = this.first; lf !== null; lf = lf.next) {
+      for (const it of lf.items) {
+        if (it.rich >= RICH_START) {
+          now.anchor(it);
+          if (!this.newAnchors.has(it)) was.anchor(it);
+        } else if (!it.deleted) runs.push([it.content.length, it, now.current(), was.current()]);
+      }
+    }
+    const out = []; // [op, attrs]
+    const push = (op, attrs) => {
+      const last = out[out.length - 1];
+      const k = Object.keys(op)[0];
+      if (k !== 'embed' && last?.[0][k] !== undefined && attrsEqual(last[1], attrs)) last[0][k] += op[k];
+      else out.push([op, attrs]);
+    };
+    let ri = 0;
+    let used = 0;
+    // take consumes n units of the text as it is now, piece by piece.
+    const take = (n, fn) => {
+      for (; n > 0 && ri < runs.length; ri++, used = 0) {
+        const r = runs[ri];
+        const k = Math.min(n, r[0] - used);
+        fn(r, k, used);
+        n -= k;
+        if ((used += k) < r[0]) return;
+      }
+    };
+    const retain = (r, k) => push({ retain: k }, changedAttrs(r[3], r[2]));
+    for (const op of delta) {
+      if (op.delete !== undefined) push(op, []);
+      else if (op.retain !== undefined) take(op.retain, retain);
+      else take(op.insert.length, (r, k, at) => push(r[1].rich === RICH_EMBED ? { embed: r[1] } : { insert: r[1].content.slice(at, at + k) }, r[2]));
+    }
+    take(this.len, retain);
+    while (out.length > 0 && out[out.length - 1][0].retain !== undefined && out[out.length - 1][1].length === 0) out.pop();
+    return out.map(([op, attrs]) => {
+      if (op.embed !== undefined) op = { insert: embedValue(op.embed) };
+      const a = attributesOf(attrs);
+      return a === undefined ? op : { ...op, attributes: a };
+    });
+  }
+
+
   recordInsert(pos, s) {
     this.record({ pos, insert: s, delete: 0 });
   }
@@ -1421,15 +1546,17 @@ export class Text {
 
   record(ch) {
     if (this.observers.length === 0) return;
-    if (this.changes.length === 0) this.doc.txn.texts.push(this);
+    if (this.changes.length === 0 && this.newAnchors.size === 0) this.doc.txn.texts.push(this);
     this.changes.push(ch);
   }
 
   /** flush composes the recorded changes into one delta and calls the observers. */
   flush(local) {
-    if (this.changes.length === 0) return;
-    const delta = compose(this.changes);
+    if (this.changes.length === 0 && this.newAnchors.size === 0) return;
+    let delta = compose(this.changes);
+    if (this.rich) delta = this.annotate(delta);
     this.changes = [];
+    this.newAnchors = new Set();
     if (delta.length === 0) return; // text inserted and deleted again: nothing to tell
     const ev = { delta, local };
     notify(this.observers, ev, this.doc.onObserverError);

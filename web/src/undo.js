@@ -3,7 +3,8 @@
 // both).
 
 import { Emitter } from './emitter.js';
-import { KIND_TEXT, RICH_NONE, RICH_START } from './item.js';
+import { KIND_TEXT, RICH_EMBED, RICH_NONE, RICH_START } from './item.js';
+import { bytesEqual, valueOf } from './rich.js';
 import { unitsOf } from './codec.js';
 
 /** How close in time (ms) local edits must follow each other to be undone as one step, by default. */
@@ -32,6 +33,12 @@ export class StackItem {
     this.deleted = [];
     /** Map keys written. @type {any[]} */
     this.writes = [];
+    /**
+     * Text formatted, with the values it had: length code points from
+     * (client, clock) had value prev of key before a mark set it to set.
+     * @type {Array<{text: any, client: number, clock: number, length: number, key: string, prev: Uint8Array | null, set: Uint8Array | null, rule: number}>}
+     */
+    this.formats = [];
   }
 
   /** addInserted adds a clock range, joining the last one when it continues it. */
@@ -55,6 +62,7 @@ export class StackItem {
   merge(later) {
     for (const r of later.inserted) this.addInserted(r.client, r.start, r.end);
     this.deleted.push(...later.deleted);
+    this.formats.push(...later.formats);
     for (const w of later.writes) this.addWrite(w);
   }
 
@@ -89,7 +97,7 @@ function slice(r, from, to) {
   const s = r.content;
   const i = s.length === r.length ? from : unitsOf(s, 0, from);
   const j = s.length === r.length ? to : i + unitsOf(s, i, to - from);
-  return { text: r.text, client: r.client, clock: r.clock + from, length: to - from, content: s.slice(i, j) };
+  return { text: r.text, client: r.client, clock: r.clock + from, length: to - from, content: s.slice(i, j), embed: r.embed };
 }
 
 /**
@@ -278,11 +286,13 @@ export class UndoManager extends Emitter {
     for (let i = item.deleted.length - 1; i >= 0; i--) {
       for (const r of item.notInserted(item.deleted[i])) {
         const to = { client: d.me.id, clock: d.me.next };
-        insertBefore(r.text, r.client, r.clock, r.content, r.length);
+        insertBefore(r.text, r.client, r.clock, r.content, r.length, r.embed);
         this.moves.add({ client: r.client, start: r.clock, end: r.clock + r.length, to });
         changed = true;
       }
     }
+    // Give back the values formats replaced, latest first.
+    for (let i = item.formats.length - 1; i >= 0; i--) if (this.restore(item.formats[i])) changed = true;
     for (let i = item.writes.length - 1; i >= 0; i--) {
       const w = item.writes[i];
       const e = w.map.entries.get(w.key);
@@ -302,6 +312,40 @@ export class UndoManager extends Emitter {
     }
     return changed;
   }
+
+  /**
+   * restore sets the key of the characters format run r names, or of the
+   * copies undo or redo made of them, back to the value they had before
+   * r's mark, where they still have the value it set: where another
+   * replica has set the key since, its value stays. It reports whether it
+   * made a mark (Go: UndoManager.restore).
+   */
+  restore(r) {
+    let made = false;
+    const pieces = [];
+    this.visible(r.client, r.clock, r.clock + r.length, pieces);
+    for (const p of pieces) {
+      let at = p.pos;
+      let from = -1;
+      const end = () => {
+        if (from >= 0) {
+          p.text._format(from, at - from, r.key, r.prev, r.rule);
+          from = -1;
+          made = true;
+        }
+      };
+      p.text.walkRange(p.pos, p.n, (it, lo, hi, _, attrs) => {
+        at = lo;
+        if (!bytesEqual(valueOf(attrs, r.key), r.set)) end();
+        else if (from < 0) from = lo;
+        at = hi;
+      });
+      end();
+    }
+    return made;
+  }
+
+
 
   /**
    * visible appends to out the visible pieces ({text, pos, n} in UTF-16
@@ -375,7 +419,8 @@ export class UndoManager extends Emitter {
     }
     for (const r of capture.deletes) if (this.scope.has(r.text)) item.deleted.push(r);
     for (const w of capture.writes) if (this.scope.has(w.map)) item.addWrite(w);
-    if (item.inserted.length === 0 && item.deleted.length === 0 && item.writes.length === 0) return;
+    for (const f of capture.formats) if (this.scope.has(f.text)) item.formats.push(f);
+    if (item.inserted.length === 0 && item.deleted.length === 0 && item.writes.length === 0 && item.formats.length === 0) return;
     const r = this.reverting;
     if (r !== null) {
       // An undo or redo: its item goes on the other stack, and the
@@ -460,12 +505,13 @@ class MoveIndex {
 }
 
 /**
- * insertBefore inserts s (n code points) as a local edit right before the
+ * insertBefore inserts s (n code points), or an embed holding embed when
+ * not null, as a local edit right before the
  * code point (client, clock) of text, which may be deleted: a deleted
  * piece of text comes back where its tombstones stand, ahead of any text
  * inserted after them since.
  */
-function insertBefore(text, client, clock, s, n) {
+function insertBefore(text, client, clock, s, n, embed) {
   const d = text.doc;
   let it = d.clients.get(client).find(clock);
   if (clock > it.clock) it = text.split(it, clock - it.clock);
@@ -478,5 +524,6 @@ function insertBefore(text, client, clock, s, n) {
     lc = leftItem.client;
     lk = leftItem.clock + leftItem.length - 1;
   }
-  text.place(d.me, n, leftItem, lc, lk, it.client, it.clock, lf, i, s, RICH_NONE, null);
+  if (embed) text.place(d.me, 1, leftItem, lc, lk, it.client, it.clock, lf, i, '\uFFFC', RICH_EMBED, embed);
+  else text.place(d.me, n, leftItem, lc, lk, it.client, it.clock, lf, i, s, RICH_NONE, null);
 }
