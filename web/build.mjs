@@ -6,6 +6,8 @@
 //                                 from ./flowstate.js beside it rather than holding a copy
 //   dist/flowstate-richdelta.js   Text.applyDelta (src/richdelta.js), which likewise imports the
 //                                 core's Text from ./flowstate.js
+//   dist/flowstate-quill.js       the Quill 2 binding (src/quill.js), which imports the core from
+//                                 ./flowstate.js and takes the page's Quill instance (Quill is not bundled)
 //   dist/flowstate-codemirror.js  the CodeMirror 6 binding (src/codemirror.js) together with
 //                                 @codemirror/state, @codemirror/view and @codemirror/commands,
 //                                 re-exported whole, so that a page has exactly one copy of them
@@ -46,6 +48,7 @@ const bundles = [
   { out: 'flowstate.js', entry: 'src/index.js' },
   { out: 'flowstate-textarea.js', entry: 'src/textarea.js', core: true },
   { out: 'flowstate-richdelta.js', entry: 'src/richdelta.js', core: true },
+  { out: 'flowstate-quill.js', entry: 'src/quill.js', core: true },
   {
     out: 'flowstate-codemirror.js',
     contents: [

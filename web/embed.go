@@ -12,6 +12,7 @@
 //	/flowstate-codemirror.js  the CodeMirror 6 binding, with CodeMirror
 //	/flowstate-prosemirror.js the ProseMirror binding, with ProseMirror
 //	/flowstate-tiptap.js      the TipTap extension and binding, with TipTap
+//	/flowstate-quill.js       the Quill 2 binding, which imports /flowstate.js (the page brings Quill)
 //	/demo.js, /demo.css       the demo's script and style
 //
 // Every response carries a strong ETag (a hash of the content) and
@@ -62,6 +63,7 @@ var routes = []struct {
 	{"/flowstate-codemirror.js", "dist/flowstate-codemirror.js", "text/javascript; charset=utf-8", true},
 	{"/flowstate-prosemirror.js", "dist/flowstate-prosemirror.js", "text/javascript; charset=utf-8", true},
 	{"/flowstate-tiptap.js", "dist/flowstate-tiptap.js", "text/javascript; charset=utf-8", true},
+	{"/flowstate-quill.js", "dist/flowstate-quill.js", "text/javascript; charset=utf-8", true},
 	{"/demo.js", "demo/demo.js", "text/javascript; charset=utf-8", false},
 	{"/demo.css", "demo/demo.css", "text/css; charset=utf-8", false},
 }

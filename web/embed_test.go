@@ -25,6 +25,7 @@ var assetTests = []struct {
 	{"/flowstate-codemirror.js", "dist/flowstate-codemirror.js", "text/javascript; charset=utf-8"},
 	{"/flowstate-prosemirror.js", "dist/flowstate-prosemirror.js", "text/javascript; charset=utf-8"},
 	{"/flowstate-tiptap.js", "dist/flowstate-tiptap.js", "text/javascript; charset=utf-8"},
+	{"/flowstate-quill.js", "dist/flowstate-quill.js", "text/javascript; charset=utf-8"},
 	{"/demo.js", "demo/demo.js", "text/javascript; charset=utf-8"},
 	{"/demo.css", "demo/demo.css", "text/css; charset=utf-8"},
 }

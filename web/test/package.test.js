@@ -53,7 +53,7 @@ test('package.json describes a publishable package', () => {
   assert.equal(PKG.private, undefined, 'a private package cannot be published');
   assert.match(PKG.name, /^@flowstate\/web$/);
   assert.match(PKG.version, /^\d+\.\d+\.\d+/);
-  for (const [entry, want] of [['.', 'index'], ['./textarea', 'textarea'], ['./codemirror', 'codemirror'], ['./richdelta', 'richdelta'], ['./prosemirror', 'prosemirror'], ['./tiptap', 'tiptap']]) {
+  for (const [entry, want] of [['.', 'index'], ['./textarea', 'textarea'], ['./codemirror', 'codemirror'], ['./richdelta', 'richdelta'], ['./prosemirror', 'prosemirror'], ['./tiptap', 'tiptap'], ['./quill', 'quill']]) {
     const e = PKG.exports[entry];
     assert.ok(e, `exports lacks ${entry}`);
     assert.equal(e.types, `./src/${want}.d.ts`);
@@ -64,7 +64,7 @@ test('package.json describes a publishable package', () => {
 test('the tarball holds the sources, types and bundles, and no tests', async () => {
   const [listing] = JSON.parse(await npm(WEB, 'pack', '--dry-run', '--json'));
   const files = listing.files.map((f) => f.path);
-  for (const f of ['package.json', 'README.md', 'src/index.js', 'src/index.d.ts', 'src/textarea.js', 'src/textarea.d.ts', 'src/codemirror.js', 'src/codemirror.d.ts', 'src/richdelta.js', 'src/richdelta.d.ts', 'src/prosemirror.js', 'src/prosemirror.d.ts', 'src/tiptap.js', 'src/tiptap.d.ts', 'dist/flowstate.js', 'dist/flowstate-textarea.js', 'dist/flowstate-richdelta.js', 'dist/flowstate-codemirror.js', 'dist/flowstate-prosemirror.js', 'dist/flowstate-tiptap.js']) {
+  for (const f of ['package.json', 'README.md', 'src/index.js', 'src/index.d.ts', 'src/textarea.js', 'src/textarea.d.ts', 'src/codemirror.js', 'src/codemirror.d.ts', 'src/richdelta.js', 'src/richdelta.d.ts', 'src/prosemirror.js', 'src/prosemirror.d.ts', 'src/tiptap.js', 'src/tiptap.d.ts', 'src/quill.js', 'src/quill.d.ts', 'dist/flowstate.js', 'dist/flowstate-textarea.js', 'dist/flowstate-richdelta.js', 'dist/flowstate-codemirror.js', 'dist/flowstate-prosemirror.js', 'dist/flowstate-tiptap.js', 'dist/flowstate-quill.js']) {
     assert.ok(files.includes(f), `the tarball lacks ${f}`);
   }
   const stray = files.filter((f) => /^(test|e2e|bench|node_modules|demo)\//.test(f) || f.endsWith('.go'));
@@ -73,17 +73,19 @@ test('the tarball holds the sources, types and bundles, and no tests', async () 
 
 test('every entry imports from the installed tarball, with their types', async () => {
   const installed = join(app, 'node_modules', '@flowstate', 'web');
-  for (const f of ['src/index.d.ts', 'src/textarea.d.ts', 'src/codemirror.d.ts']) assert.ok(existsSync(join(installed, f)), f);
+  for (const f of ['src/index.d.ts', 'src/textarea.d.ts', 'src/codemirror.d.ts', 'src/quill.d.ts']) assert.ok(existsSync(join(installed, f)), f);
   const script = `
     import { Doc, Provider } from '@flowstate/web';
     import { flowstateCollab, CodeMirrorBinding } from '@flowstate/web/codemirror';
     import { TextareaBinding } from '@flowstate/web/textarea';
     import '@flowstate/web/richdelta';
+    import { QuillBinding, toQuillDelta } from '@flowstate/web/quill';
     const doc = new Doc();
     doc.getText('t').applyDelta([{ insert: 'pa' }, { insert: 'cked', attributes: { bold: true } }]);
     console.log(JSON.stringify({
       text: doc.getText('t').toString(),
       collab: typeof flowstateCollab, binding: typeof CodeMirrorBinding, textarea: typeof TextareaBinding,
+      quill: typeof QuillBinding, shown: toQuillDelta(doc.getText('t').toDelta()),
       url: Provider.roomURL('https://sync.example.com', 'notes'),
       from: import.meta.resolve('@flowstate/web'),
     }));`;
@@ -94,6 +96,8 @@ test('every entry imports from the installed tarball, with their types', async (
   assert.equal(got.collab, 'function');
   assert.equal(got.binding, 'function');
   assert.equal(got.textarea, 'function');
+  assert.equal(got.quill, 'function');
+  assert.deepEqual(got.shown, [{ insert: 'pa' }, { insert: 'cked', attributes: { bold: true } }, { insert: '\n' }]);
   assert.equal(got.url, 'wss://sync.example.com/ws/notes');
   assert.ok(got.from.includes('/app/node_modules/@flowstate/web/'), `imported from ${got.from}`);
 });
