@@ -11,6 +11,7 @@
 
 import { encode as msgpackEncode } from '@msgpack/msgpack';
 import { wellFormed } from './codec.js';
+import { RICH_VERSION } from './update.js';
 
 /**
  * The newest protocol version this client speaks, sent in its Hello.
@@ -30,7 +31,7 @@ export const MIN_PROTOCOL_VERSION = 1;
  * newer and closes it with 4006 in a room whose document needs more. Format
  * 2 is rich text (crdt/RICH.md).
  */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = RICH_VERSION;
 /** The largest document format a Hello may name. */
 export const MAX_FORMAT = 255;
 

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Code, Doc, FORMAT_VERSION, Provider, decodeMessage, encodeMessage, fromHex } from '../src/index.js';
+import { Code, Doc, FORMAT_VERSION, Provider, decodeMessage, encodeMessage, fromHex, isPermanent } from '../src/index.js';
 import { harness, recordingWebSocket, TestWebSocket } from './harness.js';
 import { REPO_ROOT } from './helpers.js';
 
@@ -42,10 +42,6 @@ async function richWriter(name, ...updates) {
   return ws;
 }
 
-// Until the JS Doc reads rich text, FORMAT_VERSION is 1 and the provider
-// is refused where rich text is; once it reads it, the provider is served.
-const readsRich = FORMAT_VERSION >= 2;
-
 test('the provider declares FORMAT_VERSION in its version 4 Hello', async () => {
   const rec = recordingWebSocket();
   const p = connect(new Doc(), room('declares'), { WebSocket: rec.WebSocket });
@@ -55,7 +51,7 @@ test('the provider declares FORMAT_VERSION in its version 4 Hello', async () => 
   assert.equal(hello.format, FORMAT_VERSION);
 });
 
-test('a provider that reads rich text is served in a rich room', { skip: !readsRich && 'FORMAT_VERSION is 1' }, async () => {
+test('a provider that reads rich text is served in a rich room', async () => {
   const name = room('rich-served');
   const writer = await richWriter(name, base);
   const doc = new Doc();
@@ -72,43 +68,56 @@ test('a provider that reads rich text is served in a rich room', { skip: !readsR
   writer.close();
 });
 
-test('a member that reads format 1 is closed with 4006 when rich text arrives, after the plain text before it', { skip: readsRich && 'FORMAT_VERSION reads rich text' }, async () => {
+/**
+ * oldClient joins name as a client of format 1 (a version 4 Hello naming
+ * format 1, as a client built before rich text would), recording what it
+ * is sent and how its socket closes.
+ */
+async function oldClient(name) {
+  const WS = TestWebSocket();
+  const ws = new WS(Provider.roomURL(ctx.server.url, name));
+  ws.binaryType = 'arraybuffer';
+  const c = { ws, messages: [], closed: null };
+  ws.onmessage = (ev) => c.messages.push(decodeMessage(new Uint8Array(ev.data)));
+  ws.onclose = (ev) => { c.closed = ev.code; };
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = reject;
+  });
+  ws.send(encodeMessage({ type: 'hello', version: 4, room: name, client: 78, token: '', stateVector: new Uint8Array([0x80]), heartbeatMillis: 0, format: 1 }));
+  return c;
+}
+
+test('4006 is a permanent close: a provider refused for its format does not come back', () => {
+  assert.equal(Code.UNSUPPORTED_FORMAT, 4006);
+  assert.equal(isPermanent(Code.UNSUPPORTED_FORMAT), true);
+});
+
+test('a member that reads format 1 is closed with 4006 when rich text arrives, after the plain text before it', async () => {
   const name = room('rich-arrives');
-  const doc = new Doc();
-  const p = connect(doc, name);
-  await p.whenSynced();
-  const errors = [];
-  p.on('error', (e) => errors.push(e));
+  const old = await oldClient(name);
+  await waitFor(() => old.messages.some((m) => m.type === 'welcome'), 'the old client\'s welcome');
   const writer = await richWriter(name, base);
-  await waitFor(() => doc.getText('t').toString() === 'The fox jumped.', 'the plain base text');
+  await waitFor(() => old.messages.some((m) => m.type === 'update'), 'the plain base text relayed');
   writer.send(encodeMessage({ type: 'update', seq: 2, updates: [bold] }));
-  await waitFor(() => p.status === 'closed', `closed, got ${p.status}`);
-  assert.equal(errors.length, 1);
-  assert.equal(errors[0].code, Code.UNSUPPORTED_FORMAT);
-  assert.equal(errors[0].permanent, true);
-  assert.match(errors[0].message, /format 2/);
-  assert.equal(doc.getText('t').toString(), 'The fox jumped.');
+  await waitFor(() => old.closed !== null, 'the old client closed');
+  assert.equal(old.closed, Code.UNSUPPORTED_FORMAT);
+  const err = old.messages.find((m) => m.type === 'error');
+  assert.equal(err?.code, Code.UNSUPPORTED_FORMAT);
+  assert.match(err.message, /format 2/);
+  // Nothing of format 2 reached it before the close.
+  for (const m of old.messages.filter((m) => m.type === 'update')) {
+    assert.equal(m.updates.some((u) => u[1] === 2), false, 'a format 2 update reached a format 1 client');
+  }
   writer.close();
 });
 
-test('a client that reads format 1 is refused at the hello of a rich room, once', { skip: readsRich && 'FORMAT_VERSION reads rich text' }, async () => {
+test('a client that reads format 1 is refused at the hello of a rich room, before any welcome', async () => {
   const name = room('rich-room');
   const writer = await richWriter(name, base, bold);
-  const doc = new Doc();
-  const rec = recordingWebSocket();
-  const p = connect(doc, name, { WebSocket: rec.WebSocket });
-  const err = await new Promise((resolve) => p.on('error', resolve));
-  assert.equal(err.code, Code.UNSUPPORTED_FORMAT);
-  assert.equal(err.permanent, true);
-  assert.equal(p.status, 'closed');
-  assert.equal(doc.getText('t').toString(), '', 'no welcome was applied');
-  assert.deepEqual(
-    rec.sent.map((m) => [m.type, m.version, m.format]),
-    [['hello', 4, FORMAT_VERSION]],
-  );
-  // Another client completes a whole handshake meanwhile: the refused
-  // provider must not have opened a second socket.
-  await connect(new Doc(), room('bystander')).whenSynced();
-  assert.equal(rec.sockets.length, 1);
+  const old = await oldClient(name);
+  await waitFor(() => old.closed !== null, 'the old client closed');
+  assert.equal(old.closed, Code.UNSUPPORTED_FORMAT);
+  assert.deepEqual(old.messages.map((m) => [m.type, m.code]), [['error', Code.UNSUPPORTED_FORMAT]]);
   writer.close();
 });
