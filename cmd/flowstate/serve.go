@@ -36,7 +36,9 @@ const serveUsageText = `Usage:
 Runs the server: WebSocket sessions at /ws/{room}, liveness at /healthz,
 readiness at /readyz, Prometheus metrics at /metrics, the read API at
 /api/rooms and /api/rooms/{room}, the demo page at / and the browser
-client at /flowstate.js and /flowstate-codemirror.js.
+client at /flowstate.js, with its editor bindings beside it
+(/flowstate-textarea.js, -codemirror.js, -prosemirror.js, -tiptap.js,
+-quill.js).
 Every flag can also be set by the environment variable named after it.
 
 --webhook sends signed room.changed, room.created, room.deleted and
