@@ -47,6 +47,7 @@ const banner = '// FlowState client, built by web/build.mjs from web/src. Do not
 const bundles = [
   { out: 'flowstate.js', entry: 'src/index.js' },
   { out: 'flowstate-textarea.js', entry: 'src/textarea.js', core: true },
+  { out: 'flowstate-persistence.js', entry: 'src/persistence.js', core: true },
   { out: 'flowstate-richdelta.js', entry: 'src/richdelta.js', core: true },
   { out: 'flowstate-quill.js', entry: 'src/quill.js', core: true },
   {

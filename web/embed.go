@@ -8,6 +8,7 @@
 //	/                         the demo page (demo/index.html)
 //	/flowstate.js             the client core bundle
 //	/flowstate-textarea.js    the <textarea> binding, which imports /flowstate.js
+//	/flowstate-persistence.js the Doc kept in IndexedDB, which imports /flowstate.js
 //	/flowstate-richdelta.js   Text.applyDelta for rich texts, which imports /flowstate.js
 //	/flowstate-codemirror.js  the CodeMirror 6 binding, with CodeMirror
 //	/flowstate-prosemirror.js the ProseMirror binding, with ProseMirror
@@ -59,6 +60,7 @@ var routes = []struct {
 	{"/", "demo/index.html", "text/html; charset=utf-8", false},
 	{"/flowstate.js", "dist/flowstate.js", "text/javascript; charset=utf-8", true},
 	{"/flowstate-textarea.js", "dist/flowstate-textarea.js", "text/javascript; charset=utf-8", true},
+	{"/flowstate-persistence.js", "dist/flowstate-persistence.js", "text/javascript; charset=utf-8", true},
 	{"/flowstate-richdelta.js", "dist/flowstate-richdelta.js", "text/javascript; charset=utf-8", true},
 	{"/flowstate-codemirror.js", "dist/flowstate-codemirror.js", "text/javascript; charset=utf-8", true},
 	{"/flowstate-prosemirror.js", "dist/flowstate-prosemirror.js", "text/javascript; charset=utf-8", true},

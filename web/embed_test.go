@@ -21,6 +21,7 @@ var assetTests = []struct {
 	{"/", "demo/index.html", "text/html; charset=utf-8"},
 	{"/flowstate.js", "dist/flowstate.js", "text/javascript; charset=utf-8"},
 	{"/flowstate-textarea.js", "dist/flowstate-textarea.js", "text/javascript; charset=utf-8"},
+	{"/flowstate-persistence.js", "dist/flowstate-persistence.js", "text/javascript; charset=utf-8"},
 	{"/flowstate-richdelta.js", "dist/flowstate-richdelta.js", "text/javascript; charset=utf-8"},
 	{"/flowstate-codemirror.js", "dist/flowstate-codemirror.js", "text/javascript; charset=utf-8"},
 	{"/flowstate-prosemirror.js", "dist/flowstate-prosemirror.js", "text/javascript; charset=utf-8"},

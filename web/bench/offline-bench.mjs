@@ -38,7 +38,8 @@ const KEYS = arg('--keys', 400);
 /** The bench page: modes fill, open and type, chosen by ?mode=. */
 const PAGE = `<!doctype html><meta charset="utf-8"><body><div id="editor"></div>
 <script type="module">
-import { Doc, IndexedDBPersistence } from '/flowstate.js';
+import { Doc } from '/flowstate.js';
+import { IndexedDBPersistence } from '/flowstate-persistence.js';
 import { CodeMirrorBinding, Compartment, EditorState, EditorView, earlyEdits, flowstateCollab, showStored } from '/flowstate-codemirror.js';
 const mode = new URLSearchParams(location.search).get('mode');
 const editor = (text) => new EditorView({ parent: document.getElementById('editor'),

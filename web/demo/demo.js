@@ -13,7 +13,8 @@
 // rendering, then the Doc it binds to, which takes what was typed
 // meanwhile; in rich mode the editor shows once the Doc has loaded.
 
-import { Doc, IndexedDBPersistence, Provider } from '/flowstate.js';
+import { Doc, Provider } from '/flowstate.js';
+import { IndexedDBPersistence } from '/flowstate-persistence.js';
 import * as codemirror from '/flowstate-codemirror.js';
 
 const params = new URLSearchParams(location.search);

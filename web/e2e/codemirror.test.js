@@ -216,7 +216,8 @@ describe('CodeMirror binding', { skip: skipReason }, () => {
 
   test('a stored document paints from its rendering, read only, before its Doc loads; bound, it takes the last edits and typing', async () => {
     const stored = await tab.page.evaluate(async () => {
-      const { IndexedDBPersistence, Doc } = await import('/flowstate.js');
+      const { Doc } = await import('/flowstate.js');
+      const { IndexedDBPersistence } = await import('/flowstate-persistence.js');
       const doc = new Doc();
       const p = new IndexedDBPersistence('rendering-e2e', doc);
       await p.whenSynced;
@@ -230,7 +231,8 @@ describe('CodeMirror binding', { skip: skipReason }, () => {
       return doc.getText('t').toString();
     });
     await tab.page.evaluate(async () => {
-      const { IndexedDBPersistence, Doc } = await import('/flowstate.js');
+      const { Doc } = await import('/flowstate.js');
+      const { IndexedDBPersistence } = await import('/flowstate-persistence.js');
       const cm = await import('/flowstate-codemirror.js');
       const doc = new Doc();
       const p = new IndexedDBPersistence('rendering-e2e', doc);

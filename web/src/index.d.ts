@@ -468,7 +468,7 @@ export interface ProviderOptions {
    * updates this provider applies and its unsyncedCount, and hands it the
    * count of unacknowledged changes it restored.
    */
-  persistence?: IndexedDBPersistence | null;
+  persistence?: import('./persistence.js').IndexedDBPersistence | null;
   /**
    * Syncs with the other tabs of this origin and room URL over a
    * BroadcastChannel (see CrossTab); off by default. heartbeat: how often a
@@ -542,7 +542,7 @@ export class Provider {
   /** The cross-tab channel, with the crossTab option; else null. */
   readonly crossTab: CrossTab | null;
   /** The persistence of the persistence option; else null. */
-  readonly persistence: IndexedDBPersistence | null;
+  readonly persistence: import('./persistence.js').IndexedDBPersistence | null;
   /**
    * Counts n changes made before this provider existed (a restored
    * document's unacknowledged edits) as unsynced; the next catch-up
@@ -565,87 +565,6 @@ export class Provider {
   retryNow(): void;
   /** Leaves the room (sending an empty presence), stops listening to the Doc; final. */
   destroy(): void;
-}
-
-/** Options of `new IndexedDBPersistence`. */
-export interface IndexedDBPersistenceOptions {
-  /** The IndexedDB factory; globalThis.indexedDB by default. */
-  indexedDB?: IDBFactory | null;
-  /** The IDBKeyRange class; globalThis.IDBKeyRange by default. */
-  IDBKeyRange?: typeof IDBKeyRange;
-  /** How many stored records make a compaction into one snapshot (default 500). */
-  compactEvery?: number;
-  /** How long opening the database may take before persistence turns off, in ms (default 5000). */
-  openTimeout?: number;
-}
-
-/** Events of an IndexedDBPersistence. */
-export interface IndexedDBPersistenceEvents {
-  /** The stored document is in the Doc. */
-  synced: () => void;
-  /** Every update so far is written. */
-  saved: () => void;
-  /** Persistence turned itself off (no IndexedDB, refused, quota, cleared elsewhere); the Doc goes on in memory. */
-  disabled: (err: Error) => void;
-  /** A stored record did not apply and was skipped. */
-  error: (err: Error) => void;
-}
-
-/**
- * IndexedDBPersistence keeps a Doc in the browser's IndexedDB (database
- * "flowstate:" + name) and loads what is stored into it at once: local
- * updates as they are made, updates a bound Provider applies, and each
- * client's unacknowledged count; compacted into one snapshot every
- * compactEvery records. A new Doc has a fresh client ID, so a restored
- * document never writes under an ID used before. Failures never break
- * editing: persistence turns itself off with a 'disabled' event.
- *
- *   const local = new IndexedDBPersistence('notes', doc);
- *   const provider = new Provider(doc, { url, persistence: local, crossTab: true });
- */
-export class IndexedDBPersistence {
-  constructor(name: string, doc: Doc, options?: IndexedDBPersistenceOptions);
-  readonly name: string;
-  readonly doc: Doc;
-  /** Resolves once the stored document is in the Doc, or persistence turned off. */
-  readonly whenSynced: Promise<void>;
-  /**
-   * Resolves, before the Doc is loaded, to the plain text of each Text as
-   * stored at the last compaction or page exit (by name), or to null: an
-   * editor can paint it at once, read only, and bind once whenSynced
-   * resolves (see CodeMirrorBinding).
-   */
-  readonly whenRendered: Promise<Record<string, string> | null>;
-  /**
-   * Resolves, at once from its copy in localStorage (else after one small
-   * read) and before whenRendered, to the start
-   * of each Text's stored plain text (at most 16 Ki UTF-16
-   * units each, never cutting a surrogate pair: the start of the
-   * rendering whenRendered brings, written with it), or to null: an
-   * editor paints it at once (with earlyEdits, it may take typing), then
-   * shows the rest with showStored when whenRendered resolves.
-   */
-  readonly whenFirstScreen: Promise<Record<string, string> | null>;
-  /** True once the stored document is loaded (or loading failed). */
-  readonly synced: boolean;
-  /** False once persistence turned itself off. */
-  readonly enabled: boolean;
-  /** The error that turned it off, if any. */
-  readonly error: Error | null;
-  /** True while updates wait to be written. */
-  readonly saving: boolean;
-  /** Resolves once every update stored so far is written. */
-  whenSaved(): Promise<void>;
-  /** Stores an update applied to the Doc other than through the bound provider. */
-  storeUpdate(update: Uint8Array): void;
-  /** Binds a provider (the Provider option persistence calls it). */
-  bindProvider(provider: Provider): void;
-  /** Stops persisting and deletes the stored document; other tabs' persistence turns off. */
-  clearData(): Promise<void>;
-  /** Writes what is queued, stops listening and closes the database. */
-  destroy(): void;
-  on<K extends keyof IndexedDBPersistenceEvents>(event: K, fn: IndexedDBPersistenceEvents[K]): () => void;
-  off<K extends keyof IndexedDBPersistenceEvents>(event: K, fn: IndexedDBPersistenceEvents[K]): void;
 }
 
 /**

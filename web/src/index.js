@@ -1,8 +1,10 @@
 // FlowState's JavaScript client: the same text CRDT, last-writer-wins map and
 // update format as the Go package crdt (crdt/FORMAT.md), bit for bit; the
 // wire protocol (protocol/PROTOCOL.md); a Provider that keeps a Doc in sync
-// with a room of a FlowState server; presence. The bindings are entries of
-// their own (textarea.js, codemirror.js).
+// with a room of a FlowState server; presence. The bindings and the
+// browser's local store are entries of their own (textarea.js,
+// codemirror.js, prosemirror.js, tiptap.js, quill.js, richdelta.js,
+// persistence.js), each a bundle that imports this core.
 //
 //   import { Doc } from '@flowstate/web';
 //   const alice = new Doc();
@@ -33,7 +35,6 @@ export {
   decodeMessage,
 } from './protocol.js';
 export { Provider, FlowStateError } from './provider.js';
-export { IndexedDBPersistence } from './persistence.js';
 export { CrossTab } from './crosstab.js';
 export { Presence } from './presence.js';
 export { UndoManager, StackItem, DEFAULT_CAPTURE_TIMEOUT } from './undo.js';

@@ -10,7 +10,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
-import { Doc, IndexedDBPersistence, Provider } from '../src/index.js';
+import { Doc, Provider } from '../src/index.js';
+import { IndexedDBPersistence } from '../src/persistence.js';
 import { harness } from './harness.js';
 import { startServer } from './server.js';
 

@@ -53,7 +53,7 @@ test('package.json describes a publishable package', () => {
   assert.equal(PKG.private, undefined, 'a private package cannot be published');
   assert.match(PKG.name, /^@flowstate\/web$/);
   assert.match(PKG.version, /^\d+\.\d+\.\d+/);
-  for (const [entry, want] of [['.', 'index'], ['./textarea', 'textarea'], ['./codemirror', 'codemirror'], ['./richdelta', 'richdelta'], ['./prosemirror', 'prosemirror'], ['./tiptap', 'tiptap'], ['./quill', 'quill']]) {
+  for (const [entry, want] of [['.', 'index'], ['./textarea', 'textarea'], ['./persistence', 'persistence'], ['./codemirror', 'codemirror'], ['./richdelta', 'richdelta'], ['./prosemirror', 'prosemirror'], ['./tiptap', 'tiptap'], ['./quill', 'quill']]) {
     const e = PKG.exports[entry];
     assert.ok(e, `exports lacks ${entry}`);
     assert.equal(e.types, `./src/${want}.d.ts`);
@@ -64,7 +64,7 @@ test('package.json describes a publishable package', () => {
 test('the tarball holds the sources, types and bundles, and no tests', async () => {
   const [listing] = JSON.parse(await npm(WEB, 'pack', '--dry-run', '--json'));
   const files = listing.files.map((f) => f.path);
-  for (const f of ['package.json', 'README.md', 'src/index.js', 'src/index.d.ts', 'src/textarea.js', 'src/textarea.d.ts', 'src/codemirror.js', 'src/codemirror.d.ts', 'src/richdelta.js', 'src/richdelta.d.ts', 'src/prosemirror.js', 'src/prosemirror.d.ts', 'src/tiptap.js', 'src/tiptap.d.ts', 'src/quill.js', 'src/quill.d.ts', 'dist/flowstate.js', 'dist/flowstate-textarea.js', 'dist/flowstate-richdelta.js', 'dist/flowstate-codemirror.js', 'dist/flowstate-prosemirror.js', 'dist/flowstate-tiptap.js', 'dist/flowstate-quill.js']) {
+  for (const f of ['package.json', 'README.md', 'src/index.js', 'src/index.d.ts', 'src/textarea.js', 'src/textarea.d.ts', 'src/persistence.js', 'src/persistence.d.ts', 'dist/flowstate-persistence.js', 'src/codemirror.js', 'src/codemirror.d.ts', 'src/richdelta.js', 'src/richdelta.d.ts', 'src/prosemirror.js', 'src/prosemirror.d.ts', 'src/tiptap.js', 'src/tiptap.d.ts', 'src/quill.js', 'src/quill.d.ts', 'dist/flowstate.js', 'dist/flowstate-textarea.js', 'dist/flowstate-richdelta.js', 'dist/flowstate-codemirror.js', 'dist/flowstate-prosemirror.js', 'dist/flowstate-tiptap.js', 'dist/flowstate-quill.js']) {
     assert.ok(files.includes(f), `the tarball lacks ${f}`);
   }
   const stray = files.filter((f) => /^(test|e2e|bench|node_modules|demo)\//.test(f) || f.endsWith('.go'));

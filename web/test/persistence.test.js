@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
-import { Doc, IndexedDBPersistence } from '../src/index.js';
+import { Doc } from '../src/index.js';
+import { IndexedDBPersistence } from '../src/persistence.js';
 import { FIRST_SCREEN_UNITS } from '../src/persistence.js';
 
 /** open makes a persistence for a new Doc on factory, and waits for the stored document. */
