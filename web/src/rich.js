@@ -9,7 +9,7 @@
 
 import { decode } from '@msgpack/msgpack';
 import { RICH_END, RICH_START } from './item.js';
-import { compareCodePoints, wellFormed } from './codec.js';
+import { compareCodePoints, decodeUtf8, wellFormed } from './codec.js';
 import { encodeValue } from './value.js';
 
 /** EXPAND_NONE marks (links, comments) grow at neither end; encoded as 0. */
