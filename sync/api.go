@@ -14,6 +14,7 @@ import (
 	"github.com/flowstate/flowstate/crdt"
 	"github.com/flowstate/flowstate/protocol"
 	"github.com/flowstate/flowstate/store"
+	"github.com/flowstate/flowstate/sync/richexport"
 )
 
 // Errors returned by the hub's read API.
@@ -88,9 +89,9 @@ func contentOf(name string, d *crdt.Doc, open, rich bool) *RoomContent {
 		for _, t := range d.TextNames() {
 			ops := d.Text(t).ToDelta()
 			for i := range ops {
-				ops[i].Insert = jsonValue(ops[i].Insert)
+				ops[i].Insert = richexport.JSONValue(ops[i].Insert)
 				for k, v := range ops[i].Attributes {
-					ops[i].Attributes[k] = jsonValue(v)
+					ops[i].Attributes[k] = richexport.JSONValue(v)
 				}
 			}
 			if ops == nil {
@@ -104,7 +105,7 @@ func contentOf(name string, d *crdt.Doc, open, rich bool) *RoomContent {
 		entries := make(map[string]any, m.Len())
 		for _, k := range m.Keys() {
 			if v, ok := m.Get(k); ok {
-				entries[k] = jsonValue(v)
+				entries[k] = richexport.JSONValue(v)
 			}
 		}
 		c.Maps[name] = entries
@@ -115,30 +116,6 @@ func contentOf(name string, d *crdt.Doc, open, rich bool) *RoomContent {
 		}
 	}
 	return c
-}
-
-// jsonValue makes a value decoded from msgpack encodable as JSON: msgpack
-// maps may have keys of any type, JSON objects only strings.
-func jsonValue(v any) any {
-	switch v := v.(type) {
-	case map[any]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[fmt.Sprint(k)] = jsonValue(e)
-		}
-		return out
-	case map[string]any:
-		for k, e := range v {
-			v[k] = jsonValue(e)
-		}
-		return v
-	case []any:
-		for i, e := range v {
-			v[i] = jsonValue(e)
-		}
-		return v
-	}
-	return v
 }
 
 // Rooms lists the stored rooms and the open ones, sorted by name.

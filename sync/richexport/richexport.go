@@ -22,30 +22,33 @@ type Op struct {
 // strings (fmt.Sprint).
 func JSONSafe(ops []Op) []Op {
 	for i := range ops {
-		ops[i].Insert = jsonValue(ops[i].Insert)
+		ops[i].Insert = JSONValue(ops[i].Insert)
 		for k, v := range ops[i].Attributes {
-			ops[i].Attributes[k] = jsonValue(v)
+			ops[i].Attributes[k] = JSONValue(v)
 		}
 	}
 	return ops
 }
 
-func jsonValue(v any) any {
+// JSONValue makes a value decoded from msgpack encodable as JSON, in place
+// where it can, and returns it: msgpack maps may have keys of any type,
+// JSON objects only strings.
+func JSONValue(v any) any {
 	switch v := v.(type) {
 	case map[any]any:
 		out := make(map[string]any, len(v))
 		for k, e := range v {
-			out[fmt.Sprint(k)] = jsonValue(e)
+			out[fmt.Sprint(k)] = JSONValue(e)
 		}
 		return out
 	case map[string]any:
 		for k, e := range v {
-			v[k] = jsonValue(e)
+			v[k] = JSONValue(e)
 		}
 		return v
 	case []any:
 		for i, e := range v {
-			v[i] = jsonValue(e)
+			v[i] = JSONValue(e)
 		}
 		return v
 	}
