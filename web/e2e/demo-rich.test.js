@@ -67,6 +67,8 @@ class RichTab extends Tab {
       { word, caret },
     );
     assert.ok(found, `no "${word}" in the editor: ${await this.text()}`);
+    // TipTap focuses in an animation frame: a key typed before it is lost.
+    await this.page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
   }
 
   /**
@@ -98,8 +100,11 @@ class RichTab extends Tab {
   }
 
   /** tool clicks the toolbar button of a tool. */
-  tool(name) {
-    return this.page.click(`#toolbar [data-tool="${name}"]`);
+  async tool(name) {
+    await this.page.click(`#toolbar [data-tool="${name}"]`);
+    // The buttons run TipTap commands whose focus comes in an animation
+    // frame: a key typed before it would be lost.
+    await this.page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
   }
 }
 
@@ -341,6 +346,7 @@ describe('the demo page in rich mode', { skip: skipReason }, () => {
     await desk.page.keyboard.press('Enter');
     await desk.page.keyboard.press('Enter');
     await desk.tool('codeBlock');
+    await desk.until(() => window.flowstate.editor.isActive('codeBlock') && window.flowstate.editor.view.hasFocus(), undefined, 'a focused code block');
     await desk.page.keyboard.type('const packed = ["a long line of code that is wider than a phone screen is"];', { delay: 1 });
 
     await phone.page.locator('.ProseMirror').click();

@@ -137,7 +137,11 @@ class RichTab extends Tab {
 
   /** tiptap runs fn in the page with the TipTap editor. @param {(editor: any) => unknown} fn */
   tiptap(fn) {
-    return this.page.evaluate(`(${fn})(window.flowstate.editor)`);
+    // Two animation frames after fn: TipTap's focus command focuses the
+    // editor in one, and a key typed before it would be lost.
+    return this.page.evaluate(`(async () => { const r = (${fn})(window.flowstate.editor);
+      await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+      return r; })()`);
   }
 
   /** acked returns how many of the page's changes the server acknowledged. */

@@ -90,7 +90,18 @@ class TipTapTab extends Tab {
    */
   async caret(where = 'end') {
     await this.page.evaluate((where) => window.flowstate.editor.commands.focus(where), where);
+    await settled(this.page);
   }
+}
+
+/**
+ * settled waits two animation frames in page: TipTap's focus command
+ * focuses the editor in an animation frame, and a key pressed before it
+ * would go to whatever had the focus.
+ * @param {import('playwright-core').Page} page
+ */
+function settled(page) {
+  return page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
 }
 
 /**
@@ -178,6 +189,7 @@ describe('TipTap in the browser', { skip: skipReason }, () => {
     await Promise.all([
       (async () => {
         await a.page.evaluate(() => window.flowstate.editor.chain().focus().setTextSelection({ from: 1, to: 6 }).run());
+        await settled(a.page);
         await a.page.keyboard.press('Control+b');
         await a.page.keyboard.press('End');
         await a.page.keyboard.type(' from A', { delay: 5 });
