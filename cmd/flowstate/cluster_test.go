@@ -128,7 +128,10 @@ func dialRetry(t *testing.T, url string, opts *docsync.ClientOptions) *docsync.C
 // waiting for its Ack, and returns them.
 func writeAcked(t *testing.T, url, prefix string, count int) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// A minute: with a node just killed and restarted, or paused, the
+	// others may first have to elect new stream and meta leaders, which
+	// on a loaded machine has taken over 30 s.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c := dialRetry(t, url, &docsync.ClientOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 	defer c.Close()
