@@ -17,6 +17,7 @@
 import { Annotation, ChangeSet, Compartment, StateEffect, StateField, Transaction } from '@codemirror/state';
 import { Decoration, EditorView, ViewPlugin, WidgetType } from '@codemirror/view';
 import { diffText } from './textdiff.js';
+import { safeColor, safeName } from './cursorstyle.js';
 
 /**
  * remoteOrigin marks the transactions the binding dispatches for changes
@@ -26,12 +27,6 @@ const remoteOrigin = Annotation.define();
 
 /** refreshCursors asks the cursor plugin to resolve the remote cursors again. */
 const refreshCursors = StateEffect.define();
-
-/** The longest remote name drawn, in UTF-16 units: a label must not cover the text. */
-const MAX_NAME = 40;
-
-/** Colours for clients that publish none (or an invalid one), picked by client ID. */
-const PALETTE = ['#e11d48', '#2563eb', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d'];
 
 /**
  * isRemote reports whether a transaction is one of the binding's remote
@@ -254,35 +249,6 @@ export function showStored(view, stored) {
     annotations: [baseChange.of({ base: stored, changes: d }), Transaction.addToHistory.of(false)],
   });
   return true;
-}
-
-/**
- * safeColor returns color when it is a CSS hex colour, else a palette
- * colour for the client: the colour comes from another client and ends up
- * in a style, so nothing else is let through.
- * @param {unknown} color
- * @param {number} clientID
- */
-function safeColor(color, clientID) {
-  if (typeof color === 'string' && /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/.test(color)) {
-    if (color.length === 4) return '#' + color[1] + color[1] + color[2] + color[2] + color[3] + color[3];
-    return color;
-  }
-  return PALETTE[Math.abs(Math.floor(Number(clientID) || 0)) % PALETTE.length];
-}
-
-/**
- * safeName returns the name a remote client published, trimmed to
- * MAX_NAME units, or a stand-in built from its client ID.
- * @param {unknown} name
- * @param {number} clientID
- */
-function safeName(name, clientID) {
-  if (typeof name === 'string' && name.trim() !== '') {
-    const s = name.trim();
-    return s.length > MAX_NAME ? s.slice(0, MAX_NAME - 1) + '…' : s;
-  }
-  return 'Guest ' + String(clientID).slice(-4);
 }
 
 /** A CaretWidget draws a remote client's caret with its name above it. */

@@ -25,6 +25,7 @@
 
 import { applyDelta } from './richdelta.js';
 import { UndoManager } from './undo.js';
+import { paletteColor, safeName } from './cursorstyle.js';
 
 /** The character shown for an embed the binding cannot show. */
 export const OBJECT_REPLACEMENT = '\ufffc';
@@ -284,12 +285,6 @@ export function applyToText(text, ops) {
 // ---------------------------------------------------------------------------
 // Remote cursors.
 
-/** The longest remote name drawn, in UTF-16 units. */
-const MAX_NAME = 40;
-
-/** Colours for clients that publish none (or an invalid one), picked by client ID. */
-const PALETTE = ['#e11d48', '#2563eb', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d'];
-
 /**
  * safeColor returns color when it is a CSS hex colour, else a palette
  * colour for the client: it comes from another client and ends up in a
@@ -299,22 +294,11 @@ const PALETTE = ['#e11d48', '#2563eb', '#16a34a', '#d97706', '#7c3aed', '#0891b2
  */
 export function safeColor(color, clientID) {
   if (typeof color === 'string' && /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/.test(color)) return color;
-  return PALETTE[Math.abs(Math.floor(Number(clientID) || 0)) % PALETTE.length];
+  return paletteColor(clientID);
 }
 
-/**
- * safeName returns the name a remote client published, trimmed to
- * MAX_NAME units, or a stand-in built from its client ID.
- * @param {unknown} name
- * @param {number} clientID
- */
-export function safeName(name, clientID) {
-  if (typeof name === 'string' && name.trim() !== '') {
-    const s = name.trim();
-    return s.length > MAX_NAME ? s.slice(0, MAX_NAME - 1) + '…' : s;
-  }
-  return 'Guest ' + String(clientID).slice(-4);
-}
+/** safeName is the shared check of a remote name (cursorstyle.js), exported for tests. */
+export { safeName };
 
 /**
  * The options of a QuillBinding.
