@@ -65,11 +65,21 @@ test-short:
 bench:
 	$(GO) run ./cmd/flowstate bench trace $(TRACES)
 
+# Each package's test binary is built once with fuzzing instrumentation
+# and then run for each of its targets: linking it anew per target took
+# most of the time of a short run.
 fuzz:
-	@set -e; for spec in $(FUZZ_TARGETS); do \
-		pkg=$${spec%%:*}; target=$${spec#*:}; \
-		echo "$(GO) test -run '^\$$' -fuzz '^$$target\$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./$$pkg"; \
-		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./$$pkg; \
+	@set -e; bin=$$(mktemp -d); trap 'rm -rf "$$bin"' EXIT; \
+	cache=$$($(GO) env GOCACHE)/fuzz; \
+	for spec in $(FUZZ_TARGETS); do \
+		pkg=$${spec%%:*}; target=$${spec#*:}; exe=$$bin/$$(echo $$pkg | tr / _).test; \
+		if [ ! -x $$exe ]; then \
+			echo "$(GO) test -c -fuzz '^$$target\$$' -o $$exe ./$$pkg"; \
+			$(GO) test -c -fuzz "^$$target\$$" -o $$exe ./$$pkg; \
+		fi; \
+		echo "$$pkg: $$target for $(FUZZTIME)"; \
+		(cd $$pkg && $$exe -test.run '^$$' -test.fuzz "^$$target\$$" -test.fuzztime $(FUZZTIME) \
+			-test.fuzzminimizetime 5s -test.fuzzcachedir "$$cache/github.com/flowstate/flowstate/$$pkg"); \
 	done
 
 # The long versions of the durability tests: the store fault cases in
