@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/flowstate/flowstate/crdt"
+	"github.com/flowstate/flowstate/protocol"
 )
 
 const benchTraceUsageText = `Usage:
@@ -34,6 +35,8 @@ For each trace, after one warm-up run, it reports the median of N runs of:
 	ops             number of patches in the trace
 	local_ms        every txn applied as local edits to a new document
 	merge_ms        the per-txn updates applied to another new document
+	update_bytes    average size of a txn's update
+	message_bytes   average size of the protocol message a client sends it in
 	snapshot_bytes  size of the final document's snapshot
 	encode_ms       encoding the snapshot
 	load_ms         loading the snapshot into a new document and reading its text
@@ -251,18 +254,53 @@ func (m millis) String() string {
 	return strconv.FormatFloat(float64(m), 'f', 3, 64)
 }
 
+// An average is a mean size in bytes, reported with one decimal.
+type average float64
+
+// MarshalJSON encodes a as a number with 1 decimal.
+func (a average) MarshalJSON() ([]byte, error) {
+	return strconv.AppendFloat(nil, float64(a), 'f', 1, 64), nil
+}
+
+// String formats a with 1 decimal.
+func (a average) String() string {
+	return strconv.FormatFloat(float64(a), 'f', 1, 64)
+}
+
+// wireSizes returns the mean size of updates and of the protocol Update
+// messages a client would send them in, one per message numbered from 1:
+// what one keystroke costs on the wire, before the WebSocket frame.
+func wireSizes(updates [][]byte) (update, message average, err error) {
+	if len(updates) == 0 {
+		return 0, 0, nil
+	}
+	var u, m int
+	for i, up := range updates {
+		msg, err := protocol.Encode(&protocol.Update{Seq: uint64(i + 1), Updates: [][]byte{up}})
+		if err != nil {
+			return 0, 0, err
+		}
+		u += len(up)
+		m += len(msg)
+	}
+	n := float64(len(updates))
+	return average(float64(u) / n), average(float64(m) / n), nil
+}
+
 // A traceResult is what "bench trace" reports for one trace. The JSON field
 // names and their order are part of the command's output format.
 type traceResult struct {
-	Trace         string `json:"trace"`
-	Ops           int    `json:"ops"`
-	LocalMS       millis `json:"local_ms"`
-	MergeMS       millis `json:"merge_ms"`
-	SnapshotBytes int    `json:"snapshot_bytes"`
-	EncodeMS      millis `json:"encode_ms"`
-	LoadMS        millis `json:"load_ms"`
-	HeapBytes     int64  `json:"heap_bytes"`
-	OK            bool   `json:"ok"`
+	Trace         string  `json:"trace"`
+	Ops           int     `json:"ops"`
+	LocalMS       millis  `json:"local_ms"`
+	MergeMS       millis  `json:"merge_ms"`
+	UpdateBytes   average `json:"update_bytes"`
+	MessageBytes  average `json:"message_bytes"`
+	SnapshotBytes int     `json:"snapshot_bytes"`
+	EncodeMS      millis  `json:"encode_ms"`
+	LoadMS        millis  `json:"load_ms"`
+	HeapBytes     int64   `json:"heap_bytes"`
+	OK            bool    `json:"ok"`
 }
 
 // benchTraceFile reads the trace at path and measures it with runs
@@ -301,6 +339,10 @@ func (b *traceBench) measure() (traceResult, error) {
 	b.prog.status("bench trace %s: capture", b.name)
 	var updates [][]byte
 	doc, _, err := replayLocal(b.tr, func(u []byte) { updates = append(updates, u) })
+	if err != nil {
+		return res, fmt.Errorf("capture: %w", err)
+	}
+	res.UpdateBytes, res.MessageBytes, err = wireSizes(updates)
 	if err != nil {
 		return res, fmt.Errorf("capture: %w", err)
 	}
@@ -525,13 +567,15 @@ func median(ds []time.Duration) time.Duration {
 
 // writeTraceTable writes results as an aligned table to w.
 func writeTraceTable(w io.Writer, results []traceResult) {
-	rows := [][]string{{"trace", "ops", "local_ms", "merge_ms", "snapshot_bytes", "encode_ms", "load_ms", "heap_bytes", "ok"}}
+	rows := [][]string{{"trace", "ops", "local_ms", "merge_ms", "update_bytes", "message_bytes", "snapshot_bytes", "encode_ms", "load_ms", "heap_bytes", "ok"}}
 	for _, r := range results {
 		rows = append(rows, []string{
 			r.Trace,
 			strconv.Itoa(r.Ops),
 			r.LocalMS.String(),
 			r.MergeMS.String(),
+			r.UpdateBytes.String(),
+			r.MessageBytes.String(),
 			strconv.Itoa(r.SnapshotBytes),
 			r.EncodeMS.String(),
 			r.LoadMS.String(),

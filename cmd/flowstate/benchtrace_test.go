@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -61,7 +62,7 @@ func withEndContent(tr map[string]any, end string) map[string]any {
 
 // jsonLine matches one line of "bench trace --json" output: exactly these
 // fields in this order, durations with 3 decimals.
-var jsonLine = regexp.MustCompile(`^\{"trace":"([^"]*)","ops":(\d+),"local_ms":\d+\.\d{3},"merge_ms":\d+\.\d{3},"snapshot_bytes":[1-9]\d*,"encode_ms":\d+\.\d{3},"load_ms":\d+\.\d{3},"heap_bytes":-?\d+,"ok":(true|false)\}$`)
+var jsonLine = regexp.MustCompile(`^\{"trace":"([^"]*)","ops":(\d+),"local_ms":\d+\.\d{3},"merge_ms":\d+\.\d{3},"update_bytes":[1-9]\d*\.\d,"message_bytes":[1-9]\d*\.\d,"snapshot_bytes":[1-9]\d*,"encode_ms":\d+\.\d{3},"load_ms":\d+\.\d{3},"heap_bytes":-?\d+,"ok":(true|false)\}$`)
 
 func TestBenchTrace_JSON(t *testing.T) {
 	path := writeTrace(t, "synthetic", syntheticTrace)
@@ -123,7 +124,7 @@ func TestBenchTrace_Table(t *testing.T) {
 		t.Fatalf("got %d lines, want a header and one row:\n%s", len(lines), stdout.String())
 	}
 	header := strings.Fields(lines[0])
-	want := []string{"trace", "ops", "local_ms", "merge_ms", "snapshot_bytes", "encode_ms", "load_ms", "heap_bytes", "ok"}
+	want := []string{"trace", "ops", "local_ms", "merge_ms", "update_bytes", "message_bytes", "snapshot_bytes", "encode_ms", "load_ms", "heap_bytes", "ok"}
 	if strings.Join(header, " ") != strings.Join(want, " ") {
 		t.Errorf("header %q, want %q", header, want)
 	}
@@ -224,5 +225,37 @@ func TestMillisJSON(t *testing.T) {
 	b, err := json.Marshal(toMillis(1234567 * time.Nanosecond))
 	if err != nil || string(b) != "1.235" {
 		t.Errorf("got %s, %v, want 1.235", b, err)
+	}
+}
+
+func TestWireSizes(t *testing.T) {
+	// FORMAT.md §10.1 and §10.2: 26 and 28 bytes. An Update message adds
+	// array(3), its tag, its seq and array(1) and bin8 headers: 6 bytes
+	// for a seq below 128, 7 for one that takes a uint8 (up to 255).
+	first, _ := hex.DecodeString("950191920" + "0a474657874910190919500" + "00c403078101a2686990")
+	second, _ := hex.DecodeString("950191920" + "0a47465787492010290919501" + "00c40407310000a2c3a990")
+	many := make([][]byte, 200)
+	for i := range many {
+		many[i] = first
+	}
+	tests := []struct {
+		name            string
+		updates         [][]byte
+		update, message average
+	}{
+		{"none", nil, 0, 0},
+		{"two", [][]byte{first, second}, 27, 33},
+		{"seq past 127", many, 26, (127*32 + 73*33) / 200.0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, m, err := wireSizes(tt.updates)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u != tt.update || m != tt.message {
+				t.Errorf("wireSizes = %v, %v; want %v, %v", u, m, tt.update, tt.message)
+			}
+		})
 	}
 }
