@@ -14,17 +14,26 @@
 //            applyTextDelta, without text.applyDelta, makes with no read of
 //            text.toDelta)
 //   format   bold over a word of the middle block: the same
-//   remote   what a remote change costs the editor: text.toDelta,
-//            deltaToDoc and the changed range of the two documents
+//   whole    what a remote change cost the editor when it read the whole
+//            Text (the binding's path before TextMirror, kept for
+//            comparison): text.toDelta, deltaToDoc and the changed range
+//            of the two documents
+//   remote   a character typed and a bold toggled by another replica in
+//            the middle block, applied to this Doc: the binding's part
+//            (TextMirror.applyEvent and doc, remoteTransaction and
+//            EditorState.apply), and apart from it the Text's own part
+//            (Doc.apply, with the event the Text computes for its
+//            observer)
 // and, once, docToDelta and deltaToDoc of the whole document.
 
 import { performance } from 'node:perf_hooks';
 import { Transform } from 'prosemirror-transform';
+import { EditorState } from 'prosemirror-state';
 import { getSchema } from '@tiptap/core';
 import StarterKit from '@tiptap/starter-kit';
 import Image from '@tiptap/extension-image';
 import { Doc } from '../src/index.js';
-import { applyTextDelta, changedRange, deltaToDoc, diffDocs, docToDelta } from '../src/prosemirror.js';
+import { TextMirror, applyTextDelta, changedRange, deltaToDoc, diffDocs, docToDelta, remoteTransaction } from '../src/prosemirror.js';
 
 const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -108,4 +117,44 @@ const check = deltaToDoc(schema, text.toDelta());
 if (!check.eq(doc)) throw new Error('the Text does not hold the editor document at the end');
 console.log(`local    (1 char)    ${median(local).toFixed(3)} ms, of which diffDocs ${median(diffT).toFixed(3)} ms`);
 console.log(`format   (bold)      ${median(format).toFixed(3)} ms`);
-console.log(`remote   (pull)      ${median(remote).toFixed(3)} ms: text.toDelta ${median(toDeltaT).toFixed(3)}, deltaToDoc ${median(buildT).toFixed(3)}, changedRange ${median(rangeT).toFixed(3)}`);
+console.log(`whole    (old pull)  ${median(remote).toFixed(3)} ms: text.toDelta ${median(toDeltaT).toFixed(3)}, deltaToDoc ${median(buildT).toFixed(3)}, changedRange ${median(rangeT).toFixed(3)}`);
+
+// The remote path: a peer's changes reach this Doc, whose Text a
+// TextMirror observes, as the binding's does.
+const peer = new Doc();
+peer.apply(text.doc.snapshot());
+const peerText = peer.getText('body');
+let update = null;
+peer.onLocalUpdate((u) => (update = u));
+const mirror = new TextMirror(schema, text.toDelta());
+let state = EditorState.create({ schema, doc: mirror.doc() });
+let eventT = 0;
+text.observe((ev) => {
+  eventT = time(() => mirror.applyEvent(ev.delta));
+});
+const binding = [];
+const crdt = [];
+const eventsT = [];
+const mirrorT = [];
+const trT = [];
+const middle = text.length >> 1;
+for (let r = 0; r < RUNS; r++) {
+  for (const edit of [() => peerText.insert(middle + r, 'y'), () => peerText.format(middle, 8, 'bold', r % 2 === 0 ? true : null)]) {
+    edit();
+    const applyT = time(() => text.doc.apply(update));
+    let target;
+    const docT = time(() => (target = mirror.doc()));
+    const applyTrT = time(() => (state = state.apply(remoteTransaction(state, target))));
+    binding.push(eventT + docT + applyTrT);
+    eventsT.push(eventT);
+    mirrorT.push(docT);
+    trT.push(applyTrT);
+    crdt.push(applyT - eventT);
+  }
+}
+if (!state.doc.eq(deltaToDoc(schema, text.toDelta()))) throw new Error('the remote path does not show the Text at the end');
+console.log(
+  `remote   (events)    ${median(binding).toFixed(3)} ms in the binding: applyEvent ${median(eventsT).toFixed(3)}, ` +
+    `mirror.doc ${median(mirrorT).toFixed(3)}, remoteTransaction and apply ${median(trT).toFixed(3)}`,
+);
+console.log(`         (the Text)   Doc.apply with the event it computes for its observer ${median(crdt).toFixed(3)} ms`);
