@@ -24,6 +24,9 @@
 //            EditorState.apply), and apart from it the Text's own part
 //            (Doc.apply, with the event the Text computes for its
 //            observer)
+//   cursor   what a remote caret in the middle block costs at each
+//            remote change (docPosition) and the local caret at each
+//            selection change (textOffset)
 // and, once, docToDelta and deltaToDoc of the whole document.
 
 import { performance } from 'node:perf_hooks';
@@ -33,7 +36,7 @@ import { getSchema } from '@tiptap/core';
 import StarterKit from '@tiptap/starter-kit';
 import Image from '@tiptap/extension-image';
 import { Doc } from '../src/index.js';
-import { TextMirror, applyTextDelta, changedRange, deltaToDoc, diffDocs, docToDelta, remoteTransaction } from '../src/prosemirror.js';
+import { TextMirror, applyTextDelta, changedRange, deltaToDoc, diffDocs, docPosition, docToDelta, remoteTransaction, textOffset } from '../src/prosemirror.js';
 
 const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -158,3 +161,8 @@ console.log(
     `mirror.doc ${median(mirrorT).toFixed(3)}, remoteTransaction and apply ${median(trT).toFixed(3)}`,
 );
 console.log(`         (the Text)   Doc.apply with the event it computes for its observer ${median(crdt).toFixed(3)} ms`);
+
+const caretAt = text.length >> 1;
+const caretT = median(Array.from({ length: RUNS }, () => time(() => docPosition(state.doc, caretAt))));
+const offsetT = median(Array.from({ length: RUNS }, () => time(() => textOffset(state.doc, mid))));
+console.log(`cursor               docPosition ${caretT.toFixed(3)} ms, textOffset ${offsetT.toFixed(3)} ms`);

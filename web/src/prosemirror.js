@@ -983,19 +983,29 @@ export function docLength(doc) {
  * @param {number} pos
  */
 export function textOffset(doc, pos) {
+  const r = roles(doc.type.schema);
+  if (r.node.get(doc.type.name) !== 'doc') throw new SchemaError(`a document of type ${doc.type.name}`);
   let offset = 0;
   let found = -1;
-  forEachUnit(doc, (u) => {
+  // Blocks wholly before pos count by their cached length.
+  doc.forEach((child, at) => {
     if (found >= 0) return;
-    if (pos <= u.pos) {
-      found = offset;
+    if (at + child.nodeSize <= pos) {
+      offset += blockLength(r, child);
       return;
     }
-    if (pos < u.pos + u.size) {
-      found = u.role === 'image' ? offset + 1 : offset + Math.min(pos - u.pos - 1, u.node.content.size);
-      return;
-    }
-    offset += u.length;
+    walkBlocks(r, { forEach: (f) => f(child, 0, 0) }, at, { blockquote: false, depth: -1, list: '' }, 'doc', (u) => {
+      if (found >= 0) return;
+      if (pos <= u.pos) {
+        found = offset;
+        return;
+      }
+      if (pos < u.pos + u.size) {
+        found = u.role === 'image' ? offset + 1 : offset + Math.min(pos - u.pos - 1, u.node.content.size);
+        return;
+      }
+      offset += u.length;
+    });
   });
   return found >= 0 ? found : offset;
 }
@@ -1008,17 +1018,30 @@ export function textOffset(doc, pos) {
  * @param {number} offset
  */
 export function docPosition(doc, offset) {
+  const r = roles(doc.type.schema);
+  if (r.node.get(doc.type.name) !== 'doc') throw new SchemaError(`a document of type ${doc.type.name}`);
   let start = 0;
   let found = -1;
   let last = null;
-  forEachUnit(doc, (u) => {
+  const n = doc.childCount;
+  // Blocks wholly before offset count by their cached length; the last
+  // block is walked in any case, for an offset past the end.
+  doc.forEach((child, at, index) => {
     if (found >= 0) return;
-    last = u;
-    if (offset < start + u.length) {
-      found = u.role === 'image' ? (offset === start ? u.pos : u.pos + u.size) : u.pos + 1 + (offset - start);
+    const len = blockLength(r, child);
+    if (offset >= start + len && index < n - 1) {
+      start += len;
       return;
     }
-    start += u.length;
+    walkBlocks(r, { forEach: (f) => f(child, 0, 0) }, at, { blockquote: false, depth: -1, list: '' }, 'doc', (u) => {
+      if (found >= 0) return;
+      last = u;
+      if (offset < start + u.length) {
+        found = u.role === 'image' ? (offset === start ? u.pos : u.pos + u.size) : u.pos + 1 + (offset - start);
+        return;
+      }
+      start += u.length;
+    });
   });
   if (found >= 0) return found;
   if (last === null) return 0;
