@@ -1674,14 +1674,13 @@ function deltaLength(delta) {
  * and reported to onError. The Text is the truth: the editor's first
  * content is replaced by the Text's right after the view starts.
  * Remote changes come through the Text's events, which carry changes of
- * formatting too; provider is taken for its presence (flowstatePlugins)
- * and needs no other role here.
+ * formatting too: provider plays no part here (flowstatePlugins takes its
+ * presence).
  * @param {any} text
  * @param {{provider?: any, undoManager?: any, onError?: (err: Error) => void}} [options]
  */
 export function flowstateSync(text, options = {}) {
   const shared = {
-    provider: options.provider ?? null,
     undoManager: options.undoManager ?? new UndoManager(text),
     onError: options.onError ?? ((err) => console.error(err)),
     /** Set while undo or redo runs, so that the selection follows the change. */
