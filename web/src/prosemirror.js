@@ -35,6 +35,7 @@
 // leaf, as the JS Text does, so a block's text length is its content size
 // plus one for its "\n".
 
+import { Fragment, Slice } from 'prosemirror-model';
 import { Plugin, PluginKey, Selection } from 'prosemirror-state';
 import { Decoration, DecorationSet } from 'prosemirror-view';
 import { keymap } from 'prosemirror-keymap';
@@ -1217,6 +1218,9 @@ function groups(r, node) {
   return role === 'bulletList' || role === 'orderedList' || role === 'blockquote' || role === 'codeBlock';
 }
 
+/** The most stale lines TextMirror builds again one by one, in place. */
+const MAX_STALE_LINES = 16;
+
 /**
  * A TextMirror holds the ProseMirror document a rich Text stands for —
  * deltaToDoc(schema, text.toDelta()), node for node — and keeps it up to
@@ -1232,7 +1236,10 @@ function groups(r, node) {
  * built again from their lines, exactly as deltaToDoc builds them; the
  * other blocks are the same nodes as before. Lines are counted by index:
  * the lines after the last one touched are the same ones in the lines and
- * in the document.
+ * in the document. When the events changed only the text and marks inside
+ * a few lines (no line made, joined or given other block attributes), the
+ * structure stands and only those lines' paragraphs or headings are built
+ * again, wherever they are: typing in a long list does not build the list.
  */
 export class TextMirror {
   /**
@@ -1259,6 +1266,8 @@ export class TextMirror {
     /** The stale stretch: its first line (-1: none) and how many lines after it are not stale. */
     this.staleFrom = -1;
     this.staleTail = 0;
+    /** The stale lines when no event since the document changed the lines' structure, else null. @type {Set<number> | null} */
+    this.staleLines = null;
   }
 
   /**
@@ -1304,16 +1313,83 @@ export class TextMirror {
     };
     while (l1 < n && !ends()) lineOps(ops, [lines[l1++]]);
     const fresh = shadowLines(ops);
+    // Only the inside of lines changed: as many lines, each ending as before.
+    let inside = fresh.length === l1 - l0;
+    for (let j = 0; inside && j < fresh.length; j++) {
+      inside = fresh[j].nl === lines[l0 + j].nl && sameAttrs(fresh[j].attrs, lines[l0 + j].attrs);
+    }
     if (fresh.length < 5000) lines.splice(l0, l1 - l0, ...fresh);
     else this.lines = [...lines.slice(0, l0), ...fresh, ...lines.slice(l1)];
     this.length += grow;
     if (this.staleFrom < 0) {
       this.staleFrom = l0;
       this.staleTail = n - l1;
+      this.staleLines = new Set();
     } else {
       this.staleFrom = Math.min(this.staleFrom, l0);
       this.staleTail = Math.min(this.staleTail, n - l1);
     }
+    if (this.staleLines !== null && inside && this.staleLines.size + (l1 - l0) <= MAX_STALE_LINES) {
+      for (let j = l0; j < l1; j++) this.staleLines.add(j);
+    } else {
+      this.staleLines = null;
+    }
+  }
+
+  /**
+   * patchLines returns the document with the paragraphs and headings of
+   * the stale lines built again, or null if one of them is something else
+   * (a code line, a block image) or would become something else: then the
+   * blocks around the stale stretch are built again.
+   * @param {Roles} r
+   * @param {Set<number>} stale
+   */
+  patchLines(r, stale) {
+    const old = this.current;
+    const wanted = [...stale].sort((a, b) => a - b);
+    /** @type {Array<{pos: number, size: number, node: any}>} */
+    const patches = [];
+    const report =
+      this.options.onUnsupported ??
+      ((err) => {
+        throw err;
+      });
+    let w = 0;
+    let line = 0;
+    let ok = true;
+    old.forEach((child, at) => {
+      if (!ok || w === wanted.length) return;
+      const count = blockLines(r, child);
+      if (line + count <= wanted[w]) {
+        line += count;
+        return;
+      }
+      walkBlocks(r, { forEach: (f) => f(child, 0, 0) }, at, { blockquote: false, depth: -1, list: '' }, 'doc', (u) => {
+        if (!ok || w === wanted.length) return;
+        if (u.role === 'codeBlock') {
+          const s = u.node.textContent;
+          let lines = 1;
+          for (let k = s.indexOf('\n'); k >= 0; k = s.indexOf('\n', k + 1)) lines++;
+          if (line + lines > wanted[w]) ok = false;
+          line += lines;
+          return;
+        }
+        if (line === wanted[w]) {
+          const b = u.role === 'image' ? null : normalizeLine(r, this.lines[line], line, report);
+          if (b === null || (b.kind !== 'paragraph' && b.kind !== 'heading')) ok = false;
+          else patches.push({ pos: u.pos, size: u.size, node: textblock(r, b) });
+          w++;
+        }
+        line++;
+      });
+    });
+    if (!ok || w !== wanted.length) return null;
+    let doc = old;
+    for (let i = patches.length - 1; i >= 0; i--) {
+      const p = patches[i];
+      doc = doc.replace(p.pos, p.pos + p.size, new Slice(Fragment.from(p.node), 0, 0));
+    }
+    return doc;
   }
 
   /**
@@ -1327,7 +1403,16 @@ export class TextMirror {
     const old = this.current;
     const from = this.staleFrom;
     const tail = this.staleTail;
+    const stale = this.staleLines;
     this.staleFrom = -1;
+    this.staleLines = null;
+    if (stale !== null && lines.length > 0) {
+      const patched = this.patchLines(r, stale);
+      if (patched !== null) {
+        this.current = patched;
+        return patched;
+      }
+    }
     // An empty Text shows one empty paragraph, a line the Text does not
     // have: built whole, from the lines (as small as the change).
     if (lines.length === 0 || (old.childCount === 1 && old.firstChild.content.size === 0 && old.firstChild.type === r.nodes.paragraph)) {

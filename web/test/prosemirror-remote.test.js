@@ -301,6 +301,41 @@ describe('remote changes through the Text events equal the whole-text path', () 
     assert.deepEqual(docToDelta(state.doc), [{ insert: 'x\n' }]);
   });
 
+  test('typing and bold inside a long list build only their items again; a new item builds the list', () => {
+    const a = new Doc();
+    const b = new Doc();
+    a.onLocalUpdate((u) => b.apply(u));
+    const ta = a.getText('t');
+    const tb = b.getText('t');
+    ta.insert(0, Array.from({ length: 40 }, (_, i) => `item ${String(i).padStart(2, '0')}\n`).join(''));
+    for (let i = 0; i < 40; i++) ta.setBlock(i * 8, 'list', 'bullet');
+    ta.setBlock(8 * 8, 'indent', 1);
+    const mirror = new TextMirror(tiptap, tb.toDelta(), quiet);
+    tb.observe((ev) => mirror.applyEvent(ev.delta));
+    const before = mirror.doc();
+    assert.equal(before.childCount, 1);
+    const items = (d) => {
+      const out = [];
+      d.descendants((n) => {
+        if (n.type.name === 'listItem') out.push(n.firstChild);
+        return true;
+      });
+      return out;
+    };
+    ta.insert(8 * 20 + 2, 'X'); // in item 20
+    ta.format(8 * 30 + 2, 4, 'bold', true); // in item 30 (one further on, after the X)
+    const after = mirror.doc();
+    assert.ok(after.eq(whole(tiptap, tb)));
+    const was = items(before);
+    const now = items(after);
+    for (let i = 0; i < 40; i++) {
+      if (i === 20 || i === 30) assert.notEqual(now[i], was[i], `item ${i}`);
+      else assert.equal(now[i], was[i], `item ${i} is the same node`);
+    }
+    ta.insert(8 * 10, 'new\n'); // a new item: the list is built again
+    assert.ok(mirror.doc().eq(whole(tiptap, tb)));
+  });
+
   test('untouched blocks stay the same nodes: a change builds only its blocks again', () => {
     const a = new Doc();
     const b = new Doc();
