@@ -1404,20 +1404,22 @@ export class TextMirror {
     const from = this.staleFrom;
     const tail = this.staleTail;
     const stale = this.staleLines;
-    this.staleFrom = -1;
-    this.staleLines = null;
+    // The stale stretch is forgotten once the document is built: a build
+    // that throws (a SchemaError without onUnsupported) leaves it stale.
+    const built = (doc) => {
+      this.current = doc;
+      this.staleFrom = -1;
+      this.staleLines = null;
+      return doc;
+    };
     if (stale !== null && lines.length > 0) {
       const patched = this.patchLines(r, stale);
-      if (patched !== null) {
-        this.current = patched;
-        return patched;
-      }
+      if (patched !== null) return built(patched);
     }
     // An empty Text shows one empty paragraph, a line the Text does not
     // have: built whole, from the lines (as small as the change).
     if (lines.length === 0 || (old.childCount === 1 && old.firstChild.content.size === 0 && old.firstChild.type === r.nodes.paragraph)) {
-      this.current = deltaToDoc(this.schema, lineOps([], lines), this.options);
-      return this.current;
+      return built(deltaToDoc(this.schema, lineOps([], lines), this.options));
     }
     // The top-level blocks [c0, c1) holding the stale lines of old, and
     // the line where each starts.
@@ -1450,8 +1452,7 @@ export class TextMirror {
     for (let i = 0; i < c0; i++) kids.push(old.child(i));
     kids.push(...buildBlocks(r, blocks, report));
     for (let i = c1; i < old.childCount; i++) kids.push(old.child(i));
-    this.current = old.type.create(old.attrs, kids);
-    return this.current;
+    return built(old.type.create(old.attrs, kids));
   }
 
   /**

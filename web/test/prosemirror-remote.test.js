@@ -336,6 +336,22 @@ describe('remote changes through the Text events equal the whole-text path', () 
     assert.ok(mirror.doc().eq(whole(tiptap, tb)));
   });
 
+  test('without onUnsupported, what cannot be shown throws, every time, until it goes', () => {
+    const a = new Doc();
+    const b = new Doc();
+    a.onLocalUpdate((u) => b.apply(u));
+    const ta = a.getText('t');
+    const tb = b.getText('t');
+    ta.insert(0, 'ab\ncd\n');
+    const mirror = new TextMirror(tiptap, tb.toDelta());
+    tb.observe((ev) => mirror.applyEvent(ev.delta));
+    ta.format(3, 1, 'comment', 'c1');
+    assert.throws(() => mirror.doc(), SchemaError);
+    assert.throws(() => mirror.doc(), SchemaError, 'thrown again: the stale line is still stale');
+    ta.format(3, 1, 'comment', null);
+    assert.ok(mirror.doc().eq(deltaToDoc(tiptap, tb.toDelta())));
+  });
+
   test('untouched blocks stay the same nodes: a change builds only its blocks again', () => {
     const a = new Doc();
     const b = new Doc();
