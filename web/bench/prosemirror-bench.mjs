@@ -14,17 +14,31 @@
 //            applyTextDelta, without text.applyDelta, makes with no read of
 //            text.toDelta)
 //   format   bold over a word of the middle block: the same
-//   remote   what a remote change costs the editor: text.toDelta,
-//            deltaToDoc and the changed range of the two documents
+//   whole    what a remote change cost the editor when it read the whole
+//            Text (the binding's path before TextMirror, kept for
+//            comparison): text.toDelta, deltaToDoc and the changed range
+//            of the two documents
+//   remote   a character typed and a bold toggled by another replica in
+//            the middle block, applied to this Doc: the binding's part
+//            (TextMirror.applyEvent and doc, remoteTransaction and
+//            EditorState.apply), and apart from it the Text's own part
+//            (Doc.apply, with the event the Text computes for its
+//            observer)
+//   list     the binding's part of a remote keystroke in the middle item
+//            of a document that is one bullet list of --blocks items
+//   cursor   what a remote caret in the middle block costs at each
+//            remote change (docPosition) and the local caret at each
+//            selection change (textOffset)
 // and, once, docToDelta and deltaToDoc of the whole document.
 
 import { performance } from 'node:perf_hooks';
 import { Transform } from 'prosemirror-transform';
+import { EditorState } from 'prosemirror-state';
 import { getSchema } from '@tiptap/core';
 import StarterKit from '@tiptap/starter-kit';
 import Image from '@tiptap/extension-image';
 import { Doc } from '../src/index.js';
-import { applyTextDelta, changedRange, deltaToDoc, diffDocs, docToDelta } from '../src/prosemirror.js';
+import { TextMirror, applyTextDelta, changedRange, deltaToDoc, diffDocs, docPosition, docToDelta, remoteTransaction, textOffset } from '../src/prosemirror.js';
 
 const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -66,8 +80,21 @@ const whole = (fn) => median(Array.from({ length: 9 }, () => time(fn)));
 console.log(`docToDelta (whole)  ${whole(() => docToDelta(base)).toFixed(2)} ms`);
 console.log(`deltaToDoc (whole)  ${whole(() => deltaToDoc(schema, delta)).toFixed(2)} ms`);
 
+// The Text holds the document as a page's first load would write it: the
+// characters, then one mark per run of the delta (applyTextDelta's
+// fallback, without Text.applyDelta, would mark each inserted character
+// on its own, a Text of 40,000 marks that no editor makes).
 const text = new Doc().getText('body');
-applyTextDelta(text, delta);
+text.doc.transact(() => {
+  text.insert(0, delta.map((op) => (typeof op.insert === 'string' ? op.insert : '\ufffc')).join(''));
+  let at = 0;
+  for (const op of delta) {
+    const n = typeof op.insert === 'string' ? op.insert.length : 1;
+    for (const [k, v] of Object.entries(op.attributes ?? {})) text.format(at, n, k, v);
+    at += n;
+  }
+});
+if (!deltaToDoc(schema, text.toDelta()).eq(base)) throw new Error('the Text does not hold the document');
 
 // The middle block's first text position.
 let mid = 0;
@@ -108,4 +135,78 @@ const check = deltaToDoc(schema, text.toDelta());
 if (!check.eq(doc)) throw new Error('the Text does not hold the editor document at the end');
 console.log(`local    (1 char)    ${median(local).toFixed(3)} ms, of which diffDocs ${median(diffT).toFixed(3)} ms`);
 console.log(`format   (bold)      ${median(format).toFixed(3)} ms`);
-console.log(`remote   (pull)      ${median(remote).toFixed(3)} ms: text.toDelta ${median(toDeltaT).toFixed(3)}, deltaToDoc ${median(buildT).toFixed(3)}, changedRange ${median(rangeT).toFixed(3)}`);
+console.log(`whole    (old pull)  ${median(remote).toFixed(3)} ms: text.toDelta ${median(toDeltaT).toFixed(3)}, deltaToDoc ${median(buildT).toFixed(3)}, changedRange ${median(rangeT).toFixed(3)}`);
+
+// The remote path: a peer's changes reach this Doc, whose Text a
+// TextMirror observes, as the binding's does.
+const peer = new Doc();
+peer.apply(text.doc.snapshot());
+const peerText = peer.getText('body');
+let update = null;
+peer.onLocalUpdate((u) => (update = u));
+const mirror = new TextMirror(schema, text.toDelta());
+let state = EditorState.create({ schema, doc: mirror.doc() });
+let eventT = 0;
+text.observe((ev) => {
+  eventT = time(() => mirror.applyEvent(ev.delta));
+});
+const binding = [];
+const crdt = [];
+const eventsT = [];
+const mirrorT = [];
+const trT = [];
+const middle = text.length >> 1;
+for (let r = 0; r < RUNS; r++) {
+  for (const edit of [() => peerText.insert(middle + r, 'y'), () => peerText.format(middle, 8, 'bold', r % 2 === 0 ? true : null)]) {
+    edit();
+    const applyT = time(() => text.doc.apply(update));
+    let target;
+    const docT = time(() => (target = mirror.doc()));
+    const applyTrT = time(() => (state = state.apply(remoteTransaction(state, target))));
+    binding.push(eventT + docT + applyTrT);
+    eventsT.push(eventT);
+    mirrorT.push(docT);
+    trT.push(applyTrT);
+    crdt.push(applyT - eventT);
+  }
+}
+if (!state.doc.eq(deltaToDoc(schema, text.toDelta()))) throw new Error('the remote path does not show the Text at the end');
+console.log(
+  `remote   (events)    ${median(binding).toFixed(3)} ms in the binding: applyEvent ${median(eventsT).toFixed(3)}, ` +
+    `mirror.doc ${median(mirrorT).toFixed(3)}, remoteTransaction and apply ${median(trT).toFixed(3)}`,
+);
+console.log(`         (the Text)   Doc.apply with the event it computes for its observer ${median(crdt).toFixed(3)} ms`);
+
+const caretAt = text.length >> 1;
+const caretT = median(Array.from({ length: RUNS }, () => time(() => docPosition(state.doc, caretAt))));
+const offsetT = median(Array.from({ length: RUNS }, () => time(() => textOffset(state.doc, mid))));
+console.log(`cursor               docPosition ${caretT.toFixed(3)} ms, textOffset ${offsetT.toFixed(3)} ms`);
+
+// One long list: a keystroke inside an item builds that item again, not the list.
+{
+  const listPeer = new Doc();
+  const lt = listPeer.getText('body');
+  lt.insert(0, Array.from({ length: BLOCKS }, (_, i) => `${words[i % words.length]} item ${i}\n`).join(''));
+  for (let at = 0, i = 0; i < BLOCKS; i++) {
+    at = lt.toString().indexOf('\n', at);
+    lt.setBlock(at, 'list', 'bullet');
+    at++;
+  }
+  const here = new Doc();
+  here.apply(listPeer.snapshot());
+  const ht = here.getText('body');
+  const m = new TextMirror(schema, ht.toDelta());
+  ht.observe((ev) => m.applyEvent(ev.delta));
+  let st = EditorState.create({ schema, doc: m.doc() });
+  let u = null;
+  listPeer.onLocalUpdate((x) => (u = x));
+  const mid = lt.toString().indexOf('\n', lt.length >> 1) - 1;
+  const listT = [];
+  for (let r = 0; r < RUNS; r++) {
+    lt.insert(mid, 'y');
+    here.apply(u);
+    listT.push(time(() => (st = st.apply(remoteTransaction(st, m.doc())))));
+  }
+  if (!st.doc.eq(deltaToDoc(schema, ht.toDelta()))) throw new Error('the list does not show the Text');
+  console.log(`list     (${BLOCKS} items) ${median(listT).toFixed(3)} ms in the binding (mirror.doc, remoteTransaction and apply)`);
+}

@@ -4,7 +4,8 @@
 // keystroke (an update applied to the Doc, the binding's smallest change
 // to the editor), in documents of 1,000 to 100,000 characters in lines of
 // 60 with a bold word and a heading every 10 lines; beside them, the same
-// remote keystroke applied to an observed Doc without an editor. Each
+// remote keystroke applied to an observed Doc without an editor, and the
+// part of the remote keystroke spent in Quill's updateContents. Each
 // figure is the median of --keys keystrokes at random places.
 //
 // Usage (from web/): node bench/quill-bench.mjs [--keys 200] [--sizes 1000,10000,100000]
@@ -26,7 +27,7 @@ const server = await startServer();
 const browser = await launch();
 try {
   console.log(`load average ${loadavg()[0].toFixed(2)}, ${KEYS} keystrokes per figure, median`);
-  console.log('characters   local keystroke   remote keystroke   remote, Text alone');
+  console.log('characters   local keystroke   remote keystroke   remote, Text alone   remote, in Quill');
   for (const size of SIZES) {
     const page = await browser.newPage();
     await page.goto(`${server.httpURL}/flowstate.js`);
@@ -55,21 +56,35 @@ try {
         bare.getText('content').observe(() => {});
         const quill = new window.Quill('#editor', {});
         new QuillBinding(doc.getText('content'), quill);
+        // The time the remote keystroke spends in Quill itself.
+        let inQuill = 0;
+        const updateContents = quill.updateContents.bind(quill);
+        quill.updateContents = (...args) => {
+          const t = performance.now();
+          try {
+            return updateContents(...args);
+          } finally {
+            inQuill += performance.now() - t;
+          }
+        };
         let seed = 7;
         const rnd = (n) => ((seed = (seed * 48271) % 2147483647) % n);
         const median = (a) => a.sort((x, y) => x - y)[a.length >> 1];
         const local = [];
         const remote = [];
         const textOnly = [];
+        const quillPart = [];
         for (let k = 0; k < keys; k++) {
           let t0 = performance.now();
           quill.insertText(rnd(quill.getLength() - 1), 'x', 'user');
           local.push(performance.now() - t0);
           other.apply(doc.diff(other.stateVector()));
           const u = ot.insert(rnd(ot.length), 'y');
+          inQuill = 0;
           t0 = performance.now();
           doc.apply(u);
           remote.push(performance.now() - t0);
+          quillPart.push(inQuill);
           bare.apply(doc.diff(bare.stateVector()));
           const v = ot.insert(rnd(ot.length), 'z');
           doc.apply(v);
@@ -80,12 +95,12 @@ try {
         if (quill.getText() !== doc.getText('content').toString() && quill.getText() !== doc.getText('content').toString() + '\n') {
           throw new Error('the editor does not show the Text');
         }
-        return { local: median(local), remote: median(remote), textOnly: median(textOnly), length: doc.getText('content').length };
+        return { local: median(local), remote: median(remote), textOnly: median(textOnly), quillPart: median(quillPart), length: doc.getText('content').length };
       },
       { size, keys: KEYS },
     );
     console.log(
-      `${String(r.length).padStart(10)}   ${r.local.toFixed(2).padStart(12)} ms   ${r.remote.toFixed(2).padStart(13)} ms   ${r.textOnly.toFixed(2).padStart(15)} ms`,
+      `${String(r.length).padStart(10)}   ${r.local.toFixed(2).padStart(12)} ms   ${r.remote.toFixed(2).padStart(13)} ms   ${r.textOnly.toFixed(2).padStart(15)} ms   ${r.quillPart.toFixed(2).padStart(13)} ms`,
     );
     await page.close();
   }

@@ -295,6 +295,10 @@ describe('QuillBinding in Chromium', { skip: skipReason }, () => {
     await b.type('>> ');
     await quillConverged([a, b], (o) => JSON.stringify(o).includes('>> second'), 'the typing on both');
     await eventually(async () => (await left()) > before, 'the caret moved right with its text');
+    // A three-digit colour tints the selection too (its alpha byte follows the six-digit form).
+    await a.page.evaluate(() => window.flowstate.presence.setLocal({ ...window.flowstate.presence.local, color: '#2a6' }));
+    const tint = () => b.page.locator('.fs-quill-selection').first().evaluate((el) => getComputedStyle(el).backgroundColor).catch(() => '');
+    await eventually(async () => (await tint()) === 'rgba(34, 170, 102, 0.2)', `the selection tinted with #2a6 (got ${await tint()})`);
     await b.screenshot('quill-cursors');
     await closeAll();
   });

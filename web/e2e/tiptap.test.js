@@ -234,6 +234,72 @@ describe('TipTap in the browser', { skip: skipReason }, () => {
     assert.deepEqual(late, json);
   });
 
+  test('remote rich changes of a peer, between typing, always show exactly the document of the whole Text', async (t) => {
+    const room = uniqueRoom('tiptap-remote');
+    const a = await open(t, room, 'Alice');
+    await a.caret();
+    const r = await a.page.evaluate(async () => {
+      const { Doc } = await import('/flowstate.js');
+      const { deltaToDoc } = await import('/flowstate-tiptap.js');
+      const { doc, text, editor } = window.flowstate;
+      // A peer whose updates reach the page's Doc directly, as a remote
+      // client's would through the provider.
+      const peer = new Doc();
+      peer.apply(doc.diff(peer.stateVector()));
+      const pt = peer.getText('body');
+      peer.onLocalUpdate((u) => doc.apply(u));
+      doc.onLocalUpdate((u) => peer.apply(u));
+      let seed = 12345;
+      const rnd = (n) => (seed = (seed * 48271) % 2147483647) % n;
+      const pick = (xs) => xs[rnd(xs.length)];
+      const strings = ['a', 'bc', 'hello ', '\n', 'x\ny', '\u2028', 'q'];
+      const inline = [['bold', true], ['bold', null], ['italic', true], ['code', true], ['strike', null], ['link', '/a'], ['link', null]];
+      const block = [['header', 1], ['header', null], ['list', 'bullet'], ['list', 'ordered'], ['list', null], ['indent', 1], ['indent', null],
+        ['code-block', 'js'], ['code-block', null], ['blockquote', true], ['blockquote', null]];
+      pt.insert(0, 'one\ntwo\nthree\n');
+      let checks = 0;
+      const mismatches = [];
+      for (let step = 0; step < 250; step++) {
+        if (rnd(4) === 0) {
+          // Typing or bold in the editor.
+          const size = editor.state.doc.content.size;
+          const pos = 1 + rnd(Math.max(1, size - 1));
+          if (rnd(2) === 0) editor.chain().setTextSelection(pos).insertContent('k').run();
+          else editor.chain().setTextSelection({ from: Math.max(1, pos - 3), to: pos }).toggleBold().run();
+          continue;
+        }
+        peer.transact(() => {
+          const len = pt.length;
+          const pos = rnd(len + 1);
+          const k = rnd(100);
+          if (k < 35 || len === 0) pt.insert(pos, pick(strings));
+          else if (k < 50) pt.delete(Math.min(pos, len - 1), Math.min(1 + rnd(6), len - Math.min(pos, len - 1)));
+          else if (k < 75) {
+            const [key, value] = pick(inline);
+            pt.format(Math.min(pos, len - 1), Math.min(1 + rnd(12), len - Math.min(pos, len - 1)), key, value);
+          } else if (k < 80) pt.insertEmbed(pos, { image: '/i.png' });
+          else if (pt.toString().includes('\n', pos)) {
+            const [key, value] = pick(block);
+            pt.setBlock(pos, key, value);
+          }
+        });
+        checks++;
+        const want = deltaToDoc(editor.schema, text.toDelta(), { onUnsupported: () => {} });
+        if (!editor.state.doc.eq(want)) mismatches.push({ step, got: editor.getJSON(), want: want.toJSON() });
+      }
+      // Random formats reach newlines, random blocks mix and typing may
+      // land where the Text cannot carry it: what the editor cannot show
+      // and what it refuses are reported, taken out so that the page ends
+      // without reports.
+      const reported = window.flowstate.errors.splice(0);
+      return { checks, mismatches: mismatches.slice(0, 2), json: editor.getJSON(), reported };
+    });
+    assert.ok(r.checks > 150, `only ${r.checks} remote changes`);
+    assert.deepEqual(r.mismatches, [], 'the editor showed something else than the Text');
+    assert.ok(nodes(r.json).some((n) => n.type === 'bulletList' || n.type === 'orderedList' || n.type === 'codeBlock'), JSON.stringify(r.json));
+    for (const e of r.reported) assert.match(e, /^prosemirror: /);
+  });
+
   test('a change the Text cannot carry is refused and reported, and the other page sees nothing of it', async (t) => {
     const room = uniqueRoom('tiptap-refuse');
     const a = await open(t, room, 'Alice');

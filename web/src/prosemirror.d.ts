@@ -6,7 +6,7 @@
 // the prosemirror packages installed beside it.
 
 import type { Node as PMNode, Schema } from 'prosemirror-model';
-import type { Command, Plugin, PluginKey, Transaction } from 'prosemirror-state';
+import type { Command, EditorState, Plugin, PluginKey, Transaction } from 'prosemirror-state';
 import type { Text, UndoManager } from './index.js';
 import type { CursorPresence } from './codemirror.js';
 
@@ -73,13 +73,33 @@ export function textOffset(doc: PMNode, pos: number): number;
 /** The document position of a Text offset. */
 export function docPosition(doc: PMNode, offset: number): number;
 
+/**
+ * The ProseMirror document a rich Text stands for (deltaToDoc of its
+ * toDelta), kept up to date from the Text's change events: each costs in
+ * proportion to the lines it touches. The binding's remote path.
+ */
+export class TextMirror {
+  constructor(schema: Schema, delta: RichDeltaOp[], options?: { onUnsupported?: (err: SchemaError) => void });
+  /** Takes the Text whole from its delta (toDelta). */
+  reset(delta: RichDeltaOp[]): void;
+  /** Takes a Text event's delta (Text.observe) into the mirror. */
+  applyEvent(delta: RichDeltaOp[]): void;
+  /** The document the Text stands for now. */
+  doc(): PMNode;
+  /** Replaces the document with an equal one, so that they share nodes. */
+  adopt(doc: PMNode): void;
+}
+
+/** The transaction that makes state show target (the Text's document after a change made elsewhere), or null if it shows it already. */
+export function remoteTransaction(state: EditorState, target: PMNode, options?: { restoring?: boolean }): Transaction | null;
+
 /** Makes a delta's changes in text, as one Doc transaction. */
 export function applyTextDelta(text: Text, delta: RichDeltaOp[]): void;
 
 /** Options of the binding's plugins. */
 export interface ProseMirrorBindingOptions {
-  /** The Provider syncing the Text's Doc: remote changes of formatting alone reach the editor through it; its presence is the default one. */
-  provider?: { on(event: 'update', fn: (update: Uint8Array) => void): unknown; presence?: CursorPresence };
+  /** The Provider syncing the Text's Doc: its presence is the default one (remote changes reach the editor through the Text's events). */
+  provider?: { presence?: CursorPresence };
   /** Shares the selection and draws the other clients' (the provider's presence by default). */
   presence?: CursorPresence;
   /** The UndoManager of the Text behind undo and redo; the binding makes one without it. */

@@ -35,6 +35,7 @@
 // leaf, as the JS Text does, so a block's text length is its content size
 // plus one for its "\n".
 
+import { Fragment, Slice } from 'prosemirror-model';
 import { Plugin, PluginKey, Selection } from 'prosemirror-state';
 import { Decoration, DecorationSet } from 'prosemirror-view';
 import { keymap } from 'prosemirror-keymap';
@@ -983,19 +984,29 @@ export function docLength(doc) {
  * @param {number} pos
  */
 export function textOffset(doc, pos) {
+  const r = roles(doc.type.schema);
+  if (r.node.get(doc.type.name) !== 'doc') throw new SchemaError(`a document of type ${doc.type.name}`);
   let offset = 0;
   let found = -1;
-  forEachUnit(doc, (u) => {
+  // Blocks wholly before pos count by their cached length.
+  doc.forEach((child, at) => {
     if (found >= 0) return;
-    if (pos <= u.pos) {
-      found = offset;
+    if (at + child.nodeSize <= pos) {
+      offset += blockLength(r, child);
       return;
     }
-    if (pos < u.pos + u.size) {
-      found = u.role === 'image' ? offset + 1 : offset + Math.min(pos - u.pos - 1, u.node.content.size);
-      return;
-    }
-    offset += u.length;
+    walkBlocks(r, { forEach: (f) => f(child, 0, 0) }, at, { blockquote: false, depth: -1, list: '' }, 'doc', (u) => {
+      if (found >= 0) return;
+      if (pos <= u.pos) {
+        found = offset;
+        return;
+      }
+      if (pos < u.pos + u.size) {
+        found = u.role === 'image' ? offset + 1 : offset + Math.min(pos - u.pos - 1, u.node.content.size);
+        return;
+      }
+      offset += u.length;
+    });
   });
   return found >= 0 ? found : offset;
 }
@@ -1008,21 +1019,479 @@ export function textOffset(doc, pos) {
  * @param {number} offset
  */
 export function docPosition(doc, offset) {
+  const r = roles(doc.type.schema);
+  if (r.node.get(doc.type.name) !== 'doc') throw new SchemaError(`a document of type ${doc.type.name}`);
   let start = 0;
   let found = -1;
   let last = null;
-  forEachUnit(doc, (u) => {
+  const n = doc.childCount;
+  // Blocks wholly before offset count by their cached length; the last
+  // block is walked in any case, for an offset past the end.
+  doc.forEach((child, at, index) => {
     if (found >= 0) return;
-    last = u;
-    if (offset < start + u.length) {
-      found = u.role === 'image' ? (offset === start ? u.pos : u.pos + u.size) : u.pos + 1 + (offset - start);
+    const len = blockLength(r, child);
+    if (offset >= start + len && index < n - 1) {
+      start += len;
       return;
     }
-    start += u.length;
+    walkBlocks(r, { forEach: (f) => f(child, 0, 0) }, at, { blockquote: false, depth: -1, list: '' }, 'doc', (u) => {
+      if (found >= 0) return;
+      last = u;
+      if (offset < start + u.length) {
+        found = u.role === 'image' ? (offset === start ? u.pos : u.pos + u.size) : u.pos + 1 + (offset - start);
+        return;
+      }
+      start += u.length;
+    });
   });
   if (found >= 0) return found;
   if (last === null) return 0;
   return last.role === 'image' ? last.pos + last.size : last.pos + last.size - 1;
+}
+
+// ---------------------------------------------------------------------------
+// Remote changes: the document the Text stands for, kept by its events.
+
+/**
+ * A ShadowLine is one line of the Text as it is: its inline ops (with all
+ * their attributes and embeds, whatever the schema shows), the attributes
+ * of its "\n", its length in the Text with the "\n", and whether it has
+ * one (only the Text's last line may lack it).
+ * @typedef {{ops: Array<{insert: any, attributes?: Record<string, any>}>, attrs: Record<string, any>, len: number, nl: boolean}} ShadowLine
+ */
+
+/**
+ * shadowLines splits a delta of inserts into ShadowLines.
+ * @param {Array<{insert?: any, attributes?: Record<string, any>}>} delta
+ * @returns {ShadowLine[]}
+ */
+function shadowLines(delta) {
+  /** @type {ShadowLine[]} */
+  const lines = [];
+  let cur = [];
+  let len = 0;
+  for (const op of delta) {
+    if (op.insert === undefined) throw new SchemaError(`a delta op that is not an insert: ${JSON.stringify(op)}`);
+    if (typeof op.insert !== 'string') {
+      cur.push(op);
+      len++;
+      continue;
+    }
+    const parts = op.insert.split('\n');
+    for (let i = 0; i < parts.length; i++) {
+      if (i > 0) {
+        lines.push({ ops: cur, attrs: op.attributes ?? {}, len: len + 1, nl: true });
+        cur = [];
+        len = 0;
+      }
+      if (parts[i] !== '') {
+        pushInsert(cur, op.attributes ? { insert: parts[i], attributes: op.attributes } : { insert: parts[i] });
+        len += parts[i].length;
+      }
+    }
+  }
+  if (cur.length > 0) lines.push({ ops: cur, attrs: {}, len, nl: false });
+  return lines;
+}
+
+/**
+ * lineOps appends the ops of lines, "\n"s included, to ops and returns ops.
+ * @param {any[]} ops
+ * @param {ShadowLine[]} lines
+ */
+function lineOps(ops, lines) {
+  for (const l of lines) {
+    for (const op of l.ops) pushOp(ops, op);
+    if (l.nl) pushOp(ops, Object.keys(l.attrs).length > 0 ? { insert: '\n', attributes: l.attrs } : { insert: '\n' });
+  }
+  return ops;
+}
+
+/**
+ * pushOp appends an insert op to ops, text merged with the text before it
+ * when their attributes are the same.
+ * @param {any[]} ops
+ * @param {{insert: any, attributes?: Record<string, any>}} op
+ */
+function pushOp(ops, op) {
+  if (typeof op.insert === 'string') pushInsert(ops, op);
+  else ops.push(op);
+}
+
+/**
+ * withChanges returns an insert op with a retain's changes of attributes
+ * made (null removes a key).
+ * @param {{insert: any, attributes?: Record<string, any>}} op
+ * @param {Record<string, any>} change
+ */
+function withChanges(op, change) {
+  const a = { ...op.attributes };
+  for (const [k, v] of Object.entries(change)) {
+    if (v === null) delete a[k];
+    else a[k] = v;
+  }
+  return Object.keys(a).length > 0 ? { insert: op.insert, attributes: a } : { insert: op.insert };
+}
+
+/**
+ * composeInserts applies change (retains with or without attributes,
+ * inserts and deletes, as a Text event's delta holds them) to base, a
+ * delta of inserts, and returns the delta of inserts it makes, as Quill's
+ * compose does; what follows the change's last op is kept. It throws a
+ * RangeError for a change that reaches past base's end.
+ * @param {Array<{insert: any, attributes?: Record<string, any>}>} base
+ * @param {any[]} change
+ */
+function composeInserts(base, change) {
+  const out = [];
+  let i = 0;
+  let off = 0;
+  /** take passes the next n units of base to fn, piece by piece. */
+  const take = (n, fn) => {
+    while (n > 0) {
+      const op = base[i];
+      if (op === undefined) throw new RangeError('prosemirror: a change past the end of the text');
+      const len = typeof op.insert === 'string' ? op.insert.length : 1;
+      const k = Math.min(n, len - off);
+      if (k === len) fn(op);
+      else fn(op.attributes ? { insert: op.insert.slice(off, off + k), attributes: op.attributes } : { insert: op.insert.slice(off, off + k) });
+      n -= k;
+      off += k;
+      if (off === len) {
+        i++;
+        off = 0;
+      }
+    }
+  };
+  const keep = (op) => pushOp(out, op);
+  for (const c of change) {
+    if (c.retain !== undefined) {
+      const ch = c.attributes;
+      take(c.retain, ch ? (op) => pushOp(out, withChanges(op, ch)) : keep);
+    } else if (c.delete !== undefined) {
+      take(c.delete, () => {});
+    } else if (c.insert !== undefined && c.insert !== '') {
+      pushOp(out, c.attributes && Object.keys(c.attributes).length > 0 ? { insert: c.insert, attributes: c.attributes } : { insert: c.insert });
+    }
+  }
+  while (i < base.length) {
+    const op = base[i];
+    take((typeof op.insert === 'string' ? op.insert.length : 1) - off, keep);
+  }
+  return out;
+}
+
+/** The Text's lines each top-level block stands for, by node (nodes never change). */
+const lineCounts = new WeakMap();
+
+/**
+ * blockLines returns how many lines of the Text a top-level block stands
+ * for: one per textblock or block image, one per line of a code block.
+ * @param {Roles} r
+ * @param {any} node
+ */
+function blockLines(r, node) {
+  let n = lineCounts.get(node);
+  if (n === undefined) {
+    n = 0;
+    walkBlocks(r, { forEach: (f) => f(node, 0, 0) }, 0, { blockquote: false, depth: -1, list: '' }, 'doc', (u) => {
+      n++;
+      if (u.role === 'codeBlock') {
+        const s = u.node.textContent;
+        for (let k = s.indexOf('\n'); k >= 0; k = s.indexOf('\n', k + 1)) n++;
+      }
+    });
+    lineCounts.set(node, n);
+  }
+  return n;
+}
+
+/**
+ * groups reports whether a top-level block is one that gathers a run of
+ * lines (a list, a blockquote, a code block), so that a line next to it
+ * may join it.
+ * @param {Roles} r
+ * @param {any} node
+ */
+function groups(r, node) {
+  const role = r.node.get(node.type.name);
+  return role === 'bulletList' || role === 'orderedList' || role === 'blockquote' || role === 'codeBlock';
+}
+
+/** The most stale lines TextMirror builds again one by one, in place. */
+const MAX_STALE_LINES = 16;
+
+/**
+ * A TextMirror holds the ProseMirror document a rich Text stands for —
+ * deltaToDoc(schema, text.toDelta()), node for node — and keeps it up to
+ * date from the Text's change events, each costing in proportion to the
+ * lines it touches rather than to the document.
+ *
+ * It keeps the Text's lines (ShadowLines, with everything the schema
+ * cannot show, so that nothing lost in showing is lost in updating), each
+ * event composed into the lines it touches. The document is brought up to
+ * date when asked for (doc()): from the first line any event touched since
+ * to the last, with the blocks around them that such lines might join (a
+ * list, a blockquote, a code block next to them), the top-level blocks are
+ * built again from their lines, exactly as deltaToDoc builds them; the
+ * other blocks are the same nodes as before. Lines are counted by index:
+ * the lines after the last one touched are the same ones in the lines and
+ * in the document. When the events changed only the text and marks inside
+ * a few lines (no line made, joined or given other block attributes), the
+ * structure stands and only those lines' paragraphs or headings are built
+ * again, wherever they are: typing in a long list does not build the list.
+ */
+export class TextMirror {
+  /**
+   * @param {import('prosemirror-model').Schema} schema
+   * @param {Array<{insert: any, attributes?: Record<string, any>}>} delta the Text's delta (toDelta)
+   * @param {{onUnsupported?: (err: SchemaError) => void}} [options] as deltaToDoc's
+   */
+  constructor(schema, delta, options = {}) {
+    this.schema = schema;
+    this.options = options;
+    this.reset(delta);
+  }
+
+  /**
+   * reset takes the Text whole from its delta (toDelta).
+   * @param {Array<{insert: any, attributes?: Record<string, any>}>} delta
+   */
+  reset(delta) {
+    /** @type {ShadowLine[]} */
+    this.lines = shadowLines(delta);
+    this.length = this.lines.reduce((n, l) => n + l.len, 0);
+    /** The document for the lines but those of the stale stretch. */
+    this.current = deltaToDoc(this.schema, delta, this.options);
+    /** The stale stretch: its first line (-1: none) and how many lines after it are not stale. */
+    this.staleFrom = -1;
+    this.staleTail = 0;
+    /** The stale lines when no event since the document changed the lines' structure, else null. @type {Set<number> | null} */
+    this.staleLines = null;
+  }
+
+  /**
+   * applyEvent takes the delta of a Text event (the change from the text
+   * before the transaction to the text after) into the lines.
+   * @param {any[]} delta
+   */
+  applyEvent(delta) {
+    let k = 0;
+    let a0 = 0;
+    if (delta.length > 0 && delta[0].retain !== undefined && delta[0].attributes === undefined) {
+      a0 = delta[0].retain;
+      k = 1;
+    }
+    if (k === delta.length) return;
+    let a1 = a0;
+    let grow = 0;
+    for (let j = k; j < delta.length; j++) {
+      const op = delta[j];
+      if (op.retain !== undefined) a1 += op.retain;
+      else if (op.delete !== undefined) {
+        a1 += op.delete;
+        grow -= op.delete;
+      } else grow += typeof op.insert === 'string' ? op.insert.length : 1;
+    }
+    if (a1 > this.length) throw new RangeError(`prosemirror: an event reaching ${a1} in a text of length ${this.length}`);
+    const lines = this.lines;
+    const n = lines.length;
+    // l0: the line holding a0 (an insert at the end of a last line
+    // without "\n" goes into it); [l0, l1): the lines the change touches.
+    let l0 = 0;
+    let s0 = 0;
+    while (l0 < n && s0 + lines[l0].len <= a0 && !(l0 === n - 1 && !lines[l0].nl && s0 + lines[l0].len === a0)) s0 += lines[l0++].len;
+    let l1 = l0;
+    let s1 = s0;
+    while (l1 < n && (s1 < a1 || l1 === l0)) s1 += lines[l1++].len;
+    const change = a0 > s0 ? [{ retain: a0 - s0 }, ...delta.slice(k)] : delta.slice(k);
+    const ops = composeInserts(lineOps([], lines.slice(l0, l1)), change);
+    // A deleted "\n" joins the next line to the last one touched.
+    const ends = () => {
+      const last = ops[ops.length - 1];
+      return last !== undefined && typeof last.insert === 'string' && last.insert.endsWith('\n');
+    };
+    while (l1 < n && !ends()) lineOps(ops, [lines[l1++]]);
+    const fresh = shadowLines(ops);
+    // Only the inside of lines changed: as many lines, each ending as before.
+    let inside = fresh.length === l1 - l0;
+    for (let j = 0; inside && j < fresh.length; j++) {
+      inside = fresh[j].nl === lines[l0 + j].nl && sameAttrs(fresh[j].attrs, lines[l0 + j].attrs);
+    }
+    if (fresh.length < 5000) lines.splice(l0, l1 - l0, ...fresh);
+    else this.lines = [...lines.slice(0, l0), ...fresh, ...lines.slice(l1)];
+    this.length += grow;
+    if (this.staleFrom < 0) {
+      this.staleFrom = l0;
+      this.staleTail = n - l1;
+      this.staleLines = new Set();
+    } else {
+      this.staleFrom = Math.min(this.staleFrom, l0);
+      this.staleTail = Math.min(this.staleTail, n - l1);
+    }
+    if (this.staleLines !== null && inside && this.staleLines.size + (l1 - l0) <= MAX_STALE_LINES) {
+      for (let j = l0; j < l1; j++) this.staleLines.add(j);
+    } else {
+      this.staleLines = null;
+    }
+  }
+
+  /**
+   * patchLines returns the document with the paragraphs and headings of
+   * the stale lines built again, or null if one of them is something else
+   * (a code line, a block image) or would become something else: then the
+   * blocks around the stale stretch are built again.
+   * @param {Roles} r
+   * @param {Set<number>} stale
+   */
+  patchLines(r, stale) {
+    const old = this.current;
+    const wanted = [...stale].sort((a, b) => a - b);
+    /** @type {Array<{pos: number, size: number, node: any}>} */
+    const patches = [];
+    const report =
+      this.options.onUnsupported ??
+      ((err) => {
+        throw err;
+      });
+    let w = 0;
+    let line = 0;
+    let ok = true;
+    old.forEach((child, at) => {
+      if (!ok || w === wanted.length) return;
+      const count = blockLines(r, child);
+      if (line + count <= wanted[w]) {
+        line += count;
+        return;
+      }
+      walkBlocks(r, { forEach: (f) => f(child, 0, 0) }, at, { blockquote: false, depth: -1, list: '' }, 'doc', (u) => {
+        if (!ok || w === wanted.length) return;
+        if (u.role === 'codeBlock') {
+          const s = u.node.textContent;
+          let lines = 1;
+          for (let k = s.indexOf('\n'); k >= 0; k = s.indexOf('\n', k + 1)) lines++;
+          if (line + lines > wanted[w]) ok = false;
+          line += lines;
+          return;
+        }
+        if (line === wanted[w]) {
+          const b = u.role === 'image' ? null : normalizeLine(r, this.lines[line], line, report);
+          if (b === null || (b.kind !== 'paragraph' && b.kind !== 'heading')) ok = false;
+          else patches.push({ pos: u.pos, size: u.size, node: textblock(r, b) });
+          w++;
+        }
+        line++;
+      });
+    });
+    if (!ok || w !== wanted.length) return null;
+    let doc = old;
+    for (let i = patches.length - 1; i >= 0; i--) {
+      const p = patches[i];
+      doc = doc.replace(p.pos, p.pos + p.size, new Slice(Fragment.from(p.node), 0, 0));
+    }
+    return doc;
+  }
+
+  /**
+   * doc returns the document the Text stands for now.
+   * @returns {import('prosemirror-model').Node}
+   */
+  doc() {
+    if (this.staleFrom < 0) return this.current;
+    const r = roles(this.schema);
+    const lines = this.lines;
+    const old = this.current;
+    const from = this.staleFrom;
+    const tail = this.staleTail;
+    const stale = this.staleLines;
+    // The stale stretch is forgotten once the document is built: a build
+    // that throws (a SchemaError without onUnsupported) leaves it stale.
+    const built = (doc) => {
+      this.current = doc;
+      this.staleFrom = -1;
+      this.staleLines = null;
+      return doc;
+    };
+    if (stale !== null && lines.length > 0) {
+      const patched = this.patchLines(r, stale);
+      if (patched !== null) return built(patched);
+    }
+    // An empty Text shows one empty paragraph, a line the Text does not
+    // have: built whole, from the lines (as small as the change).
+    if (lines.length === 0 || (old.childCount === 1 && old.firstChild.content.size === 0 && old.firstChild.type === r.nodes.paragraph)) {
+      return built(deltaToDoc(this.schema, lineOps([], lines), this.options));
+    }
+    // The top-level blocks [c0, c1) holding the stale lines of old, and
+    // the line where each starts.
+    const starts = [];
+    let total = 0;
+    old.forEach((child) => {
+      starts.push(total);
+      total += blockLines(r, child);
+    });
+    starts.push(total);
+    const end = total - tail; // the stale stretch of old ends at line end
+    let c0 = 0;
+    while (c0 < old.childCount && starts[c0 + 1] <= from) c0++;
+    let c1 = c0;
+    while (c1 < old.childCount && starts[c1] < end) c1++;
+    // A changed first or last line may join the list, blockquote or code
+    // block next to it; lines inside a block do not change its neighbours.
+    if (c0 > 0 && starts[c0] === from && groups(r, old.child(c0 - 1))) c0--;
+    if (c1 < old.childCount && starts[c1] === end && groups(r, old.child(c1))) c1++;
+    const first = starts[c0];
+    const last = starts[c1] + (lines.length - total); // the lines of the new blocks: [first, last)
+    const report =
+      this.options.onUnsupported ??
+      ((err) => {
+        throw err;
+      });
+    const blocks = [];
+    for (let i = first; i < last; i++) blocks.push(normalizeLine(r, lines[i], i, report));
+    const kids = [];
+    for (let i = 0; i < c0; i++) kids.push(old.child(i));
+    kids.push(...buildBlocks(r, blocks, report));
+    for (let i = c1; i < old.childCount; i++) kids.push(old.child(i));
+    return built(old.type.create(old.attrs, kids));
+  }
+
+  /**
+   * adopt replaces the document with an equal one (the editor's, after a
+   * remote transaction), so that the two share their nodes and compare
+   * fast.
+   * @param {import('prosemirror-model').Node} doc
+   */
+  adopt(doc) {
+    if (this.staleFrom < 0) this.current = doc;
+  }
+}
+
+/**
+ * remoteTransaction returns the transaction that makes an editor state
+ * show target, the document its Text stands for after a change made
+ * elsewhere: the smallest replace of the range where they differ, left
+ * out of the history and keeping the selection and the stored marks (or,
+ * when restoring, an undo or redo, with the selection after the change),
+ * or null if the state shows target already.
+ * @param {import('prosemirror-state').EditorState} state
+ * @param {import('prosemirror-model').Node} target
+ * @param {{restoring?: boolean}} [options]
+ */
+export function remoteTransaction(state, target, options = {}) {
+  const range = changedRange(state.doc, target);
+  if (range === null) return null;
+  let tr = state.tr.replace(range.start, range.endA, target.slice(range.start, range.endB));
+  if (!tr.doc.eq(target)) tr = state.tr.replaceWith(0, state.doc.content.size, target.content);
+  // Marks chosen for the next typed text (Mod-b on an empty selection)
+  // survive a remote change.
+  if (state.storedMarks) tr.setStoredMarks(state.storedMarks);
+  if (options.restoring) {
+    const end = Math.min(tr.mapping.map(range.endA), tr.doc.content.size);
+    tr.setSelection(Selection.near(tr.doc.resolve(end), -1));
+  }
+  tr.setMeta(flowstateSyncKey, { remote: true });
+  tr.setMeta('addToHistory', false);
+  return tr;
 }
 
 // ---------------------------------------------------------------------------
@@ -1146,34 +1615,31 @@ class SyncView {
     /** What the Text holds that the editor cannot show, reported once each. */
     this.reported = new Set();
     this.destroyed = false;
-    /** Set by a remote Text event until the provider's 'update' for the same update (or the end of the task): the pull it made saw the whole update. */
-    this.fresh = false;
+    const report = (err) => {
+      if (this.reported.has(err.message)) return;
+      this.reported.add(err.message);
+      this.shared.onError(err);
+    };
+    /** The document the Text stands for, kept by the Text's events. */
+    this.mirror = new TextMirror(view.state.schema, text.toDelta(), { onUnsupported: report });
     this.unobserve = text.observe((ev) => {
-      if (!ev.local && !this.fresh) {
-        this.fresh = true;
-        queueMicrotask(() => (this.fresh = false));
+      try {
+        this.mirror.applyEvent(ev.delta);
+      } catch (err) {
+        // An event the lines cannot take (none is known): the Text is
+        // read whole instead.
+        this.shared.onError(err);
+        this.mirror.reset(text.toDelta());
       }
       this.onText();
     });
-    // A change of formatting only is no text event until the Text's
-    // events carry attributes: the provider's 'update' after each remote
-    // update catches it. An update that changed the text was pulled whole
-    // by its text event already.
-    const onUpdate = () => {
-      const pulled = this.fresh;
-      this.fresh = false; // one update, one text event: a provider may apply several in one task
-      if (!pulled) this.onText();
-    };
-    const provider = shared.provider;
-    const off = provider?.on?.('update', onUpdate);
-    this.unlisten = typeof off === 'function' ? off : () => provider?.off?.('update', onUpdate);
     // The Text is the truth: an editor that shows something else is made
     // to show it once the view is up (a view cannot dispatch while it is
     // being made); edits made before then are lost with the rest of its
     // content. An editor that shows the Text already (an empty one on an
     // empty Text) takes edits at once.
     this.pending = false;
-    if (!deltaToDoc(view.state.schema, text.toDelta(), { onUnsupported: () => {} }).eq(view.state.doc)) {
+    if (!this.mirror.doc().eq(view.state.doc)) {
       this.pending = true;
       queueMicrotask(() => {
         this.pending = false;
@@ -1191,7 +1657,9 @@ class SyncView {
   /**
    * pull makes the editor show the Text in the smallest transaction that
    * does, left out of the undo history and keeping the selection where it
-   * was, or (after an undo or redo) right after the change.
+   * was, or (after an undo or redo) right after the change. The Text's
+   * document comes from the mirror, which its events keep: only the
+   * blocks they touched are built again.
    */
   pull() {
     // Typing the browser has put in the DOM but ProseMirror has not read
@@ -1200,29 +1668,13 @@ class SyncView {
     // domObserver, as other bindings use it).
     this.view.domObserver?.flush?.();
     const state = this.view.state;
-    const target = deltaToDoc(state.schema, this.text.toDelta(), {
-      onUnsupported: (err) => {
-        if (this.reported.has(err.message)) return;
-        this.reported.add(err.message);
-        this.shared.onError(err);
-      },
-    });
-    const range = changedRange(state.doc, target);
-    if (range === null) {
+    const target = this.mirror.doc();
+    const tr = remoteTransaction(state, target, { restoring: this.shared.restoring });
+    if (tr === null) {
       this.synced = state.doc;
       return;
     }
-    let tr = state.tr.replace(range.start, range.endA, target.slice(range.start, range.endB));
-    if (!tr.doc.eq(target)) tr = state.tr.replaceWith(0, state.doc.content.size, target.content);
-    // Marks chosen for the next typed text (Mod-b on an empty selection)
-    // survive a remote change.
-    if (state.storedMarks) tr.setStoredMarks(state.storedMarks);
-    if (this.shared.restoring) {
-      const end = Math.min(tr.mapping.map(range.endA), tr.doc.content.size);
-      tr.setSelection(Selection.near(tr.doc.resolve(end), -1));
-    }
-    tr.setMeta(flowstateSyncKey, { remote: true });
-    tr.setMeta('addToHistory', false);
+    this.mirror.adopt(tr.doc);
     this.remoteTarget = tr.doc;
     try {
       this.view.dispatch(tr);
@@ -1283,7 +1735,6 @@ class SyncView {
   destroy() {
     this.destroyed = true;
     this.unobserve();
-    this.unlisten();
   }
 }
 
@@ -1308,15 +1759,14 @@ function deltaLength(delta) {
  * editor's history. A local transaction the Text cannot carry is refused
  * and reported to onError. The Text is the truth: the editor's first
  * content is replaced by the Text's right after the view starts.
- * @param {any} text
- * provider, the Provider syncing the Text's Doc, lets remote changes of
- * formatting alone reach the editor.
+ * Remote changes come through the Text's events, which carry changes of
+ * formatting too: provider plays no part here (flowstatePlugins takes its
+ * presence).
  * @param {any} text
  * @param {{provider?: any, undoManager?: any, onError?: (err: Error) => void}} [options]
  */
 export function flowstateSync(text, options = {}) {
   const shared = {
-    provider: options.provider ?? null,
     undoManager: options.undoManager ?? new UndoManager(text),
     onError: options.onError ?? ((err) => console.error(err)),
     /** Set while undo or redo runs, so that the selection follows the change. */

@@ -25,7 +25,7 @@
 
 import { applyDelta } from './richdelta.js';
 import { UndoManager } from './undo.js';
-import { paletteColor, safeName } from './cursorstyle.js';
+import { safeColor, safeName } from './cursorstyle.js';
 
 /** The character shown for an embed the binding cannot show. */
 export const OBJECT_REPLACEMENT = '\ufffc';
@@ -286,19 +286,11 @@ export function applyToText(text, ops) {
 // Remote cursors.
 
 /**
- * safeColor returns color when it is a CSS hex colour, else a palette
- * colour for the client: it comes from another client and ends up in a
- * style, so nothing else is let through.
- * @param {unknown} color
- * @param {number} clientID
+ * safeColor and safeName are the shared checks of a remote colour and name
+ * (cursorstyle.js), exported for tests. safeColor's six-digit form lets a
+ * selection's tint append an alpha byte: "#abc" + "33" is no colour.
  */
-export function safeColor(color, clientID) {
-  if (typeof color === 'string' && /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/.test(color)) return color;
-  return paletteColor(clientID);
-}
-
-/** safeName is the shared check of a remote name (cursorstyle.js), exported for tests. */
-export { safeName };
+export { safeColor, safeName };
 
 /**
  * The options of a QuillBinding.

@@ -18,8 +18,7 @@ import { flowstatePlugins, redo, undo } from './prosemirror.js';
 
 /**
  * FlowStateCollaboration is the TipTap extension. Options: text (the
- * Text, required), provider (the Provider of its Doc: remote changes of
- * formatting alone reach the editor through it, and its presence is the
+ * Text, required), provider (the Provider of its Doc: its presence is the
  * default one), presence (shares the selection and draws the others'),
  * undoManager (an UndoManager of the Text; the extension makes one without
  * it), onError (called with what the Text cannot carry or show; logs it

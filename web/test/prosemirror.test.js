@@ -11,7 +11,7 @@ import { Schema } from 'prosemirror-model';
 import { schema as basic } from 'prosemirror-schema-basic';
 import { addListNodes } from 'prosemirror-schema-list';
 import { Doc } from '../src/index.js';
-import { SchemaError, applyTextDelta, deltaToDoc, diffDocs, docLength, docPosition, docToDelta, textOffset } from '../src/prosemirror.js';
+import { SchemaError, applyTextDelta, deltaToDoc, diffDocs, docLength, docPosition, docToDelta, forEachUnit, textOffset } from '../src/prosemirror.js';
 
 const tiptap = getSchema([StarterKit, Image]);
 const inlineImages = getSchema([StarterKit, Image.configure({ inline: true })]);
@@ -374,6 +374,43 @@ describe('deltaToDoc on random deltas', () => {
     const ends = last !== undefined && typeof last.insert === 'string' && last.insert.endsWith('\n');
     return { ops, len, ends };
   }
+
+  // The positions as a walk of every block from the start finds them: what
+  // textOffset and docPosition, which skip the blocks before the place by
+  // their cached lengths, must return.
+  const walkedOffset = (d, pos) => {
+    let offset = 0;
+    let found = -1;
+    forEachUnit(d, (u) => {
+      if (found >= 0) return;
+      if (pos <= u.pos) found = offset;
+      else if (pos < u.pos + u.size) found = u.role === 'image' ? offset + 1 : offset + Math.min(pos - u.pos - 1, u.node.content.size);
+      else offset += u.length;
+    });
+    return found >= 0 ? found : offset;
+  };
+  const walkedPosition = (d, offset) => {
+    let start = 0;
+    let found = -1;
+    let last = null;
+    forEachUnit(d, (u) => {
+      if (found >= 0) return;
+      last = u;
+      if (offset < start + u.length) found = u.role === 'image' ? (offset === start ? u.pos : u.pos + u.size) : u.pos + 1 + (offset - start);
+      else start += u.length;
+    });
+    if (found >= 0) return found;
+    return last.role === 'image' ? last.pos + last.size : last.pos + last.size - 1;
+  };
+
+  test('textOffset and docPosition give what a walk from the start gives, at every position', () => {
+    const r = rand(11);
+    for (let i = 0; i < 200; i++) {
+      const d = deltaToDoc(tiptap, randomDelta(r).ops, { onUnsupported: () => {} });
+      for (let pos = 0; pos <= d.content.size; pos++) assert.equal(textOffset(d, pos), walkedOffset(d, pos), `pos ${pos} of ${JSON.stringify(d.toJSON())}`);
+      for (let off = 0; off <= docLength(d) + 1; off++) assert.equal(docPosition(d, off), walkedPosition(d, off), `offset ${off} of ${JSON.stringify(d.toJSON())}`);
+    }
+  });
 
   for (const schema of [['TipTap', tiptap], ['TipTap, inline images', inlineImages], ['prosemirror-schema-basic', basicLists]]) {
     test(`${schema[0]}: what is shown keeps every position, and shown again is the same`, () => {
