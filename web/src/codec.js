@@ -648,6 +648,13 @@ export class VarReader {
     this.end = end;
   }
 
+  /** reset makes the reader read buf[pos, end) instead. */
+  reset(buf, pos, end) {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
+  }
+
   /** more reports whether varints are left. */
   more() {
     return this.pos < this.end;

@@ -169,6 +169,16 @@ export class PendingRanges {
  */
 const MAX_CHAIN = 16;
 
+/** spliceIn inserts the elements of xs into a at index i, in place. */
+function spliceIn(a, i, xs) {
+  const n = xs.length;
+  if (n === 0) return;
+  const old = a.length;
+  for (let k = 0; k < n; k++) a.push(xs[k]); // grows a, keeping it packed (no holes)
+  a.copyWithin(i + n, i, old);
+  for (let k = 0; k < n; k++) a[i + k] = xs[k];
+}
+
 /** ClientState is everything a Doc knows of one client. */
 export class ClientState {
   /** @param {number} id */
@@ -319,11 +329,12 @@ export class ClientState {
         cut.push(it);
       }
     }
-    this.heads = this.heads.slice(0, i + 1).concat(cut, this.heads.slice(i + 1));
-    this.headClocks = this.headClocks.slice(0, i + 1).concat(
-      cut.map((x) => x.clock),
-      this.headClocks.slice(i + 1),
-    );
+    // In place: copying heads, which a large document holds by the
+    // hundred thousand, made each promotion an allocation of its size.
+    const clocks = new Array(cut.length);
+    for (let k = 0; k < cut.length; k++) clocks[k] = cut[k].clock;
+    spliceIn(this.heads, i + 1, cut);
+    spliceIn(this.headClocks, i + 1, clocks);
     this.hint = i + cut.length;
   }
 }
