@@ -517,7 +517,10 @@ export class Doc {
     }
     for (let bi = 0; bi < nb; bi++) {
       const c = curC[bi];
-      for (let i = curI[bi]; i < blocks[bi].to; i++) this.addPending(c, recs[i]);
+      for (let i = curI[bi]; i < blocks[bi].to; i++) {
+        this.addPending(c, recs[i]);
+        recs[i] = null; // held as pending: u must not reuse it
+      }
       curC[bi] = null; // hold no client beyond this update
     }
     for (let di = 0; di < u.nDeletes; di++) {
@@ -642,8 +645,10 @@ export class Doc {
 
   /** endRetry forgets which clients advanced, once retryPending has seen them. */
   endRetry() {
-    for (const c of this.advanced) c.advanced = false;
-    this.advanced.length = 0;
+    const a = this.advanced;
+    if (a.length === 0) return; // nearly always: setting length costs a call
+    for (const c of a) c.advanced = false;
+    a.length = 0;
   }
 
   /** toRetry queues client c for retryPending. */

@@ -171,12 +171,8 @@ const MAX_CHAIN = 16;
 
 /** spliceIn inserts the elements of xs into a at index i, in place. */
 function spliceIn(a, i, xs) {
-  const n = xs.length;
-  if (n === 0) return;
-  const old = a.length;
-  for (let k = 0; k < n; k++) a.push(xs[k]); // grows a, keeping it packed (no holes)
-  a.copyWithin(i + n, i, old);
-  for (let k = 0; k < n; k++) a[i + k] = xs[k];
+  // Spread in slices: an argument list has a bounded length.
+  for (let k = 0; k < xs.length; k += 4096) a.splice(i + k, 0, ...xs.slice(k, k + 4096));
 }
 
 /** ClientState is everything a Doc knows of one client. */

@@ -434,6 +434,11 @@ function rightMode(c, r) {
  */
 export class Record {
   constructor(kind, clock, length, typ) {
+    this.init(kind, clock, length, typ);
+  }
+
+  /** init makes the record a fresh one, as the constructor does (Decoded reuses records). */
+  init(kind, clock, length, typ) {
     this.kind = kind;
     this.clock = clock;
     this.length = length;
@@ -463,9 +468,9 @@ export class Record {
     this.map = null;
   }
 
-  /** piece returns a copy of a text record for the part starting at clock. */
-  piece(clock, length, content) {
-    const p = new Record(KIND_TEXT, clock, length, this.typ);
+  /** piece makes p a copy of this text record for the part starting at clock, and returns it. */
+  piece(p, clock, length, content) {
+    p.init(KIND_TEXT, clock, length, this.typ);
     p.hasLeft = this.hasLeft;
     p.leftClient = this.leftClient;
     p.leftClock = this.leftClock;
@@ -509,6 +514,8 @@ export class Decoded {
     this.version = FORMAT_VERSION;
     /** The clock of the last explicit origin read (explicitID). */
     this.idClock = 0;
+    /** A record to copy a text record into while it is cut into pieces. */
+    this.whole = new Record(KIND_TEXT, 0, 0, -1);
     this.reader = new Reader(EMPTY);
     this.vr = new VarReader(EMPTY, 0, 0);
   }
@@ -520,8 +527,8 @@ export class Decoded {
    * them: the next update nearly always names the same ones.
    */
   release() {
+    // The records stay, to be reused by the next update (takeRecord).
     if (this.nRecs > RELEASE_ABOVE) this.recs = [];
-    else this.recs.fill(null, 0, this.nRecs);
     if (this.nBlocks > RELEASE_ABOVE) this.blocks = [];
     if (this.nRanges > RELEASE_ABOVE) this.ranges = [];
     if (this.nDeletes > RELEASE_ABOVE) this.deletes = [];
@@ -556,6 +563,19 @@ export class Decoded {
     const r = this.recs[lo];
     return r.kind === KIND_TEXT ? r.typ : -1;
   }
+}
+
+/**
+ * takeRecord returns a fresh record for the next element of u.recs: the one
+ * a previous update left in that element when there is one, which saves
+ * allocating a record per keystroke. The caller stores it there (Doc.apply
+ * takes out of u.recs the records it keeps, those that wait as pending).
+ */
+function takeRecord(u, kind, clock, length, typ) {
+  const r = u.recs[u.nRecs];
+  if (r === undefined || r === null) return new Record(kind, clock, length, typ);
+  r.init(kind, clock, length, typ);
+  return r;
 }
 
 /**
@@ -777,7 +797,8 @@ function decodeBlock(u, r, b, i) {
       if (kind === REC_SKIP) {
         if (p >= MAX_CLOCK - clock) throw vr.error('clock past 2^53'); // clock + p + 1 > 2^53, without rounding
         const sn = p + 1;
-        recs[u.nRecs++] = new Record(KIND_SKIP, clock, sn, -1);
+        const skip = takeRecord(u, KIND_SKIP, clock, sn, -1); // before nRecs moves
+        recs[u.nRecs++] = skip;
         clock += sn;
         continue;
       }
@@ -820,7 +841,7 @@ function decodeBlock(u, r, b, i) {
     // A text record.
     if (typ < 0 || types[typ].kind !== TYPE_TEXT) throw vr.error('text record outside a text');
     if (n > MAX_CLOCK - clock) throw vr.error('clock past 2^53');
-    const rec = new Record(KIND_TEXT, clock, n, typ);
+    let rec = takeRecord(u, KIND_TEXT, clock, n, typ);
     decodeOrigins(u, vr, lm, rm, rec, client);
     // Split the run where this update's delete set starts or stops
     // deleting it; only the live parts carry text (FORMAT.md §4.6).
@@ -834,6 +855,8 @@ function decodeBlock(u, r, b, i) {
       tpos += k;
       recs[u.nRecs++] = rec;
     } else {
+      // The pieces take the elements of recs from rec's on: rec is copied out first.
+      rec = rec.piece(u.whole, clock, n, null);
       let first = true;
       for (let k = clock; k < end; ) {
         let stop;
@@ -849,7 +872,7 @@ function decodeBlock(u, r, b, i) {
           content = text.slice(tpos, tpos + units);
           tpos += units;
         }
-        const part = rec.piece(k, stop - k, content);
+        const part = rec.piece(takeRecord(u, KIND_TEXT, k, stop - k, typ), k, stop - k, content);
         if (!first) {
           part.hasLeft = true;
           part.leftClient = client;
@@ -943,7 +966,7 @@ function decodeRich(u, vr, r, b, p, clock, typ, client, dead, nEntries) {
   if (sub !== REC_START - RICH_BASE && ex !== 0) throw vr.error('expand rule on a record other than a start anchor');
   if (ex > 1) throw vr.error(`reserved expand rule ${ex}`);
   if (clock >= MAX_CLOCK) throw vr.error('clock past 2^53');
-  const rec = new Record(KIND_TEXT, clock, 1, typ);
+  const rec = takeRecord(u, KIND_TEXT, clock, 1, typ);
   rec.rich = [0, RICH_START, RICH_END, RICH_EMBED][sub];
   rec.expand = ex;
   decodeOrigins(u, vr, lm, rm, rec, client);
