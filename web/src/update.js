@@ -521,13 +521,13 @@ export class Decoded {
   }
 
   /**
-   * release lets go of what the last update referred to (its records and
-   * its bytes), keeping the arrays unless they grew large, as a snapshot's
-   * do. The type entries keep their names and the Text or Map resolved for
-   * them: the next update nearly always names the same ones.
+   * release lets go of the last update's bytes, and of its arrays if they
+   * grew large, as a snapshot's do. Otherwise the arrays stay with their
+   * records, which the next update reuses (takeRecord), and the type
+   * entries keep their names and the Text or Map resolved for them: the
+   * next update nearly always names the same ones.
    */
   release() {
-    // The records stay, to be reused by the next update (takeRecord).
     if (this.nRecs > RELEASE_ABOVE) this.recs = [];
     if (this.nBlocks > RELEASE_ABOVE) this.blocks = [];
     if (this.nRanges > RELEASE_ABOVE) this.ranges = [];
@@ -691,9 +691,10 @@ export function decodeUpdate(b, u = new Decoded()) {
 
 /**
  * sameASCII reports whether the str at r's position holds exactly the
- * ASCII string s, without moving r: then the caller can take s instead of
- * decoding a copy. Anything else (another length, non-ASCII, no str
- * header of one byte) answers false, and the caller decodes as usual.
+ * ASCII string s, and if so moves r past it: then the caller can take s
+ * instead of decoding a copy. Anything else (another length, non-ASCII, no
+ * str header of one byte) answers false without moving r, and the caller
+ * decodes as usual.
  */
 function sameASCII(r, s) {
   const b = r.buf;
