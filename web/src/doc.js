@@ -81,6 +81,8 @@ export class Doc {
     if (!isClientID(id)) throw new RangeError(`crdt: client ID must be an integer in [0, ${MAX_CLIENT_ID}]`);
     /** @type {Map<number, ClientState>} */
     this.clients = new Map();
+    /** The state known last returned. @type {ClientState | null} */
+    this.lastClient = null;
     /** @type {Map<string, Text>} */
     this.texts = new Map();
     /** @type {Map<string, SharedMap>} */
@@ -189,9 +191,24 @@ export class Doc {
     this.foreignOwn = false;
   }
 
+  /**
+   * known returns the state of client id, or undefined if the document
+   * knows nothing of it. The last answer is kept: the lookups of an update
+   * (its blocks, the origins of its records) nearly all name one client,
+   * and clients are never forgotten.
+   * @returns {ClientState | undefined}
+   */
+  known(id) {
+    const last = this.lastClient;
+    if (last !== null && last.id === id) return last;
+    const c = this.clients.get(id);
+    if (c !== undefined) this.lastClient = c;
+    return c;
+  }
+
   /** client returns the state of client id, creating it if needed. */
   client(id) {
-    let c = this.clients.get(id);
+    let c = this.known(id);
     if (c === undefined) {
       c = new ClientState(id);
       this.clients.set(id, c);
@@ -687,7 +704,7 @@ export class Doc {
   blocker(c, r) {
     if (r.clock > c.next || r.kind !== KIND_TEXT) return c.id;
     if (r.hasLeft) {
-      const lc = this.clients.get(r.leftClient);
+      const lc = this.known(r.leftClient);
       if (lc === undefined || r.leftClock >= lc.next) return r.leftClient;
     }
     return r.rightClient;
@@ -713,7 +730,7 @@ export class Doc {
     const at = this.curI;
     for (let bi = 0; bi < nb; bi++) {
       const b = blocks[bi];
-      next[bi] = this.clients.get(b.client)?.next ?? 0;
+      next[bi] = this.known(b.client)?.next ?? 0;
       at[bi] = b.from;
     }
     const recs = u.recs;
@@ -721,7 +738,7 @@ export class Doc {
       progress = false;
       for (let bi = 0; bi < nb; bi++) {
         const b = blocks[bi];
-        const c = this.clients.get(b.client);
+        const c = this.known(b.client);
         if (c !== undefined && c.pending.length > 0) continue; // waits behind older pending records
         for (; at[bi] < b.to; at[bi]++) {
           const r = recs[at[bi]];
@@ -740,7 +757,7 @@ export class Doc {
     let cost = 0;
     for (let bi = 0; bi < nb; bi++) {
       const b = blocks[bi];
-      const c = this.clients.get(b.client);
+      const c = this.known(b.client);
       for (let k = at[bi]; k < b.to; k++) {
         // Types are not resolved yet: a record that differs from a held
         // one only by its type is taken for a duplicate.
@@ -750,7 +767,7 @@ export class Doc {
     }
     for (let di = 0; di < u.nDeletes; di++) {
       const dc = u.deletes[di];
-      const pd = this.clients.get(dc.client)?.pendingDeletes ?? null;
+      const pd = this.known(dc.client)?.pendingDeletes ?? null;
       const known = this.clockIn(blocks, nb, next, dc.client);
       for (let k = dc.from; k < dc.to; k += 2) {
         const end = u.ranges[k + 1];
@@ -769,7 +786,7 @@ export class Doc {
   clockIn(blocks, nb, next, id) {
     const i = searchBlocks(blocks, nb, id);
     if (i >= 0) return next[i];
-    return this.clients.get(id)?.next ?? 0;
+    return this.known(id)?.next ?? 0;
   }
 
   /**
@@ -799,12 +816,12 @@ export class Doc {
         let rc = null;
         let rk = 0;
         if (r.hasLeft) {
-          lc = this.clients.get(r.leftClient);
+          lc = this.known(r.leftClient);
           if (lc === undefined || r.leftClock >= lc.next) return BLOCKED;
           lk = r.leftClock;
         }
         if (r.hasRight) {
-          rc = this.clients.get(r.rightClient);
+          rc = this.known(r.rightClient);
           if (rc === undefined || r.rightClock >= rc.next) return BLOCKED;
           rk = r.rightClock;
         }
@@ -872,13 +889,13 @@ export class Doc {
   validate(u) {
     for (let bi = 0; bi < u.nBlocks; bi++) {
       const b = u.blocks[bi];
-      const c = this.clients.get(b.client);
+      const c = this.known(b.client);
       if (c === undefined) continue;
       for (let i = b.from; i < b.to; i++) this.checkHistory(u, c, u.recs[i]);
     }
     for (let bi = 0; bi < u.nBlocks; bi++) {
       const b = u.blocks[bi];
-      const c = this.clients.get(b.client);
+      const c = this.known(b.client);
       const known = c === undefined ? 0 : c.next;
       for (let i = b.from; i < b.to; i++) {
         const r = u.recs[i];
@@ -939,7 +956,7 @@ export class Doc {
    */
   originOK(u, has, client, clock, typ) {
     if (!has) return true;
-    const c = this.clients.get(client);
+    const c = this.known(client);
     if (c !== undefined && clock < c.next) {
       const it = c.find(clock);
       // Only an existing text can hold it; look it up without creating it.
