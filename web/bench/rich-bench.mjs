@@ -7,7 +7,7 @@
 //
 // Usage (from web/):
 //   node --expose-gc bench/rich-bench.mjs [--trace automerge-paper] [--runs 5]
-//        [--libs flowstate,yjs] [--dir ../../shared/traces]
+//        [--libs flowstate,yjs] [--observe 0|1] [--dir ../../shared/traces]
 //
 // Per library and workload (plain, rich), as the median of --runs runs of
 // the process's CPU time (user + system, GC threads included):
@@ -22,6 +22,9 @@
 //   snapshot the full state's size in bytes, and its encode time.
 //   load     decoding the snapshot into a fresh doc.
 //   delta    reading the formatted text (Text.toDelta, Y.Text.toDelta).
+//   observed with --observe 1: merge with an observer on the text, whose
+//            events carry attributes (FlowState only; Go:
+//            BenchmarkRichMergeObserved).
 // Both libraries get the same ranges: a seeded generator draws them from
 // the text's length, which is the same in both. Every path's final text
 // is checked against the trace's endContent.
@@ -38,7 +41,7 @@ const KEYS = ['bold', 'italic', 'link', 'comment'];
 const EVERY = 50;
 
 function parseArgs(argv) {
-  const o = { trace: 'automerge-paper', runs: 5, libs: 'flowstate,yjs', dir: resolve(HERE, '..', '..', '..', 'shared', 'traces') };
+  const o = { trace: 'automerge-paper', runs: 5, libs: 'flowstate,yjs', observe: '0', dir: resolve(HERE, '..', '..', '..', 'shared', 'traces') };
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i].replace(/^--/, '');
     if (!(k in o)) throw new Error(`unknown flag ${argv[i]}`);
@@ -134,6 +137,14 @@ async function adapters(libs) {
           for (let i = 0; i < updates.length; i++) d.apply(updates[i]);
           return d;
         },
+        mergeObserved(updates) {
+          const d = new Doc({ clientID: 2 });
+          let events = 0;
+          d.getText('text').observe(() => events++);
+          for (let i = 0; i < updates.length; i++) d.apply(updates[i]);
+          if (events === 0) throw new Error('no events');
+          return d;
+        },
         encode: (doc) => doc.snapshot(),
         load(bytes) {
           const d = new Doc({ clientID: 3 });
@@ -198,7 +209,7 @@ async function main() {
   const trace = loadTrace(o.dir, o.trace);
   const libs = await adapters(o.libs.split(','));
   const cases = [];
-  for (const l of libs) for (const rich of [false, true]) cases.push({ l, rich, name: `${l.name} ${rich ? 'rich' : 'plain'}`, local: [], merge: [], encode: [], load: [], delta: [] });
+  for (const l of libs) for (const rich of [false, true]) cases.push({ l, rich, name: `${l.name} ${rich ? 'rich' : 'plain'}`, local: [], merge: [], observed: [], encode: [], load: [], delta: [] });
   console.log(`trace ${o.trace}: ${trace.txns.length} transactions, a format every ${EVERY} edits in the rich runs; node ${process.version}; ${o.runs} runs`);
   // The cases take turns run by run, so that machine noise hits all alike.
   for (let run = 0; run < o.runs; run++) {
@@ -214,6 +225,11 @@ async function main() {
       const [tm, merged] = timeIt(() => l.merge(c.updates));
       check(`${c.name} merge`, l.text(merged), trace.endContent);
       c.merge.push(tm);
+      if (o.observe !== '0' && l.mergeObserved) {
+        const [to, observed] = timeIt(() => l.mergeObserved(c.updates));
+        check(`${c.name} observed merge`, l.text(observed), trace.endContent);
+        c.observed.push(to);
+      }
       const [te, snap] = timeIt(() => l.encode(out.doc));
       c.encode.push(te);
       c.snapshotBytes = snap.length;
@@ -229,6 +245,7 @@ async function main() {
     case: c.name,
     'local ms': +median(c.local).toFixed(1),
     'merge ms': +median(c.merge).toFixed(1),
+    ...(c.observed.length > 0 ? { 'observed merge ms': +median(c.observed).toFixed(1) } : {}),
     'snapshot bytes': c.snapshotBytes,
     'encode ms': +median(c.encode).toFixed(1),
     'load ms': +median(c.load).toFixed(1),

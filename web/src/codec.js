@@ -447,9 +447,9 @@ export class Reader {
       if (hi > 0x200000 || (hi === 0x200000 && lo > 0)) return Infinity;
       return hi * TWO32 + lo;
     }
-    let v = 0;
-    for (const end = p + n; p < end; p++) v = v * 256 + b[p];
-    return v;
+    if (n === 4) return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+    if (n === 2) return (b[p] << 8) | b[p + 1];
+    return b[p]; // n is 1, 2, 4 or 8
   }
 
   /** count checks a length read from a header against the bytes left. */
@@ -643,6 +643,13 @@ export class VarReader {
    * @param {number} end
    */
   constructor(buf, pos, end) {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
+  }
+
+  /** reset makes the reader read buf[pos, end) instead. */
+  reset(buf, pos, end) {
     this.buf = buf;
     this.pos = pos;
     this.end = end;

@@ -75,8 +75,21 @@ class Leaf {
     this.t = t;
     /** minLeft bounds the left origins of the items, for the conflict scan. @type {Bound} */
     this.minLeft = UNKNOWN;
+    /** The anchors among items, in order; listed again when anchorsStale (leafAnchors). @type {Item[]} */
+    this.anchors = NO_ITEMS;
+    this.anchorsStale = false;
+    /**
+     * opens are the start anchors of the marks open where the leaf starts,
+     * valid while opensGen equals the text's anchorGen (Text.opensAt).
+     * @type {Item[]}
+     */
+    this.opens = NO_ITEMS;
+    this.opensGen = 0;
   }
 }
+
+/** An empty list of items, shared. */
+const NO_ITEMS = [];
 
 /**
  * A Node is an inner node of a Text's tree: the nodes of the lowest level
@@ -289,6 +302,8 @@ export class Text {
     this.rich = false;
     /** The anchors placed during a transaction, when observed. @type {Set<Item>} */
     this.newAnchors = new Set();
+    /** anchorGen counts the anchors placed, so that the marks open at the start of a leaf are cached until the next (opensAt). */
+    this.anchorGen = 0;
   }
 
   /** The length of the text in UTF-16 code units, like `toString().length`. */
@@ -864,6 +879,7 @@ export class Text {
       this.lowerBounds(lf, { state: AT, c: it.leftClient, k: it.leftClock, at: null });
     }
     it.leaf = lf;
+    if (it.rich >= RICH_START) lf.anchorsStale = true;
     if (i === lf.items.length) lf.items.push(it);
     else lf.items.splice(i, 0, it);
     if (!it.deleted && it.content.length > 0) this.addVisible(lf, it.content.length);
@@ -895,6 +911,7 @@ export class Text {
       if (!it.deleted) nl.visible += it.content.length;
     }
     lf.visible -= nl.visible;
+    if (lf.anchors.length > 0 || lf.anchorsStale) lf.anchorsStale = nl.anchorsStale = true;
     // lf keeps its bound: it only lost items; nl's is computed when needed.
     // The nodes above hold the same items as before, so theirs stay.
     nl.prev = lf;
@@ -1151,6 +1168,7 @@ export class Text {
       c.next++;
       c.addHead(it);
       this.insertItem(lf, i, it, leftItem === null ? null : leftItem.leaf);
+      if (rich >= RICH_START) this.anchorGen++;
       if (rich === RICH_EMBED && content !== null && this.observers.length > 0) this.recordInsert(this.posOf(it), content);
       if (rich >= RICH_START && this.observers.length > 0) {
         if (this.changes.length === 0 && this.newAnchors.size === 0) this.doc.txn.texts.push(this);
@@ -1481,22 +1499,37 @@ export class Text {
    * transaction on a rich text (Go: Text.annotate, RICH.md §R7): inserts
    * get the attributes they have now and embeds their value; when the
    * transaction placed anchors, retains get the changes of formatting of
-   * the positions they keep. One walk with two resolvers: one sees every
-   * anchor, the other only those placed before the transaction.
+   * the positions they keep. It reads the text from the first insert or
+   * new anchor to the end of the last change (attrRuns), not from its
+   * start: an event costs what changed, not the length of the text.
    */
   annotate(delta) {
-    // [units, item, formatting now, formatting before] of each live item.
-    const runs = [];
-    const now = new Resolver();
-    const was = new Resolver();
-    for (let lf = this.first; lf !== null; lf = lf.next) {
-      for (const it of lf.items) {
-        if (it.rich >= RICH_START) {
-          now.anchor(it);
-          if (!this.newAnchors.has(it)) was.anchor(it);
-        } else if (!it.deleted) runs.push([it.content.length, it, now.current(), was.current()]);
+    const full = this.newAnchors.size > 0;
+    const first = delta.findIndex((op) => op.insert !== undefined);
+    if (first < 0 && !full) return delta; // deletions only
+    let from = -1;
+    let end = 0;
+    for (let i = 0; i < delta.length; i++) {
+      if (i === first) from = end;
+      end += (delta[i].retain ?? 0) + (delta[i].insert?.length ?? 0);
+    }
+    let lf = null;
+    let p = 0;
+    if (from >= 0) {
+      lf = this.leafAt(from);
+      p = this.curPos;
+    }
+    if (full) {
+      let a = null; // the first new anchor
+      for (const it of this.newAnchors) {
+        if (a === null || leafKey(it.leaf) < leafKey(a.leaf) || (it.leaf === a.leaf && indexIn(it) < indexIn(a))) a = it;
+      }
+      if (lf === null || leafKey(a.leaf) < leafKey(lf)) {
+        lf = a.leaf;
+        p = this.leafStart(lf);
       }
     }
+    const runs = this.attrRuns(lf, p, end);
     const out = []; // [op, attrs]
     const push = (op, attrs) => {
       const last = out[out.length - 1];
@@ -1506,23 +1539,32 @@ export class Text {
     };
     let ri = 0;
     let used = 0;
-    // take consumes n units of the text as it is now, piece by piece.
+    // take consumes n units of the text as it is now, run by run.
     const take = (n, fn) => {
-      for (; n > 0 && ri < runs.length; ri++, used = 0) {
+      while (n > 0 && ri < runs.length) {
         const r = runs[ri];
-        const k = Math.min(n, r[0] - used);
-        fn(r, k, used);
+        const k = Math.min(n, r.n - used);
+        fn(r, k);
         n -= k;
-        if ((used += k) < r[0]) return;
+        if ((used += k) === r.n) {
+          ri++;
+          used = 0;
+        }
       }
     };
-    const retain = (r, k) => push({ retain: k }, changedAttrs(r[3], r[2]));
+    const retain = (r, k) => push({ retain: k }, full ? changedAttrs(r.was, r.now) : NO_ITEMS);
     for (const op of delta) {
-      if (op.delete !== undefined) push(op, []);
+      if (op.delete !== undefined) push(op, NO_ITEMS);
       else if (op.retain !== undefined) take(op.retain, retain);
-      else take(op.insert.length, (r, k, at) => push(r[1].rich === RICH_EMBED ? { e: r[1] } : { insert: r[1].content.slice(at, at + k) }, r[2]));
+      else {
+        let s = op.insert;
+        take(s.length, (r, k) => {
+          push(r.embed !== null ? { e: r.embed } : { insert: s.slice(0, k) }, r.now);
+          s = s.slice(k);
+        });
+      }
     }
-    take(this.len, retain);
+    if (full) take(this.len, retain);
     for (let last; (last = out[out.length - 1]) !== undefined && last[0].retain !== undefined && last[1].length === 0; ) out.pop();
     return out.map(([op, attrs]) => {
       if (op.e) op = { insert: embedValue(op.e) };
@@ -1531,6 +1573,99 @@ export class Text {
     });
   }
 
+  /**
+   * attrRuns returns the formatting of the text's visible units after the
+   * transaction, from the start of leaf lf (at position p) on, as runs
+   * {n, now, was, embed}: one walk with two resolvers, one seeing every
+   * anchor, the other only those there before the transaction (anchors
+   * never move or go, so the old formatting of a kept position is what the
+   * old anchors give). No anchor placed in the transaction may precede lf.
+   * The walk ends at position end once it has passed every new anchor and
+   * the two resolvers agree again: the formatting after that did not
+   * change (Go: Text.attrRuns).
+   */
+  attrRuns(lf, p, end) {
+    const now = new Resolver();
+    const was = new Resolver();
+    for (const s of this.opensAt(lf)) {
+      now.anchor(s);
+      was.anchor(s);
+    }
+    const out = [];
+    if (p > 0) out.push({ n: p, now: NO_ITEMS, was: NO_ITEMS, embed: null }); // kept units before lf
+    const na = this.newAnchors;
+    let seen = 0; // new anchors passed
+    let diverged = 0; // marks open in one resolver only
+    for (; lf !== null; lf = lf.next) {
+      for (const it of lf.items) {
+        if (p >= end && seen === na.size && diverged === 0) return out;
+        if (it.rich >= RICH_START) {
+          now.anchor(it);
+          if (!na.has(it)) {
+            was.anchor(it);
+            continue;
+          }
+          seen++;
+          if (it.rich === RICH_START) diverged++;
+          else if (na.has(it.entry)) diverged--; // closes a mark the transaction opened
+          else diverged++; // closes, in now only, a mark opened before
+          continue;
+        }
+        if (it.deleted) continue;
+        const v = it.content.length;
+        if (v === 0) continue;
+        p += v;
+        const r = { n: v, now: now.current(), was: was.current(), embed: it.rich === RICH_EMBED ? it : null };
+        const k = out.length;
+        if (r.embed === null && k > 0 && out[k - 1].embed === null && attrsEqual(out[k - 1].now, r.now) && attrsEqual(out[k - 1].was, r.was)) {
+          out[k - 1].n += v;
+          continue;
+        }
+        out.push(r);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * leafAt returns the leaf holding visible position from, or the last
+   * leaf at the end of the text, and leaves where it starts in curPos.
+   */
+  leafAt(from) {
+    if (from >= this.len) {
+      this.leafStart(this.last);
+      return this.last;
+    }
+    return this.seekLeaf(from);
+  }
+
+  /**
+   * opensAt returns the start anchors of the marks open where lf starts:
+   * started before it and not ended. Each leaf caches its list; placing an
+   * anchor anywhere makes every cache stale, and a stale one is computed
+   * from the nearest leaf before it whose cache holds, adding and removing
+   * the anchors of the leaves between (Go: Text.opensAt). Resolving
+   * formatting at a position thus costs a lookup, not a walk from the
+   * start of the text, while no anchor comes.
+   * @param {Leaf} lf
+   * @returns {Item[]}
+   */
+  opensAt(lf) {
+    const chain = [];
+    let p = lf;
+    while (p !== null && p.opensGen !== this.anchorGen) {
+      chain.push(p);
+      p = p.prev;
+    }
+    let opens = p !== null ? nextOpens(p.opens, leafAnchors(p)) : NO_ITEMS; // open where the earliest stale leaf starts
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const l = chain[i];
+      l.opens = opens;
+      l.opensGen = this.anchorGen;
+      if (i > 0) opens = nextOpens(opens, leafAnchors(l));
+    }
+    return lf.opens;
+  }
 
   recordInsert(pos, s) {
     this.record({ pos, insert: s, delete: 0 });
@@ -1557,6 +1692,32 @@ export class Text {
     const ev = { delta, local };
     notify(this.observers, ev, this.doc.onObserverError);
   }
+}
+
+/** leafAnchors returns the anchors of lf, in order. @param {Leaf} lf */
+function leafAnchors(lf) {
+  if (lf.anchorsStale) {
+    lf.anchors = lf.items.filter((it) => it.rich >= RICH_START);
+    lf.anchorsStale = false;
+  }
+  return lf.anchors;
+}
+
+/**
+ * nextOpens returns the open start anchors after anchors, given those open
+ * before them; opens itself is not changed.
+ */
+function nextOpens(opens, anchors) {
+  if (anchors.length === 0) return opens;
+  const out = opens.slice();
+  for (const a of anchors) {
+    if (a.rich === RICH_START) out.push(a);
+    else {
+      const i = out.indexOf(a.entry); // an end anchor's entry is its start anchor
+      if (i >= 0) out.splice(i, 1);
+    }
+  }
+  return out;
 }
 
 /**

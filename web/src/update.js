@@ -42,6 +42,10 @@ const RIGHT_EXPLICIT = 3; // client index and clock
 const TYPE_TEXT = 0;
 const TYPE_MAP = 1;
 
+/** Decoded lets go of arrays longer than this when released. */
+const RELEASE_ABOVE = 1024;
+const EMPTY = new Uint8Array(0);
+
 /**
  * header returns low + m·2^bits, as a number while that is exact and as a
  * BigInt past 2^53 (only a record of a 2^46-long run gets there).
@@ -430,6 +434,11 @@ function rightMode(c, r) {
  */
 export class Record {
   constructor(kind, clock, length, typ) {
+    this.init(kind, clock, length, typ);
+  }
+
+  /** init makes the record a fresh one, as the constructor does (Decoded reuses records). */
+  init(kind, clock, length, typ) {
     this.kind = kind;
     this.clock = clock;
     this.length = length;
@@ -459,9 +468,9 @@ export class Record {
     this.map = null;
   }
 
-  /** piece returns a copy of a text record for the part starting at clock. */
-  piece(clock, length, content) {
-    const p = new Record(KIND_TEXT, clock, length, this.typ);
+  /** piece makes p a copy of this text record for the part starting at clock, and returns it. */
+  piece(p, clock, length, content) {
+    p.init(KIND_TEXT, clock, length, this.typ);
     p.hasLeft = this.hasLeft;
     p.leftClient = this.leftClient;
     p.leftClock = this.leftClock;
@@ -473,23 +482,61 @@ export class Record {
   }
 }
 
-/** Decoded is an update decoded into plain values. */
+/**
+ * Decoded is an update decoded into plain values. A Doc reuses one for
+ * every update it applies (its arrays, and the entries of types, deletes
+ * and blocks, are overwritten in place), so that applying a keystroke's
+ * update allocates little more than its records: the counts nTypes,
+ * nClients, nDeletes, nRanges, nBlocks and nRecs say how much of each array
+ * holds this update.
+ */
 export class Decoded {
   constructor() {
     /** @type {Array<{kind: number, name: string, text: any, map: any}>} */
     this.types = [];
+    this.nTypes = 0;
     /** @type {number[]} */
     this.clients = [];
+    this.nClients = 0;
     /** @type {Array<{client: number, from: number, to: number}>} ranges[from, to) as flat pairs */
     this.deletes = [];
+    this.nDeletes = 0;
     /** @type {number[]} delete ranges, flat [start, end, …] */
     this.ranges = [];
+    this.nRanges = 0;
     /** @type {Array<{client: number, from: number, to: number, start: number, end: number, textType: number}>} */
     this.blocks = [];
+    this.nBlocks = 0;
     /** @type {Record[]} */
     this.recs = [];
+    this.nRecs = 0;
     /** The update's format version: FORMAT_VERSION or RICH_VERSION. */
     this.version = FORMAT_VERSION;
+    /** The clock of the last explicit origin read (explicitID). */
+    this.idClock = 0;
+    /** A record to copy a text record into while it is cut into pieces. */
+    this.whole = new Record(KIND_TEXT, 0, 0, -1);
+    this.reader = new Reader(EMPTY);
+    this.vr = new VarReader(EMPTY, 0, 0);
+  }
+
+  /**
+   * release lets go of the last update's bytes, and of its arrays if they
+   * grew large, as a snapshot's do. Otherwise the arrays stay with their
+   * records, which the next update reuses (takeRecord), and the type
+   * entries keep their names and the Text or Map resolved for them: the
+   * next update nearly always names the same ones.
+   */
+  release() {
+    if (this.nRecs > RELEASE_ABOVE) this.recs = [];
+    if (this.nBlocks > RELEASE_ABOVE) this.blocks = [];
+    if (this.nRanges > RELEASE_ABOVE) this.ranges = [];
+    if (this.nDeletes > RELEASE_ABOVE) this.deletes = [];
+    if (this.nClients > RELEASE_ABOVE) this.clients = [];
+    if (this.nTypes > RELEASE_ABOVE) this.types = [];
+    this.nTypes = this.nClients = this.nDeletes = this.nRanges = this.nBlocks = this.nRecs = 0;
+    this.reader.buf = EMPTY;
+    this.vr.buf = EMPTY;
   }
 
   /**
@@ -500,8 +547,10 @@ export class Decoded {
   textTypeOf(client, clock) {
     // Blocks are sorted by client and records by clock: validation asks
     // once per record, so both are binary searches.
-    const b = this.blocks[searchClient(this.blocks, client)];
-    if (b === undefined || b.client !== client || clock < b.start || clock >= b.end) return -2;
+    const i = searchClient(this.blocks, this.nBlocks, client);
+    if (i === this.nBlocks) return -2;
+    const b = this.blocks[i];
+    if (b.client !== client || clock < b.start || clock >= b.end) return -2;
     if (b.textType >= 0) return b.textType;
     let lo = b.from;
     let hi = b.to - 1;
@@ -517,14 +566,29 @@ export class Decoded {
 }
 
 /**
- * searchClient returns the index of the first element of a, sorted by its
- * client field, whose client is not below client.
+ * takeRecord returns a fresh record for the next element of u.recs: the one
+ * a previous update left in that element when there is one, which saves
+ * allocating a record per keystroke. The caller stores it there (Doc.apply
+ * takes out of u.recs the records it keeps, those that wait as pending).
+ */
+function takeRecord(u, kind, clock, length, typ) {
+  const r = u.recs[u.nRecs];
+  if (r === undefined || r === null) return new Record(kind, clock, length, typ);
+  r.init(kind, clock, length, typ);
+  return r;
+}
+
+/**
+ * searchClient returns the index of the first of the n first elements of
+ * a, sorted by their client field, whose client is not below client (n if
+ * none).
  * @param {Array<{client: number}>} a
+ * @param {number} n
  * @param {number} client
  */
-function searchClient(a, client) {
+function searchClient(a, n, client) {
   let lo = 0;
-  let hi = a.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (a[mid].client < client) lo = mid + 1;
@@ -536,12 +600,15 @@ function searchClient(a, client) {
 /**
  * decodeUpdate decodes an update (FORMAT.md §4), checking every rule a
  * decoder must enforce; it throws a DecodeError at the first violation.
+ * It decodes into u when given (which must not be in use: see Decoded).
  * @param {Uint8Array} b
+ * @param {Decoded} [u]
  * @returns {Decoded}
  */
-export function decodeUpdate(b) {
-  const u = new Decoded();
-  const r = new Reader(b);
+export function decodeUpdate(b, u = new Decoded()) {
+  const r = u.reader;
+  r.buf = b;
+  r.pos = 0;
   const n = r.arrayLen();
   if (n !== 5) throw r.error(`an update is an array of 5 elements, not ${n}`);
   const v = r.uint(2 ** 32);
@@ -549,49 +616,71 @@ export function decodeUpdate(b) {
   u.version = v;
   // Types.
   const nt = r.arrayLen();
+  const types = u.types;
   for (let i = 0; i < nt; i++) {
     r.tuple(2, 'a type [kind, name]');
     const kind = r.uint(TYPE_MAP);
-    const name = r.str();
+    // The entry this Decoded held at i keeps its name string and resolved
+    // type when the update names the same type there again.
+    const old = i < types.length ? types[i] : null;
+    const name = old !== null && old.kind === kind && sameASCII(r, old.name) ? old.name : r.str();
     if (name.length > MAX_NAME_BYTES / 3 && utf8Length(name) > MAX_NAME_BYTES) {
       throw r.error(`type name longer than ${MAX_NAME_BYTES} bytes`);
     }
     if (i > 0) {
-      const p = u.types[i - 1];
+      const p = types[i - 1];
       if (p.kind > kind || (p.kind === kind && compareCodePoints(p.name, name) >= 0)) throw r.error('types not sorted');
     }
-    u.types.push({ kind, name, text: null, map: null });
+    if (old === null) types.push({ kind, name, text: null, map: null });
+    else if (old.name !== name || old.kind !== kind) {
+      old.kind = kind;
+      old.name = name;
+      old.text = null;
+      old.map = null;
+    }
+    u.nTypes = i + 1;
   }
   // Clients.
   const nc = r.arrayLen();
+  const clients = u.clients;
   for (let i = 0; i < nc; i++) {
     const c = r.clientID();
-    if (i > 0 && c <= u.clients[i - 1]) throw r.error('clients not in ascending order');
-    u.clients.push(c);
+    if (i > 0 && c <= clients[i - 1]) throw r.error('clients not in ascending order');
+    clients[i] = c;
+    u.nClients = i + 1;
   }
   // Deletes.
   const nd = r.arrayLen();
+  const ranges = u.ranges;
   for (let i = 0; i < nd; i++) {
     r.tuple(2, 'a delete entry [client, ranges]');
     const client = clientAt(u, r);
     if (i > 0 && client <= u.deletes[i - 1].client) throw r.error('delete entries not in ascending client order');
     const len = r.raw(false);
-    const vr = new VarReader(b, r.pos - len, r.pos);
-    const from = u.ranges.length;
+    const vr = u.vr;
+    vr.reset(b, r.pos - len, r.pos);
+    const from = u.nRanges;
     let prev = 0;
     while (vr.more()) {
       const gap = vr.next(MAX_CLOCK);
       const ln = vr.next(MAX_CLOCK);
-      if (ln === 0 || (u.ranges.length > from && gap === 0)) throw vr.error('empty or unmerged delete range');
+      if (ln === 0 || (u.nRanges > from && gap === 0)) throw vr.error('empty or unmerged delete range');
       // Compared before adding: past 2^53 a sum of numbers rounds, and
       // could come out at 2^53 exactly.
       if (gap > MAX_CLOCK - prev || ln > MAX_CLOCK - (prev + gap)) throw vr.error('delete range past 2^53');
       const start = prev + gap;
-      u.ranges.push(start, start + ln);
+      ranges[u.nRanges++] = start;
+      ranges[u.nRanges++] = start + ln;
       prev = start + ln;
     }
-    if (u.ranges.length === from) throw r.error('delete entry with no ranges');
-    u.deletes.push({ client, from, to: u.ranges.length });
+    if (u.nRanges === from) throw r.error('delete entry with no ranges');
+    if (i < u.deletes.length) {
+      const d = u.deletes[i];
+      d.client = client;
+      d.from = from;
+      d.to = u.nRanges;
+    } else u.deletes.push({ client, from, to: u.nRanges });
+    u.nDeletes = i + 1;
   }
   // Blocks.
   const nb = r.arrayLen();
@@ -600,19 +689,41 @@ export function decodeUpdate(b) {
   return u;
 }
 
+/**
+ * sameASCII reports whether the str at r's position holds exactly the
+ * ASCII string s, and if so moves r past it: then the caller can take s
+ * instead of decoding a copy. Anything else (another length, non-ASCII, no
+ * str header of one byte) answers false without moving r, and the caller
+ * decodes as usual.
+ */
+function sameASCII(r, s) {
+  const b = r.buf;
+  const p = r.pos;
+  if (p >= b.length || s.length > 31 || b[p] !== (0xa0 | s.length) || b.length - p - 1 < s.length) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = b[p + 1 + i];
+    if (c >= 0x80 || c !== s.charCodeAt(i)) return false;
+  }
+  r.pos = p + 1 + s.length;
+  return true;
+}
+
 /** clientAt reads an index into the clients table and returns that client. */
 function clientAt(u, r) {
-  const ci = r.uint(u.clients.length);
-  if (ci >= u.clients.length) throw r.error(`client index ${ci} out of range`);
+  const ci = r.uint(u.nClients);
+  if (ci >= u.nClients) throw r.error(`client index ${ci} out of range`);
   return u.clients[ci];
 }
 
-/** explicitID reads an explicit origin (client index, clock) into rec's left or right. */
+/**
+ * explicitID reads an explicit origin (client index, clock): it returns
+ * the client and leaves the clock in u.idClock.
+ */
 function explicitID(u, vr) {
-  const ci = vr.next(u.clients.length);
-  if (ci >= u.clients.length) throw vr.error('client index out of range');
-  const clock = vr.next(MAX_CLOCK - 1);
-  return [u.clients[ci], clock];
+  const ci = vr.next(u.nClients);
+  if (ci >= u.nClients) throw vr.error('client index out of range');
+  u.idClock = vr.next(MAX_CLOCK - 1);
+  return u.clients[ci];
 }
 
 /** big turns a BigInt field of a header into a number, or Infinity past 2^53. */
@@ -640,16 +751,19 @@ function decodeBlock(u, r, b, i) {
   // blocks × entries.
   let dFrom = 0;
   let dTo = 0;
-  const d = u.deletes[searchClient(u.deletes, client)];
+  const dx = searchClient(u.deletes, u.nDeletes, client);
+  const d = dx < u.nDeletes ? u.deletes[dx] : undefined;
   if (d !== undefined && d.client === client) {
     dFrom = d.from;
     dTo = d.to;
   }
   let di = dFrom; // the first delete range that may overlap the next record
   let tpos = 0; // UTF-16 offset of the next content in text
-  const vr = new VarReader(b, colStart, colStart + colLen);
+  const vr = u.vr;
+  vr.reset(b, colStart, colStart + colLen);
   const recs = u.recs;
-  const from = recs.length;
+  const ranges = u.ranges;
+  const from = u.nRecs;
   let typ = -1;
   const types = u.types;
   while (vr.more()) {
@@ -684,17 +798,18 @@ function decodeBlock(u, r, b, i) {
       if (kind === REC_SKIP) {
         if (p >= MAX_CLOCK - clock) throw vr.error('clock past 2^53'); // clock + p + 1 > 2^53, without rounding
         const sn = p + 1;
-        recs.push(new Record(KIND_SKIP, clock, sn, -1));
+        const skip = takeRecord(u, KIND_SKIP, clock, sn, -1); // before nRecs moves
+        recs[u.nRecs++] = skip;
         clock += sn;
         continue;
       }
       if (kind === REC_MAP && p !== 0 && u.version >= RICH_VERSION) {
         if (typ < 0 || types[typ].kind !== TYPE_TEXT) throw vr.error('rich text record outside a text');
-        while (di < dTo && u.ranges[di + 1] <= clock) di += 2;
-        const dead = di < dTo && u.ranges[di] <= clock;
+        while (di < dTo && ranges[di + 1] <= clock) di += 2;
+        const dead = di < dTo && ranges[di] <= clock;
         const rec = decodeRich(u, vr, r, b, p, clock, typ, client, dead, nEntries);
         if (rec.rich !== RICH_END) nEntries--;
-        recs.push(rec);
+        recs[u.nRecs++] = rec;
         clock++;
         continue;
       }
@@ -705,7 +820,7 @@ function decodeBlock(u, r, b, i) {
         nEntries--;
         const rec = decodeEntry(r, b, clock, typ);
         if (clock >= MAX_CLOCK) throw vr.error('clock past 2^53');
-        recs.push(rec);
+        recs[u.nRecs++] = rec;
         clock++;
         continue;
       }
@@ -727,43 +842,45 @@ function decodeBlock(u, r, b, i) {
     // A text record.
     if (typ < 0 || types[typ].kind !== TYPE_TEXT) throw vr.error('text record outside a text');
     if (n > MAX_CLOCK - clock) throw vr.error('clock past 2^53');
-    const rec = new Record(KIND_TEXT, clock, n, typ);
+    let rec = takeRecord(u, KIND_TEXT, clock, n, typ);
     decodeOrigins(u, vr, lm, rm, rec, client);
     // Split the run where this update's delete set starts or stops
     // deleting it; only the live parts carry text (FORMAT.md §4.6).
     const end = clock + n;
-    while (di < dTo && u.ranges[di + 1] <= clock) di += 2;
-    if (di >= dTo || u.ranges[di] >= end) {
+    while (di < dTo && ranges[di + 1] <= clock) di += 2;
+    if (di >= dTo || ranges[di] >= end) {
       // The usual case: no deletion touches the record.
       const k = bmp ? (tpos + n <= text.length ? n : -1) : unitsOf(text, tpos, n);
       if (k < 0) throw new DecodeError(textBase, 'text shorter than its records');
       rec.content = text.slice(tpos, tpos + k);
       tpos += k;
-      recs.push(rec);
+      recs[u.nRecs++] = rec;
     } else {
+      // The pieces take the elements of recs from rec's on: rec is copied out first.
+      rec = rec.piece(u.whole, clock, n, null);
       let first = true;
       for (let k = clock; k < end; ) {
         let stop;
         let content = null;
-        if (di < dTo && u.ranges[di] <= k) {
-          stop = Math.min(end, u.ranges[di + 1]);
-          if (u.ranges[di + 1] === stop) di += 2; // used up; a range reaching past the record serves the next one too
+        if (di < dTo && ranges[di] <= k) {
+          stop = Math.min(end, ranges[di + 1]);
+          if (ranges[di + 1] === stop) di += 2; // used up; a range reaching past the record serves the next one too
         } else {
-          stop = di < dTo ? Math.min(end, u.ranges[di]) : end;
+          stop = di < dTo ? Math.min(end, ranges[di]) : end;
           const m = stop - k;
           const units = bmp ? (tpos + m <= text.length ? m : -1) : unitsOf(text, tpos, m);
           if (units < 0) throw new DecodeError(textBase, 'text shorter than its records');
           content = text.slice(tpos, tpos + units);
           tpos += units;
         }
-        const part = rec.piece(k, stop - k, content);
+        const part = rec.piece(takeRecord(u, KIND_TEXT, k, stop - k, typ), k, stop - k, content);
         if (!first) {
           part.hasLeft = true;
           part.leftClient = client;
           part.leftClock = k - 1;
         }
         first = false;
-        recs.push(part);
+        recs[u.nRecs++] = part;
         k = stop;
       }
     }
@@ -771,12 +888,22 @@ function decodeBlock(u, r, b, i) {
   }
   if (nEntries !== 0) throw r.error('more entries than map records');
   if (tpos !== text.length) throw new DecodeError(textBase, 'text longer than its records');
-  if (from === recs.length) throw r.error('block with no records');
+  const to = u.nRecs;
+  if (from === to) throw r.error('block with no records');
   let textType = recs[from].kind === KIND_TEXT ? recs[from].typ : -1;
-  for (let k = from + 1; k < recs.length && textType >= 0; k++) {
+  for (let k = from + 1; k < to && textType >= 0; k++) {
     if (recs[k].kind !== KIND_TEXT || recs[k].typ !== textType) textType = -1;
   }
-  u.blocks.push({ client, from, to: recs.length, start: recs[from].clock, end: clock, textType });
+  if (i < u.blocks.length) {
+    const bl = u.blocks[i];
+    bl.client = client;
+    bl.from = from;
+    bl.to = to;
+    bl.start = recs[from].clock;
+    bl.end = clock;
+    bl.textType = textType;
+  } else u.blocks.push({ client, from, to, start: recs[from].clock, end: clock, textType });
+  u.nBlocks = i + 1;
 }
 
 /**
@@ -796,10 +923,9 @@ function decodeOrigins(u, vr, lm, rm, rec, client) {
     rec.leftClient = client;
     rec.leftClock = clock - delta;
   } else if (lm === LEFT_EXPLICIT) {
-    const id = explicitID(u, vr);
+    rec.leftClient = explicitID(u, vr);
     rec.hasLeft = true;
-    rec.leftClient = id[0];
-    rec.leftClock = id[1];
+    rec.leftClock = u.idClock;
   }
   if (rm === RIGHT_AFTER_L) {
     if (!rec.hasLeft) throw vr.error('right origin relative to a missing left origin');
@@ -813,10 +939,9 @@ function decodeOrigins(u, vr, lm, rm, rec, client) {
     rec.rightClient = client;
     rec.rightClock = clock - delta;
   } else if (rm === RIGHT_EXPLICIT) {
-    const id = explicitID(u, vr);
+    rec.rightClient = explicitID(u, vr);
     rec.hasRight = true;
-    rec.rightClient = id[0];
-    rec.rightClock = id[1];
+    rec.rightClock = u.idClock;
   }
   if (
     (rec.hasLeft && rec.leftClient === client && rec.leftClock >= clock) ||
@@ -842,7 +967,7 @@ function decodeRich(u, vr, r, b, p, clock, typ, client, dead, nEntries) {
   if (sub !== REC_START - RICH_BASE && ex !== 0) throw vr.error('expand rule on a record other than a start anchor');
   if (ex > 1) throw vr.error(`reserved expand rule ${ex}`);
   if (clock >= MAX_CLOCK) throw vr.error('clock past 2^53');
-  const rec = new Record(KIND_TEXT, clock, 1, typ);
+  const rec = takeRecord(u, KIND_TEXT, clock, 1, typ);
   rec.rich = [0, RICH_START, RICH_END, RICH_EMBED][sub];
   rec.expand = ex;
   decodeOrigins(u, vr, lm, rm, rec, client);
