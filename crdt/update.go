@@ -509,11 +509,6 @@ type decoded struct {
 // space keeps no update alive.
 func (u *decoded) release() {
 	u.r.reset(nil)
-	if cap(u.recs) > maxPooledRecords {
-		// A snapshot's worth: clearing it would cost as much as a new
-		// one, and a pool should not hold a large document's scratch.
-		u.recs = nil
-	}
 	clear(u.recs)
 	clear(u.types)
 }
@@ -521,13 +516,10 @@ func (u *decoded) release() {
 // recordBytes is what decodeBlock expects a record to take in the column,
 // to make room for a block's records at once: a run with its origins takes
 // a header and one or two deltas of two or three bytes each, so most
-// blocks fit; a block of smaller records grows the room by doubling.
-// maxPooledRecords is the most records decoded scratch keeps for the next
-// Apply.
-const (
-	recordBytes      = 6
-	maxPooledRecords = 1 << 14
-)
+// blocks fit; a block of smaller records grows the room by doubling. (The
+// room stays with the pooled scratch: clearing it for the next large
+// update costs far less than the page faults of new memory.)
+const recordBytes = 6
 
 // textTypeOf returns the type of the text record holding id, -1 if the
 // record is not a text record, and found false if the update does not
