@@ -233,7 +233,10 @@ func (d *Doc) finishLoad() {
 	for k := l.links[0]; k != 0; k = l.links[k] {
 		items = append(items, l.item(k))
 	}
-	nLeaves := max(1, (len(items)+maxLeaf-1)/maxLeaf)
+	// Leaves three quarters full, as splits leave them on average: full
+	// ones would each split at the first edit that lands in them.
+	fill := max(1, maxLeaf*3/4)
+	nLeaves := max(1, (len(items)+fill-1)/fill)
 	leaves := make([]leaf, nLeaves)
 	slots := make([]*item, nLeaves*(maxLeaf+1))
 	level := make([]*leaf, nLeaves)
