@@ -31,16 +31,9 @@ func (r ref) none() bool { return r.c == nil }
 type item struct {
 	clock  uint64
 	length uint64
-	// idx numbers the item while a loader holds its text as a list
-	// (bulkload.go). It and the three bytes after it share a word, next
-	// to clock: the loader and find look at these fields first.
-	idx     uint32
-	kind    itemKind
-	deleted bool
-	rich    richKind // text items only: code points, an embed or an anchor
-	c       *clientState
-	next    *item // next piece in clock order within the same head's chain
-	leaf    *leaf // text items only
+	c      *clientState
+	next   *item // next piece in clock order within the same head's chain
+	leaf   *leaf // text items only
 	// left is the origin of the first code point: the code point that stood
 	// immediately left of it when it was inserted. Later code points of the
 	// item have the previous code point as their left origin. right is the
@@ -48,7 +41,13 @@ type item struct {
 	left, right ref
 	// start and end are byte offsets of the content in the Text's arena.
 	start, end uint32
-	entry      *mapEntry // map items only
+	kind       itemKind
+	deleted    bool
+	rich       richKind // text items only: code points, an embed or an anchor
+	// idx numbers the item while a loader holds its text as a list
+	// (bulkload.go); it fits in the padding before entry.
+	idx   uint32
+	entry *mapEntry // map items only
 }
 
 // lastRef is a ref to the item's last clock.
