@@ -49,7 +49,9 @@ func (d *Doc) startLoad(t *Text, n int) {
 	if !bulkLoad || n < bulkMin || t.observed() || t.length != 0 || t.first != t.last || len(t.first.items) != 0 {
 		return
 	}
-	shift := uint(bits.Len(uint(n + n/8)))
+	// Chunks of a quarter to a half of the runs expected: an update leaves
+	// at most one chunk partly unused, and a large one takes few chunks.
+	shift := uint(bits.Len(uint(n / 4)))
 	d.loading = &loader{t: t, shift: min(max(shift, 4), 14), links: make([]uint32, 1, n+1), leaf: &leaf{t: t}}
 }
 
