@@ -49,6 +49,7 @@ type Doc struct {
 	tx       txn           // the storage behind txn
 	cursors  []blockCursor // reused by integrateUpdate
 	lastText *Text         // the text the last update named
+	loading  *loader       // the Text integrateUpdate fills as a list, if any
 	slab     []item        // items are allocated from here in blocks
 	free     *item         // items merged away, for reuse, linked through next
 
@@ -492,6 +493,9 @@ func (d *Doc) integrateUpdate(u *decoded) error {
 		}
 		cursors = append(cursors, blockCursor{c, recs})
 	}
+	if t := u.firstText(); t != nil {
+		d.startLoad(t, len(u.recs))
+	}
 	for progress := true; progress; {
 		progress = false
 		for k := range cursors {
@@ -499,7 +503,10 @@ func (d *Doc) integrateUpdate(u *decoded) error {
 			if cur.c.pending.Len() > 0 {
 				continue // behind older pending records: retryPending orders them
 			}
-			for len(cur.recs) > 0 {
+			for warmed := 0; len(cur.recs) > 0; warmed-- {
+				if l := d.loading; l != nil && warmed == 0 {
+					warmed = l.warm(d, cur.recs)
+				}
 				st := d.tryIntegrate(cur.c, &cur.recs[0])
 				if st == blocked {
 					break
@@ -508,6 +515,9 @@ func (d *Doc) integrateUpdate(u *decoded) error {
 				progress = true
 			}
 		}
+	}
+	if d.loading != nil {
+		d.finishLoad()
 	}
 	for _, cur := range cursors {
 		for i := range cur.recs {
@@ -596,6 +606,13 @@ func (d *Doc) tryIntegrate(c *clientState, r *record) status {
 		right, ok := d.knownRef(r.hasRight, r.right)
 		if !ok {
 			return blocked
+		}
+		if l := d.loading; l != nil && l.t == r.text {
+			if r.rich == richNone && l.place(c, r, left, right) {
+				d.advance(c)
+				return integrated
+			}
+			d.finishLoad() // and the tree takes the record
 		}
 		var leftItem, rightItem *item
 		if !left.none() {

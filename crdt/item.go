@@ -43,8 +43,11 @@ type item struct {
 	start, end uint32
 	kind       itemKind
 	deleted    bool
-	rich       richKind  // text items only: code points, an embed or an anchor
-	entry      *mapEntry // map items only
+	rich       richKind // text items only: code points, an embed or an anchor
+	// idx numbers the item while a loader holds its text as a list
+	// (bulkload.go); it fits in the padding before entry.
+	idx   uint32
+	entry *mapEntry // map items only
 }
 
 // lastRef is a ref to the item's last clock.
@@ -83,10 +86,27 @@ type clientState struct {
 	// listed in Doc.waiters under waitsFor.
 	inRetry, advanced, waiting bool
 	waitsFor                   ClientID
-	// hint and hint2 are the indexes of the heads the last two searches of
-	// find landed on: lookups cluster, and validation and integration look
-	// up the same two origins of a record in turn.
-	hint, hint2 int
+	// hint and hint2 are the heads the last two searches of find landed
+	// on: lookups cluster, and validation and integration look up the same
+	// two origins of a record in turn.
+	hint, hint2 headHint
+}
+
+// A headHint is head i and the clocks [lo, hi) its chain covers, kept
+// beside the index so that trying a hint reads no memory of a large
+// document's heads: those reads would miss the cache as often as the
+// search they are meant to save. The zero hint covers nothing.
+type headHint struct {
+	i      int
+	lo, hi uint64
+}
+
+// covers reports whether head h.i holds clock, when last is the index of
+// the newest head. Only promote cuts a chain, and it resets the hints;
+// otherwise a head's chain can only grow (popHead merges the newest head
+// into the one before), so a hint can miss but never mislead.
+func (h headHint) covers(clock uint64, last int) bool {
+	return h.lo <= clock && clock < h.hi && h.i < last
 }
 
 func (c *clientState) addHead(it *item) {
@@ -108,13 +128,13 @@ func (c *clientState) find(clock uint64) *item {
 	h := c.headClocks
 	i := len(h) - 1
 	if h[i] > clock {
-		if j := c.hint; j < i && h[j] <= clock && h[j+1] > clock {
-			i = j
-		} else if j := c.hint2; j < i && h[j] <= clock && h[j+1] > clock {
-			i = j
+		if c.hint.covers(clock, i) {
+			i = c.hint.i
+		} else if c.hint2.covers(clock, i) {
+			i = c.hint2.i
 		} else {
 			i = c.search(clock)
-			c.hint, c.hint2 = i, c.hint
+			c.hint, c.hint2 = headHint{i, h[i], h[i+1]}, c.hint
 		}
 	}
 	it := c.heads[i]
@@ -141,10 +161,7 @@ func (c *clientState) search(clock uint64) int {
 		if lo == hi {
 			return lo
 		}
-		m := hi
-		if span := h[hi] - h[lo]; clock-h[lo] < span {
-			m = lo + int(float64(clock-h[lo])/float64(span)*float64(hi-lo))
-		}
+		m := guess(h, lo, hi, clock)
 		if h[m] > clock {
 			hi = m - 1
 			continue
@@ -155,6 +172,19 @@ func (c *clientState) search(clock uint64) int {
 		lo = m + 1
 	}
 	return lo + sort.Search(hi-lo+1, func(i int) bool { return h[lo+i] > clock }) - 1
+}
+
+// guess interpolates where clock lies between heads lo and hi.
+func guess(h []uint64, lo, hi int, clock uint64) int {
+	if span := h[hi] - h[lo]; clock-h[lo] < span {
+		return lo + int(float64(clock-h[lo])/float64(span)*float64(hi-lo))
+	}
+	return hi
+}
+
+// firstGuess is the first head search looks at for clock.
+func (c *clientState) firstGuess(clock uint64) int {
+	return guess(c.headClocks, 0, len(c.headClocks)-1, clock)
 }
 
 // maxChain is the longest walk along a chain that find accepts before it
@@ -182,7 +212,12 @@ func (c *clientState) promote(i int, target *item) {
 	}
 	c.heads = slices.Insert(c.heads, i+1, cut...)
 	c.headClocks = slices.Insert(c.headClocks, i+1, clocks...)
-	c.hint = i + len(cut)
+	// The heads after i moved: the hints are stale but for the head
+	// holding target, which the next lookup is likely to want.
+	c.hint, c.hint2 = headHint{}, headHint{}
+	if j := i + len(cut); j+1 < len(c.headClocks) {
+		c.hint = headHint{j, c.headClocks[j], c.headClocks[j+1]}
+	}
 }
 
 // byteOffset returns the byte offset of code point n in b, which holds

@@ -447,22 +447,23 @@ func bytesAsString(b []byte) string {
 // A record is one decoded change: a text run (split where the update's
 // delete set starts or stops deleting it), a map entry, or a skip.
 type record struct {
-	kind          itemKind
 	clock, length uint64
 	typ           int // index in decoded.types
 	left, right   ID
-	hasLeft       bool
-	hasRight      bool
 	content       []byte // text: UTF-8 of the run, nil when it arrives deleted
 	key           []byte // map
 	seq           uint64
 	value         []byte
-	del           bool
-	rich          richKind   // text: an embed or an anchor instead of code points
-	expand        ExpandRule // start anchor
 	// Resolved when integrated.
 	text *Text
 	m    *Map
+	// The small fields share a word: a snapshot decodes a record per run.
+	kind     itemKind
+	hasLeft  bool
+	hasRight bool
+	del      bool
+	rich     richKind   // text: an embed or an anchor instead of code points
+	expand   ExpandRule // start anchor
 }
 
 type decType struct {
@@ -512,6 +513,14 @@ func (u *decoded) release() {
 	clear(u.types)
 }
 
+// recordBytes is what decodeBlock expects a record to take in the column,
+// to make room for a block's records at once: a run with its origins takes
+// a header and one or two deltas of two or three bytes each, so most
+// blocks fit; a block of smaller records grows the room by doubling. (The
+// room stays with the pooled scratch: clearing it for the next large
+// update costs far less than the page faults of new memory.)
+const recordBytes = 6
+
 // textTypeOf returns the type of the text record holding id, -1 if the
 // record is not a text record, and found false if the update does not
 // hold id. Blocks are sorted by client and records by clock, so both are
@@ -535,6 +544,16 @@ func (u *decoded) textTypeOf(id ID) (typ int, found bool) {
 		return r.typ, true
 	}
 	return -1, true
+}
+
+// firstText returns the first Text the update's types name, resolved.
+func (u *decoded) firstText() *Text {
+	for _, t := range u.types {
+		if t.text != nil {
+			return t.text
+		}
+	}
+	return nil
 }
 
 // recordAt returns the record of block b holding clock, which must lie in
@@ -748,7 +767,7 @@ func (u *decoded) decodeBlock(i int) error {
 	// text records in pieces: room for them up front saves regrowing.
 	// Growing by at least the length so far keeps an update of many small
 	// blocks from copying its records over and over.
-	if need := len(col)/3 + len(deleted); cap(u.recs)-len(u.recs) < need {
+	if need := len(col)/recordBytes + len(deleted); cap(u.recs)-len(u.recs) < need {
 		u.recs = slices.Grow(u.recs, max(need, len(u.recs)))
 	}
 	di := 0 // the first delete range that may overlap the next record
@@ -1008,7 +1027,7 @@ func (u *decoded) splitText(rec record, deleted []clockRange, i int, text []byte
 		// collector runs, which it does through most of a large load.
 		k := len(u.recs)
 		if k == cap(u.recs) {
-			u.recs = slices.Grow(u.recs, 1)
+			u.recs = slices.Grow(u.recs, max(k, 8)) // doubling: a copy per record at most
 		}
 		u.recs = u.recs[:k+1]
 		part := &u.recs[k] // zero: recs are cleared before reuse
