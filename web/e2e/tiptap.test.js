@@ -300,6 +300,31 @@ describe('TipTap in the browser', { skip: skipReason }, () => {
     for (const e of r.reported) assert.match(e, /^prosemirror: /);
   });
 
+  test("typing where another page's caret stands, in an empty block, is kept", async (t) => {
+    const room = uniqueRoom('tiptap-caret');
+    const a = await open(t, room, 'Alice');
+    const b = await open(t, room, 'Bob');
+    await a.caret();
+    await a.page.keyboard.type('Title', { delay: 5 });
+    await a.page.keyboard.press('Enter');
+    for (const block of ['paragraph', 'codeBlock']) {
+      if (block === 'codeBlock') {
+        await a.page.evaluate(() => window.flowstate.editor.chain().focus('end').toggleCodeBlock().run());
+      }
+      await sameJSON([a, b], (json) => json.content.at(-1).type === block && !json.content.at(-1).content, `an empty ${block} at the end`);
+      await b.caret('end');
+      await a.caret('end');
+      // Bob's caret is drawn on the empty block, with his name as its title.
+      await a.until(() => document.querySelector('.ProseMirror > :last-child.fs-pm-caret-block')?.title === 'Bob', undefined, "Bob's caret on the empty block on A");
+      await a.screenshot(`tiptap-caret-empty-${block}`);
+      const typed = block === 'codeBlock' ? 'let x = 1;' : 'words';
+      await a.page.keyboard.type(typed, { delay: 5 });
+      const json = await sameJSON([a, b], (json) => plain(json).includes(typed), `"${typed}" typed beside Bob's caret`);
+      assert.equal(json.content.at(-1).type, block);
+      if (block === 'paragraph') await a.page.keyboard.press('Enter');
+    }
+  });
+
   test('a change the Text cannot carry is refused and reported, and the other page sees nothing of it', async (t) => {
     const room = uniqueRoom('tiptap-refuse');
     const a = await open(t, room, 'Alice');

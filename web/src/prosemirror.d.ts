@@ -129,8 +129,10 @@ export function flowstateSync(text: Text, options?: ProseMirrorBindingOptions): 
 /**
  * The plugin that publishes the selection as the `cursor` field of the
  * local presence state and draws the other clients' carets (class
- * `fs-pm-caret`, with `data-client`; name label `fs-pm-caret-label`) and
- * selections (`fs-pm-selection`) in their colours.
+ * `fs-pm-caret`, with `data-client`; name label `fs-pm-caret-label`; in
+ * an empty block, the block itself gets `fs-pm-caret-block`, a bar in the
+ * colour and the name as its title) and selections (`fs-pm-selection`) in
+ * their colours.
  */
 export function flowstateCursors(text: Text, presence: CursorPresence): Plugin;
 

@@ -1891,6 +1891,21 @@ function cursorDecorations(text, presence, doc) {
         Decoration.inline(Math.min(a, h), Math.max(a, h), { class: 'fs-pm-selection', style: `background-color: ${color}33` }),
       );
     }
+    const $h = doc.resolve(h);
+    if ($h.parent.isTextblock && $h.parent.content.size === 0 && $h.depth > 0) {
+      // In an empty block the caret is drawn on the block, not put in it:
+      // beside a widget there, Chromium puts typed text where ProseMirror
+      // does not read it (in an empty code block every key was lost).
+      decorations.push(
+        Decoration.node($h.before(), $h.after(), {
+          class: 'fs-pm-caret-block',
+          style: `box-shadow: inset 2px 0 0 ${color}`,
+          title: name,
+          'data-client': String(clientID),
+        }),
+      );
+      continue;
+    }
     decorations.push(
       Decoration.widget(h, () => caret(color, name, clientID), { key: `fs-caret-${clientID}-${color}-${name}`, side: 10 }),
     );
