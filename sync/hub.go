@@ -141,7 +141,7 @@ func (h *Hub) pingLoop() {
 			}
 			h.mu.Unlock()
 			for _, s := range due {
-				s.queue.pingDue()
+				s.queue.pingDue(s)
 			}
 			for _, s := range slow {
 				s.dropSlow(slowText(h.cfg.SlowConsumerLag))

@@ -53,7 +53,8 @@ func (s *session) probe(now time.Time, lag time.Duration) probeVerdict {
 	return probePing
 }
 
-// pingFrame returns the next probe ping and its number. Write pump only.
+// pingFrame returns the next probe ping and its number. The write pump
+// calls it, or pingDue while no pump runs, under the queue's lock.
 func (s *session) pingFrame() ([]byte, uint64) {
 	s.probeID++
 	return frame(opPing, binary.BigEndian.AppendUint64(nil, s.probeID)), s.probeID
