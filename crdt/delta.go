@@ -251,50 +251,27 @@ func (t *Text) cells(pos, n int) []cell {
 		}
 		out = append(out, cell{k, nl, attrs})
 	}
-	end := pos + n
-	r := newResolver(t)
-	lf, p := t.skipTo(pos, r.anchor)
-	for ; lf != nil && p < end; lf = lf.next {
-		for _, it := range lf.items {
-			if p >= end {
-				break
-			}
-			if it.rich >= richStart {
-				r.anchor(it)
-				continue
-			}
-			v := it.visible()
-			if v == 0 {
-				continue
-			}
-			if p+v <= pos {
-				p += v
-				continue
-			}
-			lo, hi := max(pos, p), min(end, p+v)
-			attrs := r.current()
-			if it.rich == richEmbed {
-				add(1, false, attrs)
-			} else {
-				s := t.arena[it.start:it.end]
-				s = s[byteOffset(s, it.length, uint64(lo-p)):]
-				for k := lo; k < hi; {
-					// Stretches of newlines and of other code points.
-					nl := s[0] == '\n'
-					j := 0
-					m := 0
-					for k+m < hi && (s[j] == '\n') == nl {
-						_, size := utf8.DecodeRune(s[j:])
-						j += size
-						m++
-					}
-					add(m, nl, attrs)
-					s, k = s[j:], k+m
-				}
-			}
-			p += v
+	t.eachVisible(pos, n, func(it *item, p, lo, hi int, attrs []attr) {
+		if it.rich == richEmbed {
+			add(1, false, attrs)
+			return
 		}
-	}
+		s := t.arena[it.start:it.end]
+		s = s[byteOffset(s, it.length, uint64(lo-p)):]
+		for k := lo; k < hi; {
+			// Stretches of newlines and of other code points.
+			nl := s[0] == '\n'
+			j := 0
+			m := 0
+			for k+m < hi && (s[j] == '\n') == nl {
+				_, size := utf8.DecodeRune(s[j:])
+				j += size
+				m++
+			}
+			add(m, nl, attrs)
+			s, k = s[j:], k+m
+		}
+	})
 	return out
 }
 

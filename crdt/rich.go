@@ -428,6 +428,35 @@ func (t *Text) skipTo(from int, anchor func(*item)) (*leaf, int) {
 	return lf, p
 }
 
+// eachVisible calls fn for each visible item of t that overlaps the n
+// positions from pos, in order, with the position p where the item
+// starts, the part [lo, hi) of it inside the range, and the formatting
+// in force there.
+func (t *Text) eachVisible(pos, n int, fn func(it *item, p, lo, hi int, attrs []attr)) {
+	end := pos + n
+	r := newResolver(t)
+	lf, p := t.skipTo(pos, r.anchor)
+	for ; lf != nil && p < end; lf = lf.next {
+		for _, it := range lf.items {
+			if p >= end {
+				break
+			}
+			if it.rich >= richStart {
+				r.anchor(it)
+				continue
+			}
+			v := it.visible()
+			if v == 0 {
+				continue
+			}
+			if lo, hi := max(pos, p), min(end, p+v); lo < hi {
+				fn(it, p, lo, hi, r.current())
+			}
+			p += v
+		}
+	}
+}
+
 // leafAt returns the leaf holding visible position from, or the last leaf
 // at the end of the text, and the position where it starts.
 func (t *Text) leafAt(from int) (*leaf, int) {

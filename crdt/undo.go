@@ -215,32 +215,15 @@ func (cp *undoCapture) deleted(t *Text, it *item) {
 // formatted records the values key has on the n positions from pos of t,
 // which a mark setting it to value with rule is about to cover.
 func (cp *undoCapture) formatted(t *Text, pos, n int, key string, value []byte, rule ExpandRule) {
-	end := pos + n
-	r := newResolver(t)
-	lf, p := t.skipTo(pos, r.anchor)
-	for ; lf != nil && p < end; lf = lf.next {
-		for _, it := range lf.items {
-			if p >= end {
-				break
-			}
-			if it.rich >= richStart {
-				r.anchor(it)
-				continue
-			}
-			v := it.visible()
-			if v == 0 {
-				continue
-			}
-			// Characters that already have the value need nothing back.
-			if lo, hi := max(pos, p), min(end, p+v); lo < hi && !bytes.Equal(valueOf(r.current(), key), value) {
-				cp.formats = append(cp.formats, formatRun{
-					text: t, id: ID{it.c.id, it.clock + uint64(lo-p)}, length: uint64(hi - lo),
-					key: key, prev: valueOf(r.current(), key), set: value, rule: rule,
-				})
-			}
-			p += v
+	t.eachVisible(pos, n, func(it *item, p, lo, hi int, attrs []attr) {
+		// Characters that already have the value need nothing back.
+		if prev := valueOf(attrs, key); !bytes.Equal(prev, value) {
+			cp.formats = append(cp.formats, formatRun{
+				text: t, id: ID{it.c.id, it.clock + uint64(lo-p)}, length: uint64(hi - lo),
+				key: key, prev: prev, set: value, rule: rule,
+			})
 		}
-	}
+	})
 }
 
 // wrote records a local write of key of m, which replaces cur (nil if none)
