@@ -634,7 +634,7 @@ function marksOf(r, attrs, where, report) {
       continue;
     }
     if (k === 'link') {
-      if (typeof v !== 'string' || v === '') {
+      if (typeof v !== 'string' || !safeHref(v)) {
         report(new SchemaError(`link ${JSON.stringify(v)} cannot be shown`, where));
         continue;
       }
@@ -644,6 +644,25 @@ function marksOf(r, attrs, where, report) {
     }
   }
   return r.nodes.text.schema.marks ? sortMarks(marks) : marks;
+}
+
+/** The schemes a link from the Text may have; others could run script. */
+const LINK_SCHEMES = new Set(['http', 'https', 'mailto', 'tel']);
+
+/**
+ * safeHref reports whether a link's address, which any writer of the Text
+ * chose, may be shown as a link: a relative address, or one of
+ * LINK_SCHEMES. A schema's own link mark may render its href as it is
+ * (prosemirror-schema-basic does), so "javascript:" from a peer must not
+ * reach it.
+ * @param {string} href
+ */
+function safeHref(href) {
+  // Browsers drop tabs and newlines anywhere in a URL and spaces around it.
+  const s = href.replace(/[\t\n\r]/g, '').trim();
+  if (s === '' || /[\x00-\x1f\x7f]/.test(s)) return false;
+  const m = /^([^/?#]*?):/.exec(s);
+  return m === null || LINK_SCHEMES.has(m[1].toLowerCase());
 }
 
 /** sortMarks orders marks by rank, as ProseMirror wants them. @param {any[]} marks */

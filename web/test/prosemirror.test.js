@@ -161,6 +161,36 @@ describe('docToDelta and deltaToDoc', () => {
     assert.ok(deltaToDoc(tiptap, [{ insert: 'a\nb' }]).eq(doc(tiptap, p(t('a')), p(t('b')))));
   });
 
+  test("a link a peer wrote is shown only for a relative address or http(s), mailto and tel", () => {
+    const cases = [
+      ['https://example.com/a', true],
+      ['HTTP://example.com', true],
+      ['mailto:ada@example.com', true],
+      ['tel:+441234', true],
+      ['/docs/page?x=1#top', true],
+      ['page:2', false],
+      ['javascript:alert(1)', false],
+      [' JaVa\tScRiPt:alert(1)', false],
+      ['java\nscript:alert(1)', false],
+      ['data:text/html,<script>alert(1)</script>', false],
+      ['vbscript:msgbox(1)', false],
+      ['\u0001https://example.com', false],
+      ['', false],
+      [42, false],
+    ];
+    for (const [href, shown] of cases) {
+      for (const schema of [tiptap, basic]) {
+        const refused = [];
+        const d = deltaToDoc(schema, [{ insert: 'here', attributes: { link: href } }, { insert: '\n' }], { onUnsupported: (e) => refused.push(e) });
+        const marks = d.firstChild.firstChild.marks;
+        assert.equal(marks.length, shown ? 1 : 0, `${JSON.stringify(href)} shown as a link`);
+        if (shown) assert.equal(marks[0].attrs.href, href);
+        assert.equal(refused.length, shown ? 0 : 1, `${JSON.stringify(href)} reported`);
+        assert.equal(d.textContent, 'here', 'the text stays');
+      }
+    }
+  });
+
   test('an indent that jumps levels nests one level', () => {
     const delta = [
       { insert: 'a' },
