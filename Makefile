@@ -65,22 +65,10 @@ test-short:
 bench:
 	$(GO) run ./cmd/flowstate bench trace $(TRACES)
 
-# Each package's test binary is built once with fuzzing instrumentation
-# and then run for each of its targets: linking it anew per target took
-# most of the time of a short run.
+# .ci/fuzz builds each package's instrumented test binary once and runs
+# it per target (see the script for the one failure it tolerates).
 fuzz:
-	@set -e; bin=$$(mktemp -d); trap 'rm -rf "$$bin"' EXIT; \
-	cache=$$($(GO) env GOCACHE)/fuzz; \
-	for spec in $(FUZZ_TARGETS); do \
-		pkg=$${spec%%:*}; target=$${spec#*:}; exe=$$bin/$$(echo $$pkg | tr / _).test; \
-		if [ ! -x $$exe ]; then \
-			echo "$(GO) test -c -fuzz '^$$target\$$' -o $$exe ./$$pkg"; \
-			$(GO) test -c -fuzz "^$$target\$$" -o $$exe ./$$pkg; \
-		fi; \
-		echo "$$pkg: $$target for $(FUZZTIME)"; \
-		(cd $$pkg && $$exe -test.run '^$$' -test.fuzz "^$$target\$$" -test.fuzztime $(FUZZTIME) \
-			-test.fuzzminimizetime 5s -test.fuzzcachedir "$$cache/github.com/flowstate/flowstate/$$pkg"); \
-	done
+	GO=$(GO) .ci/fuzz $(FUZZTIME) $(FUZZ_TARGETS)
 
 # The long versions of the durability tests: the store fault cases in
 # sync, and the crash, disk-full and cluster kill -9 cycles of the real
