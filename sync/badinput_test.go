@@ -328,28 +328,6 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestClusterBadInput runs the bad-input table against a node of a real
-// three-node cluster: the same close codes as on one node, nothing of
-// the bad input in JetStream, and a member of the room on another node
-// unaffected.
-func TestClusterBadInput(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a three-node cluster takes seconds to form")
-	}
-	cfg := testConfig()
-	cfg.MaxMessageSize = maxMessageSize
-	cfg.HelloTimeout = 300 * time.Millisecond
-	nodes := startNodes(t, 3, cfg)
-	// A store of its own: reading through a hub's store would change
-	// what that store thinks its hub holds.
-	st := nodes[2].openStore(t)
-	for i, tt := range badInputTests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkBadInput(t, tt, fmt.Sprintf("bad-%d", i), nodes[0].ts, nodes[1].ts, st)
-		})
-	}
-}
-
 // checkBadInput runs tt in room on ts: the offending session is closed
 // with its code, after an Error saying why, and the room, its document
 // in st and its other members stay as they were. With far (another node

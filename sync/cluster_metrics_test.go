@@ -1,3 +1,5 @@
+//go:build !nonats
+
 package sync_test
 
 import (

@@ -1,3 +1,10 @@
+//go:build !nonats
+
+// The tests of this file run an embedded nats-server. The tag nonats
+// leaves them out of the fuzzing build (.ci/fuzz), which would otherwise
+// compile the whole server with fuzzing instrumentation for targets that
+// never use it.
+
 package sync_test
 
 import (
@@ -92,41 +99,6 @@ func startNodes(t *testing.T, n int, cfg docsync.Config) []*testNode {
 		})
 	}
 	return nodes
-}
-
-// clusterWait is how long the cluster tests wait for what takes
-// milliseconds on an idle machine: JetStream's replication and elections
-// slow down a lot on a loaded one.
-const clusterWait = 60 * time.Second
-
-// waitTextCluster waits until every client's text "body" is the same
-// (and want, unless empty), for up to clusterWait, and returns it.
-func waitTextCluster(t *testing.T, want string, clients ...*docsync.Client) string {
-	t.Helper()
-	var text string
-	waitFor(t, clusterWait, func() error {
-		text = clients[0].Text("body")
-		if want != "" && text != want {
-			return fmt.Errorf("client 0: body = %.60q (%d bytes), want %.60q (%d bytes)", text, len(text), want, len(want))
-		}
-		for i, c := range clients[1:] {
-			if got := c.Text("body"); got != text {
-				return fmt.Errorf("client %d: body = %.60q (%d bytes), client 0: %.60q (%d bytes)", i+1, got, len(got), text, len(text))
-			}
-		}
-		return nil
-	})
-	return text
-}
-
-// waitSyncedCluster is waitSynced with clusterWait.
-func waitSyncedCluster(t *testing.T, c *docsync.Client) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
-	defer cancel()
-	if err := c.WaitSynced(ctx); err != nil {
-		t.Fatalf("WaitSynced: %v (status %v)", err, c.Status())
-	}
 }
 
 // stopNATS stops the node's nats-server, as a crash of its machine
@@ -403,4 +375,63 @@ func TestClusterRemotePanic(t *testing.T) {
 			t.Fatalf("node %d quarantined %v", i, q)
 		}
 	}
+}
+
+// TestClusterBadInput runs the bad-input table against a node of a real
+// three-node cluster: the same close codes as on one node, nothing of
+// the bad input in JetStream, and a member of the room on another node
+// unaffected.
+func TestClusterBadInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a three-node cluster takes seconds to form")
+	}
+	cfg := testConfig()
+	cfg.MaxMessageSize = maxMessageSize
+	cfg.HelloTimeout = 300 * time.Millisecond
+	nodes := startNodes(t, 3, cfg)
+	// A store of its own: reading through a hub's store would change
+	// what that store thinks its hub holds.
+	st := nodes[2].openStore(t)
+	for i, tt := range badInputTests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkBadInput(t, tt, fmt.Sprintf("bad-%d", i), nodes[0].ts, nodes[1].ts, st)
+		})
+	}
+}
+
+// TestFormatCluster: a rich update stored through one node reaches the
+// other's room as a remote update, which closes that node's members of
+// format 1 as a local one would, and refuses later ones.
+func TestFormatCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster takes seconds to form")
+	}
+	nodes := startNodes(t, 2, testConfig())
+	const room = "notes"
+	a := dial(t, nodes[0].ts, room, nil)
+	b := dial(t, nodes[1].ts, room, nil)
+	insert(t, a, 0, "hello")
+	waitSyncedCluster(t, a)
+	waitTextCluster(t, "hello", a, b)
+	old := joinAs(t, nodes[1].ts, room, readsPlainV3)
+	if err := a.Edit(func(d *crdt.Doc) error {
+		_, err := d.Text("body").Format(0, 5, "bold", true)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	old.expectFormatClose()
+	waitFor(t, clusterWait, func() error {
+		var d []crdt.RichOp
+		b.Read(func(doc *crdt.Doc) { d = doc.Text("body").ToDelta() })
+		if len(d) != 1 || d[0].Attributes["bold"] != true {
+			return fmt.Errorf("delta on node 1 %+v, want bold hello", d)
+		}
+		return nil
+	})
+	late := dialRaw(t, nodes[1].ts.url(room))
+	h := readsPlainV4
+	h.Room, h.Client, h.StateVector = room, late.id, crdt.StateVector{}.Encode()
+	late.send(&h)
+	late.expectFormatClose()
 }

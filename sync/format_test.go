@@ -272,43 +272,6 @@ func TestFormatGoClientReadsRich(t *testing.T) {
 	}
 }
 
-// TestFormatCluster: a rich update stored through one node reaches the
-// other's room as a remote update, which closes that node's members of
-// format 1 as a local one would, and refuses later ones.
-func TestFormatCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a cluster takes seconds to form")
-	}
-	nodes := startNodes(t, 2, testConfig())
-	const room = "notes"
-	a := dial(t, nodes[0].ts, room, nil)
-	b := dial(t, nodes[1].ts, room, nil)
-	insert(t, a, 0, "hello")
-	waitSyncedCluster(t, a)
-	waitTextCluster(t, "hello", a, b)
-	old := joinAs(t, nodes[1].ts, room, readsPlainV3)
-	if err := a.Edit(func(d *crdt.Doc) error {
-		_, err := d.Text("body").Format(0, 5, "bold", true)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	old.expectFormatClose()
-	waitFor(t, clusterWait, func() error {
-		var d []crdt.RichOp
-		b.Read(func(doc *crdt.Doc) { d = doc.Text("body").ToDelta() })
-		if len(d) != 1 || d[0].Attributes["bold"] != true {
-			return fmt.Errorf("delta on node 1 %+v, want bold hello", d)
-		}
-		return nil
-	})
-	late := dialRaw(t, nodes[1].ts.url(room))
-	h := readsPlainV4
-	h.Room, h.Client, h.StateVector = room, late.id, crdt.StateVector{}.Encode()
-	late.send(&h)
-	late.expectFormatClose()
-}
-
 // TestFormatWriteAPI: a rich update written through POST
 // /api/rooms/{room}/updates closes the room's members of format 1 as a
 // member's would.

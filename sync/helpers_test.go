@@ -467,3 +467,38 @@ func flood(t *testing.T, writer *docsync.Client, chunk string) {
 		t.Fatal(err)
 	}
 }
+
+// clusterWait is how long the cluster tests wait for what takes
+// milliseconds on an idle machine: JetStream's replication and elections
+// slow down a lot on a loaded one.
+const clusterWait = 60 * time.Second
+
+// waitTextCluster waits until every client's text "body" is the same
+// (and want, unless empty), for up to clusterWait, and returns it.
+func waitTextCluster(t *testing.T, want string, clients ...*docsync.Client) string {
+	t.Helper()
+	var text string
+	waitFor(t, clusterWait, func() error {
+		text = clients[0].Text("body")
+		if want != "" && text != want {
+			return fmt.Errorf("client 0: body = %.60q (%d bytes), want %.60q (%d bytes)", text, len(text), want, len(want))
+		}
+		for i, c := range clients[1:] {
+			if got := c.Text("body"); got != text {
+				return fmt.Errorf("client %d: body = %.60q (%d bytes), client 0: %.60q (%d bytes)", i+1, got, len(got), text, len(text))
+			}
+		}
+		return nil
+	})
+	return text
+}
+
+// waitSyncedCluster is waitSynced with clusterWait.
+func waitSyncedCluster(t *testing.T, c *docsync.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	if err := c.WaitSynced(ctx); err != nil {
+		t.Fatalf("WaitSynced: %v (status %v)", err, c.Status())
+	}
+}
