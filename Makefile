@@ -9,7 +9,7 @@ FUZZ_TARGETS := crdt:FuzzApplyUpdate crdt:FuzzApplyPopulated crdt:FuzzDecodeStat
 	crdt:FuzzReplicas crdt:FuzzUndo crdt:FuzzApplySequence crdt:FuzzApplyRich crdt:FuzzApplyDelta crdt:FuzzUpdateVersion crdt:FuzzBulkLoad protocol:FuzzDecode sync:FuzzRoomFromPath sync:FuzzHostCheck sync:FuzzDecodeEdits sync:FuzzIdleSession sync/richexport:FuzzRender \
 	store:FuzzOpen store:FuzzJournalEntry sync/webhook:FuzzDecodeDelivery sync/webhook:FuzzVerify sync/webhook:FuzzDecodeNotified \
 	sync/authcallback:FuzzDecodeAnswer \
-	store/jsstore:FuzzRoomToken store/jsstore:FuzzDecodeEntry store/jsstore:FuzzDecodeHead
+	store/jsstore/internal/wire:FuzzRoomToken store/jsstore/internal/wire:FuzzDecodeEntry store/jsstore/internal/wire:FuzzDecodeHead
 
 .PHONY: help test test-go test-web test-e2e web-deps web-build web-check test-short bench fuzz fuzz-long fmt vet build soak
 

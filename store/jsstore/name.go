@@ -1,13 +1,10 @@
 package jsstore
 
-import (
-	"errors"
-	"strings"
-)
+import "github.com/flowstate/flowstate/store/jsstore/internal/wire"
 
 // ErrToken is returned by RoomFromToken for a string that RoomToken
 // never returns.
-var ErrToken = errors.New("jsstore: not a room token")
+var ErrToken = wire.ErrToken
 
 // maxRoomBytes bounds the room names the store accepts. Room names of
 // the protocol are at most 128 bytes; a token is at most three times its
@@ -17,68 +14,13 @@ const maxRoomBytes = 1024
 // RoomToken maps a room name to a string that is a valid NATS subject
 // token, KV key and object name: ASCII letters, digits and '-' stand for
 // themselves, and every other byte b becomes '_' followed by b in two
-// upper-case hexadecimal digits ("notes.v2" → "notes_2Ev2", "a_b" →
-// "a_5Fb", "~x" → "_7Ex"). As '_' always starts an escape, the mapping is
-// reversible (RoomFromToken) and two names never share a token. The empty
-// name has no token ("").
-func RoomToken(room string) string {
-	const hexDigits = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(room))
-	for i := 0; i < len(room); i++ {
-		c := room[i]
-		if plain(c) {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('_')
-		b.WriteByte(hexDigits[c>>4])
-		b.WriteByte(hexDigits[c&0xF])
-	}
-	return b.String()
-}
+// upper-case hexadecimal digits ("notes.v2" → "notes_2Ev2"). The mapping
+// is reversible (RoomFromToken); see wire.RoomToken.
+func RoomToken(room string) string { return wire.RoomToken(room) }
 
 // RoomFromToken returns the room name whose RoomToken is token, or
-// ErrToken if there is none: only the exact form RoomToken writes is
-// accepted (upper-case digits, no escape of a byte that stands for
-// itself), so that each name has one token.
-func RoomFromToken(token string) (string, error) {
-	if token == "" {
-		return "", ErrToken
-	}
-	var b strings.Builder
-	b.Grow(len(token))
-	for i := 0; i < len(token); i++ {
-		c := token[i]
-		if plain(c) {
-			b.WriteByte(c)
-			continue
-		}
-		if c != '_' || i+2 >= len(token) {
-			return "", ErrToken
-		}
-		hi, ok1 := unhex(token[i+1])
-		lo, ok2 := unhex(token[i+2])
-		if !ok1 || !ok2 || plain(hi<<4|lo) {
-			return "", ErrToken
-		}
-		b.WriteByte(hi<<4 | lo)
-		i += 2
-	}
-	return b.String(), nil
-}
+// ErrToken if there is none (see wire.RoomFromToken).
+func RoomFromToken(token string) (string, error) { return wire.RoomFromToken(token) }
 
 // plain reports whether c stands for itself in a token.
-func plain(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-'
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
+func plain(c byte) bool { return wire.Plain(c) }
