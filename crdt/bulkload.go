@@ -115,15 +115,15 @@ func (l *loader) warm(d *Doc, recs []record) int {
 			}
 			last = c
 		}
-		if r.left.Clock >= c.next || len(c.headClocks) == 0 {
+		if r.left.Clock >= c.next || len(c.heads) == 0 {
 			continue
 		}
 		cs[j] = c
-		sink += c.headClocks[c.firstGuess(r.left.Clock)]
+		sink += c.heads[c.firstGuess(r.left.Clock)].clock
 	}
 	for j := range n {
 		if c := cs[j]; c != nil {
-			its[j] = c.heads[c.search(recs[j].left.Clock)]
+			its[j] = c.heads[c.search(recs[j].left.Clock)].it
 		}
 	}
 	for j := range n {

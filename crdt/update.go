@@ -131,7 +131,7 @@ func (e *encoder) addBlock(c *clientState, clock uint64) {
 	// Heads are in clock order and each chain covers the clocks up to the
 	// next head: walking them in turn needs no lookup per head.
 	for _, h := range c.heads[c.search(clock):] {
-		for it := h; it != nil; it = it.next {
+		for it := h.it; it != nil; it = it.next {
 			if end := it.clock + it.length; end > clock {
 				e.add(it, clock-min(clock, it.clock))
 			}
@@ -509,7 +509,11 @@ type decoded struct {
 // space keeps no update alive.
 func (u *decoded) release() {
 	u.r.reset(nil)
+	// Cleared once here, and emptied, so that the next decode does not
+	// clear them again: after a large snapshot that would be a second
+	// pass over hundreds of megabytes, paid by the next small update.
 	clear(u.recs)
+	u.recs = u.recs[:0]
 	clear(u.types)
 }
 
