@@ -202,6 +202,11 @@ func (d *Doc) Clock(client ClientID) uint64 {
 // or empty sv gives a snapshot of the whole document.
 func (d *Doc) Diff(sv StateVector) []byte {
 	e := &d.enc
+	if len(d.texts) == 1 {
+		for _, t := range d.texts {
+			e.only = t
+		}
+	}
 	clients := d.sortedClients()
 	for _, c := range clients {
 		if from := sv[c.id]; c.next > from {

@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -127,5 +128,52 @@ func TestDecodedReleaseEmpties(t *testing.T) {
 	u.release()
 	if len(u.recs) != 0 {
 		t.Fatalf("released with %d records", len(u.recs))
+	}
+}
+
+// A snapshot of a document of one Text, whose encoder takes every text
+// item to be that Text's without reading its leaf, is the one the encoder
+// writes reading every leaf; documents of two Texts and a Map (where
+// encoder.only stays unset) are checked the same way.
+func TestSnapshotOneTextShortcut(t *testing.T) {
+	for seed := range uint64(8) {
+		rng := rand.New(rand.NewPCG(seed, 43))
+		_, docs := randomReplicas(t, rng, 3, 200)
+		one := NewDocWithClient(99)
+		txt := one.Text("t")
+		for range 300 {
+			if n := txt.Len(); n > 0 && rng.IntN(4) == 0 {
+				pos := rng.IntN(n)
+				if _, err := txt.Delete(pos, 1+rng.IntN(min(n-pos, 3))); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			if _, err := txt.Insert(rng.IntN(txt.Len()+1), treePieces[rng.IntN(len(treePieces))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := txt.Format(0, txt.Len()/2, "bold", true); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range append(docs, one) {
+			var e encoder
+			clients := d.sortedClients()
+			for _, c := range clients {
+				if c.next > 0 {
+					e.addBlock(c, 0)
+				}
+			}
+			for _, c := range clients {
+				e.addDeletes(c, d.deletedRanges(c))
+			}
+			want := e.finish()
+			if got := d.Snapshot(); !bytes.Equal(got, want) {
+				t.Fatalf("seed %d: %d texts: the snapshot differs from the one read through leaves", seed, len(d.texts))
+			}
+			if d.enc.only != nil {
+				t.Fatal("the encoder keeps the document's Text after a snapshot")
+			}
+		}
 	}
 }

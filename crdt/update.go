@@ -106,6 +106,11 @@ type encoder struct {
 	col     []byte
 	buf     bytes.Buffer
 	enc     *msgpack.Encoder
+	// only is the document's one Text when it has no other, set by Diff:
+	// then every text item is its, and add need not read the item's leaf
+	// to learn it, a cache miss per item in a large document, whose items
+	// in clock order lie all over the text.
+	only *Text
 }
 
 func (e *encoder) reset() {
@@ -118,6 +123,7 @@ func (e *encoder) reset() {
 	e.clients = e.clients[:0]
 	e.types = e.types[:0]
 	e.buf.Reset()
+	e.only = nil
 }
 
 // addBlock adds the changes of client c from clock on.
@@ -150,7 +156,10 @@ func (e *encoder) add(it *item, off uint64) {
 	}
 	switch it.kind {
 	case kindText:
-		t := it.leaf.t
+		t := e.only
+		if t == nil {
+			t = it.leaf.t
+		}
 		if it.rich != richNone {
 			r := encRec{kind: recStart, clock: clock, n: 1, typ: typeKey{typeText, t.name}, left: it.left, right: it.right}
 			switch it.rich {
