@@ -89,8 +89,8 @@ const warmBatch = 16
 // warm reads, for the next records, the memory that finding their left
 // origins and the code point after it will read, and returns how many
 // records it looked at. A large update's origins are scattered over the
-// whole document, so each lookup is a chain of cache misses: the head
-// index, the head, the item, its link, the next item. Integrating records
+// whole document, so each lookup is a chain of cache misses: the entry
+// of the client's index, the item, its link, the next item. Integrating records
 // one by one pays each miss in turn; here each step of the chain is taken
 // for a batch of records at once, in loops whose loads do not wait for one
 // another, so their misses overlap, and the integration that follows finds
