@@ -89,8 +89,8 @@ const warmBatch = 16
 // warm reads, for the next records, the memory that finding their left
 // origins and the code point after it will read, and returns how many
 // records it looked at. A large update's origins are scattered over the
-// whole document, so each lookup is a chain of cache misses: the head
-// index, the head, the item, its link, the next item. Integrating records
+// whole document, so each lookup is a chain of cache misses: the entry
+// of the client's index, the item, its link, the next item. Integrating records
 // one by one pays each miss in turn; here each step of the chain is taken
 // for a batch of records at once, in loops whose loads do not wait for one
 // another, so their misses overlap, and the integration that follows finds
@@ -115,15 +115,15 @@ func (l *loader) warm(d *Doc, recs []record) int {
 			}
 			last = c
 		}
-		if r.left.Clock >= c.next || len(c.headClocks) == 0 {
+		if r.left.Clock >= c.next || len(c.heads) == 0 {
 			continue
 		}
 		cs[j] = c
-		sink += c.headClocks[c.firstGuess(r.left.Clock)]
+		sink += c.heads[c.firstGuess(r.left.Clock)].clock
 	}
 	for j := range n {
 		if c := cs[j]; c != nil {
-			its[j] = c.heads[c.search(recs[j].left.Clock)]
+			its[j] = c.heads[c.search(recs[j].left.Clock)].it
 		}
 	}
 	for j := range n {

@@ -202,6 +202,11 @@ func (d *Doc) Clock(client ClientID) uint64 {
 // or empty sv gives a snapshot of the whole document.
 func (d *Doc) Diff(sv StateVector) []byte {
 	e := &d.enc
+	if len(d.texts) == 1 {
+		for _, t := range d.texts {
+			e.only = t
+		}
+	}
 	clients := d.sortedClients()
 	for _, c := range clients {
 		if from := sv[c.id]; c.next > from {
@@ -246,7 +251,7 @@ func (d *Doc) sortedClients() []*clientState {
 func (d *Doc) deletedRanges(c *clientState) []clockRange {
 	var out []clockRange
 	for _, h := range c.heads {
-		for it := h; it != nil; it = it.next {
+		for it := h.it; it != nil; it = it.next {
 			if !it.deleted {
 				continue
 			}
@@ -485,7 +490,6 @@ func (d *Doc) integrateUpdate(u *decoded) error {
 		if len(recs) > 16 {
 			// A large update (a snapshot, a catch-up): make room at once.
 			c.heads = slices.Grow(c.heads, len(recs))
-			c.headClocks = slices.Grow(c.headClocks, len(recs))
 			if len(u.types) == 1 && u.types[0].text != nil {
 				t := u.types[0].text // resolved above
 				t.arena = slices.Grow(t.arena, b.textLen)
@@ -619,18 +623,7 @@ func (d *Doc) tryIntegrate(c *clientState, r *record) status {
 			leftItem = left.c.find(left.clock)
 		}
 		if !right.none() {
-			// The right origin is mostly the code point after the left
-			// one: in the left origin's item or the piece after it.
-			if leftItem != nil && right.c == left.c {
-				if it := leftItem; it.clock <= right.clock && right.clock < it.clock+it.length {
-					rightItem = it
-				} else if it := leftItem.next; it != nil && it.clock <= right.clock && right.clock < it.clock+it.length {
-					rightItem = it
-				}
-			}
-			if rightItem == nil {
-				rightItem = right.c.find(right.clock)
-			}
+			rightItem = findNear(leftItem, right)
 		}
 		// Validation checked the origins it could see; one that was
 		// unknown then (the record waited in pending) is checked here.
@@ -670,6 +663,39 @@ func (d *Doc) knownRef(has bool, id ID) (ref, bool) {
 	return ref{c, id.Clock}, true
 }
 
+// findNear returns the item holding r (integrated). A right origin is
+// mostly the code point after the left one, so near, the left origin's
+// item (or nil), is tried first: the code point is in near, in the piece
+// after it in clock order, or in the item after it in the text. In a large
+// document each of these reads memory the integration reads anyway, where
+// the client's index would cost cache misses of its own. An item holding
+// r's clock is the one: clocks of a client are never in two items.
+func findNear(near *item, r ref) *item {
+	if near != nil {
+		if r.c == near.c {
+			if near.clock <= r.clock && r.clock < near.clock+near.length {
+				return near
+			}
+			if it := near.next; it != nil && it.clock <= r.clock && r.clock < it.clock+it.length {
+				return it
+			}
+		}
+		// A listed item's leaf holds none of its items (bulkload.go).
+		if near.kind == kindText && near.idx == 0 {
+			lf, i := near.leaf, indexIn(near)+1
+			if i == len(lf.items) {
+				lf, i = lf.next, 0
+			}
+			if lf != nil && i < len(lf.items) {
+				if it := lf.items[i]; it.c == r.c && it.clock <= r.clock && r.clock < it.clock+it.length {
+					return it
+				}
+			}
+		}
+	}
+	return r.c.find(r.clock)
+}
+
 // holds reports whether it, the item of an origin (nil for none), may
 // serve a run of t: it must be a code point of t itself.
 func (t *Text) holds(it *item) bool {
@@ -679,7 +705,7 @@ func (t *Text) holds(it *item) bool {
 // integrateSkip records clocks [clock, clock+n) of c as carrying nothing.
 func (d *Doc) integrateSkip(c *clientState, clock, n uint64) {
 	if k := len(c.heads); k > 0 {
-		last := c.heads[k-1]
+		last := c.heads[k-1].it
 		if last.kind == kindSkip && last.next == nil && last.clock+last.length == clock {
 			last.length += n
 			c.next += n

@@ -73,10 +73,7 @@ type clientState struct {
 	next uint64
 	// heads are items in ascending clock order; each head starts a chain of
 	// pieces (through item.next) that covers the clocks up to the next head.
-	heads []*item
-	// headClocks holds the first clock of each head: find searches it
-	// rather than the items, whose clocks are scattered over the heap.
-	headClocks []uint64
+	heads []head
 	// pending holds decoded records of this client that wait for missing
 	// dependencies; pendingDeletes the delete ranges of its clocks that
 	// have not arrived.
@@ -109,35 +106,47 @@ func (h headHint) covers(clock uint64, last int) bool {
 	return h.lo <= clock && clock < h.hi && h.i < last
 }
 
+// A head is one entry of a client's index: its first clock beside the
+// item, so that the search reads the clocks of the index without touching
+// the items, whose clocks are scattered over the heap, and the entry it
+// lands on already holds the item: in a large document, where the index
+// is far larger than the cache, that is one cache miss less per lookup
+// than a separate array of clocks and one of items.
+type head struct {
+	clock uint64
+	it    *item
+}
+
 func (c *clientState) addHead(it *item) {
-	c.heads = append(c.heads, it)
-	c.headClocks = append(c.headClocks, it.clock)
+	c.heads = append(c.heads, head{it.clock, it})
 }
 
 // popHead removes the newest head, which has been merged into the item
 // before it.
 func (c *clientState) popHead() {
 	k := len(c.heads) - 1
-	c.heads[k] = nil
+	c.heads[k] = head{}
 	c.heads = c.heads[:k]
-	c.headClocks = c.headClocks[:k]
 }
+
+// newest returns the item of the newest head.
+func (c *clientState) newest() *item { return c.heads[len(c.heads)-1].it }
 
 // find returns the item holding clock, which must be below c.next.
 func (c *clientState) find(clock uint64) *item {
-	h := c.headClocks
+	h := c.heads
 	i := len(h) - 1
-	if h[i] > clock {
+	if h[i].clock > clock {
 		if c.hint.covers(clock, i) {
 			i = c.hint.i
 		} else if c.hint2.covers(clock, i) {
 			i = c.hint2.i
 		} else {
 			i = c.search(clock)
-			c.hint, c.hint2 = headHint{i, h[i], h[i+1]}, c.hint
+			c.hint, c.hint2 = headHint{i, h[i].clock, h[i+1].clock}, c.hint
 		}
 	}
-	it := c.heads[i]
+	it := c.heads[i].it
 	steps := 0
 	for it.clock+it.length <= clock {
 		it = it.next
@@ -155,36 +164,36 @@ func (c *clientState) find(clock uint64) *item {
 // binary search over a large document's heads would take a dozen; a
 // binary search of what is left keeps the worst case logarithmic.
 func (c *clientState) search(clock uint64) int {
-	h := c.headClocks
-	lo, hi := 0, len(h)-1 // h[lo] <= clock (h[0] is 0), and the answer is in [lo, hi]
+	h := c.heads
+	lo, hi := 0, len(h)-1 // h[lo].clock <= clock (h[0].clock is 0), and the answer is in [lo, hi]
 	for range 3 {
 		if lo == hi {
 			return lo
 		}
 		m := guess(h, lo, hi, clock)
-		if h[m] > clock {
+		if h[m].clock > clock {
 			hi = m - 1
 			continue
 		}
-		if m == hi || h[m+1] > clock {
+		if m == hi || h[m+1].clock > clock {
 			return m
 		}
 		lo = m + 1
 	}
-	return lo + sort.Search(hi-lo+1, func(i int) bool { return h[lo+i] > clock }) - 1
+	return lo + sort.Search(hi-lo+1, func(i int) bool { return h[lo+i].clock > clock }) - 1
 }
 
 // guess interpolates where clock lies between heads lo and hi.
-func guess(h []uint64, lo, hi int, clock uint64) int {
-	if span := h[hi] - h[lo]; clock-h[lo] < span {
-		return lo + int(float64(clock-h[lo])/float64(span)*float64(hi-lo))
+func guess(h []head, lo, hi int, clock uint64) int {
+	if span := h[hi].clock - h[lo].clock; clock-h[lo].clock < span {
+		return lo + int(float64(clock-h[lo].clock)/float64(span)*float64(hi-lo))
 	}
 	return hi
 }
 
 // firstGuess is the first head search looks at for clock.
 func (c *clientState) firstGuess(clock uint64) int {
-	return guess(c.headClocks, 0, len(c.headClocks)-1, clock)
+	return guess(c.heads, 0, len(c.heads)-1, clock)
 }
 
 // maxChain is the longest walk along a chain that find accepts before it
@@ -199,24 +208,23 @@ const maxChain = 16
 // insertion into heads, is paid for by the walk that found the chain long.
 func (c *clientState) promote(i int, target *item) {
 	var cut []*item
-	prev, n := c.heads[i], 0
+	prev, n := c.heads[i].it, 0
 	for it := prev.next; prev != target; prev, it = it, it.next {
 		if n++; n%(maxChain/2) == 0 {
 			prev.next = nil
 			cut = append(cut, it)
 		}
 	}
-	clocks := make([]uint64, len(cut))
+	heads := make([]head, len(cut))
 	for k, it := range cut {
-		clocks[k] = it.clock
+		heads[k] = head{it.clock, it}
 	}
-	c.heads = slices.Insert(c.heads, i+1, cut...)
-	c.headClocks = slices.Insert(c.headClocks, i+1, clocks...)
+	c.heads = slices.Insert(c.heads, i+1, heads...)
 	// The heads after i moved: the hints are stale but for the head
 	// holding target, which the next lookup is likely to want.
 	c.hint, c.hint2 = headHint{}, headHint{}
-	if j := i + len(cut); j+1 < len(c.headClocks) {
-		c.hint = headHint{j, c.headClocks[j], c.headClocks[j+1]}
+	if j := i + len(cut); j+1 < len(c.heads) {
+		c.hint = headHint{j, c.heads[j].clock, c.heads[j+1].clock}
 	}
 }
 

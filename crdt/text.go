@@ -373,7 +373,7 @@ func (a *item) absorbs(b *item) bool {
 		return false
 	}
 	// b must follow a in a's chain, or be the client's newest head.
-	return a.next == b || a.next == nil && b.c.heads[len(b.c.heads)-1] == b
+	return a.next == b || a.next == nil && b.c.newest() == b
 }
 
 // absorb merges b into a.

@@ -106,6 +106,11 @@ type encoder struct {
 	col     []byte
 	buf     bytes.Buffer
 	enc     *msgpack.Encoder
+	// only is the document's one Text when it has no other, set by Diff:
+	// then every text item is its, and add need not read the item's leaf
+	// to learn it, a cache miss per item in a large document, whose items
+	// in clock order lie all over the text.
+	only *Text
 }
 
 func (e *encoder) reset() {
@@ -118,6 +123,7 @@ func (e *encoder) reset() {
 	e.clients = e.clients[:0]
 	e.types = e.types[:0]
 	e.buf.Reset()
+	e.only = nil
 }
 
 // addBlock adds the changes of client c from clock on.
@@ -131,7 +137,7 @@ func (e *encoder) addBlock(c *clientState, clock uint64) {
 	// Heads are in clock order and each chain covers the clocks up to the
 	// next head: walking them in turn needs no lookup per head.
 	for _, h := range c.heads[c.search(clock):] {
-		for it := h; it != nil; it = it.next {
+		for it := h.it; it != nil; it = it.next {
 			if end := it.clock + it.length; end > clock {
 				e.add(it, clock-min(clock, it.clock))
 			}
@@ -150,7 +156,10 @@ func (e *encoder) add(it *item, off uint64) {
 	}
 	switch it.kind {
 	case kindText:
-		t := it.leaf.t
+		t := e.only
+		if t == nil {
+			t = it.leaf.t
+		}
 		if it.rich != richNone {
 			r := encRec{kind: recStart, clock: clock, n: 1, typ: typeKey{typeText, t.name}, left: it.left, right: it.right}
 			switch it.rich {
@@ -509,7 +518,11 @@ type decoded struct {
 // space keeps no update alive.
 func (u *decoded) release() {
 	u.r.reset(nil)
+	// Cleared once here, and emptied, so that the next decode does not
+	// clear them again: after a large snapshot that would be a second
+	// pass over hundreds of megabytes, paid by the next small update.
 	clear(u.recs)
+	u.recs = u.recs[:0]
 	clear(u.types)
 }
 

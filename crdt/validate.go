@@ -38,7 +38,11 @@ func (d *Doc) validate(u *decoded) error {
 				// Compatible with what the document holds, origins included.
 				continue
 			}
-			if !d.originOK(u, r.hasLeft, r.left, r.typ) || !d.originOK(u, r.hasRight, r.right, r.typ) {
+			leftItem, ok := d.originOK(u, r.hasLeft, r.left, r.typ, nil)
+			if !ok {
+				return badOrigin(b.client, r.clock)
+			}
+			if _, ok := d.originOK(u, r.hasRight, r.right, r.typ, leftItem); !ok {
 				return badOrigin(b.client, r.clock)
 			}
 		}
@@ -61,19 +65,20 @@ func conflict(client ClientID, clock uint64, what string) error {
 // originOK reports whether origin id (if has is set) can serve a text
 // record of type typ: it must be a code point of that text where the
 // document or u holds it. An origin neither holds is checked when the
-// record integrates.
-func (d *Doc) originOK(u *decoded, has bool, id ID, typ int) bool {
+// record integrates. It returns the document's item holding id, if any;
+// near is an item id may lie in or next to (findNear).
+func (d *Doc) originOK(u *decoded, has bool, id ID, typ int, near *item) (*item, bool) {
 	if !has {
-		return true
+		return nil, true
 	}
 	if c := d.clients[id.Client]; c != nil && id.Clock < c.next {
-		it := c.find(id.Clock)
-		return it.kind == kindText && it.leaf.t.name == string(u.types[typ].name)
+		it := findNear(near, ref{c, id.Clock})
+		return it, it.kind == kindText && it.leaf.t.name == string(u.types[typ].name)
 	}
 	if rt, found := u.textTypeOf(id); found {
-		return rt == typ
+		return nil, rt == typ
 	}
-	return true
+	return nil, true
 }
 
 // overlap compares the records of one block with what the document holds

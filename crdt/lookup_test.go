@@ -1,0 +1,179 @@
+package crdt
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// checkHeads fails unless every client's index of heads is consistent:
+// each entry's clock is its item's, the heads ascend from clock 0, and
+// each chain covers exactly the clocks up to the next head (the last one
+// up to the client's next clock).
+func checkHeads(tb testing.TB, d *Doc) {
+	tb.Helper()
+	for id, c := range d.clients {
+		if len(c.heads) == 0 {
+			if c.next != 0 {
+				tb.Fatalf("client %d: clocks up to %d and no heads", id, c.next)
+			}
+			continue
+		}
+		clock := uint64(0)
+		for i, h := range c.heads {
+			if h.it == nil || h.clock != h.it.clock || h.clock != clock {
+				tb.Fatalf("client %d head %d: entry at %d, expected %d", id, i, h.clock, clock)
+			}
+			for it := h.it; it != nil; it = it.next {
+				if it.clock != clock || it.c != c {
+					tb.Fatalf("client %d head %d: chain breaks at clock %d", id, i, clock)
+				}
+				clock += it.length
+			}
+		}
+		if clock != c.next {
+			tb.Fatalf("client %d: heads cover clocks up to %d, next is %d", id, clock, c.next)
+		}
+	}
+}
+
+// docItems returns every item of d's clients, in clock order per client.
+func docItems(d *Doc) []*item {
+	var items []*item
+	for _, c := range d.sortedClients() {
+		for _, h := range c.heads {
+			for it := h.it; it != nil; it = it.next {
+				items = append(items, it)
+			}
+		}
+	}
+	return items
+}
+
+// findNear gives, for any clock and any item tried first, the item the
+// client's index gives: on random sessions of several clients (deletes,
+// marks, embeds, a map, late delivery), for every clock of every client,
+// with no item tried first, with the item holding the clock, the one
+// before it in the text (the usual left origin), the one after it, a
+// piece of the same chain, and a random one.
+func TestFindNear(t *testing.T) {
+	for _, ft := range fanoutTests {
+		t.Run(fmt.Sprintf("leaf%d_kids%d", ft.leaf, ft.kids), func(t *testing.T) {
+			withFanout(t, ft.leaf, ft.kids, func() {
+				for seed := range uint64(6) {
+					rng := rand.New(rand.NewPCG(seed, 41))
+					_, docs := randomReplicas(t, rng, 3, 300)
+					for _, d := range docs {
+						checkHeads(t, d)
+						checkFindNear(t, rng, d)
+					}
+				}
+			})
+		})
+	}
+}
+
+func checkFindNear(t *testing.T, rng *rand.Rand, d *Doc) {
+	t.Helper()
+	items := docItems(d)
+	if len(items) == 0 {
+		return
+	}
+	tried := 0
+	for _, it := range items {
+		var before, after *item
+		if it.kind == kindText {
+			lf, i := it.leaf, indexIn(it)
+			before = d.texts[lf.t.name].prev(lf, i)
+			_, _, after = lf.t.nextFrom(lf, i+1)
+		}
+		for clock := it.clock; clock < it.clock+it.length; clock++ {
+			r := ref{it.c, clock}
+			for _, near := range []*item{nil, it, before, after, it.next, items[rng.IntN(len(items))]} {
+				if got := findNear(near, r); got != it {
+					t.Fatalf("findNear(%v, %d:%d) gives the item at %d:%d, the index %d:%d",
+						near != nil, it.c.id, clock, got.c.id, got.clock, it.c.id, it.clock)
+				}
+				tried++
+			}
+			if got := it.c.find(clock); got != it {
+				t.Fatalf("find(%d:%d) gives the item at %d", it.c.id, clock, got.clock)
+			}
+		}
+	}
+	if tried == 0 {
+		t.Fatal("no lookups tried")
+	}
+}
+
+// Releasing a decoded update leaves no records behind, so that the next
+// decode, however small its update, does not clear a large one's again.
+func TestDecodedReleaseEmpties(t *testing.T) {
+	d := NewDocWithClient(1)
+	txt := d.Text("t")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 500 {
+		if _, err := txt.Insert(rng.IntN(txt.Len()+1), "ab"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u := new(decoded)
+	if err := u.decode(d.Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	if len(u.recs) < 400 {
+		t.Fatalf("the snapshot decoded into %d records", len(u.recs))
+	}
+	u.release()
+	if len(u.recs) != 0 {
+		t.Fatalf("released with %d records", len(u.recs))
+	}
+}
+
+// A snapshot of a document of one Text, whose encoder takes every text
+// item to be that Text's without reading its leaf, is the one the encoder
+// writes reading every leaf; documents of two Texts and a Map (where
+// encoder.only stays unset) are checked the same way.
+func TestSnapshotOneTextShortcut(t *testing.T) {
+	for seed := range uint64(8) {
+		rng := rand.New(rand.NewPCG(seed, 43))
+		_, docs := randomReplicas(t, rng, 3, 200)
+		one := NewDocWithClient(99)
+		txt := one.Text("t")
+		for range 300 {
+			if n := txt.Len(); n > 0 && rng.IntN(4) == 0 {
+				pos := rng.IntN(n)
+				if _, err := txt.Delete(pos, 1+rng.IntN(min(n-pos, 3))); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			if _, err := txt.Insert(rng.IntN(txt.Len()+1), treePieces[rng.IntN(len(treePieces))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := txt.Format(0, txt.Len()/2, "bold", true); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range append(docs, one) {
+			var e encoder
+			clients := d.sortedClients()
+			for _, c := range clients {
+				if c.next > 0 {
+					e.addBlock(c, 0)
+				}
+			}
+			for _, c := range clients {
+				e.addDeletes(c, d.deletedRanges(c))
+			}
+			want := e.finish()
+			if got := d.Snapshot(); !bytes.Equal(got, want) {
+				t.Fatalf("seed %d: %d texts: the snapshot differs from the one read through leaves", seed, len(d.texts))
+			}
+			if d.enc.only != nil {
+				t.Fatal("the encoder keeps the document's Text after a snapshot")
+			}
+		}
+	}
+}
