@@ -528,6 +528,14 @@ export class IndexedDBPersistence extends Emitter {
       for (const key of unsaved) removeLocal(this.ls, key);
       this.records += batch.length;
       if (!this.saving) {
+        // A page that stayed after its pagehide (kept in the back-forward
+        // cache, or a pagehide dispatched by hand) has now written what
+        // its copy holds, which would otherwise come back with a count
+        // gone stale.
+        if (this.unsavedKey !== null && this.enabled && !this.unsyncedDirty) {
+          removeLocal(this.ls, this.unsavedKey);
+          this.unsavedKey = null;
+        }
         const w = this.savedWaiters;
         this.savedWaiters = [];
         for (const f of w) f();

@@ -182,6 +182,19 @@ test('what a closing page had not finished writing comes back from its copy in l
   third.p.destroy();
 });
 
+test('a page that stays after its pagehide removes its copy once its writes are done', async () => {
+  const factory = new IDBFactory();
+  const ls = new MemoryStorage();
+  const page = await open(factory, 'notes', { localStorage: ls });
+  page.p.bindProvider(new CountingProvider());
+  page.text.insert(0, 'hello');
+  page.p.onPageHide(); // the write is in flight: copied
+  assert.equal(unsavedCopies(ls).length, 1);
+  await page.p.whenSaved();
+  assert.deepEqual(unsavedCopies(ls), []);
+  page.p.destroy();
+});
+
 test('an unsaved copy that does not read is skipped with an error event, and removed', async () => {
   const factory = new IDBFactory();
   const ls = new MemoryStorage();
