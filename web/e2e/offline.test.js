@@ -400,6 +400,48 @@ describe('offline', { skip: skipReason }, () => {
     await other.close();
   });
 
+  test('an edit whose write is still waiting for IndexedDB when the tab closes is kept', async (t) => {
+    const server = await startServer();
+    t.after(() => server.stop());
+    const room = uniqueRoom('closing');
+    const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+    t.after(() => context.close());
+    const tab = await page(context, server.httpURL, room);
+    await tab.waitStatus('synced');
+    await tab.type('before ');
+    await saved(tab, 'saved');
+    await server.kill();
+    await tab.waitStatus('offline');
+    // Another connection's transaction, kept alive by request after
+    // request, holds the store: the page's next write waits behind it, as
+    // writes do behind each other on a busy machine, until the page goes
+    // away and takes the holder with it.
+    await tab.page.evaluate(
+      (name) =>
+        new Promise((resolve, reject) => {
+          const req = indexedDB.open(name, 1);
+          req.onsuccess = () => {
+            const store = req.result.transaction(['updates'], 'readwrite').objectStore('updates');
+            const spin = () => (store.count().onsuccess = spin);
+            spin();
+            resolve();
+          };
+          req.onerror = () => reject(req.error);
+        }),
+      'flowstate:' + room,
+    );
+    await tab.type('after', { end: true });
+    await tab.until(() => window.flowstate.persistence.writing > 0, undefined, 'a write in flight');
+    assert.equal(await tab.page.evaluate(() => window.flowstate.persistence.saving), true);
+    await tab.page.close();
+
+    await server.restart();
+    const again = await page(context, server.httpURL, room);
+    await again.waitStatus('synced');
+    assert.equal(await again.text(), 'before after');
+    assert.deepEqual([...tab.errors, ...again.errors], []);
+  });
+
   test('two tabs converge with the server stopped, and it receives each change once', async (t) => {
     const server = await startServer();
     t.after(() => server.stop());

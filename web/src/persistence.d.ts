@@ -10,6 +10,12 @@ export interface IndexedDBPersistenceOptions {
   indexedDB?: IDBFactory | null;
   /** The IDBKeyRange class; globalThis.IDBKeyRange by default. */
   IDBKeyRange?: typeof IDBKeyRange;
+  /**
+   * Where the first screen's copy and, when the page goes away, the
+   * updates not yet written go; globalThis.localStorage by default, null
+   * for none.
+   */
+  localStorage?: Storage | null;
   /** How many stored records make a compaction into one snapshot (default 500). */
   compactEvery?: number;
   /** How long opening the database may take before persistence turns off, in ms (default 5000). */
@@ -35,7 +41,9 @@ export interface IndexedDBPersistenceEvents {
  * client's unacknowledged count; compacted into one snapshot every
  * compactEvery records. A new Doc has a fresh client ID, so a restored
  * document never writes under an ID used before. Failures never break
- * editing: persistence turns itself off with a 'disabled' event.
+ * editing: persistence turns itself off with a 'disabled' event. On
+ * 'pagehide', the updates not yet written are copied to localStorage,
+ * and the next page to load the document stores them.
  *
  *   const local = new IndexedDBPersistence('notes', doc);
  *   const provider = new Provider(doc, { url, persistence: local, crossTab: true });

@@ -26,6 +26,10 @@ const renderingKey = (i) => RENDERING + '/' + String(i).padStart(6, '0');
 // rendering. It is read on its own, so that an editor paints it without
 // waiting for megabytes of rendering to come back.
 const SCREEN = 'screen';
+// The unsaved updates of a page that went away with writes unfinished,
+// in localStorage under the database's name, UNSAVED and the page's
+// client ID (see onPageHide).
+const UNSAVED = ':unsaved:';
 
 /**
  * How much of each text the first screen holds, in UTF-16 units: a few
@@ -95,6 +99,14 @@ function afterPaint(fn) {
  * whenSynced, the Doc is not loaded: nothing may edit it, or the edit
  * would be made on an empty document.
  *
+ * Leaving the page: Chromium aborts the writes a page has not finished
+ * when it goes away, and on a busy machine writes queue behind each other
+ * (and behind other tabs' writes) for hundreds of ms, the time it takes
+ * to type a word. So leaving the page also copies every update not yet
+ * written, and the unacknowledged count, to localStorage, which takes
+ * them at once; the next page to load the document applies and stores
+ * them, then removes the copy.
+ *
  * Events: 'synced' (the stored document is loaded), 'saved' (every update
  * so far is written), 'disabled' (an Error: persistence is off), 'error'
  * (an Error about one stored record, which is skipped).
@@ -103,10 +115,10 @@ export class IndexedDBPersistence extends Emitter {
   /**
    * @param {string} name the database is "flowstate:" + name
    * @param {import('./doc.js').Doc} doc
-   * @param {{indexedDB?: IDBFactory, IDBKeyRange?: typeof IDBKeyRange, compactEvery?: number, openTimeout?: number}} [options]
-   *   indexedDB and IDBKeyRange: the globals by default; compactEvery:
-   *   records before a compaction (DEFAULT_COMPACT_EVERY); openTimeout: in ms
-   *   (DEFAULT_OPEN_TIMEOUT)
+   * @param {{indexedDB?: IDBFactory, IDBKeyRange?: typeof IDBKeyRange, localStorage?: Storage | null, compactEvery?: number, openTimeout?: number}} [options]
+   *   indexedDB, IDBKeyRange and localStorage: the globals by default;
+   *   compactEvery: records before a compaction (DEFAULT_COMPACT_EVERY);
+   *   openTimeout: in ms (DEFAULT_OPEN_TIMEOUT)
    */
   constructor(name, doc, options = {}) {
     super();
@@ -116,6 +128,7 @@ export class IndexedDBPersistence extends Emitter {
     this.dbName = 'flowstate:' + name;
     this.idb = options.indexedDB ?? globalThis.indexedDB ?? null;
     this.KeyRange = options.IDBKeyRange ?? globalThis.IDBKeyRange ?? null;
+    this.ls = options.localStorage !== undefined ? options.localStorage : globalLocalStorage();
     this.compactEvery = options.compactEvery ?? DEFAULT_COMPACT_EVERY;
     /** False once persistence turned itself off; the Doc lives in memory only. */
     this.enabled = true;
@@ -128,6 +141,16 @@ export class IndexedDBPersistence extends Emitter {
     /** Updates waiting to be written. @type {Uint8Array[]} */
     this.queue = [];
     this.writing = 0; // write transactions in flight
+    /**
+     * The write transactions in flight: their updates, whether they write
+     * this page's unacknowledged count, the keys of the unsaved copies
+     * whose updates they write, and the adopted counts they delete.
+     * @type {Set<{updates: Uint8Array[], count: boolean, unsaved: string[], adopted: string[]}>}
+     */
+    this.inflight = new Set();
+    /** The localStorage keys of unsaved copies queued to be written. @type {string[]} */
+    this.unsavedKeys = [];
+    this.unsavedKey = null; // the key this page's copy was put under, if any
     this.flushTimer = null;
     this.records = 0; // records in the store, as far as this tab knows
     this.lastKey = 0; // the highest key whose record is in the Doc
@@ -165,7 +188,7 @@ export class IndexedDBPersistence extends Emitter {
     // A copy of the first screen in localStorage is read at once, without
     // waiting for IndexedDB to open, which alone takes tens of ms.
     this.screenFromLocal = false;
-    const local = readScreen(localScreen(this.dbName));
+    const local = readScreen(localScreen(this.ls, this.dbName));
     if (local !== null) {
       this.screenFromLocal = true;
       this.resolveScreen(local);
@@ -176,6 +199,7 @@ export class IndexedDBPersistence extends Emitter {
       // The next page paints from the rendering: bring it up to date.
       if (this.renderingDirty) this.flush(true);
       else this.flush();
+      this.putUnsaved();
     };
     if (typeof globalThis.addEventListener === 'function') globalThis.addEventListener('pagehide', this.onPageHide);
     this.open(options.openTimeout ?? DEFAULT_OPEN_TIMEOUT);
@@ -369,17 +393,20 @@ export class IndexedDBPersistence extends Emitter {
     if ((this.doc.stateVector().get(me) ?? 0) > before && typeof this.doc.switchClientID !== 'function') {
       this.emit('error', new Error(`flowstate: the stored document holds changes of client ${me}, this Doc's own ID: use a new Doc`));
     }
+    const counts = new Map(metaKeys.map((key, i) => [key, metaValues[i]]));
+    this.takeUnsaved(counts);
     const k = keys;
     this.records = k.length;
     this.lastKey = k.length > 0 ? k[k.length - 1] : 0;
     // A rendering holds the snapshot, not the records after it.
     this.renderingDirty = k.length > 0 && (!rendered || k.length > 1);
-    metaKeys.forEach((key, i) => {
-      if (typeof key === 'string' && key.startsWith(UNSYNCED) && Number.isSafeInteger(metaValues[i])) {
-        this.restoredUnsynced += metaValues[i];
-        this.adopted.push(key);
+    for (const [key, n] of counts) {
+      if (typeof key === 'string' && key.startsWith(UNSYNCED) && Number.isSafeInteger(n)) {
+        this.restoredUnsynced += n;
+        // A count only an unsaved copy held has no record to delete.
+        if (metaKeys.includes(key)) this.adopted.push(key);
       }
-    });
+    }
     this.synced = true;
     this.emit('synced');
     this.resolveSynced();
@@ -418,17 +445,23 @@ export class IndexedDBPersistence extends Emitter {
     meta.put({ texts: screen }, SCREEN);
     // Copied to localStorage once IndexedDB holds it, never ahead of it.
     const name = this.dbName;
-    tx.addEventListener('complete', () => putLocalScreen(name, { texts: screen }));
+    const ls = this.ls;
+    tx.addEventListener('complete', () => putLocalScreen(ls, name, { texts: screen }));
     this.renderingDirty = false;
   }
 
-  /** applyStored applies one stored record; one that does not apply is skipped with an 'error'. */
+  /**
+   * applyStored applies one stored record and reports whether it applied;
+   * one that does not is skipped with an 'error'.
+   */
   applyStored(v) {
     try {
       if (!(v instanceof Uint8Array)) throw new TypeError('not an update');
       this.doc.apply(v);
+      return true;
     } catch (e) {
       this.emit('error', new Error(`flowstate: skipped a stored record that does not apply: ${e && e.message}`));
+      return false;
     }
   }
 
@@ -456,6 +489,9 @@ export class IndexedDBPersistence extends Emitter {
     if (this.queue.length === 0 && !this.unsyncedDirty && !render) return;
     const batch = this.queue;
     this.queue = [];
+    const unsaved = this.unsavedKeys;
+    this.unsavedKeys = [];
+    const write = { updates: batch, count: this.unsyncedDirty, unsaved, adopted: [] };
     let tx;
     try {
       tx = this.db.transaction([UPDATES, META], 'readwrite');
@@ -469,20 +505,37 @@ export class IndexedDBPersistence extends Emitter {
         this.unsyncedDirty = false;
         const meta = tx.objectStore(META);
         for (const key of this.adopted) meta.delete(key);
+        write.adopted = this.adopted;
         this.adopted = [];
         const key = UNSYNCED + this.doc.clientID;
         if (this.unsynced > 0) meta.put(this.unsynced, key);
         else meta.delete(key);
       }
+      // Committed now rather than once the requests' results are back in
+      // the page, a round trip later: the sooner a write is done, the less
+      // a page that goes away leaves unwritten (see putUnsaved).
+      if (typeof tx.commit === 'function') tx.commit();
     } catch (e) {
       this.disable(e);
       return;
     }
     this.writing++;
+    this.inflight.add(write);
     tx.oncomplete = () => {
       this.writing--;
+      this.inflight.delete(write);
+      // The copies' updates are in IndexedDB now.
+      for (const key of unsaved) removeLocal(this.ls, key);
       this.records += batch.length;
       if (!this.saving) {
+        // A page that stayed after its pagehide (kept in the back-forward
+        // cache, or a pagehide dispatched by hand) has now written what
+        // its copy holds, which would otherwise come back with a count
+        // gone stale.
+        if (this.unsavedKey !== null && this.enabled && !this.unsyncedDirty) {
+          removeLocal(this.ls, this.unsavedKey);
+          this.unsavedKey = null;
+        }
         const w = this.savedWaiters;
         this.savedWaiters = [];
         for (const f of w) f();
@@ -492,8 +545,82 @@ export class IndexedDBPersistence extends Emitter {
     };
     tx.onabort = () => {
       this.writing--;
+      this.inflight.delete(write);
       this.disable(tx.error ?? new Error('flowstate: writing to IndexedDB failed'));
     };
+  }
+
+  /**
+   * putUnsaved copies the updates not yet written (in flight or queued),
+   * and the unacknowledged count, to localStorage, as the page goes away
+   * (see the class comment); with nothing unwritten, it removes the copy
+   * an earlier exit of this page left.
+   */
+  putUnsaved() {
+    if (this.ls === null || !this.enabled || this.destroyed) return;
+    const writes = [...this.inflight];
+    // Before the stored document is loaded, the queue holds what was
+    // typed meanwhile, which is copied too.
+    const updates = writes.flatMap((w) => w.updates).concat(this.queue);
+    const key = this.dbName + UNSAVED + this.doc.clientID;
+    const count = this.provider !== null && (this.unsyncedDirty || writes.some((w) => w.count));
+    if (updates.length === 0 && !count) {
+      if (this.unsavedKey !== null) removeLocal(this.ls, this.unsavedKey);
+      this.unsavedKey = null;
+      return;
+    }
+    if (this.unsavedKey !== null && this.unsavedKey !== key) removeLocal(this.ls, this.unsavedKey);
+    this.unsavedKey = key;
+    const record = { updates: updates.map(toBase64) };
+    // The count is this page's own, which a bound provider keeps, with
+    // the counts it restored: those it has not deleted yet are zero.
+    if (this.provider !== null) {
+      for (const k of writes.flatMap((w) => w.adopted).concat(this.adopted)) record[k] = 0;
+      record[UNSYNCED + this.doc.clientID] = this.unsynced;
+    }
+    if (!putLocal(this.ls, key, JSON.stringify(record))) return;
+    // This copy holds the updates and counts of the copies this page took
+    // and has not written yet: they would count twice.
+    for (const k of writes.flatMap((w) => w.unsaved).concat(this.unsavedKeys)) if (k !== key) removeLocal(this.ls, k);
+  }
+
+  /**
+   * takeUnsaved applies the unsaved copies other pages left in
+   * localStorage and queues their updates to be written, after which the
+   * copies go. A copy's count replaces the stored one of its page, which
+   * it is newer than.
+   * @param {Map<unknown, unknown>} counts the stored counts, by key
+   */
+  takeUnsaved(counts) {
+    if (this.ls === null) return;
+    const prefix = this.dbName + UNSAVED;
+    for (const key of localKeys(this.ls)) {
+      if (!key.startsWith(prefix)) continue;
+      this.unsavedKeys.push(key);
+      let record;
+      try {
+        record = JSON.parse(this.ls.getItem(key) ?? 'null');
+        if (record === null || typeof record !== 'object' || !Array.isArray(record.updates)) throw new TypeError('not a record');
+      } catch (e) {
+        this.emit('error', new Error(`flowstate: skipped an unsaved copy that does not read: ${e && e.message}`));
+        continue;
+      }
+      for (const s of record.updates) {
+        let u;
+        try {
+          u = fromBase64(s);
+        } catch {
+          this.emit('error', new Error('flowstate: skipped an unsaved update that does not decode'));
+          continue;
+        }
+        if (this.applyStored(u)) this.queue.push(u);
+      }
+      for (const [k, n] of Object.entries(record)) {
+        if (k.startsWith(UNSYNCED) && Number.isSafeInteger(n)) counts.set(k, n);
+      }
+    }
+    // Written with the next flush even when no update came with them.
+    if (this.unsavedKeys.length > 0) this.unsyncedDirty = true;
   }
 
   /**
@@ -571,7 +698,8 @@ export class IndexedDBPersistence extends Emitter {
    */
   clearData() {
     this.destroy();
-    putLocalScreen(this.dbName, null);
+    putLocalScreen(this.ls, this.dbName, null);
+    if (this.ls !== null) for (const key of localKeys(this.ls)) if (key.startsWith(this.dbName + UNSAVED)) removeLocal(this.ls, key);
     if (this.idb === null) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const req = this.idb.deleteDatabase(this.dbName);
@@ -648,15 +776,29 @@ function localScreenKey(dbName) {
 }
 
 /**
+ * globalLocalStorage returns the page's localStorage, or null: none (Node,
+ * a worker) or blocked (a sandboxed frame, site data refused), where even
+ * reading the global throws.
+ * @returns {Storage | null}
+ */
+function globalLocalStorage() {
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * localScreen returns the copy of the first screen record kept in
- * localStorage for dbName, or null: none, unreadable, or no localStorage
- * (Node, a sandboxed frame, storage blocked).
+ * localStorage for dbName, or null: none, unreadable, or no localStorage.
+ * @param {Storage | null} ls
  * @param {string} dbName
  * @returns {unknown}
  */
-function localScreen(dbName) {
+function localScreen(ls, dbName) {
   try {
-    const s = globalThis.localStorage?.getItem(localScreenKey(dbName));
+    const s = ls?.getItem(localScreenKey(dbName));
     return s ? JSON.parse(s) : null;
   } catch {
     return null;
@@ -667,25 +809,71 @@ function localScreen(dbName) {
  * putLocalScreen keeps record as dbName's first screen in localStorage, or
  * removes it (record null). A write that fails (quota) removes the old
  * copy, so that no copy older than IndexedDB's is left.
+ * @param {Storage | null} ls
  * @param {string} dbName
  * @param {unknown} record
  */
-function putLocalScreen(dbName, record) {
+function putLocalScreen(ls, dbName, record) {
   const key = localScreenKey(dbName);
+  if (record === null) removeLocal(ls, key);
+  else putLocal(ls, key, JSON.stringify(record));
+}
+
+/**
+ * putLocal puts value under key in ls and reports whether it did; a write
+ * that fails (quota) removes the key, so that no older value is left.
+ * @param {Storage | null} ls
+ * @param {string} key
+ * @param {string} value
+ */
+function putLocal(ls, key, value) {
+  if (ls === null) return false;
   try {
-    const ls = globalThis.localStorage;
-    if (!ls) return;
-    if (record === null) ls.removeItem(key);
-    else {
-      try {
-        ls.setItem(key, JSON.stringify(record));
-      } catch {
-        ls.removeItem(key);
-      }
+    ls.setItem(key, value);
+    return true;
+  } catch {
+    removeLocal(ls, key);
+    return false;
+  }
+}
+
+/** removeLocal removes key from ls, if it can. @param {Storage | null} ls @param {string} key */
+function removeLocal(ls, key) {
+  try {
+    ls?.removeItem(key);
+  } catch {
+    // Storage blocked: there is nothing to remove.
+  }
+}
+
+/** localKeys returns the keys in ls. @param {Storage} ls @returns {string[]} */
+function localKeys(ls) {
+  const keys = [];
+  try {
+    for (let i = 0; i < ls.length; i++) {
+      const k = ls.key(i);
+      if (k !== null) keys.push(k);
     }
   } catch {
-    // No localStorage here: the first screen comes from IndexedDB.
+    // Storage blocked: no keys.
   }
+  return keys;
+}
+
+/** toBase64 encodes bytes for a string store. @param {Uint8Array} u */
+function toBase64(u) {
+  let s = '';
+  for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode.apply(null, u.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+/** fromBase64 decodes what toBase64 made; it throws on anything else. @param {unknown} s */
+function fromBase64(s) {
+  if (typeof s !== 'string') throw new TypeError('not a string');
+  const b = atob(s);
+  const u = new Uint8Array(b.length);
+  for (let i = 0; i < b.length; i++) u[i] = b.charCodeAt(i);
+  return u;
 }
 
 function readScreen(record) {

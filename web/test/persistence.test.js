@@ -5,10 +5,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
+import { IDBDatabase, IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { Doc } from '../src/index.js';
 import { IndexedDBPersistence } from '../src/persistence.js';
 import { FIRST_SCREEN_UNITS } from '../src/persistence.js';
+import { Emitter } from '../src/emitter.js';
 
 /** open makes a persistence for a new Doc on factory, and waits for the stored document. */
 async function open(factory, name = 'notes', options = {}) {
@@ -67,6 +68,157 @@ test('reloading many times while editing loses nothing', async () => {
   }
   const last = await open(factory);
   assert.equal(last.text.toString(), want);
+});
+
+/** A MemoryStorage is a page's localStorage, in memory: one per browser profile. */
+class MemoryStorage {
+  constructor() {
+    this.items = new Map();
+  }
+  get length() {
+    return this.items.size;
+  }
+  key(i) {
+    return [...this.items.keys()][i] ?? null;
+  }
+  getItem(k) {
+    return this.items.get(k) ?? null;
+  }
+  setItem(k, v) {
+    this.items.set(k, String(v));
+  }
+  removeItem(k) {
+    this.items.delete(k);
+  }
+}
+
+/** A CountingProvider is what persistence sees of a Provider: its unacknowledged count. */
+class CountingProvider extends Emitter {
+  constructor() {
+    super();
+    this.unsyncedCount = 0;
+  }
+  addUnsynced(n) {
+    this.setUnsynced(this.unsyncedCount + n);
+  }
+  setUnsynced(n) {
+    this.unsyncedCount = n;
+    this.emit('unsynced', n);
+  }
+}
+
+/**
+ * holdWrites keeps the write transactions of every page from committing
+ * until release, and returns them: aborting them is what Chromium does to
+ * the transactions of a page that went away before they committed.
+ */
+function holdWrites() {
+  const held = [];
+  const transaction = IDBDatabase.prototype.transaction;
+  IDBDatabase.prototype.transaction = function (stores, mode) {
+    const tx = transaction.call(this, stores, mode);
+    if (mode === 'readwrite') {
+      tx.commit = undefined;
+      held.push(tx);
+    }
+    return tx;
+  };
+  held.release = () => (IDBDatabase.prototype.transaction = transaction);
+  return held;
+}
+
+/** unsavedCopies returns the keys of the unsaved copies in ls. */
+function unsavedCopies(ls) {
+  return [...ls.items.keys()].filter((k) => k.includes(':unsaved:'));
+}
+
+test('what a closing page had not finished writing comes back from its copy in localStorage, with its count', async () => {
+  const factory = new IDBFactory();
+  const ls = new MemoryStorage();
+  const first = await open(factory, 'notes', { localStorage: ls });
+  const provider = new CountingProvider();
+  first.p.bindProvider(provider);
+  first.text.insert(0, 'kept');
+  provider.setUnsynced(1);
+  await first.p.whenSaved();
+  first.p.onPageHide(); // nothing unwritten: no copy
+  assert.deepEqual(unsavedCopies(ls), []);
+
+  const held = holdWrites();
+  try {
+    first.text.insert(4, ' too');
+    provider.setUnsynced(2);
+    first.p.onPageHide();
+    assert.equal(held.length, 1, 'leaving the page writes what is queued');
+    assert.deepEqual(unsavedCopies(ls), [`flowstate:notes:unsaved:${first.doc.clientID}`]);
+    for (const tx of held.splice(0)) tx.abort();
+
+    // A page that takes the copy and goes away before writing it leaves
+    // a copy of its own in its place, with the count it restored.
+    const taker = await open(factory, 'notes', { localStorage: ls });
+    assert.equal(taker.text.toString(), 'kept too');
+    taker.p.bindProvider(new CountingProvider());
+    taker.p.onPageHide();
+    assert.deepEqual(unsavedCopies(ls), [`flowstate:notes:unsaved:${taker.doc.clientID}`]);
+    for (const tx of held.splice(0)) tx.abort();
+  } finally {
+    held.release();
+  }
+
+  const second = await open(factory, 'notes', { localStorage: ls });
+  assert.equal(second.text.toString(), 'kept too');
+  assert.equal(second.p.restoredUnsynced, 2, "the copy's count replaces the stored one");
+  assert.deepEqual(second.events, { disabled: [], error: [] });
+  const next = new CountingProvider();
+  second.p.bindProvider(next);
+  assert.equal(next.unsyncedCount, 2);
+  await second.p.whenSaved();
+  assert.deepEqual(unsavedCopies(ls), [], 'the copy goes once IndexedDB has its updates');
+  second.p.destroy();
+
+  const third = await open(factory, 'notes', { localStorage: ls });
+  assert.equal(third.text.toString(), 'kept too');
+  assert.equal(third.p.restoredUnsynced, 2);
+  third.p.destroy();
+});
+
+test('a page that stays after its pagehide removes its copy once its writes are done', async () => {
+  const factory = new IDBFactory();
+  const ls = new MemoryStorage();
+  const page = await open(factory, 'notes', { localStorage: ls });
+  page.p.bindProvider(new CountingProvider());
+  page.text.insert(0, 'hello');
+  page.p.onPageHide(); // the write is in flight: copied
+  assert.equal(unsavedCopies(ls).length, 1);
+  await page.p.whenSaved();
+  assert.deepEqual(unsavedCopies(ls), []);
+  page.p.destroy();
+});
+
+test('an unsaved copy that does not read is skipped with an error event, and removed', async () => {
+  const factory = new IDBFactory();
+  const ls = new MemoryStorage();
+  const first = await open(factory, 'notes', { localStorage: ls });
+  first.text.insert(0, 'stored');
+  await first.p.whenSaved();
+  first.p.destroy();
+  for (const [key, value] of [
+    ['flowstate:notes:unsaved:1', '{not json'],
+    ['flowstate:notes:unsaved:2', '{"updates": "no"}'],
+    ['flowstate:notes:unsaved:3', '{"updates": [7, "AAEC", "!!"]}'],
+  ]) {
+    ls.setItem(key, value);
+  }
+
+  const second = await open(factory, 'notes', { localStorage: ls });
+  assert.equal(second.text.toString(), 'stored');
+  assert.deepEqual(
+    second.events.error.map((e) => e.message.replace(/^flowstate: skipped (an? [a-z ]+?) that.*$/, '$1')),
+    ['an unsaved copy', 'an unsaved copy', 'an unsaved update', 'a stored record', 'an unsaved update'],
+  );
+  await second.p.whenSaved();
+  assert.deepEqual(unsavedCopies(ls), []);
+  second.p.destroy();
 });
 
 test('edits made before the stored document is loaded are kept and stored', async () => {
