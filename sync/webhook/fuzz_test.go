@@ -47,11 +47,16 @@ func FuzzDecodeNotified(f *testing.F) {
 }
 
 // FuzzVerify checks that Verify never panics and accepts no header the
-// fuzzer makes: none of the seeds is signed for its body, and the fuzzer
-// cannot forge an HMAC.
+// fuzzer makes. No seed holds a signature under testSecret that is still
+// fresh, whatever its body: a fresh one signed under another secret, and
+// one under testSecret from long ago, which a mutation cannot make fresh
+// without changing what it signs. (A fresh seed signed for a body one
+// byte away from another seed's was found by the fuzzer: a mutation of
+// that byte made it valid.)
 func FuzzVerify(f *testing.F) {
 	body := []byte(`{"id":"1"}`)
-	f.Add(Sign(testSecret, time.Now(), body), []byte(`{"id":"2"}`))
+	f.Add(Sign([]byte("another secret"), time.Now(), body), body)
+	f.Add(Sign(testSecret, time.Unix(1, 0), body), body)
 	f.Add("t=1,v1=00", body)
 	f.Add("v1=,t=", body)
 	f.Fuzz(func(t *testing.T, header string, b []byte) {
