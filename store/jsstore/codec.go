@@ -8,13 +8,3 @@ type (
 	head = wire.Head
 	mark = wire.Mark
 )
-
-const maxMarks = wire.MaxMarks
-
-var (
-	encodeEntry = wire.EncodeEntry
-	entrySize   = wire.EntrySize
-	decodeEntry = wire.DecodeEntry
-	decodeHead  = wire.DecodeHead
-	encodeHead  = wire.EncodeHead
-)

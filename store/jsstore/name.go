@@ -21,6 +21,3 @@ func RoomToken(room string) string { return wire.RoomToken(room) }
 // RoomFromToken returns the room name whose RoomToken is token, or
 // ErrToken if there is none (see wire.RoomFromToken).
 func RoomFromToken(token string) (string, error) { return wire.RoomFromToken(token) }
-
-// plain reports whether c stands for itself in a token.
-func plain(c byte) bool { return wire.Plain(c) }

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flowstate/flowstate/store"
+	"github.com/flowstate/flowstate/store/jsstore/internal/wire"
 )
 
 // Errors returned by Open and the Store's methods.
@@ -228,7 +229,7 @@ func streamName(prefix string) string { return strings.ToUpper(prefix) + "_ROOMS
 
 func validPrefix(p string) bool {
 	for i := 0; i < len(p); i++ {
-		if !plain(p[i]) && p[i] != '_' {
+		if !wire.Plain(p[i]) && p[i] != '_' {
 			return false
 		}
 	}
@@ -276,7 +277,7 @@ func (s *Store) getHead(ctx context.Context, token string) (head, uint64, error)
 	if err != nil {
 		return head{}, 0, fmt.Errorf("jsstore: head: %w", err)
 	}
-	h, err := decodeHead(e.Value())
+	h, err := wire.DecodeHead(e.Value())
 	if err != nil {
 		return head{}, 0, fmt.Errorf("jsstore: %w: %w", store.ErrCorrupt, err)
 	}
@@ -340,7 +341,7 @@ func (s *Store) readLog(ctx context.Context, subject string, after uint64) ([]en
 		if err != nil {
 			return nil, 0, fmt.Errorf("jsstore: read log: %w", err)
 		}
-		updates, err := decodeEntry(m.Data)
+		updates, err := wire.DecodeEntry(m.Data)
 		if err != nil {
 			return nil, 0, fmt.Errorf("jsstore: %w: sequence %d: %w", store.ErrCorrupt, m.Sequence, err)
 		}
@@ -380,7 +381,7 @@ func (s *Store) readLog(ctx context.Context, subject string, after uint64) ([]en
 			if err != nil {
 				return nil, 0, fmt.Errorf("jsstore: read log: %w", err)
 			}
-			updates, err := decodeEntry(m.Data())
+			updates, err := wire.DecodeEntry(m.Data())
 			if err != nil {
 				return nil, 0, fmt.Errorf("jsstore: %w: sequence %d: %w", store.ErrCorrupt, md.Sequence.Stream, err)
 			}
@@ -493,13 +494,13 @@ func (s *Store) Append(room string, updates ...[]byte) error {
 	defer cancel()
 	for len(updates) > 0 {
 		n := 0
-		for n < len(updates) && entrySize(updates[:n+1]) <= limit {
+		for n < len(updates) && wire.EntrySize(updates[:n+1]) <= limit {
 			n++
 		}
 		if n == 0 {
 			return fmt.Errorf("%w: %d bytes, %d allowed", ErrTooLarge, len(updates[0]), limit)
 		}
-		if err := s.publish(ctx, subject, encodeEntry(updates[:n])); err != nil {
+		if err := s.publish(ctx, subject, wire.EncodeEntry(updates[:n])); err != nil {
 			return err
 		}
 		updates = updates[n:]
@@ -616,15 +617,15 @@ func (s *Store) compact(ctx context.Context, room, token string, snapshot []byte
 		}
 	}
 	nh.Purged = max(nh.Purged, purge)
-	if n := len(nh.Marks); n > maxMarks {
+	if n := len(nh.Marks); n > wire.MaxMarks {
 		// The newest marks cover the oldest ones' entries too.
-		nh.Marks = nh.Marks[n-maxMarks:]
+		nh.Marks = nh.Marks[n-wire.MaxMarks:]
 	}
 	var newRev uint64
 	if rev == 0 {
-		newRev, err = s.heads.Create(ctx, token, encodeHead(nh))
+		newRev, err = s.heads.Create(ctx, token, wire.EncodeHead(nh))
 	} else {
-		newRev, err = s.heads.Update(ctx, token, encodeHead(nh), rev)
+		newRev, err = s.heads.Update(ctx, token, wire.EncodeHead(nh), rev)
 	}
 	if err != nil {
 		s.objects.Delete(ctx, name) // a leftover would only take space
@@ -736,7 +737,7 @@ func (s *Store) Follow(room string, after uint64, deliver func(updates [][]byte)
 			setPending(left)
 			return
 		}
-		updates, err := decodeEntry(m.Data())
+		updates, err := wire.DecodeEntry(m.Data())
 		if err != nil {
 			if bad != nil {
 				bad(fmt.Errorf("jsstore: %w: room %q: %w", store.ErrCorrupt, room, err))
@@ -876,7 +877,7 @@ func (s *Store) watchHeads(w jetstream.KeyWatcher) {
 		if e == nil || e.Operation() != jetstream.KeyValuePut {
 			continue
 		}
-		h, err := decodeHead(e.Value())
+		h, err := wire.DecodeHead(e.Value())
 		if err != nil || h.Purged == 0 {
 			continue
 		}
