@@ -101,7 +101,8 @@ type headHint struct {
 // covers reports whether head h.i holds clock, when last is the index of
 // the newest head. Only promote cuts a chain, and it resets the hints;
 // otherwise a head's chain can only grow (popHead merges the newest head
-// into the one before), so a hint can miss but never mislead.
+// into the one before, and drops a hint of the head it removes, whose
+// index a later head takes), so a hint can miss but never mislead.
 func (h headHint) covers(clock uint64, last int) bool {
 	return h.lo <= clock && clock < h.hi && h.i < last
 }
@@ -127,6 +128,12 @@ func (c *clientState) popHead() {
 	k := len(c.heads) - 1
 	c.heads[k] = head{}
 	c.heads = c.heads[:k]
+	if c.hint.i >= k {
+		c.hint = headHint{}
+	}
+	if c.hint2.i >= k {
+		c.hint2 = headHint{}
+	}
 }
 
 // newest returns the item of the newest head.

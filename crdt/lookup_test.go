@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -35,6 +36,51 @@ func checkHeads(tb testing.TB, d *Doc) {
 		if clock != c.next {
 			tb.Fatalf("client %d: heads cover clocks up to %d, next is %d", id, clock, c.next)
 		}
+		// A hint find would take must lie inside its head's chain.
+		last := len(c.heads) - 1
+		for _, h := range []headHint{c.hint, c.hint2} {
+			if h.lo < h.hi && h.i < last && (c.heads[h.i].clock > h.lo || c.heads[h.i+1].clock < h.hi) {
+				tb.Fatalf("client %d: hint of head %d says [%d, %d), the head holds [%d, %d)",
+					id, h.i, h.lo, h.hi, c.heads[h.i].clock, c.heads[h.i+1].clock)
+			}
+		}
+	}
+}
+
+// A hint of a head that merged away must not point at the head that
+// takes its index. Client 1<<32+5 types "a", a code point it deletes and
+// "👍🏽" (clocks 0–3), then "aa" between clocks 1 and 2 (4–5), "a" between
+// 4 and 5 (6) and "aa" between 1 and 4 (7–8); a fresh replica gets these
+// out of order, with deletes of clocks 0 and 2. Looking up the origins of
+// 0–3 leaves a hint on the head of clock 1; the deleted heads of clocks 2
+// and 1 then merge into the tombstone of clock 0, and the heads of clocks
+// 4 and 6 take their indexes. The stale hint sent the lookup of clock 1,
+// the left origin of 7–8, to the head of clock 4: the split that followed
+// gave an item a length of 2⁶⁴−2, and String panicked (found by
+// TestConvergence).
+func TestHintOfMergedHead(t *testing.T) {
+	updates := []string{
+		"95019091cf0000000100000005919200c402020190",                                               // delete 2
+		"9501919200a17491cf0000000100000005919200c402010191950000c403078103a961f09f918df09f8fbd90", // 0–3, delete 1
+		"95019092cf0000000100000005cf001fffffffffffff929200c404000101019201c4020a0190",             // delete 0 and 2, and a clock not yet seen
+		"9501919200a17491cf00000001000000059091950007c40407060603a2616190",                         // 7–8
+		"9501919200a17491cf00000001000000059091950006c403070002a16190",                             // 6
+		"9501919200a17491cf00000001000000059091950004c403070403a2616190",                           // 4–5
+	}
+	d := NewDocWithClient(1000)
+	for i, h := range updates {
+		u, err := hex.DecodeString(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Apply(u); err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+		checkHeads(t, d)
+		checkTree(t, d.Text("t"))
+	}
+	if got, want := d.Text("t").String(), "aaaaa🏽"; got != want {
+		t.Fatalf("text %q, want %q", got, want)
 	}
 }
 
