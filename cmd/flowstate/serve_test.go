@@ -28,15 +28,43 @@ import (
 	docsync "github.com/flowstate/flowstate/sync"
 )
 
-// buildBinary builds the flowstate command into a temporary directory.
+// built is the flowstate command built once for every test of the
+// package: each build relinks a binary of some 30 MB, a second or more.
+// TestMain removes its directory.
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// buildBinary returns the flowstate command, built on first use. The
+// tests only run it, so they can share it.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "flowstate")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "flowstate-test-"); built.err != nil {
+			return
+		}
+		bin := filepath.Join(built.dir, "flowstate")
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		built.bin = bin
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
 
 // startBinary runs the server binary on a free port and returns the
