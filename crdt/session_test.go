@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -66,9 +67,23 @@ func runSession(t *rapid.T) {
 	}
 	nextID := ClientID(100) // restarted replicas take 100, 101, …
 	var all [][]byte
+	// Half the sessions start from a run of 300 code points typed in one
+	// go and split by 60 insertions and deletions, applied update by
+	// update: its pieces are one long chain of the client index, which
+	// lookups cut into shorter ones (promote).
+	var base [][]byte
+	if rapid.Bool().Draw(t, "long run") {
+		base = splitRun(rapid.Uint64().Draw(t, "long run seed"))
+		all = append(all, base...)
+	}
 	// The server gets every update sent, in order, as a relay would, and
 	// keeps what a replica loses by restarting.
 	server := NewDocWithClient(999)
+	for _, u := range base {
+		if err := server.Apply(u); err != nil {
+			t.Fatal(err)
+		}
+	}
 	reps := make([]*sessionReplica, n)
 	newUndo := func(d *Doc) *UndoManager {
 		scope := []Shared{d.Text("t"), d.Map("m")}
@@ -79,6 +94,11 @@ func runSession(t *rapid.T) {
 	}
 	for i := range reps {
 		d := NewDocWithClient(ClientID(3*i + 1))
+		for _, u := range base {
+			if err := d.Apply(u); err != nil {
+				t.Fatal(err)
+			}
+		}
 		reps[i] = &sessionReplica{doc: d, undo: newUndo(d)}
 	}
 	check := func(d *Doc) {
@@ -262,6 +282,36 @@ func runSession(t *rapid.T) {
 		check(reps[0].doc)
 	}
 	sameSession(t, "loaded and edited", sessionStateOf(t, reps[0].doc), sessionStateOf(t, loaded))
+}
+
+// splitRun returns the updates of client 2 typing 300 code points in one
+// insertion, then of client 5 inserting into and deleting from it at
+// random, with rng seeded by seed.
+func splitRun(seed uint64) [][]byte {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	a := NewDocWithClient(2)
+	u, err := a.Text("t").Insert(0, strings.Repeat("abcdé", 60))
+	if err != nil {
+		panic(err)
+	}
+	out := [][]byte{u}
+	b := NewDocWithClient(5)
+	if err := b.Apply(u); err != nil {
+		panic(err)
+	}
+	x := b.Text("t")
+	for range 60 {
+		if rng.IntN(3) == 0 {
+			u, err = x.Delete(rng.IntN(x.Len()), 1)
+		} else {
+			u, err = x.Insert(rng.IntN(x.Len()+1), "x")
+		}
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, u)
+	}
+	return out
 }
 
 // sessionEdit draws and makes one local edit of d.
