@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -27,14 +28,14 @@ type sessionReplica struct {
 var sessionPieces = []string{"a", "b", " ", "\n", "é", "中", "😀", "ab", "xyz"}
 var sessionKeys = []string{"bold", "italic", "link", "header"}
 
-// sessionFanouts are the tree shapes TestSessions runs under: as shipped,
+// sessionFanouts are the tree shapes TestRandomSessions runs under: as shipped,
 // and leaves and nodes small enough that a session's few dozen items split
 // leaves, split nodes and grow the tree several levels deep.
 var sessionFanouts = []struct{ leaf, kids int }{{64, 64}, {2, 3}, {3, 4}}
 
-// TestSessions has 2–4 replicas edit a rich text, sometimes a second one
+// TestRandomSessions has 2–4 replicas edit a rich text, sometimes a second one
 // and a map, through every local operation (inserts, deletes, formats,
-// embeds, ApplyDelta, transactions, undo and redo) while updates arrive
+// block attributes, embeds, ApplyDelta, transactions, undo and redo) while updates arrive
 // late, out of order and twice, and replicas catch up by state vector,
 // reload their own snapshot and keep editing, or restart from an older
 // snapshot under a new client ID, losing what they wrote since; half the
@@ -44,7 +45,7 @@ var sessionFanouts = []struct{ leaf, kids int }{{64, 64}, {2, 3}, {3, 4}}
 // snapshot reloaded agree on texts, marks, map and snapshot bytes.
 // -rapid.checks sets the sessions per tree shape; FLOWSTATE_SESSION_STEPS=N
 // makes every session take N/2 to N steps, for long hunts.
-func TestSessions(t *testing.T) {
+func TestRandomSessions(t *testing.T) {
 	for _, ft := range sessionFanouts {
 		t.Run(fmt.Sprintf("leaf%d_kids%d", ft.leaf, ft.kids), func(t *testing.T) {
 			withFanout(t, ft.leaf, ft.kids, func() {
@@ -324,7 +325,7 @@ func sessionEdit(t *rapid.T, d *Doc, twoTexts bool) []byte {
 	var err error
 	pos := func() int { return rapid.IntRange(0, x.Len()).Draw(t, "pos") }
 	span := func(p, most int) int { return rapid.IntRange(1, min(x.Len()-p, most)).Draw(t, "n") }
-	switch k := rapid.IntRange(0, 12).Draw(t, "edit"); {
+	switch k := rapid.IntRange(0, 13).Draw(t, "edit"); {
 	case k <= 4 || x.Len() == 0:
 		u, err = x.Insert(pos(), rapid.SampledFrom(sessionPieces).Draw(t, "text"))
 	case k <= 6:
@@ -341,10 +342,16 @@ func sessionEdit(t *rapid.T, d *Doc, twoTexts bool) []byte {
 	case k == 11:
 		key := rapid.SampledFrom([]string{"a", "b"}).Draw(t, "map key")
 		u, err = d.Map("m").Set(key, rapid.IntRange(0, 9).Draw(t, "map value"))
-	default:
+	case k == 12:
 		key := rapid.SampledFrom([]string{"a", "b"}).Draw(t, "map key")
 		if _, ok := d.Map("m").Get(key); ok {
 			u, err = d.Map("m").Delete(key)
+		}
+	default:
+		var v any = rapid.SampledFrom([]any{nil, 1, "x"}).Draw(t, "block value")
+		u, err = x.SetBlock(pos(), rapid.SampledFrom([]string{"header", "list"}).Draw(t, "block key"), v)
+		if errors.Is(err, ErrOutOfRange) {
+			u, err = nil, nil // no newline after pos
 		}
 	}
 	if err != nil {
