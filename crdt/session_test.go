@@ -28,23 +28,24 @@ type sessionReplica struct {
 var sessionPieces = []string{"a", "b", " ", "\n", "é", "中", "😀", "ab", "xyz"}
 var sessionKeys = []string{"bold", "italic", "link", "header"}
 
-// sessionFanouts are the tree shapes TestRandomSessions runs under: as shipped,
-// and leaves and nodes small enough that a session's few dozen items split
-// leaves, split nodes and grow the tree several levels deep.
+// sessionFanouts are the tree shapes TestRandomSessions runs under: as
+// shipped, and leaves and nodes small enough that a session's few dozen
+// items split leaves, split nodes and grow the tree several levels deep.
 var sessionFanouts = []struct{ leaf, kids int }{{64, 64}, {2, 3}, {3, 4}}
 
-// TestRandomSessions has 2–4 replicas edit a rich text, sometimes a second one
-// and a map, through every local operation (inserts, deletes, formats,
-// block attributes, embeds, ApplyDelta, transactions, undo and redo) while updates arrive
-// late, out of order and twice, and replicas catch up by state vector,
-// reload their own snapshot and keep editing, or restart from an older
-// snapshot under a new client ID, losing what they wrote since; half the
-// sessions load even small updates into an empty Text by the loader. After
-// every step each replica's trees and client index are consistent; at the
-// end all replicas, a document fed every update shuffled, and every
-// snapshot reloaded agree on texts, marks, map and snapshot bytes.
-// -rapid.checks sets the sessions per tree shape; FLOWSTATE_SESSION_STEPS=N
-// makes every session take N/2 to N steps, for long hunts.
+// TestRandomSessions has 2–4 replicas edit a rich text, sometimes a second
+// one and a map, through every local operation (inserts, deletes, formats,
+// block attributes, embeds, ApplyDelta, transactions, undo and redo) while
+// updates arrive late, out of order and twice, and replicas catch up by
+// state vector, reload their own snapshot and keep editing, or restart
+// from an older snapshot under a new client ID, losing what they wrote
+// since; half the sessions load even small updates into an empty Text by
+// the loader. After every step each replica's trees and client index are
+// consistent; at the end all replicas, the server, a document fed every
+// update shuffled, and the snapshot reloaded agree on texts, marks, map
+// and snapshot bytes. -rapid.checks sets the sessions per tree shape;
+// FLOWSTATE_SESSION_STEPS=N makes every session take N/2 to N steps, for
+// long hunts.
 func TestRandomSessions(t *testing.T) {
 	for _, ft := range sessionFanouts {
 		t.Run(fmt.Sprintf("leaf%d_kids%d", ft.leaf, ft.kids), func(t *testing.T) {
