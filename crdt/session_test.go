@@ -22,6 +22,7 @@ type sessionReplica struct {
 	undo        *UndoManager
 	inbox       [][]byte
 	saved       [][]byte
+	svs         []StateVector // its state vectors when it saved
 	partitioned bool
 }
 
@@ -181,15 +182,24 @@ func runSession(t *rapid.T) {
 			r.partitioned = !r.partitioned
 		case k == 12:
 			j := rapid.IntRange(-1, n-1).Draw(t, "peer")
-			switch {
-			case r.partitioned:
-			case j < 0:
-				apply(r.doc, server.Diff(r.doc.StateVector()))
-			case j != i:
-				apply(r.doc, reps[j].doc.Diff(r.doc.StateVector()))
+			from := server
+			if j >= 0 {
+				from = reps[j].doc
 			}
+			if r.partitioned || from == r.doc {
+				continue
+			}
+			if len(r.svs) == 0 || rapid.Bool().Draw(t, "fresh") {
+				apply(r.doc, from.Diff(r.doc.StateVector()))
+				break
+			}
+			// A catch-up from a state vector the replica sent earlier
+			// arrives after the updates sent since: it overlaps them.
+			sv := r.svs[rapid.IntRange(0, len(r.svs)-1).Draw(t, "old state vector")]
+			r.inbox = append(r.inbox, from.Diff(sv))
 		case k == 13:
 			r.saved = append(r.saved, r.doc.Snapshot())
+			r.svs = append(r.svs, r.doc.StateVector())
 		case k == 14: // reload its own snapshot and keep its ID: it lost nothing
 			id := r.doc.ClientID()
 			d := NewDocWithClient(id)
