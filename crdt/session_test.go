@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"pgregory.net/rapid"
 )
@@ -41,7 +42,8 @@ var sessionFanouts = []struct{ leaf, kids int }{{64, 64}, {2, 3}, {3, 4}}
 // state vector, reload their own snapshot and keep editing, or restart
 // from an older snapshot under a new client ID, losing what they wrote
 // since; half the sessions load even small updates into an empty Text by
-// the loader. After every step each replica's trees and client index are
+// the loader, and half observe the Texts, checking each event's delta
+// against the length. After every step each replica's trees and client index are
 // consistent; at the end all replicas, the server, a document fed every
 // update shuffled, and the snapshot reloaded agree on texts, marks, map
 // and snapshot bytes. -rapid.checks sets the sessions per tree shape;
@@ -88,7 +90,40 @@ func runSession(t *rapid.T) {
 		}
 	}
 	reps := make([]*sessionReplica, n)
+	// Observed Texts take the paths that record events (and no loader):
+	// each event's delta must take the text from its length before to
+	// its length after.
+	observed := rapid.Bool().Draw(t, "observed")
+	observe := func(x *Text) {
+		length := x.Len()
+		x.Observe(func(e TextEvent) {
+			pos, n := 0, length
+			for _, op := range e.Delta {
+				switch {
+				case op.Retain > 0:
+					pos += op.Retain
+				case op.Delete > 0:
+					pos += op.Delete
+					n -= op.Delete
+				case op.Embed != nil:
+					n++
+				default:
+					n += utf8.RuneCountInString(op.Insert)
+				}
+			}
+			if pos > length || n != x.Len() {
+				t.Fatalf("an event's delta %v takes %d positions of %d to %d, the text has %d", e.Delta, pos, length, n, x.Len())
+			}
+			length = n
+		})
+	}
 	newUndo := func(d *Doc) *UndoManager {
+		if observed {
+			observe(d.Text("t"))
+			if twoTexts {
+				observe(d.Text("u"))
+			}
+		}
 		scope := []Shared{d.Text("t"), d.Map("m")}
 		if twoTexts {
 			scope = append(scope, d.Text("u"))
