@@ -11,7 +11,7 @@ FUZZ_TARGETS := crdt:FuzzApplyUpdate crdt:FuzzApplyPopulated crdt:FuzzDecodeStat
 	sync/authcallback:FuzzDecodeAnswer \
 	store/jsstore/internal/wire:FuzzRoomToken store/jsstore/internal/wire:FuzzDecodeEntry store/jsstore/internal/wire:FuzzDecodeHead
 
-.PHONY: help test test-go test-web test-e2e web-deps web-build web-check test-short bench fuzz fuzz-long fmt vet build soak
+.PHONY: help test test-go test-web test-e2e web-deps web-build web-check test-short bench fuzz fuzz-long fmt vet build soak hunt
 
 help:
 	@echo "make test        vet, run the Go tests with the race detector, then the JS and browser tests"
@@ -25,6 +25,7 @@ help:
 	@echo "make fuzz        run each fuzz target for FUZZTIME (default 20s)"
 	@echo "make fuzz-long   the same for hours: FUZZTIME defaults to 1h per target"
 	@echo "make soak        run the fault tests (failing store, full disk, kill -9) for SOAK (default 10m)"
+	@echo "make hunt        the CRDT's property tests with many more checks and fresh seeds (about 15 minutes)"
 	@echo "make fmt         gofmt every Go file"
 	@echo "make vet         go vet"
 	@echo "make build       build ./flowstate"
@@ -80,6 +81,15 @@ soak:
 	FLOWSTATE_SOAK=$(SOAK) $(GO) test -count=1 -v -timeout 0 \
 		-run '^(TestStoreFaults|TestCrashKeepsAcknowledgedEdits|TestDiskFullKeepsAcknowledgedEdits|TestClusterKillCycles)$$' \
 		./sync ./cmd/flowstate
+
+# The CRDT's random tests with fresh seeds and many more checks than a
+# default run, in small and shipped tree shapes: a hunt for rare bugs, not
+# for CI. A failure prints the rapid seed or the math/rand seeds to rerun.
+hunt:
+	FLOWSTATE_HUNT_SEEDS=50 $(GO) test -count=1 -timeout 0 \
+		-run '^(TestTreeRandomEdits|TestFindNear|TestBulkLoadMatchesTree|TestBulkLoadConflictAfterAuthor)$$' ./crdt
+	FLOWSTATE_SESSION_STEPS=300 $(GO) test -count=1 -timeout 0 -run '^TestRandomSessions$$' ./crdt -rapid.checks=1500
+	$(GO) test -count=1 -timeout 0 -run '^(TestRandomSessions|TestConvergence|TestConvergenceFanouts|TestRichConvergence|TestStaleRestart|TestRichEventsReplay)$$' ./crdt -rapid.checks=5000
 
 # fuzz-long is "make fuzz" with an hour per target unless FUZZTIME is given
 # on the command line: for a machine left running, not for CI.

@@ -159,7 +159,7 @@ func TestBulkLoadMatchesTree(t *testing.T) {
 	for _, ft := range fanoutTests {
 		t.Run(fmt.Sprintf("leaf%d_kids%d", ft.leaf, ft.kids), func(t *testing.T) {
 			withFanout(t, ft.leaf, ft.kids, func() {
-				for seed := range uint64(12) {
+				for _, seed := range huntSeeds(t, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11) {
 					rng := rand.New(rand.NewPCG(seed, 77))
 					all, docs := randomReplicas(t, rng, 1+int(seed%4), 150+rng.IntN(400))
 					for _, d := range docs {
@@ -190,7 +190,7 @@ func TestBulkLoadMatchesTree(t *testing.T) {
 func TestBulkLoadConflictAfterAuthor(t *testing.T) {
 	for _, ft := range fanoutTests {
 		withFanout(t, ft.leaf, ft.kids, func() {
-			for seed := range uint64(8) {
+			for _, seed := range huntSeeds(t, 0, 1, 2, 3, 4, 5, 6, 7) {
 				rng := rand.New(rand.NewPCG(seed, 9))
 				author := NewDocWithClient(ClientID(1 + seed%2*100))
 				txt := author.Text("t")

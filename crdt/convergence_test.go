@@ -86,109 +86,120 @@ type replica struct {
 }
 
 func TestConvergence(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		n := rapid.IntRange(2, 5).Draw(t, "replicas")
-		// Half the runs start from a shared, fragmented doc of 1200 code
-		// points so that edits split and merge many items and leaves.
-		var base []byte
-		if rapid.Bool().Draw(t, "populated base") {
-			base, _ = populated()
-		}
-		fresh := func(id crdt.ClientID) *crdt.Doc {
-			d := crdt.NewDocWithClient(id)
-			mustApply(t, d, base)
-			return d
-		}
-		reps := make([]*replica, n)
-		for i := range reps {
-			reps[i] = &replica{doc: fresh(replicaIDs[i])}
-		}
-		var all [][]byte // every local update, in creation order
-		broadcast := func(from int, u []byte) {
-			if u == nil {
-				return
-			}
-			all = append(all, u)
-			for j, r := range reps {
-				if j != from {
-					r.inbox = append(r.inbox, u)
-				}
-			}
-		}
-		// deliver applies one message from r's inbox; dup keeps it queued.
-		deliver := func(r *replica, idx int, dup bool) {
-			u := r.inbox[idx]
-			if !dup {
-				r.inbox = slices.Delete(r.inbox, idx, idx+1)
-			}
-			mustApply(t, r.doc, u)
-		}
+	rapid.Check(t, convergenceSession)
+}
 
-		steps := rapid.IntRange(1, opSize(80, 200)).Draw(t, "steps")
-		for range steps {
-			i := rapid.IntRange(0, n-1).Draw(t, "replica")
-			r := reps[i]
-			switch k := rapid.IntRange(0, 11).Draw(t, "action"); {
-			case k <= 4:
-				broadcast(i, randomEdit(t, r.doc))
-			case k == 5:
-				broadcast(i, randomTransact(t, r.doc))
-			case k <= 8:
-				if !r.partitioned && len(r.inbox) > 0 {
-					idx := rapid.IntRange(0, len(r.inbox)-1).Draw(t, "msg")
-					deliver(r, idx, rapid.IntRange(0, 3).Draw(t, "dup") == 0)
-				}
-			case k <= 10:
-				r.partitioned = !r.partitioned
-			default:
-				j := rapid.IntRange(0, n-1).Draw(t, "peer")
-				if j != i && !r.partitioned {
-					mustApply(t, r.doc, reps[j].doc.Diff(r.doc.StateVector()))
-				}
+// TestConvergenceFanouts runs the sessions of TestConvergence with leaves
+// of two items and nodes of three, where a session's edits split leaves
+// and nodes and grow the tree several levels deep. (TestRandomSessions
+// runs its own sessions in more shapes.)
+func TestConvergenceFanouts(t *testing.T) {
+	defer crdt.SetFanout(2, 3)()
+	rapid.Check(t, convergenceSession)
+}
+
+func convergenceSession(t *rapid.T) {
+	n := rapid.IntRange(2, 5).Draw(t, "replicas")
+	// Half the runs start from a shared, fragmented doc of 1200 code
+	// points so that edits split and merge many items and leaves.
+	var base []byte
+	if rapid.Bool().Draw(t, "populated base") {
+		base, _ = populated()
+	}
+	fresh := func(id crdt.ClientID) *crdt.Doc {
+		d := crdt.NewDocWithClient(id)
+		mustApply(t, d, base)
+		return d
+	}
+	reps := make([]*replica, n)
+	for i := range reps {
+		reps[i] = &replica{doc: fresh(replicaIDs[i])}
+	}
+	var all [][]byte // every local update, in creation order
+	broadcast := func(from int, u []byte) {
+		if u == nil {
+			return
+		}
+		all = append(all, u)
+		for j, r := range reps {
+			if j != from {
+				r.inbox = append(r.inbox, u)
 			}
 		}
+	}
+	// deliver applies one message from r's inbox; dup keeps it queued.
+	deliver := func(r *replica, idx int, dup bool) {
+		u := r.inbox[idx]
+		if !dup {
+			r.inbox = slices.Delete(r.inbox, idx, idx+1)
+		}
+		mustApply(t, r.doc, u)
+	}
 
-		// Heal and drain all inboxes in random order, with duplicates.
-		seed := rapid.Uint64().Draw(t, "drain seed")
-		t.Logf("math/rand drain seed %d", seed)
-		rng := rand.New(rand.NewPCG(seed, 0))
-		for {
-			var busy []*replica
-			for _, r := range reps {
-				if len(r.inbox) > 0 {
-					busy = append(busy, r)
-				}
+	steps := rapid.IntRange(1, opSize(80, 200)).Draw(t, "steps")
+	for range steps {
+		i := rapid.IntRange(0, n-1).Draw(t, "replica")
+		r := reps[i]
+		switch k := rapid.IntRange(0, 11).Draw(t, "action"); {
+		case k <= 4:
+			broadcast(i, randomEdit(t, r.doc))
+		case k == 5:
+			broadcast(i, randomTransact(t, r.doc))
+		case k <= 8:
+			if !r.partitioned && len(r.inbox) > 0 {
+				idx := rapid.IntRange(0, len(r.inbox)-1).Draw(t, "msg")
+				deliver(r, idx, rapid.IntRange(0, 3).Draw(t, "dup") == 0)
 			}
-			if len(busy) == 0 {
-				break
+		case k <= 10:
+			r.partitioned = !r.partitioned
+		default:
+			j := rapid.IntRange(0, n-1).Draw(t, "peer")
+			if j != i && !r.partitioned {
+				mustApply(t, r.doc, reps[j].doc.Diff(r.doc.StateVector()))
 			}
-			r := busy[rng.IntN(len(busy))]
-			deliver(r, rng.IntN(len(r.inbox)), rng.IntN(5) == 0)
 		}
+	}
 
-		want := stateOf(t, reps[0].doc)
-		for i, r := range reps {
-			if r.doc.HasPending() {
-				t.Fatalf("replica %d still has pending updates", i)
+	// Heal and drain all inboxes in random order, with duplicates.
+	seed := rapid.Uint64().Draw(t, "drain seed")
+	t.Logf("math/rand drain seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	for {
+		var busy []*replica
+		for _, r := range reps {
+			if len(r.inbox) > 0 {
+				busy = append(busy, r)
 			}
-			sameState(t, "replica 0 vs other", want, stateOf(t, r.doc))
 		}
+		if len(busy) == 0 {
+			break
+		}
+		r := busy[rng.IntN(len(busy))]
+		deliver(r, rng.IntN(len(r.inbox)), rng.IntN(5) == 0)
+	}
 
-		// A fresh doc fed every update, shuffled, ends up the same.
-		f := fresh(1000)
-		for _, k := range rng.Perm(len(all)) {
-			mustApply(t, f, all[k])
+	want := stateOf(t, reps[0].doc)
+	for i, r := range reps {
+		if r.doc.HasPending() {
+			t.Fatalf("replica %d still has pending updates", i)
 		}
-		if f.HasPending() {
-			t.Fatal("fresh doc fed all updates still has pending ones")
-		}
-		sameState(t, "shuffled fresh doc", want, stateOf(t, f))
+		sameState(t, "replica 0 vs other", want, stateOf(t, r.doc))
+	}
 
-		// Snapshot load, and re-load of the loaded doc's snapshot.
-		loaded := loadSnapshot(t, reps[rng.IntN(n)].doc.Snapshot())
-		sameState(t, "loaded snapshot", want, stateOf(t, loaded))
-		sameState(t, "reloaded snapshot", want, stateOf(t, loadSnapshot(t, loaded.Snapshot())))
-	})
+	// A fresh doc fed every update, shuffled, ends up the same.
+	f := fresh(1000)
+	for _, k := range rng.Perm(len(all)) {
+		mustApply(t, f, all[k])
+	}
+	if f.HasPending() {
+		t.Fatal("fresh doc fed all updates still has pending ones")
+	}
+	sameState(t, "shuffled fresh doc", want, stateOf(t, f))
+
+	// Snapshot load, and re-load of the loaded doc's snapshot.
+	loaded := loadSnapshot(t, reps[rng.IntN(n)].doc.Snapshot())
+	sameState(t, "loaded snapshot", want, stateOf(t, loaded))
+	sameState(t, "reloaded snapshot", want, stateOf(t, loadSnapshot(t, loaded.Snapshot())))
 }
 
 // TestSingleReplicaModel mirrors random edits on a []rune model.

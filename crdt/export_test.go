@@ -14,3 +14,12 @@ func PendingBytes(d *Doc) int { return d.pendingBytes }
 
 // ScanSteps returns how many items d's conflict scans have examined.
 func ScanSteps(d *Doc) int { return d.scanSteps }
+
+// SetFanout makes leaves and nodes hold at most leaf items and kids
+// children, so that the tests of package crdt_test can grow deep trees
+// from a few edits; it returns what restores the shipped sizes.
+func SetFanout(leaf, kids int) (restore func()) {
+	old1, old2 := maxLeaf, maxKids
+	maxLeaf, maxKids = leaf, kids
+	return func() { maxLeaf, maxKids = old1, old2 }
+}

@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
+
+	"pgregory.net/rapid"
 )
 
 // checkTree fails t unless text's tree is consistent: parents and indexes
 // point back, all leaves are at one depth and chained in order, every count
 // of visible code points is the sum below it, no leaf or node is over full,
 // and the cursor, when set, knows where its leaf starts.
-func checkTree(tb testing.TB, text *Text) {
+func checkTree(tb rapid.TB, text *Text) {
 	tb.Helper()
 	var leaves []*leaf
 	depth := -1
@@ -113,9 +117,34 @@ var treePieces = []string{"a", "bc", "def", "😀", "é", "ghijklmnop"}
 func TestTreeRandomEdits(t *testing.T) {
 	for _, ft := range fanoutTests {
 		t.Run(fmt.Sprintf("leaf%d_kids%d", ft.leaf, ft.kids), func(t *testing.T) {
-			withFanout(t, ft.leaf, ft.kids, func() { treeRandomEdits(t, uint64(ft.leaf*100+ft.kids)) })
+			withFanout(t, ft.leaf, ft.kids, func() {
+				for _, seed := range huntSeeds(t, uint64(ft.leaf*100+ft.kids)) {
+					treeRandomEdits(t, seed)
+				}
+			})
 		})
 	}
+}
+
+// huntSeeds returns the seeds of a seeded random test: those given, or,
+// when FLOWSTATE_HUNT_SEEDS=N is set, N fresh ones (each logged), for
+// long hunts.
+func huntSeeds(tb testing.TB, fixed ...uint64) []uint64 {
+	tb.Helper()
+	s := os.Getenv("FLOWSTATE_HUNT_SEEDS")
+	if s == "" {
+		return fixed
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		tb.Fatalf("bad FLOWSTATE_HUNT_SEEDS %q", s)
+	}
+	seeds := make([]uint64, n)
+	for i := range seeds {
+		seeds[i] = rand.Uint64()
+	}
+	tb.Logf("seeds %v", seeds)
+	return seeds
 }
 
 func treeRandomEdits(t *testing.T, seed uint64) {
