@@ -105,7 +105,10 @@ function afterPaint(fn) {
  * to type a word. So leaving the page also copies every update not yet
  * written, and the unacknowledged count, to localStorage, which takes
  * them at once; the next page to load the document applies and stores
- * them, then removes the copy.
+ * them, then removes the copy. So does a page going hidden (its tab in
+ * the background, the screen off), since a mobile browser may kill a
+ * hidden tab without a pagehide; the copy goes again once the writes are
+ * done, if the page is still there.
  *
  * Events: 'synced' (the stored document is loaded), 'saved' (every update
  * so far is written), 'disabled' (an Error: persistence is off), 'error'
@@ -202,6 +205,15 @@ export class IndexedDBPersistence extends Emitter {
       this.putUnsaved();
     };
     if (typeof globalThis.addEventListener === 'function') globalThis.addEventListener('pagehide', this.onPageHide);
+    // Going hidden may be the last the page hears (see the class
+    // comment): its unwritten updates are copied as on pagehide, without
+    // the rendering, which a tab switch should not pay for.
+    this.onVisibility = () => {
+      if (globalThis.document?.visibilityState !== 'hidden') return;
+      this.flush();
+      this.putUnsaved();
+    };
+    globalThis.document?.addEventListener?.('visibilitychange', this.onVisibility);
     this.open(options.openTimeout ?? DEFAULT_OPEN_TIMEOUT);
   }
 
@@ -719,6 +731,7 @@ export class IndexedDBPersistence extends Emitter {
     for (const stop of this.stops) stop();
     this.stops = [];
     if (typeof globalThis.removeEventListener === 'function') globalThis.removeEventListener('pagehide', this.onPageHide);
+    globalThis.document?.removeEventListener?.('visibilitychange', this.onVisibility);
     if (this.db !== null) this.db.close();
     this.db = null;
     if (!this.synced) {

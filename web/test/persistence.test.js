@@ -221,6 +221,80 @@ test('an unsaved copy that does not read is skipped with an error event, and rem
   second.p.destroy();
 });
 
+/**
+ * withDocument gives the page a document whose visibilityState the test
+ * sets, as a browser's, for the run of fn.
+ */
+async function withDocument(fn) {
+  const doc = new EventTarget();
+  doc.visibilityState = 'visible';
+  const had = Object.getOwnPropertyDescriptor(globalThis, 'document');
+  globalThis.document = doc;
+  try {
+    await fn((state) => {
+      doc.visibilityState = state;
+      doc.dispatchEvent(new Event('visibilitychange'));
+    });
+  } finally {
+    if (had) Object.defineProperty(globalThis, 'document', had);
+    else delete globalThis.document;
+  }
+}
+
+test('a page going hidden copies what it has not written, as on pagehide: a tab killed in the background loses nothing', async () => {
+  await withDocument(async (show) => {
+    const factory = new IDBFactory();
+    const ls = new MemoryStorage();
+    const first = await open(factory, 'notes', { localStorage: ls });
+    const provider = new CountingProvider();
+    first.p.bindProvider(provider);
+    first.text.insert(0, 'typed');
+    await first.p.whenSaved();
+    const held = holdWrites();
+    try {
+      first.text.insert(5, ' then hidden');
+      provider.setUnsynced(3);
+      show('visible');
+      assert.deepEqual(unsavedCopies(ls), [], 'a page becoming visible copies nothing');
+      show('hidden');
+      assert.equal(held.length, 1, 'going hidden writes what is queued');
+      assert.deepEqual(unsavedCopies(ls), [`flowstate:notes:unsaved:${first.doc.clientID}`]);
+      // Killed in the background: no pagehide, the writes aborted.
+      for (const tx of held.splice(0)) tx.abort();
+    } finally {
+      held.release();
+    }
+    first.p.destroy();
+
+    const second = await open(factory, 'notes', { localStorage: ls });
+    assert.equal(second.text.toString(), 'typed then hidden');
+    assert.equal(second.p.restoredUnsynced, 3);
+    assert.deepEqual(second.events, { disabled: [], error: [] });
+    second.p.destroy();
+  });
+});
+
+test('a page that comes back after going hidden removes its copy once its writes are done', async () => {
+  await withDocument(async (show) => {
+    const factory = new IDBFactory();
+    const ls = new MemoryStorage();
+    const page = await open(factory, 'notes', { localStorage: ls });
+    page.p.bindProvider(new CountingProvider());
+    page.text.insert(0, 'hello');
+    show('hidden'); // the write is in flight: copied
+    assert.equal(unsavedCopies(ls).length, 1);
+    show('visible');
+    await page.p.whenSaved();
+    assert.deepEqual(unsavedCopies(ls), []);
+    page.p.destroy();
+    // A destroyed persistence no longer listens.
+    const other = await open(factory, 'notes', { localStorage: ls });
+    other.p.destroy();
+    show('hidden');
+    assert.deepEqual(unsavedCopies(ls), []);
+  });
+});
+
 test('edits made before the stored document is loaded are kept and stored', async () => {
   const factory = new IDBFactory();
   const a = await open(factory);
