@@ -30,6 +30,10 @@ const SCREEN = 'screen';
 // in localStorage under the database's name, UNSAVED and the page's
 // client ID (see onPageHide).
 const UNSAVED = ':unsaved:';
+// The largest unacknowledged count a copy may hold: more changes than a
+// page makes in its life. A copy with a larger, negative or fractional
+// one was not written by this code, and is refused.
+const MAX_COPIED_COUNT = 2 ** 32;
 
 /**
  * How much of each text the first screen holds, in UTF-16 units: a few
@@ -613,6 +617,11 @@ export class IndexedDBPersistence extends Emitter {
       try {
         record = JSON.parse(this.ls.getItem(key) ?? 'null');
         if (record === null || typeof record !== 'object' || !Array.isArray(record.updates)) throw new TypeError('not a record');
+        for (const [k, n] of Object.entries(record)) {
+          if (k.startsWith(UNSYNCED) && !(Number.isInteger(n) && n >= 0 && n <= MAX_COPIED_COUNT)) {
+            throw new TypeError(`unacknowledged count ${JSON.stringify(n)} of ${k}`);
+          }
+        }
       } catch (e) {
         this.emit('error', new Error(`flowstate: skipped an unsaved copy that does not read: ${e && e.message}`));
         continue;
@@ -628,7 +637,7 @@ export class IndexedDBPersistence extends Emitter {
         if (this.applyStored(u)) this.queue.push(u);
       }
       for (const [k, n] of Object.entries(record)) {
-        if (k.startsWith(UNSYNCED) && Number.isSafeInteger(n)) counts.set(k, n);
+        if (k.startsWith(UNSYNCED)) counts.set(k, n);
       }
     }
     // Written with the next flush even when no update came with them.

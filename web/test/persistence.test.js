@@ -295,6 +295,48 @@ test('a page that comes back after going hidden removes its copy once its writes
   });
 });
 
+test('a copy whose unacknowledged count is negative, fractional, not a number or absurdly large is refused with an error event, and removed', async () => {
+  const factory = new IDBFactory();
+  const ls = new MemoryStorage();
+  const first = await open(factory, 'notes', { localStorage: ls });
+  first.p.bindProvider(new CountingProvider());
+  first.text.insert(0, 'stored');
+  await first.p.whenSaved();
+  // A real copy of an unwritten edit, to tamper with.
+  const held = holdWrites();
+  let copy;
+  try {
+    first.text.insert(6, ' unsaved');
+    first.p.onPageHide();
+    copy = JSON.parse(ls.getItem(unsavedCopies(ls)[0]));
+    for (const tx of held.splice(0)) tx.abort();
+  } finally {
+    held.release();
+  }
+  first.p.destroy();
+  ls.items.clear();
+  const key = Object.keys(copy).find((k) => k.startsWith('unsynced:'));
+  const bad = [-1, 1.5, 2 ** 40, '3', null, Number.MAX_SAFE_INTEGER];
+  bad.forEach((n, i) => ls.setItem(`flowstate:notes:unsaved:${100 + i}`, JSON.stringify({ ...copy, [key]: n })));
+
+  const second = await open(factory, 'notes', { localStorage: ls });
+  assert.equal(second.text.toString(), 'stored', "a refused copy's updates are not applied");
+  assert.equal(second.p.restoredUnsynced, 0, 'no refused count is adopted');
+  assert.equal(second.events.error.length, bad.length);
+  for (const e of second.events.error) assert.match(e.message, /^flowstate: skipped an unsaved copy that does not read: unacknowledged count/);
+  await second.p.whenSaved();
+  assert.deepEqual(unsavedCopies(ls), [], 'the refused copies go');
+  second.p.destroy();
+
+  // The same copy with a sound count is taken.
+  ls.setItem('flowstate:notes:unsaved:7', JSON.stringify({ ...copy, [key]: 4 }));
+  const third = await open(factory, 'notes', { localStorage: ls });
+  assert.equal(third.text.toString(), 'stored unsaved');
+  assert.equal(third.p.restoredUnsynced, 4);
+  assert.deepEqual(third.events, { disabled: [], error: [] });
+  third.p.destroy();
+});
+
 test('edits made before the stored document is loaded are kept and stored', async () => {
   const factory = new IDBFactory();
   const a = await open(factory);
