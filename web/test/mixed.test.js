@@ -202,6 +202,18 @@ function session(rnd, what) {
     }
   };
 
+  if (rnd.intn(3) === 0) {
+    // A long run every replica has, which the session's edits split into
+    // a long chain of pieces of one client (item.js find and promote).
+    const u = reps[0].doc.getText('t').insert(0, 'abcdefghij'.repeat(20 + rnd.intn(60)));
+    send(0, u);
+    reps.forEach((r, i) => {
+      if (i > 0 && rnd.intn(2) === 0) {
+        r.doc.apply(r.inbox.pop());
+        check(i, 'the long run');
+      }
+    });
+  }
   for (let step = 0, steps = 30 + rnd.intn(60); step < steps; step++) {
     const i = rnd.intn(n);
     const r = reps[i];
@@ -260,6 +272,18 @@ function session(rnd, what) {
       assert.throws(() => d.apply(cut), (e) => e instanceof DecodeError || e instanceof InvalidUpdateError, `${what}: replica ${i} took a malformed update`);
       assert.deepEqual(digest(d), before, `${what}: replica ${i} changed by a malformed update`);
       check(i, 'a malformed update');
+    } else if (action < 13) {
+      // A burst of typing, a keystroke an update: one long run, which
+      // later edits split into a long chain of pieces (item.js find,
+      // promote).
+      const x = d.getText('t');
+      let pos = at(x, x.length + 1);
+      for (let k = 10 + rnd.intn(60); k > 0; k--) {
+        const ch = PIECES[rnd.intn(3)];
+        send(i, x.insert(pos, ch));
+        pos += ch.length;
+      }
+      check(i, 'a burst of typing');
     } else {
       const u = d.transact(() => {
         for (let k = 1 + rnd.intn(3); k > 0; k--) localEdit(d);
