@@ -1,8 +1,9 @@
 // Cross-language rich-text sessions: seeded random editing sessions of 2–4
 // replicas making inserts (ASCII, emoji, newlines, multi-byte code points),
-// deletes, formats, unformats, embeds and block attributes, alone or in
-// transactions, whose updates arrive in random order with duplicates and
-// state vector resyncs; recorded step by step with every update's bytes
+// deletes, formats, unformats, embeds, block attributes and Quill deltas
+// (applyDelta; Go's generator makes none), alone or in transactions,
+// whose updates arrive in random order with duplicates and state vector
+// resyncs; recorded step by step with every update's bytes
 // and every replica's final delta, state vector and snapshot. It extends
 // the mechanism of crdt/crosslang_test.go and gen-sessions.mjs (same
 // conventions: positions count code points, bytes are lowercase hex) to
@@ -20,6 +21,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Doc, toHex, fromHex, encodeStateVector, decodeStateVector } from '../src/index.js';
+import '../src/richdelta.js';
 import { Rand, unitsAt } from './helpers.js';
 
 /** The file format of a sessions file (the same for both generators). */
@@ -58,6 +60,18 @@ export function runStep(x, s) {
       return x.insertEmbed(pos, value);
     case 'block':
       return x.setBlock(pos, s.key, value);
+    case 'delta': {
+      // Retains and deletes count code points of the text as it was.
+      let cp = 0;
+      const ops = s.delta.map((op) => {
+        if (op.retain === undefined && op.delete === undefined) return op;
+        const n = op.retain ?? op.delete;
+        const units = unitsAt(str, cp + n) - unitsAt(str, cp);
+        cp += n;
+        return op.retain !== undefined ? { ...op, retain: units } : { delete: units };
+      });
+      return x.applyDelta(ops);
+    }
   }
   throw new Error(`unknown step ${s.op}`);
 }
@@ -106,8 +120,10 @@ class Generator {
     const x = this.docs[i].getText('t');
     const n = cps(x.toString());
     let s;
-    const k = rng.intn(10);
-    if (k < 3 || n === 0) {
+    const k = rng.intn(12);
+    if (k >= 10) {
+      s = { op: 'delta', pos: 0, delta: this.randomDelta(n) };
+    } else if (k < 3 || n === 0) {
       let text = '';
       for (let m = 1 + rng.intn(3); m > 0; m--) text += PIECES[rng.intn(PIECES.length)];
       s = { op: 'insert', pos: rng.intn(n + 1), text };
@@ -126,6 +142,46 @@ class Generator {
       else s = { op: 'block', pos, key: BLOCK_KEYS[rng.intn(2)], value: BLOCK_VALUES[rng.intn(BLOCK_VALUES.length)] };
     }
     return [s, runStep(x, s)];
+  }
+
+  /** randomDelta draws a Quill delta (positions in code points) for a text of n code points. */
+  randomDelta(n) {
+    const rng = this.rng;
+    const attrs = (nullOK) => {
+      let a;
+      for (const key of [...KEYS, ...BLOCK_KEYS]) {
+        const r = rng.intn(8);
+        const values = BLOCK_KEYS.includes(key) ? BLOCK_VALUES.filter((v) => v !== null) : VALUES;
+        if (r === 0) (a ??= {})[key] = values[rng.intn(values.length)];
+        else if (r === 1 && nullOK) (a ??= {})[key] = null;
+      }
+      return a;
+    };
+    const withAttrs = (op, a) => (a === undefined ? op : { ...op, attributes: a });
+    const ops = [];
+    let pos = 0;
+    for (let k = 1 + rng.intn(3); k > 0; k--) {
+      const r = rng.intn(6);
+      if (r <= 1 && pos < n) {
+        const m = 1 + rng.intn(n - pos);
+        ops.push(withAttrs({ retain: m }, attrs(true)));
+        pos += m;
+      } else if (r === 2 && pos < n) {
+        const m = 1 + rng.intn(Math.min(n - pos, 3));
+        ops.push({ delete: m });
+        n -= m;
+      } else if (r === 3) {
+        ops.push(withAttrs({ insert: { img: rng.intn(4) } }, attrs(false)));
+        pos++;
+        n++;
+      } else {
+        const t = PIECES[rng.intn(PIECES.length)];
+        ops.push(withAttrs({ insert: t }, attrs(false)));
+        pos += cps(t);
+        n += cps(t);
+      }
+    }
+    return ops;
   }
 
   local(i, s, u) {
@@ -162,6 +218,7 @@ class Generator {
     const r = rng.intn(20);
     if (r < 9) {
       const [s, u] = this.edit(i);
+      if (u === null && s.op === 'delta') return; // it changed nothing
       this.local(i, s, u);
     } else if (r < 11) {
       const ops = [];
@@ -173,6 +230,7 @@ class Generator {
           ops.push(s);
         }
       });
+      if (u === null && ops.every((s) => s.op === 'delta')) return; // they changed nothing
       this.local(i, { op: 'transact', ops }, u);
     } else if (r < 18) {
       const box = this.inbox[i];
