@@ -67,21 +67,24 @@ type richSession struct {
 }
 
 // A richSessStep is a rich step of crdt/testdata/rich.json (insert, delete,
-// format, embed, block; positions in code points), a transaction of them,
-// or an apply or diff, as in crdt/testdata/sessions.json.
+// format, embed, block; positions in code points), a Quill delta applied
+// with ApplyDelta, a transaction of them, an undo or redo (the last three
+// made by the JavaScript generator only), or an apply or diff, as in
+// crdt/testdata/sessions.json.
 type richSessStep struct {
-	Doc          string         `json:"doc,omitempty"`
-	Op           string         `json:"op"`
-	Pos          int            `json:"pos"`
-	N            int            `json:"n,omitempty"`
-	Text         string         `json:"text,omitempty"`
-	Key          string         `json:"key,omitempty"`
-	Value        any            `json:"value,omitempty"`
-	Ops          []richSessStep `json:"ops,omitempty"`
-	Update       string         `json:"update,omitempty"`
-	PendingAfter *bool          `json:"pending_after,omitempty"`
-	AgainstHex   string         `json:"against_hex,omitempty"`
-	Produces     string         `json:"produces,omitempty"`
+	Doc          string           `json:"doc,omitempty"`
+	Op           string           `json:"op"`
+	Pos          int              `json:"pos"`
+	N            int              `json:"n,omitempty"`
+	Text         string           `json:"text,omitempty"`
+	Key          string           `json:"key,omitempty"`
+	Value        any              `json:"value,omitempty"`
+	Ops          []richSessStep   `json:"ops,omitempty"`
+	Delta        []map[string]any `json:"delta,omitempty"`
+	Update       string           `json:"update,omitempty"`
+	PendingAfter *bool            `json:"pending_after,omitempty"`
+	AgainstHex   string           `json:"against_hex,omitempty"`
+	Produces     string           `json:"produces,omitempty"`
 }
 
 type richFinal struct {
@@ -106,6 +109,27 @@ func (s *richSessStep) run(x *crdt.Text) ([]byte, error) {
 		return x.InsertEmbed(s.Pos, s.Value)
 	case "block":
 		return x.SetBlock(s.Pos, s.Key, s.Value)
+	case "delta":
+		ops := make([]crdt.DeltaOp, len(s.Delta))
+		for i, o := range s.Delta {
+			if v, ok := o["retain"].(float64); ok {
+				ops[i].Retain = int(v)
+			}
+			if v, ok := o["delete"].(float64); ok {
+				ops[i].Delete = int(v)
+			}
+			switch v := o["insert"].(type) {
+			case nil:
+			case string:
+				ops[i].Insert = v
+			default:
+				ops[i].Embed = v
+			}
+			if a, ok := o["attributes"].(map[string]any); ok {
+				ops[i].Attributes = a
+			}
+		}
+		return x.ApplyDelta(ops)
 	}
 	return nil, fmt.Errorf("unknown step %q", s.Op)
 }
@@ -349,9 +373,13 @@ func replayRichSession(t *testing.T, rec *richSession) {
 	}
 	clients := map[string]crdt.ClientID{}
 	docs := map[string]*crdt.Doc{}
+	// Each local step or transaction is one undo step, as in the
+	// JavaScript generator.
+	undos := map[string]*crdt.UndoManager{}
 	for _, d := range rec.Docs {
 		clients[d.Name] = d.Client
 		docs[d.Name] = crdt.NewDocWithClient(d.Client)
+		undos[d.Name] = crdt.NewUndoManager(crdt.UndoOptions{CaptureTimeout: -1}, docs[d.Name].Text("t"))
 	}
 	for n := range rec.Steps {
 		s := &rec.Steps[n]
@@ -375,6 +403,10 @@ func replayRichSession(t *testing.T, rec *richSession) {
 				t.Fatalf("%s: %v", what, err)
 			}
 			got = d.Diff(sv)
+		case "undo":
+			got, _ = undos[s.Doc].Undo()
+		case "redo":
+			got, _ = undos[s.Doc].Redo()
 		case "transact":
 			got, err = d.Transact(func() error {
 				for j := range s.Ops {

@@ -42,8 +42,10 @@ export interface IndexedDBPersistenceEvents {
  * compactEvery records. A new Doc has a fresh client ID, so a restored
  * document never writes under an ID used before. Failures never break
  * editing: persistence turns itself off with a 'disabled' event. On
- * 'pagehide', the updates not yet written are copied to localStorage,
- * and the next page to load the document stores them.
+ * 'pagehide', and when the page goes hidden (a mobile browser may kill a
+ * background tab without a pagehide), the updates not yet written are
+ * copied to localStorage, and the next page to load the document stores
+ * them.
  *
  *   const local = new IndexedDBPersistence('notes', doc);
  *   const provider = new Provider(doc, { url, persistence: local, crossTab: true });

@@ -30,6 +30,10 @@ const SCREEN = 'screen';
 // in localStorage under the database's name, UNSAVED and the page's
 // client ID (see onPageHide).
 const UNSAVED = ':unsaved:';
+// The largest unacknowledged count a copy may hold: more changes than a
+// page makes in its life. A copy with a larger, negative or fractional
+// one was not written by this code, and is refused.
+const MAX_COPIED_COUNT = 2 ** 32;
 
 /**
  * How much of each text the first screen holds, in UTF-16 units: a few
@@ -105,7 +109,10 @@ function afterPaint(fn) {
  * to type a word. So leaving the page also copies every update not yet
  * written, and the unacknowledged count, to localStorage, which takes
  * them at once; the next page to load the document applies and stores
- * them, then removes the copy.
+ * them, then removes the copy. So does a page going hidden (its tab in
+ * the background, the screen off), since a mobile browser may kill a
+ * hidden tab without a pagehide; the copy goes again once the writes are
+ * done, if the page is still there.
  *
  * Events: 'synced' (the stored document is loaded), 'saved' (every update
  * so far is written), 'disabled' (an Error: persistence is off), 'error'
@@ -202,6 +209,15 @@ export class IndexedDBPersistence extends Emitter {
       this.putUnsaved();
     };
     if (typeof globalThis.addEventListener === 'function') globalThis.addEventListener('pagehide', this.onPageHide);
+    // Going hidden may be the last the page hears (see the class
+    // comment): its unwritten updates are copied as on pagehide, without
+    // the rendering, which a tab switch should not pay for.
+    this.onVisibility = () => {
+      if (globalThis.document?.visibilityState !== 'hidden') return;
+      this.flush();
+      this.putUnsaved();
+    };
+    globalThis.document?.addEventListener?.('visibilitychange', this.onVisibility);
     this.open(options.openTimeout ?? DEFAULT_OPEN_TIMEOUT);
   }
 
@@ -601,6 +617,11 @@ export class IndexedDBPersistence extends Emitter {
       try {
         record = JSON.parse(this.ls.getItem(key) ?? 'null');
         if (record === null || typeof record !== 'object' || !Array.isArray(record.updates)) throw new TypeError('not a record');
+        for (const [k, n] of Object.entries(record)) {
+          if (k.startsWith(UNSYNCED) && !(Number.isInteger(n) && n >= 0 && n <= MAX_COPIED_COUNT)) {
+            throw new TypeError(`unacknowledged count ${JSON.stringify(n)} of ${k}`);
+          }
+        }
       } catch (e) {
         this.emit('error', new Error(`flowstate: skipped an unsaved copy that does not read: ${e && e.message}`));
         continue;
@@ -616,7 +637,7 @@ export class IndexedDBPersistence extends Emitter {
         if (this.applyStored(u)) this.queue.push(u);
       }
       for (const [k, n] of Object.entries(record)) {
-        if (k.startsWith(UNSYNCED) && Number.isSafeInteger(n)) counts.set(k, n);
+        if (k.startsWith(UNSYNCED)) counts.set(k, n);
       }
     }
     // Written with the next flush even when no update came with them.
@@ -719,6 +740,7 @@ export class IndexedDBPersistence extends Emitter {
     for (const stop of this.stops) stop();
     this.stops = [];
     if (typeof globalThis.removeEventListener === 'function') globalThis.removeEventListener('pagehide', this.onPageHide);
+    globalThis.document?.removeEventListener?.('visibilitychange', this.onVisibility);
     if (this.db !== null) this.db.close();
     this.db = null;
     if (!this.synced) {

@@ -13,8 +13,9 @@ declare module './index.js' {
      * (null inside transact or when nothing changes): an insert gets
      * exactly its attributes, a retain sets the keys it names (null
      * removes one), block keys go on the newlines an op covers only. A
-     * bad delta throws (RangeError past the end, TypeError for an op or
-     * value it does not accept) and changes nothing.
+     * bad delta throws (RangeError past the end or inside a surrogate
+     * pair, TypeError for an op or value it does not accept) and changes
+     * nothing.
      */
     applyDelta(delta: DeltaOp[]): Uint8Array | null;
     /** Sets the keys applyDelta applies as block attributes, on newlines only (null: DEFAULT_BLOCK_KEYS). */

@@ -48,14 +48,15 @@ function isBlockKey(x, key) {
  * nothing), as Go's Text.ApplyDelta does (RICH.md §R7). Ops are
  * `{insert: string | embed value, attributes?}`, `{retain: n,
  * attributes?}`, `{delete: n}`, positions in UTF-16 units from 0, on code
- * point boundaries. An insert gets exactly its op's attributes; a retain
- * sets each key it names (null removes it); block keys (setBlockKeys) go
- * on the newlines an op covers only. A bad delta throws and changes
- * nothing.
+ * point boundaries: a retain or delete ending inside a surrogate pair is
+ * refused, as it would cut the pair. An insert gets exactly its op's
+ * attributes; a retain sets each key it names (null removes it); block
+ * keys (setBlockKeys) go on the newlines an op covers only. A bad delta
+ * throws and changes nothing.
  * @param {Text} x
  * @param {Array<{insert?: unknown, retain?: number, delete?: number, attributes?: Record<string, unknown>}>} delta
  * @returns {Uint8Array | null}
- * @throws {RangeError} for a retain or delete past the end of the text
+ * @throws {RangeError} for a retain or delete past the end of the text or ending inside a surrogate pair
  * @throws {TypeError} for an op of a shape it does not know or an invalid key or value
  */
 export function applyDelta(x, delta) {
@@ -97,6 +98,14 @@ function checkDelta(x, delta) {
   const steps = [];
   let pos = 0;
   let length = x.len;
+  // orig is how far the ops have come in the text as it is: a retain or
+  // delete ending inside a surrogate pair there would cut the pair (the
+  // steps' positions count units, the items code points).
+  let orig = 0;
+  const cut = (i, n) => {
+    orig += n;
+    if (x.astral && orig < x.len && x.insideAt(orig)) throw new RangeError(`crdt: position inside a surrogate pair: delta op ${i} ends at ${orig}`);
+  };
   delta.forEach((op, i) => {
     if (op === null || typeof op !== 'object') throw bad(i, 'is not an object');
     for (const k of Object.keys(op)) {
@@ -126,9 +135,11 @@ function checkDelta(x, delta) {
     }
     if (retain > 0) {
       if (retain > length - pos) throw new RangeError(`crdt: position out of range: delta op ${i} retains ${retain} at ${pos} in a text of length ${length}`);
+      cut(i, retain);
       pos += retain;
     } else if (del > 0) {
       if (del > length - pos) throw new RangeError(`crdt: position out of range: delta op ${i} deletes ${del} at ${pos} in a text of length ${length}`);
+      cut(i, del);
       length -= del;
     } else if (isEmbed) {
       try {

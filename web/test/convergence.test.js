@@ -6,12 +6,13 @@
 // random order, must hold the same document, byte for byte, and each
 // replica's observed deltas must rebuild its text.
 //
-// The seed is printed; rerun one with CRDT_SEED=<seed> npm test.
+// The seed is printed; rerun one with CRDT_SEED=<seed> npm test; hunt
+// longer with CRDT_RUNS=<runs>.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Doc, toHex } from '../src/index.js';
-import { Rand, state } from './helpers.js';
+import { Rand, runs as runCount, state } from './helpers.js';
 
 const ALPHABET = ['a', 'b', 'c', 'x', ' ', '\n', 'é', '中', '😀', '👍🏽', 'e\u0301', '\u200d', '𝄞'];
 
@@ -157,7 +158,7 @@ function fromSnapshot(hex) {
 
 test('random replicas converge', (t) => {
   const base = process.env.CRDT_SEED ? Number(process.env.CRDT_SEED) : Date.now() % 1e9;
-  const runs = process.env.CRDT_SEED ? 1 : 24;
+  const runs = runCount(process.env.CRDT_SEED ? 1 : 24);
   t.diagnostic(`seeds ${base}..${base + runs - 1} (rerun one with CRDT_SEED=<seed>)`);
   console.log(`convergence: seeds ${base}..${base + runs - 1} (rerun one with CRDT_SEED=<seed> npm test)`);
   for (let k = 0; k < runs; k++) runSimulation(base + k, { replicas: 3 + (k % 3), steps: 150 + (k % 4) * 100 });

@@ -137,3 +137,39 @@ export function localOp(doc, op) {
       throw new Error(`unknown local op ${op.op}`);
   }
 }
+
+/**
+ * checkClients throws unless each client's index of doc is consistent (as
+ * Go's checkHeads): heads in clock order with headClocks beside them, each
+ * head's chain covering the clocks up to the next head, the last one's up
+ * to next.
+ */
+export function checkClients(doc, what = '') {
+  for (const [id, c] of doc.clients) {
+    if (c.heads.length === 0) continue;
+    if (c.headClocks.length !== c.heads.length) throw new Error(`${what}: client ${id}: ${c.heads.length} heads, ${c.headClocks.length} head clocks`);
+    let clock = 0;
+    c.heads.forEach((h, i) => {
+      if (h.clock !== clock || c.headClocks[i] !== clock) {
+        throw new Error(`${what}: client ${id}: head ${i} starts at ${h.clock} (head clock ${c.headClocks[i]}), the chain before ends at ${clock}`);
+      }
+      for (let it = h; it !== null; it = it.next) {
+        if (it.clock !== clock || !(it.length > 0)) throw new Error(`${what}: client ${id}: piece at ${it.clock} of length ${it.length} in a chain at ${clock}`);
+        clock += it.length;
+      }
+    });
+    if (clock !== c.next) throw new Error(`${what}: client ${id}: heads cover clocks up to ${clock}, next is ${c.next}`);
+  }
+}
+
+/**
+ * runs returns how many runs a random test makes: CRDT_RUNS if set (a
+ * long hunt for rare bugs), else n, the everyday count.
+ */
+export function runs(n) {
+  const v = process.env.CRDT_RUNS;
+  if (v === undefined || v === '') return n;
+  const k = Number(v);
+  if (!Number.isSafeInteger(k) || k < 1) throw new Error(`bad CRDT_RUNS ${JSON.stringify(v)}: want a count of runs`);
+  return k;
+}

@@ -221,6 +221,122 @@ test('an unsaved copy that does not read is skipped with an error event, and rem
   second.p.destroy();
 });
 
+/**
+ * withDocument gives the page a document whose visibilityState the test
+ * sets, as a browser's, for the run of fn.
+ */
+async function withDocument(fn) {
+  const doc = new EventTarget();
+  doc.visibilityState = 'visible';
+  const had = Object.getOwnPropertyDescriptor(globalThis, 'document');
+  globalThis.document = doc;
+  try {
+    await fn((state) => {
+      doc.visibilityState = state;
+      doc.dispatchEvent(new Event('visibilitychange'));
+    });
+  } finally {
+    if (had) Object.defineProperty(globalThis, 'document', had);
+    else delete globalThis.document;
+  }
+}
+
+test('a page going hidden copies what it has not written, as on pagehide: a tab killed in the background loses nothing', async () => {
+  await withDocument(async (show) => {
+    const factory = new IDBFactory();
+    const ls = new MemoryStorage();
+    const first = await open(factory, 'notes', { localStorage: ls });
+    const provider = new CountingProvider();
+    first.p.bindProvider(provider);
+    first.text.insert(0, 'typed');
+    await first.p.whenSaved();
+    const held = holdWrites();
+    try {
+      first.text.insert(5, ' then hidden');
+      provider.setUnsynced(3);
+      show('visible');
+      assert.deepEqual(unsavedCopies(ls), [], 'a page becoming visible copies nothing');
+      show('hidden');
+      assert.equal(held.length, 1, 'going hidden writes what is queued');
+      assert.deepEqual(unsavedCopies(ls), [`flowstate:notes:unsaved:${first.doc.clientID}`]);
+      // Killed in the background: no pagehide, the writes aborted.
+      for (const tx of held.splice(0)) tx.abort();
+    } finally {
+      held.release();
+    }
+    first.p.destroy();
+
+    const second = await open(factory, 'notes', { localStorage: ls });
+    assert.equal(second.text.toString(), 'typed then hidden');
+    assert.equal(second.p.restoredUnsynced, 3);
+    assert.deepEqual(second.events, { disabled: [], error: [] });
+    second.p.destroy();
+  });
+});
+
+test('a page that comes back after going hidden removes its copy once its writes are done', async () => {
+  await withDocument(async (show) => {
+    const factory = new IDBFactory();
+    const ls = new MemoryStorage();
+    const page = await open(factory, 'notes', { localStorage: ls });
+    page.p.bindProvider(new CountingProvider());
+    page.text.insert(0, 'hello');
+    show('hidden'); // the write is in flight: copied
+    assert.equal(unsavedCopies(ls).length, 1);
+    show('visible');
+    await page.p.whenSaved();
+    assert.deepEqual(unsavedCopies(ls), []);
+    page.p.destroy();
+    // A destroyed persistence no longer listens.
+    const other = await open(factory, 'notes', { localStorage: ls });
+    other.p.destroy();
+    show('hidden');
+    assert.deepEqual(unsavedCopies(ls), []);
+  });
+});
+
+test('a copy whose unacknowledged count is negative, fractional, not a number or absurdly large is refused with an error event, and removed', async () => {
+  const factory = new IDBFactory();
+  const ls = new MemoryStorage();
+  const first = await open(factory, 'notes', { localStorage: ls });
+  first.p.bindProvider(new CountingProvider());
+  first.text.insert(0, 'stored');
+  await first.p.whenSaved();
+  // A real copy of an unwritten edit, to tamper with.
+  const held = holdWrites();
+  let copy;
+  try {
+    first.text.insert(6, ' unsaved');
+    first.p.onPageHide();
+    copy = JSON.parse(ls.getItem(unsavedCopies(ls)[0]));
+    for (const tx of held.splice(0)) tx.abort();
+  } finally {
+    held.release();
+  }
+  first.p.destroy();
+  ls.items.clear();
+  const key = Object.keys(copy).find((k) => k.startsWith('unsynced:'));
+  const bad = [-1, 1.5, 2 ** 40, '3', null, Number.MAX_SAFE_INTEGER];
+  bad.forEach((n, i) => ls.setItem(`flowstate:notes:unsaved:${100 + i}`, JSON.stringify({ ...copy, [key]: n })));
+
+  const second = await open(factory, 'notes', { localStorage: ls });
+  assert.equal(second.text.toString(), 'stored', "a refused copy's updates are not applied");
+  assert.equal(second.p.restoredUnsynced, 0, 'no refused count is adopted');
+  assert.equal(second.events.error.length, bad.length);
+  for (const e of second.events.error) assert.match(e.message, /^flowstate: skipped an unsaved copy that does not read: unacknowledged count/);
+  await second.p.whenSaved();
+  assert.deepEqual(unsavedCopies(ls), [], 'the refused copies go');
+  second.p.destroy();
+
+  // The same copy with a sound count is taken.
+  ls.setItem('flowstate:notes:unsaved:7', JSON.stringify({ ...copy, [key]: 4 }));
+  const third = await open(factory, 'notes', { localStorage: ls });
+  assert.equal(third.text.toString(), 'stored unsaved');
+  assert.equal(third.p.restoredUnsynced, 4);
+  assert.deepEqual(third.events, { disabled: [], error: [] });
+  third.p.destroy();
+});
+
 test('edits made before the stored document is loaded are kept and stored', async () => {
   const factory = new IDBFactory();
   const a = await open(factory);

@@ -1,8 +1,10 @@
 // Cross-language rich-text sessions: seeded random editing sessions of 2–4
 // replicas making inserts (ASCII, emoji, newlines, multi-byte code points),
-// deletes, formats, unformats, embeds and block attributes, alone or in
-// transactions, whose updates arrive in random order with duplicates and
-// state vector resyncs; recorded step by step with every update's bytes
+// deletes, formats, unformats, embeds, block attributes and Quill deltas
+// (applyDelta), alone or in transactions, and undo and redo (Go's
+// generator makes no deltas, undo or redo),
+// whose updates arrive in random order with duplicates and state vector
+// resyncs; recorded step by step with every update's bytes
 // and every replica's final delta, state vector and snapshot. It extends
 // the mechanism of crdt/crosslang_test.go and gen-sessions.mjs (same
 // conventions: positions count code points, bytes are lowercase hex) to
@@ -19,7 +21,8 @@
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Doc, toHex, fromHex, encodeStateVector, decodeStateVector } from '../src/index.js';
+import { Doc, UndoManager, toHex, fromHex, encodeStateVector, decodeStateVector } from '../src/index.js';
+import '../src/richdelta.js';
 import { Rand, unitsAt } from './helpers.js';
 
 /** The file format of a sessions file (the same for both generators). */
@@ -58,6 +61,18 @@ export function runStep(x, s) {
       return x.insertEmbed(pos, value);
     case 'block':
       return x.setBlock(pos, s.key, value);
+    case 'delta': {
+      // Retains and deletes count code points of the text as it was.
+      let cp = 0;
+      const ops = s.delta.map((op) => {
+        if (op.retain === undefined && op.delete === undefined) return op;
+        const n = op.retain ?? op.delete;
+        const units = unitsAt(str, cp + n) - unitsAt(str, cp);
+        cp += n;
+        return op.retain !== undefined ? { ...op, retain: units } : { delete: units };
+      });
+      return x.applyDelta(ops);
+    }
   }
   throw new Error(`unknown step ${s.op}`);
 }
@@ -86,6 +101,8 @@ class Generator {
       this.rec.docs.push({ name: n, client: clients[i] });
       this.docs.push(new Doc({ clientID: clients[i] }));
     }
+    // Each local step or transaction is one undo step (no capture timeout).
+    this.undos = this.docs.map((d) => new UndoManager(d.getText('t'), { captureTimeout: -1 }));
     this.bytes = new Map();
     this.counts = this.docs.map(() => 0);
     this.applied = this.docs.map(() => []);
@@ -106,8 +123,10 @@ class Generator {
     const x = this.docs[i].getText('t');
     const n = cps(x.toString());
     let s;
-    const k = rng.intn(10);
-    if (k < 3 || n === 0) {
+    const k = rng.intn(12);
+    if (k >= 10) {
+      s = { op: 'delta', pos: 0, delta: this.randomDelta(n) };
+    } else if (k < 3 || n === 0) {
       let text = '';
       for (let m = 1 + rng.intn(3); m > 0; m--) text += PIECES[rng.intn(PIECES.length)];
       s = { op: 'insert', pos: rng.intn(n + 1), text };
@@ -126,6 +145,46 @@ class Generator {
       else s = { op: 'block', pos, key: BLOCK_KEYS[rng.intn(2)], value: BLOCK_VALUES[rng.intn(BLOCK_VALUES.length)] };
     }
     return [s, runStep(x, s)];
+  }
+
+  /** randomDelta draws a Quill delta (positions in code points) for a text of n code points. */
+  randomDelta(n) {
+    const rng = this.rng;
+    const attrs = (nullOK) => {
+      let a;
+      for (const key of [...KEYS, ...BLOCK_KEYS]) {
+        const r = rng.intn(8);
+        const values = BLOCK_KEYS.includes(key) ? BLOCK_VALUES.filter((v) => v !== null) : VALUES;
+        if (r === 0) (a ??= {})[key] = values[rng.intn(values.length)];
+        else if (r === 1 && nullOK) (a ??= {})[key] = null;
+      }
+      return a;
+    };
+    const withAttrs = (op, a) => (a === undefined ? op : { ...op, attributes: a });
+    const ops = [];
+    let pos = 0;
+    for (let k = 1 + rng.intn(3); k > 0; k--) {
+      const r = rng.intn(6);
+      if (r <= 1 && pos < n) {
+        const m = 1 + rng.intn(n - pos);
+        ops.push(withAttrs({ retain: m }, attrs(true)));
+        pos += m;
+      } else if (r === 2 && pos < n) {
+        const m = 1 + rng.intn(Math.min(n - pos, 3));
+        ops.push({ delete: m });
+        n -= m;
+      } else if (r === 3) {
+        ops.push(withAttrs({ insert: { img: rng.intn(4) } }, attrs(false)));
+        pos++;
+        n++;
+      } else {
+        const t = PIECES[rng.intn(PIECES.length)];
+        ops.push(withAttrs({ insert: t }, attrs(false)));
+        pos += cps(t);
+        n += cps(t);
+      }
+    }
+    return ops;
   }
 
   local(i, s, u) {
@@ -162,6 +221,7 @@ class Generator {
     const r = rng.intn(20);
     if (r < 9) {
       const [s, u] = this.edit(i);
+      if (u === null && s.op === 'delta') return; // it changed nothing
       this.local(i, s, u);
     } else if (r < 11) {
       const ops = [];
@@ -173,7 +233,19 @@ class Generator {
           ops.push(s);
         }
       });
+      if (u === null && ops.every((s) => s.op === 'delta')) return; // they changed nothing
       this.local(i, { op: 'transact', ops }, u);
+    } else if (r < 12) {
+      // Undo or redo: recorded even when it changes nothing, since it
+      // moves an item between the stacks all the same.
+      const op = rng.intn(3) === 0 ? 'redo' : 'undo';
+      const d = this.docs[i];
+      let u = null;
+      const off = d.onLocalUpdate((x) => (u = x));
+      this.undos[i][op]();
+      off();
+      if (u !== null) this.local(i, { op }, u);
+      else this.rec.steps.push({ doc: this.names[i], op });
     } else if (r < 18) {
       const box = this.inbox[i];
       if (box.length === 0) return;
@@ -237,6 +309,7 @@ export function replay(rec) {
   const updates = new Map(rec.updates.map((u) => [u.id, fromHex(u.hex)]));
   const clients = new Map(rec.docs.map((d) => [d.name, d.client]));
   const docs = new Map(rec.docs.map((d) => [d.name, new Doc({ clientID: d.client })]));
+  const undos = new Map([...docs].map(([name, d]) => [name, new UndoManager(d.getText('t'), { captureTimeout: -1 })]));
   const fail = (what) => {
     throw new Error(`session ${rec.name}: ${what}`);
   };
@@ -252,6 +325,14 @@ export function replay(rec) {
       case 'diff':
         got = d.diff(decodeStateVector(fromHex(s.against_hex)));
         break;
+      case 'undo':
+      case 'redo': {
+        got = null;
+        const off = d.onLocalUpdate((x) => (got = x));
+        undos.get(s.doc)[s.op]();
+        off();
+        break;
+      }
       case 'transact':
         got = d.transact(() => {
           for (const o of s.ops) if (runStep(d.getText('t'), o) !== null) fail(`${what}: ${o.op} inside the transaction returned an update`);

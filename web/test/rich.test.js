@@ -4,7 +4,7 @@
 // the tables of the Go tests (crdt/rich_test.go) on the JS Text, refuses
 // corrupted updates as Go does, and checks that 2–5 replicas making random
 // rich edits converge. The seed of the random tests is printed; rerun one
-// with CRDT_SEED=<seed>.
+// with CRDT_SEED=<seed>; hunt longer with CRDT_RUNS=<runs>.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Doc, DecodeError, DEFAULT_MARK_SCHEMA, toHex, fromHex } from '../src/index.js';
-import { REPO_ROOT, Rand } from './helpers.js';
+import { REPO_ROOT, Rand, runs } from './helpers.js';
 import { generate, replay, runStep } from './rich-sessions.mjs';
 
 const vectors = JSON.parse(readFileSync(join(REPO_ROOT, 'crdt', 'testdata', 'rich.json'), 'utf8'));
@@ -335,7 +335,7 @@ function richEdit(rng, d) {
 test('2–5 replicas making random rich edits converge to one delta and one snapshot (TestRichConvergence)', () => {
   const seed = seedOf();
   console.log(`rich convergence seed ${seed} (rerun with CRDT_SEED=${seed})`);
-  for (let run = 0; run < 60; run++) {
+  for (let run = 0; run < runs(60); run++) {
     const rng = new Rand(seed + BigInt(run));
     const what = `seed ${seed + BigInt(run)}`;
     const n = 2 + rng.intn(4);
@@ -383,7 +383,7 @@ test('2–5 replicas making random rich edits converge to one delta and one snap
 test('rich sessions made by the JS Doc replay in JS (rich-sessions.mjs; Go replays them in web/rich_crosslang_test.go)', () => {
   const seed = seedOf();
   console.log(`rich sessions seed ${seed}`);
-  const sf = generate(seed, 4);
+  const sf = generate(seed, runs(4));
   for (const rec of sf.sessions) replay(rec);
 });
 
