@@ -11,7 +11,7 @@ FUZZ_TARGETS := crdt:FuzzApplyUpdate crdt:FuzzApplyPopulated crdt:FuzzDecodeStat
 	sync/authcallback:FuzzDecodeAnswer \
 	store/jsstore/internal/wire:FuzzRoomToken store/jsstore/internal/wire:FuzzDecodeEntry store/jsstore/internal/wire:FuzzDecodeHead
 
-.PHONY: help test test-go test-web test-e2e web-deps web-build web-check test-short bench fuzz fuzz-long fmt vet build soak hunt
+.PHONY: help test test-go test-web test-e2e test-server web-deps web-build web-check test-short bench fuzz fuzz-long fmt vet build soak hunt
 
 help:
 	@echo "make test        vet, run the Go tests with the race detector, then the JS and browser tests"
@@ -37,14 +37,21 @@ test: web-deps test-go test-web test-e2e
 test-go:
 	$(GO) vet ./... && $(GO) test -race ./...
 
-test-web: web-deps
-	cd web && npm test
+test-web: web-deps test-server
+	cd web && FLOWSTATE_BIN=$(TEST_SERVER) npm test
 
-# The browser tests build and run the real server and drive Chromium. They
-# skip with a message when Chromium is missing, unless
+# The browser tests run the real server and drive Chromium. They skip
+# with a message when Chromium is missing, unless
 # FLOWSTATE_REQUIRE_BROWSER=1 (as in CI) makes that a failure.
-test-e2e: web-deps
-	cd web && npm run test:e2e
+test-e2e: web-deps test-server
+	cd web && FLOWSTATE_BIN=$(TEST_SERVER) npm run test:e2e
+
+# The JS and browser tests start the real server: built here once for all
+# of their test processes, each of which would otherwise link its own.
+TEST_SERVER := $(CURDIR)/web/node_modules/.cache/flowstate-test/flowstate
+
+test-server: web-deps
+	$(GO) build -o $(TEST_SERVER) ./cmd/flowstate
 
 # The bundles in web/dist are committed (the binary embeds them): rebuild
 # them after changing web/src, and check in CI that they are current. The
