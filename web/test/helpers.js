@@ -1,6 +1,7 @@
 // Helpers shared by the tests: code point ↔ UTF-16 conversions, a seeded
 // PRNG, document comparison and trace loading.
 
+import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
@@ -172,4 +173,45 @@ export function runs(n) {
   const k = Number(v);
   if (!Number.isSafeInteger(k) || k < 1) throw new Error(`bad CRDT_RUNS ${JSON.stringify(v)}: want a count of runs`);
   return k;
+}
+
+/** sorted returns attributes a with its keys in order, for comparing as JSON. */
+export function sorted(a) {
+  if (a === undefined) return undefined;
+  return Object.fromEntries(Object.entries(a).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+}
+
+/** withAttrs applies the attribute changes ch to attrs (all of them if replace); null removes a key. */
+export function withAttrs(attrs, ch, replace) {
+  const out = replace ? {} : { ...attrs };
+  for (const [k, v] of Object.entries(ch ?? {})) {
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return Object.keys(out).length === 0 ? undefined : out;
+}
+
+/**
+ * replayDelta applies an event delta to a model of a rich text, an array of
+ * cells {ins, attrs}, one UTF-16 unit or embed a cell, and returns the new
+ * model.
+ */
+export function replayDelta(m, delta) {
+  const out = [];
+  let pos = 0;
+  for (const op of delta) {
+    if (op.retain !== undefined) {
+      assert.ok(pos + op.retain <= m.length, 'retain past the end');
+      for (const c of m.slice(pos, pos + op.retain)) out.push({ ins: c.ins, attrs: withAttrs(c.attrs, op.attributes, false) });
+      pos += op.retain;
+    } else if (op.delete !== undefined) {
+      assert.ok(pos + op.delete <= m.length, 'delete past the end');
+      pos += op.delete;
+    } else if (typeof op.insert === 'string') {
+      for (const u of op.insert.split('')) out.push({ ins: u, attrs: withAttrs(undefined, op.attributes, true) });
+    } else {
+      out.push({ ins: op.insert, attrs: withAttrs(undefined, op.attributes, true) });
+    }
+  }
+  return out.concat(m.slice(pos));
 }

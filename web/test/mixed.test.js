@@ -19,47 +19,12 @@ import assert from 'node:assert/strict';
 import { Doc, DecodeError, InvalidUpdateError, UndoManager, toHex } from '../src/index.js';
 import '../src/richdelta.js';
 import { setFanout } from '../src/text.js';
-import { Rand, checkClients, runs } from './helpers.js';
+import { Rand, checkClients, replayDelta as replay, runs, sorted } from './helpers.js';
 
 const CLIENTS = [7, 300, 70000, 2 ** 32 + 5, 2 ** 53 - 1];
 const KEYS = ['bold', 'italic', 'link', 'header', 'list'];
 const VALUES = [true, 'a', 2];
 const PIECES = ['a', 'b', 'z', ' ', '\n', 'é', 'ab', 'xyz', '😀', '👍🏽', '\n\n'];
-
-function sorted(a) {
-  if (a === undefined) return undefined;
-  return Object.fromEntries(Object.entries(a).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
-}
-
-function withAttrs(attrs, ch, replace) {
-  const out = replace ? {} : { ...attrs };
-  for (const [k, v] of Object.entries(ch ?? {})) {
-    if (v === null) delete out[k];
-    else out[k] = v;
-  }
-  return Object.keys(out).length === 0 ? undefined : out;
-}
-
-/** replay applies an event delta to model m, one UTF-16 unit or embed a cell. */
-function replay(m, delta) {
-  const out = [];
-  let pos = 0;
-  for (const op of delta) {
-    if (op.retain !== undefined) {
-      assert.ok(pos + op.retain <= m.length, 'retain past the end');
-      for (const c of m.slice(pos, pos + op.retain)) out.push({ ins: c.ins, attrs: withAttrs(c.attrs, op.attributes, false) });
-      pos += op.retain;
-    } else if (op.delete !== undefined) {
-      assert.ok(pos + op.delete <= m.length, 'delete past the end');
-      pos += op.delete;
-    } else if (typeof op.insert === 'string') {
-      for (const u of op.insert.split('')) out.push({ ins: u, attrs: withAttrs(undefined, op.attributes, true) });
-    } else {
-      out.push({ ins: op.insert, attrs: withAttrs(undefined, op.attributes, true) });
-    }
-  }
-  return out.concat(m.slice(pos));
-}
 
 /** normal makes a delta comparable: JSON values, attributes in key order, adjacent equal strings merged. */
 function normal(delta) {

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Doc, UndoManager, toHex, fromHex } from '../src/index.js';
 import '../src/richdelta.js';
-import { REPO_ROOT, Rand, runs } from './helpers.js';
+import { REPO_ROOT, Rand, replayDelta as replay, runs, sorted } from './helpers.js';
 import { runStep } from './rich-sessions.mjs';
 import { setFanout } from '../src/text.js';
 
@@ -136,36 +136,6 @@ function modelOf(delta) {
   return m;
 }
 
-function withAttrs(attrs, ch, replace) {
-  const out = replace ? {} : { ...attrs };
-  for (const [k, v] of Object.entries(ch ?? {})) {
-    if (v === null) delete out[k];
-    else out[k] = v;
-  }
-  return Object.keys(out).length === 0 ? undefined : out;
-}
-
-/** replay applies an event delta to model m. */
-function replay(m, delta) {
-  const out = [];
-  let pos = 0;
-  for (const op of delta) {
-    if (op.retain !== undefined) {
-      assert.ok(pos + op.retain <= m.length, 'retain past the end');
-      for (const c of m.slice(pos, pos + op.retain)) out.push({ ins: c.ins, attrs: withAttrs(c.attrs, op.attributes, false) });
-      pos += op.retain;
-    } else if (op.delete !== undefined) {
-      assert.ok(pos + op.delete <= m.length, 'delete past the end');
-      pos += op.delete;
-    } else if (typeof op.insert === 'string') {
-      for (const u of op.insert.split('')) out.push({ ins: u, attrs: withAttrs(undefined, op.attributes, true) });
-    } else {
-      out.push({ ins: op.insert, attrs: withAttrs(undefined, op.attributes, true) });
-    }
-  }
-  return out.concat(m.slice(pos));
-}
-
 /** asDelta merges a model into a delta like toDelta's. */
 function asDelta(m) {
   const ops = [];
@@ -176,11 +146,6 @@ function asDelta(m) {
     } else ops.push(c.attrs === undefined ? { insert: c.ins } : { insert: c.ins, attributes: c.attrs });
   }
   return json(ops.map((o) => ({ ...o, attributes: sorted(o.attributes) })));
-}
-
-function sorted(a) {
-  if (a === undefined) return undefined;
-  return Object.fromEntries(Object.entries(a).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
 }
 
 function normal(delta) {
