@@ -68,9 +68,8 @@ type richSession struct {
 
 // A richSessStep is a rich step of crdt/testdata/rich.json (insert, delete,
 // format, embed, block; positions in code points), a Quill delta applied
-// with ApplyDelta, a transaction of them, an undo or redo (the last three
-// made by the JavaScript generator only), or an apply or diff, as in
-// crdt/testdata/sessions.json.
+// with ApplyDelta (made by the JavaScript generator only), a transaction
+// of them, or an apply or diff, as in crdt/testdata/sessions.json.
 type richSessStep struct {
 	Doc          string           `json:"doc,omitempty"`
 	Op           string           `json:"op"`
@@ -373,13 +372,9 @@ func replayRichSession(t *testing.T, rec *richSession) {
 	}
 	clients := map[string]crdt.ClientID{}
 	docs := map[string]*crdt.Doc{}
-	// Each local step or transaction is one undo step, as in the
-	// JavaScript generator.
-	undos := map[string]*crdt.UndoManager{}
 	for _, d := range rec.Docs {
 		clients[d.Name] = d.Client
 		docs[d.Name] = crdt.NewDocWithClient(d.Client)
-		undos[d.Name] = crdt.NewUndoManager(crdt.UndoOptions{CaptureTimeout: -1}, docs[d.Name].Text("t"))
 	}
 	for n := range rec.Steps {
 		s := &rec.Steps[n]
@@ -403,10 +398,6 @@ func replayRichSession(t *testing.T, rec *richSession) {
 				t.Fatalf("%s: %v", what, err)
 			}
 			got = d.Diff(sv)
-		case "undo":
-			got, _ = undos[s.Doc].Undo()
-		case "redo":
-			got, _ = undos[s.Doc].Redo()
 		case "transact":
 			got, err = d.Transact(func() error {
 				for j := range s.Ops {
