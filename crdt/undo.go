@@ -217,12 +217,24 @@ func (cp *undoCapture) deleted(t *Text, it *item) {
 func (cp *undoCapture) formatted(t *Text, pos, n int, key string, value []byte, rule ExpandRule) {
 	t.eachVisible(pos, n, func(it *item, p, lo, hi int, attrs []attr) {
 		// Characters that already have the value need nothing back.
-		if prev := valueOf(attrs, key); !bytes.Equal(prev, value) {
-			cp.formats = append(cp.formats, formatRun{
-				text: t, id: ID{it.c.id, it.clock + uint64(lo-p)}, length: uint64(hi - lo),
-				key: key, prev: prev, set: value, rule: rule,
-			})
+		prev := valueOf(attrs, key)
+		if bytes.Equal(prev, value) {
+			return
 		}
+		id := ID{it.c.id, it.clock + uint64(lo-p)}
+		// A run goes on across items: where one replica's items are split
+		// is not another's, and the undo's marks must not depend on it.
+		if k := len(cp.formats) - 1; k >= 0 {
+			if last := &cp.formats[k]; last.text == t && last.id.Client == id.Client && last.id.Clock+last.length == id.Clock &&
+				last.key == key && last.rule == rule && bytes.Equal(last.prev, prev) && bytes.Equal(last.set, value) {
+				last.length += uint64(hi - lo)
+				return
+			}
+		}
+		cp.formats = append(cp.formats, formatRun{
+			text: t, id: id, length: uint64(hi - lo),
+			key: key, prev: prev, set: value, rule: rule,
+		})
 	})
 }
 
@@ -425,7 +437,7 @@ func (u *UndoManager) revert(item *StackItem) bool {
 // the key since, its value stays. It reports whether it made a mark.
 func (u *UndoManager) restore(r formatRun) bool {
 	made := false
-	for _, p := range u.visible(idRange{r.id.Client, r.id.Clock, r.id.Clock + r.length}, nil) {
+	for _, p := range joinPieces(u.visible(idRange{r.id.Client, r.id.Clock, r.id.Clock + r.length}, nil)) {
 		at, from := p.pos, -1
 		end := func() {
 			if from >= 0 {
@@ -444,6 +456,21 @@ func (u *UndoManager) restore(r formatRun) bool {
 		end()
 	}
 	return made
+}
+
+// joinPieces joins pieces that follow each other in their text, so that
+// what is made of them does not depend on where items are split, which
+// differs between replicas and implementations.
+func joinPieces(pieces []textPiece) []textPiece {
+	var out []textPiece
+	for _, p := range pieces {
+		if k := len(out) - 1; k >= 0 && out[k].t == p.t && out[k].pos+out[k].n == p.pos {
+			out[k].n += p.n
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // A textPiece is n visible code points at pos of t.

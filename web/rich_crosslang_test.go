@@ -68,8 +68,9 @@ type richSession struct {
 
 // A richSessStep is a rich step of crdt/testdata/rich.json (insert, delete,
 // format, embed, block; positions in code points), a Quill delta applied
-// with ApplyDelta (made by the JavaScript generator only), a transaction
-// of them, or an apply or diff, as in crdt/testdata/sessions.json.
+// with ApplyDelta, a transaction of them, an undo or redo (the last three
+// made by the JavaScript generator only), or an apply or diff, as in
+// crdt/testdata/sessions.json.
 type richSessStep struct {
 	Doc          string           `json:"doc,omitempty"`
 	Op           string           `json:"op"`
@@ -372,9 +373,13 @@ func replayRichSession(t *testing.T, rec *richSession) {
 	}
 	clients := map[string]crdt.ClientID{}
 	docs := map[string]*crdt.Doc{}
+	// Each local step or transaction is one undo step, as in the
+	// JavaScript generator.
+	undos := map[string]*crdt.UndoManager{}
 	for _, d := range rec.Docs {
 		clients[d.Name] = d.Client
 		docs[d.Name] = crdt.NewDocWithClient(d.Client)
+		undos[d.Name] = crdt.NewUndoManager(crdt.UndoOptions{CaptureTimeout: -1}, docs[d.Name].Text("t"))
 	}
 	for n := range rec.Steps {
 		s := &rec.Steps[n]
@@ -398,6 +403,10 @@ func replayRichSession(t *testing.T, rec *richSession) {
 				t.Fatalf("%s: %v", what, err)
 			}
 			got = d.Diff(sv)
+		case "undo":
+			got, _ = undos[s.Doc].Undo()
+		case "redo":
+			got, _ = undos[s.Doc].Redo()
 		case "transact":
 			got, err = d.Transact(func() error {
 				for j := range s.Ops {
@@ -518,9 +527,26 @@ func runNode(t *testing.T, node string, stdin []byte, args ...string) []byte {
 
 // TestRichSessionsFromJS replays in Go rich sessions made by the JS Doc.
 func TestRichSessionsFromJS(t *testing.T) {
-	node := nodeOrSkip(t)
 	seed := sessionSeed(t)
 	t.Logf("JavaScript rich sessions from seed %d (rerun with FLOWSTATE_SEED=%d go test ./web -run TestRichSessionsFromJS)", seed, seed)
+	replayJSRichSessions(t, seed)
+}
+
+// TestRichSessionsFromJSKnown replays JS rich sessions of seeds that once
+// made Go and JS differ. 1796619209358782218: session js-3 undoes a
+// format over characters that are one item in JS and two in Go, and the
+// two made one and two marks, until an undo's records and marks were
+// made per run of the text rather than per item (RICH.md, Undo).
+func TestRichSessionsFromJSKnown(t *testing.T) {
+	for _, seed := range []uint64{1796619209358782218} {
+		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) { replayJSRichSessions(t, seed) })
+	}
+}
+
+// replayJSRichSessions has rich-sessions.mjs make sessions from seed and
+// replays them in Go.
+func replayJSRichSessions(t *testing.T, seed uint64) {
+	node := nodeOrSkip(t)
 	out := runNode(t, node, nil, richSessionsJS, "--seed", strconv.FormatUint(seed, 10), "--count", strconv.Itoa(richSessionsCount))
 	var sf richSessionFile
 	dec := json.NewDecoder(bytes.NewReader(out))

@@ -604,7 +604,16 @@ export class Text {
       if (bytesEqual(prev, value)) return;
       const from = cpsIn(it, lo - p);
       const to = cpsIn(it, hi - p);
-      capture.formats.push({ text: this, client: it.client.id, clock: it.clock + from, length: to - from, key, prev, set: value, rule });
+      const clock = it.clock + from;
+      // A run goes on across items: where one replica's items are split
+      // is not another's, and the undo's marks must not depend on it.
+      const last = capture.formats[capture.formats.length - 1];
+      if (last !== undefined && last.text === this && last.client === it.client.id && last.clock + last.length === clock &&
+        last.key === key && last.rule === rule && bytesEqual(last.prev, prev) && bytesEqual(last.set, value)) {
+        last.length += to - from;
+        return;
+      }
+      capture.formats.push({ text: this, client: it.client.id, clock, length: to - from, key, prev, set: value, rule });
     });
   }
 

@@ -324,7 +324,7 @@ export class UndoManager extends Emitter {
     let made = false;
     const pieces = [];
     this.visible(r.client, r.clock, r.clock + r.length, pieces);
-    for (const p of pieces) {
+    for (const p of joinPieces(pieces)) {
       let at = p.pos;
       let from = -1;
       const end = () => {
@@ -528,4 +528,20 @@ function insertBefore(text, client, clock, s, n, embed) {
   }
   if (embed) text.place(d.me, 1, leftItem, lc, lk, it.client, it.clock, lf, i, '\uFFFC', RICH_EMBED, embed);
   else text.place(d.me, n, leftItem, lc, lk, it.client, it.clock, lf, i, s, RICH_NONE, null);
+}
+
+/**
+ * joinPieces joins pieces that follow each other in their text, so that
+ * what is made of them does not depend on where items are split, which
+ * differs between replicas and implementations (Go: joinPieces).
+ * @param {Array<{text: any, pos: number, n: number}>} pieces
+ */
+function joinPieces(pieces) {
+  const out = [];
+  for (const p of pieces) {
+    const last = out[out.length - 1];
+    if (last !== undefined && last.text === p.text && last.pos + last.n === p.pos) last.n += p.n;
+    else out.push({ ...p });
+  }
+  return out;
 }

@@ -1,7 +1,8 @@
 // Cross-language rich-text sessions: seeded random editing sessions of 2–4
 // replicas making inserts (ASCII, emoji, newlines, multi-byte code points),
 // deletes, formats, unformats, embeds, block attributes and Quill deltas
-// (applyDelta; Go's generator makes none), alone or in transactions,
+// (applyDelta), alone or in transactions, and undo and redo (Go's
+// generator makes no deltas, undo or redo),
 // whose updates arrive in random order with duplicates and state vector
 // resyncs; recorded step by step with every update's bytes
 // and every replica's final delta, state vector and snapshot. It extends
@@ -20,7 +21,7 @@
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Doc, toHex, fromHex, encodeStateVector, decodeStateVector } from '../src/index.js';
+import { Doc, UndoManager, toHex, fromHex, encodeStateVector, decodeStateVector } from '../src/index.js';
 import '../src/richdelta.js';
 import { Rand, unitsAt } from './helpers.js';
 
@@ -100,6 +101,8 @@ class Generator {
       this.rec.docs.push({ name: n, client: clients[i] });
       this.docs.push(new Doc({ clientID: clients[i] }));
     }
+    // Each local step or transaction is one undo step (no capture timeout).
+    this.undos = this.docs.map((d) => new UndoManager(d.getText('t'), { captureTimeout: -1 }));
     this.bytes = new Map();
     this.counts = this.docs.map(() => 0);
     this.applied = this.docs.map(() => []);
@@ -232,6 +235,17 @@ class Generator {
       });
       if (u === null && ops.every((s) => s.op === 'delta')) return; // they changed nothing
       this.local(i, { op: 'transact', ops }, u);
+    } else if (r < 12) {
+      // Undo or redo: recorded even when it changes nothing, since it
+      // moves an item between the stacks all the same.
+      const op = rng.intn(3) === 0 ? 'redo' : 'undo';
+      const d = this.docs[i];
+      let u = null;
+      const off = d.onLocalUpdate((x) => (u = x));
+      this.undos[i][op]();
+      off();
+      if (u !== null) this.local(i, { op }, u);
+      else this.rec.steps.push({ doc: this.names[i], op });
     } else if (r < 18) {
       const box = this.inbox[i];
       if (box.length === 0) return;
@@ -295,6 +309,7 @@ export function replay(rec) {
   const updates = new Map(rec.updates.map((u) => [u.id, fromHex(u.hex)]));
   const clients = new Map(rec.docs.map((d) => [d.name, d.client]));
   const docs = new Map(rec.docs.map((d) => [d.name, new Doc({ clientID: d.client })]));
+  const undos = new Map([...docs].map(([name, d]) => [name, new UndoManager(d.getText('t'), { captureTimeout: -1 })]));
   const fail = (what) => {
     throw new Error(`session ${rec.name}: ${what}`);
   };
@@ -310,6 +325,14 @@ export function replay(rec) {
       case 'diff':
         got = d.diff(decodeStateVector(fromHex(s.against_hex)));
         break;
+      case 'undo':
+      case 'redo': {
+        got = null;
+        const off = d.onLocalUpdate((x) => (got = x));
+        undos.get(s.doc)[s.op]();
+        off();
+        break;
+      }
       case 'transact':
         got = d.transact(() => {
           for (const o of s.ops) if (runStep(d.getText('t'), o) !== null) fail(`${what}: ${o.op} inside the transaction returned an update`);
