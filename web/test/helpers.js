@@ -215,3 +215,40 @@ export function replayDelta(m, delta) {
   }
   return out.concat(m.slice(pos));
 }
+
+/**
+ * randomRichDelta returns 1–4 random Quill ops for a text of len UTF-16
+ * units: retains with attributes, deletes, embeds and inserts of pieces,
+ * with attributes from attrs(nullOK) (null removes a key, for retains).
+ * @param {{intn: (n: number) => number}} rnd
+ * @param {number} len
+ * @param {string[]} pieces
+ * @param {(nullOK: boolean) => Record<string, unknown> | undefined} attrs
+ */
+export function randomRichDelta(rnd, len, pieces, attrs) {
+  const ops = [];
+  let pos = 0;
+  const withA = (op, a) => (a === undefined ? op : { ...op, attributes: a });
+  for (let k = 1 + rnd.intn(4); k > 0; k--) {
+    const r = rnd.intn(6);
+    if (r <= 1 && pos < len) {
+      const m = 1 + rnd.intn(len - pos);
+      ops.push(withA({ retain: m }, attrs(true)));
+      pos += m;
+    } else if (r === 2 && pos < len) {
+      const m = 1 + rnd.intn(Math.min(len - pos, 4));
+      ops.push({ delete: m });
+      len -= m;
+    } else if (r === 3) {
+      ops.push(withA({ insert: { img: rnd.intn(3) } }, attrs(false)));
+      pos++;
+      len++;
+    } else {
+      const s = pieces[rnd.intn(pieces.length)];
+      ops.push(withA({ insert: s }, attrs(false)));
+      pos += s.length;
+      len += s.length;
+    }
+  }
+  return ops;
+}

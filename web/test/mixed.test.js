@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { Doc, DecodeError, InvalidUpdateError, UndoManager, toHex } from '../src/index.js';
 import '../src/richdelta.js';
 import { setFanout } from '../src/text.js';
-import { Rand, checkClients, replayDelta as replay, runs, sorted } from './helpers.js';
+import { Rand, checkClients, randomRichDelta, replayDelta as replay, runs, sorted } from './helpers.js';
 
 const CLIENTS = [7, 300, 70000, 2 ** 32 + 5, 2 ** 53 - 1];
 const KEYS = ['bold', 'italic', 'link', 'header', 'list'];
@@ -93,33 +93,7 @@ function session(rnd, what) {
     }
     return a;
   };
-  const randomDelta = (len) => {
-    const ops = [];
-    let pos = 0;
-    const withA = (op, a) => (a === undefined ? op : { ...op, attributes: a });
-    for (let k = 1 + rnd.intn(4); k > 0; k--) {
-      const r = rnd.intn(6);
-      if (r <= 1 && pos < len) {
-        const m = 1 + rnd.intn(len - pos);
-        ops.push(withA({ retain: m }, attrs(true)));
-        pos += m;
-      } else if (r === 2 && pos < len) {
-        const m = 1 + rnd.intn(Math.min(len - pos, 4));
-        ops.push({ delete: m });
-        len -= m;
-      } else if (r === 3) {
-        ops.push(withA({ insert: { img: rnd.intn(3) } }, attrs(false)));
-        pos++;
-        len++;
-      } else {
-        const s = PIECES[rnd.intn(PIECES.length)];
-        ops.push(withA({ insert: s }, attrs(false)));
-        pos += s.length;
-        len += s.length;
-      }
-    }
-    return ops;
-  };
+  const randomDelta = (len) => randomRichDelta(rnd, len, PIECES, attrs);
   // A position not inside a surrogate pair.
   const at = (x, n) => {
     const s = x.toString();

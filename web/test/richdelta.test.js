@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Doc, UndoManager, toHex, fromHex } from '../src/index.js';
 import '../src/richdelta.js';
-import { REPO_ROOT, Rand, replayDelta as replay, runs, sorted } from './helpers.js';
+import { REPO_ROOT, Rand, randomRichDelta, replayDelta as replay, runs, sorted } from './helpers.js';
 import { runStep } from './rich-sessions.mjs';
 import { setFanout } from '../src/text.js';
 
@@ -203,33 +203,7 @@ function randomSessions(sessions) {
       }
       return a;
     };
-    const randomDelta = (len) => {
-      const ops = [];
-      let pos = 0;
-      for (let k = 1 + rnd.intn(4); k > 0; k--) {
-        const r = rnd.intn(6);
-        const withA = (op, a) => (a === undefined ? op : { ...op, attributes: a });
-        if (r <= 1 && pos < len) {
-          const m = 1 + rnd.intn(len - pos);
-          ops.push(withA({ retain: m }, attrs(true)));
-          pos += m;
-        } else if (r === 2 && pos < len) {
-          const m = 1 + rnd.intn(Math.min(len - pos, 4));
-          ops.push({ delete: m });
-          len -= m;
-        } else if (r === 3) {
-          ops.push(withA({ insert: { img: rnd.intn(3) } }, attrs(false)));
-          pos++;
-          len++;
-        } else {
-          const s = pieces[rnd.intn(pieces.length)];
-          ops.push(withA({ insert: s }, attrs(false)));
-          pos += s.length;
-          len += s.length;
-        }
-      }
-      return ops;
-    };
+    const randomDelta = (len) => randomRichDelta(rnd, len, pieces, attrs);
     for (let step = 0; step < 40; step++) {
       const i = rnd.intn(n);
       const d = docs[i];
