@@ -630,6 +630,9 @@ func (d *Doc) tryIntegrate(c *clientState, r *record) status {
 		if !r.text.holds(leftItem) || !r.text.holds(rightItem) {
 			return dropped
 		}
+		if !r.text.originsFit(left, right, leftItem, rightItem) {
+			return dropped
+		}
 		switch r.rich {
 		case richStart:
 			r.text.setMark(ID{c.id, r.clock}, &mark{key: string(r.key), value: bytes.Clone(r.value), seq: r.seq, expand: r.expand})

@@ -23,3 +23,34 @@ func SetFanout(leaf, kids int) (restore func()) {
 	maxLeaf, maxKids = leaf, kids
 	return func() { maxLeaf, maxKids = old1, old2 }
 }
+
+// SequenceIDs returns the IDs of t's code points in text order, tombstones
+// and anchors included, so that a test can pick origins a peer could name.
+func SequenceIDs(t *Text) []ID {
+	var ids []ID
+	for lf := t.first; lf != nil; lf = lf.next {
+		for _, it := range lf.items {
+			for k := uint64(0); k < it.length; k++ {
+				ids = append(ids, ID{it.c.id, it.clock + k})
+			}
+		}
+	}
+	return ids
+}
+
+// OriginsOf returns the left and right origins of code point id of d (nil
+// for none), so that a test can name origins an honest author could have.
+func OriginsOf(d *Doc, id ID) (left, right *ID) {
+	it := d.clients[id.Client].find(id.Clock)
+	l := it.left
+	if id.Clock > it.clock {
+		l = ref{it.c, id.Clock - 1}
+	}
+	conv := func(r ref) *ID {
+		if r.none() {
+			return nil
+		}
+		return &ID{r.c.id, r.clock}
+	}
+	return conv(l), conv(it.right)
+}

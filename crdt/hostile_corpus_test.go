@@ -18,7 +18,8 @@ import (
 // decode error or an invalid update) and the snapshot it leaves. It holds
 // the repros of crashes and corruptions, the 2^53 edge cases, conflicting
 // histories under one client ID, re-sends that must stay accepted, and a
-// few hundred mutations of real updates drawn with a fixed seed. Other
+// few hundred mutations of real updates drawn with a fixed seed, and
+// origins no honest author could have named (FORMAT.md §5.3). Other
 // implementations replay it and must give the same verdicts and snapshots.
 
 var updateHostile = flag.Bool("update-hostile", false, "rewrite testdata/hostile.json from the cases in hostile_corpus_test.go")
@@ -454,6 +455,12 @@ func generateHostile(t *testing.T) []byte {
 	}
 	for _, c := range pendingCases() {
 		f.Cases = append(f.Cases, runHostile(t, "pending: "+c.name, c.client, nil, c.ups))
+	}
+	for _, c := range forgedCases() {
+		f.Cases = append(f.Cases, runHostile(t, "forged origins: "+c.name, 100, nil, c.ups))
+	}
+	for seed := range uint64(12) {
+		f.Cases = append(f.Cases, runHostile(t, fmt.Sprintf("forged origins: random session %d", seed), 100, nil, forgedLog(seed)))
 	}
 	base, cases := mutationCases(300)
 	for i, seq := range cases {

@@ -422,6 +422,54 @@ func (t *Text) integrate(c *clientState, n uint64, left, right ref, leftItem, ri
 	t.place(c, n, leftItem, left, right, lf, i, content, rich)
 }
 
+// originsFit reports whether a run's origins could have been neighbours
+// for its author (FORMAT.md §5.3): left comes before right, right's own
+// left origin is not after left, and left's own right origin is not
+// before right. The author had integrated its origins and so their
+// origins too, and these keep their order in every replica; origins that
+// break it skip code points their author had, and the rule of §7 does not
+// converge for them. Origins that name each other (right is left's own
+// right origin, or left is right's own left origin) fit in every document
+// whose runs all fit, and cost no lookup: typing after one's own last
+// character meets this.
+func (t *Text) originsFit(left, right ref, leftItem, rightItem *item) bool {
+	if leftItem != nil && leftItem.right == right ||
+		rightItem != nil && right.clock == rightItem.clock && rightItem.left == left {
+		return true
+	}
+	if leftItem != nil && left.clock < leftItem.clock+leftItem.length-1 {
+		if rightItem == leftItem && right.clock == left.clock+1 {
+			return true
+		}
+	} else if _, _, o := t.after(leftItem); o == rightItem && (o == nil || right.clock == o.clock) {
+		return true
+	}
+	leftPos, rightPos := posBeforeAll, posAfterAll
+	if leftItem != nil {
+		leftPos = positionIn(leftItem, left.clock)
+	}
+	if rightItem != nil {
+		rightPos = positionIn(rightItem, right.clock)
+	}
+	if !leftPos.less(rightPos) {
+		return false
+	}
+	if rightItem != nil {
+		// A code point inside its item has its predecessor as left
+		// origin, which is not left (they are not neighbours) and lies
+		// after it.
+		if right.clock > rightItem.clock || leftPos.less(positionOf(rightItem.left, false)) {
+			return false
+		}
+	}
+	return leftItem == nil || !positionOf(leftItem.right, true).less(rightPos)
+}
+
+// positionIn returns the position of clock, a code point of it.
+func positionIn(it *item, clock uint64) position {
+	return position{leafKey(it.leaf), indexIn(it), clock - it.clock}
+}
+
 // position orders code points by their place in the text: leaf index, index
 // in the leaf, offset in the item.
 type position struct {
@@ -453,8 +501,7 @@ func positionOf(r ref, isRight bool) position {
 		}
 		return posBeforeAll
 	}
-	it := r.c.find(r.clock)
-	return position{leafKey(it.leaf), indexIn(it), r.clock - it.clock}
+	return positionIn(r.c.find(r.clock), r.clock)
 }
 
 // resolveConflict scans the items between the new run's origins, which were

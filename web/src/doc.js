@@ -842,6 +842,7 @@ export class Doc {
         // Checked again here, whatever validation found: an origin that
         // was unknown then may have turned out to be in another type.
         if (!holds(r.text, leftItem) || !holds(r.text, rightItem)) return DROPPED;
+        if (!r.text.originsFit(lc, lk, rc, rk, leftItem, rightItem)) return DROPPED;
         let entry = null;
         if (r.rich === RICH_START) {
           entry = new Mark(r.key, r.value, r.seq, r.expand);

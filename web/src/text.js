@@ -1273,6 +1273,57 @@ export class Text {
   }
 
   /**
+   * originsFit reports whether a run's origins could have been neighbours
+   * for its author (FORMAT.md §5.3; Go: Text.originsFit): lc, lk before
+   * rc, rk; the right origin's own left origin not after the left one; the
+   * left origin's own right origin not before the right one. Its author
+   * had integrated its origins, so their origins too, which keep their
+   * order on every replica; origins that break it skip code points their
+   * author had, and the rule of §7 does not converge for them.
+   * leftItem and rightItem hold the origins (null for none).
+   */
+  originsFit(lc, lk, rc, rk, leftItem, rightItem) {
+    // Origins that name each other fit in every document whose runs all
+    // fit, and cost no lookup: typing after one's own last character.
+    if (leftItem !== null && leftItem.rightClient === rc && (rc === null || leftItem.rightClock === rk)) return true;
+    if (rightItem !== null && rk === rightItem.clock && rightItem.leftClient === lc && (lc === null || rightItem.leftClock === lk)) return true;
+    if (leftItem !== null && lk < leftItem.clock + leftItem.length - 1) {
+      if (rightItem === leftItem && rk === lk + 1) return true;
+    } else {
+      const o = this.after(leftItem);
+      if (o === rightItem && (o === null || rk === o.clock)) return true;
+    }
+    let lpL = -1; // before all
+    let lpI = 0;
+    let lpO = 0;
+    if (leftItem !== null) {
+      lpL = leafKey(leftItem.leaf);
+      lpI = indexIn(leftItem);
+      lpO = lk - leftItem.clock;
+    }
+    let rpL = Infinity; // after all
+    let rpI = 0;
+    let rpO = 0;
+    if (rightItem !== null) {
+      rpL = leafKey(rightItem.leaf);
+      rpI = indexIn(rightItem);
+      rpO = rk - rightItem.clock;
+    }
+    if (cmpPos(lpL, lpI, lpO, rpL, rpI, rpO) >= 0) return false;
+    if (rightItem !== null) {
+      // A code point inside its item has its predecessor as left origin,
+      // which is not the left origin (they are not neighbours) and lies
+      // after it.
+      if (rk > rightItem.clock) return false;
+      this.positionOf(rightItem.leftClient, rightItem.leftClock, false);
+      if (cmpPos(this._pl, this._pi, this._po, lpL, lpI, lpO) > 0) return false;
+    }
+    if (leftItem === null) return true;
+    this.positionOf(leftItem.rightClient, leftItem.rightClock, true);
+    return cmpPos(this._pl, this._pi, this._po, rpL, rpI, rpO) >= 0;
+  }
+
+  /**
    * positionOf leaves in _pl, _pi, _po the position of an origin (leaf
    * index, index in the leaf, offset in the item); none is before all for
    * a left origin and after all for a right one.

@@ -7,6 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { toHex, fromHex } from '../src/index.js';
+import { Writer } from '../src/codec.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -251,4 +252,69 @@ export function randomRichDelta(rnd, len, pieces, attrs) {
     }
   }
   return ops;
+}
+
+/**
+ * craft returns an update of client's records from clock on, one after
+ * the other: recs hold each record's text, its length n in code points and
+ * its origins as [client, clock] pairs (null for none).
+ */
+export function craft(client, clock, recs) {
+  const ids = new Set([client]);
+  for (const r of recs) for (const o of [r.left, r.right]) if (o !== null) ids.add(o[0]);
+  const clients = [...ids].sort((a, b) => a - b);
+  const col = new Writer();
+  col.varint(7); // parent: type 0
+  let text = '';
+  for (const r of recs) {
+    const lm = r.left === null ? 0 : 2;
+    const rm = r.right === null ? 0 : 3;
+    col.varint(1 | (lm << 3) | (rm << 5) | ((r.n - 1) << 7)); // a long text header
+    for (const o of [r.left, r.right]) {
+      if (o === null) continue;
+      col.varint(clients.indexOf(o[0]));
+      col.varint(o[1]);
+    }
+    text += r.text;
+  }
+  const w = new Writer();
+  w.arrayLen(5);
+  w.uint(1);
+  w.arrayLen(1);
+  w.arrayLen(2);
+  w.uint(0);
+  w.str('t');
+  w.arrayLen(clients.length);
+  for (const c of clients) w.uint(c);
+  w.arrayLen(0);
+  w.arrayLen(1);
+  w.arrayLen(5);
+  w.uint(clients.indexOf(client));
+  w.uint(clock);
+  const c = col.take();
+  w.binHeader(c.length);
+  w.bytes(c);
+  w.str(text);
+  w.arrayLen(0);
+  return w.take();
+}
+
+/**
+ * originsOf returns the origins of code point id ([client, clock]) of doc,
+ * each [client, clock] or null for none, read from the document's items.
+ */
+export function originsOf(doc, [client, clock]) {
+  const it = doc.known(client).find(clock);
+  const left = clock > it.clock ? [client, clock - 1] : it.leftClient === null ? null : [it.leftClient.id, it.leftClock];
+  const right = it.rightClient === null ? null : [it.rightClient.id, it.rightClock];
+  return { left, right };
+}
+
+/** sequenceIDs returns the IDs ([client, clock]) of text's code points in order, tombstones and anchors included. */
+export function sequenceIDs(text) {
+  const ids = [];
+  for (let lf = text.first; lf !== null; lf = lf.next) {
+    for (const it of lf.items) for (let k = 0; k < it.length; k++) ids.push([it.client.id, it.clock + k]);
+  }
+  return ids;
 }
