@@ -19,6 +19,14 @@ type craftedRec struct {
 	text        string
 	n           uint64
 	left, right *crdt.ID
+	// rich makes it a one-clock record of RICH.md §R6 instead: 1 a start
+	// anchor of key, value (raw msgpack, nil for none) and seq, expanding
+	// after when expand; 2 an end anchor; 3 an embed of value.
+	rich   int
+	key    string
+	value  []byte
+	seq    uint64
+	expand bool
 }
 
 // craftCostUpdate encodes one block of client at clock holding recs, every
@@ -54,8 +62,14 @@ func craftCostUpdate(client crdt.ClientID, clock uint64, recs []craftedRec, dele
 		}
 		panic("unknown client")
 	}
+	version := byte(1)
+	for _, r := range recs {
+		if r.rich != 0 {
+			version = 2
+		}
+	}
 	var b []byte
-	b = append(b, 0x95, 0x01)
+	b = append(b, 0x95, version)
 	if len(recs) > 0 {
 		b = append(b, 0x91, 0x92, 0x00, 0xa1, 't')
 	} else {
@@ -87,6 +101,8 @@ func craftCostUpdate(client crdt.ClientID, clock uint64, recs []craftedRec, dele
 	}
 	col := appendVarint(nil, 7) // parent: type 0
 	var text []byte
+	entries := mp{}
+	nEntries := 0
 	for _, r := range recs {
 		lm, rm := uint64(0), uint64(0)
 		if r.left != nil {
@@ -95,7 +111,15 @@ func craftCostUpdate(client crdt.ClientID, clock uint64, recs []craftedRec, dele
 		if r.right != nil {
 			rm = 3
 		}
-		col = appendVarint(col, 1|lm<<3|rm<<5|(r.n-1)<<7)
+		if r.rich != 0 {
+			p := uint64(r.rich) | lm<<2 | rm<<4
+			if r.expand {
+				p |= 1 << 6
+			}
+			col = appendVarint(col, 3|p<<3)
+		} else {
+			col = appendVarint(col, 1|lm<<3|rm<<5|(r.n-1)<<7)
+		}
 		if r.left != nil {
 			col = appendVarint(col, index(r.left.Client))
 			col = appendVarint(col, r.left.Clock)
@@ -104,14 +128,29 @@ func craftCostUpdate(client crdt.ClientID, clock uint64, recs []craftedRec, dele
 			col = appendVarint(col, index(r.right.Client))
 			col = appendVarint(col, r.right.Clock)
 		}
-		text = append(text, r.text...)
+		switch r.rich {
+		case 0:
+			text = append(text, r.text...)
+		case 1:
+			col = appendVarint(col, r.seq)
+			if r.value == nil {
+				entries = entries.arr(1).str(r.key)
+			} else {
+				entries = append(entries.arr(2).str(r.key), r.value...)
+			}
+			nEntries++
+		case 3:
+			entries = append(entries.arr(1), r.value...)
+			nEntries++
+		}
 	}
 	b = append(b, 0x91, 0x95)
 	b = mpUint(b, index(client))
 	b = mpUint(b, clock)
 	b = mpBin(b, col)
 	b = mpStr(b, text)
-	return append(b, 0x90)
+	b = mpArrayLen(b, nEntries)
+	return append(b, entries...)
 }
 
 func slicesSortIDs(s []crdt.ClientID) {

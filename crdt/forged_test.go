@@ -34,7 +34,8 @@ func forgedSession(rt *rapid.T) {
 		honest := []*crdt.Doc{crdt.NewDocWithClient(1), crdt.NewDocWithClient(2)}
 		hostile := crdt.NewDocWithClient(5)
 		all := append(append([]*crdt.Doc{}, honest...), hostile)
-		next := map[crdt.ClientID]uint64{5: 0, 6: 0}
+		writers := []crdt.ClientID{5, 6} // the hostile replica's IDs
+		fresh := crdt.ClientID(20)
 		var log [][]byte
 		seen := make([]int, len(all)) // how much of log each replica has had
 		steps := rapid.IntRange(1, 60).Draw(rt, "steps")
@@ -65,7 +66,7 @@ func forgedSession(rt *rapid.T) {
 					rt.Fatalf("honest edit: %v", err)
 				}
 				log = append(log, u)
-			case 1: // forged run
+			case 1: // forged run, mark or embed
 				ids := crdt.SequenceIDs(hostile.Text("t"))
 				pick := func(label string) *crdt.ID {
 					k := rapid.IntRange(-1, len(ids)-1).Draw(rt, label)
@@ -74,22 +75,42 @@ func forgedSession(rt *rapid.T) {
 					}
 					return &ids[k]
 				}
-				client := crdt.ClientID(rapid.IntRange(5, 6).Draw(rt, "client"))
-				left, right := pick("left"), pick("right")
-				size := rapid.IntRange(1, 2).Draw(rt, "size")
-				text := "XY"[:size]
-				if client == 6 {
-					text = "xy"[:size]
+				w := rapid.IntRange(0, 1).Draw(rt, "client")
+				client := writers[w]
+				var recs []craftedRec
+				switch rapid.IntRange(0, 3).Draw(rt, "forged") {
+				case 0: // a mark whose anchors may lie anywhere, end before start too
+					start := craftedRec{rich: 1, key: "bold", value: []byte{0xc3}, seq: uint64(rapid.IntRange(1, 9).Draw(rt, "seq")), expand: true, left: pick("left"), right: pick("right")}
+					if rapid.Bool().Draw(rt, "link") {
+						start.key, start.value, start.expand = "link", []byte{0xa1, 'u'}, false
+					}
+					if rapid.Bool().Draw(rt, "unformat") {
+						start.value = nil
+					}
+					recs = []craftedRec{start, {rich: 2, left: pick("end left"), right: pick("end right")}}
+				case 1:
+					recs = []craftedRec{{rich: 3, value: []byte{0xa3, 'i', 'm', 'g'}, left: pick("left"), right: pick("right")}}
+				default:
+					size := rapid.IntRange(1, 2).Draw(rt, "size")
+					recs = []craftedRec{{text: "XY"[:size], n: uint64(size), left: pick("left"), right: pick("right")}}
 				}
-				u := craftCostUpdate(client, next[client], []craftedRec{{text: text, n: uint64(size), left: left, right: right}}, nil)
+				clocks := uint64(0)
+				for _, r := range recs {
+					clocks += max(r.n, 1)
+				}
+				k := hostile.Clock(client)
+				u := craftCostUpdate(client, k, recs, nil)
 				if err := hostile.Apply(u); err != nil {
 					continue // refused whole: nobody sees it
 				}
-				if after := crdt.SequenceIDs(hostile.Text("t")); len(after) == len(ids) {
-					continue // dropped: the hostile replica cannot build on it
-				}
-				next[client] += uint64(size)
 				log = append(log, u)
+				if hostile.Clock(client) != k+clocks {
+					// Dropped, in part or whole: its clocks are spent, and
+					// the writer goes on under a fresh ID, as a reuse would
+					// be a second history (§5.2).
+					writers[w] = fresh
+					fresh++
+				}
 			default: // a replica catches up with part of the log
 				r := rapid.IntRange(0, len(all)-1).Draw(rt, "to")
 				upto := rapid.IntRange(seen[r], len(log)).Draw(rt, "upto")
@@ -103,8 +124,8 @@ func forgedSession(rt *rapid.T) {
 		}
 		// Everyone gets everything, in an order of its own.
 		rng := rand.New(rand.NewPCG(rapid.Uint64().Draw(rt, "order"), 1))
-		fresh := []*crdt.Doc{crdt.NewDocWithClient(7), crdt.NewDocWithClient(8)}
-		for i, d := range append(all, fresh...) {
+		late := []*crdt.Doc{crdt.NewDocWithClient(7), crdt.NewDocWithClient(8)}
+		for i, d := range append(all, late...) {
 			order := rng.Perm(len(log))
 			if i == len(all) {
 				for k := range order {
@@ -119,15 +140,18 @@ func forgedSession(rt *rapid.T) {
 		}
 		want := hostile.Text("t").String()
 		wantSnap := hostile.Snapshot()
-		for i, d := range append(all, fresh...) {
+		for i, d := range append(all, late...) {
 			if got := d.Text("t").String(); got != want {
 				rt.Fatalf("replica %d reads %q, the hostile one %q\n%s", i, got, want, hexLog(log))
 			}
 			if snap := d.Snapshot(); !bytes.Equal(snap, wantSnap) {
 				rt.Fatalf("replica %d's snapshot differs\n%s", i, hexLog(log))
 			}
+			sameDelta(rt, fmt.Sprintf("replica %d", i), d.Text("t").ToDelta(), hostile.Text("t").ToDelta())
 		}
-		if got := loadSnapshot(rt, wantSnap).Text("t").String(); got != want {
+		loaded := loadSnapshot(rt, wantSnap)
+		sameDelta(rt, "loaded", loaded.Text("t").ToDelta(), hostile.Text("t").ToDelta())
+		if got := loaded.Text("t").String(); got != want {
 			rt.Fatalf("the snapshot loads as %q, the document reads %q\n%s", got, want, hexLog(log))
 		}
 	}
@@ -229,14 +253,16 @@ func TestForgedOriginsDropped(t *testing.T) {
 	}
 }
 
-// forgedLog returns the updates of a random session like forgedSession's,
+// forgedLog returns the updates of a random session like forgedSession's
+// (runs, marks and embeds with forged origins, some dropped),
 // drawn from seed, in a shuffled delivery order: the hostile corpus
 // records how a replica takes them, for the other implementations.
 func forgedLog(seed uint64) [][]byte {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	honest := []*crdt.Doc{crdt.NewDocWithClient(1), crdt.NewDocWithClient(2)}
 	hostile := crdt.NewDocWithClient(5)
-	next := map[crdt.ClientID]uint64{5: 0, 6: 0}
+	writers := []crdt.ClientID{5, 6}
+	fresh := crdt.ClientID(20)
 	var log [][]byte
 	deliver := func(d *crdt.Doc, u []byte) {
 		if err := d.Apply(u); err != nil {
@@ -269,13 +295,30 @@ func forgedLog(seed uint64) [][]byte {
 				}
 				return nil
 			}
-			client := crdt.ClientID(5 + rng.IntN(2))
-			u := craftCostUpdate(client, next[client], []craftedRec{{text: "X", n: 1, left: pick(), right: pick()}}, nil)
-			if hostile.Apply(u) != nil || len(crdt.SequenceIDs(hostile.Text("t"))) == len(ids) {
+			w := rng.IntN(2)
+			client := writers[w]
+			var recs []craftedRec
+			clocks := uint64(1)
+			switch rng.IntN(3) {
+			case 0:
+				recs = []craftedRec{{rich: 1, key: "bold", value: []byte{0xc3}, seq: uint64(1 + rng.IntN(5)), expand: true, left: pick(), right: pick()},
+					{rich: 2, left: pick(), right: pick()}}
+				clocks = 2
+			case 1:
+				recs = []craftedRec{{rich: 3, value: []byte{0xa3, 'i', 'm', 'g'}, left: pick(), right: pick()}}
+			default:
+				recs = []craftedRec{{text: "X", n: 1, left: pick(), right: pick()}}
+			}
+			k := hostile.Clock(client)
+			u := craftCostUpdate(client, k, recs, nil)
+			if hostile.Apply(u) != nil {
 				continue
 			}
-			next[client]++
 			log = append(log, u)
+			if hostile.Clock(client) != k+clocks {
+				writers[w] = fresh // dropped: its clocks are spent
+				fresh++
+			}
 		default:
 			for _, d := range honest {
 				deliver(d, hostile.Diff(d.StateVector()))

@@ -2,7 +2,8 @@
 // TestForgedOriginsConverge. Besides two honest replicas typing,
 // deleting, formatting and embedding, a hostile one sends runs under two
 // client IDs whose origins are any code points it knows (or none), in
-// either order, neighbours or not. Every accepted update is then delivered
+// either order, neighbours or not, and marks and embeds the same way.
+// Every accepted update is then delivered
 // to every replica in an order of its own; all must end with the same
 // text and snapshot, and the snapshot must load into the same text.
 // Origins no honest author could have named are dropped alike everywhere.
@@ -18,10 +19,8 @@ function session(seed) {
   const honest = [new Doc({ clientID: 1 }), new Doc({ clientID: 2 })];
   const hostile = new Doc({ clientID: 5 });
   const all = [...honest, hostile];
-  const next = new Map([
-    [5, 0],
-    [6, 0],
-  ]);
+  const writers = [5, 6]; // the hostile replica's IDs
+  let fresh = 20;
   const log = [];
   const seen = all.map(() => 0);
   let dropped = 0;
@@ -46,21 +45,37 @@ function session(seed) {
         const k = rnd.intn(ids.length + 1) - 1;
         return k < 0 ? null : ids[k];
       };
-      const client = 5 + rnd.intn(2);
-      const size = 1 + rnd.intn(2);
-      const text = (client === 5 ? 'XY' : 'xy').slice(0, size);
-      const u = craft(client, next.get(client), [{ text, n: size, left: pick(), right: pick() }]);
+      const w = rnd.intn(2);
+      const client = writers[w];
+      let recs;
+      let clocks = 1;
+      const forged = rnd.intn(4);
+      if (forged === 0) {
+        // A mark whose anchors may lie anywhere, its end before its start too.
+        const start = { rich: 1, key: 'bold', value: Uint8Array.of(0xc3), seq: 1 + rnd.intn(9), expand: true, left: pick(), right: pick() };
+        if (rnd.intn(2) === 0) Object.assign(start, { key: 'link', value: Uint8Array.of(0xa1, 0x75), expand: false });
+        if (rnd.intn(2) === 0) start.value = null;
+        recs = [start, { rich: 2, left: pick(), right: pick() }];
+        clocks = 2;
+      } else if (forged === 1) recs = [{ rich: 3, value: Uint8Array.of(0xa3, 0x69, 0x6d, 0x67), left: pick(), right: pick() }];
+      else {
+        clocks = 1 + rnd.intn(2);
+        recs = [{ text: 'XY'.slice(0, clocks), n: clocks, left: pick(), right: pick() }];
+      }
+      const k = hostile.stateVector().get(client) ?? 0;
+      const u = craft(client, k, recs);
       try {
         hostile.apply(u);
       } catch {
         continue; // refused whole: nobody sees it
       }
-      if (sequenceIDs(hostile.getText('t')).length === ids.length) {
-        dropped++;
-        continue; // dropped: the hostile replica cannot build on it
-      }
-      next.set(client, next.get(client) + size);
       log.push(u);
+      if ((hostile.stateVector().get(client) ?? 0) !== k + clocks) {
+        // Dropped, in part or whole: its clocks are spent, and the writer
+        // goes on under a fresh ID, as a reuse would be a second history.
+        writers[w] = fresh++;
+        dropped++;
+      }
     } else {
       const r = rnd.intn(all.length);
       const upto = seen[r] + rnd.intn(log.length - seen[r] + 1);
@@ -68,8 +83,8 @@ function session(seed) {
       seen[r] = upto;
     }
   }
-  const fresh = [new Doc({ clientID: 7 }), new Doc({ clientID: 8 })];
-  [...all, ...fresh].forEach((d, i) => {
+  const late = [new Doc({ clientID: 7 }), new Doc({ clientID: 8 })];
+  [...all, ...late].forEach((d, i) => {
     const order = log.map((_, k) => k);
     if (i !== all.length) rnd.shuffle(order);
     for (const k of order) d.apply(log[k]);
@@ -77,13 +92,15 @@ function session(seed) {
   const want = hostile.getText('t').toString();
   const snap = toHex(hostile.snapshot());
   const replay = `seed ${seed} (FORGED_SEED=${seed} replays it)`;
-  [...all, ...fresh].forEach((d, i) => {
+  [...all, ...late].forEach((d, i) => {
     assert.equal(d.getText('t').toString(), want, `${replay}: replica ${i}`);
     assert.equal(toHex(d.snapshot()), snap, `${replay}: replica ${i}'s snapshot`);
+    assert.deepEqual(d.getText('t').toDelta(), hostile.getText('t').toDelta(), `${replay}: replica ${i}'s delta`);
   });
   const loaded = new Doc({ clientID: 9 });
   loaded.apply(hostile.snapshot());
   assert.equal(loaded.getText('t').toString(), want, `${replay}: the snapshot loaded`);
+  assert.deepEqual(loaded.getText('t').toDelta(), hostile.getText('t').toDelta(), `${replay}: the snapshot loaded`);
   return dropped;
 }
 

@@ -257,7 +257,10 @@ export function randomRichDelta(rnd, len, pieces, attrs) {
 /**
  * craft returns an update of client's records from clock on, one after
  * the other: recs hold each record's text, its length n in code points and
- * its origins as [client, clock] pairs (null for none).
+ * its origins as [client, clock] pairs (null for none). A record with rich
+ * set is one clock of RICH.md §R6 instead: 1 a start anchor of key, value
+ * (raw msgpack bytes, null for none) and seq, expanding after when expand;
+ * 2 an end anchor; 3 an embed of value (as Go's craftCostUpdate).
  */
 export function craft(client, clock, recs) {
   const ids = new Set([client]);
@@ -266,20 +269,38 @@ export function craft(client, clock, recs) {
   const col = new Writer();
   col.varint(7); // parent: type 0
   let text = '';
+  const entries = new Writer();
+  let nEntries = 0;
+  let version = 1;
   for (const r of recs) {
     const lm = r.left === null ? 0 : 2;
     const rm = r.right === null ? 0 : 3;
-    col.varint(1 | (lm << 3) | (rm << 5) | ((r.n - 1) << 7)); // a long text header
+    const rich = r.rich ?? 0;
+    if (rich !== 0) {
+      version = 2;
+      col.varint(3 | ((rich | (lm << 2) | (rm << 4) | (r.expand ? 1 << 6 : 0)) << 3));
+    } else col.varint(1 | (lm << 3) | (rm << 5) | ((r.n - 1) << 7)); // a long text header
     for (const o of [r.left, r.right]) {
       if (o === null) continue;
       col.varint(clients.indexOf(o[0]));
       col.varint(o[1]);
     }
-    text += r.text;
+    if (rich === 0) text += r.text;
+    else if (rich === 1) {
+      col.varint(r.seq);
+      entries.arrayLen(r.value === null ? 1 : 2);
+      entries.str(r.key);
+      if (r.value !== null) entries.bytes(r.value);
+      nEntries++;
+    } else if (rich === 3) {
+      entries.arrayLen(1);
+      entries.bytes(r.value);
+      nEntries++;
+    }
   }
   const w = new Writer();
   w.arrayLen(5);
-  w.uint(1);
+  w.uint(version);
   w.arrayLen(1);
   w.arrayLen(2);
   w.uint(0);
@@ -295,7 +316,8 @@ export function craft(client, clock, recs) {
   w.binHeader(c.length);
   w.bytes(c);
   w.str(text);
-  w.arrayLen(0);
+  w.arrayLen(nEntries);
+  w.bytes(entries.take());
   return w.take();
 }
 
