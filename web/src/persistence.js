@@ -30,8 +30,8 @@ const SCREEN = 'screen';
 // in localStorage under the database's name, UNSAVED and the page's
 // client ID (see onPageHide).
 const UNSAVED = ':unsaved:';
-// The largest unacknowledged count a copy may hold: more changes than a
-// page makes in its life. A copy with a larger, negative or fractional
+// The largest unacknowledged count a store or a copy may hold: more
+// changes than a page makes in its life. A larger, negative or fractional
 // one was not written by this code, and is refused.
 const MAX_COPIED_COUNT = 2 ** 32;
 
@@ -417,11 +417,14 @@ export class IndexedDBPersistence extends Emitter {
     // A rendering holds the snapshot, not the records after it.
     this.renderingDirty = k.length > 0 && (!rendered || k.length > 1);
     for (const [key, n] of counts) {
-      if (typeof key === 'string' && key.startsWith(UNSYNCED) && Number.isSafeInteger(n)) {
-        this.restoredUnsynced += n;
-        // A count only an unsaved copy held has no record to delete.
-        if (metaKeys.includes(key)) this.adopted.push(key);
-      }
+      if (typeof key !== 'string' || !key.startsWith(UNSYNCED)) continue;
+      // A count that is not one (a damaged or tampered store) would make
+      // the status say synced while edits are unacknowledged: it is
+      // reported and removed, never added.
+      if (validCount(n)) this.restoredUnsynced += n;
+      else this.emit('error', new Error(`flowstate: skipped a stored unacknowledged count that does not read: ${describe(n)} of ${key}`));
+      // A count only an unsaved copy held has no record to delete.
+      if (metaKeys.includes(key)) this.adopted.push(key);
     }
     this.synced = true;
     this.emit('synced');
@@ -618,8 +621,8 @@ export class IndexedDBPersistence extends Emitter {
         record = JSON.parse(this.ls.getItem(key) ?? 'null');
         if (record === null || typeof record !== 'object' || !Array.isArray(record.updates)) throw new TypeError('not a record');
         for (const [k, n] of Object.entries(record)) {
-          if (k.startsWith(UNSYNCED) && !(Number.isInteger(n) && n >= 0 && n <= MAX_COPIED_COUNT)) {
-            throw new TypeError(`unacknowledged count ${JSON.stringify(n)} of ${k}`);
+          if (k.startsWith(UNSYNCED) && !validCount(n)) {
+            throw new TypeError(`unacknowledged count ${describe(n)} of ${k}`);
           }
         }
       } catch (e) {
@@ -750,6 +753,20 @@ export class IndexedDBPersistence extends Emitter {
     this.resolveScreen(null);
     this.resolveRendered(null);
     this.clear();
+  }
+}
+
+/** validCount reports whether n can be an unacknowledged count, stored or copied. */
+function validCount(n) {
+  return Number.isInteger(n) && n >= 0 && n <= MAX_COPIED_COUNT;
+}
+
+/** describe names a stored value in a message, whatever it is (JSON.stringify throws on a BigInt). */
+function describe(v) {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return typeof v;
   }
 }
 

@@ -337,6 +337,59 @@ test('a copy whose unacknowledged count is negative, fractional, not a number or
   third.p.destroy();
 });
 
+/** putMeta writes entries ([key, value]) into the meta store of name, as a damaged or tampered store would hold them. */
+function putMeta(factory, name, entries) {
+  return new Promise((resolve, reject) => {
+    const req = factory.open('flowstate:' + name, 1);
+    req.onsuccess = () => {
+      const db = req.result;
+      const tx = db.transaction('meta', 'readwrite');
+      for (const [k, v] of entries) tx.objectStore('meta').put(v, k);
+      tx.oncomplete = () => {
+        db.close();
+        resolve();
+      };
+      tx.onabort = () => reject(tx.error);
+    };
+    req.onerror = () => reject(req.error);
+  });
+}
+
+/** metaKeys returns the keys of the meta store of name. */
+function metaKeys(factory, name) {
+  return new Promise((resolve, reject) => {
+    const req = factory.open('flowstate:' + name, 1);
+    req.onsuccess = () => {
+      const db = req.result;
+      const r = db.transaction('meta').objectStore('meta').getAllKeys();
+      r.onsuccess = () => {
+        db.close();
+        resolve(r.result);
+      };
+    };
+    req.onerror = () => reject(req.error);
+  });
+}
+
+test('a stored unacknowledged count that is negative, fractional, not a number or absurdly large is refused with an error event, and removed', async () => {
+  const factory = new IDBFactory();
+  const first = await open(factory, 'notes');
+  first.text.insert(0, 'stored');
+  await first.p.whenSaved();
+  first.p.destroy();
+  const bad = [-1, 1.5, 2 ** 40, '3', null, 10n, { n: 1 }];
+  await putMeta(factory, 'notes', [...bad.map((n, i) => [`unsynced:${100 + i}`, n]), ['unsynced:99', 4]]);
+
+  const second = await open(factory, 'notes');
+  assert.equal(second.text.toString(), 'stored');
+  assert.equal(second.p.restoredUnsynced, 4, 'only the sound count is adopted');
+  assert.equal(second.events.error.length, bad.length);
+  for (const e of second.events.error) assert.match(e.message, /^flowstate: skipped a stored unacknowledged count that does not read: .+ of unsynced:1\d\d$/);
+  await second.p.whenSaved();
+  assert.deepEqual((await metaKeys(factory, 'notes')).filter((k) => /^unsynced:(99|1\d\d)$/.test(k)), [], 'the refused counts go, as the adopted one does');
+  second.p.destroy();
+});
+
 test('edits made before the stored document is loaded are kept and stored', async () => {
   const factory = new IDBFactory();
   const a = await open(factory);
