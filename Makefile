@@ -96,7 +96,7 @@ hunt:
 	FLOWSTATE_HUNT_SEEDS=50 $(GO) test -count=1 -timeout 0 \
 		-run '^(TestTreeRandomEdits|TestFindNear|TestBulkLoadMatchesTree|TestBulkLoadConflictAfterAuthor)$$' ./crdt
 	FLOWSTATE_SESSION_STEPS=300 $(GO) test -count=1 -timeout 0 -run '^TestRandomSessions$$' ./crdt -rapid.checks=1500
-	$(GO) test -count=1 -timeout 0 -run '^(TestRandomSessions|TestConvergence|TestConvergenceFanouts|TestRichConvergence|TestStaleRestart|TestRichEventsReplay)$$' ./crdt -rapid.checks=5000
+	$(GO) test -count=1 -timeout 0 -run '^(TestRandomSessions|TestConvergence|TestConvergenceFanouts|TestRichConvergence|TestStaleRestart|TestRichEventsReplay|TestForgedOriginsConverge|TestForgedOriginsConvergeFanouts)$$' ./crdt -rapid.checks=5000
 
 # fuzz-long is "make fuzz" with an hour per target unless FUZZTIME is given
 # on the command line: for a machine left running, not for CI.
