@@ -33,7 +33,7 @@ const (
 		"update has error 'decode_error' (bytes that are not a valid update) or 'invalid_update' (a valid update the " +
 		"document cannot take: a second history under one client ID, an origin in another type) and must leave the " +
 		"document exactly as it was. snapshot is the document's Snapshot after an accepted update (hex), pending its " +
-		"has-pending flag, pending_bytes what its pending changes count against MaxPendingBytes (FORMAT.md §5.3). switches_client: after the last update, a local edit (insert \"x\" at 0 of the text " +
+		"has-pending flag, pending_bytes what its pending changes count against MaxPendingBytes (FORMAT.md §5.3), and, in the forged-origins cases, delta the ToDelta of text \"t\" (as in rich.json). switches_client: after the last update, a local edit (insert \"x\" at 0 of the text " +
 		"\"local edit\") is made under a fresh client ID (FORMAT.md §6.5). All hex is lowercase."
 )
 
@@ -73,6 +73,10 @@ type hostileStep struct {
 	// MaxPendingBytes, so that every implementation refuses the same
 	// updates with ErrTooMuchPending.
 	PendingBytes int `json:"pending_bytes"`
+	// Delta is ToDelta of text "t" after an accepted update, recorded
+	// for the forged-origins cases, whose marks may have their anchors in
+	// any order.
+	Delta json.RawMessage `json:"delta,omitempty"`
 }
 
 // verdictOf classifies the result of Apply.
@@ -113,6 +117,15 @@ func runHostile(t *testing.T, name string, client crdt.ClientID, base []byte, up
 			}
 		} else {
 			st.Snapshot = hex.EncodeToString(d.Snapshot())
+			if strings.HasPrefix(name, "forged origins") {
+				delta := d.Text("t").ToDelta()
+				if delta == nil {
+					delta = []crdt.RichOp{} // [] as JS writes it, not null
+				}
+				if st.Delta, err = json.Marshal(delta); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 		hc.Updates = append(hc.Updates, st)
 	}
