@@ -18,8 +18,9 @@ import (
 // decode error or an invalid update) and the snapshot it leaves. It holds
 // the repros of crashes and corruptions, the 2^53 edge cases, conflicting
 // histories under one client ID, re-sends that must stay accepted, and a
-// few hundred mutations of real updates drawn with a fixed seed, and
-// origins no honest author could have named (FORMAT.md §5.3). Other
+// few hundred mutations of real updates drawn with a fixed seed (plain and
+// rich ones), and origins no honest author could have named (FORMAT.md
+// §5.3). Other
 // implementations replay it and must give the same verdicts and snapshots.
 
 var updateHostile = flag.Bool("update-hostile", false, "rewrite testdata/hostile.json from the cases in hostile_corpus_test.go")
@@ -33,7 +34,7 @@ const (
 		"update has error 'decode_error' (bytes that are not a valid update) or 'invalid_update' (a valid update the " +
 		"document cannot take: a second history under one client ID, an origin in another type) and must leave the " +
 		"document exactly as it was. snapshot is the document's Snapshot after an accepted update (hex), pending its " +
-		"has-pending flag, pending_bytes what its pending changes count against MaxPendingBytes (FORMAT.md §5.3), and, in the forged-origins cases, delta the ToDelta of text \"t\" (as in rich.json). switches_client: after the last update, a local edit (insert \"x\" at 0 of the text " +
+		"has-pending flag, pending_bytes what its pending changes count against MaxPendingBytes (FORMAT.md §5.3), and, in the forged-origins and rich mutation cases, delta the ToDelta of text \"t\" (as in rich.json). switches_client: after the last update, a local edit (insert \"x\" at 0 of the text " +
 		"\"local edit\") is made under a fresh client ID (FORMAT.md §6.5). All hex is lowercase."
 )
 
@@ -117,7 +118,7 @@ func runHostile(t *testing.T, name string, client crdt.ClientID, base []byte, up
 			}
 		} else {
 			st.Snapshot = hex.EncodeToString(d.Snapshot())
-			if strings.HasPrefix(name, "forged origins") {
+			if strings.HasPrefix(name, "forged origins") || strings.HasPrefix(name, "rich mutation") {
 				delta := d.Text("t").ToDelta()
 				if delta == nil {
 					delta = []crdt.RichOp{} // [] as JS writes it, not null
@@ -485,11 +486,60 @@ func generateHostile(t *testing.T) []byte {
 		}
 		f.Cases = append(f.Cases, runHostile(t, fmt.Sprintf("mutation %d", i), client, base, seq))
 	}
+	base, cases = richMutationCases(150)
+	for i, seq := range cases {
+		client := crdt.ClientID(9)
+		if i%4 == 0 {
+			client = 3
+		}
+		f.Cases = append(f.Cases, runHostile(t, fmt.Sprintf("rich mutation %d", i), client, base, seq))
+	}
 	b, err := marshalJSON(f, " ")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return append(b, '\n')
+}
+
+// richMutationCases is mutationCases over rich updates (RICH.md): marks
+// set and removed, a link, an embed, a block attribute, the deletion of
+// formatted text, a mark and an embed with forged origins, each extending
+// the small base, drawn and mutated the same way. The records the mutations
+// hit are anchors, embeds and their entries, which the plain pool lacks.
+func richMutationCases(n int) (base []byte, cases [][][]byte) {
+	doc, _ := smallBase()
+	base = doc.Snapshot()
+	third := crdt.NewDocWithClient(3)
+	if err := third.Apply(base); err != nil {
+		panic(err)
+	}
+	txt := third.Text("t")
+	pool := [][]byte{
+		must(txt.Format(1, 4, "bold", true)),
+		must(txt.Format(2, 3, "link", "https://x")),
+		must(txt.InsertEmbed(3, map[string]any{"img": 1})),
+		must(txt.Format(0, 6, "bold", nil)),
+		must(txt.SetBlock(0, "header", 2)),
+		must(txt.Insert(5, "é😀")),
+		must(txt.Delete(2, 3)),
+		craftCostUpdate(4, 0, []craftedRec{
+			{rich: 1, key: "italic", value: []byte{0xc3}, seq: 7, expand: true, left: id(1, 2), right: id(2, 0)},
+			{rich: 2, left: id(1, 0), right: nil}}, nil),
+		craftCostUpdate(4, 0, []craftedRec{{rich: 3, value: []byte{0x81, 0xa3, 'i', 'm', 'g', 0x02}, left: nil, right: id(1, 3)}}, nil),
+	}
+	rng := splitmix(0x71c4)
+	for range n {
+		var seq [][]byte
+		for k := 1 + rng.next()%4; k > 0; k-- {
+			u := bytes.Clone(pool[rng.next()%uint64(len(pool))])
+			for m := rng.next() % 4; m > 0; m-- {
+				u[rng.next()%uint64(len(u))] = byte(rng.next())
+			}
+			seq = append(seq, u)
+		}
+		cases = append(cases, seq)
+	}
+	return base, cases
 }
 
 // TestHostileCorpus regenerates testdata/hostile.json and compares it with
