@@ -23,3 +23,14 @@ func SetFanout(leaf, kids int) (restore func()) {
 	maxLeaf, maxKids = leaf, kids
 	return func() { maxLeaf, maxKids = old1, old2 }
 }
+
+// SplitAt cuts the item holding the visible code point at pos of t in front
+// of it, if it is not an item's first: the text and every encoding stay the
+// same, only how t holds it changes, as it differs between replicas and
+// between Go and JavaScript.
+func SplitAt(t *Text, pos int) {
+	lf, i, off := t.locate(pos)
+	if off > 0 {
+		t.split(lf.items[i], off)
+	}
+}

@@ -537,8 +537,12 @@ func TestRichSessionsFromJS(t *testing.T) {
 // format over characters that are one item in JS and two in Go, and the
 // two made one and two marks, until an undo's records and marks were
 // made per run of the text rather than per item (RICH.md, Undo).
+// 15318062116862861960: session js-4 undoes a deletion of four code
+// points of one client that JS held as one item and Go as two, and the
+// two brought them back as one insertion and two, until deleted text was
+// recorded and brought back per run too.
 func TestRichSessionsFromJSKnown(t *testing.T) {
-	for _, seed := range []uint64{1796619209358782218} {
+	for _, seed := range []uint64{1796619209358782218, 15318062116862861960} {
 		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) { replayJSRichSessions(t, seed) })
 	}
 }
