@@ -198,12 +198,12 @@ export function mapWrite(map, key, cur, me) {
  * of one client's consecutive clocks with nothing between them in the
  * text, so that text typed into the gap since stays where it was typed,
  * and what is made never depends on how the replica's items happen to be
- * split; undoing a map set or
- * delete writes the key's previous value back, unless another replica has
- * written the key since. redo takes back an undo the same way. Text that
- * another replica deleted is never brought back: undo of a deletion
- * restores only what this replica deleted, and redo of an insertion only
- * what undo deleted, so nothing comes back twice.
+ * split; undoing a map set or delete writes the key's previous value back,
+ * unless another replica has written the key since. redo takes back an
+ * undo the same way. Text that another replica deleted is never brought
+ * back: undo of a deletion restores only what this replica deleted, and
+ * redo of an insertion only what undo deleted, so nothing comes back
+ * twice.
  *
  * Items are tracked by the IDs of the code points and entries they touch,
  * so a manager keeps working when the Doc takes a new client ID.
