@@ -164,7 +164,8 @@ func TestUndoDeletionWhateverTheSplits(t *testing.T) {
 // TestUndoWhateverTheSplitsRandom makes random sessions of a local replica
 // (kept twice, one with its items split at random places) and a remote
 // one, with deletions, inserts, formats and undo and redo: both copies
-// must make the same updates throughout.
+// must make the same updates throughout. Half the sessions run in the
+// deepest tree shape, where runs cross many leaves.
 func TestUndoWhateverTheSplitsRandom(t *testing.T) {
 	seed := testSeed(t)
 	runs := 300
@@ -172,7 +173,12 @@ func TestUndoWhateverTheSplitsRandom(t *testing.T) {
 		runs = 60
 	}
 	for k := range runs {
-		t.Run(fmt.Sprint(k), func(t *testing.T) { undoSplitSession(t, rand.New(rand.NewPCG(seed, uint64(k)))) })
+		t.Run(fmt.Sprint(k), func(t *testing.T) {
+			if k%2 == 1 {
+				defer crdt.SetFanout(2, 3)()
+			}
+			undoSplitSession(t, rand.New(rand.NewPCG(seed, uint64(k))))
+		})
 	}
 }
 
