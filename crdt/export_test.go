@@ -54,3 +54,14 @@ func OriginsOf(d *Doc, id ID) (left, right *ID) {
 	}
 	return conv(l), conv(it.right)
 }
+
+// SplitAt cuts the item holding the visible code point at pos of t in front
+// of it, if it is not an item's first: the text and every encoding stay the
+// same, only how t holds it changes, as it differs between replicas and
+// between Go and JavaScript.
+func SplitAt(t *Text, pos int) {
+	lf, i, off := t.locate(pos)
+	if off > 0 {
+		t.split(lf.items[i], off)
+	}
+}

@@ -47,8 +47,12 @@ type UndoOptions struct {
 // an insertion deletes the inserted code points still there; undoing a
 // deletion inserts the deleted text again, as new code points, each piece
 // right where its tombstones stand (the place a RelativePosition anchored
-// to them resolves to); undoing a Map Set or Delete writes the key's
-// previous value back, unless another replica has written the key since.
+// to them resolves to): one insertion per stretch of one client's
+// consecutive clocks with nothing between them in the text, so that text
+// typed into the gap since stays where it was typed, and what is made
+// never depends on how the replica's items happen to be split; undoing a
+// Map Set or Delete writes the key's previous value back, unless another
+// replica has written the key since.
 // Undoing a Format (or SetBlock, or the attributes of ApplyDelta) makes a
 // new mark per stretch of the characters it covered that gives them back
 // the value they had before, where they still have the value it set:
@@ -386,18 +390,21 @@ func (u *UndoManager) revert(item *StackItem) bool {
 	for _, r := range item.inserted {
 		pieces = u.visible(r, pieces)
 	}
-	slices.SortFunc(pieces, func(a, b textPiece) int { return b.pos - a.pos })
-	for _, p := range pieces {
+	pieces = joinRuns(sortPieces(pieces))
+	for i := len(pieces) - 1; i >= 0; i-- {
+		p := pieces[i]
 		p.t.delete(p.pos, p.n)
 		changed = true
 	}
 	// Bring back what it deleted, but not what it had inserted itself.
 	for i := len(item.deleted) - 1; i >= 0; i-- {
-		for _, r := range item.notInserted(item.deleted[i]) {
-			to := ID{d.me.id, d.me.next}
-			r.text.insertBefore(r.id, r.content, r.embed)
-			u.moves.add(move{idRange{r.id.Client, r.id.Clock, r.id.Clock + r.length}, to})
-			changed = true
+		for _, piece := range item.notInserted(item.deleted[i]) {
+			for _, r := range piece.stretches() {
+				to := ID{d.me.id, d.me.next}
+				r.text.insertBefore(r.id, r.content, r.embed)
+				u.moves.add(move{idRange{r.id.Client, r.id.Clock, r.id.Clock + r.length}, to})
+				changed = true
+			}
 		}
 	}
 	// Give back the values formats replaced, latest first.
@@ -473,10 +480,47 @@ func joinPieces(pieces []textPiece) []textPiece {
 	return out
 }
 
-// A textPiece is n visible code points at pos of t.
+// sortPieces sorts pieces by text, in the order the texts first appear,
+// then by position.
+func sortPieces(pieces []textPiece) []textPiece {
+	rank := map[*Text]int{}
+	for _, p := range pieces {
+		if _, ok := rank[p.t]; !ok {
+			rank[p.t] = len(rank)
+		}
+	}
+	slices.SortStableFunc(pieces, func(a, b textPiece) int {
+		if a.t != b.t {
+			return rank[a.t] - rank[b.t]
+		}
+		return a.pos - b.pos
+	})
+	return pieces
+}
+
+// joinRuns joins sorted pieces that are one run: consecutive clocks of
+// one client with nothing between them in the text. The deletions made
+// of them, and so what a Redo brings back, are then the same whatever
+// the items they came from.
+func joinRuns(pieces []textPiece) []textPiece {
+	var out []textPiece
+	for _, p := range pieces {
+		if k := len(out) - 1; k >= 0 && out[k].t == p.t && out[k].pos+out[k].n == p.pos &&
+			out[k].id.Client == p.id.Client && out[k].id.Clock+uint64(out[k].n) == p.id.Clock &&
+			p.t.continues(p.t.doc.clients[p.id.Client], p.id.Clock-1) {
+			out[k].n += p.n
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// A textPiece is n visible code points at pos of t, from id on.
 type textPiece struct {
 	t      *Text
 	pos, n int
+	id     ID
 }
 
 // A move records that Undo or Redo brought the deleted code points from
@@ -496,7 +540,7 @@ func (u *UndoManager) visible(r idRange, out []textPiece) []textPiece {
 		switch {
 		case it.kind != kindText || it.rich >= richStart:
 		case !it.deleted:
-			out = append(out, textPiece{it.leaf.t, it.leaf.t.posOf(it) + int(clock-it.clock), int(stop - clock)})
+			out = append(out, textPiece{it.leaf.t, it.leaf.t.posOf(it) + int(clock-it.clock), int(stop - clock), ID{r.client, clock}})
 		default:
 			for _, m := range u.moves.overlapping(idRange{r.client, clock, stop}) {
 				f := m.from
@@ -652,6 +696,39 @@ func (r deletedRun) minus(start, end uint64) []deletedRun {
 	return out
 }
 
+// stretches cuts r where its code points do not follow each other in the
+// text, where something stands between them (text typed there since, its
+// tombstones, a mark's anchor), so that each stretch comes back where it
+// stood and what stands between stays between. Where the items holding r
+// happen to be split, which differs between replicas and implementations,
+// does not matter.
+func (r deletedRun) stretches() []deletedRun {
+	c := r.text.doc.clients[r.id.Client]
+	var out []deletedRun
+	from, end := r.id.Clock, r.id.Clock+r.length
+	for clock := from; clock < end; {
+		it := c.find(clock)
+		stop := min(end, it.clock+it.length)
+		if stop < end && !r.text.continues(c, stop-1) {
+			out = append(out, r.slice(from-r.id.Clock, stop-r.id.Clock))
+			from = stop
+		}
+		clock = stop
+	}
+	return append(out, r.slice(from-r.id.Clock, r.length))
+}
+
+// continues reports whether code point clock+1 of c comes right after
+// code point clock in t, with nothing between them.
+func (t *Text) continues(c *clientState, clock uint64) bool {
+	it := c.find(clock)
+	if clock+1 < it.clock+it.length {
+		return true
+	}
+	_, _, nx := t.nextFrom(it.leaf, indexIn(it)+1)
+	return nx != nil && nx.c == c && nx.clock == clock+1
+}
+
 // slice returns code points [from, to) of r.
 func (r deletedRun) slice(from, to uint64) deletedRun {
 	b := []byte(r.content)
@@ -707,7 +784,7 @@ func (u *UndoManager) record(cp *undoCapture, c *clientState, start, end uint64)
 	}
 	for _, r := range cp.deletes {
 		if u.texts[r.text] {
-			item.deleted = append(item.deleted, r)
+			item.addDeleted(r)
 		}
 	}
 	for _, w := range cp.writes {
@@ -760,6 +837,22 @@ func (item *StackItem) addInserted(r idRange) {
 		}
 	}
 	item.inserted = append(item.inserted, r)
+}
+
+// addDeleted adds a run of deleted text, joining the last one when r
+// continues it, both in clocks and in the text: a transaction deletes
+// item by item, and where one replica's items are split is not another's,
+// so what Undo brings back must not depend on it.
+func (item *StackItem) addDeleted(r deletedRun) {
+	if n := len(item.deleted); n > 0 {
+		if last := &item.deleted[n-1]; last.text == r.text && last.id.Client == r.id.Client && last.id.Clock+last.length == r.id.Clock &&
+			last.embed == nil && r.embed == nil && r.text.continues(r.text.doc.clients[r.id.Client], r.id.Clock-1) {
+			last.length += r.length
+			last.content += r.content
+			return
+		}
+	}
+	item.deleted = append(item.deleted, r)
 }
 
 // addWrite adds a map write. A key written again within the item keeps the

@@ -58,6 +58,29 @@ export class StackItem {
     else this.writes.push(w);
   }
 
+  /**
+   * addDeleted adds a run of deleted text, joining the last one when r
+   * continues it, both in clocks and in the text: a transaction deletes
+   * item by item, and where one replica's items are split is not
+   * another's, so what undo brings back must not depend on it.
+   */
+  addDeleted(r) {
+    const last = this.deleted[this.deleted.length - 1];
+    if (
+      last !== undefined &&
+      last.text === r.text &&
+      last.client === r.client &&
+      last.clock + last.length === r.clock &&
+      !last.embed &&
+      !r.embed &&
+      continues(r.text.doc.clients.get(r.client), r.clock - 1)
+    ) {
+      this.deleted[this.deleted.length - 1] = { ...last, length: last.length + r.length, content: last.content + r.content };
+      return;
+    }
+    this.deleted.push(r);
+  }
+
   /** merge adds the changes of a later item. @param {StackItem} later */
   merge(later) {
     for (const r of later.inserted) this.addInserted(r.client, r.start, r.end);
@@ -90,6 +113,46 @@ function minus(r, start, end) {
   if (start > lo) out.push(slice(r, 0, start - lo));
   if (end < hi) out.push(slice(r, end - lo, r.length));
   return out;
+}
+
+/**
+ * stretches cuts deleted run r where its code points do not follow each
+ * other in the text, where something stands between them (text typed
+ * there since, its tombstones, a mark's anchor), so that each stretch
+ * comes back where it stood and what stands between stays between. Where
+ * the items holding r happen to be split, which differs between replicas
+ * and implementations, does not matter (Go: deletedRun.stretches).
+ */
+function stretches(r) {
+  const c = r.text.doc.clients.get(r.client);
+  const out = [];
+  const end = r.clock + r.length;
+  let from = r.clock;
+  for (let clock = from; clock < end; ) {
+    const it = c.find(clock);
+    const stop = Math.min(end, it.clock + it.length);
+    if (stop < end && !continues(c, stop - 1)) {
+      out.push(slice(r, from - r.clock, stop - r.clock));
+      from = stop;
+    }
+    clock = stop;
+  }
+  out.push(slice(r, from - r.clock, r.length));
+  return out;
+}
+
+/**
+ * continues reports whether code point clock+1 of client state c comes
+ * right after code point clock in its text, with nothing between them.
+ */
+function continues(c, clock) {
+  const it = c.find(clock);
+  if (clock + 1 < it.clock + it.length) return true;
+  const lf = it.leaf;
+  const i = lf.items.indexOf(it);
+  let nx = i + 1 < lf.items.length ? lf.items[i + 1] : null;
+  for (let l = lf.next; nx === null && l !== null; l = l.next) if (l.items.length > 0) nx = l.items[0];
+  return nx !== null && nx.client === c && nx.clock === clock + 1;
 }
 
 /** slice returns code points [from, to) of deleted run r. */
@@ -131,12 +194,16 @@ export function mapWrite(map, key, cur, me) {
  * nothing of undo. Undoing an insertion deletes the inserted code points
  * still there; undoing a deletion inserts the deleted text again, as new
  * code points, each piece right where its tombstones stand (where a
- * relative position anchored to them resolves); undoing a map set or
- * delete writes the key's previous value back, unless another replica has
- * written the key since. redo takes back an undo the same way. Text that
- * another replica deleted is never brought back: undo of a deletion
- * restores only what this replica deleted, and redo of an insertion only
- * what undo deleted, so nothing comes back twice.
+ * relative position anchored to them resolves): one insertion per stretch
+ * of one client's consecutive clocks with nothing between them in the
+ * text, so that text typed into the gap since stays where it was typed,
+ * and what is made never depends on how the replica's items happen to be
+ * split; undoing a map set or delete writes the key's previous value back,
+ * unless another replica has written the key since. redo takes back an
+ * undo the same way. Text that another replica deleted is never brought
+ * back: undo of a deletion restores only what this replica deleted, and
+ * redo of an insertion only what undo deleted, so nothing comes back
+ * twice.
  *
  * Items are tracked by the IDs of the code points and entries they touch,
  * so a manager keeps working when the Doc takes a new client ID.
@@ -275,20 +342,22 @@ export class UndoManager extends Emitter {
     // Delete what the item inserted and is still there, or came back
     // since: find every piece first, then delete from the end, so that
     // positions stay right.
-    const pieces = [];
+    let pieces = [];
     for (const r of item.inserted) this.visible(r.client, r.start, r.end, pieces);
-    pieces.sort((a, b) => b.pos - a.pos);
-    for (const p of pieces) {
-      p.text.delete(p.pos, p.n);
+    pieces = joinRuns(sortPieces(pieces));
+    for (let i = pieces.length - 1; i >= 0; i--) {
+      pieces[i].text.delete(pieces[i].pos, pieces[i].n);
       changed = true;
     }
     // Bring back what it deleted, but not what it had inserted itself.
     for (let i = item.deleted.length - 1; i >= 0; i--) {
-      for (const r of item.notInserted(item.deleted[i])) {
-        const to = { client: d.me.id, clock: d.me.next };
-        insertBefore(r.text, r.client, r.clock, r.content, r.length, r.embed);
-        this.moves.add({ client: r.client, start: r.clock, end: r.clock + r.length, to });
-        changed = true;
+      for (const piece of item.notInserted(item.deleted[i])) {
+        for (const r of stretches(piece)) {
+          const to = { client: d.me.id, clock: d.me.next };
+          insertBefore(r.text, r.client, r.clock, r.content, r.length, r.embed);
+          this.moves.add({ client: r.client, start: r.clock, end: r.clock + r.length, to });
+          changed = true;
+        }
       }
     }
     // Give back the values formats replaced, latest first.
@@ -365,7 +434,7 @@ export class UndoManager extends Emitter {
           const plain = s.length === it.length;
           const off = plain ? clock - it.clock : unitsOf(s, 0, clock - it.clock);
           const n = plain ? stop - clock : unitsOf(s, off, stop - clock);
-          out.push({ text: it.leaf.t, pos: it.leaf.t.posOf(it) + off, n });
+          out.push({ text: it.leaf.t, pos: it.leaf.t.posOf(it) + off, n, client, clock, cps: stop - clock });
         } else {
           for (const m of this.moves.overlapping(client, clock, stop)) {
             const lo = Math.max(m.start, clock);
@@ -419,7 +488,7 @@ export class UndoManager extends Emitter {
       if (it.kind === KIND_TEXT && this.scope.has(it.leaf.t)) item.addInserted(c.id, clock, stop);
       clock = stop;
     }
-    for (const r of capture.deletes) if (this.scope.has(r.text)) item.deleted.push(r);
+    for (const r of capture.deletes) if (this.scope.has(r.text)) item.addDeleted(r);
     for (const w of capture.writes) if (this.scope.has(w.map)) item.addWrite(w);
     for (const f of capture.formats) if (this.scope.has(f.text)) item.formats.push(f);
     if (item.inserted.length === 0 && item.deleted.length === 0 && item.writes.length === 0 && item.formats.length === 0) return;
@@ -528,6 +597,41 @@ function insertBefore(text, client, clock, s, n, embed) {
   }
   if (embed) text.place(d.me, 1, leftItem, lc, lk, it.client, it.clock, lf, i, '\uFFFC', RICH_EMBED, embed);
   else text.place(d.me, n, leftItem, lc, lk, it.client, it.clock, lf, i, s, RICH_NONE, null);
+}
+
+/**
+ * sortPieces sorts pieces by text, in the order the texts first appear,
+ * then by position (Go: sortPieces).
+ */
+function sortPieces(pieces) {
+  const rank = new Map();
+  for (const p of pieces) if (!rank.has(p.text)) rank.set(p.text, rank.size);
+  return pieces.sort((a, b) => (a.text !== b.text ? rank.get(a.text) - rank.get(b.text) : a.pos - b.pos));
+}
+
+/**
+ * joinRuns joins sorted pieces that are one run: consecutive clocks of one
+ * client with nothing between them in the text. The deletions made of
+ * them, and so what a redo brings back, are then the same whatever the
+ * items they came from (Go: joinRuns).
+ */
+function joinRuns(pieces) {
+  const out = [];
+  for (const p of pieces) {
+    const last = out[out.length - 1];
+    if (
+      last !== undefined &&
+      last.text === p.text &&
+      last.pos + last.n === p.pos &&
+      last.client === p.client &&
+      last.clock + last.cps === p.clock &&
+      continues(p.text.doc.clients.get(p.client), p.clock - 1)
+    ) {
+      last.n += p.n;
+      last.cps += p.cps;
+    } else out.push({ ...p });
+  }
+  return out;
 }
 
 /**

@@ -265,3 +265,82 @@ test('undo: hundreds of steps undone and redone three times over find their copi
   }
   assert.ok(um.moves.sorted.length > 0, 'the moves were merged into the sorted index');
 });
+
+/**
+ * splitAt cuts the item of text holding UTF-16 position pos in front of
+ * it, if it is not the item's first: nothing visible changes, only how the
+ * replica holds the text, as it differs between replicas and between Go
+ * and JavaScript.
+ */
+function splitAt(text, pos) {
+  text.locate(pos);
+  const it = text._lf.items[text._i];
+  const off = text._off;
+  if (off === 0) return;
+  const c = it.content.charCodeAt(off);
+  if (c >= 0xdc00 && c <= 0xdfff) return; // inside a surrogate pair
+  text.split(it, [...it.content.slice(0, off)].length);
+}
+
+test('undo: two replicas whose items are split at different places make the same updates (Go: TestUndoWhateverTheSplitsRandom)', () => {
+  const seed = Number(process.env.UNDO_SEED ?? Date.now() % 1e9);
+  const rand = mulberry32(seed);
+  const int = (n) => Math.floor(rand() * n);
+  const words = ['abc', 'de', 'fghij', 'k', 'lmno', 'é€', '😀x', '\n'];
+  for (let round = 0; round < 200; round++) {
+    const docs = [new Doc({ clientID: 1 }), new Doc({ clientID: 1 })];
+    const ums = docs.map((d) => new UndoManager(d.getText('t'), { captureTimeout: -1 }));
+    const other = new Doc({ clientID: 2 });
+    const toOther = [];
+    const where = (step) => `seed ${seed} round ${round} step ${step}`;
+    // local runs one edit on both replicas, which must make the same bytes.
+    const local = (what, fn) => {
+      const got = docs.map((d, i) => {
+        let u = null;
+        const off = d.onLocalUpdate((x) => (u = x));
+        fn(d.getText('t'), ums[i]);
+        off();
+        return u === null ? 'none' : toHex(u);
+      });
+      assert.equal(docs[1].getText('t').toString(), docs[0].getText('t').toString(), `${what}: the texts`);
+      assert.equal(got[1], got[0], `${what}: the updates (items as made, then split)`);
+      if (got[0] !== 'none') toOther.push(got[0]);
+    };
+    local(where(-1), (t) => t.insert(0, 'the quick brown fox'));
+    for (let step = 0; step < 40; step++) {
+      const t = docs[0].getText('t');
+      const n = t.length;
+      const r = int(12);
+      if (r < 3) {
+        const pos = int(n + 1);
+        const s = words[int(words.length)];
+        local(where(step), (x) => x.insert(Math.min(pos, x.length), s));
+      } else if (r < 6 && n > 0) {
+        const pos = int(n);
+        const m = 1 + int(Math.min(n - pos, 8));
+        local(where(step), (x) => x.delete(pos, m));
+      } else if (r < 7 && n > 0) {
+        const pos = int(n);
+        const m = 1 + int(n - pos);
+        const v = int(3) === 0 ? null : true;
+        local(where(step), (x) => x.format(pos, m, 'bold', v));
+      } else if (r < 9) {
+        const redo = int(3) === 0;
+        local(where(step), (x, um) => (redo ? um.redo() : um.undo()));
+      } else if (r < 11) {
+        // The other replica catches up, edits, and sends its edit.
+        for (const h of toOther.splice(0)) other.apply(Uint8Array.from(Buffer.from(h, 'hex')));
+        const o = other.getText('t');
+        const m = o.length;
+        let u;
+        if (m > 0 && int(3) === 0) {
+          const pos = int(m);
+          u = o.delete(pos, 1 + int(Math.min(m - pos, 4)));
+        } else u = o.insert(int(m + 1), words[int(words.length)]);
+        for (const d of docs) d.apply(u);
+      } else if (n > 1) {
+        splitAt(docs[1].getText('t'), 1 + int(n - 1));
+      }
+    }
+  }
+});
