@@ -33,6 +33,7 @@ func TestClusterMetrics(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a three-node cluster takes seconds to form")
 	}
+	t.Parallel() // waits mostly on the cluster's elections; see startNodes
 	nodes := startNodes(t, 3, testConfig())
 	const room = "metrics"
 	writer := dial(t, nodes[0].ts, room, nil)
@@ -95,6 +96,7 @@ func TestClusterHealth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a three-node cluster takes seconds to form")
 	}
+	t.Parallel() // waits mostly on the cluster's elections; see startNodes
 	nodes := startNodes(t, 3, testConfig())
 	for i, node := range nodes {
 		waitFor(t, clusterWait, func() error {

@@ -39,6 +39,12 @@ type testNode struct {
 
 // startNodes starts n nodes forming one JetStream cluster, with
 // min(3, n) replicas.
+//
+// A cluster's tests spend most of their time waiting: nats-server's
+// Raft elections take 4 to 9 s each, at the start and after a node
+// stops. The tests that change no package state (SetCompactEvery and
+// the Panic hooks do) call t.Parallel, so that their waits overlap; each
+// has its own servers, ports and directories.
 func startNodes(t *testing.T, n int, cfg docsync.Config) []*testNode {
 	t.Helper()
 	var peers []string
@@ -212,6 +218,7 @@ func TestClusterQuorumLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a three-node cluster takes seconds to form")
 	}
+	t.Parallel() // waits mostly on the cluster's elections; see startNodes
 	nodes := startNodes(t, 3, testConfig())
 	const room = "quorum"
 	c := dial(t, nodes[0].ts, room, nil)
@@ -274,6 +281,7 @@ func TestClusterPresence(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a three-node cluster takes seconds to form")
 	}
+	t.Parallel() // waits mostly on the cluster's elections; see startNodes
 	nodes := startNodes(t, 3, testConfig())
 	const room = "cursors"
 	a := dial(t, nodes[0].ts, room, nil)
@@ -310,6 +318,7 @@ func TestClusterOwners(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a three-node cluster takes seconds to form")
 	}
+	t.Parallel() // waits mostly on the cluster's elections; see startNodes
 	a := newAuth(t, authSecret)
 	cfg := testConfig()
 	cfg.Auth = a
@@ -385,6 +394,7 @@ func TestClusterBadInput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a three-node cluster takes seconds to form")
 	}
+	t.Parallel() // waits mostly on the cluster's elections; see startNodes
 	cfg := testConfig()
 	cfg.MaxMessageSize = maxMessageSize
 	cfg.HelloTimeout = 300 * time.Millisecond
@@ -406,6 +416,7 @@ func TestFormatCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a cluster takes seconds to form")
 	}
+	t.Parallel() // waits mostly on the cluster's elections; see startNodes
 	nodes := startNodes(t, 2, testConfig())
 	const room = "notes"
 	a := dial(t, nodes[0].ts, room, nil)

@@ -100,6 +100,7 @@ func apiStatus(t *testing.T, addr, room, token string) int {
 // 1013 / 503, answers are cached, and a token the server signed is
 // checked without asking the application.
 func TestAuthURL(t *testing.T) {
+	t.Parallel() // waits mostly on its server and the app's timeouts
 	bin := buildBinary(t)
 	app := newAuthApp(t)
 	_, addr, logs := startBinary(t, bin, "--auth-url", app.srv.URL, "--auth-timeout", "300ms", "--auth-cache-ttl", "1m",

@@ -32,6 +32,11 @@ type clusterNode struct {
 // startClusterNodes starts n embedded-cluster nodes on 127.0.0.1 and
 // waits until each listens: each waits for the others to form the
 // JetStream cluster before it does.
+//
+// The tests of such a cluster spend most of their time waiting for
+// nats-server's Raft elections (4 to 9 s each, at the start and after a
+// node dies or stops), so the longest call t.Parallel: their waits
+// overlap. Each has its own processes, ports and directories.
 func startClusterNodes(t *testing.T, bin string, n int) []*clusterNode {
 	t.Helper()
 	var routes []string
@@ -192,6 +197,7 @@ func TestClusterKillCycles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs three servers")
 	}
+	t.Parallel() // waits mostly on elections; see startClusterNodes
 	bin := buildBinary(t)
 	nodes := startClusterNodes(t, bin, 3)
 	defer func() {

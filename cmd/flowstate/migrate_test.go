@@ -371,6 +371,7 @@ func TestMigrateIntoEmbeddedCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs three servers")
 	}
+	t.Parallel() // waits mostly on elections; see startClusterNodes
 	data := seedMigrate(t)
 	bin := buildBinary(t)
 	var routes []string

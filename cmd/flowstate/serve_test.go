@@ -38,8 +38,25 @@ var built struct {
 	err  error
 }
 
-// buildBinary returns the flowstate command, built on first use. The
-// tests only run it, so they can share it.
+// releaseBuildFlags are the Dockerfile's compile settings: a static
+// binary (CGO_ENABLED=0) without local paths (-trimpath). buildBinary,
+// TestReleaseBuild and the Makefile's test server use them all, so the
+// packages are compiled once and the other builds only link: with other
+// settings each compiled the whole server and its dependencies again.
+// -ldflags only change the link. -buildvcs=false: the Docker build has no
+// .git; the flag changes only the link too.
+var releaseBuildFlags = []string{"-trimpath", "-buildvcs=false"}
+
+// goBuild returns the command "go build" with releaseBuildFlags, then args.
+func goBuild(args ...string) *exec.Cmd {
+	cmd := exec.Command("go", append(append([]string{"build"}, releaseBuildFlags...), args...)...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	return cmd
+}
+
+// buildBinary returns the flowstate command, built on first use, as the
+// Dockerfile builds it but for -ldflags. The tests only run it, so they
+// can share it.
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	built.once.Do(func() {
@@ -47,7 +64,7 @@ func buildBinary(t *testing.T) string {
 			return
 		}
 		bin := filepath.Join(built.dir, "flowstate")
-		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		if out, err := goBuild("-o", bin, ".").CombinedOutput(); err != nil {
 			built.err = fmt.Errorf("go build: %v\n%s", err, out)
 			return
 		}

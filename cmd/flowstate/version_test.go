@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -87,12 +87,17 @@ func TestReleaseBuild(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	bin := filepath.Join(t.TempDir(), "flowstate")
-	// The Dockerfile's build command. -buildvcs=false: the toolchain's
-	// record of the checkout, where there is one, would take precedence
-	// over main.revision.
-	build := exec.Command("go", "build", "-trimpath", "-buildvcs=false",
-		"-ldflags", "-s -w -X main.version=v9.8.7-test -X main.revision=0123456789abcdef0123", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	// The Dockerfile's build command: goBuild's settings (CGO_ENABLED=0
+	// -trimpath -buildvcs=false), which buildBinary shares, so that this
+	// build finds the packages compiled and only links. -buildvcs=false:
+	// the toolchain's record of the checkout, where there is one, would
+	// take precedence over main.revision.
+	build := goBuild("-ldflags", "-s -w -X main.version=v9.8.7-test -X main.revision=0123456789abcdef0123", "-o", bin, ".")
+	if !slices.Equal(build.Args[1:], []string{"build", "-trimpath", "-buildvcs=false",
+		"-ldflags", "-s -w -X main.version=v9.8.7-test -X main.revision=0123456789abcdef0123", "-o", bin, "."}) ||
+		!slices.Contains(build.Env, "CGO_ENABLED=0") {
+		t.Fatalf("goBuild no longer makes the Dockerfile's build: %q", build.Args)
+	}
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

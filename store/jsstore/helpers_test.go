@@ -51,6 +51,14 @@ type testCluster struct {
 	servers []*server.Server
 }
 
+// startCluster starts a cluster of n nodes and stops it when the test
+// ends.
+//
+// The tests of a cluster spend most of their time waiting: nats-server's
+// Raft elections take 4 to 9 s each, at the start and after a node
+// stops. The longest tests call t.Parallel, so that their waits overlap;
+// each has its own servers, ports and directories, and this package has
+// no state that a test changes.
 func startCluster(t testing.TB, n int) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t}

@@ -130,6 +130,7 @@ func TestContract(t *testing.T) {
 }
 
 func TestAppendTooLarge(t *testing.T) {
+	t.Parallel() // waits mostly on the cluster's elections; see startCluster
 	c := startCluster(t, 1)
 	st := c.open(0, 1, 30*time.Second) // megabytes, on a machine that may be loaded
 	big := make([]byte, jsstore.MaxPayload)
@@ -186,6 +187,7 @@ func TestThreeNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a three-node cluster takes seconds to form")
 	}
+	t.Parallel() // waits mostly on the cluster's elections; see startCluster
 	c := startCluster(t, 3)
 	var stores []*jsstore.Store
 	for i := range 3 {
@@ -279,6 +281,7 @@ func TestQuorumLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a three-node cluster takes seconds to form")
 	}
+	t.Parallel() // waits mostly on the cluster's elections; see startCluster
 	c := startCluster(t, 3)
 	st := c.open(0, 3, 2*time.Second)
 	const room = "quorum"
