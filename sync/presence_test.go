@@ -201,3 +201,47 @@ func firstLines(s string, n int) string {
 	lines := strings.SplitAfter(s, "\n")
 	return strings.Join(lines[:min(n, len(lines))], "")
 }
+
+// A fan-out that carries the entries of several clients (their intervals
+// ended together, or one waited for a fan-out already scheduled) goes to
+// each owner without its own entries: the server relays presence to the
+// other members only (PROTOCOL.md §7). Here a's second state waits out the
+// interval, and raw's first state, set meanwhile, waits for the same
+// fan-out.
+func TestPresenceBatchSkipsOwnEntries(t *testing.T) {
+	cfg := testConfig()
+	cfg.PresenceInterval = 300 * time.Millisecond
+	ts := startServer(t, cfg, nil)
+	a := dial(t, ts, "batch", nil)
+	raw := joinRaw(t, ts, "batch")
+	if err := a.SetPresence("a1"); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := msgpack.Marshal("a1")
+	second, _ := msgpack.Marshal("a2")
+	for seen := false; !seen; {
+		if p, ok := raw.read().(*protocol.Presence); ok {
+			for _, e := range p.Entries {
+				seen = seen || e.Client == a.ClientID() && bytes.Equal(e.State, first)
+			}
+		}
+	}
+	if err := a.SetPresence("a2"); err != nil { // waits for the interval
+		t.Fatal(err)
+	}
+	own, _ := msgpack.Marshal("raw")
+	raw.send(&protocol.Presence{Entries: []protocol.PresenceEntry{{Client: raw.id, State: own}}})
+	for seen := false; !seen; {
+		p, ok := raw.read().(*protocol.Presence)
+		if !ok {
+			continue
+		}
+		for _, e := range p.Entries {
+			if e.Client == raw.id {
+				t.Fatalf("raw got its own presence back in %d entries", len(p.Entries))
+			}
+			seen = seen || e.Client == a.ClientID() && bytes.Equal(e.State, second)
+		}
+	}
+	waitPresence(t, a, map[uint64]any{raw.id: "raw"})
+}

@@ -1098,6 +1098,7 @@ func (r *room) armFlush(d time.Duration) {
 func (r *room) flushPresence(now time.Time) {
 	interval := r.hub.cfg.PresenceInterval
 	var entries []protocol.PresenceEntry
+	var owners []*session               // the owner of each entry (nil: another node's)
 	var owner *session                  // the only owner of the entries, if one
 	var shared []protocol.PresenceEntry // those of members here (feed.go)
 	wait := time.Duration(-1)
@@ -1117,6 +1118,7 @@ func (r *room) flushPresence(now time.Time) {
 			owner = nil
 		}
 		entries = append(entries, protocol.PresenceEntry{Client: client, State: p.state})
+		owners = append(owners, p.owner)
 		if p.owner != nil {
 			shared = append(shared, entries[len(entries)-1])
 		}
@@ -1141,7 +1143,21 @@ func (r *room) flushPresence(now time.Time) {
 		return
 	}
 	for s := range r.members {
-		if s != owner {
+		switch {
+		case s == owner:
+		case owner == nil && slices.Contains(owners, s):
+			// Entries of several clients, some of them s's own: s gets
+			// the others' only, as presence goes to the other members.
+			var others []protocol.PresenceEntry
+			for i, e := range entries {
+				if owners[i] != s {
+					others = append(others, e)
+				}
+			}
+			if b, err := encodeFrame(&protocol.Presence{Entries: others}); err == nil {
+				r.deliver(s, b)
+			}
+		default:
 			r.deliver(s, msg)
 		}
 	}
