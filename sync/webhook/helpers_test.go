@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -40,14 +41,27 @@ type receiver struct {
 	status   int           // answer; 0 means 200
 	hang     chan struct{} // when set, requests wait for it to close
 	attempts int
-	bad      []string         // signature failures
-	got      []Event          // acknowledged, in order, duplicates included
-	byID     map[string]Event // each once
+	bad      []string          // signature failures
+	got      []Event           // acknowledged, in order, duplicates included
+	byID     map[string]Event  // each once
+	active   map[net.Conn]bool // connections reading or answering a request
 }
 
 func newReceiver(t testing.TB) *receiver {
-	r := &receiver{t: t, byID: make(map[string]Event)}
-	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	r := &receiver{t: t, byID: make(map[string]Event), active: make(map[net.Conn]bool)}
+	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	// A connection is active from the first byte of a request until its
+	// answer is written (httptest keeps this hook and adds its own).
+	r.srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if st == http.StateActive {
+			r.active[c] = true
+		} else {
+			delete(r.active, c)
+		}
+	}
+	r.srv.Start()
 	t.Cleanup(func() {
 		r.setHang(false)
 		r.srv.Close()
@@ -92,6 +106,20 @@ func (r *receiver) setStatus(code int) {
 	r.mu.Lock()
 	r.status = code
 	r.mu.Unlock()
+}
+
+// quiesce closes the connections of senders that are gone and waits
+// until no request is read or answered any more, so that a request a
+// closed dispatcher had sent cannot be answered after the test changes
+// what the receiver answers.
+func (r *receiver) quiesce() {
+	r.t.Helper()
+	r.srv.CloseClientConnections()
+	waitFor(r.t, "the receiver's requests answered", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.active) == 0
+	})
 }
 
 // setHang makes requests wait until setHang(false).
