@@ -444,19 +444,7 @@ func mutationCases(n int) (base []byte, cases [][][]byte) {
 	for i := 0; i < len(all); i += 15 {
 		pool = append(pool, all[i])
 	}
-	rng := splitmix(0x5eed)
-	for range n {
-		var seq [][]byte
-		for k := 1 + rng.next()%4; k > 0; k-- {
-			u := bytes.Clone(pool[rng.next()%uint64(len(pool))])
-			for m := rng.next() % 4; m > 0; m-- {
-				u[rng.next()%uint64(len(u))] = byte(rng.next())
-			}
-			seq = append(seq, u)
-		}
-		cases = append(cases, seq)
-	}
-	return base, cases
+	return base, mutatedSequences(pool, 0x5eed, n)
 }
 
 func generateHostile(t *testing.T) []byte {
@@ -527,7 +515,15 @@ func richMutationCases(n int) (base []byte, cases [][][]byte) {
 			{rich: 2, left: id(1, 0), right: nil}}, nil),
 		craftCostUpdate(4, 0, []craftedRec{{rich: 3, value: []byte{0x81, 0xa3, 'i', 'm', 'g', 0x02}, left: nil, right: id(1, 3)}}, nil),
 	}
-	rng := splitmix(0x71c4)
+	return base, mutatedSequences(pool, 0x71c4, n)
+}
+
+// mutatedSequences draws n sequences of one to four updates from pool
+// with a splitmix generator of seed, each update with zero to three of
+// its bytes replaced.
+func mutatedSequences(pool [][]byte, seed uint64, n int) [][][]byte {
+	rng := splitmix(seed)
+	var cases [][][]byte
 	for range n {
 		var seq [][]byte
 		for k := 1 + rng.next()%4; k > 0; k-- {
@@ -539,7 +535,7 @@ func richMutationCases(n int) (base []byte, cases [][][]byte) {
 		}
 		cases = append(cases, seq)
 	}
-	return base, cases
+	return cases
 }
 
 // TestHostileCorpus regenerates testdata/hostile.json and compares it with
