@@ -145,30 +145,31 @@ func TestPresenceOnTheWire(t *testing.T) {
 	}
 	raw := joinRaw(t, ts, "wire")
 	state, _ := msgpack.Marshal("a")
-	seen := func(wantState []byte) {
-		t.Helper()
-		for {
-			m := raw.read()
-			p, ok := m.(*protocol.Presence)
-			if !ok {
-				continue
-			}
-			for _, e := range p.Entries {
-				if e.Client == raw.id {
-					t.Fatalf("raw client got its own presence back")
-				}
-				if e.Client == a.ClientID() && bytes.Equal(e.State, wantState) {
-					return
-				}
-			}
-		}
-	}
-	seen(state) // with the Welcome
+	raw.awaitPresence(a.ClientID(), state) // with the Welcome
 	own, _ := msgpack.Marshal("raw")
 	raw.send(&protocol.Presence{Entries: []protocol.PresenceEntry{{Client: raw.id, State: own}}})
 	waitPresence(t, a, map[uint64]any{raw.id: "raw"})
 	a.Close()
-	seen([]byte{})
+	raw.awaitPresence(a.ClientID(), []byte{})
+}
+
+// awaitPresence reads c's messages until a Presence carries state for
+// client, and fails if one carries c's own entry back (checking every
+// entry of the message that ends the wait too).
+func (c *rawClient) awaitPresence(client uint64, state []byte) {
+	c.t.Helper()
+	for seen := false; !seen; {
+		p, ok := c.read().(*protocol.Presence)
+		if !ok {
+			continue
+		}
+		for _, e := range p.Entries {
+			if e.Client == c.id {
+				c.t.Fatalf("raw client got its own presence back in %d entries", len(p.Entries))
+			}
+			seen = seen || e.Client == client && bytes.Equal(e.State, state)
+		}
+	}
 }
 
 // A PresenceTimeout of 1ns (someone meaning "1 second") must not crash
@@ -219,29 +220,12 @@ func TestPresenceBatchSkipsOwnEntries(t *testing.T) {
 	}
 	first, _ := msgpack.Marshal("a1")
 	second, _ := msgpack.Marshal("a2")
-	for seen := false; !seen; {
-		if p, ok := raw.read().(*protocol.Presence); ok {
-			for _, e := range p.Entries {
-				seen = seen || e.Client == a.ClientID() && bytes.Equal(e.State, first)
-			}
-		}
-	}
+	raw.awaitPresence(a.ClientID(), first)
 	if err := a.SetPresence("a2"); err != nil { // waits for the interval
 		t.Fatal(err)
 	}
 	own, _ := msgpack.Marshal("raw")
 	raw.send(&protocol.Presence{Entries: []protocol.PresenceEntry{{Client: raw.id, State: own}}})
-	for seen := false; !seen; {
-		p, ok := raw.read().(*protocol.Presence)
-		if !ok {
-			continue
-		}
-		for _, e := range p.Entries {
-			if e.Client == raw.id {
-				t.Fatalf("raw got its own presence back in %d entries", len(p.Entries))
-			}
-			seen = seen || e.Client == a.ClientID() && bytes.Equal(e.State, second)
-		}
-	}
+	raw.awaitPresence(a.ClientID(), second)
 	waitPresence(t, a, map[uint64]any{raw.id: "raw"})
 }

@@ -1099,6 +1099,7 @@ func (r *room) flushPresence(now time.Time) {
 	interval := r.hub.cfg.PresenceInterval
 	var entries []protocol.PresenceEntry
 	var owners []*session               // the owner of each entry (nil: another node's)
+	var mixed map[*session]bool         // the members owning entries, when several do
 	var owner *session                  // the only owner of the entries, if one
 	var shared []protocol.PresenceEntry // those of members here (feed.go)
 	wait := time.Duration(-1)
@@ -1142,10 +1143,16 @@ func (r *room) flushPresence(now time.Time) {
 	if err != nil {
 		return
 	}
+	if owner == nil {
+		mixed = make(map[*session]bool, len(owners))
+		for _, o := range owners {
+			mixed[o] = o != nil
+		}
+	}
 	for s := range r.members {
 		switch {
 		case s == owner:
-		case owner == nil && slices.Contains(owners, s):
+		case mixed[s]:
 			// Entries of several clients, some of them s's own: s gets
 			// the others' only, as presence goes to the other members.
 			var others []protocol.PresenceEntry

@@ -1293,22 +1293,14 @@ export class Text {
       const o = this.after(leftItem);
       if (o === rightItem && (o === null || rk === o.clock)) return true;
     }
-    let lpL = -1; // before all
-    let lpI = 0;
-    let lpO = 0;
-    if (leftItem !== null) {
-      lpL = leafKey(leftItem.leaf);
-      lpI = indexIn(leftItem);
-      lpO = lk - leftItem.clock;
-    }
-    let rpL = Infinity; // after all
-    let rpI = 0;
-    let rpO = 0;
-    if (rightItem !== null) {
-      rpL = leafKey(rightItem.leaf);
-      rpI = indexIn(rightItem);
-      rpO = rk - rightItem.clock;
-    }
+    this.positionIn(leftItem, lk, false);
+    const lpL = this._pl;
+    const lpI = this._pi;
+    const lpO = this._po;
+    this.positionIn(rightItem, rk, true);
+    const rpL = this._pl;
+    const rpI = this._pi;
+    const rpO = this._po;
     if (cmpPos(lpL, lpI, lpO, rpL, rpI, rpO) >= 0) return false;
     if (rightItem !== null) {
       // A code point inside its item has its predecessor as left origin,
@@ -1329,13 +1321,17 @@ export class Text {
    * a left origin and after all for a right one.
    */
   positionOf(client, clock, isRight) {
-    if (client === null) {
+    this.positionIn(client === null ? null : client.find(clock), clock, isRight);
+  }
+
+  /** positionIn is positionOf for code point clock of item it (null: none). */
+  positionIn(it, clock, isRight) {
+    if (it === null) {
       this._pl = isRight ? Infinity : -1;
       this._pi = 0;
       this._po = 0;
       return;
     }
-    const it = client.find(clock);
     this._pl = leafKey(it.leaf);
     this._pi = indexIn(it);
     this._po = clock - it.clock;
