@@ -65,6 +65,7 @@ const benchUsageText = `Usage:
 	flowstate bench load --url ws://HOST:PORT [flags]
 	flowstate bench replay --url ws://HOST:PORT [--room ROOM] TRACE
 	flowstate bench floor [--sockets N] [--rate R] [--json]
+	flowstate bench relay [--addr HOST:PORT]
 	flowstate bench api --url http://HOST:PORT [--clients N] [--duration D]
 
 Subcommands:
@@ -73,6 +74,7 @@ Subcommands:
 	load    drive a running server with WebSocket clients and report latency
 	replay  replay an editing trace through a running server, one update per edit
 	floor   measure the CPU time of one small write to a loopback socket
+	relay   serve a bare WebSocket relay, the least a Go server can do per delivery
 	api     drive a running server's write API with HTTP clients and report durable edits/s
 `
 
@@ -146,6 +148,9 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 	case args[0] == "bench" && args[1] == "floor":
 		var f floorFlags
 		newFloorFlagSet(&f, stdout).Usage()
+	case args[0] == "bench" && args[1] == "relay":
+		var addr string
+		newRelayFlagSet(&addr, stdout).Usage()
 	case args[0] == "bench" && args[1] == "api":
 		var f benchAPIFlags
 		newBenchAPIFlagSet(&f, stdout).Usage()
@@ -171,6 +176,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return runBenchReplay(args[1:], stdout, stderr)
 	case "floor":
 		return runBenchFloor(args[1:], stdout, stderr)
+	case "relay":
+		return runBenchRelay(args[1:], stdout, stderr)
 	case "api":
 		return runBenchAPI(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
