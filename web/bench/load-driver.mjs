@@ -1,28 +1,45 @@
-// Drives FlowState and the peer y-websocket server with the same load and
-// measures what each server spends per delivered edit.
+// Drives FlowState, the peer y-websocket server and a bare Go relay with
+// the same load and measures what each server spends per delivered edit.
 //
 //   node bench/load-driver.mjs --rooms 100 --clients 10 --rate 1 --duration 30 --repeat 3
 //
 // Each run starts a fresh server (FlowState: `flowstate serve` on a new
-// data file; the peer: @y/websocket-server, in memory), connects ROOMS x
-// CLIENTS clients (FlowState's Provider over Doc; y-websocket's
-// WebsocketProvider over Y.Doc, both on the `ws` package), has every
-// client insert one character at a random place RATE times a second for
-// DURATION seconds, and reports deliveries (an edit arriving at another
-// member of its room), p50/p99 delivery latency, and the server process's
-// CPU time (user, system), context switches and write system calls over
-// the editing window, from /proc/PID, each divided by the deliveries.
-// The servers alternate (FlowState, peer, FlowState, ...) so that both
-// see the same background load. --servers flowstate or --servers peer runs
-// one of them only. With --floor, each round ends with `flowstate bench
+// data file; the peer: @y/websocket-server, in memory; the relay:
+// `flowstate bench relay`), connects ROOMS x CLIENTS clients (FlowState's
+// Provider over Doc; y-websocket's WebsocketProvider over Y.Doc; for the
+// relay, a bare socket; all on the `ws` package), has every client insert
+// one character at a random place RATE times a second for DURATION
+// seconds, and reports deliveries (an edit arriving at another member of
+// its room), p50/p99 delivery latency, and the server process's CPU time
+// (user, system), context switches and write system calls over the
+// editing window, from /proc/PID, each divided by the deliveries. The
+// servers alternate (FlowState, peer, FlowState, ...) so that they see the
+// same background load. --servers names the servers to run, in their
+// order within a round: flowstate,peer by default; flowstate,peer,relay
+// adds the relay. With --floor, each round ends with `flowstate bench
 // floor` at the round's first delivery rate, over ROOMS x CLIENTS sockets,
 // for DURATION: the CPU time of one small write(2) to a parked loopback
 // reader, measured under the same background load, against which the
-// servers' CPU per delivery is compared. FLOWSTATE_BIN names a prebuilt binary; otherwise
-// cmd/flowstate is built once.
+// servers' CPU per delivery is compared. FLOWSTATE_BIN names a prebuilt
+// binary; otherwise cmd/flowstate is built once. The servers inherit this
+// process's environment (GOMAXPROCS=1 node ... runs the Go servers on one
+// thread of Go code).
 //
-// Both clients are driven by the same code: only connect, insert, clock
-// and the update hook differ, so that neither side is favoured by how it is
+// The relay is the least a Go server on gorilla/websocket can spend per
+// delivery: it writes each binary message, as it is, to the other
+// connections of its room from the goroutine that read it, and keeps no
+// document and sends no acknowledgement. Its clients do not edit a
+// document: an "insert" is a 40-byte binary message (the sender's 32-bit
+// id, a 32-bit sequence number from 1, zero padding), the size of a
+// FlowState client's Update of one keystroke. Their clock of a sender is
+// the number of its messages received (of their own id: sent), which is
+// what the driver counts deliveries by; their text is those counts, by
+// sender, so that the members of a room read the same text only if each
+// received every message of every other member exactly once, and it names
+// any message that came out of order, twice or from outside the room.
+//
+// All clients are driven by the same code: only connect, insert, clock
+// and the update hook differ, so that no side is favoured by how it is
 // measured.
 //
 // Idle mode (--rate 0) measures what an idle connection costs each server:
@@ -52,7 +69,8 @@
 // keep-alive ping per connection from FlowState (every 54 s) and two from
 // the peer (every 30 s). It also reports the server's OS threads and, for
 // FlowState, its goroutines (go_goroutines of /metrics). --workers and
-// --floor do not apply.
+// --floor do not apply, and neither does the relay, which has no sync to
+// reach.
 
 import { spawn, execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -180,7 +198,7 @@ function binary() {
   return flowstateBin;
 }
 
-/** The two servers: how to start one, and the client operations on it. */
+/** The servers: how to start one, and the client operations on it. */
 const servers = {
   flowstate: {
     async start(port) {
@@ -283,7 +301,73 @@ const servers = {
       });
     },
   },
+  relay: {
+    async start(port) {
+      const child = spawn(binary(), ['bench', 'relay', '--addr', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+      await waitHTTP(`http://127.0.0.1:${port}/healthz`);
+      return { child, cleanUp() {} };
+    },
+    connect(url, room) {
+      const id = crypto.getRandomValues(new Uint32Array(1))[0];
+      const ws = new WebSocket(`${url}/ws/${room}`, { perMessageDeflate: false });
+      // Open is enough: the relay adds a connection to its room right
+      // after the upgrade, and the edits start once every socket of the
+      // run is open. A message the relay sent before it added a member
+      // would show as missing and fail the check at the end.
+      const synced = new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      });
+      const counts = new Map([[id, 0]]); // messages by sender: received, or sent for id
+      const faults = []; // messages out of order, repeated or malformed
+      const msg = Buffer.alloc(RELAY_MESSAGE_BYTES);
+      msg.writeUInt32LE(id, 0);
+      ws.on('message', (data, isBinary) => {
+        if (!isBinary || data.length !== RELAY_MESSAGE_BYTES) {
+          faults.push(`${isBinary ? 'binary' : 'text'} message of ${data.length} bytes`);
+          return;
+        }
+        const from = data.readUInt32LE(0);
+        const seq = data.readUInt32LE(4);
+        if (from === id) {
+          faults.push(`its own #${seq}`);
+          return;
+        }
+        const n = counts.get(from) ?? 0;
+        if (seq !== n + 1) faults.push(`${from}#${seq} after #${n}`);
+        counts.set(from, n + 1);
+      });
+      return {
+        id,
+        synced,
+        clock: (from) => counts.get(from) ?? 0,
+        insert() {
+          const seq = counts.get(id) + 1;
+          counts.set(id, seq);
+          // ws masks a Buffer into the frame it builds, leaving msg as is.
+          msg.writeUInt32LE(seq, 4);
+          ws.send(msg);
+        },
+        onRemote(fn) {
+          // Called after the counting listener above, which came first.
+          ws.on('message', () => fn());
+        },
+        text: () =>
+          [...counts]
+            .sort((a, b) => a[0] - b[0])
+            .map(([from, n]) => `${from}:${n}`)
+            // Its own id names each fault: no other member reads the same.
+            .concat(faults.map((f) => `fault at ${id}: ${f}`))
+            .join(' '),
+        close: () => ws.close(),
+      };
+    },
+  },
 };
+
+// The size of a relay client's message: a FlowState client's Update of one
+// keystroke is 38 to 40 bytes.
+const RELAY_MESSAGE_BYTES = 40;
 
 // The FlowState clients' IDs: distinct within a run, below 2^53.
 const idleClientBase = 1 + Math.floor(Math.random() * 2 ** 40);
@@ -624,7 +708,11 @@ async function main() {
   const names = opt.servers.split(',');
   for (const name of names) {
     if (!Object.hasOwn(servers, name)) {
-      console.error(`load-driver: unknown server ${JSON.stringify(name)} in --servers: want flowstate, peer or both`);
+      console.error(`load-driver: unknown server ${JSON.stringify(name)} in --servers: want some of flowstate, peer and relay, separated by commas`);
+      process.exit(2);
+    }
+    if (idle && !servers[name].idleHandshake) {
+      console.error(`load-driver: idle mode (--rate 0) does not apply to ${name}`);
       process.exit(2);
     }
   }
