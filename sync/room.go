@@ -276,23 +276,9 @@ func (r *room) load() error {
 // run is the room's goroutine.
 func (r *room) run() {
 	defer close(r.done)
-	if err := r.load(); err != nil {
-		r.err = err
-		if errors.Is(err, errCorruptRoom) {
-			// Retrying cannot help, and saving over the records would
-			// destroy what an operator may still recover: the room stays
-			// closed, its data untouched, until the server restarts.
-			r.hub.logger.Error("room quarantined: its stored records do not decode; they are left untouched", "room", r.name, "err", err)
-			r.hub.quarantine(r)
-		} else {
-			r.hub.logger.Error("room failed to load", "room", r.name, "err", err)
-			r.hub.forget(r)
-		}
-		close(r.loaded)
+	if !r.start() {
 		return
 	}
-	close(r.loaded)
-	r.hub.hooks.event(hookLoad, r.name)
 	defer r.abandonWrites(ErrShuttingDown)
 	defer r.stopFollow()
 	defer r.flushCounters()
@@ -314,16 +300,44 @@ func (r *room) run() {
 			r.sweep.Stop()
 		}
 	}()
+	r.loop()
+}
+
+// start loads the room and reports whether it did. A room that fails to
+// load is forgotten, or quarantined if its records do not decode.
+func (r *room) start() bool {
+	if err := r.load(); err != nil {
+		r.err = err
+		if errors.Is(err, errCorruptRoom) {
+			// Retrying cannot help, and saving over the records would
+			// destroy what an operator may still recover: the room stays
+			// closed, its data untouched, until the server restarts.
+			r.hub.logger.Error("room quarantined: its stored records do not decode; they are left untouched", "room", r.name, "err", err)
+			r.hub.quarantine(r)
+		} else {
+			r.hub.logger.Error("room failed to load", "room", r.name, "err", err)
+			r.hub.forget(r)
+		}
+		close(r.loaded)
+		return false
+	}
+	close(r.loaded)
+	r.hub.hooks.event(hookLoad, r.name)
+	return true
+}
+
+// loop handles the room's events until it closes. An idle room spends its
+// life parked in this select, with the frames of run and loop on its
+// goroutine's stack: the work of each case is a method of its own, so that
+// its locals take stack space only while it runs, and the garbage
+// collector can shrink the stack of a parked room (it halves only a stack
+// less than a quarter used).
+func (r *room) loop() {
 	for !r.dead {
 		r.flushCounters()
 		select {
 		case ev := <-r.inbox:
-			r.handle(ev)
-			for n := 1; n < maxBatch && len(r.inbox) > 0; n++ {
-				r.handle(<-r.inbox)
-			}
-			r.scheduleRelay()
-			r.commit()
+			r.handleBatch(ev)
 		case res := <-r.committed:
 			r.endCommit(res)
 			r.commit()
@@ -339,41 +353,70 @@ func (r *room) run() {
 		case now := <-r.sweepC():
 			r.expirePresence(now)
 		case <-r.idle.C:
-			if len(r.members) == 0 {
-				// Save first: once the hub forgets the room, a new room of
-				// the same name may load and append to the store, and a
-				// later compaction from here would drop its appends. A
-				// room that cannot write stays, to retry.
-				if r.save() && r.hub.closeIfIdle(r) {
-					r.hub.hooks.event(hookIdle, r.name)
-					return
-				}
+			if r.idled() {
+				return
 			}
-			r.idle.Reset(cfg.RoomIdleTimeout)
 		case <-r.evict:
-			// The hub chose the room, idle, to make space for another.
-			// No session holds it, so the inbox can only hold the last
-			// events of sessions that left; handle them so that their
-			// updates are saved too.
-			for len(r.inbox) > 0 {
-				r.handle(<-r.inbox)
-			}
-			r.relayBatch()
-			r.saveLast()
-			r.hub.forget(r)
-			r.hub.hooks.event(hookIdle, r.name)
+			r.evicted()
 			return
 		case <-r.stop:
-			r.relayBatch()
-			r.saveLast() // and the Acks it makes due, before the members go
-			r.sendHeld()
-			for s := range r.members {
-				r.drop(s, closedGoingAway, "server shutting down", 0)
-			}
-			r.hub.forget(r)
+			r.stopped()
 			return
 		}
 	}
+}
+
+// handleBatch handles ev and the events waiting behind it, up to
+// maxBatch, then relays and writes what they changed.
+func (r *room) handleBatch(ev event) {
+	r.handle(ev)
+	for n := 1; n < maxBatch && len(r.inbox) > 0; n++ {
+		r.handle(<-r.inbox)
+	}
+	r.scheduleRelay()
+	r.commit()
+}
+
+// idled closes the room once its idle timer fired with no members, and
+// reports whether it did; otherwise the timer runs again.
+func (r *room) idled() bool {
+	if len(r.members) == 0 {
+		// Save first: once the hub forgets the room, a new room of the
+		// same name may load and append to the store, and a later
+		// compaction from here would drop its appends. A room that
+		// cannot write stays, to retry.
+		if r.save() && r.hub.closeIfIdle(r) {
+			r.hub.hooks.event(hookIdle, r.name)
+			return true
+		}
+	}
+	r.idle.Reset(r.hub.cfg.RoomIdleTimeout)
+	return false
+}
+
+// evicted closes the room, idle, which the hub chose to make space for
+// another. No session holds it, so the inbox can only hold the last
+// events of sessions that left; they are handled so that their updates
+// are saved too.
+func (r *room) evicted() {
+	for len(r.inbox) > 0 {
+		r.handle(<-r.inbox)
+	}
+	r.relayBatch()
+	r.saveLast()
+	r.hub.forget(r)
+	r.hub.hooks.event(hookIdle, r.name)
+}
+
+// stopped closes the room as the server shuts down.
+func (r *room) stopped() {
+	r.relayBatch()
+	r.saveLast() // and the Acks it makes due, before the members go
+	r.sendHeld()
+	for s := range r.members {
+		r.drop(s, closedGoingAway, "server shutting down", 0)
+	}
+	r.hub.forget(r)
 }
 
 func (r *room) handle(ev event) {
