@@ -122,7 +122,7 @@ type room struct {
 	// failure. A failed compaction is not tried again before compactAfter.
 	failing      bool
 	failures     int
-	retry        *time.Timer
+	retry        *time.Timer // nil until first armed
 	retryOn      bool
 	compactAfter time.Time
 	dead         bool // quarantined after a write: run returns
@@ -135,9 +135,9 @@ type room struct {
 	deferred []event
 
 	idle     *time.Timer // runs while the room has no members
-	flush    *time.Timer // runs while presence changes wait
+	flush    *time.Timer // runs while presence changes wait; nil until first armed
 	flushOn  bool
-	relay    *time.Timer // runs while a batch waits for its turn
+	relay    *time.Timer // runs while a batch waits for its turn; nil until first armed
 	relayOn  bool
 	relayed  time.Time    // when the last batch went out
 	sweep    *time.Ticker // runs while the room holds presence states
@@ -282,25 +282,45 @@ func (r *room) run() {
 	defer r.abandonWrites(ErrShuttingDown)
 	defer r.stopFollow()
 	defer r.flushCounters()
-	cfg := &r.hub.cfg
-	r.idle = time.NewTimer(cfg.RoomIdleTimeout)
-	defer r.idle.Stop()
-	r.flush = time.NewTimer(time.Hour)
-	r.flush.Stop()
-	defer r.flush.Stop()
-	r.relay = time.NewTimer(time.Hour)
-	r.relay.Stop()
-	defer r.relay.Stop()
-	r.retry = time.NewTimer(time.Hour)
-	r.retry.Stop()
-	defer r.retry.Stop()
+	r.idle = time.NewTimer(r.hub.cfg.RoomIdleTimeout)
 	defer r.setFailing(false)
-	defer func() {
-		if r.sweep != nil {
-			r.sweep.Stop()
-		}
-	}()
+	defer r.stopTimers()
 	r.loop()
+}
+
+// stopTimers stops the room's timers, those made so far.
+func (r *room) stopTimers() {
+	r.idle.Stop()
+	for _, t := range []*time.Timer{r.flush, r.relay, r.retry} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	if r.sweep != nil {
+		r.sweep.Stop()
+	}
+}
+
+// arm makes *t fire after d. The timers of a room that the room may never
+// need (flush, relay, retry) are made the first time they are armed, and
+// are nil until then: most rooms never retry a write, and an idle room
+// never relays; a timer costs some 250 bytes, and a room parked with its
+// channel in the select holds a sudog for it too.
+func arm(t **time.Timer, d time.Duration) {
+	if *t == nil {
+		*t = time.NewTimer(d)
+		return
+	}
+	(*t).Reset(d)
+}
+
+// timerC returns the channel of t, or nil (which blocks forever) for a
+// timer not made yet.
+func timerC(t *time.Timer) <-chan time.Time {
+	if t == nil {
+		return nil
+	}
+	return t.C
 }
 
 // start loads the room and reports whether it did. A room that fails to
@@ -341,13 +361,13 @@ func (r *room) loop() {
 		case res := <-r.committed:
 			r.endCommit(res)
 			r.commit()
-		case <-r.retry.C:
+		case <-timerC(r.retry):
 			r.retryOn = false
 			r.commit()
-		case <-r.relay.C:
+		case <-timerC(r.relay):
 			r.relayOn = false
 			r.relayBatch()
-		case <-r.flush.C:
+		case <-timerC(r.flush):
 			r.flushOn = false
 			r.flushPresence(time.Now())
 		case now := <-r.sweepC():
@@ -813,7 +833,7 @@ func (r *room) writeFailed(op string, err error) {
 	wait := min(retryMin<<min(r.failures, 16), retryMax)
 	r.failures++
 	r.retryOn = true
-	r.retry.Reset(wait)
+	arm(&r.retry, wait)
 }
 
 // setFailing records whether the room's writes fail, for Hub.Ready.
@@ -916,7 +936,7 @@ func (r *room) scheduleRelay() {
 		return
 	}
 	r.relayOn = true
-	r.relay.Reset(wait)
+	arm(&r.relay, wait)
 }
 
 // relayable returns how many updates of the batch may be relayed: all of
@@ -1133,7 +1153,7 @@ func (r *room) armFlush(d time.Duration) {
 		return
 	}
 	r.flushOn = true
-	r.flush.Reset(max(d, 0))
+	arm(&r.flush, max(d, 0))
 }
 
 // flushPresence fans out every changed presence whose interval has
