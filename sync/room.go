@@ -113,7 +113,7 @@ type room struct {
 	owed       []ackDue
 	durable    crdt.StateVector
 	committing bool
-	committed  chan commitResult
+	committed  chan commitResult // made by the first commit
 	inflight   int
 	inflightSV crdt.StateVector // the document's state vector when inflight was handed over
 
@@ -207,17 +207,16 @@ type presenceState struct {
 
 func newRoom(h *Hub, name string) *room {
 	return &room{
-		name:      name,
-		hub:       h,
-		inbox:     make(chan event, inboxSize),
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
-		loaded:    make(chan struct{}),
-		committed: make(chan commitResult, 1),
-		evict:     make(chan struct{}),
-		members:   make(map[*session]*member),
-		byClient:  make(map[uint64]*session),
-		presence:  make(map[uint64]*presenceState),
+		name:     name,
+		hub:      h,
+		inbox:    make(chan event, inboxSize),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		loaded:   make(chan struct{}),
+		evict:    make(chan struct{}),
+		members:  make(map[*session]*member),
+		byClient: make(map[uint64]*session),
+		presence: make(map[uint64]*presenceState),
 	}
 }
 
@@ -647,6 +646,12 @@ func (r *room) commit() {
 	r.inflight, r.inflightSV = n, r.doc.StateVector()
 	r.inflightOwners = maps.Clone(r.unbound)
 	r.committing = true
+	if r.committed == nil {
+		// A room nobody edits never commits: its select waits on a
+		// nil channel, which costs neither the channel (160 bytes) nor
+		// a sudog while the room is parked.
+		r.committed = make(chan commitResult, 1)
+	}
 	st, name, done, owners := r.hub.store, r.name, r.committed, r.inflightOwners
 	if as, ok := st.(asyncAppender); ok && len(owners) == 0 {
 		// No goroutine to wait for the store: the store's committer
