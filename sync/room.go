@@ -142,11 +142,13 @@ type room struct {
 	// While the last write failed, the room refuses updates (1013), and
 	// retries writing unwritten once retry fires, backing off with each
 	// failure. A failed compaction is not tried again before compactAfter.
-	failing      bool
+	// (The bools of the room sit together where they can: the room's
+	// struct stays within the 768-byte size class.)
 	failures     int
 	retry        *time.Timer // nil until first armed
-	retryOn      bool
 	compactAfter time.Time
+	failing      bool
+	retryOn      bool
 	dead         bool // quarantined after a write: run returns
 
 	// With Config.Auth, a join waits until everything applied is written,
@@ -158,15 +160,15 @@ type room struct {
 
 	idle     *time.Timer // runs while the room has no members
 	flush    *time.Timer // runs while presence changes wait; nil until first armed
-	flushOn  bool
 	relay    *time.Timer // runs while a batch waits for its turn; nil until first armed
+	flushOn  bool
 	relayOn  bool
 	relayed  time.Time    // when the last batch went out
 	sweep    *time.Ticker // runs while the room holds presence states
 	counters roomCounters // not yet added to the hub's metrics
-	format   uint8        // the newest document format the document took (format.go)
 	docBytes int          // the document's size, for Config.MaxDocBytes
 	docExact bool         // docBytes is measured, not estimated
+	format   uint8        // the newest document format the document took (format.go)
 	hooks    roomHooks    // what the hub's hooks are yet to hear (room_hooks.go)
 
 	// The write API's (api_write.go): the writes waiting to be written,
