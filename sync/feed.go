@@ -208,11 +208,7 @@ func (r *room) setRemotePresence(entries []protocol.PresenceEntry, now time.Time
 			if len(e.State) == 0 {
 				continue
 			}
-			p = &presenceState{}
-			r.presence[e.Client] = p
-			if r.sweep == nil {
-				r.sweep = time.NewTicker(max(r.hub.cfg.PresenceTimeout/2, time.Millisecond))
-			}
+			p = r.addPresence(e.Client)
 		}
 		if p.owner != nil {
 			continue // a member here claimed it since

@@ -105,8 +105,8 @@ type room struct {
 	// Owned by run.
 	doc      *crdt.Doc
 	members  map[*session]*member
-	byClient map[uint64]*session // the member joined under each client ID
-	presence map[uint64]*presenceState
+	byClient map[uint64]*session       // the member joined under each client ID
+	presence map[uint64]*presenceState // nil until the first presence state
 	// owners binds client IDs to the identity that first wrote under
 	// them (with Config.Auth; owners.go); unbound holds the bindings not
 	// yet stored, and inflightOwners those in the write running now.
@@ -240,7 +240,6 @@ func newRoom(h *Hub, name string) *room {
 		evict:    make(chan struct{}),
 		members:  make(map[*session]*member),
 		byClient: make(map[uint64]*session),
-		presence: make(map[uint64]*presenceState),
 	}
 }
 
@@ -395,7 +394,7 @@ func (r *room) loop() {
 			r.flushPresence(time.Now())
 		case now := <-r.sweepC():
 			r.expirePresence(now)
-		case <-r.idle.C:
+		case <-r.idleC():
 			if r.idled() {
 				return
 			}
@@ -407,6 +406,16 @@ func (r *room) loop() {
 			return
 		}
 	}
+}
+
+// idleC returns the channel of the idle timer while the room has no
+// members, and nil (which blocks forever) while it has: the timer is
+// stopped then, and a room parked with members holds no sudog for it.
+func (r *room) idleC() <-chan time.Time {
+	if len(r.members) > 0 {
+		return nil
+	}
+	return r.idle.C
 }
 
 // handleBatch handles ev and the events waiting behind it, up to
@@ -1167,14 +1176,25 @@ func (r *room) setPresence(s *session, state []byte, now time.Time) {
 		if len(state) == 0 {
 			return
 		}
-		p = &presenceState{}
-		r.presence[client] = p
-		if r.sweep == nil {
-			r.sweep = time.NewTicker(max(r.hub.cfg.PresenceTimeout/2, time.Millisecond))
-		}
+		p = r.addPresence(client)
 	}
 	p.owner, p.state, p.refreshed, p.dirty = s, state, now, true
 	r.armFlush(p.sent.Add(r.hub.cfg.PresenceInterval).Sub(now))
+}
+
+// addPresence makes the presence state of client, and the sweep that
+// expires it while the room holds presence. The map is made with the
+// first state, as a room whose members show no presence never needs it.
+func (r *room) addPresence(client uint64) *presenceState {
+	if r.presence == nil {
+		r.presence = make(map[uint64]*presenceState)
+	}
+	p := &presenceState{}
+	r.presence[client] = p
+	if r.sweep == nil {
+		r.sweep = time.NewTicker(max(r.hub.cfg.PresenceTimeout/2, time.Millisecond))
+	}
+	return p
 }
 
 func (r *room) armFlush(d time.Duration) {
