@@ -188,7 +188,7 @@ func (h *Hub) Content(ctx context.Context, name string) (*RoomContent, error) {
 func (r *room) content(ctx context.Context) (*RoomContent, error) {
 	view := make(chan *RoomContent, 1)
 	select {
-	case r.inbox <- event{kind: eventRead, view: view}:
+	case r.inbox <- readEvent(view):
 	case <-r.done:
 		return nil, nil
 	case <-ctx.Done():

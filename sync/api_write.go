@@ -147,7 +147,7 @@ func (h *Hub) write(ctx context.Context, name string, w *write) (crdt.StateVecto
 	}
 	defer h.release(r)
 	w.done = make(chan writeResult, 1)
-	if !r.send(event{kind: eventWrite, write: w}) {
+	if !r.send(writeEvent(w)) {
 		return nil, ErrShuttingDown
 	}
 	select {

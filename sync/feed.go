@@ -51,13 +51,11 @@ type OwnerWatcher interface {
 }
 
 // A remoteBinding is a binding another server stored, as the message of
-// an eventRemoteOwner; it is never encoded.
+// an eventRemoteOwner.
 type remoteBinding struct {
 	client   uint64
 	identity string
 }
-
-func (*remoteBinding) Type() protocol.Type { return 0 }
 
 // MergeUpdates returns the snapshot of the document made of snapshot and
 // updates applied in order. A store shared by several servers uses it to
@@ -210,11 +208,7 @@ func (r *room) setRemotePresence(entries []protocol.PresenceEntry, now time.Time
 			if len(e.State) == 0 {
 				continue
 			}
-			p = &presenceState{}
-			r.presence[e.Client] = p
-			if r.sweep == nil {
-				r.sweep = time.NewTicker(max(r.hub.cfg.PresenceTimeout/2, time.Millisecond))
-			}
+			p = r.addPresence(e.Client)
 		}
 		if p.owner != nil {
 			continue // a member here claimed it since

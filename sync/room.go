@@ -48,19 +48,41 @@ const (
 	eventRemoteOwner    // a client-ID binding another server stored (feed.go)
 )
 
-// An event is what a session tells its room. msg is the *protocol.Hello
-// of a join, the *protocol.Update of an update and the *protocol.Presence
-// of a presence change (whose one entry the session has checked). A read
-// (from the HTTP API, with no session) gets the room's content on view,
-// which has room for one value so that the room never waits on it.
+// An event is what a session tells its room. msg is what the event
+// carries, by kind: the *protocol.Hello of a join, the *protocol.Update of
+// an update and the *protocol.Presence of a presence change (whose one
+// entry the session has checked); the channel of a read, of a deletion
+// and the *write of a write (made by readEvent, deleteEvent and
+// writeEvent, read by view, deleted and write); and what feed.go's events
+// carry. One field for all of them keeps the event at 32 bytes: a room's
+// inbox holds inboxSize of them from the start, 1 KB instead of the
+// 1.8 KB of a field for each.
 type event struct {
-	kind    eventKind
-	s       *session
-	msg     protocol.Message
-	view    chan<- *RoomContent
-	write   *write       // of eventWrite
-	deleted chan<- error // of eventDelete: the deletion's outcome
+	kind eventKind
+	s    *session
+	msg  any
 }
+
+// readEvent asks the room for its content on view (from the HTTP API,
+// with no session), which has room for one value so that the room never
+// waits on it.
+func readEvent(view chan<- *RoomContent) event { return event{kind: eventRead, msg: view} }
+
+// deleteEvent asks the room to delete itself, and to tell the outcome on
+// reply.
+func deleteEvent(reply chan<- error) event { return event{kind: eventDelete, msg: reply} }
+
+// writeEvent hands the room a change of the write API.
+func writeEvent(w *write) event { return event{kind: eventWrite, msg: w} }
+
+// view is the channel of a read's answer (readEvent).
+func (ev event) view() chan<- *RoomContent { return ev.msg.(chan<- *RoomContent) }
+
+// deleted is the channel of a deletion's outcome (deleteEvent).
+func (ev event) deleted() chan<- error { return ev.msg.(chan<- error) }
+
+// write is the change of an eventWrite (writeEvent).
+func (ev event) write() *write { return ev.msg.(*write) }
 
 // A room owns one document and its members. All of its state belongs to
 // the goroutine running run; sessions reach it through inbox only.
@@ -83,8 +105,8 @@ type room struct {
 	// Owned by run.
 	doc      *crdt.Doc
 	members  map[*session]*member
-	byClient map[uint64]*session // the member joined under each client ID
-	presence map[uint64]*presenceState
+	byClient map[uint64]*session       // the member joined under each client ID
+	presence map[uint64]*presenceState // nil until the first presence state
 	// owners binds client IDs to the identity that first wrote under
 	// them (with Config.Auth; owners.go); unbound holds the bindings not
 	// yet stored, and inflightOwners those in the write running now.
@@ -113,18 +135,20 @@ type room struct {
 	owed       []ackDue
 	durable    crdt.StateVector
 	committing bool
-	committed  chan commitResult
+	committed  chan commitResult // made by the first commit
 	inflight   int
 	inflightSV crdt.StateVector // the document's state vector when inflight was handed over
 
 	// While the last write failed, the room refuses updates (1013), and
 	// retries writing unwritten once retry fires, backing off with each
 	// failure. A failed compaction is not tried again before compactAfter.
-	failing      bool
+	// (The bools of the room sit together where they can: the room's
+	// struct stays within the 768-byte size class.)
 	failures     int
-	retry        *time.Timer
-	retryOn      bool
+	retry        *time.Timer // nil until first armed
 	compactAfter time.Time
+	failing      bool
+	retryOn      bool
 	dead         bool // quarantined after a write: run returns
 
 	// With Config.Auth, a join waits until everything applied is written,
@@ -135,16 +159,16 @@ type room struct {
 	deferred []event
 
 	idle     *time.Timer // runs while the room has no members
-	flush    *time.Timer // runs while presence changes wait
+	flush    *time.Timer // runs while presence changes wait; nil until first armed
+	relay    *time.Timer // runs while a batch waits for its turn; nil until first armed
 	flushOn  bool
-	relay    *time.Timer // runs while a batch waits for its turn
 	relayOn  bool
 	relayed  time.Time    // when the last batch went out
 	sweep    *time.Ticker // runs while the room holds presence states
 	counters roomCounters // not yet added to the hub's metrics
-	format   uint8        // the newest document format the document took (format.go)
 	docBytes int          // the document's size, for Config.MaxDocBytes
 	docExact bool         // docBytes is measured, not estimated
+	format   uint8        // the newest document format the document took (format.go)
 	hooks    roomHooks    // what the hub's hooks are yet to hear (room_hooks.go)
 
 	// The write API's (api_write.go): the writes waiting to be written,
@@ -207,17 +231,15 @@ type presenceState struct {
 
 func newRoom(h *Hub, name string) *room {
 	return &room{
-		name:      name,
-		hub:       h,
-		inbox:     make(chan event, inboxSize),
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
-		loaded:    make(chan struct{}),
-		committed: make(chan commitResult, 1),
-		evict:     make(chan struct{}),
-		members:   make(map[*session]*member),
-		byClient:  make(map[uint64]*session),
-		presence:  make(map[uint64]*presenceState),
+		name:     name,
+		hub:      h,
+		inbox:    make(chan event, inboxSize),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		loaded:   make(chan struct{}),
+		evict:    make(chan struct{}),
+		members:  make(map[*session]*member),
+		byClient: make(map[uint64]*session),
 	}
 }
 
@@ -276,6 +298,56 @@ func (r *room) load() error {
 // run is the room's goroutine.
 func (r *room) run() {
 	defer close(r.done)
+	if !r.start() {
+		return
+	}
+	defer r.abandonWrites(ErrShuttingDown)
+	defer r.stopFollow()
+	defer r.flushCounters()
+	r.idle = time.NewTimer(r.hub.cfg.RoomIdleTimeout)
+	defer r.setFailing(false)
+	defer r.stopTimers()
+	r.loop()
+}
+
+// stopTimers stops the room's timers, those made so far.
+func (r *room) stopTimers() {
+	r.idle.Stop()
+	for _, t := range []*time.Timer{r.flush, r.relay, r.retry} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	if r.sweep != nil {
+		r.sweep.Stop()
+	}
+}
+
+// arm makes *t fire after d. The timers of a room that the room may never
+// need (flush, relay, retry) are made the first time they are armed, and
+// are nil until then: most rooms never retry a write, and an idle room
+// never relays; a timer costs some 250 bytes, and a room parked with its
+// channel in the select holds a sudog for it too.
+func arm(t **time.Timer, d time.Duration) {
+	if *t == nil {
+		*t = time.NewTimer(d)
+		return
+	}
+	(*t).Reset(d)
+}
+
+// timerC returns the channel of t, or nil (which blocks forever) for a
+// timer not made yet.
+func timerC(t *time.Timer) <-chan time.Time {
+	if t == nil {
+		return nil
+	}
+	return t.C
+}
+
+// start loads the room and reports whether it did. A room that fails to
+// load is forgotten, or quarantined if its records do not decode.
+func (r *room) start() bool {
 	if err := r.load(); err != nil {
 		r.err = err
 		if errors.Is(err, errCorruptRoom) {
@@ -289,91 +361,114 @@ func (r *room) run() {
 			r.hub.forget(r)
 		}
 		close(r.loaded)
-		return
+		return false
 	}
 	close(r.loaded)
 	r.hub.hooks.event(hookLoad, r.name)
-	defer r.abandonWrites(ErrShuttingDown)
-	defer r.stopFollow()
-	defer r.flushCounters()
-	cfg := &r.hub.cfg
-	r.idle = time.NewTimer(cfg.RoomIdleTimeout)
-	defer r.idle.Stop()
-	r.flush = time.NewTimer(time.Hour)
-	r.flush.Stop()
-	defer r.flush.Stop()
-	r.relay = time.NewTimer(time.Hour)
-	r.relay.Stop()
-	defer r.relay.Stop()
-	r.retry = time.NewTimer(time.Hour)
-	r.retry.Stop()
-	defer r.retry.Stop()
-	defer r.setFailing(false)
-	defer func() {
-		if r.sweep != nil {
-			r.sweep.Stop()
-		}
-	}()
+	return true
+}
+
+// loop handles the room's events until it closes. An idle room spends its
+// life parked in this select, with the frames of run and loop on its
+// goroutine's stack: the work of each case is a method of its own, so that
+// its locals take stack space only while it runs, and the garbage
+// collector can shrink the stack of a parked room (it halves only a stack
+// less than a quarter used).
+func (r *room) loop() {
 	for !r.dead {
 		r.flushCounters()
 		select {
 		case ev := <-r.inbox:
-			r.handle(ev)
-			for n := 1; n < maxBatch && len(r.inbox) > 0; n++ {
-				r.handle(<-r.inbox)
-			}
-			r.scheduleRelay()
-			r.commit()
+			r.handleBatch(ev)
 		case res := <-r.committed:
 			r.endCommit(res)
 			r.commit()
-		case <-r.retry.C:
+		case <-timerC(r.retry):
 			r.retryOn = false
 			r.commit()
-		case <-r.relay.C:
+		case <-timerC(r.relay):
 			r.relayOn = false
 			r.relayBatch()
-		case <-r.flush.C:
+		case <-timerC(r.flush):
 			r.flushOn = false
 			r.flushPresence(time.Now())
 		case now := <-r.sweepC():
 			r.expirePresence(now)
-		case <-r.idle.C:
-			if len(r.members) == 0 {
-				// Save first: once the hub forgets the room, a new room of
-				// the same name may load and append to the store, and a
-				// later compaction from here would drop its appends. A
-				// room that cannot write stays, to retry.
-				if r.save() && r.hub.closeIfIdle(r) {
-					r.hub.hooks.event(hookIdle, r.name)
-					return
-				}
+		case <-r.idleC():
+			if r.idled() {
+				return
 			}
-			r.idle.Reset(cfg.RoomIdleTimeout)
 		case <-r.evict:
-			// The hub chose the room, idle, to make space for another.
-			// No session holds it, so the inbox can only hold the last
-			// events of sessions that left; handle them so that their
-			// updates are saved too.
-			for len(r.inbox) > 0 {
-				r.handle(<-r.inbox)
-			}
-			r.relayBatch()
-			r.saveLast()
-			r.hub.forget(r)
-			r.hub.hooks.event(hookIdle, r.name)
+			r.evicted()
 			return
 		case <-r.stop:
-			r.relayBatch()
-			r.saveLast() // and the Acks it makes due, before the members go
-			r.sendHeld()
-			for s := range r.members {
-				r.drop(s, closedGoingAway, "server shutting down", 0)
-			}
-			r.hub.forget(r)
+			r.stopped()
 			return
 		}
 	}
+}
+
+// idleC returns the channel of the idle timer while the room has no
+// members, and nil (which blocks forever) while it has: the timer is
+// stopped then, and a room parked with members holds no sudog for it.
+func (r *room) idleC() <-chan time.Time {
+	if len(r.members) > 0 {
+		return nil
+	}
+	return r.idle.C
+}
+
+// handleBatch handles ev and the events waiting behind it, up to
+// maxBatch, then relays and writes what they changed.
+func (r *room) handleBatch(ev event) {
+	r.handle(ev)
+	for n := 1; n < maxBatch && len(r.inbox) > 0; n++ {
+		r.handle(<-r.inbox)
+	}
+	r.scheduleRelay()
+	r.commit()
+}
+
+// idled closes the room once its idle timer fired with no members, and
+// reports whether it did; otherwise the timer runs again.
+func (r *room) idled() bool {
+	if len(r.members) == 0 {
+		// Save first: once the hub forgets the room, a new room of the
+		// same name may load and append to the store, and a later
+		// compaction from here would drop its appends. A room that
+		// cannot write stays, to retry.
+		if r.save() && r.hub.closeIfIdle(r) {
+			r.hub.hooks.event(hookIdle, r.name)
+			return true
+		}
+	}
+	r.idle.Reset(r.hub.cfg.RoomIdleTimeout)
+	return false
+}
+
+// evicted closes the room, idle, which the hub chose to make space for
+// another. No session holds it, so the inbox can only hold the last
+// events of sessions that left; they are handled so that their updates
+// are saved too.
+func (r *room) evicted() {
+	for len(r.inbox) > 0 {
+		r.handle(<-r.inbox)
+	}
+	r.relayBatch()
+	r.saveLast()
+	r.hub.forget(r)
+	r.hub.hooks.event(hookIdle, r.name)
+}
+
+// stopped closes the room as the server shuts down.
+func (r *room) stopped() {
+	r.relayBatch()
+	r.saveLast() // and the Acks it makes due, before the members go
+	r.sendHeld()
+	for s := range r.members {
+		r.drop(s, closedGoingAway, "server shutting down", 0)
+	}
+	r.hub.forget(r)
 }
 
 func (r *room) handle(ev event) {
@@ -406,15 +501,15 @@ func (r *room) handle(ev event) {
 		}
 		r.apply(ev.s, ev.msg.(*protocol.Update))
 	case eventRead:
-		ev.view <- contentOf(r.name, r.doc, true, r.format >= crdt.NewestVersion)
+		ev.view() <- contentOf(r.name, r.doc, true, r.format >= crdt.NewestVersion)
 	case eventWrite:
 		if len(r.joins) > 0 {
 			r.deferred = append(r.deferred, ev) // see joins
 			return
 		}
-		r.applyWrite(ev.write)
+		r.applyWrite(ev.write())
 	case eventDelete:
-		r.deleteNow(ev.deleted)
+		r.deleteNow(ev.deleted())
 	case eventRemote:
 		r.applyRemote(ev.msg.(*protocol.Update).Updates)
 	case eventRemotePresence:
@@ -584,6 +679,12 @@ func (r *room) commit() {
 	r.inflight, r.inflightSV = n, r.doc.StateVector()
 	r.inflightOwners = maps.Clone(r.unbound)
 	r.committing = true
+	if r.committed == nil {
+		// A room nobody edits never commits: its select waits on a
+		// nil channel, which costs neither the channel (160 bytes) nor
+		// a sudog while the room is parked.
+		r.committed = make(chan commitResult, 1)
+	}
 	st, name, done, owners := r.hub.store, r.name, r.committed, r.inflightOwners
 	if as, ok := st.(asyncAppender); ok && len(owners) == 0 {
 		// No goroutine to wait for the store: the store's committer
@@ -770,7 +871,7 @@ func (r *room) writeFailed(op string, err error) {
 	wait := min(retryMin<<min(r.failures, 16), retryMax)
 	r.failures++
 	r.retryOn = true
-	r.retry.Reset(wait)
+	arm(&r.retry, wait)
 }
 
 // setFailing records whether the room's writes fail, for Hub.Ready.
@@ -873,7 +974,7 @@ func (r *room) scheduleRelay() {
 		return
 	}
 	r.relayOn = true
-	r.relay.Reset(wait)
+	arm(&r.relay, wait)
 }
 
 // relayable returns how many updates of the batch may be relayed: all of
@@ -1075,14 +1176,25 @@ func (r *room) setPresence(s *session, state []byte, now time.Time) {
 		if len(state) == 0 {
 			return
 		}
-		p = &presenceState{}
-		r.presence[client] = p
-		if r.sweep == nil {
-			r.sweep = time.NewTicker(max(r.hub.cfg.PresenceTimeout/2, time.Millisecond))
-		}
+		p = r.addPresence(client)
 	}
 	p.owner, p.state, p.refreshed, p.dirty = s, state, now, true
 	r.armFlush(p.sent.Add(r.hub.cfg.PresenceInterval).Sub(now))
+}
+
+// addPresence makes the presence state of client, and the sweep that
+// expires it while the room holds presence. The map is made with the
+// first state, as a room whose members show no presence never needs it.
+func (r *room) addPresence(client uint64) *presenceState {
+	if r.presence == nil {
+		r.presence = make(map[uint64]*presenceState)
+	}
+	p := &presenceState{}
+	r.presence[client] = p
+	if r.sweep == nil {
+		r.sweep = time.NewTicker(max(r.hub.cfg.PresenceTimeout/2, time.Millisecond))
+	}
+	return p
 }
 
 func (r *room) armFlush(d time.Duration) {
@@ -1090,7 +1202,7 @@ func (r *room) armFlush(d time.Duration) {
 		return
 	}
 	r.flushOn = true
-	r.flush.Reset(max(d, 0))
+	arm(&r.flush, max(d, 0))
 }
 
 // flushPresence fans out every changed presence whose interval has

@@ -46,7 +46,7 @@ func (h *Hub) DeleteRoom(ctx context.Context, name string) error {
 		<-r.loaded
 		if r.err == nil {
 			reply := make(chan error, 1)
-			if r.send(event{kind: eventDelete, deleted: reply}) {
+			if r.send(deleteEvent(reply)) {
 				select {
 				case err := <-reply:
 					if err == nil {
@@ -141,10 +141,10 @@ func (r *room) refuseDeleted(ev event) {
 	case eventJoin:
 		ev.s.queue.close(closedGoingAway, "the room was deleted; reconnect to join it anew", 0)
 	case eventWrite:
-		ev.write.done <- writeResult{err: ErrRoomDeleted}
+		ev.write().done <- writeResult{err: ErrRoomDeleted}
 	case eventRead:
-		ev.view <- nil
+		ev.view() <- nil
 	case eventDelete:
-		ev.deleted <- nil
+		ev.deleted() <- nil
 	}
 }
