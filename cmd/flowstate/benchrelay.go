@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -57,16 +56,8 @@ func newRelayFlagSet(addr *string, out io.Writer) *flag.FlagSet {
 
 func runBenchRelay(args []string, stdout, stderr io.Writer) int {
 	var addr string
-	fs := newRelayFlagSet(&addr, stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "flowstate bench relay: unexpected arguments %q\n", fs.Args())
-		return 2
+	if _, code, ok := parseAdmin(newRelayFlagSet(&addr, stderr), args, 0, stderr); !ok {
+		return code
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
