@@ -194,8 +194,9 @@ func TestRichMarkSchema(t *testing.T) {
 }
 
 // TestRichVersion checks the version switch: plain updates stay version 1,
-// rich ones are version 2, and a version 1 update holding a rich record is
-// refused.
+// rich ones are version 3, the same records under version 2 (5 elements,
+// no mark table) still apply, and a version 1 update holding a rich record
+// is refused.
 func TestRichVersion(t *testing.T) {
 	d := crdt.NewDocWithClient(1)
 	x := d.Text("t")
@@ -204,18 +205,28 @@ func TestRichVersion(t *testing.T) {
 		t.Fatalf("plain update has version %d", u1[1])
 	}
 	u2, _ := x.Format(0, 2, "bold", true)
-	if u2[1] != 2 {
-		t.Fatalf("rich update has version %d", u2[1])
+	if u2[0] != 0x96 || u2[1] != 3 || u2[len(u2)-1] != 0x90 {
+		t.Fatalf("rich update % x: want version 3 and an empty mark table (no compact mark from the text's start)", u2)
 	}
-	bad := bytes.Clone(u2)
-	bad[1] = 1
+	// The same records without the mark table, as versions 1 and 2 frame them.
+	asV := func(v byte) []byte {
+		b := bytes.Clone(u2[:len(u2)-1])
+		b[0], b[1] = 0x95, v
+		return b
+	}
 	e := crdt.NewDocWithClient(2)
 	if err := e.Apply(u1); err != nil {
 		t.Fatal(err)
 	}
 	var de *crdt.DecodeError
-	if err := e.Apply(bad); !errors.As(err, &de) {
+	if err := e.Apply(asV(1)); !errors.As(err, &de) {
 		t.Fatalf("version 1 update with a rich record: %v", err)
+	}
+	if err := e.Apply(asV(2)); err != nil {
+		t.Fatalf("version 2 update: %v", err)
+	}
+	if !bytes.Equal(e.Snapshot(), d.Snapshot()) {
+		t.Fatal("the version 2 update does not give the document the version 3 one does")
 	}
 	if err := e.Apply(u2); err != nil {
 		t.Fatal(err)

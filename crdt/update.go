@@ -12,10 +12,13 @@ import (
 )
 
 // formatVersion is the first element of every update (FORMAT.md) that
-// holds no rich content; richVersion that of one that does (RICH.md §R6).
+// holds no rich content; compactVersion that of one that does (RICH.md,
+// "Version 3"). richVersion, the rich format without compact marks (RICH.md
+// §R6), is still read but no longer written.
 const (
-	formatVersion = 1
-	richVersion   = 2
+	formatVersion  = 1
+	richVersion    = 2
+	compactVersion = 3
 )
 
 // Record kinds (FORMAT.md). A header with bit 0 clear is a short text
@@ -77,6 +80,7 @@ type encRec struct {
 	entry       *mapEntry
 	mark        *mark  // start anchor
 	value       []byte // embed; nil when deleted
+	cm          uint8  // role in a version 3 update: cmNone, cmMark…
 }
 
 // encBlock is one client's records, encoder.recs[from:to], and their
@@ -104,6 +108,8 @@ type encoder struct {
 	clients []ClientID
 	types   []typeKey
 	col     []byte
+	kinds   []markKind // the mark table of a version 3 update
+	anchors []uint64   // scratch: anchor clocks of one block
 	buf     bytes.Buffer
 	enc     *msgpack.Encoder
 	// only is the document's one Text when it has no other, set by Diff:
@@ -122,6 +128,7 @@ func (e *encoder) reset() {
 	e.deletes = e.deletes[:0]
 	e.clients = e.clients[:0]
 	e.types = e.types[:0]
+	e.kinds = e.kinds[:0]
 	e.buf.Reset()
 	e.only = nil
 }
@@ -229,7 +236,7 @@ func (e *encoder) finish() []byte {
 	version := uint64(formatVersion)
 	for _, r := range e.recs {
 		if r.kind >= recStart {
-			version = richVersion
+			version = compactVersion
 		}
 		if r.kind != recSkip {
 			if k := len(e.types); k == 0 || e.types[k-1] != r.typ {
@@ -259,7 +266,12 @@ func (e *encoder) finish() []byte {
 		e.enc = msgpack.NewEncoder(&e.buf)
 	}
 	enc := e.enc
-	_ = enc.EncodeArrayLen(5)
+	if version == compactVersion {
+		e.planMarks()
+		_ = enc.EncodeArrayLen(6)
+	} else {
+		_ = enc.EncodeArrayLen(5)
+	}
 	_ = enc.EncodeUint(version)
 	_ = enc.EncodeArrayLen(len(e.types))
 	for _, t := range e.types {
@@ -274,11 +286,15 @@ func (e *encoder) finish() []byte {
 	_ = enc.EncodeArrayLen(len(e.deletes))
 	for _, d := range e.deletes {
 		col := e.col[:0]
-		prev := uint64(0)
-		for _, r := range d.ranges {
-			col = appendVar(col, r.start-prev)
-			col = appendVar(col, r.end-r.start)
-			prev = r.end
+		if version == compactVersion {
+			col = appendMergedDeletes(col, d.ranges, e.anchorClocks(d.c))
+		} else {
+			prev := uint64(0)
+			for _, r := range d.ranges {
+				col = appendVar(col, r.start-prev)
+				col = appendVar(col, r.end-r.start)
+				prev = r.end
+			}
 		}
 		e.col = col
 		_ = enc.EncodeArrayLen(2)
@@ -293,6 +309,9 @@ func (e *encoder) finish() []byte {
 		recs := e.recs[b.from:b.to]
 		for i := range recs {
 			r := &recs[i]
+			if r.cm == cmAbsorbed {
+				continue
+			}
 			if r.kind != recSkip {
 				ti := 0
 				if len(e.types) > 1 {
@@ -311,6 +330,16 @@ func (e *encoder) finish() []byte {
 				entries++
 			case recSkip:
 				col = appendVar(col, longHeader(recSkip, r.n-1))
+			case recStart:
+				switch r.cm {
+				case cmMark:
+					col = e.appendMarkRec(col, r, &recs[i+1], nil)
+				case cmCont:
+					col = e.appendMarkRec(col, r, &recs[i+1], &recs[i+2])
+				default:
+					col = e.appendRichRec(col, b.c, r)
+					entries++
+				}
 			default:
 				col = e.appendRichRec(col, b.c, r)
 				if r.kind != recEnd {
@@ -329,6 +358,9 @@ func (e *encoder) finish() []byte {
 			r := &recs[i]
 			switch r.kind {
 			case recStart:
+				if r.cm != cmNone {
+					continue // a compact mark: its kind is in the mark table
+				}
 				if r.mark.value == nil {
 					_ = enc.EncodeArrayLen(1)
 					_ = enc.EncodeString(r.mark.key)
@@ -361,6 +393,19 @@ func (e *encoder) finish() []byte {
 			if !en.deleted {
 				e.buf.Write(en.value)
 			}
+		}
+	}
+	if version == compactVersion {
+		_ = enc.EncodeArrayLen(len(e.kinds))
+		for _, k := range e.kinds {
+			if k.value == nil {
+				_ = enc.EncodeArrayLen(2)
+			} else {
+				_ = enc.EncodeArrayLen(3)
+			}
+			_ = enc.EncodeString(k.key)
+			_ = enc.EncodeUint(uint64(k.expand))
+			e.buf.Write(k.value)
 		}
 	}
 	out := bytes.Clone(e.buf.Bytes())
@@ -512,6 +557,10 @@ type decoded struct {
 	recs    []record
 	cur     ClientID // client of the block being decoded
 	version uint64
+	// Version 3: the compact marks' start anchors awaiting their kind,
+	// and the mark table.
+	kinds []pendingKind
+	table []decKind
 }
 
 // release drops references to the input bytes, so that pooled scratch
@@ -524,6 +573,7 @@ func (u *decoded) release() {
 	clear(u.recs)
 	u.recs = u.recs[:0]
 	clear(u.types)
+	clear(u.table)
 }
 
 // recordBytes is what decodeBlock expects a record to take in the column,
@@ -600,24 +650,16 @@ func (u *decoded) decode(b []byte) error {
 	u.deletes = u.deletes[:0]
 	u.ranges = u.ranges[:0]
 	u.blocks = u.blocks[:0]
+	u.kinds = u.kinds[:0]
 	clear(u.recs)
 	u.recs = u.recs[:0]
 
-	n, err := r.arrayLen()
+	v, err := openUpdate(r)
 	if err != nil {
 		return err
-	}
-	if n != 5 {
-		return r.errorf("an update is an array of 5 elements, not %d", n)
-	}
-	v, err := r.uint(1 << 32)
-	if err != nil {
-		return err
-	}
-	if v != formatVersion && v != richVersion {
-		return r.errorf("unsupported format version %d", v)
 	}
 	u.version = v
+	var n int
 	// Types.
 	if n, err = r.arrayLen(); err != nil {
 		return err
@@ -715,7 +757,37 @@ func (u *decoded) decode(b []byte) error {
 			return err
 		}
 	}
+	if v == compactVersion {
+		if err := u.decodeMarks(); err != nil {
+			return err
+		}
+	}
 	return r.end()
+}
+
+// openUpdate reads the top-level array header and the version of an
+// update: 5 elements for versions 1 and 2, 6 for version 3.
+func openUpdate(r *reader) (uint64, error) {
+	n, err := r.arrayLen()
+	if err != nil {
+		return 0, err
+	}
+	if n != 5 && n != 6 {
+		return 0, r.errorf("an update is an array of 5 or 6 elements, not %d", n)
+	}
+	v, err := r.uint(1 << 32)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case v != formatVersion && v != richVersion && v != compactVersion:
+		return 0, r.errorf("unsupported format version %d", v)
+	case v == compactVersion && n != 6:
+		return 0, r.errorf("a version 3 update is an array of 6 elements, not %d", n)
+	case v != compactVersion && n != 5:
+		return 0, r.errorf("a version %d update is an array of 5 elements, not %d", v, n)
+	}
+	return v, nil
 }
 
 // clientAt reads an index into the clients table and returns that client.
@@ -787,6 +859,8 @@ func (u *decoded) decodeBlock(i int) error {
 	vr := varReader{b: col, base: colBase}
 	from := len(u.recs)
 	typ := -1
+	var tail textTail    // the record before, for a continuation
+	prevSeq := uint64(0) // of the block's last start anchor
 	for vr.more() {
 		h, err := vr.next(1<<62 - 1)
 		if err != nil {
@@ -806,6 +880,7 @@ func (u *decoded) decodeBlock(i int) error {
 					return vr.errorf("type index %d out of range", p)
 				}
 				typ = int(p)
+				tail.ok = false
 				continue
 			case recSkip:
 				n := p + 1
@@ -814,16 +889,27 @@ func (u *decoded) decodeBlock(i int) error {
 				}
 				u.recs = append(u.recs, record{kind: kindSkip, clock: clock, length: n})
 				clock += n
+				tail.ok = false
 				continue
 			case recMap:
 				if p != 0 && u.version >= richVersion {
 					if typ < 0 || u.types[typ].kind != typeText {
 						return vr.errorf("rich text record outside a text")
 					}
+					if p&3 == 0 && u.version == compactVersion {
+						if clock, err = u.decodeMark(&vr, p, clock, typ, &prevSeq, &tail, deleted, &di, &text, textBase+textLen); err != nil {
+							return err
+						}
+						continue
+					}
 					if err := u.decodeRich(&vr, p, clock, typ, &nEntries, deleted); err != nil {
 						return err
 					}
+					if rec := &u.recs[len(u.recs)-1]; rec.rich == richStart {
+						prevSeq = rec.seq
+					}
 					clock++
+					tail.ok = false
 					continue
 				}
 				if p != 0 {
@@ -845,6 +931,7 @@ func (u *decoded) decodeBlock(i int) error {
 				}
 				u.recs = append(u.recs, rec)
 				clock++
+				tail.ok = false
 				continue
 			}
 			lm, rm, n = p&3, (p>>2)&3, p>>4+1
@@ -871,6 +958,7 @@ func (u *decoded) decodeBlock(i int) error {
 			return derr
 		}
 		clock += n
+		tail = textTail{ok: true, hasRight: rec.hasRight, right: rec.right}
 	}
 	if nEntries != 0 {
 		return r.errorf("more entries than map records")
@@ -970,7 +1058,7 @@ func (u *decoded) decodeRich(vr *varReader, p, clock uint64, typ int, nEntries *
 	r := &u.r
 	switch rec.rich {
 	case richStart:
-		if dead {
+		if dead && u.version < compactVersion {
 			return vr.errorf("deleted anchor")
 		}
 		seq, err := vr.next(maxClock)
@@ -982,7 +1070,7 @@ func (u *decoded) decodeRich(vr *varReader, p, clock uint64, typ int, nEntries *
 		}
 		rec.seq = seq
 	case richEnd:
-		if dead || clock == 0 {
+		if dead && u.version < compactVersion || clock == 0 {
 			return vr.errorf("end anchor deleted or at clock 0")
 		}
 	}

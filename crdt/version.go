@@ -1,12 +1,13 @@
 package crdt
 
 // NewestVersion is the newest format version this package reads and
-// writes: 2, which adds the rich records of RICH.md to version 1
-// (FORMAT.md). Every version up to it is read.
-const NewestVersion = richVersion
+// writes: 3, which writes the rich records of RICH.md (version 2) with
+// compact marks and a mark table. Every version up to it is read; version
+// 2 is no longer written.
+const NewestVersion = compactVersion
 
 // UpdateVersion returns the format version an update or snapshot is
-// written in: its first element (FORMAT.md §2.4). An encoder writes 2
+// written in: its first element (FORMAT.md §2.4). An encoder writes 3
 // only for updates holding rich records (marks, embeds: RICH.md §R6), so
 // a server can tell, from the first bytes alone, whether a peer that
 // reads version 1 only could take an update. The rest of the update is
@@ -15,19 +16,9 @@ const NewestVersion = richVersion
 func UpdateVersion(update []byte) (int, error) {
 	var r reader
 	r.reset(update)
-	n, err := r.arrayLen()
+	v, err := openUpdate(&r)
 	if err != nil {
 		return 0, err
-	}
-	if n != 5 {
-		return 0, r.errorf("an update is an array of 5 elements, not %d", n)
-	}
-	v, err := r.uint(1 << 32)
-	if err != nil {
-		return 0, err
-	}
-	if v != formatVersion && v != richVersion {
-		return 0, r.errorf("unsupported format version %d", v)
 	}
 	return int(v), nil
 }

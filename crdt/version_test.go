@@ -33,11 +33,12 @@ func TestUpdateVersion(t *testing.T) {
 		{"plain insert", a, 1},
 		{"plain snapshot", plain.Snapshot(), 1},
 		{"empty document", crdt.NewDoc().Snapshot(), 1},
-		{"format", bold, 2},
-		{"embed", embed, 2},
-		{"rich snapshot", rich.Snapshot(), 2},
-		{"diff of a rich document", rich.Diff(crdt.StateVector{}), 2},
+		{"format", bold, 3},
+		{"embed", embed, 3},
+		{"rich snapshot", rich.Snapshot(), 3},
+		{"diff of a rich document", rich.Diff(crdt.StateVector{}), 3},
 		{"a uint8 version", []byte{0x95, 0xcc, 0x02, 0x90, 0x90, 0x90, 0x90}, 2},
+		{"version 3", []byte{0x96, 0x03, 0x90, 0x90, 0x90, 0x90, 0x90}, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,7 +56,10 @@ func TestUpdateVersionRejects(t *testing.T) {
 		{0x94, 0x01},       // 4 elements
 		{0x95},             // no version
 		{0x95, 0x01},       // too short for 5 elements
-		{0x95, 0x03},       // version 3
+		{0x95, 0x03},       // version 3 with 5 elements
+		{0x96, 0x02},       // version 2 with 6 elements
+		{0x96, 0x01},       // version 1 with 6 elements
+		{0x95, 0x04},       // version 4
 		{0x95, 0x00},       // version 0
 		{0x95, 0xd0, 0x01}, // a signed version
 		{0x81, 0x01, 0x02}, // a map
@@ -78,7 +82,7 @@ func FuzzUpdateVersion(f *testing.F) {
 	f.Add([]byte{0x95, 0x02})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v, err := crdt.UpdateVersion(b)
-		if err == nil && v != 1 && v != 2 {
+		if err == nil && v != 1 && v != 2 && v != 3 {
 			t.Fatalf("version %d", v)
 		}
 		// Every update that applies opens as one: the server's check of
