@@ -356,6 +356,34 @@ func richSeeds(t testing.TB) [][]byte {
 		_, err := x.Delete(0, 1)
 		return err
 	}))
+	// Version 3 shapes: marks chained by seq in one update, the second
+	// with a kind index past 7; text typed after a run across a mark
+	// (a continuation in the snapshot); a delete range over the
+	// update's own anchors.
+	add(d.Transact(func() error {
+		for i := range 9 {
+			if _, err := x.Format(1+i%4, 1, fmt.Sprint("k", i), i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	add(x.Insert(3, "ab"))
+	add(x.Format(2, 1, "italic", true))
+	add(x.Insert(5, "c"))
+	add(d.Transact(func() error {
+		if _, err := x.Insert(0, "uv"); err != nil {
+			return err
+		}
+		if _, err := x.Format(1, 1, "bold", true); err != nil {
+			return err
+		}
+		if _, err := x.Insert(2, "w"); err != nil {
+			return err
+		}
+		_, err := x.Delete(1, 2)
+		return err
+	}))
 	out = append(out, d.Snapshot())
 	return out
 }
