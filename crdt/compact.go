@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Format version 3 (RICH.md, "Version 3"): version 2 with a mark table as
+// Format version 3 (RICH.md §R10): version 2 with a mark table as
 // a sixth top-level element, compact mark records that stand for a start
 // anchor and its end anchor (and, with continuation, the text record after
 // them), and delete ranges that may run across the update's own anchors.

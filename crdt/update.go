@@ -12,9 +12,9 @@ import (
 )
 
 // formatVersion is the first element of every update (FORMAT.md) that
-// holds no rich content; compactVersion that of one that does (RICH.md,
-// "Version 3"). richVersion, the rich format without compact marks (RICH.md
-// §R6), is still read but no longer written.
+// holds no rich content; compactVersion that of one that does (RICH.md
+// §R10). richVersion, the rich format without compact marks (RICH.md §R6),
+// is still read but no longer written.
 const (
 	formatVersion  = 1
 	richVersion    = 2
