@@ -897,7 +897,7 @@ func (u *decoded) decodeBlock(i int) error {
 						return vr.errorf("rich text record outside a text")
 					}
 					if p&3 == 0 && u.version == compactVersion {
-						if clock, err = u.decodeMark(&vr, p, clock, typ, &prevSeq, &tail, deleted, &di, &text, textBase+textLen); err != nil {
+						if clock, text, di, err = u.decodeMark(&vr, p, clock, typ, &prevSeq, &tail, deleted, di, text, textBase+textLen); err != nil {
 							return err
 						}
 						continue

@@ -278,8 +278,33 @@ type textTail struct {
 
 // decodeMark decodes a compact mark record of payload p at clock k of the
 // text type typ, appending the start anchor, the end anchor and the
-// implied text record; it returns the clock after them.
-func (u *decoded) decodeMark(vr *varReader, p, k uint64, typ int, prevSeq *uint64, tail *textTail, deleted []clockRange, di *int, text *[]byte, textEnd int) (uint64, error) {
+// implied text record (taking its content from text, its delete ranges
+// from deleted[di:], as splitText); it returns the clock after them and
+// what is left of text and deleted.
+func (u *decoded) decodeMark(vr *varReader, p, k uint64, typ int, prevSeq *uint64, tail *textTail, deleted []clockRange, di int, text []byte, textEnd int) (clock uint64, _ []byte, _ int, err error) {
+	clock, err = u.decodeMarkRecs(vr, p, k, typ, prevSeq, tail)
+	if err != nil || p != compactCont {
+		return clock, text, di, err
+	}
+	m, err := vr.next(maxOperand)
+	if err != nil {
+		return 0, text, di, err
+	}
+	n := m + 1
+	if clock+n > maxClock {
+		return 0, text, di, vr.errorf("clock past 2^53")
+	}
+	rec := record{kind: kindText, clock: clock, length: n, typ: typ, left: ID{u.cur, k - 1}, hasLeft: true,
+		right: tail.right, hasRight: tail.hasRight}
+	if text, di, err = u.splitText(rec, deleted, di, text, textEnd); err != nil {
+		return 0, text, di, err
+	}
+	return clock + n, text, di, nil
+}
+
+// decodeMarkRecs reads the operands of a compact mark record up to its
+// continuation's length and appends its start and end anchors.
+func (u *decoded) decodeMarkRecs(vr *varReader, p, k uint64, typ int, prevSeq *uint64, tail *textTail) (uint64, error) {
 	if p != compactMark && p != compactCont {
 		return 0, vr.errorf("reserved record header payload %d", p)
 	}
@@ -362,26 +387,10 @@ func (u *decoded) decodeMark(vr *varReader, p, k uint64, typ int, prevSeq *uint6
 	start.seq = *prevSeq
 	u.kinds = append(u.kinds, pendingKind{len(u.recs), idx, kindOff})
 	u.recs = append(u.recs, start, end)
-	clock := k + 2
-	if p == compactCont {
-		m, err := vr.next(maxOperand)
-		if err != nil {
-			return 0, err
-		}
-		n := m + 1
-		if clock+n > maxClock {
-			return 0, vr.errorf("clock past 2^53")
-		}
-		rec := record{kind: kindText, clock: clock, length: n, typ: typ, left: ID{c, k - 1}, hasLeft: true,
-			right: tail.right, hasRight: tail.hasRight}
-		if *text, *di, err = u.splitText(rec, deleted, *di, *text, textEnd); err != nil {
-			return 0, err
-		}
-		clock += n
-	} else {
+	if p != compactCont {
 		tail.ok = false
 	}
-	return clock, nil
+	return k + 2, nil
 }
 
 // decodeMarks reads the mark table of a version 3 update and gives each
