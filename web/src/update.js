@@ -436,13 +436,12 @@ export class Encoder {
         const s = recs[i];
         if (s.kind !== REC_START) continue;
         const k = s.clock;
-        const e = i + 1 < b.to ? recs[i + 1] : null;
+        const e = recs[i + 1];
         s.cm = 0;
         if (
-          e !== null &&
+          i + 1 < b.to &&
           e.kind === REC_END &&
-          e.clock === k + 1 &&
-          e.typ === s.typ &&
+          e.clock === k + 1 && // in the same Text, or it would have been dropped (RICH.md §R3)
           s.lc === c &&
           s.lk < k &&
           s.rc === c &&
@@ -457,11 +456,11 @@ export class Encoder {
         ) {
           // With continuation when the text record after the mark goes on
           // where the one before it stopped.
-          const p = i > b.from ? recs[i - 1] : null;
-          const t = i + 2 < b.to ? recs[i + 2] : null;
+          const p = recs[i - 1];
+          const t = recs[i + 2];
           s.cm =
-            p !== null &&
-            t !== null &&
+            i > b.from &&
+            i + 2 < b.to &&
             p.kind === REC_TEXT &&
             t.kind === REC_TEXT &&
             p.typ === s.typ &&
@@ -513,7 +512,6 @@ export class Encoder {
    * the update's delete set then skips no anchor of its own.
    */
   bridge(rs, b) {
-    if (rs.length < 4) return rs;
     const recs = this.recs;
     const out = [rs[0], rs[1]];
     let i = b.from;
@@ -577,13 +575,11 @@ function unzigzag(z) {
  * then value bytes.
  */
 function compareKinds(a, b) {
-  const c = compareCodePoints(a.key, b.key) || a.expand - b.expand;
-  if (c !== 0 || a.value === b.value) return c;
-  if (a.value === null || b.value === null) return a.value === null ? -1 : 1;
   const x = a.value;
   const y = b.value;
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i];
+  const c = compareCodePoints(a.key, b.key) || a.expand - b.expand || (x !== null) - (y !== null);
+  if (c !== 0 || x === null) return c;
+  for (let i = 0; i < x.length && i < y.length; i++) if (x[i] !== y[i]) return x[i] - y[i];
   return x.length - y.length;
 }
 
@@ -674,13 +670,6 @@ export class Decoded {
     this.nRecs = 0;
     /** The update's format version: FORMAT_VERSION, 2 or RICH_VERSION. */
     this.version = FORMAT_VERSION;
-    /**
-     * The start anchors of compact marks and their kind indices, flat:
-     * the mark table follows the blocks, so their kinds are filled in last.
-     * @type {Array<Record | number>}
-     */
-    this.kindRefs = [];
-    this.nKindRefs = 0;
     /** The clock of the last explicit origin read (explicitID). */
     this.idClock = 0;
     /** A record to copy a text record into while it is cut into pieces. */
@@ -703,8 +692,6 @@ export class Decoded {
     if (this.nDeletes > RELEASE_ABOVE) this.deletes = [];
     if (this.nClients > RELEASE_ABOVE) this.clients = [];
     if (this.nTypes > RELEASE_ABOVE) this.types = [];
-    if (this.nKindRefs > 0) this.kindRefs = [];
-    this.nKindRefs = 0;
     this.nTypes = this.nClients = this.nDeletes = this.nRanges = this.nBlocks = this.nRecs = 0;
     this.reader.buf = EMPTY;
     this.vr.buf = EMPTY;
@@ -786,7 +773,6 @@ export function decodeUpdate(b, u = new Decoded()) {
   if (v < FORMAT_VERSION || v > RICH_VERSION) throw r.error(`unsupported format version ${v}`);
   if (n !== (v === RICH_VERSION ? 6 : 5)) throw r.error(`an update of version ${v} is an array of ${v === RICH_VERSION ? 6 : 5} elements, not ${n}`);
   u.version = v;
-  u.nKindRefs = 0;
   // Types.
   const nt = r.arrayLen();
   const types = u.types;
@@ -941,21 +927,19 @@ function decodeBlock(u, r, b, i) {
   let typ = -1;
   const types = u.types;
   let seq = 0; // of the block's last start anchor
-  // The last clock and the right origin of the text record just decoded
-  // (pt −1 when the last record was not one): a compact mark's implied text
-  // record goes on from it.
-  let pt = -1;
-  let ptRight = false;
-  let ptRC = 0;
-  let ptRK = 0;
+  // The text record just decoded, its first piece if the delete set cut
+  // it, and its last clock: a compact mark's implied text record goes on
+  // from it.
+  let last = null;
+  let lastClock = 0;
   while (vr.more()) {
     const h = vr.raw();
-    const prevText = pt;
-    pt = -1;
+    const prev = last;
+    last = null;
     let lm;
     let rm;
     let n;
-    let implied = false;
+    let implied = null;
     if (typeof h === 'number' ? h % 2 === 0 : (h & 1n) === 0n) {
       lm = LEFT_DELTA;
       if (typeof h === 'number') {
@@ -990,25 +974,25 @@ function decodeBlock(u, r, b, i) {
       }
       if (kind === REC_MAP && p !== 0 && u.version > FORMAT_VERSION) {
         if (typ < 0 || types[typ].kind !== TYPE_TEXT) throw vr.error('rich text record outside a text');
-      }
-      if (kind === REC_MAP && p % 4 === 0 && p !== 0 && u.version === RICH_VERSION) {
+        if (p % 4 !== 0 || u.version < RICH_VERSION) {
+          while (di < dTo && ranges[di + 1] <= clock) di += 2;
+          const dead = di < dTo && ranges[di] <= clock;
+          const rec = decodeRich(u, vr, r, b, p, clock, typ, client, dead, nEntries);
+          if (rec.rich !== RICH_END) nEntries--;
+          if (rec.rich === RICH_START) seq = rec.seq;
+          recs[u.nRecs++] = rec;
+          clock++;
+          continue;
+        }
+        // A compact mark (format version 3).
         if (p !== 8 && p !== 12) throw vr.error(`reserved record payload ${p}`);
         if (seq >= MAX_CLOCK) throw vr.error('seq past 2^53');
         decodeMark(u, vr, clock, typ, client, ++seq);
         clock += 2;
         if (p === 8) continue;
-        if (prevText < 0) throw vr.error('a mark with continuation not right after a text record');
+        if (prev === null) throw vr.error('a continued mark not right after a text record');
         n = vr.next(MAX_CLOCK - 1) + 1;
-        implied = true;
-      } else if (kind === REC_MAP && p !== 0 && u.version > FORMAT_VERSION) {
-        while (di < dTo && ranges[di + 1] <= clock) di += 2;
-        const dead = di < dTo && ranges[di] <= clock;
-        const rec = decodeRich(u, vr, r, b, p, clock, typ, client, dead, nEntries);
-        if (rec.rich !== RICH_END) nEntries--;
-        if (rec.rich === RICH_START) seq = rec.seq;
-        recs[u.nRecs++] = rec;
-        clock++;
-        continue;
+        implied = prev;
       } else if (kind === REC_MAP) {
         if (p !== 0) throw vr.error('bad map record header');
         if (typ < 0 || types[typ].kind !== TYPE_MAP) throw vr.error('map record outside a map');
@@ -1040,18 +1024,16 @@ function decodeBlock(u, r, b, i) {
     if (typ < 0 || types[typ].kind !== TYPE_TEXT) throw vr.error('text record outside a text');
     if (n > MAX_CLOCK - clock) throw vr.error('clock past 2^53');
     let rec = takeRecord(u, KIND_TEXT, clock, n, typ);
-    if (implied) {
+    if (implied !== null) {
       rec.hasLeft = true;
       rec.leftClient = client;
-      rec.leftClock = prevText;
-      rec.hasRight = ptRight;
-      rec.rightClient = ptRC;
-      rec.rightClock = ptRK;
+      rec.leftClock = lastClock;
+      rec.hasRight = implied.hasRight;
+      rec.rightClient = implied.rightClient;
+      rec.rightClock = implied.rightClock;
     } else decodeOrigins(u, vr, lm, rm, rec, client);
-    pt = clock + n - 1;
-    ptRight = rec.hasRight;
-    ptRC = rec.rightClient;
-    ptRK = rec.rightClock;
+    last = rec; // the first piece keeps the right origin
+    lastClock = clock + n - 1;
     // Split the run where this update's delete set starts or stops
     // deleting it; only the live parts carry text (FORMAT.md §4.6).
     const end = clock + n;
@@ -1210,54 +1192,44 @@ function decodeRich(u, vr, r, b, p, clock, typ, client, dead, nEntries) {
 }
 
 /**
- * decodeMark reads the operands of a compact mark of client at clock, in
+ * decodeMark reads the operands of a compact mark of client at clock k, in
  * text type typ (format version 3), up to the continuation's length, and
  * adds its start anchor, of the given seq, and its end anchor to u.recs.
  */
-function decodeMark(u, vr, clock, typ, client, seq) {
-  const k = clock;
+function decodeMark(u, vr, k, typ, client, seq) {
   if (k > MAX_CLOCK - 2) throw vr.error('clock past 2^53');
   const a = vr.next(MAX_OPERAND);
   const q = a % 8;
-  const d = (a - (a % 16)) / 16;
-  const sr = ((a - q) / 8) % 2;
-  if (d === 0 || d > k || (sr === 0 && d === 1)) throw vr.error('bad left origin of a mark');
+  const d = Math.floor(a / 16);
+  const s = Math.floor(a / 8) % 2;
   const x = q === 7 ? 7 + vr.next(MAX_CLOCK) : q;
-  let rs = k - d + 1;
-  if (sr === 1) {
-    rs += unzigzag(vr.next(MAX_CLOCK));
-    if (rs < 0 || rs >= k) throw vr.error('start right origin of a mark out of range');
-  }
+  const rs = k - d + 1 + (s === 1 ? unzigzag(vr.next(MAX_CLOCK)) : 0);
+  if (d === 0 || d > k || (s === 0 && d === 1) || rs < 0 || rs >= k) throw vr.error('bad origins of a start anchor');
   const bo = vr.next(MAX_OPERAND);
   const erm = bo % 4;
+  if (erm === 3) throw vr.error('reserved end right mode 3');
   const j = rs + unzigzag((bo - erm) / 4);
-  if (j < 0 || j > k) throw vr.error('end left origin of a mark out of range');
-  let er = -1; // none
-  if (erm === 1) er = j + 1;
-  else if (erm === 2) er = k + 1 - vr.next(MAX_CLOCK);
-  else if (erm === 3) throw vr.error('reserved end right mode 3');
-  if (er > k || (erm === 2 && er < 0)) throw vr.error('end right origin of a mark out of range');
-  const st = takeRecord(u, KIND_TEXT, k, 1, typ);
-  st.rich = RICH_START;
-  st.hasLeft = st.hasRight = true;
-  st.leftClient = st.rightClient = client;
-  st.leftClock = k - d;
-  st.rightClock = rs;
+  const er = erm === 0 ? -1 : erm === 1 ? j + 1 : k + 1 - vr.next(MAX_CLOCK);
+  if (j < 0 || j > k || er > k || (erm === 2 && er < 0)) throw vr.error('bad origins of an end anchor');
+  const st = anchor(u, k, typ, RICH_START, client, k - d, rs);
   st.seq = seq;
-  u.recs[u.nRecs++] = st;
-  u.kindRefs[u.nKindRefs++] = st;
-  u.kindRefs[u.nKindRefs++] = x;
-  const en = takeRecord(u, KIND_TEXT, k + 1, 1, typ);
-  en.rich = RICH_END;
-  en.hasLeft = true;
-  en.leftClient = client;
-  en.leftClock = j;
-  if (er >= 0) {
-    en.hasRight = true;
-    en.rightClient = client;
-    en.rightClock = er;
+  st.key = x; // the kind's index, until the mark table is read (decodeKinds)
+  anchor(u, k + 1, typ, RICH_END, client, j, er);
+}
+
+/** anchor adds to u.recs an anchor of client at clock with origins (client, lk) and (client, rk), none if rk < 0. */
+function anchor(u, clock, typ, rich, client, lk, rk) {
+  const r = takeRecord(u, KIND_TEXT, clock, 1, typ);
+  r.rich = rich;
+  r.hasLeft = true;
+  r.leftClient = client;
+  r.leftClock = lk;
+  if (rk >= 0) {
+    r.hasRight = true;
+    r.rightClient = client;
+    r.rightClock = rk;
   }
-  u.recs[u.nRecs++] = en;
+  return (u.recs[u.nRecs++] = r);
 }
 
 /**
@@ -1269,22 +1241,22 @@ function decodeKinds(u, r, b) {
   const kinds = [];
   for (let i = 0; i < n; i++) {
     const k = r.arrayLen();
-    if (k !== 2 && k !== 3) throw r.error('a mark kind is [key, expand] or [key, expand, value]');
+    if (k !== 2 && k !== 3) throw r.error('a mark kind is [key, expand, value?]');
     const m = { key: r.str(), expand: r.uint(MAX_CLOCK), value: null };
     if (m.expand > 1) throw r.error(`reserved expand rule ${m.expand}`);
     if (k === 3) {
       const off = r.value();
-      if (r.pos - off === 1 && b[off] === 0xc0) throw r.error('a mark kind with value nil: a removal is [key, expand]');
+      if (r.pos - off === 1 && b[off] === 0xc0) throw r.error('a mark kind of value nil');
       m.value = b.slice(off, r.pos);
     }
     if (i > 0 && compareKinds(kinds[i - 1], m) >= 0) throw r.error('mark kinds not in ascending order');
     kinds.push(m);
   }
-  const refs = u.kindRefs;
-  for (let i = 0; i < u.nKindRefs; i += 2) {
-    const m = kinds[refs[i + 1]];
-    if (m === undefined) throw r.error(`mark kind ${refs[i + 1]} out of range`);
-    const st = refs[i];
+  for (let i = 0; i < u.nRecs; i++) {
+    const st = u.recs[i];
+    if (typeof st.key !== 'number') continue; // not a compact mark's start anchor
+    const m = kinds[st.key];
+    if (m === undefined) throw r.error(`mark kind ${st.key} out of range`);
     st.key = m.key;
     st.value = m.value;
     st.expand = m.expand;
