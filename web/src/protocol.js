@@ -30,7 +30,8 @@ export const MIN_PROTOCOL_VERSION = 1;
  * The newest document format (crdt/FORMAT.md) this client's Doc reads,
  * which its Hello declares (PROTOCOL.md §6.2): a server sends it nothing
  * newer and closes it with 4006 in a room whose document needs more. Format
- * 2 is rich text (crdt/RICH.md).
+ * 2 is rich text (crdt/RICH.md), 3 the same with compact marks, which this
+ * client writes.
  */
 export const FORMAT_VERSION = RICH_VERSION;
 /** The largest document format a Hello may name. */
