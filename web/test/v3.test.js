@@ -374,3 +374,46 @@ test('version 2 vectors (richdelta-v2.json) still load: a remote replica gets th
     assert.equal(toHex(e.snapshot()), toHex(b.snapshot()), `${c.name}: the recorded snapshot against the replayed one`);
   }
 });
+
+test('corrupted version 3 snapshots are refused whole or load consistently', () => {
+  // Nine kinds (indices past 7 take the x operand), marks with and
+  // without continuation, a removal, and deletions bridged across anchors.
+  const d = new Doc({ clientID: 1 });
+  const x = d.getText('t');
+  x.insert(0, 'abc');
+  for (let i = 0; i < 9; i++) {
+    x.format(x.length - 2, 1, `k${i}`, i % 3 === 0 ? null : i);
+    x.insert(x.length, i % 4 === 3 ? '\n' : 'de'); // typed on: a continuation
+    if (i % 4 === 3) x.insert(0, 'X'); // not typed on
+  }
+  x.format(2, 6, 'link', 'u');
+  x.delete(3, 8);
+  const seed = d.snapshot();
+  const kinds = kindsOf(seed);
+  assert.ok(kinds.length > 8, `${kinds.length} kinds`);
+  const col = decode(seed)[4][0][2];
+  assert.ok(col.includes(0x63) && col.includes(0x43), `column ${toHex(col)}: no mark with continuation, or none without`);
+  let refused = 0;
+  let accepted = 0;
+  for (let i = 0; i < seed.length; i++) {
+    for (const v of [seed[i] ^ 0x01, seed[i] ^ 0x80, (seed[i] + 1) & 0xff, 0x00, 0x63, 0x43, 0x90]) {
+      const mut = seed.slice();
+      mut[i] = v;
+      const e = new Doc({ clientID: 2 });
+      try {
+        e.apply(mut);
+      } catch (err) {
+        assert.ok(err instanceof DecodeError || err.name === 'InvalidUpdateError', `byte ${i} = ${v}: ${err}`);
+        assert.equal(toHex(e.snapshot()), '950190909090', `byte ${i} = ${v}: a refused update changed the document`);
+        refused++;
+        continue;
+      }
+      accepted++;
+      const f = new Doc({ clientID: 3 });
+      f.apply(e.snapshot());
+      assert.deepEqual(f.getText('t').toDelta(), e.getText('t').toDelta(), `byte ${i} = ${v}: reloaded delta`);
+      assert.equal(toHex(f.snapshot()), toHex(e.snapshot()), `byte ${i} = ${v}: reloaded snapshot`);
+    }
+  }
+  assert.ok(refused > 0 && accepted > 0, `${refused} refused, ${accepted} accepted`);
+});
