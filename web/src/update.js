@@ -1202,14 +1202,14 @@ function decodeMark(u, vr, k, typ, client, seq) {
   const q = a % 8;
   const d = Math.floor(a / 16);
   const s = Math.floor(a / 8) % 2;
-  const x = q === 7 ? 7 + vr.next(MAX_CLOCK) : q;
-  const rs = k - d + 1 + (s === 1 ? unzigzag(vr.next(MAX_CLOCK)) : 0);
+  const x = q === 7 ? 7 + vr.next(MAX_OPERAND) : q;
+  const rs = k - d + 1 + (s === 1 ? unzigzag(vr.next(MAX_OPERAND)) : 0);
   if (d === 0 || d > k || (s === 0 && d === 1) || rs < 0 || rs >= k) throw vr.error('bad origins of a start anchor');
   const bo = vr.next(MAX_OPERAND);
   const erm = bo % 4;
   if (erm === 3) throw vr.error('reserved end right mode 3');
   const j = rs + unzigzag((bo - erm) / 4);
-  const er = erm === 0 ? -1 : erm === 1 ? j + 1 : k + 1 - vr.next(MAX_CLOCK);
+  const er = erm === 0 ? -1 : erm === 1 ? j + 1 : k + 1 - vr.next(MAX_OPERAND);
   if (j < 0 || j > k || er > k || (erm === 2 && er < 0)) throw vr.error('bad origins of an end anchor');
   const st = anchor(u, k, typ, RICH_START, client, k - d, rs);
   st.seq = seq;

@@ -114,6 +114,9 @@ test('every malformed version 3 update is refused with a clear error, and the do
     ['f > k + 1', /bad origins of an end anchor/, update({ col: [0x07, 0x43, 0x50, 0x0a, 0x08] })],
     ['A above 2^53 − 1', /exceeds/, update({ col: [0x07, 0x43, ...varints(big), 0x09] })],
     ['B above 2^53 − 1', /exceeds/, update({ col: [0x07, 0x43, 0x50, ...varints(big + 1n)] })],
+    ['x above 2^53 − 1', /exceeds/, update({ col: [0x07, 0x43, 0x57, ...varints(big), 0x09] })],
+    ['e above 2^53 − 1', /exceeds/, update({ col: [0x07, 0x43, 0x58, ...varints(big), 0x09] })],
+    ['f above 2^53 − 1', /exceeds/, update({ col: [0x07, 0x43, 0x50, 0x0a, ...varints(big)] })],
     [
       'implied text running out of text',
       /text shorter than its records/,
