@@ -337,8 +337,8 @@ export function fromHex(hex: string): Uint8Array;
 
 /** The newest protocol version this client speaks (4: version 3, acknowledgements in relayed Updates, plus the document format the client reads). */
 export const PROTOCOL_VERSION: 4;
-/** The newest document format (crdt/FORMAT.md) this client's Doc reads, declared in its Hello; 2 is rich text. */
-export const FORMAT_VERSION: 2;
+/** The newest document format (crdt/FORMAT.md) this client's Doc reads, declared in its Hello; 2 is rich text, 3 rich text with compact marks. */
+export const FORMAT_VERSION: 3;
 
 /** Close and error codes of PROTOCOL.md §8 by name (1006: the connection dropped). */
 export const Code: Readonly<{

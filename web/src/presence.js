@@ -1,7 +1,8 @@
 // Presence: the ephemeral per-client state (name, colour, cursor) the
 // server relays but never stores (PROTOCOL.md §7).
 
-import { decode, encode } from '@msgpack/msgpack';
+import { decode } from '@msgpack/msgpack';
+import { pack } from './pack.js';
 import { Emitter } from './emitter.js';
 import { MAX_PRESENCE_BYTES } from './protocol.js';
 
@@ -17,7 +18,8 @@ const EMPTY = new Uint8Array(0);
  * other clients of the room. Get it as `provider.presence`.
  *
  * The local state is any value @msgpack/msgpack encodes, at most 4096
- * bytes once encoded. It is sent at most once per throttle period (the
+ * bytes once encoded (by pack.js, in that library's bytes, except that a
+ * lone surrogate is sent as U+FFFD). It is sent at most once per throttle period (the
  * latest state wins), again on every new connection, and every refresh
  * period so that the server does not expire it. Remote states come and go
  * with the server's Presence messages; an empty state means the client
@@ -71,7 +73,7 @@ export class Presence extends Emitter {
    * @throws {RangeError} if the state encodes to more than 4096 bytes; the previous state stays
    */
   setLocal(state) {
-    const b = state === null || state === undefined ? EMPTY : encode(state);
+    const b = state === null || state === undefined ? EMPTY : pack(state);
     if (b.length > MAX_PRESENCE_BYTES) {
       throw new RangeError(`flowstate: presence state of ${b.length} bytes exceeds ${MAX_PRESENCE_BYTES}`);
     }

@@ -3,13 +3,14 @@
 // document format the client reads): the seven messages, their strict
 // decoding and their canonical encoding.
 //
-// Encoding goes through @msgpack/msgpack, which already writes every
-// integer, length and header in its smallest form. Decoding does not: the
+// Encoding goes through pack (pack.js), which writes the bytes of
+// @msgpack/msgpack's encode: every integer, length and header in its
+// smallest form. Decoding does not go through that library: the
 // library accepts signed codes for unsigned values and replaces invalid
 // UTF-8, where the protocol demands a rejection, so decode reads the few
 // msgpack families the protocol uses itself, exactly as the Go codec does.
 
-import { encode as msgpackEncode } from '@msgpack/msgpack';
+import { pack } from './pack.js';
 import { wellFormed } from './codec.js';
 import { RICH_VERSION } from './update.js';
 
@@ -29,7 +30,8 @@ export const MIN_PROTOCOL_VERSION = 1;
  * The newest document format (crdt/FORMAT.md) this client's Doc reads,
  * which its Hello declares (PROTOCOL.md §6.2): a server sends it nothing
  * newer and closes it with 4006 in a room whose document needs more. Format
- * 2 is rich text (crdt/RICH.md).
+ * 2 is rich text (crdt/RICH.md), 3 the same with compact marks, which this
+ * client writes.
  */
 export const FORMAT_VERSION = RICH_VERSION;
 /** The largest document format a Hello may name. */
@@ -202,18 +204,18 @@ export function encodeMessage(m) {
       } else if (format !== 1) {
         throw new RangeError(`protocol: document format ${format} in a hello of version ${m.version}: only version 4 names one`);
       }
-      return msgpackEncode(fields);
+      return pack(fields);
     }
     case 'welcome':
-      return msgpackEncode([TYPE_WELCOME, bin(m.stateVector), bin(m.update)]);
+      return pack([TYPE_WELCOME, bin(m.stateVector), bin(m.update)]);
     case 'update':
       checkUint(m.seq, 'seq');
-      return msgpackEncode([TYPE_UPDATE, m.seq, m.updates.map(bin)]);
+      return pack([TYPE_UPDATE, m.seq, m.updates.map(bin)]);
     case 'ack':
       checkUint(m.seq, 'seq');
-      return msgpackEncode([TYPE_ACK, m.seq]);
+      return pack([TYPE_ACK, m.seq]);
     case 'presence':
-      return msgpackEncode([
+      return pack([
         TYPE_PRESENCE,
         m.entries.map((e) => {
           checkClient(e.client);
@@ -229,10 +231,10 @@ export function encodeMessage(m) {
       if (m.code > MAX_CODE) throw new RangeError(`protocol: code ${m.code} exceeds ${MAX_CODE}`);
       checkStr(m.message, MAX_ERROR_MESSAGE_BYTES, 'error message');
       checkUint(m.seq, 'seq');
-      return msgpackEncode([TYPE_ERROR, m.code, m.message, m.seq]);
+      return pack([TYPE_ERROR, m.code, m.message, m.seq]);
     case 'heartbeat':
       checkUint(m.id, 'heartbeat id');
-      return msgpackEncode([TYPE_HEARTBEAT, m.id]);
+      return pack([TYPE_HEARTBEAT, m.id]);
     default:
       throw new TypeError(`protocol: unknown message type ${JSON.stringify(m && m.type)}`);
   }

@@ -8,10 +8,14 @@ import { Reader, VarReader, Writer, compareCodePoints, decodeUtf8, unitsOf, utf8
 
 /**
  * FORMAT_VERSION is the first element of every update that holds no rich
- * content; RICH_VERSION that of one that does (crdt/RICH.md §R6).
+ * content; RICH_VERSION that of one that does (crdt/RICH.md §R6), written
+ * with compact marks (format version 3). Version 2 is still read.
  */
 export const FORMAT_VERSION = 1;
-export const RICH_VERSION = 2;
+export const RICH_VERSION = 3;
+
+/** The greatest operand of a compact mark record (format version 3). */
+const MAX_OPERAND = 2 ** 53 - 1;
 
 /** The most UTF-8 bytes of a type name (FORMAT.md §2.4). */
 export const MAX_NAME_BYTES = 1024;
@@ -72,6 +76,10 @@ class EncRec {
     this.rc = rc;
     this.rk = rk;
     this.entry = entry;
+    /** A start anchor's record in version 3: 0 (two records), 8 (a compact mark) or 12 (one with continuation). */
+    this.cm = 0;
+    /** A compact mark's index in the mark table. */
+    this.ki = 0;
   }
 }
 
@@ -259,11 +267,12 @@ export class Encoder {
 
     let version = FORMAT_VERSION;
     for (let i = 0; i < this.nRecs; i++) if (this.recs[i].kind >= REC_START) version = RICH_VERSION;
+    const kinds = version === RICH_VERSION ? this.compactMarks() : null;
 
     const w = this.w;
     const col = this.col;
     w.pos = 0;
-    w.byte(0x95);
+    w.byte(kinds === null ? 0x95 : 0x96);
     w.byte(version);
     w.arrayLen(types.length);
     for (const t of types) {
@@ -274,10 +283,16 @@ export class Encoder {
     w.arrayLen(clients.length);
     for (const c of clients) w.uint(c);
     w.arrayLen(this.deletes.length);
+    let bi = 0;
     for (const d of this.deletes) {
       col.pos = 0;
       let prev = 0;
-      const rs = d.ranges;
+      let rs = d.ranges;
+      if (kinds !== null) {
+        // Blocks and delete entries are both in ascending client order.
+        while (bi < this.blocks.length && this.blocks[bi].c.id < d.c.id) bi++;
+        if (bi < this.blocks.length && this.blocks[bi].c === d.c) rs = this.bridge(rs, this.blocks[bi]);
+      }
       for (let k = 0; k < rs.length; k += 2) {
         col.varint(rs[k] - prev);
         col.varint(rs[k + 1] - rs[k]);
@@ -303,6 +318,7 @@ export class Encoder {
           }
         }
         if (r.kind === REC_TEXT) this.textRec(col, b.c, r);
+        else if (r.kind === REC_START && r.cm > 0) i += this.markRec(col, r, this.recs[i + 1], this.recs[i + 2]);
         else if (r.kind === REC_MAP) {
           col.byte(3);
           entries++;
@@ -322,7 +338,7 @@ export class Encoder {
       w.arrayLen(entries);
       for (let i = b.from; i < b.to; i++) {
         const r = this.recs[i];
-        if (r.kind === REC_START) {
+        if (r.kind === REC_START && r.cm === 0) {
           // [key], or [key, value]
           const m = r.entry;
           w.byte(m.value === null ? 0x91 : 0x92);
@@ -345,6 +361,15 @@ export class Encoder {
         w.str(en.key);
         w.uint(en.seq);
         if (!en.deleted) w.bytes(en.value);
+      }
+    }
+    if (kinds !== null) {
+      w.arrayLen(kinds.length);
+      for (const m of kinds) {
+        w.byte(m.value === null ? 0x92 : 0x93);
+        w.str(m.key);
+        w.uint(m.expand);
+        if (m.value !== null) w.bytes(m.value);
       }
     }
     // Drop the references to the document; keep the EncRec objects.
@@ -394,6 +419,115 @@ export class Encoder {
     if (r.kind === REC_START) col.varint(r.entry.seq);
   }
 
+  /**
+   * compactMarks chooses, for every start anchor, the records it is written
+   * as (r.cm: 0 for the two records of version 2, else the compact mark's
+   * payload, 8 or 12 with the next text record implied), by the canonical
+   * rule of format version 3, and returns the mark table: the kinds of the
+   * compact marks, sorted, each once, with each mark's index in r.ki.
+   */
+  compactMarks() {
+    const recs = this.recs;
+    const cs = [];
+    for (const b of this.blocks) {
+      const c = b.c;
+      let seq = 0; // of the block's last start anchor
+      for (let i = b.from; i < b.to; i++) {
+        const s = recs[i];
+        if (s.kind !== REC_START) continue;
+        const k = s.clock;
+        const e = recs[i + 1];
+        s.cm = 0;
+        if (
+          i + 1 < b.to &&
+          e.kind === REC_END &&
+          e.clock === k + 1 && // in the same Text, or it would have been dropped (RICH.md §R3)
+          s.lc === c &&
+          s.lk < k &&
+          s.rc === c &&
+          s.rk < k &&
+          e.lc === c &&
+          e.lk <= k &&
+          (e.rc === null || (e.rc === c && e.rk <= k)) &&
+          s.entry.seq === seq + 1 &&
+          k - s.lk < 2 ** 49 && // A, B and e fit in 53 bits
+          zigzag(e.lk - s.rk) < 2 ** 51 &&
+          zigzag(s.rk - s.lk - 1) <= MAX_OPERAND
+        ) {
+          // With continuation when the text record after the mark goes on
+          // where the one before it stopped.
+          const p = recs[i - 1];
+          const t = recs[i + 2];
+          s.cm =
+            i > b.from &&
+            i + 2 < b.to &&
+            p.kind === REC_TEXT &&
+            t.kind === REC_TEXT &&
+            p.typ === s.typ &&
+            t.typ === s.typ &&
+            t.lc === c &&
+            t.lk === p.clock + p.n - 1 &&
+            t.rc === p.rc &&
+            (p.rc === null || t.rk === p.rk)
+              ? 12
+              : 8;
+          cs.push(s);
+        }
+        seq = s.entry.seq;
+      }
+    }
+    cs.sort((a, b) => compareKinds(a.entry, b.entry));
+    const kinds = [];
+    for (const s of cs) {
+      if (kinds.length === 0 || compareKinds(kinds[kinds.length - 1], s.entry) !== 0) kinds.push(s.entry);
+      s.ki = kinds.length - 1;
+    }
+    return kinds;
+  }
+
+  /**
+   * markRec appends the compact mark of start anchor s, end anchor e and,
+   * with continuation, the implied text record t, and returns how many
+   * records after s it stands for.
+   */
+  markRec(col, s, e, t) {
+    const k = s.clock;
+    const sr = s.rk === s.lk + 1 ? 0 : 1;
+    const q = Math.min(s.ki, 7);
+    const erm = e.rc === null ? 0 : e.rk === e.lk + 1 ? 1 : 2;
+    col.varint(3 + s.cm * 8);
+    col.varint((k - s.lk) * 16 + sr * 8 + q);
+    if (q === 7) col.varint(s.ki - 7);
+    if (sr === 1) col.varint(zigzag(s.rk - s.lk - 1));
+    col.varint(zigzag(e.lk - s.rk) * 4 + erm);
+    if (erm === 2) col.varint(k + 1 - e.rk);
+    if (s.cm === 8) return 1;
+    col.varint(t.n - 1);
+    return 2;
+  }
+
+  /**
+   * bridge returns delete ranges rs (flat, of block b's client) with every
+   * two ranges merged whose gap holds only anchors of b (format version 3):
+   * the update's delete set then skips no anchor of its own.
+   */
+  bridge(rs, b) {
+    const recs = this.recs;
+    const out = [rs[0], rs[1]];
+    let i = b.from;
+    for (let k = 2; k < rs.length; k += 2) {
+      let x = out[out.length - 1];
+      while (i < b.to && recs[i].clock + recs[i].n <= x) i++;
+      while (x < rs[k] && i < b.to && recs[i].clock === x && (recs[i].kind === REC_START || recs[i].kind === REC_END)) {
+        x++;
+        i++;
+      }
+      if (x === rs[k]) out[out.length - 1] = rs[k + 1];
+      else out.push(rs[k], rs[k + 1]);
+    }
+    return out;
+  }
+
   /** origins appends the origin operands of a record with modes lm and rm. */
   origins(col, r, lm, rm) {
     if (lm === LEFT_DELTA) col.varint(r.clock - r.lk);
@@ -423,6 +557,30 @@ function rightMode(c, r) {
   if (r.lc !== null && r.rc === r.lc && r.rk === r.lk + 1) return RIGHT_AFTER_L;
   if (r.rc === c && r.rk < r.clock) return RIGHT_DELTA;
   return RIGHT_EXPLICIT;
+}
+
+/** zigzag maps x to 2x for x ≥ 0, −2x − 1 below (format version 3). */
+function zigzag(x) {
+  return x >= 0 ? 2 * x : -2 * x - 1;
+}
+
+/** unzigzag inverts zigzag. */
+function unzigzag(z) {
+  return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+}
+
+/**
+ * compareKinds orders mark kinds (Marks, or entries of a mark table) as
+ * the mark table lists them: by key bytes, expand rule, removal first,
+ * then value bytes.
+ */
+function compareKinds(a, b) {
+  const x = a.value;
+  const y = b.value;
+  const c = compareCodePoints(a.key, b.key) || a.expand - b.expand || (x !== null) - (y !== null);
+  if (c !== 0 || x === null) return c;
+  for (let i = 0; i < x.length && i < y.length; i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
 }
 
 // ---------------------------------------------------------------------------
@@ -510,7 +668,7 @@ export class Decoded {
     /** @type {Record[]} */
     this.recs = [];
     this.nRecs = 0;
-    /** The update's format version: FORMAT_VERSION or RICH_VERSION. */
+    /** The update's format version: FORMAT_VERSION, 2 or RICH_VERSION. */
     this.version = FORMAT_VERSION;
     /** The clock of the last explicit origin read (explicitID). */
     this.idClock = 0;
@@ -610,9 +768,10 @@ export function decodeUpdate(b, u = new Decoded()) {
   r.buf = b;
   r.pos = 0;
   const n = r.arrayLen();
-  if (n !== 5) throw r.error(`an update is an array of 5 elements, not ${n}`);
+  if (n !== 5 && n !== 6) throw r.error(`an update is an array of 5 or 6 elements, not ${n}`);
   const v = r.uint(2 ** 32);
-  if (v !== FORMAT_VERSION && v !== RICH_VERSION) throw r.error(`unsupported format version ${v}`);
+  if (v < FORMAT_VERSION || v > RICH_VERSION) throw r.error(`unsupported format version ${v}`);
+  if (n !== (v === RICH_VERSION ? 6 : 5)) throw r.error(`an update of version ${v} is an array of ${v === RICH_VERSION ? 6 : 5} elements, not ${n}`);
   u.version = v;
   // Types.
   const nt = r.arrayLen();
@@ -685,6 +844,7 @@ export function decodeUpdate(b, u = new Decoded()) {
   // Blocks.
   const nb = r.arrayLen();
   for (let i = 0; i < nb; i++) decodeBlock(u, r, b, i);
+  if (v === RICH_VERSION) decodeKinds(u, r, b);
   r.end();
   return u;
 }
@@ -766,11 +926,20 @@ function decodeBlock(u, r, b, i) {
   const from = u.nRecs;
   let typ = -1;
   const types = u.types;
+  let seq = 0; // of the block's last start anchor
+  // The text record just decoded, its first piece if the delete set cut
+  // it, and its last clock: a compact mark's implied text record goes on
+  // from it.
+  let last = null;
+  let lastClock = 0;
   while (vr.more()) {
     const h = vr.raw();
+    const prev = last;
+    last = null;
     let lm;
     let rm;
     let n;
+    let implied = null;
     if (typeof h === 'number' ? h % 2 === 0 : (h & 1n) === 0n) {
       lm = LEFT_DELTA;
       if (typeof h === 'number') {
@@ -803,17 +972,28 @@ function decodeBlock(u, r, b, i) {
         clock += sn;
         continue;
       }
-      if (kind === REC_MAP && p !== 0 && u.version >= RICH_VERSION) {
+      if (kind === REC_MAP && p !== 0 && u.version > FORMAT_VERSION) {
         if (typ < 0 || types[typ].kind !== TYPE_TEXT) throw vr.error('rich text record outside a text');
-        while (di < dTo && ranges[di + 1] <= clock) di += 2;
-        const dead = di < dTo && ranges[di] <= clock;
-        const rec = decodeRich(u, vr, r, b, p, clock, typ, client, dead, nEntries);
-        if (rec.rich !== RICH_END) nEntries--;
-        recs[u.nRecs++] = rec;
-        clock++;
-        continue;
-      }
-      if (kind === REC_MAP) {
+        if (p % 4 !== 0 || u.version < RICH_VERSION) {
+          while (di < dTo && ranges[di + 1] <= clock) di += 2;
+          const dead = di < dTo && ranges[di] <= clock;
+          const rec = decodeRich(u, vr, r, b, p, clock, typ, client, dead, nEntries);
+          if (rec.rich !== RICH_END) nEntries--;
+          if (rec.rich === RICH_START) seq = rec.seq;
+          recs[u.nRecs++] = rec;
+          clock++;
+          continue;
+        }
+        // A compact mark (format version 3).
+        if (p !== 8 && p !== 12) throw vr.error(`reserved record payload ${p}`);
+        if (seq >= MAX_CLOCK) throw vr.error('seq past 2^53');
+        decodeMark(u, vr, clock, typ, client, ++seq);
+        clock += 2;
+        if (p === 8) continue;
+        if (prev === null) throw vr.error('a continued mark not right after a text record');
+        n = vr.next(MAX_CLOCK - 1) + 1;
+        implied = prev;
+      } else if (kind === REC_MAP) {
         if (p !== 0) throw vr.error('bad map record header');
         if (typ < 0 || types[typ].kind !== TYPE_MAP) throw vr.error('map record outside a map');
         if (nEntries === 0) throw r.error('fewer entries than map records');
@@ -823,27 +1003,37 @@ function decodeBlock(u, r, b, i) {
         recs[u.nRecs++] = rec;
         clock++;
         continue;
-      }
-      // A long text header: p = lm | rm<<2 | (n−1)<<4.
-      if (typeof h === 'number') {
-        lm = p % 4;
-        rm = ((p - lm) / 4) % 4;
-        n = (p - (p % 16)) / 16 + 1;
       } else {
-        const pb = h >> 3n;
-        lm = Number(pb & 3n);
-        rm = Number((pb >> 2n) & 3n);
-        n = big((pb >> 4n) + 1n);
-      }
-      if (lm === LEFT_DELTA && (rm === RIGHT_AFTER_L || rm === RIGHT_DELTA)) {
-        throw vr.error('long text header for a short-form record');
+        // A long text header: p = lm | rm<<2 | (n−1)<<4.
+        if (typeof h === 'number') {
+          lm = p % 4;
+          rm = ((p - lm) / 4) % 4;
+          n = (p - (p % 16)) / 16 + 1;
+        } else {
+          const pb = h >> 3n;
+          lm = Number(pb & 3n);
+          rm = Number((pb >> 2n) & 3n);
+          n = big((pb >> 4n) + 1n);
+        }
+        if (lm === LEFT_DELTA && (rm === RIGHT_AFTER_L || rm === RIGHT_DELTA)) {
+          throw vr.error('long text header for a short-form record');
+        }
       }
     }
     // A text record.
     if (typ < 0 || types[typ].kind !== TYPE_TEXT) throw vr.error('text record outside a text');
     if (n > MAX_CLOCK - clock) throw vr.error('clock past 2^53');
     let rec = takeRecord(u, KIND_TEXT, clock, n, typ);
-    decodeOrigins(u, vr, lm, rm, rec, client);
+    if (implied !== null) {
+      rec.hasLeft = true;
+      rec.leftClient = client;
+      rec.leftClock = lastClock;
+      rec.hasRight = implied.hasRight;
+      rec.rightClient = implied.rightClient;
+      rec.rightClock = implied.rightClock;
+    } else decodeOrigins(u, vr, lm, rm, rec, client);
+    last = rec; // the first piece keeps the right origin
+    lastClock = clock + n - 1;
     // Split the run where this update's delete set starts or stops
     // deleting it; only the live parts carry text (FORMAT.md §4.6).
     const end = clock + n;
@@ -972,12 +1162,12 @@ function decodeRich(u, vr, r, b, p, clock, typ, client, dead, nEntries) {
   rec.expand = ex;
   decodeOrigins(u, vr, lm, rm, rec, client);
   if (rec.rich === RICH_START) {
-    if (dead) throw vr.error('deleted anchor');
+    if (dead && u.version < RICH_VERSION) throw vr.error('deleted anchor');
     const seq = vr.next(MAX_CLOCK);
     if (seq === 0) throw vr.error('start anchor with seq 0');
     rec.seq = seq;
   } else if (rec.rich === RICH_END) {
-    if (dead || clock === 0) throw vr.error('end anchor deleted or at clock 0');
+    if ((dead && u.version < RICH_VERSION) || clock === 0) throw vr.error('end anchor deleted or at clock 0');
     return rec;
   }
   if (nEntries === 0) throw r.error('fewer entries than map and rich records');
@@ -999,6 +1189,78 @@ function decodeRich(u, vr, r, b, p, clock, typ, client, dead, nEntries) {
     }
   }
   return rec;
+}
+
+/**
+ * decodeMark reads the operands of a compact mark of client at clock k, in
+ * text type typ (format version 3), up to the continuation's length, and
+ * adds its start anchor, of the given seq, and its end anchor to u.recs.
+ */
+function decodeMark(u, vr, k, typ, client, seq) {
+  if (k > MAX_CLOCK - 2) throw vr.error('clock past 2^53');
+  const a = vr.next(MAX_OPERAND);
+  const q = a % 8;
+  const d = Math.floor(a / 16);
+  const s = Math.floor(a / 8) % 2;
+  const x = q === 7 ? 7 + vr.next(MAX_OPERAND) : q;
+  const rs = k - d + 1 + (s === 1 ? unzigzag(vr.next(MAX_OPERAND)) : 0);
+  if (d === 0 || d > k || (s === 0 && d === 1) || rs < 0 || rs >= k) throw vr.error('bad origins of a start anchor');
+  const bo = vr.next(MAX_OPERAND);
+  const erm = bo % 4;
+  if (erm === 3) throw vr.error('reserved end right mode 3');
+  const j = rs + unzigzag((bo - erm) / 4);
+  const er = erm === 0 ? -1 : erm === 1 ? j + 1 : k + 1 - vr.next(MAX_OPERAND);
+  if (j < 0 || j > k || er > k || (erm === 2 && er < 0)) throw vr.error('bad origins of an end anchor');
+  const st = anchor(u, k, typ, RICH_START, client, k - d, rs);
+  st.seq = seq;
+  st.key = x; // the kind's index, until the mark table is read (decodeKinds)
+  anchor(u, k + 1, typ, RICH_END, client, j, er);
+}
+
+/** anchor adds to u.recs an anchor of client at clock with origins (client, lk) and (client, rk), none if rk < 0. */
+function anchor(u, clock, typ, rich, client, lk, rk) {
+  const r = takeRecord(u, KIND_TEXT, clock, 1, typ);
+  r.rich = rich;
+  r.hasLeft = true;
+  r.leftClient = client;
+  r.leftClock = lk;
+  if (rk >= 0) {
+    r.hasRight = true;
+    r.rightClient = client;
+    r.rightClock = rk;
+  }
+  return (u.recs[u.nRecs++] = r);
+}
+
+/**
+ * decodeKinds reads the mark table of a version 3 update and gives the
+ * start anchors of its compact marks their key, value and expand rule.
+ */
+function decodeKinds(u, r, b) {
+  const n = r.arrayLen();
+  const kinds = [];
+  for (let i = 0; i < n; i++) {
+    const k = r.arrayLen();
+    if (k !== 2 && k !== 3) throw r.error('a mark kind is [key, expand, value?]');
+    const m = { key: r.str(), expand: r.uint(MAX_CLOCK), value: null };
+    if (m.expand > 1) throw r.error(`reserved expand rule ${m.expand}`);
+    if (k === 3) {
+      const off = r.value();
+      if (r.pos - off === 1 && b[off] === 0xc0) throw r.error('a mark kind of value nil');
+      m.value = b.slice(off, r.pos);
+    }
+    if (i > 0 && compareKinds(kinds[i - 1], m) >= 0) throw r.error('mark kinds not in ascending order');
+    kinds.push(m);
+  }
+  for (let i = 0; i < u.nRecs; i++) {
+    const st = u.recs[i];
+    if (typeof st.key !== 'number') continue; // not a compact mark's start anchor
+    const m = kinds[st.key];
+    if (m === undefined) throw r.error(`mark kind ${st.key} out of range`);
+    st.key = m.key;
+    st.value = m.value;
+    st.expand = m.expand;
+  }
 }
 
 /** decodeEntry reads the entries element of map record at clock (FORMAT.md §4.8). */

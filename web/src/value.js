@@ -95,7 +95,7 @@ function write(w, v, depth) {
 }
 
 /** writeInt appends integer v (−2^63 ≤ v < 2^64) in its shortest msgpack form. */
-function writeInt(w, v) {
+export function writeInt(w, v) {
   if (v >= 0n && v < 0x80n) {
     w.byte(Number(v)); // positive fixint
   } else if (v < 0n && v >= -32n) {
@@ -118,7 +118,7 @@ function writeInt(w, v) {
 }
 
 /** header appends code c and then u (unsigned, < 2^32) in n big-endian bytes. */
-function header(w, c, u, n) {
+export function header(w, c, u, n) {
   w.byte(c);
   w.bigEndian(u, n);
 }
@@ -131,7 +131,7 @@ function big64(w, v) {
 }
 
 /** writeFloat appends v as a float64; NaN in its one canonical form. */
-function writeFloat(w, v) {
+export function writeFloat(w, v) {
   w.byte(0xcb);
   w.ensure(8);
   const dv = new DataView(w.buf.buffer, w.buf.byteOffset + w.pos, 8);

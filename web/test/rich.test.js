@@ -175,13 +175,15 @@ test('the expand rule comes from the schema and travels with the mark (TestRichM
   assert.deepEqual(y.toDelta(), [op('a', 'bold', true), op('X'), op('bY', 'hl', 'y')]);
 });
 
-test('rich updates are version 2, plain ones version 1 (TestRichVersion)', () => {
+test('rich updates are version 3, plain ones version 1 (TestRichVersion)', () => {
   const d = new Doc({ clientID: 1 });
   const x = d.getText('t');
   const u1 = x.insert(0, 'ab');
+  assert.equal(u1[0], 0x95);
   assert.equal(u1[1], 1);
   const u2 = x.format(0, 2, 'bold', true);
-  assert.equal(u2[1], 2);
+  assert.equal(u2[0], 0x96);
+  assert.equal(u2[1], 3);
   const bad = u2.slice();
   bad[1] = 1;
   const e = new Doc({ clientID: 2 });
@@ -275,14 +277,20 @@ test('hostile rich records are refused, or dropped like a record with a bad orig
   const x = d.getText('t');
   const plain = x.insert(0, 'ab');
   const u = Array.from(x.format(0, 2, 'bold', true));
-  // 95 02 91 92 00 a1 74 91 01 [90] 91 95 00 02 c4 07 | 07 8b 06 02 01 33 02 | a0 91 92 a4 "bold" c3
-  assert.equal(toHex(Uint8Array.from(u)), '9502919200a17491019091950002c407078b0602013302a09192a4626f6c64c3');
+  // 96 03 91 92 00 a1 74 91 01 [90] 91 95 00 02 c4 07 | 07 8b 06 02 01 33 02 | a0 91 92 a4 "bold" c3 [90]:
+  // a mark at the start of the text has no left origin, so it is the two
+  // records of version 2, and the mark table is empty.
+  assert.equal(toHex(Uint8Array.from(u)), '9603919200a17491019091950002c407078b0602013302a09192a4626f6c64c390');
+  // The same update in version 2, which has no mark table.
+  const v2 = [0x95, 0x02, ...u.slice(2, -1)];
   const refused = [
     ['reserved expand rule 2', /reserved expand rule 2/, [...u.slice(0, 17), 0x8b, 0x0a, ...u.slice(19)]],
     ['an expand rule on an end anchor', /expand rule on a record other than a start anchor/, [...u.slice(0, 15), 0x08, ...u.slice(16, 21), 0xb3, 0x04, ...u.slice(22)]],
     ['seq 0', /seq 0/, [...u.slice(0, 20), 0x00, ...u.slice(21)]],
-    ['a deleted anchor', /deleted anchor/, [...u.slice(0, 9), 0x91, 0x92, 0x00, 0xc4, 0x02, 0x02, 0x01, ...u.slice(10)]],
-    ['a rich record in a version 1 update', /bad map record header/, [u[0], 0x01, ...u.slice(2)]],
+    ['a deleted anchor in version 2', /deleted anchor/, [...v2.slice(0, 9), 0x91, 0x92, 0x00, 0xc4, 0x02, 0x02, 0x01, ...v2.slice(10)]],
+    ['a rich record in a version 1 update', /bad map record header/, [0x95, 0x01, ...v2.slice(2)]],
+    ['a version 3 update without its mark table', /version 3 is an array of 6/, v2.with(1, 3)],
+    ['a version 2 update with a mark table', /version 2 is an array of 5/, u.with(1, 2)],
     ['a start anchor without its key', /\[key\]/, [...u.slice(0, 25), 0x90]],
   ];
   for (const [name, msg, bytes] of refused) {
@@ -292,6 +300,15 @@ test('hostile rich records are refused, or dropped like a record with a bad orig
     assert.throws(() => e.apply(Uint8Array.from(bytes)), (err) => err instanceof DecodeError && msg.test(err.message), name);
     assert.equal(toHex(e.snapshot()), before, name);
   }
+  // Version 3 ignores a delete range over the update's own anchors.
+  const dead = new Doc({ clientID: 3 });
+  dead.apply(plain);
+  dead.apply(Uint8Array.from([...u.slice(0, 9), 0x91, 0x92, 0x00, 0xc4, 0x02, 0x02, 0x02, ...u.slice(10)]));
+  assert.deepEqual(dead.getText('t').toDelta(), [op('ab', 'bold', true)]);
+  const v2doc = new Doc({ clientID: 3 });
+  v2doc.apply(plain);
+  v2doc.apply(Uint8Array.from(v2));
+  assert.equal(toHex(dead.snapshot()), toHex(v2doc.snapshot()));
   // An end anchor at clock 2 whose clock 1 is the code point "b", not a
   // start anchor, is dropped when it integrates (RICH.md §R3).
   const e = new Doc({ clientID: 3 });
