@@ -46,7 +46,8 @@ A server acknowledges in a relay it sends anyway, saving a message; a
 server of version 3 speaks versions 1 and 2 too, with Acks only.
 
 Version 4 adds the Hello's format: the newest document format
-(crdt/FORMAT.md) the client reads. Rich text is format 2; a server never
+(crdt/FORMAT.md) the client reads. Rich text is format 2 or 3 (3 writes
+marks compactly; the CRDT writes 3 and reads every format); a server never
 sends a client an update of a format newer than its Hello declared (every
 Hello before version 4 reads format 1), and closes it with
 CodeUnsupportedFormat when its room's document needs a newer one.

@@ -224,7 +224,7 @@ func storedContent(st store.Store, name string) (*RoomContent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sync: room %q: stored records: %w", name, err)
 	}
-	return contentOf(name, d, false, storedFormat(snapshot, updates) >= crdt.NewestVersion), nil
+	return contentOf(name, d, false, storedFormat(snapshot, updates) >= richFormat), nil
 }
 
 // apiError is the JSON body of every error the read API returns.

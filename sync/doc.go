@@ -75,8 +75,9 @@ flowstate_apply_seconds histogram of every apply.
 
 # Document formats
 
-Rich text is format 2 of the CRDT's byte format, which a client of format
-1 cannot read (PROTOCOL.md §6.2). A session keeps the format its Hello
+Rich text is format 2 or 3 of the CRDT's byte format (3 writes marks
+compactly; the CRDT reads both and writes 3), which a client of an older
+format cannot read (PROTOCOL.md §6.2). A session keeps the format its Hello
 declared (1 before protocol version 4), and a room the newest format of
 any update its document took, stored ones included: it rises when a rich
 update arrives, and never falls. A session that reads less than its room

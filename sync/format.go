@@ -9,7 +9,8 @@ import (
 
 // Document formats (PROTOCOL.md §6.2). A client reads the formats up to the
 // one its Hello declared, 1 for a Hello before protocol version 4; rich
-// text is format 2. A room keeps the newest format of any update its
+// text is format 2 or 3 (3 writes marks compactly; the CRDT writes 3 and
+// reads both). A room keeps the newest format of any update its
 // document took: marks are never removed, so a room that took rich text
 // holds it for good. Clients that read less are refused at the Hello and
 // dropped when the room's format rises, so that no relay or Welcome ever
@@ -41,6 +42,10 @@ func storedFormat(snapshot []byte, updates [][]byte) uint8 {
 	}
 	return f
 }
+
+// richFormat is the first format of rich text: a room of this format or
+// newer holds marks or embeds, and its read API shows the deltas.
+const richFormat = 2
 
 // formatText explains to a client that reads format reads why it cannot
 // follow room, whose document needs format needs.

@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,8 +17,11 @@ import (
 
 // Clients of PROTOCOL.md §6.2: what their Hello says they read.
 var (
-	// readsRich is a version 4 Hello that reads rich text.
-	readsRich = protocol.Hello{Version: 4, Format: 2}
+	// readsRich is a version 4 Hello that reads rich text as the CRDT
+	// writes it (format 3).
+	readsRich = protocol.Hello{Version: 4, Format: crdt.NewestVersion}
+	// readsRichV2 is a client of format 2: rich text before compact marks.
+	readsRichV2 = protocol.Hello{Version: 4, Format: 2}
 	// readsPlainV4 is a version 4 Hello that reads format 1 only.
 	readsPlainV4 = protocol.Hello{Version: 4, Format: 1}
 	// readsPlainV3 is a Hello before version 4: format 1.
@@ -50,7 +54,7 @@ func joinAs(t *testing.T, ts *testServer, room string, h protocol.Hello) *rawCli
 }
 
 // boldAll makes the client's text "body" bold and sends it, returning the
-// update (of format 2) and its seq.
+// update (of the CRDT's newest format) and its seq.
 func (c *rawClient) boldAll() ([]byte, uint64) {
 	c.t.Helper()
 	tx := c.doc.Text("body")
@@ -58,15 +62,23 @@ func (c *rawClient) boldAll() ([]byte, uint64) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if v, _ := crdt.UpdateVersion(u); v != 2 {
-		c.t.Fatalf("a format is of version %d, want 2", v)
+	if v, _ := crdt.UpdateVersion(u); v != crdt.NewestVersion {
+		c.t.Fatalf("a format is of version %d, want %d", v, crdt.NewestVersion)
 	}
 	return u, c.sendUpdates(u)
 }
 
-// expectFormatClose reads until the session ends, requiring that nothing of
-// format 2 arrives first and that it ends with Error{4006} and close 4006.
+// expectFormatClose reads until the session ends, requiring that nothing
+// beyond format 1 arrives first and that it ends with Error{4006} and close
+// 4006.
 func (c *rawClient) expectFormatClose() *protocol.Error {
+	c.t.Helper()
+	return c.expectFormatCloseReading(1)
+}
+
+// expectFormatCloseReading is expectFormatClose for a client that reads
+// formats up to reads.
+func (c *rawClient) expectFormatCloseReading(reads int) *protocol.Error {
 	c.t.Helper()
 	var got *protocol.Error
 	for {
@@ -91,8 +103,8 @@ func (c *rawClient) expectFormatClose() *protocol.Error {
 			c.t.Fatal("welcomed into a room it cannot read")
 		case *protocol.Update:
 			for _, u := range m.Updates {
-				if v, _ := crdt.UpdateVersion(u); v > 1 {
-					c.t.Fatalf("a client of format 1 was sent an update of format %d", v)
+				if v, _ := crdt.UpdateVersion(u); v > reads {
+					c.t.Fatalf("a client of format %d was sent an update of format %d", reads, v)
 				}
 			}
 		}
@@ -111,8 +123,9 @@ func richRoom(t *testing.T, ts *testServer, room string) *rawClient {
 }
 
 // TestFormatJoinRichRoom: a client that reads format 1 (any Hello before
-// version 4, or a version 4 one that says so) is refused at the Hello in a
-// room holding rich text, with no Welcome; one that reads format 2 joins.
+// version 4, or a version 4 one that says so) or format 2 (rich text before
+// compact marks) is refused at the Hello in a room holding rich text of
+// format 3, with no Welcome; one that reads format 3 joins.
 func TestFormatJoinRichRoom(t *testing.T) {
 	ts := startServer(t, testConfig(), nil)
 	richRoom(t, ts, "rich")
@@ -123,19 +136,20 @@ func TestFormatJoinRichRoom(t *testing.T) {
 		{"version 3", readsPlainV3},
 		{"version 1", protocol.Hello{Version: 1}},
 		{"version 4 format 1", readsPlainV4},
+		{"version 4 format 2", readsRichV2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := dialRaw(t, ts.url("rich"))
 			h := tt.hello
 			h.Room, h.Client, h.StateVector = "rich", c.id, crdt.StateVector{}.Encode()
 			c.send(&h)
-			e := c.expectFormatClose()
-			if !strings.Contains(e.Message, "format 2") || !strings.Contains(e.Message, "newer client") {
+			e := c.expectFormatCloseReading(int(max(h.Format, 1)))
+			if !strings.Contains(e.Message, "format 3") || !strings.Contains(e.Message, "newer client") {
 				t.Errorf("error message %q names neither the format nor the remedy", e.Message)
 			}
 		})
 	}
-	t.Run("version 4 format 2", func(t *testing.T) {
+	t.Run("version 4 format 3", func(t *testing.T) {
 		c := joinAs(t, ts, "rich", readsRich)
 		if d := c.doc.Text("body").ToDelta(); len(d) != 1 || d[0].Attributes["bold"] != true {
 			t.Fatalf("delta %+v, want bold hello", d)
@@ -144,17 +158,22 @@ func TestFormatJoinRichRoom(t *testing.T) {
 }
 
 // TestFormatPlainRoomServesEveryone: in a room without rich text, clients
-// of format 1 and 2 edit together as before.
+// of formats 1, 2 and 3 edit together as before.
 func TestFormatPlainRoomServesEveryone(t *testing.T) {
 	ts := startServer(t, testConfig(), nil)
 	old := joinAs(t, ts, "plain", readsPlainV3)
+	v2 := joinAs(t, ts, "plain", readsRichV2)
 	rich := joinAs(t, ts, "plain", readsRich)
 	old.waitAck(old.edit("body", "ab"))
 	rich.readUntilRelay()
+	v2.readUntilRelay()
 	rich.waitAck(rich.edit("body", "cd"))
 	old.readUntilRelay()
-	if a, b := old.doc.Text("body").String(), rich.doc.Text("body").String(); a != "abcd" || b != "abcd" {
-		t.Fatalf("texts %q and %q, want abcd", a, b)
+	v2.readUntilRelay()
+	for _, c := range []*rawClient{old, v2, rich} {
+		if got := c.doc.Text("body").String(); got != "abcd" {
+			t.Fatalf("text %q, want abcd", got)
+		}
 	}
 }
 
@@ -167,14 +186,16 @@ func TestFormatRichUpdateDropsOldMembers(t *testing.T) {
 	reader := joinAs(t, ts, "doc", readsRich)
 	old3 := joinAs(t, ts, "doc", readsPlainV3)
 	old4 := joinAs(t, ts, "doc", readsPlainV4)
+	v2 := joinAs(t, ts, "doc", readsRichV2)
 	writer.waitAck(writer.edit("body", "hi"))
-	for _, c := range []*rawClient{reader, old3, old4} {
+	for _, c := range []*rawClient{reader, old3, old4, v2} {
 		c.readUntilRelay()
 	}
 	_, seq := writer.boldAll()
 	writer.waitAck(seq)
 	old3.expectFormatClose()
 	old4.expectFormatClose()
+	v2.expectFormatCloseReading(2)
 	reader.readUntilRelay()
 	if d := reader.doc.Text("body").ToDelta(); len(d) != 1 || d[0].Attributes["bold"] != true {
 		t.Fatalf("reader's delta %+v, want bold hi", d)
@@ -206,8 +227,8 @@ func TestFormatOldClientSendsRichUpdate(t *testing.T) {
 			}
 			seq := old.sendUpdates(plain, rich)
 			e := old.expectFormatClose()
-			if e.Seq != seq || !strings.Contains(e.Message, "format 2") {
-				t.Fatalf("error %+v, want seq %d naming format 2", e, seq)
+			if want := fmt.Sprintf("format %d", crdt.NewestVersion); e.Seq != seq || !strings.Contains(e.Message, want) {
+				t.Fatalf("error %+v, want seq %d naming %s", e, seq, want)
 			}
 			// The room still holds "ab" alone, in format 1, for its
 			// members and a late joiner alike.
@@ -301,4 +322,61 @@ func TestFormatWriteAPI(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// v2Bold is a format 2 update of RICH.md's worked example (§R9): client 1
+// bolds "ab", the first two code points it typed into Text "t". Clients
+// built before compact marks write this; the CRDT reads it and writes
+// format 3 only.
+const v2Bold = "9502919200a17491019091950002c407078b0602013302a09192a4626f6c64c3"
+
+// TestFormatV2Client: a client of format 2 may still write rich text in
+// format 2, which the room takes and relays to members that read it; but a
+// late joiner of format 2 is refused, since the room's Welcome is written
+// in format 3, and the first format 3 update closes the client of format 2
+// before anything of format 3 reaches it.
+func TestFormatV2Client(t *testing.T) {
+	st := store.NewMemory()
+	ts := startServer(t, testConfig(), st)
+	reader := joinAs(t, ts, "doc", readsRich)
+	c := dialRaw(t, ts.url("doc"))
+	c.id, c.doc = 1, crdt.NewDocWithClient(1)
+	if m := c.sayHello("doc", readsRichV2); m.Type() != protocol.TypeWelcome {
+		t.Fatalf("hello of format 2 to a plain room: %#v, want a welcome", m)
+	}
+	ab, err := c.doc.Text("t").Insert(0, "ab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bold, err := hex.DecodeString(v2Bold)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := crdt.UpdateVersion(bold); v != 2 {
+		t.Fatalf("the worked example is of format %d, want 2", v)
+	}
+	c.waitAck(c.sendUpdates(ab, bold))
+	waitFor(t, deadline, func() error {
+		reader.readUntilRelay()
+		if d := reader.doc.Text("t").ToDelta(); len(d) != 1 || d[0].Insert != "ab" || d[0].Attributes["bold"] != true {
+			return fmt.Errorf("reader's delta %+v, want bold ab", d)
+		}
+		return nil
+	})
+	late := dialRaw(t, ts.url("doc"))
+	if m := late.sayHello("doc", readsRichV2); m.Type() != protocol.TypeError {
+		t.Fatalf("late joiner of format 2: %#v, want Error{4006}", m)
+	} else if e := m.(*protocol.Error); e.Code != protocol.CodeUnsupportedFormat || !strings.Contains(e.Message, "format 3") {
+		t.Fatalf("late joiner of format 2: error %d %q, want 4006 naming format 3", e.Code, e.Message)
+	}
+	joinAs(t, ts, "doc", readsRich)
+	u, err := reader.doc.Text("t").Format(0, 1, "italic", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader.waitAck(reader.sendUpdates(u))
+	c.expectFormatCloseReading(2)
+	if d := storedDoc(t, st, "doc").Text("t").ToDelta(); len(d) != 2 || d[0].Attributes["italic"] != true || d[1].Attributes["bold"] != true {
+		t.Fatalf("stored delta %+v, want italic bold a, bold b", d)
+	}
 }

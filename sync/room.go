@@ -501,7 +501,7 @@ func (r *room) handle(ev event) {
 		}
 		r.apply(ev.s, ev.msg.(*protocol.Update))
 	case eventRead:
-		ev.view() <- contentOf(r.name, r.doc, true, r.format >= crdt.NewestVersion)
+		ev.view() <- contentOf(r.name, r.doc, true, r.format >= richFormat)
 	case eventWrite:
 		if len(r.joins) > 0 {
 			r.deferred = append(r.deferred, ev) // see joins
