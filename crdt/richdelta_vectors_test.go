@@ -268,6 +268,38 @@ func generateRichDeltaVectors(t *testing.T) []byte {
 	return append(b, '\n')
 }
 
+// committedDeltaCase is a case of a committed richdelta vector file, as a
+// remote replica replays it.
+type committedDeltaCase struct {
+	Name         string `json:"name"`
+	BaseSnapshot string `json:"base_snapshot"`
+	Steps        []struct {
+		Update     string          `json:"update"`
+		Want       json.RawMessage `json:"want"`
+		RemoteWant json.RawMessage `json:"remote_want"`
+	} `json:"steps"`
+	Snapshot string `json:"snapshot"`
+}
+
+// replayRemote applies c's updates to a fresh remote replica, requiring
+// the recorded remote delta after each step, and returns the replica; what
+// names the updates in a failure.
+func (c *committedDeltaCase) replayRemote(t *testing.T, what string) *crdt.Doc {
+	t.Helper()
+	d := crdt.NewDocWithClient(vecRemoteClient)
+	mustApply(t, d, mustHex(t, c.BaseSnapshot))
+	for i, s := range c.Steps {
+		if s.Update != "" {
+			mustApply(t, d, mustHex(t, s.Update))
+		}
+		got := compactJSON(t, []byte(jsonOf(nonNil(d.Text("t").ToDelta()))))
+		if string(got) != string(compactJSON(t, s.RemoteWant)) {
+			t.Fatalf("%s: step %d: %s give %s, want %s", c.Name, i, what, got, s.RemoteWant)
+		}
+	}
+	return d
+}
+
 // TestRichDeltaVectors checks testdata/richdelta.json against what the
 // cases produce now, that the committed updates give the committed deltas
 // on a fresh replica, and that every bad delta is refused as recorded.
@@ -275,15 +307,8 @@ func TestRichDeltaVectors(t *testing.T) {
 	committed := checkGoldenFile(t, richDeltaVectorsPath, generateRichDeltaVectors, *updateRichDeltaVectors, richDeltaVectorsHint,
 		"If the change is intended, regenerate with `%s` and review the diff")
 	var vf struct {
-		Cases []struct {
-			Name         string `json:"name"`
-			BaseSnapshot string `json:"base_snapshot"`
-			Steps        []struct {
-				Update     string          `json:"update"`
-				RemoteWant json.RawMessage `json:"remote_want"`
-			} `json:"steps"`
-		} `json:"cases"`
-		Bad []struct {
+		Cases []committedDeltaCase `json:"cases"`
+		Bad   []struct {
 			Name  string          `json:"name"`
 			Base  []richStep      `json:"base_steps"`
 			Delta json.RawMessage `json:"delta"`
@@ -294,20 +319,7 @@ func TestRichDeltaVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range vf.Cases {
-		d := crdt.NewDocWithClient(vecRemoteClient)
-		mustApply(t, d, mustHex(t, c.BaseSnapshot))
-		for i, s := range c.Steps {
-			if s.Update != "" {
-				mustApply(t, d, mustHex(t, s.Update))
-			}
-			delta := d.Text("t").ToDelta()
-			if delta == nil {
-				delta = []crdt.RichOp{}
-			}
-			if got := compactJSON(t, []byte(jsonOf(delta))); string(got) != string(compactJSON(t, s.RemoteWant)) {
-				t.Fatalf("%s: step %d: committed updates give %s, want %s", c.Name, i, got, s.RemoteWant)
-			}
-		}
+		c.replayRemote(t, "committed updates")
 	}
 	for _, bad := range vf.Bad {
 		d, x := richText(t, bad.Base...)

@@ -86,33 +86,11 @@ func TestRichVectorsV2(t *testing.T) {
 // end state is the recorded snapshot's document.
 func TestRichDeltaVectorsV2(t *testing.T) {
 	var vf struct {
-		Cases []struct {
-			Name         string `json:"name"`
-			BaseSnapshot string `json:"base_snapshot"`
-			Steps        []struct {
-				Update     string          `json:"update"`
-				Want       json.RawMessage `json:"want"`
-				RemoteWant json.RawMessage `json:"remote_want"`
-			} `json:"steps"`
-			Snapshot string `json:"snapshot"`
-		} `json:"cases"`
+		Cases []committedDeltaCase `json:"cases"`
 	}
 	readV2(t, "testdata/richdelta-v2.json", &vf)
 	for _, c := range vf.Cases {
-		d := crdt.NewDocWithClient(vecRemoteClient)
-		mustApply(t, d, mustHex(t, c.BaseSnapshot))
-		for i, s := range c.Steps {
-			if s.Update != "" {
-				mustApply(t, d, mustHex(t, s.Update))
-			}
-			delta := d.Text("t").ToDelta()
-			if delta == nil {
-				delta = []crdt.RichOp{}
-			}
-			if got := compactJSON(t, []byte(jsonOf(delta))); string(got) != string(compactJSON(t, s.RemoteWant)) {
-				t.Fatalf("%s: step %d: version 2 updates give %s, want %s", c.Name, i, got, s.RemoteWant)
-			}
-		}
+		c.replayRemote(t, "version 2 updates")
 		// a's snapshot: its delta is a's last one, which b's equals once
 		// b has every update a made or applied.
 		e := crdt.NewDoc()
@@ -138,31 +116,6 @@ func TestHostileCorpusV2(t *testing.T) {
 	var f hostileFile
 	readV2(t, "testdata/hostile-v2.json", &f)
 	for _, c := range f.Cases {
-		d := crdt.NewDocWithClient(crdt.ClientID(c.Client))
-		if c.Base != "" {
-			if err := d.Apply(unhex(t, c.Name, c.Base)); err != nil {
-				t.Fatalf("%s: base: %v", c.Name, err)
-			}
-		}
-		for i, st := range c.Updates {
-			before := d.Snapshot()
-			v, class := verdictOf(d.Apply(unhex(t, c.Name, st.Update)))
-			if v != st.Verdict || class != st.Error {
-				t.Fatalf("%s, update %d: %s %s, recorded %s %s", c.Name, i, v, class, st.Verdict, st.Error)
-			}
-			if v == "refused" {
-				if !bytes.Equal(d.Snapshot(), before) {
-					t.Fatalf("%s, update %d: refused but changed the document", c.Name, i)
-				}
-			} else {
-				sameDocAs(t, c.Name, d, st.Snapshot)
-			}
-			if d.HasPending() != st.Pending || crdt.PendingBytes(d) != st.PendingBytes {
-				t.Fatalf("%s, update %d: pending %v (%d bytes), recorded %v (%d)", c.Name, i, d.HasPending(), crdt.PendingBytes(d), st.Pending, st.PendingBytes)
-			}
-			if len(st.Delta) > 0 && string(compactJSON(t, []byte(jsonOf(nonNil(d.Text("t").ToDelta()))))) != string(compactJSON(t, st.Delta)) {
-				t.Fatalf("%s, update %d: delta %s, recorded %s", c.Name, i, jsonOf(d.Text("t").ToDelta()), st.Delta)
-			}
-		}
+		replayHostileCase(t, c, false, map[string]int{})
 	}
 }

@@ -45,19 +45,24 @@ type markKind struct {
 // cmpKind orders mark kinds as the table must list them: key bytes, then
 // expand, then a removal before a value, then value bytes.
 func cmpKind(a, b markKind) int {
-	if c := strings.Compare(a.key, b.key); c != 0 {
-		return c
-	}
-	if a.expand != b.expand {
-		return int(a.expand) - int(b.expand)
-	}
-	if (a.value == nil) != (b.value == nil) {
-		if a.value == nil {
+	return cmpKindAfterKey(strings.Compare(a.key, b.key), a.expand, b.expand, a.value, b.value)
+}
+
+// cmpKindAfterKey completes the order of cmpKind given the comparison of
+// the keys, so that decoded kinds (keys as bytes) sort alike.
+func cmpKindAfterKey(keys int, ea, eb ExpandRule, va, vb []byte) int {
+	switch {
+	case keys != 0:
+		return keys
+	case ea != eb:
+		return int(ea) - int(eb)
+	case (va == nil) != (vb == nil):
+		if va == nil {
 			return -1
 		}
 		return 1
 	}
-	return bytes.Compare(a.value, b.value)
+	return bytes.Compare(va, vb)
 }
 
 // kindOf returns the mark kind of start anchor m. A value that is msgpack
@@ -454,17 +459,5 @@ type decKind struct {
 }
 
 func cmpDecKind(a, b decKind) int {
-	if c := bytes.Compare(a.key, b.key); c != 0 {
-		return c
-	}
-	if a.expand != b.expand {
-		return int(a.expand) - int(b.expand)
-	}
-	if (a.value == nil) != (b.value == nil) {
-		if a.value == nil {
-			return -1
-		}
-		return 1
-	}
-	return bytes.Compare(a.value, b.value)
+	return cmpKindAfterKey(bytes.Compare(a.key, b.key), a.expand, b.expand, a.value, b.value)
 }

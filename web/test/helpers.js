@@ -340,3 +340,18 @@ export function sequenceIDs(text) {
   }
   return ids;
 }
+
+/** permutations returns every order of 0 … n−1. */
+export function permutations(n) {
+  if (n === 0) return [[]];
+  const out = [];
+  for (const p of permutations(n - 1)) {
+    for (let i = 0; i <= p.length; i++) out.push([...p.slice(0, i), n - 1, ...p.slice(i)]);
+  }
+  return out;
+}
+
+/** json normalises a value (a delta) for comparison with Go's JSON, object key order aside. */
+export function json(v) {
+  return JSON.parse(JSON.stringify(v));
+}

@@ -13,25 +13,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Doc, DecodeError, DEFAULT_MARK_SCHEMA, toHex, fromHex } from '../src/index.js';
-import { REPO_ROOT, Rand, runs } from './helpers.js';
+import { REPO_ROOT, Rand, json, permutations, runs } from './helpers.js';
 import { generate, replay, runStep } from './rich-sessions.mjs';
 
 const vectors = JSON.parse(readFileSync(join(REPO_ROOT, 'crdt', 'testdata', 'rich.json'), 'utf8'));
-
-/** permutations returns every order of 0 … n−1. */
-function permutations(n) {
-  if (n === 0) return [[]];
-  const out = [];
-  for (const p of permutations(n - 1)) {
-    for (let i = 0; i <= p.length; i++) out.push([...p.slice(0, i), n - 1, ...p.slice(i)]);
-  }
-  return out;
-}
-
-/** json normalises a delta for comparison with Go's JSON (object key order aside). */
-function json(delta) {
-  return JSON.parse(JSON.stringify(delta));
-}
 
 test('rich vectors: the steps make the recorded updates, every delivery order the recorded delta and snapshot', () => {
   assert.ok(vectors.scenarios.length >= 14);

@@ -10,16 +10,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Doc, UndoManager, toHex, fromHex } from '../src/index.js';
 import '../src/richdelta.js';
-import { REPO_ROOT, Rand, randomRichDelta, replayDelta as replay, runs, sorted } from './helpers.js';
+import { REPO_ROOT, Rand, json, randomRichDelta, replayDelta as replay, runs, sorted } from './helpers.js';
 import { runStep } from './rich-sessions.mjs';
 import { setFanout } from '../src/text.js';
 
 const vectors = JSON.parse(readFileSync(join(REPO_ROOT, 'crdt', 'testdata', 'richdelta.json'), 'utf8'));
-
-/** json normalises a value for comparison with Go's JSON. */
-function json(v) {
-  return JSON.parse(JSON.stringify(v));
-}
 
 /** run performs vector step s on text x: a rich step or a delta. */
 function run(x, s) {

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode, encode } from '@msgpack/msgpack';
 import { Doc, DecodeError, toHex, fromHex } from '../src/index.js';
-import { REPO_ROOT } from './helpers.js';
+import { REPO_ROOT, json, permutations } from './helpers.js';
 
 /** op is an expected delta op with attributes given as alternating keys and values. */
 function op(insert, ...kv) {
@@ -315,21 +315,6 @@ test('delete ranges are merged across the anchors of the update itself', () => {
   g.apply(fromHex('9501909101919200c4020008' + '90'));
   assert.equal(toHex(g.snapshot()), toHex(snap));
 });
-
-/** permutations returns every order of 0 … n−1. */
-function permutations(n) {
-  if (n === 0) return [[]];
-  const out = [];
-  for (const p of permutations(n - 1)) {
-    for (let i = 0; i <= p.length; i++) out.push([...p.slice(0, i), n - 1, ...p.slice(i)]);
-  }
-  return out;
-}
-
-/** json normalises a value for comparison with Go's JSON. */
-function json(v) {
-  return JSON.parse(JSON.stringify(v));
-}
 
 test('version 2 vectors (rich-v2.json) still load: every delivery order gives the recorded delta', () => {
   const v2 = JSON.parse(readFileSync(join(REPO_ROOT, 'crdt', 'testdata', 'rich-v2.json'), 'utf8'));
