@@ -37,6 +37,57 @@ type testNode struct {
 	ts  *testServer
 }
 
+// startNATS starts the nats-servers of n nodes, routed to each other. Their
+// cluster ports are picked free just before the servers bind them, and a
+// socket of another test may take one in between (the check and the bind
+// cannot be one step); a server that cannot bind fails to start, and the
+// whole set is then started again on other ports and directories.
+func startNATS(t *testing.T, n int) []*testNode {
+	t.Helper()
+	dir := t.TempDir()
+	for attempt := 1; ; attempt++ {
+		var peers []string
+		for range n {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			peers = append(peers, l.Addr().String())
+			l.Close()
+		}
+		nodes := make([]*testNode, n)
+		var err error
+		for i := range n {
+			node := &testNode{cfg: jsstore.ServerConfig{
+				Name:          fmt.Sprintf("node%d", i),
+				ClusterName:   "test",
+				ClusterListen: peers[i],
+				Peers:         peers,
+				StoreDir:      filepath.Join(dir, fmt.Sprintf("attempt%d", attempt), fmt.Sprintf("node%d", i)),
+			}}
+			if node.ns, err = jsstore.StartServer(node.cfg); err != nil {
+				break
+			}
+			nodes[i] = node
+		}
+		if err == nil {
+			for _, node := range nodes {
+				t.Cleanup(node.stopNATS)
+			}
+			return nodes
+		}
+		for _, node := range nodes {
+			if node != nil {
+				node.stopNATS()
+			}
+		}
+		if attempt == 3 {
+			t.Fatalf("starting %d nats-servers, attempt %d: %v", n, attempt, err)
+		}
+		t.Logf("starting %d nats-servers, attempt %d: %v; again on other ports", n, attempt, err)
+	}
+}
+
 // startNodes starts n nodes forming one JetStream cluster, with
 // min(3, n) replicas.
 //
@@ -47,33 +98,7 @@ type testNode struct {
 // has its own servers, ports and directories.
 func startNodes(t *testing.T, n int, cfg docsync.Config) []*testNode {
 	t.Helper()
-	var peers []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		peers = append(peers, l.Addr().String())
-		l.Close()
-	}
-	dir := t.TempDir()
-	nodes := make([]*testNode, n)
-	for i := range n {
-		node := &testNode{cfg: jsstore.ServerConfig{
-			Name:          fmt.Sprintf("node%d", i),
-			ClusterName:   "test",
-			ClusterListen: peers[i],
-			Peers:         peers,
-			StoreDir:      filepath.Join(dir, fmt.Sprintf("node%d", i)),
-		}}
-		ns, err := jsstore.StartServer(node.cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		node.ns = ns
-		t.Cleanup(node.stopNATS)
-		nodes[i] = node
-	}
+	nodes := startNATS(t, n)
 	for i, node := range nodes {
 		nc, err := jsstore.Connect(node.ns, node.cfg.Name)
 		if err != nil {

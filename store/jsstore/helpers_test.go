@@ -62,26 +62,46 @@ type testCluster struct {
 func startCluster(t testing.TB, n int) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t}
-	var peers []string
-	for range n {
-		peers = append(peers, fmt.Sprintf("127.0.0.1:%d", freePort(t)))
-	}
 	dir := t.TempDir()
-	for i := range n {
-		cfg := jsstore.ServerConfig{
-			Name:          fmt.Sprintf("node%d", i),
-			StoreDir:      filepath.Join(dir, fmt.Sprintf("node%d", i)),
-			ClusterListen: peers[i],
-			Peers:         peers,
+	// The ports are picked free just before the servers bind them, and a
+	// socket of another test may take one in between; a server that
+	// cannot bind fails to start, and the whole set starts again on other
+	// ports and directories.
+	for attempt := 1; ; attempt++ {
+		var peers []string
+		for range n {
+			peers = append(peers, fmt.Sprintf("127.0.0.1:%d", freePort(t)))
 		}
-		if n > 1 {
-			cfg.ClusterName = "test"
+		c.cfgs, c.servers = nil, nil
+		for i := range n {
+			cfg := jsstore.ServerConfig{
+				Name:          fmt.Sprintf("node%d", i),
+				StoreDir:      filepath.Join(dir, fmt.Sprintf("attempt%d", attempt), fmt.Sprintf("node%d", i)),
+				ClusterListen: peers[i],
+				Peers:         peers,
+			}
+			if n > 1 {
+				cfg.ClusterName = "test"
+			}
+			c.cfgs = append(c.cfgs, cfg)
+			c.servers = append(c.servers, nil)
 		}
-		c.cfgs = append(c.cfgs, cfg)
-		c.servers = append(c.servers, nil)
-	}
-	for i := range n {
-		c.start(i)
+		var err error
+		for i := range n {
+			if c.servers[i], err = jsstore.StartServer(c.cfgs[i]); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			break
+		}
+		for i := range c.servers {
+			c.stop(i)
+		}
+		if attempt == 3 {
+			t.Fatalf("starting %d nats-servers, attempt %d: %v", n, attempt, err)
+		}
+		t.Logf("starting %d nats-servers, attempt %d: %v; again on other ports", n, attempt, err)
 	}
 	t.Cleanup(func() {
 		for i := range c.servers {
