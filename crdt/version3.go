@@ -219,8 +219,8 @@ func (e *encoder) appendMarkRec(col []byte, s, en, t *encRec) []byte {
 }
 
 // appendMergedDeletes appends the delete column of ranges, merging two
-// ranges whose gap holds only anchors of anchors (sorted clocks of the
-// client's block in this update).
+// ranges whose gap holds only clocks in anchors: the sorted clocks of the
+// start and end anchors of the client's block in this update.
 func appendMergedDeletes(col []byte, ranges []clockRange, anchors []uint64) []byte {
 	prev := uint64(0)
 	for i := 0; i < len(ranges); {
