@@ -245,16 +245,16 @@ func (d *Doc) finishLoad() {
 	fill := max(1, maxLeaf*3/4)
 	nLeaves := max(1, (len(items)+fill-1)/fill)
 	leaves := make([]leaf, nLeaves)
-	slots := make([]*item, nLeaves*(maxLeaf+1))
 	level := make([]*leaf, nLeaves)
 	for j := range leaves {
 		lf := &leaves[j]
 		lo, hi := j*len(items)/nLeaves, (j+1)*len(items)/nLeaves
-		lf.items = slots[j*(maxLeaf+1) : j*(maxLeaf+1)+hi-lo : (j+1)*(maxLeaf+1)]
+		lf.useBuffers(hi - lo)
 		copy(lf.items, items[lo:hi])
-		for _, it := range lf.items {
+		for k, it := range lf.items {
 			it.leaf, it.idx = lf, 0
-			lf.visible += it.visible()
+			lf.vis[k] = it.visible()
+			lf.visible += lf.vis[k]
 		}
 		lf.t = t
 		if j > 0 {
@@ -268,9 +268,10 @@ func (d *Doc) finishLoad() {
 	// below, until one node, the root, holds them all.
 	nodes := groupNodes(len(level), func(n *node, lo, hi int) {
 		n.leaves = make([]*leaf, hi-lo, maxKids+1)
+		n.counts = make([]int, hi-lo, maxKids+1)
 		for j, lf := range level[lo:hi] {
 			lf.parent, lf.pidx = n, j
-			n.leaves[j] = lf
+			n.leaves[j], n.counts[j] = lf, lf.visible
 			n.visible += lf.visible
 		}
 	})
@@ -278,9 +279,10 @@ func (d *Doc) finishLoad() {
 		below := nodes
 		nodes = groupNodes(len(below), func(n *node, lo, hi int) {
 			n.kids = make([]*node, hi-lo, maxKids+1)
+			n.counts = make([]int, hi-lo, maxKids+1)
 			for j, k := range below[lo:hi] {
 				k.parent, k.pidx = n, j
-				n.kids[j] = k
+				n.kids[j], n.counts[j] = k, k.visible
 				n.visible += k.visible
 			}
 		})

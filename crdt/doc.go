@@ -70,7 +70,10 @@ Text is stored as run-length items: a run typed in one go is one item until
 an edit inside it splits it, and adjacent deleted pieces of a run merge
 again. Items sit in the leaves of a B-tree (leaves of up to 64 items, nodes
 of up to 64 children, each knowing its visible length), so a jump to any
-position is one descent, O(log n), and a full leaf splits without
+position is one descent, O(log n); each node keeps its children's visible
+lengths and each leaf its items' in arrays beside them, so that the
+descent reads a few arrays rather than every child and item it passes,
+which in a large text would each be a cache miss. A full leaf splits without
 renumbering anything beyond its parent's children; a cursor at the last
 edit makes sequential typing O(1). Each client's items are also indexed in
 clock order (heads plus chains of split pieces), which serves the ID

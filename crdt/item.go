@@ -141,6 +141,13 @@ func (c *clientState) newest() *item { return c.heads[len(c.heads)-1].it }
 
 // find returns the item holding clock, which must be below c.next.
 func (c *clientState) find(clock uint64) *item {
+	it, _ := c.walk(c.headOf(clock), clock)
+	return it
+}
+
+// headOf returns the index of the head whose chain holds clock, which
+// must be below c.next.
+func (c *clientState) headOf(clock uint64) int {
 	h := c.heads
 	i := len(h) - 1
 	if h[i].clock > clock {
@@ -153,6 +160,12 @@ func (c *clientState) find(clock uint64) *item {
 			c.hint, c.hint2 = headHint{i, h[i].clock, h[i+1].clock}, c.hint
 		}
 	}
+	return i
+}
+
+// walk returns the item holding clock on the chain of head i, and whether
+// the walk cut the chain (promote), which moves the heads after i.
+func (c *clientState) walk(i int, clock uint64) (*item, bool) {
 	it := c.heads[i].it
 	steps := 0
 	for it.clock+it.length <= clock {
@@ -161,8 +174,23 @@ func (c *clientState) find(clock uint64) *item {
 	}
 	if steps > maxChain {
 		c.promote(i, it)
+		return it, true
 	}
-	return it
+	return it, false
+}
+
+// findPair returns the items holding a and b (both integrated), as find
+// does for each. In a large document each lookup is a chain of cache
+// misses (the head, then the item); taking the heads of both before the
+// items of either lets the two chains' misses overlap instead of adding up.
+func findPair(a, b ref) (*item, *item) {
+	ia, ib := a.c.headOf(a.clock), b.c.headOf(b.clock)
+	ita, moved := a.c.walk(ia, a.clock)
+	if moved && a.c == b.c {
+		return ita, b.c.find(b.clock)
+	}
+	itb, _ := b.c.walk(ib, b.clock)
+	return ita, itb
 }
 
 // search returns the index of the last head that starts at or before

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -148,10 +149,69 @@ func checkFindNear(t *testing.T, rng *rand.Rand, d *Doc) {
 			if got := it.c.find(clock); got != it {
 				t.Fatalf("find(%d:%d) gives the item at %d", it.c.id, clock, got.clock)
 			}
+			other := items[rng.IntN(len(items))]
+			o := ref{other.c, other.clock + uint64(rng.IntN(int(other.length)))}
+			for _, pair := range [][2]ref{{r, o}, {o, r}, {r, r}} {
+				checkFindPair(t, pair[0], pair[1])
+			}
 		}
 	}
 	if tried == 0 {
 		t.Fatal("no lookups tried")
+	}
+}
+
+// checkFindPair checks that findPair(a, b) gives the items holding a and b.
+func checkFindPair(t *testing.T, a, b ref) {
+	t.Helper()
+	holds := func(it *item, r ref) bool {
+		return it.c == r.c && it.clock <= r.clock && r.clock < it.clock+it.length
+	}
+	if ia, ib := findPair(a, b); !holds(ia, a) || !holds(ib, b) {
+		t.Fatalf("findPair(%d:%d, %d:%d) gives the items at %d:%d and %d:%d",
+			a.c.id, a.clock, b.c.id, b.clock, ia.c.id, ia.clock, ib.c.id, ib.clock)
+	}
+}
+
+// findPair finds both items when the first lookup cuts a long chain
+// (promote), which moves the heads the second lookup had found, and when
+// both lie on one chain.
+func TestFindPairLongChain(t *testing.T) {
+	for _, cut := range []bool{false, true} {
+		d := NewDocWithClient(1)
+		txt := d.Text("t")
+		if _, err := txt.Insert(0, strings.Repeat("a", 200)); err != nil {
+			t.Fatal(err)
+		}
+		other := NewDocWithClient(2)
+		if err := other.Apply(d.Snapshot()); err != nil {
+			t.Fatal(err)
+		}
+		// Client 2 types between every two code points of the run, so
+		// that client 1's run is one head with a chain of 200 pieces.
+		for i := 199; i > 0; i-- {
+			u, err := other.Text("t").Insert(i, "b")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Apply(u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c1, c2 := d.clients[1], d.clients[2]
+		if cut {
+			c1.find(150) // cuts the chain before the pairs below
+		}
+		for _, pair := range [][2]ref{
+			{{c1, 180}, {c1, 190}}, // one chain, the first deep in it
+			{{c1, 190}, {c1, 5}},
+			{{c1, 120}, {c2, 50}},
+			{{c2, 10}, {c1, 199}},
+			{{c1, 60}, {c1, 60}},
+		} {
+			checkFindPair(t, pair[0], pair[1])
+		}
+		checkHeads(t, d)
 	}
 }
 

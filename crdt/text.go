@@ -164,6 +164,7 @@ func (t *Text) split(it *item, n uint64) *item {
 	// The visible count of the leaf does not change: the pieces together
 	// hold what it held.
 	i := indexIn(it)
+	lf.vis[i] = it.visible()
 	if v := nx.visible(); v > 0 {
 		t.addVisible(lf, -v)
 	}
@@ -175,14 +176,11 @@ func (t *Text) split(it *item, n uint64) *item {
 // pos (pos < t.length).
 func (t *Text) locate(pos int) (*leaf, int, uint64) {
 	lf, p := t.seekLeaf(pos)
-	for i, it := range lf.items {
-		if it.visible() == 0 {
-			continue
-		}
-		if pos < p+int(it.length) {
+	for i, v := range lf.vis {
+		if pos < p+v {
 			return lf, i, uint64(pos - p)
 		}
-		p += int(it.length)
+		p += v
 	}
 	panic("crdt: leaf visible count is wrong")
 }
@@ -255,6 +253,7 @@ func (t *Text) place(c *clientState, n uint64, leftItem *item, left, right ref, 
 		leftItem.end = uint32(len(t.arena))
 		leftItem.length += n
 		c.next += n
+		setVis(leftItem, leftItem.visible())
 		t.addVisible(leftItem.leaf, int(n))
 		return
 	}
@@ -311,8 +310,10 @@ func (t *Text) delete(pos, n int) {
 // deleted code point. It returns the item that now holds it.
 func (t *Text) markDeleted(it *item) *item {
 	t.dead += int(it.end - it.start)
+	v := it.visible()
 	it.deleted = true
-	t.addVisible(it.leaf, -int(it.length))
+	setVis(it, 0)
+	t.addVisible(it.leaf, -v)
 	if p := t.prev(it.leaf, indexIn(it)); p != nil && p.absorbs(it) {
 		t.absorb(p, it)
 		it = p
@@ -388,6 +389,8 @@ func (t *Text) absorb(a, b *item) {
 	copy(lf.items[i:], lf.items[i+1:])
 	lf.items[len(lf.items)-1] = nil
 	lf.items = lf.items[:len(lf.items)-1]
+	copy(lf.vis[i:], lf.vis[i+1:])
+	lf.vis = lf.vis[:len(lf.vis)-1]
 	t.doc.freeItem(b)
 }
 

@@ -22,7 +22,12 @@ var (
 
 // A leaf is a block of consecutive items of a Text.
 type leaf struct {
-	items   []*item
+	items []*item
+	// vis[i] is items[i].visible(), kept beside the items so that finding
+	// a position in the leaf reads one array: reading each item's own
+	// fields would touch as many items, and in a large text, where items
+	// lie all over the heap, each would be a cache miss.
+	vis     []int
 	visible int   // visible code points in items
 	parent  *node // never nil: the root is always a node
 	pidx    int   // index in parent.leaves
@@ -39,6 +44,34 @@ type leaf struct {
 	// starts, valid while opensGen equals the text's anchorGen (opensAt).
 	opens    []*item
 	opensGen uint64
+	// itemBuf and visBuf hold items and vis (newLeaf), so that a leaf and
+	// its items are one block of memory: a lookup that reaches the leaf
+	// finds them next to it rather than at two more cache misses.
+	itemBuf [leafCap]*item
+	visBuf  [leafCap]int
+}
+
+// leafCap is the room in a leaf: the most items it holds with the default
+// maxLeaf, plus the one that makes it split. A leaf that outgrows it
+// (a larger maxLeaf) keeps working, with its slices moved to the heap.
+const leafCap = 65
+
+// newLeaf returns a leaf of t with room for n items in its buffers.
+func newLeaf(t *Text, n int) *leaf {
+	lf := &leaf{t: t}
+	lf.useBuffers(n)
+	return lf
+}
+
+// useBuffers makes the leaf's items and vis of length n, in its buffers.
+// A leaf must not be copied once it has: the copy's slices would point
+// into the original.
+func (lf *leaf) useBuffers(n int) {
+	if n > leafCap {
+		lf.items, lf.vis = make([]*item, n), make([]int, n)
+		return
+	}
+	lf.items, lf.vis = lf.itemBuf[:n], lf.visBuf[:n]
 }
 
 // A node is an inner node of a Text's tree. Nodes of the lowest level hold
@@ -49,14 +82,20 @@ type node struct {
 	visible int   // visible code points in the subtree
 	leaves  []*leaf
 	kids    []*node
+	// counts[j] is the visible count of child j (leaves[j] or kids[j]),
+	// kept beside the children so that a descent reads one array per
+	// level: reading each child's own count would touch as many children,
+	// and in a large text those are cache misses.
+	counts []int
 	// minLeft bounds the left origins of the items of the subtree.
 	minLeft bound
 }
 
 // newTree gives t an empty tree: a root holding one empty leaf.
 func (t *Text) newTree() {
-	t.root = &node{}
-	lf := &leaf{t: t, parent: t.root}
+	t.root = &node{counts: []int{0}}
+	lf := newLeaf(t, 0)
+	lf.parent = t.root
 	t.root.leaves = []*leaf{lf}
 	t.first, t.last = lf, lf
 }
@@ -79,9 +118,11 @@ func leafKey(lf *leaf) int {
 
 // seekLeaf returns the leaf holding visible position pos (pos < t.length)
 // and the position where that leaf starts. Typing is mostly sequential, so
-// it first looks at the leaf of the last lookup and its neighbours.
+// it first looks at the leaf of the last lookup and its neighbours when
+// pos is near it; a position farther away takes the descent at once, as
+// each neighbour looked at would cost a cache miss in a large text.
 func (t *Text) seekLeaf(pos int) (*leaf, int) {
-	if lf := t.cur; lf != nil {
+	if lf := t.cur; lf != nil && near(pos, t.curPos, lf.visible) {
 		start := t.curPos
 		for range 4 {
 			if pos < start {
@@ -101,23 +142,31 @@ func (t *Text) seekLeaf(pos int) (*leaf, int) {
 		}
 	}
 	n, start := t.root, 0
-	for n.leaves == nil {
-		for _, k := range n.kids {
-			if pos < start+k.visible {
-				n = k
+	for {
+		j := 0
+		for ; j < len(n.counts); j++ {
+			if pos < start+n.counts[j] {
 				break
 			}
-			start += k.visible
+			start += n.counts[j]
 		}
-	}
-	for _, lf := range n.leaves {
-		if pos < start+lf.visible {
+		if j == len(n.counts) {
+			panic("crdt: tree visible counts are wrong")
+		}
+		if n.leaves != nil {
+			lf := n.leaves[j]
 			t.cur, t.curPos = lf, start
 			return lf, start
 		}
-		start += lf.visible
+		n = n.kids[j]
 	}
-	panic("crdt: tree visible counts are wrong")
+}
+
+// near reports whether pos is within a leaf's width (at least 64 code
+// points) of the leaf of visible code points [start, start+visible).
+func near(pos, start, visible int) bool {
+	w := max(visible, 64)
+	return pos >= start-w && pos < start+visible+w
 }
 
 // leafStart returns the visible position where lf starts.
@@ -133,16 +182,23 @@ func (t *Text) leafStart(lf *leaf) int {
 		return t.curPos
 	}
 	start := 0
-	for _, l := range lf.parent.leaves[:lf.pidx] {
-		start += l.visible
+	for _, v := range lf.parent.counts[:lf.pidx] {
+		start += v
 	}
 	for n := lf.parent; n.parent != nil; n = n.parent {
-		for _, k := range n.parent.kids[:n.pidx] {
-			start += k.visible
+		for _, v := range n.parent.counts[:n.pidx] {
+			start += v
 		}
 	}
 	t.cur, t.curPos = lf, start
 	return start
+}
+
+// setVis records in it's leaf that it now shows v code points: the
+// caller changed its length or deleted it, and adds the difference to the
+// counts (addVisible).
+func setVis(it *item, v int) {
+	it.leaf.vis[indexIn(it)] = v
 }
 
 // indexIn returns the index of it in its leaf.
@@ -158,8 +214,12 @@ func indexIn(it *item) int {
 // addVisible records that lf gained delta visible code points.
 func (t *Text) addVisible(lf *leaf, delta int) {
 	lf.visible += delta
+	lf.parent.counts[lf.pidx] += delta
 	for n := lf.parent; n != nil; n = n.parent {
 		n.visible += delta
+		if n.parent != nil {
+			n.parent.counts[n.pidx] += delta
+		}
 	}
 	t.length += delta
 	if c := t.cur; c != nil && c != lf && leafKey(lf) < leafKey(c) {
@@ -179,10 +239,10 @@ func (t *Text) insertItem(lf *leaf, i int, it *item, leftLeaf *leaf) {
 	if it.rich >= richStart {
 		lf.anchorsStale = true
 	}
-	lf.items = append(lf.items, nil)
-	copy(lf.items[i+1:], lf.items[i:])
-	lf.items[i] = it
-	if v := it.visible(); v > 0 {
+	lf.items = insertAt(lf.items, i, it)
+	v := it.visible()
+	lf.vis = insertAt(lf.vis, i, v)
+	if v > 0 {
 		t.addVisible(lf, v)
 	}
 	if len(lf.items) > maxLeaf {
@@ -209,15 +269,17 @@ func (t *Text) lowerBounds(lf *leaf, b bound) {
 // splitLeaf moves the second half of lf's items to a new leaf after it.
 func (t *Text) splitLeaf(lf *leaf) {
 	half := len(lf.items) / 2
-	nl := &leaf{items: make([]*item, len(lf.items)-half, maxLeaf+1), t: t, parent: lf.parent, prev: lf, next: lf.next}
+	nl := newLeaf(t, len(lf.items)-half)
+	nl.parent, nl.prev, nl.next = lf.parent, lf, lf.next
 	// lf keeps its bound: it only lost items; nl's is computed when needed.
 	// The nodes above hold the same items as before, so theirs stay.
 	copy(nl.items, lf.items[half:])
+	copy(nl.vis, lf.vis[half:])
 	clear(lf.items[half:])
-	lf.items = lf.items[:half]
-	for _, it := range nl.items {
+	lf.items, lf.vis = lf.items[:half], lf.vis[:half]
+	for j, it := range nl.items {
 		it.leaf = nl
-		nl.visible += it.visible()
+		nl.visible += nl.vis[j]
 	}
 	lf.visible -= nl.visible
 	if len(lf.anchors) > 0 || lf.anchorsStale {
@@ -231,6 +293,8 @@ func (t *Text) splitLeaf(lf *leaf) {
 	lf.next = nl
 	p := lf.parent
 	p.leaves = insertAt(p.leaves, lf.pidx+1, nl)
+	p.counts[lf.pidx] = lf.visible
+	p.counts = insertAt(p.counts, lf.pidx+1, nl.visible)
 	for j := lf.pidx + 1; j < len(p.leaves); j++ {
 		p.leaves[j].pidx = j
 	}
@@ -243,6 +307,10 @@ func (t *Text) splitLeaf(lf *leaf) {
 // and gives the tree a new root when n was the root.
 func (t *Text) splitNode(n *node) {
 	nn := &node{parent: n.parent, minLeft: n.minLeft} // a bound of n bounds its parts
+	half := len(n.counts) / 2
+	nn.counts = make([]int, len(n.counts)-half, maxKids+1)
+	copy(nn.counts, n.counts[half:])
+	n.counts = n.counts[:half]
 	if n.leaves != nil {
 		half := len(n.leaves) / 2
 		nn.leaves = make([]*leaf, len(n.leaves)-half, maxKids+1)
@@ -269,10 +337,13 @@ func (t *Text) splitNode(n *node) {
 	if p == nil {
 		p = &node{kids: make([]*node, 0, maxKids+1), visible: n.visible + nn.visible, minLeft: n.minLeft}
 		p.kids = append(p.kids, n)
+		p.counts = append(make([]int, 0, maxKids+1), n.visible)
 		n.parent, nn.parent = p, p
 		t.root = p
 	}
 	p.kids = insertAt(p.kids, n.pidx+1, nn)
+	p.counts[n.pidx] = n.visible
+	p.counts = insertAt(p.counts, n.pidx+1, nn.visible)
 	for j := n.pidx + 1; j < len(p.kids); j++ {
 		p.kids[j].pidx = j
 	}

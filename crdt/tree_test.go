@@ -25,12 +25,19 @@ func checkTree(tb rapid.TB, text *Text) {
 		if len(n.leaves) > maxKids || len(n.kids) > maxKids || (n.leaves == nil) == (n.kids == nil) {
 			tb.Fatalf("node with %d leaves and %d kids", len(n.leaves), len(n.kids))
 		}
+		if len(n.counts) != len(n.leaves)+len(n.kids) {
+			tb.Fatalf("node with %d children keeps %d counts", len(n.leaves)+len(n.kids), len(n.counts))
+		}
 		sum := 0
 		for j, k := range n.kids {
 			if k.parent != n || k.pidx != j {
 				tb.Fatalf("node %d: parent or index is wrong", j)
 			}
-			sum += walk(k, d+1)
+			v := walk(k, d+1)
+			if n.counts[j] != v {
+				tb.Fatalf("node %d: its parent counts %d visible, it holds %d", j, n.counts[j], v)
+			}
+			sum += v
 		}
 		for j, lf := range n.leaves {
 			if lf.parent != n || lf.pidx != j || lf.t != text {
@@ -44,15 +51,21 @@ func checkTree(tb rapid.TB, text *Text) {
 			if len(lf.items) > maxLeaf {
 				tb.Fatalf("leaf of %d items", len(lf.items))
 			}
+			if len(lf.vis) != len(lf.items) {
+				tb.Fatalf("leaf of %d items keeps %d counts", len(lf.items), len(lf.vis))
+			}
 			v := 0
-			for _, it := range lf.items {
+			for k, it := range lf.items {
 				if it.leaf != lf {
 					tb.Fatal("item points at another leaf")
 				}
+				if lf.vis[k] != it.visible() {
+					tb.Fatalf("leaf counts %d visible for item %d, which shows %d", lf.vis[k], k, it.visible())
+				}
 				v += it.visible()
 			}
-			if v != lf.visible {
-				tb.Fatalf("leaf counts %d visible, holds %d", lf.visible, v)
+			if v != lf.visible || v != n.counts[j] {
+				tb.Fatalf("leaf counts %d visible and its node %d, holds %d", lf.visible, n.counts[j], v)
 			}
 			leaves = append(leaves, lf)
 			sum += v

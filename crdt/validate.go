@@ -38,11 +38,7 @@ func (d *Doc) validate(u *decoded) error {
 				// Compatible with what the document holds, origins included.
 				continue
 			}
-			leftItem, ok := d.originOK(u, r.hasLeft, r.left, r.typ, nil)
-			if !ok {
-				return badOrigin(b.client, r.clock)
-			}
-			if _, ok := d.originOK(u, r.hasRight, r.right, r.typ, leftItem); !ok {
+			if !d.originsOK(u, r) {
 				return badOrigin(b.client, r.clock)
 			}
 		}
@@ -62,23 +58,40 @@ func conflict(client ClientID, clock uint64, what string) error {
 	return fmt.Errorf("%w: client %d at clock %d conflicts with what the document holds (%s)", ErrInvalidUpdate, client, clock, what)
 }
 
-// originOK reports whether origin id (if has is set) can serve a text
-// record of type typ: it must be a code point of that text where the
-// document or u holds it. An origin neither holds is checked when the
-// record integrates. It returns the document's item holding id, if any;
-// near is an item id may lie in or next to (findNear).
-func (d *Doc) originOK(u *decoded, has bool, id ID, typ int, near *item) (*item, bool) {
-	if !has {
-		return nil, true
+// originsOK reports whether both origins of text record r can serve it:
+// each must be a code point of r's text where the document or u holds
+// it. An origin neither holds is checked when the record integrates.
+func (d *Doc) originsOK(u *decoded, r *record) bool {
+	left, leftIn := d.knownRef(r.hasLeft, r.left)
+	right, rightIn := d.knownRef(r.hasRight, r.right)
+	if leftIn && rightIn && r.hasLeft && r.hasRight {
+		// Both in the document, the common case: look them up together.
+		l, rt := findPair(left, right)
+		return u.servesText(l, r.typ) && u.servesText(rt, r.typ)
 	}
-	if c := d.clients[id.Client]; c != nil && id.Clock < c.next {
-		it := findNear(near, ref{c, id.Clock})
-		return it, it.kind == kindText && it.leaf.t.name == string(u.types[typ].name)
+	return d.originOK(u, r.hasLeft, r.left, left, leftIn, r.typ) &&
+		d.originOK(u, r.hasRight, r.right, right, rightIn, r.typ)
+}
+
+// originOK is originsOK for one origin id (if has is set): at and in are
+// what knownRef says of it.
+func (d *Doc) originOK(u *decoded, has bool, id ID, at ref, in bool, typ int) bool {
+	switch {
+	case !has:
+		return true
+	case in:
+		return u.servesText(at.c.find(at.clock), typ)
 	}
 	if rt, found := u.textTypeOf(id); found {
-		return nil, rt == typ
+		return rt == typ
 	}
-	return nil, true
+	return true
+}
+
+// servesText reports whether document item it is a code point of u's
+// type typ.
+func (u *decoded) servesText(it *item, typ int) bool {
+	return it.kind == kindText && it.leaf.t.name == string(u.types[typ].name)
 }
 
 // overlap compares the records of one block with what the document holds
