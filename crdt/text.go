@@ -253,7 +253,14 @@ func (t *Text) place(c *clientState, n uint64, leftItem *item, left, right ref, 
 		leftItem.end = uint32(len(t.arena))
 		leftItem.length += n
 		c.next += n
-		setVis(leftItem, leftItem.visible())
+		// leftItem is what prev found: item i-1 of lf, or the last of
+		// its own leaf.
+		if i > 0 {
+			lf.vis[i-1] += int(n)
+		} else {
+			lp := leftItem.leaf
+			lp.vis[len(lp.vis)-1] += int(n)
+		}
 		t.addVisible(leftItem.leaf, int(n))
 		return
 	}
@@ -310,11 +317,11 @@ func (t *Text) delete(pos, n int) {
 // deleted code point. It returns the item that now holds it.
 func (t *Text) markDeleted(it *item) *item {
 	t.dead += int(it.end - it.start)
-	v := it.visible()
+	v, i := it.visible(), indexIn(it)
 	it.deleted = true
-	setVis(it, 0)
+	it.leaf.vis[i] = 0
 	t.addVisible(it.leaf, -v)
-	if p := t.prev(it.leaf, indexIn(it)); p != nil && p.absorbs(it) {
+	if p := t.prev(it.leaf, i); p != nil && p.absorbs(it) {
 		t.absorb(p, it)
 		it = p
 	}

@@ -194,13 +194,6 @@ func (t *Text) leafStart(lf *leaf) int {
 	return start
 }
 
-// setVis records in it's leaf that it now shows v code points: the
-// caller changed its length or deleted it, and adds the difference to the
-// counts (addVisible).
-func setVis(it *item, v int) {
-	it.leaf.vis[indexIn(it)] = v
-}
-
 // indexIn returns the index of it in its leaf.
 func indexIn(it *item) int {
 	for i, x := range it.leaf.items {
