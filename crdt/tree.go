@@ -122,7 +122,7 @@ func leafKey(lf *leaf) int {
 // pos is near it; a position farther away takes the descent at once, as
 // each neighbour looked at would cost a cache miss in a large text.
 func (t *Text) seekLeaf(pos int) (*leaf, int) {
-	if lf := t.cur; lf != nil && near(pos, t.curPos, lf.visible) {
+	if lf := t.cur; lf != nil && nearLeaf(pos, t.curPos, lf.visible) {
 		start := t.curPos
 		for range 4 {
 			if pos < start {
@@ -162,9 +162,9 @@ func (t *Text) seekLeaf(pos int) (*leaf, int) {
 	}
 }
 
-// near reports whether pos is within a leaf's width (at least 64 code
+// nearLeaf reports whether pos is within a leaf's width (at least 64 code
 // points) of the leaf of visible code points [start, start+visible).
-func near(pos, start, visible int) bool {
+func nearLeaf(pos, start, visible int) bool {
 	w := max(visible, 64)
 	return pos >= start-w && pos < start+visible+w
 }
