@@ -146,6 +146,27 @@ func BenchmarkLargeDocLoad(b *testing.B) {
 	b.ReportMetric(float64(len(snap)), "snapshot-bytes")
 }
 
+// BenchmarkTypingAfterLongRun types one code point at a time at the end of
+// a run of 100,000 code points inserted at once (a paste), in ASCII and in
+// text of two bytes per code point: a keystroke should cost the same
+// however long the run before it.
+func BenchmarkTypingAfterLongRun(b *testing.B) {
+	for _, ch := range []string{"x", "é"} {
+		b.Run(fmt.Sprintf("%dbytes", len(ch)), func(b *testing.B) {
+			d := crdt.NewDocWithClient(1)
+			txt := d.Text("t")
+			if _, err := txt.Insert(0, strings.Repeat(ch, 100_000)); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := txt.Insert(txt.Len(), ch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // reportCPU reports the CPU time per op since start (cpuTime), GC
 // included: the machines these run on are shared, and the wall time of
 // ns/op then also counts waiting for a core.

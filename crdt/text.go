@@ -172,6 +172,15 @@ func (t *Text) split(it *item, n uint64) *item {
 	return nx
 }
 
+// maxRun is the most code points typing adds to one item: past it, typing
+// on starts a new item (with the same origins, so updates and snapshots
+// are the same bytes). A local update that starts inside an item finds
+// its first byte by counting code points from the item's start, which
+// costs the item's length when the text is not ASCII; without the bound,
+// every keystroke after a long run (a paste, or a long stretch of typing)
+// would cost as much.
+const maxRun = 1024
+
 // locate returns the leaf, index and offset of the visible code point at
 // pos (pos < t.length).
 func (t *Text) locate(pos int) (*leaf, int, uint64) {
@@ -243,7 +252,7 @@ func (t *Text) place(c *clientState, n uint64, leftItem *item, left, right ref, 
 	if !deleted && rich < richStart {
 		t.touch()
 	}
-	if !deleted && rich == richNone && leftItem != nil && leftItem.rich == richNone && leftItem.c == c && leftItem.clock+leftItem.length == c.next &&
+	if !deleted && rich == richNone && leftItem != nil && leftItem.length < maxRun && leftItem.rich == richNone && leftItem.c == c && leftItem.clock+leftItem.length == c.next &&
 		!leftItem.deleted && leftItem.right == right && int(leftItem.end) == len(t.arena) &&
 		t.prev(lf, i) == leftItem {
 		if t.observed() {

@@ -923,3 +923,46 @@ func TestApplyDoesNotRetainInput(t *testing.T) {
 		})
 	}
 }
+
+// Typing on past the most code points one item takes (a new item then
+// begins) changes no byte: a run typed one code point at a time gives the
+// updates and the snapshot of the same run inserted at once, on both sides
+// of the bound and in text of one to four bytes per code point.
+func TestTypingLongRun(t *testing.T) {
+	for _, ch := range []string{"x", "é", "語", "🙂"} {
+		for _, n := range []int{1023, 1024, 1025, 3000} {
+			typed := crdt.NewDocWithClient(1)
+			txt := typed.Text("t")
+			receiver := crdt.NewDocWithClient(3)
+			for i := range n {
+				u, err := txt.Insert(i, ch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := receiver.Apply(u); err != nil {
+					t.Fatal(err)
+				}
+			}
+			whole := crdt.NewDocWithClient(1)
+			if _, err := whole.Text("t").Insert(0, strings.Repeat(ch, n)); err != nil {
+				t.Fatal(err)
+			}
+			snap := whole.Snapshot()
+			if got := typed.Snapshot(); string(got) != string(snap) {
+				t.Fatalf("%q ×%d: typed snapshot %d bytes differs from the inserted one's %d", ch, n, len(got), len(snap))
+			}
+			if got := receiver.Snapshot(); string(got) != string(snap) {
+				t.Fatalf("%q ×%d: the receiver's snapshot differs", ch, n)
+			}
+			// A keystroke after the run, where a local update starts
+			// inside an item, still holds only that keystroke.
+			u, err := txt.Insert(n, "!")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := receiver.Apply(u); err != nil || receiver.Text("t").String() != strings.Repeat(ch, n)+"!" {
+				t.Fatalf("%q ×%d: receiver reads %d code points, %v", ch, n, receiver.Text("t").Len(), err)
+			}
+		}
+	}
+}
