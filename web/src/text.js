@@ -38,6 +38,15 @@ import { encodeValue } from './value.js';
 const EMBED = '\uFFFC';
 
 /**
+ * MAX_RUN is the most code points typing adds to one item: past it, typing
+ * on starts a new item (with the same origins, so the update's bytes are
+ * the same). A local update that starts inside an item slices the item's
+ * text, which costs its length; without the bound, every keystroke after
+ * a long run (a paste, or a long stretch of typing) would cost as much.
+ */
+const MAX_RUN = 1024;
+
+/**
  * The most items a leaf holds before it splits in two, and the most
  * children a node holds. Tests lower them (setFanout) to build deep trees
  * out of few items.
@@ -1189,6 +1198,7 @@ export class Text {
     if (
       content !== null &&
       leftItem !== null &&
+      leftItem.length < MAX_RUN &&
       leftItem.rich === RICH_NONE &&
       leftItem.client === c &&
       leftItem.clock + leftItem.length === c.next &&

@@ -157,3 +157,24 @@ test('passing over whole subtrees at every depth places runs as the plain scan d
     });
   }
 });
+
+test('typing on past the longest run an item takes changes no byte (Go: TestTypingLongRun)', () => {
+  for (const ch of ['x', 'é', '語', '🙂']) {
+    for (const n of [1023, 1024, 1025, 3000]) {
+      const typed = new Doc({ clientID: 1 });
+      const t = typed.getText('t');
+      const receiver = new Doc({ clientID: 3 });
+      // Positions count UTF-16 units here: type at the end.
+      for (let i = 0; i < n; i++) receiver.apply(t.insert(t.length, ch));
+      const whole = new Doc({ clientID: 1 });
+      whole.getText('t').insert(0, ch.repeat(n));
+      const snap = toHex(whole.snapshot());
+      assert.equal(toHex(typed.snapshot()), snap, `${ch} ×${n}: typed one at a time`);
+      assert.equal(toHex(receiver.snapshot()), snap, `${ch} ×${n}: the receiver`);
+      // A keystroke after the run, where a local update starts inside an
+      // item, still holds only that keystroke.
+      receiver.apply(t.insert(t.length, '!'));
+      assert.equal(receiver.getText('t').toString(), ch.repeat(n) + '!');
+    }
+  }
+});
