@@ -19,6 +19,9 @@ func ScanSteps(d *Doc) int { return d.scanSteps }
 // children, so that the tests of package crdt_test can grow deep trees
 // from a few edits; it returns what restores the shipped sizes.
 func SetFanout(leaf, kids int) (restore func()) {
+	if leaf >= leafCap {
+		panic("crdt: a leaf holds at most leafCap-1 items")
+	}
 	old1, old2 := maxLeaf, maxKids
 	maxLeaf, maxKids = leaf, kids
 	return func() { maxLeaf, maxKids = old1, old2 }

@@ -51,9 +51,8 @@ type leaf struct {
 	visBuf  [leafCap]int
 }
 
-// leafCap is the room in a leaf: the most items it holds with the default
-// maxLeaf, plus the one that makes it split. A leaf that outgrows it
-// (a larger maxLeaf) keeps working, with its slices moved to the heap.
+// leafCap is the room in a leaf: the most items it holds (maxLeaf, which
+// tests only lower), plus the one that makes it split.
 const leafCap = 65
 
 // newLeaf returns a leaf of t with room for n items in its buffers.
@@ -67,10 +66,6 @@ func newLeaf(t *Text, n int) *leaf {
 // A leaf must not be copied once it has: the copy's slices would point
 // into the original.
 func (lf *leaf) useBuffers(n int) {
-	if n > leafCap {
-		lf.items, lf.vis = make([]*item, n), make([]int, n)
-		return
-	}
 	lf.items, lf.vis = lf.itemBuf[:n], lf.visBuf[:n]
 }
 

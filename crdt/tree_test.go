@@ -109,9 +109,7 @@ func checkTree(tb rapid.TB, text *Text) {
 // withFanout runs fn with leaves and nodes of at most leafMax items and
 // kidsMax children.
 func withFanout(tb testing.TB, leafMax, kidsMax int, fn func()) {
-	old1, old2 := maxLeaf, maxKids
-	maxLeaf, maxKids = leafMax, kidsMax
-	defer func() { maxLeaf, maxKids = old1, old2 }()
+	defer SetFanout(leafMax, kidsMax)()
 	fn()
 }
 

@@ -168,6 +168,17 @@ func sameAfterLoad(t *testing.T, d *crdt.Doc, s []byte) {
 	}
 }
 
+// snapshotRecords checks that the snapshot of d holds the records want in
+// client 1's block, and loads to the same document (sameAfterLoad).
+func snapshotRecords(t *testing.T, what string, d *crdt.Doc, want string) {
+	t.Helper()
+	snap := d.Snapshot()
+	if got := recordsOf(t, snap, 1); got != want {
+		t.Fatalf("%s: records %q", what, got)
+	}
+	sameAfterLoad(t, d, snap)
+}
+
 // TestCompactMarkChoice checks the canonical choice: a mark whose anchors
 // meet conditions (i) to (v) is one compact record, and each condition
 // failing alone gives the version 2 pair.
@@ -276,18 +287,12 @@ func TestCompactMarkContinuation(t *testing.T) {
 	ok(t)(x.Insert(2, "a"))
 	ok(t)(x.Format(1, 1, "bold", true))
 	ok(t)(x.Insert(3, "b"))
-	if got := recordsOf(t, d.Snapshot(), 1); got != "parent text text mark+text" {
-		t.Fatalf("continued: records %q", got)
-	}
-	sameAfterLoad(t, d, d.Snapshot())
+	snapshotRecords(t, "continued", d, "parent text text mark+text")
 	// Another mark, then "c" typed after b: the implied record of the first
 	// mark is the second's text record before.
 	ok(t)(x.Format(1, 1, "italic", true))
 	ok(t)(x.Insert(4, "c"))
-	if got := recordsOf(t, d.Snapshot(), 1); got != "parent text text mark+text mark+text" {
-		t.Fatalf("chained: records %q", got)
-	}
-	sameAfterLoad(t, d, d.Snapshot())
+	snapshotRecords(t, "chained", d, "parent text text mark+text mark+text")
 	sameDelta(t, "chained", x.ToDelta(), []crdt.RichOp{op("w"), op("x", "bold", true, "italic", true), op("abcy")})
 
 	// The same, but client 2 typed Z at the end first: "c" after "b" has
@@ -301,20 +306,14 @@ func TestCompactMarkContinuation(t *testing.T) {
 	mustApply(t, d, uz)
 	ok(t)(x.Format(1, 1, "bold", true))
 	ok(t)(x.Insert(3, "c"))
-	if got := recordsOf(t, d.Snapshot(), 1); got != "parent text mark text" {
-		t.Fatalf("another right origin: records %q", got)
-	}
-	sameAfterLoad(t, d, d.Snapshot())
+	snapshotRecords(t, "another right origin", d, "parent text mark text")
 	// Without Z, "c" continues "xab".
 	d = crdt.NewDocWithClient(1)
 	x = d.Text("t")
 	ok(t)(x.Insert(0, "xab"))
 	ok(t)(x.Format(1, 1, "bold", true))
 	ok(t)(x.Insert(3, "c"))
-	if got := recordsOf(t, d.Snapshot(), 1); got != "parent text mark+text" {
-		t.Fatalf("same right origin: records %q", got)
-	}
-	sameAfterLoad(t, d, d.Snapshot())
+	snapshotRecords(t, "same right origin", d, "parent text mark+text")
 
 	// Text typed right after its own mark's end anchor (a link, so after
 	// the end anchor) has the anchor as left origin: no continuation.
@@ -323,10 +322,7 @@ func TestCompactMarkContinuation(t *testing.T) {
 	ok(t)(x.Insert(0, "abc"))
 	ok(t)(x.Format(1, 2, "link", "u"))
 	ok(t)(x.Insert(3, "d"))
-	if got := recordsOf(t, d.Snapshot(), 1); got != "parent text mark text" {
-		t.Fatalf("after the end anchor: records %q", got)
-	}
-	sameAfterLoad(t, d, d.Snapshot())
+	snapshotRecords(t, "after the end anchor", d, "parent text mark text")
 
 	// A text record of another Text before the mark is no P: a parent
 	// stands between.
