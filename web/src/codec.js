@@ -7,7 +7,7 @@
 // decoder for each would cost as much as integrating the update. Map entry
 // values are the exception: they are opaque msgpack values that are only
 // walked here (to find where they end and to bound their nesting) and are
-// encoded and decoded by @msgpack/msgpack in map.js.
+// encoded by value.js and decoded by pack.js (as @msgpack/msgpack decodes).
 
 import { DecodeError } from './errors.js';
 import { MAX_CLIENT_ID } from './id.js';

@@ -249,7 +249,7 @@ export interface RelativePosition {
 
 /**
  * A named last-writer-wins map from strings to msgpack values (encoded and
- * decoded by @msgpack/msgpack). A set that saw the current value beats it;
+ * decoded as @msgpack/msgpack decodes them). A set that saw the current value beats it;
  * of concurrent sets, the greater sequence number wins, then the greater
  * client ID.
  */
@@ -275,7 +275,7 @@ export class SharedMap {
   setRaw(key: string, bytes: Uint8Array): Uint8Array | null;
   /** Removes key; returns null and changes nothing when it has no value. */
   delete(key: string): Uint8Array | null;
-  /** The value of key decoded by @msgpack/msgpack, or undefined. */
+  /** The value of key decoded as @msgpack/msgpack decodes it, or undefined. */
   get(key: string): unknown;
   /** A copy of the msgpack bytes of key's value, or undefined. */
   getRaw(key: string): Uint8Array | undefined;

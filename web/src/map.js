@@ -1,10 +1,10 @@
 // SharedMap: a named last-writer-wins map from strings to msgpack values
 // (Go: map.go, FORMAT.md §8). Values travel as msgpack bytes, encoded
 // canonically by value.js (the bytes Go's Map.Set writes for the same
-// value), decoded by @msgpack/msgpack, and stored and re-sent byte for
+// value), decoded by unpack (pack.js) as @msgpack/msgpack decodes them, and stored and re-sent byte for
 // byte.
 
-import { decode } from '@msgpack/msgpack';
+import { unpack } from './pack.js';
 import { encodeValue } from './value.js';
 import { Item, KIND_MAP, KIND_SKIP } from './item.js';
 import { MAX_CLOCK } from './id.js';
@@ -120,9 +120,9 @@ export class SharedMap {
   }
 
   /**
-   * get returns the value of key decoded by @msgpack/msgpack, or undefined
-   * when the key has no value (or a value that library cannot decode: use
-   * getRaw for the bytes).
+   * get returns the value of key decoded as @msgpack/msgpack decodes it,
+   * or undefined when the key has no value (or a value that library cannot
+   * decode: use getRaw for the bytes).
    * @param {string} key
    * @returns {unknown}
    */
@@ -130,7 +130,7 @@ export class SharedMap {
     const e = this.entries.get(key);
     if (e === undefined || e.deleted) return undefined;
     try {
-      return decode(e.value);
+      return unpack(e.value);
     } catch {
       return undefined;
     }

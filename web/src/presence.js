@@ -1,7 +1,7 @@
 // Presence: the ephemeral per-client state (name, colour, cursor) the
 // server relays but never stores (PROTOCOL.md §7).
 
-import { decode } from '@msgpack/msgpack';
+import { unpack } from './pack.js';
 import { pack } from './pack.js';
 import { Emitter } from './emitter.js';
 import { MAX_PRESENCE_BYTES } from './protocol.js';
@@ -143,7 +143,7 @@ export class Presence extends Emitter {
       }
       let v;
       try {
-        v = decode(state);
+        v = unpack(state);
       } catch {
         continue;
       }

@@ -7,7 +7,7 @@
 // and integration: mark schemas, mark values, the class order of siblings
 // and the resolution of formatting into a delta.
 
-import { decode } from '@msgpack/msgpack';
+import { unpack } from './pack.js';
 import { RICH_END, RICH_START } from './item.js';
 import { compareCodePoints, decodeUtf8, wellFormed } from './codec.js';
 import { encodeValue } from './value.js';
@@ -145,7 +145,7 @@ export function toDelta(first) {
 
 /** embedValue returns the decoded value of embed item it (null once forgotten). */
 export function embedValue(it) {
-  return it.entry === null ? null : decode(it.entry);
+  return it.entry === null ? null : unpack(it.entry);
 }
 
 /**
@@ -253,5 +253,5 @@ function decodeValue(b) {
     const s = decodeUtf8(b, 1, b.length);
     if (s !== null) return s;
   }
-  return decode(b);
+  return unpack(b);
 }
