@@ -74,6 +74,13 @@ class Leaf {
   constructor(t, parent) {
     /** @type {Item[]} */
     this.items = [];
+    /**
+     * vis holds the visible UTF-16 units of each item, beside items: a
+     * position lookup reads this one array instead of every item it passes
+     * (each an object of its own, and a cache miss in a large text).
+     * @type {number[]}
+     */
+    this.vis = [];
     this.visible = 0; // UTF-16 units of the live items
     this.parent = parent; // never null: the root is always a Node
     this.pidx = 0; // index in parent.leaves
@@ -114,6 +121,8 @@ class Node {
     this.leaves = null;
     /** @type {Node[] | null} */
     this.kids = null;
+    /** counts holds the visible units of each of leaves or kids, beside them (see Leaf.vis). @type {number[]} */
+    this.counts = [];
     /** minLeft bounds the left origins of the items of the subtree. @type {Bound} */
     this.minLeft = UNKNOWN;
   }
@@ -275,6 +284,7 @@ export class Text {
     this.root = new Node(null);
     const lf = new Leaf(this, this.root);
     this.root.leaves = [lf];
+    this.root.counts = [0];
     /** The first and last leaves. @type {Leaf} */
     this.first = lf;
     /** @type {Leaf} */
@@ -771,7 +781,10 @@ export class Text {
    */
   seekLeaf(pos) {
     let lf = this.cur;
-    if (lf !== null) {
+    // Only a position within a leaf's width of the cursor's leaf is worth
+    // the walk: each neighbour looked at is another miss for a far one.
+    const w = lf === null ? 0 : Math.max(lf.visible, 64);
+    if (lf !== null && pos >= this.curPos - w && pos < this.curPos + lf.visible + w) {
       let start = this.curPos;
       for (let k = 0; k < 4 && lf !== null; k++) {
         if (pos < start) {
@@ -789,24 +802,19 @@ export class Text {
     }
     let n = this.root;
     let start = 0;
-    while (n.leaves === null) {
-      for (const k of n.kids) {
-        if (pos < start + k.visible) {
-          n = k;
-          break;
-        }
-        start += k.visible;
-      }
-    }
-    for (const l of n.leaves) {
-      if (pos < start + l.visible) {
+    for (;;) {
+      const cs = n.counts;
+      let j = 0;
+      while (j < cs.length && pos >= start + cs[j]) start += cs[j++];
+      if (j === cs.length) throw new Error('crdt: tree visible counts are wrong');
+      if (n.leaves !== null) {
+        const l = n.leaves[j];
         this.cur = l;
         this.curPos = start;
         return l;
       }
-      start += l.visible;
+      n = n.kids[j];
     }
-    throw new Error('crdt: tree visible counts are wrong');
   }
 
   /** leafStart returns the visible position where leaf lf starts. @param {Leaf} lf */
@@ -819,11 +827,11 @@ export class Text {
       this.curPos -= lf.visible;
     } else {
       let start = 0;
-      const ls = lf.parent.leaves;
-      for (let j = 0; j < lf.pidx; j++) start += ls[j].visible;
+      const ls = lf.parent.counts;
+      for (let j = 0; j < lf.pidx; j++) start += ls[j];
       for (let n = lf.parent; n.parent !== null; n = n.parent) {
-        const ks = n.parent.kids;
-        for (let j = 0; j < n.pidx; j++) start += ks[j].visible;
+        const ks = n.parent.counts;
+        for (let j = 0; j < n.pidx; j++) start += ks[j];
       }
       this.curPos = start;
     }
@@ -833,12 +841,11 @@ export class Text {
 
   /** posOf returns the visible position of the first code point of it. */
   posOf(it) {
-    let p = this.leafStart(it.leaf);
-    for (const x of it.leaf.items) {
-      if (x === it) return p;
-      if (!x.deleted) p += x.content.length;
-    }
-    throw new Error('crdt: item missing from its leaf');
+    const lf = it.leaf;
+    let p = this.leafStart(lf);
+    const i = indexIn(it);
+    for (let j = 0; j < i; j++) p += lf.vis[j];
+    return p;
   }
 
   /**
@@ -848,11 +855,9 @@ export class Text {
   locate(pos) {
     const lf = this.seekLeaf(pos);
     let p = this.curPos;
-    const items = lf.items;
-    for (let i = 0; i < items.length; i++) {
-      const it = items[i];
-      if (it.deleted) continue;
-      const v = it.content.length;
+    const vis = lf.vis;
+    for (let i = 0; i < vis.length; i++) {
+      const v = vis[i];
       if (pos < p + v) {
         this._lf = lf;
         this._i = i;
@@ -877,10 +882,17 @@ export class Text {
   // -------------------------------------------------------------------------
   // The tree
 
-  /** addVisible records that leaf lf gained delta visible units. */
+  /**
+   * addVisible records that leaf lf gained delta visible units (the
+   * caller updates the item's count in lf.vis).
+   */
   addVisible(lf, delta) {
     lf.visible += delta;
-    for (let n = lf.parent; n !== null; n = n.parent) n.visible += delta;
+    lf.parent.counts[lf.pidx] += delta;
+    for (let n = lf.parent; n !== null; n = n.parent) {
+      n.visible += delta;
+      if (n.parent !== null) n.parent.counts[n.pidx] += delta;
+    }
     this.len += delta;
     const cur = this.cur;
     if (cur !== null && cur !== lf && leafKey(lf) < leafKey(cur)) this.curPos += delta;
@@ -898,9 +910,15 @@ export class Text {
     }
     it.leaf = lf;
     if (it.rich >= RICH_START) lf.anchorsStale = true;
-    if (i === lf.items.length) lf.items.push(it);
-    else lf.items.splice(i, 0, it);
-    if (!it.deleted && it.content.length > 0) this.addVisible(lf, it.content.length);
+    const v = it.deleted ? 0 : it.content.length;
+    if (i === lf.items.length) {
+      lf.items.push(it);
+      lf.vis.push(v);
+    } else {
+      lf.items.splice(i, 0, it);
+      lf.vis.splice(i, 0, v);
+    }
+    if (v > 0) this.addVisible(lf, v);
     if (lf.items.length > MAX_LEAF) this.splitLeaf(lf);
   }
 
@@ -923,12 +941,14 @@ export class Text {
   splitLeaf(lf) {
     const p = lf.parent;
     const nl = new Leaf(this, p);
-    nl.items = lf.items.splice(lf.items.length >> 1);
-    for (const it of nl.items) {
-      it.leaf = nl;
-      if (!it.deleted) nl.visible += it.content.length;
-    }
+    const half = lf.items.length >> 1;
+    nl.items = lf.items.splice(half);
+    nl.vis = lf.vis.splice(half);
+    for (const it of nl.items) it.leaf = nl;
+    for (const v of nl.vis) nl.visible += v;
     lf.visible -= nl.visible;
+    p.counts[lf.pidx] = lf.visible;
+    p.counts.splice(lf.pidx + 1, 0, nl.visible);
     if (lf.anchors.length > 0 || lf.anchorsStale) lf.anchorsStale = nl.anchorsStale = true;
     // lf keeps its bound: it only lost items; nl's is computed when needed.
     // The nodes above hold the same items as before, so theirs stay.
@@ -951,19 +971,22 @@ export class Text {
     const nn = new Node(n.parent);
     nn.minLeft = n.minLeft; // a bound of n bounds its parts
     const list = n.leaves !== null ? n.leaves : n.kids;
-    const moved = list.splice(list.length >> 1);
+    const half = list.length >> 1;
+    const moved = list.splice(half);
     if (n.leaves !== null) nn.leaves = moved;
     else nn.kids = moved;
+    nn.counts = n.counts.splice(half);
     for (let j = 0; j < moved.length; j++) {
       moved[j].parent = nn;
       moved[j].pidx = j;
-      nn.visible += moved[j].visible;
+      nn.visible += nn.counts[j];
     }
     n.visible -= nn.visible;
     let p = n.parent;
     if (p === null) {
       p = new Node(null);
       p.kids = [n];
+      p.counts = [n.visible + nn.visible];
       p.visible = n.visible + nn.visible;
       p.minLeft = n.minLeft;
       n.parent = p;
@@ -971,6 +994,8 @@ export class Text {
       this.root = p;
     }
     p.kids.splice(n.pidx + 1, 0, nn);
+    p.counts[n.pidx] = n.visible;
+    p.counts.splice(n.pidx + 1, 0, nn.visible);
     for (let j = n.pidx + 1; j < p.kids.length; j++) p.kids[j].pidx = j;
     if (p.kids.length > MAX_KIDS) this.splitNode(p);
   }
@@ -1003,7 +1028,10 @@ export class Text {
     const lf = it.leaf;
     const i = indexIn(it);
     // The leaf's visible count does not change: the pieces hold what it held.
-    if (v > 0) this.addVisible(lf, -v);
+    if (v > 0) {
+      lf.vis[i] -= v;
+      this.addVisible(lf, -v);
+    }
     this.insertItem(lf, i + 1, nx, lf);
     return nx;
   }
@@ -1211,7 +1239,10 @@ export class Text {
       leftItem.content += content;
       leftItem.length += n;
       c.next += n;
-      this.addVisible(leftItem.leaf, content.length);
+      // leftItem is just before index i of lf: in lf, or last in its leaf.
+      const ll = leftItem.leaf;
+      ll.vis[ll === lf ? i - 1 : ll.items.length - 1] += content.length;
+      this.addVisible(ll, content.length);
       return;
     }
     const it = new Item(c.next, n, c, KIND_TEXT);
@@ -1236,8 +1267,10 @@ export class Text {
     const v = it.content.length;
     it.deleted = true;
     it.content = null;
+    const i = indexIn(it);
+    it.leaf.vis[i] = 0;
     this.addVisible(it.leaf, -v);
-    const p = this.prev(it.leaf, indexIn(it));
+    const p = this.prev(it.leaf, i);
     if (p !== null && absorbs(p, it)) {
       this.absorb(p, it);
       it = p;
@@ -1252,7 +1285,9 @@ export class Text {
     if (a.next !== b) b.client.popHead();
     a.length += b.length;
     a.next = b.next;
-    b.leaf.items.splice(indexIn(b), 1);
+    const i = indexIn(b);
+    b.leaf.items.splice(i, 1);
+    b.leaf.vis.splice(i, 1);
     b.leaf = null; // b is no item of the text any more (see holder)
   }
 

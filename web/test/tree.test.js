@@ -33,12 +33,15 @@ function checkTree(t, maxLeaf, maxKids) {
   let depth = -1;
   const walk = (n, d) => {
     assert.ok((n.leaves === null) !== (n.kids === null), 'a node holds leaves or nodes');
+    assert.equal(n.counts.length, (n.kids ?? n.leaves).length, 'node counts beside its children');
     let sum = 0;
     if (n.kids !== null) {
       assert.ok(n.kids.length <= maxKids, 'node over full');
       n.kids.forEach((k, j) => {
         assert.ok(k.parent === n && k.pidx === j, 'node parent or index');
-        sum += walk(k, d + 1);
+        const v = walk(k, d + 1);
+        assert.equal(n.counts[j], v, 'node count of a child node');
+        sum += v;
       });
     } else {
       assert.ok(n.leaves.length <= maxKids, 'node over full');
@@ -48,11 +51,14 @@ function checkTree(t, maxLeaf, maxKids) {
         assert.equal(d, depth, 'leaves at one depth');
         assert.ok(lf.items.length <= maxLeaf, 'leaf over full');
         let v = 0;
-        for (const it of lf.items) {
+        assert.equal(lf.vis.length, lf.items.length, 'leaf counts beside its items');
+        lf.items.forEach((it, i) => {
           assert.ok(it.leaf === lf, 'item points at its leaf');
+          assert.equal(lf.vis[i], it.deleted ? 0 : it.content.length, 'leaf count of an item');
           if (!it.deleted) v += it.content.length;
-        }
+        });
         assert.equal(lf.visible, v, 'leaf visible count');
+        assert.equal(n.counts[j], v, 'node count of a leaf');
         leaves.push(lf);
         sum += v;
       });
