@@ -219,6 +219,22 @@ function cpsIn(it, u) {
   return n;
 }
 
+/**
+ * insertAt inserts x at index i of a (i ≤ a.length). It is splice(i, 0, x)
+ * without the array of removed elements splice allocates, once per item a
+ * text ever places.
+ * @template T
+ * @param {T[]} a
+ * @param {number} i
+ * @param {T} x
+ */
+function insertAt(a, i, x) {
+  let j = a.length;
+  a.push(x);
+  for (; j > i; j--) a[j] = a[j - 1];
+  a[i] = x;
+}
+
 /** indexIn returns the index of it in its leaf. @param {Item} it */
 function indexIn(it) {
   const i = it.leaf.items.indexOf(it);
@@ -911,13 +927,8 @@ export class Text {
     it.leaf = lf;
     if (it.rich >= RICH_START) lf.anchorsStale = true;
     const v = it.deleted ? 0 : it.content.length;
-    if (i === lf.items.length) {
-      lf.items.push(it);
-      lf.vis.push(v);
-    } else {
-      lf.items.splice(i, 0, it);
-      lf.vis.splice(i, 0, v);
-    }
+    insertAt(lf.items, i, it);
+    insertAt(lf.vis, i, v);
     if (v > 0) this.addVisible(lf, v);
     if (lf.items.length > MAX_LEAF) this.splitLeaf(lf);
   }
