@@ -84,10 +84,13 @@ const lenientUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
  * must be strings or numbers, and not "__proto__"), bin as a Uint8Array
  * view into b, timestamps as Dates, other extensions as ExtData, 64-bit
  * integers as the nearest number. It throws an Error on bytes that are not
- * one value, as decode does. Two differences, both on input a FlowState
+ * one value, as decode does. Three differences, on input a FlowState
  * peer never writes: a str that is not UTF-8 decodes with U+FFFD for each
- * bad sequence (decode garbles a short one), and a leading U+FEFF of a str
- * is kept whatever its length (decode drops it from one above 200 bytes).
+ * bad sequence (decode garbles a short one); a leading U+FEFF of a str is
+ * kept whatever its length (decode drops it from one above 200 bytes); and
+ * arrays and maps are read by recursion, so that a value nested some
+ * thousands deep (far past what a document holds, and past what a
+ * presence state's 4,096 bytes can) may throw a RangeError for the stack.
  * @param {Uint8Array} b
  * @returns {unknown}
  */
