@@ -71,16 +71,48 @@ type typeKey struct {
 	name string
 }
 
-// encRec is one record gathered for an encoded block.
+// encRec is one record gathered for an encoded block. A snapshot gathers
+// one per run, and the document's encoder keeps their room for its next
+// update, so an encRec is small and holds no pointer: the collector never
+// scans them. What the rare records carry that is a pointer (a map entry,
+// a mark, an embed's value) is in encoder.extras.
 type encRec struct {
-	kind        int
 	clock, n    uint64
-	typ         typeKey
-	left, right ref
-	entry       *mapEntry
-	mark        *mark  // start anchor
-	value       []byte // embed; nil when deleted
-	cm          uint8  // role in a version 3 update: cmNone, cmMark…
+	left, right encRef
+	kind        int32
+	typ         int32 // index in encoder.typeKeys
+	extra       int32 // index in encoder.extras; -1 for none
+	cm          uint8 // role in a version 3 update: cmNone, cmMark…
+}
+
+// encRef is an origin of a gathered record: ok is false for none, and
+// then the rest is zero, so that two origins are equal as values exactly
+// when they are the same origin.
+type encRef struct {
+	client ClientID
+	clock  uint64
+	ok     bool
+}
+
+// encRefOf returns r as an encRef.
+func encRefOf(r ref) encRef {
+	if r.c == nil {
+		return encRef{}
+	}
+	return encRef{r.c.id, r.clock, true}
+}
+
+func (r encRef) none() bool { return !r.ok }
+
+// of reports whether r is an origin of client c.
+func (r encRef) of(c *clientState) bool { return r.ok && r.client == c.id }
+
+// encExtra is what a map record (entry), a start anchor (mark) or a live
+// embed (value) carries.
+type encExtra struct {
+	entry *mapEntry
+	mark  *mark
+	value []byte
 }
 
 // encBlock is one client's records, encoder.recs[from:to], and their
@@ -101,17 +133,25 @@ type encDeletes struct {
 // and type tables are sorted, so equal documents encode to equal bytes. An
 // encoder may be reused after finish.
 type encoder struct {
-	blocks  []encBlock
-	recs    []encRec
-	text    []byte
-	deletes []encDeletes
-	clients []ClientID
-	types   []typeKey
-	col     []byte
-	kinds   []markKind // the mark table of a version 3 update
-	anchors []uint64   // scratch: anchor clocks of one block
-	buf     bytes.Buffer
-	enc     *msgpack.Encoder
+	blocks []encBlock
+	recs   []encRec
+	extras []encExtra
+	// typeKeys are the types the records name, in the order they came
+	// (encRec.typ); typeSlot gives each its index in the sorted types
+	// table, types. lastText and lastTyp remember the last Text's.
+	typeKeys []typeKey
+	typeSlot []int
+	lastText *Text
+	lastTyp  int32
+	text     []byte
+	deletes  []encDeletes
+	clients  []ClientID
+	types    []typeKey
+	col      []byte
+	kinds    []markKind // the mark table of a version 3 update
+	anchors  []uint64   // scratch: anchor clocks of one block
+	buf      bytes.Buffer
+	enc      *msgpack.Encoder
 	// only is the document's one Text when it has no other, set by Diff:
 	// then every text item is its, and add need not read the item's leaf
 	// to learn it, a cache miss per item in a large document, whose items
@@ -124,6 +164,10 @@ func (e *encoder) reset() {
 	// clearing to let anything be collected.
 	e.blocks = e.blocks[:0]
 	e.recs = e.recs[:0]
+	clear(e.extras)
+	e.extras = e.extras[:0]
+	e.typeKeys = e.typeKeys[:0]
+	e.lastText = nil
 	e.text = e.text[:0]
 	e.deletes = e.deletes[:0]
 	e.clients = e.clients[:0]
@@ -167,45 +211,70 @@ func (e *encoder) add(it *item, off uint64) {
 		if t == nil {
 			t = it.leaf.t
 		}
+		if t != e.lastText {
+			e.lastText, e.lastTyp = t, e.typeIndex(typeKey{typeText, t.name})
+		}
+		typ := e.lastTyp
+		right := encRefOf(it.right)
 		if it.rich != richNone {
-			r := encRec{kind: recStart, clock: clock, n: 1, typ: typeKey{typeText, t.name}, left: it.left, right: it.right}
+			r := encRec{kind: recStart, clock: clock, n: 1, typ: typ, left: encRefOf(it.left), right: right, extra: -1}
 			switch it.rich {
 			case richStart:
-				r.mark = t.marks[ID{it.c.id, it.clock}]
+				r.extra = e.addExtra(encExtra{mark: t.marks[ID{it.c.id, it.clock}]})
 			case richEnd:
 				r.kind = recEnd
 			case richEmbed:
 				r.kind = recEmbed
-				if !it.deleted {
-					r.value = t.embeds[ID{it.c.id, it.clock}]
+				if v := t.embeds[ID{it.c.id, it.clock}]; !it.deleted && v != nil {
+					r.extra = e.addExtra(encExtra{value: v})
 				}
 			}
 			e.recs = append(e.recs, r)
 			return
 		}
-		left := it.left
-		if off > 0 {
-			left = ref{it.c, clock - 1}
+		prev := encRef{it.c.id, clock - 1, true}
+		left := prev
+		if off == 0 {
+			left = encRefOf(it.left)
 		}
 		if !it.deleted {
 			s := t.arena[it.start:it.end]
 			e.text = append(e.text, s[byteOffset(s, it.length, off):]...)
 		}
-		if last != nil && last.kind == recText && last.typ.name == t.name && last.clock+last.n == clock &&
-			left == (ref{it.c, clock - 1}) && last.right == it.right {
+		if last != nil && last.kind == recText && last.typ == typ && last.clock+last.n == clock &&
+			left == prev && last.right == right {
 			last.n += n
 			return
 		}
-		e.recs = append(e.recs, encRec{kind: recText, clock: clock, n: n, typ: typeKey{typeText, t.name}, left: left, right: it.right})
+		e.recs = append(e.recs, encRec{kind: recText, clock: clock, n: n, typ: typ, left: left, right: right, extra: -1})
 	case kindMap:
-		e.recs = append(e.recs, encRec{kind: recMap, clock: clock, n: 1, typ: typeKey{typeMap, it.entry.m.name}, entry: it.entry})
+		typ := e.typeIndex(typeKey{typeMap, it.entry.m.name})
+		e.recs = append(e.recs, encRec{kind: recMap, clock: clock, n: 1, typ: typ, extra: e.addExtra(encExtra{entry: it.entry})})
 	case kindSkip:
 		if last != nil && last.kind == recSkip {
 			last.n += n
 			return
 		}
-		e.recs = append(e.recs, encRec{kind: recSkip, clock: clock, n: n})
+		e.recs = append(e.recs, encRec{kind: recSkip, clock: clock, n: n, typ: -1, extra: -1})
 	}
+}
+
+// typeIndex returns the index of type k in e.typeKeys, adding it if new;
+// an update names a handful of types at most.
+func (e *encoder) typeIndex(k typeKey) int32 {
+	for i, x := range e.typeKeys {
+		if x == k {
+			return int32(i)
+		}
+	}
+	e.typeKeys = append(e.typeKeys, k)
+	return int32(len(e.typeKeys) - 1)
+}
+
+// addExtra appends x to e.extras and returns its index.
+func (e *encoder) addExtra(x encExtra) int32 {
+	e.extras = append(e.extras, x)
+	return int32(len(e.extras) - 1)
 }
 
 // addDeletes adds client c's deleted ranges (sorted, merged).
@@ -234,24 +303,22 @@ func (e *encoder) finish() []byte {
 		e.clients = append(e.clients, b.c.id)
 	}
 	version := uint64(formatVersion)
-	for _, r := range e.recs {
+	for i := range e.recs {
+		r := &e.recs[i]
 		if r.kind >= recStart {
 			version = compactVersion
 		}
-		if r.kind != recSkip {
-			if k := len(e.types); k == 0 || e.types[k-1] != r.typ {
-				e.types = append(e.types, r.typ)
-			}
-		}
 		// Origins mostly name the client of the last one: listing a
 		// client once per run of them keeps the table to sort short.
-		if r.left.c != nil && r.left.c.id != e.clients[len(e.clients)-1] {
-			e.clients = append(e.clients, r.left.c.id)
+		if r.left.ok && r.left.client != e.clients[len(e.clients)-1] {
+			e.clients = append(e.clients, r.left.client)
 		}
-		if r.right.c != nil && r.right.c.id != e.clients[len(e.clients)-1] {
-			e.clients = append(e.clients, r.right.c.id)
+		if r.right.ok && r.right.client != e.clients[len(e.clients)-1] {
+			e.clients = append(e.clients, r.right.client)
 		}
 	}
+	// Every type in typeKeys is some record's, and each is there once.
+	e.types = append(e.types, e.typeKeys...)
 	for _, d := range e.deletes {
 		e.clients = append(e.clients, d.c.id)
 	}
@@ -259,7 +326,11 @@ func (e *encoder) finish() []byte {
 	e.clients = slices.Compact(e.clients)
 	if len(e.types) > 1 {
 		slices.SortFunc(e.types, cmpType)
-		e.types = slices.Compact(e.types)
+	}
+	e.typeSlot = e.typeSlot[:0]
+	for _, k := range e.typeKeys {
+		i, _ := slices.BinarySearchFunc(e.types, k, cmpType)
+		e.typeSlot = append(e.typeSlot, i)
 	}
 
 	if e.enc == nil {
@@ -313,10 +384,7 @@ func (e *encoder) finish() []byte {
 				continue
 			}
 			if r.kind != recSkip {
-				ti := 0
-				if len(e.types) > 1 {
-					ti, _ = slices.BinarySearchFunc(e.types, r.typ, cmpType)
-				}
+				ti := e.typeSlot[r.typ]
 				if ti != cur {
 					cur = ti
 					col = appendVar(col, longHeader(recParent, uint64(ti)))
@@ -361,28 +429,29 @@ func (e *encoder) finish() []byte {
 				if r.cm != cmNone {
 					continue // a compact mark: its kind is in the mark table
 				}
-				if r.mark.value == nil {
+				m := e.extras[r.extra].mark
+				if m.value == nil {
 					_ = enc.EncodeArrayLen(1)
-					_ = enc.EncodeString(r.mark.key)
+					_ = enc.EncodeString(m.key)
 				} else {
 					_ = enc.EncodeArrayLen(2)
-					_ = enc.EncodeString(r.mark.key)
-					e.buf.Write(r.mark.value)
+					_ = enc.EncodeString(m.key)
+					e.buf.Write(m.value)
 				}
 				continue
 			case recEmbed:
-				if r.value == nil {
+				if r.extra < 0 {
 					_ = enc.EncodeArrayLen(0)
 				} else {
 					_ = enc.EncodeArrayLen(1)
-					e.buf.Write(r.value)
+					e.buf.Write(e.extras[r.extra].value)
 				}
 				continue
 			case recMap:
 			default:
 				continue
 			}
-			en := r.entry
+			en := e.extras[r.extra].entry
 			if en.deleted {
 				_ = enc.EncodeArrayLen(2)
 			} else {
@@ -418,12 +487,12 @@ func (e *encoder) appendRichRec(col []byte, c *clientState, r *encRec) []byte {
 	lm, rm := originModes(c, r)
 	p := uint64(r.kind-richBase) | lm<<2 | rm<<4
 	if r.kind == recStart {
-		p |= uint64(r.mark.expand) << 6
+		p |= uint64(e.extras[r.extra].mark.expand) << 6
 	}
 	col = appendVar(col, longHeader(recMap, p))
 	col = e.appendOrigins(col, c, r, lm, rm)
 	if r.kind == recStart {
-		col = appendVar(col, r.mark.seq)
+		col = appendVar(col, e.extras[r.extra].mark.seq)
 	}
 	return col
 }
@@ -433,18 +502,18 @@ func originModes(c *clientState, r *encRec) (lm, rm uint64) {
 	lm, rm = leftNone, rightNone
 	switch {
 	case r.left.none():
-	case r.left.c == c && r.left.clock+1 == r.clock:
+	case r.left.of(c) && r.left.clock+1 == r.clock:
 		lm = leftPrev
-	case r.left.c == c && r.left.clock < r.clock:
+	case r.left.of(c) && r.left.clock < r.clock:
 		lm = leftDelta
 	default:
 		lm = leftExplicit
 	}
 	switch {
 	case r.right.none():
-	case !r.left.none() && r.right.c == r.left.c && r.right.clock == r.left.clock+1:
+	case r.left.ok && r.right.client == r.left.client && r.right.clock == r.left.clock+1:
 		rm = rightAfterL
-	case r.right.c == c && r.right.clock < r.clock:
+	case r.right.of(c) && r.right.clock < r.clock:
 		rm = rightDelta
 	default:
 		rm = rightExplicit
@@ -473,14 +542,14 @@ func (e *encoder) appendOrigins(col []byte, c *clientState, r *encRec, lm, rm ui
 	case leftDelta:
 		col = appendVar(col, r.clock-r.left.clock)
 	case leftExplicit:
-		col = appendVar(col, e.clientIdx(r.left.c.id))
+		col = appendVar(col, e.clientIdx(r.left.client))
 		col = appendVar(col, r.left.clock)
 	}
 	switch rm {
 	case rightDelta:
 		col = appendVar(col, r.clock-r.right.clock)
 	case rightExplicit:
-		col = appendVar(col, e.clientIdx(r.right.c.id))
+		col = appendVar(col, e.clientIdx(r.right.client))
 		col = appendVar(col, r.right.clock)
 	}
 	return col

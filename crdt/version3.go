@@ -114,16 +114,16 @@ func (e *encoder) planMarks() {
 			if s.kind != recStart {
 				continue
 			}
-			if compactable(b.c, recs, i, prevSeq) {
+			if compactable(b.c, recs, e.extras, i, prevSeq) {
 				s.cm = cmMark
 				recs[i+1].cm = cmAbsorbed
 				if continues(recs, i) {
 					s.cm = cmCont
 					recs[i+2].cm = cmAbsorbed
 				}
-				e.kinds = append(e.kinds, kindOf(s.mark))
+				e.kinds = append(e.kinds, kindOf(e.extras[s.extra].mark))
 			}
-			prevSeq = s.mark.seq
+			prevSeq = e.extras[s.extra].mark.seq
 		}
 	}
 	if len(e.kinds) > 1 {
@@ -135,18 +135,18 @@ func (e *encoder) planMarks() {
 // compactable reports whether the start anchor recs[i] of client c and its
 // end anchor, the next record, can be one compact mark: conditions (i) to
 // (vi) of the canonical choice.
-func compactable(c *clientState, recs []encRec, i int, prevSeq uint64) bool {
+func compactable(c *clientState, recs []encRec, extras []encExtra, i int, prevSeq uint64) bool {
 	if i+1 >= len(recs) {
 		return false
 	}
 	s, en := &recs[i], &recs[i+1]
 	k := s.clock
 	if en.kind != recEnd || en.typ != s.typ ||
-		s.left.c != c || s.left.clock >= k || // (i)
-		s.right.c != c || s.right.clock >= k || // (ii)
-		en.left.c != c || en.left.clock > k || // (iii)
-		!en.right.none() && (en.right.c != c || en.right.clock > k) || // (iv)
-		s.mark.seq != prevSeq+1 { // (v)
+		!s.left.of(c) || s.left.clock >= k || // (i)
+		!s.right.of(c) || s.right.clock >= k || // (ii)
+		!en.left.of(c) || en.left.clock > k || // (iii)
+		!en.right.none() && (!en.right.of(c) || en.right.clock > k) || // (iv)
+		extras[s.extra].mark.seq != prevSeq+1 { // (v)
 		return false
 	}
 	// (vi): A = d<<4 | s<<3 | q, the start right offset, B = z<<2 | erm.
@@ -171,21 +171,14 @@ func continues(recs []encRec, i int) bool {
 	}
 	p, s, t := &recs[i-1], &recs[i], &recs[i+2]
 	return p.kind == recText && p.typ == s.typ && t.kind == recText && t.typ == s.typ &&
-		t.left.c == s.left.c && t.left.clock == s.clock-1 && sameRef(t.right, p.right)
-}
-
-func sameRef(a, b ref) bool {
-	if a.none() || b.none() {
-		return a.none() && b.none()
-	}
-	return a == b
+		t.left.ok == s.left.ok && t.left.client == s.left.client && t.left.clock == s.clock-1 && t.right == p.right
 }
 
 // appendMarkRec appends the compact mark record of start anchor s (its
 // end anchor en, and t the text record it absorbs when s.cm is cmCont).
 func (e *encoder) appendMarkRec(col []byte, s, en, t *encRec) []byte {
 	k, j, r := s.clock, s.left.clock, s.right.clock
-	idx, _ := slices.BinarySearchFunc(e.kinds, kindOf(s.mark), cmpKind)
+	idx, _ := slices.BinarySearchFunc(e.kinds, kindOf(e.extras[s.extra].mark), cmpKind)
 	p, sb, q := uint64(compactMark), uint64(1), uint64(min(idx, 7))
 	if s.cm == cmCont {
 		p = compactCont
