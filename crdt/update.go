@@ -161,7 +161,9 @@ type encoder struct {
 
 func (e *encoder) reset() {
 	// The slices keep pointers into this document only, so they need no
-	// clearing to let anything be collected.
+	// clearing to let the document be collected. The extras are cleared
+	// all the same: they hold embed values and map entries, which the
+	// document itself may let go of later.
 	e.blocks = e.blocks[:0]
 	e.recs = e.recs[:0]
 	clear(e.extras)
@@ -225,8 +227,10 @@ func (e *encoder) add(it *item, off uint64) {
 				r.kind = recEnd
 			case richEmbed:
 				r.kind = recEmbed
-				if v := t.embeds[ID{it.c.id, it.clock}]; !it.deleted && v != nil {
-					r.extra = e.addExtra(encExtra{value: v})
+				if !it.deleted {
+					if v := t.embeds[ID{it.c.id, it.clock}]; v != nil {
+						r.extra = e.addExtra(encExtra{value: v})
+					}
 				}
 			}
 			e.recs = append(e.recs, r)
