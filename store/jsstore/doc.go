@@ -29,7 +29,12 @@ With the default prefix "flowstate":
 	                          core NATS, not stored: presence changes of
 	                          one node's members (PublishPresence)
 
-The stream, buckets and object store have Options.Replicas replicas.
+The stream, buckets and object store have Options.Replicas replicas,
+and every read of them goes to its stream's leader: nats.go makes a
+bucket with direct gets, which any replica may answer, one that lags
+(an old head: a load would miss acknowledged appends) or one that is
+paused (the request is lost until the route to it is found dead,
+minutes later), so Open turns them off.
 
 Room names map to tokens with RoomToken: ASCII letters, digits and '-'
 stand for themselves, every other byte is '_' and two upper-case hex

@@ -222,10 +222,52 @@ func (s *Store) setUp(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("snapshots bucket: %w", err)
 	}
+	return s.readFromLeaders(ctx)
+}
+
+// readFromLeaders makes the buckets' reads go to their streams' leaders,
+// as the room stream's do. nats.go makes a bucket's stream with
+// AllowDirect, so a Get is a direct get that any replica may answer: one
+// that lags returns an old head (and a load misses acknowledged appends),
+// and one that is paused or cut off swallows the request until the route
+// to it is found dead, minutes later, so that every load on the node
+// routed to it times out. The handles are opened again afterwards because
+// a handle decides how it reads from the stream's config when it is made.
+func (s *Store) readFromLeaders(ctx context.Context) error {
+	p := s.opts.Prefix
+	for _, name := range bucketStreams(p) {
+		st, err := s.js.Stream(ctx, name)
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", name, err)
+		}
+		cfg := st.CachedInfo().Config
+		if !cfg.AllowDirect {
+			continue
+		}
+		cfg.AllowDirect = false
+		if _, err := s.js.UpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("stream %s: read from its leader: %w", name, err)
+		}
+	}
+	var err error
+	if s.heads, err = s.js.KeyValue(ctx, p+"_heads"); err != nil {
+		return fmt.Errorf("heads bucket: %w", err)
+	}
+	if s.owners, err = s.js.KeyValue(ctx, p+"_owners"); err != nil {
+		return fmt.Errorf("owners bucket: %w", err)
+	}
+	if s.objects, err = s.js.ObjectStore(ctx, p+"_snapshots"); err != nil {
+		return fmt.Errorf("snapshots bucket: %w", err)
+	}
 	return nil
 }
 
 func streamName(prefix string) string { return strings.ToUpper(prefix) + "_ROOMS" }
+
+// bucketStreams names the streams nats.go keeps the buckets in.
+func bucketStreams(prefix string) []string {
+	return []string{"KV_" + prefix + "_heads", "KV_" + prefix + "_owners", "OBJ_" + prefix + "_snapshots"}
+}
 
 func validPrefix(p string) bool {
 	for i := 0; i < len(p); i++ {

@@ -272,6 +272,31 @@ func TestThreeNodes(t *testing.T) {
 	if err != nil || len(rooms) != 1 || rooms[0].SnapshotBytes == 0 {
 		t.Errorf("Rooms = %+v, %v; want one room with a snapshot", rooms, err)
 	}
+
+	// Every read goes to a stream's leader: a direct get may be answered
+	// by a replica that lags or is paused. nats.go makes the buckets
+	// with direct gets, each store that opens makes them again, and five
+	// have opened here.
+	nc, err := jsstore.Connect(c.servers[1], "check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, name := range []string{"FLOWSTATE_ROOMS", "KV_flowstate_heads", "KV_flowstate_owners", "OBJ_flowstate_snapshots"} {
+		st, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.CachedInfo().Config.AllowDirect {
+			t.Errorf("stream %s allows direct gets", name)
+		}
+	}
 }
 
 // TestQuorumLoss stops two nodes of three: appends fail rather than
