@@ -202,6 +202,7 @@ func (d *Doc) Clock(client ClientID) uint64 {
 // or empty sv gives a snapshot of the whole document.
 func (d *Doc) Diff(sv StateVector) []byte {
 	e := &d.enc
+	e.adopt()
 	if len(d.texts) == 1 {
 		for _, t := range d.texts {
 			e.only = t

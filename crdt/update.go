@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 	"unsafe"
 
@@ -483,7 +484,85 @@ func (e *encoder) finish() []byte {
 	}
 	out := bytes.Clone(e.buf.Bytes())
 	e.reset()
+	if e.large() {
+		e.shed()
+	}
 	return out
+}
+
+// An encoder's room for records, text, columns and output grows to the
+// size of the largest update it wrote and is kept, so that a keystroke's
+// update allocates nothing. A snapshot grows it to the snapshot's size
+// (80 bytes per run: 98 MiB beside a 135 MiB document of 1M runs), and a
+// server takes snapshots of every room. So an encoder keeps small room
+// only; large room goes to one spare shared by every document of the
+// process, which the next large encode, of any document, takes
+// (Doc.Diff): the process keeps one snapshot's room, not one per
+// document, and a repeated snapshot still finds its memory ready
+// (dropping the room made the next snapshot of the 1M-run document 4-6x
+// slower: fresh memory costs page faults).
+const (
+	keptRecs  = 1 << 10  // records an encoder keeps room for (80 KiB)
+	keptBytes = 32 << 10 // bytes of each buffer it keeps
+)
+
+// spare is the large room encoders shed (encScratch), or nil. Two
+// encodes at once: one takes it, the other grows its own, and the
+// larger is kept.
+var spare struct {
+	mu sync.Mutex
+	s  *encScratch
+}
+
+// encScratch is an encoder's large room: its records, text, column and
+// output buffers, empty.
+type encScratch struct {
+	recs           []encRec
+	text, col, out []byte
+}
+
+func (s *encScratch) size() int {
+	return cap(s.recs)*int(unsafe.Sizeof(encRec{})) + cap(s.text) + cap(s.col) + cap(s.out)
+}
+
+// large reports whether e holds more room than an encoder keeps.
+func (e *encoder) large() bool {
+	return cap(e.recs) > keptRecs || cap(e.text) > keptBytes || cap(e.col) > keptBytes || e.buf.Cap() > keptBytes
+}
+
+// shed gives e's room to spare, or drops it if spare holds more.
+func (e *encoder) shed() {
+	s := &encScratch{recs: e.recs[:0], text: e.text[:0], col: e.col[:0], out: e.buf.Bytes()[:0]}
+	e.recs, e.text, e.col = nil, nil, nil
+	e.buf = bytes.Buffer{} // the msgpack encoder writes to &e.buf, which stays
+	spare.mu.Lock()
+	if spare.s == nil || spare.s.size() < s.size() {
+		spare.s = s
+	}
+	spare.mu.Unlock()
+}
+
+// adopt takes spare's room, if any, before a large encode.
+func (e *encoder) adopt() {
+	spare.mu.Lock()
+	s := spare.s
+	spare.s = nil
+	spare.mu.Unlock()
+	if s == nil {
+		return
+	}
+	if cap(s.recs) > cap(e.recs) {
+		e.recs = s.recs
+	}
+	if cap(s.text) > cap(e.text) {
+		e.text = s.text
+	}
+	if cap(s.col) > cap(e.col) {
+		e.col = s.col
+	}
+	if cap(s.out) > e.buf.Cap() {
+		e.buf = *bytes.NewBuffer(s.out)
+	}
 }
 
 // appendRichRec appends a start anchor, end anchor or embed record.

@@ -288,6 +288,7 @@ export class Doc {
     if (sv instanceof Uint8Array) sv = decodeStateVector(sv);
     if (this.txn !== null) throw new Error('crdt: diff called inside transact');
     const e = this.enc;
+    e.adopt();
     const clients = this.sortedClients();
     for (const c of clients) {
       const from = (sv && sv.get(c.id)) || 0;

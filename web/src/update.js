@@ -83,11 +83,31 @@ class EncRec {
   }
 }
 
+/*
+ * An encoder keeps the room it grew (records, column and output buffers)
+ * so that a keystroke's update allocates nothing. A snapshot grows it to
+ * the snapshot's size, and every document takes snapshots: so an encoder
+ * keeps small room only, and large room goes to one spare shared by every
+ * document, which the next large encode (Doc.diff) takes. The process
+ * keeps one snapshot's room, not one per document, and a repeated
+ * snapshot still finds it ready (as the Go encoder does).
+ */
+const KEPT_RECS = 1024; // records an encoder keeps
+const KEPT_BYTES = 32 << 10; // bytes of each buffer it keeps
+
+/** @type {{recs: EncRec[], w: Writer, col: Writer} | null} */
+let spare = null;
+
 /**
  * An Encoder gathers blocks and delete ranges, then writes the update.
  * Client and type tables are sorted, so equal documents encode to equal
  * bytes. It may be reused after finish.
  */
+/** roomSize is about the bytes an encoder's room holds (an EncRec is some 100). */
+function roomSize(room) {
+  return room.recs.length * 100 + room.w.buf.length + room.col.buf.length;
+}
+
 export class Encoder {
   constructor() {
     this.blocks = [];
@@ -381,13 +401,28 @@ export class Encoder {
     this.blocks = [];
     this.texts = [];
     if (this.deletes.length > 0) this.deletes = [];
-    if (w.buf.length > 1 << 16) {
-      // Do not keep a snapshot-sized buffer alive between small updates.
-      const out = w.buf.subarray(0, w.pos).slice();
-      this.w = new Writer(256);
-      return out;
-    }
-    return w.take();
+    const out = w.take();
+    if (this.recs.length > KEPT_RECS || w.buf.length > KEPT_BYTES || col.buf.length > KEPT_BYTES) this.shed();
+    return out;
+  }
+
+  /** shed gives this encoder's room to the spare, or drops it if the spare holds more. */
+  shed() {
+    const room = { recs: this.recs, w: this.w, col: this.col };
+    if (spare === null || roomSize(spare) < roomSize(room)) spare = room;
+    this.recs = [];
+    this.w = new Writer(256);
+    this.col = new Writer(64);
+  }
+
+  /** adopt takes the spare's room, if any, before a large encode. */
+  adopt() {
+    const room = spare;
+    spare = null;
+    if (room === null) return;
+    if (room.recs.length > this.recs.length) this.recs = room.recs;
+    if (room.w.buf.length > this.w.buf.length) this.w = room.w;
+    if (room.col.buf.length > this.col.buf.length) this.col = room.col;
   }
 
   /** textRec appends the header and operands of a text record (FORMAT.md §4.3–4.4). */
