@@ -23,11 +23,12 @@ var fieldCount = [...]int{
 	TypePresence:  2,
 	TypeError:     4,
 	TypeHeartbeat: 2,
+	TypePatch:     4, // 5 with a seq
 }
 
 // helloFieldCount returns the element count of a Hello of version v: a
 // Hello of version 2 or 3 adds the heartbeat interval, one of version 4
-// the document format too. Hellos of versions this package does not speak
+// or 5 the document format too. Hellos of versions this package does not speak
 // are encoded in the layout of version 1.
 func helloFieldCount(v uint64) int {
 	switch {
@@ -40,12 +41,12 @@ func helloFieldCount(v uint64) int {
 }
 
 // hasHeartbeat reports whether a Hello of version v carries the heartbeat
-// interval: versions 2 to 4 do.
-func hasHeartbeat(v uint64) bool { return v >= 2 && v <= 4 }
+// interval: versions 2 to 5 do.
+func hasHeartbeat(v uint64) bool { return v >= 2 && v <= 5 }
 
 // hasFormat reports whether a Hello of version v carries the document
-// format its client reads: version 4 does.
-func hasFormat(v uint64) bool { return v == 4 }
+// format its client reads: versions 4 and 5 do.
+func hasFormat(v uint64) bool { return v == 4 || v == 5 }
 
 var encoderPool = sync.Pool{New: func() any {
 	var b bytes.Buffer
@@ -79,8 +80,13 @@ func Encode(m Message) ([]byte, error) {
 	// Writes to a bytes.Buffer cannot fail, so the encoder's errors are
 	// not checked one by one.
 	n := fieldCount[m.Type()]
-	if h, ok := m.(*Hello); ok {
-		n = helloFieldCount(h.Version)
+	switch m := m.(type) {
+	case *Hello:
+		n = helloFieldCount(m.Version)
+	case *Patch:
+		if m.Seq > 0 {
+			n++
+		}
 	}
 	_ = e.EncodeArrayLen(n)
 	_ = e.EncodeUint(uint64(m.Type()))
@@ -121,6 +127,13 @@ func Encode(m Message) ([]byte, error) {
 		_ = e.EncodeUint(m.Seq)
 	case *Heartbeat:
 		_ = e.EncodeUint(m.ID)
+	case *Patch:
+		_ = e.EncodeUint(m.Front)
+		_ = e.EncodeUint(m.Back)
+		_ = e.EncodeBytes(nonNil(m.Middle))
+		if m.Seq > 0 {
+			_ = e.EncodeUint(m.Seq)
+		}
 	}
 	return bytes.Clone(p.buf.Bytes()), nil
 }
@@ -151,11 +164,11 @@ func check(m Message) error {
 		case hasHeartbeat(m.Version) && !ValidHeartbeat(m.HeartbeatMillis):
 			return invalid("heartbeat interval of %d ms: want 0 or %d to %d", m.HeartbeatMillis, MinHeartbeatMillis, MaxHeartbeatMillis)
 		case !hasHeartbeat(m.Version) && m.HeartbeatMillis != 0:
-			return invalid("a heartbeat interval in a hello of version %d: only versions 2 to 4 have one", m.Version)
+			return invalid("a heartbeat interval in a hello of version %d: only versions 2 to 5 have one", m.Version)
 		case m.Format > MaxFormat:
 			return invalid("document format %d: at most %d", m.Format, MaxFormat)
 		case !hasFormat(m.Version) && m.Format > 1:
-			return invalid("document format %d in a hello of version %d: only version 4 names one, older clients read format 1", m.Format, m.Version)
+			return invalid("document format %d in a hello of version %d: only versions 4 and 5 name one, older clients read format 1", m.Format, m.Version)
 		case m.Client > MaxClientID:
 			return invalid("client ID %d exceeds 2^53-1", m.Client)
 		case len(m.Token) > MaxTokenBytes || !utf8.ValidString(m.Token):
@@ -173,6 +186,10 @@ func check(m Message) error {
 	case *Error:
 		if len(m.Message) > MaxErrorMessageBytes || !utf8.ValidString(m.Message) {
 			return invalid("error message is not UTF-8 of at most %d bytes", MaxErrorMessageBytes)
+		}
+	case *Patch:
+		if m.Front > MaxPatchKeep || m.Back > MaxPatchKeep {
+			return invalid("a patch keeping %d and %d bytes of its base: at most %d each", m.Front, m.Back, MaxPatchKeep)
 		}
 	case *Welcome, *Update, *Ack, *Heartbeat:
 	default:
@@ -200,6 +217,8 @@ func isNil(m Message) bool {
 	case *Error:
 		return m == nil
 	case *Heartbeat:
+		return m == nil
+	case *Patch:
 		return m == nil
 	}
 	return false
@@ -281,6 +300,12 @@ func (d *decoder) message() (Message, error) {
 		}
 		return d.helloFields(v)
 	}
+	if t == TypePatch {
+		if n != 4 && n != 5 {
+			return nil, d.fail("patch has %d elements, want 4, or 5 with a seq", n)
+		}
+		return d.patch(n == 5)
+	}
 	if n != fieldCount[t] {
 		return nil, d.fail("%s has %d elements, want %d", t, n, fieldCount[t])
 	}
@@ -342,6 +367,36 @@ func (d *decoder) message() (Message, error) {
 		}
 		return m, nil
 	}
+}
+
+// patch reads the fields of a Patch after its tag; withSeq says the
+// array has the fifth element.
+func (d *decoder) patch(withSeq bool) (*Patch, error) {
+	m := &Patch{}
+	var err error
+	for _, f := range []*uint64{&m.Front, &m.Back} {
+		at := d.offset()
+		if *f, err = d.uint(); err != nil {
+			return nil, err
+		}
+		if *f > MaxPatchKeep {
+			return nil, &DecodeError{Offset: at, Msg: fmt.Sprintf("a patch keeping %d bytes of its base: at most %d", *f, MaxPatchKeep)}
+		}
+	}
+	if m.Middle, err = d.bin(-1); err != nil {
+		return nil, err
+	}
+	if withSeq {
+		at := d.offset()
+		if m.Seq, err = d.uint(); err != nil {
+			return nil, err
+		}
+		if m.Seq == 0 {
+			// 0 is written by leaving the seq out: one message, one form.
+			return nil, &DecodeError{Offset: at, Msg: "a patch's seq is 0: leave it out"}
+		}
+	}
+	return m, nil
 }
 
 // helloFields reads the fields of a Hello after its version.

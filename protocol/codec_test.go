@@ -39,7 +39,8 @@ var roundTripTests = []struct {
 	{"hello/version 4", &protocol.Hello{Version: 4, Room: "notes", Client: 42, StateVector: []byte{0x80}, HeartbeatMillis: 10000, Format: 2}},
 	{"hello/version 4 format 1", &protocol.Hello{Version: 4, Room: "notes", Client: 42, Format: 1}},
 	{"hello/version 4 largest format", &protocol.Hello{Version: 4, Room: "r", Format: protocol.MaxFormat}},
-	{"hello/version 5", &protocol.Hello{Version: 5}},
+	{"hello/version 5", &protocol.Hello{Version: 5, Room: "notes", Client: 42, StateVector: []byte{0x80}, HeartbeatMillis: 10000, Format: 3}},
+	{"hello/version 6", &protocol.Hello{Version: 6}},
 	{"hello/version max uint64", &protocol.Hello{Version: math.MaxUint64}},
 	{"welcome", &protocol.Welcome{StateVector: []byte{0x80}, Update: unhex(crdtEmpty)}},
 	{"welcome/nil", &protocol.Welcome{}},
@@ -68,6 +69,10 @@ var roundTripTests = []struct {
 	{"error/max", &protocol.Error{Code: math.MaxUint16, Message: strings.Repeat("é", protocol.MaxErrorMessageBytes/2), Seq: math.MaxUint64}},
 	{"heartbeat/0", &protocol.Heartbeat{}},
 	{"heartbeat/max uint64", &protocol.Heartbeat{ID: math.MaxUint64}},
+	{"patch", &protocol.Patch{Front: 17, Back: 1, Middle: []byte{1, 2, 3}}},
+	{"patch/seq", &protocol.Patch{Front: 300, Back: 70000, Middle: []byte{9}, Seq: 5}},
+	{"patch/nil middle", &protocol.Patch{}},
+	{"patch/max", &protocol.Patch{Front: protocol.MaxPatchKeep, Back: protocol.MaxPatchKeep, Middle: bytes.Repeat([]byte{7}, 70000), Seq: math.MaxUint64}},
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -217,7 +222,7 @@ func checkDecodeError(t *testing.T, in []byte, unknownType bool) {
 }
 
 func TestDecodeUnknownTypes(t *testing.T) {
-	for tag := 7; tag < 300; tag += 7 {
+	for tag := 8; tag < 300; tag += 7 {
 		b := append([]byte{0x92}, encodeUint(uint64(tag))...)
 		b = append(b, 0x00)
 		m, err := protocol.Decode(b)
@@ -250,8 +255,8 @@ func TestDecodeOtherVersion(t *testing.T) {
 		hex     string
 		version uint64
 	}{
-		{"960005a56e6f74657302a0c40180", 5},
-		{"920005", 5},
+		{"960006a56e6f74657302a0c40180", 6},
+		{"920006", 6},
 		{"9200cf0000000100000000", 1 << 32},
 		{"9300cc0ac0", 10},
 		{"960000a0c0c0c0c0", 0},
@@ -306,7 +311,10 @@ var encodeErrorTests = []struct {
 	{"hello client max uint64", &protocol.Hello{Version: 1, Room: "r", Client: math.MaxUint64}},
 	{"hello token too long", &protocol.Hello{Version: 1, Room: "r", Token: strings.Repeat("t", protocol.MaxTokenBytes+1)}},
 	{"hello token invalid UTF-8", &protocol.Hello{Version: 1, Room: "r", Token: "\xff"}},
-	{"hello version 5 client 2^53", &protocol.Hello{Version: 5, Client: protocol.MaxClientID + 1}},
+	{"hello version 6 client 2^53", &protocol.Hello{Version: 6, Client: protocol.MaxClientID + 1}},
+	{"nil patch", (*protocol.Patch)(nil)},
+	{"patch keep_front too big", &protocol.Patch{Front: protocol.MaxPatchKeep + 1}},
+	{"patch keep_back too big", &protocol.Patch{Back: math.MaxUint64}},
 	{"hello version 4 format too big", &protocol.Hello{Version: 4, Room: "r", Format: protocol.MaxFormat + 1}},
 	{"hello version 3 with a format", &protocol.Hello{Version: 3, Room: "r", Format: 2}},
 	{"hello version 1 with a format", &protocol.Hello{Version: 1, Room: "r", Format: 2}},
@@ -438,7 +446,7 @@ func TestCode(t *testing.T) {
 }
 
 func TestTypeString(t *testing.T) {
-	want := []string{"hello", "welcome", "update", "ack", "presence", "error", "heartbeat", "type(7)"}
+	want := []string{"hello", "welcome", "update", "ack", "presence", "error", "heartbeat", "patch", "type(8)"}
 	for i, w := range want {
 		if got := protocol.Type(i).String(); got != w {
 			t.Errorf("Type(%d).String() = %q, want %q", i, got, w)

@@ -2,8 +2,8 @@
 Package protocol defines the messages FlowState clients and servers exchange
 over a WebSocket, and their msgpack encoding.
 
-PROTOCOL.md in this directory is the specification (protocol Version 4,
-and versions 1 to 3, which it extends),
+PROTOCOL.md in this directory is the specification (protocol Version 5,
+and versions 1 to 4, which it extends),
 written for someone implementing a client in another language: transport,
 handshake, every message and field, every error and close code with what a
 client should do, limits, keep-alive and reconnection. testdata/vectors.json
@@ -20,18 +20,19 @@ included). CRDT updates and state vectors travel as opaque msgpack bin
 	tag  name      direction         array layout
 	 0   Hello     client → server   [0, 1, room, client, token, state_vector]
 	                                 [0, v, room, client, token, state_vector, heartbeat_millis] (v = 2 or 3)
-	                                 [0, 4, room, client, token, state_vector, heartbeat_millis, format]
+	                                 [0, v, room, client, token, state_vector, heartbeat_millis, format] (v = 4 or 5)
 	 1   Welcome   server → client   [1, state_vector, update]
 	 2   Update    both ways         [2, seq, [update, ...]]
 	 3   Ack       server → client   [3, seq]
 	 4   Presence  both ways         [4, [[client, state], ...]]
 	 5   Error     server → client   [5, code, message, seq]
 	 6   Heartbeat both ways         [6, id] (version 2 and later)
+	 7   Patch     both ways         [7, keep_front, keep_back, middle(, seq)] (version 5)
 
 Field types: version, client, seq and code are msgpack unsigned integers;
 room, token and message are UTF-8 str; state_vector, update and state are
 bin. The Go types are Hello, Welcome, Update, Ack, Presence (of
-PresenceEntry), Error and Heartbeat, all of which implement Message.
+PresenceEntry), Error, Heartbeat and Patch, all of which implement Message.
 
 Version 2 adds the heartbeat: a client names an interval in its Hello and
 sends something at least that often, asking the server for an echo
@@ -51,6 +52,15 @@ marks compactly; the CRDT writes 3 and reads every format); a server never
 sends a client an update of a format newer than its Hello declared (every
 Hello before version 4 reads format 1), and closes it with
 CodeUnsupportedFormat when its room's document needs a newer one.
+
+Version 5 adds the Patch: an Update of one update written as its
+difference from the base, the last update sent the same way on the
+connection (the base's first Front bytes, Middle, the base's last Back
+bytes). A keystroke changes a few bytes of the update before it, so its
+Patch is about a third of its Update. MakePatch writes one (every
+implementation writes the same), Patch.Smaller says whether it is worth
+sending, and Patch.Apply reads one, refusing with ErrPatch a patch that
+does not fit its base or would make an update over the receiver's limit.
 
 A connection starts with the client's Hello. The server answers with a
 Welcome carrying what the client lacks and the server's state vector, then

@@ -27,7 +27,7 @@ func ExampleEncode() {
 	_, err = protocol.Encode(&protocol.Hello{Version: protocol.Version, Room: "a/b"})
 	fmt.Println(errors.Is(err, protocol.ErrInvalidMessage))
 	// Output:
-	// 98 00 04 a5 6e 6f 74 65 73 02 a0 c4 01 80 cd 27 10 02
+	// 98 00 05 a5 6e 6f 74 65 73 02 a0 c4 01 80 cd 27 10 02
 	// true
 }
 

@@ -29,6 +29,10 @@ func normalize(m protocol.Message) protocol.Message {
 			c.Updates[i] = nb(u)
 		}
 		return c
+	case *protocol.Patch:
+		c := *m
+		c.Middle = nb(c.Middle)
+		return &c
 	case *protocol.Presence:
 		c := &protocol.Presence{Entries: make([]protocol.PresenceEntry, len(m.Entries))}
 		for i, e := range m.Entries {

@@ -10,11 +10,14 @@ import "strconv"
 // relays to that client, which saves a message (and a system call) per
 // Ack. Version 4 adds the Hello's Format: the newest document format
 // the client reads, so that a server never sends it a document or an
-// update it cannot read (rich text is format 2). Versions 1 to 3 are
-// still spoken, so that clients of every version work with a server of
-// version 4, and a newer client can fall back, one version at a time,
-// against an older server (PROTOCOL.md §11).
-const Version = 4
+// update it cannot read (rich text is format 2). Version 5 adds the
+// Patch: an Update of one update written as its difference from the
+// update before it on the connection, which carries a keystroke in a
+// third of the bytes. Versions 1 to 4 are still spoken, so that clients
+// of every version work with a server of version 5, and a newer client
+// can fall back, one version at a time, against an older server
+// (PROTOCOL.md §11).
+const Version = 5
 
 // MinVersion is the oldest protocol version this package speaks.
 const MinVersion = 1
@@ -43,6 +46,9 @@ const (
 	// name: formats are few, and a small bound keeps the field one byte
 	// wide wherever it is kept.
 	MaxFormat = 255
+	// MaxPatchKeep bounds a Patch's Front and Back: no base is longer
+	// than a message, and a bound keeps them exact in every language.
+	MaxPatchKeep = 1<<32 - 1
 )
 
 // A Type is the tag that opens every message and says which one it is.
@@ -60,9 +66,12 @@ const (
 	// TypeHeartbeat (version 2) is sent both ways on an idle connection:
 	// it shows the sender alive and, from a client, may ask for an echo.
 	TypeHeartbeat Type = 6
+	// TypePatch (version 5) is sent both ways: an Update of one update,
+	// written as its difference from the connection's previous one.
+	TypePatch Type = 7
 )
 
-var typeNames = [...]string{"hello", "welcome", "update", "ack", "presence", "error", "heartbeat"}
+var typeNames = [...]string{"hello", "welcome", "update", "ack", "presence", "error", "heartbeat", "patch"}
 
 // String returns the message type's name, such as "hello".
 func (t Type) String() string {
@@ -72,8 +81,8 @@ func (t Type) String() string {
 	return "type(" + strconv.Itoa(int(t)) + ")"
 }
 
-// A Message is one of *Hello, *Welcome, *Update, *Ack, *Presence, *Error
-// and *Heartbeat.
+// A Message is one of *Hello, *Welcome, *Update, *Ack, *Presence, *Error,
+// *Heartbeat and *Patch.
 type Message interface {
 	// Type returns the message's wire tag.
 	Type() Type
@@ -89,20 +98,20 @@ type Message interface {
 // no heartbeat; otherwise it lies in [MinHeartbeatMillis,
 // MaxHeartbeatMillis]. A version 1 Hello has no such field: it is 0.
 //
-// A Hello of version 4 also carries Format: the newest document format
+// A Hello of version 4 or 5 also carries Format: the newest document format
 // (crdt/FORMAT.md; 2 adds rich text, crdt/RICH.md) the client reads, 1 to
 // MaxFormat. Hellos of older versions have no such field: their clients
 // read format 1 only. In a Hello value, 0 stands for 1 (Encode writes it
 // as 1); ReadsFormat gives the format a Hello declares, whatever its
 // version.
 type Hello struct {
-	Version         uint64 // protocol version the client speaks: 1 to 4 (Version)
+	Version         uint64 // protocol version the client speaks: 1 to 5 (Version)
 	Room            string // room name; must equal the room in the WebSocket URL
 	Client          uint64 // the client's CRDT client ID, at most MaxClientID
 	Token           string // bearer token, or empty
 	StateVector     []byte // the client's encoded crdt.StateVector
 	HeartbeatMillis uint64 // version 2 and later: the heartbeat interval in ms, or 0 for none
-	Format          uint64 // version 4: the newest document format the client reads; 0 stands for 1
+	Format          uint64 // versions 4 and 5: the newest document format the client reads; 0 stands for 1
 }
 
 // ReadsFormat returns the newest document format the sender of h reads:
@@ -186,5 +195,26 @@ func (*Presence) Type() Type { return TypePresence }
 // Type implements Message.
 func (*Error) Type() Type { return TypeError }
 
+// Patch (version 5) stands for an Update of one update, written as its
+// difference from the base: the last update of the last Update or Patch
+// sent the same way on the connection (PROTOCOL.md §4.8). The update is
+// the base's first Front bytes, Middle, then the base's last Back bytes.
+// Typing one character after another changes a few bytes of the update
+// (clocks and the character), so a keystroke's Patch is a third of its
+// Update. MakePatch writes one, Apply reads one.
+//
+// From a client, Seq is 0 and the Patch stands for an Update whose seq is
+// the previous one's plus 1. From the server, Seq is 0 or, as an
+// Update's, acknowledges the client's messages up to Seq.
+type Patch struct {
+	Front  uint64 // bytes of the base kept before Middle
+	Back   uint64 // bytes of the base kept after Middle
+	Middle []byte // the bytes between them
+	Seq    uint64 // from the server: 0, or an acknowledgement as in Update
+}
+
 // Type implements Message.
 func (*Heartbeat) Type() Type { return TypeHeartbeat }
+
+// Type implements Message.
+func (*Patch) Type() Type { return TypePatch }

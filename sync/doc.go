@@ -103,6 +103,15 @@ committer reports back to it. When nothing but Acks waits for the write
 room lets such a store gather it with other rooms' writes for up to its
 commit interval (AppendLater): fewer fsyncs, later Acks.
 
+On a connection of protocol version 5, a relay of one update goes as a
+Patch against the last update relayed to that member (member.base) when
+that is shorter: a keystroke then costs each member a third of the bytes.
+The room makes the Patch once per relay for every member whose base is
+the same update in memory, which in a room with one typist is every
+other member, so a relay is still encoded once. A session reads a
+client's Patch against the last update that client sent (session.upBase)
+and hands the room the Update it stands for.
+
 A failed write loses nothing and acknowledges nothing. The room keeps the
 updates it could not write, retries them in one Append (never a full
 snapshot per failure) after 50 ms, doubling up to 5 s, until one

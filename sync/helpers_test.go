@@ -265,6 +265,11 @@ type rawClient struct {
 	id   uint64 // client ID sent in the Hello
 	doc  *crdt.Doc
 	seq  uint64 // last Update seq sent
+	// down is the last update the server sent, the base of its next
+	// Patch (protocol version 5); patches counts the Patches read.
+	down    []byte
+	patches int
+	up      []byte // the last update sent, the base of the next Patch
 }
 
 // dialRaw opens a WebSocket to url and says nothing yet. The test's
@@ -346,6 +351,9 @@ func (c *rawClient) sendUpdates(updates ...[]byte) uint64 {
 	c.t.Helper()
 	c.seq++
 	c.send(&protocol.Update{Seq: c.seq, Updates: updates})
+	if n := len(updates); n > 0 {
+		c.up = updates[n-1]
+	}
 	return c.seq
 }
 
@@ -360,7 +368,8 @@ func (c *rawClient) edit(name, s string) uint64 {
 	return c.sendUpdates(u)
 }
 
-// next reads and decodes one message.
+// next reads and decodes one message. A Patch comes back as the Update
+// it stands for, so that the tests read relays alike in every version.
 func (c *rawClient) next() (protocol.Message, error) {
 	_ = c.conn.SetReadDeadline(time.Now().Add(deadline))
 	kind, b, err := c.conn.ReadMessage()
@@ -370,7 +379,19 @@ func (c *rawClient) next() (protocol.Message, error) {
 	if kind != websocket.BinaryMessage {
 		return nil, fmt.Errorf("got a message of kind %d, want binary", kind)
 	}
-	return protocol.Decode(b)
+	m, err := protocol.Decode(b)
+	if p, ok := m.(*protocol.Patch); ok {
+		u, err := p.Apply(c.down, -1)
+		if err != nil {
+			return nil, err
+		}
+		c.patches++
+		m = &protocol.Update{Seq: p.Seq, Updates: [][]byte{u}}
+	}
+	if u, ok := m.(*protocol.Update); ok && len(u.Updates) > 0 {
+		c.down = u.Updates[len(u.Updates)-1]
+	}
+	return m, err
 }
 
 // read reads one message, failing the test on an error.

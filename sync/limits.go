@@ -83,6 +83,12 @@ func (l *connLimiter) allow(n int) bool {
 	return l.bytes == nil || l.bytes.AllowN(now, n)
 }
 
+// allowBytes reports whether n more bytes of the message just allowed
+// may pass: what a Patch keeps of its base.
+func (l *connLimiter) allowBytes(n int) bool {
+	return l.bytes == nil || n <= 0 || l.bytes.AllowN(time.Now(), n)
+}
+
 // holdConn counts a connection from ip, and reports false, counting
 // nothing, when ip already holds Config.MaxConnsPerIP.
 func (h *Hub) holdConn(ip string) bool {

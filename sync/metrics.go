@@ -32,6 +32,8 @@ type hubMetrics struct {
 	updatesReceived     prometheus.Counter
 	updateBytesReceived prometheus.Counter
 	updatesRelayed      prometheus.Counter
+	patchesReceived     prometheus.Counter
+	patchesSent         prometheus.Counter
 	deliveries          prometheus.Counter
 	bytesSent           prometheus.Counter
 	presenceUpdates     prometheus.Counter
@@ -69,6 +71,8 @@ func newHubMetrics(stats func() Stats) *hubMetrics {
 		updatesReceived:     f("updates_received_total", "CRDT updates that reached their room, including those refused as invalid."),
 		updateBytesReceived: f("update_bytes_received_total", "Bytes of the CRDT updates received from clients."),
 		updatesRelayed:      f("updates_relayed_total", "CRDT updates relayed, counted once per recipient."),
+		patchesReceived:     f("patches_received_total", "Client messages that carried their update as a Patch against the one before it (protocol version 5)."),
+		patchesSent:         f("patches_sent_total", "Relays that carried their update as a Patch against the one relayed before it (protocol version 5)."),
 		deliveries:          f("deliveries_total", "Messages queued to clients: welcomes, updates, acks and presence."),
 		bytesSent:           f("bytes_sent_total", "Bytes of the messages queued to clients, WebSocket framing included."),
 		presenceUpdates:     f("presence_updates_total", "Presence changes received from clients."),
@@ -155,7 +159,7 @@ func (m *hubMetrics) sessionClosed(r closeReason) {
 // hub's counters. Owned by the room's goroutine.
 type roomCounters struct {
 	updates, updateBytes int
-	relayed              int
+	relayed, patched     int
 	deliveries, bytes    int
 	presence             int
 }
@@ -170,6 +174,7 @@ func (r *room) flushCounters() {
 	addIf(m.updatesReceived, c.updates)
 	addIf(m.updateBytesReceived, c.updateBytes)
 	addIf(m.updatesRelayed, c.relayed)
+	addIf(m.patchesSent, c.patched)
 	addIf(m.deliveries, c.deliveries)
 	addIf(m.bytesSent, c.bytes)
 	addIf(m.presenceUpdates, c.presence)

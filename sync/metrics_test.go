@@ -107,6 +107,8 @@ var metricNames = []string{
 	"flowstate_updates_received_total",
 	"flowstate_update_bytes_received_total",
 	"flowstate_updates_relayed_total",
+	"flowstate_patches_received_total",
+	"flowstate_patches_sent_total",
 	"flowstate_deliveries_total",
 	"flowstate_bytes_sent_total",
 	"flowstate_presence_updates_total",

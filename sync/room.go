@@ -117,6 +117,7 @@ type room struct {
 	logBytes       int             // their total size
 	batch          []batchedUpdate // applied, not yet broadcast
 	relayAll       [][]byte        // relayBatch's scratch: the batch's updates
+	patched        patchedRelay    // relayBatch's scratch: the relay as a Patch
 	// held lists the members whose acknowledgement waits to ride on the
 	// relay about to go to them (member.heldAck; see ack).
 	held []*session
@@ -189,6 +190,24 @@ type member struct {
 	// heldAck is the seq of an acknowledgement due to this member that
 	// waits for the relay about to go to it, or 0 (see ack).
 	heldAck uint64
+	// base is the last update relayed to this member, the base of the
+	// next Patch to it (PROTOCOL.md §4.8); nil before the first, and on
+	// connections below version 5.
+	base []byte
+}
+
+// A patchedRelay is the frame of one relayed update as a Patch against
+// one base, made once for every member whose base it is: in a room where
+// one member types, that is every other member.
+type patchedRelay struct {
+	base, update []byte
+	frame        []byte // nil: the Patch is not smaller than the Update
+}
+
+// sameBytes reports whether a and b are the same bytes in memory, not
+// merely equal: members share the relayed updates they were sent.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
 }
 
 // An ackDue is the Ack of message seq of s, due once the first upto
@@ -1077,6 +1096,7 @@ func (r *room) relayBatch() {
 	defer func() {
 		clear(all)
 		r.relayAll = all[:0]
+		r.patched = patchedRelay{}
 	}()
 	msg, err := encodeFrame(&protocol.Update{Updates: all})
 	if err != nil {
@@ -1117,15 +1137,64 @@ func (r *room) relayBatch() {
 }
 
 // relayTo delivers msg, the relay of updates, to member s, or, when an
-// acknowledgement waits for it (ack), the same updates with its seq.
+// acknowledgement waits for it (ack), the same updates with its seq; on
+// a version 5 connection, one update goes as a Patch against the last
+// one relayed to s where that is smaller.
 func (r *room) relayTo(s *session, mem *member, msg []byte, updates [][]byte) {
 	r.counters.relayed += len(updates)
-	if seq := mem.heldAck; seq > 0 && len(updates) > 0 {
+	if len(updates) == 0 {
+		r.deliver(s, msg)
+		return
+	}
+	seq := mem.heldAck
+	if b := r.patchFrame(mem, updates, seq); b != nil {
+		msg, mem.heldAck = b, 0
+		r.counters.patched++
+	} else if seq > 0 {
 		if b, err := encodeFrame(&protocol.Update{Seq: seq, Updates: updates}); err == nil {
 			msg, mem.heldAck = b, 0
 		}
 	}
+	if s.patches {
+		mem.base = updates[len(updates)-1]
+	}
 	r.deliver(s, msg)
+}
+
+// patchFrame returns the frame of updates, a single update, as a Patch
+// to member mem carrying seq, or nil if mem takes no Patch (it is not of
+// version 5, or nothing was relayed to it yet) or the Patch would not be
+// smaller than the Update. Without a seq, the frame is made once per
+// relay for every member with the same base.
+func (r *room) patchFrame(mem *member, updates [][]byte, seq uint64) []byte {
+	if mem.base == nil || len(updates) != 1 {
+		return nil
+	}
+	u := updates[0]
+	if seq > 0 {
+		p := protocol.MakePatch(mem.base, u)
+		p.Seq = seq
+		return r.encodePatch(p, u)
+	}
+	c := &r.patched
+	if !sameBytes(c.base, mem.base) || !sameBytes(c.update, u) {
+		c.base, c.update = mem.base, u
+		c.frame = r.encodePatch(protocol.MakePatch(mem.base, u), u)
+	}
+	return c.frame
+}
+
+// encodePatch returns p, which stands for update u, as a frame, or nil
+// if it is not smaller than the Update.
+func (r *room) encodePatch(p *protocol.Patch, u []byte) []byte {
+	if !p.Smaller(len(u), p.Seq) {
+		return nil
+	}
+	b, err := encodeFrame(p)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // deliver queues b for s, dropping s if its queue is full. It reports

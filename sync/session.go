@@ -42,6 +42,9 @@ type session struct {
 	// with room and client below; here, it fills padding, as thousands of
 	// idle sessions make every byte count.
 	relayAcks bool
+	// patches: the Hello is of version 5, whose client sends and takes
+	// Patches (PROTOCOL.md §4.8); set and padded like relayAcks.
+	patches bool
 	// format is the newest document format the client reads, as its
 	// Hello declared (format.go); set and padded like relayAcks.
 	format       uint8
@@ -58,6 +61,7 @@ type session struct {
 	heartbeat time.Duration // the interval the Hello asked for, or 0 (heartbeat.go)
 
 	lastSeq      uint64      // the last Update seq read; read pump only
+	upBase       []byte      // the client's last update, the base of its next Patch; read pump only
 	readEnded    atomic.Bool // the read pump (or handshake) stopped reading
 	clientClosed atomic.Bool // the client's close frame was read
 
@@ -208,12 +212,22 @@ func (s *session) readMessages() (reason closeReason, text string, seq uint64) {
 			return reason, text, 0
 		}
 		_ = s.setReadDeadline(time.Now().Add(s.readWait()))
+		if p, ok := m.(*protocol.Patch); ok {
+			u, reason, text := s.unpatch(p)
+			if reason != 0 {
+				return reason, text, s.lastSeq + 1
+			}
+			m = &protocol.Update{Seq: s.lastSeq + 1, Updates: [][]byte{u}}
+		}
 		switch m := m.(type) {
 		case *protocol.Update:
 			if m.Seq <= s.lastSeq {
 				return closedProtocolError, fmt.Sprintf("update seq %d after %d: seq must increase", m.Seq, s.lastSeq), m.Seq
 			}
 			s.lastSeq = m.Seq
+			if n := len(m.Updates); n > 0 {
+				s.upBase = m.Updates[n-1]
+			}
 			if reason, text := s.mayUpdate(); reason != 0 {
 				return reason, text, m.Seq
 			}
@@ -241,6 +255,28 @@ func (s *session) readMessages() (reason closeReason, text string, seq uint64) {
 			return 0, "", 0
 		}
 	}
+}
+
+// unpatch returns the update a client's Patch stands for, or why the
+// session must close. The kept bytes count against the byte rate as if
+// they had come in an Update: otherwise a client could make the server
+// apply a message-sized update for every few bytes it sends.
+func (s *session) unpatch(p *protocol.Patch) ([]byte, closeReason, string) {
+	switch {
+	case !s.patches:
+		return nil, closedProtocolError, "patches are protocol version 5; this connection's hello is of an older version"
+	case p.Seq != 0:
+		return nil, closedProtocolError, "a client's patch has no seq: it takes the previous message's plus 1"
+	}
+	u, err := p.Apply(s.upBase, s.hub.cfg.MaxMessageSize)
+	if err != nil {
+		return nil, closedProtocolError, err.Error()
+	}
+	if !s.limit.allowBytes(len(u) - len(p.Middle)) {
+		return nil, closedRateLimited, "rate limit exceeded: the client sent more messages or bytes than its allowance"
+	}
+	s.hub.metrics.patchesReceived.Inc()
+	return u, 0, ""
 }
 
 // join validates a Hello and joins its room.
@@ -275,6 +311,7 @@ func (s *session) join(roomName string, h *protocol.Hello) (closeReason, string)
 	}
 	s.room, s.client = r, h.Client
 	s.relayAcks = h.Version >= 3
+	s.patches = h.Version >= 5
 	s.format = helloFormat(h)
 	s.heartbeat = time.Duration(h.HeartbeatMillis) * time.Millisecond
 	if !r.send(event{kind: eventJoin, s: s, msg: h}) {

@@ -111,7 +111,10 @@ type loadResult struct {
 	ServerVCSW     float64  `json:"server_voluntary_switches_per_delivery,omitempty"`
 	ServerIVCSW    float64  `json:"server_involuntary_switches_per_delivery,omitempty"`
 	ServerWrites   *float64 `json:"server_writes_per_delivery,omitempty"`
-	ServerPID      int      `json:"server_pid,omitempty"`
+	// The bytes the server queued to clients (its bytes_sent_total,
+	// WebSocket framing, acks and presence included) per delivery.
+	ServerBytesSent float64 `json:"server_bytes_sent_per_delivery,omitempty"`
+	ServerPID       int     `json:"server_pid,omitempty"`
 
 	// The server's goroutines before and after connecting (go_goroutines
 	// of its /metrics): what an idle connection holds besides memory.
@@ -291,6 +294,7 @@ func benchLoad(f loadFlags, bases []*url.URL, progress io.Writer) (*loadResult, 
 		}
 	}
 	editStart := time.Now()
+	sentStart := serverMetric(base, "flowstate_bytes_sent_total")
 	h := serverHealth(health)
 	cpuStart := h.CPUSeconds
 	pid := f.serverPID
@@ -345,6 +349,7 @@ loop:
 		}
 	}
 	res.ServerRSSEnd = serverHealth(health).RSSBytes
+	sentEnd := serverMetric(base, "flowstate_bytes_sent_total")
 
 	var lat []float32
 	for _, lc := range all {
@@ -358,6 +363,9 @@ loop:
 		res.P50Ms = float64(lat[len(lat)/2])
 		res.P99Ms = float64(lat[len(lat)*99/100])
 		res.MaxMs = float64(lat[len(lat)-1])
+	}
+	if sentEnd > sentStart && len(lat) > 0 {
+		res.ServerBytesSent = (sentEnd - sentStart) / float64(len(lat))
 	}
 	if procErr == nil {
 		res.ServerPID = pid
@@ -535,6 +543,12 @@ func serverHealth(healthURL string) docsync.Health {
 // serverGoroutines reads go_goroutines from the server's /metrics, or
 // returns 0.
 func serverGoroutines(base *url.URL) int {
+	return int(serverMetric(base, "go_goroutines"))
+}
+
+// serverMetric reads the series name, without labels, from the server's
+// /metrics, or returns 0.
+func serverMetric(base *url.URL, name string) float64 {
 	u := *base
 	u.Scheme = strings.Replace(u.Scheme, "ws", "http", 1)
 	u.Path = "/metrics"
@@ -548,9 +562,9 @@ func serverGoroutines(base *url.URL) int {
 		return 0
 	}
 	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return int(n)
+			return n
 		}
 	}
 	return 0
@@ -586,6 +600,9 @@ func printLoadResult(w io.Writer, r *loadResult) {
 			}
 		}
 		fmt.Fprintln(w)
+	}
+	if r.ServerBytesSent > 0 {
+		fmt.Fprintf(w, "server sent       %.1f bytes per delivery (framing, acks and presence included)\n", r.ServerBytesSent)
 	}
 	fmt.Fprintf(w, "errors            %d\n", r.Errors)
 	fmt.Fprintf(w, "converged         %t\n", r.Converged)

@@ -37,6 +37,8 @@ For each trace, after one warm-up run, it reports the median of N runs of:
 	merge_ms        the per-txn updates applied to another new document
 	update_bytes    average size of a txn's update
 	message_bytes   average size of the protocol message a client sends it in
+	patch_bytes     the same in protocol version 5, which sends an update as a
+	                Patch against the one before it where that is smaller
 	snapshot_bytes  size of the final document's snapshot
 	encode_ms       encoding the snapshot
 	load_ms         loading the snapshot into a new document and reading its text
@@ -267,24 +269,36 @@ func (a average) String() string {
 	return strconv.FormatFloat(float64(a), 'f', 1, 64)
 }
 
-// wireSizes returns the mean size of updates and of the protocol Update
-// messages a client would send them in, one per message numbered from 1:
-// what one keystroke costs on the wire, before the WebSocket frame.
-func wireSizes(updates [][]byte) (update, message average, err error) {
+// wireSizes returns the mean size of updates, of the protocol Update
+// messages a client would send them in, one per message numbered from 1,
+// and of the messages a version 5 client sends instead: each a Patch
+// against the update before it where that is smaller. That is what one
+// keystroke costs on the wire, before the WebSocket frame.
+func wireSizes(updates [][]byte) (update, message, patched average, err error) {
 	if len(updates) == 0 {
-		return 0, 0, nil
+		return 0, 0, 0, nil
 	}
-	var u, m int
+	var u, m, p int
+	var base []byte
 	for i, up := range updates {
 		msg, err := protocol.Encode(&protocol.Update{Seq: uint64(i + 1), Updates: [][]byte{up}})
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		u += len(up)
 		m += len(msg)
+		if base != nil {
+			if pm := protocol.MakePatch(base, up); pm.Smaller(len(up), uint64(i+1)) {
+				if msg, err = protocol.Encode(pm); err != nil {
+					return 0, 0, 0, err
+				}
+			}
+		}
+		p += len(msg)
+		base = up
 	}
 	n := float64(len(updates))
-	return average(float64(u) / n), average(float64(m) / n), nil
+	return average(float64(u) / n), average(float64(m) / n), average(float64(p) / n), nil
 }
 
 // A traceResult is what "bench trace" reports for one trace. The JSON field
@@ -296,6 +310,7 @@ type traceResult struct {
 	MergeMS       millis  `json:"merge_ms"`
 	UpdateBytes   average `json:"update_bytes"`
 	MessageBytes  average `json:"message_bytes"`
+	PatchBytes    average `json:"patch_bytes"`
 	SnapshotBytes int     `json:"snapshot_bytes"`
 	EncodeMS      millis  `json:"encode_ms"`
 	LoadMS        millis  `json:"load_ms"`
@@ -342,7 +357,7 @@ func (b *traceBench) measure() (traceResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("capture: %w", err)
 	}
-	res.UpdateBytes, res.MessageBytes, err = wireSizes(updates)
+	res.UpdateBytes, res.MessageBytes, res.PatchBytes, err = wireSizes(updates)
 	if err != nil {
 		return res, fmt.Errorf("capture: %w", err)
 	}
@@ -567,7 +582,7 @@ func median(ds []time.Duration) time.Duration {
 
 // writeTraceTable writes results as an aligned table to w.
 func writeTraceTable(w io.Writer, results []traceResult) {
-	rows := [][]string{{"trace", "ops", "local_ms", "merge_ms", "update_bytes", "message_bytes", "snapshot_bytes", "encode_ms", "load_ms", "heap_bytes", "ok"}}
+	rows := [][]string{{"trace", "ops", "local_ms", "merge_ms", "update_bytes", "message_bytes", "patch_bytes", "snapshot_bytes", "encode_ms", "load_ms", "heap_bytes", "ok"}}
 	for _, r := range results {
 		rows = append(rows, []string{
 			r.Trace,
@@ -576,6 +591,7 @@ func writeTraceTable(w io.Writer, results []traceResult) {
 			r.MergeMS.String(),
 			r.UpdateBytes.String(),
 			r.MessageBytes.String(),
+			r.PatchBytes.String(),
 			strconv.Itoa(r.SnapshotBytes),
 			r.EncodeMS.String(),
 			r.LoadMS.String(),

@@ -62,7 +62,7 @@ func withEndContent(tr map[string]any, end string) map[string]any {
 
 // jsonLine matches one line of "bench trace --json" output: exactly these
 // fields in this order, durations with 3 decimals.
-var jsonLine = regexp.MustCompile(`^\{"trace":"([^"]*)","ops":(\d+),"local_ms":\d+\.\d{3},"merge_ms":\d+\.\d{3},"update_bytes":[1-9]\d*\.\d,"message_bytes":[1-9]\d*\.\d,"snapshot_bytes":[1-9]\d*,"encode_ms":\d+\.\d{3},"load_ms":\d+\.\d{3},"heap_bytes":-?\d+,"ok":(true|false)\}$`)
+var jsonLine = regexp.MustCompile(`^\{"trace":"([^"]*)","ops":(\d+),"local_ms":\d+\.\d{3},"merge_ms":\d+\.\d{3},"update_bytes":[1-9]\d*\.\d,"message_bytes":[1-9]\d*\.\d,"patch_bytes":[1-9]\d*\.\d,"snapshot_bytes":[1-9]\d*,"encode_ms":\d+\.\d{3},"load_ms":\d+\.\d{3},"heap_bytes":-?\d+,"ok":(true|false)\}$`)
 
 func TestBenchTrace_JSON(t *testing.T) {
 	path := writeTrace(t, "synthetic", syntheticTrace)
@@ -124,7 +124,7 @@ func TestBenchTrace_Table(t *testing.T) {
 		t.Fatalf("got %d lines, want a header and one row:\n%s", len(lines), stdout.String())
 	}
 	header := strings.Fields(lines[0])
-	want := []string{"trace", "ops", "local_ms", "merge_ms", "update_bytes", "message_bytes", "snapshot_bytes", "encode_ms", "load_ms", "heap_bytes", "ok"}
+	want := []string{"trace", "ops", "local_ms", "merge_ms", "update_bytes", "message_bytes", "patch_bytes", "snapshot_bytes", "encode_ms", "load_ms", "heap_bytes", "ok"}
 	if strings.Join(header, " ") != strings.Join(want, " ") {
 		t.Errorf("header %q, want %q", header, want)
 	}
@@ -242,19 +242,23 @@ func TestWireSizes(t *testing.T) {
 		name            string
 		updates         [][]byte
 		update, message average
+		patched         average
 	}{
-		{"none", nil, 0, 0},
-		{"two", [][]byte{first, second}, 27, 33},
-		{"seq past 127", many, 26, (127*32 + 73*33) / 200.0},
+		{"none", nil, 0, 0, 0},
+		// The second as a Patch: 94 07 0a 01 c4 11, then the 17 bytes
+		// from its type's first difference to its text.
+		{"two", [][]byte{first, second}, 27, 33, (33 + 22) / 2.0},
+		// The same update again keeps all of it: 94 07 1a 00 c4 00.
+		{"seq past 127", many, 26, (127*32 + 73*33) / 200.0, (32 + 199*6) / 200.0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u, m, err := wireSizes(tt.updates)
+			u, m, p, err := wireSizes(tt.updates)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if u != tt.update || m != tt.message {
-				t.Errorf("wireSizes = %v, %v; want %v, %v", u, m, tt.update, tt.message)
+			if u != tt.update || m != tt.message || p.String() != tt.patched.String() {
+				t.Errorf("wireSizes = %v, %v, %v; want %v, %v, %v", u, m, p, tt.update, tt.message, tt.patched)
 			}
 		})
 	}

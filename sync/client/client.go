@@ -117,7 +117,7 @@ type Options struct {
 	// negative value turns the heartbeat off. Otherwise it must lie
 	// between protocol.MinHeartbeatMillis and MaxHeartbeatMillis
 	// milliseconds. Against a server of an older protocol version, which
-	// refuses the client's Hello of version 4 with 4001, the client falls
+	// refuses the client's Hello of version 5 with 4001, the client falls
 	// back to the version below; at version 1 it has no heartbeat.
 	Heartbeat time.Duration
 }
@@ -174,12 +174,15 @@ type Client struct {
 
 	// The heartbeat of conn (PROTOCOL.md §10): version is the protocol
 	// version of the next Hello, lowered each time a server refuses one.
-	version  uint64
-	sentAt   time.Time       // when conn last took a message
-	heardAt  time.Time       // when conn last brought one
-	echoID   uint64          // the last echo request's number
-	echoAt   time.Time       // when the unanswered echo request went; zero if none
-	deadConn *websocket.Conn // a connection the heartbeat found dead
+	version uint64
+	// The bases of the Patches of conn (version 5, PROTOCOL.md §4.8):
+	// the last update sent, and the last received.
+	upBase, downBase []byte
+	sentAt           time.Time       // when conn last took a message
+	heardAt          time.Time       // when conn last brought one
+	echoID           uint64          // the last echo request's number
+	echoAt           time.Time       // when the unanswered echo request went; zero if none
+	deadConn         *websocket.Conn // a connection the heartbeat found dead
 }
 
 // Dial connects to a room at rawURL (ws://host:port/ws/ROOM or wss://…),
@@ -575,6 +578,7 @@ func (c *Client) handshake(ctx context.Context, rawURL string, hello *protocol.H
 		c.opts.OnRemoteUpdate(c.doc)
 	}
 	c.conn, c.seq = conn, 0
+	c.upBase, c.downBase = nil, nil
 	c.sentAt, c.heardAt, c.echoAt = time.Now(), time.Now(), time.Time{}
 	c.setStatusLocked(StatusConnected)
 	if c.unacked || ahead(c.doc.StateVector(), serverSV) {
@@ -693,8 +697,19 @@ func (c *Client) readLoop(conn *websocket.Conn) error {
 		c.mu.Lock()
 		// Any message answers an echo request: the server hears us.
 		c.heardAt, c.echoAt = time.Now(), time.Time{}
+		if p, ok := m.(*protocol.Patch); ok {
+			u, err := c.unpatchLocked(p)
+			if err != nil {
+				c.mu.Unlock()
+				return err
+			}
+			m = &protocol.Update{Seq: p.Seq, Updates: [][]byte{u}}
+		}
 		switch m := m.(type) {
 		case *protocol.Update:
+			if n := len(m.Updates); n > 0 && c.version >= 5 {
+				c.downBase = m.Updates[n-1]
+			}
 			for _, u := range m.Updates {
 				if err := c.doc.Apply(u); err != nil {
 					c.mu.Unlock()
@@ -804,13 +819,41 @@ func (c *Client) permanent(code protocol.Code) bool {
 	return code.Permanent() || code == protocol.CodeTokenExpired && c.opts.TokenFunc == nil
 }
 
-// sendLocked sends one update as the next Update message. A failed write
-// closes the connection; the read loop then reconnects and resyncs.
+// unpatchLocked returns the update a Patch from the server stands for
+// (PROTOCOL.md §4.8).
+func (c *Client) unpatchLocked(p *protocol.Patch) ([]byte, error) {
+	if c.version < 5 {
+		return nil, fmt.Errorf("sync: a patch on a connection of protocol version %d", c.version)
+	}
+	u, err := p.Apply(c.downBase, maxServerMessage)
+	if err != nil {
+		return nil, fmt.Errorf("sync: %w", err)
+	}
+	return u, nil
+}
+
+// maxServerMessage is the largest update a Patch from the server may
+// make: the size of message every client takes (PROTOCOL.md §9).
+const maxServerMessage = 64 << 20
+
+// sendLocked sends one update as the next Update message, or on a
+// version 5 connection as a Patch against the update sent before it
+// where that is smaller. A failed write closes the connection; the read
+// loop then reconnects and resyncs.
 func (c *Client) sendLocked(update []byte) {
 	c.seq++
-	b, err := protocol.Encode(&protocol.Update{Seq: c.seq, Updates: [][]byte{update}})
+	var m protocol.Message = &protocol.Update{Seq: c.seq, Updates: [][]byte{update}}
+	if c.version >= 5 && c.upBase != nil {
+		if p := protocol.MakePatch(c.upBase, update); p.Smaller(len(update), c.seq) {
+			m = p
+		}
+	}
+	b, err := protocol.Encode(m)
 	if err != nil {
 		return
+	}
+	if c.version >= 5 {
+		c.upBase = update
 	}
 	c.writeLocked(b)
 }

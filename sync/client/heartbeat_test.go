@@ -268,7 +268,16 @@ func startOlderServer(t *testing.T, version uint64) (addr string, hellos func() 
 			if err != nil {
 				return
 			}
-			hb, ok := decoded(b).(*protocol.Heartbeat)
+			m := decoded(b)
+			switch m := m.(type) {
+			case *protocol.Patch:
+				// Before version 5, tag 7 is an unknown type.
+				closeWith(protocol.CodeUnknownType)
+				return
+			case *protocol.Update:
+				send(&protocol.Ack{Seq: m.Seq})
+			}
+			hb, ok := m.(*protocol.Heartbeat)
 			switch {
 			case ok && version < 2:
 				closeWith(protocol.CodeUnknownType)
@@ -306,16 +315,18 @@ var fallBackTests = []struct {
 	versions   []uint64 // of the Hellos it gets
 	heartbeats bool     // whether it gets Heartbeats
 }{
-	{server: 1, versions: []uint64{4, 3, 2, 1}},
-	{server: 2, versions: []uint64{4, 3, 2}, heartbeats: true},
-	{server: 3, versions: []uint64{4, 3}, heartbeats: true},
+	{server: 1, versions: []uint64{5, 4, 3, 2, 1}},
+	{server: 2, versions: []uint64{5, 4, 3, 2}, heartbeats: true},
+	{server: 3, versions: []uint64{5, 4, 3}, heartbeats: true},
+	{server: 4, versions: []uint64{5, 4}, heartbeats: true},
 }
 
-// TestHeartbeat_FallsBack checks that a client of version 4 works with a
+// TestHeartbeat_FallsBack checks that a client of version 5 works with a
 // server of an older version: refused with 4001, it says hello in the
 // version below at once, down to the server's, keeps its heartbeat where
-// that version has one, and sends no Heartbeat to a server of version 1,
-// which could not decode it, however long the connection stays idle.
+// that version has one, sends no Heartbeat to a server of version 1,
+// which could not decode it, however long the connection stays idle, and
+// no Patch to a server below version 5, however many keystrokes it sends.
 func TestHeartbeat_FallsBack(t *testing.T) {
 	const interval = 100 * time.Millisecond
 	for _, tt := range fallBackTests {
@@ -332,6 +343,14 @@ func TestHeartbeat_FallsBack(t *testing.T) {
 				t.Fatalf("Dial: %v", err)
 			}
 			defer c.Close()
+			for i := range 5 {
+				if err := c.Edit(func(d *crdt.Doc) error {
+					_, err := d.Text("t").Insert(i, "x")
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			select {
 			case err := <-disconnects:
 				t.Fatalf("connection ended: %v", err)

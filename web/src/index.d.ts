@@ -335,8 +335,8 @@ export function fromHex(hex: string): Uint8Array;
 // ---------------------------------------------------------------------------
 // The wire protocol (protocol/PROTOCOL.md)
 
-/** The newest protocol version this client speaks (4: version 3, acknowledgements in relayed Updates, plus the document format the client reads). */
-export const PROTOCOL_VERSION: 4;
+/** The newest protocol version this client speaks (5: version 3, acknowledgements in relayed Updates, plus the document format the client reads (4), plus the Patch). */
+export const PROTOCOL_VERSION: 5;
 /** The newest document format (crdt/FORMAT.md) this client's Doc reads, declared in its Hello; 2 is rich text, 3 rich text with compact marks. */
 export const FORMAT_VERSION: 3;
 
@@ -354,17 +354,17 @@ export function isPermanent(code: number): boolean;
 /** Whether name is a room name: 1 to 128 characters of [A-Za-z0-9._~-]. */
 export function validRoom(name: string): boolean;
 
-/** `[0, 1, room, client, token, state_vector]`, `[0, v, room, client, token, state_vector, heartbeat_millis]` (v = 2 or 3) or `[0, 4, room, client, token, state_vector, heartbeat_millis, format]`. A Hello of another version decodes to its version alone. */
+/** `[0, 1, room, client, token, state_vector]`, `[0, v, room, client, token, state_vector, heartbeat_millis]` (v = 2 or 3) or `[0, v, room, client, token, state_vector, heartbeat_millis, format]` (v = 4 or 5). A Hello of another version decodes to its version alone. */
 export interface HelloMessage {
   type: 'hello'; version: number; room: string; client: number; token: string; stateVector: Uint8Array;
-  /** Version 2 only: the heartbeat interval in ms, 0 (none) or 100 to 60000. */
+  /** Versions 2 to 5 only: the heartbeat interval in ms, 0 (none) or 100 to 60000. */
   heartbeatMillis?: number;
-  /** Version 4 only: the newest document format the client reads, 1 to 255; absent means 1. */
+  /** Versions 4 and 5 only: the newest document format the client reads, 1 to 255; absent means 1. */
   format?: number;
 }
 /** `[1, state_vector, update]`. */
 export interface WelcomeMessage { type: 'welcome'; stateVector: Uint8Array; update: Uint8Array }
-/** `[2, seq, [update, …]]`; from the server seq is 0, or, on a version 3 connection, an acknowledgement of the client's Updates up to seq. */
+/** `[2, seq, [update, …]]`; from the server seq is 0, or, on a connection of version 3 or later, an acknowledgement of the client's Updates up to seq. */
 export interface UpdateMessage { type: 'update'; seq: number | bigint; updates: Uint8Array[] }
 /** `[3, seq]`. */
 export interface AckMessage { type: 'ack'; seq: number | bigint }
@@ -375,7 +375,16 @@ export interface ErrorMessage { type: 'error'; code: number; message: string; se
 /** One protocol message. Integers above 2^53 − 1 decode as BigInt. */
 /** Version 2: shows the sender alive; from a client, an id of 1 or more asks the server to echo it. */
 export interface HeartbeatMessage { type: 'heartbeat'; id: number | bigint }
-export type Message = HelloMessage | WelcomeMessage | UpdateMessage | AckMessage | PresenceMessage | ErrorMessage | HeartbeatMessage;
+/**
+ * Version 5: `[7, keep_front, keep_back, middle]`, or from the server with
+ * a seq above 0 `[7, keep_front, keep_back, middle, seq]`. It stands for an
+ * Update of one update: the first keepFront bytes of the base (the last
+ * update sent the same way on the connection), middle, then the base's
+ * last keepBack bytes. seq is as an Update's; a client's is 0, and its
+ * Patch takes the next seq.
+ */
+export interface PatchMessage { type: 'patch'; keepFront: number; keepBack: number; middle: Uint8Array; seq: number | bigint }
+export type Message = HelloMessage | WelcomeMessage | UpdateMessage | AckMessage | PresenceMessage | ErrorMessage | HeartbeatMessage | PatchMessage;
 
 /**
  * The canonical wire form of m. Throws a RangeError or TypeError for a
@@ -387,6 +396,26 @@ export function encodeMessage(m: Message): Uint8Array;
  * ProtocolError for anything else.
  */
 export function decodeMessage(bytes: Uint8Array): Message;
+
+/**
+ * The Patch (seq 0) that turns base into update: the longest common prefix
+ * kept first, then the longest common suffix of what is left (the patch Go
+ * makes). Its middle shares update's memory.
+ */
+export function makePatch(base: Uint8Array, update: Uint8Array): PatchMessage;
+/**
+ * Whether patch, sent with seq (0 for none), is shorter encoded than the
+ * Update of seq carrying the n-byte update it stands for (Go's
+ * Patch.Smaller): a sender sends a Patch only then.
+ */
+export function patchSmaller(patch: PatchMessage, n: number, seq?: number): boolean;
+/**
+ * The update patch stands for, in new memory. Throws a RangeError when
+ * base is null or undefined (no update came before the patch), when it is
+ * shorter than keepFront and keepBack together, or when the update would
+ * be longer than max bytes (max < 0, the default, is no limit).
+ */
+export function applyPatch(base: Uint8Array | null | undefined, patch: Pick<PatchMessage, 'keepFront' | 'keepBack' | 'middle'>, max?: number): Uint8Array;
 
 /** Bytes that are not a valid message; unknownType marks an undefined tag (close code 4000, else 1002). */
 export class ProtocolError extends Error {

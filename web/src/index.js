@@ -33,6 +33,9 @@ export {
   validRoom,
   encodeMessage,
   decodeMessage,
+  makePatch,
+  patchSmaller,
+  applyPatch,
 } from './protocol.js';
 export { Provider, FlowStateError } from './provider.js';
 export { CrossTab } from './crosstab.js';

@@ -1,7 +1,7 @@
-// The FlowState wire protocol, version 4 (protocol/PROTOCOL.md; version 1
+// The FlowState wire protocol, version 5 (protocol/PROTOCOL.md; version 1
 // plus the heartbeat, plus acknowledgements in relayed Updates, plus the
-// document format the client reads): the seven messages, their strict
-// decoding and their canonical encoding.
+// document format the client reads, plus the Patch): the eight messages,
+// their strict decoding and their canonical encoding, and the patches.
 //
 // Encoding goes through pack (pack.js), which writes the bytes of
 // @msgpack/msgpack's encode: every integer, length and header in its
@@ -17,12 +17,13 @@ import { RICH_VERSION } from './update.js';
 /**
  * The newest protocol version this client speaks, sent in its Hello.
  * Version 3 takes acknowledgements in the seq of relayed Updates; version 4
- * names the document format the client reads (FORMAT_VERSION). A server
+ * names the document format the client reads (FORMAT_VERSION); version 5
+ * sends and takes an Update of one update as a Patch. A server
  * that answers it with 4001 speaks an older version: the provider then says
  * hello with the version below, without a heartbeat at version 1
  * (PROTOCOL.md §11).
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 /** The oldest protocol version this client speaks. */
 export const MIN_PROTOCOL_VERSION = 1;
 
@@ -39,12 +40,12 @@ export const MAX_FORMAT = 255;
 
 /** hasHeartbeat reports whether a Hello of this version carries the heartbeat interval. */
 function hasHeartbeat(version) {
-  return version >= 2 && version <= 4;
+  return version >= 2 && version <= 5;
 }
 
 /** hasFormat reports whether a Hello of this version names the document format its client reads. */
 function hasFormat(version) {
-  return version === 4;
+  return version === 4 || version === 5;
 }
 
 /** Message type tags (PROTOCOL.md §4). */
@@ -55,6 +56,7 @@ export const TYPE_ACK = 3;
 export const TYPE_PRESENCE = 4;
 export const TYPE_ERROR = 5;
 export const TYPE_HEARTBEAT = 6;
+export const TYPE_PATCH = 7;
 
 /** Limits of PROTOCOL.md §9. */
 export const MAX_ROOM_BYTES = 128;
@@ -66,10 +68,12 @@ export const MAX_CODE = 65535;
 export const MIN_HEARTBEAT_MILLIS = 100;
 export const MAX_HEARTBEAT_MILLIS = 60000;
 const MAX_CLIENT = 2 ** 53 - 1;
+/** The most a Patch keeps of its base at either end. */
+export const MAX_PATCH_KEEP = 2 ** 32 - 1;
 
-/** The element count of each message's array, tag included. */
-const FIELD_COUNT = [6, 3, 3, 2, 2, 4, 2];
-const TYPE_NAMES = ['hello', 'welcome', 'update', 'ack', 'presence', 'error', 'heartbeat'];
+/** The element count of each message's array, tag included (a Patch with a seq has 5). */
+const FIELD_COUNT = [6, 3, 3, 2, 2, 4, 2, 4];
+const TYPE_NAMES = ['hello', 'welcome', 'update', 'ack', 'presence', 'error', 'heartbeat', 'patch'];
 
 /** Close and error codes of PROTOCOL.md §8, by name. */
 export const Code = Object.freeze({
@@ -191,7 +195,7 @@ export function encodeMessage(m) {
         }
         fields.push(heartbeat);
       } else if (heartbeat !== 0) {
-        throw new RangeError(`protocol: a heartbeat interval in a hello of version ${m.version}: only versions 2 to 4 have one`);
+        throw new RangeError(`protocol: a heartbeat interval in a hello of version ${m.version}: only versions 2 to 5 have one`);
       }
       // A Hello without a format reads format 1, as every client before
       // version 4 does.
@@ -202,7 +206,7 @@ export function encodeMessage(m) {
       if (hasFormat(m.version)) {
         fields.push(format);
       } else if (format !== 1) {
-        throw new RangeError(`protocol: document format ${format} in a hello of version ${m.version}: only version 4 names one`);
+        throw new RangeError(`protocol: document format ${format} in a hello of version ${m.version}: only versions 4 and 5 name one`);
       }
       return pack(fields);
     }
@@ -235,6 +239,15 @@ export function encodeMessage(m) {
     case 'heartbeat':
       checkUint(m.id, 'heartbeat id');
       return pack([TYPE_HEARTBEAT, m.id]);
+    case 'patch': {
+      checkUint(m.keepFront, 'keep_front', MAX_PATCH_KEEP);
+      checkUint(m.keepBack, 'keep_back', MAX_PATCH_KEEP);
+      checkUint(m.seq, 'seq');
+      const fields = [TYPE_PATCH, m.keepFront, m.keepBack, bin(m.middle)];
+      // A seq of 0 is written by leaving it out: one message, one form.
+      if (m.seq > 0) fields.push(m.seq);
+      return pack(fields);
+    }
     default:
       throw new TypeError(`protocol: unknown message type ${JSON.stringify(m && m.type)}`);
   }
@@ -256,17 +269,16 @@ function bin(b) {
   return b;
 }
 
-// checkUint accepts safe integers only: a client never sends a number
-// above 2^53 − 1 (its seqs count its own messages), and a BigInt, which
-// decoding returns for larger ones, has no canonical form in @msgpack/msgpack.
-function checkUint(v, what) {
-  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`protocol: ${what} must be a non-negative integer`);
+// checkUint accepts safe integers up to max only: a client never sends a
+// number above 2^53 − 1 (its seqs count its own messages), and a BigInt,
+// which decoding returns for larger ones, has no canonical form in
+// @msgpack/msgpack.
+function checkUint(v, what, max = Number.MAX_SAFE_INTEGER) {
+  if (!Number.isSafeInteger(v) || v < 0 || v > max) throw new RangeError(`protocol: ${what} must be an integer in [0, ${max}]`);
 }
 
 function checkClient(v) {
-  if (!Number.isSafeInteger(v) || v < 0 || v > MAX_CLIENT) {
-    throw new RangeError(`protocol: client ID must be an integer in [0, ${MAX_CLIENT}]`);
-  }
+  checkUint(v, 'client ID', MAX_CLIENT);
 }
 
 function checkStr(s, max, what) {
@@ -440,7 +452,7 @@ export function decodeMessage(bytes) {
   let want = FIELD_COUNT[tag];
   if (tag === TYPE_HELLO && hasFormat(version)) want = 8;
   else if (tag === TYPE_HELLO && hasHeartbeat(version)) want = 7;
-  if (n !== want) throw r.fail(`a ${type} message has exactly ${want} elements, found ${n}`, 0);
+  if (n !== want && !(tag === TYPE_PATCH && n === 5)) throw r.fail(`a ${type} message has exactly ${want} elements, found ${n}`, 0);
   switch (tag) {
     case TYPE_HELLO: {
       const roomAt = r.pos;
@@ -504,7 +516,102 @@ export function decodeMessage(bytes) {
     case TYPE_HEARTBEAT:
       m = { type, id: r.uint('heartbeat id') };
       break;
+    case TYPE_PATCH: {
+      const keepFront = r.limited('keep_front', MAX_PATCH_KEEP);
+      const keepBack = r.limited('keep_back', MAX_PATCH_KEEP);
+      m = { type, keepFront, keepBack, middle: r.bin('middle'), seq: 0 };
+      if (n === 5) {
+        const at = r.pos;
+        m.seq = r.uint('seq');
+        // 0 is written by leaving the seq out: one message, one form.
+        if (m.seq === 0) throw r.fail("a patch's seq is 0: leave it out", at);
+      }
+      break;
+    }
   }
   if (r.pos !== bytes.length) throw r.fail(`${bytes.length - r.pos} bytes after the message`);
   return m;
+}
+
+// ---------------------------------------------------------------------------
+// Patches (version 5, PROTOCOL.md §4.8)
+
+/**
+ * makePatch returns the Patch (seq 0) that turns base into update: the
+ * longest common prefix is kept first, then the longest common suffix of
+ * what is left, as Go's protocol.MakePatch does. Every implementation makes
+ * this same patch, so that peers' bytes can be compared; a receiver takes
+ * any patch that fits. The middle shares update's memory.
+ * @param {Uint8Array} base
+ * @param {Uint8Array} update
+ * @returns {import('./index.js').PatchMessage}
+ */
+export function makePatch(base, update) {
+  const n = Math.min(base.length, update.length);
+  let front = 0;
+  while (front < n && base[front] === update[front]) front++;
+  let back = 0;
+  while (back < n - front && base[base.length - 1 - back] === update[update.length - 1 - back]) back++;
+  return { type: 'patch', keepFront: front, keepBack: back, middle: update.subarray(front, update.length - back), seq: 0 };
+}
+
+/**
+ * patchSmaller reports whether patch, as encoded (with its seq, if any),
+ * takes fewer bytes than the Update it stands for: one carrying the n-byte
+ * update with seq, the client's next seq for a client's Patch (which
+ * writes none), or the Patch's own seq for the server's. It counts as Go's
+ * Patch.Smaller does, so that both clients choose alike. A sender sends
+ * whichever is smaller, so that a patch never costs more than its update
+ * (another client's update, unlike the one before it, keeps little of the
+ * base).
+ * @param {import('./index.js').PatchMessage} patch
+ * @param {number} n the update's length
+ * @param {number} [seq] the seq of the Update it stands for
+ * @returns {boolean}
+ */
+export function patchSmaller(patch, n, seq = 0) {
+  // The Update: array, tag, seq, array(1), bin header, the update.
+  const update = 3 + uintSize(seq) + binHeader(n) + n;
+  const m = patch.middle.length;
+  const size = 2 + uintSize(patch.keepFront) + uintSize(patch.keepBack) + binHeader(m) + m + (patch.seq > 0 ? uintSize(patch.seq) : 0);
+  return size < update;
+}
+
+/** uintSize is the length of v as a msgpack uint in its smallest form. */
+function uintSize(v) {
+  return v < 128 ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3 : v <= 0xffffffff ? 5 : 9;
+}
+
+/** binHeader is the length of the header of an n-byte msgpack bin. */
+function binHeader(n) {
+  return n <= 0xff ? 2 : n <= 0xffff ? 3 : 5;
+}
+
+/**
+ * applyPatch returns the update patch stands for: the first keepFront
+ * bytes of base, the middle, then the last keepBack bytes of base, in new
+ * memory. It throws a RangeError when there is no base (null or
+ * undefined: no update came before the patch), when base is shorter than
+ * keepFront and keepBack together, or when the update would be longer than
+ * max bytes (no limit when max < 0), the largest message the receiver
+ * takes, so that a small patch cannot stand for more than a message could
+ * have carried.
+ * @param {Uint8Array | null | undefined} base
+ * @param {{keepFront: number, keepBack: number, middle: Uint8Array}} patch
+ * @param {number} [max]
+ * @returns {Uint8Array}
+ */
+export function applyPatch(base, patch, max = -1) {
+  const { keepFront: front, keepBack: back, middle } = patch;
+  const fail = (why) => new RangeError(`protocol: patch does not fit its base: ${why}`);
+  if (base == null) throw fail('no update came before it on this connection');
+  // Written so that NaN or a negative count fails too.
+  if (!(front >= 0 && back >= 0 && front + back <= base.length)) throw fail(`it keeps ${front} and ${back} bytes of a ${base.length}-byte base`);
+  const n = front + middle.length + back;
+  if (max >= 0 && n > max) throw fail(`it makes an update of ${n} bytes, over the ${max}-byte limit`);
+  const u = new Uint8Array(n);
+  u.set(base.subarray(0, front));
+  u.set(middle, front);
+  u.set(base.subarray(base.length - back), front + middle.length);
+  return u;
 }

@@ -43,12 +43,12 @@ async function richWriter(name, ...updates) {
   return ws;
 }
 
-test('the provider declares FORMAT_VERSION in its version 4 Hello', async () => {
+test('the provider declares FORMAT_VERSION in its version 5 Hello', async () => {
   const rec = recordingWebSocket();
   const p = connect(new Doc(), room('declares'), { WebSocket: rec.WebSocket });
   await p.whenSynced();
   const hello = rec.sent.find((m) => m.type === 'hello');
-  assert.equal(hello.version, 4);
+  assert.equal(hello.version, 5);
   assert.equal(hello.format, FORMAT_VERSION);
 });
 

@@ -88,18 +88,20 @@ export async function waitFor(cond, what) {
 }
 
 /**
- * recordingWebSocket returns a WebSocket class that records its sockets
- * and the messages they send, and lets a test rewrite what goes out
- * (patchSend): the server and the sockets stay real.
+ * recordingWebSocket returns a WebSocket class that records its sockets,
+ * the messages they send and those they receive, and lets a test rewrite
+ * what goes out (patchSend): the server and the sockets stay real.
  * @param {{patchSend?: (b: Uint8Array) => Uint8Array}} [options]
  */
 export function recordingWebSocket({ patchSend } = {}) {
   const sockets = [];
   const sent = [];
+  const received = [];
   class Recording extends TestWebSocket() {
     constructor(url) {
       super(url);
       sockets.push(this);
+      this.addEventListener('message', (ev) => received.push(decodeMessage(new Uint8Array(ev.data))));
     }
     send(b) {
       const out = patchSend ? patchSend(b) : b;
@@ -107,5 +109,17 @@ export function recordingWebSocket({ patchSend } = {}) {
       super.send(out);
     }
   }
-  return { WebSocket: Recording, sockets, sent };
+  return { WebSocket: Recording, sockets, sent, received };
+}
+
+/**
+ * impliedSeqs returns the seq that each Update or Patch of messages (sent
+ * on one connection, in order) stands for: an Update's own, a Patch's the
+ * one before it plus 1 (PROTOCOL.md §4.8).
+ * @param {import('../src/index.js').Message[]} messages
+ * @returns {Array<number | bigint>}
+ */
+export function impliedSeqs(messages) {
+  let seq = 0;
+  return messages.filter((m) => m.type === 'update' || m.type === 'patch').map((m) => (seq = m.type === 'patch' ? seq + 1 : m.seq));
 }

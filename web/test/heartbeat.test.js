@@ -1,14 +1,14 @@
 // The heartbeat of protocol version 2 (PROTOCOL.md §10) against the real
 // server: a TCP path that silently stops forwarding is found dead within
 // the documented bound, the provider reconnects through the restored path
-// and the edits made meanwhile arrive exactly once; and a server of
-// version 1 gets a version 1 Hello and no Heartbeat.
+// and the edits made meanwhile arrive exactly once; a server of version 1
+// gets a version 1 Hello and no Heartbeat, and one of version 4 no Patch.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { WebSocketServer } from 'ws';
-import { Code, Doc, Provider, decodeMessage, encodeMessage } from '../src/index.js';
+import { Code, Doc, FORMAT_VERSION, Provider, decodeMessage, encodeMessage } from '../src/index.js';
 import { TestWebSocket, harness } from './harness.js';
 
 const ctx = harness();
@@ -109,11 +109,13 @@ test('a silently dead path is noticed within 2.5 heartbeats, and nothing is lost
 
 /**
  * olderServer is a stand-in for a server of an older protocol version (1
- * to 3), which no longer runs anywhere here: it refuses a Hello of a later
+ * to 4), which no longer runs anywhere here: it refuses a Hello of a later
  * version with Error{4001} and close 4001, and welcomes one of its own
  * version to an empty room. Version 1 closes a connection that sends a
- * Heartbeat, which it cannot decode, with 4000; version 2 echoes one that
- * asks for it. It records the messages it receives.
+ * Heartbeat, which it cannot decode, with 4000, and every version a
+ * connection that sends a Patch (tag 7, version 5); version 2 echoes a
+ * Heartbeat that asks for it. Updates are acknowledged. It records the
+ * messages it receives.
  */
 async function olderServer(version) {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
@@ -131,8 +133,10 @@ async function olderServer(version) {
       if (m.type === 'hello') {
         if (m.version !== version) refuse(Code.UNSUPPORTED_VERSION);
         else ws.send(encodeMessage({ type: 'welcome', stateVector: new Uint8Array([0x80]), update: empty.diff(new Map()) }));
-      } else if (m.type === 'heartbeat' && version < 2) {
+      } else if ((m.type === 'heartbeat' && version < 2) || m.type === 'patch') {
         refuse(Code.UNKNOWN_TYPE);
+      } else if (m.type === 'update') {
+        ws.send(encodeMessage({ type: 'ack', seq: m.seq }));
       } else if (m.type === 'heartbeat' && m.id !== 0) {
         ws.send(encodeMessage(m));
       }
@@ -163,7 +167,7 @@ test('against a server of version 1, the provider says hello in version 1 and se
     await waitFor(() => p.status === 'synced', 'synced');
     assert.deepEqual(
       old.received.map((m) => (m.type === 'hello' ? `hello v${m.version}` : m.type)),
-      ['hello v4', 'hello v3', 'hello v2', 'hello v1'],
+      ['hello v5', 'hello v4', 'hello v3', 'hello v2', 'hello v1'],
     );
     assert.deepEqual(errors, []);
   } finally {
@@ -188,10 +192,43 @@ test('against a server of version 2, the provider says hello in version 2 and ke
     assert.deepEqual(
       hellos.map((m) => [m.version, m.heartbeatMillis]),
       [
+        [5, interval],
         [4, interval],
         [3, interval],
         [2, interval],
       ],
+    );
+    assert.deepEqual(errors, []);
+  } finally {
+    p?.destroy();
+    await old.close();
+  }
+});
+
+test('against a server of version 4, the provider says hello in version 4, with its format, and sends Updates, never a Patch', async () => {
+  const old = await olderServer(4);
+  let p = null;
+  try {
+    const name = room('v4-server');
+    const errors = [];
+    const doc = new Doc();
+    p = connect(doc, name, { url: Provider.roomURL(old.url, name) });
+    p.on('error', (e) => errors.push(e));
+    await p.whenSynced();
+    // Keystrokes, which on a version 5 connection go as Patches.
+    for (let i = 0; i < 20; i++) doc.getText('t').insert(i, 'x');
+    await waitFor(() => p.status === 'synced' && p.unsyncedCount === 0, `synced, got ${p.status}`);
+    const hellos = old.received.filter((m) => m.type === 'hello');
+    assert.deepEqual(
+      hellos.map((m) => [m.version, m.format]),
+      [
+        [5, FORMAT_VERSION],
+        [4, FORMAT_VERSION],
+      ],
+    );
+    assert.deepEqual(
+      old.received.filter((m) => m.type !== 'hello' && m.type !== 'heartbeat').map((m) => `${m.type} ${m.seq}`),
+      Array.from({ length: 20 }, (_, i) => `update ${i + 1}`),
     );
     assert.deepEqual(errors, []);
   } finally {

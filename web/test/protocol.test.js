@@ -2,7 +2,8 @@
 // (protocol/testdata/vectors.json): every valid message decodes to its
 // fields and re-encodes byte for byte, every decode-only input decodes to
 // its fields and re-encodes to its canonical form, every invalid input is
-// rejected with the right error class, and the permanent codes match.
+// rejected with the right error class, every patch is made and applied as
+// Go does, every bad patch is refused, and the permanent codes match.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,11 +12,14 @@ import { join } from 'node:path';
 import { decode } from '@msgpack/msgpack';
 import {
   Code,
+  PROTOCOL_VERSION,
   ProtocolError,
+  applyPatch,
   decodeMessage,
   encodeMessage,
   fromHex,
   isPermanent,
+  makePatch,
   toHex,
 } from '../src/index.js';
 import { REPO_ROOT } from './helpers.js';
@@ -27,8 +31,8 @@ function fieldsOf(m) {
   switch (m.type) {
     case 'hello': {
       const f = { version: m.version, room: m.room, client: m.client, token: m.token, state_vector_hex: toHex(m.stateVector) };
-      if (m.version >= 2 && m.version <= 4) f.heartbeat_millis = m.heartbeatMillis;
-      if (m.version === 4) f.format = m.format;
+      if (m.version >= 2 && m.version <= 5) f.heartbeat_millis = m.heartbeatMillis;
+      if (m.version === 4 || m.version === 5) f.format = m.format;
       return f;
     }
     case 'welcome':
@@ -43,6 +47,8 @@ function fieldsOf(m) {
       return { code: m.code, message: m.message, seq: m.seq };
     case 'heartbeat':
       return { id: m.id };
+    case 'patch':
+      return { keep_front: m.keepFront, keep_back: m.keepBack, middle_hex: toHex(m.middle), seq: m.seq };
   }
   throw new Error(`unexpected type ${m.type}`);
 }
@@ -64,6 +70,8 @@ function messageOf(type, f) {
       return { type, code: f.code, message: f.message, seq: f.seq };
     case 'heartbeat':
       return { type, id: f.id };
+    case 'patch':
+      return { type, keepFront: f.keep_front, keepBack: f.keep_back, middle: fromHex(f.middle_hex), seq: f.seq };
   }
   throw new Error(`unexpected type ${type}`);
 }
@@ -77,13 +85,17 @@ function informational(type, f) {
   return out;
 }
 
-test('protocol vectors are version 4 and cover every section', () => {
-  assert.equal(vectors.protocol_version, 4);
+test('protocol vectors are version 5 and cover every section', () => {
+  assert.equal(vectors.protocol_version, 5);
+  assert.equal(PROTOCOL_VERSION, 5);
   assert.ok(vectors.messages.length >= 6);
   assert.ok(vectors.decode_only.length > 0);
   assert.ok(vectors.invalid.length > 0);
+  assert.ok(vectors.patches.length > 0);
+  assert.ok(vectors.bad_patches.length > 0);
   const types = new Set(vectors.messages.map((v) => v.type));
-  assert.deepEqual([...types].sort(), ['ack', 'error', 'heartbeat', 'hello', 'presence', 'update', 'welcome']);
+  assert.deepEqual([...types].sort(), ['ack', 'error', 'heartbeat', 'hello', 'patch', 'presence', 'update', 'welcome']);
+  assert.ok(vectors.messages.some((v) => v.type === 'hello' && v.fields.version === 5), 'no version 5 hello');
 });
 
 test('valid messages decode to their fields and re-encode byte for byte', async (t) => {
@@ -132,6 +144,38 @@ test('invalid inputs are rejected with their error class', async (t) => {
   }
 });
 
+test('patches: makePatch makes exactly the patch of the vector, and applyPatch turns the base into the update', async (t) => {
+  for (const v of vectors.patches) {
+    await t.test(v.name, () => {
+      const base = fromHex(v.base_hex);
+      const p = makePatch(base, fromHex(v.update_hex));
+      assert.deepEqual(
+        { keep_front: p.keepFront, keep_back: p.keepBack, middle_hex: toHex(p.middle) },
+        { keep_front: v.keep_front, keep_back: v.keep_back, middle_hex: v.middle_hex },
+      );
+      assert.equal(p.seq, 0);
+      const want = { keepFront: v.keep_front, keepBack: v.keep_back, middle: fromHex(v.middle_hex) };
+      assert.equal(toHex(applyPatch(base, want)), v.update_hex);
+      assert.equal(toHex(applyPatch(base, want, v.update_hex.length / 2)), v.update_hex, 'a limit of exactly its length');
+      // It travels as a message and comes back the same.
+      const m = decodeMessage(encodeMessage(p));
+      assert.equal(toHex(applyPatch(base, m)), v.update_hex, 'applying the decoded message');
+    });
+  }
+});
+
+test('bad patches: applyPatch refuses them', async (t) => {
+  for (const v of vectors.bad_patches) {
+    await t.test(v.name, () => {
+      const base = v.base_hex === null ? null : fromHex(v.base_hex);
+      const p = { keepFront: v.keep_front, keepBack: v.keep_back, middle: fromHex(v.middle_hex) };
+      const max = v.max_update_bytes ?? -1;
+      assert.throws(() => applyPatch(base, p, max), (err) => err instanceof RangeError && /patch does not fit its base/.test(err.message), v.reason);
+      if (base === null) assert.throws(() => applyPatch(undefined, p, max), RangeError, 'undefined is no base either');
+    });
+  }
+});
+
 test('permanent codes match the Go implementation', () => {
   for (const c of vectors.codes) assert.equal(isPermanent(c.code), c.permanent, `code ${c.code} ${c.name}`);
   assert.equal(isPermanent(Code.ABNORMAL), false);
@@ -157,6 +201,12 @@ const encodeRejects = [
   { name: 'format 256', m: { type: 'hello', version: 4, room: 'r', client: 1, token: '', stateVector: new Uint8Array([0x80]), format: 256 } },
   { name: 'format in a version 3 hello', m: { type: 'hello', version: 3, room: 'r', client: 1, token: '', stateVector: new Uint8Array([0x80]), format: 2 } },
   { name: 'negative heartbeat id', m: { type: 'heartbeat', id: -1 } },
+  { name: 'format in a version 6 hello', m: { type: 'hello', version: 6, room: 'r', client: 1, token: '', stateVector: new Uint8Array([0x80]), format: 2 } },
+  { name: 'patch keeping 2^32 bytes', m: { type: 'patch', keepFront: 2 ** 32, keepBack: 0, middle: new Uint8Array(0), seq: 0 } },
+  { name: 'patch keeping -1 bytes', m: { type: 'patch', keepFront: 0, keepBack: -1, middle: new Uint8Array(0), seq: 0 } },
+  { name: 'patch keeping 1.5 bytes', m: { type: 'patch', keepFront: 1.5, keepBack: 0, middle: new Uint8Array(0), seq: 0 } },
+  { name: 'patch with a str middle', m: { type: 'patch', keepFront: 0, keepBack: 0, middle: 'abc', seq: 0 } },
+  { name: 'patch with a negative seq', m: { type: 'patch', keepFront: 0, keepBack: 0, middle: new Uint8Array(0), seq: -1 } },
 ];
 
 test('encoding refuses messages a peer would reject', async (t) => {

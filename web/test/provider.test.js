@@ -7,8 +7,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Doc, Provider } from '../src/index.js';
-import { harness, recordingWebSocket } from './harness.js';
+import { Doc, Provider, applyPatch, encodeMessage, toHex } from '../src/index.js';
+import { harness, impliedSeqs, recordingWebSocket } from './harness.js';
 
 const ctx = harness();
 const { connect, room, waitFor, converged } = ctx;
@@ -54,13 +54,96 @@ test('updates carry increasing seqs and remote ones are never sent back', async 
     [pa, a],
     [pb, b],
   ]);
-  const updates = (rec) => rec.sent.filter((m) => m.type === 'update');
+  // Keystrokes after the first go as Patches (version 5), which take the
+  // next seq without writing it.
   assert.deepEqual(
-    updates(recA).map((m) => m.seq),
+    impliedSeqs(recA.sent),
     Array.from({ length: 20 }, (_, i) => i + 1),
   );
-  assert.equal(updates(recB).length, 0, 'b edited nothing');
+  assert.equal(impliedSeqs(recB.sent).length, 0, 'b edited nothing');
 });
+
+test('keystrokes travel as Patches both ways, and two providers typing into each other converge', async () => {
+  const name = room('patches');
+  const recA = recordingWebSocket();
+  const recB = recordingWebSocket();
+  const a = new Doc();
+  const b = new Doc();
+  const pa = connect(a, name, { WebSocket: recA.WebSocket });
+  const pb = connect(b, name, { WebSocket: recB.WebSocket });
+  await Promise.all([pa.whenSynced(), pb.whenSynced()]);
+  const local = { a: [], b: [] };
+  a.onLocalUpdate((u) => local.a.push(toHex(u)));
+  b.onLocalUpdate((u) => local.b.push(toHex(u)));
+  const ta = a.getText('t');
+  const tb = b.getText('t');
+  // Each types at its end of the text and, now and then, deletes a
+  // character: one update per keystroke, and the other's keystrokes
+  // arrive in between. The pause lets most relays go out one update at a
+  // time (the server gathers what arrives within its relay interval into
+  // one Update, which no Patch stands for).
+  const keys = 150;
+  for (let i = 0; i < keys; i++) {
+    ta.insert(0, String.fromCharCode(97 + (i % 26)));
+    tb.insert(tb.length, String.fromCharCode(65 + (i % 26)));
+    if (i % 25 === 24) {
+      ta.delete(1, 1);
+      tb.delete(tb.length - 2, 1);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const edits = keys + Math.floor(keys / 25);
+  await converged([
+    [pa, a],
+    [pb, b],
+  ]);
+  assert.equal(ta.length, 2 * keys - 2 * Math.floor(keys / 25));
+  // A late joiner gets the same text.
+  const c = new Doc();
+  await connect(c, name).whenSynced();
+  assert.equal(c.getText('t').toString(), ta.toString());
+  for (const [who, other, rec] of [
+    ['a', 'b', recA],
+    ['b', 'a', recB],
+  ]) {
+    assert.equal(rec.sockets.length, 1, `${who} reconnected`);
+    assert.equal(rec.sent.find((m) => m.type === 'hello').version, 5);
+    // What it sent, Patches rebuilt, is its keystrokes' updates, each
+    // Patch shorter than the Update it stands for.
+    const seqs = impliedSeqs(rec.sent);
+    assert.deepEqual(seqs, Array.from({ length: edits }, (_, i) => i + 1), `${who}: seqs`);
+    const sent = unpatched(rec.sent).map((x, i) => ({ ...x, seq: seqs[i] }));
+    assert.deepEqual(sent.flatMap((x) => x.updates.map(toHex)), local[who], `${who}: the updates sent`);
+    const patches = sent.filter((x) => x.patch);
+    assert.ok(patches.length >= edits * 0.8, `${who} sent ${patches.length} of ${sent.length} as Patches`);
+    for (const x of patches) {
+      assert.ok(encodeMessage(x.patch).length < encodeMessage({ type: 'update', seq: x.seq, updates: x.updates }).length, `${who}: a Patch no shorter than its Update`);
+    }
+    // What it received, Patches rebuilt, is the other's updates, relayed
+    // in order, most of them as Patches.
+    const got = unpatched(rec.received);
+    assert.deepEqual(got.flatMap((x) => x.updates.map(toHex)), local[other], `${who}: the updates received`);
+    const relayed = got.filter((x) => x.patch).length;
+    assert.ok(relayed >= 20 && relayed >= got.length / 3, `${who} received ${relayed} of ${got.length} relays as Patches`);
+  }
+});
+
+/**
+ * unpatched returns the Updates and Patches of messages (one connection's,
+ * one way, in order) as the updates they carry, each Patch rebuilt
+ * against the last update before it, with the Patch, if it was one.
+ */
+function unpatched(messages) {
+  let base = null;
+  const out = [];
+  for (const m of messages) {
+    if (m.type !== 'update' && m.type !== 'patch') continue;
+    const updates = m.type === 'patch' ? [applyPatch(base, m)] : m.updates;
+    if (updates.length > 0) base = updates[updates.length - 1];
+    out.push({ updates, patch: m.type === 'patch' ? m : null });
+  }
+  return out;
+}
 
 test('statuses: synced once every local edit is acknowledged', async () => {
   const a = new Doc();
@@ -223,20 +306,20 @@ test('an edit made by change(), which makes no update, reaches the server', asyn
   assert.equal(c.getText('t').toString(), 'quiet');
 });
 
-/** helloVersion5 rewrites the version of a Hello (its third byte) to 5, which no server speaks. */
-function helloVersion5(b) {
+/** helloVersion6 rewrites the version of a Hello (its third byte) to 6, which no server speaks. */
+function helloVersion6(b) {
   if ((b[0] !== 0x96 && b[0] !== 0x97 && b[0] !== 0x98) || b[1] !== 0x00) return b;
   const out = b.slice();
-  out[2] = 0x05;
+  out[2] = 0x06;
   return out;
 }
 
 // sockets is how many connections the provider opens: after 4001 in
-// answer to its version 4 Hello it tries version 3, 2 and then 1, once
+// answer to its version 5 Hello it tries version 4, 3, 2 and then 1, once
 // each (PROTOCOL.md §11).
 const permanentTests = [
   { name: 'invalid room (4002)', room: 'bad room', code: 4002, sockets: 1 },
-  { name: 'unsupported version (4001)', room: 'version', code: 4001, sockets: 4, patchSend: helloVersion5 },
+  { name: 'unsupported version (4001)', room: 'version', code: 4001, sockets: 5, patchSend: helloVersion6 },
   { name: 'a token too long to send (1002)', room: 'token', code: 1002, sockets: 1, options: { token: 't'.repeat(8193) } },
 ];
 

@@ -20,9 +20,10 @@ async function waitFor(cond, what) {
 
 /**
  * relayAckServer welcomes a Hello of any version to an empty room and
- * answers each Update of seq N with a relay of one update of another
- * client, carrying N when the Hello is of version 3 and 0 otherwise; it
- * never sends an Ack. It records the Hellos.
+ * answers each Update of seq N (or Patch, which stands for the Update of
+ * the seq after the one before it) with a relay of one update of another
+ * client, carrying N when the Hello is of version 3 or later and 0
+ * otherwise; it never sends an Ack. It records the Hellos.
  */
 async function relayAckServer() {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
@@ -32,19 +33,21 @@ async function relayAckServer() {
   let n = 0;
   wss.on('connection', (ws) => {
     let version = 0;
+    let seq = 0;
     ws.on('message', (data) => {
       const m = decodeMessage(new Uint8Array(data));
       if (m.type === 'hello') {
         hellos.push(m);
         version = m.version;
         ws.send(encodeMessage({ type: 'welcome', stateVector: new Uint8Array([0x80]), update: new Doc().diff(new Map()) }));
-      } else if (m.type === 'update') {
+      } else if (m.type === 'update' || m.type === 'patch') {
+        seq = m.type === 'patch' ? seq + 1 : m.seq;
         const text = other.getText('t');
         let u = null;
         const off = other.onLocalUpdate((b) => (u = b));
         text.insert(text.length, `o${++n}`);
         off();
-        ws.send(encodeMessage({ type: 'update', seq: version >= 3 ? m.seq : 0, updates: [u] }));
+        ws.send(encodeMessage({ type: 'update', seq: version >= 3 ? seq : 0, updates: [u] }));
       }
     });
   });
@@ -71,7 +74,7 @@ test('a version 3 provider takes the seq of a relayed Update as an acknowledgeme
     await waitFor(() => p.status === 'synced' && p.unsyncedCount === 0, `synced again, got ${p.status} with ${p.unsyncedCount} unsynced`);
     assert.deepEqual(
       server.hellos.map((h) => h.version),
-      [4],
+      [5],
     );
     assert.equal(doc.getText('t').length, 'abo1o2'.length, 'the relayed updates are applied');
   } finally {
