@@ -6,7 +6,7 @@ TRACES   ?= ../shared/traces/*.json.gz
 
 # Fuzz targets, as package:target, each run for FUZZTIME by "make fuzz".
 FUZZ_TARGETS := crdt:FuzzApplyUpdate crdt:FuzzApplyPopulated crdt:FuzzDecodeStateVector \
-	crdt:FuzzReplicas crdt:FuzzUndo crdt:FuzzApplySequence crdt:FuzzApplyRich crdt:FuzzApplyDelta crdt:FuzzUpdateVersion crdt:FuzzBulkLoad protocol:FuzzDecode sync:FuzzRoomFromPath sync:FuzzHostCheck sync:FuzzDecodeEdits sync:FuzzIdleSession sync/richexport:FuzzRender \
+	crdt:FuzzReplicas crdt:FuzzUndo crdt:FuzzApplySequence crdt:FuzzApplyRich crdt:FuzzApplyDelta crdt:FuzzUpdateVersion crdt:FuzzBulkLoad protocol:FuzzDecode protocol:FuzzPatch sync:FuzzRoomFromPath sync:FuzzHostCheck sync:FuzzDecodeEdits sync:FuzzIdleSession sync/richexport:FuzzRender \
 	store:FuzzOpen store:FuzzJournalEntry sync/webhook:FuzzDecodeDelivery sync/webhook:FuzzVerify sync/webhook:FuzzDecodeNotified \
 	sync/authcallback:FuzzDecodeAnswer \
 	store/jsstore/internal/wire:FuzzRoomToken store/jsstore/internal/wire:FuzzDecodeEntry store/jsstore/internal/wire:FuzzDecodeHead

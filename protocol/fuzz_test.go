@@ -19,14 +19,7 @@ import (
 // It is seeded with every input of testdata/vectors.json and of the tables
 // in this package's tests.
 func FuzzDecode(f *testing.F) {
-	raw, err := os.ReadFile(vectorsPath)
-	if err != nil {
-		f.Fatal(err)
-	}
-	var vf vectorFile
-	if err := json.Unmarshal(raw, &vf); err != nil {
-		f.Fatal(err)
-	}
+	vf := readVectors(f)
 	add := func(h string) {
 		b, err := hex.DecodeString(h)
 		if err != nil {
@@ -95,14 +88,7 @@ func FuzzDecode(f *testing.F) {
 // refuses a patch with ErrPatch or returns the base's kept ends around
 // the middle, within its limit, in memory of its own.
 func FuzzPatch(f *testing.F) {
-	raw, err := os.ReadFile(vectorsPath)
-	if err != nil {
-		f.Fatal(err)
-	}
-	var vf vectorFile
-	if err := json.Unmarshal(raw, &vf); err != nil {
-		f.Fatal(err)
-	}
+	vf := readVectors(f)
 	for _, v := range vf.Patches {
 		f.Add(unhex(v.BaseHex), unhex(v.UpdateHex), v.KeepFront, v.KeepBack, uint64(3), 64)
 	}
@@ -167,4 +153,17 @@ func FuzzPatch(f *testing.F) {
 			t.Fatal("Apply returned the base's memory")
 		}
 	})
+}
+
+// readVectors reads testdata/vectors.json, the fuzz targets' seeds.
+func readVectors(f *testing.F) vectorFile {
+	raw, err := os.ReadFile(vectorsPath)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var vf vectorFile
+	if err := json.Unmarshal(raw, &vf); err != nil {
+		f.Fatal(err)
+	}
+	return vf
 }

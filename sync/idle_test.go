@@ -283,7 +283,13 @@ func FuzzIdleSession(f *testing.F) {
 	ping := maskedFrame(websocket.PingMessage, []byte("seed"), testMaskKey)
 	pong := maskedFrame(websocket.PongMessage, nil, testMaskKey)
 	update := maskedFrame(websocket.BinaryMessage, []byte{0x93, 0x02, 0x01, 0x90}, testMaskKey)
+	// A Patch (protocol version 5) against nothing, then after an update:
+	// keeping its 6 bytes, and keeping more than it has.
+	first := maskedFrame(websocket.BinaryMessage, []byte{0x93, 0x02, 0x01, 0x91, 0xc4, 0x06, 0x95, 0x01, 0x90, 0x90, 0x90, 0x90}, testMaskKey)
+	patch := maskedFrame(websocket.BinaryMessage, []byte{0x94, 0x07, 0x06, 0x00, 0xc4, 0x00}, testMaskKey)
+	overlong := maskedFrame(websocket.BinaryMessage, []byte{0x94, 0x07, 0x06, 0x01, 0xc4, 0x00}, testMaskKey)
 	for _, seed := range [][]byte{
+		patch, append(slices.Clone(first), patch...), append(slices.Clone(first), overlong...),
 		ping, pong, update,
 		append(slices.Clone(ping), update...),
 		append(slices.Clone(update), pong...),

@@ -32,7 +32,19 @@ func (c *rawClient) type1(name string, r rune) []byte {
 // client's text name is want.
 func (c *rawClient) readUntilText(name, want string) {
 	c.t.Helper()
-	for c.doc.Text(name).String() != want {
+	c.readUntil(func() bool { return c.doc.Text(name).String() == want })
+}
+
+// readUntilLen reads until the client's text name holds n characters.
+func (c *rawClient) readUntilLen(name string, n int) {
+	c.t.Helper()
+	c.readUntil(func() bool { return c.doc.Text(name).Len() >= n })
+}
+
+// readUntil reads and applies what the server sends until done.
+func (c *rawClient) readUntil(done func() bool) {
+	c.t.Helper()
+	for !done() {
 		switch m := c.read().(type) {
 		case *protocol.Update:
 			for _, u := range m.Updates {
@@ -129,23 +141,6 @@ func TestPatchRelayTwoWriters(t *testing.T) {
 	b.readUntilText("body", want)
 	if reader.patches == 0 || a.patches == 0 || b.patches == 0 {
 		t.Errorf("patches received: reader %d, a %d, b %d; want some each", reader.patches, a.patches, b.patches)
-	}
-}
-
-// readUntilLen reads until the client's text name holds n characters.
-func (c *rawClient) readUntilLen(name string, n int) {
-	c.t.Helper()
-	for c.doc.Text(name).Len() < n {
-		switch m := c.read().(type) {
-		case *protocol.Update:
-			for _, u := range m.Updates {
-				if err := c.doc.Apply(u); err != nil {
-					c.t.Fatalf("relayed update: %v", err)
-				}
-			}
-		case *protocol.Error:
-			c.t.Fatalf("error %d: %s", m.Code, m.Message)
-		}
 	}
 }
 

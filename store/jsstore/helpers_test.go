@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flowstate/flowstate/crdt"
 	"github.com/flowstate/flowstate/store/jsstore"
@@ -126,6 +127,22 @@ func (c *testCluster) stop(i int) {
 		s.WaitForShutdown()
 		c.servers[i] = nil
 	}
+}
+
+// jetStream connects to node i as name, for a test that looks at the
+// streams itself; the connection closes when the test ends.
+func (c *testCluster) jetStream(i int, name string) jetstream.JetStream {
+	c.t.Helper()
+	nc, err := jsstore.Connect(c.servers[i], name)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return js
 }
 
 // open connects to node i and opens a store there.

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/flowstate/flowstate/crdt"
 	"github.com/flowstate/flowstate/store"
 	"github.com/flowstate/flowstate/store/jsstore"
@@ -277,15 +275,7 @@ func TestThreeNodes(t *testing.T) {
 	// by a replica that lags or is paused. nats.go makes the buckets
 	// with direct gets, each store that opens makes them again, and five
 	// have opened here.
-	nc, err := jsstore.Connect(c.servers[1], "check")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := c.jetStream(1, "check")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, name := range []string{"FLOWSTATE_ROOMS", "KV_flowstate_heads", "KV_flowstate_owners", "OBJ_flowstate_snapshots"} {
@@ -363,15 +353,7 @@ func TestQuorumLoss(t *testing.T) {
 func TestLoadLogLengths(t *testing.T) {
 	c := startCluster(t, 1)
 	st := c.open(0, 1, 5*time.Second)
-	nc, err := jsstore.Connect(c.servers[0], "probe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := c.jetStream(0, "probe")
 	consumers := func() int {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -40,8 +40,8 @@ test('two providers converge on concurrent edits', async () => {
   ]);
 });
 
-test('updates carry increasing seqs and remote ones are never sent back', async () => {
-  const name = room('echo');
+/** recordedPair connects two new documents to room name, recording what each sends and receives, and waits until both are synced. */
+async function recordedPair(name) {
   const recA = recordingWebSocket();
   const recB = recordingWebSocket();
   const a = new Doc();
@@ -49,6 +49,11 @@ test('updates carry increasing seqs and remote ones are never sent back', async 
   const pa = connect(a, name, { WebSocket: recA.WebSocket });
   const pb = connect(b, name, { WebSocket: recB.WebSocket });
   await Promise.all([pa.whenSynced(), pb.whenSynced()]);
+  return { a, b, pa, pb, recA, recB };
+}
+
+test('updates carry increasing seqs and remote ones are never sent back', async () => {
+  const { a, b, pa, pb, recA, recB } = await recordedPair(room('echo'));
   for (let i = 0; i < 20; i++) a.getText('t').insert(i, 'x');
   await converged([
     [pa, a],
@@ -65,13 +70,7 @@ test('updates carry increasing seqs and remote ones are never sent back', async 
 
 test('keystrokes travel as Patches both ways, and two providers typing into each other converge', async () => {
   const name = room('patches');
-  const recA = recordingWebSocket();
-  const recB = recordingWebSocket();
-  const a = new Doc();
-  const b = new Doc();
-  const pa = connect(a, name, { WebSocket: recA.WebSocket });
-  const pb = connect(b, name, { WebSocket: recB.WebSocket });
-  await Promise.all([pa.whenSynced(), pb.whenSynced()]);
+  const { a, b, pa, pb, recA, recB } = await recordedPair(name);
   const local = { a: [], b: [] };
   a.onLocalUpdate((u) => local.a.push(toHex(u)));
   b.onLocalUpdate((u) => local.b.push(toHex(u)));
