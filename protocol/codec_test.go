@@ -545,3 +545,13 @@ func TestDecodeAllocationBounded(t *testing.T) {
 		t.Errorf("%d bytes allocated to reject an array header (3072 slice headers would be 72 KiB)", perRun)
 	}
 }
+
+func TestBase(t *testing.T) {
+	for _, n := range []int{0, 1, protocol.MaxPatchBase - 1, protocol.MaxPatchBase, protocol.MaxPatchBase + 1, 1 << 20} {
+		u := make([]byte, n)
+		got := protocol.Base(u)
+		if want := n <= protocol.MaxPatchBase; (got != nil) != want || (got != nil && len(got) != n) {
+			t.Errorf("Base of %d bytes = %d bytes (nil %t), want a base: %t", n, len(got), got == nil, want)
+		}
+	}
+}

@@ -56,8 +56,9 @@ CodeUnsupportedFormat when its room's document needs a newer one.
 Version 5 adds the Patch: an Update of one update written as its
 difference from the base, the last update sent the same way on the
 connection (the base's first Front bytes, Middle, the base's last Back
-bytes). A keystroke changes a few bytes of the update before it, so its
-Patch is about a third of its Update. MakePatch writes one (every
+bytes); an update longer than MaxPatchBase is no base (Base). A
+keystroke changes a few bytes of the update before it, so its Patch is
+about a third of its Update. MakePatch writes one (every
 implementation writes the same), Patch.Smaller says whether it is worth
 sending, and Patch.Apply reads one, refusing with ErrPatch a patch that
 does not fit its base or would make an update over the receiver's limit.

@@ -49,6 +49,12 @@ const (
 	// MaxPatchKeep bounds a Patch's Front and Back: no base is longer
 	// than a message, and a bound keeps them exact in every language.
 	MaxPatchKeep = 1<<32 - 1
+	// MaxPatchBase is the longest update that is a base (PROTOCOL.md
+	// §4.8): after a longer one, there is none until the next update.
+	// A keystroke's update is tens of bytes; a paste's differs from the
+	// next keystroke's anyway, and every connection keeps its bases, so
+	// a large one would cost memory for nothing.
+	MaxPatchBase = 4 << 10
 )
 
 // A Type is the tag that opens every message and says which one it is.

@@ -56,7 +56,7 @@ func (p *Patch) Smaller(n int, seq uint64) bool {
 // it hold more than a message of the update would have.
 func (p *Patch) Apply(base []byte, max int) ([]byte, error) {
 	if base == nil {
-		return nil, fmt.Errorf("%w: no update came before it on this connection", ErrPatch)
+		return nil, fmt.Errorf("%w: it has no base (no update of at most %d bytes came before it on this connection)", ErrPatch, MaxPatchBase)
 	}
 	keep := uint64(len(base))
 	if p.Front > keep || p.Back > keep-p.Front {
@@ -70,6 +70,15 @@ func (p *Patch) Apply(base []byte, max int) ([]byte, error) {
 	u = append(u, base[:p.Front]...)
 	u = append(u, p.Middle...)
 	return append(u, base[len(base)-int(p.Back):]...), nil
+}
+
+// Base returns what becomes the base after a message whose last update
+// is u: u itself, or nil (no base) if u is longer than MaxPatchBase.
+func Base(u []byte) []byte {
+	if len(u) > MaxPatchBase {
+		return nil
+	}
+	return u
 }
 
 // uintSize is the length of v as a msgpack uint in its smallest form.

@@ -160,7 +160,9 @@ func TestPatchRefused(t *testing.T) {
 		{"version 4", 4, true, func(base []byte) *protocol.Patch { return &protocol.Patch{Front: uint64(len(base))} },
 			protocol.CodeProtocolError, "version 5"},
 		{"no base", 5, false, func([]byte) *protocol.Patch { return &protocol.Patch{Middle: []byte{0x95}} },
-			protocol.CodeProtocolError, "no update came before"},
+			protocol.CodeProtocolError, "no base"},
+		{"after a long update", 5, true, func(base []byte) *protocol.Patch { return &protocol.Patch{Front: uint64(len(base))} },
+			protocol.CodeProtocolError, "no base"},
 		{"with a seq", 5, true, func(base []byte) *protocol.Patch { return &protocol.Patch{Front: uint64(len(base)), Seq: 2} },
 			protocol.CodeProtocolError, "no seq"},
 		{"front past the base", 5, true, func(base []byte) *protocol.Patch { return &protocol.Patch{Front: uint64(len(base)) + 1} },
@@ -185,8 +187,13 @@ func TestPatchRefused(t *testing.T) {
 			var base []byte
 			if tt.base {
 				// A base of some size, so that the limit case can
-				// make an update past the limit from a message within it.
-				u, err := c.doc.Text("body").Insert(0, strings.Repeat("kept ", 1000))
+				// make an update past the limit from a message within
+				// it; one past MaxPatchBase for the case of no base.
+				n := protocol.MaxPatchBase - 100
+				if tt.name == "after a long update" {
+					n = protocol.MaxPatchBase + 1
+				}
+				u, err := c.doc.Text("body").Insert(0, strings.Repeat("k", n))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -216,19 +223,19 @@ func TestPatchRefused(t *testing.T) {
 // update for every few bytes it sends.
 func TestPatchCountsKeptBytes(t *testing.T) {
 	cfg := testConfig()
-	cfg.MaxMessageSize = 16 << 10
+	cfg.MaxMessageSize = 6 << 10
 	cfg.RateBytes = 1 // no refill to speak of: the burst is the allowance
-	cfg.RateBytesBurst = 16 << 10
+	cfg.RateBytesBurst = 6 << 10
 	ts := startServer(t, cfg, nil)
 	const room = "patch-rate"
 	c := joinRaw(t, ts, room)
-	u, err := c.doc.Text("body").Insert(0, strings.Repeat("x", 10_000))
+	u, err := c.doc.Text("body").Insert(0, strings.Repeat("x", 4000))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.waitAck(c.sendUpdates(u))
-	// The same update again, in 6 bytes: it keeps 10,000 bytes of its
-	// base, more than the 6 KB left of the allowance.
+	// The same update again, in 6 bytes: it keeps 4,000-odd bytes of
+	// its base, more than the 2 KB left of the allowance.
 	p := &protocol.Patch{Front: uint64(len(u))}
 	if b, _ := protocol.Encode(p); len(b) > 8 {
 		t.Fatalf("the patch takes %d bytes", len(b))
@@ -301,5 +308,31 @@ func TestPatchGoClient(t *testing.T) {
 	waitSynced(t, late)
 	if got := waitConverged(t, w, r, late); len(got) != n {
 		t.Errorf("text %q, want %d characters", got, n)
+	}
+}
+
+// TestPatchNoBaseAfterLongUpdate checks that an update longer than
+// protocol.MaxPatchBase is no base either way: the relay of the keystroke
+// after a paste comes whole, and the one after that as a Patch.
+func TestPatchNoBaseAfterLongUpdate(t *testing.T) {
+	ts := startServer(t, testConfig(), nil)
+	const room = "patch-long"
+	w := joinRaw(t, ts, room)
+	r := joinRaw(t, ts, room)
+	paste, err := w.doc.Text("body").Insert(0, strings.Repeat("p", protocol.MaxPatchBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.waitAck(w.sendUpdates(paste))
+	r.readUntilLen("body", protocol.MaxPatchBase)
+	w.waitAck(w.sendUpdates(w.type1("body", 'a')))
+	r.readUntilLen("body", protocol.MaxPatchBase+1)
+	if r.patches != 0 {
+		t.Fatalf("the keystroke after the paste came as a Patch")
+	}
+	w.waitAck(w.sendPatch(w.type1("body", 'b')))
+	r.readUntilLen("body", protocol.MaxPatchBase+2)
+	if r.patches != 1 {
+		t.Errorf("the reader received %d Patches, want 1", r.patches)
 	}
 }

@@ -1156,7 +1156,7 @@ func (r *room) relayTo(s *session, mem *member, msg []byte, updates [][]byte) {
 		}
 	}
 	if s.patches {
-		mem.base = updates[len(updates)-1]
+		mem.base = protocol.Base(updates[len(updates)-1])
 	}
 	r.deliver(s, msg)
 }

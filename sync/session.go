@@ -226,7 +226,7 @@ func (s *session) readMessages() (reason closeReason, text string, seq uint64) {
 			}
 			s.lastSeq = m.Seq
 			if n := len(m.Updates); n > 0 {
-				s.upBase = m.Updates[n-1]
+				s.upBase = protocol.Base(m.Updates[n-1])
 			}
 			if reason, text := s.mayUpdate(); reason != 0 {
 				return reason, text, m.Seq

@@ -708,7 +708,7 @@ func (c *Client) readLoop(conn *websocket.Conn) error {
 		switch m := m.(type) {
 		case *protocol.Update:
 			if n := len(m.Updates); n > 0 && c.version >= 5 {
-				c.downBase = m.Updates[n-1]
+				c.downBase = protocol.Base(m.Updates[n-1])
 			}
 			for _, u := range m.Updates {
 				if err := c.doc.Apply(u); err != nil {
@@ -853,7 +853,7 @@ func (c *Client) sendLocked(update []byte) {
 		return
 	}
 	if c.version >= 5 {
-		c.upBase = update
+		c.upBase = protocol.Base(update)
 	}
 	c.writeLocked(b)
 }

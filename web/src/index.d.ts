@@ -404,7 +404,12 @@ export function decodeMessage(bytes: Uint8Array): Message;
  */
 export function makePatch(base: Uint8Array, update: Uint8Array): PatchMessage;
 /**
- * Whether patch, sent with seq (0 for none), is shorter encoded than the
+ * What becomes the base after a message whose last update is u (Go's
+ * protocol.Base): u, or null when u is longer than 4096 bytes.
+ */
+export function patchBase(u: Uint8Array): Uint8Array | null;
+/**
+ * Whether patch, as encoded (with its seq, if any), is shorter than the
  * Update of seq carrying the n-byte update it stands for (Go's
  * Patch.Smaller): a sender sends a Patch only then.
  */

@@ -34,6 +34,7 @@ export {
   encodeMessage,
   decodeMessage,
   makePatch,
+  patchBase,
   patchSmaller,
   applyPatch,
 } from './protocol.js';

@@ -70,6 +70,17 @@ export const MAX_HEARTBEAT_MILLIS = 60000;
 const MAX_CLIENT = 2 ** 53 - 1;
 /** The most a Patch keeps of its base at either end. */
 export const MAX_PATCH_KEEP = 2 ** 32 - 1;
+/**
+ * The longest update that is a base (PROTOCOL.md §4.8): after a longer one
+ * there is none until the next update, so that no connection keeps a
+ * large update for its Patches.
+ */
+export const MAX_PATCH_BASE = 4096;
+
+/** patchBase returns what becomes the base after a message whose last update is u: u, or null if it is too long. */
+export function patchBase(u) {
+  return u.length > MAX_PATCH_BASE ? null : u;
+}
 
 /** The element count of each message's array, tag included (a Patch with a seq has 5). */
 const FIELD_COUNT = [6, 3, 3, 2, 2, 4, 2, 4];
@@ -604,7 +615,7 @@ function binHeader(n) {
 export function applyPatch(base, patch, max = -1) {
   const { keepFront: front, keepBack: back, middle } = patch;
   const fail = (why) => new RangeError(`protocol: patch does not fit its base: ${why}`);
-  if (base == null) throw fail('no update came before it on this connection');
+  if (base == null) throw fail(`it has no base (no update of at most ${MAX_PATCH_BASE} bytes came before it on this connection)`);
   // Written so that NaN or a negative count fails too.
   if (!(front >= 0 && back >= 0 && front + back <= base.length)) throw fail(`it keeps ${front} and ${back} bytes of a ${base.length}-byte base`);
   const n = front + middle.length + back;

@@ -17,6 +17,7 @@ import {
   encodeMessage,
   isPermanent,
   makePatch,
+  patchBase,
   patchSmaller,
   validHeartbeat,
   validRoom,
@@ -536,7 +537,7 @@ export class Provider extends Emitter {
         case 'update':
           if (!this.joined) throw new Error('an update before the welcome');
           // The base of the next Patch; an Update with no updates leaves it.
-          if (this.helloVersion >= 5 && m.updates.length > 0) this.recvBase = m.updates[m.updates.length - 1];
+          if (this.helloVersion >= 5 && m.updates.length > 0) this.recvBase = patchBase(m.updates[m.updates.length - 1]);
           for (const u of m.updates) this.applyRemote(u);
           // Version 3: a relay may carry an acknowledgement (PROTOCOL.md
           // §4.3); servers of older versions always send 0.
@@ -654,7 +655,7 @@ export class Provider extends Emitter {
         const p = makePatch(this.sendBase, update);
         if (patchSmaller(p, update.length, this.seq)) m = p;
       }
-      this.sendBase = update;
+      this.sendBase = patchBase(update);
     }
     this.send(encodeMessage(m));
   }

@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocketServer } from 'ws';
-import { Code, Doc, Provider, applyPatch, decodeMessage, encodeMessage, encodeStateVector, makePatch, patchSmaller, toHex } from '../src/index.js';
+import { Code, Doc, Provider, applyPatch, decodeMessage, encodeMessage, encodeStateVector, makePatch, patchBase, patchSmaller, toHex } from '../src/index.js';
 import { Rand, runs } from './helpers.js';
 import { TestWebSocket, impliedSeqs, waitFor } from './harness.js';
 
@@ -110,8 +110,8 @@ test('applyPatch: the limit, new memory, and what does not fit', () => {
   p.middle[0] = 0x7a;
   assert.equal(text(u), 'abXYef');
   const bad = [
-    [null, { keepFront: 0, keepBack: 0, middle: bytes('x') }, /no update came before it/],
-    [undefined, { keepFront: 0, keepBack: 0, middle: bytes('x') }, /no update came before it/],
+    [null, { keepFront: 0, keepBack: 0, middle: bytes('x') }, /no base/],
+    [undefined, { keepFront: 0, keepBack: 0, middle: bytes('x') }, /no base/],
     [bytes('abc'), { keepFront: 4, keepBack: 0, middle: new Uint8Array(0) }, /keeps 4 and 0 bytes of a 3-byte base/],
     [bytes('abc'), { keepFront: 0, keepBack: 4, middle: new Uint8Array(0) }, /keeps 0 and 4/],
     [bytes('abc'), { keepFront: 2, keepBack: 2, middle: new Uint8Array(0) }, /keeps 2 and 2/],
@@ -272,6 +272,30 @@ test('a version 5 provider sends keystrokes as Patches, each taking the next seq
   }
 });
 
+test('an update longer than 4096 bytes is no base: the keystroke after a paste goes whole, the next as a Patch', async () => {
+  const server = await standIn();
+  const doc = new Doc();
+  const p = provide(server, doc);
+  try {
+    await p.whenSynced();
+    const t = doc.getText('t');
+    t.insert(0, 'x'.repeat(5000));
+    for (const c of 'abc') t.insert(t.length, c);
+    await waitFor(() => p.status === 'synced' && p.unsyncedCount === 0, `synced, got ${p.status}`);
+    assert.equal(server.doc.getText('t').toString(), t.toString());
+    const carried = server.conns[0].received.filter((m) => m.type === 'update' || m.type === 'patch');
+    assert.deepEqual(
+      carried.map((m) => m.type),
+      ['update', 'update', 'patch', 'patch'],
+    );
+    assert.equal(patchBase(new Uint8Array(4096)).length, 4096);
+    assert.equal(patchBase(new Uint8Array(4097)), null);
+  } finally {
+    p.destroy();
+    await server.close();
+  }
+});
+
 /** keystrokes returns the updates of a doc of client 7 typing s one character at a time. */
 function keystrokes(s) {
   const d = new Doc({ clientID: 7 });
@@ -320,6 +344,11 @@ test('a Patch that does not fit, comes with no base, or on a version 4 connectio
     ['after an Update of no updates only', 5, [{ type: 'update', seq: 0, updates: [] }, makePatch(new Uint8Array(0), ups[0])]],
     ['on a version 4 connection', 4, [{ type: 'update', seq: 0, updates: [ups[0]] }, makePatch(ups[0], ups[1])]],
   ];
+  // An update longer than 4096 bytes is no base (PROTOCOL.md §4.8): a
+  // Patch against it is one with no base.
+  const paste = new Doc({ clientID: 8 }).getText('t').insert(0, 'p'.repeat(5000));
+  const [next] = keystrokes('q');
+  cases.push(['no base: a long update is none', 5, [{ type: 'update', seq: 0, updates: [paste] }, makePatch(paste, next)]]);
   for (const [name, maxVersion, messages] of cases) {
     await t.test(name, async () => {
       const server = await standIn({ maxVersion });
@@ -340,7 +369,8 @@ test('a Patch that does not fit, comes with no base, or on a version 4 connectio
         // What came before the bad Patch is applied, the Patch is not,
         // and the provider comes back.
         const before = messages[0].type === 'update' ? messages[0].updates.length : 0;
-        assert.equal(doc.getText('t').toString(), 'abc'.slice(0, before));
+        if (name.includes('long')) assert.equal(doc.getText('t').length, 5000);
+        else assert.equal(doc.getText('t').toString(), 'abc'.slice(0, before));
         await waitFor(() => server.conns.length > (maxVersion === 4 ? 2 : 1) && p.status === 'synced', 'reconnected');
         assert.equal(server.conns.at(-1).version, maxVersion, 'the provider keeps to the version accepted');
       } finally {
@@ -380,7 +410,7 @@ test('the bases are per connection: a new connection starts with none either way
     server.send(server.conns[1], makePatch(ups[0], ups[1]));
     await waitFor(() => errors.length === 1, 'an error');
     assert.equal(errors[0].code, Code.PROTOCOL_ERROR);
-    assert.match(errors[0].message, /no update came before it/);
+    assert.match(errors[0].message, /no base/);
     assert.equal(t.toString().includes('y'), false);
   } finally {
     p.destroy();
