@@ -379,7 +379,8 @@ export interface HeartbeatMessage { type: 'heartbeat'; id: number | bigint }
  * Version 5: `[7, keep_front, keep_back, middle]`, or from the server with
  * a seq above 0 `[7, keep_front, keep_back, middle, seq]`. It stands for an
  * Update of one update: the first keepFront bytes of the base (the last
- * update sent the same way on the connection), middle, then the base's
+ * update sent the same way on the connection, if it is at most 4096
+ * bytes), middle, then the base's
  * last keepBack bytes. seq is as an Update's; a client's is 0, and its
  * Patch takes the next seq.
  */
