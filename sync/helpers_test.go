@@ -361,11 +361,18 @@ func (c *rawClient) sendUpdates(updates ...[]byte) uint64 {
 // as the next Update message, returning its seq.
 func (c *rawClient) edit(name, s string) uint64 {
 	c.t.Helper()
+	return c.sendUpdates(c.appendText(name, s))
+}
+
+// appendText inserts s at the end of the client's text name and returns
+// the update, unsent.
+func (c *rawClient) appendText(name, s string) []byte {
+	c.t.Helper()
 	u, err := c.doc.Text(name).Insert(c.doc.Text(name).Len(), s)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	return c.sendUpdates(u)
+	return u
 }
 
 // next reads and decodes one message. A Patch comes back as the Update

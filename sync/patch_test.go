@@ -17,17 +17,6 @@ func (c *rawClient) sendPatch(u []byte) uint64 {
 	return c.seq
 }
 
-// type1 types one character at the end of the client's text name and
-// returns the update.
-func (c *rawClient) type1(name string, r rune) []byte {
-	c.t.Helper()
-	u, err := c.doc.Text(name).Insert(c.doc.Text(name).Len(), string(r))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return u
-}
-
 // readUntilText reads and applies what the server sends until the
 // client's text name is want.
 func (c *rawClient) readUntilText(name, want string) {
@@ -74,7 +63,7 @@ func TestPatchRelay(t *testing.T) {
 	const n = 60
 	var sent int
 	for i := range n {
-		u := w.type1("body", rune('a'+i%26))
+		u := w.appendText("body", string(rune('a'+i%26)))
 		var seq uint64
 		if i == 0 {
 			seq = w.sendUpdates(u) // a Patch needs a base
@@ -115,14 +104,14 @@ func TestPatchRelayTwoWriters(t *testing.T) {
 	b := joinRaw(t, ts, room)
 	reader := joinRaw(t, ts, room)
 	for i, c := range []*rawClient{a, b} {
-		seq := c.sendUpdates(c.type1("body", rune('A'+i)))
+		seq := c.sendUpdates(c.appendText("body", string(rune('A'+i))))
 		c.waitAck(seq)
 	}
 	for i := range 40 {
 		c := []*rawClient{a, b}[i%2]
 		// Each writer reads what the other typed first, so that it types
 		// after it and the two runs interleave.
-		seq := c.sendPatch(c.type1("body", rune('a'+i%26)))
+		seq := c.sendPatch(c.appendText("body", string(rune('a'+i%26))))
 		c.waitAck(seq)
 		want := c.doc.Text("body").String()
 		for _, o := range []*rawClient{a, b, reader} {
@@ -130,7 +119,7 @@ func TestPatchRelayTwoWriters(t *testing.T) {
 		}
 	}
 	for _, c := range []*rawClient{a, b} {
-		seq := c.sendPatch(c.type1("body", '.'))
+		seq := c.sendPatch(c.appendText("body", string('.')))
 		c.waitAck(seq)
 	}
 	// Every update went out; the reader, which has them all, sets the
@@ -255,23 +244,16 @@ func TestPatchBaseIsLastOfMessage(t *testing.T) {
 	const room = "patch-last"
 	w := joinRaw(t, ts, room)
 	r := joinRaw(t, ts, room)
-	title := func(s string) []byte {
-		u, err := w.doc.Text("title").Insert(w.doc.Text("title").Len(), s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return u
-	}
 	// Relays: the reader's base is the title's update; one taken from
 	// the first update would share the body's name with the patch's.
-	w.waitAck(w.sendUpdates(w.type1("body", 'a'), title("Notes")))
+	w.waitAck(w.sendUpdates(w.appendText("body", string('a')), w.appendText("title", "Notes")))
 	r.readUntilText("title", "Notes")
-	w.waitAck(w.sendPatch(w.type1("body", 'b')))
+	w.waitAck(w.sendPatch(w.appendText("body", string('b'))))
 	r.readUntilText("body", "ab")
 	// Client to server: the server's base is the body's update.
-	w.waitAck(w.sendUpdates(title("!"), w.type1("body", 'c')))
+	w.waitAck(w.sendUpdates(w.appendText("title", "!"), w.appendText("body", string('c'))))
 	r.readUntilText("body", "abc")
-	w.waitAck(w.sendPatch(w.type1("body", 'd')))
+	w.waitAck(w.sendPatch(w.appendText("body", string('d'))))
 	r.readUntilText("body", "abcd")
 	if r.patches != 2 {
 		t.Errorf("the reader received %d Patches, want 2", r.patches)
@@ -325,12 +307,12 @@ func TestPatchNoBaseAfterLongUpdate(t *testing.T) {
 	}
 	w.waitAck(w.sendUpdates(paste))
 	r.readUntilLen("body", protocol.MaxPatchBase)
-	w.waitAck(w.sendUpdates(w.type1("body", 'a')))
+	w.waitAck(w.sendUpdates(w.appendText("body", string('a'))))
 	r.readUntilLen("body", protocol.MaxPatchBase+1)
 	if r.patches != 0 {
 		t.Fatalf("the keystroke after the paste came as a Patch")
 	}
-	w.waitAck(w.sendPatch(w.type1("body", 'b')))
+	w.waitAck(w.sendPatch(w.appendText("body", string('b'))))
 	r.readUntilLen("body", protocol.MaxPatchBase+2)
 	if r.patches != 1 {
 		t.Errorf("the reader received %d Patches, want 1", r.patches)

@@ -242,18 +242,32 @@ async function standIn({ maxVersion = 5, acks = true } = {}) {
   };
 }
 
+/**
+ * withProvider starts a stand-in server with options, connects a provider
+ * of doc to it, and once it is synced runs fn with both; it closes them
+ * whatever fn does.
+ */
+async function withProvider(options, fn, doc = new Doc()) {
+  const server = await standIn(options);
+  const p = provide(server, doc);
+  try {
+    await p.whenSynced();
+    await fn({ server, doc, p });
+  } finally {
+    p.destroy();
+    await server.close();
+  }
+}
+
 /** provide makes a Provider of doc for a stand-in server, with fast backoff. */
 function provide(server, doc, options = {}) {
   return new Provider(doc, { url: Provider.roomURL(server.url, 'patches'), network: null, WebSocket: TestWebSocket(), minBackoff: 10, maxBackoff: 50, ...options });
 }
 
 test('a version 5 provider sends keystrokes as Patches, each taking the next seq, and they are acknowledged by it', async () => {
-  const server = await standIn();
   const doc = new Doc();
   doc.getText('t').insert(0, 'typed offline'); // the catch-up Update: the first base
-  const p = provide(server, doc);
-  try {
-    await p.whenSynced();
+  await withProvider({}, async ({ server, p }) => {
     const t = doc.getText('t');
     for (let i = 0; i < 40; i++) t.insert(i % 3 === 0 ? t.length : 5, String.fromCharCode(97 + (i % 26)));
     t.delete(0, 6);
@@ -266,18 +280,11 @@ test('a version 5 provider sends keystrokes as Patches, each taking the next seq
     const patches = carried.filter((m) => m.type === 'patch').length;
     assert.ok(patches >= 35, `${patches} of 42 went as Patches`);
     assert.equal(server.conns.length, 1);
-  } finally {
-    p.destroy();
-    await server.close();
-  }
+  }, doc);
 });
 
 test('an update longer than 4096 bytes is no base: the keystroke after a paste goes whole, the next as a Patch', async () => {
-  const server = await standIn();
-  const doc = new Doc();
-  const p = provide(server, doc);
-  try {
-    await p.whenSynced();
+  await withProvider({}, async ({ server, doc, p }) => {
     const t = doc.getText('t');
     t.insert(0, 'x'.repeat(5000));
     for (const c of 'abc') t.insert(t.length, c);
@@ -290,10 +297,7 @@ test('an update longer than 4096 bytes is no base: the keystroke after a paste g
     );
     assert.equal(patchBase(new Uint8Array(4096)).length, 4096);
     assert.equal(patchBase(new Uint8Array(4097)), null);
-  } finally {
-    p.destroy();
-    await server.close();
-  }
+  });
 });
 
 /** keystrokes returns the updates of a doc of client 7 typing s one character at a time. */
@@ -303,11 +307,7 @@ function keystrokes(s) {
 }
 
 test('a version 5 provider rebuilds Patches from the server against the last update received, and takes their seq as an Ack', async () => {
-  const server = await standIn({ acks: false });
-  const doc = new Doc();
-  const p = provide(server, doc);
-  try {
-    await p.whenSynced();
+  await withProvider({ acks: false }, async ({ server, doc, p }) => {
     const conn = server.conns[0];
     const ups = keystrokes('hello');
     server.send(conn, { type: 'update', seq: 0, updates: [ups[0]] });
@@ -329,10 +329,7 @@ test('a version 5 provider rebuilds Patches from the server against the last upd
     await waitFor(() => p.status === 'synced' && p.unsyncedCount === 0, `synced, got ${p.status}`);
     await waitFor(() => doc.getText('t').toString().length === 7, 'the last patch applied');
     assert.equal(server.conns.length, 1, 'no reconnection');
-  } finally {
-    p.destroy();
-    await server.close();
-  }
+  });
 });
 
 test('a Patch that does not fit, comes with no base, or on a version 4 connection ends the connection as a protocol error', async (t) => {
@@ -351,13 +348,9 @@ test('a Patch that does not fit, comes with no base, or on a version 4 connectio
   cases.push(['no base: a long update is none', 5, [{ type: 'update', seq: 0, updates: [paste] }, makePatch(paste, next)]]);
   for (const [name, maxVersion, messages] of cases) {
     await t.test(name, async () => {
-      const server = await standIn({ maxVersion });
-      const doc = new Doc();
-      const p = provide(server, doc);
-      const errors = [];
-      p.on('error', (e) => errors.push(e));
-      try {
-        await p.whenSynced();
+      await withProvider({ maxVersion }, async ({ server, doc, p }) => {
+        const errors = [];
+        p.on('error', (e) => errors.push(e));
         const conn = server.conns.at(-1);
         assert.equal(conn.version, maxVersion);
         for (const m of messages) server.send(conn, m);
@@ -373,20 +366,13 @@ test('a Patch that does not fit, comes with no base, or on a version 4 connectio
         else assert.equal(doc.getText('t').toString(), 'abc'.slice(0, before));
         await waitFor(() => server.conns.length > (maxVersion === 4 ? 2 : 1) && p.status === 'synced', 'reconnected');
         assert.equal(server.conns.at(-1).version, maxVersion, 'the provider keeps to the version accepted');
-      } finally {
-        p.destroy();
-        await server.close();
-      }
+      });
     });
   }
 });
 
 test('the bases are per connection: a new connection starts with none either way', async () => {
-  const server = await standIn();
-  const doc = new Doc();
-  const p = provide(server, doc);
-  try {
-    await p.whenSynced();
+  await withProvider({}, async ({ server, doc, p }) => {
     const t = doc.getText('t');
     for (let i = 0; i < 5; i++) t.insert(i, 'a');
     await waitFor(() => p.status === 'synced', 'synced');
@@ -412,8 +398,5 @@ test('the bases are per connection: a new connection starts with none either way
     assert.equal(errors[0].code, Code.PROTOCOL_ERROR);
     assert.match(errors[0].message, /no base/);
     assert.equal(t.toString().includes('y'), false);
-  } finally {
-    p.destroy();
-    await server.close();
-  }
+  });
 });
