@@ -34,7 +34,9 @@ and every read of them goes to its stream's leader: nats.go makes a
 bucket with direct gets, which any replica may answer, one that lags
 (an old head: a load would miss acknowledged appends) or one that is
 paused (the request is lost until the route to it is found dead,
-minutes later), so Open turns them off.
+minutes later), so Open turns them off. A handle made while another
+store had them on (stores opening at once) makes direct gets that no one
+answers: a read that meets no responders makes the handles again.
 
 Room names map to tokens with RoomToken: ASCII letters, digits and '-'
 stand for themselves, every other byte is '_' and two upper-case hex

@@ -94,9 +94,7 @@ type Store struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	stream  jetstream.Stream
-	heads   jetstream.KeyValue
-	owners  jetstream.KeyValue
-	objects jetstream.ObjectStore
+	buckets atomic.Pointer[buckets]
 	subject string // the prefix of room subjects, with its final '.'
 
 	mu sync.Mutex
@@ -116,6 +114,20 @@ type Store struct {
 	// pending adds up the log entries each Follow has yet to deliver.
 	pending atomic.Int64
 }
+
+// buckets are the handles of the buckets a store keeps its heads, owners
+// and snapshots in. A handle reads its bucket the way the bucket's stream
+// was set up when the handle was made (see openBuckets), so the handles
+// are made again when that changed under them.
+type buckets struct {
+	heads   jetstream.KeyValue
+	owners  jetstream.KeyValue
+	objects jetstream.ObjectStore
+}
+
+func (s *Store) heads() jetstream.KeyValue      { return s.buckets.Load().heads }
+func (s *Store) owners() jetstream.KeyValue     { return s.buckets.Load().owners }
+func (s *Store) objects() jetstream.ObjectStore { return s.buckets.Load().objects }
 
 // known is what the caller of Load holds of a room: the log up to seq
 // (and its own appends), and the snapshot of head revision rev (0: none,
@@ -195,7 +207,7 @@ func (s *Store) setUp(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
-	s.heads, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	_, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      p + "_heads",
 		Description: "FlowState: where each room's snapshot is and the log sequence it covers",
 		Storage:     jetstream.FileStorage,
@@ -204,7 +216,7 @@ func (s *Store) setUp(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("heads bucket: %w", err)
 	}
-	s.owners, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	_, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      p + "_owners",
 		Description: "FlowState: the identity each client ID is bound to, per room",
 		Storage:     jetstream.FileStorage,
@@ -213,7 +225,7 @@ func (s *Store) setUp(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("owners bucket: %w", err)
 	}
-	s.objects, err = s.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+	_, err = s.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      p + "_snapshots",
 		Description: "FlowState: room snapshots",
 		Storage:     jetstream.FileStorage,
@@ -231,11 +243,9 @@ func (s *Store) setUp(ctx context.Context) error {
 // that lags returns an old head (and a load misses acknowledged appends),
 // and one that is paused or cut off swallows the request until the route
 // to it is found dead, minutes later, so that every load on the node
-// routed to it times out. The handles are opened again afterwards because
-// a handle decides how it reads from the stream's config when it is made.
+// routed to it times out.
 func (s *Store) readFromLeaders(ctx context.Context) error {
-	p := s.opts.Prefix
-	for _, name := range bucketStreams(p) {
+	for _, name := range bucketStreams(s.opts.Prefix) {
 		st, err := s.js.Stream(ctx, name)
 		if err != nil {
 			return fmt.Errorf("stream %s: %w", name, err)
@@ -249,16 +259,32 @@ func (s *Store) readFromLeaders(ctx context.Context) error {
 			return fmt.Errorf("stream %s: read from its leader: %w", name, err)
 		}
 	}
+	return s.openBuckets(ctx)
+}
+
+// openBuckets makes the buckets' handles. A handle makes direct gets if
+// its stream allowed them when it was made, and a stream that has
+// stopped allowing them has no one to answer them: every read through
+// that handle fails with no responders. That happens when stores open
+// at once: each makes the buckets again (nats.go allows direct gets
+// then) before it turns direct gets off, so a store can make its
+// handles between another's two steps. A read that meets no responders
+// therefore makes the handles again (see retryable), and they read from
+// the leader from then on.
+func (s *Store) openBuckets(ctx context.Context) error {
+	p := s.opts.Prefix
+	var b buckets
 	var err error
-	if s.heads, err = s.js.KeyValue(ctx, p+"_heads"); err != nil {
+	if b.heads, err = s.js.KeyValue(ctx, p+"_heads"); err != nil {
 		return fmt.Errorf("heads bucket: %w", err)
 	}
-	if s.owners, err = s.js.KeyValue(ctx, p+"_owners"); err != nil {
+	if b.owners, err = s.js.KeyValue(ctx, p+"_owners"); err != nil {
 		return fmt.Errorf("owners bucket: %w", err)
 	}
-	if s.objects, err = s.js.ObjectStore(ctx, p+"_snapshots"); err != nil {
+	if b.objects, err = s.js.ObjectStore(ctx, p+"_snapshots"); err != nil {
 		return fmt.Errorf("snapshots bucket: %w", err)
 	}
+	s.buckets.Store(&b)
 	return nil
 }
 
@@ -312,7 +338,7 @@ type entry struct {
 // getHead returns the room's head and its revision, or a zero head and
 // revision 0 if the room has no snapshot.
 func (s *Store) getHead(ctx context.Context, token string) (head, uint64, error) {
-	e, err := s.heads.Get(ctx, token)
+	e, err := s.heads().Get(ctx, token)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return head{}, 0, nil
 	}
@@ -338,10 +364,16 @@ const maxAttempts = 10
 // a race with a compaction (or a consumer on a replica that has not
 // caught up with the leader yet), or a server that is not ready to
 // answer yet (a stream or consumer whose leader is being elected answers
-// no one), after a short pause.
-func retryable(ctx context.Context, err error) bool {
+// no one, and so does a bucket's stream to a handle that makes direct
+// gets it no longer allows: the handles are made again), after a short
+// pause.
+func (s *Store) retryable(ctx context.Context, err error) bool {
 	if !errors.Is(err, errRaced) && !errors.Is(err, nats.ErrNoResponders) {
 		return false
+	}
+	if errors.Is(err, nats.ErrNoResponders) {
+		// A failure leaves the handles as they were, for the next try.
+		_ = s.openBuckets(ctx)
 	}
 	select {
 	case <-ctx.Done():
@@ -349,6 +381,17 @@ func retryable(ctx context.Context, err error) bool {
 	case <-time.After(100 * time.Millisecond):
 		return true
 	}
+}
+
+// retried runs f until it succeeds, fails for good, or has run
+// maxAttempts times (see retryable).
+func (s *Store) retried(ctx context.Context, f func() error) error {
+	for range maxAttempts - 1 {
+		if err := f(); !s.retryable(ctx, err) {
+			return err
+		}
+	}
+	return f()
 }
 
 // shortLog is how many entries readLog fetches one by one before it
@@ -470,9 +513,11 @@ func (s *Store) LoadSeq(room string) ([]byte, [][]byte, uint64, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	token := RoomToken(room)
+	var last error
 	for range maxAttempts {
 		snapshot, updates, k, err := s.load(ctx, token)
-		if retryable(ctx, err) {
+		if s.retryable(ctx, err) {
+			last = err
 			continue
 		}
 		if err != nil {
@@ -483,7 +528,7 @@ func (s *Store) LoadSeq(room string) ([]byte, [][]byte, uint64, error) {
 		s.mu.Unlock()
 		return snapshot, updates, k.seq, nil
 	}
-	return nil, nil, 0, fmt.Errorf("jsstore: load room %q: %w %d times", room, errRaced, maxAttempts)
+	return nil, nil, 0, fmt.Errorf("jsstore: load room %q: tried %d times: %w", room, maxAttempts, last)
 }
 
 func (s *Store) load(ctx context.Context, token string) ([]byte, [][]byte, known, error) {
@@ -493,7 +538,7 @@ func (s *Store) load(ctx context.Context, token string) ([]byte, [][]byte, known
 	}
 	var snapshot []byte
 	if rev != 0 {
-		snapshot, err = s.objects.GetBytes(ctx, h.Object)
+		snapshot, err = s.objects().GetBytes(ctx, h.Object)
 		if errors.Is(err, jetstream.ErrObjectNotFound) {
 			return nil, nil, known{}, errRaced
 		}
@@ -592,13 +637,14 @@ func (s *Store) Compact(room string, snapshot []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*s.opts.Timeout)
 	defer cancel()
 	token := RoomToken(room)
+	var err error
 	for range maxAttempts {
-		err := s.compact(ctx, room, token, snapshot)
-		if !retryable(ctx, err) {
+		err = s.compact(ctx, room, token, snapshot)
+		if !s.retryable(ctx, err) {
 			return err
 		}
 	}
-	return fmt.Errorf("jsstore: compact room %q: %w %d times", room, errRaced, maxAttempts)
+	return fmt.Errorf("jsstore: compact room %q: tried %d times: %w", room, maxAttempts, err)
 }
 
 func (s *Store) compact(ctx context.Context, room, token string, snapshot []byte) error {
@@ -615,7 +661,7 @@ func (s *Store) compact(ctx context.Context, room, token string, snapshot []byte
 		// merged what the caller lacked into the snapshot: the snapshot
 		// may hold what the caller never saw, and its log below it is
 		// purged.
-		other, err := s.objects.GetBytes(ctx, h.Object)
+		other, err := s.objects().GetBytes(ctx, h.Object)
 		if errors.Is(err, jetstream.ErrObjectNotFound) {
 			return errRaced
 		}
@@ -639,7 +685,7 @@ func (s *Store) compact(ctx context.Context, room, token string, snapshot []byte
 		}
 	}
 	name := token + "." + nuid.Next()
-	if _, err := s.objects.PutBytes(ctx, name, snapshot); err != nil {
+	if _, err := s.objects().PutBytes(ctx, name, snapshot); err != nil {
 		return fmt.Errorf("jsstore: store snapshot: %w", err)
 	}
 	now := time.Now()
@@ -665,12 +711,12 @@ func (s *Store) compact(ctx context.Context, room, token string, snapshot []byte
 	}
 	var newRev uint64
 	if rev == 0 {
-		newRev, err = s.heads.Create(ctx, token, wire.EncodeHead(nh))
+		newRev, err = s.heads().Create(ctx, token, wire.EncodeHead(nh))
 	} else {
-		newRev, err = s.heads.Update(ctx, token, wire.EncodeHead(nh), rev)
+		newRev, err = s.heads().Update(ctx, token, wire.EncodeHead(nh), rev)
 	}
 	if err != nil {
-		s.objects.Delete(ctx, name) // a leftover would only take space
+		s.objects().Delete(ctx, name) // a leftover would only take space
 		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return errRaced
 		}
@@ -698,7 +744,7 @@ func (s *Store) compact(ctx context.Context, room, token string, snapshot []byte
 		s.stream.Purge(ctx, jetstream.WithPurgeSubject(s.subject+token), jetstream.WithPurgeSequence(purge+1))
 	}
 	if rev != 0 {
-		s.objects.Delete(ctx, h.Object)
+		s.objects().Delete(ctx, h.Object)
 	}
 	return nil
 }
@@ -885,7 +931,7 @@ func (s *Store) watchHeadsOnce() error {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w, err := s.heads.WatchAll(ctx, jetstream.UpdatesOnly())
+	w, err := s.heads().WatchAll(ctx, jetstream.UpdatesOnly())
 	if err != nil {
 		cancel()
 		return err
@@ -944,7 +990,11 @@ func (s *Store) catchUp(f *follower, h head) {
 		return
 	}
 	ctx, cancel := s.ctx()
-	snapshot, err := s.objects.GetBytes(ctx, h.Object)
+	var snapshot []byte
+	err := s.retried(ctx, func() (err error) {
+		snapshot, err = s.objects().GetBytes(ctx, h.Object)
+		return err
+	})
 	cancel()
 	if err != nil {
 		// Replaced already (a newer head follows, and is handled the
@@ -1002,7 +1052,7 @@ func (s *Store) WatchOwners(room string, deliver func(client uint64, identity st
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	prefix := RoomToken(room) + "."
-	w, err := s.owners.Watch(ctx, prefix+"*", jetstream.UpdatesOnly())
+	w, err := s.owners().Watch(ctx, prefix+"*", jetstream.UpdatesOnly())
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("jsstore: watch room %q owners: %w", room, err)
@@ -1040,8 +1090,17 @@ func (s *Store) Owners(room string) (map[uint64]string, error) {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	prefix := RoomToken(room) + "."
-	lister, err := s.owners.ListKeysFiltered(ctx, prefix+"*")
+	var owners map[uint64]string
+	err := s.retried(ctx, func() (err error) {
+		owners, err = s.readOwners(ctx, RoomToken(room))
+		return err
+	})
+	return owners, err
+}
+
+func (s *Store) readOwners(ctx context.Context, token string) (map[uint64]string, error) {
+	prefix := token + "."
+	lister, err := s.owners().ListKeysFiltered(ctx, prefix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("jsstore: owners: %w", err)
 	}
@@ -1051,7 +1110,7 @@ func (s *Store) Owners(room string) (map[uint64]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("jsstore: %w: owner key %q", store.ErrCorrupt, key)
 		}
-		e, err := s.owners.Get(ctx, key)
+		e, err := s.owners().Get(ctx, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue // deleted with its room meanwhile
 		}
@@ -1076,9 +1135,12 @@ func (s *Store) SetOwners(room string, owners map[uint64]string) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	token := RoomToken(room)
+	return s.retried(ctx, func() error { return s.setOwners(ctx, RoomToken(room), owners) })
+}
+
+func (s *Store) setOwners(ctx context.Context, token string, owners map[uint64]string) error {
 	for _, id := range slices.Sorted(maps.Keys(owners)) {
-		_, err := s.owners.Create(ctx, token+"."+strconv.FormatUint(id, 10), []byte(owners[id]))
+		_, err := s.owners().Create(ctx, token+"."+strconv.FormatUint(id, 10), []byte(owners[id]))
 		if err != nil && !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return fmt.Errorf("jsstore: bind owner: %w", err)
 		}
@@ -1122,12 +1184,17 @@ func (s *Store) Rooms() ([]store.RoomInfo, error) {
 			}
 		}
 	}
-	lister, err := s.heads.ListKeys(ctx)
+	lister, err := s.heads().ListKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("jsstore: rooms: %w", err)
 	}
 	for token := range lister.Keys() {
-		h, rev, err := s.getHead(ctx, token)
+		var h head
+		var rev uint64
+		err := s.retried(ctx, func() (err error) {
+			h, rev, err = s.getHead(ctx, token)
+			return err
+		})
 		if err != nil || rev == 0 {
 			continue
 		}
@@ -1153,6 +1220,16 @@ func (s *Store) Delete(room string) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
+	err := s.retried(ctx, func() error { return s.delete(ctx, room) })
+	if err == nil {
+		s.mu.Lock()
+		delete(s.known, room)
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *Store) delete(ctx context.Context, room string) error {
 	token := RoomToken(room)
 	h, rev, err := s.getHead(ctx, token)
 	if err != nil && !errors.Is(err, store.ErrCorrupt) {
@@ -1161,24 +1238,21 @@ func (s *Store) Delete(room string) error {
 	if err := s.stream.Purge(ctx, jetstream.WithPurgeSubject(s.subject+token)); err != nil {
 		return fmt.Errorf("jsstore: delete room %q: %w", room, err)
 	}
-	if err := s.heads.Purge(ctx, token); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if err := s.heads().Purge(ctx, token); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("jsstore: delete room %q: %w", room, err)
 	}
 	if rev != 0 {
-		s.objects.Delete(ctx, h.Object)
+		s.objects().Delete(ctx, h.Object)
 	}
-	lister, err := s.owners.ListKeysFiltered(ctx, token+".*")
+	lister, err := s.owners().ListKeysFiltered(ctx, token+".*")
 	if err != nil {
 		return fmt.Errorf("jsstore: delete room %q: owners: %w", room, err)
 	}
 	for key := range lister.Keys() {
-		if err := s.owners.Purge(ctx, key); err != nil {
+		if err := s.owners().Purge(ctx, key); err != nil {
 			return fmt.Errorf("jsstore: delete room %q: owners: %w", room, err)
 		}
 	}
-	s.mu.Lock()
-	delete(s.known, room)
-	s.mu.Unlock()
 	return nil
 }
 

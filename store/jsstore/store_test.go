@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/flowstate/flowstate/crdt"
 	"github.com/flowstate/flowstate/store"
 	"github.com/flowstate/flowstate/store/jsstore"
@@ -470,5 +472,85 @@ func TestFollowerBehindPurge(t *testing.T) {
 			t.Fatalf("the follower lacks %d of %d entries, e.g. %v", len(m), len(tokens), m[0])
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestHandlesMadeWhileDirectGetsAllowed gives a store the handles it
+// makes when it opens while another store, opening at the same time, has
+// just made the buckets again (so they allow direct gets) and then turns
+// direct gets off: a handle that makes direct gets has no one to answer
+// them. Every read must still succeed, and find what was stored.
+func TestHandlesMadeWhileDirectGetsAllowed(t *testing.T) {
+	c := startCluster(t, 1)
+	st := c.open(0, 1, 5*time.Second, purgeAtOnce)
+	const room = "team.notes"
+	w := newWriter("a")
+	var acked []string
+	appendOne := func() {
+		t.Helper()
+		u, token := w.next(t)
+		if err := st.Append(room, u); err != nil {
+			t.Fatal(err)
+		}
+		acked = append(acked, token)
+	}
+	appendOne()
+	if err := st.Compact(room, w.doc.Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	appendOne()
+	if err := st.SetOwners(room, map[uint64]string{1: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+
+	js := c.jetStream(0, "check")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	allowDirect := func(on bool) {
+		t.Helper()
+		for _, name := range []string{"KV_flowstate_heads", "KV_flowstate_owners", "OBJ_flowstate_snapshots"} {
+			s, err := js.Stream(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := s.CachedInfo().Config
+			cfg.AllowDirect = on
+			if _, err := js.UpdateStream(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	allowDirect(true)
+	if err := jsstore.OpenBuckets(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := js.KeyValue(ctx, "flowstate_heads")
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowDirect(false)
+	// The premise: such a handle's reads go unanswered.
+	if _, err := stale.Get(ctx, jsstore.RoomToken(room)); !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("a direct get from a stream that no longer allows them = %v, want no responders", err)
+	}
+
+	if m := missing(text(t, st, room), acked); len(m) > 0 {
+		t.Fatalf("the room lacks %v", m)
+	}
+	if got, err := st.Owners(room); err != nil || !reflect.DeepEqual(got, map[uint64]string{1: "alice"}) {
+		t.Errorf("Owners = %v, %v", got, err)
+	}
+	if rooms, err := st.Rooms(); err != nil || len(rooms) != 1 || rooms[0].SnapshotBytes == 0 {
+		t.Errorf("Rooms = %+v, %v; want one room with a snapshot", rooms, err)
+	}
+	appendOne()
+	if err := st.Compact(room, w.doc.Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	if m := missing(text(t, st, room), acked); len(m) > 0 {
+		t.Fatalf("after a compaction the room lacks %v", m)
+	}
+	if err := st.Delete(room); err != nil {
+		t.Fatal(err)
 	}
 }
