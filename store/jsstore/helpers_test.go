@@ -192,6 +192,16 @@ func (w *writer) next(t testing.TB) ([]byte, string) {
 	return u, token
 }
 
+// appendNext appends w's next update to room in st and returns its token.
+func appendNext(t testing.TB, st *jsstore.Store, room string, w *writer) string {
+	t.Helper()
+	u, token := w.next(t)
+	if err := st.Append(room, u); err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
 // text loads room from st and returns its text.
 func text(t testing.TB, st interface {
 	Load(string) ([]byte, [][]byte, error)

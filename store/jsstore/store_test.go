@@ -422,14 +422,7 @@ func TestFollowerBehindPurge(t *testing.T) {
 		t.Fatal(err)
 	}
 	var tokens []string
-	appendOne := func() {
-		t.Helper()
-		u, token := w.next(t)
-		if err := a.Append(room, u); err != nil {
-			t.Fatal(err)
-		}
-		tokens = append(tokens, token)
-	}
+	appendOne := func() { tokens = append(tokens, appendNext(t, a, room, w)) }
 	appendOne()
 
 	var mu sync.Mutex
@@ -486,14 +479,7 @@ func TestHandlesMadeWhileDirectGetsAllowed(t *testing.T) {
 	const room = "team.notes"
 	w := newWriter("a")
 	var acked []string
-	appendOne := func() {
-		t.Helper()
-		u, token := w.next(t)
-		if err := st.Append(room, u); err != nil {
-			t.Fatal(err)
-		}
-		acked = append(acked, token)
-	}
+	appendOne := func() { acked = append(acked, appendNext(t, st, room, w)) }
 	appendOne()
 	if err := st.Compact(room, w.doc.Snapshot()); err != nil {
 		t.Fatal(err)
