@@ -95,7 +95,11 @@ type Store struct {
 	js      jetstream.JetStream
 	stream  jetstream.Stream
 	buckets atomic.Pointer[buckets]
-	subject string // the prefix of room subjects, with its final '.'
+	// reopening is held while the handles are made again after no
+	// responders, so that reads failing together (a leader election
+	// answers no one too) make them once, not once each.
+	reopening sync.Mutex
+	subject   string // the prefix of room subjects, with its final '.'
 
 	mu sync.Mutex
 	// mu guards the fields below.
@@ -371,9 +375,10 @@ func (s *Store) retryable(ctx context.Context, err error) bool {
 	if !errors.Is(err, errRaced) && !errors.Is(err, nats.ErrNoResponders) {
 		return false
 	}
-	if errors.Is(err, nats.ErrNoResponders) {
+	if errors.Is(err, nats.ErrNoResponders) && s.reopening.TryLock() {
 		// A failure leaves the handles as they were, for the next try.
 		_ = s.openBuckets(ctx)
+		s.reopening.Unlock()
 	}
 	select {
 	case <-ctx.Done():

@@ -520,6 +520,19 @@ func TestHandlesMadeWhileDirectGetsAllowed(t *testing.T) {
 		t.Fatalf("a direct get from a stream that no longer allows them = %v, want no responders", err)
 	}
 
+	// Loads that fail together make the handles again once between them,
+	// and each still succeeds.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := st.Load(room); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
 	if m := missing(text(t, st, room), acked); len(m) > 0 {
 		t.Fatalf("the room lacks %v", m)
 	}
