@@ -5,12 +5,12 @@
 // transactions and their updates, Apply (decode, validate, integrate,
 // pending records and deletions), state vectors, Diff and Snapshot.
 
-import { ClientState, KIND_MAP, KIND_SKIP, KIND_TEXT, Item, PendingRanges, RICH_EMBED, RICH_END, RICH_START } from './item.js';
+import { ClientState, KIND_MAP, KIND_SKIP, KIND_TEXT, Item, PendingRanges, RICH_EMBED, RICH_END, RICH_NONE, RICH_START } from './item.js';
 import { Mark } from './rich.js';
 import { MAX_CLIENT_ID, SWITCH_CLOCK, isClientID, randomClientID } from './id.js';
 import { InvalidUpdateError, TooMuchPendingError } from './errors.js';
 import { Decoded, Encoder, MAX_NAME_BYTES, decodeUpdate } from './update.js';
-import { Text, deleteRange } from './text.js';
+import { Loader, Text, deleteRange } from './text.js';
 import { SharedMap } from './map.js';
 import { compareCodePoints, unitsOf, utf8Length, wellFormed } from './codec.js';
 import { decodeStateVector } from './statevector.js';
@@ -120,6 +120,8 @@ export class Doc {
     /** Scratch arrays of integrateUpdate and pendingCost, one element per block of an update. */
     this.curC = [];
     this.curI = [];
+    /** The Loader of the Text integrateUpdate fills as a list, if any (text.js). @type {Loader | null} */
+    this.loading = null;
     this.curN = [];
     /** The Decoded that apply decodes updates into, null while in use. @type {Decoded | null} */
     this.decoded = new Decoded();
@@ -509,11 +511,19 @@ export class Doc {
     const nb = u.nBlocks;
     const curC = this.curC;
     const curI = this.curI;
+    let nRecs = 0;
     for (let bi = 0; bi < nb; bi++) {
       const b = blocks[bi];
       curC[bi] = this.client(b.client);
       for (let i = b.from; i < b.to; i++) this.resolve(u, u.recs[i]);
       curI[bi] = b.from;
+      nRecs += b.to - b.from;
+    }
+    for (let ti = 0; ti < u.nTypes; ti++) {
+      if (u.types[ti].text !== null) {
+        this.loading = Loader.start(u.types[ti].text, nRecs);
+        break;
+      }
     }
     const recs = u.recs;
     for (let progress = true; progress; ) {
@@ -533,6 +543,7 @@ export class Doc {
         curI[bi] = i;
       }
     }
+    this.finishLoad();
     for (let bi = 0; bi < nb; bi++) {
       const c = curC[bi];
       for (let i = curI[bi]; i < blocks[bi].to; i++) {
@@ -548,6 +559,14 @@ export class Doc {
     }
     if (this.hasPending()) this.retryPending();
     this.endRetry();
+  }
+
+  /** finishLoad turns the loading Text's list into its tree, if a Text is loading. */
+  finishLoad() {
+    const l = this.loading;
+    if (l === null) return;
+    this.loading = null;
+    l.finish();
   }
 
   /** resolve points a decoded record at the Text or Map it belongs to. */
@@ -827,6 +846,14 @@ export class Doc {
           rk = r.rightClock;
         }
         const leftItem = lc !== null ? lc.find(lk) : null;
+        const l = this.loading;
+        if (l !== null && l.t === r.text) {
+          if (r.rich === RICH_NONE && l.place(c, r.length, lc, lk, rc, rk, leftItem, r.content)) {
+            this.advance(c);
+            return INTEGRATED;
+          }
+          this.finishLoad(); // and the tree takes the record
+        }
         let rightItem = null;
         if (rc !== null) {
           // The right origin is mostly the code point after the left one:

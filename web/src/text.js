@@ -1887,3 +1887,218 @@ export function deleteRange(c, clock, n) {
     }
   }
 }
+
+/**
+ * bulkLoad is cleared by tests to load every update through the tree, the
+ * path the loader must agree with; bulkMin is the least number of records
+ * that makes an update worth a loader, lowered by tests.
+ */
+let bulkLoad = true;
+let bulkMin = 256;
+
+/** setBulkLoad sets bulkLoad and bulkMin, for tests; it returns the old values. */
+export function setBulkLoad(on, min) {
+  const old = [bulkLoad, bulkMin];
+  bulkLoad = on;
+  bulkMin = min;
+  return old;
+}
+
+/**
+ * Loading a large update into an empty Text, a snapshot above all, places
+ * most runs right after their left origin with their right origin next:
+ * records come in clock order, and a client's run was typed into the state
+ * its earlier clocks made. Such a run needs no conflict scan, and keeping
+ * the items in the tree while they arrive costs a leaf search, a shift of
+ * the leaf and a count update per run for nothing: a Loader keeps them in
+ * a list instead and builds the tree in one pass at the end (Go:
+ * bulkload.go).
+ *
+ * It takes only what the tree would do the same way: a plain run whose
+ * right origin is the code point right after its left one. Anything else
+ * first turns the list into the tree (finish), and the tree's path takes
+ * it from there; so do the update's deletes and pending records. While
+ * listed, an item's leaf is the loader's stand-in (so that the text holds
+ * it) and its entry, which a plain run does not use, links it to the item
+ * after it.
+ */
+export class Loader {
+  /** @param {Text} t */
+  constructor(t) {
+    this.t = t;
+    /** @type {Item | null} the first listed item */
+    this.first = null;
+    this.n = 0;
+    this.leaf = new Leaf(t, t.root);
+  }
+
+  /** start returns a loader for t when it is empty and unobserved and n records are coming, else null. */
+  static start(t, n) {
+    if (!bulkLoad || n < bulkMin || t.observers.length > 0 || t.len !== 0 || t.first !== t.last || t.first.items.length > 0) return null;
+    return new Loader(t);
+  }
+
+  /**
+   * place integrates plain run n code points of client c (at c.next) with
+   * origins (lc, lk) and (rc, rk), leftItem holding the left one, and
+   * reports whether it could: false, with nothing changed, when the tree
+   * must take it.
+   */
+  place(c, n, lc, lk, rc, rk, leftItem, content) {
+    const t = this.t;
+    if (leftItem !== null && (leftItem.kind !== KIND_TEXT || leftItem.leaf !== this.leaf)) return false;
+    // The code point after the left origin: inside its item, or the next item's first.
+    const mid = leftItem !== null && lk < leftItem.clock + leftItem.length - 1;
+    const o = mid ? null : leftItem === null ? this.first : leftItem.entry;
+    if (rc === null) {
+      if (mid || o !== null) return false;
+    } else if (mid) {
+      if (rc !== leftItem.client || rk !== lk + 1) return false;
+    } else if (o === null || rc !== o.client || rk !== o.clock) return false;
+    if (mid) this.split(leftItem, lk - leftItem.clock + 1);
+    if (content !== null && content.length !== n) t.astral = true;
+    // As Text.place: a run that continues its left item's grows it.
+    if (
+      content !== null &&
+      leftItem !== null &&
+      leftItem.length < MAX_RUN &&
+      leftItem.rich === RICH_NONE &&
+      leftItem.client === c &&
+      leftItem.clock + leftItem.length === c.next &&
+      !leftItem.deleted &&
+      leftItem.rightClient === rc &&
+      leftItem.rightClock === rk
+    ) {
+      leftItem.content += content;
+      leftItem.length += n;
+      c.next += n;
+      return true;
+    }
+    const it = new Item(c.next, n, c, KIND_TEXT);
+    it.leftClient = lc;
+    it.leftClock = lk;
+    it.rightClient = rc;
+    it.rightClock = rk;
+    if (content === null) it.deleted = true;
+    else it.content = content;
+    this.link(leftItem, it);
+    c.next += n;
+    c.addHead(it);
+    return true;
+  }
+
+  /** link lists it right after item after (null: first). */
+  link(after, it) {
+    it.leaf = this.leaf;
+    if (after === null) {
+      it.entry = this.first;
+      this.first = it;
+    } else {
+      it.entry = after.entry;
+      after.entry = it;
+    }
+    this.n++;
+  }
+
+  /** split is Text.split for a listed item. */
+  split(it, n) {
+    const nx = new Item(it.clock + n, it.length - n, it.client, KIND_TEXT);
+    nx.next = it.next;
+    nx.leftClient = it.client;
+    nx.leftClock = it.clock + n - 1;
+    nx.rightClient = it.rightClient;
+    nx.rightClock = it.rightClock;
+    nx.deleted = it.deleted;
+    if (!it.deleted) {
+      const s = it.content;
+      const u = s.length === it.length ? n : unitsOf(s, 0, n);
+      nx.content = s.slice(u);
+      it.content = s.slice(0, u);
+    }
+    it.next = nx;
+    it.length = n;
+    this.link(it, nx);
+  }
+
+  /**
+   * finish builds the text's tree from the list: leaves three quarters
+   * full, as splits leave them on average (full ones would each split at
+   * the first edit that lands in them), and nodes filled evenly, so that
+   * every node but the root holds at least half its most children.
+   */
+  finish() {
+    const t = this.t;
+    if (this.first === null) return;
+    const total = this.n;
+    const fill = Math.max(1, (MAX_LEAF * 3) >> 2);
+    const nLeaves = Math.max(1, Math.ceil(total / fill));
+    /** @type {Leaf[]} */
+    const leaves = new Array(nLeaves);
+    let it = this.first;
+    let len = 0;
+    for (let j = 0; j < nLeaves; j++) {
+      const lf = new Leaf(t, t.root);
+      const count = Math.floor(((j + 1) * total) / nLeaves) - Math.floor((j * total) / nLeaves);
+      const items = new Array(count);
+      const vis = new Array(count);
+      for (let k = 0; k < count; k++) {
+        const nx = it.entry;
+        it.entry = null;
+        it.leaf = lf;
+        items[k] = it;
+        vis[k] = it.deleted ? 0 : it.content.length;
+        lf.visible += vis[k];
+        it = nx;
+      }
+      lf.items = items;
+      lf.vis = vis;
+      len += lf.visible;
+      if (j > 0) {
+        lf.prev = leaves[j - 1];
+        leaves[j - 1].next = lf;
+      }
+      leaves[j] = lf;
+    }
+    // The lowest nodes hold the leaves; each level above holds the one
+    // below, until one node, the root, holds them all.
+    let level = groupNodes(leaves, true);
+    while (level.length > 1) level = groupNodes(level, false);
+    t.root = level[0];
+    t.root.parent = null;
+    t.first = leaves[0];
+    t.last = leaves[nLeaves - 1];
+    t._lf = t.first;
+    t.cur = null;
+    t.curPos = 0;
+    t.len = len;
+  }
+}
+
+/**
+ * groupNodes returns the nodes that hold kids (leaves, or nodes of the
+ * level below), at most MAX_KIDS each, spread evenly.
+ * @param {Array<Leaf | Node>} kids
+ * @param {boolean} leaves
+ * @returns {Node[]}
+ */
+function groupNodes(kids, leaves) {
+  const n = kids.length;
+  const k = Math.max(1, Math.ceil(n / MAX_KIDS));
+  const nodes = new Array(k);
+  for (let j = 0; j < k; j++) {
+    const nd = new Node(null);
+    const list = kids.slice(Math.floor((j * n) / k), Math.floor(((j + 1) * n) / k));
+    if (leaves) nd.leaves = list;
+    else nd.kids = list;
+    nd.counts = new Array(list.length);
+    for (let m = 0; m < list.length; m++) {
+      const kid = list[m];
+      kid.parent = nd;
+      kid.pidx = m;
+      nd.counts[m] = kid.visible;
+      nd.visible += kid.visible;
+    }
+    nodes[j] = nd;
+  }
+  return nodes;
+}

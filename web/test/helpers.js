@@ -355,3 +355,59 @@ export function permutations(n) {
 export function json(v) {
   return JSON.parse(JSON.stringify(v));
 }
+
+/** checkTree throws unless the tree of text t is consistent (as Go's checkTree). */
+export function checkTree(t, maxLeaf, maxKids) {
+  const leaves = [];
+  let depth = -1;
+  const walk = (n, d) => {
+    assert.ok((n.leaves === null) !== (n.kids === null), 'a node holds leaves or nodes');
+    assert.equal(n.counts.length, (n.kids ?? n.leaves).length, 'node counts beside its children');
+    let sum = 0;
+    if (n.kids !== null) {
+      assert.ok(n.kids.length <= maxKids, 'node over full');
+      n.kids.forEach((k, j) => {
+        assert.ok(k.parent === n && k.pidx === j, 'node parent or index');
+        const v = walk(k, d + 1);
+        assert.equal(n.counts[j], v, 'node count of a child node');
+        sum += v;
+      });
+    } else {
+      assert.ok(n.leaves.length <= maxKids, 'node over full');
+      n.leaves.forEach((lf, j) => {
+        assert.ok(lf.parent === n && lf.pidx === j && lf.t === t, 'leaf parent, index or text');
+        if (depth < 0) depth = d;
+        assert.equal(d, depth, 'leaves at one depth');
+        assert.ok(lf.items.length <= maxLeaf, 'leaf over full');
+        let v = 0;
+        assert.equal(lf.vis.length, lf.items.length, 'leaf counts beside its items');
+        lf.items.forEach((it, i) => {
+          assert.ok(it.leaf === lf, 'item points at its leaf');
+          assert.equal(lf.vis[i], it.deleted ? 0 : it.content.length, 'leaf count of an item');
+          if (!it.deleted) v += it.content.length;
+        });
+        assert.equal(lf.visible, v, 'leaf visible count');
+        assert.equal(n.counts[j], v, 'node count of a leaf');
+        leaves.push(lf);
+        sum += v;
+      });
+    }
+    assert.equal(n.visible, sum, 'node visible count');
+    return sum;
+  };
+  assert.equal(t.root.parent, null);
+  assert.equal(walk(t.root, 0), t.length, 'text length');
+  assert.ok(t.first === leaves[0] && t.last === leaves[leaves.length - 1], 'first and last leaves');
+  for (let i = 0; i < leaves.length; i++) {
+    assert.equal(leaves[i].prev, i > 0 ? leaves[i - 1] : null, 'leaf chain');
+    assert.equal(leaves[i].next, i + 1 < leaves.length ? leaves[i + 1] : null, 'leaf chain');
+  }
+  if (t.cur !== null) {
+    let start = 0;
+    for (const lf of leaves) {
+      if (lf === t.cur) break;
+      start += lf.visible;
+    }
+    assert.equal(t.curPos, start, 'cursor start');
+  }
+}
