@@ -235,6 +235,64 @@ function insertAt(a, i, x) {
   a[i] = x;
 }
 
+/**
+ * grows reports whether a live run of client c at c.next with right origin
+ * (rc, rk), placed right after item it, continues it's run, so that it
+ * grows it instead of becoming an item of its own (what typing does).
+ * @param {Item | null} it
+ */
+function grows(it, c, rc, rk) {
+  return (
+    it !== null &&
+    it.length < MAX_RUN &&
+    it.rich === RICH_NONE &&
+    it.client === c &&
+    it.clock + it.length === c.next &&
+    !it.deleted &&
+    it.rightClient === rc &&
+    it.rightClock === rk
+  );
+}
+
+/** newRun returns a new item of the plain run of n code points of c at c.next with those origins (content null: deleted). */
+function newRun(c, n, lc, lk, rc, rk, content) {
+  const it = new Item(c.next, n, c, KIND_TEXT);
+  it.leftClient = lc;
+  it.leftClock = lk;
+  it.rightClient = rc;
+  it.rightClock = rk;
+  if (content === null) it.deleted = true;
+  else it.content = content;
+  return it;
+}
+
+/**
+ * cut cuts item it after n code points (0 < n < it.length) and returns the
+ * second piece, which follows it in clock order and, once placed, in the
+ * text; it has the first piece's last code point as left origin.
+ * @param {Item} it
+ * @param {number} n
+ * @returns {Item}
+ */
+function cut(it, n) {
+  const nx = new Item(it.clock + n, it.length - n, it.client, KIND_TEXT);
+  nx.next = it.next;
+  nx.leftClient = it.client;
+  nx.leftClock = it.clock + n - 1;
+  nx.rightClient = it.rightClient;
+  nx.rightClock = it.rightClock;
+  nx.deleted = it.deleted;
+  if (!it.deleted) {
+    const s = it.content;
+    const u = s.length === it.length ? n : unitsOf(s, 0, n);
+    nx.content = s.slice(u);
+    it.content = s.slice(0, u);
+  }
+  it.next = nx;
+  it.length = n;
+  return nx;
+}
+
 /** indexIn returns the index of it in its leaf. @param {Item} it */
 function indexIn(it) {
   const i = it.leaf.items.indexOf(it);
@@ -1019,23 +1077,8 @@ export class Text {
    * @returns {Item}
    */
   split(it, n) {
-    const nx = new Item(it.clock + n, it.length - n, it.client, KIND_TEXT);
-    nx.next = it.next;
-    nx.leftClient = it.client;
-    nx.leftClock = it.clock + n - 1;
-    nx.rightClient = it.rightClient;
-    nx.rightClock = it.rightClock;
-    nx.deleted = it.deleted;
-    let v = 0;
-    if (!it.deleted) {
-      const s = it.content;
-      const u = s.length === it.length ? n : unitsOf(s, 0, n);
-      nx.content = s.slice(u);
-      it.content = s.slice(0, u);
-      v = s.length - u;
-    }
-    it.next = nx;
-    it.length = n;
+    const nx = cut(it, n);
+    const v = nx.deleted ? 0 : nx.content.length;
     const lf = it.leaf;
     const i = indexIn(it);
     // The leaf's visible count does not change: the pieces hold what it held.
@@ -1234,18 +1277,7 @@ export class Text {
       return it;
     }
     if (content !== null && content.length !== n) this.astral = true;
-    if (
-      content !== null &&
-      leftItem !== null &&
-      leftItem.length < MAX_RUN &&
-      leftItem.rich === RICH_NONE &&
-      leftItem.client === c &&
-      leftItem.clock + leftItem.length === c.next &&
-      !leftItem.deleted &&
-      leftItem.rightClient === rc &&
-      leftItem.rightClock === rk &&
-      this.prev(lf, i) === leftItem
-    ) {
+    if (content !== null && grows(leftItem, c, rc, rk) && this.prev(lf, i) === leftItem) {
       if (this.observers.length > 0) this.recordInsert(this.posOf(leftItem) + leftItem.content.length, content);
       leftItem.content += content;
       leftItem.length += n;
@@ -1256,13 +1288,7 @@ export class Text {
       this.addVisible(ll, content.length);
       return;
     }
-    const it = new Item(c.next, n, c, KIND_TEXT);
-    it.leftClient = lc;
-    it.leftClock = lk;
-    it.rightClient = rc;
-    it.rightClock = rk;
-    if (content === null) it.deleted = true;
-    else it.content = content;
+    const it = newRun(c, n, lc, lk, rc, rk, content);
     c.next += n;
     c.addHead(it);
     this.insertItem(lf, i, it, leftItem === null ? null : leftItem.leaf);
@@ -1958,29 +1984,13 @@ export class Loader {
     if (mid) this.split(leftItem, lk - leftItem.clock + 1);
     if (content !== null && content.length !== n) t.astral = true;
     // As Text.place: a run that continues its left item's grows it.
-    if (
-      content !== null &&
-      leftItem !== null &&
-      leftItem.length < MAX_RUN &&
-      leftItem.rich === RICH_NONE &&
-      leftItem.client === c &&
-      leftItem.clock + leftItem.length === c.next &&
-      !leftItem.deleted &&
-      leftItem.rightClient === rc &&
-      leftItem.rightClock === rk
-    ) {
+    if (content !== null && grows(leftItem, c, rc, rk)) {
       leftItem.content += content;
       leftItem.length += n;
       c.next += n;
       return true;
     }
-    const it = new Item(c.next, n, c, KIND_TEXT);
-    it.leftClient = lc;
-    it.leftClock = lk;
-    it.rightClient = rc;
-    it.rightClock = rk;
-    if (content === null) it.deleted = true;
-    else it.content = content;
+    const it = newRun(c, n, lc, lk, rc, rk, content);
     this.link(leftItem, it);
     c.next += n;
     c.addHead(it);
@@ -2002,22 +2012,7 @@ export class Loader {
 
   /** split is Text.split for a listed item. */
   split(it, n) {
-    const nx = new Item(it.clock + n, it.length - n, it.client, KIND_TEXT);
-    nx.next = it.next;
-    nx.leftClient = it.client;
-    nx.leftClock = it.clock + n - 1;
-    nx.rightClient = it.rightClient;
-    nx.rightClock = it.rightClock;
-    nx.deleted = it.deleted;
-    if (!it.deleted) {
-      const s = it.content;
-      const u = s.length === it.length ? n : unitsOf(s, 0, n);
-      nx.content = s.slice(u);
-      it.content = s.slice(0, u);
-    }
-    it.next = nx;
-    it.length = n;
-    this.link(it, nx);
+    this.link(it, cut(it, n));
   }
 
   /**

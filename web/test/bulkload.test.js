@@ -12,8 +12,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Doc, toHex } from '../src/index.js';
-import { setBulkLoad, setFanout } from '../src/text.js';
-import { Rand, checkTree, state } from './helpers.js';
+import { setBulkLoad } from '../src/text.js';
+import { Rand, checkTree, state, withFanout } from './helpers.js';
 
 const fanouts = [
   [64, 64], // as shipped
@@ -145,15 +145,6 @@ function randomReplicas(rng, n, steps) {
   return [all, docs];
 }
 
-/** withFanout runs fn with leaves of at most leaf items and nodes of at most kids children. */
-function withFanout(leaf, kids, fn) {
-  const old = setFanout(leaf, kids);
-  try {
-    fn();
-  } finally {
-    setFanout(...old);
-  }
-}
 
 test('snapshots, diffs and shuffled updates load through the loader into the document the tree builds', () => {
   for (const [leaf, kids] of fanouts) {

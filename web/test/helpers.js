@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { toHex, fromHex } from '../src/index.js';
 import { Writer } from '../src/codec.js';
+import { setFanout } from '../src/text.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -409,5 +410,15 @@ export function checkTree(t, maxLeaf, maxKids) {
       start += lf.visible;
     }
     assert.equal(t.curPos, start, 'cursor start');
+  }
+}
+
+/** withFanout runs fn with leaves of at most leaf items and nodes of at most kids children. */
+export function withFanout(leaf, kids, fn) {
+  const old = setFanout(leaf, kids);
+  try {
+    fn();
+  } finally {
+    setFanout(...old);
   }
 }

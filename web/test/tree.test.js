@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Doc, toHex } from '../src/index.js';
-import { scanOptions, setFanout } from '../src/text.js';
-import { Rand, checkTree, runs } from './helpers.js';
+import { scanOptions } from '../src/text.js';
+import { Rand, checkTree, runs, withFanout } from './helpers.js';
 
 const fanouts = [
   [64, 64], // as shipped
@@ -17,15 +17,6 @@ const fanouts = [
   [8, 3],
 ];
 
-/** withFanout runs fn with leaves of at most leaf items and nodes of at most kids children. */
-function withFanout(leaf, kids, fn) {
-  const old = setFanout(leaf, kids);
-  try {
-    fn();
-  } finally {
-    setFanout(...old);
-  }
-}
 
 const pieces = ['a', 'bc', 'def', '😀', 'é', 'ghijklmnop'];
 
