@@ -825,16 +825,13 @@ func (c *Client) unpatchLocked(p *protocol.Patch) ([]byte, error) {
 	if c.version < 5 {
 		return nil, fmt.Errorf("sync: a patch on a connection of protocol version %d", c.version)
 	}
-	u, err := p.Apply(c.downBase, maxServerMessage)
+	// No larger than a message the client would read whole.
+	u, err := p.Apply(c.downBase, c.opts.MaxMessageSize)
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", err)
 	}
 	return u, nil
 }
-
-// maxServerMessage is the largest update a Patch from the server may
-// make: the size of message every client takes (PROTOCOL.md §9).
-const maxServerMessage = 64 << 20
 
 // sendLocked sends one update as the next Update message, or on a
 // version 5 connection as a Patch against the update sent before it

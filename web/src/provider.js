@@ -38,7 +38,7 @@ export const DEFAULT_HEARTBEAT = 10000;
 const TRY_LATER_BACKOFF = 1000;
 /**
  * The longest update a Patch from the server may make: the message size
- * every client takes (PROTOCOL.md §9), as in the Go client.
+ * every client takes (PROTOCOL.md §9), the Go client's default read limit.
  */
 const MAX_SERVER_MESSAGE = 64 << 20;
 
