@@ -223,11 +223,19 @@ func checkApplyFresh(t *testing.T, data []byte) {
 	checkLoads(t, d)
 }
 
+// populatedBefore is what populatedOn(3) holds before anything is applied
+// to it: taken once, as every check starts from the same document.
+var populatedBefore = sync.OnceValues(func() (string, []byte) {
+	d := populatedOn(3)
+	return d.Text("t").String(), d.Snapshot()
+})
+
 // checkApplyPopulated is checkApplyFresh on the populated doc.
 func checkApplyPopulated(t *testing.T, data []byte) {
 	t.Helper()
+	text, snap := populatedBefore()
 	d := populatedOn(3)
-	text, sv, snap := d.Text("t").String(), d.StateVector(), d.Snapshot()
+	sv := d.StateVector()
 	if err := d.Apply(data); err != nil {
 		if d.Text("t").String() != text || !d.StateVector().Equal(sv) || !bytes.Equal(d.Snapshot(), snap) {
 			t.Fatalf("failed Apply (%v) changed the doc", err)
