@@ -291,12 +291,23 @@ export class Doc {
     if (this.txn !== null) throw new Error('crdt: diff called inside transact');
     const e = this.enc;
     e.adopt();
-    const clients = this.sortedClients();
-    for (const c of clients) {
-      const from = (sv && sv.get(c.id)) || 0;
-      if (c.next > from) e.addBlock(c, from);
+    e.sole = this.texts.size === 1 ? this.texts.values().next().value : null;
+    try {
+      for (const c of this.sortedClients()) {
+        const from = (sv && sv.get(c.id)) || 0;
+        if (from === 0 && c.next > 0) {
+          // One walk gathers the block and the delete set.
+          const dels = [];
+          e.addBlock(c, 0, dels);
+          e.addDeletes(c, dels);
+          continue;
+        }
+        if (c.next > from) e.addBlock(c, from);
+        e.addDeletes(c, deletedRanges(c));
+      }
+    } finally {
+      e.sole = null; // a local edit's update may follow a new Text
     }
-    for (const c of clients) e.addDeletes(c, deletedRanges(c));
     return e.finish();
   }
 

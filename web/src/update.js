@@ -95,7 +95,7 @@ class EncRec {
 const KEPT_RECS = 1024; // records an encoder keeps
 const KEPT_BYTES = 32 << 10; // bytes of each buffer it keeps
 
-/** @type {{recs: EncRec[], w: Writer, col: Writer} | null} */
+/** @type {{recs: EncRec[], w: Writer, col: Writer, tw: Writer} | null} */
 let spare = null;
 
 /**
@@ -105,7 +105,7 @@ let spare = null;
  */
 /** roomSize is about the bytes an encoder's room holds (an EncRec is some 100). */
 function roomSize(room) {
-  return room.recs.length * 100 + room.w.buf.length + room.col.buf.length;
+  return room.recs.length * 100 + room.w.buf.length + room.col.buf.length + room.tw.buf.length;
 }
 
 export class Encoder {
@@ -122,8 +122,19 @@ export class Encoder {
     this.clients = [];
     /** @type {any[]} the type table of the update being written */
     this.types = [];
-    /** @type {string[]} the live text of the blocks' records, in order */
-    this.texts = [];
+    /**
+     * tw holds the UTF-8 of the live text of the blocks' records, in
+     * order, written as the blocks are gathered (joining a string per run
+     * was a tenth of a large document's snapshot).
+     */
+    this.tw = new Writer(64);
+    /**
+     * sole is the document's one Text while a Doc with no other gathers
+     * blocks, else null: every text item is then of it, and reading it
+     * from each item's leaf was a cache miss per run of a large snapshot.
+     * @type {any}
+     */
+    this.sole = null;
     /** @type {Array<{c: import('./item.js').ClientState, ranges: number[]}>} */
     this.deletes = [];
     this.w = new Writer(256);
@@ -131,23 +142,32 @@ export class Encoder {
   }
 
   /**
-   * addBlock adds the changes of client c from clock on.
+   * addBlock adds the changes of client c from clock on. With dels, which
+   * needs clock 0, it also appends c's deleted ranges to it, merged, flat
+   * [start, end, …]: a snapshot walks each client's items once, not twice.
    * @param {import('./item.js').ClientState} c
    * @param {number} clock
+   * @param {number[] | null} [dels]
    */
-  addBlock(c, clock) {
-    const b = { c, clock, from: this.nRecs, to: 0, textFrom: this.texts.length, textTo: 0 };
+  addBlock(c, clock, dels = null) {
+    const tw = this.tw;
+    const b = { c, clock, from: this.nRecs, to: 0, textFrom: tw.pos, textTo: 0 };
     this.blocks.push(b);
     // Heads are in clock order and each chain covers the clocks up to the
     // next head: walking them in turn needs no lookup per head.
     const heads = c.heads;
     for (let k = c.search(clock); k < heads.length; k++) {
       for (let it = heads[k]; it !== null; it = it.next) {
+        if (dels !== null && it.deleted) {
+          const n = dels.length;
+          if (n > 0 && dels[n - 1] === it.clock) dels[n - 1] += it.length;
+          else dels.push(it.clock, it.clock + it.length);
+        }
         if (it.clock + it.length > clock) this.add(b, it, clock > it.clock ? clock - it.clock : 0);
       }
     }
     b.to = this.nRecs;
-    b.textTo = this.texts.length;
+    b.textTo = tw.pos;
   }
 
   /** add appends the clocks of it from offset off to block b, cut as FORMAT.md §4.5 says. */
@@ -157,7 +177,7 @@ export class Encoder {
     const last = this.nRecs > b.from ? this.recs[this.nRecs - 1] : null;
     switch (it.kind) {
       case KIND_TEXT: {
-        const t = it.leaf.t;
+        const t = this.sole ?? it.leaf.t;
         if (it.rich !== RICH_NONE) {
           // One record per anchor or embed, with what it carries in entry:
           // the Mark of a start anchor, the value of a live embed.
@@ -180,8 +200,9 @@ export class Encoder {
           lk = clock - 1;
         }
         if (!it.deleted) {
-          const s = it.content;
-          this.texts.push(off === 0 ? s : s.slice(s.length === it.length ? off : unitsOf(s, 0, off)));
+          let s = it.content;
+          if (off > 0) s = s.slice(s.length === it.length ? off : unitsOf(s, 0, off));
+          this.tw.utf8(s, utf8Length(s));
         }
         if (
           last !== null &&
@@ -271,9 +292,11 @@ export class Encoder {
     // Tables: every client and type the update mentions, sorted.
     const clients = (this.clients = []);
     const types = (this.types = []);
+    let version = FORMAT_VERSION;
     for (const b of this.blocks) this.addClient(b.c.id);
     for (let i = 0; i < this.nRecs; i++) {
       const r = this.recs[i];
+      if (r.kind >= REC_START) version = RICH_VERSION;
       if (r.typ !== null && (types.length === 0 || types[types.length - 1] !== r.typ) && !types.includes(r.typ)) {
         types.push(r.typ);
       }
@@ -285,8 +308,6 @@ export class Encoder {
       types.sort((a, b) => a.typeKind - b.typeKind || compareCodePoints(a.name, b.name));
     }
 
-    let version = FORMAT_VERSION;
-    for (let i = 0; i < this.nRecs; i++) if (this.recs[i].kind >= REC_START) version = RICH_VERSION;
     const kinds = version === RICH_VERSION ? this.compactMarks() : null;
 
     const w = this.w;
@@ -337,8 +358,9 @@ export class Encoder {
             col.varint(7 + ti * 8); // parent
           }
         }
+        let used = 0; // the records after r that this one consumed
         if (r.kind === REC_TEXT) this.textRec(col, b.c, r);
-        else if (r.kind === REC_START && r.cm > 0) i += this.markRec(col, r, this.recs[i + 1], this.recs[i + 2]);
+        else if (r.kind === REC_START && r.cm > 0) used = this.markRec(col, r, this.recs[i + 1], this.recs[i + 2]);
         else if (r.kind === REC_MAP) {
           col.byte(3);
           entries++;
@@ -347,41 +369,24 @@ export class Encoder {
           this.richRec(col, b.c, r);
           if (r.kind !== REC_END) entries++;
         }
+        // Drop the references to the document (the EncRec objects are
+        // kept), but the entries that the loop below still writes.
+        for (let k = i; k <= i + used; k++) {
+          const q = this.recs[k];
+          q.typ = q.lc = q.rc = null;
+          if (q.kind !== REC_MAP && q.kind !== REC_EMBED && !(q.kind === REC_START && q.cm === 0)) q.entry = null;
+        }
+        i += used;
       }
       w.byte(0x95);
       w.uint(this.clientIdx(b.c.id));
       w.uint(b.clock);
       w.binHeader(col.pos);
       w.copy(col);
-      const text = b.textTo - b.textFrom === 1 ? this.texts[b.textFrom] : this.texts.slice(b.textFrom, b.textTo).join('');
-      w.str(text);
+      w.strHeader(b.textTo - b.textFrom);
+      w.bytes(this.tw.buf.subarray(b.textFrom, b.textTo));
       w.arrayLen(entries);
-      for (let i = b.from; i < b.to; i++) {
-        const r = this.recs[i];
-        if (r.kind === REC_START && r.cm === 0) {
-          // [key], or [key, value]
-          const m = r.entry;
-          w.byte(m.value === null ? 0x91 : 0x92);
-          w.str(m.key);
-          if (m.value !== null) w.bytes(m.value);
-          continue;
-        }
-        if (r.kind === REC_EMBED) {
-          // [value], or [] once deleted
-          if (r.entry === null) w.byte(0x90);
-          else {
-            w.byte(0x91);
-            w.bytes(r.entry);
-          }
-          continue;
-        }
-        if (r.kind !== REC_MAP) continue;
-        const en = r.entry;
-        w.byte(en.deleted ? 0x92 : 0x93);
-        w.str(en.key);
-        w.uint(en.seq);
-        if (!en.deleted) w.bytes(en.value);
-      }
+      if (entries > 0) this.entries(w, b);
     }
     if (kinds !== null) {
       w.arrayLen(kinds.length);
@@ -392,27 +397,55 @@ export class Encoder {
         if (m.value !== null) w.bytes(m.value);
       }
     }
-    // Drop the references to the document; keep the EncRec objects.
-    for (let i = 0; i < this.nRecs; i++) {
-      const r = this.recs[i];
-      r.typ = r.lc = r.rc = r.entry = null;
-    }
     this.nRecs = 0;
     this.blocks = [];
-    this.texts = [];
+    this.tw.pos = 0;
     if (this.deletes.length > 0) this.deletes = [];
     const out = w.take();
-    if (this.recs.length > KEPT_RECS || w.buf.length > KEPT_BYTES || col.buf.length > KEPT_BYTES) this.shed();
+    if (this.recs.length > KEPT_RECS || w.buf.length > KEPT_BYTES || col.buf.length > KEPT_BYTES || this.tw.buf.length > KEPT_BYTES) {
+      this.shed();
+    }
     return out;
+  }
+
+  /**
+   * entries writes the entries element's items of block b (FORMAT.md §4.8,
+   * RICH.md) and drops the records' references to them.
+   */
+  entries(w, b) {
+    for (let i = b.from; i < b.to; i++) {
+      const r = this.recs[i];
+      const e = r.entry;
+      r.entry = null;
+      if (r.kind === REC_START && r.cm === 0) {
+        // [key], or [key, value]
+        w.byte(e.value === null ? 0x91 : 0x92);
+        w.str(e.key);
+        if (e.value !== null) w.bytes(e.value);
+      } else if (r.kind === REC_EMBED) {
+        // [value], or [] once deleted
+        if (e === null) w.byte(0x90);
+        else {
+          w.byte(0x91);
+          w.bytes(e);
+        }
+      } else if (r.kind === REC_MAP) {
+        w.byte(e.deleted ? 0x92 : 0x93);
+        w.str(e.key);
+        w.uint(e.seq);
+        if (!e.deleted) w.bytes(e.value);
+      }
+    }
   }
 
   /** shed gives this encoder's room to the spare, or drops it if the spare holds more. */
   shed() {
-    const room = { recs: this.recs, w: this.w, col: this.col };
+    const room = { recs: this.recs, w: this.w, col: this.col, tw: this.tw };
     if (spare === null || roomSize(spare) < roomSize(room)) spare = room;
     this.recs = [];
     this.w = new Writer(256);
     this.col = new Writer(64);
+    this.tw = new Writer(64);
   }
 
   /** adopt takes the spare's room, if any, before a large encode. */
@@ -423,6 +456,7 @@ export class Encoder {
     if (room.recs.length > this.recs.length) this.recs = room.recs;
     if (room.w.buf.length > this.w.buf.length) this.w = room.w;
     if (room.col.buf.length > this.col.buf.length) this.col = room.col;
+    if (room.tw.buf.length > this.tw.buf.length) this.tw = room.tw;
   }
 
   /** textRec appends the header and operands of a text record (FORMAT.md §4.3–4.4). */

@@ -487,11 +487,71 @@ test('a snapshot leaves its document small encoder room; the shared spare writes
     for (const [i, d] of docs.entries()) {
       const snap = d.snapshot();
       assert.ok(d.enc.recs.length <= 1024, `document ${i} keeps ${d.enc.recs.length} records`);
-      assert.ok(d.enc.w.buf.length <= 32 << 10 && d.enc.col.buf.length <= 32 << 10, `document ${i} keeps its buffers`);
+      assert.ok(
+        d.enc.w.buf.length <= 32 << 10 && d.enc.col.buf.length <= 32 << 10 && d.enc.tw.buf.length <= 32 << 10,
+        `document ${i} keeps its buffers`,
+      );
       // What a replica writes of the same document, from its own room.
       assert.deepEqual(snap, replicas[i].snapshot(), `round ${round}, document ${i}`);
       const u = d.getText('t').insert(rand(d.getText('t').length + 1), 'x');
       replicas[i].apply(u);
     }
   }
+});
+
+/** heldRefs counts the references to a document that the encoder's kept records still hold. */
+function heldRefs(enc) {
+  let n = 0;
+  for (const r of enc.recs) if (r.typ !== null || r.lc !== null || r.rc !== null || r.entry !== null) n++;
+  return n;
+}
+
+test('the encoder keeps no reference to a document after an update, whatever it held', () => {
+  // Text runs, a map entry and its deletion, marks (compact and not),
+  // an embed live and deleted, two texts: every kind of record gathered.
+  const d = new Doc({ clientID: 1 });
+  const t = d.getText('t');
+  const u = d.getText('u');
+  const updates = [];
+  updates.push(t.insert(0, 'hello world'));
+  updates.push(d.getMap('m').set('k', 'v'));
+  updates.push(d.getMap('m').set('gone', 1));
+  updates.push(d.getMap('m').delete('gone'));
+  updates.push(t.format(0, 5, 'bold', true));
+  updates.push(t.insertEmbed(3, { image: 'a.png' }));
+  updates.push(t.insertEmbed(1, { image: 'b.png' }));
+  updates.push(t.delete(1, 1));
+  updates.push(u.insert(0, 'second'));
+  updates.push(t.format(2, 4, 'link', 'x'));
+  for (const [i, x] of updates.entries()) {
+    assert.ok(x !== null, `edit ${i} made an update`);
+    assert.equal(heldRefs(d.enc), 0, `after edit ${i}`);
+  }
+  const snap = d.snapshot();
+  assert.equal(heldRefs(d.enc), 0, 'after the snapshot');
+  const e = new Doc({ clientID: 2 });
+  e.apply(snap);
+  assert.deepEqual(e.snapshot(), snap);
+  assert.deepEqual(e.getText('t').toDelta(), t.toDelta());
+  assert.equal(heldRefs(e.enc), 0, "after the replica's snapshot");
+});
+
+test("a diff of a one-Text document does not make a later edit of a new Text name the first", () => {
+  // Encoding a document of one Text takes every text item to be of it; a
+  // Text made after the diff must be named by its own edits.
+  const d = new Doc({ clientID: 1 });
+  d.getText('a').insert(0, 'first');
+  const r = new Doc({ clientID: 2 });
+  r.apply(d.snapshot());
+  const u = d.getText('b').insert(0, 'second');
+  r.apply(u);
+  assert.equal(r.getText('a').toString(), 'first');
+  assert.equal(r.getText('b').toString(), 'second');
+  assert.deepEqual(r.snapshot(), d.snapshot());
+  // A diff against a state vector goes the same way.
+  const s = new Doc({ clientID: 3 });
+  s.apply(d.diff(new Map()));
+  s.apply(d.getText('b').insert(6, '!'));
+  assert.equal(s.getText('b').toString(), 'second!');
+  assert.equal(s.getText('a').toString(), 'first');
 });
