@@ -390,6 +390,19 @@ export class Writer {
       this.byte(v);
       return;
     }
+    if (v < 0x80000000) {
+      // Below 2^31 (nearly every operand): integer arithmetic, one check of room.
+      this.ensure(5);
+      const b = this.buf;
+      let p = this.pos;
+      while (v >= 0x80) {
+        b[p++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      b[p++] = v;
+      this.pos = p;
+      return;
+    }
     while (v >= 0x80) {
       this.byte((v % 0x80) | 0x80);
       v = Math.floor(v / 0x80);

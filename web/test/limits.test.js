@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Doc, DecodeError, decodeStateVector, fromHex, toHex } from '../src/index.js';
-import { Writer } from '../src/codec.js';
+import { VarReader, Writer } from '../src/codec.js';
 
 const TWO53 = 2 ** 53;
 
@@ -165,4 +165,39 @@ test('a length field cannot make decoding allocate more than the input allows', 
     }
     assert.ok(grown < 1 << 20, `${name} (${b.length} bytes): the heap grew by ${grown} bytes`);
   }
+});
+
+test('Writer.varint writes the minimal LEB128 of every width, which the reader reads back', () => {
+  /** leb returns the LEB128 bytes of v, from its BigInt value. */
+  const leb = (v) => {
+    let x = BigInt(v);
+    const out = [];
+    while (x >= 0x80n) {
+      out.push(Number(x & 0x7fn) | 0x80);
+      x >>= 7n;
+    }
+    out.push(Number(x));
+    return Uint8Array.from(out);
+  };
+  const values = [0, 1, 0x7f, 0x80, 0x3fff, 0x4000];
+  for (const bits of [21, 28, 31, 32, 35, 42, 49, 52, 53]) values.push(2 ** bits - 1, 2 ** bits);
+  values.push(TWO53 - 2, 0x7fffffff + 0.0, 0x80000001);
+  let seed = 11;
+  for (let i = 0; i < 200; i++) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    values.push(Math.floor((seed / 2 ** 31) * 2 ** (1 + (i % 53))));
+  }
+  // One writer for all, so that a varint starting near the end of its room is written too.
+  const w = new Writer(8);
+  const all = [];
+  for (const v of values) {
+    const one = varints(v);
+    assert.deepEqual(one, leb(v), `varint(${v})`);
+    w.varint(v);
+    all.push(...one);
+  }
+  assert.deepEqual(w.take(), Uint8Array.from(all));
+  const r = new VarReader(Uint8Array.from(all), 0, all.length);
+  for (const v of values) assert.equal(r.next(TWO53), v, `read back ${v}`);
+  assert.equal(r.more(), false);
 });
