@@ -208,13 +208,17 @@ func (d *Doc) Diff(sv StateVector) []byte {
 			e.only = t
 		}
 	}
-	clients := d.sortedClients()
-	for _, c := range clients {
-		if from := sv[c.id]; c.next > from {
+	for _, c := range d.sortedClients() {
+		from := sv[c.id]
+		if from == 0 && c.next > 0 {
+			var dels []clockRange
+			e.addBlockDeletes(c, 0, &dels)
+			e.addDeletes(c, dels)
+			continue
+		}
+		if c.next > from {
 			e.addBlock(c, from)
 		}
-	}
-	for _, c := range clients {
 		e.addDeletes(c, d.deletedRanges(c))
 	}
 	return e.finish()
@@ -253,17 +257,22 @@ func (d *Doc) deletedRanges(c *clientState) []clockRange {
 	var out []clockRange
 	for _, h := range c.heads {
 		for it := h.it; it != nil; it = it.next {
-			if !it.deleted {
-				continue
-			}
-			if n := len(out); n > 0 && out[n-1].end == it.clock {
-				out[n-1].end += it.length
-			} else {
-				out = append(out, clockRange{it.clock, it.clock + it.length})
+			if it.deleted {
+				out = appendDeleted(out, it)
 			}
 		}
 	}
 	return out
+}
+
+// appendDeleted appends the clocks of it, a deleted item that follows the
+// ranges of out in clock order, merging it into the last range it touches.
+func appendDeleted(out []clockRange, it *item) []clockRange {
+	if n := len(out); n > 0 && out[n-1].end == it.clock {
+		out[n-1].end += it.length
+		return out
+	}
+	return append(out, clockRange{it.clock, it.clock + it.length})
 }
 
 // A clockRange is the clocks [start, end) of one client.

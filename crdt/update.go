@@ -182,6 +182,14 @@ func (e *encoder) reset() {
 
 // addBlock adds the changes of client c from clock on.
 func (e *encoder) addBlock(c *clientState, clock uint64) {
+	e.addBlockDeletes(c, clock, nil)
+}
+
+// addBlockDeletes is addBlock that, given dels (clock must then be 0),
+// also appends c's deleted ranges to *dels, merged: a snapshot walks each
+// client's items once, not once for the block and again for the delete
+// set.
+func (e *encoder) addBlockDeletes(c *clientState, clock uint64, dels *[]clockRange) {
 	e.blocks = append(e.blocks, encBlock{c: c, clock: clock, from: len(e.recs), textFrom: len(e.text)})
 	if clock == 0 && len(c.heads) > 64 {
 		// Most of a client's history (a snapshot): at most one record per
@@ -192,6 +200,9 @@ func (e *encoder) addBlock(c *clientState, clock uint64) {
 	// next head: walking them in turn needs no lookup per head.
 	for _, h := range c.heads[c.search(clock):] {
 		for it := h.it; it != nil; it = it.next {
+			if dels != nil && it.deleted {
+				*dels = appendDeleted(*dels, it)
+			}
 			if end := it.clock + it.length; end > clock {
 				e.add(it, clock-min(clock, it.clock))
 			}
