@@ -422,3 +422,15 @@ export function withFanout(leaf, kids, fn) {
     setFanout(...old);
   }
 }
+
+/** leb128 returns the LEB128 bytes of v (a BigInt, or a number below 2^53), computed in BigInt. */
+export function leb128(v) {
+  let x = BigInt(v);
+  const out = [];
+  while (x >= 0x80n) {
+    out.push(Number(x & 0x7fn) | 0x80);
+    x >>= 7n;
+  }
+  out.push(Number(x));
+  return Uint8Array.from(out);
+}

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Doc, DecodeError, InvalidUpdateError, fromHex, toHex } from '../src/index.js';
-import { state } from './helpers.js';
+import { leb128, state } from './helpers.js';
 
 /**
  * The issue's three updates: client 6 inserts "Q" into Text "a"; client 5
@@ -223,7 +223,7 @@ test('client ID: resumeClientID keeps the old ID; a clock at 2^52 switches anywa
   // Client 7's clock at 2^52 − 1, then at 2^52 (skips fill it).
   const skipTo = (n) => {
     const d = new Doc({ clientID: 1 });
-    const col = varint((BigInt(n - 1) << 3n) | 5n);
+    const col = leb128((BigInt(n - 1) << 3n) | 5n);
     d.apply(fromHex('9501909107909195000' + '0c4' + toHex(Uint8Array.of(col.length)) + toHex(col) + 'a090'));
     d.resumeClientID(7);
     d.getText('t').insert(0, 'x');
@@ -250,13 +250,3 @@ test('map: a key whose seq is already 2^53 is written at seq 2^53, which decoder
   }
 });
 
-/** varint returns the LEB128 bytes of a BigInt. */
-function varint(v) {
-  const out = [];
-  while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-  return Uint8Array.from(out);
-}

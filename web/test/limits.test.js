@@ -10,6 +10,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Doc, DecodeError, decodeStateVector, fromHex, toHex } from '../src/index.js';
 import { VarReader, Writer } from '../src/codec.js';
+import { leb128 } from './helpers.js';
 
 const TWO53 = 2 ** 53;
 
@@ -168,17 +169,6 @@ test('a length field cannot make decoding allocate more than the input allows', 
 });
 
 test('Writer.varint writes the minimal LEB128 of every width, which the reader reads back', () => {
-  /** leb returns the LEB128 bytes of v, from its BigInt value. */
-  const leb = (v) => {
-    let x = BigInt(v);
-    const out = [];
-    while (x >= 0x80n) {
-      out.push(Number(x & 0x7fn) | 0x80);
-      x >>= 7n;
-    }
-    out.push(Number(x));
-    return Uint8Array.from(out);
-  };
   const values = [0, 1, 0x7f, 0x80, 0x3fff, 0x4000];
   for (const bits of [21, 28, 31, 32, 35, 42, 49, 52, 53]) values.push(2 ** bits - 1, 2 ** bits);
   values.push(TWO53 - 2, 0x7fffffff + 0.0, 0x80000001);
@@ -192,7 +182,7 @@ test('Writer.varint writes the minimal LEB128 of every width, which the reader r
   const all = [];
   for (const v of values) {
     const one = varints(v);
-    assert.deepEqual(one, leb(v), `varint(${v})`);
+    assert.deepEqual(one, leb128(v), `varint(${v})`);
     w.varint(v);
     all.push(...one);
   }
