@@ -211,9 +211,7 @@ func (d *Doc) Diff(sv StateVector) []byte {
 	for _, c := range d.sortedClients() {
 		from := sv[c.id]
 		if from == 0 && c.next > 0 {
-			var dels []clockRange
-			e.addBlockDeletes(c, 0, &dels)
-			e.addDeletes(c, dels)
+			e.addDeletes(c, e.addWholeBlock(c))
 			continue
 		}
 		if c.next > from {

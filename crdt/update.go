@@ -182,14 +182,21 @@ func (e *encoder) reset() {
 
 // addBlock adds the changes of client c from clock on.
 func (e *encoder) addBlock(c *clientState, clock uint64) {
-	e.addBlockDeletes(c, clock, nil)
+	e.gather(c, clock, nil)
 }
 
-// addBlockDeletes is addBlock that, given dels (clock must then be 0),
-// also appends c's deleted ranges to *dels, merged: a snapshot walks each
-// client's items once, not once for the block and again for the delete
-// set.
-func (e *encoder) addBlockDeletes(c *clientState, clock uint64, dels *[]clockRange) {
+// addWholeBlock adds all of client c's changes and returns its deleted
+// ranges, merged: a snapshot walks each client's items once, not once for
+// the block and again for the delete set.
+func (e *encoder) addWholeBlock(c *clientState) []clockRange {
+	var dels []clockRange
+	e.gather(c, 0, &dels)
+	return dels
+}
+
+// gather adds the changes of c from clock on and, given dels (only with
+// clock 0), appends c's deleted ranges to *dels.
+func (e *encoder) gather(c *clientState, clock uint64, dels *[]clockRange) {
 	e.blocks = append(e.blocks, encBlock{c: c, clock: clock, from: len(e.recs), textFrom: len(e.text)})
 	if clock == 0 && len(c.heads) > 64 {
 		// Most of a client's history (a snapshot): at most one record per

@@ -9,7 +9,7 @@ import { ClientState, KIND_MAP, KIND_SKIP, KIND_TEXT, Item, PendingRanges, RICH_
 import { Mark } from './rich.js';
 import { MAX_CLIENT_ID, SWITCH_CLOCK, isClientID, randomClientID } from './id.js';
 import { InvalidUpdateError, TooMuchPendingError } from './errors.js';
-import { Decoded, Encoder, MAX_NAME_BYTES, decodeUpdate } from './update.js';
+import { Decoded, Encoder, MAX_NAME_BYTES, appendDeleted, decodeUpdate } from './update.js';
 import { Loader, Text, deleteRange } from './text.js';
 import { SharedMap } from './map.js';
 import { compareCodePoints, unitsOf, utf8Length, wellFormed } from './codec.js';
@@ -120,9 +120,9 @@ export class Doc {
     /** Scratch arrays of integrateUpdate and pendingCost, one element per block of an update. */
     this.curC = [];
     this.curI = [];
+    this.curN = [];
     /** The Loader of the Text integrateUpdate fills as a list, if any (text.js). @type {Loader | null} */
     this.loading = null;
-    this.curN = [];
     /** The Decoded that apply decodes updates into, null while in use. @type {Decoded | null} */
     this.decoded = new Decoded();
     /** @type {(err: unknown) => void} */
@@ -291,22 +291,18 @@ export class Doc {
     if (this.txn !== null) throw new Error('crdt: diff called inside transact');
     const e = this.enc;
     e.adopt();
-    e.sole = this.texts.size === 1 ? this.texts.values().next().value : null;
+    e.only = this.texts.size === 1 ? this.texts.values().next().value : null;
     try {
       for (const c of this.sortedClients()) {
         const from = (sv && sv.get(c.id)) || 0;
-        if (from === 0 && c.next > 0) {
-          // One walk gathers the block and the delete set.
-          const dels = [];
-          e.addBlock(c, 0, dels);
-          e.addDeletes(c, dels);
-          continue;
+        if (from === 0 && c.next > 0) e.addDeletes(c, e.addWholeBlock(c));
+        else {
+          if (c.next > from) e.addBlock(c, from);
+          e.addDeletes(c, deletedRanges(c));
         }
-        if (c.next > from) e.addBlock(c, from);
-        e.addDeletes(c, deletedRanges(c));
       }
     } finally {
-      e.sole = null; // a local edit's update may follow a new Text
+      e.only = null; // a local edit's update may follow a new Text
     }
     return e.finish();
   }
@@ -1209,12 +1205,7 @@ function badOrigin(client, clock) {
 function deletedRanges(c) {
   const out = [];
   for (const h of c.heads) {
-    for (let it = h; it !== null; it = it.next) {
-      if (!it.deleted) continue;
-      const n = out.length;
-      if (n > 0 && out[n - 1] === it.clock) out[n - 1] += it.length;
-      else out.push(it.clock, it.clock + it.length);
-    }
+    for (let it = h; it !== null; it = it.next) if (it.deleted) appendDeleted(out, it);
   }
   return out;
 }

@@ -129,12 +129,13 @@ export class Encoder {
      */
     this.tw = new Writer(64);
     /**
-     * sole is the document's one Text while a Doc with no other gathers
+     * only is the document's one Text while a Doc with no other gathers
      * blocks, else null: every text item is then of it, and reading it
-     * from each item's leaf was a cache miss per run of a large snapshot.
+     * from each item's leaf was a cache miss per run of a large snapshot
+     * (Go's encoder.only).
      * @type {any}
      */
-    this.sole = null;
+    this.only = null;
     /** @type {Array<{c: import('./item.js').ClientState, ranges: number[]}>} */
     this.deletes = [];
     this.w = new Writer(256);
@@ -142,14 +143,29 @@ export class Encoder {
   }
 
   /**
-   * addBlock adds the changes of client c from clock on. With dels, which
-   * needs clock 0, it also appends c's deleted ranges to it, merged, flat
-   * [start, end, …]: a snapshot walks each client's items once, not twice.
+   * addBlock adds the changes of client c from clock on.
    * @param {import('./item.js').ClientState} c
    * @param {number} clock
-   * @param {number[] | null} [dels]
    */
-  addBlock(c, clock, dels = null) {
+  addBlock(c, clock) {
+    this.gather(c, clock, null);
+  }
+
+  /**
+   * addWholeBlock adds all of client c's changes and returns its deleted
+   * ranges, merged, flat [start, end, …]: a snapshot walks each client's
+   * items once, not once for the block and again for the delete set.
+   * @param {import('./item.js').ClientState} c
+   * @returns {number[]}
+   */
+  addWholeBlock(c) {
+    const dels = [];
+    this.gather(c, 0, dels);
+    return dels;
+  }
+
+  /** gather adds the changes of c from clock on, and with dels (clock 0 only) c's deleted ranges to dels. */
+  gather(c, clock, dels) {
     const tw = this.tw;
     const b = { c, clock, from: this.nRecs, to: 0, textFrom: tw.pos, textTo: 0 };
     this.blocks.push(b);
@@ -158,11 +174,7 @@ export class Encoder {
     const heads = c.heads;
     for (let k = c.search(clock); k < heads.length; k++) {
       for (let it = heads[k]; it !== null; it = it.next) {
-        if (dels !== null && it.deleted) {
-          const n = dels.length;
-          if (n > 0 && dels[n - 1] === it.clock) dels[n - 1] += it.length;
-          else dels.push(it.clock, it.clock + it.length);
-        }
+        if (dels !== null && it.deleted) appendDeleted(dels, it);
         if (it.clock + it.length > clock) this.add(b, it, clock > it.clock ? clock - it.clock : 0);
       }
     }
@@ -177,7 +189,7 @@ export class Encoder {
     const last = this.nRecs > b.from ? this.recs[this.nRecs - 1] : null;
     switch (it.kind) {
       case KIND_TEXT: {
-        const t = this.sole ?? it.leaf.t;
+        const t = this.only ?? it.leaf.t;
         if (it.rich !== RICH_NONE) {
           // One record per anchor or embed, with what it carries in entry:
           // the Mark of a start anchor, the value of a live embed.
@@ -803,6 +815,19 @@ function takeRecord(u, kind, clock, length, typ) {
   if (r === undefined || r === null) return new Record(kind, clock, length, typ);
   r.init(kind, clock, length, typ);
   return r;
+}
+
+/**
+ * appendDeleted appends the clocks of it, a deleted item that follows the
+ * ranges of out (flat [start, end, …]) in clock order, merging it into the
+ * last range it touches.
+ * @param {number[]} out
+ * @param {import('./item.js').Item} it
+ */
+export function appendDeleted(out, it) {
+  const n = out.length;
+  if (n > 0 && out[n - 1] === it.clock) out[n - 1] += it.length;
+  else out.push(it.clock, it.clock + it.length);
 }
 
 /**
